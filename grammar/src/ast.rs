@@ -1,0 +1,677 @@
+//! The syntax tree of a `.journey` file. Every node carries a byte [`Span`] into its source.
+//!
+//! The tree does not expose pest types: later stages (checker, language server, formatter)
+//! depend on this module only.
+
+use serde::Serialize;
+
+/// A byte range `start..end` into one source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, PartialOrd, Ord)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// A span from `start` to `end`.
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+/// A name as written, with where it was written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ident {
+    /// The name without backticks.
+    pub name: String,
+    /// Where it stands (including backticks, if any).
+    pub span: Span,
+}
+
+/// A string literal without interpolation (schema ids, paths, labels, header names).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StrLit {
+    /// The decoded text (escapes resolved).
+    pub value: String,
+    /// Where it stands, quotes included.
+    pub span: Span,
+}
+
+/// A duration literal such as `1d12h`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DurationLit {
+    /// Its length in milliseconds.
+    pub millis: i64,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// A parsed file: what could be parsed, plus the syntax errors met on the way.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct SourceFile {
+    /// Declarations in source order; a declaration that did not parse is [`ItemKind::Error`].
+    pub items: Vec<Item>,
+    /// Every comment (`//`, `/* */`, `///`) with its span, for the formatter and editors.
+    pub comments: Vec<Comment>,
+}
+
+/// A comment and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comment {
+    /// The comment's full text, markers included.
+    pub text: String,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// A top-level declaration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Item {
+    /// The `///` lines above it, joined with newlines, markers stripped.
+    pub doc: Option<String>,
+    /// What it declares.
+    pub kind: ItemKind,
+    /// The whole declaration (doc comment excluded).
+    pub span: Span,
+}
+
+/// The kinds of top-level declaration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum ItemKind {
+    /// `schema Name = xdm "..." with "...", ...` | `json "path"` | a type expression.
+    Schema { name: Ident, source: SchemaSource },
+    /// `type Name = <type>`.
+    Type { name: Ident, ty: TypeExpr },
+    /// `profile = <schema source>`; `keyword` is the span of the word `profile`.
+    Profile { keyword: Span, source: SchemaSource },
+    /// `event Name: Schema { key <expr>  when <expr> }`.
+    Event(EventDecl),
+    /// `audience Name`.
+    Audience { name: Ident },
+    /// `datasource Name(params) = http METHOD "url" { options }`.
+    DataSource(HttpDecl),
+    /// `action Name(params) = http METHOD "url" { options }`.
+    Action(HttpDecl),
+    /// `journey Name { settings; statements }`.
+    Journey(JourneyDecl),
+    /// `test "name" { statements }`.
+    Test(TestDecl),
+    /// A declaration that did not parse; its syntax error is in the parse result.
+    Error,
+}
+
+/// Where a schema's type comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum SchemaSource {
+    /// An XDM class by `$id`, plus field groups by `$id`.
+    Xdm { id: StrLit, with: Vec<StrLit> },
+    /// A JSON Schema file, relative to the declaring file's folder.
+    Json { path: StrLit },
+    /// An inline type or the name of a `type`.
+    Type(TypeExpr),
+}
+
+/// A type as written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TypeExpr {
+    /// Its form.
+    pub kind: TypeExprKind,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// The forms of a written type.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum TypeExprKind {
+    /// A built-in (`string`, `int`, ...) or a declared `type`/`schema` name.
+    Named(Ident),
+    /// `list<T>`.
+    List(Box<TypeExpr>),
+    /// `map<T>`.
+    Map(Box<TypeExpr>),
+    /// `{ name: T, ... }`.
+    Record(Vec<FieldTypeDecl>),
+    /// `T?`.
+    Optional(Box<TypeExpr>),
+}
+
+/// One field of a record type: `name: T`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldTypeDecl {
+    /// The field name (may be a quoted string or backticked name).
+    pub name: Ident,
+    /// Its type.
+    pub ty: TypeExpr,
+}
+
+/// `event Name: Schema { key ...  when ... }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventDecl {
+    /// The event's name.
+    pub name: Ident,
+    /// The payload's `schema` or `type` name.
+    pub schema: Ident,
+    /// `key <expr>`: the profile key.
+    pub key: Option<Expr>,
+    /// `when <expr>`: which payloads count as this event.
+    pub when: Option<Expr>,
+}
+
+/// Whether an HTTP declaration is an action or a data source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HttpKind {
+    /// `action`: called with `call`.
+    Action,
+    /// `datasource`: read with `fetch`.
+    DataSource,
+}
+
+/// An action or data source over HTTP.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpDecl {
+    /// Action or data source.
+    pub kind: HttpKind,
+    /// Its name.
+    pub name: Ident,
+    /// Its parameters.
+    pub params: Vec<Param>,
+    /// `GET`, `POST`, ...
+    pub method: Ident,
+    /// The URL; `{param}` placeholders are filled from parameters.
+    pub url: StrLit,
+    /// The options in braces, in source order.
+    pub options: Vec<HttpOption>,
+}
+
+/// A declared parameter `name: T`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Param {
+    /// Its name.
+    pub name: Ident,
+    /// Its type.
+    pub ty: TypeExpr,
+}
+
+/// One option of an HTTP declaration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpOption {
+    /// What it sets.
+    pub kind: HttpOptionKind,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// The options of an HTTP declaration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum HttpOptionKind {
+    /// `headers { "Name": expr, ... }`.
+    Headers(Vec<RecordEntry>),
+    /// `query { name: expr, ... }`.
+    Query(Vec<RecordEntry>),
+    /// `body <expr>` (usually a record literal).
+    Body(Expr),
+    /// `auth ...`.
+    Auth(Auth),
+    /// `timeout <duration>`.
+    Timeout(DurationLit),
+    /// `retry N backoff <duration>`.
+    Retry { count: IntLit, backoff: Option<DurationLit> },
+    /// `throttle N per <duration>`.
+    Throttle { count: IntLit, per: DurationLit },
+    /// `cache <duration>`.
+    Cache(DurationLit),
+    /// `returns <type>`.
+    Returns(TypeExpr),
+}
+
+/// An integer literal where only a literal is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct IntLit {
+    /// Its value.
+    pub value: i64,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// `auth none | basic <user> <pass> | bearer <expr> | header "X-Key" <expr>`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Auth {
+    /// No authentication.
+    None,
+    /// HTTP basic: user and password expressions.
+    Basic { user: Expr, pass: Expr },
+    /// `Authorization: Bearer <token>`.
+    Bearer(Expr),
+    /// A custom header with a value.
+    Header { name: StrLit, value: Expr },
+}
+
+/// `journey Name { ... }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JourneyDecl {
+    /// Its name.
+    pub name: Ident,
+    /// The settings at the top of the body (`start on`, `timeout`, ...), in source order.
+    pub settings: Vec<JourneySetting>,
+    /// The statements after the settings.
+    pub body: Block,
+}
+
+/// One journey setting and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JourneySetting {
+    /// What it sets.
+    pub kind: JourneySettingKind,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// The settings of a journey.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum JourneySettingKind {
+    /// `start on ...`.
+    Start(StartRule),
+    /// `reentry never | always | after <duration>`.
+    Reentry(Reentry),
+    /// `timezone "Europe/Paris"`.
+    Timezone(StrLit),
+    /// `timeout <duration>`.
+    Timeout(DurationLit),
+    /// `active from <date> to <date>` (date or date-time literals).
+    Active { from: Expr, to: Expr },
+    /// `exit on E` (exit criteria).
+    ExitOn(Ident),
+}
+
+/// How a journey starts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum StartRule {
+    /// `start on Event`.
+    Event(Ident),
+    /// `start on audience A enters`.
+    AudienceEnters(Ident),
+    /// `start on audience A exits`.
+    AudienceExits(Ident),
+    /// `start on audience A every day at 09:00` and the other schedules.
+    AudienceRead { audience: Ident, schedule: Schedule },
+}
+
+/// When a scheduled audience read fires.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Schedule {
+    /// `every day at T`, `every monday at T`, ...: `every` is `day` or a weekday name.
+    Every { every: Ident, at: Expr },
+    /// `once at <datetime>`.
+    Once { at: Expr },
+}
+
+/// A journey's re-entry policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Reentry {
+    /// A profile enters once, ever.
+    Never,
+    /// A profile may enter again once its instance has ended.
+    Always,
+    /// ... and once this long has passed since its previous entry.
+    After(DurationLit),
+}
+
+/// `{ statements }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Block {
+    /// The statements in order.
+    pub stmts: Vec<Stmt>,
+    /// The braces and what is between them (for a journey body: the statements' extent).
+    pub span: Span,
+}
+
+/// A statement and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stmt {
+    /// What it does.
+    pub kind: StmtKind,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// The statements of a journey.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum StmtKind {
+    /// `let name = expr`, or `let name = call/fetch ...`.
+    Let { name: Ident, value: LetValue },
+    /// `wait <duration expr>`.
+    Wait(Expr),
+    /// `wait until <time | datetime expr>`.
+    WaitUntil(Expr),
+    /// `await { on ... -> { } after ... -> { } }`.
+    Await { arms: Vec<AwaitArm>, after: Option<AfterArm> },
+    /// `if c { } else if c { } else { }`.
+    If { branches: Vec<(Expr, Block)>, otherwise: Option<Block> },
+    /// `split { 10% "control" -> { } ... }`.
+    Split(Vec<SplitBranch>),
+    /// `cap N { } else { }`.
+    Cap { limit: Expr, body: Block, otherwise: Option<Block> },
+    /// `call A(...)` or `fetch D(...)` as a statement, with handlers.
+    Call(ActionCall),
+    /// `update profile { path = expr, ... }`.
+    UpdateProfile(Vec<Assignment>),
+    /// `jump J`.
+    Jump(Ident),
+    /// `end` or `end "label"`.
+    End(Option<StrLit>),
+    /// A statement that did not parse; its syntax error is in the parse result.
+    Error,
+}
+
+/// The right side of a `let`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum LetValue {
+    /// A plain expression.
+    Expr(Expr),
+    /// `call` or `fetch` with optional handlers.
+    Call(ActionCall),
+}
+
+/// `call A(args) on timeout { } on error { }` or `fetch D(args) ...`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionCall {
+    /// `call` (action) or `fetch` (data source).
+    pub kind: HttpKind,
+    /// The action or data source.
+    pub name: Ident,
+    /// The arguments, named or positional.
+    pub args: Vec<Arg>,
+    /// `on timeout { }`.
+    pub on_timeout: Option<Block>,
+    /// `on error { }`.
+    pub on_error: Option<Block>,
+    /// From the keyword to the closing parenthesis of the arguments.
+    pub span: Span,
+}
+
+/// An argument: `name: expr` or a bare `expr`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Arg {
+    /// The argument name, when given.
+    pub name: Option<Ident>,
+    /// Its value.
+    pub value: Expr,
+}
+
+/// `on E [as x] [where cond] -> { }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AwaitArm {
+    /// The awaited event.
+    pub event: Ident,
+    /// `as x`: the awaited event's payload.
+    pub binding: Option<Ident>,
+    /// `where cond`: correlation.
+    pub condition: Option<Expr>,
+    /// What happens when it arrives.
+    pub block: Block,
+    /// Where the arm stands.
+    pub span: Span,
+}
+
+/// `after <duration> -> { }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AfterArm {
+    /// How long to wait (a duration expression).
+    pub duration: Expr,
+    /// What happens then.
+    pub block: Block,
+    /// Where the arm stands.
+    pub span: Span,
+}
+
+/// `10% "label" -> { }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SplitBranch {
+    /// The percentage (0..=100; may have a fraction).
+    pub percent: f64,
+    /// Where the percentage stands.
+    pub percent_span: Span,
+    /// The branch label, if given.
+    pub label: Option<StrLit>,
+    /// What this branch does.
+    pub block: Block,
+    /// Where the branch stands.
+    pub span: Span,
+}
+
+/// `a.b.c = expr` inside `update profile { }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assignment {
+    /// The profile field path.
+    pub path: Vec<Ident>,
+    /// The new value.
+    pub value: Expr,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// `test "name" { ... }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestDecl {
+    /// The test's name.
+    pub name: StrLit,
+    /// Its statements in order.
+    pub stmts: Vec<TestStmt>,
+}
+
+/// A test statement and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestStmt {
+    /// What it does.
+    pub kind: TestStmtKind,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// The statements of a test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum TestStmtKind {
+    /// `start <datetime>`: the virtual clock's start.
+    Start(Expr),
+    /// `profile ["key"] { ... }`.
+    Profile { key: Option<StrLit>, attributes: Expr },
+    /// `audience A has "key"`.
+    AudienceHas { audience: Ident, key: StrLit },
+    /// `mock A -> record | fail | timeout`.
+    Mock { target: Ident, result: MockResult },
+    /// `[after <duration>] send E { payload }`.
+    Send { after: Option<DurationLit>, event: Ident, payload: Expr },
+    /// `after <duration>`: advance the clock.
+    After(DurationLit),
+    /// `expect J ended ["label"]`.
+    ExpectEnded { journey: Ident, label: Option<StrLit> },
+    /// `expect J running`.
+    ExpectRunning { journey: Ident },
+    /// `expect call A [{ args }] [N times]`.
+    ExpectCall { action: Ident, args: Option<Expr>, times: Option<IntLit> },
+    /// `expect no call A`.
+    ExpectNoCall { action: Ident },
+    /// A test statement that did not parse.
+    Error,
+}
+
+/// What a mocked action or data source answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum MockResult {
+    /// This value (usually a record).
+    Value(Expr),
+    /// The call fails.
+    Fail,
+    /// The call times out.
+    Timeout,
+}
+
+/// An expression and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expr {
+    /// Its form.
+    pub kind: ExprKind,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// One piece of a double-quoted string.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum StrPart {
+    /// Literal text, escapes decoded.
+    Text(String),
+    /// `${expr}`.
+    Interp(Expr),
+}
+
+/// A record literal entry `key: value` (the key may be quoted).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordEntry {
+    /// The key (decoded, without quotes).
+    pub key: Ident,
+    /// The value.
+    pub value: Expr,
+}
+
+/// The forms of an expression.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum ExprKind {
+    /// `42`.
+    Int(i64),
+    /// `3.14`.
+    Number(f64),
+    /// A string: one `Text` part when it has no interpolation.
+    Str(Vec<StrPart>),
+    /// `true` / `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+    /// `1d12h`, in milliseconds.
+    Duration(i64),
+    /// `2026-12-24`, as written.
+    Date(String),
+    /// `2026-12-24T10:00:00Z`, as written.
+    DateTime(String),
+    /// `09:00`, as written.
+    Time(String),
+    /// `[a, b]`.
+    List(Vec<Expr>),
+    /// `{ k: v, "X-K": v }`.
+    Record(Vec<RecordEntry>),
+    /// A bare name: a local, `event`, `profile`, an `as` binding, or a payload field in `key`/`when`.
+    Name(Ident),
+    /// `base.name`.
+    Field { base: Box<Expr>, name: Ident },
+    /// `base[index]`.
+    Index { base: Box<Expr>, index: Box<Expr> },
+    /// `f(args)`: a library function.
+    Call { func: Ident, args: Vec<Arg> },
+    /// `x -> body` (only valid as a function argument).
+    Lambda { param: Ident, body: Box<Expr> },
+    /// `-e`, `not e`.
+    Unary { op: UnaryOp, expr: Box<Expr> },
+    /// `a op b`.
+    Binary { op: BinaryOp, op_span: Span, lhs: Box<Expr>, rhs: Box<Expr> },
+    /// `a..b` (`a <= x < b`).
+    Range { lo: Box<Expr>, hi: Box<Expr> },
+    /// `e is null`, `e is not null`, `e has null`, `e is integer`, ...
+    Is { expr: Box<Expr>, test: IsTest },
+    /// `if c then a else b`.
+    IfThenElse { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    /// An expression that did not parse.
+    Error,
+}
+
+/// Unary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum UnaryOp {
+    /// `-`.
+    Neg,
+    /// `not`.
+    Not,
+}
+
+/// Binary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BinaryOp {
+    /// `??`.
+    Coalesce,
+    /// `or`.
+    Or,
+    /// `and`.
+    And,
+    /// `==`.
+    Eq,
+    /// `!=`.
+    Ne,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Le,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Ge,
+    /// `in`.
+    In,
+    /// `not in`.
+    NotIn,
+    /// `+`.
+    Add,
+    /// `-`.
+    Sub,
+    /// `*`.
+    Mul,
+    /// `/`.
+    Div,
+    /// `%`.
+    Rem,
+}
+
+impl BinaryOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        use BinaryOp::*;
+        match self {
+            Coalesce => "??",
+            Or => "or",
+            And => "and",
+            Eq => "==",
+            Ne => "!=",
+            Lt => "<",
+            Le => "<=",
+            Gt => ">",
+            Ge => ">=",
+            In => "in",
+            NotIn => "not in",
+            Add => "+",
+            Sub => "-",
+            Mul => "*",
+            Div => "/",
+            Rem => "%",
+        }
+    }
+}
+
+/// The `is` tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum IsTest {
+    /// `is null`.
+    Null,
+    /// `is not null`.
+    NotNull,
+    /// `has null` (a list holding a null).
+    HasNull,
+    /// `is integer`.
+    Integer,
+    /// `is decimal`.
+    Decimal,
+    /// `is numeric`.
+    Numeric,
+}
