@@ -1,3 +1,3 @@
-//! The journey compiler: schema loading, name resolution, type checking and diagnostics.
+//! The journey compiler: name resolution, type checking into a typed IR, and diagnostics.
 
-pub mod types;
+pub use journey_schema::types;
