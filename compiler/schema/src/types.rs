@@ -100,7 +100,9 @@ impl Ty {
 
     /// A record type from `(name, field)` pairs.
     pub fn record(fields: impl IntoIterator<Item = (String, FieldTy)>) -> Ty {
-        Ty::Record(Arc::new(RecordTy { fields: fields.into_iter().collect() }))
+        Ty::Record(Arc::new(RecordTy {
+            fields: fields.into_iter().collect(),
+        }))
     }
 }
 
