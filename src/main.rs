@@ -1,1 +1,31 @@
-fn main() {}
+//! `journey`: customer journeys as code. One binary, one subcommand per job.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Customer journeys as code: check, explain, and (soon) run journey scripts.
+#[derive(Parser)]
+#[command(name = "journey", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check journey files against the language and their schemas; report every problem.
+    Check(cmd::check::Args),
+    /// Explain a diagnostic code: what it means, an example, and the fix.
+    Explain(cmd::explain::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check(a) => cmd::check::run(a),
+        Command::Explain(a) => cmd::explain::run(a),
+    };
+    ExitCode::from(code)
+}

@@ -1,3 +1,72 @@
 //! The journey compiler: name resolution, type checking into a typed IR, and diagnostics.
+//!
+//! Data flows one way: [`project::load`] reads the sources, the grammar parses them, the
+//! [`check`] module resolves and types them into [`ir::Program`], reporting [`diag::Diagnostic`]s.
 
-pub use journey_schema::types;
+pub mod check;
+pub mod codes;
+pub mod diag;
+pub mod functions;
+pub mod ir;
+pub mod project;
+pub mod sources;
+pub mod suggest;
+
+pub use journey_schema::{types, SchemaRegistry};
+
+use diag::Diagnostic;
+use sources::{FileId, Sources};
+
+/// The result of checking a project.
+pub struct Checked {
+    /// The typed program (meaningful to run only when there are no errors).
+    pub program: ir::Program,
+    /// Every problem, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The parsed files.
+    pub files: Vec<(FileId, journey_grammar::ast::SourceFile)>,
+    /// Every use of a declaration.
+    pub references: Vec<check::Reference>,
+}
+
+impl Checked {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses and checks the given journey files of `sources` as one project.
+pub fn check(sources: &Sources, journey_files: &[FileId], registry: &SchemaRegistry, defaults: &check::Defaults) -> Checked {
+    let mut diagnostics = Vec::new();
+    let mut files = Vec::with_capacity(journey_files.len());
+    for &id in journey_files {
+        let parsed = journey_grammar::parse(&sources.get(id).text);
+        for e in parsed.errors {
+            diagnostics.push(syntax_diagnostic(id, e));
+        }
+        files.push((id, parsed.file));
+    }
+    let checker = check::Checker::new(sources, &files, registry, defaults);
+    let (program, mut diags, references) = checker.run();
+    diagnostics.append(&mut diags);
+    diag::sort(&mut diagnostics);
+    Checked { program, diagnostics, files, references }
+}
+
+fn syntax_diagnostic(file: FileId, e: journey_grammar::SyntaxError) -> Diagnostic {
+    let label = if e.expected.is_empty() {
+        "unexpected here".to_string()
+    } else {
+        format!("expected {}", or_list(&e.expected))
+    };
+    Diagnostic::error("E0001", e.message, file, e.span, label)
+}
+
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}

@@ -1,0 +1,870 @@
+//! Typing expressions.
+
+use super::scope::{Context, Scope};
+use super::{assignable, unify, Assign, Checker, DeclKind};
+use crate::diag::Diagnostic;
+use crate::functions::{self, Sig};
+use crate::ir::{self, Const, ExprKind as K};
+use crate::suggest::did_you_mean;
+use crate::types::Ty;
+use journey_grammar::ast::{self, BinaryOp, ExprKind as A, IsTest, Span, StrPart, UnaryOp};
+use std::sync::Arc;
+
+fn mk(kind: K, ty: Ty, span: Span) -> ir::Expr {
+    ir::Expr { kind, ty, span }
+}
+
+fn error_expr(span: Span) -> ir::Expr {
+    mk(K::Error, Ty::Any, span)
+}
+
+/// Applies `T?` to `ty` when any operand may be null.
+fn null_if(ty: Ty, operands: &[&ir::Expr]) -> Ty {
+    if operands.iter().any(|o| o.ty.is_nullable() && o.ty != Ty::Any) {
+        ty.optional()
+    } else {
+        ty
+    }
+}
+
+fn is_numeric(t: &Ty) -> bool {
+    matches!(t, Ty::Int | Ty::Number)
+}
+
+fn is_ordered(t: &Ty) -> bool {
+    matches!(
+        t,
+        Ty::Int | Ty::Number | Ty::String | Ty::Date | Ty::DateTime | Ty::LocalDateTime | Ty::Time | Ty::Duration
+    )
+}
+
+impl Checker<'_> {
+    /// Types an expression.
+    pub(crate) fn expr(&mut self, e: &ast::Expr, scope: &mut Scope) -> ir::Expr {
+        let span = e.span;
+        match &e.kind {
+            A::Int(i) => mk(K::Const(Const::Int(*i)), Ty::Int, span),
+            A::Number(n) => mk(K::Const(Const::Number(*n)), Ty::Number, span),
+            A::Bool(b) => mk(K::Const(Const::Bool(*b)), Ty::Bool, span),
+            A::Null => mk(K::Const(Const::Null), Ty::Null, span),
+            A::Duration(ms) => mk(K::Const(Const::Duration(*ms)), Ty::Duration, span),
+            A::Str(parts) => self.string(parts, span, scope),
+            A::Date(s) => {
+                self.validate_literal(s, Ty::Date, span);
+                mk(K::Const(Const::Date(s.clone())), Ty::Date, span)
+            }
+            A::DateTime(s) => {
+                self.validate_literal(s, Ty::DateTime, span);
+                mk(K::Const(Const::DateTime(s.clone())), Ty::DateTime, span)
+            }
+            A::Time(s) => {
+                self.validate_literal(s, Ty::Time, span);
+                mk(K::Const(Const::Time(s.clone())), Ty::Time, span)
+            }
+            A::List(items) => self.list(items, span, scope),
+            A::Record(entries) => self.record(entries, span, scope),
+            A::Name(id) => self.name(id, scope),
+            A::Field { base, name } => {
+                let base = self.expr(base, scope);
+                self.field(base, name, span)
+            }
+            A::Index { base, index } => self.index(base, index, span, scope),
+            A::Call { func, args } => self.call(func, args, span, scope),
+            A::Lambda { .. } => {
+                self.error_help(
+                    "E0009",
+                    span,
+                    "a lambda is only allowed as an argument of `all`, `first` or `last`",
+                    "lambda not allowed here",
+                    Some("write `all(list, x -> condition)`, or pass a value".into()),
+                );
+                error_expr(span)
+            }
+            A::Unary { op, expr } => self.unary(*op, expr, span, scope),
+            A::Binary { op, op_span, lhs, rhs } => self.binary(*op, *op_span, lhs, rhs, span, scope),
+            A::Range { .. } => {
+                self.error_help(
+                    "E0021",
+                    span,
+                    "a range `a..b` is only allowed after `in`",
+                    "range not allowed here",
+                    Some("write `x in a..b`".into()),
+                );
+                error_expr(span)
+            }
+            A::Is { expr, test } => {
+                let inner = self.expr(expr, scope);
+                if *test == IsTest::HasNull && !matches!(inner.ty.non_null(), Ty::List(_) | Ty::Any) {
+                    self.mismatch(inner.span, "`has null` needs a list", &inner.ty);
+                }
+                mk(K::Is(Box::new(inner), *test), Ty::Bool, span)
+            }
+            A::IfThenElse { cond, then, otherwise } => {
+                let c = self.condition(cond, scope);
+                let t = self.expr(then, scope);
+                let o = self.expr(otherwise, scope);
+                let ty = match unify(&t.ty, &o.ty) {
+                    Some(ty) => ty,
+                    None => {
+                        let d = Diagnostic::error(
+                            "E0005",
+                            format!("the branches of `if then else` have different types: `{}` and `{}`", t.ty, o.ty),
+                            self.file,
+                            o.span,
+                            format!("this is `{}`", o.ty),
+                        )
+                        .with_label(self.file, t.span, format!("this is `{}`", t.ty))
+                        .with_help("make both branches the same type, e.g. with `toString(...)`");
+                        self.report(d);
+                        Ty::Any
+                    }
+                };
+                mk(K::If(Box::new(c), Box::new(t), Box::new(o)), ty, span)
+            }
+            A::Error => error_expr(span),
+        }
+    }
+
+    /// Types a condition: it must be a bool (null counts as false).
+    pub(crate) fn condition(&mut self, e: &ast::Expr, scope: &mut Scope) -> ir::Expr {
+        let c = self.expr(e, scope);
+        if !matches!(c.ty.non_null(), Ty::Bool | Ty::Any | Ty::Null) {
+            let help = match c.ty.non_null() {
+                Ty::String => "compare it: `x != \"\"`, or test it: `x is not null`",
+                Ty::Int | Ty::Number => "compare it: `x > 0`",
+                Ty::List(_) => "test its size: `count(x) > 0`",
+                _ => "compare it with a value, or test it with `is not null`",
+            };
+            self.report(
+                Diagnostic::error(
+                    "E0005",
+                    format!("a condition must be a `bool`, but this is `{}`", c.ty),
+                    self.file,
+                    c.span,
+                    format!("this is `{}`", c.ty),
+                )
+                .with_help(help),
+            );
+        }
+        c
+    }
+
+    /// Reports a type mismatch `what` at `span`.
+    pub(crate) fn mismatch(&mut self, span: Span, what: &str, found: &Ty) {
+        self.report(Diagnostic::error("E0005", format!("type mismatch: {what}"), self.file, span, format!("this is `{found}`")));
+    }
+
+    /// Checks that `e` fits `want`; warns on a possibly-null value when `warn_null`.
+    pub(crate) fn expect_ty(&mut self, e: &ir::Expr, want: &Ty, what: &str, warn_null: bool) {
+        match assignable(&e.ty, want) {
+            Assign::Yes => {}
+            Assign::MaybeNull => {
+                if warn_null {
+                    let d = Diagnostic::warning(
+                        "W0002",
+                        format!("{what} may be null, but `{want}` is needed"),
+                        self.file,
+                        e.span,
+                        format!("this is `{}`", e.ty),
+                    )
+                    .with_help("give a default with `??`, e.g. `... ?? \"\"`, or check `is not null` first");
+                    self.report(d);
+                }
+            }
+            Assign::No(path) => {
+                let (msg, help) = match &path {
+                    Some(p) => match self.field_suggestion(want, p) {
+                        Some(h) => (format!("{what} has a field `{p}` that `{want}` does not have"), Some(h)),
+                        None => (format!("{what} does not fit `{want}` at field `{p}`"), None),
+                    },
+                    None => (format!("{what} must be `{want}`, but it is `{}`", e.ty), conversion_help(&e.ty, want)),
+                };
+                let code = if path.is_some() && msg.contains("does not have") { "E0004" } else { "E0005" };
+                self.report(
+                    Diagnostic::error(code, msg, self.file, e.span, format!("this is `{}`", e.ty)).with_help_opt(help),
+                );
+            }
+        }
+    }
+
+    /// For an unknown field path `a.b` of a record literal, suggests the nearest field.
+    fn field_suggestion(&self, want: &Ty, path: &str) -> Option<String> {
+        let mut ty = want.non_null().clone();
+        let parts: Vec<&str> = path.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let Ty::Record(r) = ty.non_null() else { return None };
+            match r.fields.get(*part) {
+                Some(f) if i + 1 < parts.len() => ty = f.ty.non_null().clone(),
+                Some(_) => return None,
+                None => return did_you_mean(part, r.fields.keys().map(String::as_str)),
+            }
+        }
+        None
+    }
+
+    fn validate_literal(&mut self, text: &str, ty: Ty, span: Span) {
+        let ok = match ty {
+            Ty::Date => text.parse::<jiff::civil::Date>().is_ok(),
+            Ty::DateTime => text.parse::<jiff::Timestamp>().is_ok(),
+            Ty::LocalDateTime => text.parse::<jiff::civil::DateTime>().is_ok(),
+            Ty::Time => text.parse::<jiff::civil::Time>().is_ok(),
+            _ => true,
+        };
+        if !ok {
+            let example = match ty {
+                Ty::Date => "2026-12-24",
+                Ty::DateTime => "2026-12-24T10:00:00Z",
+                Ty::LocalDateTime => "2026-12-24T10:00:00",
+                _ => "09:30",
+            };
+            self.error_help(
+                "E0017",
+                span,
+                format!("`{text}` is not a valid {ty}"),
+                format!("not a valid {ty}"),
+                Some(format!("write a real {ty}, e.g. `{example}`")),
+            );
+        }
+    }
+
+    fn string(&mut self, parts: &[StrPart], span: Span, scope: &mut Scope) -> ir::Expr {
+        if let [StrPart::Text(t)] = parts {
+            return mk(K::Const(Const::Str(t.clone())), Ty::String, span);
+        }
+        if parts.is_empty() {
+            return mk(K::Const(Const::Str(String::new())), Ty::String, span);
+        }
+        let items = parts
+            .iter()
+            .map(|p| match p {
+                StrPart::Text(t) => mk(K::Const(Const::Str(t.clone())), Ty::String, span),
+                StrPart::Interp(e) => self.expr(e, scope),
+            })
+            .collect();
+        mk(K::Interpolate(items), Ty::String, span)
+    }
+
+    fn list(&mut self, items: &[ast::Expr], span: Span, scope: &mut Scope) -> ir::Expr {
+        let mut out = Vec::with_capacity(items.len());
+        let mut item_ty: Option<Ty> = None;
+        for item in items {
+            let e = self.expr(item, scope);
+            item_ty = match item_ty {
+                None => Some(e.ty.clone()),
+                Some(t) => match unify(&t, &e.ty) {
+                    Some(u) => Some(u),
+                    None => {
+                        self.mismatch(e.span, &format!("list items must share one type; the list holds `{t}`"), &e.ty);
+                        Some(t)
+                    }
+                },
+            };
+            out.push(e);
+        }
+        let ty = Ty::List(Box::new(item_ty.unwrap_or(Ty::Any)));
+        mk(K::List(out), ty, span)
+    }
+
+    fn record(&mut self, entries: &[ast::RecordEntry], span: Span, scope: &mut Scope) -> ir::Expr {
+        let mut fields = Vec::with_capacity(entries.len());
+        let mut seen: Vec<(String, Span)> = Vec::new();
+        for entry in entries {
+            if let Some((_, first)) = seen.iter().find(|(k, _)| *k == entry.key.name) {
+                let d = Diagnostic::error(
+                    "E0002",
+                    format!("the key `{}` is given twice", entry.key.name),
+                    self.file,
+                    entry.key.span,
+                    "given again here",
+                )
+                .with_label(self.file, *first, "first given here")
+                .with_help("remove one of them");
+                self.report(d);
+            }
+            seen.push((entry.key.name.clone(), entry.key.span));
+            let value = self.expr(&entry.value, scope);
+            fields.push((entry.key.name.clone(), value));
+        }
+        let ty = Ty::record(fields.iter().map(|(k, v)| {
+            (k.clone(), crate::types::FieldTy::plain(v.ty.clone(), !v.ty.is_nullable() || v.ty == Ty::Any))
+        }));
+        mk(K::Record(fields), ty, span)
+    }
+
+    fn name(&mut self, id: &ast::Ident, scope: &mut Scope) -> ir::Expr {
+        let span = id.span;
+        if let Some(local) = scope.lookup(&id.name) {
+            return mk(K::Local(local.slot), local.ty.clone(), span);
+        }
+        match scope.context.clone() {
+            Context::Payload(payload) => {
+                let event = mk(K::Event, payload.clone(), span);
+                if let Ty::Record(r) = payload.non_null() {
+                    if r.fields.contains_key(&id.name) {
+                        return self.field(event, id, span);
+                    }
+                }
+                if id.name == "event" || id.name == "profile" {
+                    self.error_help(
+                        "E0021",
+                        span,
+                        format!("`{}` is not available in an event's `key` or `when`", id.name),
+                        "not available here",
+                        Some("the payload's fields are in scope by their bare names: write `identityMap.Email[0].id`, not `event.identityMap...`".into()),
+                    );
+                    return error_expr(span);
+                }
+                return self.field(event, id, span);
+            }
+            Context::Journey { event } => match id.name.as_str() {
+                "event" => {
+                    return match event {
+                        Ok(ty) => mk(K::Event, ty, span),
+                        Err(why) => {
+                            self.error_help(
+                                "E0016",
+                                span,
+                                format!("`event` is not available: {why}"),
+                                "no entry event here",
+                                Some("read the profile, or fetch what you need from a data source".into()),
+                            );
+                            error_expr(span)
+                        }
+                    };
+                }
+                "profile" => return mk(K::Profile, self.profile_ty(), span),
+                _ => {}
+            },
+            Context::Http | Context::Test => {}
+        }
+        let mut names = scope.names();
+        if matches!(scope.context, Context::Journey { .. }) {
+            names.extend(["event", "profile"]);
+        }
+        let help = did_you_mean(&id.name, names.iter().copied()).or_else(|| {
+            if self.decls.contains_key(&id.name) {
+                Some(format!("`{}` is a declaration, not a value; values here are locals, `event` and `profile`", id.name))
+            } else {
+                None
+            }
+        });
+        self.error_help("E0003", span, format!("unknown name `{}`", id.name), "not found in this scope", help);
+        error_expr(span)
+    }
+
+    /// The profile's type: the declared one, or an empty record.
+    pub(crate) fn profile_ty(&self) -> Ty {
+        self.profile.clone().unwrap_or_else(|| Ty::record([]))
+    }
+
+    /// Types `base.name`.
+    pub(crate) fn field(&mut self, base: ir::Expr, name: &ast::Ident, span: Span) -> ir::Expr {
+        let nullable = base.ty.is_nullable();
+        let ty = match base.ty.non_null() {
+            Ty::Any => Ty::Any,
+            Ty::Record(r) => match r.fields.get(&name.name) {
+                Some(f) => {
+                    if let Some(values) = &f.enum_values {
+                        self.enums.insert((self.file, span), Arc::new(values.clone()));
+                    }
+                    if nullable {
+                        f.ty.clone().optional()
+                    } else {
+                        f.ty.clone()
+                    }
+                }
+                None => {
+                    let help = did_you_mean(&name.name, r.fields.keys().map(String::as_str)).or_else(|| {
+                        let some: Vec<_> = r.fields.keys().take(6).map(|k| format!("`{k}`")).collect();
+                        if some.is_empty() {
+                            Some("this record has no fields".into())
+                        } else {
+                            Some(format!("its fields include {}", some.join(", ")))
+                        }
+                    });
+                    self.error_help(
+                        "E0004",
+                        name.span,
+                        format!("unknown field `{}`", name.name),
+                        "no such field in this record",
+                        help,
+                    );
+                    return error_expr(span);
+                }
+            },
+            Ty::Map(t) => (**t).clone().optional(),
+            Ty::List(_) => {
+                self.error_help(
+                    "E0005",
+                    name.span,
+                    format!("a list has no field `{}`", name.name),
+                    format!("this is `{}`", base.ty),
+                    Some(format!("take an item first: `[0].{}`, or use `first(list, x -> ...)`", name.name)),
+                );
+                return error_expr(span);
+            }
+            other => {
+                let other = other.clone();
+                self.error_help(
+                    "E0005",
+                    name.span,
+                    format!("`{other}` has no fields"),
+                    format!("`.{}` on a `{other}`", name.name),
+                    None,
+                );
+                return error_expr(span);
+            }
+        };
+        mk(K::Field(Box::new(base), name.name.clone()), ty, span)
+    }
+
+    fn index(&mut self, base: &ast::Expr, index: &ast::Expr, span: Span, scope: &mut Scope) -> ir::Expr {
+        let b = self.expr(base, scope);
+        let i = self.expr(index, scope);
+        let ty = match (b.ty.non_null(), i.ty.non_null()) {
+            (Ty::Any, _) => Ty::Any,
+            (Ty::List(t), Ty::Int | Ty::Any) => (**t).clone().optional(),
+            (Ty::Map(t), Ty::String | Ty::Any) => (**t).clone().optional(),
+            (Ty::Record(_), Ty::String) => {
+                if let ast::ExprKind::Str(parts) = &index.kind {
+                    if let [StrPart::Text(key)] = parts.as_slice() {
+                        let id = ast::Ident { name: key.clone(), span: index.span };
+                        return self.field(b, &id, span);
+                    }
+                }
+                Ty::Any
+            }
+            (Ty::List(_), _) => {
+                self.mismatch(i.span, "a list index must be an `int`", &i.ty);
+                Ty::Any
+            }
+            (Ty::Map(_), _) => {
+                self.mismatch(i.span, "a map key must be a `string`", &i.ty);
+                Ty::Any
+            }
+            (other, _) => {
+                let other = other.clone();
+                self.mismatch(b.span, &format!("`{other}` cannot be indexed"), &b.ty);
+                Ty::Any
+            }
+        };
+        mk(K::Index(Box::new(b), Box::new(i)), ty, span)
+    }
+
+    fn call(&mut self, func: &ast::Ident, args: &[ast::Arg], span: Span, scope: &mut Scope) -> ir::Expr {
+        for a in args {
+            if let Some(n) = &a.name {
+                self.error_help(
+                    "E0008",
+                    n.span,
+                    format!("library functions take positional arguments, not `{}:`", n.name),
+                    "named argument",
+                    Some(format!("remove `{}:`", n.name)),
+                );
+            }
+        }
+        match func.name.as_str() {
+            "date" => return self.date_literal(func, args, span, scope),
+            "secret" => return self.secret(args, span, scope),
+            _ => {}
+        }
+        let Some(f) = functions::lookup(&func.name) else {
+            for a in args {
+                if !matches!(a.value.kind, A::Lambda { .. }) {
+                    self.expr(&a.value, scope);
+                }
+            }
+            let help = did_you_mean(&func.name, functions::FUNCTIONS.iter().map(|f| f.name))
+                .or_else(|| Some("`journey explain E0006` lists where the library is described".into()));
+            self.error_help("E0006", func.span, format!("unknown function `{}`", func.name), "no such function", help);
+            return error_expr(span);
+        };
+        let sigs: Vec<Sig> = f.sigs.iter().map(|s| Sig::parse(s)).collect();
+        let arity_ok: Vec<usize> = (0..sigs.len())
+            .filter(|&i| {
+                let (min, max) = sigs[i].arity();
+                args.len() >= min && max.is_none_or(|m| args.len() <= m)
+            })
+            .collect();
+        // Type the non-lambda arguments first; lambdas need the list's item type.
+        let mut typed: Vec<Option<ir::Expr>> = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            if let A::Lambda { .. } = a.value.kind {
+                if !sigs.iter().any(|s| s.is_lambda(i)) {
+                    self.error_help(
+                        "E0009",
+                        a.value.span,
+                        format!("`{}` does not take a lambda", f.name),
+                        "lambda not allowed here",
+                        Some("lambdas are arguments of `all`, `first` and `last`".into()),
+                    );
+                    typed.push(Some(error_expr(a.value.span)));
+                } else {
+                    typed.push(None);
+                }
+            } else {
+                typed.push(Some(self.expr(&a.value, scope)));
+            }
+        }
+        let shown: Vec<String> = f.sigs.iter().map(|s| functions::display_sig(f.name, s)).collect();
+        if arity_ok.is_empty() {
+            self.error_help(
+                "E0007",
+                span,
+                format!("`{}` takes {}, but {} given", f.name, arity_words(&sigs), args.len()),
+                format!("{} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }),
+                Some(format!("the signature is {}", shown.join(" or "))),
+            );
+            return error_expr(span);
+        }
+        let arg_tys: Vec<Option<Ty>> = typed.iter().map(|t| t.as_ref().map(|e| e.ty.clone())).collect();
+        let mut first_err = None;
+        for &i in &arity_ok {
+            match functions::match_sig(f.name, &sigs[i], &arg_tys) {
+                Ok(m) => {
+                    let mut out = Vec::with_capacity(args.len());
+                    for (a, t) in args.iter().zip(typed) {
+                        match t {
+                            Some(e) => out.push(e),
+                            None => out.push(self.lambda(&a.value, m.lambda_param.clone().unwrap_or(Ty::Any), scope)),
+                        }
+                    }
+                    if matches!(f.name, "inAudience" | "inSegment") {
+                        self.audience_literal(&out[0]);
+                    }
+                    return mk(K::Call(f.name.to_string(), out), m.ret, span);
+                }
+                Err(e) if first_err.is_none() => first_err = Some(e),
+                Err(_) => {}
+            }
+        }
+        if let Some(err) = first_err {
+            let arg = typed[err.index].as_ref().map(|e| (e.span, e.ty.clone()));
+            let (aspan, aty) = arg.unwrap_or((args[err.index].value.span, Ty::Any));
+            self.error_help(
+                "E0005",
+                aspan,
+                format!("argument {} of `{}` must be {}, but it is `{}`", err.index + 1, f.name, err.expected, aty),
+                format!("this is `{aty}`"),
+                Some(format!("the signature is {}", shown.join(" or "))),
+            );
+        }
+        error_expr(span)
+    }
+
+    fn lambda(&mut self, e: &ast::Expr, param_ty: Ty, scope: &mut Scope) -> ir::Expr {
+        let A::Lambda { param, body } = &e.kind else { return self.expr(e, scope) };
+        scope.push();
+        let slot = scope.declare(&param.name, param_ty, param.span);
+        let body = self.condition(body, scope);
+        scope.pop();
+        mk(K::Lambda(slot, Box::new(body)), Ty::Bool, e.span)
+    }
+
+    fn audience_literal(&mut self, arg: &ir::Expr) {
+        if let K::Const(Const::Str(name)) = &arg.kind {
+            let id = ast::Ident { name: name.clone(), span: arg.span };
+            if self.decls.get(name).map(|d| d.kind) != Some(DeclKind::Audience) {
+                self.use_decl(&id, &[DeclKind::Audience]);
+            } else {
+                self.references.push(super::Reference { file: self.file, span: arg.span, name: name.clone() });
+            }
+        }
+    }
+
+    fn date_literal(&mut self, func: &ast::Ident, args: &[ast::Arg], span: Span, scope: &mut Scope) -> ir::Expr {
+        if args.len() != 1 {
+            self.error_help(
+                "E0007",
+                span,
+                format!("`date` takes 1 argument, but {} given", args.len()),
+                "wrong number of arguments",
+                Some("write `date(\"2026-12-24\")`".into()),
+            );
+            return error_expr(span);
+        }
+        let arg = self.expr(&args[0].value, scope);
+        let K::Const(Const::Str(text)) = &arg.kind else {
+            self.mismatch(arg.span, "`date` takes a string literal", &arg.ty);
+            return error_expr(span);
+        };
+        let _ = func;
+        let time_part = text.get(10..).unwrap_or("");
+        let (ty, c) = if time_part.is_empty() {
+            (Ty::Date, Const::Date(text.clone()))
+        } else if text.ends_with('Z') || time_part.contains(['+', '-']) {
+            (Ty::DateTime, Const::DateTime(text.clone()))
+        } else {
+            (Ty::LocalDateTime, Const::LocalDateTime(text.clone()))
+        };
+        self.validate_literal(text, ty.clone(), arg.span);
+        mk(K::Const(c), ty, span)
+    }
+
+    fn secret(&mut self, args: &[ast::Arg], span: Span, scope: &mut Scope) -> ir::Expr {
+        if !matches!(scope.context, Context::Http) {
+            self.error_help(
+                "E0021",
+                span,
+                "`secret()` is only allowed in an action or data source declaration",
+                "secret used here",
+                Some("read the secret in the action's `headers` or `auth`, so its value never enters journey data".into()),
+            );
+            return error_expr(span);
+        }
+        let name = match args {
+            [a] => match &a.value.kind {
+                A::Str(parts) => match parts.as_slice() {
+                    [StrPart::Text(t)] => Some(t.clone()),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        match name {
+            Some(n) => mk(K::Secret(n), Ty::String, span),
+            None => {
+                self.error_help(
+                    "E0005",
+                    span,
+                    "`secret` takes one string literal: the environment variable's name",
+                    "expected `secret(\"NAME\")`",
+                    None,
+                );
+                error_expr(span)
+            }
+        }
+    }
+
+    fn unary(&mut self, op: UnaryOp, expr: &ast::Expr, span: Span, scope: &mut Scope) -> ir::Expr {
+        let e = self.expr(expr, scope);
+        let ty = match (op, e.ty.non_null()) {
+            (_, Ty::Any) => Ty::Any,
+            (UnaryOp::Neg, t @ (Ty::Int | Ty::Number | Ty::Duration)) => t.clone(),
+            (UnaryOp::Not, Ty::Bool | Ty::Null) => Ty::Bool,
+            (UnaryOp::Neg, _) => {
+                self.mismatch(e.span, "`-` needs a number or a duration", &e.ty);
+                Ty::Any
+            }
+            (UnaryOp::Not, _) => {
+                self.mismatch(e.span, "`not` needs a `bool`", &e.ty);
+                Ty::Any
+            }
+        };
+        let ty = null_if(ty, &[&e]);
+        mk(K::Unary(op, Box::new(e)), ty, span)
+    }
+
+    fn binary(
+        &mut self,
+        op: BinaryOp,
+        op_span: Span,
+        lhs: &ast::Expr,
+        rhs: &ast::Expr,
+        span: Span,
+        scope: &mut Scope,
+    ) -> ir::Expr {
+        if matches!(op, BinaryOp::In | BinaryOp::NotIn) {
+            if let A::Range { lo, hi } = &rhs.kind {
+                return self.in_range(op == BinaryOp::NotIn, lhs, lo, hi, span, scope);
+            }
+        }
+        let l = self.expr(lhs, scope);
+        let r = self.expr(rhs, scope);
+        let (lt, rt) = (l.ty.non_null().clone(), r.ty.non_null().clone());
+        let any = lt == Ty::Any || rt == Ty::Any;
+        use BinaryOp::*;
+        let ty = match op {
+            Coalesce => match unify(&lt, &rt) {
+                Some(u) if r.ty.is_nullable() => u.optional(),
+                Some(u) => u.non_null().clone(),
+                None => self.op_mismatch(op, op_span, &l, &r),
+            },
+            Or | And => {
+                for side in [&l, &r] {
+                    if !matches!(side.ty.non_null(), Ty::Bool | Ty::Any | Ty::Null) {
+                        self.mismatch(side.span, &format!("`{}` needs `bool` operands", op.symbol()), &side.ty);
+                    }
+                }
+                null_if(Ty::Bool, &[&l, &r])
+            }
+            Eq | Ne => {
+                if !any && lt != Ty::Null && rt != Ty::Null && unify(&lt, &rt).is_none() {
+                    self.op_mismatch(op, op_span, &l, &r);
+                }
+                self.check_enum(&l, &r);
+                self.check_enum(&r, &l);
+                Ty::Bool
+            }
+            Lt | Le | Gt | Ge => {
+                let ok = any
+                    || (is_numeric(&lt) && is_numeric(&rt))
+                    || (lt == rt && is_ordered(&lt))
+                    || lt == Ty::Null
+                    || rt == Ty::Null;
+                if !ok {
+                    self.op_mismatch(op, op_span, &l, &r);
+                }
+                null_if(Ty::Bool, &[&l, &r])
+            }
+            In | NotIn => {
+                match &rt {
+                    Ty::Any => {}
+                    Ty::List(item) => {
+                        if !any && lt != Ty::Null && unify(&lt, item.non_null()).is_none() && **item != Ty::Any {
+                            self.op_mismatch(op, op_span, &l, &r);
+                        }
+                    }
+                    _ => {
+                        self.error_help(
+                            "E0005",
+                            r.span,
+                            format!("`{}` needs a list or a range on its right, but this is `{}`", op.symbol(), r.ty),
+                            format!("this is `{}`", r.ty),
+                            Some("write `x in [a, b]` or `x in a..b`".into()),
+                        );
+                    }
+                }
+                Ty::Bool
+            }
+            Add => {
+                if lt == Ty::String || rt == Ty::String {
+                    // String joining: null joins as empty text.
+                    Ty::String
+                } else {
+                    let t = self.arith(op, op_span, &l, &r);
+                    null_if(t, &[&l, &r])
+                }
+            }
+            Sub | Mul | Div | Rem => {
+                let t = self.arith(op, op_span, &l, &r);
+                null_if(t, &[&l, &r])
+            }
+        };
+        mk(K::Binary(op, Box::new(l), Box::new(r)), ty, span)
+    }
+
+    fn arith(&mut self, op: BinaryOp, op_span: Span, l: &ir::Expr, r: &ir::Expr) -> Ty {
+        use Ty::*;
+        let (lt, rt) = (l.ty.non_null(), r.ty.non_null());
+        match (op, lt, rt) {
+            (_, Any, _) | (_, _, Any) => Any,
+            (_, Null, t) | (_, t, Null) if is_numeric(t) || *t == Duration || *t == Null => t.clone(),
+            (_, Int, Int) => Int,
+            (_, Int | Number, Int | Number) => Number,
+            (BinaryOp::Add | BinaryOp::Sub, d @ (DateTime | LocalDateTime | Date), Duration) => d.clone(),
+            (BinaryOp::Add, Duration, d @ (DateTime | LocalDateTime | Date)) => d.clone(),
+            (BinaryOp::Add | BinaryOp::Sub, Duration, Duration) => Duration,
+            (BinaryOp::Sub, DateTime, DateTime) | (BinaryOp::Sub, LocalDateTime, LocalDateTime) => Duration,
+            (BinaryOp::Mul, Duration, Int | Number) | (BinaryOp::Mul, Int | Number, Duration) => Duration,
+            _ => self.op_mismatch(op, op_span, l, r),
+        }
+    }
+
+    fn op_mismatch(&mut self, op: BinaryOp, op_span: Span, l: &ir::Expr, r: &ir::Expr) -> Ty {
+        let help = match (op, l.ty.non_null(), r.ty.non_null()) {
+            (BinaryOp::Eq | BinaryOp::Ne, Ty::String, Ty::Int | Ty::Number)
+            | (BinaryOp::Eq | BinaryOp::Ne, Ty::Int | Ty::Number, Ty::String) => {
+                Some("convert one side: `toString(x)` or `toInteger(x)`".to_string())
+            }
+            (BinaryOp::Coalesce, a, b) => Some(format!("the default after `??` must be a `{a}` too, not a `{b}`")),
+            _ => None,
+        };
+        let d = Diagnostic::error(
+            "E0005",
+            format!("`{}` cannot be applied to `{}` and `{}`", op.symbol(), l.ty, r.ty),
+            self.file,
+            op_span,
+            format!("`{}` here", op.symbol()),
+        )
+        .with_label(self.file, l.span, format!("this is `{}`", l.ty))
+        .with_label(self.file, r.span, format!("this is `{}`", r.ty))
+        .with_help_opt(help);
+        self.report(d);
+        Ty::Any
+    }
+
+    fn in_range(
+        &mut self,
+        negated: bool,
+        value: &ast::Expr,
+        lo: &ast::Expr,
+        hi: &ast::Expr,
+        span: Span,
+        scope: &mut Scope,
+    ) -> ir::Expr {
+        let v = self.expr(value, scope);
+        let l = self.expr(lo, scope);
+        let h = self.expr(hi, scope);
+        for bound in [&l, &h] {
+            let (vt, bt) = (v.ty.non_null(), bound.ty.non_null());
+            let ok = matches!(vt, Ty::Any)
+                || matches!(bt, Ty::Any)
+                || (is_numeric(vt) && is_numeric(bt))
+                || (vt == bt && is_ordered(vt));
+            if !ok {
+                self.mismatch(bound.span, &format!("a range bound must be a `{}` like the value tested", v.ty), &bound.ty);
+            }
+        }
+        let ty = null_if(Ty::Bool, &[&v]);
+        mk(
+            K::InRange { value: Box::new(v), lo: Box::new(l), hi: Box::new(h), negated },
+            ty,
+            span,
+        )
+    }
+
+    /// Warns when a string literal is compared with a field whose schema lists its values.
+    fn check_enum(&mut self, field: &ir::Expr, value: &ir::Expr) {
+        let Some(values) = self.enums.get(&(self.file, field.span)).cloned() else { return };
+        let K::Const(Const::Str(s)) = &value.kind else { return };
+        if values.iter().any(|v| v == s) {
+            return;
+        }
+        let help = match crate::suggest::nearest(s, values.iter().map(String::as_str)) {
+            Some(n) => format!("did you mean `\"{n}\"`?"),
+            None => {
+                let some: Vec<_> = values.iter().take(5).map(|v| format!("\"{v}\"")).collect();
+                format!("the schema lists {}{}", some.join(", "), if values.len() > 5 { ", ..." } else { "" })
+            }
+        };
+        let d = Diagnostic::warning(
+            "W0003",
+            format!("\"{s}\" is not one of the values the schema lists for this field"),
+            self.file,
+            value.span,
+            "not a listed value",
+        )
+        .with_label(self.file, field.span, format!("this field lists {} values", values.len()))
+        .with_help(help);
+        self.report(d);
+    }
+}
+
+fn arity_words(sigs: &[Sig]) -> String {
+    let mut counts: Vec<String> = sigs
+        .iter()
+        .map(|s| match s.arity() {
+            (min, None) => format!("{min} or more"),
+            (n, Some(_)) => n.to_string(),
+        })
+        .collect();
+    counts.dedup();
+    let last = counts.pop().unwrap_or_default();
+    let n = if counts.is_empty() { last.clone() } else { format!("{} or {last}", counts.join(", ")) };
+    let plural = !(n == "1");
+    format!("{n} argument{}", if plural { "s" } else { "" })
+}
+
+fn conversion_help(from: &Ty, to: &Ty) -> Option<String> {
+    Some(match (from.non_null(), to.non_null()) {
+        (_, Ty::String) => "convert it with `toString(...)`".into(),
+        (Ty::String, Ty::Int) => "convert it with `toInteger(...)`".into(),
+        (Ty::String, Ty::Number) => "convert it with `toDecimal(...)`".into(),
+        (Ty::String, Ty::DateTime) => "convert it with `toDateTime(...)`".into(),
+        (Ty::String, Ty::Duration) => "write a duration literal like `30m`, or `toDuration(\"PT30M\")`".into(),
+        (Ty::Int, Ty::Duration) => "write a duration literal like `30m`".into(),
+        _ => return None,
+    })
+}

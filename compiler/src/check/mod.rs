@@ -1,0 +1,250 @@
+//! The checker: resolves names, types every expression and statement, and builds the IR.
+
+mod decls;
+mod expr;
+mod journey;
+mod scope;
+mod testblock;
+mod typing;
+
+pub use typing::{assignable, unify, Assign};
+
+use crate::diag::Diagnostic;
+use crate::ir;
+use crate::sources::{FileId, Sources};
+use crate::types::Ty;
+use indexmap::IndexMap;
+use journey_grammar::ast::{self, Span};
+use journey_schema::SchemaRegistry;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Project-wide defaults from `journey.toml`.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    /// Default journey time zone.
+    pub timezone: Option<String>,
+    /// Default journey timeout in milliseconds.
+    pub timeout_ms: Option<i64>,
+}
+
+/// What kind of thing a global name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclKind {
+    /// `schema`.
+    Schema,
+    /// `type`.
+    Type,
+    /// `event`.
+    Event,
+    /// `audience`.
+    Audience,
+    /// `datasource`.
+    DataSource,
+    /// `action`.
+    Action,
+    /// `journey`.
+    Journey,
+}
+
+impl DeclKind {
+    /// The word for it in messages.
+    pub fn word(self) -> &'static str {
+        match self {
+            DeclKind::Schema => "schema",
+            DeclKind::Type => "type",
+            DeclKind::Event => "event",
+            DeclKind::Audience => "audience",
+            DeclKind::DataSource => "data source",
+            DeclKind::Action => "action",
+            DeclKind::Journey => "journey",
+        }
+    }
+}
+
+/// A global declaration: where it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Decl {
+    /// Its kind.
+    pub kind: DeclKind,
+    /// The file it is in.
+    pub file: FileId,
+    /// The span of its name.
+    pub name_span: Span,
+    /// Index into the parsed files, then into the file's items.
+    pub at: (usize, usize),
+}
+
+/// Reference from a use site to a declaration, for go-to-definition and find-references.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// The file of the use.
+    pub file: FileId,
+    /// The use's span.
+    pub span: Span,
+    /// The declaration's name.
+    pub name: String,
+}
+
+/// The checker's state while it walks a project.
+pub struct Checker<'a> {
+    pub(crate) sources: &'a Sources,
+    pub(crate) files: &'a [(FileId, ast::SourceFile)],
+    pub(crate) registry: &'a SchemaRegistry,
+    pub(crate) defaults: &'a Defaults,
+    pub(crate) diags: Vec<Diagnostic>,
+    pub(crate) decls: IndexMap<String, Decl>,
+    pub(crate) resolved: HashMap<String, Ty>,
+    pub(crate) resolving: HashSet<String>,
+    pub(crate) profile: Option<Ty>,
+    pub(crate) http: HashMap<String, Arc<ir::Http>>,
+    pub(crate) events: HashMap<String, Arc<ir::Event>>,
+    /// Enum values of the field read at a span (for the listed-values warning).
+    pub(crate) enums: HashMap<(FileId, Span), Arc<Vec<String>>>,
+    pub(crate) references: Vec<Reference>,
+    /// The file being checked now.
+    pub(crate) file: FileId,
+}
+
+impl<'a> Checker<'a> {
+    /// A checker over parsed files.
+    pub fn new(
+        sources: &'a Sources,
+        files: &'a [(FileId, ast::SourceFile)],
+        registry: &'a SchemaRegistry,
+        defaults: &'a Defaults,
+    ) -> Self {
+        Checker {
+            sources,
+            files,
+            registry,
+            defaults,
+            diags: Vec::new(),
+            decls: IndexMap::new(),
+            resolved: HashMap::new(),
+            resolving: HashSet::new(),
+            profile: None,
+            http: HashMap::new(),
+            events: HashMap::new(),
+            enums: HashMap::new(),
+            references: Vec::new(),
+            file: 0,
+        }
+    }
+
+    /// Checks everything and returns the program with every diagnostic found.
+    pub fn run(mut self) -> (ir::Program, Vec<Diagnostic>, Vec<Reference>) {
+        self.collect_decls();
+        let mut program = ir::Program::default();
+        self.check_types_and_schemas();
+        program.profile = self.profile.clone();
+        program.events = self.check_events();
+        program.http = self.check_http();
+        program.audiences =
+            self.decls.iter().filter(|(_, d)| d.kind == DeclKind::Audience).map(|(n, _)| n.clone()).collect();
+        program.journeys = self.check_journeys();
+        self.check_jump_cycles(&program.journeys);
+        program.tests = self.check_tests(&program.journeys);
+        let mut diags = self.diags;
+        crate::diag::sort(&mut diags);
+        (program, diags, self.references)
+    }
+
+    pub(crate) fn report(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    pub(crate) fn error(&mut self, code: &'static str, span: Span, msg: impl Into<String>, label: impl Into<String>) {
+        let d = Diagnostic::error(code, msg, self.file, span, label);
+        self.diags.push(d);
+    }
+
+    pub(crate) fn error_help(
+        &mut self,
+        code: &'static str,
+        span: Span,
+        msg: impl Into<String>,
+        label: impl Into<String>,
+        help: Option<String>,
+    ) {
+        let d = Diagnostic::error(code, msg, self.file, span, label).with_help_opt(help);
+        self.diags.push(d);
+    }
+
+    /// Names of declarations of one kind, for suggestions.
+    pub(crate) fn names_of(&self, kind: DeclKind) -> Vec<&str> {
+        self.decls.iter().filter(|(_, d)| d.kind == kind).map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// Resolves a use of a declaration of the expected kind; reports unknown names and
+    /// wrong kinds. Returns whether it names such a declaration.
+    pub(crate) fn use_decl(&mut self, name: &ast::Ident, kinds: &[DeclKind]) -> bool {
+        match self.decls.get(&name.name).copied() {
+            Some(d) if kinds.contains(&d.kind) => {
+                self.references.push(Reference { file: self.file, span: name.span, name: name.name.clone() });
+                true
+            }
+            Some(d) => {
+                let want = kinds.iter().map(|k| k.word()).collect::<Vec<_>>().join(" or ");
+                let diag = Diagnostic::error(
+                    "E0018",
+                    format!("`{}` is {} {}, not {}", name.name, article(d.kind.word()), d.kind.word(), article_word(&want)),
+                    self.file,
+                    name.span,
+                    format!("expected {}", article_word(&want)),
+                )
+                .with_label(d.file, d.name_span, format!("`{}` is declared here as {}", name.name, article_word(d.kind.word())));
+                let mut names = Vec::new();
+                for k in kinds {
+                    names.extend(self.names_of(*k));
+                }
+                let diag = diag.with_help_opt(crate::suggest::did_you_mean(&name.name, names));
+                self.report(diag);
+                false
+            }
+            None => {
+                let mut names = Vec::new();
+                for k in kinds {
+                    names.extend(self.names_of(*k));
+                }
+                let want = kinds.iter().map(|k| k.word()).collect::<Vec<_>>().join(" or ");
+                let help = crate::suggest::did_you_mean(&name.name, names.iter().copied()).or_else(|| {
+                    Some(format!("declare it, e.g. `{}`", example_decl(kinds[0], &name.name)))
+                });
+                self.error_help(
+                    "E0003",
+                    name.span,
+                    format!("unknown {want} `{}`", name.name),
+                    format!("no {want} is named `{}`", name.name),
+                    help,
+                );
+                false
+            }
+        }
+    }
+}
+
+fn example_decl(kind: DeclKind, name: &str) -> String {
+    match kind {
+        DeclKind::Schema => format!("schema {name} = json \"schemas/{}.json\"", name.to_lowercase()),
+        DeclKind::Type => format!("type {name} = {{ id: string }}"),
+        DeclKind::Event => format!("event {name}: SomeSchema {{ key id }}"),
+        DeclKind::Audience => format!("audience {name}"),
+        DeclKind::DataSource => format!("datasource {name}(id: string) = http GET \"https://...\" {{ returns {{ }} }}"),
+        DeclKind::Action => format!("action {name}(to: string) = http POST \"https://...\" {{ }}"),
+        DeclKind::Journey => format!("journey {name} {{ start on SomeEvent }}"),
+    }
+}
+
+/// "a schema", "an event".
+pub(crate) fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+pub(crate) fn article_word(word: &str) -> String {
+    format!("{} {word}", article(word))
+}

@@ -1,0 +1,185 @@
+//! `test` blocks: names, payloads against event schemas, mocks against `returns`, expectations.
+
+use super::scope::{Context, Scope};
+use super::{Checker, DeclKind};
+use crate::diag::Diagnostic;
+use crate::ir;
+use crate::types::Ty;
+use journey_grammar::ast::{self, ItemKind, TestStmtKind as T};
+
+/// The labels every journey can end with, besides its own `end "..."` labels.
+const BUILTIN_LABELS: [&str; 4] = ["timed-out", "exited", "error", "stopped"];
+
+impl Checker<'_> {
+    /// Checks every test block.
+    pub(crate) fn check_tests(&mut self, journeys: &[ir::Journey]) -> Vec<ir::Test> {
+        let mut out = Vec::new();
+        for (file, sf) in self.files.iter() {
+            self.file = *file;
+            for item in &sf.items {
+                if let ItemKind::Test(t) = &item.kind {
+                    let stmts = t.stmts.iter().enumerate().filter_map(|(i, s)| self.test_stmt(i, s, journeys)).collect();
+                    out.push(ir::Test { name: t.name.value.clone(), file: self.sources.get(*file).name.clone(), stmts });
+                }
+            }
+        }
+        out
+    }
+
+    fn literal(&mut self, e: &ast::Expr) -> ir::Expr {
+        let mut scope = Scope::new(Context::Test);
+        self.expr(e, &mut scope)
+    }
+
+    fn test_stmt(&mut self, index: usize, s: &ast::TestStmt, journeys: &[ir::Journey]) -> Option<ir::TestStmt> {
+        Some(match &s.kind {
+            T::Start(e) => {
+                let v = self.literal(e);
+                if index != 0 {
+                    self.error_help("E0021", s.span, "`start` must be the first statement of a test", "not first", Some("move it to the top of the test".into()));
+                }
+                let ir::ExprKind::Const(ir::Const::DateTime(at)) = &v.kind else {
+                    self.mismatch(v.span, "`start` takes a date-time like `2026-12-01T08:00:00Z`", &v.ty);
+                    return None;
+                };
+                ir::TestStmt::Start(at.clone())
+            }
+            T::Profile { key, attributes } => {
+                let v = self.literal(attributes);
+                let profile = self.profile_ty();
+                self.expect_ty(&v, &profile, "the profile", false);
+                ir::TestStmt::Profile { key: key.as_ref().map(|k| k.value.clone()), attributes: v }
+            }
+            T::AudienceHas { audience, key } => {
+                self.use_decl(audience, &[DeclKind::Audience]);
+                ir::TestStmt::AudienceHas { audience: audience.name.clone(), key: key.value.clone() }
+            }
+            T::Mock { target, result } => {
+                if !self.use_decl(target, &[DeclKind::Action, DeclKind::DataSource]) {
+                    return None;
+                }
+                let returns = self.http.get(&target.name).map(|h| h.returns.clone()).unwrap_or(Ty::Any);
+                let result = match result {
+                    ast::MockResult::Value(e) => {
+                        let v = self.literal(e);
+                        self.expect_ty(&v, &returns, &format!("the mocked answer of `{}`", target.name), false);
+                        ir::MockResult::Value(v)
+                    }
+                    ast::MockResult::Fail => ir::MockResult::Fail,
+                    ast::MockResult::Timeout => ir::MockResult::Timeout,
+                };
+                ir::TestStmt::Mock { target: target.name.clone(), result }
+            }
+            T::Send { after, event, payload } => {
+                let v = self.literal(payload);
+                if !self.use_decl(event, &[DeclKind::Event]) {
+                    return None;
+                }
+                let ty = self.events.get(&event.name).map(|e| e.payload.clone()).unwrap_or(Ty::Any);
+                self.expect_ty(&v, &ty, &format!("the `{}` payload", event.name), false);
+                ir::TestStmt::Send { after_ms: after.map(|d| d.millis).unwrap_or(0), event: event.name.clone(), payload: v }
+            }
+            T::After(d) => ir::TestStmt::After(d.millis),
+            T::ExpectEnded { journey, label } => {
+                if self.use_decl(journey, &[DeclKind::Journey]) {
+                    if let (Some(l), Some(j)) = (label, journeys.iter().find(|j| j.name == journey.name)) {
+                        self.check_label(j, l);
+                    }
+                }
+                ir::TestStmt::ExpectEnded { journey: journey.name.clone(), label: label.as_ref().map(|l| l.value.clone()) }
+            }
+            T::ExpectRunning { journey } => {
+                self.use_decl(journey, &[DeclKind::Journey]);
+                ir::TestStmt::ExpectRunning { journey: journey.name.clone() }
+            }
+            T::ExpectCall { action, args, times } => {
+                let known = self.use_decl(action, &[DeclKind::Action, DeclKind::DataSource]);
+                let args = args.as_ref().map(|a| {
+                    let v = self.literal(a);
+                    if let (true, Some(h), ir::ExprKind::Record(fields)) = (known, self.http.get(&action.name).cloned(), &v.kind) {
+                        self.check_expected_args(&h, a, fields);
+                    }
+                    v
+                });
+                if let Some(t) = times {
+                    if t.value < 0 {
+                        self.error("E0017", t.span, "a call count cannot be negative", "negative count");
+                    }
+                }
+                ir::TestStmt::ExpectCall { action: action.name.clone(), args, times: times.map(|t| t.value) }
+            }
+            T::ExpectNoCall { action } => {
+                self.use_decl(action, &[DeclKind::Action, DeclKind::DataSource]);
+                ir::TestStmt::ExpectNoCall { action: action.name.clone() }
+            }
+            T::Error => return None,
+        })
+    }
+
+    fn check_expected_args(&mut self, h: &ir::Http, written: &ast::Expr, fields: &[(String, ir::Expr)]) {
+        let ast::ExprKind::Record(entries) = &written.kind else { return };
+        for (entry, (name, value)) in entries.iter().zip(fields) {
+            match h.params.iter().find(|(p, _)| p == name) {
+                Some((_, ty)) => self.expect_ty(value, ty, &format!("the expected `{name}`"), false),
+                None => {
+                    let help = crate::suggest::did_you_mean(name, h.params.iter().map(|(p, _)| p.as_str()));
+                    self.error_help("E0008", entry.key.span, format!("`{}` has no parameter `{name}`", h.name), "unknown argument", help);
+                }
+            }
+        }
+    }
+
+    fn check_label(&mut self, j: &ir::Journey, label: &ast::StrLit) {
+        let mut labels: Vec<String> = BUILTIN_LABELS.iter().map(|s| s.to_string()).collect();
+        collect_labels(&j.body, &mut labels);
+        if labels.contains(&label.value) {
+            return;
+        }
+        let help = crate::suggest::did_you_mean(&label.value, labels.iter().map(String::as_str)).or_else(|| {
+            let own: Vec<String> = labels[BUILTIN_LABELS.len()..].iter().map(|l| format!("\"{l}\"")).collect();
+            Some(if own.is_empty() {
+                format!("`{}` has no `end \"...\"` labels; it can end \"timed-out\", \"exited\", \"error\" or \"stopped\"", j.name)
+            } else {
+                format!("`{}` ends with {}", j.name, own.join(", "))
+            })
+        });
+        let d = Diagnostic::error(
+            "E0003",
+            format!("journey `{}` never ends with the label \"{}\"", j.name, label.value),
+            self.file,
+            label.span,
+            "no `end` gives this label",
+        )
+        .with_help_opt(help);
+        self.report(d);
+    }
+}
+
+fn collect_labels(stmts: &[ir::Stmt], out: &mut Vec<String>) {
+    for s in stmts {
+        match &s.kind {
+            ir::StmtKind::End(Some(l)) => out.push(l.clone()),
+            ir::StmtKind::Await { arms, after } => {
+                arms.iter().for_each(|a| collect_labels(&a.body, out));
+                if let Some((_, b)) = after {
+                    collect_labels(b, out);
+                }
+            }
+            ir::StmtKind::If { branches, otherwise } => {
+                branches.iter().for_each(|(_, b)| collect_labels(b, out));
+                collect_labels(otherwise, out);
+            }
+            ir::StmtKind::Split(bs) => bs.iter().for_each(|(_, _, b)| collect_labels(b, out)),
+            ir::StmtKind::Cap { body, otherwise, .. } => {
+                collect_labels(body, out);
+                collect_labels(otherwise, out);
+            }
+            ir::StmtKind::Call { call, .. } => {
+                for b in [&call.on_timeout, &call.on_error].into_iter().flatten() {
+                    collect_labels(b, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Every diagnostic code with what it means, an example that triggers it and the fix.
+//! `journey explain CODE` prints these; a test checks that each example triggers its code.
+
+/// What `journey explain` knows about a code.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeInfo {
+    /// `E0001`.., `W0001`...
+    pub code: &'static str,
+    /// A short title.
+    pub title: &'static str,
+    /// What the rule is and why.
+    pub explanation: &'static str,
+    /// A complete journey file that triggers it.
+    pub example: &'static str,
+    /// How to fix it.
+    pub fix: &'static str,
+}
+
+/// Looks a code up (case-insensitive).
+pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
+    CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code))
+}
+
+/// Every code the compiler reports.
+pub static CODES: &[CodeInfo] = &[
+    CodeInfo {
+        code: "E0001",
+        title: "syntax error",
+        explanation: "The text does not follow the journey grammar. The parser names what it expected; it then skips to the next statement or declaration and goes on, so each mistake is reported.",
+        example: "journey Welcome {\n  start on SignUp\n  wait = 1h\n}\n",
+        fix: "Write the construct as the reference shows it: here `wait 1h`.",
+    },
+    CodeInfo {
+        code: "E0002",
+        title: "duplicate declaration",
+        explanation: "Names are global to a project: two declarations (in any files) may not share a name, and a project has at most one `profile`. Two tests in one file may not share a name.",
+        example: "type Order = { id: string }\ntype Order = { id: string, total: number }\n",
+        fix: "Rename one of them, or delete the copy.",
+    },
+    CodeInfo {
+        code: "E0003",
+        title: "unknown name",
+        explanation: "The name is not declared anywhere in the project: no event, action, data source, journey, audience, schema, type, local or parameter has it.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on Signup\n}\n",
+        fix: "Use the declared name (the help line suggests the nearest one), or declare it.",
+    },
+    CodeInfo {
+        code: "E0004",
+        title: "unknown field",
+        explanation: "The record (a schema, a `type`, a data source's `returns`) has no field of that name. XDM field names drop their `xdm:` prefix.",
+        example: "type Signup = { email: string, name: string? }\nevent SignUp: Signup { key emial }\n",
+        fix: "Use the field's name as the schema spells it (the help line suggests the nearest).",
+    },
+    CodeInfo {
+        code: "E0005",
+        title: "type mismatch",
+        explanation: "A value of one type is used where another is needed: a condition that is not a bool, an argument of the wrong type, an operator on values it does not take, two branches of `if then else` with different types.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  if event.email { end }\n}\n",
+        fix: "Convert the value (`toInteger`, `toString`, ...) or compare it: `if event.email != \"\" { ... }`.",
+    },
+    CodeInfo {
+        code: "E0006",
+        title: "unknown function",
+        explanation: "The expression library has no function of that name. The library follows Adobe Journey Optimizer's, plus `dayOfWeek`, `timeOf`, `abs`, `floor`, `ceil` and `isEmailValid`.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key lowercase(email) }\n",
+        fix: "Use the library's name (the help line suggests the nearest): `lower(email)`.",
+    },
+    CodeInfo {
+        code: "E0007",
+        title: "wrong number of arguments",
+        explanation: "A function, action or data source was given more or fewer arguments than it takes.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key lower(email, \"x\") }\n",
+        fix: "Pass the arguments the signature in the message lists.",
+    },
+    CodeInfo {
+        code: "E0008",
+        title: "wrong argument name",
+        explanation: "An action or data source call names an argument its declaration does not have, names one twice, or leaves out one that has no `?` type.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\naction Mail(to: string) = http POST \"https://mail.example.com/send\" {\n  body { to: to }\n}\njourney Welcome {\n  start on SignUp\n  call Mail(too: event.email)\n}\n",
+        fix: "Use the parameter names of the declaration (the help line suggests the nearest).",
+    },
+    CodeInfo {
+        code: "E0009",
+        title: "lambda not allowed here",
+        explanation: "A lambda `x -> expr` is only an argument of `all`, `first` and `last`.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key lower(x -> email) }\n",
+        fix: "Pass a value, or use `all(list, x -> cond)`, `first(list, x -> cond)` or `last(list, x -> cond)`.",
+    },
+    CodeInfo {
+        code: "E0010",
+        title: "split percentages do not sum to 100",
+        explanation: "Every profile takes exactly one branch of a `split`, so its percentages must add up to 100.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  split {\n    50% \"A\" -> { end \"a\" }\n    40% \"B\" -> { end \"b\" }\n  }\n}\n",
+        fix: "Change the percentages so they add up to 100 (add a control branch for the rest).",
+    },
+    CodeInfo {
+        code: "E0011",
+        title: "wait longer than the journey timeout",
+        explanation: "A `wait` or an `await` timeout (`after`) that is longer than the journey's global timeout can never finish: the instance ends `timed-out` first. Each is compared on its own, not summed along a path.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  timeout 7d\n  wait 10d\n}\n",
+        fix: "Shorten the wait, or raise the journey's `timeout` (default 91d).",
+    },
+    CodeInfo {
+        code: "E0012",
+        title: "unreachable code",
+        explanation: "Statements after an `end` (or after a statement all of whose paths end) never run.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  end \"done\"\n  wait 1h\n}\n",
+        fix: "Delete the unreachable statements, or move the `end` after them.",
+    },
+    CodeInfo {
+        code: "E0013",
+        title: "jump cycle",
+        explanation: "Journeys that `jump` to one another in a circle could hand a profile back and forth forever.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney A {\n  start on SignUp\n  jump B\n}\njourney B {\n  start on SignUp\n  jump A\n}\n",
+        fix: "Break the cycle: one of the journeys must not jump back.",
+    },
+    CodeInfo {
+        code: "E0014",
+        title: "start event has no profile key",
+        explanation: "A journey started by an event needs the event's `key`: a `string` expression over the payload that names the profile. The event declares none, or its key is not a string.",
+        example: "type Signup = { email: string, age: int }\nevent SignUp: Signup { key age }\njourney Welcome {\n  start on SignUp\n}\n",
+        fix: "Give the event a string key: `key email` (or `key toString(age)`).",
+    },
+    CodeInfo {
+        code: "E0015",
+        title: "schema cannot be loaded",
+        explanation: "An XDM `$id` that no schema search path or built-in component has, a JSON Schema file that is missing or not valid JSON, or a `$ref` inside a schema that does not resolve.",
+        example: "schema Ev = xdm \"https://ns.adobe.com/xdm/context/experienceevnt\"\n",
+        fix: "Check the `$id` (the help line suggests the nearest known one) or add the folder holding it with `--schemas DIR` or `[schemas] paths` in journey.toml.",
+    },
+    CodeInfo {
+        code: "E0016",
+        title: "`event` is not available here",
+        explanation: "`event` is the entry event's payload. A journey started by an audience has no entry event.",
+        example: "audience VIP\njourney Greet {\n  start on audience VIP enters\n  if event is null { end }\n}\n",
+        fix: "Read the profile (`profile....`) or fetch what you need from a data source.",
+    },
+    CodeInfo {
+        code: "E0017",
+        title: "invalid literal",
+        explanation: "A literal that has the right form but not a valid value: a date like `2026-02-30`, a time like `25:00`, an unknown time zone, a number too large for an int, a bad `date(\"...\")` text.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  timezone \"Europe/Stokholm\"\n}\n",
+        fix: "Write a valid value: an IANA time zone such as `Europe/Stockholm`, a real calendar date, a time within 00:00..23:59:59.",
+    },
+    CodeInfo {
+        code: "E0018",
+        title: "schema or type expected",
+        explanation: "A declaration of the wrong kind is used: an event's payload must be a `schema` or `type`, `start on` takes an event, `call` an action, `fetch` a data source, `jump` a journey.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\naction Mail(to: string) = http POST \"https://mail.example.com/send\" { }\njourney Welcome {\n  start on SignUp\n  let x = fetch Mail(to: event.email)\n}\n",
+        fix: "Use `call` for actions and `fetch` for data sources, and name a declaration of the expected kind.",
+    },
+    CodeInfo {
+        code: "E0019",
+        title: "journey setting missing or repeated",
+        explanation: "A journey needs exactly one `start on`; `timeout`, `timezone`, `reentry` and `active` may each be given once.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  wait 1h\n}\n",
+        fix: "Add one `start on ...` line (or remove the repeated setting).",
+    },
+    CodeInfo {
+        code: "E0020",
+        title: "`where` needs `as`",
+        explanation: "An await arm's `where` condition reads the awaited event through the name that `as` gives it.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  await {\n    on SignUp where email == \"x\" -> { }\n    after 1d -> { }\n  }\n}\n",
+        fix: "Name the payload: `on SignUp as s where s.email == event.email -> { ... }`.",
+    },
+    CodeInfo {
+        code: "E0021",
+        title: "not allowed here",
+        explanation: "A construct used where it has no meaning: `secret()` outside an action or data source, a range `a..b` outside `in`, `start` after other statements in a test, `event` or `profile` inside an event's `key`/`when`.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key secret(\"TOKEN\") }\n",
+        fix: "Move it where it belongs: secrets into an action's headers or auth, ranges after `in`.",
+    },
+    CodeInfo {
+        code: "E0022",
+        title: "invalid option",
+        explanation: "An action or data source option outside its range: a `timeout` above 30s, a `retry` count above 10, a `throttle` of 0, `cache` on an action, `body` on a GET.",
+        example: "action Mail(to: string) = http POST \"https://mail.example.com/send\" {\n  timeout 2m\n}\n",
+        fix: "Keep `timeout` at 30s or less, `retry` at 10 or less, and `cache` for data sources.",
+    },
+    CodeInfo {
+        code: "E0023",
+        title: "invalid project file",
+        explanation: "journey.toml could not be read: it is not valid TOML, or a key has the wrong type.",
+        example: "",
+        fix: "Write journey.toml as `[schemas] paths = [\"schemas\"]`, with `timezone = \"Europe/Paris\"` and `timeout = \"30d\"` at the top.",
+    },
+    CodeInfo {
+        code: "W0001",
+        title: "await without a timeout path",
+        explanation: "An `await` without `after` waits until the journey's global timeout if the events never come, and the instance then ends `timed-out`.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  await {\n    on SignUp -> { }\n  }\n}\n",
+        fix: "Add an `after 3d -> { ... }` arm saying what happens when nothing arrives.",
+    },
+    CodeInfo {
+        code: "W0002",
+        title: "possibly null value",
+        explanation: "A value that may be null (a schema field not listed as required, a `let` after a handler that does not end, ...) is passed where null is not accepted. At run time the call would get null.",
+        example: "type Signup = { email: string, phone: string? }\nevent SignUp: Signup { key email }\naction Sms(to: string) = http POST \"https://sms.example.com/send\" {\n  body { to: to }\n}\njourney Welcome {\n  start on SignUp\n  call Sms(to: event.phone)\n}\n",
+        fix: "Give a default with `??` (`event.phone ?? \"\"`), or check `is not null` first and pass the value in that branch.",
+    },
+    CodeInfo {
+        code: "W0003",
+        title: "value not listed by the schema",
+        explanation: "The field's schema lists its values (`enum` or `meta:enum`), and the string compared with it is not one of them, so the comparison is probably never true.",
+        example: "schema Ev = xdm \"https://ns.adobe.com/xdm/context/experienceevent\"\nevent Buy: Ev {\n  key identityMap.Email[0].id\n  when eventType == \"commerce.purchase\"\n}\n",
+        fix: "Use one of the listed values (the help line names the nearest).",
+    },
+];

@@ -1,0 +1,323 @@
+//! The typed IR: what the checker hands to later stages (bytecode, runtime, language server).
+//! Names are resolved (locals to slots, declarations to their names), every expression has a type.
+
+use crate::types::Ty;
+use journey_grammar::ast::{BinaryOp, HttpKind, IsTest, Span, UnaryOp};
+use serde::Serialize;
+
+/// A checked project.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Program {
+    /// The profile's type (an empty record when the project declares none).
+    pub profile: Option<Ty>,
+    /// Events by name, in declaration order.
+    pub events: Vec<Event>,
+    /// Actions and data sources.
+    pub http: Vec<Http>,
+    /// Declared audiences.
+    pub audiences: Vec<String>,
+    /// Journeys.
+    pub journeys: Vec<Journey>,
+    /// Tests.
+    pub tests: Vec<Test>,
+}
+
+/// A checked event declaration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// Its name.
+    pub name: String,
+    /// The payload type.
+    pub payload: Ty,
+    /// The profile key over the payload (payload fields are `Name`s of [`Expr::Field`] on `Payload`).
+    pub key: Option<Expr>,
+    /// Which payloads count as this event.
+    pub when: Option<Expr>,
+}
+
+/// A checked action or data source.
+#[derive(Debug, Clone, Serialize)]
+pub struct Http {
+    /// Action or data source.
+    pub kind: HttpKind,
+    /// Its name.
+    pub name: String,
+    /// Parameter names and types; parameters are locals 0..n in the option expressions.
+    pub params: Vec<(String, Ty)>,
+    /// HTTP method.
+    pub method: String,
+    /// URL template with `{param}` placeholders.
+    pub url: String,
+    /// Header name -> value.
+    pub headers: Vec<(String, Expr)>,
+    /// Query name -> value.
+    pub query: Vec<(String, Expr)>,
+    /// The JSON body.
+    pub body: Option<Expr>,
+    /// Authentication.
+    pub auth: Auth,
+    /// Per-attempt timeout in milliseconds.
+    pub timeout_ms: i64,
+    /// Extra attempts after the first.
+    pub retries: i64,
+    /// Base backoff between attempts in milliseconds.
+    pub backoff_ms: i64,
+    /// At most `n` calls per `per_ms`.
+    pub throttle: Option<(i64, i64)>,
+    /// Data source cache time to live in milliseconds.
+    pub cache_ms: Option<i64>,
+    /// The type of a successful response.
+    pub returns: Ty,
+}
+
+/// Checked authentication.
+#[derive(Debug, Clone, Serialize)]
+pub enum Auth {
+    /// None.
+    None,
+    /// Basic user/password.
+    Basic(Expr, Expr),
+    /// Bearer token.
+    Bearer(Expr),
+    /// A header with a value.
+    Header(String, Expr),
+}
+
+/// A checked journey.
+#[derive(Debug, Clone, Serialize)]
+pub struct Journey {
+    /// Its name.
+    pub name: String,
+    /// How it starts.
+    pub start: Start,
+    /// Re-entry policy.
+    pub reentry: Reentry,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Global timeout in milliseconds.
+    pub timeout_ms: i64,
+    /// Active window (inclusive dates or date-times as written).
+    pub active: Option<(String, String)>,
+    /// Exit criteria events.
+    pub exit_on: Vec<String>,
+    /// Number of local slots the body uses.
+    pub locals: usize,
+    /// The body.
+    pub body: Vec<Stmt>,
+    /// The journey's name span (for reports that point back at source).
+    pub span: Span,
+}
+
+/// How a journey starts.
+#[derive(Debug, Clone, Serialize)]
+pub enum Start {
+    /// On an event.
+    Event(String),
+    /// On audience entry.
+    AudienceEnters(String),
+    /// On audience exit.
+    AudienceExits(String),
+    /// A scheduled audience read: `every` is `day` or a weekday; or once at a date-time.
+    AudienceRead { audience: String, every: Option<String>, at: String },
+}
+
+/// Re-entry policy.
+#[derive(Debug, Clone, Serialize)]
+pub enum Reentry {
+    /// Once ever.
+    Never,
+    /// Whenever the previous instance has ended.
+    Always,
+    /// After this many milliseconds since the previous entry.
+    After(i64),
+}
+
+/// A checked statement; `id` numbers nodes for reports and step events.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stmt {
+    /// Node number, unique within the journey.
+    pub id: u32,
+    /// What it does.
+    pub kind: StmtKind,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// Checked statements.
+#[derive(Debug, Clone, Serialize)]
+pub enum StmtKind {
+    /// Store a value in a local slot.
+    Let { slot: usize, value: Expr },
+    /// Wait a duration.
+    Wait(Expr),
+    /// Wait until a time of day or a date-time.
+    WaitUntil(Expr),
+    /// Wait for the first of several events, or a timeout.
+    Await { arms: Vec<AwaitArm>, after: Option<(Expr, Vec<Stmt>)> },
+    /// Conditional branches.
+    If { branches: Vec<(Expr, Vec<Stmt>)>, otherwise: Vec<Stmt> },
+    /// Percentage split.
+    Split(Vec<(f64, Option<String>, Vec<Stmt>)>),
+    /// The first `limit` profiles take `body`.
+    Cap { limit: Expr, body: Vec<Stmt>, otherwise: Vec<Stmt> },
+    /// Call an action or fetch a data source; the result goes to `slot`.
+    Call { call: Call, slot: Option<usize> },
+    /// Update profile attributes.
+    UpdateProfile(Vec<(Vec<String>, Expr)>),
+    /// Start another journey for this profile.
+    Jump(String),
+    /// End the instance with a label.
+    End(Option<String>),
+}
+
+/// A checked `call` or `fetch`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Call {
+    /// Action or data source.
+    pub kind: HttpKind,
+    /// Its name.
+    pub target: String,
+    /// Arguments in parameter order (`None` for an omitted optional one).
+    pub args: Vec<Option<Expr>>,
+    /// `on timeout` block.
+    pub on_timeout: Option<Vec<Stmt>>,
+    /// `on error` block.
+    pub on_error: Option<Vec<Stmt>>,
+}
+
+/// An await arm.
+#[derive(Debug, Clone, Serialize)]
+pub struct AwaitArm {
+    /// The event.
+    pub event: String,
+    /// The slot that holds its payload (`as x`).
+    pub slot: Option<usize>,
+    /// Correlation condition.
+    pub condition: Option<Expr>,
+    /// What happens then.
+    pub body: Vec<Stmt>,
+}
+
+/// A checked test.
+#[derive(Debug, Clone, Serialize)]
+pub struct Test {
+    /// Its name.
+    pub name: String,
+    /// The file it is in.
+    pub file: String,
+    /// Its statements (expressions are constant record/list/scalar literals).
+    pub stmts: Vec<TestStmt>,
+}
+
+/// Checked test statements.
+#[derive(Debug, Clone, Serialize)]
+pub enum TestStmt {
+    /// Start the clock at this instant (RFC 3339).
+    Start(String),
+    /// Set a profile's attributes.
+    Profile { key: Option<String>, attributes: Expr },
+    /// Put a profile in an audience.
+    AudienceHas { audience: String, key: String },
+    /// Mock an action or data source.
+    Mock { target: String, result: MockResult },
+    /// Send an event, after advancing the clock.
+    Send { after_ms: i64, event: String, payload: Expr },
+    /// Advance the clock.
+    After(i64),
+    /// Expect an ended instance.
+    ExpectEnded { journey: String, label: Option<String> },
+    /// Expect a running instance.
+    ExpectRunning { journey: String },
+    /// Expect calls.
+    ExpectCall { action: String, args: Option<Expr>, times: Option<i64> },
+    /// Expect no call.
+    ExpectNoCall { action: String },
+}
+
+/// A mock's answer.
+#[derive(Debug, Clone, Serialize)]
+pub enum MockResult {
+    /// Answer this value.
+    Value(Expr),
+    /// Fail.
+    Fail,
+    /// Time out.
+    Timeout,
+}
+
+/// A typed expression.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expr {
+    /// Its form.
+    pub kind: ExprKind,
+    /// Its type.
+    pub ty: Ty,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// Typed expression forms.
+#[derive(Debug, Clone, Serialize)]
+pub enum ExprKind {
+    /// A constant.
+    Const(Const),
+    /// A string with interpolated parts.
+    Interpolate(Vec<Expr>),
+    /// A list literal.
+    List(Vec<Expr>),
+    /// A record literal.
+    Record(Vec<(String, Expr)>),
+    /// A local slot (lets, `as` bindings, parameters, lambda parameters).
+    Local(usize),
+    /// The entry event's payload (or, in an event's `key`/`when`, the incoming payload).
+    Event,
+    /// The profile's attributes.
+    Profile,
+    /// A field of a record, or a key of a map.
+    Field(Box<Expr>, String),
+    /// `base[index]`.
+    Index(Box<Expr>, Box<Expr>),
+    /// A library function.
+    Call(String, Vec<Expr>),
+    /// `secret("NAME")`: read from the environment at run time.
+    Secret(String),
+    /// A lambda with its parameter slot.
+    Lambda(usize, Box<Expr>),
+    /// Unary operator.
+    Unary(UnaryOp, Box<Expr>),
+    /// Binary operator.
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// `x in lo..hi`.
+    InRange { value: Box<Expr>, lo: Box<Expr>, hi: Box<Expr>, negated: bool },
+    /// `e is ...`.
+    Is(Box<Expr>, IsTest),
+    /// `if c then a else b`.
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// An expression with an error (the program is not run).
+    Error,
+}
+
+/// A constant value.
+#[derive(Debug, Clone, Serialize)]
+pub enum Const {
+    /// null.
+    Null,
+    /// bool.
+    Bool(bool),
+    /// int.
+    Int(i64),
+    /// number.
+    Number(f64),
+    /// string.
+    Str(String),
+    /// duration in milliseconds.
+    Duration(i64),
+    /// date `YYYY-MM-DD`.
+    Date(String),
+    /// date-time as written (RFC 3339).
+    DateTime(String),
+    /// local date-time as written.
+    LocalDateTime(String),
+    /// time of day as written.
+    Time(String),
+}

@@ -1,0 +1,35 @@
+//! The subcommands.
+
+pub mod check;
+pub mod explain;
+
+use clap::ValueEnum;
+
+/// Output format of commands that machines read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Text for people (on stderr when it is diagnostics).
+    #[default]
+    Human,
+    /// One JSON object per line on stdout.
+    Json,
+}
+
+/// When to colour human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Color {
+    /// When stderr is a terminal.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Exit code: success.
+pub const OK: u8 = 0;
+/// Exit code: the work found problems.
+pub const PROBLEMS: u8 = 1;
+/// Exit code: the command could not do its work.
+pub const FAILED: u8 = 2;
