@@ -41,6 +41,8 @@ pub(crate) struct Obj {
     pub map: bool,
     /// `additionalProperties: false`.
     pub closed: bool,
+    /// Names listed in `required` that are not fields (yet): an `allOf` sibling may bring them.
+    pub pending: Vec<String>,
 }
 
 /// One field while merging: its type without the `?` that optionality adds.
@@ -111,19 +113,24 @@ impl Part {
 
     /// Marks the named fields required (the node's `required` list).
     pub(crate) fn require<'a>(&mut self, names: impl Iterator<Item = &'a str>) {
+        let mut names = names.peekable();
+        if names.peek().is_none() {
+            return;
+        }
+        if matches!(self.kind, Kind::Any) {
+            // `{"required": [..]}` alone still constrains the object it is merged with.
+            self.kind = Kind::Object(Arc::default());
+        }
         if let Kind::Object(obj) = &mut self.kind {
-            let names: Vec<&str> = names
-                .filter(|n| obj.fields.get(*n).is_some_and(|f| !f.required))
-                .collect();
-            if !names.is_empty() {
-                let obj = Arc::make_mut(obj);
-                for n in names {
-                    if let Some(f) = obj.fields.get_mut(n) {
-                        f.required = true;
-                    }
+            let obj = Arc::make_mut(obj);
+            for n in names {
+                match obj.fields.get_mut(n) {
+                    Some(f) => f.required = true,
+                    None if !obj.pending.iter().any(|p| p == n) => obj.pending.push(n.to_string()),
+                    None => {}
                 }
-                self.ty = None;
             }
+            self.ty = None;
         }
     }
 
@@ -188,6 +195,15 @@ impl Obj {
         }
         self.map |= other.map;
         self.closed |= other.closed;
+        self.pending.extend(other.pending.iter().cloned());
+        let fields = &mut self.fields;
+        self.pending.retain(|n| match fields.get_mut(n) {
+            Some(f) => {
+                f.required = true;
+                false
+            }
+            None => true,
+        });
     }
 
     /// A record if it has fields; a map for `meta:xdmType: map`, for `additionalProperties`

@@ -61,7 +61,13 @@ impl SchemaRegistry {
                 files.push(root.clone());
             }
             for f in files {
-                reg.add_file(&f);
+                // The kind may come from folder names, but only those inside the search path.
+                let rel = f
+                    .strip_prefix(root)
+                    .unwrap_or(&f)
+                    .to_string_lossy()
+                    .into_owned();
+                reg.add_file(&f, &rel);
             }
         }
         for e in embedded::index() {
@@ -75,7 +81,7 @@ impl SchemaRegistry {
         Ok(reg)
     }
 
-    fn add_file(&mut self, path: &Path) {
+    fn add_file(&mut self, path: &Path, rel: &str) {
         let doc = match read_file(path) {
             Ok(d) => Arc::new(d),
             Err(e) => return self.warnings.push(e),
@@ -96,7 +102,7 @@ impl SchemaRegistry {
             return;
         }
         let entry = Entry {
-            kind: header.kind(&canonical.to_string_lossy()),
+            kind: header.kind(rel),
             title: header.title.clone(),
             intended: header.intended(),
             key: DocKey::File(canonical),
