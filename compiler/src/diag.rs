@@ -48,16 +48,35 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error with its primary label.
-    pub fn error(code: &'static str, message: impl Into<String>, file: FileId, span: Span, label: impl Into<String>) -> Self {
+    pub fn error(
+        code: &'static str,
+        message: impl Into<String>,
+        file: FileId,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
         Self::new(Severity::Error, code, message, file, span, label)
     }
 
     /// A warning with its primary label.
-    pub fn warning(code: &'static str, message: impl Into<String>, file: FileId, span: Span, label: impl Into<String>) -> Self {
+    pub fn warning(
+        code: &'static str,
+        message: impl Into<String>,
+        file: FileId,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
         Self::new(Severity::Warning, code, message, file, span, label)
     }
 
-    fn new(severity: Severity, code: &'static str, message: impl Into<String>, file: FileId, span: Span, label: impl Into<String>) -> Self {
+    fn new(
+        severity: Severity,
+        code: &'static str,
+        message: impl Into<String>,
+        file: FileId,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             code,
             severity,
@@ -183,7 +202,11 @@ impl Diagnostic {
 /// Sorts diagnostics by file, then position, then code, so output is stable.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
-        (a.primary.file, a.primary.span.start, a.primary.span.end, a.code)
-            .cmp(&(b.primary.file, b.primary.span.start, b.primary.span.end, b.code))
+        (a.primary.file, a.primary.span.start, a.primary.span.end, a.code).cmp(&(
+            b.primary.file,
+            b.primary.span.start,
+            b.primary.span.end,
+            b.code,
+        ))
     });
 }

@@ -35,7 +35,11 @@ pub static FUNCTIONS: &[Function] = &[
     f!("sum", ["list<N> -> N", "N, N... -> N"], "Sum of the non-null values."),
     f!("toBool", ["any -> bool?"], "Converts a string, number or bool to a bool."),
     f!("toDateOnly", ["any -> date?"], "Converts to a date (AJO's dateOnly)."),
-    f!("toDateTime", ["any -> datetime?", "string, any -> datetime?"], "Converts to a date-time; with a time zone first, reads a local date-time in that zone."),
+    f!(
+        "toDateTime",
+        ["any -> datetime?", "string, any -> datetime?"],
+        "Converts to a date-time; with a time zone first, reads a local date-time in that zone."
+    ),
     f!("toDateTimeOnly", ["any -> localdatetime?"], "Converts to a local date-time (AJO's dateTimeOnly)."),
     f!("toDecimal", ["any -> number?"], "Converts to a number."),
     f!("toDuration", ["any -> duration?"], "Converts an ISO-8601 text (`PT15M`) or milliseconds to a duration."),
@@ -51,7 +55,11 @@ pub static FUNCTIONS: &[Function] = &[
     f!("inNextMonths", ["D, int -> bool"], "Whether the date lies within the next N months."),
     f!("inNextYears", ["D, int -> bool"], "Whether the date lies within the next N years."),
     f!("now", [" -> datetime", "string -> datetime"], "The current date-time, optionally in a time zone."),
-    f!("nowWithDelta", ["int, string -> datetime", "int, string, string -> datetime"], "Now plus N units (`seconds` .. `years`), optionally in a time zone."),
+    f!(
+        "nowWithDelta",
+        ["int, string -> datetime", "int, string, string -> datetime"],
+        "Now plus N units (`seconds` .. `years`), optionally in a time zone."
+    ),
     f!("setDays", ["D, int -> D"], "The same date-time on another day of the month."),
     f!("setHours", ["D, int -> D"], "The same date-time at another hour."),
     f!("updateTimeZone", ["datetime, string -> datetime"], "The same instant in another time zone."),
@@ -63,7 +71,11 @@ pub static FUNCTIONS: &[Function] = &[
     f!("intersect", ["list<T>, list<T> -> list<T>"], "The values in both lists."),
     f!("limit", ["list<T>, int -> list<T>"], "The first N items."),
     f!("listSize", ["list<any> -> int"], "The number of items, nulls included."),
-    f!("serializeList", ["list<any>, string, bool -> string"], "Joins the items with a separator, quoting them when asked."),
+    f!(
+        "serializeList",
+        ["list<any>, string, bool -> string"],
+        "Joins the items with a separator, quoting them when asked."
+    ),
     f!("sort", ["list<T>, bool -> list<T>"], "Sorted ascending (true) or descending (false)."),
     f!("random", [" -> number"], "A random number in [0, 1)."),
     f!("round", ["number -> int"], "Rounds half up to an int."),
@@ -86,7 +98,11 @@ pub static FUNCTIONS: &[Function] = &[
     f!("split", ["string, string -> list<string>"], "Splits on a regular expression."),
     f!("startWith", ["string, string -> bool"], "Whether the text starts with the other."),
     f!("startWithIgnoreCase", ["string, string -> bool"], "Whether the text starts with the other, ignoring case."),
-    f!("substr", ["string, int -> string", "string, int, int -> string"], "The text from a start index, to an end index."),
+    f!(
+        "substr",
+        ["string, int -> string", "string, int, int -> string"],
+        "The text from a start index, to an end index."
+    ),
     f!("trim", ["string -> string"], "Without surrounding white space."),
     f!("upper", ["string -> string"], "Upper case."),
     f!("uuid", [" -> string"], "A random UUID v4."),
@@ -108,8 +124,22 @@ pub static FUNCTIONS: &[Function] = &[
 
 /// Functions whose result is not null just because an argument is null.
 const NULL_AWARE: &[&str] = &[
-    "count", "countOnlyNull", "countWithNull", "distinctCount", "distinctCountWithNull", "listSize",
-    "toString", "isEmpty", "isNotEmpty", "concat", "in", "serializeList", "avg", "sum", "max", "min",
+    "count",
+    "countOnlyNull",
+    "countWithNull",
+    "distinctCount",
+    "distinctCountWithNull",
+    "listSize",
+    "toString",
+    "isEmpty",
+    "isNotEmpty",
+    "concat",
+    "in",
+    "serializeList",
+    "avg",
+    "sum",
+    "max",
+    "min",
 ];
 
 /// Looks up a function by name.

@@ -37,7 +37,12 @@ impl Checked {
 }
 
 /// Parses and checks the given journey files of `sources` as one project.
-pub fn check(sources: &Sources, journey_files: &[FileId], registry: &SchemaRegistry, defaults: &check::Defaults) -> Checked {
+pub fn check(
+    sources: &Sources,
+    journey_files: &[FileId],
+    registry: &SchemaRegistry,
+    defaults: &check::Defaults,
+) -> Checked {
     let mut diagnostics = Vec::new();
     let mut files = Vec::with_capacity(journey_files.len());
     for &id in journey_files {

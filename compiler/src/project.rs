@@ -62,7 +62,12 @@ pub struct Loaded {
 
 /// Reads files and folders: a folder means every `.journey` under it plus its `journey.toml`.
 pub fn load(inputs: &[PathBuf]) -> Result<Loaded, LoadError> {
-    let mut loaded = Loaded { sources: Sources::default(), journey_files: Vec::new(), config: Config::default(), diagnostics: Vec::new() };
+    let mut loaded = Loaded {
+        sources: Sources::default(),
+        journey_files: Vec::new(),
+        config: Config::default(),
+        diagnostics: Vec::new(),
+    };
     let mut config_read = false;
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| match e.kind() {
@@ -129,8 +134,9 @@ fn read_config(path: &Path, loaded: &mut Loaded) -> Result<(), LoadError> {
             let span = e.span().map(|r| Span::new(r.start, r.end)).unwrap_or_default();
             let msg = e.message().to_string();
             loaded.diagnostics.push(
-                Diagnostic::error("E0023", format!("journey.toml: {msg}"), id, span, "here")
-                    .with_help("journey.toml takes `timezone = \"...\"`, `timeout = \"30d\"` and `[schemas] paths = [\"...\"]`"),
+                Diagnostic::error("E0023", format!("journey.toml: {msg}"), id, span, "here").with_help(
+                    "journey.toml takes `timezone = \"...\"`, `timeout = \"30d\"` and `[schemas] paths = [\"...\"]`",
+                ),
             );
             return Ok(());
         }
@@ -162,12 +168,20 @@ fn read_config(path: &Path, loaded: &mut Loaded) -> Result<(), LoadError> {
     }
     if let Some(t) = parsed.timeout {
         match journey_grammar::parse_expr(&t).ok().map(|e| e.kind) {
-            Some(journey_grammar::ast::ExprKind::Duration(ms)) if ms > 0 => loaded.config.defaults.timeout_ms = Some(ms),
+            Some(journey_grammar::ast::ExprKind::Duration(ms)) if ms > 0 => {
+                loaded.config.defaults.timeout_ms = Some(ms)
+            }
             _ => {
                 let at = text.find(&t).map(|i| Span::new(i, i + t.len())).unwrap_or_default();
                 loaded.diagnostics.push(
-                    Diagnostic::error("E0023", format!("journey.toml: `timeout` must be a duration like \"30d\", not \"{t}\""), id, at, "not a duration")
-                        .with_help("write `timeout = \"30d\"`"),
+                    Diagnostic::error(
+                        "E0023",
+                        format!("journey.toml: `timeout` must be a duration like \"30d\", not \"{t}\""),
+                        id,
+                        at,
+                        "not a duration",
+                    )
+                    .with_help("write `timeout = \"30d\"`"),
                 );
             }
         }

@@ -99,10 +99,10 @@ impl<'a> Files<'a> for Sources {
 
     fn line_range(&'a self, id: FileId, line_index: usize) -> Result<Range<usize>, files::Error> {
         let f = self.files.get(id).ok_or(files::Error::FileMissing)?;
-        let start = *f.line_starts.get(line_index).ok_or(files::Error::LineTooLarge {
-            given: line_index,
-            max: f.line_starts.len() - 1,
-        })?;
+        let start = *f
+            .line_starts
+            .get(line_index)
+            .ok_or(files::Error::LineTooLarge { given: line_index, max: f.line_starts.len() - 1 })?;
         let end = f.line_starts.get(line_index + 1).copied().unwrap_or(f.text.len());
         Ok(start..end)
     }

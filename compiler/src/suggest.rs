@@ -32,6 +32,9 @@ mod tests {
         assert_eq!(nearest("Purchse", ["Purchase", "CartAdd"]), Some("Purchase"));
         assert_eq!(nearest("cartadd", ["Purchase", "CartAdd"]), Some("CartAdd"));
         assert_eq!(nearest("zzz", ["Purchase", "CartAdd"]), None);
-        assert_eq!(nearest("commerce.purchase", ["commerce.purchases", "commerce.productViews"]), Some("commerce.purchases"));
+        assert_eq!(
+            nearest("commerce.purchase", ["commerce.purchases", "commerce.productViews"]),
+            Some("commerce.purchases")
+        );
     }
 }

@@ -77,7 +77,11 @@ impl Checker<'_> {
                         name.span,
                         format!("second declaration of `{}`", name.name),
                     )
-                    .with_label(first.file, first.name_span, format!("first declared here as {}", super::article_word(first.kind.word())))
+                    .with_label(
+                        first.file,
+                        first.name_span,
+                        format!("first declared here as {}", super::article_word(first.kind.word())),
+                    )
                     .with_help("names are global to the project: rename one of them or delete the copy");
                     self.report(d);
                     continue;
@@ -251,7 +255,9 @@ impl Checker<'_> {
                             k.span,
                             format!("this is `{}`", k.ty),
                         )
-                        .with_help("convert it: `key toString(...)`, or use an identity such as `identityMap.Email[0].id`");
+                        .with_help(
+                            "convert it: `key toString(...)`, or use an identity such as `identityMap.Email[0].id`",
+                        );
                         self.report(d);
                     }
                 }
@@ -291,7 +297,12 @@ impl Checker<'_> {
         let mut params = Vec::new();
         for p in &h.params {
             if params.iter().any(|(n, _): &(String, Ty)| *n == p.name.name) {
-                self.error("E0002", p.name.span, format!("the parameter `{}` is declared twice", p.name.name), "declared again");
+                self.error(
+                    "E0002",
+                    p.name.span,
+                    format!("the parameter `{}` is declared twice", p.name.name),
+                    "declared again",
+                );
                 continue;
             }
             let ty = self.type_expr(&p.ty);
@@ -330,9 +341,10 @@ impl Checker<'_> {
         for opt in &h.options {
             let word = option_word(&opt.kind);
             if let Some(first) = seen.get(word) {
-                let d = Diagnostic::error("E0022", format!("`{word}` is given twice"), self.file, opt.span, "given again")
-                    .with_label(self.file, *first, "first given here")
-                    .with_help("keep one of them");
+                let d =
+                    Diagnostic::error("E0022", format!("`{word}` is given twice"), self.file, opt.span, "given again")
+                        .with_label(self.file, *first, "first given here")
+                        .with_help("keep one of them");
                 self.report(d);
                 continue;
             }
@@ -353,7 +365,13 @@ impl Checker<'_> {
                 }
                 HttpOptionKind::Body(e) => {
                     if out.method == "GET" {
-                        self.error_help("E0022", opt.span, "a GET request has no body", "body on a GET", Some("use `query { ... }` for GET parameters, or POST".into()));
+                        self.error_help(
+                            "E0022",
+                            opt.span,
+                            "a GET request has no body",
+                            "body on a GET",
+                            Some("use `query { ... }` for GET parameters, or POST".into()),
+                        );
                     }
                     out.body = Some(self.expr(e, &mut scope));
                 }
@@ -393,7 +411,13 @@ impl Checker<'_> {
                 }
                 HttpOptionKind::Retry { count, backoff } => {
                     if count.value < 0 || count.value > MAX_RETRIES {
-                        self.error_help("E0022", count.span, "`retry` takes 0 to 10 attempts", "out of range", Some("use `retry 3 backoff 2s`".into()));
+                        self.error_help(
+                            "E0022",
+                            count.span,
+                            "`retry` takes 0 to 10 attempts",
+                            "out of range",
+                            Some("use `retry 3 backoff 2s`".into()),
+                        );
                     }
                     out.retries = count.value;
                     if let Some(b) = backoff {
@@ -402,7 +426,13 @@ impl Checker<'_> {
                 }
                 HttpOptionKind::Throttle { count, per } => {
                     if count.value <= 0 || per.millis <= 0 {
-                        self.error_help("E0022", opt.span, "`throttle` needs a positive count and period", "out of range", Some("use e.g. `throttle 300 per 1s`".into()));
+                        self.error_help(
+                            "E0022",
+                            opt.span,
+                            "`throttle` needs a positive count and period",
+                            "out of range",
+                            Some("use e.g. `throttle 300 per 1s`".into()),
+                        );
                     }
                     out.throttle = Some((count.value, per.millis));
                 }
@@ -440,7 +470,13 @@ impl Checker<'_> {
                 let span = ast::Span::new(start, (start + close + 1).min(h.url.span.end));
                 let help = crate::suggest::did_you_mean(name, params.iter().map(|(n, _)| n.as_str()))
                     .or_else(|| Some(format!("add a parameter `{name}: string` to `{}`", h.name.name)));
-                self.error_help("E0003", span, format!("the URL uses `{{{name}}}`, which is not a parameter"), "unknown parameter", help);
+                self.error_help(
+                    "E0003",
+                    span,
+                    format!("the URL uses `{{{name}}}`, which is not a parameter"),
+                    "unknown parameter",
+                    help,
+                );
             }
             offset += open + close + 1;
             rest = &rest[open + close + 1..];

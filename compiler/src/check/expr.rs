@@ -151,7 +151,13 @@ impl Checker<'_> {
 
     /// Reports a type mismatch `what` at `span`.
     pub(crate) fn mismatch(&mut self, span: Span, what: &str, found: &Ty) {
-        self.report(Diagnostic::error("E0005", format!("type mismatch: {what}"), self.file, span, format!("this is `{found}`")));
+        self.report(Diagnostic::error(
+            "E0005",
+            format!("type mismatch: {what}"),
+            self.file,
+            span,
+            format!("this is `{found}`"),
+        ));
     }
 
     /// Checks that `e` fits `want`; warns on a possibly-null value when `warn_null`.
@@ -343,7 +349,10 @@ impl Checker<'_> {
         }
         let help = did_you_mean(&id.name, names.iter().copied()).or_else(|| {
             if self.decls.contains_key(&id.name) {
-                Some(format!("`{}` is a declaration, not a value; values here are locals, `event` and `profile`", id.name))
+                Some(format!(
+                    "`{}` is a declaration, not a value; values here are locals, `event` and `profile`",
+                    id.name
+                ))
             } else {
                 None
             }
@@ -608,7 +617,10 @@ impl Checker<'_> {
                 span,
                 "`secret()` is only allowed in an action or data source declaration",
                 "secret used here",
-                Some("read the secret in the action's `headers` or `auth`, so its value never enters journey data".into()),
+                Some(
+                    "read the secret in the action's `headers` or `auth`, so its value never enters journey data"
+                        .into(),
+                ),
             );
             return error_expr(span);
         }
@@ -804,15 +816,15 @@ impl Checker<'_> {
                 || (is_numeric(vt) && is_numeric(bt))
                 || (vt == bt && is_ordered(vt));
             if !ok {
-                self.mismatch(bound.span, &format!("a range bound must be a `{}` like the value tested", v.ty), &bound.ty);
+                self.mismatch(
+                    bound.span,
+                    &format!("a range bound must be a `{}` like the value tested", v.ty),
+                    &bound.ty,
+                );
             }
         }
         let ty = null_if(Ty::Bool, &[&v]);
-        mk(
-            K::InRange { value: Box::new(v), lo: Box::new(l), hi: Box::new(h), negated },
-            ty,
-            span,
-        )
+        mk(K::InRange { value: Box::new(v), lo: Box::new(l), hi: Box::new(h), negated }, ty, span)
     }
 
     /// Warns when a string literal is compared with a field whose schema lists its values.

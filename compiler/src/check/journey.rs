@@ -55,9 +55,15 @@ impl Checker<'_> {
             };
             if word != "exit on" {
                 if let Some(first) = seen.get(word) {
-                    let d = Diagnostic::error("E0019", format!("`{word}` is given twice in journey `{}`", j.name.name), self.file, setting.span, "given again")
-                        .with_label(self.file, *first, "first given here")
-                        .with_help("a journey has one of each setting; keep one");
+                    let d = Diagnostic::error(
+                        "E0019",
+                        format!("`{word}` is given twice in journey `{}`", j.name.name),
+                        self.file,
+                        setting.span,
+                        "given again",
+                    )
+                    .with_label(self.file, *first, "first given here")
+                    .with_help("a journey has one of each setting; keep one");
                     self.report(d);
                     continue;
                 }
@@ -99,7 +105,13 @@ impl Checker<'_> {
                     }
                     if let (Some(a), Some(b)) = &bounds {
                         if a > b && f.ty == t.ty {
-                            self.error_help("E0017", setting.span, "the active window ends before it starts", "empty window", Some("swap the dates".into()));
+                            self.error_help(
+                                "E0017",
+                                setting.span,
+                                "the active window ends before it starts",
+                                "empty window",
+                                Some("swap the dates".into()),
+                            );
                         }
                         active = Some((a.clone(), b.clone()));
                     }
@@ -183,7 +195,13 @@ impl Checker<'_> {
                         let word = every.name.to_ascii_lowercase();
                         if !WEEKDAYS.contains(&word.as_str()) {
                             let help = crate::suggest::did_you_mean(&word, WEEKDAYS);
-                            self.error_help("E0017", every.span, format!("`every {}` is not a schedule", every.name), "expected `day` or a weekday", help.or_else(|| Some("write `every day at 09:00` or `every monday at 09:00`".into())));
+                            self.error_help(
+                                "E0017",
+                                every.span,
+                                format!("`every {}` is not a schedule", every.name),
+                                "expected `day` or a weekday",
+                                help.or_else(|| Some("write `every day at 09:00` or `every monday at 09:00`".into())),
+                            );
                         }
                         let t = self.expr(at, &mut scope);
                         if !matches!(t.ty, Ty::Time | Ty::Any) {
@@ -287,7 +305,10 @@ impl Checker<'_> {
                         t.span,
                         format!("`wait until` takes a time of day or a date-time, but this is `{}`", t.ty),
                         format!("this is `{}`", t.ty),
-                        Some("write `wait until 09:00` or `wait until event.timestamp + 3d`; `wait 2h` waits a duration".into()),
+                        Some(
+                            "write `wait until 09:00` or `wait until event.timestamp + 3d`; `wait 2h` waits a duration"
+                                .into(),
+                        ),
                     );
                 }
                 ir::StmtKind::WaitUntil(t)
@@ -379,7 +400,10 @@ impl Checker<'_> {
                         d = d.with_label(self.file, b.percent_span, format!("{}%", fmt_percent(b.percent)));
                     }
                     let help = if total < 100.0 {
-                        format!("add a branch of {}% (a control group), or raise the others", fmt_percent(100.0 - total))
+                        format!(
+                            "add a branch of {}% (a control group), or raise the others",
+                            fmt_percent(100.0 - total)
+                        )
                     } else {
                         format!("lower the percentages by {}% in all", fmt_percent(total - 100.0))
                     };
@@ -447,7 +471,13 @@ impl Checker<'_> {
                     Some(f) => ty = f.ty.clone(),
                     None => {
                         let help = crate::suggest::did_you_mean(&seg.name, r.fields.keys().map(String::as_str));
-                        self.error_help("E0004", seg.span, format!("the profile has no field `{}` here", seg.name), "unknown profile field", help);
+                        self.error_help(
+                            "E0004",
+                            seg.span,
+                            format!("the profile has no field `{}` here", seg.name),
+                            "unknown profile field",
+                            help,
+                        );
                         return None;
                     }
                 },
@@ -475,7 +505,9 @@ impl Checker<'_> {
         );
         diag = match walk.timeout_span {
             Some(s) => diag.with_label(self.file, s, "the journey times out here"),
-            None => diag.with_note("the journey has no `timeout`, so the project default applies (91d unless journey.toml says otherwise)"),
+            None => diag.with_note(
+                "the journey has no `timeout`, so the project default applies (91d unless journey.toml says otherwise)",
+            ),
         };
         self.report(diag.with_help(format!("shorten it, or raise the journey's `timeout` to at least {}", fmt_ms(ms))));
     }
@@ -497,9 +529,16 @@ impl Checker<'_> {
                         Some(n) => match h.params.iter().position(|(p, _)| *p == n.name) {
                             Some(i) => i,
                             None => {
-                                let help = crate::suggest::did_you_mean(&n.name, h.params.iter().map(|(p, _)| p.as_str()))
-                                    .or_else(|| Some(format!("`{}` takes {}", h.name, param_list(&h.params))));
-                                self.error_help("E0008", n.span, format!("`{}` has no parameter `{}`", h.name, n.name), "unknown argument", help);
+                                let help =
+                                    crate::suggest::did_you_mean(&n.name, h.params.iter().map(|(p, _)| p.as_str()))
+                                        .or_else(|| Some(format!("`{}` takes {}", h.name, param_list(&h.params))));
+                                self.error_help(
+                                    "E0008",
+                                    n.span,
+                                    format!("`{}` has no parameter `{}`", h.name, n.name),
+                                    "unknown argument",
+                                    help,
+                                );
                                 continue;
                             }
                         },
@@ -512,14 +551,25 @@ impl Checker<'_> {
                         self.error_help(
                             "E0007",
                             v.span,
-                            format!("`{}` takes {} argument{}, but more are given", h.name, h.params.len(), if h.params.len() == 1 { "" } else { "s" }),
+                            format!(
+                                "`{}` takes {} argument{}, but more are given",
+                                h.name,
+                                h.params.len(),
+                                if h.params.len() == 1 { "" } else { "s" }
+                            ),
                             "extra argument",
                             Some(format!("`{}` takes {}", h.name, param_list(&h.params))),
                         );
                         continue;
                     }
                     if args[idx].is_some() {
-                        self.error_help("E0008", a.name.as_ref().map(|n| n.span).unwrap_or(v.span), format!("the argument `{}` is given twice", h.params[idx].0), "given again", Some("remove one of them".into()));
+                        self.error_help(
+                            "E0008",
+                            a.name.as_ref().map(|n| n.span).unwrap_or(v.span),
+                            format!("the argument `{}` is given twice", h.params[idx].0),
+                            "given again",
+                            Some("remove one of them".into()),
+                        );
                         continue;
                     }
                     let (pname, pty) = &h.params[idx];
@@ -538,7 +588,11 @@ impl Checker<'_> {
                     self.error_help(
                         "E0008",
                         c.span,
-                        format!("missing argument{} {list} for `{}`", if missing.len() == 1 { "" } else { "s" }, h.name),
+                        format!(
+                            "missing argument{} {list} for `{}`",
+                            if missing.len() == 1 { "" } else { "s" },
+                            h.name
+                        ),
                         "missing arguments",
                         Some(format!("`{}` takes {}", h.name, param_list(&h.params))),
                     );

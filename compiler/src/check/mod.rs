@@ -188,12 +188,22 @@ impl<'a> Checker<'a> {
                 let want = kinds.iter().map(|k| k.word()).collect::<Vec<_>>().join(" or ");
                 let diag = Diagnostic::error(
                     "E0018",
-                    format!("`{}` is {} {}, not {}", name.name, article(d.kind.word()), d.kind.word(), article_word(&want)),
+                    format!(
+                        "`{}` is {} {}, not {}",
+                        name.name,
+                        article(d.kind.word()),
+                        d.kind.word(),
+                        article_word(&want)
+                    ),
                     self.file,
                     name.span,
                     format!("expected {}", article_word(&want)),
                 )
-                .with_label(d.file, d.name_span, format!("`{}` is declared here as {}", name.name, article_word(d.kind.word())));
+                .with_label(
+                    d.file,
+                    d.name_span,
+                    format!("`{}` is declared here as {}", name.name, article_word(d.kind.word())),
+                );
                 let mut names = Vec::new();
                 for k in kinds {
                     names.extend(self.names_of(*k));
@@ -208,9 +218,8 @@ impl<'a> Checker<'a> {
                     names.extend(self.names_of(*k));
                 }
                 let want = kinds.iter().map(|k| k.word()).collect::<Vec<_>>().join(" or ");
-                let help = crate::suggest::did_you_mean(&name.name, names.iter().copied()).or_else(|| {
-                    Some(format!("declare it, e.g. `{}`", example_decl(kinds[0], &name.name)))
-                });
+                let help = crate::suggest::did_you_mean(&name.name, names.iter().copied())
+                    .or_else(|| Some(format!("declare it, e.g. `{}`", example_decl(kinds[0], &name.name))));
                 self.error_help(
                     "E0003",
                     name.span,

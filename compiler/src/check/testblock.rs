@@ -18,8 +18,13 @@ impl Checker<'_> {
             self.file = *file;
             for item in &sf.items {
                 if let ItemKind::Test(t) = &item.kind {
-                    let stmts = t.stmts.iter().enumerate().filter_map(|(i, s)| self.test_stmt(i, s, journeys)).collect();
-                    out.push(ir::Test { name: t.name.value.clone(), file: self.sources.get(*file).name.clone(), stmts });
+                    let stmts =
+                        t.stmts.iter().enumerate().filter_map(|(i, s)| self.test_stmt(i, s, journeys)).collect();
+                    out.push(ir::Test {
+                        name: t.name.value.clone(),
+                        file: self.sources.get(*file).name.clone(),
+                        stmts,
+                    });
                 }
             }
         }
@@ -36,7 +41,13 @@ impl Checker<'_> {
             T::Start(e) => {
                 let v = self.literal(e);
                 if index != 0 {
-                    self.error_help("E0021", s.span, "`start` must be the first statement of a test", "not first", Some("move it to the top of the test".into()));
+                    self.error_help(
+                        "E0021",
+                        s.span,
+                        "`start` must be the first statement of a test",
+                        "not first",
+                        Some("move it to the top of the test".into()),
+                    );
                 }
                 let ir::ExprKind::Const(ir::Const::DateTime(at)) = &v.kind else {
                     self.mismatch(v.span, "`start` takes a date-time like `2026-12-01T08:00:00Z`", &v.ty);
@@ -77,7 +88,11 @@ impl Checker<'_> {
                 }
                 let ty = self.events.get(&event.name).map(|e| e.payload.clone()).unwrap_or(Ty::Any);
                 self.expect_ty(&v, &ty, &format!("the `{}` payload", event.name), false);
-                ir::TestStmt::Send { after_ms: after.map(|d| d.millis).unwrap_or(0), event: event.name.clone(), payload: v }
+                ir::TestStmt::Send {
+                    after_ms: after.map(|d| d.millis).unwrap_or(0),
+                    event: event.name.clone(),
+                    payload: v,
+                }
             }
             T::After(d) => ir::TestStmt::After(d.millis),
             T::ExpectEnded { journey, label } => {
@@ -86,7 +101,10 @@ impl Checker<'_> {
                         self.check_label(j, l);
                     }
                 }
-                ir::TestStmt::ExpectEnded { journey: journey.name.clone(), label: label.as_ref().map(|l| l.value.clone()) }
+                ir::TestStmt::ExpectEnded {
+                    journey: journey.name.clone(),
+                    label: label.as_ref().map(|l| l.value.clone()),
+                }
             }
             T::ExpectRunning { journey } => {
                 self.use_decl(journey, &[DeclKind::Journey]);
@@ -96,7 +114,9 @@ impl Checker<'_> {
                 let known = self.use_decl(action, &[DeclKind::Action, DeclKind::DataSource]);
                 let args = args.as_ref().map(|a| {
                     let v = self.literal(a);
-                    if let (true, Some(h), ir::ExprKind::Record(fields)) = (known, self.http.get(&action.name).cloned(), &v.kind) {
+                    if let (true, Some(h), ir::ExprKind::Record(fields)) =
+                        (known, self.http.get(&action.name).cloned(), &v.kind)
+                    {
                         self.check_expected_args(&h, a, fields);
                     }
                     v
@@ -123,7 +143,13 @@ impl Checker<'_> {
                 Some((_, ty)) => self.expect_ty(value, ty, &format!("the expected `{name}`"), false),
                 None => {
                     let help = crate::suggest::did_you_mean(name, h.params.iter().map(|(p, _)| p.as_str()));
-                    self.error_help("E0008", entry.key.span, format!("`{}` has no parameter `{name}`", h.name), "unknown argument", help);
+                    self.error_help(
+                        "E0008",
+                        entry.key.span,
+                        format!("`{}` has no parameter `{name}`", h.name),
+                        "unknown argument",
+                        help,
+                    );
                 }
             }
         }
@@ -138,7 +164,10 @@ impl Checker<'_> {
         let help = crate::suggest::did_you_mean(&label.value, labels.iter().map(String::as_str)).or_else(|| {
             let own: Vec<String> = labels[BUILTIN_LABELS.len()..].iter().map(|l| format!("\"{l}\"")).collect();
             Some(if own.is_empty() {
-                format!("`{}` has no `end \"...\"` labels; it can end \"timed-out\", \"exited\", \"error\" or \"stopped\"", j.name)
+                format!(
+                    "`{}` has no `end \"...\"` labels; it can end \"timed-out\", \"exited\", \"error\" or \"stopped\"",
+                    j.name
+                )
             } else {
                 format!("`{}` ends with {}", j.name, own.join(", "))
             })
