@@ -9,11 +9,7 @@ fn show(ty: &Ty, indent: usize, out: &mut String) {
                 "{}{name}: {}{}\n",
                 "  ".repeat(indent),
                 short(&f.ty),
-                if f.enum_values.is_some() {
-                    " (enum)"
-                } else {
-                    ""
-                }
+                if f.enum_values.is_some() { " (enum)" } else { "" }
             ));
             let mut inner = f.ty.non_null();
             while let Ty::List(t) | Ty::Map(t) = inner {

@@ -46,13 +46,8 @@ impl Doc {
 
 /// Reads and parses a JSON file; errors name the path (and line/column for bad JSON).
 pub(crate) fn read_file(path: &Path) -> Result<Doc, crate::SchemaError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| crate::SchemaError::io(path.to_path_buf(), &e))?;
-    let value = serde_json::from_str(&text)
-        .map_err(|e| crate::SchemaError::json(path.to_path_buf(), &e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| crate::SchemaError::io(path.to_path_buf(), &e))?;
+    let value = serde_json::from_str(&text).map_err(|e| crate::SchemaError::json(path.to_path_buf(), &e))?;
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    Ok(Doc {
-        key: DocKey::File(canonical),
-        value,
-    })
+    Ok(Doc { key: DocKey::File(canonical), value })
 }

@@ -63,8 +63,6 @@ pub(crate) fn doc(path: &'static str) -> Result<Arc<Doc>, SchemaError> {
     let bytes = file(path).map(|f| f.contents()).unwrap_or_default();
     let value = serde_json::from_slice(bytes).map_err(|e| SchemaError::json(key.display(), &e))?;
     let d = Arc::new(Doc { key, value });
-    docs.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(path, d.clone());
+    docs.lock().unwrap_or_else(|e| e.into_inner()).insert(path, d.clone());
     Ok(d)
 }

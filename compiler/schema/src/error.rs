@@ -74,8 +74,9 @@ impl SchemaError {
     /// The nearest existing `$id`, for a "did you mean" note.
     pub fn suggestion(&self) -> Option<&str> {
         match self {
-            SchemaError::UnknownId { suggestion, .. }
-            | SchemaError::UnresolvedRef { suggestion, .. } => suggestion.as_deref(),
+            SchemaError::UnknownId { suggestion, .. } | SchemaError::UnresolvedRef { suggestion, .. } => {
+                suggestion.as_deref()
+            }
             _ => None,
         }
     }
@@ -111,12 +112,7 @@ impl SchemaError {
             Some(i) => text[..i].to_string(),
             None => text,
         };
-        SchemaError::InvalidJson {
-            path,
-            line: e.line(),
-            column: e.column(),
-            reason,
-        }
+        SchemaError::InvalidJson { path, line: e.line(), column: e.column(), reason }
     }
 
     /// An error for a path that cannot be read.
@@ -124,10 +120,7 @@ impl SchemaError {
         if e.kind() == std::io::ErrorKind::NotFound {
             SchemaError::NotFound { path }
         } else {
-            SchemaError::Unreadable {
-                path,
-                reason: e.to_string(),
-            }
+            SchemaError::Unreadable { path, reason: e.to_string() }
         }
     }
 }

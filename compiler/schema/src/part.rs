@@ -58,10 +58,7 @@ pub(crate) struct Field {
 impl Part {
     /// A part of a finished type.
     pub(crate) fn of(ty: Ty) -> Part {
-        Part {
-            kind: Kind::Ty(ty),
-            ..Part::default()
-        }
+        Part { kind: Kind::Ty(ty), ..Part::default() }
     }
 
     /// Whether the part says nothing about the type (only, perhaps, a title).
@@ -101,14 +98,7 @@ impl Part {
             };
             (kind, nullable, None)
         };
-        Part {
-            kind,
-            nullable,
-            title,
-            description,
-            enum_values,
-            ty,
-        }
+        Part { kind, nullable, title, description, enum_values, ty }
     }
 
     /// Marks the named fields required (the node's `required` list).
@@ -217,11 +207,7 @@ impl Obj {
                 .fields
                 .iter()
                 .map(|(name, f)| {
-                    let ty = if f.required {
-                        f.base.clone()
-                    } else {
-                        f.base.clone().optional()
-                    };
+                    let ty = if f.required { f.base.clone() } else { f.base.clone().optional() };
                     let field = FieldTy {
                         ty,
                         required: f.required,

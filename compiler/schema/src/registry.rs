@@ -62,11 +62,7 @@ impl SchemaRegistry {
             }
             for f in files {
                 // The kind may come from folder names, but only those inside the search path.
-                let rel = f
-                    .strip_prefix(root)
-                    .unwrap_or(&f)
-                    .to_string_lossy()
-                    .into_owned();
+                let rel = f.strip_prefix(root).unwrap_or(&f).to_string_lossy().into_owned();
                 reg.add_file(&f, &rel);
             }
         }
@@ -94,11 +90,7 @@ impl SchemaRegistry {
         let Some(id) = header.id.clone() else { return };
         if let Some(first) = self.ids.get(&id) {
             let first = first.key.display();
-            self.warnings.push(SchemaError::DuplicateId {
-                id,
-                path: canonical,
-                first,
-            });
+            self.warnings.push(SchemaError::DuplicateId { id, path: canonical, first });
             return;
         }
         let entry = Entry {
@@ -118,10 +110,7 @@ impl SchemaRegistry {
 
     /// An XDM class (or any schema by `$id`) plus field groups, composed into one record.
     pub fn xdm(&self, id: &str, with: &[&str]) -> Result<Ty, SchemaError> {
-        let key = (
-            id.to_string(),
-            with.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        );
+        let key = (id.to_string(), with.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         if let Some(t) = lock(&self.composed).get(&key) {
             return Ok(t.clone());
         }
@@ -130,10 +119,7 @@ impl SchemaRegistry {
         for fg in with {
             let p = r.root(&self.doc_by_id(fg)?)?;
             if !p.is_object() {
-                return Err(SchemaError::NotAnObject {
-                    id: fg.to_string(),
-                    kind: self.kind(fg),
-                });
+                return Err(SchemaError::NotAnObject { id: fg.to_string(), kind: self.kind(fg) });
             }
             part = part.and(p);
         }
@@ -146,15 +132,11 @@ impl SchemaRegistry {
     /// read as XDM (field names drop `xdm:`).
     pub fn json_file(&self, path: &Path) -> Result<Ty, SchemaError> {
         let doc = self.file_doc(path)?;
-        let DocKey::File(canonical) = &doc.key else {
-            unreachable!("files are on disk")
-        };
+        let DocKey::File(canonical) = &doc.key else { unreachable!("files are on disk") };
         if let Some(t) = lock(&self.json_files).get(canonical) {
             return Ok(t.clone());
         }
-        let ty = Resolver::new(self, looks_like_xdm(&doc.value))
-            .root(&doc)?
-            .finish_base();
+        let ty = Resolver::new(self, looks_like_xdm(&doc.value)).root(&doc)?.finish_base();
         lock(&self.json_files).insert(canonical.clone(), ty.clone());
         Ok(ty)
     }
@@ -188,27 +170,16 @@ impl SchemaRegistry {
     pub fn field_groups_for<'a>(&'a self, class: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.ids
             .iter()
-            .filter(move |(_, e)| {
-                e.kind == SchemaKind::FieldGroup && e.intended.iter().any(|c| c == class)
-            })
+            .filter(move |(_, e)| e.kind == SchemaKind::FieldGroup && e.intended.iter().any(|c| c == class))
             .map(|(id, _)| id.as_str())
     }
 
     /// The indexed `$id` nearest to `id` (same last path segment, else by edit distance), for
     /// "did you mean".
     pub fn suggest_id(&self, id: &str) -> Option<String> {
-        let last = |s: &str| {
-            s.trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or("")
-                .to_string()
-        };
+        let last = |s: &str| s.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string();
         let want = last(id);
-        let same_last = self
-            .ids()
-            .filter(|c| last(c) == want)
-            .min_by_key(|c| strsim::levenshtein(id, c));
+        let same_last = self.ids().filter(|c| last(c) == want).min_by_key(|c| strsim::levenshtein(id, c));
         if let Some(c) = same_last {
             return Some(c.to_string());
         }
@@ -224,10 +195,7 @@ impl SchemaRegistry {
     fn doc_by_id(&self, id: &str) -> Result<Arc<Doc>, SchemaError> {
         match self.ids.get(id) {
             Some(e) => self.doc(&e.key),
-            None => Err(SchemaError::UnknownId {
-                id: id.to_string(),
-                suggestion: self.suggest_id(id),
-            }),
+            None => Err(SchemaError::UnknownId { id: id.to_string(), suggestion: self.suggest_id(id) }),
         }
     }
 
@@ -240,8 +208,7 @@ impl SchemaRegistry {
 
     /// The parsed file at `path`, read once.
     fn file_doc(&self, path: &Path) -> Result<Arc<Doc>, SchemaError> {
-        let canonical =
-            std::fs::canonicalize(path).map_err(|e| SchemaError::io(path.to_path_buf(), &e))?;
+        let canonical = std::fs::canonicalize(path).map_err(|e| SchemaError::io(path.to_path_buf(), &e))?;
         if let Some(d) = lock(&self.files).get(&canonical) {
             return Ok(d.clone());
         }
@@ -252,32 +219,19 @@ impl SchemaRegistry {
 
     /// The file a `$ref`'s part before `#` names, seen from `doc`: an `$id`, an `$id` relative
     /// to `doc`'s `$id`, or a path relative to `doc`'s folder.
-    pub(crate) fn doc_for_ref(
-        &self,
-        doc: &Doc,
-        base: &str,
-        whole: &str,
-    ) -> Result<Arc<Doc>, SchemaError> {
+    pub(crate) fn doc_for_ref(&self, doc: &Doc, base: &str, whole: &str) -> Result<Arc<Doc>, SchemaError> {
         let unresolved = |suggestion| SchemaError::UnresolvedRef {
             path: doc.key.display(),
             reference: whole.to_string(),
             suggestion,
         };
-        if let Some(e) = self
-            .ids
-            .get(base)
-            .or_else(|| self.ids.get(base.trim_end_matches('/')))
-        {
+        if let Some(e) = self.ids.get(base).or_else(|| self.ids.get(base.trim_end_matches('/'))) {
             return self.doc(&e.key);
         }
         if is_absolute(base) {
             return Err(unresolved(self.suggest_id(base)));
         }
-        if let Some(joined) = doc
-            .base_id()
-            .filter(|b| is_absolute(b))
-            .map(|b| join(b, base))
-        {
+        if let Some(joined) = doc.base_id().filter(|b| is_absolute(b)).map(|b| join(b, base)) {
             if let Some(e) = self.ids.get(&joined) {
                 return self.doc(&e.key);
             }
@@ -328,10 +282,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SchemaError> {
 
 fn is_absolute(uri: &str) -> bool {
     uri.split_once(':').is_some_and(|(scheme, _)| {
-        !scheme.is_empty()
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     }) && !uri.starts_with("./")
 }
 
@@ -339,11 +290,7 @@ fn is_absolute(uri: &str) -> bool {
 /// `./` and `../`.
 fn join(base: &str, rel: &str) -> String {
     let dir = base.rfind('/').map_or("", |i| &base[..i]);
-    let mut parts: Vec<&str> = if dir.is_empty() {
-        Vec::new()
-    } else {
-        dir.split('/').collect()
-    };
+    let mut parts: Vec<&str> = if dir.is_empty() { Vec::new() } else { dir.split('/').collect() };
     for seg in rel.split('/') {
         match seg {
             "." | "" => {}

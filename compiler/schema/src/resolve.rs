@@ -33,12 +33,7 @@ pub(crate) struct Resolver<'r> {
 impl<'r> Resolver<'r> {
     /// A resolver; `xdm` drops the `xdm:` prefix of field names.
     pub(crate) fn new(reg: &'r SchemaRegistry, xdm: bool) -> Self {
-        Resolver {
-            reg,
-            xdm,
-            stack: Vec::new(),
-            min_cut: usize::MAX,
-        }
+        Resolver { reg, xdm, stack: Vec::new(), min_cut: usize::MAX }
     }
 
     /// The whole file `doc`, cached.
@@ -154,16 +149,8 @@ impl<'r> Resolver<'r> {
         })
     }
 
-    fn object(
-        &mut self,
-        doc: &Arc<Doc>,
-        m: &Map<String, Value>,
-        map: bool,
-    ) -> Result<Obj, SchemaError> {
-        let mut obj = Obj {
-            map,
-            ..Obj::default()
-        };
+    fn object(&mut self, doc: &Arc<Doc>, m: &Map<String, Value>, map: bool) -> Result<Obj, SchemaError> {
+        let mut obj = Obj { map, ..Obj::default() };
         if let Some(Value::Object(props)) = m.get("properties") {
             for (raw, s) in props {
                 let field = self.node(doc, s)?.into_field();
@@ -198,8 +185,7 @@ impl<'r> Resolver<'r> {
             _ => {
                 let ty = rest[0].finish();
                 if rest.iter().all(|p| p.finish() == ty) {
-                    let enums: Option<Vec<Vec<String>>> =
-                        rest.iter().map(|p| p.enum_values.clone()).collect();
+                    let enums: Option<Vec<Vec<String>>> = rest.iter().map(|p| p.enum_values.clone()).collect();
                     let mut p = rest.swap_remove(0);
                     p.enum_values = enums.map(|e| e.concat());
                     p
@@ -218,17 +204,10 @@ impl<'r> Resolver<'r> {
     /// A `$ref`: by `$id` (absolute, or relative to the file's `$id`), to a file next to this
     /// one, and/or to a fragment (`#/definitions/x`, `#/$defs/x`, `#anchor`).
     fn reference(&mut self, doc: &Arc<Doc>, r: &str) -> Result<Part, SchemaError> {
-        let unresolved = |suggestion| SchemaError::UnresolvedRef {
-            path: doc.key.display(),
-            reference: r.to_string(),
-            suggestion,
-        };
+        let unresolved =
+            |suggestion| SchemaError::UnresolvedRef { path: doc.key.display(), reference: r.to_string(), suggestion };
         let (base, fragment) = r.split_once('#').unwrap_or((r, ""));
-        let target = if base.is_empty() {
-            doc.clone()
-        } else {
-            self.reg.doc_for_ref(doc, base, r)?
-        };
+        let target = if base.is_empty() { doc.clone() } else { self.reg.doc_for_ref(doc, base, r)? };
         let fragment = percent_decode(fragment);
         let (pointer, node) = if fragment.is_empty() || fragment.starts_with('/') {
             (fragment.clone(), target.value.pointer(&fragment))
@@ -256,9 +235,7 @@ fn name(xdm: bool, raw: &str) -> &str {
 /// Whether the keywords imply a type: `properties`/`additionalProperties` an object, `items` an array.
 fn types_of_keywords(m: &Map<String, Value>, t: &str) -> bool {
     match t {
-        "object" => ["properties", "additionalProperties", "patternProperties"]
-            .iter()
-            .any(|k| m.contains_key(*k)),
+        "object" => ["properties", "additionalProperties", "patternProperties"].iter().any(|k| m.contains_key(*k)),
         _ => m.contains_key("items") || m.contains_key("prefixItems"),
     }
 }
@@ -273,12 +250,7 @@ fn string_format(m: &Map<String, Value>) -> Ty {
 
 /// The string values of `enum` (or `const`), else the keys of `meta:enum`.
 fn enum_values(m: &Map<String, Value>) -> Option<Vec<String>> {
-    let strings = |a: &Vec<Value>| {
-        a.iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
+    let strings = |a: &Vec<Value>| a.iter().filter_map(Value::as_str).map(str::to_string).collect::<Vec<_>>();
     let values = match (m.get("enum"), m.get("const"), m.get("meta:enum")) {
         (Some(Value::Array(a)), _, _) => strings(a),
         (_, Some(Value::String(c)), _) => vec![c.clone()],
@@ -297,9 +269,7 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(b)) => {
                 out.push(b);
@@ -319,25 +289,14 @@ fn find_anchor<'v>(v: &'v Value, name: &str, at: &str) -> Option<(String, &'v Va
     match v {
         Value::Object(m) => {
             let hit = m.get("$anchor").and_then(Value::as_str) == Some(name)
-                || m.get("$id")
-                    .and_then(Value::as_str)
-                    .and_then(|i| i.strip_prefix('#'))
-                    == Some(name);
+                || m.get("$id").and_then(Value::as_str).and_then(|i| i.strip_prefix('#')) == Some(name);
             if hit {
                 return Some((at.to_string(), v));
             }
-            m.iter().find_map(|(k, c)| {
-                find_anchor(
-                    c,
-                    name,
-                    &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
-                )
-            })
+            m.iter()
+                .find_map(|(k, c)| find_anchor(c, name, &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"))))
         }
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .find_map(|(i, c)| find_anchor(c, name, &format!("{at}/{i}"))),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, c)| find_anchor(c, name, &format!("{at}/{i}"))),
         _ => None,
     }
 }

@@ -100,9 +100,7 @@ impl Ty {
 
     /// A record type from `(name, field)` pairs.
     pub fn record(fields: impl IntoIterator<Item = (String, FieldTy)>) -> Ty {
-        Ty::Record(Arc::new(RecordTy {
-            fields: fields.into_iter().collect(),
-        }))
+        Ty::Record(Arc::new(RecordTy { fields: fields.into_iter().collect() }))
     }
 }
 

@@ -122,10 +122,7 @@ impl Header {
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
         _ => Vec::new(),
     }
 }
@@ -138,6 +135,5 @@ pub(crate) fn field_name(raw: &str) -> &str {
 /// Whether a plain JSON Schema file reads like XDM (has `meta:` keys at its root), so its
 /// fields drop the `xdm:` prefix too.
 pub(crate) fn looks_like_xdm(v: &Value) -> bool {
-    v.as_object()
-        .is_some_and(|m| m.keys().any(|k| k.starts_with("meta:")))
+    v.as_object().is_some_and(|m| m.keys().any(|k| k.starts_with("meta:")))
 }

@@ -27,27 +27,15 @@ fn every_embedded_component_resolves() {
         }
     }
     for kind in ["class", "field group", "data type", "behavior"] {
-        assert!(
-            counts.get(kind).is_some_and(|n| *n > 0),
-            "no {kind} in {counts:?}"
-        );
+        assert!(counts.get(kind).is_some_and(|n| *n > 0), "no {kind} in {counts:?}");
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} do not resolve:\n{}",
-        failures.len(),
-        ids.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} do not resolve:\n{}", failures.len(), ids.len(), failures.join("\n"));
 }
 
 #[test]
 fn every_class_composes_with_all_its_field_groups() {
     let reg = SchemaRegistry::new(&[]).unwrap();
-    let classes: Vec<&str> = reg
-        .ids()
-        .filter(|id| reg.kind(id) == Some(SchemaKind::Class))
-        .collect();
+    let classes: Vec<&str> = reg.ids().filter(|id| reg.kind(id) == Some(SchemaKind::Class)).collect();
     let mut failures = Vec::new();
     let mut composed = 0;
     for class in classes {

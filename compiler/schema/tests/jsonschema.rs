@@ -5,9 +5,7 @@ use journey_schema::{FieldTy, SchemaRegistry, Ty};
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
 fn fields(ty: &Ty) -> &indexmap::IndexMap<String, FieldTy> {
@@ -18,9 +16,7 @@ fn fields(ty: &Ty) -> &indexmap::IndexMap<String, FieldTy> {
 }
 
 fn get<'a>(ty: &'a Ty, name: &str) -> &'a FieldTy {
-    fields(ty)
-        .get(name)
-        .unwrap_or_else(|| panic!("no `{name}` in {ty}"))
+    fields(ty).get(name).unwrap_or_else(|| panic!("no `{name}` in {ty}"))
 }
 
 fn opt(t: Ty) -> Ty {
@@ -41,15 +37,10 @@ fn order_schema() {
     assert_eq!(get(&order, "deliveryDate").ty, opt(Ty::Date));
     let status = get(&order, "status");
     assert_eq!(status.ty, opt(Ty::String));
-    assert_eq!(
-        status.enum_values.as_deref().unwrap(),
-        ["placed", "shipped", "delivered"]
-    );
+    assert_eq!(status.enum_values.as_deref().unwrap(), ["placed", "shipped", "delivered"]);
 
     // $defs, required inside a list's records.
-    let Ty::List(item) = &get(&order, "items").ty else {
-        panic!("items")
-    };
+    let Ty::List(item) = &get(&order, "items").ty else { panic!("items") };
     assert_eq!(get(item, "sku").ty, Ty::String);
     assert_eq!(get(item, "quantity").ty, Ty::Int);
     // A file in a subfolder, and its `../` reference back.
@@ -80,10 +71,7 @@ fn order_schema() {
     assert_eq!(channel.enum_values.as_deref().unwrap(), ["web", "store"]);
 
     // Maps, open objects, type arrays.
-    assert_eq!(
-        get(&order, "attributes").ty,
-        opt(Ty::Map(Box::new(Ty::String)))
-    );
+    assert_eq!(get(&order, "attributes").ty, opt(Ty::Map(Box::new(Ty::String))));
     assert_eq!(get(&order, "metadata").ty, opt(Ty::Map(Box::new(Ty::Any))));
     assert_eq!(get(&order, "weight").ty, opt(Ty::Number));
     assert_eq!(get(&order, "gift").ty, opt(Ty::Bool));
@@ -108,11 +96,7 @@ fn recursive_definition_is_any_where_it_recurs() {
 fn all_of_merges_properties_and_required() {
     let reg = SchemaRegistry::new(&[]).unwrap();
     let ty = reg.json_file(&fixture("json/allof.json")).unwrap();
-    assert_eq!(
-        get(&ty, "id").ty,
-        Ty::String,
-        "required by the other allOf member"
-    );
+    assert_eq!(get(&ty, "id").ty, Ty::String, "required by the other allOf member");
     assert_eq!(get(&ty, "kind").ty, Ty::String);
     let nested = &get(&ty, "nested").ty;
     assert_eq!(get(nested, "a").ty, opt(Ty::String));

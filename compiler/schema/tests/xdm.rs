@@ -14,9 +14,7 @@ fn field(ty: &Ty, path: &str) -> FieldTy {
         while let Ty::List(inner) | Ty::Map(inner) = t {
             t = inner.non_null().clone();
         }
-        let Ty::Record(r) = t else {
-            panic!("`{name}` of `{path}`: {t} is not a record")
-        };
+        let Ty::Record(r) = t else { panic!("`{name}` of `{path}`: {t} is not a record") };
         let f = r.fields.get(name).unwrap_or_else(|| {
             let names: Vec<_> = r.fields.keys().collect();
             panic!("no field `{name}` of `{path}` in {names:?}")
@@ -47,30 +45,16 @@ fn profile_with_person_personal_and_loyalty_details() {
             ],
         )
         .unwrap();
-    assert_eq!(
-        field(&ty, "person.name.firstName").ty,
-        Ty::String.optional()
-    );
-    assert_eq!(
-        field(&ty, "personalEmail.address").ty,
-        Ty::String.optional()
-    );
+    assert_eq!(field(&ty, "person.name.firstName").ty, Ty::String.optional());
+    assert_eq!(field(&ty, "personalEmail.address").ty, Ty::String.optional());
     assert_eq!(field(&ty, "loyalty.points").ty, Ty::Number.optional());
     assert_eq!(field(&ty, "person.birthDate").ty, Ty::Date.optional());
     let id_map = field(&ty, "identityMap").ty;
-    let Ty::Map(items) = id_map.non_null() else {
-        panic!("identityMap is {id_map}")
-    };
-    assert!(
-        matches!(items.non_null(), Ty::List(_)),
-        "identityMap values are {items}"
-    );
+    let Ty::Map(items) = id_map.non_null() else { panic!("identityMap is {id_map}") };
+    assert!(matches!(items.non_null(), Ty::List(_)), "identityMap values are {items}");
     assert_eq!(field(&ty, "identityMap.id").ty, Ty::String.optional());
     let state = field(&ty, "identityMap.authenticatedState");
-    assert_eq!(
-        state.enum_values.unwrap(),
-        ["ambiguous", "authenticated", "loggedOut"]
-    );
+    assert_eq!(state.enum_values.unwrap(), ["ambiguous", "authenticated", "loggedOut"]);
     // Other prefixes stay.
     field(&ty, "@id");
     field(&ty, "repo:createDate");
@@ -93,36 +77,20 @@ fn experience_event_with_commerce_and_web() {
     let event_type = field(&ty, "eventType");
     assert_eq!(event_type.ty, Ty::String.optional());
     let values = event_type.enum_values.unwrap();
-    assert!(
-        values.iter().any(|v| v == "commerce.purchases"),
-        "{values:?}"
-    );
+    assert!(values.iter().any(|v| v == "commerce.purchases"), "{values:?}");
     let timestamp = field(&ty, "timestamp");
     assert!(timestamp.required);
     assert_eq!(timestamp.ty, Ty::DateTime);
     let items = field(&ty, "productListItems").ty;
-    let Ty::List(item) = items.non_null() else {
-        panic!("productListItems is {items}")
-    };
+    let Ty::List(item) = items.non_null() else { panic!("productListItems is {items}") };
     assert!(matches!(item.non_null(), Ty::Record(_)));
-    assert_eq!(
-        field(&ty, "productListItems.SKU").ty.non_null(),
-        &Ty::String
-    );
-    assert_eq!(
-        field(&ty, "productListItems.priceTotal").ty,
-        Ty::Number.optional()
-    );
-    assert_eq!(
-        field(&ty, "productListItems.quantity").ty,
-        Ty::Int.optional()
-    );
+    assert_eq!(field(&ty, "productListItems.SKU").ty.non_null(), &Ty::String);
+    assert_eq!(field(&ty, "productListItems.priceTotal").ty, Ty::Number.optional());
+    assert_eq!(field(&ty, "productListItems.quantity").ty, Ty::Int.optional());
     field(&ty, "commerce.purchases.value");
     field(&ty, "web.webPageDetails.URL");
     // ExperienceEvent brings identityMap itself.
-    let Ty::Map(_) = field(&ty, "identityMap").ty.non_null() else {
-        panic!("identityMap")
-    };
+    let Ty::Map(_) = field(&ty, "identityMap").ty.non_null() else { panic!("identityMap") };
     field(&ty, "identityMap.id");
 }
 
@@ -133,14 +101,8 @@ fn kinds() {
     assert_eq!(reg.kind(EVENT), Some(SchemaKind::Class));
     let fg = "https://ns.adobe.com/xdm/context/profile-person-details";
     assert_eq!(reg.kind(fg), Some(SchemaKind::FieldGroup));
-    assert_eq!(
-        reg.kind("https://ns.adobe.com/xdm/context/person"),
-        Some(SchemaKind::DataType)
-    );
-    assert_eq!(
-        reg.kind("https://ns.adobe.com/xdm/data/record"),
-        Some(SchemaKind::Behavior)
-    );
+    assert_eq!(reg.kind("https://ns.adobe.com/xdm/context/person"), Some(SchemaKind::DataType));
+    assert_eq!(reg.kind("https://ns.adobe.com/xdm/data/record"), Some(SchemaKind::Behavior));
     assert_eq!(reg.kind("https://example.com/nothing"), None);
     assert!(reg.field_groups_for(PROFILE).any(|f| f == fg));
 }
@@ -155,9 +117,5 @@ fn cached_compositions_are_cheap() {
         assert_eq!(reg.xdm(PROFILE, &with).unwrap(), first);
     }
     // Generous even for an unoptimized build on a busy machine.
-    assert!(
-        start.elapsed().as_millis() < 500,
-        "{:?} for 1000 cached lookups",
-        start.elapsed()
-    );
+    assert!(start.elapsed().as_millis() < 500, "{:?} for 1000 cached lookups", start.elapsed());
 }
