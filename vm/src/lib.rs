@@ -1,0 +1,1 @@
+//! The journey VM: values, the expression library, bytecode and journey instances.
