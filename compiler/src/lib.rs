@@ -59,6 +59,29 @@ pub fn check(
     Checked { program, diagnostics, files, references }
 }
 
+/// Parses and types one expression held in `sources` as `file` (for `journey eval`), with
+/// `event` and `profile` of the given types. Returns the typed expression or its diagnostics.
+pub fn check_expr(
+    sources: &Sources,
+    file: FileId,
+    registry: &SchemaRegistry,
+    event: types::Ty,
+    profile: types::Ty,
+) -> Result<ir::Expr, Vec<Diagnostic>> {
+    let ast = match journey_grammar::parse_expr(&sources.get(file).text) {
+        Ok(e) => e,
+        Err(e) => return Err(vec![syntax_diagnostic(file, e)]),
+    };
+    let defaults = check::Defaults::default();
+    let checker = check::Checker::new(sources, &[], registry, &defaults);
+    let (expr, diags) = checker.expression(file, &ast, event, profile);
+    if diags.iter().any(Diagnostic::is_error) {
+        Err(diags)
+    } else {
+        Ok(expr)
+    }
+}
+
 fn syntax_diagnostic(file: FileId, e: journey_grammar::SyntaxError) -> Diagnostic {
     let label = if e.expected.is_empty() {
         "unexpected here".to_string()

@@ -150,6 +150,18 @@ impl<'a> Checker<'a> {
         (program, diags, self.references)
     }
 
+    /// Types one free-standing expression (for `journey eval`): `event` and `profile` have the
+    /// given types, nothing else is declared.
+    pub fn expression(mut self, file: FileId, e: &ast::Expr, event: Ty, profile: Ty) -> (ir::Expr, Vec<Diagnostic>) {
+        self.file = file;
+        self.profile = Some(profile);
+        let mut scope = scope::Scope::new(scope::Context::Journey { event: Ok(event) });
+        let out = self.expr(e, &mut scope);
+        let mut diags = self.diags;
+        crate::diag::sort(&mut diags);
+        (out, diags)
+    }
+
     pub(crate) fn report(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
