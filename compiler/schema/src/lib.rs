@@ -6,6 +6,8 @@
 //! groups, [`SchemaRegistry::json_file`] reads a plain JSON Schema file. A type that contains
 //! itself through `$ref` is `any` where it recurs; constructs this loader cannot type are `any`.
 
+#![warn(missing_docs)]
+
 mod doc;
 mod embedded;
 pub mod error;

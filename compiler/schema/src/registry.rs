@@ -87,7 +87,10 @@ impl SchemaRegistry {
             return;
         };
         lock(&self.files).insert(canonical.clone(), doc);
-        let Some(id) = header.id.clone() else { return };
+        // `http://x/s.json#` and `http://x/s.json` are the same `$id`.
+        let Some(id) = header.id.as_deref().map(|i| i.trim_end_matches('#').to_string()) else {
+            return;
+        };
         if let Some(first) = self.ids.get(&id) {
             let first = first.key.display();
             self.warnings.push(SchemaError::DuplicateId { id, path: canonical, first });
@@ -193,7 +196,7 @@ impl SchemaRegistry {
 
     /// The parsed file with `$id` `id`.
     fn doc_by_id(&self, id: &str) -> Result<Arc<Doc>, SchemaError> {
-        match self.ids.get(id) {
+        match self.ids.get(id).or_else(|| self.ids.get(id.trim_end_matches('#'))) {
             Some(e) => self.doc(&e.key),
             None => Err(SchemaError::UnknownId { id: id.to_string(), suggestion: self.suggest_id(id) }),
         }

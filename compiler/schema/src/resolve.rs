@@ -14,7 +14,12 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// Nested `$ref`s deeper than this become `any` (a guard against pathological schemas).
-const MAX_REFS: usize = 64;
+const MAX_REFS: usize = 48;
+
+/// `$ref`s one resolution may expand before the rest become `any`: recursive schemas whose
+/// parts cannot be cached could otherwise take exponential time. Composing a standard XDM
+/// class with all its field groups takes well under a thousand.
+const BUDGET: usize = 50_000;
 
 /// A node of a schema file, as a cache key: the file, the JSON pointer, and whether field names
 /// are XDM names.
@@ -28,12 +33,14 @@ pub(crate) struct Resolver<'r> {
     /// The shallowest stack index a cycle was cut at since the current frame began: a frame
     /// whose result depends on a cut below it is not cached.
     min_cut: usize,
+    /// `$ref`s left to expand (see [`BUDGET`]).
+    budget: usize,
 }
 
 impl<'r> Resolver<'r> {
     /// A resolver; `xdm` drops the `xdm:` prefix of field names.
     pub(crate) fn new(reg: &'r SchemaRegistry, xdm: bool) -> Self {
-        Resolver { reg, xdm, stack: Vec::new(), min_cut: usize::MAX }
+        Resolver { reg, xdm, stack: Vec::new(), min_cut: usize::MAX, budget: BUDGET }
     }
 
     /// The whole file `doc`, cached.
@@ -51,10 +58,11 @@ impl<'r> Resolver<'r> {
             self.min_cut = self.min_cut.min(i);
             return Ok(Part::default());
         }
-        if self.stack.len() >= MAX_REFS {
+        if self.stack.len() >= MAX_REFS || self.budget == 0 {
             self.min_cut = 0;
             return Ok(Part::default());
         }
+        self.budget -= 1;
         let depth = self.stack.len();
         self.stack.push(key);
         let outer_cut = std::mem::replace(&mut self.min_cut, usize::MAX);
