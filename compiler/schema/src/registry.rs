@@ -266,7 +266,8 @@ impl SchemaRegistry {
     }
 }
 
-/// Collects the `*.json` files under `dir`, sorted, not following symlinked folders.
+/// Collects the `*.json` files under `dir`, sorted; skips hidden folders and `node_modules`,
+/// and does not follow symlinked folders.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SchemaError> {
     let rd = std::fs::read_dir(dir).map_err(|e| SchemaError::io(dir.to_path_buf(), &e))?;
     let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
@@ -274,7 +275,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SchemaError> {
     for e in entries {
         let path = e.path();
         let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir {
+        let name = e.file_name();
+        let skipped = name.to_string_lossy().starts_with('.') || name == "node_modules";
+        if is_dir && !skipped {
             walk(&path, out)?;
         } else if path.extension().is_some_and(|x| x == "json") && path.is_file() {
             out.push(path);

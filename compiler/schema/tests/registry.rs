@@ -142,3 +142,17 @@ fn registry_is_shareable_across_threads() {
     fn check<T: Send + Sync>() {}
     check::<SchemaRegistry>();
 }
+
+#[test]
+fn refs_relative_to_the_files_id_use_the_index() {
+    // b.json is not next to a.json: `b.json` resolves against a.json's `$id`.
+    let reg = SchemaRegistry::new(&[fixture("ids")]).unwrap();
+    assert!(reg.contains("https://example.com/ids/b.json"), "a trailing `#` is ignored");
+    let ty = reg.json_file(&fixture("ids/a.json")).unwrap();
+    let Ty::Record(r) = &ty else { panic!("{ty}") };
+    assert_eq!(r.fields["x"].ty, Ty::Int.optional());
+    assert_eq!(r.fields["y"].ty, Ty::Date.optional());
+    // Without the search path, b.json is nowhere to be found.
+    let e = SchemaRegistry::new(&[]).unwrap().json_file(&fixture("ids/a.json")).unwrap_err();
+    assert!(matches!(e, SchemaError::UnresolvedRef { .. }), "{e:?}");
+}
