@@ -3,10 +3,10 @@
 
 use crate::types::Ty;
 use journey_grammar::ast::{BinaryOp, HttpKind, IsTest, Span, UnaryOp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A checked project.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Program {
     /// The profile's type (an empty record when the project declares none).
     pub profile: Option<Ty>,
@@ -23,7 +23,7 @@ pub struct Program {
 }
 
 /// A checked event declaration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     /// Its name.
     pub name: String,
@@ -36,7 +36,7 @@ pub struct Event {
 }
 
 /// A checked action or data source.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Http {
     /// Action or data source.
     pub kind: HttpKind,
@@ -71,7 +71,7 @@ pub struct Http {
 }
 
 /// Checked authentication.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Auth {
     /// None.
     None,
@@ -84,7 +84,7 @@ pub enum Auth {
 }
 
 /// A checked journey.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Journey {
     /// Its name.
     pub name: String,
@@ -106,10 +106,12 @@ pub struct Journey {
     pub body: Vec<Stmt>,
     /// The journey's name span (for reports that point back at source).
     pub span: Span,
+    /// The file it is declared in.
+    pub file: usize,
 }
 
 /// How a journey starts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Start {
     /// On an event.
     Event(String),
@@ -122,7 +124,7 @@ pub enum Start {
 }
 
 /// Re-entry policy.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Reentry {
     /// Once ever.
     Never,
@@ -133,7 +135,7 @@ pub enum Reentry {
 }
 
 /// A checked statement; `id` numbers nodes for reports and step events.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stmt {
     /// Node number, unique within the journey.
     pub id: u32,
@@ -144,7 +146,7 @@ pub struct Stmt {
 }
 
 /// Checked statements.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum StmtKind {
     /// Store a value in a local slot.
     Let { slot: usize, value: Expr },
@@ -171,7 +173,7 @@ pub enum StmtKind {
 }
 
 /// A checked `call` or `fetch`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Call {
     /// Action or data source.
     pub kind: HttpKind,
@@ -186,7 +188,7 @@ pub struct Call {
 }
 
 /// An await arm.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AwaitArm {
     /// The event.
     pub event: String,
@@ -199,7 +201,7 @@ pub struct AwaitArm {
 }
 
 /// A checked test.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Test {
     /// Its name.
     pub name: String,
@@ -210,7 +212,7 @@ pub struct Test {
 }
 
 /// Checked test statements.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum TestStmt {
     /// Start the clock at this instant (RFC 3339).
     Start(String),
@@ -235,7 +237,7 @@ pub enum TestStmt {
 }
 
 /// A mock's answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum MockResult {
     /// Answer this value.
     Value(Expr),
@@ -246,7 +248,7 @@ pub enum MockResult {
 }
 
 /// A typed expression.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Expr {
     /// Its form.
     pub kind: ExprKind,
@@ -257,7 +259,7 @@ pub struct Expr {
 }
 
 /// Typed expression forms.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ExprKind {
     /// A constant.
     Const(Const),
@@ -298,7 +300,7 @@ pub enum ExprKind {
 }
 
 /// A constant value.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Const {
     /// null.
     Null,

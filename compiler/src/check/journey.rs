@@ -149,6 +149,7 @@ impl Checker<'_> {
             locals: scope.max_slots,
             body,
             span: j.name.span,
+            file: self.file,
         }
     }
 
@@ -728,7 +729,7 @@ fn collect_jumps<'a>(stmts: &'a [ir::Stmt], out: &mut Vec<(&'a str, Span)>) {
 }
 
 /// The value of a constant duration expression (literals and sums of literals).
-pub(crate) fn const_duration(e: &ir::Expr) -> Option<i64> {
+pub fn const_duration(e: &ir::Expr) -> Option<i64> {
     match &e.kind {
         ir::ExprKind::Const(ir::Const::Duration(ms)) => Some(*ms),
         ir::ExprKind::Binary(ast::BinaryOp::Add, a, b) => Some(const_duration(a)? + const_duration(b)?),
@@ -744,7 +745,7 @@ fn const_text(e: &ir::Expr) -> Option<String> {
 }
 
 /// `1d12h`-style text for milliseconds.
-pub(crate) fn fmt_ms(ms: i64) -> String {
+pub fn fmt_ms(ms: i64) -> String {
     const UNITS: [(&str, i64); 5] = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
     if ms == 0 {
         return "0s".into();

@@ -13,8 +13,6 @@ pub struct Local {
     pub slot: usize,
     /// Its type.
     pub ty: Ty,
-    /// Where it was declared.
-    pub span: Span,
 }
 
 /// Where an expression stands, which decides what `event`, `profile` and bare names mean.
@@ -63,7 +61,8 @@ impl Scope {
         self.next_slot += 1;
         self.max_slots = self.max_slots.max(self.next_slot);
         if let Some(frame) = self.frames.last_mut() {
-            frame.push(Local { name: name.to_string(), slot, ty, span });
+            let _ = span;
+            frame.push(Local { name: name.to_string(), slot, ty });
         }
         slot
     }

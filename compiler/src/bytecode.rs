@@ -1,0 +1,322 @@
+//! The bytecode: a small stack-machine instruction set for expressions and journey control,
+//! and the versioned artifact `journey build` writes. `docs/bytecode.md` describes it.
+
+use crate::ir;
+use crate::types::Ty;
+use journey_grammar::ast::IsTest;
+use serde::{Deserialize, Serialize};
+
+/// The artifact format version; a VM refuses artifacts of another version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Where code starts in a [`Code`] vector.
+pub type Addr = u32;
+
+/// One instruction. Operands index the program's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// Push constant `consts[i]`.
+    Const(u32),
+    /// Push local slot `i`.
+    Local(u16),
+    /// Pop into local slot `i`.
+    SetLocal(u16),
+    /// Push the entry event's payload (in an event's `key`/`when`: the incoming payload).
+    Event,
+    /// Push the value at the journey's `event_paths[i]` (resolved at entry).
+    EventPath(u16),
+    /// Push the profile's attributes.
+    Profile,
+    /// Pop a record or map; push its field `names[i]` (null when absent).
+    Field(u32),
+    /// Pop index and base; push `base[index]`.
+    Index,
+    /// Pop `argc` arguments; push library function `functions[f]` applied to them.
+    Call(u16, u8),
+    /// Pop one; push the secret `names[i]` from the environment (HTTP option code only).
+    Secret(u32),
+    /// Unary minus.
+    Neg,
+    /// Logical not.
+    Not,
+    /// Binary operators: pop rhs then lhs, push the result.
+    Add,
+    /// `-`.
+    Sub,
+    /// `*`.
+    Mul,
+    /// `/`.
+    Div,
+    /// `%`.
+    Rem,
+    /// `==`.
+    Eq,
+    /// `!=`.
+    Ne,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Le,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Ge,
+    /// `in` a list.
+    In,
+    /// Pop hi, lo, value; push `lo <= value < hi` (negated when true).
+    InRange(bool),
+    /// Pop; push the `is` test's result.
+    Is(IsTest),
+    /// Pop `n` values; push their texts joined (null joins as empty text).
+    Concat(u16),
+    /// Pop `n` values; push a list.
+    MakeList(u32),
+    /// Pop as many values as `shapes[i]` has names; push a record.
+    MakeRecord(u32),
+    /// Jump to an address.
+    Jump(Addr),
+    /// Pop; jump when false or null.
+    JumpIfFalse(Addr),
+    /// `??`: when the top is not null, jump keeping it; otherwise pop it.
+    JumpIfNotNull(Addr),
+    /// `and`: when the top is false, jump keeping it.
+    JumpIfFalseKeep(Addr),
+    /// `or`: when the top is true, jump keeping it.
+    JumpIfTrueKeep(Addr),
+    /// Pop rhs and lhs of `and`; push their three-valued conjunction.
+    And,
+    /// Pop rhs and lhs of `or`; push their three-valued disjunction.
+    Or,
+    /// Pop a list; run the lambda `lambdas[i]` on each item; push the result.
+    Lambda(u32),
+    /// Discard the top.
+    Pop,
+    /// End of an expression chunk: the value is on top.
+    Ret,
+    /// An instance enters node `i` (for step events and per-node counts).
+    Node(u32),
+    /// Pop a duration; suspend until that much time has passed.
+    Wait,
+    /// Pop a time of day or date-time; suspend until then.
+    WaitUntil,
+    /// Suspend on `awaits[i]`; the runtime resumes at the chosen arm.
+    Await(u32),
+    /// Pop the arguments of `calls[i]`; suspend until the call answers; the result goes where
+    /// the call says, handlers are jumped to on failure.
+    ActionCall(u32),
+    /// Choose a branch of `splits[i]` by the stable hash of profile, journey and node.
+    Split(u32),
+    /// `caps[i]`: the first N profiles fall through, the rest jump to its `otherwise`.
+    Cap(u32),
+    /// Pop values for `updates[i]`'s paths; write them to the profile.
+    UpdateProfile(u32),
+    /// Start journey `names[i]` for this profile (unless already in it) and go on.
+    JumpJourney(u32),
+    /// End the instance with label `names[i]`, or with no label when `u32::MAX`.
+    End(u32),
+}
+
+/// A versioned artifact: what `journey build` writes and the VM loads without the sources.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Artifact {
+    /// Format version, tool version and source hash.
+    pub header: Header,
+    /// The compiled program.
+    pub program: Program,
+}
+
+/// The artifact header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// [`FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// The `journey` version that wrote it.
+    pub tool_version: String,
+    /// SHA-256 of the sources (file names and texts, in order), hex.
+    pub source_hash: String,
+}
+
+/// A compiled program.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Program {
+    /// Constants.
+    pub consts: Vec<ir::Const>,
+    /// Interned names: fields, labels, journeys, secrets.
+    pub names: Vec<String>,
+    /// Record shapes: the field names of each record literal, by index into `names`.
+    pub shapes: Vec<Vec<u32>>,
+    /// Library functions called, by name.
+    pub functions: Vec<String>,
+    /// The profile's type.
+    pub profile: Option<Ty>,
+    /// Events.
+    pub events: Vec<EventCode>,
+    /// Actions and data sources.
+    pub http: Vec<HttpCode>,
+    /// Declared audiences.
+    pub audiences: Vec<String>,
+    /// Journeys.
+    pub journeys: Vec<JourneyCode>,
+    /// Tests, as checked (constant expressions).
+    pub tests: Vec<ir::Test>,
+}
+
+/// A chunk of code: instructions and lambdas.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Code {
+    /// Instructions.
+    pub ops: Vec<Op>,
+    /// Lambdas: (kind, parameter slot, body address).
+    pub lambdas: Vec<LambdaCode>,
+}
+
+/// A lambda given to `all`, `first` or `last`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct LambdaCode {
+    /// Which function.
+    pub kind: LambdaKind,
+    /// The slot of its parameter.
+    pub slot: u16,
+    /// Where its body (ending in `Ret`) starts.
+    pub body: Addr,
+}
+
+/// The functions that take a lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LambdaKind {
+    /// Items for which it holds.
+    All,
+    /// The first item for which it holds.
+    First,
+    /// The last item for which it holds.
+    Last,
+}
+
+/// A compiled event declaration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventCode {
+    /// Its name.
+    pub name: String,
+    /// The payload's type (to convert JSON: date strings to dates).
+    pub payload: Ty,
+    /// Code for `key` and `when`; each starts at its address and ends in `Ret`.
+    pub code: Code,
+    /// Start of the key chunk.
+    pub key: Option<Addr>,
+    /// Start of the when chunk.
+    pub when: Option<Addr>,
+}
+
+/// A compiled action or data source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HttpCode {
+    /// The checked declaration (option expressions kept as IR; evaluated per call).
+    pub decl: ir::Http,
+}
+
+/// A compiled journey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JourneyCode {
+    /// Its name.
+    pub name: String,
+    /// How it starts.
+    pub start: ir::Start,
+    /// Re-entry policy.
+    pub reentry: ir::Reentry,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Global timeout.
+    pub timeout_ms: i64,
+    /// Active window.
+    pub active: Option<(String, String)>,
+    /// Exit criteria events.
+    pub exit_on: Vec<String>,
+    /// Local slots.
+    pub locals: u16,
+    /// Paths into the entry event that the journey reads; resolved once at entry.
+    pub event_paths: Vec<Vec<String>>,
+    /// The body, then the chunks (await conditions, lambdas) after it.
+    pub code: Code,
+    /// Nodes by id.
+    pub nodes: Vec<NodeInfo>,
+    /// Await points.
+    pub awaits: Vec<AwaitCode>,
+    /// Calls and fetches.
+    pub calls: Vec<CallCode>,
+    /// Splits.
+    pub splits: Vec<SplitCode>,
+    /// Caps.
+    pub caps: Vec<CapCode>,
+    /// Profile updates: the paths of each.
+    pub updates: Vec<Vec<Vec<String>>>,
+}
+
+/// A node of the journey, for reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// What kind of statement.
+    pub kind: String,
+    /// 1-based source line.
+    pub line: u32,
+    /// A short description: `wait 1h`, `call SendEmail`.
+    pub label: String,
+}
+
+/// An await point.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AwaitCode {
+    /// The arms in source order.
+    pub arms: Vec<AwaitArmCode>,
+    /// Timeout: the duration chunk and where its block starts.
+    pub after: Option<(Addr, Addr)>,
+}
+
+/// An arm of an await.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AwaitArmCode {
+    /// The event.
+    pub event: String,
+    /// Slot for the payload (`as x`).
+    pub slot: Option<u16>,
+    /// The condition chunk.
+    pub condition: Option<Addr>,
+    /// Where its block starts.
+    pub target: Addr,
+}
+
+/// A call or fetch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CallCode {
+    /// Index into the program's `http`.
+    pub http: u32,
+    /// Which parameters were given (the values are on the stack in this order).
+    pub given: Vec<bool>,
+    /// Slot for the result.
+    pub slot: Option<u16>,
+    /// `on timeout` block.
+    pub on_timeout: Option<Addr>,
+    /// `on error` block.
+    pub on_error: Option<Addr>,
+    /// Where execution goes on after the statement.
+    pub next: Addr,
+}
+
+/// A split.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SplitCode {
+    /// Node id (part of the hash).
+    pub node: u32,
+    /// (cumulative upper bound in percent, label, target).
+    pub branches: Vec<(f64, Option<String>, Addr)>,
+}
+
+/// A cap.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CapCode {
+    /// Node id (the counter's key).
+    pub node: u32,
+    /// How many profiles take the first block.
+    pub limit: i64,
+    /// Where the others go.
+    pub otherwise: Addr,
+}
