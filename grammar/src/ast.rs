@@ -3,10 +3,10 @@
 //! The tree does not expose pest types: later stages (checker, language server, formatter)
 //! depend on this module only.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A byte range `start..end` into one source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, PartialOrd, Ord)]
 pub struct Span {
     /// First byte.
     pub start: usize,
@@ -26,7 +26,7 @@ impl Span {
 }
 
 /// A name as written, with where it was written.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ident {
     /// The name without backticks.
     pub name: String,
@@ -35,7 +35,7 @@ pub struct Ident {
 }
 
 /// A string literal without interpolation (schema ids, paths, labels, header names).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StrLit {
     /// The decoded text (escapes resolved).
     pub value: String,
@@ -44,7 +44,7 @@ pub struct StrLit {
 }
 
 /// A duration literal such as `1d12h`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DurationLit {
     /// Its length in milliseconds.
     pub millis: i64,
@@ -62,7 +62,7 @@ pub struct SourceFile {
 }
 
 /// A comment and where it stands.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comment {
     /// The comment's full text, markers included.
     pub text: String,
@@ -71,7 +71,7 @@ pub struct Comment {
 }
 
 /// A top-level declaration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
     /// The `///` lines above it, joined with newlines, markers stripped.
     pub doc: Option<String>,
@@ -82,7 +82,7 @@ pub struct Item {
 }
 
 /// The kinds of top-level declaration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ItemKind {
     /// `schema Name = xdm "..." with "...", ...` | `json "path"` | a type expression.
     Schema { name: Ident, source: SchemaSource },
@@ -107,7 +107,7 @@ pub enum ItemKind {
 }
 
 /// Where a schema's type comes from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SchemaSource {
     /// An XDM class by `$id`, plus field groups by `$id`.
     Xdm { id: StrLit, with: Vec<StrLit> },
@@ -118,7 +118,7 @@ pub enum SchemaSource {
 }
 
 /// A type as written.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TypeExpr {
     /// Its form.
     pub kind: TypeExprKind,
@@ -127,7 +127,7 @@ pub struct TypeExpr {
 }
 
 /// The forms of a written type.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TypeExprKind {
     /// A built-in (`string`, `int`, ...) or a declared `type`/`schema` name.
     Named(Ident),
@@ -142,7 +142,7 @@ pub enum TypeExprKind {
 }
 
 /// One field of a record type: `name: T`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldTypeDecl {
     /// The field name (may be a quoted string or backticked name).
     pub name: Ident,
@@ -151,7 +151,7 @@ pub struct FieldTypeDecl {
 }
 
 /// `event Name: Schema { key ...  when ... }`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventDecl {
     /// The event's name.
     pub name: Ident,
@@ -164,7 +164,7 @@ pub struct EventDecl {
 }
 
 /// Whether an HTTP declaration is an action or a data source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HttpKind {
     /// `action`: called with `call`.
     Action,
@@ -173,7 +173,7 @@ pub enum HttpKind {
 }
 
 /// An action or data source over HTTP.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpDecl {
     /// Action or data source.
     pub kind: HttpKind,
@@ -190,7 +190,7 @@ pub struct HttpDecl {
 }
 
 /// A declared parameter `name: T`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Param {
     /// Its name.
     pub name: Ident,
@@ -199,7 +199,7 @@ pub struct Param {
 }
 
 /// One option of an HTTP declaration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpOption {
     /// What it sets.
     pub kind: HttpOptionKind,
@@ -208,7 +208,7 @@ pub struct HttpOption {
 }
 
 /// The options of an HTTP declaration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum HttpOptionKind {
     /// `headers { "Name": expr, ... }`.
     Headers(Vec<RecordEntry>),
@@ -231,7 +231,7 @@ pub enum HttpOptionKind {
 }
 
 /// An integer literal where only a literal is allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct IntLit {
     /// Its value.
     pub value: i64,
@@ -240,7 +240,7 @@ pub struct IntLit {
 }
 
 /// `auth none | basic <user> <pass> | bearer <expr> | header "X-Key" <expr>`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Auth {
     /// No authentication.
     None,
@@ -253,7 +253,7 @@ pub enum Auth {
 }
 
 /// `journey Name { ... }`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JourneyDecl {
     /// Its name.
     pub name: Ident,
@@ -264,7 +264,7 @@ pub struct JourneyDecl {
 }
 
 /// One journey setting and where it stands.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JourneySetting {
     /// What it sets.
     pub kind: JourneySettingKind,
@@ -273,7 +273,7 @@ pub struct JourneySetting {
 }
 
 /// The settings of a journey.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum JourneySettingKind {
     /// `start on ...`.
     Start(StartRule),
@@ -290,7 +290,7 @@ pub enum JourneySettingKind {
 }
 
 /// How a journey starts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StartRule {
     /// `start on Event`.
     Event(Ident),
@@ -303,7 +303,7 @@ pub enum StartRule {
 }
 
 /// When a scheduled audience read fires.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Schedule {
     /// `every day at T`, `every monday at T`, ...: `every` is `day` or a weekday name.
     Every { every: Ident, at: Expr },
@@ -312,7 +312,7 @@ pub enum Schedule {
 }
 
 /// A journey's re-entry policy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Reentry {
     /// A profile enters once, ever.
     Never,
@@ -323,7 +323,7 @@ pub enum Reentry {
 }
 
 /// `{ statements }`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Block {
     /// The statements in order.
     pub stmts: Vec<Stmt>,
@@ -332,7 +332,7 @@ pub struct Block {
 }
 
 /// A statement and where it stands.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stmt {
     /// What it does.
     pub kind: StmtKind,
@@ -341,7 +341,7 @@ pub struct Stmt {
 }
 
 /// The statements of a journey.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StmtKind {
     /// `let name = expr`, or `let name = call/fetch ...`.
     Let { name: Ident, value: LetValue },
@@ -370,7 +370,7 @@ pub enum StmtKind {
 }
 
 /// The right side of a `let`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LetValue {
     /// A plain expression.
     Expr(Expr),
@@ -379,7 +379,7 @@ pub enum LetValue {
 }
 
 /// `call A(args) on timeout { } on error { }` or `fetch D(args) ...`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionCall {
     /// `call` (action) or `fetch` (data source).
     pub kind: HttpKind,
@@ -396,7 +396,7 @@ pub struct ActionCall {
 }
 
 /// An argument: `name: expr` or a bare `expr`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Arg {
     /// The argument name, when given.
     pub name: Option<Ident>,
@@ -405,7 +405,7 @@ pub struct Arg {
 }
 
 /// `on E [as x] [where cond] -> { }`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AwaitArm {
     /// The awaited event.
     pub event: Ident,
@@ -420,7 +420,7 @@ pub struct AwaitArm {
 }
 
 /// `after <duration> -> { }`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AfterArm {
     /// How long to wait (a duration expression).
     pub duration: Expr,
@@ -431,7 +431,7 @@ pub struct AfterArm {
 }
 
 /// `10% "label" -> { }`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SplitBranch {
     /// The percentage (0..=100; may have a fraction).
     pub percent: f64,
@@ -446,7 +446,7 @@ pub struct SplitBranch {
 }
 
 /// `a.b.c = expr` inside `update profile { }`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assignment {
     /// The profile field path.
     pub path: Vec<Ident>,
@@ -457,7 +457,7 @@ pub struct Assignment {
 }
 
 /// `test "name" { ... }`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestDecl {
     /// The test's name.
     pub name: StrLit,
@@ -466,7 +466,7 @@ pub struct TestDecl {
 }
 
 /// A test statement and where it stands.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestStmt {
     /// What it does.
     pub kind: TestStmtKind,
@@ -475,7 +475,7 @@ pub struct TestStmt {
 }
 
 /// The statements of a test.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TestStmtKind {
     /// `start <datetime>`: the virtual clock's start.
     Start(Expr),
@@ -502,7 +502,7 @@ pub enum TestStmtKind {
 }
 
 /// What a mocked action or data source answers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum MockResult {
     /// This value (usually a record).
     Value(Expr),
@@ -513,7 +513,7 @@ pub enum MockResult {
 }
 
 /// An expression and where it stands.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Expr {
     /// Its form.
     pub kind: ExprKind,
@@ -522,7 +522,7 @@ pub struct Expr {
 }
 
 /// One piece of a double-quoted string.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StrPart {
     /// Literal text, escapes decoded.
     Text(String),
@@ -531,7 +531,7 @@ pub enum StrPart {
 }
 
 /// A record literal entry `key: value` (the key may be quoted).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordEntry {
     /// The key (decoded, without quotes).
     pub key: Ident,
@@ -540,7 +540,7 @@ pub struct RecordEntry {
 }
 
 /// The forms of an expression.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ExprKind {
     /// `42`.
     Int(i64),
@@ -589,7 +589,7 @@ pub enum ExprKind {
 }
 
 /// Unary operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UnaryOp {
     /// `-`.
     Neg,
@@ -598,7 +598,7 @@ pub enum UnaryOp {
 }
 
 /// Binary operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BinaryOp {
     /// `??`.
     Coalesce,
@@ -660,7 +660,7 @@ impl BinaryOp {
 }
 
 /// The `is` tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IsTest {
     /// `is null`.
     Null,

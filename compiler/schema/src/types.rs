@@ -1,12 +1,12 @@
 //! The types of the journey language, shared by the schema loader, the checker and the IR.
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 
 /// A type of the journey language.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Ty {
     /// Unknown: the type of an expression that already has an error, or of a schema part we
     /// cannot type (a recursive reference). Accepted everywhere, so one mistake reports once.
@@ -42,14 +42,14 @@ pub enum Ty {
 }
 
 /// The fields of a record type, in declaration order.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RecordTy {
     /// Field name (XDM `xdm:` prefix dropped) -> field.
     pub fields: IndexMap<String, FieldTy>,
 }
 
 /// One field of a record type.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldTy {
     /// The type of reading the field: already `T?` unless the schema lists it as required.
     pub ty: Ty,
