@@ -67,7 +67,7 @@ impl<'r> Resolver<'r> {
         self.stack.push(key);
         let outer_cut = std::mem::replace(&mut self.min_cut, usize::MAX);
         let result = self.node(doc, node);
-        let key = self.stack.pop().unwrap_or_else(|| unreachable!());
+        let key = self.stack.pop().expect("pushed above");
         let cut = self.min_cut;
         self.min_cut = outer_cut.min(cut);
         let mut part = result?;
