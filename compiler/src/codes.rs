@@ -205,4 +205,11 @@ pub static CODES: &[CodeInfo] = &[
         example: "schema Ev = xdm \"https://ns.adobe.com/xdm/context/experienceevent\"\nevent Buy: Ev {\n  key identityMap.Email[0].id\n  when eventType == \"commerce.purchase\"\n}\n",
         fix: "Use one of the listed values (the help line names the nearest).",
     },
+    CodeInfo {
+        code: "W0004",
+        title: "problem in a schema search path",
+        explanation: "A JSON file in a schema search folder is not valid JSON, or two files declare the same `$id` (the first one found is used). The rest of the folder is still used.",
+        example: "",
+        fix: "Fix the JSON, or remove or rename the duplicate `$id`.",
+    },
 ];

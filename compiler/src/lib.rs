@@ -84,6 +84,40 @@ pub fn check_expr(
     }
 }
 
+/// The registry's indexing problems (bad JSON, duplicate `$id`s in the search paths) as
+/// warnings pointing into the schema files, which are added to `sources`.
+pub fn schema_warnings(registry: &SchemaRegistry, sources: &mut Sources) -> Vec<Diagnostic> {
+    use journey_schema::SchemaError;
+    let mut out = Vec::new();
+    for w in registry.warnings() {
+        let (path, find, line_col) = match w {
+            SchemaError::InvalidJson { path, line, column, .. } => (path, None, Some((*line, *column))),
+            SchemaError::DuplicateId { path, id, .. } => (path, Some(id.clone()), None),
+            _ => continue,
+        };
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let offset = match (find, line_col) {
+            (Some(id), _) => text.find(&id).unwrap_or(0),
+            (None, Some((line, col))) => {
+                let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+                (start + col.saturating_sub(1)).min(text.len())
+            }
+            _ => 0,
+        };
+        let mut offset = offset;
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let end = text[offset..].chars().next().map(|c| offset + c.len_utf8()).unwrap_or(offset);
+        let id = sources.add(path.display().to_string(), path.clone(), text);
+        out.push(
+            Diagnostic::warning("W0004", w.to_string(), id, journey_grammar::ast::Span::new(offset, end), "here")
+                .with_help(w.help()),
+        );
+    }
+    out
+}
+
 fn syntax_diagnostic(file: FileId, e: journey_grammar::SyntaxError) -> Diagnostic {
     let label = if e.expected.is_empty() {
         "unexpected here".to_string()

@@ -51,8 +51,11 @@ pub fn run(args: Args) -> u8 {
             return FAILED;
         }
     };
-    let checked = journey_compiler::check(&loaded.sources, &loaded.journey_files, &registry, &loaded.config.defaults);
+    let mut sources = loaded.sources;
     let mut diags = loaded.diagnostics;
+    diags.extend(journey_compiler::schema_warnings(&registry, &mut sources));
+    let loaded_sources = sources;
+    let checked = journey_compiler::check(&loaded_sources, &loaded.journey_files, &registry, &loaded.config.defaults);
     diags.extend(checked.diagnostics);
     journey_compiler::diag::sort(&mut diags);
     let errors = diags.iter().filter(|d| d.is_error()).count();
@@ -62,7 +65,7 @@ pub fn run(args: Args) -> u8 {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             for d in &diags {
-                let _ = writeln!(out, "{}", d.to_json(&loaded.sources));
+                let _ = writeln!(out, "{}", d.to_json(&loaded_sources));
             }
         }
         Format::Human => {
@@ -74,7 +77,7 @@ pub fn run(args: Args) -> u8 {
             };
             let mut err = StandardStream::stderr(choice);
             for d in &diags {
-                d.render(&loaded.sources, &mut err);
+                d.render(&loaded_sources, &mut err);
             }
             let files = loaded.journey_files.len();
             let _ = writeln!(
