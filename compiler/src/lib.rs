@@ -90,9 +90,16 @@ pub fn schema_warnings(registry: &SchemaRegistry, sources: &mut Sources) -> Vec<
     use journey_schema::SchemaError;
     let mut out = Vec::new();
     for w in registry.warnings() {
-        let (path, find, line_col) = match w {
-            SchemaError::InvalidJson { path, line, column, .. } => (path, None, Some((*line, *column))),
-            SchemaError::DuplicateId { path, id, .. } => (path, Some(id.clone()), None),
+        let (path, find, line_col, message) = match w {
+            SchemaError::InvalidJson { path, line, column, reason } => {
+                (path, None, Some((*line, *column)), format!("invalid JSON in schema file `{}`: {reason}", relative(path)))
+            }
+            SchemaError::DuplicateId { path, id, first } => (
+                path,
+                Some(id.clone()),
+                None,
+                format!("`{}` declares `$id` \"{id}\" again; the one in `{}` is used", relative(path), relative(first)),
+            ),
             _ => continue,
         };
         let Ok(text) = std::fs::read_to_string(path) else { continue };
@@ -109,13 +116,23 @@ pub fn schema_warnings(registry: &SchemaRegistry, sources: &mut Sources) -> Vec<
             offset -= 1;
         }
         let end = text[offset..].chars().next().map(|c| offset + c.len_utf8()).unwrap_or(offset);
-        let id = sources.add(path.display().to_string(), path.clone(), text);
+        let id = sources.add(relative(path), path.clone(), text);
         out.push(
-            Diagnostic::warning("W0004", w.to_string(), id, journey_grammar::ast::Span::new(offset, end), "here")
+            Diagnostic::warning("W0004", message, id, journey_grammar::ast::Span::new(offset, end), "here")
                 .with_help(w.help()),
         );
     }
     out
+}
+
+/// A path as shown to users: relative to the current folder when it is inside it.
+fn relative(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().ok().and_then(|d| d.canonicalize().ok());
+    let shown = match (cwd, path.canonicalize().ok()) {
+        (Some(cwd), Some(full)) => full.strip_prefix(&cwd).map(|p| p.to_path_buf()).unwrap_or(full),
+        _ => path.to_path_buf(),
+    };
+    shown.display().to_string()
 }
 
 fn syntax_diagnostic(file: FileId, e: journey_grammar::SyntaxError) -> Diagnostic {
