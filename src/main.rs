@@ -19,6 +19,10 @@ enum Command {
     Check(cmd::check::Args),
     /// Explain a diagnostic code: what it means, an example, and the fix.
     Explain(cmd::explain::Args),
+    /// Compile a project to a bytecode artifact the VM runs without the sources.
+    Build(cmd::build::BuildArgs),
+    /// Print the bytecode of an artifact or a project.
+    Disasm(cmd::build::DisasmArgs),
 }
 
 fn main() -> ExitCode {
@@ -26,6 +30,8 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(a) => cmd::check::run(a),
         Command::Explain(a) => cmd::explain::run(a),
+        Command::Build(a) => cmd::build::build(a),
+        Command::Disasm(a) => cmd::build::disasm(a),
     };
     ExitCode::from(code)
 }

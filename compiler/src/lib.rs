@@ -3,11 +3,13 @@
 //! Data flows one way: [`project::load`] reads the sources, the grammar parses them, the
 //! [`check`] module resolves and types them into [`ir::Program`], reporting [`diag::Diagnostic`]s.
 
+pub mod artifact;
 pub mod bytecode;
 pub mod check;
 pub mod codegen;
 pub mod codes;
 pub mod diag;
+pub mod disasm;
 pub mod functions;
 pub mod ir;
 pub mod project;

@@ -1,9 +1,8 @@
 //! `journey check`: compile a project and report every diagnostic.
 
-use super::{Color, Format, FAILED, OK, PROBLEMS};
-use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
-use journey_compiler::{project, SchemaRegistry};
-use std::io::{IsTerminal, Write};
+use super::project::{load_and_check, render};
+use super::{Color, Format, OK, PROBLEMS};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Arguments of `journey check`.
@@ -28,60 +27,24 @@ pub struct Args {
 
 /// Runs `journey check`; returns the exit code.
 pub fn run(args: Args) -> u8 {
-    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths };
-    let loaded = match project::load(&paths) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return FAILED;
-        }
+    let c = match load_and_check(&args.paths, &args.schemas) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    for dir in &args.schemas {
-        if !dir.exists() {
-            eprintln!("error: schema path `{}` does not exist", dir.display());
-            return FAILED;
-        }
-    }
-    let mut schema_paths = args.schemas.clone();
-    schema_paths.extend(loaded.config.schema_paths.iter().cloned());
-    let registry = match SchemaRegistry::new(&schema_paths) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return FAILED;
-        }
-    };
-    let mut sources = loaded.sources;
-    let mut diags = loaded.diagnostics;
-    diags.extend(journey_compiler::schema_warnings(&registry, &mut sources));
-    let loaded_sources = sources;
-    let checked = journey_compiler::check(&loaded_sources, &loaded.journey_files, &registry, &loaded.config.defaults);
-    diags.extend(checked.diagnostics);
-    journey_compiler::diag::sort(&mut diags);
-    let errors = diags.iter().filter(|d| d.is_error()).count();
-    let warnings = diags.len() - errors;
+    let errors = c.errors();
+    let warnings = c.diagnostics.len() - errors;
     match args.format {
         Format::Json => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            for d in &diags {
-                let _ = writeln!(out, "{}", d.to_json(&loaded_sources));
+            for d in &c.diagnostics {
+                let _ = writeln!(out, "{}", d.to_json(&c.sources));
             }
         }
         Format::Human => {
-            let choice = match args.color {
-                Color::Always => ColorChoice::Always,
-                Color::Never => ColorChoice::Never,
-                Color::Auto if std::io::stderr().is_terminal() => ColorChoice::Auto,
-                Color::Auto => ColorChoice::Never,
-            };
-            let mut err = StandardStream::stderr(choice);
-            for d in &diags {
-                d.render(&loaded_sources, &mut err);
-            }
-            let files = loaded.journey_files.len();
-            let _ = writeln!(
-                err,
+            render(&c.diagnostics, &c.sources, args.color);
+            let files = c.journey_files.len();
+            eprintln!(
                 "checked {files} file{}: {errors} error{}, {warnings} warning{}",
                 plural(files),
                 plural(errors),

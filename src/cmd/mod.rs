@@ -1,7 +1,9 @@
 //! The subcommands.
 
+pub mod build;
 pub mod check;
 pub mod explain;
+pub mod project;
 
 use clap::ValueEnum;
 

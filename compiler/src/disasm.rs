@@ -1,0 +1,118 @@
+//! Human-readable disassembly of a compiled program (`journey disasm`).
+
+use crate::bytecode::{Code, Op, Program};
+use std::fmt::Write;
+
+/// The whole program as text: tables, events and each journey's code.
+pub fn disassemble(p: &Program) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "; {} journeys, {} events, {} actions/data sources", p.journeys.len(), p.events.len(), p.http.len());
+    for (i, c) in p.consts.iter().enumerate() {
+        let _ = writeln!(out, "const {i:>3} = {c:?}");
+    }
+    for e in &p.events {
+        let _ = writeln!(out, "\nevent {}", e.name);
+        code(&mut out, p, &e.code);
+        if let Some(k) = e.key {
+            let _ = writeln!(out, "  ; key at {k:04}");
+        }
+        if let Some(w) = e.when {
+            let _ = writeln!(out, "  ; when at {w:04}");
+        }
+    }
+    for j in &p.journeys {
+        let _ = writeln!(out, "\njourney {} ({} locals, timeout {}ms, {})", j.name, j.locals, j.timeout_ms, j.timezone);
+        let _ = writeln!(out, "  start {:?}", j.start);
+        for (i, path) in j.event_paths.iter().enumerate() {
+            let _ = writeln!(out, "  event path {i}: event.{}", path.join("."));
+        }
+        code(&mut out, p, &j.code);
+        for (i, n) in j.nodes.iter().enumerate() {
+            let _ = writeln!(out, "  node {i}: {} (line {}): {}", n.kind, n.line, n.label);
+        }
+        for (i, a) in j.awaits.iter().enumerate() {
+            let arms: Vec<String> = a
+                .arms
+                .iter()
+                .map(|arm| {
+                    let cond = arm.condition.map(|c| format!(" where@{c:04}")).unwrap_or_default();
+                    let slot = arm.slot.map(|s| format!(" as s{s}")).unwrap_or_default();
+                    format!("{}{slot}{cond} -> {:04}", arm.event, arm.target)
+                })
+                .collect();
+            let after = a.after.map(|(d, t)| format!(", after@{d:04} -> {t:04}")).unwrap_or_default();
+            let _ = writeln!(out, "  await {i}: {}{after}", arms.join(", "));
+        }
+        for (i, c) in j.calls.iter().enumerate() {
+            let name = p.http.get(c.http as usize).map(|h| h.decl.name.as_str()).unwrap_or("?");
+            let _ = writeln!(
+                out,
+                "  call {i}: {name} given {:?} -> {} timeout {} error {} next {:04}",
+                c.given,
+                c.slot.map(|s| format!("s{s}")).unwrap_or_else(|| "_".into()),
+                c.on_timeout.map(|a| format!("{a:04}")).unwrap_or_else(|| "-".into()),
+                c.on_error.map(|a| format!("{a:04}")).unwrap_or_else(|| "-".into()),
+                c.next
+            );
+        }
+        for (i, s) in j.splits.iter().enumerate() {
+            let b: Vec<String> = s
+                .branches
+                .iter()
+                .map(|(p, l, t)| format!("<{p}% {} -> {t:04}", l.clone().unwrap_or_default()))
+                .collect();
+            let _ = writeln!(out, "  split {i}: {}", b.join(", "));
+        }
+        for (i, c) in j.caps.iter().enumerate() {
+            let _ = writeln!(out, "  cap {i}: first {} else -> {:04}", c.limit, c.otherwise);
+        }
+    }
+    out
+}
+
+fn code(out: &mut String, p: &Program, c: &Code) {
+    for (addr, op) in c.ops.iter().enumerate() {
+        let _ = writeln!(out, "  {addr:04}  {}", op_text(p, op));
+    }
+    for (i, l) in c.lambdas.iter().enumerate() {
+        let _ = writeln!(out, "  ; lambda {i}: {:?} s{} body at {:04}", l.kind, l.slot, l.body);
+    }
+}
+
+fn name(p: &Program, i: u32) -> &str {
+    p.names.get(i as usize).map(String::as_str).unwrap_or("?")
+}
+
+fn op_text(p: &Program, op: &Op) -> String {
+    match *op {
+        Op::Const(i) => format!("const {:?}", p.consts.get(i as usize)),
+        Op::Field(n) => format!("field .{}", name(p, n)),
+        Op::Secret(n) => format!("secret {}", name(p, n)),
+        Op::Call(f, argc) => format!("call {}/{argc}", p.functions.get(f as usize).map(String::as_str).unwrap_or("?")),
+        Op::MakeRecord(s) => {
+            let names: Vec<&str> =
+                p.shapes.get(s as usize).map(|v| v.iter().map(|n| name(p, *n)).collect()).unwrap_or_default();
+            format!("record {{{}}}", names.join(", "))
+        }
+        Op::JumpJourney(n) => format!("jump-journey {}", name(p, n)),
+        Op::End(n) if n == u32::MAX => "end".into(),
+        Op::End(n) => format!("end \"{}\"", name(p, n)),
+        other => {
+            let s = format!("{other:?}");
+            // `JumpIfFalse(12)` -> `jump-if-false 0012`: lower-kebab names, padded addresses.
+            let (head, arg) = s.split_once('(').map(|(h, a)| (h.to_string(), a.trim_end_matches(')').to_string())).unwrap_or((s, String::new()));
+            let mut kebab = String::new();
+            for (i, ch) in head.chars().enumerate() {
+                if ch.is_uppercase() && i > 0 {
+                    kebab.push('-');
+                }
+                kebab.push(ch.to_ascii_lowercase());
+            }
+            if arg.is_empty() {
+                kebab
+            } else {
+                format!("{kebab} {arg}")
+            }
+        }
+    }
+}
