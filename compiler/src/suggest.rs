@@ -8,9 +8,13 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         if c == name {
             continue;
         }
-        let d = if c.to_lowercase() == lower { 0 } else { strsim::damerau_levenshtein(&lower, &c.to_lowercase()) };
-        // Allow about one edit per three characters, at least one.
+        let cl = c.to_lowercase();
+        let d = if cl == lower { 0 } else { strsim::damerau_levenshtein(&lower, &cl) };
+        // Allow about one edit per three characters, at least one; a name that merely adds to
+        // or drops the end of a candidate (`lowercase` for `lower`) also counts.
         let limit = (name.chars().count().max(c.chars().count()) / 3).max(1);
+        let prefix = cl.len().min(lower.len()) >= 3 && (cl.starts_with(&lower) || lower.starts_with(&cl));
+        let d = if prefix { d.min(limit) } else { d };
         if d <= limit && best.is_none_or(|(bd, bc)| d < bd || (d == bd && c < bc)) {
             best = Some((d, c));
         }
@@ -32,6 +36,7 @@ mod tests {
         assert_eq!(nearest("Purchse", ["Purchase", "CartAdd"]), Some("Purchase"));
         assert_eq!(nearest("cartadd", ["Purchase", "CartAdd"]), Some("CartAdd"));
         assert_eq!(nearest("zzz", ["Purchase", "CartAdd"]), None);
+        assert_eq!(nearest("lowercase", ["lower", "upper"]), Some("lower"));
         assert_eq!(
             nearest("commerce.purchase", ["commerce.purchases", "commerce.productViews"]),
             Some("commerce.purchases")

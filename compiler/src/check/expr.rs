@@ -177,18 +177,32 @@ impl Checker<'_> {
                     self.report(d);
                 }
             }
-            Assign::No(path) => {
-                let (msg, help) = match &path {
-                    Some(p) => match self.field_suggestion(want, p) {
-                        Some(h) => (format!("{what} has a field `{p}` that `{want}` does not have"), Some(h)),
-                        None => (format!("{what} does not fit `{want}` at field `{p}`"), None),
-                    },
-                    None => (format!("{what} must be `{want}`, but it is `{}`", e.ty), conversion_help(&e.ty, want)),
-                };
-                let code = if path.is_some() && msg.contains("does not have") { "E0004" } else { "E0005" };
-                self.report(
-                    Diagnostic::error(code, msg, self.file, e.span, format!("this is `{}`", e.ty)).with_help_opt(help),
-                );
+            Assign::No(None) => {
+                let msg = format!("{what} must be `{want}`, but it is `{}`", e.ty);
+                let d = Diagnostic::error("E0005", msg, self.file, e.span, format!("this is `{}`", e.ty));
+                self.report(d.with_help_opt(conversion_help(&e.ty, want)));
+            }
+            Assign::No(Some(path)) => {
+                let at = field_value(e, &path).unwrap_or(e);
+                let last = path.rsplit('.').next().unwrap_or(&path).to_string();
+                match target_field(want, &path) {
+                    Some(field_ty) => {
+                        let msg = format!("the field `{path}` of {what} must be `{field_ty}`, but it is `{}`", at.ty);
+                        let d = Diagnostic::error("E0005", msg, self.file, at.span, format!("this is `{}`", at.ty));
+                        self.report(d.with_help_opt(conversion_help(&at.ty, &field_ty)));
+                    }
+                    None => {
+                        let help = self.field_suggestion(want, &path);
+                        let d = Diagnostic::error(
+                            "E0004",
+                            format!("`{last}` is not a field of {what}"),
+                            self.file,
+                            at.span,
+                            format!("unknown field `{path}`"),
+                        );
+                        self.report(d.with_help_opt(help));
+                    }
+                }
             }
         }
     }
@@ -852,6 +866,29 @@ impl Checker<'_> {
         .with_help(help);
         self.report(d);
     }
+}
+
+/// The value expression at a field path inside nested record literals.
+fn field_value<'e>(e: &'e ir::Expr, path: &str) -> Option<&'e ir::Expr> {
+    let mut cur = e;
+    for seg in path.split('.') {
+        let K::Record(fields) = &cur.kind else { return None };
+        cur = &fields.iter().find(|(n, _)| n == seg)?.1;
+    }
+    Some(cur)
+}
+
+/// The declared type of a field path of a record type, if every segment exists.
+fn target_field(ty: &Ty, path: &str) -> Option<Ty> {
+    let mut cur = ty.non_null().clone();
+    for seg in path.split('.') {
+        cur = match cur.non_null() {
+            Ty::Record(r) => r.fields.get(seg)?.ty.clone(),
+            Ty::Map(t) => (**t).clone(),
+            _ => return None,
+        };
+    }
+    Some(cur)
 }
 
 fn arity_words(sigs: &[Sig]) -> String {

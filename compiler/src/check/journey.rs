@@ -325,8 +325,10 @@ impl Checker<'_> {
                     };
                     scope.push();
                     let slot = arm.binding.as_ref().map(|b| scope.declare(&b.name, payload.clone(), b.span));
-                    let condition = arm.condition.as_ref().map(|c| {
+                    let condition = arm.condition.as_ref().and_then(|c| {
                         if arm.binding.is_none() {
+                            // Without `as` the condition cannot name the payload: say that
+                            // once instead of reporting each of its names as unknown.
                             self.error_help(
                                 "E0020",
                                 c.span,
@@ -334,8 +336,9 @@ impl Checker<'_> {
                                 "no `as` before this `where`",
                                 Some(format!("write `on {} as e where e.... -> {{ }}`", arm.event.name)),
                             );
+                            return None;
                         }
-                        self.condition(c, scope)
+                        Some(self.condition(c, scope))
                     });
                     let (body, e) = self.sub_block(&arm.block, scope, walk);
                     scope.pop();
