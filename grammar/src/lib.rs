@@ -1,11 +1,22 @@
 //! The journey language's grammar: a pest grammar parsed into [`ast`] with byte spans.
 //!
 //! Parsing never fails outright: [`parse`] returns what it could parse plus every syntax error.
+//! A broken declaration becomes [`ast::ItemKind::Error`], a broken statement
+//! [`ast::StmtKind::Error`] (or [`ast::TestStmtKind::Error`]), and parsing goes on at the next
+//! declaration or statement.
 
 pub mod ast;
+mod docs;
+mod lower;
+mod parser;
+mod recover;
+mod scan;
 
-use ast::{Expr, SourceFile, Span};
+use ast::{Expr, Item, ItemKind, SourceFile, Span};
+use pest::Parser as _;
 use serde::Serialize;
+
+use parser::{JourneyParser, Rule};
 
 /// A syntax error: where, what was expected, and a one-line message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -27,12 +38,60 @@ pub struct Parsed {
     pub errors: Vec<SyntaxError>,
 }
 
+fn too_deep(at: usize) -> SyntaxError {
+    SyntaxError {
+        span: Span::new(at, at + 1),
+        message: format!("nesting too deep (more than {} levels)", scan::MAX_NESTING),
+        expected: Vec::new(),
+    }
+}
+
 /// Parses a whole `.journey` file, recovering at the next declaration or statement after an error.
-pub fn parse(_src: &str) -> Parsed {
-    Parsed::default()
+pub fn parse(src: &str) -> Parsed {
+    parser::ensure_call_limit(src.len());
+    let mut out = Parsed::default();
+    let mut pos = 0;
+    while pos < src.len() || pos == 0 {
+        let scan = scan::scan(src, pos);
+        out.file.comments.extend(scan.comments);
+        let Some(at) = scan.too_deep else {
+            lower::parse_segment(src, pos, src.len(), &mut out);
+            break;
+        };
+        // Parse up to the declaration holding the deep nesting; skip to the next one.
+        let item_start = scan::item_start_before(src, pos, at);
+        if item_start > pos {
+            lower::parse_segment(src, pos, item_start, &mut out);
+        }
+        let next = scan::item_start_after(src, at).unwrap_or(src.len());
+        out.errors.push(too_deep(at));
+        let end = item_start + src[item_start..next].trim_end().len();
+        out.file.items.push(Item { doc: None, kind: ItemKind::Error, span: Span::new(item_start, end) });
+        pos = next;
+    }
+    docs::attach(src, &mut out.file);
+    out.errors.sort_by_key(|e| (e.span.start, e.span.end));
+    out.errors.dedup_by(|b, a| a.span.start == b.span.start);
+    out
 }
 
 /// Parses a single expression (for `journey eval`).
-pub fn parse_expr(_src: &str) -> Result<Expr, SyntaxError> {
-    Err(SyntaxError { span: Span::new(0, 0), message: "not yet".into(), expected: vec![] })
+pub fn parse_expr(src: &str) -> Result<Expr, SyntaxError> {
+    parser::ensure_call_limit(src.len());
+    if let Some(at) = scan::scan(src, 0).too_deep {
+        return Err(too_deep(at));
+    }
+    let pairs =
+        JourneyParser::parse(Rule::expr_only, src).map_err(|e| recover::convert(src, 0, &e, "an expression"))?;
+    let mut l = lower::Lower::new(src, 0, src.len());
+    let expr = pairs
+        .into_iter()
+        .next()
+        .and_then(|p| p.into_inner().next())
+        .map(|e| l.expr(e))
+        .unwrap_or(Expr { kind: ast::ExprKind::Error, span: Span::new(0, src.len()) });
+    match l.errors.into_iter().min_by_key(|e| e.span.start) {
+        Some(e) => Err(e),
+        None => Ok(expr),
+    }
 }

@@ -1,0 +1,285 @@
+//! Expressions (Pratt-folded operator sequences), records, arguments and types.
+
+use std::sync::OnceLock;
+
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+
+use super::{kids, Lower, MAX_EXPR_DEPTH, P};
+use crate::ast::{
+    Arg, BinaryOp, Expr, ExprKind, FieldTypeDecl, IsTest, RecordEntry, Span, TypeExpr, TypeExprKind, UnaryOp,
+};
+use crate::parser::Rule;
+
+fn pratt() -> &'static PrattParser<Rule> {
+    static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
+    PRATT.get_or_init(|| {
+        let l = |r| Op::infix(r, Assoc::Left);
+        PrattParser::new()
+            .op(l(Rule::coalesce))
+            .op(l(Rule::or_op))
+            .op(l(Rule::and_op))
+            .op(Op::prefix(Rule::not_op))
+            .op(l(Rule::eq_op)
+                | l(Rule::ne_op)
+                | l(Rule::lt_op)
+                | l(Rule::le_op)
+                | l(Rule::gt_op)
+                | l(Rule::ge_op)
+                | l(Rule::in_op)
+                | l(Rule::not_in_op)
+                | Op::postfix(Rule::is_test))
+            .op(l(Rule::range_op))
+            .op(l(Rule::add) | l(Rule::sub))
+            .op(l(Rule::mul) | l(Rule::div) | l(Rule::rem))
+            .op(Op::prefix(Rule::neg))
+    })
+}
+
+fn binary_op(r: Rule) -> BinaryOp {
+    match r {
+        Rule::coalesce => BinaryOp::Coalesce,
+        Rule::or_op => BinaryOp::Or,
+        Rule::and_op => BinaryOp::And,
+        Rule::eq_op => BinaryOp::Eq,
+        Rule::ne_op => BinaryOp::Ne,
+        Rule::lt_op => BinaryOp::Lt,
+        Rule::le_op => BinaryOp::Le,
+        Rule::gt_op => BinaryOp::Gt,
+        Rule::ge_op => BinaryOp::Ge,
+        Rule::in_op => BinaryOp::In,
+        Rule::not_in_op => BinaryOp::NotIn,
+        Rule::add => BinaryOp::Add,
+        Rule::sub => BinaryOp::Sub,
+        Rule::mul => BinaryOp::Mul,
+        Rule::div => BinaryOp::Div,
+        _ => BinaryOp::Rem,
+    }
+}
+
+fn is_test(p: &P) -> IsTest {
+    let words: Vec<Rule> = p.clone().into_inner().map(|c| c.as_rule()).collect();
+    match words.as_slice() {
+        [Rule::kw_is, Rule::kw_not, Rule::kw_null] => IsTest::NotNull,
+        [Rule::kw_has, _] => IsTest::HasNull,
+        [_, Rule::kw_integer] => IsTest::Integer,
+        [_, Rule::kw_decimal] => IsTest::Decimal,
+        [_, Rule::kw_numeric] => IsTest::Numeric,
+        _ => IsTest::Null,
+    }
+}
+
+fn boxed(e: Expr) -> Box<Expr> {
+    Box::new(e)
+}
+
+impl Lower<'_> {
+    fn error_expr(&mut self, span: Span, message: &str) -> Expr {
+        self.error(span, message);
+        Expr { kind: ExprKind::Error, span }
+    }
+
+    /// An `expr` pair.
+    pub(crate) fn expr(&mut self, p: P) -> Expr {
+        let span = self.span(&p);
+        let ops = p.clone().into_inner().filter(|c| c.as_rule() != Rule::operand).count();
+        let cost = ops + 1;
+        if self.depth + cost > MAX_EXPR_DEPTH {
+            return self.error_expr(span, "expression too deeply nested (more than 256 levels)");
+        }
+        self.depth += cost;
+        let base = self.base;
+        let sp = move |p: &P| {
+            let s = p.as_span();
+            Span::new(base + s.start(), base + s.end())
+        };
+        let e = pratt()
+            .map_primary(|p| self.operand(p))
+            .map_prefix(|op, rhs| {
+                let span = sp(&op).to(rhs.span);
+                let op = if op.as_rule() == Rule::neg { UnaryOp::Neg } else { UnaryOp::Not };
+                Expr { kind: ExprKind::Unary { op, expr: boxed(rhs) }, span }
+            })
+            .map_postfix(|lhs, op| {
+                let span = lhs.span.to(sp(&op));
+                Expr { kind: ExprKind::Is { expr: boxed(lhs), test: is_test(&op) }, span }
+            })
+            .map_infix(|lhs, op, rhs| {
+                let span = lhs.span.to(rhs.span);
+                let kind = if op.as_rule() == Rule::range_op {
+                    ExprKind::Range { lo: boxed(lhs), hi: boxed(rhs) }
+                } else {
+                    ExprKind::Binary { op: binary_op(op.as_rule()), op_span: sp(&op), lhs: boxed(lhs), rhs: boxed(rhs) }
+                };
+                Expr { kind, span }
+            })
+            .parse(p.into_inner());
+        self.depth -= cost;
+        e
+    }
+
+    /// A primary with its `.field` and `[index]` suffixes.
+    fn operand(&mut self, p: P) -> Expr {
+        let mut it = p.into_inner();
+        let mut e = match it.next() {
+            Some(first) => self.primary(first),
+            None => return Expr { kind: ExprKind::Error, span: Span::default() },
+        };
+        for suffix in it {
+            let span = e.span.to(self.span(&suffix));
+            let kind = match suffix.as_rule() {
+                Rule::field_access => {
+                    let name = kids(suffix).next().map(|n| self.ident(&n));
+                    match name {
+                        Some(name) => ExprKind::Field { base: boxed(e), name },
+                        None => ExprKind::Error,
+                    }
+                }
+                _ => {
+                    let index = kids(suffix).next().map(|i| self.expr(i));
+                    match index {
+                        Some(index) => ExprKind::Index { base: boxed(e), index: boxed(index) },
+                        None => ExprKind::Error,
+                    }
+                }
+            };
+            e = Expr { kind, span };
+        }
+        e
+    }
+
+    fn primary(&mut self, p: P) -> Expr {
+        let span = self.span(&p);
+        let kind = match p.as_rule() {
+            Rule::paren_expr => {
+                let inner = kids(p).next().map(|e| self.expr(e));
+                return match inner {
+                    Some(e) => Expr { kind: e.kind, span },
+                    None => Expr { kind: ExprKind::Error, span },
+                };
+            }
+            Rule::list_lit => ExprKind::List(kids(p).map(|e| self.expr(e)).collect()),
+            Rule::record_lit => ExprKind::Record(self.record(p)),
+            Rule::if_expr => {
+                let mut k = kids(p).map(|e| self.expr(e));
+                match (k.next(), k.next(), k.next()) {
+                    (Some(c), Some(t), Some(o)) => {
+                        ExprKind::IfThenElse { cond: boxed(c), then: boxed(t), otherwise: boxed(o) }
+                    }
+                    _ => ExprKind::Error,
+                }
+            }
+            Rule::call => {
+                let mut k = kids(p);
+                let func = k.next().map(|f| self.ident(&f));
+                let args = k.next().map(|a| self.args(a)).unwrap_or_default();
+                match func {
+                    Some(func) => ExprKind::Call { func, args },
+                    None => ExprKind::Error,
+                }
+            }
+            Rule::name => match kids(p).next() {
+                Some(n) => ExprKind::Name(self.ident(&n)),
+                None => ExprKind::Error,
+            },
+            _ => return self.literal(p),
+        };
+        Expr { kind, span }
+    }
+
+    /// The entries of a `record_lit` pair.
+    pub(crate) fn record(&mut self, p: P) -> Vec<RecordEntry> {
+        kids(p)
+            .filter_map(|entry| {
+                let mut k = kids(entry);
+                let key = self.record_key(k.next()?);
+                let value = self.expr(k.next()?);
+                Some(RecordEntry { key, value })
+            })
+            .collect()
+    }
+
+    /// A record key or record-type field name: a name, a backticked name or a plain string.
+    fn record_key(&mut self, p: P) -> crate::ast::Ident {
+        if p.as_rule() == Rule::string {
+            let lit = self.str_lit(p);
+            crate::ast::Ident { name: lit.value, span: lit.span }
+        } else {
+            self.ident(&p)
+        }
+    }
+
+    /// The arguments in a `call_args` pair.
+    pub(crate) fn args(&mut self, p: P) -> Vec<Arg> {
+        kids(p)
+            .map(|arg| {
+                let span = self.span(&arg);
+                let mut name = None;
+                let mut value = Expr { kind: ExprKind::Error, span };
+                for c in kids(arg) {
+                    match c.as_rule() {
+                        Rule::arg_name => name = kids(c).next().map(|n| self.ident(&n)),
+                        Rule::lambda => value = self.lambda(c),
+                        _ => value = self.expr(c),
+                    }
+                }
+                Arg { name, value }
+            })
+            .collect()
+    }
+
+    fn lambda(&mut self, p: P) -> Expr {
+        let span = self.span(&p);
+        let mut k = kids(p);
+        let param = k.next().map(|n| self.ident(&n));
+        let body = k.next().map(|b| self.expr(b));
+        match (param, body) {
+            (Some(param), Some(body)) => Expr { kind: ExprKind::Lambda { param, body: boxed(body) }, span },
+            _ => Expr { kind: ExprKind::Error, span },
+        }
+    }
+
+    /// A `type_expr` pair.
+    pub(crate) fn type_expr(&mut self, p: P) -> TypeExpr {
+        let span = self.span(&p);
+        let mut k = kids(p);
+        let Some(atom) = k.next() else {
+            return TypeExpr { kind: TypeExprKind::Named(crate::ast::Ident { name: String::new(), span }), span };
+        };
+        let atom_span = self.span(&atom);
+        let kind = match atom.as_rule() {
+            Rule::list_type | Rule::map_type => {
+                let is_list = atom.as_rule() == Rule::list_type;
+                let inner = kids(atom).next().map(|t| self.type_expr(t));
+                let inner = Box::new(inner.unwrap_or(TypeExpr {
+                    kind: TypeExprKind::Named(crate::ast::Ident { name: String::new(), span: atom_span }),
+                    span: atom_span,
+                }));
+                if is_list {
+                    TypeExprKind::List(inner)
+                } else {
+                    TypeExprKind::Map(inner)
+                }
+            }
+            Rule::record_type => TypeExprKind::Record(
+                kids(atom)
+                    .filter_map(|f| {
+                        let mut k = kids(f);
+                        let name = self.record_key(k.next()?);
+                        let ty = self.type_expr(k.next()?);
+                        Some(FieldTypeDecl { name, ty })
+                    })
+                    .collect(),
+            ),
+            _ => TypeExprKind::Named(match kids(atom).next() {
+                Some(n) => self.ident(&n),
+                None => crate::ast::Ident { name: String::new(), span: atom_span },
+            }),
+        };
+        let mut ty = TypeExpr { kind, span: atom_span };
+        for mark in k {
+            let span = ty.span.to(self.span(&mark));
+            ty = TypeExpr { kind: TypeExprKind::Optional(Box::new(ty)), span };
+        }
+        ty
+    }
+}

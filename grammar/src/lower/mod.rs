@@ -1,0 +1,199 @@
+//! Lowering: pest pairs into the [`ast`](crate::ast), turning recovery nodes into error nodes.
+
+mod expr;
+mod items;
+mod journey;
+mod lexical;
+mod testblock;
+
+use pest::iterators::Pair;
+use pest::Parser;
+
+use crate::ast::{Ident, Item, ItemKind, Span};
+use crate::parser::{JourneyParser, Rule};
+use crate::{recover, Parsed, SyntaxError};
+
+pub(crate) type P<'i> = Pair<'i, Rule>;
+
+/// Expressions nested deeper than this (operators plus brackets) are a syntax error, so that
+/// later stages can recurse over the tree safely.
+pub(crate) const MAX_EXPR_DEPTH: usize = 256;
+
+/// Lowering state for one parsed segment `src[base..end]`.
+pub(crate) struct Lower<'s> {
+    pub src: &'s str,
+    pub base: usize,
+    pub end: usize,
+    pub errors: Vec<SyntaxError>,
+    /// Current expression nesting (see [`MAX_EXPR_DEPTH`]).
+    pub depth: usize,
+}
+
+impl<'s> Lower<'s> {
+    pub fn new(src: &'s str, base: usize, end: usize) -> Self {
+        Lower { src, base, end, errors: Vec::new(), depth: 0 }
+    }
+
+    pub fn span(&self, p: &P) -> Span {
+        let s = p.as_span();
+        Span::new(self.base + s.start(), self.base + s.end())
+    }
+
+    pub fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.errors.push(SyntaxError { span, message: message.into(), expected: Vec::new() });
+    }
+
+    /// Reports the syntax error at a recovery node `p`, found by re-parsing with `rule`.
+    pub fn report(&mut self, rule: Rule, p: &P) {
+        let at = self.span(p).start;
+        let e = recover::reparse(self.src, at, self.end, rule);
+        self.errors.push(e);
+    }
+
+    /// Reports a block whose `}` is missing (at the end of file or the next declaration).
+    pub fn unclosed(&mut self, rule: Rule, p: &P) {
+        let at = self.span(p).start;
+        let mut e = recover::reparse(self.src, at, self.end, rule);
+        e.message = format!("unclosed `{{`: {}", e.message);
+        self.errors.push(e);
+    }
+
+    /// A name (declaration, field, parameter...), backticks stripped.
+    pub fn ident(&self, p: &P) -> Ident {
+        let text = p.as_str();
+        let name = text.strip_prefix('`').and_then(|t| t.strip_suffix('`')).unwrap_or(text);
+        Ident { name: name.to_string(), span: self.span(p) }
+    }
+}
+
+/// Punctuation and keywords: named in the grammar for error messages only.
+pub(crate) fn is_token(r: Rule) -> bool {
+    use Rule::*;
+    matches!(
+        r,
+        lbrace
+            | rbrace
+            | lparen
+            | rparen
+            | lbrack
+            | rbrack
+            | langle
+            | rangle
+            | comma
+            | colon
+            | eq
+            | arrow
+            | kw_schema
+            | kw_type
+            | kw_profile
+            | kw_event
+            | kw_audience
+            | kw_datasource
+            | kw_action
+            | kw_journey
+            | kw_test
+            | kw_xdm
+            | kw_json
+            | kw_with
+            | kw_key
+            | kw_when
+            | kw_http
+            | kw_headers
+            | kw_query
+            | kw_body
+            | kw_auth
+            | kw_none
+            | kw_basic
+            | kw_bearer
+            | kw_header
+            | kw_timeout
+            | kw_retry
+            | kw_backoff
+            | kw_throttle
+            | kw_per
+            | kw_cache
+            | kw_returns
+            | kw_start
+            | kw_on
+            | kw_enters
+            | kw_exits
+            | kw_every
+            | kw_at
+            | kw_once
+            | kw_reentry
+            | kw_never
+            | kw_always
+            | kw_after
+            | kw_timezone
+            | kw_active
+            | kw_from
+            | kw_to
+            | kw_exit
+            | kw_let
+            | kw_wait
+            | kw_until
+            | kw_await
+            | kw_as
+            | kw_where
+            | kw_if
+            | kw_then
+            | kw_else
+            | kw_split
+            | kw_cap
+            | kw_call
+            | kw_fetch
+            | kw_error
+            | kw_update
+            | kw_jump
+            | kw_end
+            | kw_mock
+            | kw_fail
+            | kw_send
+            | kw_expect
+            | kw_no
+            | kw_times
+            | kw_ended
+            | kw_running
+            | kw_has
+            | kw_is
+            | kw_not
+            | kw_in
+            | kw_null
+            | kw_integer
+            | kw_decimal
+            | kw_numeric
+            | kw_list
+            | kw_map
+    )
+}
+
+/// The children of `p` that carry meaning (tokens skipped).
+pub(crate) fn kids(p: P<'_>) -> impl Iterator<Item = P<'_>> {
+    p.into_inner().filter(|c| !is_token(c.as_rule()))
+}
+
+/// Parses `src[start..end]` as a sequence of declarations into `out`.
+pub(crate) fn parse_segment(src: &str, start: usize, end: usize, out: &mut Parsed) {
+    let mut l = Lower::new(src, start, end);
+    match JourneyParser::parse(Rule::file, &src[start..end]) {
+        Ok(mut pairs) => {
+            let file = pairs.next().expect("file rule");
+            for p in file.into_inner() {
+                match p.as_rule() {
+                    Rule::item => out.file.items.push(l.item(p)),
+                    Rule::bad_item => {
+                        l.report(Rule::re_item, &p);
+                        out.file.items.push(Item { doc: None, kind: ItemKind::Error, span: l.span(&p) });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Err(e) => {
+            l.errors.push(recover::convert(src, start, &e, recover::DECLARATION));
+            let trimmed = start + src[start..end].trim_end().len();
+            out.file.items.push(Item { doc: None, kind: ItemKind::Error, span: Span::new(start, trimmed) });
+        }
+    }
+    out.errors.extend(l.errors);
+}
