@@ -41,7 +41,7 @@ pub static CODES: &[CodeInfo] = &[
         code: "E0003",
         title: "unknown name",
         explanation: "The name is not declared anywhere in the project: no event, action, data source, journey, audience, schema, type, local or parameter has it.",
-        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on Signup\n}\n",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  jump Welcom\n}\n",
         fix: "Use the declared name (the help line suggests the nearest one), or declare it.",
     },
     CodeInfo {
