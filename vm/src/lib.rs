@@ -1,1 +1,5 @@
 //! The journey VM: values, the expression library, bytecode and journey instances.
+
+pub mod json;
+pub mod library;
+pub mod value;
