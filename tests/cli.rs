@@ -1,0 +1,168 @@
+//! End-to-end tests of the `journey` binary: exit codes, output channels and formats that
+//! scripts and CI rely on (see the CLI contract).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn journey(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_journey")).args(args).output().expect("journey runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_project(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("journey-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, text) in files {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn the_examples_check_clean() {
+    let o = journey(&["check", "examples", "--deny-warnings"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("0 errors, 0 warnings"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "human output goes to stderr");
+}
+
+#[test]
+fn errors_exit_1_and_json_goes_to_stdout_only() {
+    let o = journey(&["check", "tests/ui/e0004_unknown_fields.journey", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).expect("each line is one JSON object")).collect();
+    assert_eq!(lines.len(), 4);
+    let first = &lines[0];
+    for key in ["severity", "code", "message", "file", "line", "column", "end_line", "end_column", "labels", "help"] {
+        assert!(first.get(key).is_some(), "missing {key} in {first}");
+    }
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["code"], "E0004");
+    assert_eq!(first["file"], "tests/ui/e0004_unknown_fields.journey");
+    assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(8), Some(20)));
+    assert_eq!((first["end_line"].as_u64(), first["end_column"].as_u64()), (Some(8), Some(23)));
+    assert_eq!(first["help"], "did you mean `city`?");
+}
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    let dir = temp_project(
+        "utf8",
+        &[("a.journey", "type S = { email: string }\nevent E: S { key email }\n// «héllo» ünïcode\njourney J { start on E\n  let ñ = 1\n  if \"ééé\" == event.emal { end }\n}\n")],
+    );
+    let o = journey(&["check", dir.to_str().expect("utf-8 path"), "--format", "json"]);
+    let v: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let unknown = v.iter().find(|d| d["code"] == "E0004").expect("unknown field reported");
+    assert_eq!(unknown["line"], 6);
+    // `  if "ééé" == event.` is 20 characters (23 bytes); the field starts at column 21.
+    assert_eq!(unknown["column"], 21);
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let f = "tests/ui/w0001_await_no_timeout.journey";
+    assert_eq!(journey(&["check", f]).status.code(), Some(0));
+    assert_eq!(journey(&["check", f, "--deny-warnings"]).status.code(), Some(1));
+    let o = journey(&["check", f, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().expect("one line")).expect("json");
+    assert_eq!(v["severity"], "warning");
+}
+
+#[test]
+fn usage_and_io_problems_exit_2_with_a_one_line_reason() {
+    let o = journey(&["check", "no/such/file.journey"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).trim(), "error: `no/such/file.journey` does not exist");
+
+    let o = journey(&["check", "examples", "--schemas", "no/such/dir"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no/such/dir"), "{}", stderr(&o));
+
+    let o = journey(&["check", "--format", "yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let o = journey(&["explain", "E9999"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown diagnostic code"));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["check", "explain", "build", "disasm"] {
+        let o = journey(&[sub, "--help"]);
+        assert_eq!(o.status.code(), Some(0), "{sub} --help");
+        assert!(stdout(&o).contains("Usage"), "{sub} --help prints usage");
+    }
+}
+
+#[test]
+fn explain_prints_meaning_example_and_fix() {
+    let o = journey(&["explain", "e0010"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(text.starts_with("E0010: split percentages do not sum to 100"), "{text}");
+    assert!(text.contains("Example:") && text.contains("Fix:"), "{text}");
+    let o = journey(&["explain"]);
+    assert!(stdout(&o).lines().count() >= 20, "lists every code");
+}
+
+#[test]
+fn schema_flag_adds_a_search_path_before_the_built_in_components() {
+    let dir = temp_project(
+        "schemas",
+        &[
+            (
+                "schemas/signup.json",
+                r#"{"$id": "https://ns.example.com/acme/signup", "type": "object", "required": ["email"], "properties": {"email": {"type": "string"}, "plan": {"type": "string", "enum": ["free", "pro"]}}}"#,
+            ),
+            (
+                "src/a.journey",
+                "schema S = xdm \"https://ns.example.com/acme/signup\"\nevent E: S { key email when plan == \"prp\" }\n",
+            ),
+        ],
+    );
+    let src = dir.join("src");
+    let o = journey(&["check", src.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(1), "without --schemas the $id is unknown: {}", stderr(&o));
+    assert!(stderr(&o).contains("E0015"));
+    let schemas = dir.join("schemas");
+    let o = journey(&["check", src.to_str().expect("path"), "--schemas", schemas.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("did you mean `\"pro\"`?"), "enum warning from the user's schema: {}", stderr(&o));
+}
+
+#[test]
+fn build_writes_an_artifact_that_disasm_reads_back() {
+    let out = std::env::temp_dir().join(format!("journey-cli-{}.jbc", std::process::id()));
+    let o = journey(&["build", "examples", "-o", out.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = journey(&["disasm", out.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.starts_with("; format 1 from journey"), "{}", &text[..200.min(text.len())]);
+    assert!(text.contains("journey CartRecovery"), "the cart recovery journey is in the artifact");
+
+    let garbage = std::env::temp_dir().join(format!("journey-cli-garbage-{}.jbc", std::process::id()));
+    std::fs::write(&garbage, b"not an artifact").expect("write");
+    let o = journey(&["disasm", garbage.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a journey artifact"), "{}", stderr(&o));
+    assert!(Path::new(&out).exists());
+}
+
+#[test]
+fn build_refuses_a_project_with_errors() {
+    let o = journey(&["build", "tests/ui/e0010_split.journey", "-o", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("E0010"));
+}
