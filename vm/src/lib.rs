@@ -1,5 +1,6 @@
 //! The journey VM: values, the expression library, bytecode and journey instances.
 
+pub mod eval;
 pub mod json;
 pub mod library;
 pub mod value;
