@@ -23,6 +23,8 @@ enum Command {
     Build(cmd::build::BuildArgs),
     /// Print the bytecode of an artifact or a project.
     Disasm(cmd::build::DisasmArgs),
+    /// Evaluate one expression and print its value as JSON.
+    Eval(cmd::eval::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Command::Explain(a) => cmd::explain::run(a),
         Command::Build(a) => cmd::build::build(a),
         Command::Disasm(a) => cmd::build::disasm(a),
+        Command::Eval(a) => cmd::eval::run(a),
     };
     ExitCode::from(code)
 }

@@ -166,3 +166,39 @@ fn build_refuses_a_project_with_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("E0010"));
 }
+
+#[test]
+fn eval_prints_exactly_one_json_value_for_every_conformance_case() {
+    let text = std::fs::read_to_string("vm/tests/conformance/ajo-functions.json").expect("conformance cases");
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
+    let registry = journey_compiler::SchemaRegistry::new(&[]).expect("registry");
+    for c in &cases {
+        let (expr, now, tz) =
+            (c["expr"].as_str().expect("expr"), c["now"].as_str().expect("now"), c["timezone"].as_str().expect("tz"));
+        // The expression is passed as one argument, without a shell in between.
+        let o = journey(&["eval", expr, "--now", now, "--timezone", tz, "--seed", "7"]);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", c["id"], stderr(&o));
+        let out = stdout(&o);
+        assert_eq!(out.lines().count(), 1, "{}: one line: {out}", c["id"]);
+        let got: serde_json::Value = serde_json::from_str(&out).expect("one JSON value");
+        // The binary must agree with the library's evaluator, which the conformance test checks
+        // against the documented values.
+        let ctx =
+            journey_vm::library::EvalContext::new(now.parse().expect("now"), jiff::tz::TimeZone::get(tz).expect("tz"))
+                .with_seed(7);
+        let null = journey_vm::value::Value::Null;
+        let want = journey_vm::eval::eval_text(expr, &registry, &null, &null, &ctx).ok().expect("evaluates").to_json();
+        assert_eq!(got, want, "{}: {expr}", c["id"]);
+    }
+}
+
+#[test]
+fn eval_reports_a_bad_expression_and_a_bad_clock() {
+    let o = journey(&["eval", "1 +"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).is_empty());
+    assert!(stderr(&o).contains("E0001"));
+    let o = journey(&["eval", "now()", "--now", "yesterday"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--now"));
+}

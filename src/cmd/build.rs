@@ -66,7 +66,10 @@ pub fn disasm(args: DisasmArgs) -> u8 {
             };
             match artifact::from_bytes(&bytes) {
                 Ok(a) => {
-                    println!("; format {} from journey {}, sources {}", a.header.format_version, a.header.tool_version, a.header.source_hash);
+                    println!(
+                        "; format {} from journey {}, sources {}",
+                        a.header.format_version, a.header.tool_version, a.header.source_hash
+                    );
                     a.program
                 }
                 Err(e) => {

@@ -76,7 +76,11 @@ pub fn compile(paths: &[PathBuf], schemas: &[PathBuf]) -> Result<(Compiled, jour
     let c = load_and_check(paths, schemas)?;
     if c.errors() > 0 {
         render(&c.diagnostics, &c.sources, Color::Auto);
-        eprintln!("error: the project has {} error{}; fix them first (`journey check`)", c.errors(), if c.errors() == 1 { "" } else { "s" });
+        eprintln!(
+            "error: the project has {} error{}; fix them first (`journey check`)",
+            c.errors(),
+            if c.errors() == 1 { "" } else { "s" }
+        );
         return Err(PROBLEMS);
     }
     let program = journey_compiler::codegen::compile(&c.checked.program, &c.sources);
