@@ -27,7 +27,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("check-5MB");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(text.len() as u64));
-    group.bench_function("pest parse only (baseline)", |b| b.iter(|| black_box(journey_grammar::parse(black_box(&text)))));
+    group.bench_function("pest parse only (baseline)", |b| {
+        b.iter(|| black_box(journey_grammar::parse(black_box(&text))))
+    });
     group.bench_function("parse + check", |b| {
         b.iter(|| black_box(journey_compiler::check(&sources, &[id], &registry, &defaults)))
     });

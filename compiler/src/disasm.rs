@@ -6,7 +6,13 @@ use std::fmt::Write;
 /// The whole program as text: tables, events and each journey's code.
 pub fn disassemble(p: &Program) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "; {} journeys, {} events, {} actions/data sources", p.journeys.len(), p.events.len(), p.http.len());
+    let _ = writeln!(
+        out,
+        "; {} journeys, {} events, {} actions/data sources",
+        p.journeys.len(),
+        p.events.len(),
+        p.http.len()
+    );
     for (i, c) in p.consts.iter().enumerate() {
         let _ = writeln!(out, "const {i:>3} = {c:?}");
     }
@@ -100,7 +106,10 @@ fn op_text(p: &Program, op: &Op) -> String {
         other => {
             let s = format!("{other:?}");
             // `JumpIfFalse(12)` -> `jump-if-false 0012`: lower-kebab names, padded addresses.
-            let (head, arg) = s.split_once('(').map(|(h, a)| (h.to_string(), a.trim_end_matches(')').to_string())).unwrap_or((s, String::new()));
+            let (head, arg) = s
+                .split_once('(')
+                .map(|(h, a)| (h.to_string(), a.trim_end_matches(')').to_string()))
+                .unwrap_or((s, String::new()));
             let mut kebab = String::new();
             for (i, ch) in head.chars().enumerate() {
                 if ch.is_uppercase() && i > 0 {

@@ -63,20 +63,32 @@ pub static FUNCTIONS: &[Function] = &[
     f!("setDays", ["D, int -> D"], "The same date-time on another day of the month."),
     f!("setHours", ["D, int -> D"], "The same date-time at another hour."),
     f!("updateTimeZone", ["datetime, string -> datetime"], "The same instant in another time zone."),
-    f!("distinct", ["list<T> -> list<T>", "list<T>, string -> list<T>"], "The distinct non-null values, in order; with a field name, records distinct by that field."),
+    f!(
+        "distinct",
+        ["list<T> -> list<T>", "list<T>, string -> list<T>"],
+        "The distinct non-null values, in order; with a field name, records distinct by that field."
+    ),
     f!("distinctWithNull", ["list<T> -> list<T>"], "The distinct values, null kept once."),
     f!("filter", ["list<T>, string, list<any> -> list<T>"], "The records whose field (named) is one of the values."),
     f!("getListItem", ["list<T>, int -> T?"], "The item at a 0-based index, or null."),
     f!("in", ["T, list<T> -> bool"], "Whether the value is in the list."),
     f!("intersect", ["list<T>, list<T> -> list<T>"], "The values in both lists."),
-    f!("limit", ["list<T>, int -> list<T>", "list<T>, int, bool -> list<T>"], "The first N items (with `false`: the last N)."),
+    f!(
+        "limit",
+        ["list<T>, int -> list<T>", "list<T>, int, bool -> list<T>"],
+        "The first N items (with `false`: the last N)."
+    ),
     f!("listSize", ["list<any> -> int"], "The number of items, nulls included."),
     f!(
         "serializeList",
         ["list<any>, string, bool -> string"],
         "Joins the items with a separator, quoting them when asked."
     ),
-    f!("sort", ["list<T>, bool -> list<T>", "list<T>, string, bool -> list<T>"], "Sorted ascending (true) or descending (false); with a field name, records sorted by that field."),
+    f!(
+        "sort",
+        ["list<T>, bool -> list<T>", "list<T>, string, bool -> list<T>"],
+        "Sorted ascending (true) or descending (false); with a field name, records sorted by that field."
+    ),
     f!("random", [" -> number"], "A random number in [0, 1)."),
     f!("round", ["number -> int"], "Rounds half up to an int."),
     f!("concat", ["list<string> -> string", "string, string... -> string"], "Joins texts."),

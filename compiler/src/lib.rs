@@ -96,9 +96,12 @@ pub fn schema_warnings(registry: &SchemaRegistry, sources: &mut Sources) -> Vec<
     let mut out = Vec::new();
     for w in registry.warnings() {
         let (path, find, line_col, message) = match w {
-            SchemaError::InvalidJson { path, line, column, reason } => {
-                (path, None, Some((*line, *column)), format!("invalid JSON in schema file `{}`: {reason}", relative(path)))
-            }
+            SchemaError::InvalidJson { path, line, column, reason } => (
+                path,
+                None,
+                Some((*line, *column)),
+                format!("invalid JSON in schema file `{}`: {reason}", relative(path)),
+            ),
             SchemaError::DuplicateId { path, id, first } => (
                 path,
                 Some(id.clone()),
