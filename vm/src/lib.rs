@@ -1,6 +1,7 @@
 //! The journey VM: values, the expression library, bytecode and journey instances.
 
 pub mod eval;
+pub mod http;
 pub mod json;
 pub mod library;
 pub mod value;

@@ -1,0 +1,28 @@
+//! Actions and data sources over real HTTP: the executor behind `call` and `fetch`.
+//!
+//! [`HttpExecutor::call`] evaluates a checked declaration's options ([`journey_compiler::ir::Http`])
+//! with the call's arguments, sends the request with a per-attempt timeout, retries timeouts,
+//! connection errors, 429 and 5xx with exponential backoff and full jitter (or the server's
+//! `Retry-After`), throttles each attempt per declaration, caches data source results, and reads
+//! the response as the declared `returns` type. `secret("NAME")` values come from a
+//! [`SecretSource`] and never appear in Debug output, records or error reasons.
+
+mod cache;
+mod eval;
+mod executor;
+mod request;
+mod response;
+mod retry;
+mod secret;
+mod send;
+mod throttle;
+mod trace;
+
+pub use cache::{cache_key, CacheKey, ResponseCache};
+pub use executor::{CallOutcome, CallReport, HttpExecutor, HttpExecutorBuilder};
+pub use request::{PreparedRequest, RequestRecord};
+pub use response::{read_body, validate};
+pub use retry::{retry_after, retryable_status, Backoff};
+pub use secret::{EnvSecrets, MapSecrets, Redactor, SecretSource, REDACTED};
+pub use throttle::Throttle;
+pub use trace::{Attempt, AttemptResult, MemoryRecorder, Recorder};
