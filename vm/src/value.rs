@@ -4,6 +4,7 @@
 //! [`Value::compare`] its `<` family, and [`Value::total_cmp`] a total order for sorting.
 
 mod parse;
+mod serde_impl;
 mod text;
 
 pub use parse::{parse_date, parse_datetime, parse_datetime_in, parse_duration, parse_local_datetime, parse_time};
