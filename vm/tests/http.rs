@@ -507,3 +507,32 @@ async fn seeded_backoff_is_reproducible() {
     }
     assert_eq!(runs[0], runs[1]);
 }
+
+#[tokio::test]
+async fn redirects_stay_on_the_same_origin() {
+    let other = serve(|_, _| reply(200, r#"{"where":"other"}"#)).await;
+    let target = format!("{}/elsewhere", other.base);
+    let server = serve(move |_, s| {
+        if s.uri == "/moved" {
+            Reply { headers: vec![("location", "/here".into())], ..reply(307, "") }
+        } else if s.uri == "/away" {
+            Reply { headers: vec![("location", target.clone())], ..reply(307, "") }
+        } else {
+            reply(200, r#"{"where":"here"}"#)
+        }
+    })
+    .await;
+    let decls = compile(
+        r#"
+datasource Moved() = http GET "BASE/moved" { auth header "X-Api-Key" secret("API_KEY") }
+datasource Away() = http GET "BASE/away" { auth header "X-Api-Key" secret("API_KEY") }
+"#,
+        &server.base,
+    );
+    let exec = executor(&Arc::new(MemoryRecorder::new()));
+    let CallOutcome::Ok(v) = exec.call(&decls[0], &[], "k").await else { panic!() };
+    assert_eq!(v.field("where"), Value::from("here"));
+    let o = exec.call(&decls[1], &[], "k").await;
+    assert_eq!(reason(&o), format!("HTTP 307 from {}", &server.base[7..]));
+    assert_eq!(other.hits(), 0);
+}

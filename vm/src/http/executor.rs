@@ -128,7 +128,18 @@ impl HttpExecutorBuilder {
 
     /// The executor.
     pub fn build(self) -> Result<HttpExecutor, String> {
-        let mut client = reqwest::Client::builder().user_agent(concat!("journey/", env!("CARGO_PKG_VERSION")));
+        // Redirects are followed only within the same origin: a custom auth header (which
+        // reqwest does not strip) must never reach another host.
+        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+            let same_origin = attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
+            if same_origin && attempt.previous().len() <= 5 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        });
+        let mut client =
+            reqwest::Client::builder().user_agent(concat!("journey/", env!("CARGO_PKG_VERSION"))).redirect(redirects);
         if !self.proxy {
             client = client.no_proxy();
         }
@@ -173,6 +184,11 @@ impl HttpExecutor {
     /// Settings, starting from the defaults.
     pub fn builder() -> HttpExecutorBuilder {
         HttpExecutorBuilder::default()
+    }
+
+    /// Whether requests are recorded instead of sent.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// Builds the request a call would send (for inspection; print it with `{:?}` or

@@ -6,6 +6,16 @@
 //! `Retry-After`), throttles each attempt per declaration, caches data source results, and reads
 //! the response as the declared `returns` type. `secret("NAME")` values come from a
 //! [`SecretSource`] and never appear in Debug output, records or error reasons.
+//!
+//! Choices the language leaves open:
+//! - Null arguments: a null URL placeholder fails the call before sending; null query parameters
+//!   and headers are left out; null record fields are left out of the JSON body (at any depth).
+//! - `throttle` counts every attempt (retries included), since it protects the service.
+//! - `Retry-After` (in seconds, capped) is honoured on every retried status (429 and 5xx).
+//! - Each attempt's timeout covers sending and reading the whole body; throttle and backoff
+//!   waits come on top.
+//! - Redirects are followed only within the same origin; a 3xx that is not followed fails.
+//! - A dry run sends nothing, answers null, and reads unset secrets as `***`.
 
 mod cache;
 mod eval;
