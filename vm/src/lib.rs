@@ -1,7 +1,9 @@
 //! The journey VM: values, the expression library, bytecode and journey instances.
 
+pub mod engine;
 pub mod eval;
 pub mod http;
 pub mod json;
 pub mod library;
+pub mod machine;
 pub mod value;

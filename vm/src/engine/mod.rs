@@ -1,0 +1,830 @@
+//! The journey engine: instances per profile and journey, driven by events, timers and call
+//! answers on a clock it is given (virtual in `journey run` and `journey test`).
+//!
+//! It is deterministic: the same events, clock, call outcomes and seed take the same paths.
+//! Calls go out through [`Engine::take_calls`] and come back through [`Engine::complete_call`],
+//! so the same engine serves mocks, dry runs and real HTTP.
+
+pub mod clock;
+pub mod instance;
+pub mod report;
+
+use crate::library::EvalContext;
+use crate::machine::{self, Frame, Image, Stop, DEFAULT_BUDGET};
+use crate::value::{Record, Value};
+use arcstr::ArcStr;
+use instance::{Ended, Instance, InstanceId, Waiting};
+use journey_compiler::bytecode::{EventCode, JourneyCode};
+use journey_compiler::ir::{Reentry, Start};
+use report::{JourneyReport, NodeCounts, Report, StepEvent};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// A call or fetch an instance waits on.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    /// The waiting instance.
+    pub instance: InstanceId,
+    /// Its journey.
+    pub journey: String,
+    /// Its profile.
+    pub profile: ArcStr,
+    /// Index of the action or data source in the program.
+    pub http: u32,
+    /// Its name.
+    pub target: String,
+    /// Arguments by parameter (null for an omitted optional one).
+    pub args: Vec<Value>,
+    /// The same for every retry of this call, so a receiver can drop duplicates.
+    pub idempotency_key: String,
+    /// When it was made (epoch ms).
+    pub at_ms: i64,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallOutcome {
+    /// It answered this value.
+    Ok(Value),
+    /// It timed out.
+    Timeout(String),
+    /// It failed.
+    Error(String),
+}
+
+/// Why an incoming event was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    /// No event of that name is declared.
+    #[error("unknown event `{0}`")]
+    UnknownEvent(String),
+    /// Its key is null or empty.
+    #[error("event `{0}` has a null or empty key")]
+    NoKey(String),
+}
+
+/// What happened to an accepted event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Its `when` did not hold: it counts as no event.
+    Filtered,
+    /// Handled (entries, awaits, exits — possibly none).
+    Handled,
+}
+
+/// A finished instance, kept for reports and tests.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Its id.
+    pub id: InstanceId,
+    /// Its journey.
+    pub journey: u16,
+    /// The profile.
+    pub profile: ArcStr,
+    /// How it ended.
+    pub ended: Ended,
+    /// The nodes it passed, in order.
+    pub path: Vec<u32>,
+    /// When it ended (epoch ms).
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// A wait, await timeout: valid while the instance's token matches.
+    Resume(InstanceId, u32),
+    /// The journey's global timeout.
+    Timeout(InstanceId),
+    /// A scheduled audience read of journey `j`.
+    Schedule(u16),
+}
+
+/// Engine options.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Keep each instance's node path (for `journey run` output and tests).
+    pub keep_paths: bool,
+    /// Emit step events.
+    pub step_events: bool,
+    /// Seed of the random source.
+    pub seed: u64,
+}
+
+/// The journey engine.
+pub struct Engine {
+    image: Arc<Image>,
+    tz: Vec<jiff::tz::TimeZone>,
+    now_ms: i64,
+    next_id: InstanceId,
+    instances: HashMap<InstanceId, Instance>,
+    active: HashMap<(ArcStr, u16), InstanceId>,
+    entries: HashMap<(ArcStr, u16), i64>,
+    timers: BinaryHeap<Reverse<(i64, u64, TimerKind)>>,
+    timer_seq: u64,
+    profiles: HashMap<ArcStr, Value>,
+    audiences: HashMap<String, HashSet<ArcStr>>,
+    caps: HashMap<(u16, u32), i64>,
+    calls_out: Vec<CallRequest>,
+    paths: HashMap<InstanceId, Vec<u32>>,
+    /// Finished instances (with `keep_paths`).
+    pub finished: Vec<Finished>,
+    /// Step events produced since the last take (with `step_events`).
+    pub steps: Vec<StepEvent>,
+    /// Every call made, for tests (`expect call`).
+    pub call_log: Vec<CallRequest>,
+    /// The report.
+    pub report: Report,
+    options: Options,
+    secrets: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    stack: Vec<Value>,
+    event_index: HashMap<String, u16>,
+}
+
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl Engine {
+    /// An engine for a loaded program, with its clock at `now_ms`.
+    pub fn new(image: Arc<Image>, now_ms: i64, options: Options) -> Engine {
+        let p = &image.program;
+        let tz = p
+            .journeys
+            .iter()
+            .map(|j| crate::library::date::zone(&j.timezone).unwrap_or(jiff::tz::TimeZone::UTC))
+            .collect();
+        let report = Report {
+            journeys: p
+                .journeys
+                .iter()
+                .map(|j| JourneyReport {
+                    journey: j.name.clone(),
+                    nodes: vec![NodeCounts::default(); j.nodes.len()],
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let event_index = p.events.iter().enumerate().map(|(i, e)| (e.name.clone(), i as u16)).collect();
+        let mut engine = Engine {
+            tz,
+            now_ms,
+            next_id: 1,
+            instances: HashMap::new(),
+            active: HashMap::new(),
+            entries: HashMap::new(),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            profiles: HashMap::new(),
+            audiences: HashMap::new(),
+            caps: HashMap::new(),
+            calls_out: Vec::new(),
+            paths: HashMap::new(),
+            finished: Vec::new(),
+            steps: Vec::new(),
+            call_log: Vec::new(),
+            report,
+            options,
+            secrets: Box::new(env_secret),
+            stack: Vec::with_capacity(64),
+            event_index,
+            image,
+        };
+        engine.schedule_reads(now_ms);
+        engine
+    }
+
+    /// Reads secrets through `f` instead of the environment.
+    pub fn with_secrets(mut self, f: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.secrets = Box::new(f);
+        self
+    }
+
+    /// The loaded program.
+    pub fn image(&self) -> &Arc<Image> {
+        &self.image
+    }
+
+    /// The clock (epoch ms).
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    /// Instances not yet ended.
+    pub fn live(&self) -> impl Iterator<Item = &Instance> {
+        self.instances.values()
+    }
+
+    /// Sets a profile's attributes.
+    pub fn set_profile(&mut self, key: &str, attributes: Value) {
+        self.profiles.insert(ArcStr::from(key), attributes);
+    }
+
+    /// A profile's attributes.
+    pub fn profile(&self, key: &str) -> Value {
+        self.profiles.get(key).cloned().unwrap_or(Value::Null)
+    }
+
+    /// The calls made since the last take; answer each with [`Engine::complete_call`].
+    pub fn take_calls(&mut self) -> Vec<CallRequest> {
+        std::mem::take(&mut self.calls_out)
+    }
+
+    fn push_timer(&mut self, due: i64, kind: TimerKind) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse((due, self.timer_seq, kind)));
+    }
+
+    fn schedule_reads(&mut self, after_ms: i64) {
+        for j in 0..self.image.program.journeys.len() {
+            self.schedule_read(j as u16, after_ms);
+        }
+    }
+
+    fn schedule_read(&mut self, j: u16, after_ms: i64) {
+        if let Start::AudienceRead { every, at, .. } = &self.image.program.journeys[j as usize].start {
+            if let Some(due) = clock::next_fire(every.as_deref(), at, after_ms, &self.tz[j as usize]) {
+                self.push_timer(due, TimerKind::Schedule(j));
+            }
+        }
+    }
+
+    /// The next timer's due time, if any.
+    pub fn next_due(&self) -> Option<i64> {
+        self.timers.peek().map(|Reverse((due, _, _))| *due)
+    }
+
+    /// Moves the clock to `to_ms`, firing every timer due at or before it (or strictly
+    /// before it when `inclusive` is false: an event arriving at a deadline wins over it).
+    pub fn advance(&mut self, to_ms: i64, inclusive: bool) {
+        while let Some(&Reverse((due, _, kind))) = self.timers.peek() {
+            if due > to_ms || (!inclusive && due == to_ms) {
+                break;
+            }
+            self.timers.pop();
+            self.now_ms = self.now_ms.max(due);
+            self.fire(kind);
+        }
+        self.now_ms = self.now_ms.max(to_ms);
+    }
+
+    fn fire(&mut self, kind: TimerKind) {
+        match kind {
+            TimerKind::Resume(id, token) => {
+                let Some(inst) = self.instances.get(&id) else { return };
+                if inst.token != token {
+                    return;
+                }
+                match inst.waiting {
+                    Waiting::Timer { .. } => self.resume(id, None),
+                    Waiting::Await { index, .. } => {
+                        let j = inst.journey as usize;
+                        let target = self.image.program.journeys[j].awaits[index as usize].after.map(|(_, t)| t);
+                        if let Some(t) = target {
+                            self.resume(id, Some(t));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            TimerKind::Timeout(id) => {
+                if self.instances.contains_key(&id) {
+                    self.finish(id, Some("timed-out".into()), None);
+                }
+            }
+            TimerKind::Schedule(j) => {
+                let audience = match &self.image.program.journeys[j as usize].start {
+                    Start::AudienceRead { audience, .. } => audience.clone(),
+                    _ => return,
+                };
+                let mut members: Vec<ArcStr> =
+                    self.audiences.get(&audience).map(|m| m.iter().cloned().collect()).unwrap_or_default();
+                members.sort();
+                for m in members {
+                    self.enter(j, &m, None);
+                }
+                let now = self.now_ms;
+                self.schedule_read(j, now);
+            }
+        }
+    }
+
+    /// A profile enters an audience: journeys that start on entering it start.
+    pub fn audience_enter(&mut self, audience: &str, key: &str) {
+        let key = ArcStr::from(key);
+        let added = self.audiences.entry(audience.to_string()).or_default().insert(key.clone());
+        if added {
+            self.audience_start(audience, &key, true);
+        }
+    }
+
+    /// A profile leaves an audience: journeys that start on leaving it start.
+    pub fn audience_exit(&mut self, audience: &str, key: &str) {
+        let key = ArcStr::from(key);
+        let removed = self.audiences.get_mut(audience).is_some_and(|m| m.remove(&key));
+        if removed {
+            self.audience_start(audience, &key, false);
+        }
+    }
+
+    fn audience_start(&mut self, audience: &str, key: &ArcStr, enters: bool) {
+        for j in 0..self.image.program.journeys.len() {
+            let starts = match &self.image.program.journeys[j].start {
+                Start::AudienceEnters(a) => enters && a == audience,
+                Start::AudienceExits(a) => !enters && a == audience,
+                _ => false,
+            };
+            if starts {
+                self.enter(j as u16, key, None);
+            }
+        }
+    }
+
+    /// Handles an incoming event at the current clock (call [`Engine::advance`] first).
+    pub fn send(&mut self, name: &str, payload: &serde_json::Value) -> Result<Delivery, Rejected> {
+        let image = self.image.clone();
+        let Some(&ei) = self.event_index.get(name) else {
+            *self.report.rejected.entry(format!("unknown event `{name}`")).or_default() += 1;
+            return Err(Rejected::UnknownEvent(name.to_string()));
+        };
+        let decl = &image.program.events[ei as usize];
+        let value = Value::from_json_typed(payload, &decl.payload);
+        if let Some(w) = decl.when {
+            if !self.event_chunk(decl, w, &value).truthy() {
+                self.report.filtered += 1;
+                return Ok(Delivery::Filtered);
+            }
+        }
+        let key = decl.key.map(|k| self.event_chunk(decl, k, &value)).unwrap_or(Value::Null);
+        let key = match key.as_str() {
+            Some(k) if !k.is_empty() => ArcStr::from(k),
+            _ => {
+                *self.report.rejected.entry("null or empty key".into()).or_default() += 1;
+                return Err(Rejected::NoKey(name.to_string()));
+            }
+        };
+        self.report.events += 1;
+        // Instances already running for this profile: awaits first, then exit criteria.
+        let mut ids: Vec<InstanceId> = (0..image.program.journeys.len())
+            .filter_map(|j| self.active.get(&(key.clone(), j as u16)).copied())
+            .collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.deliver(id, name, &value);
+        }
+        for (j, journey) in image.program.journeys.iter().enumerate() {
+            if matches!(&journey.start, Start::Event(e) if e == name) {
+                self.enter(j as u16, &key, Some(&value));
+            }
+        }
+        Ok(Delivery::Handled)
+    }
+
+    fn event_chunk(&mut self, decl: &EventCode, addr: u32, payload: &Value) -> Value {
+        let ctx = EvalContext::new(clock::ts(self.now_ms), jiff::tz::TimeZone::UTC);
+        let mut frame = Frame {
+            locals: &mut [],
+            event_paths: &[],
+            event: payload,
+            profile: &Value::Null,
+            ctx: &ctx,
+            secret: &|_| None,
+        };
+        let mut budget = DEFAULT_BUDGET;
+        machine::eval_chunk(&self.image, &decl.code, addr, &mut frame, &mut self.stack, &mut budget).unwrap_or_default()
+    }
+
+    fn deliver(&mut self, id: InstanceId, event: &str, payload: &Value) {
+        let image = self.image.clone();
+        let Some(inst) = self.instances.get(&id) else { return };
+        let journey = &image.program.journeys[inst.journey as usize];
+        if let Waiting::Await { index, .. } = inst.waiting {
+            let a = &journey.awaits[index as usize];
+            for arm in a.arms.iter().filter(|arm| arm.event == event) {
+                let mut inst = self.instances.remove(&id).expect("instance present");
+                if let Some(slot) = arm.slot {
+                    inst.locals[slot as usize] = payload.clone();
+                }
+                let holds = match arm.condition {
+                    None => true,
+                    Some(c) => self.eval_in(&mut inst, journey, c).truthy(),
+                };
+                let target = arm.target;
+                self.instances.insert(id, inst);
+                if holds {
+                    self.resume(id, Some(target));
+                    return;
+                }
+            }
+        }
+        if journey.exit_on.iter().any(|e| e == event) {
+            self.finish(id, Some("exited".into()), None);
+        }
+    }
+
+    fn eval_in(&mut self, inst: &mut Instance, journey: &JourneyCode, addr: u32) -> Value {
+        let profile = self.profiles.get(&inst.profile).cloned().unwrap_or(Value::Null);
+        let audiences = &self.audiences;
+        let key = inst.profile.clone();
+        let member = move |a: &str| audiences.get(a).is_some_and(|m| m.contains(&key));
+        let ctx = EvalContext::new(clock::ts(self.now_ms), self.tz[inst.journey as usize].clone())
+            .with_seed(self.options.seed ^ inst.id)
+            .with_audiences(&member);
+        let secrets = &self.secrets;
+        let mut frame = Frame {
+            locals: &mut inst.locals,
+            event_paths: &inst.event,
+            event: &Value::Null,
+            profile: &profile,
+            ctx: &ctx,
+            secret: &|n| secrets(n),
+        };
+        let mut budget = DEFAULT_BUDGET;
+        machine::eval_chunk(&self.image, &journey.code, addr, &mut frame, &mut self.stack, &mut budget)
+            .unwrap_or_default()
+    }
+
+    /// Starts journey `j` for a profile, if its rules let it in.
+    fn enter(&mut self, j: u16, key: &ArcStr, payload: Option<&Value>) -> bool {
+        let image = self.image.clone();
+        let journey = &image.program.journeys[j as usize];
+        let slot = (key.clone(), j);
+        if self.active.contains_key(&slot) {
+            return false;
+        }
+        if let Some((from, to)) = &journey.active {
+            if !clock::in_window(from, to, self.now_ms, &self.tz[j as usize]) {
+                return false;
+            }
+        }
+        if let Some(&last) = self.entries.get(&slot) {
+            let allowed = match journey.reentry {
+                Reentry::Never => false,
+                Reentry::Always => true,
+                Reentry::After(ms) => self.now_ms - last >= ms,
+            };
+            if !allowed {
+                return false;
+            }
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let event: Box<[Value]> = match payload {
+            Some(p) => journey.event_paths.iter().map(|path| path.iter().fold(p.clone(), |v, f| v.field(f))).collect(),
+            None => vec![Value::Null; journey.event_paths.len()].into(),
+        };
+        let inst = Instance {
+            id,
+            journey: j,
+            version: 1,
+            profile: key.clone(),
+            pc: 0,
+            locals: vec![Value::Null; journey.locals as usize].into(),
+            event,
+            waiting: Waiting::Running,
+            entered_ms: self.now_ms,
+            node: u32::MAX,
+            node_ms: self.now_ms,
+            token: 0,
+        };
+        self.instances.insert(id, inst);
+        self.active.insert(slot.clone(), id);
+        self.entries.insert(slot, self.now_ms);
+        self.report.journeys[j as usize].started += 1;
+        if self.options.keep_paths {
+            self.paths.insert(id, Vec::new());
+        }
+        let timeout = self.now_ms.saturating_add(journey.timeout_ms);
+        self.push_timer(timeout, TimerKind::Timeout(id));
+        self.resume(id, None);
+        true
+    }
+
+    /// Answers a call an instance waits on.
+    pub fn complete_call(&mut self, id: InstanceId, outcome: CallOutcome) {
+        let image = self.image.clone();
+        let Some(inst) = self.instances.get_mut(&id) else { return };
+        let Waiting::Call { index } = inst.waiting else { return };
+        let journey = &image.program.journeys[inst.journey as usize];
+        let call = &journey.calls[index as usize];
+        let target = image.program.http[call.http as usize].decl.name.clone();
+        let (target_pc, error) = match outcome {
+            CallOutcome::Ok(v) => {
+                if let Some(s) = call.slot {
+                    inst.locals[s as usize] = v;
+                }
+                (Some(call.next), None)
+            }
+            CallOutcome::Timeout(why) => {
+                *self.report.call_errors.entry(target).or_default() += 1;
+                if let Some(s) = call.slot {
+                    inst.locals[s as usize] = Value::Null;
+                }
+                (call.on_timeout.or(call.on_error), Some(format!("timed out: {why}")))
+            }
+            CallOutcome::Error(why) => {
+                *self.report.call_errors.entry(target).or_default() += 1;
+                if let Some(s) = call.slot {
+                    inst.locals[s as usize] = Value::Null;
+                }
+                (call.on_error, Some(why))
+            }
+        };
+        match target_pc {
+            Some(pc) => self.resume(id, Some(pc)),
+            None => self.finish(id, Some("error".into()), error),
+        }
+    }
+
+    /// Runs an instance from its pc (or `at`) until it suspends or ends.
+    fn resume(&mut self, id: InstanceId, at: Option<u32>) {
+        let image = self.image.clone();
+        let Some(mut inst) = self.instances.remove(&id) else { return };
+        if let Some(pc) = at {
+            inst.pc = pc;
+        }
+        inst.waiting = Waiting::Running;
+        let j = inst.journey as usize;
+        let journey = &image.program.journeys[j];
+        let mut budget = DEFAULT_BUDGET;
+        loop {
+            let profile = self.profiles.get(&inst.profile).cloned().unwrap_or(Value::Null);
+            let stop = {
+                let audiences = &self.audiences;
+                let key = inst.profile.clone();
+                let member = move |a: &str| audiences.get(a).is_some_and(|m| m.contains(&key));
+                let ctx = EvalContext::new(clock::ts(self.now_ms), self.tz[j].clone())
+                    .with_seed(self.options.seed ^ inst.id.wrapping_mul(0x9E37_79B9) ^ u64::from(inst.pc))
+                    .with_audiences(&member);
+                let secrets = &self.secrets;
+                let mut frame = Frame {
+                    locals: &mut inst.locals,
+                    event_paths: &inst.event,
+                    event: &Value::Null,
+                    profile: &profile,
+                    ctx: &ctx,
+                    secret: &|n| secrets(n),
+                };
+                machine::run(&image, &journey.code, &mut inst.pc, &mut frame, &mut self.stack, &mut budget)
+            };
+            match stop {
+                Stop::Node(n) => self.enter_node(&mut inst, n),
+                Stop::Wait(d) => {
+                    let ms = match d {
+                        Value::Duration(ms) => ms,
+                        _ => 0,
+                    };
+                    if ms > 0 {
+                        return self.suspend(inst, Waiting::Timer { due: self.now_ms.saturating_add(ms) });
+                    }
+                }
+                Stop::WaitUntil(v) => {
+                    if let Some(due) = clock::until(&v, self.now_ms, &self.tz[j]) {
+                        if due > self.now_ms {
+                            return self.suspend(inst, Waiting::Timer { due });
+                        }
+                    }
+                }
+                Stop::Await(i) => {
+                    let a = &journey.awaits[i as usize];
+                    let due = match a.after {
+                        Some((d, _)) => match self.eval_in(&mut inst, journey, d) {
+                            Value::Duration(ms) => Some(self.now_ms.saturating_add(ms.max(0))),
+                            _ => Some(self.now_ms),
+                        },
+                        None => None,
+                    };
+                    return self.suspend(inst, Waiting::Await { index: i, due });
+                }
+                Stop::Call(i) => {
+                    let call = &journey.calls[i as usize];
+                    let given = call.given.iter().filter(|g| **g).count();
+                    let at = self.stack.len().saturating_sub(given);
+                    let mut values = self.stack.split_off(at).into_iter();
+                    let args: Vec<Value> = call
+                        .given
+                        .iter()
+                        .map(|g| if *g { values.next().unwrap_or_default() } else { Value::Null })
+                        .collect();
+                    let http = &image.program.http[call.http as usize].decl;
+                    *self.report.calls.entry(http.name.clone()).or_default() += 1;
+                    let req = CallRequest {
+                        instance: inst.id,
+                        journey: journey.name.clone(),
+                        profile: inst.profile.clone(),
+                        http: call.http,
+                        target: http.name.clone(),
+                        args,
+                        idempotency_key: format!("{}-{}-{}", inst.id, inst.node, inst.pc),
+                        at_ms: self.now_ms,
+                    };
+                    self.call_log.push(req.clone());
+                    self.calls_out.push(req);
+                    return self.suspend(inst, Waiting::Call { index: i });
+                }
+                Stop::Split(i) => {
+                    let s = &journey.splits[i as usize];
+                    let bucket = split_bucket(&inst.profile, &journey.name, s.node);
+                    let target = s.branches.iter().find(|(upper, _, _)| bucket < *upper).or(s.branches.last());
+                    if let Some((_, _, t)) = target {
+                        inst.pc = *t;
+                    }
+                }
+                Stop::Cap(i) => {
+                    let c = &journey.caps[i as usize];
+                    let count = self.caps.entry((inst.journey, c.node)).or_default();
+                    if *count < c.limit {
+                        *count += 1;
+                    } else {
+                        inst.pc = c.otherwise;
+                    }
+                }
+                Stop::Update(i) => {
+                    let paths = &journey.updates[i as usize];
+                    let at = self.stack.len().saturating_sub(paths.len());
+                    let values = self.stack.split_off(at);
+                    let mut p = profile;
+                    for (path, v) in paths.iter().zip(values) {
+                        p = set_path(&p, path, v);
+                    }
+                    self.profiles.insert(inst.profile.clone(), p);
+                }
+                Stop::JumpJourney(n) => {
+                    let name = image.name(n).clone();
+                    if let Some(t) = image.program.journeys.iter().position(|x| x.name == name.as_str()) {
+                        // The target sees this journey's entry event when both start on the same
+                        // event; it is re-read from the kept event paths only as far as they go.
+                        let same_start = matches!((&journey.start, &image.program.journeys[t].start), (Start::Event(a), Start::Event(b)) if a == b);
+                        let payload = same_start.then(|| event_record(journey, &inst.event));
+                        let key = inst.profile.clone();
+                        self.instances.insert(id, inst);
+                        self.enter(t as u16, &key, payload.as_ref());
+                        let Some(back) = self.instances.remove(&id) else { return };
+                        inst = back;
+                    }
+                }
+                Stop::End(label) => {
+                    self.instances.insert(id, inst);
+                    return self.finish(id, label.map(|l| image.name(l).to_string()), None);
+                }
+                Stop::Budget => {
+                    self.instances.insert(id, inst);
+                    return self.finish(id, Some("error".into()), Some("instruction budget exceeded".into()));
+                }
+                Stop::Ret(_) => {
+                    self.instances.insert(id, inst);
+                    return self.finish(id, None, None);
+                }
+            }
+        }
+    }
+
+    fn suspend(&mut self, mut inst: Instance, waiting: Waiting) {
+        inst.token = inst.token.wrapping_add(1);
+        inst.waiting = waiting;
+        let due = match waiting {
+            Waiting::Timer { due } => Some(due),
+            Waiting::Await { due, .. } => due,
+            _ => None,
+        };
+        if let Some(due) = due {
+            self.push_timer(due, TimerKind::Resume(inst.id, inst.token));
+        }
+        self.instances.insert(inst.id, inst);
+    }
+
+    fn enter_node(&mut self, inst: &mut Instance, node: u32) {
+        if inst.node != u32::MAX {
+            self.leave_node(inst, "passed", None);
+        }
+        inst.node = node;
+        inst.node_ms = self.now_ms;
+        if let Some(c) = self.report.journeys[inst.journey as usize].nodes.get_mut(node as usize) {
+            c.entered += 1;
+        }
+        if let Some(p) = self.paths.get_mut(&inst.id) {
+            p.push(node);
+        }
+    }
+
+    fn leave_node(&mut self, inst: &Instance, outcome: &str, error: Option<&str>) {
+        let counts = &mut self.report.journeys[inst.journey as usize].nodes;
+        if let Some(c) = counts.get_mut(inst.node as usize) {
+            match outcome {
+                "exited" => c.exited += 1,
+                "failed" => c.failed += 1,
+                _ => c.passed += 1,
+            }
+        }
+        if self.options.step_events {
+            let journey = &self.image.program.journeys[inst.journey as usize];
+            self.steps.push(StepEvent {
+                time: clock::rfc3339(self.now_ms),
+                journey: journey.name.clone(),
+                version: inst.version,
+                instance: inst.id,
+                profile: inst.profile.to_string(),
+                node: inst.node,
+                kind: journey.nodes.get(inst.node as usize).map(|n| n.kind.clone()).unwrap_or_default(),
+                outcome: outcome.to_string(),
+                duration_ms: self.now_ms - inst.node_ms,
+                error: error.map(str::to_string),
+            });
+        }
+    }
+
+    /// Ends an instance.
+    fn finish(&mut self, id: InstanceId, label: Option<String>, error: Option<String>) {
+        let Some(inst) = self.instances.remove(&id) else { return };
+        let outcome = match label.as_deref() {
+            Some("exited" | "timed-out" | "stopped") => "exited",
+            Some("error") => "failed",
+            _ => "passed",
+        };
+        if inst.node != u32::MAX {
+            self.leave_node(&inst, outcome, error.as_deref());
+        }
+        let r = &mut self.report.journeys[inst.journey as usize];
+        *r.ended.entry(label.clone().unwrap_or_default()).or_default() += 1;
+        match label.as_deref() {
+            Some("error") => r.errors += 1,
+            Some("timed-out") => r.timeouts += 1,
+            _ => {}
+        }
+        self.active.remove(&(inst.profile.clone(), inst.journey));
+        if self.options.keep_paths {
+            let path = self.paths.remove(&id).unwrap_or_default();
+            self.finished.push(Finished {
+                id,
+                journey: inst.journey,
+                profile: inst.profile,
+                ended: Ended { label, error },
+                path,
+                at_ms: self.now_ms,
+            });
+        }
+    }
+
+    /// Stops every instance of a journey (label `stopped`).
+    pub fn stop_journey(&mut self, j: u16) {
+        let mut ids: Vec<InstanceId> = self.instances.values().filter(|i| i.journey == j).map(|i| i.id).collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.finish(id, Some("stopped".into()), None);
+        }
+    }
+
+    /// The report with the current running counts.
+    pub fn report(&mut self) -> &Report {
+        for r in &mut self.report.journeys {
+            r.running = 0;
+        }
+        for i in self.instances.values() {
+            self.report.journeys[i.journey as usize].running += 1;
+        }
+        &self.report
+    }
+
+    /// The node path of a live instance (with `keep_paths`).
+    pub fn path_of(&self, id: InstanceId) -> Option<&[u32]> {
+        self.paths.get(&id).map(Vec::as_slice)
+    }
+
+    /// Ends by label so far, per journey name (for summaries).
+    pub fn ends(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        self.report.journeys.iter().map(|r| (r.journey.clone(), r.ended.clone())).collect()
+    }
+}
+
+/// A stable bucket in [0, 100) from profile, journey and node (FNV-1a), so a profile always
+/// takes the same branch of a split.
+pub fn split_bucket(profile: &str, journey: &str, node: u32) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in profile.bytes().chain([0]).chain(journey.bytes()).chain([0]).chain(node.to_le_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % 10_000) as f64 / 100.0
+}
+
+/// Rebuilds a record from kept event paths (for a journey started by `jump`).
+fn event_record(journey: &JourneyCode, values: &[Value]) -> Value {
+    let mut out = Value::Record(Arc::new(Record::new()));
+    for (path, v) in journey.event_paths.iter().zip(values) {
+        if path.is_empty() {
+            return v.clone();
+        }
+        out = set_path(&out, path, v.clone());
+    }
+    out
+}
+
+/// The record with `path` set to `v`, creating records on the way.
+pub fn set_path(base: &Value, path: &[String], v: Value) -> Value {
+    let Some((first, rest)) = path.split_first() else { return v };
+    let mut r = base.as_record().cloned().unwrap_or_default();
+    let inner = r.get(first).cloned().unwrap_or(Value::Null);
+    r.insert(first.as_str(), set_path(&inner, rest, v));
+    Value::Record(Arc::new(r))
+}

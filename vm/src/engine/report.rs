@@ -1,0 +1,78 @@
+//! The journey report (per-node counts, ends by label, errors, calls) and step events.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Counts of one node, as the journey report shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NodeCounts {
+    /// Instances that reached it.
+    pub entered: u64,
+    /// Instances that went on past it.
+    pub passed: u64,
+    /// Instances that left the journey there (exit criteria, timeout, stop).
+    pub exited: u64,
+    /// Instances that failed there.
+    pub failed: u64,
+}
+
+/// One journey's report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JourneyReport {
+    /// The journey.
+    pub journey: String,
+    /// Instances started.
+    pub started: u64,
+    /// Instances ended, by label (`""` for an unlabelled end).
+    pub ended: BTreeMap<String, u64>,
+    /// Instances that ended with an error.
+    pub errors: u64,
+    /// Instances that timed out (the global timeout).
+    pub timeouts: u64,
+    /// Instances still waiting.
+    pub running: u64,
+    /// Per node, by node id.
+    pub nodes: Vec<NodeCounts>,
+}
+
+/// The whole run's report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// Events accepted.
+    pub events: u64,
+    /// Events rejected (unknown event, null key, ...), by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Events whose `when` did not hold.
+    pub filtered: u64,
+    /// Per journey.
+    pub journeys: Vec<JourneyReport>,
+    /// Calls by action or data source (calls, not attempts).
+    pub calls: BTreeMap<String, u64>,
+    /// Failed calls by action or data source.
+    pub call_errors: BTreeMap<String, u64>,
+}
+
+/// One line per node an instance passes (`--step-events`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StepEvent {
+    /// When it left the node (RFC 3339).
+    pub time: String,
+    /// The journey.
+    pub journey: String,
+    /// Its version.
+    pub version: u32,
+    /// The instance.
+    pub instance: u64,
+    /// The profile key.
+    pub profile: String,
+    /// Node id.
+    pub node: u32,
+    /// Node kind (`wait`, `await`, `call`, ...).
+    pub kind: String,
+    /// `passed`, `exited`, `failed` or `ended`.
+    pub outcome: String,
+    /// Time spent at the node, in milliseconds.
+    pub duration_ms: i64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
