@@ -50,8 +50,9 @@ fn too_deep(at: usize) -> SyntaxError {
 pub fn parse(src: &str) -> Parsed {
     parser::ensure_call_limit(src.len());
     let mut out = Parsed::default();
-    let mut pos = 0;
-    while pos < src.len() || pos == 0 {
+    // A byte-order mark is not part of the text.
+    let mut pos = if src.starts_with('\u{FEFF}') { 3 } else { 0 };
+    loop {
         let scan = scan::scan(src, pos);
         out.file.comments.extend(scan.comments);
         let Some(at) = scan.too_deep else {
@@ -68,6 +69,9 @@ pub fn parse(src: &str) -> Parsed {
         let end = item_start + src[item_start..next].trim_end().len();
         out.file.items.push(Item { doc: None, kind: ItemKind::Error, span: Span::new(item_start, end) });
         pos = next;
+        if pos >= src.len() {
+            break;
+        }
     }
     docs::attach(src, &mut out.file);
     out.errors.sort_by_key(|e| (e.span.start, e.span.end));

@@ -68,6 +68,10 @@ fn is_test(p: &P) -> IsTest {
     }
 }
 
+fn is_operator_word(w: &str) -> bool {
+    matches!(w, "and" | "or" | "not" | "in" | "is" | "has" | "if" | "then" | "else" | "true" | "false" | "null")
+}
+
 fn boxed(e: Expr) -> Box<Expr> {
     Box::new(e)
 }
@@ -178,6 +182,10 @@ impl Lower<'_> {
                 }
             }
             Rule::name => match kids(p).next() {
+                Some(n) if n.as_rule() == Rule::ident && is_operator_word(n.as_str()) => {
+                    let word = n.as_str();
+                    return self.error_expr(span, &format!("expected an expression, found the keyword `{word}`"));
+                }
                 Some(n) => ExprKind::Name(self.ident(&n)),
                 None => ExprKind::Error,
             },

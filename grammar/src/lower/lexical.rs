@@ -1,4 +1,4 @@
-//! Literal values: integers, numbers, durations, date/time checks and string escapes.
+//! Literal values: integers, numbers, durations and string escapes.
 
 use super::{kids, Lower, P};
 use crate::ast::{DurationLit, Expr, ExprKind, IntLit, Span, StrLit, StrPart};
@@ -37,52 +37,6 @@ pub(crate) fn duration_millis(text: &str) -> Option<i64> {
         }
     }
     Some(total)
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-fn num(s: &str) -> u32 {
-    s.parse().unwrap_or(u32::MAX)
-}
-
-/// Checks the ranges of a date (`2026-12-24`), a time (`09:00`) or a date-time literal.
-fn date_time_ok(text: &str) -> bool {
-    let (date, rest) = if text.len() >= 10 && text.as_bytes().get(4) == Some(&b'-') {
-        (Some(&text[..10]), text.get(11..))
-    } else {
-        (None, Some(text))
-    };
-    if let Some(d) = date {
-        let (y, m, day) = (num(&d[..4]), num(&d[5..7]), num(&d[8..10]));
-        if !(1..=12).contains(&m) || day == 0 || day > days_in_month(y, m) {
-            return false;
-        }
-    }
-    match rest {
-        Some(t) if !t.is_empty() => {
-            let (h, mi) = (num(&t[..2]), num(&t[3..5]));
-            let s = if t.as_bytes().get(5) == Some(&b':') { num(&t[6..8]) } else { 0 };
-            if h > 23 || mi > 59 || s > 59 {
-                return false;
-            }
-            let zone = t[5..].trim_start_matches(|c: char| c == ':' || c == '.' || c.is_ascii_digit());
-            if zone.len() > 1 {
-                let digits: String = zone[1..].chars().filter(|c| c.is_ascii_digit()).collect();
-                if num(&digits[..2]) > 23 || num(&digits[2..]) > 59 {
-                    return false;
-                }
-            }
-            true
-        }
-        _ => true,
-    }
 }
 
 impl Lower<'_> {
@@ -124,16 +78,10 @@ impl Lower<'_> {
                 }
             },
             Rule::duration => ExprKind::Duration(self.duration_lit(&p).millis),
-            Rule::date | Rule::time | Rule::datetime => {
-                if !date_time_ok(text) {
-                    self.error(span, format!("invalid date or time `{text}`"));
-                }
-                match p.as_rule() {
-                    Rule::date => ExprKind::Date(text.to_string()),
-                    Rule::time => ExprKind::Time(text.to_string()),
-                    _ => ExprKind::DateTime(text.to_string()),
-                }
-            }
+            // Ranges (month 13, 25:00) are checked by the compiler, which can suggest a fix.
+            Rule::date => ExprKind::Date(text.to_string()),
+            Rule::time => ExprKind::Time(text.to_string()),
+            Rule::datetime => ExprKind::DateTime(text.to_string()),
             Rule::true_lit => ExprKind::Bool(true),
             Rule::false_lit => ExprKind::Bool(false),
             Rule::null_lit => ExprKind::Null,

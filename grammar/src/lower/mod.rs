@@ -172,28 +172,36 @@ pub(crate) fn kids(p: P<'_>) -> impl Iterator<Item = P<'_>> {
     p.into_inner().filter(|c| !is_token(c.as_rule()))
 }
 
-/// Parses `src[start..end]` as a sequence of declarations into `out`.
+/// Parses `src[start..end]` as a sequence of declarations into `out`, one declaration at a time
+/// (pest's token queue then stays the size of one declaration).
 pub(crate) fn parse_segment(src: &str, start: usize, end: usize, out: &mut Parsed) {
     let mut l = Lower::new(src, start, end);
-    match JourneyParser::parse(Rule::file, &src[start..end]) {
-        Ok(mut pairs) => {
-            let file = pairs.next().expect("file rule");
-            for p in file.into_inner() {
-                match p.as_rule() {
-                    Rule::item => out.file.items.push(l.item(p)),
-                    Rule::bad_item => {
-                        l.report(Rule::re_item, &p);
-                        out.file.items.push(Item { doc: None, kind: ItemKind::Error, span: l.span(&p) });
-                    }
-                    _ => {}
-                }
+    let mut pos = start;
+    while pos < end {
+        let pair = match JourneyParser::parse(Rule::next_item, &src[pos..end]) {
+            Ok(mut pairs) => pairs.next().and_then(|p| p.into_inner().next()),
+            Err(e) => {
+                l.errors.push(recover::convert(src, pos, &e, recover::DECLARATION));
+                let trimmed = pos + src[pos..end].trim_end().len();
+                out.file.items.push(Item { doc: None, kind: ItemKind::Error, span: Span::new(pos, trimmed) });
+                break;
             }
+        };
+        let Some(p) = pair else { break };
+        l.base = pos;
+        let next = pos + p.as_span().end();
+        match p.as_rule() {
+            Rule::item => out.file.items.push(l.item(p)),
+            Rule::bad_item => {
+                l.report(Rule::re_item, &p);
+                out.file.items.push(Item { doc: None, kind: ItemKind::Error, span: l.span(&p) });
+            }
+            _ => break,
         }
-        Err(e) => {
-            l.errors.push(recover::convert(src, start, &e, recover::DECLARATION));
-            let trimmed = start + src[start..end].trim_end().len();
-            out.file.items.push(Item { doc: None, kind: ItemKind::Error, span: Span::new(start, trimmed) });
+        if next <= pos {
+            break;
         }
+        pos = next;
     }
     out.errors.extend(l.errors);
 }
