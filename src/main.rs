@@ -25,6 +25,8 @@ enum Command {
     Disasm(cmd::build::DisasmArgs),
     /// Evaluate one expression and print its value as JSON.
     Eval(cmd::eval::Args),
+    /// Run the `test` blocks on a virtual clock with mocked actions and data sources.
+    Test(cmd::test::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Build(a) => cmd::build::build(a),
         Command::Disasm(a) => cmd::build::disasm(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Test(a) => cmd::test::run(a),
     };
     ExitCode::from(code)
 }

@@ -6,4 +6,5 @@ pub mod http;
 pub mod json;
 pub mod library;
 pub mod machine;
+pub mod testing;
 pub mod value;

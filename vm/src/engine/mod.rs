@@ -381,6 +381,20 @@ impl Engine {
         Ok(Delivery::Handled)
     }
 
+    /// The profile key an event would have (None when it is unknown, filtered out or keyless).
+    pub fn key_of(&mut self, name: &str, payload: &serde_json::Value) -> Option<String> {
+        let image = self.image.clone();
+        let decl = &image.program.events[*self.event_index.get(name)? as usize];
+        let value = Value::from_json_typed(payload, &decl.payload);
+        if let Some(w) = decl.when {
+            if !self.event_chunk(decl, w, &value).truthy() {
+                return None;
+            }
+        }
+        let key = self.event_chunk(decl, decl.key?, &value);
+        key.as_str().filter(|k| !k.is_empty()).map(str::to_string)
+    }
+
     fn event_chunk(&mut self, decl: &EventCode, addr: u32, payload: &Value) -> Value {
         let ctx = EvalContext::new(clock::ts(self.now_ms), jiff::tz::TimeZone::UTC);
         let mut frame = Frame {

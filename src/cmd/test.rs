@@ -1,0 +1,73 @@
+//! `journey test`: run the `test` blocks of a project on a virtual clock with mocks.
+
+use super::project::compile;
+use super::{Format, FAILED, OK, PROBLEMS};
+use journey_vm::machine::Image;
+use journey_vm::testing::run_test;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Arguments of `journey test`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Journey files or project folders (default: the current folder).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Extra schema search folder (repeatable).
+    #[arg(long = "schemas", value_name = "DIR")]
+    schemas: Vec<PathBuf>,
+    /// Only tests whose name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    filter: Option<String>,
+    /// Output format: text for people, or one JSON object per test on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// Runs `journey test`.
+pub fn run(args: Args) -> u8 {
+    let (_, program) = match compile(&args.paths, &args.schemas) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let tests = program.tests.clone();
+    let image = match Image::load(program) {
+        Ok(i) => Arc::new(i),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return FAILED;
+        }
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for t in tests.iter().filter(|t| args.filter.as_ref().is_none_or(|f| t.name.contains(f.as_str()))) {
+        let r = run_test(&image, t);
+        if r.failure.is_none() {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+        match args.format {
+            Format::Json => println!("{}", serde_json::to_string(&r).unwrap_or_default()),
+            Format::Human => {
+                let mark = if r.failure.is_none() { "ok  " } else { "FAIL" };
+                println!("{mark} {} :: {}", r.file, r.name);
+                if let Some(f) = &r.failure {
+                    println!("     {f}");
+                    for p in &r.path {
+                        println!("     path: {p}");
+                    }
+                }
+            }
+        }
+    }
+    if args.format == Format::Human {
+        println!("\n{passed} passed, {failed} failed");
+    } else {
+        eprintln!("{passed} passed, {failed} failed");
+    }
+    if failed > 0 {
+        PROBLEMS
+    } else {
+        OK
+    }
+}

@@ -1,0 +1,283 @@
+//! Runs `test` blocks: a fresh engine per test on a virtual clock, mocked actions and data
+//! sources, expectations checked where they stand.
+
+use crate::engine::{CallOutcome, Engine, Options};
+use crate::eval::{eval, Env};
+use crate::library::EvalContext;
+use crate::machine::Image;
+use crate::value::Value;
+use journey_compiler::ir::{self, MockResult, TestStmt};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The virtual clock's start when a test gives none.
+pub const DEFAULT_START: &str = "2026-01-01T00:00:00Z";
+
+/// A test's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResult {
+    /// The file it is in.
+    pub file: String,
+    /// Its name.
+    pub name: String,
+    /// `passed` or `failed`.
+    pub outcome: &'static str,
+    /// The first failing expectation.
+    pub failure: Option<String>,
+    /// The path each instance took: `Journey: node -> node -> end "label"`.
+    pub path: Vec<String>,
+}
+
+fn constant(e: &ir::Expr) -> Value {
+    let ctx = EvalContext::new(jiff::Timestamp::UNIX_EPOCH, jiff::tz::TimeZone::UTC);
+    eval(e, &mut Vec::new(), &Env::new(&Value::Null, &Value::Null, &ctx))
+}
+
+fn ms(s: &str) -> i64 {
+    crate::value::parse_datetime(s).map(|(t, _)| t.as_millisecond()).unwrap_or(0)
+}
+
+/// Runs one test of a program.
+pub fn run_test(image: &Arc<Image>, test: &ir::Test) -> TestResult {
+    let start = match test.stmts.first() {
+        Some(TestStmt::Start(at)) => ms(at),
+        _ => ms(DEFAULT_START),
+    };
+    let mut engine = Engine::new(image.clone(), start, Options { keep_paths: true, step_events: false, seed: 0 })
+        .with_secrets(|name| Some(format!("test-secret-{name}")));
+    let mut mocks: HashMap<String, MockResult> = HashMap::new();
+    let mut pending_profile: Option<Value> = None;
+    let mut failure: Option<String> = None;
+    for stmt in &test.stmts {
+        let step = match stmt {
+            TestStmt::Start(_) => Ok(()),
+            TestStmt::Profile { key: Some(k), attributes } => {
+                engine.set_profile(k, constant(attributes));
+                Ok(())
+            }
+            TestStmt::Profile { key: None, attributes } => {
+                pending_profile = Some(constant(attributes));
+                Ok(())
+            }
+            TestStmt::AudienceHas { audience, key } => {
+                engine.audience_enter(audience, key);
+                settle(&mut engine, &mocks)
+            }
+            TestStmt::Mock { target, result } => {
+                mocks.insert(target.clone(), result.clone());
+                Ok(())
+            }
+            TestStmt::Send { after_ms, event, payload } => {
+                let to = engine.now_ms() + after_ms;
+                advance(&mut engine, &mocks, to, false).and_then(|_| {
+                    let json = constant(payload).to_json();
+                    if let Some(p) = pending_profile.take() {
+                        if let Some(key) = engine.key_of(event, &json) {
+                            engine.set_profile(&key, p);
+                        }
+                    }
+                    match engine.send(event, &json) {
+                        Ok(_) => settle(&mut engine, &mocks),
+                        Err(e) => Err(format!("`send {event}` was rejected: {e}")),
+                    }
+                })
+            }
+            TestStmt::After(d) => {
+                let to = engine.now_ms() + d;
+                advance(&mut engine, &mocks, to, true)
+            }
+            TestStmt::ExpectEnded { journey, label } => expect_ended(&engine, journey, label.as_deref()),
+            TestStmt::ExpectRunning { journey } => expect_running(&engine, journey),
+            TestStmt::ExpectCall { action, args, times } => expect_call(&engine, action, args.as_ref(), *times),
+            TestStmt::ExpectNoCall { action } => expect_call(&engine, action, None, Some(0)),
+        };
+        if let Err(why) = step {
+            failure = Some(why);
+            break;
+        }
+    }
+    TestResult {
+        file: test.file.clone(),
+        name: test.name.clone(),
+        outcome: if failure.is_none() { "passed" } else { "failed" },
+        failure,
+        path: paths(&engine),
+    }
+}
+
+/// Fires everything due up to `to` (inclusive or not), answering calls with mocks as it goes.
+fn advance(engine: &mut Engine, mocks: &HashMap<String, MockResult>, to: i64, inclusive: bool) -> Result<(), String> {
+    // Calls answered at one instant may start waits that are due before `to`: step timer by
+    // timer so each answer is settled at its own time.
+    while let Some(due) = engine.next_due() {
+        if due > to || (!inclusive && due == to) {
+            break;
+        }
+        engine.advance(due, true);
+        settle(engine, mocks)?;
+    }
+    engine.advance(to, inclusive);
+    settle(engine, mocks)
+}
+
+/// Answers every outstanding call with its mock; an unmocked call fails the test.
+fn settle(engine: &mut Engine, mocks: &HashMap<String, MockResult>) -> Result<(), String> {
+    loop {
+        let calls = engine.take_calls();
+        if calls.is_empty() {
+            return Ok(());
+        }
+        for c in calls {
+            let outcome = match mocks.get(&c.target) {
+                Some(MockResult::Value(v)) => CallOutcome::Ok(constant(v)),
+                Some(MockResult::Fail) => CallOutcome::Error("mocked failure".into()),
+                Some(MockResult::Timeout) => CallOutcome::Timeout("mocked timeout".into()),
+                None => {
+                    return Err(format!(
+                        "`{}` called `{}`, which the test does not mock; add `mock {} -> {{ ... }}`",
+                        c.journey, c.target, c.target
+                    ))
+                }
+            };
+            engine.complete_call(c.instance, outcome);
+        }
+    }
+}
+
+fn journey_index(engine: &Engine, name: &str) -> Option<u16> {
+    engine.image().program.journeys.iter().position(|j| j.name == name).map(|i| i as u16)
+}
+
+fn label_text(label: &Option<String>) -> String {
+    match label {
+        Some(l) => format!("\"{l}\""),
+        None => "without a label".into(),
+    }
+}
+
+fn state_of(engine: &Engine, j: u16) -> String {
+    let journey = &engine.image().program.journeys[j as usize];
+    let mut parts: Vec<String> = engine
+        .finished
+        .iter()
+        .filter(|f| f.journey == j)
+        .map(|f| format!("ended {}", label_text(&f.ended.label)))
+        .collect();
+    for i in engine.live().filter(|i| i.journey == j) {
+        let at = journey.nodes.get(i.node as usize).map(|n| n.label.as_str()).unwrap_or("its start");
+        parts.push(format!("running at `{at}`"));
+    }
+    if parts.is_empty() {
+        "it never started".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn expect_ended(engine: &Engine, journey: &str, label: Option<&str>) -> Result<(), String> {
+    let j = journey_index(engine, journey).ok_or_else(|| format!("no journey `{journey}`"))?;
+    let ok = engine.finished.iter().any(|f| f.journey == j && (label.is_none() || f.ended.label.as_deref() == label));
+    if ok {
+        return Ok(());
+    }
+    let want = label.map(|l| format!("ended \"{l}\"")).unwrap_or_else(|| "ended".into());
+    Err(format!("expected {journey} {want}, but {}", state_of(engine, j)))
+}
+
+fn expect_running(engine: &Engine, journey: &str) -> Result<(), String> {
+    let j = journey_index(engine, journey).ok_or_else(|| format!("no journey `{journey}`"))?;
+    if engine.live().any(|i| i.journey == j) {
+        Ok(())
+    } else {
+        Err(format!("expected {journey} running, but {}", state_of(engine, j)))
+    }
+}
+
+fn expect_call(engine: &Engine, action: &str, args: Option<&ir::Expr>, times: Option<i64>) -> Result<(), String> {
+    let program = &engine.image().program;
+    let Some(http) = program.http.iter().find(|h| h.decl.name == action) else {
+        return Err(format!("no action or data source `{action}`"));
+    };
+    let want = args.map(constant);
+    let matching = engine
+        .call_log
+        .iter()
+        .filter(|c| c.target == action)
+        .filter(|c| match &want {
+            None => true,
+            Some(Value::Record(r)) => r.iter().all(|(k, v)| {
+                http.decl.params.iter().position(|(p, _)| p == k.as_str()).is_some_and(|i| c.args.get(i) == Some(v))
+            }),
+            Some(_) => false,
+        })
+        .count() as i64;
+    let all = engine.call_log.iter().filter(|c| c.target == action).count();
+    let described = match &want {
+        Some(w) => format!("call {action} {}", w.to_json()),
+        None => format!("call {action}"),
+    };
+    match times {
+        Some(n) if matching != n => Err(format!(
+            "expected {described} {n} time{}, but it was made {matching} time{} ({all} call{} to {action} in all)",
+            if n == 1 { "" } else { "s" },
+            if matching == 1 { "" } else { "s" },
+            if all == 1 { "" } else { "s" }
+        )),
+        None if matching == 0 => {
+            let seen: Vec<String> = engine
+                .call_log
+                .iter()
+                .filter(|c| c.target == action)
+                .map(|c| {
+                    let args: Vec<String> = http
+                        .decl
+                        .params
+                        .iter()
+                        .zip(&c.args)
+                        .map(|((p, _), v)| format!("{p}: {}", v.to_json()))
+                        .collect();
+                    format!("{{ {} }}", args.join(", "))
+                })
+                .collect();
+            Err(if seen.is_empty() {
+                format!("expected {described}, but {action} was never called")
+            } else {
+                format!("expected {described}, but the calls were {}", seen.join(", "))
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn paths(engine: &Engine) -> Vec<String> {
+    let program = &engine.image().program;
+    let describe = |j: u16, path: &[u32]| -> String {
+        let journey = &program.journeys[j as usize];
+        path.iter()
+            .filter_map(|n| journey.nodes.get(*n as usize))
+            .map(|n| n.label.clone())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    };
+    let mut out: Vec<(u64, String)> = engine
+        .finished
+        .iter()
+        .map(|f| {
+            let name = &program.journeys[f.journey as usize].name;
+            let end = match &f.ended.label {
+                Some(l) => format!("ended \"{l}\""),
+                None => "ended".into(),
+            };
+            let p = describe(f.journey, &f.path);
+            (f.id, if p.is_empty() { format!("{name}: {end}") } else { format!("{name}: {p} => {end}") })
+        })
+        .collect();
+    for i in engine.live() {
+        let name = &program.journeys[i.journey as usize].name;
+        let p = describe(i.journey, engine.path_of(i.id).unwrap_or(&[]));
+        out.push((i.id, format!("{name}: {p} => running")));
+    }
+    out.sort();
+    out.into_iter().map(|(_, s)| s).collect()
+}
