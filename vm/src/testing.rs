@@ -218,6 +218,10 @@ fn expect_call(engine: &Engine, action: &str, args: Option<&ir::Expr>, times: Op
         None => format!("call {action}"),
     };
     match times {
+        Some(0) if matching > 0 && want.is_none() => Err(format!(
+            "expected no call to {action}, but it was called {matching} time{}",
+            if matching == 1 { "" } else { "s" }
+        )),
         Some(n) if matching != n => Err(format!(
             "expected {described} {n} time{}, but it was made {matching} time{} ({all} call{} to {action} in all)",
             if n == 1 { "" } else { "s" },
