@@ -27,6 +27,8 @@ enum Command {
     Eval(cmd::eval::Args),
     /// Run the `test` blocks on a virtual clock with mocked actions and data sources.
     Test(cmd::test::Args),
+    /// Run journeys over a file of events on a virtual clock; print paths and a report.
+    Run(cmd::run::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Disasm(a) => cmd::build::disasm(a),
         Command::Eval(a) => cmd::eval::run(a),
         Command::Test(a) => cmd::test::run(a),
+        Command::Run(a) => cmd::run::run(a),
     };
     ExitCode::from(code)
 }

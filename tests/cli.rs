@@ -202,3 +202,62 @@ fn eval_reports_a_bad_expression_and_a_bad_clock() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--now"));
 }
+
+#[test]
+fn run_prints_paths_and_a_summary_on_the_example_events() {
+    let steps = std::env::temp_dir().join(format!("journey-cli-steps-{}.jsonl", std::process::id()));
+    let o = journey(&[
+        "run",
+        "examples",
+        "--events",
+        "examples/events.jsonl",
+        "--profiles",
+        "examples/profiles.jsonl",
+        "--dry-run",
+        "--format",
+        "json",
+        "--step-events",
+        steps.to_str().expect("path"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let summary = lines.last().expect("summary");
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["events"], 8);
+    let cart = &summary["journeys"]["CartRecovery"];
+    assert_eq!(cart["started"], 2);
+    // Cara bought within the hour (exit criteria); Dan did not buy after the reminder.
+    assert_eq!(cart["ended"]["exited"], 1);
+    assert_eq!(cart["ended"]["not-recovered"], 1);
+    assert_eq!(summary["journeys"]["WelcomeSeries"]["ended"]["engaged-email"], 1);
+    assert!(summary["calls"]["SendEmail"].as_u64().is_some_and(|n| n >= 4), "{}", summary["calls"]);
+    let cara = lines.iter().find(|l| l["profile"] == "cara@example.com").expect("cara's path");
+    assert_eq!(cara["label"], "exited");
+    // Step events: one JSON object per node passed, with the contract's fields.
+    let text = std::fs::read_to_string(&steps).expect("step events written");
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().expect("a step")).expect("json");
+    for key in ["time", "journey", "version", "instance", "profile", "node", "kind", "outcome", "duration_ms", "error"]
+    {
+        assert!(first.get(key).is_some(), "step event lacks {key}");
+    }
+}
+
+#[test]
+fn run_skips_bad_event_lines_with_file_and_line_and_keeps_the_rest() {
+    let dir = temp_project(
+        "badevents",
+        &[(
+            "events.jsonl",
+            "{\"event\": \"CartAdd\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"eventType\": \"commerce.productListAdds\"}}\nnot json\n{\"event\": \"Nope\", \"at\": \"2026-05-12T09:00:00Z\"}\n{\"event\": \"CartAdd\"}\n",
+        )],
+    );
+    let events = dir.join("events.jsonl");
+    let o = journey(&["run", "examples", "--events", events.to_str().expect("path"), "--dry-run", "--summary-only"]);
+    assert_eq!(o.status.code(), Some(1), "skipped lines are problems: {}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("events.jsonl:2: not valid JSON"), "{err}");
+    assert!(err.contains("events.jsonl:3: unknown event `Nope`"), "{err}");
+    assert!(err.contains("events.jsonl:4: has no \"at\" time"), "{err}");
+    assert!(err.contains("events.jsonl:1: event `CartAdd` has a null or empty key"), "{err}");
+}

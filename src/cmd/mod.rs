@@ -5,6 +5,7 @@ pub mod check;
 pub mod eval;
 pub mod explain;
 pub mod project;
+pub mod run;
 pub mod test;
 
 use clap::ValueEnum;

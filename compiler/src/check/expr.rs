@@ -902,7 +902,7 @@ fn arity_words(sigs: &[Sig]) -> String {
     counts.dedup();
     let last = counts.pop().unwrap_or_default();
     let n = if counts.is_empty() { last.clone() } else { format!("{} or {last}", counts.join(", ")) };
-    let plural = !(n == "1");
+    let plural = n != "1";
     format!("{n} argument{}", if plural { "s" } else { "" })
 }
 

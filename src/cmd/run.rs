@@ -1,0 +1,389 @@
+//! `journey run`: run journeys over a file of events on a virtual clock driven by the events'
+//! timestamps, then print each profile's path and a summary like the journey report.
+
+use super::project::compile;
+use super::{Format, FAILED, OK, PROBLEMS};
+use indicatif::{ProgressBar, ProgressStyle};
+use journey_vm::engine::{CallOutcome, Engine, Options};
+use journey_vm::http::{self, HttpExecutor};
+use journey_vm::machine::Image;
+use journey_vm::value::Value;
+use serde_json::{json, Value as Json};
+use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Arguments of `journey run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Journey files or project folder.
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+    /// Events, one JSON object per line: `{"event": "Name", "at": "2026-...Z", "payload": {...}}`.
+    #[arg(long, value_name = "FILE")]
+    events: PathBuf,
+    /// Profiles, one per line: `{"key": "...", "attributes": {...}, "audiences": ["VIP"]}`.
+    #[arg(long, value_name = "FILE")]
+    profiles: Option<PathBuf>,
+    /// Record action calls and data source reads instead of sending them (they answer null).
+    #[arg(long)]
+    dry_run: bool,
+    /// Write one JSON line per node an instance passes to this file.
+    #[arg(long, value_name = "FILE")]
+    step_events: Option<PathBuf>,
+    /// Stop the clock here instead of running until nothing waits (RFC 3339).
+    #[arg(long, value_name = "DATETIME")]
+    until: Option<String>,
+    /// Print only the summary, not each profile's path (for large runs).
+    #[arg(long)]
+    summary_only: bool,
+    /// Extra schema search folder (repeatable).
+    #[arg(long = "schemas", value_name = "DIR")]
+    schemas: Vec<PathBuf>,
+    /// Output format: text for people, or JSON lines (paths, then one summary object).
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// One accepted line of the events file.
+struct EventLine {
+    line: usize,
+    event: String,
+    at_ms: i64,
+    payload: Json,
+}
+
+fn read_events(path: &Path, problems: &mut Vec<String>) -> Result<Vec<EventLine>, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line_no = i + 1;
+        let text = line.map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let parsed: Result<EventLine, String> = (|| {
+            let v: Json = serde_json::from_str(&text).map_err(|e| format!("not valid JSON ({e})"))?;
+            let event = v["event"].as_str().ok_or("has no \"event\" name")?.to_string();
+            let at = v["at"].as_str().ok_or("has no \"at\" time; write e.g. \"at\": \"2026-12-01T09:00:00Z\"")?;
+            let at_ms = at
+                .parse::<jiff::Timestamp>()
+                .map_err(|e| format!("\"at\" is not an RFC 3339 date-time ({e})"))?
+                .as_millisecond();
+            Ok(EventLine { line: line_no, event, at_ms, payload: v.get("payload").cloned().unwrap_or(json!({})) })
+        })();
+        match parsed {
+            Ok(e) => out.push(e),
+            Err(why) => problems.push(format!("{}:{line_no}: {why}; the line is skipped", path.display())),
+        }
+    }
+    // The clock only moves forward: events are taken in time order (file order among equals).
+    out.sort_by_key(|e| e.at_ms);
+    Ok(out)
+}
+
+fn read_profiles(path: &Path, engine: &mut Engine, problems: &mut Vec<String>) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: Json = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("{}:{}: not valid JSON ({e}); the line is skipped", path.display(), i + 1));
+                continue;
+            }
+        };
+        let Some(key) = v["key"].as_str() else {
+            problems.push(format!("{}:{}: has no \"key\"; the line is skipped", path.display(), i + 1));
+            continue;
+        };
+        let profile_ty = engine.image().program.profile.clone();
+        let attrs = v.get("attributes").cloned().unwrap_or(json!({}));
+        let value = match &profile_ty {
+            Some(t) => Value::from_json_typed(&attrs, t),
+            None => Value::from_json(&attrs),
+        };
+        engine.set_profile(key, value);
+        for a in v["audiences"].as_array().into_iter().flatten().filter_map(Json::as_str) {
+            engine.audience_enter(a, key);
+        }
+    }
+    Ok(())
+}
+
+/// Answers every outstanding call: through the executor (real HTTP, or recorded in a dry run).
+fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Runtime) {
+    loop {
+        let calls = engine.take_calls();
+        if calls.is_empty() {
+            return;
+        }
+        let image = engine.image().clone();
+        let outcomes = rt.block_on(async {
+            let futures = calls.iter().map(|c| {
+                let decl = &image.program.http[c.http as usize].decl;
+                executor.call(decl, &c.args, &c.idempotency_key)
+            });
+            futures::future::join_all(futures).await
+        });
+        for (c, o) in calls.iter().zip(outcomes) {
+            let outcome = match o {
+                http::CallOutcome::Ok(v) => CallOutcome::Ok(v),
+                http::CallOutcome::Timeout { reason } => CallOutcome::Timeout(reason),
+                http::CallOutcome::Error { reason } => CallOutcome::Error(reason),
+            };
+            engine.complete_call(c.instance, outcome);
+        }
+    }
+}
+
+/// Runs `journey run`.
+pub fn run(args: Args) -> u8 {
+    let (_, program) = match compile(&args.paths, &args.schemas) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let image = match Image::load(program) {
+        Ok(i) => Arc::new(i),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return FAILED;
+        }
+    };
+    let until_ms = match args.until.as_deref().map(str::parse::<jiff::Timestamp>).transpose() {
+        Ok(t) => t.map(|t| t.as_millisecond()),
+        Err(e) => {
+            eprintln!("error: --until is not an RFC 3339 date-time ({e}); write e.g. 2026-12-31T00:00:00Z");
+            return FAILED;
+        }
+    };
+    let mut problems = Vec::new();
+    let events = match read_events(&args.events, &mut problems) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return FAILED;
+        }
+    };
+    let start = events.first().map(|e| e.at_ms).unwrap_or(0);
+    let options = Options { keep_paths: !args.summary_only, step_events: args.step_events.is_some(), seed: 0 };
+    let mut engine = Engine::new(image, start, options);
+    if let Some(p) = &args.profiles {
+        if let Err(e) = read_profiles(p, &mut engine, &mut problems) {
+            eprintln!("error: {e}");
+            return FAILED;
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return FAILED;
+        }
+    };
+    let executor = match rt.block_on(async { HttpExecutor::builder().dry_run(args.dry_run).build() }) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: cannot set up HTTP: {e}");
+            return FAILED;
+        }
+    };
+    let mut steps = match args.step_events.as_ref().map(std::fs::File::create).transpose() {
+        Ok(f) => f.map(BufWriter::new),
+        Err(e) => {
+            eprintln!("error: cannot write step events: {e}");
+            return FAILED;
+        }
+    };
+    let progress = (events.len() >= 50_000 && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(events.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} events ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    for (i, e) in events.iter().enumerate() {
+        if until_ms.is_some_and(|u| e.at_ms > u) {
+            break;
+        }
+        engine.advance(e.at_ms, false);
+        settle(&mut engine, &executor, &rt);
+        if let Err(why) = engine.send(&e.event, &e.payload) {
+            problems.push(format!("{}:{}: {why}; the event is skipped", args.events.display(), e.line));
+        }
+        settle(&mut engine, &executor, &rt);
+        flush_steps(&mut engine, steps.as_mut());
+        if let Some(bar) = &progress {
+            if i % 4096 == 0 {
+                bar.set_position(i as u64);
+            }
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    // Run on until nothing waits (or the --until time).
+    while engine.live().next().is_some() {
+        let Some(due) = engine.next_due() else { break };
+        if until_ms.is_some_and(|u| due > u) {
+            break;
+        }
+        engine.advance(due, true);
+        settle(&mut engine, &executor, &rt);
+        flush_steps(&mut engine, steps.as_mut());
+    }
+    if let Some(u) = until_ms {
+        engine.advance(u.max(engine.now_ms()), true);
+        settle(&mut engine, &executor, &rt);
+        flush_steps(&mut engine, steps.as_mut());
+    }
+    if let Some(s) = steps.as_mut() {
+        let _ = s.flush();
+    }
+    print_results(&mut engine, &args);
+    for p in &problems {
+        eprintln!("warning: {p}");
+    }
+    if problems.is_empty() {
+        OK
+    } else {
+        eprintln!("{} input line{} skipped", problems.len(), if problems.len() == 1 { " was" } else { "s were" });
+        PROBLEMS
+    }
+}
+
+fn flush_steps(engine: &mut Engine, out: Option<&mut BufWriter<std::fs::File>>) {
+    let Some(out) = out else { return };
+    for s in engine.steps.drain(..) {
+        let _ = writeln!(out, "{}", serde_json::to_string(&s).unwrap_or_default());
+    }
+}
+
+fn print_results(engine: &mut Engine, args: &Args) {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let program = &engine.image().program.clone();
+    if !args.summary_only {
+        let describe = |j: u16, path: &[u32]| -> Vec<String> {
+            let journey = &program.journeys[j as usize];
+            path.iter().filter_map(|n| journey.nodes.get(*n as usize)).map(|n| n.label.clone()).collect()
+        };
+        let mut rows: Vec<(String, u64, Json)> = engine
+            .finished
+            .iter()
+            .map(|f| {
+                let journey = &program.journeys[f.journey as usize].name;
+                let row = json!({"type": "instance", "profile": f.profile.as_str(), "journey": journey,
+                    "path": describe(f.journey, &f.path), "state": "ended", "label": f.ended.label, "error": f.ended.error});
+                (f.profile.to_string(), f.id, row)
+            })
+            .collect();
+        for i in engine.live() {
+            let journey = &program.journeys[i.journey as usize].name;
+            let row = json!({"type": "instance", "profile": i.profile.as_str(), "journey": journey,
+                "path": describe(i.journey, engine.path_of(i.id).unwrap_or(&[])), "state": "waiting", "label": null, "error": null});
+            rows.push((i.profile.to_string(), i.id, row));
+        }
+        rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        for (_, _, row) in rows {
+            match args.format {
+                Format::Json => {
+                    let _ = writeln!(out, "{row}");
+                }
+                Format::Human => {
+                    let end = match (row["state"].as_str(), row["label"].as_str()) {
+                        (Some("waiting"), _) => "waiting".to_string(),
+                        (_, Some(l)) => format!("ended \"{l}\""),
+                        _ => "ended".to_string(),
+                    };
+                    let path: Vec<&str> =
+                        row["path"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
+                    let err = row["error"].as_str().map(|e| format!(" ({e})")).unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "{} {}: {} => {end}{err}",
+                        row["profile"].as_str().unwrap_or(""),
+                        row["journey"].as_str().unwrap_or(""),
+                        path.join(" -> ")
+                    );
+                }
+            }
+        }
+    }
+    let report = engine.report().clone();
+    let journeys: serde_json::Map<String, Json> = report
+        .journeys
+        .iter()
+        .map(|r| {
+            let nodes: Vec<Json> = r
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let n = &program.journeys.iter().find(|j| j.name == r.journey).map(|j| j.nodes[i].clone());
+                    json!({"node": i, "label": n.as_ref().map(|n| n.label.clone()), "line": n.as_ref().map(|n| n.line),
+                        "entered": c.entered, "passed": c.passed, "exited": c.exited, "failed": c.failed})
+                })
+                .collect();
+            (
+                r.journey.clone(),
+                json!({"started": r.started, "ended": r.ended, "errors": r.errors, "timeouts": r.timeouts,
+                    "running": r.running, "nodes": nodes}),
+            )
+        })
+        .collect();
+    let summary = json!({"type": "summary", "events": report.events, "filtered": report.filtered,
+        "rejected": report.rejected, "journeys": journeys, "calls": report.calls, "call_errors": report.call_errors,
+        "dry_run": args.dry_run});
+    match args.format {
+        Format::Json => {
+            let _ = writeln!(out, "{summary}");
+        }
+        Format::Human => {
+            let _ = writeln!(out, "\nevents: {} accepted, {} filtered by `when`", report.events, report.filtered);
+            let idle: Vec<&str> =
+                report.journeys.iter().filter(|r| r.started == 0).map(|r| r.journey.as_str()).collect();
+            if !idle.is_empty() {
+                let _ = writeln!(out, "not entered: {}", idle.join(", "));
+            }
+            for (why, n) in &report.rejected {
+                let _ = writeln!(out, "        {n} rejected: {why}");
+            }
+            for r in report.journeys.iter().filter(|r| r.started > 0) {
+                let ends: Vec<String> = r
+                    .ended
+                    .iter()
+                    .map(|(l, n)| format!("{n} {}", if l.is_empty() { "ended" } else { l.as_str() }))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "{}: {} started, {} waiting; ended: {}",
+                    r.journey,
+                    r.started,
+                    r.running,
+                    if ends.is_empty() { "none".to_string() } else { ends.join(", ") }
+                );
+                let journey = program.journeys.iter().find(|j| j.name == r.journey);
+                for (i, c) in r.nodes.iter().enumerate().filter(|(_, c)| c.entered > 0) {
+                    let node = journey.and_then(|j| j.nodes.get(i));
+                    let label = node.map(|n| n.label.as_str()).unwrap_or("?");
+                    let line = node.map(|n| n.line).unwrap_or(0);
+                    let _ = writeln!(
+                        out,
+                        "    line {line:>4}  {label:<36} entered {:>7}  passed {:>7}  exited {:>7}  failed {:>7}",
+                        c.entered, c.passed, c.exited, c.failed
+                    );
+                }
+            }
+            if !report.calls.is_empty() {
+                let calls: Vec<String> = report.calls.iter().map(|(a, n)| format!("{a} {n}")).collect();
+                let verb = if args.dry_run { "recorded (dry run)" } else { "made" };
+                let _ = writeln!(out, "calls {verb}: {}", calls.join(", "));
+            }
+            for (a, n) in &report.call_errors {
+                let _ = writeln!(out, "call errors: {a} {n}");
+            }
+        }
+    }
+    let _ = out.flush();
+}
