@@ -1,0 +1,103 @@
+//! `journey run` without `--dry-run` calls actions over real HTTP: a local server receives the
+//! request with its idempotency key, and a failing server sends the instance down its error path.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+struct Seen {
+    keys: Vec<String>,
+    bodies: Vec<serde_json::Value>,
+}
+
+async fn ok(
+    State(seen): State<Arc<Mutex<Seen>>>,
+    headers: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> Json<serde_json::Value> {
+    let mut s = seen.lock().expect("lock");
+    s.keys.push(headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string());
+    s.bodies.push(body);
+    Json(serde_json::json!({"messageId": "m-1"}))
+}
+
+async fn fail(State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap) -> StatusCode {
+    let mut s = seen.lock().expect("lock");
+    s.keys.push(headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string());
+    StatusCode::SERVICE_UNAVAILABLE
+}
+
+fn project(dir: &std::path::Path, port: u16) {
+    std::fs::create_dir_all(dir).expect("dir");
+    let src = format!(
+        r#"
+type Signup = {{ email: string }}
+event SignUp: Signup {{ key email }}
+action Mail(to: string) = http POST "http://127.0.0.1:{port}/ok" {{
+  body {{ to: to }}
+  timeout 2s
+  returns {{ messageId: string }}
+}}
+action Broken(to: string) = http POST "http://127.0.0.1:{port}/fail" {{
+  body {{ to: to }}
+  timeout 2s
+  retry 2 backoff 10ms
+}}
+journey Welcome {{
+  start on SignUp
+  let sent = call Mail(to: event.email) on error {{ end "mail-failed" }}
+  if sent.messageId == "m-1" {{
+    call Broken(to: event.email) on error {{ end "broken-failed" }}
+  }}
+  end "done"
+}}
+"#
+    );
+    std::fs::write(dir.join("welcome.journey"), src).expect("write");
+    std::fs::write(
+        dir.join("events.jsonl"),
+        "{\"event\": \"SignUp\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"email\": \"ann@example.com\"}}\n",
+    )
+    .expect("write");
+}
+
+#[test]
+fn run_calls_actions_over_http_and_takes_the_error_path() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let app = Router::new().route("/ok", post(ok)).route("/fail", post(fail)).with_state(seen.clone());
+    rt.spawn(async move { axum::serve(listener, app).await });
+
+    let dir = std::env::temp_dir().join(format!("journey-run-http-{}", std::process::id()));
+    project(&dir, port);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
+        .arg("run")
+        .arg(&dir)
+        .arg("--events")
+        .arg(dir.join("events.jsonl"))
+        .args(["--format", "json"])
+        .output()
+        .expect("journey runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let instance = lines.iter().find(|l| l["type"] == "instance").expect("instance line");
+    assert_eq!(instance["label"], "broken-failed", "{instance}");
+    let summary = lines.last().expect("summary");
+    assert_eq!(summary["calls"]["Mail"], 1);
+    assert_eq!(summary["calls"]["Broken"], 1, "calls, not attempts");
+    assert_eq!(summary["call_errors"]["Broken"], 1);
+
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.bodies, vec![serde_json::json!({"to": "ann@example.com"})]);
+    // One Mail attempt, then three Broken attempts (1 + 2 retries) with one idempotency key.
+    assert_eq!(seen.keys.len(), 4, "{:?}", seen.keys);
+    assert!(!seen.keys[1].is_empty());
+    assert!(seen.keys[1..].iter().all(|k| *k == seen.keys[1]), "the same key on every retry: {:?}", seen.keys);
+    assert_ne!(seen.keys[0], seen.keys[1], "different calls have different keys");
+}
