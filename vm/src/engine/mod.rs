@@ -6,6 +6,7 @@
 //! so the same engine serves mocks, dry runs and real HTTP.
 
 pub mod clock;
+pub mod durable;
 pub mod instance;
 pub mod report;
 
@@ -22,7 +23,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// A call or fetch an instance waits on.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CallRequest {
     /// The waiting instance.
     pub instance: InstanceId,
@@ -103,7 +104,7 @@ enum TimerKind {
 /// Engine options.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Keep each instance's node path (for `journey run` output and tests).
+    /// Keep each instance's node path and every call made (for `journey run` output and tests).
     pub keep_paths: bool,
     /// Emit step events.
     pub step_events: bool,
@@ -139,6 +140,12 @@ pub struct Engine {
     secrets: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
     stack: Vec<Value>,
     event_index: HashMap<String, u16>,
+    /// Calls in flight, by instance (so a durable runtime can re-issue them after a restart).
+    pending: HashMap<InstanceId, CallRequest>,
+    /// What changed since the last `take_changes`.
+    changes: durable::Changes,
+    /// Which journeys may take new entries (a closed or stopped journey takes none).
+    open: Vec<bool>,
 }
 
 fn env_secret(name: &str) -> Option<String> {
@@ -189,6 +196,9 @@ impl Engine {
             secrets: Box::new(env_secret),
             stack: Vec::with_capacity(64),
             event_index,
+            pending: HashMap::new(),
+            changes: durable::Changes::default(),
+            open: vec![true; image.program.journeys.len()],
             image,
         };
         engine.schedule_reads(now_ms);
@@ -218,7 +228,9 @@ impl Engine {
 
     /// Sets a profile's attributes.
     pub fn set_profile(&mut self, key: &str, attributes: Value) {
-        self.profiles.insert(ArcStr::from(key), attributes);
+        let key = ArcStr::from(key);
+        self.changes.profiles.insert(key.clone());
+        self.profiles.insert(key, attributes);
     }
 
     /// A profile's attributes.
@@ -314,6 +326,7 @@ impl Engine {
     pub fn audience_enter(&mut self, audience: &str, key: &str) {
         let key = ArcStr::from(key);
         let added = self.audiences.entry(audience.to_string()).or_default().insert(key.clone());
+        self.changes.audiences |= added;
         if added {
             self.audience_start(audience, &key, true);
         }
@@ -323,6 +336,7 @@ impl Engine {
     pub fn audience_exit(&mut self, audience: &str, key: &str) {
         let key = ArcStr::from(key);
         let removed = self.audiences.get_mut(audience).is_some_and(|m| m.remove(&key));
+        self.changes.audiences |= removed;
         if removed {
             self.audience_start(audience, &key, false);
         }
@@ -464,7 +478,7 @@ impl Engine {
         let image = self.image.clone();
         let journey = &image.program.journeys[j as usize];
         let slot = (key.clone(), j);
-        if self.active.contains_key(&slot) {
+        if self.active.contains_key(&slot) || !self.open[j as usize] {
             return false;
         }
         if let Some((from, to)) = &journey.active {
@@ -504,6 +518,7 @@ impl Engine {
         };
         self.instances.insert(id, inst);
         self.active.insert(slot.clone(), id);
+        self.changes.entries.insert(slot.clone());
         self.entries.insert(slot, self.now_ms);
         self.report.journeys[j as usize].started += 1;
         if self.options.keep_paths {
@@ -520,6 +535,7 @@ impl Engine {
         let image = self.image.clone();
         let Some(inst) = self.instances.get_mut(&id) else { return };
         let Waiting::Call { index } = inst.waiting else { return };
+        self.pending.remove(&id);
         let journey = &image.program.journeys[inst.journey as usize];
         let call = &journey.calls[index as usize];
         let target = image.program.http[call.http as usize].decl.name.clone();
@@ -633,7 +649,10 @@ impl Engine {
                         idempotency_key: format!("{}-{}-{}", inst.id, inst.node, inst.pc),
                         at_ms: self.now_ms,
                     };
-                    self.call_log.push(req.clone());
+                    if self.options.keep_paths {
+                        self.call_log.push(req.clone());
+                    }
+                    self.pending.insert(inst.id, req.clone());
                     self.calls_out.push(req);
                     return self.suspend(inst, Waiting::Call { index: i });
                 }
@@ -650,6 +669,7 @@ impl Engine {
                     let count = self.caps.entry((inst.journey, c.node)).or_default();
                     if *count < c.limit {
                         *count += 1;
+                        self.changes.caps = true;
                     } else {
                         inst.pc = c.otherwise;
                     }
@@ -662,6 +682,7 @@ impl Engine {
                     for (path, v) in paths.iter().zip(values) {
                         p = set_path(&p, path, v);
                     }
+                    self.changes.profiles.insert(inst.profile.clone());
                     self.profiles.insert(inst.profile.clone(), p);
                 }
                 Stop::JumpJourney(n) => {
@@ -705,6 +726,7 @@ impl Engine {
         if let Some(due) = due {
             self.push_timer(due, TimerKind::Resume(inst.id, inst.token));
         }
+        self.changes.instances.insert(inst.id);
         self.instances.insert(inst.id, inst);
     }
 
@@ -751,6 +773,8 @@ impl Engine {
     /// Ends an instance.
     fn finish(&mut self, id: InstanceId, label: Option<String>, error: Option<String>) {
         let Some(inst) = self.instances.remove(&id) else { return };
+        self.changes.instances.insert(id);
+        self.pending.remove(&id);
         let outcome = match label.as_deref() {
             Some("exited" | "timed-out" | "stopped") => "exited",
             Some("error") => "failed",

@@ -1,10 +1,10 @@
 //! The journey report (per-node counts, ends by label, errors, calls) and step events.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Counts of one node, as the journey report shows them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeCounts {
     /// Instances that reached it.
     pub entered: u64,
@@ -17,7 +17,7 @@ pub struct NodeCounts {
 }
 
 /// One journey's report.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct JourneyReport {
     /// The journey.
     pub journey: String,
@@ -36,7 +36,7 @@ pub struct JourneyReport {
 }
 
 /// The whole run's report.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     /// Events accepted.
     pub events: u64,

@@ -1,0 +1,165 @@
+//! What a durable runtime needs from the engine: the changes since the last checkpoint, a
+//! snapshot of the small state, and rebuilding an engine from stored state after a restart.
+
+use super::instance::{Instance, InstanceId, Waiting};
+use super::report::Report;
+use super::{CallRequest, Engine, Options, TimerKind};
+use crate::machine::Image;
+use crate::value::Value;
+use arcstr::ArcStr;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// What changed since the last [`Engine::take_changes`].
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// Instances written or ended (look each up: absent means ended).
+    pub instances: HashSet<InstanceId>,
+    /// Entry history rows written.
+    pub entries: HashSet<(ArcStr, u16)>,
+    /// Profiles written.
+    pub profiles: HashSet<ArcStr>,
+    /// Cap counters changed.
+    pub caps: bool,
+    /// Audience membership changed.
+    pub audiences: bool,
+}
+
+/// The engine's small state: counters and clocks, stored whole at each checkpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SmallState {
+    /// The next instance id.
+    pub next_id: InstanceId,
+    /// The clock.
+    pub now_ms: i64,
+    /// Cap counters: (journey, node, count).
+    pub caps: Vec<(u16, u32, i64)>,
+    /// Which journeys take new entries.
+    pub open: Vec<bool>,
+}
+
+/// Everything stored about an engine, for [`Engine::restore`].
+#[derive(Debug, Default)]
+pub struct Stored {
+    /// Counters and clock.
+    pub small: SmallState,
+    /// Live instances.
+    pub instances: Vec<Instance>,
+    /// Calls in flight when the state was stored (re-issued, with their idempotency keys).
+    pub pending: Vec<CallRequest>,
+    /// Entry history: (profile, journey, last entry ms).
+    pub entries: Vec<(String, u16, i64)>,
+    /// Profiles.
+    pub profiles: Vec<(String, Value)>,
+    /// Audience membership: (audience, profile).
+    pub audiences: Vec<(String, String)>,
+    /// The report so far.
+    pub report: Option<Report>,
+}
+
+impl Engine {
+    /// Takes the changes since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// A live instance.
+    pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
+        self.instances.get(&id)
+    }
+
+    /// The call an instance waits on, if any.
+    pub fn pending_call(&self, id: InstanceId) -> Option<&CallRequest> {
+        self.pending.get(&id)
+    }
+
+    /// The last entry time of a profile into a journey.
+    pub fn last_entry(&self, profile: &str, journey: u16) -> Option<i64> {
+        self.entries.get(&(ArcStr::from(profile), journey)).copied()
+    }
+
+    /// Whether a profile is in a journey now.
+    pub fn is_active(&self, profile: &str, journey: u16) -> bool {
+        self.active.contains_key(&(ArcStr::from(profile), journey))
+    }
+
+    /// A profile's attributes, if set.
+    pub fn stored_profile(&self, key: &str) -> Option<&Value> {
+        self.profiles.get(key)
+    }
+
+    /// Every audience membership pair.
+    pub fn memberships(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> =
+            self.audiences.iter().flat_map(|(a, m)| m.iter().map(move |k| (a.clone(), k.to_string()))).collect();
+        out.sort();
+        out
+    }
+
+    /// Opens or closes a journey to new entries.
+    pub fn set_open(&mut self, journey: u16, open: bool) {
+        if let Some(o) = self.open.get_mut(journey as usize) {
+            *o = open;
+        }
+    }
+
+    /// Whether a journey takes new entries.
+    pub fn is_open(&self, journey: u16) -> bool {
+        self.open.get(journey as usize).copied().unwrap_or(false)
+    }
+
+    /// Counters and clocks.
+    pub fn small_state(&self) -> SmallState {
+        let mut caps: Vec<(u16, u32, i64)> = self.caps.iter().map(|((j, n), c)| (*j, *n, *c)).collect();
+        caps.sort_unstable();
+        SmallState { next_id: self.next_id, now_ms: self.now_ms, caps, open: self.open.clone() }
+    }
+
+    /// Rebuilds an engine from stored state: instances, their timers (a timer due while the
+    /// runtime was down fires at the next advance), and the calls in flight (re-issued).
+    pub fn restore(image: Arc<Image>, options: Options, stored: Stored) -> Engine {
+        let mut e = Engine::new(image, stored.small.now_ms, options);
+        e.next_id = stored.small.next_id.max(1);
+        e.caps = stored.small.caps.iter().map(|(j, n, c)| ((*j, *n), *c)).collect();
+        if stored.small.open.len() == e.open.len() {
+            e.open = stored.small.open.clone();
+        }
+        for (p, j, ms) in stored.entries {
+            e.entries.insert((ArcStr::from(p), j), ms);
+        }
+        for (k, v) in stored.profiles {
+            e.profiles.insert(ArcStr::from(k), v);
+        }
+        for (a, k) in stored.audiences {
+            e.audiences.entry(a).or_default().insert(ArcStr::from(k));
+        }
+        if let Some(r) = stored.report {
+            if r.journeys.len() == e.report.journeys.len() {
+                e.report = r;
+            }
+        }
+        for inst in stored.instances {
+            let timeout = e.image.program.journeys.get(inst.journey as usize).map(|j| j.timeout_ms).unwrap_or(0);
+            e.push_timer(inst.entered_ms.saturating_add(timeout), TimerKind::Timeout(inst.id));
+            let due = match inst.waiting {
+                Waiting::Timer { due } => Some(due),
+                Waiting::Await { due, .. } => due,
+                _ => None,
+            };
+            if let Some(due) = due {
+                e.push_timer(due, TimerKind::Resume(inst.id, inst.token));
+            }
+            e.active.insert((inst.profile.clone(), inst.journey), inst.id);
+            e.instances.insert(inst.id, inst);
+        }
+        for c in stored.pending {
+            if e.instances.get(&c.instance).is_some_and(|i| matches!(i.waiting, Waiting::Call { .. })) {
+                e.pending.insert(c.instance, c.clone());
+                e.calls_out.push(c);
+            }
+        }
+        e.changes = Changes::default();
+        e
+    }
+}
