@@ -29,6 +29,12 @@ enum Command {
     Test(cmd::test::Args),
     /// Run journeys over a file of events on a virtual clock; print paths and a report.
     Run(cmd::run::Args),
+    /// Rewrite journey files in the canonical layout (or, with --check, list those that differ).
+    Fmt(cmd::fmt::Args),
+    /// Run the durable runtime: an HTTP API over an embedded store.
+    Serve(cmd::serve::ServeArgs),
+    /// Ask a running `journey serve` for a summary.
+    Status(cmd::serve::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +47,9 @@ fn main() -> ExitCode {
         Command::Eval(a) => cmd::eval::run(a),
         Command::Test(a) => cmd::test::run(a),
         Command::Run(a) => cmd::run::run(a),
+        Command::Fmt(a) => cmd::fmt::run(a),
+        Command::Serve(a) => cmd::serve::serve(a),
+        Command::Status(a) => cmd::serve::status(a),
     };
     ExitCode::from(code)
 }

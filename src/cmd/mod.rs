@@ -4,8 +4,10 @@ pub mod build;
 pub mod check;
 pub mod eval;
 pub mod explain;
+pub mod fmt;
 pub mod project;
 pub mod run;
+pub mod serve;
 pub mod test;
 
 use clap::ValueEnum;

@@ -97,6 +97,21 @@ impl Engine {
         out
     }
 
+    /// Profiles written since the last checkpoint (without taking them).
+    pub fn changed_profiles(&self) -> Vec<ArcStr> {
+        self.changes.profiles.iter().cloned().collect()
+    }
+
+    /// Every stored profile.
+    pub fn profiles_iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.profiles.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Adds an audience membership without starting any journey (state copied from elsewhere).
+    pub fn audience_enter_quiet(&mut self, audience: &str, key: &str) {
+        self.audiences.entry(audience.to_string()).or_default().insert(ArcStr::from(key));
+    }
+
     /// Opens or closes a journey to new entries.
     pub fn set_open(&mut self, journey: u16, open: bool) {
         if let Some(o) = self.open.get_mut(journey as usize) {

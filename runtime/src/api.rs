@@ -1,0 +1,343 @@
+//! The HTTP API of `journey serve` (axum). `openapi.json` describes it.
+
+use crate::metrics::Metrics;
+use crate::store::{Appended, LogKind, NewEntry};
+use crate::worker::{wall_ms, Query, Wake};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Json as JsonBody;
+use axum::Router;
+use journey_vm::engine::Engine;
+use serde_json::{json, Value as Json};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// The most one event line may hold (Adobe's guardrail).
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+/// The most one request may hold.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// A batch to append, with where to send the outcome.
+pub type AppendRequest = (Vec<NewEntry>, oneshot::Sender<Result<Vec<Appended>, String>>);
+
+/// What the handlers share.
+pub struct AppState {
+    /// The group-commit appender's queue (bounded: a full queue answers 429).
+    pub appender: tokio::sync::mpsc::Sender<AppendRequest>,
+    /// The worker's queue.
+    pub worker: Mutex<std::sync::mpsc::Sender<Wake>>,
+    /// An engine on the newest version, used only to validate events and compute keys.
+    pub validator: Arc<Mutex<Engine>>,
+    /// The bearer token, when auth is on.
+    pub token: Option<String>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Publishes a journey (compiles the project, stores the version); returns the version.
+    pub publish: Box<dyn Fn(&str) -> Result<u32, (StatusCode, String)> + Send + Sync>,
+}
+
+type Shared = Arc<AppState>;
+
+fn error(status: StatusCode, reason: impl Into<String>) -> Response {
+    (status, JsonBody(json!({"error": reason.into()}))).into_response()
+}
+
+/// The router with every route.
+pub fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/events", post(post_events))
+        .route("/profiles/{key}", axum::routing::put(put_profile).patch(patch_profile))
+        .route("/profiles/{key}/instances", get(get_instances))
+        .route("/audiences/{name}/members", post(post_members))
+        .route("/journeys", get(get_journeys))
+        .route("/journeys/{name}/{action}", post(post_journey_action))
+        .route("/journeys/{name}/report", get(get_report))
+        .route("/metrics", get(get_metrics))
+        .route("/status", get(get_status))
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")) }),
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), auth))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(state)
+}
+
+async fn auth(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    if let Some(token) = &state.token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (Authorization: Bearer <token>)");
+        }
+    }
+    next.run(req).await
+}
+
+async fn append(state: &Shared, entries: Vec<NewEntry>) -> Result<Vec<Appended>, Response> {
+    let (tx, rx) = oneshot::channel();
+    if let Err(e) = state.appender.try_send((entries, tx)) {
+        return Err(match e {
+            tokio::sync::mpsc::error::TrySendError::Full(_) => {
+                state.metrics.backpressure.fetch_add(1, Relaxed);
+                error(StatusCode::TOO_MANY_REQUESTS, "the runtime is busy; retry after a short wait")
+            }
+            tokio::sync::mpsc::error::TrySendError::Closed(_) => {
+                error(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+            }
+        });
+    }
+    match rx.await {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, format!("could not store: {e}"))),
+        Err(_) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "shutting down")),
+    }
+}
+
+/// Parses one event line and checks it against the newest version's event declarations.
+fn validate(state: &Shared, line: &str) -> Result<(Option<String>, NewEntry), (Option<String>, String)> {
+    if line.len() > MAX_EVENT_BYTES {
+        return Err((None, format!("the event is {} bytes; the limit is {MAX_EVENT_BYTES}", line.len())));
+    }
+    let v: Json = serde_json::from_str(line).map_err(|e| (None, format!("not valid JSON: {e}")))?;
+    let id = v.get("id").and_then(Json::as_str).map(str::to_string);
+    let Some(name) = v.get("event").and_then(Json::as_str) else {
+        return Err((id, "missing \"event\": the event's name".into()));
+    };
+    let payload = v.get("payload").cloned().unwrap_or(json!({}));
+    let now = wall_ms();
+    let at_ms = match v.get("at").and_then(Json::as_str) {
+        // Arrival time by default; an event from the future is taken as arriving now.
+        Some(at) => at
+            .parse::<jiff::Timestamp>()
+            .map_err(|e| (id.clone(), format!("\"at\" is not an RFC 3339 date-time: {e}")))?
+            .as_millisecond()
+            .min(now),
+        None => now,
+    };
+    let mut engine = state.validator.lock().map_err(|_| (id.clone(), "validator unavailable".to_string()))?;
+    let program = &engine.image().program;
+    let Some(decl) = program.events.iter().find(|e| e.name == name) else {
+        let known: Vec<&str> = program.events.iter().map(|e| e.name.as_str()).collect();
+        let hint = journey_compiler::suggest::did_you_mean(name, known).map(|h| format!("; {h}")).unwrap_or_default();
+        return Err((id, format!("unknown event `{name}`{hint}")));
+    };
+    let mut path = String::new();
+    journey_vm::http::validate(&payload, &decl.payload, &mut path)
+        .map_err(|e| (id.clone(), format!("payload does not match `{name}`'s schema: {e}")))?;
+    if engine.key_of(name, &payload).is_none() {
+        return Err((
+            id,
+            format!("the `{name}` payload has no profile key (its `key` is null or empty) or its `when` does not hold"),
+        ));
+    }
+    let kind = LogKind::Event { name: name.to_string(), payload };
+    Ok((id.clone(), NewEntry { client_id: id, at_ms, kind }))
+}
+
+async fn post_events(State(state): State<Shared>, body: Bytes) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return error(StatusCode::BAD_REQUEST, "the body is not UTF-8");
+    };
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "no events: send one JSON object, or one per line (NDJSON)");
+    }
+    // One pretty-printed object spans several lines: take the whole body as one event.
+    let lines: Vec<&str> =
+        if lines.len() > 1 && serde_json::from_str::<Json>(lines[0]).is_err() { vec![text] } else { lines };
+    let mut rejected = Vec::new();
+    let mut entries = Vec::new();
+    let mut indexes = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        match validate(&state, line) {
+            Ok((_, entry)) => {
+                indexes.push(i);
+                entries.push(entry);
+            }
+            Err((id, reason)) => rejected.push(json!({"index": i, "id": id, "reason": reason})),
+        }
+    }
+    if lines.len() == 1
+        && !rejected.is_empty()
+        && rejected[0]["reason"].as_str().is_some_and(|r| r.starts_with("not valid JSON"))
+    {
+        state.metrics.events_rejected.fetch_add(1, Relaxed);
+        return error(StatusCode::BAD_REQUEST, rejected[0]["reason"].as_str().unwrap_or_default());
+    }
+    state.metrics.events_rejected.fetch_add(rejected.len() as u64, Relaxed);
+    let mut accepted = Vec::new();
+    if !entries.is_empty() {
+        let ids: Vec<Option<String>> = entries.iter().map(|e| e.client_id.clone()).collect();
+        let results = match append(&state, entries).await {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
+        for ((i, id), r) in indexes.into_iter().zip(ids).zip(results) {
+            let (seq, duplicate) = match r {
+                Appended::New(s) => (s, false),
+                Appended::Duplicate(s) => (s, true),
+            };
+            if duplicate {
+                state.metrics.events_duplicate.fetch_add(1, Relaxed);
+            } else {
+                state.metrics.events_accepted.fetch_add(1, Relaxed);
+            }
+            accepted.push(json!({"index": i, "id": id, "seq": seq, "duplicate": duplicate}));
+        }
+    }
+    let status = if accepted.is_empty() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    (status, JsonBody(json!({"accepted": accepted, "rejected": rejected}))).into_response()
+}
+
+fn json_body(body: &Bytes) -> Result<Json, Response> {
+    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("not valid JSON: {e}")))
+}
+
+async fn write_profile(state: Shared, key: String, body: Bytes, patch: bool) -> Response {
+    let attributes = match json_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !attributes.is_object() {
+        return error(StatusCode::BAD_REQUEST, "profile attributes must be a JSON object");
+    }
+    let kind = if patch { LogKind::ProfilePatch { key, attributes } } else { LogKind::ProfilePut { key, attributes } };
+    match append(&state, vec![NewEntry { client_id: None, at_ms: wall_ms(), kind }]).await {
+        Ok(r) => {
+            JsonBody(json!({"seq": match r[0] { Appended::New(s) | Appended::Duplicate(s) => s }})).into_response()
+        }
+        Err(resp) => resp,
+    }
+}
+
+async fn put_profile(State(state): State<Shared>, Path(key): Path<String>, body: Bytes) -> Response {
+    write_profile(state, key, body, false).await
+}
+
+async fn patch_profile(State(state): State<Shared>, Path(key): Path<String>, body: Bytes) -> Response {
+    write_profile(state, key, body, true).await
+}
+
+async fn post_members(State(state): State<Shared>, Path(name): Path<String>, body: Bytes) -> Response {
+    let v = match json_body(&body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let known = state.validator.lock().map(|e| e.image().program.audiences.contains(&name)).unwrap_or(false);
+    if !known {
+        return error(StatusCode::NOT_FOUND, format!("no audience `{name}` is declared"));
+    }
+    let keys = |field: &str| -> Vec<String> {
+        v.get(field)
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Json::as_str)
+            .map(str::to_string)
+            .collect()
+    };
+    let now = wall_ms();
+    let mut entries = Vec::new();
+    for (field, enters) in [("enter", true), ("exit", false)] {
+        for key in keys(field) {
+            entries.push(NewEntry {
+                client_id: None,
+                at_ms: now,
+                kind: LogKind::Audience { audience: name.clone(), key, enters },
+            });
+        }
+    }
+    if entries.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "give profile keys as {\"enter\": [\"k1\"], \"exit\": [\"k2\"]}");
+    }
+    let n = entries.len();
+    match append(&state, entries).await {
+        Ok(_) => JsonBody(json!({"changes": n})).into_response(),
+        Err(resp) => resp,
+    }
+}
+
+async fn ask<T: Send + 'static>(state: &Shared, make: impl FnOnce(oneshot::Sender<T>) -> Query) -> Result<T, Response> {
+    let (tx, rx) = oneshot::channel();
+    let sent = state.worker.lock().map(|w| w.send(Wake::Query(make(tx))).is_ok()).unwrap_or(false);
+    if !sent {
+        return Err(error(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running"));
+    }
+    rx.await.map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running"))
+}
+
+async fn get_journeys(State(state): State<Shared>) -> Response {
+    match ask(&state, Query::Journeys).await {
+        Ok(v) => JsonBody(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn get_report(State(state): State<Shared>, Path(name): Path<String>) -> Response {
+    match ask(&state, |tx| Query::Report(name.clone(), tx)).await {
+        Ok(Some(v)) => JsonBody(v).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no journey `{name}`")),
+        Err(r) => r,
+    }
+}
+
+async fn get_instances(State(state): State<Shared>, Path(key): Path<String>) -> Response {
+    match ask(&state, |tx| Query::Instances(key, tx)).await {
+        Ok(v) => JsonBody(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn get_status(State(state): State<Shared>) -> Response {
+    match ask(&state, Query::Status).await {
+        Ok(mut v) => {
+            v["accepted"] = json!(state.metrics.events_accepted.load(Relaxed));
+            v["rejected"] = json!(state.metrics.events_rejected.load(Relaxed));
+            JsonBody(v).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn get_metrics(State(state): State<Shared>) -> Response {
+    let status = ask(&state, Query::Status).await.unwrap_or(json!({}));
+    let text = state
+        .metrics
+        .render(status["instances_waiting"].as_u64().unwrap_or(0), status["log_entries"].as_u64().unwrap_or(0));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn post_journey_action(State(state): State<Shared>, Path((name, action)): Path<(String, String)>) -> Response {
+    let exists =
+        state.validator.lock().map(|e| e.image().program.journeys.iter().any(|j| j.name == name)).unwrap_or(false);
+    if !exists && action != "publish" {
+        return error(StatusCode::NOT_FOUND, format!("no journey `{name}`"));
+    }
+    let kind = match action.as_str() {
+        "publish" => match (state.publish)(&name) {
+            Ok(version) => LogKind::Publish { version, journeys: vec![name.clone()] },
+            Err((status, why)) => return error(status, why),
+        },
+        "close" => LogKind::Close { journey: name.clone() },
+        "stop" => LogKind::Stop { journey: name.clone() },
+        other => return error(StatusCode::NOT_FOUND, format!("unknown action `{other}`; use publish, close or stop")),
+    };
+    let version = match &kind {
+        LogKind::Publish { version, .. } => Some(*version),
+        _ => None,
+    };
+    match append(&state, vec![NewEntry { client_id: None, at_ms: wall_ms(), kind }]).await {
+        Ok(_) => JsonBody(json!({"journey": name, "action": action, "version": version})).into_response(),
+        Err(resp) => resp,
+    }
+}

@@ -1,0 +1,216 @@
+//! The durable journey runtime behind `journey serve`: an embedded store, one engine loop over
+//! every published version, and an HTTP API.
+//!
+//! Data flows one way: the API validates and appends to the durable log (group commit), the
+//! worker applies the log in order to the engines, and checkpoints their state with the log
+//! position; a restart loads the checkpoint and replays the rest of the log.
+
+pub mod api;
+pub mod metrics;
+pub mod store;
+pub mod worker;
+
+use api::{AppState, AppendRequest};
+use journey_compiler::{artifact, project, SchemaRegistry};
+use journey_vm::engine::{Engine, Options};
+use journey_vm::http::HttpExecutor;
+use journey_vm::machine::Image;
+use metrics::Metrics;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use store::sqlite::SqliteStore;
+use store::{LogKind, NewEntry, Store};
+use worker::{wall_ms, Wake, Worker};
+
+/// How `journey serve` runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The project folder.
+    pub project: PathBuf,
+    /// Extra schema folders.
+    pub schemas: Vec<PathBuf>,
+    /// The database file.
+    pub db: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The bearer token (required on a non-loopback address).
+    pub token: Option<String>,
+}
+
+/// Why the runtime cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is wrong.
+    #[error("{0}")]
+    Config(String),
+    /// The project does not compile.
+    #[error("the project does not compile:\n{0}")]
+    Compile(String),
+    /// The store failed.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// Compiles the project into artifact bytes, or the rendered diagnostics.
+pub fn compile_project(dir: &Path, schemas: &[PathBuf]) -> Result<Vec<u8>, String> {
+    let loaded = project::load(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
+    let mut paths = schemas.to_vec();
+    paths.extend(loaded.config.schema_paths.iter().cloned());
+    let registry = SchemaRegistry::new(&paths).map_err(|e| e.to_string())?;
+    let checked = journey_compiler::check(&loaded.sources, &loaded.journey_files, &registry, &loaded.config.defaults);
+    let errors: Vec<_> = loaded.diagnostics.iter().chain(&checked.diagnostics).filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        return Err(errors.iter().map(|d| d.render_plain(&loaded.sources)).collect::<Vec<_>>().join(""));
+    }
+    let program = journey_compiler::codegen::compile(&checked.program, &loaded.sources);
+    let hash = artifact::source_hash(&loaded.sources, &loaded.journey_files);
+    Ok(artifact::to_bytes(&artifact::artifact(program, hash)))
+}
+
+/// Stores a new version of the project; returns its number.
+pub fn store_version(db: &Path, bytes: &[u8]) -> Result<u32, String> {
+    let mut store = SqliteStore::open(db).map_err(|e| e.to_string())?;
+    let next = store.versions().map_err(|e| e.to_string())?.last().map(|v| v.version + 1).unwrap_or(1);
+    store.save_version(next, bytes, wall_ms()).map_err(|e| e.to_string())?;
+    Ok(next)
+}
+
+fn validator_for(db: &Path) -> Result<Engine, String> {
+    let mut store = SqliteStore::open(db).map_err(|e| e.to_string())?;
+    let rows = store.versions().map_err(|e| e.to_string())?;
+    let row = rows.last().ok_or("no published version")?;
+    let a = artifact::from_bytes(&row.artifact).map_err(|e| e.to_string())?;
+    let image = Arc::new(Image::load(a.program).map_err(|e| e.to_string())?);
+    Ok(Engine::new(image, wall_ms(), Options::default()))
+}
+
+/// Starts the runtime and serves until ctrl-c / SIGTERM.
+pub fn serve(config: Config) -> Result<(), StartError> {
+    if !config.listen.ip().is_loopback() && config.token.is_none() {
+        return Err(StartError::Config(format!(
+            "refusing to listen on {} without a token: set JOURNEY_TOKEN or --token-file, or listen on 127.0.0.1",
+            config.listen
+        )));
+    }
+    let mut store = SqliteStore::open(&config.db).map_err(|e| StartError::Store(e.to_string()))?;
+    if store.versions().map_err(|e| StartError::Store(e.to_string()))?.is_empty() {
+        let bytes = compile_project(&config.project, &config.schemas).map_err(StartError::Compile)?;
+        let v = store_version(&config.db, &bytes).map_err(StartError::Store)?;
+        store
+            .append(&[NewEntry {
+                client_id: None,
+                at_ms: wall_ms(),
+                kind: LogKind::Publish { version: v, journeys: Vec::new() },
+            }])
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        tracing::info!("published the project as version {v}");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Config(format!("cannot start the async runtime: {e}")))?;
+    let metrics = Arc::new(Metrics::default());
+    let executor = Arc::new(rt.block_on(async { HttpExecutor::builder().build() }).map_err(StartError::Config)?);
+    let (wake_tx, wake_rx) = std::sync::mpsc::channel::<Wake>();
+    let worker = Worker::load(Box::new(store), executor, rt.handle().clone(), wake_tx.clone(), metrics.clone())
+        .map_err(StartError::Store)?;
+    let worker_thread = std::thread::Builder::new()
+        .name("journey-engine".into())
+        .spawn(move || worker.run(wake_rx))
+        .map_err(|e| StartError::Config(e.to_string()))?;
+
+    let (append_tx, append_rx) = tokio::sync::mpsc::channel::<AppendRequest>(1024);
+    let appender_store = SqliteStore::open(&config.db).map_err(|e| StartError::Store(e.to_string()))?;
+    let appender_wake = wake_tx.clone();
+    let appender = std::thread::Builder::new()
+        .name("journey-log".into())
+        .spawn(move || group_commit(appender_store, append_rx, appender_wake))
+        .map_err(|e| StartError::Config(e.to_string()))?;
+
+    let validator = Arc::new(Mutex::new(validator_for(&config.db).map_err(StartError::Store)?));
+    let publish_validator = validator.clone();
+    let (project_dir, schemas, db) = (config.project.clone(), config.schemas.clone(), config.db.clone());
+    let publish = move |journey: &str| -> Result<u32, (axum::http::StatusCode, String)> {
+        use axum::http::StatusCode;
+        let bytes = compile_project(&project_dir, &schemas).map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e))?;
+        let a = artifact::from_bytes(&bytes).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        if !a.program.journeys.iter().any(|j| j.name == journey) {
+            return Err((StatusCode::NOT_FOUND, format!("the project has no journey `{journey}`")));
+        }
+        let v = store_version(&db, &bytes).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
+        if let (Ok(mut val), Ok(image)) = (publish_validator.lock(), Image::load(a.program)) {
+            *val = Engine::new(Arc::new(image), wall_ms(), Options::default());
+        }
+        Ok(v)
+    };
+    let state = Arc::new(AppState {
+        appender: append_tx,
+        worker: Mutex::new(wake_tx.clone()),
+        validator: validator.clone(),
+        token: config.token.clone(),
+        metrics,
+        publish: Box::new(publish),
+    });
+    let app = api::router(state);
+    let served = rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| StartError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
+        tracing::info!("listening on http://{}", config.listen);
+        eprintln!("journey serve: listening on http://{} (database {})", config.listen, config.db.display());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| StartError::Config(e.to_string()))
+    });
+    let _ = wake_tx.send(Wake::Shutdown);
+    let _ = worker_thread.join();
+    drop(appender);
+    served
+}
+
+/// The log writer: takes every request waiting, appends them in one transaction (one sync for
+/// the whole group), answers each, and wakes the engine.
+fn group_commit(
+    mut store: SqliteStore,
+    mut rx: tokio::sync::mpsc::Receiver<AppendRequest>,
+    wake: std::sync::mpsc::Sender<Wake>,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut group = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            group.push(more);
+            if group.len() >= 512 {
+                break;
+            }
+        }
+        let all: Vec<NewEntry> = group.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
+        match store.append(&all) {
+            Ok(results) => {
+                let last = results.iter().filter_map(|r| match r {
+                    store::Appended::New(s) => Some(*s),
+                    store::Appended::Duplicate(_) => None,
+                });
+                let max = last.max();
+                let mut rest = results.into_iter();
+                for (entries, reply) in group {
+                    let mine: Vec<_> = rest.by_ref().take(entries.len()).collect();
+                    let _ = reply.send(Ok(mine));
+                }
+                if let Some(seq) = max {
+                    let _ = wake.send(Wake::Appended(seq));
+                }
+            }
+            Err(e) => {
+                tracing::error!("appending to the log failed: {e}");
+                for (_, reply) in group {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}

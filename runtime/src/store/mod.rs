@@ -1,0 +1,180 @@
+//! The durable store behind the runtime. The [`Store`] trait keeps the runtime independent of
+//! the backend (the embedded SQLite one here; a PostgreSQL one for several workers can follow).
+//!
+//! Everything that changes state enters through one ordered log ([`LogEntry`]): events,
+//! profile writes, audience membership, and journey lifecycle commands. An entry is durable
+//! before the client hears "accepted". The engines' state is checkpointed with the log
+//! position it reflects, so a restart loads the checkpoint and replays the log after it.
+
+pub mod sqlite;
+
+use journey_vm::engine::durable::Stored;
+use journey_vm::engine::instance::{Instance, InstanceId};
+use journey_vm::engine::report::{Report, StepEvent};
+use journey_vm::engine::CallRequest;
+use journey_vm::value::Value;
+use serde::{Deserialize, Serialize};
+
+/// A store error, with what failed.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(pub String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// Store results.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What a log entry does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LogKind {
+    /// An event: `name` and its payload.
+    Event {
+        /// The event's name.
+        name: String,
+        /// Its payload.
+        payload: serde_json::Value,
+    },
+    /// Replace a profile's attributes.
+    ProfilePut {
+        /// The profile key.
+        key: String,
+        /// The attributes.
+        attributes: serde_json::Value,
+    },
+    /// Merge attributes into a profile (JSON merge patch).
+    ProfilePatch {
+        /// The profile key.
+        key: String,
+        /// The attributes to merge.
+        attributes: serde_json::Value,
+    },
+    /// A profile enters or leaves an audience.
+    Audience {
+        /// The audience.
+        audience: String,
+        /// The profile key.
+        key: String,
+        /// Enters (true) or leaves (false).
+        enters: bool,
+    },
+    /// A new version of the project was published (its artifact is in the versions table).
+    Publish {
+        /// The version number.
+        version: u32,
+        /// The journeys it publishes (others keep their current version).
+        journeys: Vec<String>,
+    },
+    /// A journey takes no new entries.
+    Close {
+        /// The journey.
+        journey: String,
+    },
+    /// A journey's instances all end "stopped", and it takes no new entries.
+    Stop {
+        /// The journey.
+        journey: String,
+    },
+}
+
+/// A log entry to append.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    /// The client's idempotency key (events); a repeated one is not appended again.
+    pub client_id: Option<String>,
+    /// When it happens (epoch ms).
+    pub at_ms: i64,
+    /// What it does.
+    pub kind: LogKind,
+}
+
+/// An appended log entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Its position in the log.
+    pub seq: i64,
+    /// When it happens (epoch ms).
+    pub at_ms: i64,
+    /// What it does.
+    pub kind: LogKind,
+}
+
+/// The outcome of appending one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Appended at this position.
+    New(i64),
+    /// Its client id was already in the log (at this position): nothing appended.
+    Duplicate(i64),
+}
+
+/// A published version.
+#[derive(Debug, Clone)]
+pub struct VersionRow {
+    /// Its number (1, 2, ...).
+    pub version: u32,
+    /// The compiled artifact (`journey_compiler::artifact` bytes): a restart needs no sources.
+    pub artifact: Vec<u8>,
+    /// When it was published (epoch ms).
+    pub published_ms: i64,
+}
+
+/// What one engine (version) changed since the last checkpoint.
+#[derive(Debug, Default)]
+pub struct EngineDelta {
+    /// The version.
+    pub version: u32,
+    /// Instances to write.
+    pub upserts: Vec<Instance>,
+    /// Instances ended.
+    pub removed: Vec<InstanceId>,
+    /// Calls in flight to write (by instance).
+    pub calls: Vec<CallRequest>,
+    /// Entry history rows: (profile, journey name, last entry ms).
+    pub entries: Vec<(String, String, i64)>,
+    /// Counters and clock.
+    pub small: journey_vm::engine::durable::SmallState,
+    /// The report.
+    pub report: Report,
+}
+
+/// One checkpoint: every engine's delta, shared profile and audience writes, and the log
+/// position they reflect, written atomically.
+#[derive(Debug, Default)]
+pub struct Checkpoint {
+    /// The last log position applied.
+    pub applied_seq: i64,
+    /// Per engine.
+    pub engines: Vec<EngineDelta>,
+    /// Profiles written.
+    pub profiles: Vec<(String, Value)>,
+    /// The whole audience membership, when it changed.
+    pub audiences: Option<Vec<(String, String)>>,
+    /// Step events to append.
+    pub steps: Vec<StepEvent>,
+}
+
+/// The durable store.
+pub trait Store: Send {
+    /// Appends entries in one durable transaction (group commit), in order.
+    fn append(&mut self, entries: &[NewEntry]) -> Result<Vec<Appended>>;
+    /// Entries after a position, in order, at most `limit`.
+    fn entries_after(&mut self, seq: i64, limit: usize) -> Result<Vec<Entry>>;
+    /// Stores a published version's artifact.
+    fn save_version(&mut self, version: u32, artifact: &[u8], published_ms: i64) -> Result<()>;
+    /// Every published version, oldest first.
+    fn versions(&mut self) -> Result<Vec<VersionRow>>;
+    /// Writes a checkpoint atomically.
+    fn checkpoint(&mut self, cp: &Checkpoint) -> Result<()>;
+    /// The last applied log position of the stored checkpoint.
+    fn applied_seq(&mut self) -> Result<i64>;
+    /// The stored state of one engine (version), with the shared profiles and audiences.
+    fn load_engine(&mut self, version: u32, journey_names: &[String]) -> Result<Stored>;
+    /// The number of log entries and accepted events (for status).
+    fn counts(&mut self) -> Result<(i64, i64)>;
+}

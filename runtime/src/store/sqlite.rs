@@ -1,0 +1,203 @@
+//! The embedded store: SQLite (bundled), WAL mode with full synchronous commits. Durability
+//! costs one sync per transaction, and a transaction carries a whole batch (group commit).
+
+use super::*;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS log(seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT UNIQUE, at_ms INTEGER NOT NULL, kind TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS versions(version INTEGER PRIMARY KEY, artifact BLOB NOT NULL, published_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS instances(version INTEGER NOT NULL, id INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY(version, id));
+CREATE TABLE IF NOT EXISTS calls(version INTEGER NOT NULL, instance INTEGER NOT NULL, request TEXT NOT NULL, PRIMARY KEY(version, instance));
+CREATE TABLE IF NOT EXISTS entries(version INTEGER NOT NULL, profile TEXT NOT NULL, journey TEXT NOT NULL, last_ms INTEGER NOT NULL, PRIMARY KEY(version, profile, journey));
+CREATE TABLE IF NOT EXISTS engine_state(version INTEGER PRIMARY KEY, small TEXT NOT NULL, report TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS profiles(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audiences(audience TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY(audience, key));
+CREATE TABLE IF NOT EXISTS steps(id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+";
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError(format!("cannot encode: {e}")))
+}
+
+fn unjson<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError(format!("stored data is damaged: {e}")))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError(format!("cannot open database `{}`: {e}", path.display())))?;
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore { conn })
+    }
+}
+
+impl Store for SqliteStore {
+    fn append(&mut self, entries: &[NewEntry]) -> Result<Vec<Appended>> {
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(entries.len());
+        {
+            let mut find = tx.prepare_cached("SELECT seq FROM log WHERE client_id = ?1")?;
+            let mut insert = tx.prepare_cached("INSERT INTO log(client_id, at_ms, kind) VALUES (?1, ?2, ?3)")?;
+            for e in entries {
+                if let Some(id) = &e.client_id {
+                    if let Some(seq) = find.query_row(params![id], |r| r.get::<_, i64>(0)).optional()? {
+                        out.push(Appended::Duplicate(seq));
+                        continue;
+                    }
+                }
+                insert.execute(params![e.client_id, e.at_ms, json(&e.kind)?])?;
+                out.push(Appended::New(tx.last_insert_rowid()));
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn entries_after(&mut self, seq: i64, limit: usize) -> Result<Vec<Entry>> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT seq, at_ms, kind FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let rows = stmt.query_map(params![seq, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at_ms, kind) = row?;
+            out.push(Entry { seq, at_ms, kind: unjson(&kind)? });
+        }
+        Ok(out)
+    }
+
+    fn save_version(&mut self, version: u32, artifact: &[u8], published_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO versions(version, artifact, published_ms) VALUES (?1, ?2, ?3)",
+            params![version, artifact, published_ms],
+        )?;
+        Ok(())
+    }
+
+    fn versions(&mut self) -> Result<Vec<VersionRow>> {
+        let mut stmt = self.conn.prepare("SELECT version, artifact, published_ms FROM versions ORDER BY version")?;
+        let rows = stmt
+            .query_map([], |r| Ok(VersionRow { version: r.get(0)?, artifact: r.get(1)?, published_ms: r.get(2)? }))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+    }
+
+    fn checkpoint(&mut self, cp: &Checkpoint) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut put_inst =
+                tx.prepare_cached("INSERT OR REPLACE INTO instances(version, id, data) VALUES (?1, ?2, ?3)")?;
+            let mut del_inst = tx.prepare_cached("DELETE FROM instances WHERE version = ?1 AND id = ?2")?;
+            let mut put_call =
+                tx.prepare_cached("INSERT OR REPLACE INTO calls(version, instance, request) VALUES (?1, ?2, ?3)")?;
+            let mut del_call = tx.prepare_cached("DELETE FROM calls WHERE version = ?1 AND instance = ?2")?;
+            let mut put_entry = tx.prepare_cached(
+                "INSERT OR REPLACE INTO entries(version, profile, journey, last_ms) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut put_state =
+                tx.prepare_cached("INSERT OR REPLACE INTO engine_state(version, small, report) VALUES (?1, ?2, ?3)")?;
+            for e in &cp.engines {
+                for i in &e.upserts {
+                    put_inst.execute(params![e.version, i.id as i64, json(i)?])?;
+                    del_call.execute(params![e.version, i.id as i64])?;
+                }
+                for id in &e.removed {
+                    del_inst.execute(params![e.version, *id as i64])?;
+                    del_call.execute(params![e.version, *id as i64])?;
+                }
+                for c in &e.calls {
+                    put_call.execute(params![e.version, c.instance as i64, json(c)?])?;
+                }
+                for (p, j, ms) in &e.entries {
+                    put_entry.execute(params![e.version, p, j, ms])?;
+                }
+                put_state.execute(params![e.version, json(&e.small)?, json(&e.report)?])?;
+            }
+            let mut put_profile = tx.prepare_cached("INSERT OR REPLACE INTO profiles(key, value) VALUES (?1, ?2)")?;
+            for (k, v) in &cp.profiles {
+                put_profile.execute(params![k, json(v)?])?;
+            }
+            if let Some(members) = &cp.audiences {
+                tx.execute("DELETE FROM audiences", [])?;
+                let mut put = tx.prepare_cached("INSERT INTO audiences(audience, key) VALUES (?1, ?2)")?;
+                for (a, k) in members {
+                    put.execute(params![a, k])?;
+                }
+            }
+            let mut put_step = tx.prepare_cached("INSERT INTO steps(data) VALUES (?1)")?;
+            for s in &cp.steps {
+                put_step.execute(params![json(s)?])?;
+            }
+            tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('applied_seq', ?1)", params![cp.applied_seq])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn applied_seq(&mut self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'applied_seq'", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    fn load_engine(&mut self, version: u32, journey_names: &[String]) -> Result<Stored> {
+        let mut stored = Stored::default();
+        if let Some((small, report)) = self
+            .conn
+            .query_row("SELECT small, report FROM engine_state WHERE version = ?1", params![version], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?
+        {
+            stored.small = unjson(&small)?;
+            stored.report = Some(unjson(&report)?);
+        }
+        let mut stmt = self.conn.prepare("SELECT data FROM instances WHERE version = ?1")?;
+        for row in stmt.query_map(params![version], |r| r.get::<_, String>(0))? {
+            stored.instances.push(unjson(&row?)?);
+        }
+        let mut stmt = self.conn.prepare("SELECT request FROM calls WHERE version = ?1")?;
+        for row in stmt.query_map(params![version], |r| r.get::<_, String>(0))? {
+            stored.pending.push(unjson(&row?)?);
+        }
+        let mut stmt = self.conn.prepare("SELECT profile, journey, last_ms FROM entries WHERE version = ?1")?;
+        for row in stmt.query_map(params![version], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+        })? {
+            let (p, j, ms) = row?;
+            if let Some(i) = journey_names.iter().position(|n| *n == j) {
+                stored.entries.push((p, i as u16, ms));
+            }
+        }
+        let mut stmt = self.conn.prepare("SELECT key, value FROM profiles")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            let (k, v) = row?;
+            stored.profiles.push((k, unjson(&v)?));
+        }
+        let mut stmt = self.conn.prepare("SELECT audience, key FROM audiences")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            stored.audiences.push(row?);
+        }
+        Ok(stored)
+    }
+
+    fn counts(&mut self) -> Result<(i64, i64)> {
+        let total: i64 = self.conn.query_row("SELECT count(*) FROM log", [], |r| r.get(0))?;
+        let events: i64 =
+            self.conn.query_row("SELECT count(*) FROM log WHERE kind LIKE '{\"kind\":\"event\"%'", [], |r| r.get(0))?;
+        Ok((total, events))
+    }
+}
