@@ -81,7 +81,10 @@ pub fn run_test(image: &Arc<Image>, test: &ir::Test) -> TestResult {
                     // An event with a null or empty key is rejected and starts nothing, as at
                     // runtime: a test may send one to check just that, so it is no failure.
                     let _ = engine.send(event, &json);
-                    settle(&mut engine, &mocks)
+                    settle(&mut engine, &mocks)?;
+                    // The event went first; what else was due at this instant runs now, before
+                    // the next statement (an await's deadline the event did not meet).
+                    advance(&mut engine, &mocks, to, true)
                 })
             }
             TestStmt::After(d) => {
