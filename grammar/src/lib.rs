@@ -7,6 +7,7 @@
 
 pub mod ast;
 mod docs;
+pub mod fmt;
 mod lower;
 mod parser;
 mod recover;

@@ -15,7 +15,18 @@ pub(crate) const DECLARATION: &str =
 /// Re-parses `src[at..end]` with `rule` (a `re_*` rule) and describes where and why it fails.
 pub(crate) fn reparse(src: &str, at: usize, end: usize, rule: Rule) -> SyntaxError {
     match JourneyParser::parse(rule, &src[at..end]) {
-        Err(e) => convert(src, at, &e, context_default(rule)),
+        Err(e) => {
+            let mut err = convert(src, at, &e, context_default(rule));
+            // Something missing at the end of a line: point there, not at the next line's token.
+            if err.span.start > at && err.span.end > err.span.start {
+                let before = src[at..err.span.start].trim_end_matches([' ', '\t', '\r', '\n']);
+                if src[at + before.len()..err.span.start].contains('\n') {
+                    let p = at + before.len();
+                    err.span = Span::new(p, p);
+                }
+            }
+            err
+        }
         Ok(_) => {
             let (span, found) = found_token(src, at);
             SyntaxError { span, message: format!("unexpected {found}"), expected: vec![] }
@@ -90,6 +101,9 @@ fn describe_failure(src: &str, pos: usize, positives: &[Rule], default: &str) ->
         .filter(|r| !(operator && is_postfix(**r)))
         .flat_map(|r| context(*r).unwrap_or_else(|| describe(*r).into_iter().collect()))
         .collect();
+    if wanted.iter().any(|(_, d)| d == EXPRESSION) {
+        wanted.retain(|(_, d)| d != "a name");
+    }
     if wanted.is_empty() {
         wanted.push((99, default.to_string()));
     }
@@ -118,6 +132,7 @@ fn context(rule: Rule) -> Option<Vec<(u8, String)>> {
     Some(std::iter::once(close).chain(list.iter().map(|(r, t)| (*r, t.to_string()))).collect())
 }
 
+const EXPRESSION: &str = "an expression";
 const OPTION: &str = "an option (headers, query, body, auth, timeout, retry, throttle, cache, returns)";
 const ASSIGNMENT: &str = "an assignment like `a.b = 1`";
 
@@ -200,7 +215,7 @@ fn describe(rule: Rule) -> Option<(u8, String)> {
         | Rule::date
         | Rule::datetime
         | Rule::time
-        | Rule::wait_until => (40, "an expression"),
+        | Rule::wait_until => (40, EXPRESSION),
         Rule::coalesce
         | Rule::or_op
         | Rule::and_op
@@ -218,7 +233,8 @@ fn describe(rule: Rule) -> Option<(u8, String)> {
         | Rule::mul
         | Rule::div
         | Rule::rem
-        | Rule::is_test => (OPERATOR, "an operator"),
+        | Rule::is_test
+        | Rule::op_start => (OPERATOR, "an operator"),
         Rule::field_access => (14, "`.`"),
         Rule::index_access => (11, "`[`"),
         Rule::call_args => (10, "`(`"),

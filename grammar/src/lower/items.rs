@@ -76,8 +76,10 @@ impl Lower<'_> {
         };
         let mut decl = EventDecl { name: self.ident(&name), schema: self.ident(&schema), key: None, when: None };
         for body in k {
+            let mut prev = None;
             for clause in kids(body) {
                 let span = self.span(&clause);
+                let good = matches!(clause.as_rule(), Rule::event_key | Rule::event_when);
                 match clause.as_rule() {
                     Rule::event_key | Rule::event_when => {
                         let is_key = clause.as_rule() == Rule::event_key;
@@ -90,10 +92,11 @@ impl Lower<'_> {
                             *slot = Some(e);
                         }
                     }
-                    Rule::bad_clause => self.report(Rule::re_event, &clause),
+                    Rule::bad_clause => self.report_after(prev, Rule::re_event_next, Rule::re_event, &clause),
                     Rule::missing_close => self.unclosed(Rule::re_event, &clause),
                     _ => {}
                 }
+                prev = good.then_some(span.start);
             }
         }
         ItemKind::Event(decl)
@@ -119,17 +122,21 @@ impl Lower<'_> {
                 Rule::method => method = Some(self.ident(&c)),
                 Rule::string => url = Some(self.str_lit(c)),
                 Rule::http_body => {
+                    let mut prev = None;
                     for o in kids(c) {
+                        let start = self.span(&o).start;
+                        let good = o.as_rule() == Rule::http_option;
                         match o.as_rule() {
                             Rule::http_option => {
                                 if let Some(opt) = self.http_option(o) {
                                     options.push(opt);
                                 }
                             }
-                            Rule::bad_option => self.report(Rule::re_http, &o),
+                            Rule::bad_option => self.report_after(prev, Rule::re_http_next, Rule::re_http, &o),
                             Rule::missing_close => self.unclosed(Rule::re_http, &o),
                             _ => {}
                         }
+                        prev = good.then_some(start);
                     }
                 }
                 _ => {}

@@ -14,7 +14,10 @@ impl Lower<'_> {
         let mut settings = Vec::new();
         let mut stmts: Vec<Stmt> = Vec::new();
         let mut close_at = self.span(&d).end;
+        let mut prev = None;
         for c in d.into_inner() {
+            let start = self.span(&c).start;
+            let good = matches!(c.as_rule(), Rule::setting | Rule::stmt);
             match c.as_rule() {
                 Rule::decl_name => name = Some(self.ident(&c)),
                 Rule::setting => {
@@ -23,7 +26,10 @@ impl Lower<'_> {
                     }
                 }
                 Rule::stmt => stmts.push(self.stmt(c)),
-                Rule::bad_stmt => stmts.push(self.bad_stmt(Rule::re_journey, c)),
+                Rule::bad_stmt => {
+                    self.report_after(prev, Rule::re_journey_next, Rule::re_journey, &c);
+                    stmts.push(Stmt { kind: StmtKind::Error, span: self.span(&c) });
+                }
                 Rule::rbrace => close_at = self.span(&c).start,
                 Rule::missing_close => {
                     close_at = self.span(&c).start;
@@ -31,6 +37,7 @@ impl Lower<'_> {
                 }
                 _ => {}
             }
+            prev = good.then_some(start);
         }
         let span = match (stmts.first(), stmts.last()) {
             (Some(a), Some(b)) => a.span.to(b.span),
@@ -40,11 +47,6 @@ impl Lower<'_> {
             Some(name) => ItemKind::Journey(JourneyDecl { name, settings, body: Block { stmts, span } }),
             None => ItemKind::Error,
         }
-    }
-
-    fn bad_stmt(&mut self, context: Rule, p: P) -> Stmt {
-        self.report(context, &p);
-        Stmt { kind: StmtKind::Error, span: self.span(&p) }
     }
 
     fn setting(&mut self, p: P) -> Option<JourneySetting> {
@@ -101,11 +103,15 @@ impl Lower<'_> {
     /// A `block` pair (statements between braces).
     pub(crate) fn block(&mut self, p: P) -> Block {
         let span = self.span(&p);
-        let mut stmts = Vec::new();
+        let mut stmts: Vec<Stmt> = Vec::new();
         for c in kids(p) {
+            let prev = stmts.last().filter(|s| s.kind != StmtKind::Error).map(|s| s.span.start);
             match c.as_rule() {
                 Rule::stmt => stmts.push(self.stmt(c)),
-                Rule::bad_stmt => stmts.push(self.bad_stmt(Rule::re_block, c)),
+                Rule::bad_stmt => {
+                    self.report_after(prev, Rule::re_block_next, Rule::re_block, &c);
+                    stmts.push(Stmt { kind: StmtKind::Error, span: self.span(&c) });
+                }
                 Rule::missing_close => self.unclosed(Rule::re_block, &c),
                 _ => {}
             }

@@ -19,6 +19,9 @@ pub(crate) type P<'i> = Pair<'i, Rule>;
 /// later stages can recurse over the tree safely.
 pub(crate) const MAX_EXPR_DEPTH: usize = 256;
 
+/// How far past a recovery region an error re-parse may look.
+const REPARSE_MARGIN: usize = 2048;
+
 /// Lowering state for one parsed segment `src[base..end]`.
 pub(crate) struct Lower<'s> {
     pub src: &'s str,
@@ -34,9 +37,29 @@ impl<'s> Lower<'s> {
         Lower { src, base, end, errors: Vec::new(), depth: 0 }
     }
 
+    /// Where `p` stands, without trailing whitespace and comments (pest leaves them in a
+    /// rule's span when the rule ends with an optional part that is absent).
     pub fn span(&self, p: &P) -> Span {
         let s = p.as_span();
-        Span::new(self.base + s.start(), self.base + s.end())
+        let (start, end) = (self.base + s.start(), self.base + s.end());
+        if end > start && matches!(self.src.as_bytes()[end - 1], b' ' | b'\t' | b'\r' | b'\n' | b'/') {
+            return Span::new(start, self.trim_trivia(p, end));
+        }
+        Span::new(start, end)
+    }
+
+    /// Walks down the last children while only trivia follows them.
+    fn trim_trivia(&self, p: &P, mut end: usize) -> usize {
+        let mut q = p.clone();
+        while let Some(last) = q.clone().into_inner().last() {
+            let e = self.base + last.as_span().end();
+            if !is_trivia(&self.src[e..end]) {
+                break;
+            }
+            end = e;
+            q = last;
+        }
+        end
     }
 
     pub fn error(&mut self, span: Span, message: impl Into<String>) {
@@ -45,17 +68,47 @@ impl<'s> Lower<'s> {
 
     /// Reports the syntax error at a recovery node `p`, found by re-parsing with `rule`.
     pub fn report(&mut self, rule: Rule, p: &P) {
-        let at = self.span(p).start;
-        let e = recover::reparse(self.src, at, self.end, rule);
+        let span = self.span(p);
+        let e = self.reparse(rule, span.start, span.end);
+        self.errors.push(e);
+    }
+
+    /// Reports the error at `bad`, first trying from the good sibling before it (`prev`, with
+    /// `next_rule`), in case that sibling ran into the error past the start of `bad`.
+    pub fn report_after(&mut self, prev: Option<usize>, next_rule: Rule, rule: Rule, bad: &P) {
+        let span = self.span(bad);
+        if let Some(prev) = prev {
+            let e = self.reparse(next_rule, prev, span.end);
+            if e.span.start > span.start {
+                self.errors.push(e);
+                return;
+            }
+        }
+        let e = self.reparse(rule, span.start, span.end);
         self.errors.push(e);
     }
 
     /// Reports a block whose `}` is missing (at the end of file or the next declaration).
     pub fn unclosed(&mut self, rule: Rule, p: &P) {
         let at = self.span(p).start;
-        let mut e = recover::reparse(self.src, at, self.end, rule);
+        let mut e = self.reparse(rule, at, at);
         e.message = format!("unclosed `{{`: {}", e.message);
         self.errors.push(e);
+    }
+
+    /// Re-parses from `at` with `rule`. The input is cut two lines after the recovery region
+    /// (`at..region_end`): the failure lies in or just after it, and pest's error building
+    /// walks the whole input it was given, which would make many errors quadratic.
+    fn reparse(&self, rule: Rule, at: usize, region_end: usize) -> SyntaxError {
+        let mut cut = self.end.min(region_end + REPARSE_MARGIN);
+        while !self.src.is_char_boundary(cut) {
+            cut += 1;
+        }
+        // Usually the next two lines are plenty.
+        if let Some((k, _)) = self.src[region_end..cut].match_indices('\n').nth(2) {
+            cut = region_end + k;
+        }
+        recover::reparse(self.src, at, cut, rule)
     }
 
     /// A name (declaration, field, parameter...), backticks stripped.
@@ -63,6 +116,23 @@ impl<'s> Lower<'s> {
         let text = p.as_str();
         let name = text.strip_prefix('`').and_then(|t| t.strip_suffix('`')).unwrap_or(text);
         Ident { name: name.to_string(), span: self.span(p) }
+    }
+}
+
+/// Only whitespace and comments.
+fn is_trivia(mut s: &str) -> bool {
+    loop {
+        s = s.trim_start();
+        if s.is_empty() {
+            return true;
+        }
+        if let Some(rest) = s.strip_prefix("//") {
+            s = rest.find('\n').map_or("", |k| &rest[k..]);
+        } else if let Some(rest) = s.strip_prefix("/*") {
+            s = rest.find("*/").map_or("", |k| &rest[k + 2..]);
+        } else {
+            return false;
+        }
     }
 }
 

@@ -8,9 +8,10 @@ impl Lower<'_> {
     /// A `test_decl` pair.
     pub(crate) fn test(&mut self, d: P) -> ItemKind {
         let mut name: Option<StrLit> = None;
-        let mut stmts = Vec::new();
+        let mut stmts: Vec<TestStmt> = Vec::new();
         for c in kids(d) {
             let span = self.span(&c);
+            let prev = stmts.last().filter(|s| s.kind != TestStmtKind::Error).map(|s| s.span.start);
             match c.as_rule() {
                 Rule::string => name = Some(self.str_lit(c)),
                 Rule::test_stmt => {
@@ -18,7 +19,7 @@ impl Lower<'_> {
                     stmts.push(TestStmt { kind, span });
                 }
                 Rule::bad_test_stmt => {
-                    self.report(Rule::re_test, &c);
+                    self.report_after(prev, Rule::re_test_next, Rule::re_test, &c);
                     stmts.push(TestStmt { kind: TestStmtKind::Error, span });
                 }
                 Rule::missing_close => self.unclosed(Rule::re_test, &c),

@@ -1,0 +1,237 @@
+//! Journeys: settings, statements and blocks.
+
+use super::doc::*;
+use super::expr::ASSIGNMENTS;
+use super::{LineDoc, F};
+use crate::ast::{
+    ActionCall, AfterArm, AwaitArm, Block, HttpKind, JourneyDecl, JourneySetting, JourneySettingKind, LetValue,
+    Reentry, Schedule, Span, StartRule, Stmt, StmtKind,
+};
+
+/// A statement with no block inside it (a block holding only it may stay on one line).
+fn simple(s: &Stmt) -> bool {
+    match &s.kind {
+        StmtKind::Await { .. } | StmtKind::If { .. } | StmtKind::Split(_) | StmtKind::Cap { .. } => false,
+        StmtKind::Call(c) | StmtKind::Let { value: LetValue::Call(c), .. } => {
+            c.on_timeout.is_none() && c.on_error.is_none()
+        }
+        _ => true,
+    }
+}
+
+impl F<'_> {
+    pub(super) fn journey(&mut self, j: &JourneyDecl, span: Span) -> Doc {
+        let name = self.tok(j.name.span);
+        let open = self.brace_after(j.name.span.end);
+        let mut lines: Vec<(Span, LineDoc<Self>)> = Vec::new();
+        for s in &j.settings {
+            lines.push((s.span, Box::new(move |f: &mut Self| f.setting(s))));
+        }
+        for s in &j.body.stmts {
+            lines.push((s.span, Box::new(move |f: &mut Self| f.stmt(s))));
+        }
+        lines.sort_by_key(|(s, _)| s.start);
+        cat(vec![text("journey "), name, text(" "), self.lines(open, span.end, lines)])
+    }
+
+    fn setting(&mut self, s: &JourneySetting) -> Doc {
+        use JourneySettingKind as S;
+        match &s.kind {
+            S::Start(rule) => {
+                let rule = match rule {
+                    StartRule::Event(e) => self.tok(e.span),
+                    StartRule::AudienceEnters(a) => cat(vec![text("audience "), self.tok(a.span), text(" enters")]),
+                    StartRule::AudienceExits(a) => cat(vec![text("audience "), self.tok(a.span), text(" exits")]),
+                    StartRule::AudienceRead { audience, schedule } => {
+                        let a = self.tok(audience.span);
+                        let when = match schedule {
+                            Schedule::Every { every, at } => {
+                                let every = self.tok(every.span);
+                                cat(vec![text(" every "), every, text(" at "), self.expr(at)])
+                            }
+                            Schedule::Once { at } => cat(vec![text(" once at "), self.expr(at)]),
+                        };
+                        cat(vec![text("audience "), a, when])
+                    }
+                };
+                cat(vec![text("start on "), rule])
+            }
+            S::Reentry(Reentry::Never) => text("reentry never"),
+            S::Reentry(Reentry::Always) => text("reentry always"),
+            S::Reentry(Reentry::After(d)) => cat(vec![text("reentry after "), self.tok(d.span)]),
+            S::Timezone(z) => cat(vec![text("timezone "), self.tok(z.span)]),
+            S::Timeout(d) => cat(vec![text("timeout "), self.tok(d.span)]),
+            S::Active { from, to } => {
+                let from = self.expr(from);
+                cat(vec![text("active from "), from, text(" to "), self.expr(to)])
+            }
+            S::ExitOn(e) => cat(vec![text("exit on "), self.tok(e.span)]),
+        }
+    }
+
+    /// A block: `{ }`, `{ stmt }` when written so and it fits, or one statement per line.
+    fn block(&mut self, b: &Block) -> Doc {
+        let one_line = !self.src[b.span.start..b.span.end].contains('\n');
+        if one_line && b.stmts.len() == 1 && simple(&b.stmts[0]) && !self.has_comments(b.span) {
+            let s = self.stmt(&b.stmts[0]);
+            return group(cat(vec![text("{"), nest(2, cat(vec![Line, s])), Line, text("}")]));
+        }
+        let lines =
+            b.stmts.iter().map(|s| (s.span, Box::new(move |f: &mut Self| f.stmt(s)) as LineDoc<Self>)).collect();
+        self.lines(b.span.start, b.span.end, lines)
+    }
+
+    /// ` else ` after the block that ends at `end`, or its trailing comment and `else` on the
+    /// next line.
+    fn else_after(&mut self, end: usize) -> Doc {
+        let trail = self.trailing(end);
+        if matches!(&trail, Concat(v) if v.is_empty()) {
+            text(" else ")
+        } else {
+            cat(vec![trail, Hard, text("else ")])
+        }
+    }
+
+    /// A statement.
+    pub(super) fn stmt(&mut self, s: &Stmt) -> Doc {
+        match &s.kind {
+            StmtKind::Let { name, value } => {
+                let name = self.tok(name.span);
+                let value = match value {
+                    LetValue::Expr(e) => self.expr(e),
+                    LetValue::Call(c) => self.call(c),
+                };
+                cat(vec![text("let "), name, text(" = "), value])
+            }
+            StmtKind::Wait(e) => cat(vec![text("wait "), self.expr(e)]),
+            StmtKind::WaitUntil(e) => cat(vec![text("wait until "), self.expr(e)]),
+            StmtKind::Await { arms, after } => self.await_stmt(arms, after.as_ref(), s.span),
+            StmtKind::If { branches, otherwise } => {
+                let mut out = Vec::new();
+                let mut prev = None;
+                for (cond, block) in branches {
+                    if let Some(end) = prev {
+                        out.push(self.else_after(end));
+                    }
+                    out.push(text("if "));
+                    out.push(self.expr(cond));
+                    out.push(text(" "));
+                    out.push(self.block(block));
+                    prev = Some(block.span.end);
+                }
+                if let (Some(o), Some(end)) = (otherwise, prev) {
+                    out.push(self.else_after(end));
+                    out.push(self.block(o));
+                }
+                cat(out)
+            }
+            StmtKind::Split(branches) => {
+                let open = self.brace_after(s.span.start);
+                let lines = branches
+                    .iter()
+                    .map(|b| {
+                        let print = move |f: &mut Self| {
+                            let mut out = vec![f.tok(b.percent_span)];
+                            if let Some(l) = &b.label {
+                                out.push(text(" "));
+                                out.push(f.tok(l.span));
+                            }
+                            out.push(text(" -> "));
+                            out.push(f.block(&b.block));
+                            cat(out)
+                        };
+                        (b.span, Box::new(print) as LineDoc<Self>)
+                    })
+                    .collect();
+                cat(vec![text("split "), self.lines(open, s.span.end, lines)])
+            }
+            StmtKind::Cap { limit, body, otherwise } => {
+                let limit = self.expr(limit);
+                let mut out = vec![text("cap "), limit, text(" "), self.block(body)];
+                if let Some(o) = otherwise {
+                    out.push(self.else_after(body.span.end));
+                    out.push(self.block(o));
+                }
+                cat(out)
+            }
+            StmtKind::Call(c) => self.call(c),
+            StmtKind::UpdateProfile(assignments) => {
+                let print = |f: &mut Self, a: &crate::ast::Assignment| {
+                    let mut out = Vec::new();
+                    for (i, p) in a.path.iter().enumerate() {
+                        if i > 0 {
+                            out.push(text("."));
+                        }
+                        out.push(f.tok(p.span));
+                    }
+                    out.push(text(" = "));
+                    out.push(f.expr(&a.value));
+                    cat(out)
+                };
+                let list = self.bracketed(ASSIGNMENTS, assignments, |a| a.span, print, s.span);
+                cat(vec![text("update profile "), list])
+            }
+            StmtKind::Jump(j) => cat(vec![text("jump "), self.tok(j.span)]),
+            StmtKind::End(None) => text("end"),
+            StmtKind::End(Some(l)) => cat(vec![text("end "), self.tok(l.span)]),
+            StmtKind::Error => self.tok(s.span),
+        }
+    }
+
+    /// `call A(args)` or `fetch D(args)`, with its handlers on their own lines.
+    fn call(&mut self, c: &ActionCall) -> Doc {
+        let kw = if c.kind == HttpKind::Action { "call " } else { "fetch " };
+        let name = self.tok(c.name.span);
+        let args = self.args(&c.args, Span::new(c.name.span.end, c.span.end));
+        let mut out = vec![text(kw), name, args];
+        let mut handlers: Vec<(&str, &Block)> = Vec::new();
+        if let Some(b) = &c.on_timeout {
+            handlers.push(("on timeout ", b));
+        }
+        if let Some(b) = &c.on_error {
+            handlers.push(("on error ", b));
+        }
+        handlers.sort_by_key(|(_, b)| b.span.start);
+        let mut prev = c.span.end;
+        for (word, b) in handlers {
+            let trail = self.trailing(prev);
+            let lead = self.leading(b.span.start, prev, true);
+            let block = self.block(b);
+            out.push(trail);
+            out.push(nest(2, cat(vec![Hard, lead, text(word), block])));
+            prev = b.span.end;
+        }
+        cat(out)
+    }
+
+    fn await_stmt(&mut self, arms: &[AwaitArm], after: Option<&AfterArm>, span: Span) -> Doc {
+        let open = self.brace_after(span.start);
+        let mut lines: Vec<(Span, LineDoc<Self>)> = Vec::new();
+        for a in arms {
+            let print = move |f: &mut Self| {
+                let mut out = vec![text("on "), f.tok(a.event.span)];
+                if let Some(b) = &a.binding {
+                    out.push(text(" as "));
+                    out.push(f.tok(b.span));
+                }
+                if let Some(c) = &a.condition {
+                    out.push(text(" where "));
+                    out.push(f.expr(c));
+                }
+                out.push(text(" -> "));
+                out.push(f.block(&a.block));
+                cat(out)
+            };
+            lines.push((a.span, Box::new(print)));
+        }
+        if let Some(a) = after {
+            let print = move |f: &mut Self| {
+                let d = f.expr(&a.duration);
+                cat(vec![text("after "), d, text(" -> "), f.block(&a.block)])
+            };
+            lines.push((a.span, Box::new(print)));
+        }
+        lines.sort_by_key(|(s, _)| s.start);
+        cat(vec![text("await "), self.lines(open, span.end, lines)])
+    }
+}
