@@ -31,7 +31,7 @@ fn text(src: &str) -> String {
 fn numbers() {
     assert_eq!(kind("42"), ExprKind::Int(42));
     assert_eq!(kind("1_000"), ExprKind::Int(1000));
-    assert_eq!(kind("3.14"), ExprKind::Number(3.14));
+    assert_eq!(kind("2.75"), ExprKind::Number(2.75));
     assert_eq!(kind("1e-3"), ExprKind::Number(1e-3));
     assert_eq!(kind("2E+2"), ExprKind::Number(200.0));
     assert_eq!(kind("9223372036854775807"), ExprKind::Int(i64::MAX));

@@ -11,7 +11,7 @@ fn items() -> Vec<Item> {
     parsed.file.items
 }
 
-fn find<'a>(items: &'a [Item], pred: impl Fn(&ItemKind) -> bool) -> &'a Item {
+fn find(items: &[Item], pred: impl Fn(&ItemKind) -> bool) -> &Item {
     items.iter().find(|i| pred(&i.kind)).expect("item")
 }
 
