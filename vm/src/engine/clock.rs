@@ -1,12 +1,13 @@
 //! Time in journeys: `wait until`, the active window and audience-read schedules, in the
 //! journey's time zone with correct daylight-saving handling.
 //!
-//! A local time that a daylight-saving change skips means the first instant after the gap; a
-//! repeated one the earlier instant (jiff's "compatible" disambiguation).
+//! A local time that a daylight-saving change skips means the first instant after the gap (the
+//! transition itself: 02:30 on a day that jumps from 02:00 to 03:00 means 03:00); a repeated one
+//! the earlier instant.
 
 use crate::value::{parse_date, parse_datetime, Value};
 use jiff::civil::{self, Weekday};
-use jiff::tz::TimeZone;
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{Timestamp, ToSpan};
 
 /// Epoch milliseconds to a timestamp (clamped into range).
@@ -20,7 +21,17 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 fn local_to_ms(dt: civil::DateTime, tz: &TimeZone) -> Option<i64> {
-    tz.to_zoned_datetime(dt).ok().map(|z| z.timestamp().as_millisecond())
+    let ambiguous = tz.to_ambiguous_timestamp(dt);
+    match ambiguous.offset() {
+        // Read with the offset after the gap, `dt` falls just before it: the next transition
+        // from there is the gap's end, the first instant after it.
+        AmbiguousOffset::Gap { after, .. } => {
+            let before_gap = after.to_timestamp(dt).ok()?;
+            tz.following(before_gap).next().map(|t| t.timestamp().as_millisecond())
+        }
+        // A fold: "compatible" takes the earlier instant.
+        _ => ambiguous.compatible().ok().map(|t| t.as_millisecond()),
+    }
 }
 
 /// The instant `wait until v` waits for: the first time of day at or after now, a date-time,
@@ -116,9 +127,20 @@ mod tests {
     #[test]
     fn daylight_saving_gaps_and_folds() {
         let tz = TimeZone::get("Europe/Paris").unwrap();
-        // 2026-03-29: 02:00 -> 03:00. 02:30 does not exist: the first instant after the gap.
+        // 2026-03-29: 02:00 -> 03:00. 02:30 does not exist: the first instant after the gap is
+        // 03:00 CEST (01:00Z).
         let t = Value::Time(civil::time(2, 30, 0, 0));
-        assert_eq!(until(&t, ms("2026-03-28T23:00:00Z"), &tz), Some(ms("2026-03-29T01:30:00Z")));
+        assert_eq!(until(&t, ms("2026-03-28T23:00:00Z"), &tz), Some(ms("2026-03-29T01:00:00Z")));
+        // At 03:00 CEST exactly, that instant is now: it goes on at once.
+        assert_eq!(until(&t, ms("2026-03-29T01:00:00Z"), &tz), Some(ms("2026-03-29T01:00:00Z")));
+        // A local date-time in the gap, and a schedule at a time in the gap, alike.
+        let ldt = Value::LocalDateTime(civil::date(2026, 3, 29).at(2, 30, 0, 0));
+        assert_eq!(until(&ldt, 0, &tz), Some(ms("2026-03-29T01:00:00Z")));
+        assert_eq!(next_fire(Some("day"), "02:30", ms("2026-03-28T02:00:00Z"), &tz), Some(ms("2026-03-29T01:00:00Z")));
+        // New York, 2026-03-08: 02:00 -> 03:00 (EST -> EDT); 02:15 means 03:00 EDT (07:00Z).
+        let ny = TimeZone::get("America/New_York").unwrap();
+        let quarter = Value::Time(civil::time(2, 15, 0, 0));
+        assert_eq!(until(&quarter, ms("2026-03-08T05:00:00Z"), &ny), Some(ms("2026-03-08T07:00:00Z")));
         // 2026-10-25: 03:00 -> 02:00. 02:30 happens twice: the earlier one (CEST, +02:00).
         assert_eq!(until(&t, ms("2026-10-24T23:00:00Z"), &tz), Some(ms("2026-10-25T00:30:00Z")));
     }
