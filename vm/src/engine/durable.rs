@@ -135,6 +135,10 @@ impl Engine {
     /// runtime was down fires at the next advance), and the calls in flight (re-issued).
     pub fn restore(image: Arc<Image>, options: Options, stored: Stored) -> Engine {
         let mut e = Engine::new(image, stored.small.now_ms, options);
+        // Reads due at the stored clock already ran before it was stored: the next ones are
+        // strictly later.
+        e.timers.clear();
+        e.schedule_reads(stored.small.now_ms);
         e.next_id = stored.small.next_id.max(1);
         e.caps = stored.small.caps.iter().map(|(j, n, c)| ((*j, *n), *c)).collect();
         if stored.small.open.len() == e.open.len() {

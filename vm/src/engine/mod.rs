@@ -201,7 +201,8 @@ impl Engine {
             open: vec![true; image.program.journeys.len()],
             image,
         };
-        engine.schedule_reads(now_ms);
+        // The first read is the first such time at or after the journey goes live.
+        engine.schedule_reads(now_ms.saturating_sub(1));
         engine
     }
 
