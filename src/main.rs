@@ -31,10 +31,14 @@ enum Command {
     Run(cmd::run::Args),
     /// Rewrite journey files in the canonical layout (or, with --check, list those that differ).
     Fmt(cmd::fmt::Args),
+    /// Draw journeys as the canvas: Mermaid, Graphviz DOT, or SVG.
+    Graph(cmd::graph::Args),
     /// Run the durable runtime: an HTTP API over an embedded store.
     Serve(cmd::serve::ServeArgs),
     /// Ask a running `journey serve` for a summary.
     Status(cmd::serve::StatusArgs),
+    /// Run the language server on stdin/stdout, for editors.
+    Lsp(cmd::lsp::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,8 +52,10 @@ fn main() -> ExitCode {
         Command::Test(a) => cmd::test::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Fmt(a) => cmd::fmt::run(a),
+        Command::Graph(a) => cmd::graph::run(a),
         Command::Serve(a) => cmd::serve::serve(a),
         Command::Status(a) => cmd::serve::status(a),
+        Command::Lsp(a) => cmd::lsp::run(a),
     };
     ExitCode::from(code)
 }

@@ -11,6 +11,7 @@ pub mod codes;
 pub mod diag;
 pub mod disasm;
 pub mod functions;
+pub mod index;
 pub mod ir;
 pub mod project;
 pub mod sources;
@@ -47,10 +48,21 @@ pub fn check(
     registry: &SchemaRegistry,
     defaults: &check::Defaults,
 ) -> Checked {
+    let parsed = journey_files.iter().map(|&id| (id, journey_grammar::parse(&sources.get(id).text))).collect();
+    check_parsed(sources, parsed, registry, defaults, false).0
+}
+
+/// [`check`] over parsed files; with `indexed`, also the editors' [`index::Index`].
+fn check_parsed(
+    sources: &Sources,
+    parsed: Vec<(FileId, journey_grammar::Parsed)>,
+    registry: &SchemaRegistry,
+    defaults: &check::Defaults,
+    indexed: bool,
+) -> (Checked, Option<index::Index>) {
     let mut diagnostics = Vec::new();
-    let mut files = Vec::with_capacity(journey_files.len());
-    for &id in journey_files {
-        let parsed = journey_grammar::parse(&sources.get(id).text);
+    let mut files = Vec::with_capacity(parsed.len());
+    for (id, parsed) in parsed {
         for e in parsed.errors {
             // The checker reports impossible dates and times as E0017 with a better help.
             if !e.message.starts_with("invalid date or time") {
@@ -59,11 +71,14 @@ pub fn check(
         }
         files.push((id, parsed.file));
     }
-    let checker = check::Checker::new(sources, &files, registry, defaults);
-    let (program, mut diags, references) = checker.run();
+    let mut checker = check::Checker::new(sources, &files, registry, defaults);
+    if indexed {
+        checker = checker.with_index();
+    }
+    let (program, mut diags, references, index) = checker.run_indexed();
     diagnostics.append(&mut diags);
     diag::sort(&mut diagnostics);
-    Checked { program, diagnostics, files, references }
+    (Checked { program, diagnostics, files, references }, index)
 }
 
 /// Parses and types one expression held in `sources` as `file` (for `journey eval`), with
@@ -143,7 +158,7 @@ fn relative(path: &std::path::Path) -> String {
     shown.display().to_string()
 }
 
-fn syntax_diagnostic(file: FileId, e: journey_grammar::SyntaxError) -> Diagnostic {
+pub(crate) fn syntax_diagnostic(file: FileId, e: journey_grammar::SyntaxError) -> Diagnostic {
     let label = if e.expected.is_empty() {
         "unexpected here".to_string()
     } else {

@@ -5,6 +5,8 @@ pub mod check;
 pub mod eval;
 pub mod explain;
 pub mod fmt;
+pub mod graph;
+pub mod lsp;
 pub mod project;
 pub mod run;
 pub mod serve;

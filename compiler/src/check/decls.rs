@@ -307,6 +307,7 @@ impl Checker<'_> {
             }
             let ty = self.type_expr(&p.ty);
             scope.declare(&p.name.name, ty.clone(), p.name.span);
+            self.note_def(&p.name.name, &ty, p.name.span);
             params.push((p.name.name.clone(), ty));
         }
         let method = h.method.name.to_ascii_uppercase();

@@ -311,7 +311,7 @@ impl Checker<'_> {
         mk(K::Record(fields), ty, span)
     }
 
-    fn name(&mut self, id: &ast::Ident, scope: &mut Scope) -> ir::Expr {
+    pub(crate) fn name_typed(&mut self, id: &ast::Ident, scope: &mut Scope) -> ir::Expr {
         let span = id.span;
         if let Some(local) = scope.lookup(&id.name) {
             return mk(K::Local(local.slot), local.ty.clone(), span);
@@ -380,8 +380,8 @@ impl Checker<'_> {
         self.profile.clone().unwrap_or_else(|| Ty::record([]))
     }
 
-    /// Types `base.name`.
-    pub(crate) fn field(&mut self, base: ir::Expr, name: &ast::Ident, span: Span) -> ir::Expr {
+    /// Types `base.name` (the index hook [`Checker::field`] wraps it).
+    pub(crate) fn field_typed(&mut self, base: ir::Expr, name: &ast::Ident, span: Span) -> ir::Expr {
         let nullable = base.ty.is_nullable();
         let ty = match base.ty.non_null() {
             Ty::Any => Ty::Any,
@@ -474,7 +474,13 @@ impl Checker<'_> {
         mk(K::Index(Box::new(b), Box::new(i)), ty, span)
     }
 
-    fn call(&mut self, func: &ast::Ident, args: &[ast::Arg], span: Span, scope: &mut Scope) -> ir::Expr {
+    pub(crate) fn call_typed(
+        &mut self,
+        func: &ast::Ident,
+        args: &[ast::Arg],
+        span: Span,
+        scope: &mut Scope,
+    ) -> ir::Expr {
         for a in args {
             if let Some(n) = &a.name {
                 self.error_help(
@@ -578,6 +584,7 @@ impl Checker<'_> {
     fn lambda(&mut self, e: &ast::Expr, param_ty: Ty, scope: &mut Scope) -> ir::Expr {
         let A::Lambda { param, body } = &e.kind else { return self.expr(e, scope) };
         scope.push();
+        self.note_def(&param.name, &param_ty, param.span);
         let slot = scope.declare(&param.name, param_ty, param.span);
         let body = self.condition(body, scope);
         scope.pop();

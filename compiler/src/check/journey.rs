@@ -3,6 +3,7 @@
 use super::scope::{Context, Scope};
 use super::{Checker, DeclKind};
 use crate::diag::Diagnostic;
+use crate::index::Entry;
 use crate::ir;
 use crate::types::Ty;
 use journey_grammar::ast::{self, ItemKind, JourneySettingKind as S, Span, StmtKind as A};
@@ -275,11 +276,13 @@ impl Checker<'_> {
             A::Let { name, value } => match value {
                 ast::LetValue::Expr(e) => {
                     let v = self.expr(e, scope);
+                    self.note_def(&name.name, &v.ty, name.span);
                     let slot = scope.declare(&name.name, v.ty.clone(), name.span);
                     ir::StmtKind::Let { slot, value: v }
                 }
                 ast::LetValue::Call(c) => {
                     let (call, ty) = self.action_call(c, scope, walk);
+                    self.note_def(&name.name, &ty, name.span);
                     let slot = scope.declare(&name.name, ty, name.span);
                     ir::StmtKind::Call { call, slot: Some(slot) }
                 }
@@ -324,6 +327,9 @@ impl Checker<'_> {
                         Ty::Any
                     };
                     scope.push();
+                    if let Some(b) = &arm.binding {
+                        self.note_def(&b.name, &payload, b.span);
+                    }
                     let slot = arm.binding.as_ref().map(|b| scope.declare(&b.name, payload.clone(), b.span));
                     let condition = arm.condition.as_ref().and_then(|c| {
                         if arm.binding.is_none() {
@@ -472,8 +478,14 @@ impl Checker<'_> {
                 Ty::Any => return Some(Ty::Any),
                 Ty::Map(t) => ty = (**t).clone(),
                 Ty::Record(r) => match r.fields.get(&seg.name) {
-                    Some(f) => ty = f.ty.clone(),
+                    Some(f) => {
+                        let (base, field) = (ty.clone(), f.clone());
+                        self.note(seg.span, || Entry::Field { base, ty: field.ty.clone(), field: Some(field) });
+                        ty = f.ty.clone()
+                    }
                     None => {
+                        let base = ty.clone();
+                        self.note(seg.span, || Entry::Field { base, field: None, ty: Ty::Any });
                         let help = crate::suggest::did_you_mean(&seg.name, r.fields.keys().map(String::as_str));
                         self.error_help(
                             "E0004",

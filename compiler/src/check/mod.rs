@@ -3,7 +3,7 @@
 mod decls;
 mod expr;
 mod journey;
-mod scope;
+pub(crate) mod scope;
 mod testblock;
 mod typing;
 
@@ -105,6 +105,8 @@ pub struct Checker<'a> {
     pub(crate) references: Vec<Reference>,
     /// The file being checked now.
     pub(crate) file: FileId,
+    /// The editors' index, when asked for (see [`crate::index`]).
+    pub(crate) index: Option<Box<crate::index::Index>>,
 }
 
 impl<'a> Checker<'a> {
@@ -130,11 +132,18 @@ impl<'a> Checker<'a> {
             enums: HashMap::new(),
             references: Vec::new(),
             file: 0,
+            index: None,
         }
     }
 
     /// Checks everything and returns the program with every diagnostic found.
-    pub fn run(mut self) -> (ir::Program, Vec<Diagnostic>, Vec<Reference>) {
+    pub fn run(self) -> (ir::Program, Vec<Diagnostic>, Vec<Reference>) {
+        let (program, diags, references, _) = self.run_indexed();
+        (program, diags, references)
+    }
+
+    /// [`Checker::run`], also returning the index when [`Checker::with_index`] turned it on.
+    pub fn run_indexed(mut self) -> (ir::Program, Vec<Diagnostic>, Vec<Reference>, Option<crate::index::Index>) {
         self.collect_decls();
         let mut program = ir::Program::default();
         self.check_types_and_schemas();
@@ -146,9 +155,14 @@ impl<'a> Checker<'a> {
         program.journeys = self.check_journeys();
         self.check_jump_cycles(&program.journeys);
         program.tests = self.check_tests(&program.journeys);
+        let index = self.index.take().map(|mut ix| {
+            ix.types = self.resolved.clone();
+            ix.profile = self.profile.clone();
+            *ix
+        });
         let mut diags = self.diags;
         crate::diag::sort(&mut diags);
-        (program, diags, self.references)
+        (program, diags, self.references, index)
     }
 
     /// Types one free-standing expression (for `journey eval`): `event` and `profile` have the

@@ -13,6 +13,8 @@ pub struct Local {
     pub slot: usize,
     /// Its type.
     pub ty: Ty,
+    /// Where its name is declared.
+    pub span: Span,
 }
 
 /// Where an expression stands, which decides what `event`, `profile` and bare names mean.
@@ -61,8 +63,7 @@ impl Scope {
         self.next_slot += 1;
         self.max_slots = self.max_slots.max(self.next_slot);
         if let Some(frame) = self.frames.last_mut() {
-            let _ = span;
-            frame.push(Local { name: name.to_string(), slot, ty });
+            frame.push(Local { name: name.to_string(), slot, ty, span });
         }
         slot
     }
@@ -70,6 +71,11 @@ impl Scope {
     /// Finds the innermost local of this name.
     pub fn lookup(&self, name: &str) -> Option<&Local> {
         self.frames.iter().rev().flat_map(|f| f.iter().rev()).find(|l| l.name == name)
+    }
+
+    /// Every visible local, outermost first.
+    pub fn locals(&self) -> impl Iterator<Item = &Local> {
+        self.frames.iter().flatten()
     }
 
     /// Every visible local name, for suggestions.

@@ -1,0 +1,397 @@
+//! Completion: fields after `.`, declarations after the words that name them, keywords that
+//! fit the position, and otherwise functions, locals, `event` and `profile`.
+//!
+//! The type left of a dot comes from checking the project again with a placeholder name
+//! inserted at the cursor, so `profile.person.|` types as `profile.person.<placeholder>`; when
+//! the line does not parse that way, the expression before the cursor is checked again alone
+//! as `let <x> = <expression><placeholder>` in place of the line.
+
+use crate::hover;
+use crate::lexer::{self, StrPiece, Tok, Token};
+use crate::navigate;
+use crate::world::{Analysis, World};
+use journey_compiler::check::DeclKind;
+use journey_compiler::functions::{self, FUNCTIONS};
+use journey_compiler::index::{Entry, Place};
+use journey_compiler::types::Ty;
+use std::path::Path;
+use tower_lsp_server::ls_types as l;
+
+/// The identifier inserted at the cursor to type what stands there.
+const PLACEHOLDER: &str = "__jny_cursor";
+
+const DECL_KEYWORDS: &[&str] =
+    &["schema", "type", "profile", "event", "audience", "datasource", "action", "journey", "test"];
+const STATEMENT_KEYWORDS: &[&str] =
+    &["let", "wait", "await", "if", "else", "split", "cap", "call", "fetch", "update", "jump", "end"];
+const SETTING_KEYWORDS: &[&str] = &["start", "reentry", "timezone", "timeout", "active", "exit"];
+const TEST_KEYWORDS: &[&str] = &["start", "profile", "audience", "mock", "send", "after", "expect"];
+const OPTION_KEYWORDS: &[&str] =
+    &["headers", "query", "body", "auth", "timeout", "retry", "throttle", "cache", "returns"];
+const EXPR_KEYWORDS: &[&str] = &["and", "or", "not", "in", "is", "null", "true", "false", "if", "then", "else"];
+const TYPES: &[&str] =
+    &["string", "int", "number", "bool", "date", "datetime", "localdatetime", "time", "duration", "list", "map"];
+
+/// The completions at `offset` of the open document at `path`.
+pub fn complete(world: &mut World, path: &Path, offset: usize) -> Vec<l::CompletionItem> {
+    let Some(text) = world.doc(path).map(|d| d.text.clone()) else { return Vec::new() };
+    let offset = crate::position::floor_boundary(&text, offset);
+    let a = world.analysis_of(path);
+    let tokens = lexer::lex(&text);
+    let prefix_start = word_start(&text, offset);
+    // Inside a comment or a string: only interpolations and audience names complete.
+    if let Some(t) = tokens.iter().find(|t| t.span.start < offset && offset < t.span.end.max(t.span.start + 1)) {
+        match t.kind {
+            Tok::LineComment | Tok::DocComment | Tok::BlockComment => return Vec::new(),
+            Tok::Str | Tok::SqStr => {
+                let in_interp = t.kind == Tok::Str
+                    && lexer::string_parts(&text, t.span.clone()).iter().any(
+                        |p| matches!(p, StrPiece::Interp { expr, .. } if expr.start <= offset && offset <= expr.end),
+                    );
+                if !in_interp {
+                    let before: Vec<&Token> = tokens.iter().filter(|x| x.span.end <= t.span.start).collect();
+                    let is_audience_arg = matches!(before.as_slice(), [.., f, p]
+                        if f.kind == Tok::Ident && matches!(&text[f.span.clone()], "inAudience" | "inSegment")
+                            && p.kind == Tok::LParen);
+                    return if is_audience_arg { decls(&a, &[DeclKind::Audience]) } else { Vec::new() };
+                }
+            }
+            _ => {}
+        }
+    }
+    let before: Vec<&Token> = tokens.iter().filter(|t| t.span.end <= prefix_start).collect();
+    let words: Vec<&str> =
+        before.iter().rev().take(3).map(|t| if t.kind == Tok::Ident { &text[t.span.clone()] } else { "" }).collect();
+    let prev = |i: usize| words.get(i).copied().unwrap_or("");
+    if text[..prefix_start].ends_with('.') {
+        return members(world, path, &text, offset, prefix_start);
+    }
+    // Words that name a declaration next.
+    let same_line = |t: Option<&&Token>| t.is_some_and(|t| !text[t.span.end..prefix_start].contains('\n'));
+    if same_line(before.last()) {
+        let kinds: Option<Vec<DeclKind>> = match (prev(1), prev(0)) {
+            ("start", "on") => return with_keywords(decls(&a, &[DeclKind::Event]), &["audience"]),
+            (_, "audience") => Some(vec![DeclKind::Audience]),
+            ("exit", "on") => Some(vec![DeclKind::Event]),
+            (_, "on") => return with_keywords(decls(&a, &[DeclKind::Event]), &["timeout", "error"]),
+            ("expect", "call") | ("no", "call") | (_, "mock") => Some(vec![DeclKind::Action, DeclKind::DataSource]),
+            (_, "call") => Some(vec![DeclKind::Action]),
+            (_, "fetch") => Some(vec![DeclKind::DataSource]),
+            (_, "jump") => Some(vec![DeclKind::Journey]),
+            (_, "send") => Some(vec![DeclKind::Event]),
+            (_, "expect") => return with_keywords(decls(&a, &[DeclKind::Journey]), &["call", "no"]),
+            ("expect", "no") => return with_keywords(Vec::new(), &["call"]),
+            _ => None,
+        };
+        if let Some(kinds) = kinds {
+            return decls(&a, &kinds);
+        }
+        if before.len() >= 3 && before[before.len() - 1].kind == Tok::Colon && prev(2) == "event" {
+            return types(&a);
+        }
+        if prev(0) == "returns" {
+            return types(&a);
+        }
+    }
+    let ctx = context(&text, &tokens, prefix_start);
+    let line_start = before.last().is_none_or(|t| {
+        text[t.span.end..prefix_start].contains('\n')
+            && !matches!(t.kind, Tok::Op | Tok::Comma | Tok::LParen | Tok::LBracket | Tok::Colon | Tok::Dot)
+            || matches!(t.kind, Tok::LBrace | Tok::RBrace)
+            || (t.kind == Tok::Op && &text[t.span.clone()] == "->")
+    });
+    if line_start {
+        match ctx {
+            Ctx::Top => return keywords(DECL_KEYWORDS),
+            Ctx::Journey => {
+                let mut all = SETTING_KEYWORDS.to_vec();
+                all.extend(STATEMENT_KEYWORDS);
+                return keywords(&all);
+            }
+            Ctx::Block => return keywords(STATEMENT_KEYWORDS),
+            Ctx::Await => return keywords(&["on", "after"]),
+            Ctx::Test => return keywords(TEST_KEYWORDS),
+            Ctx::Event => return keywords(&["key", "when"]),
+            Ctx::Options => return keywords(OPTION_KEYWORDS),
+            Ctx::Split | Ctx::Update => return Vec::new(),
+            Ctx::Params => return types(&a),
+            Ctx::Expr => {}
+        }
+    }
+    if ctx == Ctx::Params {
+        return types(&a);
+    }
+    expression(world, path, &text, offset, prefix_start, &a)
+}
+
+/// Where in a file a position stands, by the braces around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    /// Between declarations.
+    Top,
+    /// A journey's body, where settings and statements go.
+    Journey,
+    /// A nested block of statements.
+    Block,
+    /// `await { ... }`: its arms.
+    Await,
+    /// `split { ... }`: its branches.
+    Split,
+    /// `update profile { ... }`.
+    Update,
+    /// A test's body.
+    Test,
+    /// An event's `key`/`when`.
+    Event,
+    /// An action's or data source's options.
+    Options,
+    /// An action's or data source's parameter list.
+    Params,
+    /// Inside an expression (a record, a list, arguments).
+    Expr,
+}
+
+fn context(text: &str, tokens: &[Token], upto: usize) -> Ctx {
+    let mut stack: Vec<Ctx> = Vec::new();
+    let mut item = "";
+    let mut prev: Option<&Token> = None;
+    let mut prev2: Option<&Token> = None;
+    for t in tokens.iter().take_while(|t| t.span.end <= upto) {
+        let word = |x: Option<&Token>| x.filter(|x| x.kind == Tok::Ident).map(|x| &text[x.span.clone()]).unwrap_or("");
+        match t.kind {
+            Tok::Ident if stack.is_empty() => {
+                let w = &text[t.span.clone()];
+                let at_line_start = prev.is_none_or(|p| text[p.span.end..t.span.start].contains('\n'));
+                if at_line_start && DECL_KEYWORDS.contains(&w) {
+                    item = w;
+                }
+            }
+            Tok::LBrace => {
+                let top = stack.last().copied();
+                let opens_value = prev.is_some_and(|p| {
+                    matches!(p.kind, Tok::Op | Tok::Comma | Tok::LParen | Tok::LBracket | Tok::Colon)
+                        && &text[p.span.clone()] != "->"
+                });
+                let ctx = match top {
+                    None => match item {
+                        "journey" => Ctx::Journey,
+                        "test" => Ctx::Test,
+                        "event" => Ctx::Event,
+                        "action" | "datasource" => Ctx::Options,
+                        _ => Ctx::Expr,
+                    },
+                    Some(Ctx::Journey | Ctx::Block | Ctx::Await | Ctx::Split) if !opens_value => match word(prev) {
+                        "await" => Ctx::Await,
+                        "split" => Ctx::Split,
+                        "profile" if word(prev2) == "update" => Ctx::Update,
+                        _ => Ctx::Block,
+                    },
+                    _ => Ctx::Expr,
+                };
+                stack.push(ctx);
+            }
+            Tok::LParen => {
+                let params = stack.is_empty() && matches!(item, "action" | "datasource");
+                stack.push(if params { Ctx::Params } else { Ctx::Expr });
+            }
+            Tok::LBracket => stack.push(Ctx::Expr),
+            Tok::RBrace | Tok::RParen | Tok::RBracket => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        prev2 = prev;
+        prev = Some(t);
+    }
+    stack.last().copied().unwrap_or(Ctx::Top)
+}
+
+fn word_start(text: &str, offset: usize) -> usize {
+    let b = text.as_bytes();
+    let mut i = offset;
+    while i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_') {
+        i -= 1;
+    }
+    i
+}
+
+/// Checks the project with the placeholder at the cursor, then with the line replaced by a
+/// `let` of the expression before the cursor; returns the probe and the placeholder's entry.
+fn probe(world: &mut World, path: &Path, text: &str, offset: usize, prefix_start: usize) -> Option<(Analysis, usize)> {
+    let mut attempts = Vec::new();
+    attempts.push((format!("{}{PLACEHOLDER}{}", &text[..offset], &text[offset..]), offset));
+    let line_start = text[..prefix_start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[offset..].find('\n').map(|i| offset + i).unwrap_or(text.len());
+    let expr_start = expression_start(text, line_start, prefix_start);
+    let head = "let __jny_probe = ";
+    let replaced =
+        format!("{}{head}{}{PLACEHOLDER}{}", &text[..line_start], &text[expr_start..offset], &text[line_end..]);
+    attempts.push((replaced, line_start + head.len() + (offset - expr_start)));
+    for (probe_text, at) in attempts {
+        let Some(a) = world.probe(path, probe_text) else { continue };
+        let Some(file) = a.file_of(path) else { continue };
+        let hit = a.index.in_file(file).any(|i| i.span.start <= at && at + PLACEHOLDER.len() <= i.span.end);
+        if hit {
+            return Some((a, at));
+        }
+    }
+    None
+}
+
+/// The start of the expression chain (`a.b[0].c`, `f(x).y`) that ends at `end`.
+fn expression_start(text: &str, line_start: usize, end: usize) -> usize {
+    let b = text.as_bytes();
+    let mut i = end;
+    let mut depth = 0i32;
+    while i > line_start {
+        let c = b[i - 1];
+        match c {
+            b')' | b']' => depth += 1,
+            b'(' | b'[' if depth > 0 => depth -= 1,
+            b'(' | b'[' => break,
+            _ if depth > 0 => {}
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'`' || c == b'@' => {}
+            _ => break,
+        }
+        i -= 1;
+    }
+    i
+}
+
+fn entry_at(a: &Analysis, path: &Path, at: usize) -> Option<Entry> {
+    let file = a.file_of(path)?;
+    a.index
+        .in_file(file)
+        .filter(|i| i.span.start <= at && at + PLACEHOLDER.len() <= i.span.end)
+        .min_by_key(|i| i.span.end - i.span.start)
+        .map(|i| i.entry.clone())
+}
+
+/// After a dot: the fields of the record left of it.
+fn members(world: &mut World, path: &Path, text: &str, offset: usize, prefix_start: usize) -> Vec<l::CompletionItem> {
+    let Some((a, at)) = probe(world, path, text, offset, prefix_start) else { return Vec::new() };
+    match entry_at(&a, path, at) {
+        Some(Entry::Field { base, .. }) => fields(&base),
+        _ => Vec::new(),
+    }
+}
+
+/// In an expression: what the placeholder could be.
+fn expression(
+    world: &mut World,
+    path: &Path,
+    text: &str,
+    offset: usize,
+    prefix_start: usize,
+    a: &Analysis,
+) -> Vec<l::CompletionItem> {
+    let mut out = Vec::new();
+    let probed = probe(world, path, text, offset, prefix_start);
+    let entry = probed.as_ref().and_then(|(p, at)| entry_at(p, path, *at));
+    let mut place = Place::Journey { event: true };
+    match entry {
+        Some(Entry::Unknown { locals, place: p }) => {
+            place = p;
+            let mut seen = std::collections::HashSet::new();
+            for local in locals.iter().rev() {
+                if seen.insert(local.name.clone()) {
+                    out.push(item(&local.name, l::CompletionItemKind::VARIABLE, Some(local.ty.to_string()), None));
+                }
+            }
+        }
+        Some(Entry::Field { base, .. }) => {
+            // A bare name in an event's `key`/`when` is a payload field.
+            place = Place::Payload;
+            out.extend(fields(&base));
+        }
+        _ => {}
+    }
+    if let Place::Journey { event } = place {
+        if event {
+            out.push(item("event", l::CompletionItemKind::VARIABLE, Some("the entry event's payload".into()), None));
+        }
+        let profile = a.index.profile.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "{ }".into());
+        out.push(item("profile", l::CompletionItemKind::VARIABLE, Some(profile), None));
+    }
+    if place != Place::Literal {
+        for f in FUNCTIONS {
+            if f.name == "secret" && place != Place::Http {
+                continue;
+            }
+            let sigs: Vec<String> = f.sigs.iter().map(|s| functions::display_sig(f.name, s)).collect();
+            let detail =
+                if sigs.len() > 1 { format!("{} (+{} more)", sigs[0], sigs.len() - 1) } else { sigs[0].clone() };
+            out.push(item(f.name, l::CompletionItemKind::FUNCTION, Some(detail), hover::function(f.name)));
+        }
+    }
+    out.extend(keywords(EXPR_KEYWORDS));
+    out
+}
+
+/// The fields of a record type as completion items.
+fn fields(ty: &Ty) -> Vec<l::CompletionItem> {
+    let Ty::Record(r) = ty.non_null() else { return Vec::new() };
+    r.fields
+        .iter()
+        .map(|(name, f)| {
+            let mut doc = String::new();
+            doc.push_str(&hover::field_doc(f));
+            let mut it = item(name, l::CompletionItemKind::FIELD, Some(f.ty.to_string()), Some(doc.trim().to_string()));
+            if !is_ident(name) {
+                it.insert_text = Some(format!("`{name}`"));
+            }
+            it
+        })
+        .collect()
+}
+
+fn is_ident(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn decls(a: &Analysis, kinds: &[DeclKind]) -> Vec<l::CompletionItem> {
+    navigate::declarations(a)
+        .into_iter()
+        .filter(|d| kinds.contains(&d.kind))
+        .map(|d| {
+            let kind = match d.kind {
+                DeclKind::Event => l::CompletionItemKind::EVENT,
+                DeclKind::Action => l::CompletionItemKind::FUNCTION,
+                DeclKind::DataSource => l::CompletionItemKind::INTERFACE,
+                DeclKind::Journey => l::CompletionItemKind::MODULE,
+                DeclKind::Audience => l::CompletionItemKind::CONSTANT,
+                DeclKind::Schema | DeclKind::Type => l::CompletionItemKind::STRUCT,
+            };
+            let doc = hover::decl(a, &d.name);
+            item(&d.name, kind, Some(d.kind.word().to_string()), doc)
+        })
+        .collect()
+}
+
+fn types(a: &Analysis) -> Vec<l::CompletionItem> {
+    let mut out = decls(a, &[DeclKind::Schema, DeclKind::Type]);
+    out.extend(TYPES.iter().map(|t| item(t, l::CompletionItemKind::KEYWORD, Some("type".into()), None)));
+    out
+}
+
+fn keywords(words: &[&str]) -> Vec<l::CompletionItem> {
+    words.iter().map(|w| item(w, l::CompletionItemKind::KEYWORD, None, None)).collect()
+}
+
+fn with_keywords(mut items: Vec<l::CompletionItem>, words: &[&str]) -> Vec<l::CompletionItem> {
+    items.extend(keywords(words));
+    items
+}
+
+fn item(label: &str, kind: l::CompletionItemKind, detail: Option<String>, doc: Option<String>) -> l::CompletionItem {
+    l::CompletionItem {
+        label: label.to_string(),
+        kind: Some(kind),
+        detail,
+        documentation: doc
+            .filter(|d| !d.is_empty())
+            .map(|d| l::Documentation::MarkupContent(l::MarkupContent { kind: l::MarkupKind::Markdown, value: d })),
+        ..Default::default()
+    }
+}

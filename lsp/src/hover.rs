@@ -1,0 +1,204 @@
+//! Hover: a field's type and schema documentation, a local's type, a function's signature,
+//! a declaration's doc with its payload, parameters or type.
+
+use crate::navigate::{self, Target};
+use crate::world::Analysis;
+use journey_compiler::check::DeclKind;
+use journey_compiler::functions;
+use journey_compiler::index::Entry;
+use journey_compiler::sources::FileId;
+use journey_compiler::types::{FieldTy, Ty};
+use journey_grammar::ast::{ItemKind, Span};
+use tower_lsp_server::ls_types as l;
+
+/// The hover at `offset` of `file`.
+pub fn hover(a: &Analysis, file: FileId, offset: usize) -> Option<l::Hover> {
+    let entry = a.index.at(file, offset).map(|i| (i.span, &i.entry));
+    let target = navigate::target_at(a, file, offset).filter(|(t, _)| matches!(t, Target::Decl(_)));
+    let (span, text) = match (entry, target) {
+        (Some((es, e)), Some((Target::Decl(name), ts))) if ts.end - ts.start < es.end - es.start => {
+            let _ = e;
+            (ts, decl(a, &name)?)
+        }
+        (Some((es, e)), _) => (es, entry_text(a, e)?),
+        (None, Some((Target::Decl(name), ts))) => (ts, decl(a, &name)?),
+        _ => argument(a, file, offset)?,
+    };
+    Some(l::Hover {
+        contents: l::HoverContents::Markup(l::MarkupContent { kind: l::MarkupKind::Markdown, value: text }),
+        range: Some(a.range(file, span)),
+    })
+}
+
+fn code(s: &str) -> String {
+    format!("```journey\n{s}\n```")
+}
+
+fn entry_text(a: &Analysis, e: &Entry) -> Option<String> {
+    Some(match e {
+        Entry::Field { field, ty, base } => {
+            let name = field_name(base, field);
+            let mut out = code(&format!("(field) {name}: {ty}"));
+            if let Some(f) = field {
+                out.push_str(&field_doc(f));
+            }
+            out.push_str(&record_fields(ty));
+            out
+        }
+        Entry::Local { local, .. } => {
+            let mut out = code(&format!("(local) {}: {}", local.name, local.ty));
+            out.push_str(&record_fields(&local.ty));
+            out
+        }
+        Entry::Event(ty) => {
+            let mut out = code(&format!("event: {ty}"));
+            out.push_str("\n\nThe payload of the event that started this journey.");
+            out.push_str(&record_fields(ty));
+            out
+        }
+        Entry::Profile(ty) => {
+            let mut out = code(&format!("profile: {ty}"));
+            out.push_str("\n\nThe profile's attributes, as they are when read.");
+            out.push_str(&record_fields(ty));
+            out
+        }
+        Entry::Function { name, .. } => function(name)?,
+        Entry::Unknown { .. } => {
+            let _ = a;
+            return None;
+        }
+    })
+}
+
+/// The name a field has in its record (the index holds the type it was read from).
+fn field_name(base: &Ty, field: &Option<FieldTy>) -> String {
+    if let (Ty::Record(r), Some(f)) = (base.non_null(), field) {
+        if let Some((name, _)) = r.fields.iter().find(|(_, x)| *x == f) {
+            return name.clone();
+        }
+    }
+    "field".into()
+}
+
+/// The schema's title, description and listed values of a field, as markdown.
+pub fn field_doc(f: &FieldTy) -> String {
+    let mut out = String::new();
+    if let Some(t) = &f.title {
+        out.push_str(&format!("\n\n**{t}**"));
+    }
+    if let Some(d) = &f.description {
+        out.push_str(&format!("\n\n{d}"));
+    }
+    if let Some(values) = &f.enum_values {
+        let shown: Vec<String> = values.iter().take(12).map(|v| format!("`\"{v}\"`")).collect();
+        let more = if values.len() > 12 { format!(", … ({} in all)", values.len()) } else { String::new() };
+        out.push_str(&format!("\n\nValues: {}{more}", shown.join(", ")));
+    }
+    if f.required {
+        out.push_str("\n\nRequired by the schema.");
+    }
+    out
+}
+
+/// A record type's fields as a markdown list (the first 30).
+fn record_fields(ty: &Ty) -> String {
+    let Ty::Record(r) = ty.non_null() else { return String::new() };
+    if r.fields.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n\nFields:\n");
+    for (name, f) in r.fields.iter().take(30) {
+        let title = f.title.as_deref().map(|t| format!(" — {t}")).unwrap_or_default();
+        out.push_str(&format!("- `{name}`: `{}`{title}\n", f.ty));
+    }
+    if r.fields.len() > 30 {
+        out.push_str(&format!("- … {} more\n", r.fields.len() - 30));
+    }
+    out
+}
+
+/// A library function's signatures and doc.
+pub fn function(name: &str) -> Option<String> {
+    let f = functions::lookup(name)?;
+    let sigs: Vec<String> = f.sigs.iter().map(|s| functions::display_sig(f.name, s)).collect();
+    Some(format!("{}\n\n{}", code(&sigs.join("\n")), f.doc))
+}
+
+/// A declaration's hover: its header, doc, and what it carries.
+pub fn decl(a: &Analysis, name: &str) -> Option<String> {
+    let d = navigate::declaration(a, name)?;
+    let p = &a.checked.program;
+    let (header, body) = match d.kind {
+        DeclKind::Event => {
+            let schema = a.ast(d.file).and_then(|sf| {
+                sf.items.iter().find_map(|i| match &i.kind {
+                    ItemKind::Event(e) if e.name.span == d.name_span => Some(e.schema.name.clone()),
+                    _ => None,
+                })
+            });
+            let payload = p.events.iter().find(|e| e.name == name).map(|e| e.payload.clone());
+            let header = format!("event {name}: {}", schema.unwrap_or_default());
+            (header, payload.map(|t| format!("\n\nPayload `{t}`{}", record_fields(&t))).unwrap_or_default())
+        }
+        DeclKind::Action | DeclKind::DataSource => {
+            let h = p.http.iter().find(|h| h.name == name)?;
+            let params: Vec<String> = h.params.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+            let word = if d.kind == DeclKind::Action { "action" } else { "datasource" };
+            let header = format!("{word} {name}({}) -> {}", params.join(", "), h.returns);
+            (header, format!("\n\n`{} {}`{}", h.method, h.url, record_fields(&h.returns)))
+        }
+        DeclKind::Schema | DeclKind::Type => {
+            let word = if d.kind == DeclKind::Schema { "schema" } else { "type" };
+            let ty = a.index.types.get(name);
+            let header = format!("{word} {name}");
+            (header, ty.map(|t| format!("\n\n`{t}`{}", record_fields(t))).unwrap_or_default())
+        }
+        DeclKind::Journey => {
+            let j = p.journeys.iter().find(|j| j.name == name);
+            let start =
+                j.map(|j| format!("\n\nStarts {}; times out after {}.", start_words(&j.start), fmt(j.timeout_ms)));
+            (format!("journey {name}"), start.unwrap_or_default())
+        }
+        DeclKind::Audience => (format!("audience {name}"), String::new()),
+    };
+    let doc = d.doc.map(|doc| format!("\n\n{doc}")).unwrap_or_default();
+    Some(format!("{}{doc}{body}", code(&header)))
+}
+
+fn fmt(ms: i64) -> String {
+    journey_compiler::check::fmt_ms(ms)
+}
+
+fn start_words(s: &journey_compiler::ir::Start) -> String {
+    use journey_compiler::ir::Start;
+    match s {
+        Start::Event(e) => format!("on `{e}`"),
+        Start::AudienceEnters(a) => format!("when a profile enters `{a}`"),
+        Start::AudienceExits(a) => format!("when a profile exits `{a}`"),
+        Start::AudienceRead { audience, every, at } => match every {
+            Some(e) => format!("for the members of `{audience}` every {e} at {at}"),
+            None => format!("for the members of `{audience}` once at {at}"),
+        },
+    }
+}
+
+/// An argument name of a `call`/`fetch`: the parameter it fills.
+fn argument(a: &Analysis, file: FileId, offset: usize) -> Option<(Span, String)> {
+    let sf = a.ast(file)?;
+    let mut found = None;
+    for item in &sf.items {
+        if let ItemKind::Journey(j) = &item.kind {
+            navigate::each_call(&j.body.stmts, &mut |c| {
+                for arg in &c.args {
+                    if let Some(n) = arg.name.as_ref().filter(|n| n.span.start <= offset && offset <= n.span.end) {
+                        found = Some((c.name.name.clone(), n.name.clone(), n.span));
+                    }
+                }
+            });
+        }
+    }
+    let (target, param, span) = found?;
+    let h = a.checked.program.http.iter().find(|h| h.name == target)?;
+    let (_, ty) = h.params.iter().find(|(n, _)| *n == param)?;
+    Some((span, format!("{}\n\nParameter of `{target}`.", code(&format!("(parameter) {param}: {ty}")))))
+}
