@@ -22,7 +22,9 @@ pub fn compile(program: &ir::Program, sources: &Sources) -> Program {
         .collect();
     let http_index: HashMap<&str, u32> =
         program.http.iter().enumerate().map(|(i, h)| (h.name.as_str(), i as u32)).collect();
-    let journeys = program.journeys.iter().map(|j| journey(j, &mut t, &http_index, sources)).collect();
+    let mut journeys: Vec<JourneyCode> =
+        program.journeys.iter().map(|j| journey(j, &mut t, &http_index, sources)).collect();
+    share_event_paths(&mut journeys, &t.names);
     Program {
         consts: t.consts,
         names: t.names,
@@ -34,6 +36,56 @@ pub fn compile(program: &ir::Program, sources: &Sources) -> Program {
         audiences: program.audiences.clone(),
         journeys,
         tests: program.tests.clone(),
+    }
+}
+
+/// A journey started by `jump` sees the jumping journey's entry event when both start on the
+/// same event. An instance keeps only the entry-event paths its journey reads, so a jumping
+/// journey also keeps those its targets read (transitively), appended after its own so that the
+/// indices its code uses stay the same.
+fn share_event_paths(journeys: &mut [JourneyCode], names: &[String]) {
+    let targets: Vec<Vec<usize>> = journeys
+        .iter()
+        .enumerate()
+        .map(|(j, from)| {
+            let mut out: Vec<usize> = from
+                .code
+                .ops
+                .iter()
+                .filter_map(|op| match op {
+                    Op::JumpJourney(n) => {
+                        let name = names.get(*n as usize)?;
+                        journeys.iter().position(|to| &to.name == name)
+                    }
+                    _ => None,
+                })
+                .filter(|&t| {
+                    t != j
+                        && matches!((&from.start, &journeys[t].start),
+                            (ir::Start::Event(a), ir::Start::Event(b)) if a == b)
+                })
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            out
+        })
+        .collect();
+    // The checker rejects jump cycles; the passes are bounded all the same.
+    for _ in 0..journeys.len() {
+        let mut changed = false;
+        for (j, ts) in targets.iter().enumerate() {
+            for &t in ts {
+                let extra: Vec<Vec<String>> =
+                    journeys[t].event_paths.iter().filter(|p| !journeys[j].event_paths.contains(p)).cloned().collect();
+                if !extra.is_empty() {
+                    journeys[j].event_paths.extend(extra);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
     }
 }
 
