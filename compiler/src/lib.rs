@@ -11,6 +11,7 @@ pub mod codes;
 pub mod diag;
 pub mod disasm;
 pub mod functions;
+pub mod graph;
 pub mod index;
 pub mod ir;
 pub mod project;

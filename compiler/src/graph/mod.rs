@@ -1,0 +1,248 @@
+//! `journey graph`: a journey as the canvas a marketer knows, built from the checked IR.
+//!
+//! [`build`] turns a journey into a small graph: nodes (start, waits, awaits, conditions,
+//! splits, caps, calls, profile updates, jumps, ends) and edges labelled with the path they
+//! stand for (a condition's text, `else`, `10% "control"`, `on Purchase`, `after 2h`,
+//! `on error`). A branch that finishes without `end` joins the path after its statement; the
+//! body running off its end goes to an implicit end. [`mermaid`], [`dot`] and [`svg`] write it.
+
+pub mod dot;
+mod layout;
+pub mod mermaid;
+pub mod svg;
+
+use crate::ir::{self, Call, Journey, Start, StmtKind};
+use journey_grammar::ast::{HttpKind, Span};
+
+/// What a node stands for (it decides the node's shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// How the journey starts.
+    Start,
+    /// `wait` and `wait until`.
+    Wait,
+    /// `await`: waits for the first of several events.
+    Await,
+    /// `if`: one outgoing path per branch.
+    Condition,
+    /// `split`: one outgoing path per percentage.
+    Split,
+    /// `cap N`: the first N profiles, else the others.
+    Cap,
+    /// `call` or `fetch`.
+    Call,
+    /// `update profile`.
+    Update,
+    /// `jump J`: starts another journey (a link to it).
+    Jump,
+    /// `end` (or the end of the body).
+    End,
+}
+
+/// A node of the canvas.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// What it is.
+    pub kind: NodeKind,
+    /// Its text; lines are separated by `\n`.
+    pub label: String,
+}
+
+/// A path from one node to the next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edge {
+    /// Index of the source node.
+    pub from: usize,
+    /// Index of the target node.
+    pub to: usize,
+    /// What the path stands for, if it is one of several.
+    pub label: Option<String>,
+}
+
+/// One journey's canvas. Node 0 is the start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Graph {
+    /// The journey's name.
+    pub journey: String,
+    /// The nodes, in the order of the statements.
+    pub nodes: Vec<Node>,
+    /// The edges.
+    pub edges: Vec<Edge>,
+}
+
+impl Graph {
+    /// The journeys this one jumps to.
+    pub fn jumps(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.nodes.iter().enumerate().filter(|(_, n)| n.kind == NodeKind::Jump).filter_map(|(i, n)| {
+            let target = n.label.strip_prefix("jump ")?;
+            Some((i, target))
+        })
+    }
+}
+
+/// How long a condition or `where` may be on a label before it is cut with `…`.
+const MAX_LABEL: usize = 48;
+
+/// Builds the canvas of `journey`, whose source text is `src`.
+pub fn build(journey: &Journey, src: &str) -> Graph {
+    let mut b = Builder { src, g: Graph { journey: journey.name.clone(), nodes: Vec::new(), edges: Vec::new() } };
+    let start = b.node(NodeKind::Start, start_label(journey));
+    let open = b.stmts(&journey.body, vec![(start, None)]);
+    if !open.is_empty() {
+        let end = b.node(NodeKind::End, "end".to_string());
+        b.connect(open, end);
+    }
+    b.g
+}
+
+fn start_label(j: &Journey) -> String {
+    let mut lines = vec![match &j.start {
+        Start::Event(e) => format!("start on {e}"),
+        Start::AudienceEnters(a) => format!("audience {a} enters"),
+        Start::AudienceExits(a) => format!("audience {a} exits"),
+        Start::AudienceRead { audience, every: Some(every), at } => format!("audience {audience}\nevery {every} at {at}"),
+        Start::AudienceRead { audience, every: None, at } => format!("audience {audience}\nonce at {at}"),
+    }];
+    if !j.exit_on.is_empty() {
+        lines.push(format!("exit on {}", j.exit_on.join(", ")));
+    }
+    lines.join("\n")
+}
+
+/// Paths waiting for the next node: a source node and the label of the path.
+type Open = Vec<(usize, Option<String>)>;
+
+struct Builder<'s> {
+    src: &'s str,
+    g: Graph,
+}
+
+impl Builder<'_> {
+    fn node(&mut self, kind: NodeKind, label: String) -> usize {
+        self.g.nodes.push(Node { kind, label });
+        self.g.nodes.len() - 1
+    }
+
+    fn connect(&mut self, open: Open, to: usize) {
+        for (from, label) in open {
+            self.g.edges.push(Edge { from, to, label });
+        }
+    }
+
+    /// The source text of a span, on one line, cut at [`MAX_LABEL`] characters.
+    fn text(&self, span: Span) -> String {
+        let raw = self.src.get(span.start..span.end).unwrap_or("");
+        let one_line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        if one_line.chars().count() > MAX_LABEL {
+            let cut: String = one_line.chars().take(MAX_LABEL - 1).collect();
+            format!("{}…", cut.trim_end())
+        } else {
+            one_line
+        }
+    }
+
+    /// Adds the statements after the open paths; returns the paths open after them.
+    fn stmts(&mut self, stmts: &[ir::Stmt], mut open: Open) -> Open {
+        for s in stmts {
+            if open.is_empty() {
+                break;
+            }
+            open = self.stmt(s, open);
+        }
+        open
+    }
+
+    fn stmt(&mut self, s: &ir::Stmt, open: Open) -> Open {
+        match &s.kind {
+            StmtKind::Let { .. } => open,
+            StmtKind::Wait(d) => self.step(NodeKind::Wait, format!("wait {}", self.text(d.span)), open),
+            StmtKind::WaitUntil(t) => self.step(NodeKind::Wait, format!("wait until {}", self.text(t.span)), open),
+            StmtKind::Await { arms, after } => {
+                let n = self.node(NodeKind::Await, "await".to_string());
+                self.connect(open, n);
+                let mut out = Vec::new();
+                for arm in arms {
+                    let mut label = format!("on {}", arm.event);
+                    if let Some(c) = &arm.condition {
+                        label = format!("{label} where {}", self.text(c.span));
+                    }
+                    out.extend(self.stmts(&arm.body, vec![(n, Some(label))]));
+                }
+                if let Some((d, body)) = after {
+                    let label = format!("after {}", self.text(d.span));
+                    out.extend(self.stmts(body, vec![(n, Some(label))]));
+                }
+                out
+            }
+            StmtKind::If { branches, otherwise } => {
+                let n = self.node(NodeKind::Condition, "condition".to_string());
+                self.connect(open, n);
+                let mut out = Vec::new();
+                for (cond, body) in branches {
+                    let label = self.text(cond.span);
+                    out.extend(self.stmts(body, vec![(n, Some(label))]));
+                }
+                out.extend(self.stmts(otherwise, vec![(n, Some("else".to_string()))]));
+                out
+            }
+            StmtKind::Split(branches) => {
+                let n = self.node(NodeKind::Split, "split".to_string());
+                self.connect(open, n);
+                let mut out = Vec::new();
+                for (percent, label, body) in branches {
+                    let label = match label {
+                        Some(l) => format!("{percent}% {l}"),
+                        None => format!("{percent}%"),
+                    };
+                    out.extend(self.stmts(body, vec![(n, Some(label))]));
+                }
+                out
+            }
+            StmtKind::Cap { limit, body, otherwise } => {
+                let limit = self.text(limit.span);
+                let n = self.node(NodeKind::Cap, format!("cap {limit}"));
+                self.connect(open, n);
+                let mut out = self.stmts(body, vec![(n, Some(format!("first {limit}")))]);
+                out.extend(self.stmts(otherwise, vec![(n, Some("else".to_string()))]));
+                out
+            }
+            StmtKind::Call { call, .. } => self.call(call, open),
+            StmtKind::UpdateProfile(fields) => {
+                let names: Vec<String> = fields.iter().map(|(path, _)| path.join(".")).collect();
+                self.step(NodeKind::Update, format!("update profile\n{}", names.join(", ")), open)
+            }
+            StmtKind::Jump(j) => self.step(NodeKind::Jump, format!("jump {j}"), open),
+            StmtKind::End(label) => {
+                let text = match label {
+                    Some(l) => format!("end \"{l}\""),
+                    None => "end".to_string(),
+                };
+                let n = self.node(NodeKind::End, text);
+                self.connect(open, n);
+                Vec::new()
+            }
+        }
+    }
+
+    /// A node with one way on.
+    fn step(&mut self, kind: NodeKind, label: String, open: Open) -> Open {
+        let n = self.node(kind, label);
+        self.connect(open, n);
+        vec![(n, None)]
+    }
+
+    fn call(&mut self, call: &Call, open: Open) -> Open {
+        let word = if call.kind == HttpKind::Action { "call" } else { "fetch" };
+        let n = self.node(NodeKind::Call, format!("{word} {}", call.target));
+        self.connect(open, n);
+        let handled = call.on_timeout.is_some() || call.on_error.is_some();
+        let mut out = vec![(n, handled.then(|| "ok".to_string()))];
+        if let Some(body) = &call.on_timeout {
+            out.extend(self.stmts(body, vec![(n, Some("on timeout".to_string()))]));
+        }
+        if let Some(body) = &call.on_error {
+            out.extend(self.stmts(body, vec![(n, Some("on error".to_string()))]));
+        }
+        out
+    }
+}
