@@ -381,14 +381,19 @@ impl Engine {
         };
         self.report.events += 1;
         // Instances already running for this profile: awaits first, then exit criteria.
-        let mut ids: Vec<InstanceId> = (0..image.program.journeys.len())
-            .filter_map(|j| self.active.get(&(key.clone(), j as u16)).copied())
+        let mut ids: Vec<(InstanceId, u16)> = (0..image.program.journeys.len())
+            .filter_map(|j| self.active.get(&(key.clone(), j as u16)).map(|id| (*id, j as u16)))
             .collect();
         ids.sort_unstable();
-        for id in ids {
+        for &(id, _) in &ids {
             self.deliver(id, name, &value);
         }
+        // A profile is in a journey at most once at a time, judged when the event arrives: an
+        // event that a running instance took (or that ended it) does not also start a new one.
         for (j, journey) in image.program.journeys.iter().enumerate() {
+            if ids.iter().any(|&(_, in_j)| usize::from(in_j) == j) {
+                continue;
+            }
             if matches!(&journey.start, Start::Event(e) if e == name) {
                 self.enter(j as u16, &key, Some(&value));
             }
