@@ -39,6 +39,20 @@ pub fn compile(program: &ir::Program, sources: &Sources) -> Program {
     }
 }
 
+/// Compiles one free-standing expression (for tools and the VM's differential tests): a program
+/// holding only its tables (constants, names, shapes, functions), and its code, which starts at
+/// address 0 and ends in `Ret`. `event` compiles to `Event` (the value the caller passes).
+pub fn compile_expr(e: &ir::Expr) -> (Program, Code) {
+    let mut t = Tables::default();
+    let mut f = FnCode::new(&mut t, false);
+    f.chunk(e);
+    f.finish_chunks();
+    let code = f.code;
+    let program =
+        Program { consts: t.consts, names: t.names, shapes: t.shapes, functions: t.functions, ..Program::default() };
+    (program, code)
+}
+
 /// A journey started by `jump` sees the jumping journey's entry event when both start on the
 /// same event. An instance keeps only the entry-event paths its journey reads, so a jumping
 /// journey also keeps those its targets read (transitively), appended after its own so that the
