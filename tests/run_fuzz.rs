@@ -1,0 +1,155 @@
+//! `journey run` on a file of random and mutated event lines never crashes: it exits 0 (every
+//! line taken) or 1 (some lines skipped, with warnings), never with a panic.
+
+use proptest::prelude::*;
+use serde_json::{json, Value as Json};
+use std::process::Command;
+
+fn seeds() -> Vec<Json> {
+    std::fs::read_to_string("examples/events.jsonl")
+        .expect("examples/events.jsonl")
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+const EVENTS: &[&str] = &[
+    "SignUp",
+    "ProductView",
+    "CartAdd",
+    "Purchase",
+    "EmailClick",
+    "AppLaunch",
+    "PushOpened",
+    "PointsPosted",
+    "OrderPlaced",
+    "OrderShipped",
+    "OrderDelivered",
+    "OrderCancelled",
+    "NoSuchEvent",
+    "",
+];
+
+fn arb_json() -> impl Strategy<Value = Json> {
+    let leaf = prop_oneof![
+        Just(Json::Null),
+        any::<bool>().prop_map(Json::from),
+        any::<i64>().prop_map(Json::from),
+        (-1e20f64..1e20).prop_map(Json::from),
+        prop_oneof![
+            Just(String::new()),
+            Just("ann@example.com".to_string()),
+            Just("2026-05-12T18:00:00Z".to_string()),
+            Just("commerce.purchases".to_string()),
+            "\\PC{0,10}",
+        ]
+        .prop_map(Json::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Json::from),
+            proptest::collection::btree_map("[a-zA-Z@_]{1,8}", inner, 0..4)
+                .prop_map(|m| Json::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// One line of the events file.
+#[derive(Debug, Clone)]
+enum Line {
+    /// A seed line with one field replaced (path chosen by the number).
+    Mutated(usize, u32, Json),
+    /// A seed line with another event name and time.
+    Renamed(usize, usize, i64),
+    /// Any JSON at all.
+    Any(Json),
+    /// Not JSON.
+    Text(String),
+    /// Blank.
+    Blank,
+}
+
+fn arb_line() -> impl Strategy<Value = Line> {
+    prop_oneof![
+        6 => (any::<usize>(), any::<u32>(), arb_json()).prop_map(|(s, p, j)| Line::Mutated(s, p, j)),
+        3 => (any::<usize>(), any::<usize>(), -86_400_000i64..40 * 86_400_000).prop_map(|(s, e, t)| Line::Renamed(s, e, t)),
+        1 => arb_json().prop_map(Line::Any),
+        1 => "\\PC{0,30}".prop_map(Line::Text),
+        1 => Just(Line::Blank),
+    ]
+}
+
+fn mutate(at: &mut Json, choice: u32, with: Json) {
+    let len = match at {
+        Json::Object(m) => m.len(),
+        Json::Array(a) => a.len(),
+        _ => 0,
+    };
+    if choice.is_multiple_of(3) || len == 0 {
+        *at = with;
+        return;
+    }
+    let i = (choice as usize / 3) % len;
+    let inner = match at {
+        Json::Object(m) => m.values_mut().nth(i),
+        Json::Array(a) => a.get_mut(i),
+        _ => None,
+    };
+    if let Some(inner) = inner {
+        mutate(inner, choice / 7, with);
+    }
+}
+
+fn render(line: &Line, seeds: &[Json]) -> String {
+    match line {
+        Line::Mutated(s, p, j) => {
+            let mut v = seeds[s % seeds.len()].clone();
+            mutate(&mut v, *p, j.clone());
+            v.to_string()
+        }
+        Line::Renamed(s, e, t) => {
+            let mut v = seeds[s % seeds.len()].clone();
+            let at = jiff::Timestamp::from_millisecond(
+                "2026-05-12T00:00:00Z".parse::<jiff::Timestamp>().expect("time").as_millisecond() + t,
+            )
+            .expect("in range");
+            v["event"] = json!(EVENTS[e % EVENTS.len()]);
+            v["at"] = json!(at.to_string());
+            v.to_string()
+        }
+        Line::Any(j) => j.to_string(),
+        Line::Text(t) => t.replace('\n', " "),
+        Line::Blank => String::new(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, max_shrink_iters: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn journey_run_never_crashes(lines in proptest::collection::vec(arb_line(), 0..30), json_format in any::<bool>()) {
+        let seeds = seeds();
+        let text: Vec<String> = lines.iter().map(|l| render(l, &seeds)).collect();
+        let dir = std::env::temp_dir().join(format!("journey-run-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("events.jsonl");
+        std::fs::write(&file, text.join("\n")).expect("write events");
+        let mut args = vec![
+            "run".to_string(),
+            "examples".to_string(),
+            "--events".to_string(),
+            file.display().to_string(),
+            "--profiles".to_string(),
+            "examples/profiles.jsonl".to_string(),
+            "--dry-run".to_string(),
+        ];
+        if json_format {
+            args.push("--format".into());
+            args.push("json".into());
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_journey")).args(&args).output().expect("journey runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        prop_assert!(!stderr.contains("panicked"), "panic:\n{}\nevents:\n{}", stderr, text.join("\n"));
+        prop_assert!(matches!(out.status.code(), Some(0 | 1)), "exit {:?}:\n{}\nevents:\n{}", out.status.code(), stderr, text.join("\n"));
+    }
+}
