@@ -138,7 +138,16 @@ const ASSIGNMENT: &str = "an assignment like `a.b = 1`";
 
 /// Suffixes that can follow any operand: not worth listing beside "an operator".
 fn is_postfix(r: Rule) -> bool {
-    matches!(r, Rule::lbrack | Rule::lparen | Rule::kw_not | Rule::field_access | Rule::index_access | Rule::call_args)
+    matches!(
+        r,
+        Rule::lbrack
+            | Rule::lparen
+            | Rule::kw_not
+            | Rule::field_access
+            | Rule::index_access
+            | Rule::call_args
+            | Rule::arrow
+    )
 }
 
 fn join_or(items: &[String]) -> String {

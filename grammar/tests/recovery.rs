@@ -253,3 +253,56 @@ fn errors_are_sorted_and_spans_are_tokens() {
     assert_eq!(parsed.errors[0].message, "expected `until` or an expression, found `=`");
     assert_eq!(parsed.errors[1].message, "expected an expression, found `}`");
 }
+
+#[test]
+fn typical_mistakes() {
+    let src = "\
+journey J {
+  if x = 1 { end }
+  await {
+    on E { end }
+    after 1h -> { }
+  }
+  call A(to: x
+  wait 1h
+  let s = \"abc
+  let r = { a: 1 b: 2 }
+  let q = f(x -> )
+  if a { end } else garbage
+  call B() on tiemout { }
+  let z = 1 +
+}
+";
+    let parsed = parse(src);
+    let got: Vec<(usize, &str)> =
+        parsed.errors.iter().map(|e| (line_of(src, e.span.start), e.message.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (2, "expected `{` or an operator, found `=`"),
+            (4, "expected `->`, `as` or `where`, found `{`"),
+            (7, "expected `)`, `,` or an operator, found `wait`"),
+            (9, "unterminated string: a string must end on the line where it starts"),
+            (10, "expected `}`, `,` or an operator, found `b`"),
+            (11, "expected an expression, found `)`"),
+            (12, "expected `{` or `if`, found `garbage`"),
+            (13, "expected `error` or `timeout`, found `tiemout`"),
+            (14, "expected an expression, found `}`"),
+        ]
+    );
+    // A missing `)` is reported where the line ends, not at the next line's `wait`.
+    let e = &parsed.errors[2];
+    assert_eq!(e.span.start, e.span.end);
+    assert_eq!(&src[e.span.start - 4..e.span.start], "to: x".get(1..).unwrap());
+    let j = journey(&parsed, "J");
+    // Each broken statement is one error node, including a good-looking prefix (`call A`).
+    assert_eq!(
+        stmt_kinds(&j.body.stmts),
+        ["ERROR", "await", "ERROR", "wait", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR", "ERROR"]
+    );
+    let texts: Vec<_> = j.body.stmts.iter().map(|s| &src[s.span.start..s.span.end]).collect();
+    assert_eq!(texts[2], "call A(to: x");
+    assert_eq!(texts[6], "let q = f(x -> )");
+    assert_eq!(texts[7], "if a { end } else garbage");
+    assert_eq!(texts[9], "let z = 1 +");
+}

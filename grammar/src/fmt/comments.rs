@@ -170,9 +170,10 @@ impl F<'_> {
     pub(super) fn dangling(&mut self, end: usize, prev: usize, blank_first: bool) -> Doc {
         let mut out = Vec::new();
         let mut at = prev;
+        let mut after_line_comment = false;
         while let Some(c) = self.peek_before(end).cloned() {
             self.next += 1;
-            if self.own_line(&c) {
+            if self.own_line(&c) || after_line_comment {
                 if self.newlines(at, c.span.start) >= 2 && (blank_first || at != prev) {
                     out.push(Hard);
                 }
@@ -191,7 +192,71 @@ impl F<'_> {
                     out.push(BreakParent);
                 }
             }
+            after_line_comment = !is_block(&c);
             at = c.span.end;
+        }
+        cat(out)
+    }
+
+    /// The comments left before the closing bracket of a list that may stay on one line;
+    /// `first` when no entry comes before them. An own-line or line comment breaks the list.
+    pub(super) fn dangling_in_group(&mut self, end: usize, first: bool) -> Doc {
+        let mut out = Vec::new();
+        let mut first = first;
+        let mut after_line_comment = false;
+        while let Some(c) = self.peek_before(end).cloned() {
+            self.next += 1;
+            if !first {
+                out.push(Line);
+            }
+            if self.own_line(&c) || after_line_comment || !is_block(&c) {
+                out.push(BreakParent);
+            }
+            out.push(text(clean(&c)));
+            self.last_trailing = None;
+            after_line_comment = !is_block(&c);
+            first = false;
+        }
+        cat(out)
+    }
+
+    /// A keyword that follows code: the comments before it (searched from `from`, before
+    /// `end`) go in front of it.
+    pub(super) fn kw(&mut self, from: usize, end: usize, word: &str) -> Doc {
+        let b = self.src.as_bytes();
+        let mut pos = from;
+        while pos < end {
+            pos = self.skip_trivia(pos);
+            if pos >= end || self.src[pos..].starts_with(word) {
+                break;
+            }
+            pos += 1;
+            while pos < b.len() && !self.src.is_char_boundary(pos) {
+                pos += 1;
+            }
+        }
+        cat(vec![self.inline(pos.min(end)), text(word)])
+    }
+
+    /// The comments left inside a line's node that no code took (a last resort): block
+    /// comments in place, a line comment at the end of the line.
+    pub(super) fn leftover(&mut self, end: usize) -> Doc {
+        let mut out = Vec::new();
+        let mut line_comment = false;
+        while let Some(c) = self.peek_before(end).cloned() {
+            self.next += 1;
+            if line_comment {
+                out.push(Hard);
+            }
+            if is_block(&c) {
+                out.push(text(" "));
+                out.push(text(clean(&c)));
+            } else {
+                out.push(Suffix { text: clean(&c), col: self.column(c.span.start) });
+                out.push(BreakParent);
+                self.last_trailing = Some((c.span.end, self.column(c.span.start)));
+            }
+            line_comment = !is_block(&c);
         }
         cat(out)
     }

@@ -206,7 +206,14 @@ impl Printer {
     }
 
     fn flush_suffixes(&mut self) {
+        let mut after_line_comment = false;
         for (text, col) in std::mem::take(&mut self.suffixes) {
+            if after_line_comment {
+                // A line comment ends its line: the next one goes under it.
+                self.out.push('\n');
+                self.col = 0;
+            }
+            after_line_comment = text.starts_with("//");
             if let Some(ind) = self.pending.take() {
                 self.pad_to(ind);
             }
@@ -267,6 +274,8 @@ impl Printer {
                         cmds.push((ind, mode, alt));
                     }
                 }
+                // A trailing block comment takes room like code (it may also stand inline).
+                Suffix { text, .. } if text.starts_with("/*") => left -= 1 + text.chars().count() as isize,
                 Suffix { .. } | BreakParent => {}
             }
         }

@@ -89,7 +89,8 @@ impl F<'_> {
         }
         let lead = self.inline(e.span.start);
         let inner = self.bare(e, written);
-        cat(vec![lead, text("("), inner, text(")")])
+        let close = if written { self.inline(e.span.end - 1) } else { text("") };
+        cat(vec![lead, text("("), inner, close, text(")")])
     }
 
     /// `e` without its parentheses.
@@ -97,7 +98,14 @@ impl F<'_> {
         use ExprKind as K;
         match &e.kind {
             K::List(items) => match items.as_slice() {
-                [one] if self.huggable(one) && !self.has_comments(e.span) => self.list_of_record(one),
+                [one]
+                    if matches!(one.kind, ExprKind::Record(_))
+                        && self.huggable(one)
+                        && !self.has_comments(Span::new(e.span.start, one.span.start))
+                        && !self.has_comments(Span::new(one.span.end, e.span.end)) =>
+                {
+                    self.list_of_record(one)
+                }
                 _ => self.bracketed(LIST, items, |e| e.span, |f, e| f.expr(e), e.span),
             },
             K::Record(entries) => self.record(entries, e.span),
@@ -107,10 +115,18 @@ impl F<'_> {
             }
             K::Lambda { param, body } => cat(vec![self.tok(param.span), text(" -> "), self.expr(body)]),
             K::Field { base, name } => cat(vec![self.expr_in(base, 10), text("."), self.tok(name.span)]),
-            K::Index { base, index } => cat(vec![self.expr_in(base, 10), text("["), self.expr(index), text("]")]),
+            K::Index { base, index: i } => {
+                let base = self.expr_in(base, 10);
+                let index = self.expr(i);
+                let close = self.kw(i.span.end, e.span.end, "]");
+                cat(vec![base, text("["), index, close])
+            }
             K::Unary { op: UnaryOp::Neg, expr } => cat(vec![text("-"), self.expr_in(expr, 9)]),
             K::Unary { op: UnaryOp::Not, expr } => cat(vec![text("not "), self.expr_in(expr, 4)]),
-            K::Is { expr, test } => cat(vec![self.expr_in(expr, 6), text(is_test(*test))]),
+            K::Is { expr, test } => {
+                let operand = self.expr_in(expr, 6);
+                cat(vec![operand, self.inline(e.span.end), text(is_test(*test))])
+            }
             K::Range { lo, hi } => cat(vec![self.expr_in(lo, 7), text(".."), self.expr_in(hi, 7)]),
             K::Binary { op: BinaryOp::And | BinaryOp::Or | BinaryOp::Coalesce, .. } => self.chain(e),
             K::Binary { op, lhs, rhs, .. } => {
@@ -245,7 +261,7 @@ impl F<'_> {
             docs.push(cat(vec![lead, body, comma, trail]));
             prev = Some(s.end);
         }
-        let dangling = self.dangling(end, prev.unwrap_or(end), false);
+        let dangling = self.dangling_in_group(end, prev.is_none());
         (head, docs, dangling)
     }
 
@@ -304,7 +320,7 @@ impl F<'_> {
         let huggable = last.is_some_and(|v| self.huggable(v))
             && empty(&dangling)
             && empty(&head)
-            && !self.has_comments(Span::new(span(&args[0]).start, last.map_or(0, |v| v.span.start)));
+            && !self.has_comments(Span::new(span(&args[0]).start, args.last().map_or(0, |a| span(a).start)));
         match (huggable, last_value) {
             (true, Some((name, value))) => {
                 let mut hug = vec![text("(")];
@@ -357,9 +373,15 @@ impl F<'_> {
     pub(super) fn ty(&mut self, t: &TypeExpr) -> Doc {
         match &t.kind {
             TypeExprKind::Named(n) => self.tok(n.span),
-            TypeExprKind::List(inner) => cat(vec![text("list<"), self.ty(inner), text(">")]),
-            TypeExprKind::Map(inner) => cat(vec![text("map<"), self.ty(inner), text(">")]),
-            TypeExprKind::Optional(inner) => cat(vec![self.ty(inner), text("?")]),
+            TypeExprKind::List(inner) | TypeExprKind::Map(inner) => {
+                let word = if matches!(t.kind, TypeExprKind::List(_)) { "list<" } else { "map<" };
+                let inner = self.ty(inner);
+                cat(vec![text(word), inner, self.inline(t.span.end - 1), text(">")])
+            }
+            TypeExprKind::Optional(inner) => {
+                let inner = self.ty(inner);
+                cat(vec![inner, self.inline(t.span.end - 1), text("?")])
+            }
             TypeExprKind::Record(fields) => self.bracketed(
                 RECORD,
                 fields,

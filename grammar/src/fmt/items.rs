@@ -112,7 +112,7 @@ impl F<'_> {
             O::Headers(entries) => cat(vec![text("headers "), self.record(entries, o.span)]),
             O::Query(entries) => cat(vec![text("query "), self.record(entries, o.span)]),
             O::Body(e) => cat(vec![text("body "), self.expr(e)]),
-            O::Auth(Auth::None) => text("auth none"),
+            O::Auth(Auth::None) => cat(vec![text("auth "), self.kw(o.span.start + 4, o.span.end, "none")]),
             O::Auth(Auth::Basic { user, pass }) => {
                 let user = self.expr(user);
                 cat(vec![text("auth basic "), user, text(" "), self.expr(pass)])
@@ -167,10 +167,11 @@ impl F<'_> {
             }
             T::Mock { target, result } => {
                 let target = self.tok(target.span);
+                let end = s.span.end;
                 let result = match result {
                     MockResult::Value(e) => self.expr(e),
-                    MockResult::Fail => text("fail"),
-                    MockResult::Timeout => text("timeout"),
+                    MockResult::Fail => self.kw(end - 4, end, "fail"),
+                    MockResult::Timeout => self.kw(end - 7, end, "timeout"),
                 };
                 cat(vec![text("mock "), target, text(" -> "), result])
             }
@@ -189,14 +190,18 @@ impl F<'_> {
             }
             T::After(d) => cat(vec![text("after "), self.tok(d.span)]),
             T::ExpectEnded { journey, label } => {
-                let mut out = vec![text("expect "), self.tok(journey.span), text(" ended")];
+                let mut out = vec![text("expect "), self.tok(journey.span), text(" ")];
+                out.push(self.kw(journey.span.end, s.span.end, "ended"));
                 if let Some(l) = label {
                     out.push(text(" "));
                     out.push(self.tok(l.span));
                 }
                 cat(out)
             }
-            T::ExpectRunning { journey } => cat(vec![text("expect "), self.tok(journey.span), text(" running")]),
+            T::ExpectRunning { journey } => {
+                let j = self.tok(journey.span);
+                cat(vec![text("expect "), j, text(" "), self.kw(journey.span.end, s.span.end, "running")])
+            }
             T::ExpectCall { action, args, times } => {
                 let mut out = vec![text("expect call "), self.tok(action.span)];
                 if let Some(a) = args {
@@ -206,7 +211,9 @@ impl F<'_> {
                 if let Some(n) = times {
                     out.push(text(" "));
                     out.push(self.tok(n.span));
-                    out.push(text(" times"));
+                    out.push(text(" "));
+                    out.push(self.kw(n.span.end, s.span.end, "time"));
+                    out.push(text("s"));
                 }
                 cat(out)
             }

@@ -99,6 +99,7 @@ impl F<'_> {
             }
             out.push(self.leading(item.span.start, prev, i == 0));
             out.push(self.item(item));
+            out.push(self.leftover(item.span.end));
             out.push(self.trailing(item.span.end));
             prev = item.span.end;
         }
@@ -159,6 +160,7 @@ impl F<'_> {
             inner.push(Hard);
             inner.push(self.leading(span.start, prev, i == 0));
             inner.push(print(self));
+            inner.push(self.leftover(span.end));
             inner.push(self.trailing(span.end));
             prev = span.end;
         }

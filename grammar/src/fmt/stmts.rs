@@ -40,8 +40,11 @@ impl F<'_> {
             S::Start(rule) => {
                 let rule = match rule {
                     StartRule::Event(e) => self.tok(e.span),
-                    StartRule::AudienceEnters(a) => cat(vec![text("audience "), self.tok(a.span), text(" enters")]),
-                    StartRule::AudienceExits(a) => cat(vec![text("audience "), self.tok(a.span), text(" exits")]),
+                    StartRule::AudienceEnters(a) | StartRule::AudienceExits(a) => {
+                        let word = if matches!(rule, StartRule::AudienceEnters(_)) { "enters" } else { "exits" };
+                        let a_doc = self.tok(a.span);
+                        cat(vec![text("audience "), a_doc, text(" "), self.kw(a.span.end, s.span.end, word)])
+                    }
                     StartRule::AudienceRead { audience, schedule } => {
                         let a = self.tok(audience.span);
                         let when = match schedule {
@@ -56,8 +59,8 @@ impl F<'_> {
                 };
                 cat(vec![text("start on "), rule])
             }
-            S::Reentry(Reentry::Never) => text("reentry never"),
-            S::Reentry(Reentry::Always) => text("reentry always"),
+            S::Reentry(Reentry::Never) => cat(vec![text("reentry "), self.kw(s.span.start + 7, s.span.end, "never")]),
+            S::Reentry(Reentry::Always) => cat(vec![text("reentry "), self.kw(s.span.start + 7, s.span.end, "always")]),
             S::Reentry(Reentry::After(d)) => cat(vec![text("reentry after "), self.tok(d.span)]),
             S::Timezone(z) => cat(vec![text("timezone "), self.tok(z.span)]),
             S::Timeout(d) => cat(vec![text("timeout "), self.tok(d.span)]),
@@ -71,6 +74,11 @@ impl F<'_> {
 
     /// A block: `{ }`, `{ stmt }` when written so and it fits, or one statement per line.
     fn block(&mut self, b: &Block) -> Doc {
+        let lead = self.inline(b.span.start);
+        cat(vec![lead, self.block_body(b)])
+    }
+
+    fn block_body(&mut self, b: &Block) -> Doc {
         let one_line = !self.src[b.span.start..b.span.end].contains('\n');
         if one_line && b.stmts.len() == 1 && simple(&b.stmts[0]) && !self.has_comments(b.span) {
             let s = self.stmt(&b.stmts[0]);

@@ -92,7 +92,9 @@ impl Lower<'_> {
                             *slot = Some(e);
                         }
                     }
-                    Rule::bad_clause => self.report_after(prev, Rule::re_event_next, Rule::re_event, &clause),
+                    Rule::bad_clause => {
+                        self.report_after(prev, Rule::re_event_next, Rule::re_event, &clause);
+                    }
                     Rule::missing_close => self.unclosed(Rule::re_event, &clause),
                     _ => {}
                 }
@@ -132,7 +134,11 @@ impl Lower<'_> {
                                     options.push(opt);
                                 }
                             }
-                            Rule::bad_option => self.report_after(prev, Rule::re_http_next, Rule::re_http, &o),
+                            Rule::bad_option => {
+                                if self.report_after(prev, Rule::re_http_next, Rule::re_http, &o) {
+                                    options.pop();
+                                }
+                            }
                             Rule::missing_close => self.unclosed(Rule::re_http, &o),
                             _ => {}
                         }

@@ -14,11 +14,12 @@ impl Lower<'_> {
         let mut settings = Vec::new();
         let mut stmts: Vec<Stmt> = Vec::new();
         let mut close_at = self.span(&d).end;
-        let mut prev = None;
+        // The previous child when it was a good setting (true) or statement (false).
+        let mut prev: Option<(usize, bool)> = None;
         for c in d.into_inner() {
             let start = self.span(&c).start;
-            let good = matches!(c.as_rule(), Rule::setting | Rule::stmt);
-            match c.as_rule() {
+            let rule = c.as_rule();
+            match rule {
                 Rule::decl_name => name = Some(self.ident(&c)),
                 Rule::setting => {
                     if let Some(s) = self.setting(c) {
@@ -27,8 +28,20 @@ impl Lower<'_> {
                 }
                 Rule::stmt => stmts.push(self.stmt(c)),
                 Rule::bad_stmt => {
-                    self.report_after(prev, Rule::re_journey_next, Rule::re_journey, &c);
-                    stmts.push(Stmt { kind: StmtKind::Error, span: self.span(&c) });
+                    let mut span = self.span(&c);
+                    if self.report_after(prev.map(|p| p.0), Rule::re_journey_next, Rule::re_journey, &c) {
+                        match prev {
+                            Some((p, true)) if settings.last().is_some_and(|s| s.span.start == p) => {
+                                settings.pop();
+                            }
+                            Some((p, false)) if stmts.last().is_some_and(|s| s.span.start == p) => {
+                                stmts.pop();
+                            }
+                            _ => {}
+                        }
+                        span.start = prev.map_or(span.start, |p| p.0);
+                    }
+                    stmts.push(Stmt { kind: StmtKind::Error, span });
                 }
                 Rule::rbrace => close_at = self.span(&c).start,
                 Rule::missing_close => {
@@ -37,7 +50,11 @@ impl Lower<'_> {
                 }
                 _ => {}
             }
-            prev = good.then_some(start);
+            prev = match rule {
+                Rule::setting => Some((start, true)),
+                Rule::stmt => Some((start, false)),
+                _ => None,
+            };
         }
         let span = match (stmts.first(), stmts.last()) {
             (Some(a), Some(b)) => a.span.to(b.span),
@@ -109,8 +126,11 @@ impl Lower<'_> {
             match c.as_rule() {
                 Rule::stmt => stmts.push(self.stmt(c)),
                 Rule::bad_stmt => {
-                    self.report_after(prev, Rule::re_block_next, Rule::re_block, &c);
-                    stmts.push(Stmt { kind: StmtKind::Error, span: self.span(&c) });
+                    let mut span = self.span(&c);
+                    if self.report_after(prev, Rule::re_block_next, Rule::re_block, &c) {
+                        span.start = stmts.pop().map_or(span.start, |s| s.span.start);
+                    }
+                    stmts.push(Stmt { kind: StmtKind::Error, span });
                 }
                 Rule::missing_close => self.unclosed(Rule::re_block, &c),
                 _ => {}

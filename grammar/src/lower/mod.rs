@@ -51,7 +51,7 @@ impl<'s> Lower<'s> {
     /// Walks down the last children while only trivia follows them.
     fn trim_trivia(&self, p: &P, mut end: usize) -> usize {
         let mut q = p.clone();
-        while let Some(last) = q.clone().into_inner().last() {
+        while let Some(last) = q.clone().into_inner().next_back() {
             let e = self.base + last.as_span().end();
             if !is_trivia(&self.src[e..end]) {
                 break;
@@ -74,18 +74,22 @@ impl<'s> Lower<'s> {
     }
 
     /// Reports the error at `bad`, first trying from the good sibling before it (`prev`, with
-    /// `next_rule`), in case that sibling ran into the error past the start of `bad`.
-    pub fn report_after(&mut self, prev: Option<usize>, next_rule: Rule, rule: Rule, bad: &P) {
+    /// `next_rule`), in case that sibling ran into the error past the start of `bad`
+    /// (`let x = 1 +` then `}`). Returns true in that case: the sibling was only a prefix of a
+    /// broken statement (`let x = 1`), and the caller replaces both with one error node.
+    pub fn report_after(&mut self, prev: Option<usize>, next_rule: Rule, rule: Rule, bad: &P) -> bool {
         let span = self.span(bad);
-        if let Some(prev) = prev {
+        let own = self.reparse(rule, span.start, span.end);
+        // Only a region that fails at its first token can be the tail of the previous one.
+        if let Some(prev) = prev.filter(|_| own.span.start <= span.start) {
             let e = self.reparse(next_rule, prev, span.end);
-            if e.span.start > span.start {
+            if e.span.start > own.span.start {
                 self.errors.push(e);
-                return;
+                return true;
             }
         }
-        let e = self.reparse(rule, span.start, span.end);
-        self.errors.push(e);
+        self.errors.push(own);
+        false
     }
 
     /// Reports a block whose `}` is missing (at the end of file or the next declaration).

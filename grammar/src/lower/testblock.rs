@@ -19,7 +19,10 @@ impl Lower<'_> {
                     stmts.push(TestStmt { kind, span });
                 }
                 Rule::bad_test_stmt => {
-                    self.report_after(prev, Rule::re_test_next, Rule::re_test, &c);
+                    let mut span = span;
+                    if self.report_after(prev, Rule::re_test_next, Rule::re_test, &c) {
+                        span.start = stmts.pop().map_or(span.start, |s| s.span.start);
+                    }
                     stmts.push(TestStmt { kind: TestStmtKind::Error, span });
                 }
                 Rule::missing_close => self.unclosed(Rule::re_test, &c),
