@@ -38,7 +38,19 @@ pub struct AppState {
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Publishes a journey (compiles the project, stores the version); returns the version.
-    pub publish: Box<dyn Fn(&str) -> Result<u32, (StatusCode, String)> + Send + Sync>,
+    pub publish: Box<PublishFn>,
+}
+
+/// Publishes a journey: returns the new version, or the status and reason of the refusal.
+pub type PublishFn = dyn Fn(&str) -> Result<u32, (StatusCode, String)> + Send + Sync;
+
+/// An API error: a status and a reason, answered as `{"error": reason}`.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self.0, self.1)
+    }
 }
 
 type Shared = Arc<AppState>;
@@ -83,23 +95,23 @@ async fn auth(State(state): State<Shared>, req: Request, next: Next) -> Response
     next.run(req).await
 }
 
-async fn append(state: &Shared, entries: Vec<NewEntry>) -> Result<Vec<Appended>, Response> {
+async fn append(state: &Shared, entries: Vec<NewEntry>) -> Result<Vec<Appended>, ApiError> {
     let (tx, rx) = oneshot::channel();
     if let Err(e) = state.appender.try_send((entries, tx)) {
         return Err(match e {
             tokio::sync::mpsc::error::TrySendError::Full(_) => {
                 state.metrics.backpressure.fetch_add(1, Relaxed);
-                error(StatusCode::TOO_MANY_REQUESTS, "the runtime is busy; retry after a short wait")
+                ApiError(StatusCode::TOO_MANY_REQUESTS, "the runtime is busy; retry after a short wait".into())
             }
             tokio::sync::mpsc::error::TrySendError::Closed(_) => {
-                error(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+                ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into())
             }
         });
     }
     match rx.await {
         Ok(Ok(out)) => Ok(out),
-        Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, format!("could not store: {e}"))),
-        Err(_) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "shutting down")),
+        Ok(Err(e)) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("could not store: {e}"))),
+        Err(_) => Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into())),
     }
 }
 
@@ -180,7 +192,7 @@ async fn post_events(State(state): State<Shared>, body: Bytes) -> Response {
         let ids: Vec<Option<String>> = entries.iter().map(|e| e.client_id.clone()).collect();
         let results = match append(&state, entries).await {
             Ok(r) => r,
-            Err(resp) => return resp,
+            Err(resp) => return resp.into_response(),
         };
         for ((i, id), r) in indexes.into_iter().zip(ids).zip(results) {
             let (seq, duplicate) = match r {
@@ -199,14 +211,14 @@ async fn post_events(State(state): State<Shared>, body: Bytes) -> Response {
     (status, JsonBody(json!({"accepted": accepted, "rejected": rejected}))).into_response()
 }
 
-fn json_body(body: &Bytes) -> Result<Json, Response> {
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("not valid JSON: {e}")))
+fn json_body(body: &Bytes) -> Result<Json, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("not valid JSON: {e}")))
 }
 
 async fn write_profile(state: Shared, key: String, body: Bytes, patch: bool) -> Response {
     let attributes = match json_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if !attributes.is_object() {
         return error(StatusCode::BAD_REQUEST, "profile attributes must be a JSON object");
@@ -216,7 +228,7 @@ async fn write_profile(state: Shared, key: String, body: Bytes, patch: bool) -> 
         Ok(r) => {
             JsonBody(json!({"seq": match r[0] { Appended::New(s) | Appended::Duplicate(s) => s }})).into_response()
         }
-        Err(resp) => resp,
+        Err(resp) => resp.into_response(),
     }
 }
 
@@ -231,7 +243,7 @@ async fn patch_profile(State(state): State<Shared>, Path(key): Path<String>, bod
 async fn post_members(State(state): State<Shared>, Path(name): Path<String>, body: Bytes) -> Response {
     let v = match json_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let known = state.validator.lock().map(|e| e.image().program.audiences.contains(&name)).unwrap_or(false);
     if !known {
@@ -263,23 +275,23 @@ async fn post_members(State(state): State<Shared>, Path(name): Path<String>, bod
     let n = entries.len();
     match append(&state, entries).await {
         Ok(_) => JsonBody(json!({"changes": n})).into_response(),
-        Err(resp) => resp,
+        Err(resp) => resp.into_response(),
     }
 }
 
-async fn ask<T: Send + 'static>(state: &Shared, make: impl FnOnce(oneshot::Sender<T>) -> Query) -> Result<T, Response> {
+async fn ask<T: Send + 'static>(state: &Shared, make: impl FnOnce(oneshot::Sender<T>) -> Query) -> Result<T, ApiError> {
     let (tx, rx) = oneshot::channel();
     let sent = state.worker.lock().map(|w| w.send(Wake::Query(make(tx))).is_ok()).unwrap_or(false);
     if !sent {
-        return Err(error(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running"));
+        return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running".into()));
     }
-    rx.await.map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running"))
+    rx.await.map_err(|_| ApiError(StatusCode::SERVICE_UNAVAILABLE, "the engine is not running".into()))
 }
 
 async fn get_journeys(State(state): State<Shared>) -> Response {
     match ask(&state, Query::Journeys).await {
         Ok(v) => JsonBody(v).into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -287,14 +299,14 @@ async fn get_report(State(state): State<Shared>, Path(name): Path<String>) -> Re
     match ask(&state, |tx| Query::Report(name.clone(), tx)).await {
         Ok(Some(v)) => JsonBody(v).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no journey `{name}`")),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
 async fn get_instances(State(state): State<Shared>, Path(key): Path<String>) -> Response {
     match ask(&state, |tx| Query::Instances(key, tx)).await {
         Ok(v) => JsonBody(v).into_response(),
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -305,7 +317,7 @@ async fn get_status(State(state): State<Shared>) -> Response {
             v["rejected"] = json!(state.metrics.events_rejected.load(Relaxed));
             JsonBody(v).into_response()
         }
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -338,6 +350,6 @@ async fn post_journey_action(State(state): State<Shared>, Path((name, action)): 
     };
     match append(&state, vec![NewEntry { client_id: None, at_ms: wall_ms(), kind }]).await {
         Ok(_) => JsonBody(json!({"journey": name, "action": action, "version": version})).into_response(),
-        Err(resp) => resp,
+        Err(resp) => resp.into_response(),
     }
 }

@@ -85,8 +85,18 @@ fn validator_for(db: &Path) -> Result<Engine, String> {
     Ok(Engine::new(image, wall_ms(), Options::default()))
 }
 
-/// Starts the runtime and serves until ctrl-c / SIGTERM.
+/// Starts the runtime and serves until ctrl-c.
 pub fn serve(config: Config) -> Result<(), StartError> {
+    serve_until(config, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// Starts the runtime and serves until `shutdown` completes (then checkpoints and returns).
+pub fn serve_until(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     if !config.listen.ip().is_loopback() && config.token.is_none() {
         return Err(StartError::Config(format!(
             "refusing to listen on {} without a token: set JOURNEY_TOKEN or --token-file, or listen on 127.0.0.1",
@@ -160,12 +170,7 @@ pub fn serve(config: Config) -> Result<(), StartError> {
             .map_err(|e| StartError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
         tracing::info!("listening on http://{}", config.listen);
         eprintln!("journey serve: listening on http://{} (database {})", config.listen, config.db.display());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| StartError::Config(e.to_string()))
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| StartError::Config(e.to_string()))
     });
     let _ = wake_tx.send(Wake::Shutdown);
     let _ = worker_thread.join();

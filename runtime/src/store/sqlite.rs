@@ -2,7 +2,7 @@
 //! costs one sync per transaction, and a transaction carries a whole batch (group commit).
 
 use super::*;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 
 /// The SQLite store.
@@ -44,7 +44,7 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn append(&mut self, entries: &[NewEntry]) -> Result<Vec<Appended>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = Vec::with_capacity(entries.len());
         {
             let mut find = tx.prepare_cached("SELECT seq FROM log WHERE client_id = ?1")?;
@@ -94,7 +94,7 @@ impl Store for SqliteStore {
     }
 
     fn checkpoint(&mut self, cp: &Checkpoint) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut put_inst =
                 tx.prepare_cached("INSERT OR REPLACE INTO instances(version, id, data) VALUES (?1, ?2, ?3)")?;

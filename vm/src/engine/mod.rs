@@ -137,7 +137,7 @@ pub struct Engine {
     /// The report.
     pub report: Report,
     options: Options,
-    secrets: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    secrets: Box<SecretFn>,
     stack: Vec<Value>,
     event_index: HashMap<String, u16>,
     /// Calls in flight, by instance (so a durable runtime can re-issue them after a restart).
@@ -147,6 +147,9 @@ pub struct Engine {
     /// Which journeys may take new entries (a closed or stopped journey takes none).
     open: Vec<bool>,
 }
+
+/// Reads a secret by name.
+type SecretFn = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 fn env_secret(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -268,18 +271,31 @@ impl Engine {
         self.timers.peek().map(|Reverse((due, _, _))| *due)
     }
 
-    /// Moves the clock to `to_ms`, firing every timer due at or before it (or strictly
-    /// before it when `inclusive` is false: an event arriving at a deadline wins over it).
+    /// Moves the clock to `to_ms`, firing every timer due at or before it. With `inclusive`
+    /// false (an event arrives at `to_ms`), deadlines due exactly then stay for after the event,
+    /// which wins over them; a `wait` ending then has ended, so what follows it meets the event.
     pub fn advance(&mut self, to_ms: i64, inclusive: bool) {
-        while let Some(&Reverse((due, _, kind))) = self.timers.peek() {
-            if due > to_ms || (!inclusive && due == to_ms) {
+        let mut deferred = Vec::new();
+        while let Some(&Reverse((due, seq, kind))) = self.timers.peek() {
+            if due > to_ms {
                 break;
             }
             self.timers.pop();
+            if !inclusive && due == to_ms && !self.ends_a_wait(kind) {
+                deferred.push(Reverse((due, seq, kind)));
+                continue;
+            }
             self.now_ms = self.now_ms.max(due);
             self.fire(kind);
         }
+        self.timers.extend(deferred);
         self.now_ms = self.now_ms.max(to_ms);
+    }
+
+    /// Whether a timer ends a live `wait` (rather than being a deadline or a schedule).
+    fn ends_a_wait(&self, kind: TimerKind) -> bool {
+        matches!(kind, TimerKind::Resume(id, token)
+            if self.instances.get(&id).is_some_and(|i| i.token == token && matches!(i.waiting, Waiting::Timer { .. })))
     }
 
     fn fire(&mut self, kind: TimerKind) {
