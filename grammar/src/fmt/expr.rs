@@ -352,7 +352,12 @@ impl F<'_> {
         let flat = group(cat(vec![text("["), r.clone(), text("]")]));
         let own_line = |r: Doc| cat(vec![text("["), nest(2, cat(vec![Hard, r])), Hard, text("]")]);
         let hug = cat(vec![text("["), r.broken(), text("]")]);
-        choice(vec![(flat, false), (own_line(r.flat()), true), (hug, false), (own_line(r), false)])
+        let mut alts = vec![(flat, false)];
+        if !r.forced() {
+            alts.push((own_line(r.flat()), true));
+        }
+        alts.extend([(hug, false), (own_line(r), false)]);
+        choice(alts)
     }
 
     /// Declared parameters `(name: T, ...)`.

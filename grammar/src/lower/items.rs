@@ -135,7 +135,8 @@ impl Lower<'_> {
                                 }
                             }
                             Rule::bad_option => {
-                                if self.report_after(prev, Rule::re_http_next, Rule::re_http, &o) {
+                                let merged = self.report_after(prev, Rule::re_http_next, Rule::re_http, &o);
+                                if merged {
                                     options.pop();
                                 }
                             }
