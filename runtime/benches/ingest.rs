@@ -63,6 +63,7 @@ fn served(n: usize, dir: &std::path::Path) -> f64 {
         db: dir.join("served.db"),
         listen: format!("127.0.0.1:{port}").parse().expect("addr"),
         token: None,
+        read_rate: None,
     };
     let server = std::thread::spawn(move || {
         journey_runtime::serve_until(config, async {

@@ -36,6 +36,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The bearer token (required on a non-loopback address).
     pub token: Option<String>,
+    /// Profiles per second that scheduled audience reads enter.
+    pub read_rate: Option<u32>,
 }
 
 /// Why the runtime cannot start.
@@ -124,8 +126,15 @@ pub fn serve_until(
     let metrics = Arc::new(Metrics::default());
     let executor = Arc::new(rt.block_on(async { HttpExecutor::builder().build() }).map_err(StartError::Config)?);
     let (wake_tx, wake_rx) = std::sync::mpsc::channel::<Wake>();
-    let worker = Worker::load(Box::new(store), executor, rt.handle().clone(), wake_tx.clone(), metrics.clone())
-        .map_err(StartError::Store)?;
+    let worker = Worker::load(
+        Box::new(store),
+        executor,
+        rt.handle().clone(),
+        wake_tx.clone(),
+        metrics.clone(),
+        config.read_rate,
+    )
+    .map_err(StartError::Store)?;
     let worker_thread = std::thread::Builder::new()
         .name("journey-engine".into())
         .spawn(move || worker.run(wake_rx))

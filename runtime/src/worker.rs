@@ -63,6 +63,7 @@ pub struct Worker {
     metrics: Arc<Metrics>,
     last_checkpoint: Instant,
     dirty: bool,
+    read_rate: Option<u32>,
 }
 
 /// Wall-clock milliseconds.
@@ -70,8 +71,8 @@ pub fn wall_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-fn options() -> Options {
-    Options { keep_paths: false, step_events: true, seed: 0 }
+fn options(read_rate: Option<u32>) -> Options {
+    Options { keep_paths: false, step_events: true, seed: 0, read_rate }
 }
 
 impl Worker {
@@ -82,6 +83,7 @@ impl Worker {
         rt: tokio::runtime::Handle,
         wake_tx: Sender<Wake>,
         metrics: Arc<Metrics>,
+        read_rate: Option<u32>,
     ) -> Result<Worker, String> {
         let mut versions = Vec::new();
         for row in store.versions().map_err(|e| e.to_string())? {
@@ -89,7 +91,7 @@ impl Worker {
             let image = Arc::new(Image::load(a.program).map_err(|e| e.to_string())?);
             let names: Vec<String> = image.program.journeys.iter().map(|j| j.name.clone()).collect();
             let stored = store.load_engine(row.version, &names).map_err(|e| e.to_string())?;
-            let engine = Engine::restore(image, options(), stored);
+            let engine = Engine::restore(image, options(read_rate), stored);
             versions.push(Version { number: row.version, engine });
         }
         let applied = store.applied_seq().map_err(|e| e.to_string())?;
@@ -103,6 +105,7 @@ impl Worker {
             metrics,
             last_checkpoint: Instant::now(),
             dirty: false,
+            read_rate,
         };
         w.catch_up()?;
         w.tick();
@@ -352,7 +355,7 @@ impl Worker {
                 return;
             }
         };
-        let mut engine = Engine::new(image.clone(), at_ms, options());
+        let mut engine = Engine::new(image.clone(), at_ms, options(self.read_rate));
         // Profiles and audiences are shared: the new version starts with them.
         if let Some(prev) = self.versions.last() {
             for (a, k) in prev.engine.memberships() {

@@ -165,7 +165,8 @@ pub fn run(args: Args) -> u8 {
         }
     };
     let start = events.first().map(|e| e.at_ms).unwrap_or(0);
-    let options = Options { keep_paths: !args.summary_only, step_events: args.step_events.is_some(), seed: 0 };
+    let options =
+        Options { keep_paths: !args.summary_only, step_events: args.step_events.is_some(), ..Default::default() };
     let mut engine = Engine::new(image, start, options);
     if let Some(p) = &args.profiles {
         if let Err(e) = read_profiles(p, &mut engine, &mut problems) {

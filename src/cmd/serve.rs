@@ -22,6 +22,9 @@ pub struct ServeArgs {
     /// Extra schema search folder (repeatable).
     #[arg(long = "schemas", value_name = "DIR")]
     schemas: Vec<PathBuf>,
+    /// Profiles per second a scheduled audience read enters (Adobe's range is 500 to 20,000).
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    read_rate: u32,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t)]
     log_format: Format,
@@ -57,6 +60,7 @@ pub fn serve(args: ServeArgs) -> u8 {
         db: args.db,
         listen: args.listen,
         token,
+        read_rate: Some(args.read_rate),
     };
     match journey_runtime::serve(config) {
         Ok(()) => OK,

@@ -44,7 +44,7 @@ pub fn run_test(image: &Arc<Image>, test: &ir::Test) -> TestResult {
         Some(TestStmt::Start(at)) => ms(at),
         _ => ms(DEFAULT_START),
     };
-    let mut engine = Engine::new(image.clone(), start, Options { keep_paths: true, step_events: false, seed: 0 })
+    let mut engine = Engine::new(image.clone(), start, Options { keep_paths: true, ..Default::default() })
         .with_secrets(|name| Some(format!("test-secret-{name}")));
     let mut mocks: HashMap<String, MockResult> = HashMap::new();
     let mut pending_profile: Option<Value> = None;

@@ -99,6 +99,8 @@ enum TimerKind {
     Timeout(InstanceId),
     /// A scheduled audience read of journey `j`.
     Schedule(u16),
+    /// The next slice of a rate-limited audience read of journey `j`.
+    ReadMore(u16),
 }
 
 /// Engine options.
@@ -110,6 +112,9 @@ pub struct Options {
     pub step_events: bool,
     /// Seed of the random source.
     pub seed: u64,
+    /// Scheduled audience reads enter at most this many profiles per second (all at once when
+    /// unset; Adobe's range is 500 to 20,000).
+    pub read_rate: Option<u32>,
 }
 
 /// The journey engine.
@@ -146,6 +151,8 @@ pub struct Engine {
     changes: durable::Changes,
     /// Which journeys may take new entries (a closed or stopped journey takes none).
     open: Vec<bool>,
+    /// Audience reads in progress: the members still to enter, per journey.
+    reads: HashMap<u16, std::collections::VecDeque<ArcStr>>,
 }
 
 /// Reads a secret by name.
@@ -202,6 +209,7 @@ impl Engine {
             pending: HashMap::new(),
             changes: durable::Changes::default(),
             open: vec![true; image.program.journeys.len()],
+            reads: HashMap::new(),
             image,
         };
         // The first read is the first such time at or after the journey goes live.
@@ -330,12 +338,31 @@ impl Engine {
                 let mut members: Vec<ArcStr> =
                     self.audiences.get(&audience).map(|m| m.iter().cloned().collect()).unwrap_or_default();
                 members.sort();
-                for m in members {
-                    self.enter(j, &m, None);
-                }
+                // The members at read time; a read still in progress is replaced by this one.
+                self.reads.insert(j, members.into());
+                self.read_slice(j);
                 let now = self.now_ms;
                 self.schedule_read(j, now);
             }
+            TimerKind::ReadMore(j) => self.read_slice(j),
+        }
+    }
+
+    /// Enters the next slice of an audience read (all of it without a read rate).
+    fn read_slice(&mut self, j: u16) {
+        let Some(queue) = self.reads.get_mut(&j) else { return };
+        let n = self.options.read_rate.map(|r| r.max(1) as usize).unwrap_or(usize::MAX).min(queue.len());
+        let slice: Vec<ArcStr> = queue.drain(..n).collect();
+        let more = !queue.is_empty();
+        if !more {
+            self.reads.remove(&j);
+        }
+        for m in slice {
+            self.enter(j, &m, None);
+        }
+        if more {
+            let due = self.now_ms + 1_000;
+            self.push_timer(due, TimerKind::ReadMore(j));
         }
     }
 
