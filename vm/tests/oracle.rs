@@ -602,7 +602,7 @@ proptest! {
     fn the_engine_never_panics_on_any_input(steps in proptest::collection::vec(arb_step(), 1..40)) {
         let ex = examples();
         let start = "2026-05-12T08:00:00Z".parse::<jiff::Timestamp>().expect("start").as_millisecond();
-        let mut engine = Engine::new(ex.image.clone(), start, Options { keep_paths: true, step_events: true, seed: 3 })
+        let mut engine = Engine::new(ex.image.clone(), start, Options { keep_paths: true, step_events: true, seed: 3, ..Options::default() })
             .with_secrets(|_| Some("s".into()));
         let profile_ty = ex.image.program.profile.clone();
         for (k, attrs) in &ex.profiles {
