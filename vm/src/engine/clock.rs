@@ -40,13 +40,21 @@ pub fn until(v: &Value, now_ms: i64, tz: &TimeZone) -> Option<i64> {
     match v {
         Value::Time(t) => {
             let today = tz.to_datetime(ts(now_ms)).date();
-            let at = local_to_ms(today.to_datetime(*t), tz)?;
+            let dt = today.to_datetime(*t);
+            let at = local_to_ms(dt, tz)?;
             if at >= now_ms {
-                Some(at)
-            } else {
-                let tomorrow = today.checked_add(1.day()).ok()?;
-                local_to_ms(tomorrow.to_datetime(*t), tz)
+                return Some(at);
             }
+            // A repeated time whose earlier instant has passed: the later one is still the
+            // first such time at or after now.
+            if let AmbiguousOffset::Fold { after, .. } = tz.to_ambiguous_timestamp(dt).offset() {
+                let later = after.to_timestamp(dt).ok()?.as_millisecond();
+                if later >= now_ms {
+                    return Some(later);
+                }
+            }
+            let tomorrow = today.checked_add(1.day()).ok()?;
+            local_to_ms(tomorrow.to_datetime(*t), tz)
         }
         Value::LocalDateTime(dt) => local_to_ms(*dt, tz),
         Value::Date(d) => local_to_ms(d.to_datetime(civil::Time::midnight()), tz),
@@ -143,6 +151,10 @@ mod tests {
         assert_eq!(until(&quarter, ms("2026-03-08T05:00:00Z"), &ny), Some(ms("2026-03-08T07:00:00Z")));
         // 2026-10-25: 03:00 -> 02:00. 02:30 happens twice: the earlier one (CEST, +02:00).
         assert_eq!(until(&t, ms("2026-10-24T23:00:00Z"), &tz), Some(ms("2026-10-25T00:30:00Z")));
+        // Between the two (02:45 CEST), the first 02:30 at or after now is the later one (CET).
+        assert_eq!(until(&t, ms("2026-10-25T00:45:00Z"), &tz), Some(ms("2026-10-25T01:30:00Z")));
+        // After both: tomorrow's.
+        assert_eq!(until(&t, ms("2026-10-25T01:30:01Z"), &tz), Some(ms("2026-10-26T01:30:00Z")));
     }
 
     #[test]
