@@ -34,6 +34,15 @@ fn constant(e: &ir::Expr) -> Value {
     eval(e, &mut Vec::new(), &Env::new(&Value::Null, &Value::Null, &ctx))
 }
 
+/// A constant read as the declared type, as the runtime reads the same value from JSON (an int
+/// literal for a `number` field is a number).
+fn typed(e: &ir::Expr, ty: Option<&journey_compiler::types::Ty>) -> Value {
+    match ty {
+        Some(ty) => Value::from_json_typed(&constant(e).to_json(), ty),
+        None => constant(e),
+    }
+}
+
 fn ms(s: &str) -> i64 {
     crate::value::parse_datetime(s).map(|(t, _)| t.as_millisecond()).unwrap_or(0)
 }
@@ -53,11 +62,11 @@ pub fn run_test(image: &Arc<Image>, test: &ir::Test) -> TestResult {
         let step = match stmt {
             TestStmt::Start(_) => Ok(()),
             TestStmt::Profile { key: Some(k), attributes } => {
-                engine.set_profile(k, constant(attributes));
+                engine.set_profile(k, typed(attributes, image.program.profile.as_ref()));
                 Ok(())
             }
             TestStmt::Profile { key: None, attributes } => {
-                pending_profile = Some(constant(attributes));
+                pending_profile = Some(typed(attributes, image.program.profile.as_ref()));
                 Ok(())
             }
             TestStmt::AudienceHas { audience, key } => {
@@ -134,7 +143,10 @@ fn settle(engine: &mut Engine, mocks: &HashMap<String, MockResult>) -> Result<()
         }
         for c in calls {
             let outcome = match mocks.get(&c.target) {
-                Some(MockResult::Value(v)) => CallOutcome::Ok(constant(v)),
+                Some(MockResult::Value(v)) => {
+                    let returns = engine.image().program.http.get(c.http as usize).map(|h| &h.decl.returns);
+                    CallOutcome::Ok(typed(v, returns))
+                }
                 Some(MockResult::Fail) => CallOutcome::Error("mocked failure".into()),
                 Some(MockResult::Timeout) => CallOutcome::Timeout("mocked timeout".into()),
                 None => {
