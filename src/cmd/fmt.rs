@@ -227,12 +227,12 @@ fn line_diff(a: &[&str], b: &[&str]) -> Vec<(char, usize, usize)> {
                 ops.push((' ', head + i, head + j));
                 i += 1;
                 j += 1;
-            } else if j < mb.len() && (i == ma.len() || lcs[i * w + j + 1] >= lcs[(i + 1) * w + j]) {
-                ops.push(('+', head + i.min(ma.len().saturating_sub(1)), head + j));
-                j += 1;
-            } else {
+            } else if i < ma.len() && (j == mb.len() || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1]) {
                 ops.push(('-', head + i, head + j.min(mb.len().saturating_sub(1))));
                 i += 1;
+            } else {
+                ops.push(('+', head + i.min(ma.len().saturating_sub(1)), head + j));
+                j += 1;
             }
         }
     } else {

@@ -121,7 +121,11 @@ impl F<'_> {
                 let close = self.kw(i.span.end, e.span.end, "]");
                 cat(vec![base, text("["), index, close])
             }
-            K::Unary { op: UnaryOp::Neg, expr } => cat(vec![text("-"), self.expr_in(expr, 9)]),
+            K::Unary { op: UnaryOp::Neg, expr } => {
+                // `- -x`, not `--x`.
+                let nested = matches!(expr.kind, K::Unary { op: UnaryOp::Neg, .. }) && !self.parenthesized(expr);
+                cat(vec![text(if nested { "- " } else { "-" }), self.expr_in(expr, 9)])
+            }
             K::Unary { op: UnaryOp::Not, expr } => cat(vec![text("not "), self.expr_in(expr, 4)]),
             K::Is { expr, test } => {
                 let operand = self.expr_in(expr, 6);
