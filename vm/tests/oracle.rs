@@ -685,3 +685,70 @@ proptest! {
         prop_assert_eq!(waiting_on_nothing, 0);
     }
 }
+
+/// Every event of the examples project, with payloads of every shape (not objects, wrong types
+/// at every field the seeds have, nulls, deep nesting, huge numbers): accepted, filtered or
+/// rejected, never a panic.
+#[test]
+fn every_event_takes_any_payload() {
+    let ex = examples();
+    let start = "2026-05-12T08:00:00Z".parse::<jiff::Timestamp>().expect("start").as_millisecond();
+    let mut engine = Engine::new(ex.image.clone(), start, Options { keep_paths: true, ..Options::default() });
+    let odd = [
+        json!(null),
+        json!([]),
+        json!("x"),
+        json!(1e308),
+        json!({}),
+        json!({ "identityMap": null }),
+        json!({ "identityMap": { "Email": "ann@example.com" } }),
+        json!({ "identityMap": { "Email": [{ "id": 42 }] } }),
+        json!({ "identityMap": { "Email": [{ "id": "" }] } }),
+        json!({ "customer": { "email": ["a"] }, "status": 7 }),
+        json!({ "a": { "b": { "c": { "d": { "e": { "f": [[[[[]]]]] } } } } } }),
+        json!({ "timestamp": "not a date", "occurredAt": "2026-02-30T25:61:00Z", "eventType": null }),
+    ];
+    let fillers =
+        [json!(null), json!(-9_223_372_036_854_775_807i64), json!(""), json!([1, "a", null]), json!({ "z": 1 })];
+    for (name, seeds) in &ex.events {
+        for p in &odd {
+            let _ = engine.send(name, p);
+        }
+        for seed in seeds {
+            // Each top-level and second-level field replaced by each filler.
+            let paths: Vec<Vec<String>> = seed
+                .as_object()
+                .into_iter()
+                .flat_map(|m| {
+                    m.iter().flat_map(|(k, v)| {
+                        let mut out = vec![vec![k.clone()]];
+                        if let Some(inner) = v.as_object() {
+                            out.extend(inner.keys().map(|k2| vec![k.clone(), k2.clone()]));
+                        }
+                        out
+                    })
+                })
+                .collect();
+            for path in &paths {
+                for f in &fillers {
+                    let mut p = seed.clone();
+                    let mut at = &mut p;
+                    for k in path {
+                        at = &mut at[k.as_str()];
+                    }
+                    *at = f.clone();
+                    let _ = engine.send(name, &p);
+                    for c in engine.take_calls() {
+                        engine.complete_call(c.instance, CallOutcome::Ok(Value::Null));
+                    }
+                }
+            }
+        }
+        let now = engine.now_ms();
+        engine.advance(now + 86_400_000, true);
+        for c in engine.take_calls() {
+            engine.complete_call(c.instance, CallOutcome::Timeout("t".into()));
+        }
+    }
+    assert!(engine.report().events > 0, "some payloads were accepted");
+}
