@@ -31,7 +31,7 @@ journey Cart {
 }
 
 fn event(i: usize) -> serde_json::Value {
-    json!({"id": format!("ev-{i}"), "event": "CartAdd", "payload": {"user": format!("u{}", i % 100_000), "sku": "SKU-1", "price": 19.9}})
+    json!({"id": format!("ev-{i}"), "event": "CartAdd", "payload": {"user": format!("u{i}"), "sku": "SKU-1", "price": 19.9}})
 }
 
 fn raw(n: usize, path: &std::path::Path) -> f64 {
@@ -52,6 +52,55 @@ fn raw(n: usize, path: &std::path::Path) -> f64 {
         store.append(&entries).expect("append");
     }
     n as f64 / started.elapsed().as_secs_f64()
+}
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Restarts the runtime on the database the ingest left (every event's instance waits `1d`) and
+/// measures the time until it answers with every instance loaded, and the memory it took.
+fn restart(n: usize, dir: &std::path::Path) -> (Duration, f64) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let config = journey_runtime::Config {
+        project: dir.to_path_buf(),
+        schemas: Vec::new(),
+        db: dir.join("served.db"),
+        listen: format!("127.0.0.1:{port}").parse().expect("addr"),
+        token: None,
+        read_rate: None,
+    };
+    let before = rss_kb();
+    let started = Instant::now();
+    let server = std::thread::spawn(move || {
+        journey_runtime::serve_until(config, async {
+            let _ = stop_rx.await;
+        })
+    });
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let waiting = rt.block_on(async {
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/status")).send().await {
+                if let Ok(v) = r.json::<serde_json::Value>().await {
+                    break v["instances_waiting"].as_u64().unwrap_or(0);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let took = started.elapsed();
+    let after = rss_kb();
+    assert_eq!(waiting as usize, n, "every waiting instance is back after the restart");
+    let _ = stop_tx.send(());
+    let _ = server.join();
+    (took, (after.saturating_sub(before) as f64 * 1024.0) / n as f64)
 }
 
 fn served(n: usize, dir: &std::path::Path) -> f64 {
@@ -131,5 +180,11 @@ fn main() {
     println!("  raw store appends (same rows, same batch size): {raw_rate:>10.0} events/s");
     println!("  journey serve, accepted with durability:        {served_rate:>10.0} events/s");
     println!("  ratio served/raw: {:.2}", served_rate / raw_rate);
+    let (took, bytes) = restart(n, &dir);
+    println!(
+        "restart with {n} waiting instances: {:.2} s until every instance is loaded and the API answers",
+        took.as_secs_f64()
+    );
+    println!("  resident memory added per waiting instance (whole process): {bytes:.0} bytes");
     let _ = std::fs::remove_dir_all(&dir);
 }

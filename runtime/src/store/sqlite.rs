@@ -13,8 +13,8 @@ pub struct SqliteStore {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS log(seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT UNIQUE, at_ms INTEGER NOT NULL, kind TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS versions(version INTEGER PRIMARY KEY, artifact BLOB NOT NULL, published_ms INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS instances(version INTEGER NOT NULL, id INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY(version, id));
-CREATE TABLE IF NOT EXISTS calls(version INTEGER NOT NULL, instance INTEGER NOT NULL, request TEXT NOT NULL, PRIMARY KEY(version, instance));
+CREATE TABLE IF NOT EXISTS instances(version INTEGER NOT NULL, id INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(version, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS calls(version INTEGER NOT NULL, instance INTEGER NOT NULL, request BLOB NOT NULL, PRIMARY KEY(version, instance)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS entries(version INTEGER NOT NULL, profile TEXT NOT NULL, journey TEXT NOT NULL, last_ms INTEGER NOT NULL, PRIMARY KEY(version, profile, journey));
 CREATE TABLE IF NOT EXISTS engine_state(version INTEGER PRIMARY KEY, small TEXT NOT NULL, report TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS profiles(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,6 +25,15 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError(format!("cannot encode: {e}")))
+}
+
+/// Instances and calls are many and written often: a compact binary encoding.
+fn bin<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    postcard::to_stdvec(v).map_err(|e| StoreError(format!("cannot encode: {e}")))
+}
+
+fn unbin<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
+    postcard::from_bytes(b).map_err(|e| StoreError(format!("stored data is damaged: {e}")))
 }
 
 fn unjson<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
@@ -109,7 +118,7 @@ impl Store for SqliteStore {
                 tx.prepare_cached("INSERT OR REPLACE INTO engine_state(version, small, report) VALUES (?1, ?2, ?3)")?;
             for e in &cp.engines {
                 for i in &e.upserts {
-                    put_inst.execute(params![e.version, i.id as i64, json(i)?])?;
+                    put_inst.execute(params![e.version, i.id as i64, bin(i)?])?;
                     del_call.execute(params![e.version, i.id as i64])?;
                 }
                 for id in &e.removed {
@@ -117,7 +126,7 @@ impl Store for SqliteStore {
                     del_call.execute(params![e.version, *id as i64])?;
                 }
                 for c in &e.calls {
-                    put_call.execute(params![e.version, c.instance as i64, json(c)?])?;
+                    put_call.execute(params![e.version, c.instance as i64, bin(c)?])?;
                 }
                 for (p, j, ms) in &e.entries {
                     put_entry.execute(params![e.version, p, j, ms])?;
@@ -166,12 +175,12 @@ impl Store for SqliteStore {
             stored.report = Some(unjson(&report)?);
         }
         let mut stmt = self.conn.prepare("SELECT data FROM instances WHERE version = ?1")?;
-        for row in stmt.query_map(params![version], |r| r.get::<_, String>(0))? {
-            stored.instances.push(unjson(&row?)?);
+        for row in stmt.query_map(params![version], |r| r.get::<_, Vec<u8>>(0))? {
+            stored.instances.push(unbin(&row?)?);
         }
         let mut stmt = self.conn.prepare("SELECT request FROM calls WHERE version = ?1")?;
-        for row in stmt.query_map(params![version], |r| r.get::<_, String>(0))? {
-            stored.pending.push(unjson(&row?)?);
+        for row in stmt.query_map(params![version], |r| r.get::<_, Vec<u8>>(0))? {
+            stored.pending.push(unbin(&row?)?);
         }
         let mut stmt = self.conn.prepare("SELECT profile, journey, last_ms FROM entries WHERE version = ?1")?;
         for row in stmt.query_map(params![version], |r| {
