@@ -1,0 +1,207 @@
+//! `journey graph`: golden Mermaid and DOT files (`tests/graph/`, `BLESS=1` rewrites them),
+//! SVG that parses as XML with the right nodes and labels, every example journey in every
+//! format, the canvas of a journey using every construct, and the error cases.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn journey(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_journey")).args(args).output().expect("journey runs")
+}
+
+fn stdout(o: &Output) -> String {
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
+}
+
+fn example_journeys() -> Vec<String> {
+    // The error for an SVG of several journeys lists them all.
+    let o = journey(&["graph", "examples", "--format", "svg"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    let list = err.split("the journeys are: ").nth(1).expect("names listed").trim().trim_end_matches(')');
+    list.split(", ").map(str::to_string).collect()
+}
+
+#[test]
+fn golden_mermaid_and_dot() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut failures = Vec::new();
+    for (name, file) in [("CartRecovery", "cart-recovery"), ("WelcomeSeries", "welcome")] {
+        for (format, ext) in [("mermaid", "mmd"), ("dot", "dot")] {
+            let got = stdout(&journey(&["graph", "examples", "--journey", name, "--format", format]));
+            let path = PathBuf::from(format!("tests/graph/{file}.{ext}"));
+            if bless {
+                std::fs::write(&path, &got).expect("write expected");
+                continue;
+            }
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            if want != got {
+                failures.push(format!("--- {} ---\nexpected:\n{want}\ngot:\n{got}", path.display()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "graph outputs differ (BLESS=1 rewrites them):\n{}", failures.join("\n"));
+}
+
+#[test]
+fn svg_is_xml_with_the_nodes_and_labels() {
+    let svg = stdout(&journey(&["graph", "examples", "--journey", "CartRecovery", "--format", "svg"]));
+    let doc = roxmltree::Document::parse(&svg).expect("the SVG is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
+    let nodes: Vec<_> =
+        doc.descendants().filter(|n| n.attribute("class").is_some_and(|c| c.starts_with("node "))).collect();
+    // start, condition, 2 ends on the way, wait, split, 3 + 1 + 1 calls in the arms, condition,
+    // cap, coupon, 3 emails, await: 18 nodes (see tests/graph/cart-recovery.mmd).
+    assert_eq!(nodes.len(), 18);
+    let texts: Vec<String> =
+        doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).map(str::to_string).collect();
+    for want in ["CartRecovery", "start on CartAdd", "exit on Purchase", "wait 1h", "split", "cap 500", "await"] {
+        assert!(texts.iter().any(|t| t == want), "no text {want:?} in {texts:?}");
+    }
+    for want in [
+        "end \"recovered\"",
+        "end \"not-recovered\"",
+        "10% control",
+        "45% B",
+        "after 2d",
+        "first 500",
+        "else",
+        "on error",
+    ] {
+        assert!(texts.iter().any(|t| t == want), "no text {want:?} in {texts:?}");
+    }
+    let edges = doc.descendants().filter(|n| n.has_tag_name("path") && n.attribute("marker-end").is_some()).count();
+    assert_eq!(edges, 22, "one arrow per edge");
+}
+
+#[test]
+fn every_example_journey_renders_in_every_format() {
+    let names = example_journeys();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in &names {
+        for format in ["mermaid", "dot", "svg"] {
+            let out = stdout(&journey(&["graph", "examples", "--journey", name, "--format", format]));
+            match format {
+                "mermaid" => assert!(out.starts_with("flowchart TD\n"), "{out}"),
+                "dot" => assert!(out.starts_with(&format!("digraph \"{name}\" {{")), "{out}"),
+                _ => {
+                    let doc = roxmltree::Document::parse(&out).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    assert!(doc.descendants().any(|n| n.text() == Some(name.as_str())), "{name}: no title");
+                }
+            }
+        }
+    }
+    // Mermaid and DOT draw them all at once, one subgraph or cluster per journey.
+    let all = stdout(&journey(&["graph", "examples"]));
+    assert_eq!(all.matches("  subgraph j").count(), names.len());
+    // WelcomeSeries jumps to LapsedReengagement: a dotted link to its start.
+    let welcome = names.iter().position(|n| n == "WelcomeSeries").expect("WelcomeSeries");
+    let lapsed = names.iter().position(|n| n == "LapsedReengagement").expect("LapsedReengagement");
+    assert!(all.contains(&format!("-.-> j{lapsed}_n0")) && all.contains(&format!("j{welcome}_n")), "{all}");
+    let dot = stdout(&journey(&["graph", "examples", "--format", "dot"]));
+    assert_eq!(dot.matches("subgraph cluster_").count(), names.len());
+}
+
+fn temp_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("journey-graph-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("j.journey");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+const EVERY_CONSTRUCT: &str = r#"
+type P = { id: string, n: int }
+profile = { n: int? }
+event E: P { key id }
+event F: P { key id }
+audience VIP
+action A(x: int) = http POST "https://a.example" { returns { ok: bool } }
+datasource D(x: int) = http GET "https://d.example" { returns { v: int } }
+journey Every {
+  start on audience VIP every monday at 09:00
+  wait 1h
+  wait until 09:00
+  await {
+    on E as e where e.n > 3 -> { end "early" }
+    on F -> { }
+    after 2h -> { }
+  }
+  if 1 > 2 { end "never" } else if 2 > 1 { wait 5m }
+  split {
+    50% "a" -> { call A(x: 1) }
+    50% -> { }
+  }
+  cap 10 { update profile { n = 1 } } else { jump Other }
+  let v = fetch D(x: 1) on timeout { end "slow" } on error { }
+}
+journey Other {
+  start on E
+  end
+}
+"#;
+
+#[test]
+fn the_canvas_of_every_construct() {
+    let path = temp_file("every", EVERY_CONSTRUCT);
+    let p = path.to_str().expect("path");
+    let m = stdout(&journey(&["graph", p, "--journey", "Every"]));
+    let expected = r#"flowchart TD
+  n0(["audience VIP<br/>every monday at 09:00"])
+  n1("wait 1h")
+  n2("wait until 09:00")
+  n3{{"await"}}
+  n4(["end #quot;early#quot;"])
+  n5{"condition"}
+  n6(["end #quot;never#quot;"])
+  n7("wait 5m")
+  n8{"split"}
+  n9("call A")
+  n10{"cap 10"}
+  n11("update profile<br/>n")
+  n12[["jump Other"]]
+  n13("fetch D")
+  n14(["end #quot;slow#quot;"])
+  n15(["end"])
+  n0 --> n1
+  n1 --> n2
+  n2 --> n3
+  n3 -->|"on E where e.n #gt; 3"| n4
+  n3 -->|"on F"| n5
+  n3 -->|"after 2h"| n5
+  n5 -->|"1 #gt; 2"| n6
+  n5 -->|"2 #gt; 1"| n7
+  n7 --> n8
+  n5 -->|"else"| n8
+  n8 -->|"50% a"| n9
+  n9 --> n10
+  n8 -->|"50%"| n10
+  n10 -->|"first 10"| n11
+  n10 -->|"else"| n12
+  n11 --> n13
+  n12 --> n13
+  n13 -->|"on timeout"| n14
+  n13 -->|"ok"| n15
+  n13 -->|"on error"| n15
+"#;
+    assert_eq!(m, expected);
+    let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+}
+
+#[test]
+fn errors_exit_with_2_or_1() {
+    let o = journey(&["graph", "examples", "--journey", "Nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no journey named `Nope`; the journeys are: "));
+    let o = journey(&["graph", "no/such/dir"]);
+    assert_eq!(o.status.code(), Some(2));
+    let path = temp_file("broken", "journey J {\n  start on Missing\n}\n");
+    let o = journey(&["graph", path.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    assert!(Path::new("tests/graph").is_dir());
+}
