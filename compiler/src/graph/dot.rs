@@ -7,7 +7,8 @@ use std::fmt::Write;
 /// set is drawn as a dashed edge to its start).
 pub fn render(graphs: &[Graph]) -> String {
     let several = graphs.len() > 1;
-    let name = if several { "journeys".to_string() } else { graphs.first().map_or(String::new(), |g| g.journey.clone()) };
+    let name =
+        if several { "journeys".to_string() } else { graphs.first().map_or(String::new(), |g| g.journey.clone()) };
     let mut out = format!("digraph \"{}\" {{\n", escape(&name));
     out.push_str("  rankdir=TB;\n");
     out.push_str("  node [fontname=\"Helvetica\", fontsize=11, style=\"rounded,filled\", fillcolor=\"#f5f7fa\", color=\"#5b6b7f\"];\n");

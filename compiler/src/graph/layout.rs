@@ -222,7 +222,8 @@ fn order(items: &[Item]) -> Vec<Vec<usize>> {
     for sweep in 0..8 {
         let down = sweep % 2 == 0;
         let mut pos = vec![0.0; items.len()];
-        let indexes: Vec<usize> = if down { (1..ranks).collect() } else { (0..ranks.saturating_sub(1)).rev().collect() };
+        let indexes: Vec<usize> =
+            if down { (1..ranks).collect() } else { (0..ranks.saturating_sub(1)).rev().collect() };
         for layer in &layers {
             for (k, &i) in layer.iter().enumerate() {
                 pos[i] = k as f64;
@@ -265,8 +266,11 @@ fn crossings(items: &[Item], layers: &[Vec<usize>]) -> usize {
     }
     let mut total = 0;
     for layer in layers {
-        let segs: Vec<(usize, usize)> =
-            layer.iter().flat_map(|&u| items[u].succs.iter().map(move |&v| (u, v))).map(|(u, v)| (pos[u], pos[v])).collect();
+        let segs: Vec<(usize, usize)> = layer
+            .iter()
+            .flat_map(|&u| items[u].succs.iter().map(move |&v| (u, v)))
+            .map(|(u, v)| (pos[u], pos[v]))
+            .collect();
         for (a, &(u1, v1)) in segs.iter().enumerate() {
             for &(u2, v2) in &segs[a + 1..] {
                 if (u1 < u2 && v1 > v2) || (u1 > u2 && v1 < v2) {

@@ -100,7 +100,9 @@ fn start_label(j: &Journey) -> String {
         Start::Event(e) => format!("start on {e}"),
         Start::AudienceEnters(a) => format!("audience {a} enters"),
         Start::AudienceExits(a) => format!("audience {a} exits"),
-        Start::AudienceRead { audience, every: Some(every), at } => format!("audience {audience}\nevery {every} at {at}"),
+        Start::AudienceRead { audience, every: Some(every), at } => {
+            format!("audience {audience}\nevery {every} at {at}")
+        }
         Start::AudienceRead { audience, every: None, at } => format!("audience {audience}\nonce at {at}"),
     }];
     if !j.exit_on.is_empty() {

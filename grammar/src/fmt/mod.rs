@@ -172,21 +172,3 @@ impl F<'_> {
 
 /// A deferred line: printing it consumes the comments inside it, so it runs in order.
 type LineDoc<'a, T> = Box<dyn FnOnce(&mut T) -> Doc + 'a>;
-
-#[cfg(test)]
-mod dev {
-    #[test]
-    fn dev_format_dir() {
-        let Ok(dir) = std::env::var("FMT_DEV_DIR") else { return };
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "journey") {
-                let src = std::fs::read_to_string(&p).unwrap();
-                match super::format(&src) {
-                    Ok(out) => std::fs::write(p.with_extension("out"), out).unwrap(),
-                    Err(e) => eprintln!("{}: {:?}", p.display(), e),
-                }
-            }
-        }
-    }
-}
