@@ -91,7 +91,10 @@ fn name(p: &Program, i: u32) -> &str {
 
 fn op_text(p: &Program, op: &Op) -> String {
     match *op {
-        Op::Const(i) => format!("const {:?}", p.consts.get(i as usize)),
+        Op::Const(i) => match p.consts.get(i as usize) {
+            Some(c) => format!("const {c:?}"),
+            None => format!("const #{i} (missing)"),
+        },
         Op::Field(n) => format!("field .{}", name(p, n)),
         Op::Secret(n) => format!("secret {}", name(p, n)),
         Op::Call(f, argc) => format!("call {}/{argc}", p.functions.get(f as usize).map(String::as_str).unwrap_or("?")),

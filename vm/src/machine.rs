@@ -2,12 +2,15 @@
 //! chunks to their `Ret`, and journey code until the next journey-control instruction, which it
 //! hands back to the engine as a [`Stop`].
 
-use crate::eval::{const_value, index_value};
+use crate::eval::const_value;
+#[cfg(doc)]
+use crate::eval::index_value;
 use crate::library::{self, ops, EvalContext, FnId};
-use crate::value::{Record, Value};
+use crate::value::{Record, Value, NULL};
 use arcstr::ArcStr;
 use journey_compiler::bytecode::{Code, LambdaKind, Op, Program};
 use journey_grammar::ast::{BinaryOp, UnaryOp};
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 /// A program made ready to run: constants as values, names shared, functions resolved.
@@ -112,7 +115,28 @@ pub fn run(
     stack: &mut Vec<Value>,
     budget: &mut u64,
 ) -> Stop {
-    let ops = &code.ops;
+    // The loop works on local copies, which stay in registers.
+    let (mut p, mut b) = (*pc, *budget);
+    let stop = exec(image, code, &mut p, frame, stack, &mut b);
+    *pc = p;
+    *budget = b;
+    match stop {
+        Stop::Ret(_) => Stop::Ret(pop(stack)),
+        other => other,
+    }
+}
+
+// Fused sequences. The loop takes some common instruction sequences in one step, on borrowed
+// values instead of clones (a clone or drop of a string, list or record is an atomic count
+// update): a field chain such as `event.commerce.order.priceTotal` borrows its way down and
+// clones only its end; a comparison with a constant, an `is` test or a one-argument call
+// applied to a borrowed value does not clone it at all; `x in [constants]` builds no list. Each
+// fused instruction counts against the budget as if it ran alone, and a sequence is only fused
+// when the budget covers all of it, so budget stops happen at the same instruction. The result
+// is always the value the instructions would leave one at a time.
+#[inline(always)]
+fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut Vec<Value>, budget: &mut u64) -> Stop {
+    let ops = &code.ops[..];
     loop {
         if *budget == 0 {
             return Stop::Budget;
@@ -123,25 +147,58 @@ pub fn run(
         };
         *pc += 1;
         match *op {
-            Op::Const(i) => stack.push(image.consts[i as usize].clone()),
-            Op::Local(s) => stack.push(frame.locals.get(s as usize).cloned().unwrap_or_default()),
+            Op::Const(i) => {
+                let c = &image.consts[i as usize];
+                if *budget >= 1 {
+                    // `x == "constant"`: compare with the constant in place.
+                    if let Some(top) = stack.last_mut() {
+                        if let Some(r) = ops.get(*pc as usize).and_then(|op| compare(*op, top, c)) {
+                            *pc += 1;
+                            *budget -= 1;
+                            *top = tri(r);
+                            continue;
+                        }
+                    }
+                    // `x in [c1, c2, ...]` with constant items: no list is built.
+                    if let Some(r) = const_list_in(image, ops, pc, budget, stack.last()) {
+                        *stack.last_mut().expect("const_list_in checked the top") = r;
+                        continue;
+                    }
+                }
+                stack.push(c.clone())
+            }
+            Op::Local(s) => {
+                let v = walk(image, ops, pc, budget, frame.locals.get(s as usize).unwrap_or(&NULL));
+                finish(image, ops, pc, budget, frame.ctx, v, stack)
+            }
             Op::SetLocal(s) => {
                 let v = pop(stack);
                 if let Some(slot) = frame.locals.get_mut(s as usize) {
                     *slot = v;
                 }
             }
-            Op::Event => stack.push(frame.event.clone()),
-            Op::EventPath(i) => stack.push(frame.event_paths.get(i as usize).cloned().unwrap_or_default()),
-            Op::Profile => stack.push(frame.profile.clone()),
+            Op::Event => {
+                let v = walk(image, ops, pc, budget, frame.event);
+                finish(image, ops, pc, budget, frame.ctx, v, stack)
+            }
+            Op::EventPath(i) => {
+                let v = walk(image, ops, pc, budget, frame.event_paths.get(i as usize).unwrap_or(&NULL));
+                finish(image, ops, pc, budget, frame.ctx, v, stack)
+            }
+            Op::Profile => {
+                let v = walk(image, ops, pc, budget, frame.profile);
+                finish(image, ops, pc, budget, frame.ctx, v, stack)
+            }
             Op::Field(n) => {
-                let v = pop(stack);
-                stack.push(v.field(image.name(n)));
+                let base = pop(stack);
+                let v = walk(image, ops, pc, budget, base.field_ref(image.name(n)));
+                finish(image, ops, pc, budget, frame.ctx, v, stack);
             }
             Op::Index => {
                 let i = pop(stack);
                 let b = pop(stack);
-                stack.push(index_value(&b, &i));
+                let v = walk(image, ops, pc, budget, index_ref(&b, &i));
+                finish(image, ops, pc, budget, frame.ctx, v, stack);
             }
             Op::Call(f, argc) => {
                 let at = stack.len().saturating_sub(argc as usize);
@@ -166,7 +223,7 @@ pub fn run(
             Op::Le => binary(stack, |a, b| ops::binary(BinaryOp::Le, a, b)),
             Op::Gt => binary(stack, |a, b| ops::binary(BinaryOp::Gt, a, b)),
             Op::Ge => binary(stack, |a, b| ops::binary(BinaryOp::Ge, a, b)),
-            Op::In => binary(stack, ops::in_list),
+            Op::In => binary(stack, ops::in_op),
             Op::InRange(negated) => {
                 let hi = pop(stack);
                 let lo = pop(stack);
@@ -237,7 +294,8 @@ pub fn run(
             Op::Pop => {
                 stack.pop();
             }
-            Op::Ret => return Stop::Ret(pop(stack)),
+            // The value stays on the stack: `run` and `eval_chunk` take it from there.
+            Op::Ret => return Stop::Ret(Value::Null),
             Op::Node(i) => return Stop::Node(i),
             Op::Wait => return Stop::Wait(pop(stack)),
             Op::WaitUntil => return Stop::WaitUntil(pop(stack)),
@@ -252,6 +310,126 @@ pub fn run(
     }
 }
 
+/// Follows the field reads and constant indexes at `*pc` from `v`, borrowing.
+#[inline(always)]
+fn walk<'v>(image: &'v Image, ops: &[Op], pc: &mut u32, budget: &mut u64, mut v: &'v Value) -> &'v Value {
+    loop {
+        match ops.get(*pc as usize) {
+            Some(&Op::Field(n)) if *budget >= 1 => {
+                v = v.field_ref(image.name(n));
+                *pc += 1;
+                *budget -= 1;
+            }
+            Some(&Op::Const(k)) if *budget >= 2 && matches!(ops.get(*pc as usize + 1), Some(Op::Index)) => {
+                v = index_ref(v, &image.consts[k as usize]);
+                *pc += 2;
+                *budget -= 2;
+            }
+            _ => return v,
+        }
+    }
+}
+
+/// Pushes what the instructions at `*pc` make of a borrowed `v`: a comparison with a constant,
+/// an `is` test or a one-argument call are applied to it; otherwise it is cloned.
+#[inline(always)]
+fn finish(
+    image: &Image,
+    ops: &[Op],
+    pc: &mut u32,
+    budget: &mut u64,
+    ctx: &EvalContext,
+    v: &Value,
+    stack: &mut Vec<Value>,
+) {
+    let r = match ops.get(*pc as usize) {
+        Some(&Op::Const(k)) if *budget >= 2 => {
+            match ops.get(*pc as usize + 1).and_then(|op| compare(*op, v, &image.consts[k as usize])) {
+                Some(r) => {
+                    *pc += 2;
+                    *budget -= 2;
+                    tri(r)
+                }
+                None => v.clone(),
+            }
+        }
+        Some(&Op::Is(test)) if *budget >= 1 => {
+            *pc += 1;
+            *budget -= 1;
+            ops::is(v, test)
+        }
+        Some(&Op::Call(f, 1)) if *budget >= 1 => {
+            *pc += 1;
+            *budget -= 1;
+            library::call_id(image.functions[f as usize], std::slice::from_ref(v), ctx)
+        }
+        _ => v.clone(),
+    };
+    stack.push(r);
+}
+
+/// `a op b` for a comparison instruction (`Some(None)` when null), or `None` for another
+/// instruction. Kept to a tri-state bool so no `Value` is built until it is stored.
+#[inline(always)]
+fn compare(op: Op, a: &Value, b: &Value) -> Option<Option<bool>> {
+    Some(match op {
+        Op::Eq => Some(a == b),
+        Op::Ne => Some(a != b),
+        Op::Lt => a.compare(b).map(Ordering::is_lt),
+        Op::Le => a.compare(b).map(Ordering::is_le),
+        Op::Gt => a.compare(b).map(Ordering::is_gt),
+        Op::Ge => a.compare(b).map(Ordering::is_ge),
+        _ => return None,
+    })
+}
+
+/// A comparison's value.
+#[inline(always)]
+fn tri(r: Option<bool>) -> Value {
+    match r {
+        Some(b) => Value::Bool(b),
+        None => Value::Null,
+    }
+}
+
+/// At the first of `n` constants (the one just taken) followed by `MakeList(n)` and `In`: whether
+/// `x` (the top) is one of them, without building the list.
+#[inline(always)]
+fn const_list_in(image: &Image, ops: &[Op], pc: &mut u32, budget: &mut u64, x: Option<&Value>) -> Option<Value> {
+    let x = x?;
+    let first = *pc as usize - 1;
+    let mut end = first + 1;
+    while let Some(Op::Const(_)) = ops.get(end) {
+        end += 1;
+    }
+    let n = end - first;
+    if ops.get(end) != Some(&Op::MakeList(n as u32)) || ops.get(end + 1) != Some(&Op::In) {
+        return None;
+    }
+    // The other constants, the list and the test.
+    let more = (n + 1) as u64;
+    if *budget < more {
+        return None;
+    }
+    let found = ops[first..end].iter().any(|op| match op {
+        Op::Const(k) => image.consts[*k as usize] == *x,
+        _ => false,
+    });
+    *pc = (end + 2) as u32;
+    *budget -= more;
+    Some(Value::Bool(found))
+}
+
+/// `base[index]`, borrowed (see [`index_value`]).
+#[inline(always)]
+fn index_ref<'a>(base: &'a Value, index: &Value) -> &'a Value {
+    match (base, index) {
+        (Value::List(items), Value::Int(i)) if *i >= 0 => items.get(*i as usize).unwrap_or(&NULL),
+        (Value::Record(_), Value::Str(k)) => base.field_ref(k),
+        _ => &NULL,
+    }
+}
+
 /// Runs a chunk at `addr` to its `Ret` and returns the value (null if it stops otherwise).
 pub fn eval_chunk(
     image: &Image,
@@ -261,13 +439,14 @@ pub fn eval_chunk(
     stack: &mut Vec<Value>,
     budget: &mut u64,
 ) -> Option<Value> {
-    let mut pc = addr;
+    let (mut pc, mut b) = (addr, *budget);
     let base = stack.len();
-    let out = match run(image, code, &mut pc, frame, stack, budget) {
-        Stop::Ret(v) => Some(v),
+    let out = match exec(image, code, &mut pc, frame, stack, &mut b) {
+        Stop::Ret(_) => stack.pop().or(Some(Value::Null)),
         Stop::Budget => None,
         _ => Some(Value::Null),
     };
+    *budget = b;
     stack.truncate(base);
     out
 }

@@ -18,8 +18,8 @@ pub fn binary(op: BinaryOp, a: &Value, b: &Value) -> Value {
         BinaryOp::Le => cmp(a, b, Ordering::is_le),
         BinaryOp::Gt => cmp(a, b, Ordering::is_gt),
         BinaryOp::Ge => cmp(a, b, Ordering::is_ge),
-        BinaryOp::In => in_list(a, b),
-        BinaryOp::NotIn => not(&in_list(a, b)),
+        BinaryOp::In => in_op(a, b),
+        BinaryOp::NotIn => not(&in_op(a, b)),
         BinaryOp::Add => add(a, b),
         BinaryOp::Sub => sub(a, b),
         BinaryOp::Mul => mul(a, b),
@@ -91,6 +91,16 @@ pub fn in_list(x: &Value, list: &Value) -> Value {
     match list {
         Value::List(items) => Value::Bool(items.iter().any(|i| i == x)),
         _ => Value::Bool(false),
+    }
+}
+
+/// The `in` operator: like [`in_list`], but null when the list is null (an operator with a null
+/// operand gives null; the `in(x, list)` function keeps AJO's `false`).
+pub fn in_op(x: &Value, list: &Value) -> Value {
+    if list.is_null() {
+        Value::Null
+    } else {
+        in_list(x, list)
     }
 }
 
