@@ -210,7 +210,7 @@ fn describe(rule: Rule) -> Option<(u8, String)> {
         | Rule::paren_expr
         | Rule::list_lit
         | Rule::if_expr
-        | Rule::call
+        | Rule::value_ident
         | Rule::name
         | Rule::call_clause
         | Rule::lambda

@@ -287,9 +287,6 @@ impl F<'_> {
     /// opened on the call's line.
     pub(super) fn args(&mut self, args: &[Arg], whole: Span) -> Doc {
         let span = |a: &Arg| a.name.as_ref().map_or(a.value.span, |n| n.span.to(a.value.span));
-        let mut last_value = None;
-        let n = args.len();
-        let mut index = 0;
         let (head, docs, dangling) = self.entries(
             PARAMS,
             args,
@@ -299,12 +296,7 @@ impl F<'_> {
                     Some(n) => cat(vec![f.tok(n.span), text(": ")]),
                     None => text(""),
                 };
-                let value = f.expr(&a.value);
-                index += 1;
-                if index == n {
-                    last_value = Some((name.clone(), value.clone()));
-                }
-                cat(vec![name, value])
+                cat(vec![name, f.expr(&a.value)])
             },
             whole,
         );
@@ -320,20 +312,22 @@ impl F<'_> {
         }
         inner.push(dangling.clone());
         let flat = group(cat(vec![text("("), nest(2, cat(inner)), Soft, text(")")]));
-        let last = args.last().map(|a| &a.value);
-        let huggable = last.is_some_and(|v| self.huggable(v))
+        let huggable = args.last().is_some_and(|a| self.huggable(&a.value))
             && empty(&dangling)
             && empty(&head)
             && !self.has_comments(Span::new(span(&args[0]).start, args.last().map_or(0, |a| span(a).start)));
-        match (huggable, last_value) {
-            (true, Some((name, value))) => {
+        // An entry is [comments before, `name: value`, comma, comments after].
+        match (huggable, docs.split_last()) {
+            // A comment after the last argument stays before the `)` on its own line.
+            (true, Some((Concat(last), init))) if last.len() == 4 && empty(&last[3]) => {
                 let mut hug = vec![text("(")];
-                for d in &docs[..n - 1] {
+                for d in init {
                     hug.push(d.clone());
                     hug.push(text(" "));
                 }
-                hug.push(name);
-                hug.push(value.broken());
+                let mut last = last.clone();
+                last[1] = last[1].broken();
+                hug.push(Concat(last));
                 hug.push(text(")"));
                 choice(vec![(flat.clone(), false), (cat(hug), false), (flat.broken(), false)])
             }

@@ -35,6 +35,10 @@
 //!   comment aligned under such a trailing comment stays aligned under it. A block comment
 //!   followed by code on its line stays in front of that code.
 //!
+//! - Lines end with `\n` (a `\r\n` file comes out with `\n`), no line has trailing spaces, and
+//!   the file ends with one newline; a byte-order mark is kept. `expect call A 1 time` is
+//!   written `1 times`, and a call without arguments gets `()`.
+//!
 //! A file with syntax errors is not formatted.
 
 mod comments;

@@ -84,8 +84,19 @@ impl Lower<'_> {
 
     /// An `expr` pair.
     pub(crate) fn expr(&mut self, p: P) -> Expr {
+        let mut children = p.clone().into_inner();
+        if children.len() == 1 {
+            // A lone operand: no operators to fold.
+            if let Some(operand) = children.next() {
+                if self.depth >= MAX_EXPR_DEPTH {
+                    let span = self.span(&p);
+                    return self.error_expr(span, "expression too deeply nested (more than 256 levels)");
+                }
+                return self.nested(|l| l.operand(operand));
+            }
+        }
         let span = self.span(&p);
-        let ops = p.clone().into_inner().filter(|c| c.as_rule() != Rule::operand).count();
+        let ops = children.filter(|c| c.as_rule() != Rule::operand).count();
         let cost = ops + 1;
         if self.depth + cost > MAX_EXPR_DEPTH {
             return self.error_expr(span, "expression too deeply nested (more than 256 levels)");
@@ -121,10 +132,32 @@ impl Lower<'_> {
         e
     }
 
+    /// Runs `f` one expression level deeper (see [`MAX_EXPR_DEPTH`]).
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> Expr) -> Expr {
+        self.depth += 1;
+        let e = f(self);
+        self.depth -= 1;
+        e
+    }
+
     /// A primary with its `.field` and `[index]` suffixes.
     fn operand(&mut self, p: P) -> Expr {
-        let mut it = p.into_inner();
+        let mut it = p.into_inner().peekable();
         let mut e = match it.next() {
+            Some(first) if first.as_rule() == Rule::value_ident => {
+                let func = self.ident(&first);
+                match it.next_if(|n| n.as_rule() == Rule::call_args) {
+                    Some(args) => {
+                        let span = func.span.to(self.span(&args));
+                        Expr { kind: ExprKind::Call { func, args: self.args(args) }, span }
+                    }
+                    None if is_operator_word(&func.name) => {
+                        let message = format!("expected an expression, found the keyword `{}`", func.name);
+                        self.error_expr(func.span, &message)
+                    }
+                    None => Expr { span: func.span, kind: ExprKind::Name(func) },
+                }
+            }
             Some(first) => self.primary(first),
             None => return Expr { kind: ExprKind::Error, span: Span::default() },
         };
@@ -172,20 +205,7 @@ impl Lower<'_> {
                     _ => ExprKind::Error,
                 }
             }
-            Rule::call => {
-                let mut k = kids(p);
-                let func = k.next().map(|f| self.ident(&f));
-                let args = k.next().map(|a| self.args(a)).unwrap_or_default();
-                match func {
-                    Some(func) => ExprKind::Call { func, args },
-                    None => ExprKind::Error,
-                }
-            }
             Rule::name => match kids(p).next() {
-                Some(n) if n.as_rule() == Rule::ident && is_operator_word(n.as_str()) => {
-                    let word = n.as_str();
-                    return self.error_expr(span, &format!("expected an expression, found the keyword `{word}`"));
-                }
                 Some(n) => ExprKind::Name(self.ident(&n)),
                 None => ExprKind::Error,
             },
