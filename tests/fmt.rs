@@ -88,6 +88,35 @@ fn examples_keep_tree_and_comments_and_format_idempotently() {
     }
 }
 
+/// Every `.journey` file under `dir` (recursively).
+fn journey_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            journey_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "journey") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_test_script_that_parses_keeps_the_properties() {
+    let mut files = Vec::new();
+    for dir in ["tests", "grammar/tests"] {
+        journey_files(Path::new(dir), &mut files);
+    }
+    files.retain(|p| !p.starts_with("tests/fmt"));
+    assert!(files.len() > 20, "{files:?}");
+    for f in files {
+        let src = read(&f);
+        if journey_grammar::fmt::format(&src).is_ok() {
+            check_props(&src);
+        }
+    }
+}
+
 #[test]
 fn golden_files() {
     let bless = std::env::var_os("BLESS").is_some();
@@ -118,7 +147,8 @@ fn golden_files() {
 }
 
 /// The whitespace runs of `src` outside strings, backticked names and comments, with
-/// whether a line comment ends just before the run.
+/// whether a line comment ends just before the run; and, as empty runs, the places just inside
+/// brackets and after commas (where a comment may go though no space is written).
 fn whitespace_runs(src: &str) -> Vec<(usize, usize, bool)> {
     let comments = journey_grammar::parse(src).file.comments;
     let b = src.as_bytes();
@@ -146,8 +176,20 @@ fn whitespace_runs(src: &str) -> Vec<(usize, usize, bool)> {
                 }
             }
             None if ch == b'"' || ch == b'\'' || ch == b'`' => quote = Some(ch),
-            None if ch == b'{' => depth.push(None),
-            None if ch == b'}' => quote = depth.pop().flatten(),
+            None if b"([{,)]}".contains(&ch) => {
+                let in_interpolation = depth.iter().any(Option::is_some);
+                if !in_interpolation && b")]}".contains(&ch) {
+                    runs.push((i, i, false));
+                }
+                match ch {
+                    b'{' => depth.push(None),
+                    b'}' => quote = depth.pop().flatten(),
+                    _ => {}
+                }
+                if !in_interpolation && b"([{,".contains(&ch) {
+                    runs.push((i + 1, i + 1, false));
+                }
+            }
             None if ch.is_ascii_whitespace() => {
                 let start = i;
                 while i < b.len() && b[i].is_ascii_whitespace() {
@@ -171,7 +213,12 @@ fn mutate(src: &str, choices: &[u8]) -> String {
     for (k, (start, end, after_line_comment)) in whitespace_runs(src).into_iter().enumerate() {
         out.push_str(&src[at..start]);
         let run = &src[start..end];
-        let new = match choices[k % choices.len()] {
+        let choice = choices[k % choices.len()];
+        if start == end && choice != 5 && choice != 6 {
+            at = end;
+            continue;
+        }
+        let new = match choice {
             0 => " ",
             1 => "  ",
             2 => "\n",

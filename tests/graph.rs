@@ -170,11 +170,11 @@ fn the_canvas_of_every_construct() {
   n0 --> n1
   n1 --> n2
   n2 --> n3
-  n3 -->|"on E where e.n #gt; 3"| n4
+  n3 -->|"on E where e.n #62; 3"| n4
   n3 -->|"on F"| n5
   n3 -->|"after 2h"| n5
-  n5 -->|"1 #gt; 2"| n6
-  n5 -->|"2 #gt; 1"| n7
+  n5 -->|"1 #62; 2"| n6
+  n5 -->|"2 #62; 1"| n7
   n7 --> n8
   n5 -->|"else"| n8
   n8 -->|"50% a"| n9

@@ -48,7 +48,9 @@ fn attrs(kind: NodeKind) -> &'static str {
     match kind {
         NodeKind::Start => "shape=box, style=\"rounded,filled,bold\", fillcolor=\"#e3f4e8\"",
         NodeKind::End => "shape=box, style=\"rounded,filled\", fillcolor=\"#fbe6e6\"",
-        NodeKind::Condition | NodeKind::Split | NodeKind::Cap => "shape=hexagon, fillcolor=\"#efe8fb\"",
+        NodeKind::Condition | NodeKind::Split | NodeKind::Cap => {
+            "shape=hexagon, style=\"filled\", fillcolor=\"#efe8fb\""
+        }
         NodeKind::Await => "shape=box, fillcolor=\"#fff1dc\"",
         NodeKind::Wait => "shape=box, fillcolor=\"#fdf8d8\"",
         NodeKind::Call => "shape=box, fillcolor=\"#e4effb\"",

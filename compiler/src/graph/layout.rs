@@ -111,6 +111,8 @@ pub(super) fn layout(g: &Graph) -> Layout {
         .enumerate()
         .map(|(i, node)| {
             let (w, h) = block_size(&node.label, FONT, LINE);
+            // The start's first line is bold: a little wider.
+            let w = if node.kind == NodeKind::Start { w * 1.08 } else { w };
             let h = h + 2.0 * PAD_Y;
             let w = (w + 2.0 * PAD_X + 2.0 * inset(node.kind, h) - 6.0).max(60.0);
             Item { w, h, rank: 2 * rank[i], preds: Vec::new(), succs: Vec::new() }

@@ -57,8 +57,8 @@ fn escape(s: &str) -> String {
     for c in s.chars() {
         match c {
             '"' => out.push_str("#quot;"),
-            '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
+            '<' => out.push_str("#60;"),
+            '>' => out.push_str("#62;"),
             '#' => out.push_str("#35;"),
             '\n' => out.push_str("<br/>"),
             c => out.push(c),
