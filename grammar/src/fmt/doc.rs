@@ -217,7 +217,8 @@ impl Printer {
             if let Some(ind) = self.pending.take() {
                 self.pad_to(ind);
             }
-            let at = col.max(self.col + 1);
+            // The source column, unless it is past the width (the line it ended was long).
+            let at = if col <= self.width { col.max(self.col + 1) } else { self.col + 1 };
             self.pad_to(at);
             self.last_suffix_col = at;
             self.out.push_str(&text);

@@ -31,7 +31,8 @@
 //! - Comments are all kept, in order, with their text (line comments lose trailing spaces).
 //!   A comment on its own line stays on its own line before the code that follows it; a
 //!   comment after code stays at the end of that line, at its column when the code leaves
-//!   room (so aligned comments stay aligned), else one space after the code; an own-line
+//!   room and that column is within the width (so aligned comments stay aligned), else one
+//!   space after the code; an own-line
 //!   comment aligned under such a trailing comment stays aligned under it. A block comment
 //!   followed by code on its line stays in front of that code.
 //!
