@@ -53,6 +53,8 @@ pub(super) fn wrap(text: &str, width: usize) -> String {
     lines.join("\n")
 }
 
+/// Characters per line of a node's text.
+const NODE_WRAP: usize = 36;
 /// Characters per line of an edge label.
 const LABEL_WRAP: usize = 30;
 
@@ -60,6 +62,8 @@ const LABEL_WRAP: usize = 30;
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Layout {
     pub nodes: Vec<Rect>,
+    /// The nodes' text, long lines wrapped.
+    pub texts: Vec<String>,
     pub edges: Vec<Path>,
     pub width: f64,
     pub height: f64,
@@ -105,12 +109,14 @@ struct Item {
 pub(super) fn layout(g: &Graph) -> Layout {
     let n = g.nodes.len();
     let rank = ranks(g);
+    let texts: Vec<String> =
+        g.nodes.iter().map(|n| n.label.lines().map(|l| wrap(l, NODE_WRAP)).collect::<Vec<_>>().join("\n")).collect();
     let mut items: Vec<Item> = g
         .nodes
         .iter()
         .enumerate()
         .map(|(i, node)| {
-            let (w, h) = block_size(&node.label, FONT, LINE);
+            let (w, h) = block_size(&texts[i], FONT, LINE);
             // The start's first line is bold: a little wider.
             let w = if node.kind == NodeKind::Start { w * 1.08 } else { w };
             let h = h + 2.0 * PAD_Y;
@@ -175,7 +181,7 @@ pub(super) fn layout(g: &Graph) -> Layout {
         })
         .collect();
     anchor_ends(g, &nodes, &mut edges);
-    Layout { nodes, edges, width: (max_x - min_x) + 2.0 * MARGIN, height: y - GAP_Y + MARGIN }
+    Layout { nodes, texts, edges, width: (max_x - min_x) + 2.0 * MARGIN, height: y - GAP_Y + MARGIN }
 }
 
 /// Longest path from the start (the graph has no cycles: journeys do not loop).

@@ -31,10 +31,10 @@ pub fn render(g: &Graph) -> String {
         escape(&g.journey)
     );
     edges(&l, &mut out);
-    for (node, rect) in g.nodes.iter().zip(&l.nodes) {
+    for ((node, rect), label) in g.nodes.iter().zip(&l.nodes).zip(&l.texts) {
         let _ = writeln!(out, "<g class=\"node {}\">", class(node.kind));
         out.push_str(&shape(node.kind, rect));
-        lines(&mut out, &node.label, rect, FONT, LINE, INK, node.kind == NodeKind::Start);
+        lines(&mut out, label, rect, FONT, LINE, INK, node.kind == NodeKind::Start);
         out.push_str("</g>\n");
     }
     out.push_str("</svg>\n");
