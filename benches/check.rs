@@ -15,6 +15,10 @@ fn bench(c: &mut Criterion) {
     let text = gen::project(5 * 1024 * 1024);
     let lines = text.lines().count();
     eprintln!("generated project: {} bytes, {lines} lines", text.len());
+    if let Some(path) = std::env::var_os("JOURNEY_BENCH_DUMP") {
+        // For profiling `journey check` on the same input.
+        std::fs::write(path, &text).expect("write the generated project");
+    }
     let mut sources = Sources::default();
     let id = sources.add("bench.journey", "bench.journey".into(), text.clone());
     let registry = SchemaRegistry::new(&[]).expect("built-in schemas load");
