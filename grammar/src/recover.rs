@@ -96,9 +96,12 @@ fn describe_failure(src: &str, pos: usize, positives: &[Rule], default: &str) ->
             expected: vec!["an operator".into()],
         };
     }
+    // A primary that failed shows as its alternatives; `name` is the last of them.
+    let primary = positives.contains(&Rule::name);
     let mut wanted: Vec<(u8, String)> = positives
         .iter()
         .filter(|r| !(operator && is_postfix(**r)))
+        .filter(|r| !(primary && matches!(r, Rule::lbrace | Rule::lparen | Rule::lbrack | Rule::string)))
         .flat_map(|r| context(*r).unwrap_or_else(|| describe(*r).into_iter().collect()))
         .collect();
     if wanted.iter().any(|(_, d)| d == EXPRESSION) {
@@ -206,7 +209,6 @@ fn describe(rule: Rule) -> Option<(u8, String)> {
         | Rule::expect_journey => (39, "a name"),
         Rule::method => (39, "an HTTP method like `GET`"),
         Rule::expr
-        | Rule::operand
         | Rule::paren_expr
         | Rule::list_lit
         | Rule::if_expr
@@ -220,10 +222,7 @@ fn describe(rule: Rule) -> Option<(u8, String)> {
         | Rule::true_lit
         | Rule::false_lit
         | Rule::null_lit
-        | Rule::number
-        | Rule::date
-        | Rule::datetime
-        | Rule::time
+        | Rule::numeric
         | Rule::wait_until => (40, EXPRESSION),
         Rule::coalesce
         | Rule::or_op

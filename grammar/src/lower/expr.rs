@@ -1,5 +1,6 @@
 //! Expressions (Pratt-folded operator sequences), records, arguments and types.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use pest::pratt_parser::{Assoc, Op, PrattParser};
@@ -32,6 +33,7 @@ fn pratt() -> &'static PrattParser<Rule> {
             .op(l(Rule::add) | l(Rule::sub))
             .op(l(Rule::mul) | l(Rule::div) | l(Rule::rem))
             .op(Op::prefix(Rule::neg))
+            .op(Op::postfix(Rule::field_access) | Op::postfix(Rule::index_access) | Op::postfix(Rule::call_args))
     })
 }
 
@@ -68,9 +70,40 @@ fn is_test(p: &P) -> IsTest {
     }
 }
 
+fn is_operator(r: Rule) -> bool {
+    use Rule::*;
+    matches!(
+        r,
+        neg | not_op
+            | field_access
+            | index_access
+            | call_args
+            | is_test
+            | coalesce
+            | or_op
+            | and_op
+            | eq_op
+            | ne_op
+            | le_op
+            | ge_op
+            | lt_op
+            | gt_op
+            | not_in_op
+            | in_op
+            | range_op
+            | add
+            | sub
+            | mul
+            | div
+            | rem
+    )
+}
+
 fn is_operator_word(w: &str) -> bool {
     matches!(w, "and" | "or" | "not" | "in" | "is" | "has" | "if" | "then" | "else" | "true" | "false" | "null")
 }
+
+const TOO_DEEP: &str = "expression too deeply nested (more than 256 levels)";
 
 fn boxed(e: Expr) -> Box<Expr> {
     Box::new(e)
@@ -82,24 +115,28 @@ impl Lower<'_> {
         Expr { kind: ExprKind::Error, span }
     }
 
-    /// An `expr` pair.
+    /// An `expr` pair: a flat sequence of operands and operators, folded by precedence.
     pub(crate) fn expr(&mut self, p: P) -> Expr {
+        let span = self.span(&p);
         let mut children = p.clone().into_inner();
         if children.len() == 1 {
-            // A lone operand: no operators to fold.
-            if let Some(operand) = children.next() {
-                if self.depth >= MAX_EXPR_DEPTH {
-                    let span = self.span(&p);
-                    return self.error_expr(span, "expression too deeply nested (more than 256 levels)");
-                }
-                return self.nested(|l| l.operand(operand));
+            // A lone operand: nothing to fold.
+            if self.depth >= MAX_EXPR_DEPTH {
+                return self.error_expr(span, TOO_DEEP);
             }
+            return match children.next() {
+                Some(operand) => self.nested(|l| {
+                    let e = l.primary(operand);
+                    l.check_operator_word(&e);
+                    e
+                }),
+                None => Expr { kind: ExprKind::Error, span },
+            };
         }
-        let span = self.span(&p);
-        let ops = children.filter(|c| c.as_rule() != Rule::operand).count();
-        let cost = ops + 1;
+        // Each operator may add a level to the tree.
+        let cost = 1 + children.filter(|c| is_operator(c.as_rule())).count();
         if self.depth + cost > MAX_EXPR_DEPTH {
-            return self.error_expr(span, "expression too deeply nested (more than 256 levels)");
+            return self.error_expr(span, TOO_DEEP);
         }
         self.depth += cost;
         let base = self.base;
@@ -107,16 +144,27 @@ impl Lower<'_> {
             let s = p.as_span();
             Span::new(base + s.start(), base + s.end())
         };
+        // Names that are operator words (`then`) are errors unless called (`in(x, list)`).
+        let words: RefCell<Vec<Span>> = RefCell::new(Vec::new());
+        let cell = RefCell::new(&mut *self);
         let e = pratt()
-            .map_primary(|p| self.operand(p))
+            .map_primary(|p| {
+                let e = cell.borrow_mut().primary(p);
+                if matches!(&e.kind, ExprKind::Name(n) if is_operator_word(&n.name)) {
+                    words.borrow_mut().push(e.span);
+                }
+                e
+            })
             .map_prefix(|op, rhs| {
                 let span = sp(&op).to(rhs.span);
                 let op = if op.as_rule() == Rule::neg { UnaryOp::Neg } else { UnaryOp::Not };
                 Expr { kind: ExprKind::Unary { op, expr: boxed(rhs) }, span }
             })
             .map_postfix(|lhs, op| {
-                let span = lhs.span.to(sp(&op));
-                Expr { kind: ExprKind::Is { expr: boxed(lhs), test: is_test(&op) }, span }
+                if op.as_rule() == Rule::call_args {
+                    words.borrow_mut().retain(|w| *w != lhs.span);
+                }
+                cell.borrow_mut().postfix(lhs, op)
             })
             .map_infix(|lhs, op, rhs| {
                 let span = lhs.span.to(rhs.span);
@@ -128,8 +176,21 @@ impl Lower<'_> {
                 Expr { kind, span }
             })
             .parse(p.into_inner());
+        for w in words.into_inner() {
+            let word = &self.src[w.start..w.end];
+            self.error(w, format!("expected an expression, found the keyword `{word}`"));
+        }
         self.depth -= cost;
         e
+    }
+
+    /// Reports a lone operator word used as a name (`then`).
+    fn check_operator_word(&mut self, e: &Expr) {
+        if let ExprKind::Name(n) = &e.kind {
+            if is_operator_word(&n.name) {
+                self.error(e.span, format!("expected an expression, found the keyword `{}`", n.name));
+            }
+        }
     }
 
     /// Runs `f` one expression level deeper (see [`MAX_EXPR_DEPTH`]).
@@ -140,53 +201,31 @@ impl Lower<'_> {
         e
     }
 
-    /// A primary with its `.field` and `[index]` suffixes.
-    fn operand(&mut self, p: P) -> Expr {
-        let mut it = p.into_inner().peekable();
-        let mut e = match it.next() {
-            Some(first) if first.as_rule() == Rule::value_ident => {
-                let func = self.ident(&first);
-                match it.next_if(|n| n.as_rule() == Rule::call_args) {
-                    Some(args) => {
-                        let span = func.span.to(self.span(&args));
-                        Expr { kind: ExprKind::Call { func, args: self.args(args) }, span }
-                    }
-                    None if is_operator_word(&func.name) => {
-                        let message = format!("expected an expression, found the keyword `{}`", func.name);
-                        self.error_expr(func.span, &message)
-                    }
-                    None => Expr { span: func.span, kind: ExprKind::Name(func) },
-                }
-            }
-            Some(first) => self.primary(first),
-            None => return Expr { kind: ExprKind::Error, span: Span::default() },
+    /// `.name`, `[index]`, `(args)` or an `is` test applied to `lhs`.
+    fn postfix(&mut self, lhs: Expr, op: P) -> Expr {
+        let span = lhs.span.to(self.span(&op));
+        let kind = match op.as_rule() {
+            Rule::field_access => match kids(op).next() {
+                Some(name) => ExprKind::Field { base: boxed(lhs), name: self.ident(&name) },
+                None => ExprKind::Error,
+            },
+            Rule::index_access => match kids(op).next() {
+                Some(index) => ExprKind::Index { base: boxed(lhs), index: boxed(self.expr(index)) },
+                None => ExprKind::Error,
+            },
+            Rule::call_args => match lhs.kind {
+                ExprKind::Name(func) => ExprKind::Call { func, args: self.args(op) },
+                _ => return self.error_expr(span, "only a function can be called, as in `count(items)`"),
+            },
+            _ => ExprKind::Is { expr: boxed(lhs), test: is_test(&op) },
         };
-        for suffix in it {
-            let span = e.span.to(self.span(&suffix));
-            let kind = match suffix.as_rule() {
-                Rule::field_access => {
-                    let name = kids(suffix).next().map(|n| self.ident(&n));
-                    match name {
-                        Some(name) => ExprKind::Field { base: boxed(e), name },
-                        None => ExprKind::Error,
-                    }
-                }
-                _ => {
-                    let index = kids(suffix).next().map(|i| self.expr(i));
-                    match index {
-                        Some(index) => ExprKind::Index { base: boxed(e), index: boxed(index) },
-                        None => ExprKind::Error,
-                    }
-                }
-            };
-            e = Expr { kind, span };
-        }
-        e
+        Expr { kind, span }
     }
 
     fn primary(&mut self, p: P) -> Expr {
         let span = self.span(&p);
         let kind = match p.as_rule() {
+            Rule::value_ident => ExprKind::Name(self.ident(&p)),
             Rule::paren_expr => {
                 let inner = kids(p).next().map(|e| self.expr(e));
                 return match inner {

@@ -126,7 +126,7 @@ impl Lower<'_> {
                 Rule::http_body => {
                     let mut prev = None;
                     for o in kids(c) {
-                        let start = self.span(&o).start;
+                        let start = self.start(&o);
                         let good = o.as_rule() == Rule::http_option;
                         match o.as_rule() {
                             Rule::http_option => {

@@ -17,7 +17,7 @@ impl Lower<'_> {
         // The previous child when it was a good setting (true) or statement (false).
         let mut prev: Option<(usize, bool)> = None;
         for c in d.into_inner() {
-            let start = self.span(&c).start;
+            let start = self.start(&c);
             let rule = c.as_rule();
             match rule {
                 Rule::decl_name => name = Some(self.ident(&c)),
@@ -43,9 +43,9 @@ impl Lower<'_> {
                     }
                     stmts.push(Stmt { kind: StmtKind::Error, span });
                 }
-                Rule::rbrace => close_at = self.span(&c).start,
+                Rule::rbrace => close_at = self.start(&c),
                 Rule::missing_close => {
-                    close_at = self.span(&c).start;
+                    close_at = self.start(&c);
                     self.unclosed(Rule::re_journey, &c);
                 }
                 _ => {}

@@ -63,25 +63,7 @@ impl Lower<'_> {
         let span = self.span(&p);
         let text = p.as_str();
         let kind = match p.as_rule() {
-            Rule::number if text.contains(['.', 'e', 'E']) => match text.replace('_', "").parse::<f64>() {
-                Ok(v) if v.is_finite() => ExprKind::Number(v),
-                _ => {
-                    self.error(span, "number out of range");
-                    ExprKind::Error
-                }
-            },
-            Rule::number => match int_value(text) {
-                Some(v) => ExprKind::Int(v),
-                None => {
-                    self.error(span, "integer too large (the largest is 9223372036854775807)");
-                    ExprKind::Error
-                }
-            },
-            Rule::duration => ExprKind::Duration(self.duration_lit(&p).millis),
-            // Ranges (month 13, 25:00) are checked by the compiler, which can suggest a fix.
-            Rule::date => ExprKind::Date(text.to_string()),
-            Rule::time => ExprKind::Time(text.to_string()),
-            Rule::datetime => ExprKind::DateTime(text.to_string()),
+            Rule::numeric => self.numeric(text, span),
             Rule::true_lit => ExprKind::Bool(true),
             Rule::false_lit => ExprKind::Bool(false),
             Rule::null_lit => ExprKind::Null,
@@ -89,6 +71,44 @@ impl Lower<'_> {
             _ => ExprKind::Error,
         };
         Expr { kind, span }
+    }
+
+    /// A literal that starts with a digit, by the form of its text.
+    fn numeric(&mut self, text: &str, span: Span) -> ExprKind {
+        let b = text.as_bytes();
+        if b.len() >= 10 && b[4] == b'-' {
+            if b.len() > 10 {
+                ExprKind::DateTime(text.to_string())
+            } else {
+                ExprKind::Date(text.to_string())
+            }
+        } else if b.get(2) == Some(&b':') {
+            ExprKind::Time(text.to_string())
+        } else if b.last().is_some_and(|c| c.is_ascii_alphabetic()) {
+            match duration_millis(text) {
+                Some(ms) => ExprKind::Duration(ms),
+                None => {
+                    self.error(span, "duration too long");
+                    ExprKind::Error
+                }
+            }
+        } else if text.contains(['.', 'e', 'E']) {
+            match text.replace('_', "").parse::<f64>() {
+                Ok(v) if v.is_finite() => ExprKind::Number(v),
+                _ => {
+                    self.error(span, "number out of range");
+                    ExprKind::Error
+                }
+            }
+        } else {
+            match int_value(text) {
+                Some(v) => ExprKind::Int(v),
+                None => {
+                    self.error(span, "integer too large (the largest is 9223372036854775807)");
+                    ExprKind::Error
+                }
+            }
+        }
     }
 
     /// The parts of a string literal: text with escapes decoded, and `${}` interpolations.

@@ -48,6 +48,11 @@ impl<'s> Lower<'s> {
         Span::new(start, end)
     }
 
+    /// Where `p` starts.
+    pub fn start(&self, p: &P) -> usize {
+        self.base + p.as_span().start()
+    }
+
     /// Walks down the last children while only trivia follows them.
     fn trim_trivia(&self, p: &P, mut end: usize) -> usize {
         let mut q = p.clone();
