@@ -4,6 +4,20 @@
 //! A broken declaration becomes [`ast::ItemKind::Error`], a broken statement
 //! [`ast::StmtKind::Error`] (or [`ast::TestStmtKind::Error`]), and parsing goes on at the next
 //! declaration or statement.
+//!
+//! How it works:
+//! - `scan` first walks the text once (linear): it collects comments and stops at nesting
+//!   deeper than 200 brackets (or chained `if`s), which is reported as "nesting too deep"
+//!   instead of letting the recursive grammar overflow the stack.
+//! - `journey.pest` is the whole language. Its `bad_*` rules swallow a broken declaration,
+//!   statement, option or arm up to the next line that starts a new one, so one parse keeps
+//!   everything else. [`parse`] drives pest one declaration at a time.
+//! - `lower` turns pairs into the AST (expressions folded by pest's Pratt parser) and turns
+//!   each `bad_*` region into an error node; `recover` re-parses from its start with the rule
+//!   that failed there and words pest's furthest failure as "expected `}` or a statement,
+//!   found `=`", pointing at the offending token.
+//! - Limits: pest's call budget grows with the input (no runaway backtracking), expressions
+//!   deeper than 256 levels are an error, and every step is linear in the input.
 
 pub mod ast;
 mod docs;
