@@ -178,27 +178,35 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
                 }
             }
             Op::Event => {
-                let v = walk(image, ops, pc, budget, frame.event);
-                finish(image, ops, pc, budget, frame.ctx, v, stack)
+                let base = frame.event;
+                if !borrowed(image, code, pc, frame, stack, budget, base) {
+                    return Stop::Budget;
+                }
             }
             Op::EventPath(i) => {
-                let v = walk(image, ops, pc, budget, frame.event_paths.get(i as usize).unwrap_or(&NULL));
-                finish(image, ops, pc, budget, frame.ctx, v, stack)
+                let base = frame.event_paths.get(i as usize).unwrap_or(&NULL);
+                if !borrowed(image, code, pc, frame, stack, budget, base) {
+                    return Stop::Budget;
+                }
             }
             Op::Profile => {
-                let v = walk(image, ops, pc, budget, frame.profile);
-                finish(image, ops, pc, budget, frame.ctx, v, stack)
+                let base = frame.profile;
+                if !borrowed(image, code, pc, frame, stack, budget, base) {
+                    return Stop::Budget;
+                }
             }
             Op::Field(n) => {
                 let base = pop(stack);
-                let v = walk(image, ops, pc, budget, base.field_ref(image.name(n)));
-                finish(image, ops, pc, budget, frame.ctx, v, stack);
+                if !borrowed(image, code, pc, frame, stack, budget, base.field_ref(image.name(n))) {
+                    return Stop::Budget;
+                }
             }
             Op::Index => {
                 let i = pop(stack);
                 let b = pop(stack);
-                let v = walk(image, ops, pc, budget, index_ref(&b, &i));
-                finish(image, ops, pc, budget, frame.ctx, v, stack);
+                if !borrowed(image, code, pc, frame, stack, budget, index_ref(&b, &i)) {
+                    return Stop::Budget;
+                }
             }
             Op::Call(f, argc) => {
                 let at = stack.len().saturating_sub(argc as usize);
@@ -207,11 +215,8 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
                 stack.push(v);
             }
             Op::Secret(n) => stack.push((frame.secret)(image.name(n)).map(Value::str).unwrap_or_default()),
-            Op::Neg => unary(stack, UnaryOp::Neg),
-            Op::Not => {
-                let v = pop(stack);
-                stack.push(ops::not(&v));
-            }
+            Op::Neg => in_place(stack, |a| ops::unary(UnaryOp::Neg, a)),
+            Op::Not => in_place(stack, ops::not),
             Op::Add => binary(stack, ops::add),
             Op::Sub => binary(stack, ops::sub),
             Op::Mul => binary(stack, ops::mul),
@@ -231,10 +236,7 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
                 let r = ops::in_range(&x, &lo, &hi);
                 stack.push(if negated { ops::not(&r) } else { r });
             }
-            Op::Is(test) => {
-                let v = pop(stack);
-                stack.push(ops::is(&v, test));
-            }
+            Op::Is(test) => in_place(stack, |v| ops::is(v, test)),
             Op::Concat(n) => {
                 let at = stack.len().saturating_sub(n as usize);
                 let mut s = String::new();
@@ -260,9 +262,10 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
             }
             Op::Jump(a) => *pc = a,
             Op::JumpIfFalse(a) => {
-                if !pop(stack).truthy() {
+                if !stack.last().is_some_and(Value::truthy) {
                     *pc = a;
                 }
+                stack.pop();
             }
             Op::JumpIfNotNull(a) => {
                 if stack.last().is_some_and(|v| !v.is_null()) {
@@ -285,9 +288,9 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
             Op::Or => binary(stack, ops::or),
             Op::Lambda(i) => {
                 let list = pop(stack);
-                let result = lambda(image, code, i, &list, frame, stack, budget);
-                match result {
-                    Some(v) => stack.push(v),
+                match lambda(image, code, i, &list, frame, stack, budget) {
+                    Some(Found::Item(v)) => stack.push(v.clone()),
+                    Some(Found::Value(v)) => stack.push(v),
                     None => return Stop::Budget,
                 }
             }
@@ -308,6 +311,43 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
             Op::End(n) => return Stop::End((n != u32::MAX).then_some(n)),
         }
     }
+}
+
+/// A value read by reference (from the event, the profile, an event path, or a popped base)
+/// and what follows it: a field chain, then a lambda over it or [`finish`]. False when the
+/// budget ran out inside a lambda.
+#[inline(always)]
+fn borrowed(
+    image: &Image,
+    code: &Code,
+    pc: &mut u32,
+    frame: &mut Frame,
+    stack: &mut Vec<Value>,
+    budget: &mut u64,
+    base: &Value,
+) -> bool {
+    let ops = &code.ops[..];
+    let v = walk(image, ops, pc, budget, base);
+    if let Some(&Op::Lambda(i)) = ops.get(*pc as usize) {
+        if *budget >= 1 {
+            // `first(event.items, i -> ...)`: over the borrowed list.
+            *pc += 1;
+            *budget -= 1;
+            return match lambda(image, code, i, v, frame, stack, budget) {
+                Some(Found::Item(item)) => {
+                    finish(image, ops, pc, budget, frame.ctx, item, stack);
+                    true
+                }
+                Some(Found::Value(r)) => {
+                    stack.push(r);
+                    true
+                }
+                None => false,
+            };
+        }
+    }
+    finish(image, ops, pc, budget, frame.ctx, v, stack);
+    true
 }
 
 /// Follows the field reads and constant indexes at `*pc` from `v`, borrowing.
@@ -342,30 +382,30 @@ fn finish(
     v: &Value,
     stack: &mut Vec<Value>,
 ) {
-    let r = match ops.get(*pc as usize) {
+    // Each arm pushes its own value, so it is built in place rather than copied in.
+    match ops.get(*pc as usize) {
         Some(&Op::Const(k)) if *budget >= 2 => {
             match ops.get(*pc as usize + 1).and_then(|op| compare(*op, v, &image.consts[k as usize])) {
                 Some(r) => {
                     *pc += 2;
                     *budget -= 2;
-                    tri(r)
+                    push_tri(stack, r)
                 }
-                None => v.clone(),
+                None => stack.push(v.clone()),
             }
         }
         Some(&Op::Is(test)) if *budget >= 1 => {
             *pc += 1;
             *budget -= 1;
-            ops::is(v, test)
+            stack.push(ops::is(v, test))
         }
         Some(&Op::Call(f, 1)) if *budget >= 1 => {
             *pc += 1;
             *budget -= 1;
-            library::call_id(image.functions[f as usize], std::slice::from_ref(v), ctx)
+            stack.push(library::call_id(image.functions[f as usize], std::slice::from_ref(v), ctx))
         }
-        _ => v.clone(),
-    };
-    stack.push(r);
+        _ => stack.push(v.clone()),
+    }
 }
 
 /// `a op b` for a comparison instruction (`Some(None)` when null), or `None` for another
@@ -381,6 +421,13 @@ fn compare(op: Op, a: &Value, b: &Value) -> Option<Option<bool>> {
         Op::Ge => a.compare(b).map(Ordering::is_ge),
         _ => return None,
     })
+}
+
+/// Pushes a comparison's value. Out of line, so the value is written straight into its slot
+/// (a `Value` built in a temporary and then copied in costs a store-forwarding stall).
+#[inline(never)]
+fn push_tri(stack: &mut Vec<Value>, r: Option<bool>) {
+    stack.push(tri(r));
 }
 
 /// A comparison's value.
@@ -451,17 +498,23 @@ pub fn eval_chunk(
     out
 }
 
-fn lambda(
+/// What a lambda gives: an item of its list, or another value (a new list, null).
+enum Found<'l> {
+    Item(&'l Value),
+    Value(Value),
+}
+
+fn lambda<'l>(
     image: &Image,
     code: &Code,
     i: u32,
-    list: &Value,
+    list: &'l Value,
     frame: &mut Frame,
     stack: &mut Vec<Value>,
     budget: &mut u64,
-) -> Option<Value> {
+) -> Option<Found<'l>> {
     let l = code.lambdas[i as usize];
-    let Some(items) = list.as_list() else { return Some(Value::Null) };
+    let Some(items) = list.as_list() else { return Some(Found::Value(Value::Null)) };
     let mut holds = |item: &Value, frame: &mut Frame| -> Option<bool> {
         if let Some(slot) = frame.locals.get_mut(l.slot as usize) {
             *slot = item.clone();
@@ -476,23 +529,23 @@ fn lambda(
                     out.push(item.clone());
                 }
             }
-            Value::List(Arc::new(out))
+            Found::Value(Value::List(Arc::new(out)))
         }
         LambdaKind::First => {
             for item in items {
                 if holds(item, frame)? {
-                    return Some(item.clone());
+                    return Some(Found::Item(item));
                 }
             }
-            Value::Null
+            Found::Value(Value::Null)
         }
         LambdaKind::Last => {
             for item in items.iter().rev() {
                 if holds(item, frame)? {
-                    return Some(item.clone());
+                    return Some(Found::Item(item));
                 }
             }
-            Value::Null
+            Found::Value(Value::Null)
         }
     })
 }
@@ -502,15 +555,26 @@ fn pop(stack: &mut Vec<Value>) -> Value {
     stack.pop().unwrap_or_default()
 }
 
-#[inline]
+/// A binary operator on the two top values, in place.
+#[inline(always)]
 fn binary(stack: &mut Vec<Value>, f: impl Fn(&Value, &Value) -> Value) {
-    let b = pop(stack);
-    let a = pop(stack);
-    stack.push(f(&a, &b));
+    let n = stack.len();
+    if n >= 2 {
+        let r = f(&stack[n - 2], &stack[n - 1]);
+        stack.pop();
+        stack[n - 2] = r;
+    } else {
+        let b = pop(stack);
+        let a = pop(stack);
+        stack.push(f(&a, &b));
+    }
 }
 
-#[inline]
-fn unary(stack: &mut Vec<Value>, op: UnaryOp) {
-    let a = pop(stack);
-    stack.push(ops::unary(op, &a));
+/// A unary operation on the top value, in place.
+#[inline(always)]
+fn in_place(stack: &mut Vec<Value>, f: impl Fn(&Value) -> Value) {
+    match stack.last_mut() {
+        Some(top) => *top = f(top),
+        None => stack.push(f(&Value::Null)),
+    }
 }

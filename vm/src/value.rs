@@ -52,6 +52,9 @@ pub enum Value {
     Record(Arc<Record>),
 }
 
+/// A null to borrow.
+pub static NULL: Value = Value::Null;
+
 /// A record's fields in insertion order; field names are unique.
 #[derive(Debug, Clone, Default)]
 pub struct Record {
@@ -70,8 +73,14 @@ impl Record {
     }
 
     /// The value of a field, if present.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+        // Length and first byte first: most other keys differ there, without a `memcmp` call.
+        let (len, first) = (name.len(), name.as_bytes().first());
+        self.fields
+            .iter()
+            .find(|(k, _)| k.len() == len && k.as_bytes().first() == first && k.as_str() == name)
+            .map(|(_, v)| v)
     }
 
     /// A mutable reference to a field's value, if present.
@@ -256,9 +265,15 @@ impl Value {
 
     /// A field of a record (null when absent or when the value is not a record).
     pub fn field(&self, name: &str) -> Value {
+        self.field_ref(name).clone()
+    }
+
+    /// A field of a record, borrowed (null when absent or when the value is not a record).
+    #[inline]
+    pub fn field_ref(&self, name: &str) -> &Value {
         match self {
-            Value::Record(r) => r.get(name).cloned().unwrap_or(Value::Null),
-            _ => Value::Null,
+            Value::Record(r) => r.get(name).unwrap_or(&NULL),
+            _ => &NULL,
         }
     }
 
