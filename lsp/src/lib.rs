@@ -5,10 +5,12 @@
 pub mod actions;
 pub mod completion;
 pub mod hover;
+pub mod incremental;
 pub mod lexer;
 pub mod navigate;
 pub mod position;
 pub mod server;
+pub mod testing;
 pub mod tokens;
 pub mod world;
 

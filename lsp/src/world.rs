@@ -341,19 +341,17 @@ impl World {
         Analysis { root: root.to_path_buf(), sources, files, checked, index, diagnostics }
     }
 
-    /// Parses a file, reusing the last parse of the same text.
+    /// Parses a file, reusing the last parse of it (again only around what changed).
     fn parse(&mut self, sources: &Sources, id: FileId) -> Parsed {
         let s = sources.get(id);
-        if let Some((text, parsed)) = self.parsed.get(&s.path) {
-            if *text == s.text {
-                return parsed.clone();
-            }
+        let parsed = match self.parsed.get(&s.path) {
+            Some((text, parsed)) if *text == s.text => return parsed.clone(),
+            Some((text, parsed)) => crate::incremental::reparse(text, parsed, &s.text),
+            None => journey_grammar::parse(&s.text),
+        };
+        if !self.probing {
+            self.parsed.insert(s.path.clone(), (s.text.clone(), parsed.clone()));
         }
-        let parsed = journey_grammar::parse(&s.text);
-        if self.probing {
-            return parsed;
-        }
-        self.parsed.insert(s.path.clone(), (s.text.clone(), parsed.clone()));
         parsed
     }
 }
