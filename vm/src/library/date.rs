@@ -6,7 +6,7 @@ use super::{arg, EvalContext};
 use crate::value::Value;
 use jiff::civil;
 use jiff::tz::{Offset, TimeZone};
-use jiff::{Span, Timestamp, ZonedDateTime};
+use jiff::{SignedDuration, Span, Timestamp, ZonedDateTime};
 
 /// A time zone by IANA name (`Europe/Paris`, `UTC`) or fixed offset (`+02:00`, `Z`).
 pub fn zone(name: &str) -> Option<TimeZone> {
@@ -81,18 +81,27 @@ pub fn now(args: &[Value], ctx: &EvalContext) -> Value {
 }
 
 fn unit_span(n: i64, unit: &str) -> Option<Span> {
-    let u = unit.to_ascii_lowercase();
-    let u = u.strip_suffix('s').unwrap_or(&u);
-    Some(match u {
-        "year" => Span::new().try_years(n).ok()?,
-        "month" => Span::new().try_months(n).ok()?,
-        "week" => Span::new().try_weeks(n).ok()?,
-        "day" => Span::new().try_days(n).ok()?,
-        "hour" => Span::new().try_hours(n).ok()?,
-        "minute" => Span::new().try_minutes(n).ok()?,
-        "second" => Span::new().try_seconds(n).ok()?,
-        "millisecond" => Span::new().try_milliseconds(n).ok()?,
-        _ => return None,
+    // Case-insensitive, with or without the plural `s` (no lowercased copy).
+    let u = unit.strip_suffix(['s', 'S']).unwrap_or(unit);
+    let is = |name: &str| u.eq_ignore_ascii_case(name);
+    Some(if is("year") {
+        Span::new().try_years(n).ok()?
+    } else if is("month") {
+        Span::new().try_months(n).ok()?
+    } else if is("week") {
+        Span::new().try_weeks(n).ok()?
+    } else if is("day") {
+        Span::new().try_days(n).ok()?
+    } else if is("hour") {
+        Span::new().try_hours(n).ok()?
+    } else if is("minute") {
+        Span::new().try_minutes(n).ok()?
+    } else if is("second") {
+        Span::new().try_seconds(n).ok()?
+    } else if is("millisecond") {
+        Span::new().try_milliseconds(n).ok()?
+    } else {
+        return None;
     })
 }
 
@@ -118,9 +127,17 @@ pub fn now_with_delta(args: &[Value], ctx: &EvalContext) -> Value {
 /// compared by its day.
 fn window(args: &[Value], ctx: &EvalContext, unit: &str, forward: bool) -> Value {
     let (v, Value::Int(n)) = (arg(args, 0), arg(args, 1)) else { return Value::Null };
-    let now = ctx.now.to_zoned_datetime(ctx.timezone.clone());
     let n = if forward { *n } else { -*n };
     let Some(span) = unit_span(n, unit) else { return Value::Null };
+    if let Some(inside) = exact_window(v, ctx, unit, n, forward) {
+        return inside;
+    }
+    zoned_window(v, ctx, span, forward)
+}
+
+/// [`window`] with zoned date-time arithmetic.
+fn zoned_window(v: &Value, ctx: &EvalContext, span: Span, forward: bool) -> Value {
+    let now = ctx.now.to_zoned_datetime(ctx.timezone.clone());
     let Ok(other) = now.checked_add(span) else { return Value::Null };
     let (lo, hi) = if forward { (now, other) } else { (other, now) };
     let inside = match v {
@@ -131,6 +148,31 @@ fn window(args: &[Value], ctx: &EvalContext, unit: &str, forward: bool) -> Value
         },
     };
     Value::Bool(inside)
+}
+
+/// [`window`] for units of exact length: hours always, and days in a zone of fixed offset
+/// (UTC). Plain instant arithmetic then gives the instants the zoned arithmetic gives, without
+/// building zoned date-times. `None` for other units and zones, and far from the present (near
+/// the ends of the supported range), where [`window`] decides.
+fn exact_window(v: &Value, ctx: &EvalContext, unit: &str, n: i64, forward: bool) -> Option<Value> {
+    let seconds = match unit {
+        "hours" => n.checked_mul(3_600)?,
+        "days" if ctx.timezone.to_fixed_offset().is_ok() => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    let other = ctx.now.checked_add(SignedDuration::from_secs(seconds)).ok()?;
+    const FAR: i64 = 200_000_000_000; // seconds, about 6,300 years
+    if ctx.now.as_second().abs() > FAR || other.as_second().abs() > FAR {
+        return None;
+    }
+    let (lo, hi) = if forward { (ctx.now, other) } else { (other, ctx.now) };
+    Some(Value::Bool(match v {
+        Value::Date(d) => ctx.timezone.to_datetime(lo).date() <= *d && *d <= ctx.timezone.to_datetime(hi).date(),
+        _ => match instant(v, &ctx.timezone) {
+            Some(t) => lo <= t && t <= hi,
+            None => return Some(Value::Null),
+        },
+    }))
 }
 
 /// `inLastDays(d, n)`.
@@ -223,4 +265,51 @@ pub fn day_of_week(args: &[Value], ctx: &EvalContext) -> Value {
 /// `timeOf(d)`: the time of day in the journey's time zone.
 pub fn time_of(args: &[Value], ctx: &EvalContext) -> Value {
     civil_in(arg(args, 0), &ctx.timezone).map_or(Value::Null, |dt| Value::Time(dt.time()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The exact-length shortcut gives what the zoned arithmetic gives.
+    #[test]
+    fn exact_windows_agree_with_zoned_arithmetic() {
+        let zones =
+            [TimeZone::UTC, TimeZone::fixed(Offset::from_seconds(19_800).unwrap()), zone("Europe/Paris").unwrap()];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut checked = 0;
+        for _ in 0..20_000 {
+            let now_ms = 1_700_000_000_000 + (next() % 200_000_000_000) as i64 - 100_000_000_000;
+            let now = Timestamp::from_millisecond(now_ms).unwrap();
+            let tz = zones[(next() % 3) as usize].clone();
+            let ctx = EvalContext::new(now, tz.clone());
+            let n = (next() % 400) as i64 - 50;
+            let at = now_ms + (next() % 40_000_000_000) as i64 - 20_000_000_000;
+            let ts = Timestamp::from_millisecond(at).unwrap();
+            let v = match next() % 3 {
+                0 => Value::datetime(ts, 0),
+                1 => Value::Date(tz.to_datetime(ts).date()),
+                _ => Value::LocalDateTime(tz.to_datetime(ts)),
+            };
+            for (unit, forward) in [("days", false), ("days", true), ("hours", false), ("hours", true)] {
+                let signed = if forward { n } else { -n };
+                let span = unit_span(signed, unit).unwrap();
+                if let Some(fast) = exact_window(&v, &ctx, unit, signed, forward) {
+                    assert_eq!(
+                        fast,
+                        zoned_window(&v, &ctx, span, forward),
+                        "{unit} {n} {forward} at {now} of {v:?} in {tz:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 30_000);
+    }
 }
