@@ -16,7 +16,8 @@ use tower_lsp_server::{Client, LanguageServer};
 pub struct Backend {
     client: Client,
     world: Mutex<World>,
-    published: Mutex<HashMap<Uri, Vec<l::Diagnostic>>>,
+    /// What was last published for each URI, and for which project root.
+    published: Mutex<HashMap<Uri, (PathBuf, Vec<l::Diagnostic>)>>,
     watch: AtomicBool,
     panics: AtomicUsize,
 }
@@ -76,9 +77,19 @@ impl Backend {
         let mut changed = Vec::new();
         {
             let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+            // Files that left the project (deleted, moved) lose their diagnostics.
+            let gone: Vec<Uri> = published
+                .iter()
+                .filter(|(uri, (r, d))| *r == root && !d.is_empty() && !list.iter().any(|(u, _, _)| u == *uri))
+                .map(|(uri, _)| uri.clone())
+                .collect();
+            for uri in gone {
+                published.insert(uri.clone(), (root.clone(), Vec::new()));
+                changed.push((uri, Vec::new(), None));
+            }
             for (uri, diags, version) in list {
-                if published.get(&uri) != Some(&diags) {
-                    published.insert(uri.clone(), diags.clone());
+                if published.get(&uri).map(|(_, d)| d) != Some(&diags) {
+                    published.insert(uri.clone(), (root.clone(), diags.clone()));
                     changed.push((uri, diags, version));
                 }
             }

@@ -103,6 +103,9 @@ pub struct World {
     pub extra_schemas: Vec<PathBuf>,
     parsed: HashMap<PathBuf, (String, Parsed)>,
     probing: bool,
+    /// Schema registries by search paths, kept across project reloads (their resolved types
+    /// are cached inside).
+    registries: HashMap<Vec<PathBuf>, Arc<SchemaRegistry>>,
 }
 
 /// The path a document is known by: its file path, or its URI's text when it is not a file.
@@ -169,9 +172,11 @@ impl World {
         } else {
             project_root(path)
         };
-        // A new or deleted journey.toml changes which project files belong to: start over.
-        if path.file_name().is_some_and(|n| n == "journey.toml") {
+        // A new or deleted journey.toml changes which project files belong to, and a schema
+        // file what the registries hold: start over.
+        if path.file_name().is_some_and(|n| n == "journey.toml") || path.extension().is_some_and(|e| e == "json") {
             self.projects.clear();
+            self.registries.clear();
         } else {
             self.projects.remove(&root);
         }
@@ -234,7 +239,7 @@ impl World {
         self.analysis(&root)
     }
 
-    fn load(&self, root: &Path) -> Project {
+    fn load(&mut self, root: &Path) -> Project {
         let mut disk = Vec::new();
         let mut journey = HashSet::new();
         let mut defaults = Defaults::default();
@@ -258,11 +263,20 @@ impl World {
                 Err(e) => problem = Some(e.to_string()),
             }
         }
-        let registry = match SchemaRegistry::new(&schema_paths) {
-            Ok(r) => r,
-            Err(e) => {
-                problem.get_or_insert(e.to_string());
-                SchemaRegistry::new(&[]).unwrap_or_else(|_| unreachable_registry())
+        let registry = match self.registries.get(&schema_paths) {
+            Some(r) => r.clone(),
+            None => {
+                let r = match SchemaRegistry::new(&schema_paths) {
+                    Ok(r) => Arc::new(r),
+                    Err(e) => {
+                        problem.get_or_insert(e.to_string());
+                        Arc::new(SchemaRegistry::new(&[]).unwrap_or_else(|_| unreachable_registry()))
+                    }
+                };
+                if problem.is_none() {
+                    self.registries.insert(schema_paths.clone(), r.clone());
+                }
+                r
             }
         };
         if let Some(message) = problem {
@@ -278,15 +292,7 @@ impl World {
                     .with_help("fix the project configuration; `journey check` stops on this"),
             );
         }
-        Project {
-            disk,
-            journey,
-            defaults,
-            registry: Arc::new(registry),
-            config_diagnostics,
-            generation: 0,
-            analysis: None,
-        }
+        Project { disk, journey, defaults, registry, config_diagnostics, generation: 0, analysis: None }
     }
 
     fn analyze(&mut self, root: &Path) -> Analysis {

@@ -522,3 +522,62 @@ async fn positions_count_utf16_units() {
     assert_eq!(h["result"]["range"]["end"]["character"], 22);
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_fixes_for_functions_values_time_zones_and_schema_ids() {
+    let dir = project();
+    let (mut c, main, common) = start(&dir).await;
+    c.diagnostics(&main).await;
+    c.open(&common, COMMON).await;
+    let cases = [
+        (MAIN.replace("start on CartAdd", "start on CartAdd\n  timezone \"Europe/Pariss\""), "\"Europe/Paris\""),
+        (MAIN.replace("let first = ", "let low = lowr(email)\n  let first = "), "lower"),
+        (
+            MAIN.replace("let first = ", "let bought = event.eventType == \"commerce.purchase\"\n  let first = "),
+            "\"commerce.purchases\"",
+        ),
+        (
+            format!("{MAIN}\nschema Bad = xdm \"https://ns.adobe.com/xdm/context/profil\"\n"),
+            "\"https://ns.adobe.com/xdm/context/profile\"",
+        ),
+    ];
+    for (version, (text, want)) in cases.iter().enumerate() {
+        change(&mut c, &main, version as i32 + 2, text).await;
+        let diags = c.diagnostics(&main).await;
+        assert_eq!(diags.len(), 1, "{diags:#?}");
+        let params =
+            json!({"textDocument": {"uri": main}, "range": diags[0]["range"], "context": {"diagnostics": diags}});
+        let actions = c.request("textDocument/codeAction", params).await["result"].as_array().unwrap().clone();
+        assert_eq!(actions.len(), 1, "{actions:#?}");
+        let edit = &actions[0]["edit"]["changes"][&main][0];
+        assert_eq!(edit["newText"], *want);
+        assert_eq!(edit["range"], diags[0]["range"]);
+        assert_eq!(actions[0]["diagnostics"][0]["code"], diags[0]["code"]);
+    }
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_created_deleted_and_closed_on_disk() {
+    let dir = project();
+    let (mut c, main, _) = start(&dir).await;
+    c.diagnostics(&main).await;
+    let extra_path = dir.join("extra.journey");
+    std::fs::write(&extra_path, "journey Extra {\n  start on Purchse\n}\n").unwrap();
+    let extra = uri(&extra_path);
+    let watched = |kind: u32| json!({"changes": [{"uri": extra, "type": kind}]});
+    c.notify("workspace/didChangeWatchedFiles", watched(1)).await;
+    let diags = c.diagnostics(&extra).await;
+    assert_eq!(codes(&diags), ["E0003"], "{diags:#?}");
+
+    std::fs::remove_file(&extra_path).unwrap();
+    c.notify("workspace/didChangeWatchedFiles", watched(3)).await;
+    assert_eq!(c.diagnostics(&extra).await, Vec::<Value>::new());
+
+    // Unsaved text with a mistake, then closed: what is on disk counts again.
+    change(&mut c, &main, 2, &MAIN.replace("on Purchase", "on Purchse")).await;
+    assert_eq!(codes(&c.diagnostics(&main).await), ["E0003"]);
+    c.notify("textDocument/didClose", json!({"textDocument": {"uri": main}})).await;
+    assert_eq!(c.diagnostics(&main).await, Vec::<Value>::new());
+    c.shutdown().await;
+}
