@@ -13,7 +13,8 @@ pub(crate) struct JourneyParser;
 /// concurrently. The grammar is linear; the budget only stops runaway backtracking.
 pub(crate) fn ensure_call_limit(input_len: usize) {
     static LIMIT: Mutex<usize> = Mutex::new(0);
-    let want = 20_000_000usize.saturating_add(input_len.saturating_mul(2_000));
+    // Valid input takes about 5-10 calls per byte.
+    let want = 20_000_000usize.saturating_add(input_len.saturating_mul(200));
     let mut current = LIMIT.lock().unwrap_or_else(|e| e.into_inner());
     if want > *current {
         pest::set_call_limit(NonZeroUsize::new(want));
