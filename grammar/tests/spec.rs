@@ -287,3 +287,44 @@ fn text_helpers() {
     let parsed = journey_grammar::parse_expr("'x'").unwrap();
     assert_eq!(text(&parsed), "x");
 }
+
+#[test]
+fn split_percentages_may_have_fractions() {
+    let src = "journey J { split { 33.3% -> { } 66.7% \"b\" -> { end } } }";
+    let parsed = parse(src);
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let ItemKind::Journey(j) = &parsed.file.items[0].kind else { panic!() };
+    let StmtKind::Split(branches) = &j.body.stmts[0].kind else { panic!() };
+    assert_eq!(branches[0].percent, 33.3);
+    assert_eq!(&src[branches[0].percent_span.start..branches[0].percent_span.end], "33.3%");
+    assert!(branches[0].label.is_none());
+    assert_eq!(branches[1].label.as_ref().unwrap().value, "b");
+    // `%` outside a split is the remainder operator.
+    assert!(matches!(journey_grammar::parse_expr("7 % 2").unwrap().kind, ExprKind::Binary { op: BinaryOp::Rem, .. }));
+}
+
+#[test]
+fn auth_forms_and_optional_parts() {
+    let src = "\
+datasource D = http GET \"u\"
+action A(u: string) = http PUT \"u\" {
+  auth none
+}
+action B() = http POST \"u\" { auth basic \"user\" secret(\"P\") }
+action C() = http POST \"u\" { auth header \"X-Key\" secret(\"K\") query { page: 1 } }
+event E: T
+";
+    let parsed = parse(src);
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let auth = |i: usize| match &parsed.file.items[i].kind {
+        ItemKind::Action(a) => a.options[0].kind.clone(),
+        k => panic!("{k:?}"),
+    };
+    assert!(
+        matches!(&parsed.file.items[0].kind, ItemKind::DataSource(d) if d.params.is_empty() && d.options.is_empty())
+    );
+    assert!(matches!(auth(1), HttpOptionKind::Auth(Auth::None)));
+    assert!(matches!(auth(2), HttpOptionKind::Auth(Auth::Basic { .. })));
+    assert!(matches!(auth(3), HttpOptionKind::Auth(Auth::Header { name, .. }) if name.value == "X-Key"));
+    assert!(matches!(&parsed.file.items[4].kind, ItemKind::Event(e) if e.key.is_none() && e.when.is_none()));
+}
