@@ -65,16 +65,22 @@ fn start(dir: &Path, db: &Path, port: u16, token: Option<&str>) -> Server {
     if let Some(t) = token {
         cmd.env("JOURNEY_TOKEN", t);
     }
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("journey serve starts");
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("journey serve starts");
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Server { child, url };
+    let mut up = false;
+    while Instant::now() < deadline && !up {
+        up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        if !up {
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("journey serve did not start listening");
+    if !up {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("journey serve did not start listening");
+    }
+    Server { child, url }
 }
 
 impl Server {
