@@ -63,6 +63,12 @@ pub fn complete(world: &mut World, path: &Path, offset: usize) -> Vec<l::Complet
     let words: Vec<&str> =
         before.iter().rev().take(3).map(|t| if t.kind == Tok::Ident { &text[t.span.clone()] } else { "" }).collect();
     let prev = |i: usize| words.get(i).copied().unwrap_or("");
+    let ctx = context(&text, &tokens, prefix_start);
+    if ctx == Ctx::Update {
+        if let Some(items) = profile_path(&a, &text, prefix_start) {
+            return items;
+        }
+    }
     if text[..prefix_start].ends_with('.') {
         return members(world, path, &text, offset, prefix_start);
     }
@@ -93,7 +99,6 @@ pub fn complete(world: &mut World, path: &Path, offset: usize) -> Vec<l::Complet
             return types(&a);
         }
     }
-    let ctx = context(&text, &tokens, prefix_start);
     let line_start = before.last().is_none_or(|t| {
         text[t.span.end..prefix_start].contains('\n')
             && !matches!(t.kind, Tok::Op | Tok::Comma | Tok::LParen | Tok::LBracket | Tok::Colon | Tok::Dot)
@@ -326,6 +331,25 @@ fn expression(
     }
     out.extend(keywords(EXPR_KEYWORDS));
     out
+}
+
+/// Inside `update profile { }`: the profile's fields at the path written so far on the line.
+fn profile_path(a: &Analysis, text: &str, prefix_start: usize) -> Option<Vec<l::CompletionItem>> {
+    let line_start = text[..prefix_start].rfind(['\n', '{', ',']).map(|i| i + 1).unwrap_or(0);
+    let written = text[line_start..prefix_start].trim();
+    if written.contains('=') {
+        return None;
+    }
+    let Some(mut ty) = a.index.profile.clone() else { return Some(Vec::new()) };
+    for seg in written.split('.').filter(|s| !s.is_empty()) {
+        let next = match ty.non_null() {
+            Ty::Record(r) => r.fields.get(seg.trim_matches('`')).map(|f| f.ty.clone()),
+            _ => None,
+        };
+        let Some(next) = next else { return Some(Vec::new()) };
+        ty = next;
+    }
+    Some(fields(&ty))
 }
 
 /// The fields of a record type as completion items.

@@ -13,16 +13,23 @@ use tower_lsp_server::ls_types as l;
 
 /// The hover at `offset` of `file`.
 pub fn hover(a: &Analysis, file: FileId, offset: usize) -> Option<l::Hover> {
-    let entry = a.index.at(file, offset).map(|i| (i.span, &i.entry));
-    let target = navigate::target_at(a, file, offset).filter(|(t, _)| matches!(t, Target::Decl(_)));
+    let entry = a.index.at(file, offset).and_then(|i| Some((i.span, entry_text(&i.entry)?)));
+    let target = navigate::target_at(a, file, offset).and_then(|(t, span)| match t {
+        Target::Decl(name) => Some((span, decl(a, &name)?)),
+        Target::Local { .. } => None,
+    });
+    // The innermost of what the index and the declarations know; else an argument name.
     let (span, text) = match (entry, target) {
-        (Some((es, e)), Some((Target::Decl(name), ts))) if ts.end - ts.start < es.end - es.start => {
-            let _ = e;
-            (ts, decl(a, &name)?)
+        (Some(e), Some(t)) => {
+            if t.0.end - t.0.start < e.0.end - e.0.start {
+                t
+            } else {
+                e
+            }
         }
-        (Some((es, e)), _) => (es, entry_text(a, e)?),
-        (None, Some((Target::Decl(name), ts))) => (ts, decl(a, &name)?),
-        _ => argument(a, file, offset)?,
+        (Some(e), None) => e,
+        (None, Some(t)) => t,
+        (None, None) => argument(a, file, offset)?,
     };
     Some(l::Hover {
         contents: l::HoverContents::Markup(l::MarkupContent { kind: l::MarkupKind::Markdown, value: text }),
@@ -34,7 +41,7 @@ fn code(s: &str) -> String {
     format!("```journey\n{s}\n```")
 }
 
-fn entry_text(a: &Analysis, e: &Entry) -> Option<String> {
+fn entry_text(e: &Entry) -> Option<String> {
     Some(match e {
         Entry::Field { field, ty, base } => {
             let name = field_name(base, field);
@@ -63,10 +70,7 @@ fn entry_text(a: &Analysis, e: &Entry) -> Option<String> {
             out
         }
         Entry::Function { name, .. } => function(name)?,
-        Entry::Unknown { .. } => {
-            let _ = a;
-            return None;
-        }
+        Entry::Unknown { .. } => return None,
     })
 }
 

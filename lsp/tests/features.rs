@@ -36,6 +36,11 @@ action SendEmail(to: string, template: string) = http POST "https://mail.example
   body { to: to, template_id: template }
   returns { messageId: string }
 }
+
+/// Loyalty standing.
+datasource Loyalty(email: string) = http GET "https://loyalty.example.com/{email}" {
+  returns { tier: string, points: int }
+}
 "#;
 
 const MAIN: &str = r#"/// Reminds shoppers.
@@ -334,7 +339,7 @@ async fn definition_references_and_symbols() {
     let common_symbols = c.request("textDocument/documentSymbol", json!({"textDocument": {"uri": common}})).await;
     let names: Vec<&str> =
         common_symbols["result"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["profile", "CommerceEvent", "CartAdd", "Purchase", "VIP", "SendEmail"]);
+    assert_eq!(names, ["profile", "CommerceEvent", "CartAdd", "Purchase", "VIP", "SendEmail", "Loyalty"]);
     c.shutdown().await;
 }
 
@@ -579,5 +584,35 @@ async fn files_created_deleted_and_closed_on_disk() {
     assert_eq!(codes(&c.diagnostics(&main).await), ["E0003"]);
     c.notify("textDocument/didClose", json!({"textDocument": {"uri": main}})).await;
     assert_eq!(c.diagnostics(&main).await, Vec::<Value>::new());
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_of_results_payloads_and_profile_updates() {
+    let dir = project();
+    let (mut c, main, common) = start(&dir).await;
+    c.diagnostics(&main).await;
+
+    let typing =
+        MAIN.replace("  call SendEmail", "  let member = fetch Loyalty(email)\n  let t = member.\n  call SendEmail");
+    change(&mut c, &main, 2, &typing).await;
+    let items = labels(&c.request("textDocument/completion", doc_pos(&main, pos(&typing, "member.\n", 7))).await);
+    assert_eq!(items, ["tier", "points"]);
+    let sources = labels(&c.request("textDocument/completion", doc_pos(&main, pos(&typing, "fetch Loyalty", 6))).await);
+    assert_eq!(sources, ["Loyalty"]);
+
+    let typing = MAIN.replace("  call SendEmail", "  update profile {\n    person.\n  }\n  call SendEmail");
+    change(&mut c, &main, 3, &typing).await;
+    let items = labels(&c.request("textDocument/completion", doc_pos(&main, pos(&typing, "person.\n", 7))).await);
+    assert!(items.contains(&"name".to_string()), "{items:?}");
+
+    // In an event's `when`, the payload's fields by their bare names.
+    let typing =
+        COMMON.replace("when eventType == \"commerce.purchases\"", "when eventType == \"commerce.purchases\" and comm");
+    c.open(&common, &typing).await;
+    let at = pos(&typing, "and comm", 8);
+    let items = labels(&c.request("textDocument/completion", doc_pos(&common, at)).await);
+    assert!(items.contains(&"commerce".to_string()) && items.contains(&"eventType".to_string()), "{items:?}");
+    assert!(!items.contains(&"profile".to_string()), "no profile in `when`: {items:?}");
     c.shutdown().await;
 }
