@@ -53,7 +53,10 @@ pub fn complete(world: &mut World, path: &Path, offset: usize) -> Vec<l::Complet
                     let is_audience_arg = matches!(before.as_slice(), [.., f, p]
                         if f.kind == Tok::Ident && matches!(&text[f.span.clone()], "inAudience" | "inSegment")
                             && p.kind == Tok::LParen);
-                    return if is_audience_arg { decls(&a, &[DeclKind::Audience]) } else { Vec::new() };
+                    if is_audience_arg {
+                        return decls(&a, &[DeclKind::Audience]);
+                    }
+                    return schema_ids(&a, &text, &before, t.span.clone()).unwrap_or_default();
                 }
             }
             _ => {}
@@ -331,6 +334,54 @@ fn expression(
     }
     out.extend(keywords(EXPR_KEYWORDS));
     out
+}
+
+/// Inside the string after `xdm` (classes) or `with` (the class's field groups): schema
+/// `$id`s, replacing the string's text.
+fn schema_ids(
+    a: &Analysis,
+    text: &str,
+    before: &[&Token],
+    string: std::ops::Range<usize>,
+) -> Option<Vec<l::CompletionItem>> {
+    use journey_schema::registry::SchemaKind;
+    let word = |t: &Token| if t.kind == Tok::Ident { &text[t.span.clone()] } else { "" };
+    let prev = before.last()?;
+    let ids: Vec<&str> = if word(prev) == "xdm" {
+        a.registry
+            .ids()
+            .filter(|id| matches!(a.registry.kind(id), Some(SchemaKind::Class | SchemaKind::Schema)))
+            .collect()
+    } else if word(prev) == "with" || prev.kind == Tok::Comma {
+        // The class: the string after the nearest `xdm` before this one.
+        let at = before.iter().rposition(|t| word(t) == "xdm")?;
+        let class = before.get(at + 1).filter(|t| t.kind == Tok::Str)?;
+        let class = text[class.span.clone()].trim_matches('"');
+        let groups: Vec<&str> = a.registry.field_groups_for(class).collect();
+        if groups.is_empty() {
+            a.registry.ids().filter(|id| a.registry.kind(id) == Some(SchemaKind::FieldGroup)).collect()
+        } else {
+            groups
+        }
+    } else {
+        return None;
+    };
+    let lines = crate::position::LineIndex::new(text);
+    let inner_start = string.start + 1;
+    let closed = string.end > inner_start && text[..string.end].ends_with('"');
+    let inner_end = if closed { string.end - 1 } else { string.end };
+    let range = lines.range(text, journey_grammar::ast::Span::new(inner_start, inner_end.max(inner_start)));
+    Some(
+        ids.into_iter()
+            .map(|id| {
+                let title = a.registry.title(id).map(str::to_string);
+                let mut it = item(id, l::CompletionItemKind::MODULE, title, None);
+                it.text_edit = Some(l::CompletionTextEdit::Edit(l::TextEdit::new(range, id.to_string())));
+                it.filter_text = Some(id.to_string());
+                it
+            })
+            .collect(),
+    )
 }
 
 /// Inside `update profile { }`: the profile's fields at the path written so far on the line.

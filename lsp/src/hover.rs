@@ -29,7 +29,7 @@ pub fn hover(a: &Analysis, file: FileId, offset: usize) -> Option<l::Hover> {
         }
         (Some(e), None) => e,
         (None, Some(t)) => t,
-        (None, None) => argument(a, file, offset)?,
+        (None, None) => argument(a, file, offset).or_else(|| schema(a, file, offset))?,
     };
     Some(l::Hover {
         contents: l::HoverContents::Markup(l::MarkupContent { kind: l::MarkupKind::Markdown, value: text }),
@@ -205,4 +205,19 @@ fn argument(a: &Analysis, file: FileId, offset: usize) -> Option<(Span, String)>
     let h = a.checked.program.http.iter().find(|h| h.name == target)?;
     let (_, ty) = h.params.iter().find(|(n, _)| *n == param)?;
     Some((span, format!("{}\n\nParameter of `{target}`.", code(&format!("(parameter) {param}: {ty}")))))
+}
+
+/// A schema `$id` or file named in a `schema` or `profile` declaration.
+fn schema(a: &Analysis, file: FileId, offset: usize) -> Option<(Span, String)> {
+    match navigate::schema_at(a, file, offset)? {
+        navigate::SchemaRef::Id(id, span) => {
+            let Some(kind) = a.registry.kind(&id) else {
+                return Some((span, format!("`{id}`\n\nNo schema with this `$id` is known.")));
+            };
+            let title = a.registry.title(&id).map(|t| format!("**{t}** — ")).unwrap_or_default();
+            let source = a.registry.source(&id).map(|p| format!("\n\nFrom `{}`.", p.display())).unwrap_or_default();
+            Some((span, format!("{title}XDM {kind}\n\n`{id}`{source}")))
+        }
+        navigate::SchemaRef::File(path, span) => Some((span, format!("JSON Schema file `{}`", path.display()))),
+    }
 }

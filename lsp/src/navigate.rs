@@ -440,3 +440,48 @@ fn locals_of(stmts: &[ast::Stmt], f: &mut dyn FnMut(&ast::Ident, Span)) {
         }
     }
 }
+
+/// A schema named in a `schema` or `profile` declaration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemaRef {
+    /// `xdm "$id"` or `with "$id"`.
+    Id(String, Span),
+    /// `json "path"`, resolved against the declaring file's folder.
+    File(std::path::PathBuf, Span),
+}
+
+/// The schema `$id` or file named at `offset`, if any.
+pub fn schema_at(a: &Analysis, file: FileId, offset: usize) -> Option<SchemaRef> {
+    let sf = a.ast(file)?;
+    let inside = |s: Span| s.start <= offset && offset <= s.end;
+    for item in &sf.items {
+        let source = match &item.kind {
+            ItemKind::Schema { source, .. } | ItemKind::Profile { source, .. } => source,
+            _ => continue,
+        };
+        match source {
+            ast::SchemaSource::Xdm { id, with } => {
+                if let Some(s) = std::iter::once(id).chain(with).find(|s| inside(s.span)) {
+                    return Some(SchemaRef::Id(s.value.clone(), s.span));
+                }
+            }
+            ast::SchemaSource::Json { path } if inside(path.span) => {
+                let base = a.sources.get(file).path.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+                return Some(SchemaRef::File(base.join(&path.value), path.span));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Where a schema reference's file is, when it is a file on disk.
+pub fn schema_location(a: &Analysis, r: &SchemaRef) -> Option<l::Location> {
+    let path = match r {
+        SchemaRef::Id(id, _) => a.registry.source(id)?,
+        SchemaRef::File(p, _) => p.clone(),
+    };
+    let path = path.canonicalize().ok()?;
+    let uri = l::Uri::from_file_path(&path)?;
+    Some(l::Location::new(uri, l::Range::default()))
+}

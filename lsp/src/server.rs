@@ -286,9 +286,12 @@ impl LanguageServer for Backend {
     async fn goto_definition(&self, params: l::GotoDefinitionParams) -> Result<Option<l::GotoDefinitionResponse>> {
         let p = params.text_document_position_params;
         let Some((a, file, offset)) = self.locate(&p.text_document.uri, p.position) else { return Ok(None) };
-        let locs = self.guard(|| {
-            let (t, _) = navigate::target_at(&a, file, offset)?;
-            Some(navigate::locations(&a, navigate::definitions(&a, &t)))
+        let locs = self.guard(|| match navigate::target_at(&a, file, offset) {
+            Some((t, _)) => Some(navigate::locations(&a, navigate::definitions(&a, &t))),
+            None => {
+                let r = navigate::schema_at(&a, file, offset)?;
+                Some(navigate::schema_location(&a, &r).into_iter().collect())
+            }
         });
         Ok(locs.flatten().filter(|l| !l.is_empty()).map(l::GotoDefinitionResponse::Array))
     }

@@ -70,6 +70,8 @@ pub struct Analysis {
     pub index: Index,
     /// Every diagnostic of the project, as `journey check` reports them.
     pub diagnostics: Vec<Diagnostic>,
+    /// The project's schemas.
+    pub registry: Arc<SchemaRegistry>,
 }
 
 impl Analysis {
@@ -344,7 +346,7 @@ impl World {
                 journey,
             })
             .collect();
-        Analysis { root: root.to_path_buf(), sources, files, checked, index, diagnostics }
+        Analysis { root: root.to_path_buf(), sources, files, checked, index, diagnostics, registry }
     }
 
     /// Parses a file, reusing the last parse of it (again only around what changed).

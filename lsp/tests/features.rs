@@ -616,3 +616,38 @@ async fn completion_of_results_payloads_and_profile_updates() {
     assert!(!items.contains(&"profile".to_string()), "no profile in `when`: {items:?}");
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_ids_and_files() {
+    let dir = project();
+    let (mut c, main, common) = start(&dir).await;
+    c.diagnostics(&main).await;
+    c.open(&common, COMMON).await;
+    let h = c.request("textDocument/hover", doc_pos(&common, pos(COMMON, "profile-person-details", 3))).await;
+    let text = hover_text(&h);
+    assert!(text.contains("XDM field group") && text.contains("profile-person-details"), "{text}");
+
+    // Field groups for the class after `with "`, replacing the string's text.
+    let typing = COMMON.replace("profile-personal-details\"", "profile-personal-details\",\n         \"\"");
+    change(&mut c, &common, 2, &typing).await;
+    let at = pos(&typing, ",\n         \"\"", 12);
+    let r = c.request("textDocument/completion", doc_pos(&common, at.clone())).await;
+    let items = labels(&r);
+    assert!(
+        items.contains(&"https://ns.adobe.com/xdm/context/profile-loyalty-details".to_string()) || items.len() > 5,
+        "{items:?}"
+    );
+    assert!(items.iter().all(|i| !i.contains("experienceevent-commerce")), "only the profile's field groups");
+    let edit = &r["result"][0]["textEdit"];
+    assert_eq!(edit["range"]["start"], at);
+
+    // A JSON Schema file: go to it.
+    std::fs::write(dir.join("order.schema.json"), r#"{"type": "object", "properties": {"id": {"type": "string"}}}"#)
+        .unwrap();
+    let orders = format!("{MAIN}\nschema Order = json \"order.schema.json\"\n");
+    change(&mut c, &main, 2, &orders).await;
+    let def = c.request("textDocument/definition", doc_pos(&main, pos(&orders, "order.schema", 2))).await;
+    let target = def["result"][0]["uri"].as_str().unwrap_or_default().to_string();
+    assert!(target.ends_with("order.schema.json"), "{def}");
+    c.shutdown().await;
+}
