@@ -13,7 +13,10 @@ use tower_lsp_server::ls_types as l;
 
 /// The hover at `offset` of `file`.
 pub fn hover(a: &Analysis, file: FileId, offset: usize) -> Option<l::Hover> {
-    let entry = a.index.at(file, offset).and_then(|i| Some((i.span, entry_text(&i.entry)?)));
+    let entry = a.index.at(file, offset).and_then(|i| {
+        let written = a.text(file).get(i.span.start..i.span.end).unwrap_or("");
+        Some((i.span, entry_text(&i.entry, written.trim_matches(['`', '"', '\'']))?))
+    });
     let target = navigate::target_at(a, file, offset).and_then(|(t, span)| match t {
         Target::Decl(name) => Some((span, decl(a, &name)?)),
         Target::Local { .. } => None,
@@ -41,11 +44,10 @@ fn code(s: &str) -> String {
     format!("```journey\n{s}\n```")
 }
 
-fn entry_text(e: &Entry) -> Option<String> {
+fn entry_text(e: &Entry, written: &str) -> Option<String> {
     Some(match e {
-        Entry::Field { field, ty, base } => {
-            let name = field_name(base, field);
-            let mut out = code(&format!("(field) {name}: {ty}"));
+        Entry::Field { field, ty, .. } => {
+            let mut out = code(&format!("(field) {written}: {ty}"));
             if let Some(f) = field {
                 out.push_str(&field_doc(f));
             }
@@ -72,16 +74,6 @@ fn entry_text(e: &Entry) -> Option<String> {
         Entry::Function { name, .. } => function(name)?,
         Entry::Unknown { .. } => return None,
     })
-}
-
-/// The name a field has in its record (the index holds the type it was read from).
-fn field_name(base: &Ty, field: &Option<FieldTy>) -> String {
-    if let (Ty::Record(r), Some(f)) = (base.non_null(), field) {
-        if let Some((name, _)) = r.fields.iter().find(|(_, x)| *x == f) {
-            return name.clone();
-        }
-    }
-    "field".into()
 }
 
 /// The schema's title, description and listed values of a field, as markdown.
