@@ -651,3 +651,30 @@ async fn schema_ids_and_files() {
     assert!(target.ends_with("order.schema.json"), "{def}");
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renaming_a_parameter_renames_argument_names() {
+    let dir = project();
+    let (mut c, main, common) = start(&dir).await;
+    c.open(&common, COMMON).await;
+    let mut params = doc_pos(&common, pos(COMMON, "template: string", 2));
+    params["newName"] = json!("layout");
+    let edit = c.request("textDocument/rename", params).await;
+    let changes = &edit["result"]["changes"];
+    let in_common = apply(COMMON, changes[&common].as_array().unwrap());
+    assert!(in_common.contains("(to: string, layout: string)"), "{in_common}");
+    assert!(in_common.contains("template_id: layout"), "the body key stays: {in_common}");
+    let in_main = apply(MAIN, changes[&main].as_array().unwrap());
+    assert!(in_main.contains("call SendEmail(to: email, layout: \"cart-"), "{in_main}");
+
+    // The URL placeholder follows the data source's parameter.
+    let mut params = doc_pos(&common, pos(COMMON, "Loyalty(email", 9));
+    params["newName"] = json!("address");
+    let edit = c.request("textDocument/rename", params).await;
+    let in_common = apply(COMMON, edit["result"]["changes"][&common].as_array().unwrap());
+    assert!(
+        in_common.contains("Loyalty(address: string) = http GET \"https://loyalty.example.com/{address}\""),
+        "{in_common}"
+    );
+    c.shutdown().await;
+}
