@@ -107,6 +107,10 @@ async fn notify(State(n): State<Arc<Mutex<Notified>>>, headers: HeaderMap, body:
     "{}"
 }
 
+fn url_of_dead(_dir: &Path) -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("journey-serve-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -199,7 +203,21 @@ fn the_api_accepts_validates_and_reports() {
         assert_eq!(spec["openapi"], "3.1.0");
     });
     assert_eq!(seen.lock().expect("lock").keys.len(), 2, "Ann and Ben were notified");
+    let out = Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(["status", "--url", &server.url, "--format", "json"])
+        .output()
+        .expect("journey status runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(status["versions"], 1);
+    assert_eq!(status["accepted"], 3, "{status}");
     server.kill();
+    let out = Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(["status", "--url", &url_of_dead(&dir)])
+        .output()
+        .expect("journey status runs");
+    assert_eq!(out.status.code(), Some(2), "no server: exit 2");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is `journey serve` running?"));
 }
 
 #[test]
