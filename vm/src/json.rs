@@ -2,6 +2,7 @@
 //! milliseconds and offset (`Z` at zero), local date-times `YYYY-MM-DDTHH:MM:SS.sss`, dates
 //! `YYYY-MM-DD`, durations in `java.time.Duration` form, ints as integers, numbers as floats.
 
+use crate::projection::Projection;
 use crate::value::{self, Record, Value};
 use journey_compiler::types::Ty;
 use serde_json::{Map, Number, Value as Json};
@@ -103,6 +104,43 @@ impl Value {
             }
             _ => Value::from_json(j),
         }
+    }
+
+    /// [`Value::from_json_typed`] of only the part of `j` that `part` names: records keep only
+    /// the listed fields. The value at every listed path is the one the full conversion gives.
+    pub fn from_json_projected(j: &Json, ty: &Ty, part: &Projection) -> Value {
+        let Projection::Fields(fields) = part else { return Value::from_json_typed(j, ty) };
+        let Json::Object(m) = j else { return Value::from_json_typed(j, ty) };
+        let mut ty = ty;
+        while let Ty::Optional(inner) = ty {
+            ty = inner;
+        }
+        let mut r = Record::with_capacity(fields.len());
+        for (k, sub) in fields {
+            let Some((key, v)) = m.get_key_value(k.as_str()) else { continue };
+            let v = match ty {
+                Ty::Record(rt) => match rt.fields.get(key) {
+                    Some(f) => Value::from_json_projected(v, &f.ty, sub),
+                    None => Value::from_json_untyped_projected(v, sub),
+                },
+                Ty::Map(item) => Value::from_json_projected(v, item, sub),
+                _ => Value::from_json_untyped_projected(v, sub),
+            };
+            r.push_unchecked(key.as_str(), v);
+        }
+        Value::record(r)
+    }
+
+    /// [`Value::from_json`] of only the part of `j` that `part` names.
+    fn from_json_untyped_projected(j: &Json, part: &Projection) -> Value {
+        let (Projection::Fields(fields), Json::Object(m)) = (part, j) else { return Value::from_json(j) };
+        let mut r = Record::with_capacity(fields.len());
+        for (k, sub) in fields {
+            if let Some((key, v)) = m.get_key_value(k.as_str()) {
+                r.push_unchecked(key.as_str(), Value::from_json_untyped_projected(v, sub));
+            }
+        }
+        Value::record(r)
     }
 }
 

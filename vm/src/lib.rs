@@ -6,5 +6,6 @@ pub mod http;
 pub mod json;
 pub mod library;
 pub mod machine;
+pub mod projection;
 pub mod testing;
 pub mod value;

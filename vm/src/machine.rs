@@ -6,6 +6,7 @@ use crate::eval::const_value;
 #[cfg(doc)]
 use crate::eval::index_value;
 use crate::library::{self, ops, EvalContext, FnId};
+use crate::projection::Projection;
 use crate::value::{Record, Value, NULL};
 use arcstr::ArcStr;
 use journey_compiler::bytecode::{Code, LambdaKind, Op, Program};
@@ -24,6 +25,8 @@ pub struct Image {
     pub names: Vec<ArcStr>,
     /// Library functions by the program's function index.
     pub functions: Vec<FnId>,
+    /// What the program reads of each event's payload, by event index.
+    pub projections: Vec<Projection>,
 }
 
 /// Why a program cannot be loaded.
@@ -48,6 +51,7 @@ impl Image {
             consts: program.consts.iter().map(const_value).collect(),
             names: program.names.iter().map(|n| ArcStr::from(n.as_str())).collect(),
             functions,
+            projections: Projection::of_events(&program),
             program,
         })
     }

@@ -182,3 +182,56 @@ fn field_expressions_over_a_payload() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The value at every path a program reads of a payload is the same when only those paths are
+/// converted (`from_json_projected`) as when all of it is (`from_json_typed`): every event of the
+/// examples project, with the payloads its tests and events file send.
+#[test]
+fn projected_payloads_read_the_same() {
+    use journey_vm::projection::Projection;
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let loaded = journey_compiler::project::load(std::slice::from_ref(&dir)).expect("examples load");
+    let registry = SchemaRegistry::new(&loaded.config.schema_paths).expect("schemas");
+    let checked = journey_compiler::check(&loaded.sources, &loaded.journey_files, &registry, &loaded.config.defaults);
+    assert!(!checked.has_errors(), "the examples check");
+    let image = Image::load(journey_compiler::codegen::compile(&checked.program, &loaded.sources)).expect("loads");
+    let ctx = EvalContext::new(jiff::Timestamp::UNIX_EPOCH, jiff::tz::TimeZone::UTC);
+    let mut payloads: Vec<(String, Json)> = Vec::new();
+    for t in &image.program.tests {
+        for s in &t.stmts {
+            if let ir::TestStmt::Send { event, payload, .. } = s {
+                let v = eval(payload, &mut Vec::new(), &Env::new(&Value::Null, &Value::Null, &ctx)).to_json();
+                payloads.push((event.clone(), v));
+            }
+        }
+    }
+    let lines = std::fs::read_to_string(dir.join("events.jsonl")).unwrap_or_default();
+    for line in lines.lines().filter_map(|l| serde_json::from_str::<Json>(l).ok()) {
+        if let (Some(name), Some(p)) = (line["event"].as_str(), line.get("payload")) {
+            payloads.push((name.to_string(), p.clone()));
+        }
+    }
+    /// Compares the two values along every path of the projection.
+    fn check(full: &Value, part: &Value, proj: &Projection, at: &str) {
+        match proj {
+            Projection::All => assert!(same(full, part), "{at}: full {full:?}, projected {part:?}"),
+            Projection::Fields(fields) => {
+                for (k, sub) in fields {
+                    check(&full.field(k), &part.field(k), sub, &format!("{at}.{k}"));
+                }
+            }
+        }
+    }
+    let mut checked_payloads = 0;
+    for (event, json) in &payloads {
+        let Some(ei) = image.program.events.iter().position(|e| &e.name == event) else { continue };
+        let ty = &image.program.events[ei].payload;
+        let proj = &image.projections[ei];
+        assert_ne!(proj, &Projection::All, "{event}: the examples read parts of their payloads");
+        let full = Value::from_json_typed(json, ty);
+        let part = Value::from_json_projected(json, ty, proj);
+        check(&full, &part, proj, event);
+        checked_payloads += 1;
+    }
+    assert!(checked_payloads > 50, "only {checked_payloads} payloads");
+}

@@ -149,6 +149,8 @@ pub struct Engine {
     pending: HashMap<InstanceId, CallRequest>,
     /// What changed since the last `take_changes`.
     changes: durable::Changes,
+    /// Whether `changes` is kept (on unless turned off: `journey run` and benchmarks take none).
+    track_changes: bool,
     /// Which journeys may take new entries (a closed or stopped journey takes none).
     open: Vec<bool>,
     /// Audience reads in progress: the members still to enter, per journey.
@@ -208,6 +210,7 @@ impl Engine {
             event_index,
             pending: HashMap::new(),
             changes: durable::Changes::default(),
+            track_changes: true,
             open: vec![true; image.program.journeys.len()],
             reads: HashMap::new(),
             image,
@@ -215,6 +218,16 @@ impl Engine {
         // The first read is the first such time at or after the journey goes live.
         engine.schedule_reads(now_ms.saturating_sub(1));
         engine
+    }
+
+    /// Turns the record of changed instances, entries and profiles (for
+    /// [`Engine::take_changes`]) on or off; it is on by default. An engine whose changes are never
+    /// taken (a one-off run) saves the time and memory of keeping them.
+    pub fn set_change_tracking(&mut self, on: bool) {
+        self.track_changes = on;
+        if !on {
+            self.changes = durable::Changes::default();
+        }
     }
 
     /// Reads secrets through `f` instead of the environment.
@@ -241,7 +254,9 @@ impl Engine {
     /// Sets a profile's attributes.
     pub fn set_profile(&mut self, key: &str, attributes: Value) {
         let key = ArcStr::from(key);
-        self.changes.profiles.insert(key.clone());
+        if self.track_changes {
+            self.changes.profiles.insert(key.clone());
+        }
         self.profiles.insert(key, attributes);
     }
 
@@ -407,7 +422,8 @@ impl Engine {
             return Err(Rejected::UnknownEvent(name.to_string()));
         };
         let decl = &image.program.events[ei as usize];
-        let value = Value::from_json_typed(payload, &decl.payload);
+        // Only what the program reads of the payload is converted.
+        let value = Value::from_json_projected(payload, &decl.payload, &image.projections[ei as usize]);
         if let Some(w) = decl.when {
             if !self.event_chunk(decl, w, &value).truthy() {
                 self.report.filtered += 1;
@@ -447,8 +463,9 @@ impl Engine {
     /// The profile key an event would have (None when it is unknown, filtered out or keyless).
     pub fn key_of(&mut self, name: &str, payload: &serde_json::Value) -> Option<String> {
         let image = self.image.clone();
-        let decl = &image.program.events[*self.event_index.get(name)? as usize];
-        let value = Value::from_json_typed(payload, &decl.payload);
+        let ei = *self.event_index.get(name)? as usize;
+        let decl = &image.program.events[ei];
+        let value = Value::from_json_projected(payload, &decl.payload, &image.projections[ei]);
         if let Some(w) = decl.when {
             if !self.event_chunk(decl, w, &value).truthy() {
                 return None;
@@ -567,7 +584,9 @@ impl Engine {
         };
         self.instances.insert(id, inst);
         self.active.insert(slot.clone(), id);
-        self.changes.entries.insert(slot.clone());
+        if self.track_changes {
+            self.changes.entries.insert(slot.clone());
+        }
         self.entries.insert(slot, self.now_ms);
         self.report.journeys[j as usize].started += 1;
         if self.options.keep_paths {
@@ -731,7 +750,9 @@ impl Engine {
                     for (path, v) in paths.iter().zip(values) {
                         p = set_path(&p, path, v);
                     }
-                    self.changes.profiles.insert(inst.profile.clone());
+                    if self.track_changes {
+                        self.changes.profiles.insert(inst.profile.clone());
+                    }
                     self.profiles.insert(inst.profile.clone(), p);
                 }
                 Stop::JumpJourney(n) => {
@@ -775,7 +796,9 @@ impl Engine {
         if let Some(due) = due {
             self.push_timer(due, TimerKind::Resume(inst.id, inst.token));
         }
-        self.changes.instances.insert(inst.id);
+        if self.track_changes {
+            self.changes.instances.insert(inst.id);
+        }
         self.instances.insert(inst.id, inst);
     }
 
@@ -822,7 +845,9 @@ impl Engine {
     /// Ends an instance.
     fn finish(&mut self, id: InstanceId, label: Option<String>, error: Option<String>) {
         let Some(inst) = self.instances.remove(&id) else { return };
-        self.changes.instances.insert(id);
+        if self.track_changes {
+            self.changes.instances.insert(id);
+        }
         self.pending.remove(&id);
         let outcome = match label.as_deref() {
             Some("exited" | "timed-out" | "stopped") => "exited",
