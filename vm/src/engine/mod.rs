@@ -123,7 +123,7 @@ pub struct Engine {
     tz: Vec<jiff::tz::TimeZone>,
     now_ms: i64,
     next_id: InstanceId,
-    instances: HashMap<InstanceId, Instance>,
+    instances: HashMap<InstanceId, Instance, IdHash>,
     active: HashMap<(ArcStr, u16), InstanceId>,
     entries: HashMap<(ArcStr, u16), i64>,
     timers: BinaryHeap<Reverse<(i64, u64, TimerKind)>>,
@@ -132,7 +132,7 @@ pub struct Engine {
     audiences: HashMap<String, HashSet<ArcStr>>,
     caps: HashMap<(u16, u32), i64>,
     calls_out: Vec<CallRequest>,
-    paths: HashMap<InstanceId, Vec<u32>>,
+    paths: HashMap<InstanceId, Vec<u32>, IdHash>,
     /// Finished instances (with `keep_paths`).
     pub finished: Vec<Finished>,
     /// Step events produced since the last take (with `step_events`).
@@ -146,7 +146,7 @@ pub struct Engine {
     stack: Vec<Value>,
     event_index: HashMap<String, u16>,
     /// Calls in flight, by instance (so a durable runtime can re-issue them after a restart).
-    pending: HashMap<InstanceId, CallRequest>,
+    pending: HashMap<InstanceId, CallRequest, IdHash>,
     /// What changed since the last `take_changes`.
     changes: durable::Changes,
     /// Whether `changes` is kept (on unless turned off: `journey run` and benchmarks take none).
@@ -155,6 +155,31 @@ pub struct Engine {
     open: Vec<bool>,
     /// Audience reads in progress: the members still to enter, per journey.
     reads: HashMap<u16, std::collections::VecDeque<ArcStr>>,
+}
+
+/// Hashing of instance ids: engine-made sequential numbers, so a multiply-and-fold hash spreads
+/// them well at a fraction of the default (DoS-resistant) hasher's cost.
+type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+/// See [`IdHash`].
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let m = u128::from(self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Reads a secret by name.
@@ -190,7 +215,7 @@ impl Engine {
             tz,
             now_ms,
             next_id: 1,
-            instances: HashMap::new(),
+            instances: HashMap::default(),
             active: HashMap::new(),
             entries: HashMap::new(),
             timers: BinaryHeap::new(),
@@ -199,7 +224,7 @@ impl Engine {
             audiences: HashMap::new(),
             caps: HashMap::new(),
             calls_out: Vec::new(),
-            paths: HashMap::new(),
+            paths: HashMap::default(),
             finished: Vec::new(),
             steps: Vec::new(),
             call_log: Vec::new(),
@@ -208,7 +233,7 @@ impl Engine {
             secrets: Box::new(env_secret),
             stack: Vec::with_capacity(64),
             event_index,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             changes: durable::Changes::default(),
             track_changes: true,
             open: vec![true; image.program.journeys.len()],
@@ -646,8 +671,10 @@ impl Engine {
         let j = inst.journey as usize;
         let journey = &image.program.journeys[j];
         let mut budget = DEFAULT_BUDGET;
+        // Read again after anything that may change it (an update, a jump that runs another
+        // journey).
+        let mut profile = self.profiles.get(&inst.profile).cloned().unwrap_or(Value::Null);
         loop {
-            let profile = self.profiles.get(&inst.profile).cloned().unwrap_or(Value::Null);
             let stop = {
                 let audiences = &self.audiences;
                 let key = inst.profile.clone();
@@ -706,7 +733,7 @@ impl Engine {
                         .map(|g| if *g { values.next().unwrap_or_default() } else { Value::Null })
                         .collect();
                     let http = &image.program.http[call.http as usize].decl;
-                    *self.report.calls.entry(http.name.clone()).or_default() += 1;
+                    count(&mut self.report.calls, &http.name);
                     let req = CallRequest {
                         instance: inst.id,
                         journey: journey.name.clone(),
@@ -746,13 +773,14 @@ impl Engine {
                     let paths = &journey.updates[i as usize];
                     let at = self.stack.len().saturating_sub(paths.len());
                     let values = self.stack.split_off(at);
-                    let mut p = profile;
+                    let mut p = std::mem::take(&mut profile);
                     for (path, v) in paths.iter().zip(values) {
                         p = set_path(&p, path, v);
                     }
                     if self.track_changes {
                         self.changes.profiles.insert(inst.profile.clone());
                     }
+                    profile = p.clone();
                     self.profiles.insert(inst.profile.clone(), p);
                 }
                 Stop::JumpJourney(n) => {
@@ -767,6 +795,7 @@ impl Engine {
                         self.enter(t as u16, &key, payload.as_ref());
                         let Some(back) = self.instances.remove(&id) else { return };
                         inst = back;
+                        profile = self.profiles.get(&inst.profile).cloned().unwrap_or(Value::Null);
                     }
                 }
                 Stop::End(label) => {
@@ -858,7 +887,7 @@ impl Engine {
             self.leave_node(&inst, outcome, error.as_deref());
         }
         let r = &mut self.report.journeys[inst.journey as usize];
-        *r.ended.entry(label.clone().unwrap_or_default()).or_default() += 1;
+        count(&mut r.ended, label.as_deref().unwrap_or_default());
         match label.as_deref() {
             Some("error") => r.errors += 1,
             Some("timed-out") => r.timeouts += 1,
@@ -906,6 +935,16 @@ impl Engine {
     /// Ends by label so far, per journey name (for summaries).
     pub fn ends(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
         self.report.journeys.iter().map(|r| (r.journey.clone(), r.ended.clone())).collect()
+    }
+}
+
+/// Adds one to a counter by name (allocating the name only the first time).
+fn count(counts: &mut BTreeMap<String, u64>, name: &str) {
+    match counts.get_mut(name) {
+        Some(c) => *c += 1,
+        None => {
+            counts.insert(name.to_string(), 1);
+        }
     }
 }
 
