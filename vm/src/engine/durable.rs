@@ -76,12 +76,12 @@ impl Engine {
 
     /// The last entry time of a profile into a journey.
     pub fn last_entry(&self, profile: &str, journey: u16) -> Option<i64> {
-        self.entries.get(&(ArcStr::from(profile), journey)).copied()
+        self.slots.last_entry(profile, journey)
     }
 
     /// Whether a profile is in a journey now.
     pub fn is_active(&self, profile: &str, journey: u16) -> bool {
-        self.active.contains_key(&(ArcStr::from(profile), journey))
+        self.slots.active(profile, journey).is_some()
     }
 
     /// A profile's attributes, if set.
@@ -145,7 +145,7 @@ impl Engine {
             e.open = stored.small.open.clone();
         }
         for (p, j, ms) in stored.entries {
-            e.entries.insert((ArcStr::from(p), j), ms);
+            e.slots.set_last_entry(&ArcStr::from(p), j, ms);
         }
         for (k, v) in stored.profiles {
             e.profiles.insert(ArcStr::from(k), v);
@@ -169,7 +169,7 @@ impl Engine {
             if let Some(due) = due {
                 e.push_timer(due, TimerKind::Resume(inst.id, inst.token));
             }
-            e.active.insert((inst.profile.clone(), inst.journey), inst.id);
+            e.slots.set_active(&inst.profile, inst.journey, Some(inst.id));
             e.instances.insert(inst.id, inst);
         }
         for c in stored.pending {

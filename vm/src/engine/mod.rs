@@ -9,6 +9,7 @@ pub mod clock;
 pub mod durable;
 pub mod instance;
 pub mod report;
+pub mod tables;
 
 use crate::library::EvalContext;
 use crate::machine::{self, Frame, Image, Stop, DEFAULT_BUDGET};
@@ -21,6 +22,7 @@ use report::{JourneyReport, NodeCounts, Report, StepEvent};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
+use tables::{Instances, Profiles};
 
 /// A call or fetch an instance waits on.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -123,9 +125,9 @@ pub struct Engine {
     tz: Vec<jiff::tz::TimeZone>,
     now_ms: i64,
     next_id: InstanceId,
-    instances: HashMap<InstanceId, Instance, IdHash>,
-    active: HashMap<(ArcStr, u16), InstanceId>,
-    entries: HashMap<(ArcStr, u16), i64>,
+    instances: Instances,
+    /// Per profile and journey: the running instance and the last entry.
+    slots: Profiles,
     timers: BinaryHeap<Reverse<(i64, u64, TimerKind)>>,
     timer_seq: u64,
     profiles: HashMap<ArcStr, Value>,
@@ -215,9 +217,8 @@ impl Engine {
             tz,
             now_ms,
             next_id: 1,
-            instances: HashMap::default(),
-            active: HashMap::new(),
-            entries: HashMap::new(),
+            instances: Instances::default(),
+            slots: Profiles::new(p.journeys.len()),
             timers: BinaryHeap::new(),
             timer_seq: 0,
             profiles: HashMap::new(),
@@ -457,7 +458,8 @@ impl Engine {
         }
         let key = decl.key.map(|k| self.event_chunk(decl, k, &value)).unwrap_or(Value::Null);
         let key = match key.as_str() {
-            Some(k) if !k.is_empty() => ArcStr::from(k),
+            // The profile's shared key when it was seen before.
+            Some(k) if !k.is_empty() => self.slots.key(k).cloned().unwrap_or_else(|| ArcStr::from(k)),
             _ => {
                 *self.report.rejected.entry("null or empty key".into()).or_default() += 1;
                 return Err(Rejected::NoKey(name.to_string()));
@@ -466,7 +468,7 @@ impl Engine {
         self.report.events += 1;
         // Instances already running for this profile: awaits first, then exit criteria.
         let mut ids: Vec<(InstanceId, u16)> = (0..image.program.journeys.len())
-            .filter_map(|j| self.active.get(&(key.clone(), j as u16)).map(|id| (*id, j as u16)))
+            .filter_map(|j| self.slots.active(&key, j as u16).map(|id| (id, j as u16)))
             .collect();
         ids.sort_unstable();
         for &(id, _) in &ids {
@@ -568,8 +570,7 @@ impl Engine {
     fn enter(&mut self, j: u16, key: &ArcStr, payload: Option<&Value>) -> bool {
         let image = self.image.clone();
         let journey = &image.program.journeys[j as usize];
-        let slot = (key.clone(), j);
-        if self.active.contains_key(&slot) || !self.open[j as usize] {
+        if self.slots.active(key, j).is_some() || !self.open[j as usize] {
             return false;
         }
         if let Some((from, to)) = &journey.active {
@@ -577,7 +578,7 @@ impl Engine {
                 return false;
             }
         }
-        if let Some(&last) = self.entries.get(&slot) {
+        if let Some(last) = self.slots.last_entry(key, j) {
             let allowed = match journey.reentry {
                 Reentry::Never => false,
                 Reentry::Always => true,
@@ -608,11 +609,11 @@ impl Engine {
             token: 0,
         };
         self.instances.insert(id, inst);
-        self.active.insert(slot.clone(), id);
+        self.slots.set_active(key, j, Some(id));
         if self.track_changes {
-            self.changes.entries.insert(slot.clone());
+            self.changes.entries.insert((key.clone(), j));
         }
-        self.entries.insert(slot, self.now_ms);
+        self.slots.set_last_entry(key, j, self.now_ms);
         self.report.journeys[j as usize].started += 1;
         if self.options.keep_paths {
             self.paths.insert(id, Vec::new());
@@ -893,7 +894,7 @@ impl Engine {
             Some("timed-out") => r.timeouts += 1,
             _ => {}
         }
-        self.active.remove(&(inst.profile.clone(), inst.journey));
+        self.slots.set_active(&inst.profile, inst.journey, None);
         if self.options.keep_paths {
             let path = self.paths.remove(&id).unwrap_or_default();
             self.finished.push(Finished {
