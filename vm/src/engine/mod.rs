@@ -15,7 +15,7 @@ use crate::library::EvalContext;
 use crate::machine::{self, Frame, Image, Stop, DEFAULT_BUDGET};
 use crate::value::{Record, Value};
 use arcstr::ArcStr;
-use instance::{Ended, Instance, InstanceId, Waiting};
+use instance::{Ended, Instance, InstanceData, InstanceId, Waiting};
 use journey_compiler::bytecode::{EventCode, JourneyCode};
 use journey_compiler::ir::{Reentry, Start};
 use report::{JourneyReport, NodeCounts, Report, StepEvent};
@@ -525,7 +525,7 @@ impl Engine {
             for arm in a.arms.iter().filter(|arm| arm.event == event) {
                 let mut inst = self.instances.remove(&id).expect("instance present");
                 if let Some(slot) = arm.slot {
-                    inst.locals[slot as usize] = payload.clone();
+                    inst.locals_mut()[slot as usize] = payload.clone();
                 }
                 let holds = match arm.condition {
                     None => true,
@@ -553,14 +553,9 @@ impl Engine {
             .with_seed(self.options.seed ^ inst.id)
             .with_audiences(&member);
         let secrets = &self.secrets;
-        let mut frame = Frame {
-            locals: &mut inst.locals,
-            event_paths: &inst.event,
-            event: &Value::Null,
-            profile: &profile,
-            ctx: &ctx,
-            secret: &|n| secrets(n),
-        };
+        let (locals, event_paths) = inst.frame_values();
+        let mut frame =
+            Frame { locals, event_paths, event: &Value::Null, profile: &profile, ctx: &ctx, secret: &|n| secrets(n) };
         let mut budget = DEFAULT_BUDGET;
         machine::eval_chunk(&self.image, &journey.code, addr, &mut frame, &mut self.stack, &mut budget)
             .unwrap_or_default()
@@ -594,7 +589,7 @@ impl Engine {
             Some(p) => journey.event_paths.iter().map(|path| path.iter().fold(p.clone(), |v, f| v.field(f))).collect(),
             None => vec![Value::Null; journey.event_paths.len()].into(),
         };
-        let inst = Instance {
+        let inst = Instance::from(InstanceData {
             id,
             journey: j,
             version: 1,
@@ -607,7 +602,7 @@ impl Engine {
             node: u32::MAX,
             node_ms: self.now_ms,
             token: 0,
-        };
+        });
         self.instances.insert(id, inst);
         self.slots.set_active(key, j, Some(id));
         if self.track_changes {
@@ -636,21 +631,21 @@ impl Engine {
         let (target_pc, error) = match outcome {
             CallOutcome::Ok(v) => {
                 if let Some(s) = call.slot {
-                    inst.locals[s as usize] = v;
+                    inst.locals_mut()[s as usize] = v;
                 }
                 (Some(call.next), None)
             }
             CallOutcome::Timeout(why) => {
                 *self.report.call_errors.entry(target).or_default() += 1;
                 if let Some(s) = call.slot {
-                    inst.locals[s as usize] = Value::Null;
+                    inst.locals_mut()[s as usize] = Value::Null;
                 }
                 (call.on_timeout.or(call.on_error), Some(format!("timed out: {why}")))
             }
             CallOutcome::Error(why) => {
                 *self.report.call_errors.entry(target).or_default() += 1;
                 if let Some(s) = call.slot {
-                    inst.locals[s as usize] = Value::Null;
+                    inst.locals_mut()[s as usize] = Value::Null;
                 }
                 (call.on_error, Some(why))
             }
@@ -684,15 +679,19 @@ impl Engine {
                     .with_seed(self.options.seed ^ inst.id.wrapping_mul(0x9E37_79B9) ^ u64::from(inst.pc))
                     .with_audiences(&member);
                 let secrets = &self.secrets;
+                let mut pc = inst.pc;
+                let (locals, event_paths) = inst.frame_values();
                 let mut frame = Frame {
-                    locals: &mut inst.locals,
-                    event_paths: &inst.event,
+                    locals,
+                    event_paths,
                     event: &Value::Null,
                     profile: &profile,
                     ctx: &ctx,
                     secret: &|n| secrets(n),
                 };
-                machine::run(&image, &journey.code, &mut inst.pc, &mut frame, &mut self.stack, &mut budget)
+                let stop = machine::run(&image, &journey.code, &mut pc, &mut frame, &mut self.stack, &mut budget);
+                inst.pc = pc;
+                stop
             };
             match stop {
                 Stop::Node(n) => self.enter_node(&mut inst, n),
@@ -790,7 +789,7 @@ impl Engine {
                         // The target sees this journey's entry event when both start on the same
                         // event; it is re-read from the kept event paths only as far as they go.
                         let same_start = matches!((&journey.start, &image.program.journeys[t].start), (Start::Event(a), Start::Event(b)) if a == b);
-                        let payload = same_start.then(|| event_record(journey, &inst.event));
+                        let payload = same_start.then(|| event_record(journey, inst.event()));
                         let key = inst.profile.clone();
                         self.instances.insert(id, inst);
                         self.enter(t as u16, &key, payload.as_ref());

@@ -270,7 +270,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn inst(id: InstanceId) -> Instance {
-        Instance {
+        Instance::from(crate::engine::instance::InstanceData {
             id,
             journey: 0,
             version: 1,
@@ -283,7 +283,7 @@ mod tests {
             node: 0,
             node_ms: 0,
             token: 0,
-        }
+        })
     }
 
     /// Random inserts and removals against a `HashMap`.
