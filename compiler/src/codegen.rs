@@ -230,7 +230,9 @@ impl<'t, 'a> FnCode<'t, 'a> {
         }
     }
 
-    /// The entry-event field chain an expression reads, if it is one.
+    /// The entry-event chain an expression reads, if it is one: field names, and `[n]` for a
+    /// constant list index (`event.identityMap.Email[0].id`), so an instance keeps the one value
+    /// its journey reads rather than the whole list.
     fn event_chain(e: &ir::Expr) -> Option<Vec<String>> {
         match &e.kind {
             K::Event => Some(Vec::new()),
@@ -239,6 +241,14 @@ impl<'t, 'a> FnCode<'t, 'a> {
                 chain.push(name.clone());
                 Some(chain)
             }
+            K::Index(base, index) => match &index.kind {
+                K::Const(Const::Int(n)) if *n >= 0 => {
+                    let mut chain = Self::event_chain(base)?;
+                    chain.push(format!("[{n}]"));
+                    Some(chain)
+                }
+                _ => None,
+            },
             _ => None,
         }
     }

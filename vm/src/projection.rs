@@ -8,6 +8,7 @@
 //! rest of the payload is never looked at, so it is not converted: the values at every path the
 //! program reads are the values the full conversion gives.
 
+use crate::engine::list_index;
 use journey_compiler::bytecode::{Code, Op, Program};
 use journey_compiler::ir::Start;
 
@@ -60,7 +61,9 @@ impl Projection {
                     // Journeys it starts keep their event paths.
                     if matches!(&j.start, Start::Event(s) if *s == e.name) {
                         for path in &j.event_paths {
-                            p.add(path);
+                            // All of a list a path indexes (`[n]`).
+                            let fields = path.iter().position(|f| list_index(f).is_some()).unwrap_or(path.len());
+                            p.add(&path[..fields]);
                         }
                     }
                     // Awaits that take it read it through their slot.

@@ -235,3 +235,42 @@ fn projected_payloads_read_the_same() {
     }
     assert!(checked_payloads > 50, "only {checked_payloads} payloads");
 }
+
+/// An instance keeps the one value a constant index reads (`Email[0].id`), and reads what the
+/// whole list would give, in range or not.
+#[test]
+fn indexed_event_paths_keep_one_value() {
+    use journey_vm::engine::{Engine, Options};
+    let src = r#"
+type Id = { id: string, primary: bool? }
+type Ev = { identityMap: { Email: list<Id> }, tags: list<string>, kind: string }
+event Signed: Ev { key kind }
+action Notify(to: string, second: string, third: string) = http POST "https://example.com/n" {
+  body { to: to }
+  returns { ok: bool }
+}
+journey J {
+  start on Signed
+  wait 1h
+  call Notify(to: event.identityMap.Email[0].id ?? "none", second: event.tags[1] ?? "none", third: event.tags[7] ?? "none")
+}
+"#;
+    let mut sources = Sources::default();
+    let id = sources.add("t.journey", "t.journey".into(), src.to_string());
+    let checked = journey_compiler::check(&sources, &[id], registry(), &Default::default());
+    assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
+    let program = journey_compiler::codegen::compile(&checked.program, &sources);
+    let paths = &program.journeys[0].event_paths;
+    assert!(paths.contains(&vec!["identityMap".into(), "Email".into(), "[0]".into(), "id".into()]), "{paths:?}");
+    let image = std::sync::Arc::new(Image::load(program).expect("loads"));
+    let mut engine = Engine::new(image, 0, Options::default());
+    let payload = json!({ "kind": "k1", "identityMap": { "Email": [{ "id": "ann@example.com" }, { "id": "b@x" }] }, "tags": ["a", "b"] });
+    engine.send("Signed", &payload).expect("accepted");
+    let inst = engine.live().next().expect("waiting");
+    assert_eq!(inst.event().len(), 3, "three kept values");
+    assert!(inst.event().iter().all(|v| !matches!(v, Value::List(_) | Value::Record(_))), "{:?}", inst.event());
+    engine.advance(3_600_000, true);
+    let calls = engine.take_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].args, vec![Value::str("ann@example.com"), Value::str("b"), Value::str("none")]);
+}

@@ -586,7 +586,16 @@ impl Engine {
         let id = self.next_id;
         self.next_id += 1;
         let event: Box<[Value]> = match payload {
-            Some(p) => journey.event_paths.iter().map(|path| path.iter().fold(p.clone(), |v, f| v.field(f))).collect(),
+            Some(p) => journey
+                .event_paths
+                .iter()
+                .map(|path| match at_path(p, path) {
+                    // A kept value equal to the profile key (the key is often read from the event
+                    // too) shares the key's allocation.
+                    Value::Str(s) if s == *key => Value::Str(key.clone()),
+                    v => v,
+                })
+                .collect(),
             None => vec![Value::Null; journey.event_paths.len()].into(),
         };
         let inst = Instance::from(InstanceData {
@@ -959,6 +968,27 @@ pub fn split_bucket(profile: &str, journey: &str, node: u32) -> f64 {
     (h % 10_000) as f64 / 100.0
 }
 
+/// The item number of an event-path element `[n]` (a constant list index).
+pub(crate) fn list_index(element: &str) -> Option<usize> {
+    let digits = element.strip_prefix('[')?.strip_suffix(']')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The value at an event path: field names, and `[n]` for item `n` of a list.
+fn at_path(payload: &Value, path: &[String]) -> Value {
+    let mut v = payload;
+    for f in path {
+        v = match (v, list_index(f)) {
+            (Value::List(items), Some(i)) => items.get(i).unwrap_or(&crate::value::NULL),
+            _ => v.field_ref(f),
+        };
+    }
+    v.clone()
+}
+
 /// Rebuilds a record from kept event paths (for a journey started by `jump`).
 fn event_record(journey: &JourneyCode, values: &[Value]) -> Value {
     let mut out = Value::Record(Arc::new(Record::new()));
@@ -966,9 +996,32 @@ fn event_record(journey: &JourneyCode, values: &[Value]) -> Value {
         if path.is_empty() {
             return v.clone();
         }
-        out = set_path(&out, path, v.clone());
+        out = set_event_path(&out, path, v.clone());
     }
     out
+}
+
+/// [`set_path`] for event paths: a `[n]` element makes a list with `v`'s branch at item `n`
+/// (nulls before it; an index past 1,024 is not rebuilt).
+fn set_event_path(base: &Value, path: &[String], v: Value) -> Value {
+    let Some((first, rest)) = path.split_first() else { return v };
+    match list_index(first) {
+        Some(i) if i < 1024 => {
+            let mut items = base.as_list().map(<[Value]>::to_vec).unwrap_or_default();
+            if items.len() <= i {
+                items.resize(i + 1, Value::Null);
+            }
+            items[i] = set_event_path(&items[i], rest, v);
+            Value::list(items)
+        }
+        Some(_) => base.clone(),
+        None => {
+            let mut r = base.as_record().cloned().unwrap_or_default();
+            let inner = r.get(first).cloned().unwrap_or(Value::Null);
+            r.insert(first.as_str(), set_event_path(&inner, rest, v));
+            Value::Record(Arc::new(r))
+        }
+    }
 }
 
 /// The record with `path` set to `v`, creating records on the way.
