@@ -687,7 +687,9 @@ fn bench(c: &mut Criterion) {
     report(&cases);
 }
 
-/// Reads criterion's estimates back and prints the comparison table (markdown).
+/// Reads criterion's results back and prints the comparison table (markdown): per side, the
+/// fastest sample (time per iteration of the fastest of criterion's 100 samples, which on a
+/// shared machine is the least disturbed) and the median estimate.
 fn report(cases: &[Case]) {
     let root = std::env::var_os("CRITERION_HOME").map(std::path::PathBuf::from).unwrap_or_else(|| {
         let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -695,24 +697,37 @@ fn report(cases: &[Case]) {
             .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
         target.join("criterion")
     });
-    let median = |case: &str, side: &str| -> Option<f64> {
+    let read = |case: &str, side: &str, file: &str| -> Option<Json> {
         // criterion's `make_filename_safe`.
         let dir = case.replace(['?', '"', '/', '\\', '*', '<', '>', ':', '|', '^'], "_");
-        let path = root.join("expr").join(dir).join(side).join("new").join("estimates.json");
-        let j: Json = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        j["median"]["point_estimate"].as_f64()
+        let path = root.join("expr").join(dir).join(side).join("new").join(file);
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
     };
-    let mut rows = Vec::new();
+    let fastest = |case: &str, side: &str| -> Option<f64> {
+        let j = read(case, side, "sample.json")?;
+        let (iters, times) = (j["iters"].as_array()?, j["times"].as_array()?);
+        iters.iter().zip(times).filter_map(|(i, t)| Some(t.as_f64()? / i.as_f64()?)).reduce(f64::min)
+    };
+    let median = |case: &str, side: &str| read(case, side, "estimates.json")?["median"]["point_estimate"].as_f64();
+    let geo = |xs: &[f64]| (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len().max(1) as f64).exp();
+    let mut ratios: Vec<[f64; 4]> = Vec::new();
+    let mut median_ratios: Vec<[f64; 4]> = Vec::new();
+    println!();
+    println!("Fastest sample per side (ns per evaluation), and ratios:");
     println!();
     println!("| condition | VM | Rust typed | Rust json | rhai | CEL | VM/typed | VM/json | rhai/VM | CEL/VM |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for case in cases {
-        let t: Vec<Option<f64>> = SIDES.iter().map(|s| median(case.name, s)).collect();
+        let t: Vec<Option<f64>> = SIDES.iter().map(|s| fastest(case.name, s)).collect();
         let [Some(vm), Some(typed), Some(json), Some(rhai), Some(cel)] = t[..] else {
-            println!("| {} | (no estimates found under {}) |", case.name, root.display());
+            println!("| {} | (no results under {}) |", case.name, root.display());
             continue;
         };
-        rows.push((vm / typed, vm / json, rhai / vm, cel / vm));
+        ratios.push([vm / typed, vm / json, rhai / vm, cel / vm]);
+        let m: Vec<Option<f64>> = SIDES.iter().map(|s| median(case.name, s)).collect();
+        if let [Some(vm), Some(typed), Some(json), Some(rhai), Some(cel)] = m[..] {
+            median_ratios.push([vm / typed, vm / json, rhai / vm, cel / vm]);
+        }
         println!(
             "| {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.1} | {:.1} |",
             case.name,
@@ -727,16 +742,27 @@ fn report(cases: &[Case]) {
             cel / vm
         );
     }
-    if !rows.is_empty() {
-        let geo = |f: fn(&(f64, f64, f64, f64)) -> f64| {
-            (rows.iter().map(|r| f(r).ln()).sum::<f64>() / rows.len() as f64).exp()
-        };
+    let column = |rs: &[[f64; 4]], i: usize| geo(&rs.iter().map(|r| r[i]).collect::<Vec<_>>());
+    if !ratios.is_empty() {
         println!(
             "| **geometric mean** | | | | | | **{:.2}** | **{:.2}** | **{:.1}** | **{:.1}** |",
-            geo(|r| r.0),
-            geo(|r| r.1),
-            geo(|r| r.2),
-            geo(|r| r.3)
+            column(&ratios, 0),
+            column(&ratios, 1),
+            column(&ratios, 2),
+            column(&ratios, 3)
+        );
+    }
+    if !median_ratios.is_empty() {
+        println!();
+        println!(
+            "By criterion's median estimates instead: geometric means VM/typed {:.2}, VM/json {:.2}, rhai/VM {:.1}, CEL/VM {:.1}; worst VM/json {:.2}, worst rhai/VM {:.1}, worst CEL/VM {:.1}.",
+            column(&median_ratios, 0),
+            column(&median_ratios, 1),
+            column(&median_ratios, 2),
+            column(&median_ratios, 3),
+            median_ratios.iter().map(|r| r[1]).fold(0.0, f64::max),
+            median_ratios.iter().map(|r| r[2]).fold(f64::MAX, f64::min),
+            median_ratios.iter().map(|r| r[3]).fold(f64::MAX, f64::min),
         );
     }
 }

@@ -48,8 +48,8 @@ impl Image {
             .map(|f| library::lookup(f).ok_or_else(|| LoadError::UnknownFunction(f.clone())))
             .collect::<Result<_, _>>()?;
         Ok(Image {
-            consts: program.consts.iter().map(const_value).collect(),
-            names: program.names.iter().map(|n| ArcStr::from(n.as_str())).collect(),
+            consts: program.consts.iter().map(|c| static_strings(const_value(c))).collect(),
+            names: program.names.iter().map(|n| shared_static(n)).collect(),
             functions,
             projections: Projection::of_events(&program),
             program,
@@ -59,6 +59,31 @@ impl Image {
     /// The name at index `i`.
     pub fn name(&self, i: u32) -> &ArcStr {
         &self.names[i as usize]
+    }
+}
+
+/// The program's strings are shared, never-freed ("static") strings: copying and dropping one
+/// (a constant pushed and compared, a name in a record literal) touches no reference count.
+/// They are interned, so loading the same program again adds nothing.
+fn shared_static(s: &str) -> ArcStr {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static STRINGS: OnceLock<Mutex<HashSet<ArcStr>>> = OnceLock::new();
+    let mut set = STRINGS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(shared) = set.get(s) {
+        return shared.clone();
+    }
+    let shared = ArcStr::from(s);
+    shared.leak();
+    set.insert(shared.clone());
+    shared
+}
+
+/// A constant with its string (if any) shared (see [`shared_static`]).
+fn static_strings(v: Value) -> Value {
+    match v {
+        Value::Str(s) => Value::Str(shared_static(&s)),
+        other => other,
     }
 }
 
@@ -243,6 +268,31 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
             Op::Is(test) => in_place(stack, |v| ops::is(v, test)),
             Op::Concat(n) => {
                 let at = stack.len().saturating_sub(n as usize);
+                // `"${a} ${b}" == "constant"`: compared piece by piece, no string built.
+                if let (true, Some(&Op::Const(k)), Some(&op @ (Op::Eq | Op::Ne))) =
+                    (*budget >= 2, ops.get(*pc as usize), ops.get(*pc as usize + 1))
+                {
+                    if let Value::Str(c) = &image.consts[k as usize] {
+                        let mut rest = c.as_bytes();
+                        let mut same = true;
+                        for v in &stack[at..] {
+                            let t = v.text();
+                            match rest.strip_prefix(t.as_bytes()) {
+                                Some(r) => rest = r,
+                                None => {
+                                    same = false;
+                                    break;
+                                }
+                            }
+                        }
+                        let same = same && rest.is_empty();
+                        stack.truncate(at);
+                        push_tri(stack, Some(if op == Op::Eq { same } else { !same }));
+                        *pc += 2;
+                        *budget -= 2;
+                        continue;
+                    }
+                }
                 let mut s = String::new();
                 for v in &stack[at..] {
                     s.push_str(&v.text());
