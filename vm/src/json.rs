@@ -176,3 +176,128 @@ mod tests {
         assert_eq!(Value::from_json(&j).to_json(), j);
     }
 }
+
+/// Reads a payload straight from JSON text into a [`Value`], converting only the part that
+/// `part` names and skipping the rest unread into memory (no `serde_json::Value` is built):
+/// the same value as [`Value::from_json_projected`] of the parsed JSON, at every path `part`
+/// names. Use it as a `serde::de::DeserializeSeed`.
+#[derive(Clone, Copy)]
+pub struct PayloadSeed<'a> {
+    /// The payload's type.
+    pub ty: &'a Ty,
+    /// What of it to convert.
+    pub part: &'a Projection,
+}
+
+/// Reads any value as untyped JSON does.
+static ANY: Ty = Ty::Any;
+static ALL: Projection = Projection::All;
+
+impl PayloadSeed<'_> {
+    /// The type with optionals unwrapped (a null is null whatever the type).
+    fn bare(&self) -> &Ty {
+        let mut ty = self.ty;
+        while let Ty::Optional(inner) = ty {
+            ty = inner;
+        }
+        ty
+    }
+
+    /// A scalar: exactly as [`Value::from_json_typed`] reads it.
+    fn scalar(&self, j: Json) -> Value {
+        Value::from_json_typed(&j, self.ty)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for PayloadSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for PayloadSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(self.scalar(Json::Bool(b)))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(self.scalar(Json::Number(n.into())))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(self.scalar(Json::Number(n.into())))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(n).map_or(Value::Null, |n| self.scalar(Json::Number(n))))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(match self.bare() {
+            // Text that a date, time or duration type reads.
+            Ty::Date | Ty::DateTime | Ty::LocalDateTime | Ty::Time | Ty::Duration => {
+                self.scalar(Json::String(s.into()))
+            }
+            _ => Value::str(s),
+        })
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        // Lists are read whole.
+        let item = match self.bare() {
+            Ty::List(item) => &**item,
+            _ => &ANY,
+        };
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element_seed(PayloadSeed { ty: item, part: &ALL })? {
+            items.push(v);
+        }
+        Ok(Value::list(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let bare = self.bare();
+        let mut r = Record::new();
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let sub = match self.part {
+                Projection::All => &ALL,
+                Projection::Fields(fields) => match fields.iter().find(|(f, _)| *f == k) {
+                    Some((_, sub)) => sub,
+                    None => {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        continue;
+                    }
+                },
+            };
+            let ty = match bare {
+                Ty::Record(rt) => rt.fields.get(k.as_ref()).map_or(&ANY, |f| &f.ty),
+                Ty::Map(item) => &**item,
+                _ => &ANY,
+            };
+            let v = map.next_value_seed(PayloadSeed { ty, part: sub })?;
+            // A repeated key keeps its first place and its last value, as serde_json's map does.
+            r.insert(k.as_ref(), v);
+        }
+        Ok(Value::record(r))
+    }
+}

@@ -237,6 +237,19 @@ fn projected_payloads_read_the_same() {
         let full = Value::from_json_typed(json, ty);
         let part = Value::from_json_projected(json, ty, proj);
         check(&full, &part, proj, event);
+        // Straight from the text: the same values, projected or whole.
+        use serde::de::DeserializeSeed;
+        let text = serde_json::to_string(json).expect("text");
+        let read = |part: &Projection| {
+            journey_vm::json::PayloadSeed { ty, part }
+                .deserialize(&mut serde_json::Deserializer::from_str(&text))
+                .expect("reads")
+        };
+        let streamed = read(proj);
+        assert!(same(&part, &streamed), "{event}: projected {part:?}, from text {streamed:?}");
+        check(&full, &streamed, proj, event);
+        let whole = read(&Projection::All);
+        assert!(same(&full, &whole), "{event}: whole {full:?}, from text {whole:?}");
         checked_payloads += 1;
     }
     assert!(checked_payloads > 50, "only {checked_payloads} payloads");
@@ -279,4 +292,28 @@ journey J {
     let calls = engine.take_calls();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].args, vec![Value::str("ann@example.com"), Value::str("b"), Value::str("none")]);
+}
+
+/// Reading from text agrees with parsing then converting on repeated keys, big and float
+/// numbers, nulls and nesting, typed or not.
+#[test]
+fn payloads_from_text_agree_on_edge_cases() {
+    use journey_vm::projection::Projection;
+    use serde::de::DeserializeSeed;
+    let text = r#"{"a": 1, "a": {"x": 2}, "b": 1e3, "c": 18446744073709551615, "d": -5, "e": "2020-01-01",
+        "f": [1, "x", null, {"y": [true]}], "g": null, "h": {"i": {"j": "k"}, "i": 3}}"#;
+    let json: Json = serde_json::from_str(text).expect("JSON");
+    let mut some = Projection::none();
+    for path in [&["a", "x"][..], &["h", "i"], &["f"], &["missing", "z"], &["c"]] {
+        some.add(&path.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    }
+    for ty in [Ty::Any, Ty::Map(Box::new(Ty::Any)), Ty::Optional(Box::new(Ty::Any))] {
+        for part in [&Projection::All, &some] {
+            let want = Value::from_json_projected(&json, &ty, part);
+            let got = journey_vm::json::PayloadSeed { ty: &ty, part }
+                .deserialize(&mut serde_json::Deserializer::from_str(text))
+                .expect("reads");
+            assert!(same(&want, &got), "{ty:?} {part:?}: {want:?} vs {got:?}");
+        }
+    }
 }

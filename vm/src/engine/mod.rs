@@ -450,6 +450,31 @@ impl Engine {
         let decl = &image.program.events[ei as usize];
         // Only what the program reads of the payload is converted.
         let value = Value::from_json_projected(payload, &decl.payload, &image.projections[ei as usize]);
+        self.send_value(ei, value)
+    }
+
+    /// How to read event `name`'s payload straight from JSON text (with `serde`), converting
+    /// only what the program reads; hand the value to [`Engine::send_converted`]. `None` for an
+    /// unknown event.
+    pub fn payload_seed(&self, name: &str) -> Option<crate::json::PayloadSeed<'_>> {
+        let ei = *self.event_index.get(name)? as usize;
+        Some(crate::json::PayloadSeed { ty: &self.image.program.events[ei].payload, part: &self.image.projections[ei] })
+    }
+
+    /// [`Engine::send`] of a payload already converted, by [`Engine::payload_seed`] (or
+    /// `Value::from_json_projected` with the event's projection).
+    pub fn send_converted(&mut self, name: &str, payload: Value) -> Result<Delivery, Rejected> {
+        let Some(&ei) = self.event_index.get(name) else {
+            *self.report.rejected.entry(format!("unknown event `{name}`")).or_default() += 1;
+            return Err(Rejected::UnknownEvent(name.to_string()));
+        };
+        self.send_value(ei, payload)
+    }
+
+    fn send_value(&mut self, ei: u16, value: Value) -> Result<Delivery, Rejected> {
+        let image = self.image.clone();
+        let decl = &image.program.events[ei as usize];
+        let name = decl.name.as_str();
         if let Some(w) = decl.when {
             if !self.event_chunk(decl, w, &value).truthy() {
                 self.report.filtered += 1;
