@@ -317,3 +317,33 @@ fn payloads_from_text_agree_on_edge_cases() {
         }
     }
 }
+
+/// A lambda in an event's `when` (or `key`) binds its parameter.
+#[test]
+fn lambdas_in_when_and_key_bind_their_parameter() {
+    use journey_vm::engine::{Delivery, Engine, Options};
+    let src = r#"
+type Item = { sku: string, q: int }
+type Cart = { items: list<Item>, owners: list<string> }
+event Added: Cart {
+  key first(owners, o -> o != "") ?? ""
+  when first(items, i -> i.q > 0) is not null
+}
+journey J {
+  start on Added
+  wait 1h
+}
+"#;
+    let mut sources = Sources::default();
+    let id = sources.add("t.journey", "t.journey".into(), src.to_string());
+    let checked = journey_compiler::check(&sources, &[id], registry(), &Default::default());
+    assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
+    let image =
+        std::sync::Arc::new(Image::load(journey_compiler::codegen::compile(&checked.program, &sources)).unwrap());
+    let mut engine = Engine::new(image, 0, Options::default());
+    let yes = json!({ "items": [{ "sku": "a", "q": 0 }, { "sku": "b", "q": 2 }], "owners": ["", "ann"] });
+    let no = json!({ "items": [{ "sku": "a", "q": 0 }], "owners": ["ben"] });
+    assert_eq!(engine.send("Added", &no), Ok(Delivery::Filtered));
+    assert_eq!(engine.send("Added", &yes), Ok(Delivery::Handled));
+    assert_eq!(engine.live().next().map(|i| i.profile.to_string()), Some("ann".into()));
+}

@@ -529,8 +529,10 @@ impl Engine {
 
     fn event_chunk(&mut self, decl: &EventCode, addr: u32, payload: &Value) -> Value {
         let ctx = EvalContext::new(clock::ts(self.now_ms), jiff::tz::TimeZone::UTC);
+        // Slots for the parameters of the chunk's lambdas (`first(items, i -> ...)`).
+        let mut locals = vec![Value::Null; decl.code.lambdas.iter().map(|l| l.slot as usize + 1).max().unwrap_or(0)];
         let mut frame = Frame {
-            locals: &mut [],
+            locals: &mut locals,
             event_paths: &[],
             event: payload,
             profile: &Value::Null,
