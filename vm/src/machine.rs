@@ -338,8 +338,8 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
                     *pc = a;
                 }
             }
-            Op::And => binary(stack, ops::and),
-            Op::Or => binary(stack, ops::or),
+            Op::And => logic(stack, true),
+            Op::Or => logic(stack, false),
             Op::Lambda(i) => {
                 let list = pop(stack);
                 match lambda(image, code, i, &list, frame, stack, budget) {
@@ -622,6 +622,32 @@ fn binary(stack: &mut Vec<Value>, f: impl Fn(&Value, &Value) -> Value) {
         let a = pop(stack);
         stack.push(f(&a, &b));
     }
+}
+
+/// `and` (`and` true) or `or` on the two top values, in place (three-valued, as `ops::and` and
+/// `ops::or`). Out of line, like [`push_tri`], so the result is written straight into its slot.
+#[inline(never)]
+fn logic(stack: &mut Vec<Value>, and: bool) {
+    let n = stack.len();
+    if n < 2 {
+        return binary(stack, if and { ops::and } else { ops::or });
+    }
+    let (a, b) = (stack[n - 2].as_bool(), stack[n - 1].as_bool());
+    let r = if and {
+        match (a, b) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        }
+    } else {
+        match (a, b) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        }
+    };
+    stack.truncate(n - 1);
+    stack[n - 2] = tri(r);
 }
 
 /// A unary operation on the top value, in place.
