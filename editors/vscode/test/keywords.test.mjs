@@ -1,0 +1,194 @@
+// The grammar against the language's own lists: every keyword of the editor lexer
+// (lsp/src/lexer.rs, KEYWORDS) is in the grammar and is highlighted as a keyword where the
+// language uses it, and the grammar's library functions are compiler/src/functions.rs's.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { FUNCTIONS, grammar } from "../scripts/build-grammar.mjs";
+import { repo, tokenize } from "./support/textmate.mjs";
+
+/** The string items of a Rust `&[&str]` constant. */
+function rustStrList(source, name) {
+  const m = new RegExp(String.raw`pub const ${name}: &\[&str\] = &\[([^\]]*)\];`).exec(source);
+  assert.ok(m, `${name} not found`);
+  return [...m[1].matchAll(/"([^"]*)"/g)].map((x) => x[1]);
+}
+
+const KEYWORDS = rustStrList(readFileSync(join(repo, "lsp", "src", "lexer.rs"), "utf8"), "KEYWORDS");
+
+/** Every regular expression of the grammar. */
+function regexes(node, out = []) {
+  if (Array.isArray(node)) {
+    node.forEach((n) => regexes(n, out));
+  } else if (node && typeof node === "object") {
+    for (const [k, v] of Object.entries(node)) {
+      if (["match", "begin", "end", "while"].includes(k) && typeof v === "string") {
+        out.push(v);
+      } else {
+        regexes(v, out);
+      }
+    }
+  }
+  return out;
+}
+
+// Where each keyword is used, in its context; «...» marks the occurrence that must be scoped
+// as a keyword (keyword.*, storage.type.*, constant.language.*, variable.language.*, or a
+// primitive type for `is integer`).
+const at = {
+  top: (s) => s,
+  journey: (s) => `journey J {\n  ${s}\n}`,
+  event: (s) => `event E: T {\n  ${s}\n}`,
+  action: (s) => `action A(x: string) = http POST "https://example.com" {\n  ${s}\n}`,
+  test: (s) => `test "t" {\n  ${s}\n}`,
+};
+const USES = {
+  schema: at.top(`«schema» S = json "s.json"`),
+  type: at.top(`«type» T = { a: int }`),
+  profile: at.top(`«profile» = P`),
+  event: at.top(`«event» E: T { }`),
+  audience: at.top(`«audience» VIP`),
+  datasource: at.top(`«datasource» D() = http GET "https://example.com"`),
+  action: at.top(`«action» A() = http POST "https://example.com"`),
+  journey: at.top(`«journey» J { }`),
+  test: at.top(`«test» "t" { }`),
+  xdm: at.top(`schema S = «xdm» "https://ns.adobe.com/xdm/context/profile"`),
+  json: at.top(`schema S = «json» "s.json"`),
+  with: at.top(`schema S = xdm "https://a" «with» "https://b"`),
+  key: at.event(`«key» email`),
+  when: at.event(`«when» eventType == "x"`),
+  http: at.top(`action A() = «http» POST "https://example.com"`),
+  headers: at.action(`«headers» { "Accept": "application/json" }`),
+  query: at.action(`«query» { a: x }`),
+  body: at.action(`«body» { to: x }`),
+  auth: at.action(`«auth» none`),
+  none: at.action(`auth «none»`),
+  basic: at.action(`auth «basic» "user" secret("P")`),
+  bearer: at.action(`auth «bearer» secret("T")`),
+  header: at.action(`auth «header» "X-Key" secret("K")`),
+  timeout: at.journey(`«timeout» 30d`),
+  retry: at.action(`«retry» 3 backoff 2s`),
+  backoff: at.action(`retry 3 «backoff» 2s`),
+  throttle: at.action(`«throttle» 300 per 1s`),
+  per: at.action(`throttle 300 «per» 1s`),
+  cache: at.action(`«cache» 10m`),
+  returns: at.action(`«returns» { id: string }`),
+  start: at.journey(`«start» on CartAdd`),
+  on: at.journey(`start «on» CartAdd`),
+  enters: at.journey(`start on audience VIP «enters»`),
+  exits: at.journey(`start on audience VIP «exits»`),
+  every: at.journey(`start on audience VIP «every» day at 09:00`),
+  at: at.journey(`start on audience VIP every day «at» 09:00`),
+  once: at.journey(`start on audience VIP «once» at 2026-11-20T09:00:00Z`),
+  reentry: at.journey(`«reentry» after 7d`),
+  never: at.journey(`reentry «never»`),
+  always: at.journey(`reentry «always»`),
+  after: at.journey(`reentry «after» 7d`),
+  timezone: at.journey(`«timezone» "Europe/Stockholm"`),
+  active: at.journey(`«active» from 2026-12-01 to 2027-01-31`),
+  from: at.journey(`active «from» 2026-12-01 to 2027-01-31`),
+  to: at.journey(`active from 2026-12-01 «to» 2027-01-31`),
+  exit: at.journey(`«exit» on Purchase`),
+  let: at.journey(`«let» x = 1`),
+  wait: at.journey(`«wait» 1h`),
+  until: at.journey(`wait «until» 09:00`),
+  await: at.journey(`«await» { after 1h -> { } }`),
+  as: at.journey(`await {\n    on Purchase «as» p where p.total > 0 -> { }\n  }`),
+  where: at.journey(`await {\n    on Purchase as p «where» p.total > 0 -> { }\n  }`),
+  if: at.journey(`«if» x { }`),
+  then: at.journey(`let x = if c «then» 1 else 2`),
+  else: at.journey(`if x { } «else» { }`),
+  split: at.journey(`«split» { 100% -> { } }`),
+  cap: at.journey(`«cap» 10 { }`),
+  call: at.journey(`«call» SendEmail(to: x)`),
+  fetch: at.journey(`let m = «fetch» Loyalty(x)`),
+  error: at.journey(`call A() on «error» { }`),
+  update: at.journey(`«update» profile { a = 1 }`),
+  jump: at.journey(`«jump» Other`),
+  end: at.journey(`«end» "done"`),
+  mock: at.test(`«mock» A -> fail`),
+  fail: at.test(`mock A -> «fail»`),
+  send: at.test(`«send» E { }`),
+  expect: at.test(`«expect» J running`),
+  no: at.test(`expect «no» call A`),
+  times: at.test(`expect call A 2 «times»`),
+  ended: at.test(`expect J «ended» "x"`),
+  running: at.test(`expect J «running»`),
+  has: at.journey(`if xs «has» null { }`),
+  is: at.journey(`if x «is» null { }`),
+  not: at.journey(`if «not» x { }`),
+  in: at.journey(`if x «in» [1, 2] { }`),
+  and: at.journey(`if a «and» b { }`),
+  or: at.journey(`if a «or» b { }`),
+  null: at.journey(`if x == «null» { }`),
+  true: at.journey(`let x = «true»`),
+  false: at.journey(`let x = «false»`),
+  integer: at.journey(`if x is «integer» { }`),
+  decimal: at.journey(`if x is «decimal» { }`),
+  numeric: at.journey(`if x is «numeric» { }`),
+};
+
+const KEYWORD_SCOPE = /^(keyword\.|storage\.type\.|constant\.language\.|variable\.language\.|support\.type\.primitive\.)/;
+
+describe("keywords (lsp/src/lexer.rs KEYWORDS)", () => {
+  test("the lexer's keyword list is read", () => {
+    assert.ok(KEYWORDS.length >= 80, `only ${KEYWORDS.length} keywords read`);
+    assert.ok(KEYWORDS.includes("journey") && KEYWORDS.includes("numeric"));
+  });
+
+  test("every keyword appears in the grammar's regular expressions", () => {
+    const all = regexes(grammar).join("\n");
+    const missing = KEYWORDS.filter((k) => !new RegExp(`(?<![A-Za-z0-9_])${k}(?![A-Za-z0-9_])`).test(all));
+    assert.deepEqual(missing, []);
+  });
+
+  test("every keyword has a usage sample here (add one for a new keyword)", () => {
+    assert.deepEqual(
+      KEYWORDS.filter((k) => !(k in USES)),
+      [],
+    );
+    assert.deepEqual(
+      Object.keys(USES).filter((k) => !KEYWORDS.includes(k)),
+      [],
+    );
+  });
+
+  for (const k of KEYWORDS) {
+    test(`\`${k}\` is highlighted as a keyword`, async () => {
+      const sample = USES[k];
+      assert.ok(sample, `no usage sample for ${k}`);
+      const before = sample.slice(0, sample.indexOf("«"));
+      const text = sample.replace("«", "").replace("»", "");
+      const line = before.split("\n").length - 1;
+      const col = before.length - before.lastIndexOf("\n") - 1;
+      const tokens = await tokenize(text);
+      const covering = tokens.filter((t) => t.line === line && t.start < col + k.length && t.end > col);
+      assert.ok(covering.length > 0, `no token at ${line}:${col} in ${text}`);
+      for (const t of covering) {
+        const scope = t.scopes[t.scopes.length - 1];
+        assert.match(scope, KEYWORD_SCOPE, `${k} in ${JSON.stringify(text)}: ${t.scopes.join(" ")}`);
+        assert.equal(t.text, k, `${k} is split or merged: ${JSON.stringify(t.text)}`);
+      }
+    });
+  }
+});
+
+describe("library functions (compiler/src/functions.rs)", () => {
+  test("the grammar's function list is the compiler's", () => {
+    const source = readFileSync(join(repo, "compiler", "src", "functions.rs"), "utf8");
+    const names = [...source.matchAll(/\bf!\(\s*"([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1]);
+    assert.ok(names.length >= 70, `only ${names.length} functions read`);
+    assert.deepEqual([...new Set(FUNCTIONS)].sort(), [...new Set(names)].sort());
+  });
+
+  test("a library call is support.function.builtin", async () => {
+    for (const f of FUNCTIONS) {
+      const tokens = await tokenize(`journey J {\n  let x = ${f}(a)\n}`);
+      const t = tokens.find((t) => t.line === 1 && t.text === f);
+      assert.ok(t, `${f}: no token`);
+      assert.ok(t.scopes.includes("support.function.builtin.journey"), `${f}: ${t.scopes.join(" ")}`);
+    }
+  });
+});
