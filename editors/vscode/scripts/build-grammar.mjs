@@ -39,8 +39,9 @@ const word = (words) => `${B}(?:${words.join("|")})${E}`;
 const AT_START = String.raw`(?:^|(?<=[{}]))[ \t]*`;
 
 // A line that starts a declaration (grammar/src/journey.pest: `item_start`, without its `///`
-// so that a doc comment stays with the region above it). Every region ends there.
-const ITEM_START = String.raw`(?:(?:schema|type|event|datasource|action|journey)[ \t]+[A-Za-z_]|audience[ \t]+[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])(?![ \t]+has(?![A-Za-z0-9_]))|profile[ \t]*=(?!=)|test[ \t]*["'])`;
+// so that a doc comment stays with the region above it, and not when the word after the keyword
+// is an operator: `event is null` continues an expression). Every region ends there.
+const ITEM_START = String.raw`(?:(?:schema|type|event|datasource|action|journey)[ \t]+(?!(?:and|or|not|in|is|has|then|else)(?![A-Za-z0-9_]))[A-Za-z_]|audience[ \t]+[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])(?![ \t]+has(?![A-Za-z0-9_]))|profile[ \t]*=(?!=)|test[ \t]*["'])`;
 const ITEM_END = String.raw`^(?=[ \t]*${ITEM_START})`;
 // An unclosed `(` also ends at a line that starts a statement (pest: `group_stop`).
 const GROUP_STOP = String.raw`(?:let|wait|await|split|cap|call|fetch|update|jump|end|start|reentry|timezone|timeout|active|exit|send|expect|mock)(?![A-Za-z0-9_])(?![ \t]*:)`;
