@@ -35,6 +35,8 @@ const E = String.raw`(?![A-Za-z0-9_])`; // a word ends here
 const NOKEY = String.raw`(?!\s*:)`; // ... and is not a record key (`body: body`)
 const DIGITS = String.raw`[0-9](?:_?[0-9])*`;
 const word = (words) => `${B}(?:${words.join("|")})${E}`;
+/** What follows a word that is an operand rather than a keyword starting a clause. */
+const OPERAND_FOLLOWS = String.raw`\s*(?:[:.,)\]}=<>+*/%?!]|-(?!>)|$)|\s+(?:and|or|not|in|is|has|then|else)(?![A-Za-z0-9_])`;
 /** Where an option, clause or arm starts: at the start of a line, or after `{` or `}`. */
 const AT_START = String.raw`(?:^|(?<=[{}]))[ \t]*`;
 
@@ -80,6 +82,18 @@ const NOT_CALLED = [
   "if", "then", "else", "and", "or", "not", "in", "is", "has", "true", "false", "null", "let", "wait", "await", "split",
   "cap", "call", "fetch", "update", "jump", "end", "on", "after", "where", "as", "until",
 ];
+
+/**
+ * A clause or option word (`key`, `when`, `headers`, `retry`, ...), which starts a clause where a
+ * line, `{` or `}` is before it, or mid-line unless it reads as an operand (`when key == "x"`,
+ * `body { body: body }`). `words` is captured as group 1, `rest` follows.
+ */
+function clause(words, rest, rule) {
+  return [
+    { ...rule, [rule.begin === undefined ? "match" : "begin"]: String.raw`${AT_START}(${words})${E}${NOKEY}${rest}` },
+    { ...rule, [rule.begin === undefined ? "match" : "begin"]: String.raw`${B}(${words})${E}(?!${OPERAND_FOLLOWS})${rest}` },
+  ];
+}
 
 const inc = (name) => ({ include: `#${name}` });
 const cap = (name) => ({ name });
@@ -169,10 +183,9 @@ const repository = {
         end: TYPE_END,
         patterns: [inc("comments"), inc("type-expression")],
       },
-      {
-        match: String.raw`${AT_START}(key|when)${E}${NOKEY}`,
-        captures: { 1: cap("keyword.other.$1.journey") },
-      },
+      // `key` and `when`, also on one line (`{ key email when quantity > 0 }`); in
+      // `when key == "x"`, `key` is a field.
+      ...clause("key|when", "", { captures: { 1: cap("keyword.other.$1.journey") } }),
       inc("record-key"),
       inc("braces"),
       // Inside `key` and `when`, bare names are the payload's fields.
@@ -266,38 +279,32 @@ const repository = {
   },
   "http-options": {
     patterns: [
-      {
-        match: String.raw`${AT_START}(headers|query|body|timeout|cache)${E}${NOKEY}`,
-        captures: { 1: cap("keyword.other.$1.journey") },
-      },
-      {
-        match: String.raw`${AT_START}(auth)${E}${NOKEY}(?:[ \t]+(none|basic|bearer|header)${E})?`,
+      ...clause("headers|query|body|timeout|cache", "", { captures: { 1: cap("keyword.other.$1.journey") } }),
+      ...clause("auth", String.raw`(?:[ \t]+(none|basic|bearer|header)${E})?`, {
         captures: { 1: cap("keyword.other.auth.journey"), 2: cap("keyword.other.$2.journey") },
-      },
-      {
-        match: String.raw`${AT_START}(retry)${E}${NOKEY}(?:[ \t]+(${DIGITS})${E})?(?:[ \t]+(backoff)${E})?`,
+      }),
+      ...clause("retry", String.raw`(?:[ \t]+(${DIGITS})${E})?(?:[ \t]+(backoff)${E})?`, {
         captures: {
           1: cap("keyword.other.retry.journey"),
           2: cap("constant.numeric.integer.journey"),
           3: cap("keyword.other.backoff.journey"),
         },
-      },
-      {
-        match: String.raw`${AT_START}(throttle)${E}${NOKEY}(?:[ \t]+(${DIGITS})${E})?(?:[ \t]+(per)${E})?`,
+      }),
+      ...clause("throttle", String.raw`(?:[ \t]+(${DIGITS})${E})?(?:[ \t]+(per)${E})?`, {
         captures: {
           1: cap("keyword.other.throttle.journey"),
           2: cap("constant.numeric.integer.journey"),
           3: cap("keyword.other.per.journey"),
         },
-      },
-      {
-        // `returns Type`
-        begin: String.raw`${AT_START}(returns)${E}${NOKEY}[ \t]*(?=\S)`,
+      }),
+      // `returns Type`
+      ...clause("returns", String.raw`[ \t]*(?=\S)`, {
+        begin: "",
         beginCaptures: { 1: cap("keyword.other.returns.journey") },
         end: TYPE_END,
         patterns: [inc("comments"), inc("type-expression")],
-      },
-      { match: String.raw`${AT_START}(returns)${E}${NOKEY}`, captures: { 1: cap("keyword.other.returns.journey") } },
+      }),
+      ...clause("returns", "", { captures: { 1: cap("keyword.other.returns.journey") } }),
     ],
   },
 
