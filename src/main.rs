@@ -41,6 +41,12 @@ enum Command {
     Lsp(cmd::lsp::Args),
 }
 
+/// mimalloc: `journey run` parses events on some threads and frees them on others, and the
+/// server allocates from many tasks; the system allocator's per-thread arenas grow and lock
+/// there.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {

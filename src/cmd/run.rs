@@ -4,13 +4,16 @@
 use super::project::compile;
 use super::{Format, FAILED, OK, PROBLEMS};
 use indicatif::{ProgressBar, ProgressStyle};
+use journey_vm::engine::report::Report;
 use journey_vm::engine::{CallOutcome, Engine, Options};
 use journey_vm::http::{self, HttpExecutor};
 use journey_vm::machine::Image;
+use journey_vm::run::{self as journey_run, ProfileLine, RunSetup};
 use journey_vm::value::Value;
 use serde_json::{json, Value as Json};
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Arguments of `journey run`.
@@ -37,6 +40,10 @@ pub struct Args {
     /// Print only the summary, not each profile's path (for large runs).
     #[arg(long)]
     summary_only: bool,
+    /// Threads to run profiles on (default: one per core, but one for a program with a `cap`:
+    /// with more, a cap still lets exactly N through, but which N depends on thread timing).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
     /// Extra schema search folder (repeatable).
     #[arg(long = "schemas", value_name = "DIR")]
     schemas: Vec<PathBuf>,
@@ -45,45 +52,10 @@ pub struct Args {
     format: Format,
 }
 
-/// One accepted line of the events file.
-struct EventLine {
-    line: usize,
-    event: String,
-    at_ms: i64,
-    payload: Json,
-}
-
-fn read_events(path: &Path, problems: &mut Vec<String>) -> Result<Vec<EventLine>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line_no = i + 1;
-        let text = line.map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let parsed: Result<EventLine, String> = (|| {
-            let v: Json = serde_json::from_str(&text).map_err(|e| format!("not valid JSON ({e})"))?;
-            let event = v["event"].as_str().ok_or("has no \"event\" name")?.to_string();
-            let at = v["at"].as_str().ok_or("has no \"at\" time; write e.g. \"at\": \"2026-12-01T09:00:00Z\"")?;
-            let at_ms = at
-                .parse::<jiff::Timestamp>()
-                .map_err(|e| format!("\"at\" is not an RFC 3339 date-time ({e})"))?
-                .as_millisecond();
-            Ok(EventLine { line: line_no, event, at_ms, payload: v.get("payload").cloned().unwrap_or(json!({})) })
-        })();
-        match parsed {
-            Ok(e) => out.push(e),
-            Err(why) => problems.push(format!("{}:{line_no}: {why}; the line is skipped", path.display())),
-        }
-    }
-    // The clock only moves forward: events are taken in time order (file order among equals).
-    out.sort_by_key(|e| e.at_ms);
-    Ok(out)
-}
-
-fn read_profiles(path: &Path, engine: &mut Engine, problems: &mut Vec<String>) -> Result<(), String> {
+/// Reads the profiles file: one `{"key", "attributes", "audiences"}` object per line.
+fn read_profiles(path: &Path, image: &Image, problems: &mut Vec<String>) -> Result<Vec<ProfileLine>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let v: Json = match serde_json::from_str(line) {
             Ok(v) => v,
@@ -96,22 +68,19 @@ fn read_profiles(path: &Path, engine: &mut Engine, problems: &mut Vec<String>) -
             problems.push(format!("{}:{}: has no \"key\"; the line is skipped", path.display(), i + 1));
             continue;
         };
-        let profile_ty = engine.image().program.profile.clone();
         let attrs = v.get("attributes").cloned().unwrap_or(json!({}));
-        let value = match &profile_ty {
+        let attributes = match &image.program.profile {
             Some(t) => Value::from_json_typed(&attrs, t),
             None => Value::from_json(&attrs),
         };
-        engine.set_profile(key, value);
-        for a in v["audiences"].as_array().into_iter().flatten().filter_map(Json::as_str) {
-            engine.audience_enter(a, key);
-        }
+        let audiences = v["audiences"].as_array().into_iter().flatten().filter_map(Json::as_str).map(String::from);
+        out.push(ProfileLine { key: key.to_string(), attributes, audiences: audiences.collect() });
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Answers every outstanding call: through the executor (real HTTP, or recorded in a dry run).
-fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Runtime) {
+fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Handle) {
     loop {
         let calls = engine.take_calls();
         if calls.is_empty() {
@@ -136,6 +105,45 @@ fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Run
     }
 }
 
+/// Where step events go: straight to the file with one engine; with several, a file per
+/// engine beside it, merged in time order at the end.
+struct StepFiles {
+    target: PathBuf,
+    parts: Vec<PathBuf>,
+}
+
+impl StepFiles {
+    fn create(target: &Path, jobs: usize) -> std::io::Result<(StepFiles, Vec<Box<dyn Write + Send>>)> {
+        let parts: Vec<PathBuf> = if jobs == 1 {
+            vec![target.to_path_buf()]
+        } else {
+            let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            (0..jobs).map(|i| target.with_file_name(format!(".{name}.part{i}"))).collect()
+        };
+        let mut sinks: Vec<Box<dyn Write + Send>> = Vec::new();
+        for p in &parts {
+            sinks.push(Box::new(BufWriter::new(std::fs::File::create(p)?)));
+        }
+        Ok((StepFiles { target: target.to_path_buf(), parts }, sinks))
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        if self.parts.len() == 1 {
+            return Ok(());
+        }
+        let mut inputs: Vec<Box<dyn BufRead>> = Vec::new();
+        for p in &self.parts {
+            inputs.push(Box::new(std::io::BufReader::new(std::fs::File::open(p)?)));
+        }
+        let mut out = BufWriter::new(std::fs::File::create(&self.target)?);
+        let merged = journey_run::merge_steps(inputs, &mut out);
+        for p in &self.parts {
+            let _ = std::fs::remove_file(p);
+        }
+        merged
+    }
+}
+
 /// Runs `journey run`.
 pub fn run(args: Args) -> u8 {
     let (_, program) = match compile(&args.paths, &args.schemas) {
@@ -156,25 +164,31 @@ pub fn run(args: Args) -> u8 {
             return FAILED;
         }
     };
-    let mut problems = Vec::new();
-    let events = match read_events(&args.events, &mut problems) {
-        Ok(e) => e,
+    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let jobs = journey_run::jobs_for(&image, args.jobs, threads);
+    let text = match std::fs::read(&args.events) {
+        Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: cannot read `{}`: {e}", args.events.display());
             return FAILED;
         }
     };
-    let start = events.first().map(|e| e.at_ms).unwrap_or(0);
-    let options =
-        Options { keep_paths: !args.summary_only, step_events: args.step_events.is_some(), ..Default::default() };
-    let mut engine = Engine::new(image, start, options);
-    if let Some(p) = &args.profiles {
-        if let Err(e) = read_profiles(p, &mut engine, &mut problems) {
-            eprintln!("error: {e}");
-            return FAILED;
-        }
-    }
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let read = journey_run::read_events(&text, &image, args.jobs.unwrap_or(threads), until_ms);
+    drop(text);
+    let file = args.events.display();
+    let mut problems: Vec<String> =
+        read.problems.iter().map(|p| format!("{file}:{}: {}; the line is skipped", p.line, p.message)).collect();
+    let profiles = match &args.profiles {
+        Some(p) => match read_profiles(p, &image, &mut problems) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return FAILED;
+            }
+        },
+        None => Vec::new(),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads.min(4)).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -188,60 +202,59 @@ pub fn run(args: Args) -> u8 {
             return FAILED;
         }
     };
-    let mut steps = match args.step_events.as_ref().map(std::fs::File::create).transpose() {
-        Ok(f) => f.map(BufWriter::new),
+    let (step_files, sinks) = match args.step_events.as_deref().map(|p| StepFiles::create(p, jobs)).transpose() {
+        Ok(x) => x.unzip(),
         Err(e) => {
             eprintln!("error: cannot write step events: {e}");
             return FAILED;
         }
     };
-    let progress = (events.len() >= 50_000 && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(events.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} events ({per_sec})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
+    let total = read.events.len() as u64;
+    let done = AtomicU64::new(0);
+    let handle = rt.handle().clone();
+    let answer = move |engine: &mut Engine| settle(engine, &executor, &handle);
+    let setup = RunSetup {
+        image: image.clone(),
+        options: Options {
+            keep_paths: !args.summary_only,
+            step_events: args.step_events.is_some(),
+            ..Default::default()
+        },
+        jobs,
+        start_ms: read.first_ms.unwrap_or(0),
+        until: until_ms,
+        settle: &answer,
+        progress: &done,
+    };
+    let show_progress = total >= 50_000 && std::io::stderr().is_terminal();
+    let finished = AtomicBool::new(false);
+    let mut engines = std::thread::scope(|s| {
+        if show_progress {
+            s.spawn(|| {
+                let bar = ProgressBar::new(total);
+                bar.set_style(
+                    ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} events ({per_sec})")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                while !finished.load(Ordering::Relaxed) {
+                    bar.set_position(done.load(Ordering::Relaxed));
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                bar.finish_and_clear();
+            });
+        }
+        let engines = journey_run::run(&setup, read.events, profiles, sinks);
+        finished.store(true, Ordering::Relaxed);
+        engines
     });
-    for (i, e) in events.iter().enumerate() {
-        if until_ms.is_some_and(|u| e.at_ms > u) {
-            break;
-        }
-        engine.advance(e.at_ms, false);
-        settle(&mut engine, &executor, &rt);
-        if let Err(why) = engine.send(&e.event, &e.payload) {
-            problems.push(format!("{}:{}: {why}; the event is skipped", args.events.display(), e.line));
-        }
-        settle(&mut engine, &executor, &rt);
-        flush_steps(&mut engine, steps.as_mut());
-        if let Some(bar) = &progress {
-            if i % 4096 == 0 {
-                bar.set_position(i as u64);
-            }
+    if let Some(files) = step_files {
+        if let Err(e) = files.finish() {
+            eprintln!("error: cannot write step events: {e}");
+            return FAILED;
         }
     }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    // Run on until nothing waits (or the --until time).
-    while engine.live().next().is_some() {
-        let Some(due) = engine.next_due() else { break };
-        if until_ms.is_some_and(|u| due > u) {
-            break;
-        }
-        engine.advance(due, true);
-        settle(&mut engine, &executor, &rt);
-        flush_steps(&mut engine, steps.as_mut());
-    }
-    if let Some(u) = until_ms {
-        engine.advance(u.max(engine.now_ms()), true);
-        settle(&mut engine, &executor, &rt);
-        flush_steps(&mut engine, steps.as_mut());
-    }
-    if let Some(s) = steps.as_mut() {
-        let _ = s.flush();
-    }
-    print_results(&mut engine, &args);
+    let report = journey_run::report(&mut engines, &read.report);
+    print_results(&engines, &report, &image, &args);
     for p in &problems {
         eprintln!("warning: {p}");
     }
@@ -253,25 +266,18 @@ pub fn run(args: Args) -> u8 {
     }
 }
 
-fn flush_steps(engine: &mut Engine, out: Option<&mut BufWriter<std::fs::File>>) {
-    let Some(out) = out else { return };
-    for s in engine.steps.drain(..) {
-        let _ = writeln!(out, "{}", serde_json::to_string(&s).unwrap_or_default());
-    }
-}
-
-fn print_results(engine: &mut Engine, args: &Args) {
+fn print_results(engines: &[Engine], report: &Report, image: &Image, args: &Args) {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let program = &engine.image().program.clone();
+    let program = &image.program;
     if !args.summary_only {
         let describe = |j: u16, path: &[u32]| -> Vec<String> {
             let journey = &program.journeys[j as usize];
             path.iter().filter_map(|n| journey.nodes.get(*n as usize)).map(|n| n.label.clone()).collect()
         };
-        let mut rows: Vec<(String, u64, Json)> = engine
-            .finished
+        let mut rows: Vec<(String, u64, Json)> = engines
             .iter()
+            .flat_map(|e| &e.finished)
             .map(|f| {
                 let journey = &program.journeys[f.journey as usize].name;
                 let row = json!({"type": "instance", "profile": f.profile.as_str(), "journey": journey,
@@ -279,11 +285,13 @@ fn print_results(engine: &mut Engine, args: &Args) {
                 (f.profile.to_string(), f.id, row)
             })
             .collect();
-        for i in engine.live() {
-            let journey = &program.journeys[i.journey as usize].name;
-            let row = json!({"type": "instance", "profile": i.profile.as_str(), "journey": journey,
-                "path": describe(i.journey, engine.path_of(i.id).unwrap_or(&[])), "state": "waiting", "label": null, "error": null});
-            rows.push((i.profile.to_string(), i.id, row));
+        for engine in engines {
+            for i in engine.live() {
+                let journey = &program.journeys[i.journey as usize].name;
+                let row = json!({"type": "instance", "profile": i.profile.as_str(), "journey": journey,
+                    "path": describe(i.journey, engine.path_of(i.id).unwrap_or(&[])), "state": "waiting", "label": null, "error": null});
+                rows.push((i.profile.to_string(), i.id, row));
+            }
         }
         rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         for (_, _, row) in rows {
@@ -311,7 +319,6 @@ fn print_results(engine: &mut Engine, args: &Args) {
             }
         }
     }
-    let report = engine.report().clone();
     let journeys: serde_json::Map<String, Json> = report
         .journeys
         .iter()

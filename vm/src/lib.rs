@@ -7,5 +7,6 @@ pub mod json;
 pub mod library;
 pub mod machine;
 pub mod projection;
+pub mod run;
 pub mod testing;
 pub mod value;

@@ -117,6 +117,75 @@ pub struct Options {
     /// Scheduled audience reads enter at most this many profiles per second (all at once when
     /// unset; Adobe's range is 500 to 20,000).
     pub read_rate: Option<u32>,
+    /// Which share of the profiles this engine runs, when several engines share the work.
+    pub shard: Shard,
+    /// Counters of `cap` nodes shared by the engines of one run (each engine's own when unset).
+    pub shared_caps: Option<Arc<SharedCaps>>,
+}
+
+/// One engine's share of the profiles: engine `index` of `count` runs the profiles whose key
+/// [`shard_of`] places there, and numbers its instances `index + 1`, `index + 1 + count`, ...
+/// so that ids stay unique across the engines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shard {
+    /// This engine's number, from 0.
+    pub index: u32,
+    /// How many engines share the profiles (0 and 1 both mean one).
+    pub count: u32,
+}
+
+impl Shard {
+    fn stride(self) -> u64 {
+        u64::from(self.count.max(1))
+    }
+}
+
+/// The engine (of `count`) that runs a profile: a stable hash of its key, the same on every
+/// machine and in every run.
+pub fn shard_of(key: &str, count: u32) -> u32 {
+    if count <= 1 {
+        return 0;
+    }
+    (key_hash(key) % u64::from(count)) as u32
+}
+
+/// The random source of an instance: from what it is (profile, journey, entry time), not from
+/// its id, so `random()` takes the same values however many engines share the profiles.
+fn instance_seed(seed: u64, inst: &Instance) -> u64 {
+    seed ^ key_hash(&inst.profile)
+        ^ (u64::from(inst.journey) << 48)
+        ^ (inst.entered_ms as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// FNV-1a: stable across runs and builds (the default hasher is randomly keyed).
+fn key_hash(key: &str) -> u64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// How many profiles have taken each `cap` node's first block, shared by the engines that split
+/// one run's profiles between them (so a cap of N holds across all of them).
+#[derive(Debug, Default)]
+pub struct SharedCaps(std::sync::Mutex<HashMap<(u16, u32), i64>>);
+
+impl SharedCaps {
+    /// Counts one more profile through the node if fewer than `limit` went through yet.
+    fn take(&self, key: (u16, u32), limit: i64) -> bool {
+        let mut counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts.entry(key).or_default();
+        let taken = *count < limit;
+        if taken {
+            *count += 1;
+        }
+        taken
+    }
+
+    /// Adds counts (one engine's stored share, when engines are restored).
+    pub fn add(&self, counts: &[(u16, u32, i64)]) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (j, n, c) in counts {
+            *map.entry((*j, *n)).or_default() += c;
+        }
+    }
 }
 
 /// The journey engine.
@@ -216,7 +285,7 @@ impl Engine {
         let mut engine = Engine {
             tz,
             now_ms,
-            next_id: 1,
+            next_id: u64::from(options.shard.index) + 1,
             instances: Instances::default(),
             slots: Profiles::new(p.journeys.len()),
             timers: BinaryHeap::new(),
@@ -461,6 +530,17 @@ impl Engine {
         Some(crate::json::PayloadSeed { ty: &self.image.program.events[ei].payload, part: &self.image.projections[ei] })
     }
 
+    /// Event `name`'s payload converted as the program reads it (`None` for an unknown event).
+    pub fn convert(&self, name: &str, payload: &serde_json::Value) -> Option<Value> {
+        let ei = *self.event_index.get(name)? as usize;
+        Some(Value::from_json_projected(payload, &self.image.program.events[ei].payload, &self.image.projections[ei]))
+    }
+
+    /// The index of event `name` in the program.
+    pub fn event_index(&self, name: &str) -> Option<u16> {
+        self.event_index.get(name).copied()
+    }
+
     /// [`Engine::send`] of a payload already converted, by [`Engine::payload_seed`] (or
     /// `Value::from_json_projected` with the event's projection).
     pub fn send_converted(&mut self, name: &str, payload: Value) -> Result<Delivery, Rejected> {
@@ -472,24 +552,61 @@ impl Engine {
     }
 
     fn send_value(&mut self, ei: u16, value: Value) -> Result<Delivery, Rejected> {
-        let image = self.image.clone();
-        let decl = &image.program.events[ei as usize];
-        let name = decl.name.as_str();
-        if let Some(w) = decl.when {
-            if !self.event_chunk(decl, w, &value).truthy() {
-                self.report.filtered += 1;
-                return Ok(Delivery::Filtered);
+        match self.route_value(ei, &value, self.now_ms)? {
+            None => Ok(Delivery::Filtered),
+            Some(key) => {
+                let key = self.slots.key(&key).cloned().unwrap_or(key);
+                self.handle(ei, key, value);
+                Ok(Delivery::Handled)
             }
         }
-        let key = decl.key.map(|k| self.event_chunk(decl, k, &value)).unwrap_or(Value::Null);
-        let key = match key.as_str() {
-            // The profile's shared key when it was seen before.
-            Some(k) if !k.is_empty() => self.slots.key(k).cloned().unwrap_or_else(|| ArcStr::from(k)),
+    }
+
+    /// Where an event goes, without handling it: `Ok(None)` when its `when` does not hold, else
+    /// its profile key. Counts the event as filtered or rejected in this engine's report (as
+    /// [`Engine::send`] would); hand a routed event to [`Engine::send_routed`], on the engine
+    /// that runs its profile, which counts it as accepted.
+    /// `at_ms` is the event's time (what `now()` is in its `when` and `key`).
+    pub fn route(&mut self, name: &str, payload: &Value, at_ms: i64) -> Result<Option<ArcStr>, Rejected> {
+        let Some(&ei) = self.event_index.get(name) else {
+            *self.report.rejected.entry(format!("unknown event `{name}`")).or_default() += 1;
+            return Err(Rejected::UnknownEvent(name.to_string()));
+        };
+        self.route_value(ei, payload, at_ms)
+    }
+
+    /// Handles an event [`Engine::route`] gave this profile key, at the current clock.
+    pub fn send_routed(&mut self, name: &str, key: &str, payload: Value) -> Result<Delivery, Rejected> {
+        let Some(&ei) = self.event_index.get(name) else {
+            return Err(Rejected::UnknownEvent(name.to_string()));
+        };
+        let key = self.slots.key(key).cloned().unwrap_or_else(|| ArcStr::from(key));
+        self.handle(ei, key, payload);
+        Ok(Delivery::Handled)
+    }
+
+    fn route_value(&mut self, ei: u16, value: &Value, now_ms: i64) -> Result<Option<ArcStr>, Rejected> {
+        let image = self.image.clone();
+        let decl = &image.program.events[ei as usize];
+        if let Some(w) = decl.when {
+            if !self.event_chunk(decl, w, value, now_ms).truthy() {
+                self.report.filtered += 1;
+                return Ok(None);
+            }
+        }
+        let key = decl.key.map(|k| self.event_chunk(decl, k, value, now_ms)).unwrap_or(Value::Null);
+        match key {
+            Value::Str(k) if !k.is_empty() => Ok(Some(k)),
             _ => {
                 *self.report.rejected.entry("null or empty key".into()).or_default() += 1;
-                return Err(Rejected::NoKey(name.to_string()));
+                Err(Rejected::NoKey(decl.name.clone()))
             }
-        };
+        }
+    }
+
+    fn handle(&mut self, ei: u16, key: ArcStr, value: Value) {
+        let image = self.image.clone();
+        let name = image.program.events[ei as usize].name.as_str();
         self.report.events += 1;
         // Instances already running for this profile: awaits first, then exit criteria.
         let mut ids: Vec<(InstanceId, u16)> = (0..image.program.journeys.len())
@@ -509,7 +626,6 @@ impl Engine {
                 self.enter(j as u16, &key, Some(&value));
             }
         }
-        Ok(Delivery::Handled)
     }
 
     /// The profile key an event would have (None when it is unknown, filtered out or keyless).
@@ -519,16 +635,16 @@ impl Engine {
         let decl = &image.program.events[ei];
         let value = Value::from_json_projected(payload, &decl.payload, &image.projections[ei]);
         if let Some(w) = decl.when {
-            if !self.event_chunk(decl, w, &value).truthy() {
+            if !self.event_chunk(decl, w, &value, self.now_ms).truthy() {
                 return None;
             }
         }
-        let key = self.event_chunk(decl, decl.key?, &value);
+        let key = self.event_chunk(decl, decl.key?, &value, self.now_ms);
         key.as_str().filter(|k| !k.is_empty()).map(str::to_string)
     }
 
-    fn event_chunk(&mut self, decl: &EventCode, addr: u32, payload: &Value) -> Value {
-        let ctx = EvalContext::new(clock::ts(self.now_ms), jiff::tz::TimeZone::UTC);
+    fn event_chunk(&mut self, decl: &EventCode, addr: u32, payload: &Value, now_ms: i64) -> Value {
+        let ctx = EvalContext::new(clock::ts(now_ms), jiff::tz::TimeZone::UTC);
         // Slots for the parameters of the chunk's lambdas (`first(items, i -> ...)`).
         let mut locals = vec![Value::Null; decl.code.lambdas.iter().map(|l| l.slot as usize + 1).max().unwrap_or(0)];
         let mut frame = Frame {
@@ -577,7 +693,7 @@ impl Engine {
         let key = inst.profile.clone();
         let member = move |a: &str| audiences.get(a).is_some_and(|m| m.contains(&key));
         let ctx = EvalContext::new(clock::ts(self.now_ms), self.tz[inst.journey as usize].clone())
-            .with_seed(self.options.seed ^ inst.id)
+            .with_seed(instance_seed(self.options.seed, inst))
             .with_audiences(&member);
         let secrets = &self.secrets;
         let (locals, event_paths) = inst.frame_values();
@@ -611,7 +727,7 @@ impl Engine {
             }
         }
         let id = self.next_id;
-        self.next_id += 1;
+        self.next_id += self.options.shard.stride();
         let event: Box<[Value]> = match payload {
             Some(p) => journey
                 .event_paths
@@ -712,7 +828,7 @@ impl Engine {
                 let key = inst.profile.clone();
                 let member = move |a: &str| audiences.get(a).is_some_and(|m| m.contains(&key));
                 let ctx = EvalContext::new(clock::ts(self.now_ms), self.tz[j].clone())
-                    .with_seed(self.options.seed ^ inst.id.wrapping_mul(0x9E37_79B9) ^ u64::from(inst.pc))
+                    .with_seed(instance_seed(self.options.seed, &inst).wrapping_mul(0x9E37_79B9) ^ u64::from(inst.pc))
                     .with_audiences(&member);
                 let secrets = &self.secrets;
                 let mut pc = inst.pc;
@@ -797,8 +913,15 @@ impl Engine {
                 }
                 Stop::Cap(i) => {
                     let c = &journey.caps[i as usize];
-                    let count = self.caps.entry((inst.journey, c.node)).or_default();
-                    if *count < c.limit {
+                    let key = (inst.journey, c.node);
+                    let count = self.caps.entry(key).or_default();
+                    // With shared counters this engine's own count is its share, kept so that
+                    // the shares of restored engines add up to the total again.
+                    let taken = match &self.options.shared_caps {
+                        Some(shared) => shared.take(key, c.limit),
+                        None => *count < c.limit,
+                    };
+                    if taken {
                         *count += 1;
                         self.changes.caps = true;
                     } else {

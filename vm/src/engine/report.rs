@@ -52,6 +52,36 @@ pub struct Report {
     pub call_errors: BTreeMap<String, u64>,
 }
 
+impl Report {
+    /// Adds another engine's counts (engines that shared one run's profiles).
+    pub fn absorb(&mut self, other: &Report) {
+        self.events += other.events;
+        self.filtered += other.filtered;
+        add_counts(&mut self.rejected, &other.rejected);
+        add_counts(&mut self.calls, &other.calls);
+        add_counts(&mut self.call_errors, &other.call_errors);
+        for (mine, theirs) in self.journeys.iter_mut().zip(&other.journeys) {
+            mine.started += theirs.started;
+            add_counts(&mut mine.ended, &theirs.ended);
+            mine.errors += theirs.errors;
+            mine.timeouts += theirs.timeouts;
+            mine.running += theirs.running;
+            for (m, t) in mine.nodes.iter_mut().zip(&theirs.nodes) {
+                m.entered += t.entered;
+                m.passed += t.passed;
+                m.exited += t.exited;
+                m.failed += t.failed;
+            }
+        }
+    }
+}
+
+fn add_counts(to: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (k, n) in from {
+        *to.entry(k.clone()).or_default() += n;
+    }
+}
+
 /// One line per node an instance passes (`--step-events`).
 #[derive(Debug, Clone, Serialize)]
 pub struct StepEvent {

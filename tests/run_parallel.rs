@@ -1,0 +1,203 @@
+//! `journey run --jobs N`: profiles split across threads take the same paths, give the same
+//! report and the same step events (but for instance numbers) as one thread; bad lines keep
+//! their line numbers; a `cap` holds across threads.
+
+use serde_json::{json, Value as Json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn journey(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_journey")).args(args).output().expect("journey runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("journey-par-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The example events, copied `copies` times with other profiles and shifted times, in time
+/// order; plus the example profiles under the same new keys.
+fn scaled_examples(dir: &Path, copies: usize) -> (PathBuf, PathBuf) {
+    let events: Vec<Json> = std::fs::read_to_string("examples/events.jsonl")
+        .expect("example events")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let profiles = std::fs::read_to_string("examples/profiles.jsonl").expect("example profiles");
+    let rename = |text: &str, copy: usize| text.replace("@example.com", &format!("+{copy}@example.com"));
+    let mut lines: Vec<(i64, String)> = Vec::new();
+    let mut people = String::new();
+    for copy in 0..copies {
+        for e in &events {
+            let at: jiff::Timestamp = e["at"].as_str().expect("at").parse().expect("time");
+            let shifted =
+                jiff::Timestamp::from_millisecond(at.as_millisecond() + copy as i64 * 7_919_000).expect("in range");
+            let mut e = e.clone();
+            e["at"] = json!(shifted.to_string());
+            lines.push((shifted.as_millisecond(), rename(&e.to_string(), copy)));
+        }
+        people.push_str(&rename(&profiles, copy));
+        people.push('\n');
+    }
+    lines.sort_by_key(|(t, _)| *t);
+    let ev = dir.join("events.jsonl");
+    std::fs::write(&ev, lines.into_iter().map(|(_, l)| l + "\n").collect::<String>()).expect("write events");
+    let pr = dir.join("profiles.jsonl");
+    std::fs::write(&pr, people).expect("write profiles");
+    (ev, pr)
+}
+
+/// Step events without instance numbers (which depend on how many threads numbered them), in
+/// file order.
+fn steps_without_instances(path: &Path) -> Vec<Json> {
+    std::fs::read_to_string(path)
+        .expect("step events")
+        .lines()
+        .map(|l| {
+            let mut v: Json = serde_json::from_str(l).expect("JSON step event");
+            v.as_object_mut().expect("object").remove("instance");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn threads_take_the_same_paths_as_one() {
+    let dir = temp_dir("same");
+    let (events, profiles) = scaled_examples(&dir, 40);
+    let run = |jobs: &str| {
+        let steps = dir.join(format!("steps-{jobs}.jsonl"));
+        let o = journey(&[
+            "run",
+            "examples",
+            "--events",
+            events.to_str().expect("path"),
+            "--profiles",
+            profiles.to_str().expect("path"),
+            "--dry-run",
+            "--format",
+            "json",
+            "--jobs",
+            jobs,
+            "--step-events",
+            steps.to_str().expect("path"),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        (String::from_utf8(o.stdout).expect("UTF-8"), steps)
+    };
+    let (one, one_steps) = run("1");
+    let (three, three_steps) = run("3");
+    assert!(one.lines().filter(|l| l.contains("\"type\":\"instance\"")).count() >= 40 * 4, "paths:\n{one}");
+    assert_eq!(one, three, "paths and report");
+    let (a, mut b) = (steps_without_instances(&one_steps), steps_without_instances(&three_steps));
+    assert!(!a.is_empty());
+    let times: Vec<&str> = b.iter().map(|s| s["time"].as_str().expect("time")).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "merged step events are in time order");
+    // Equal times may interleave profiles differently; each profile's own steps keep their order.
+    let mut a_sorted = a.clone();
+    let key = |s: &Json| (s["time"].to_string(), s["profile"].to_string());
+    a_sorted.sort_by_key(key);
+    b.sort_by_key(key);
+    let only_one: Vec<&Json> = a_sorted.iter().filter(|s| !b.contains(s)).take(5).collect();
+    let only_three: Vec<&Json> = b.iter().filter(|s| !a_sorted.contains(s)).take(5).collect();
+    assert!(
+        a_sorted == b,
+        "the same step events; only with one thread: {only_one:#?}; only with three: {only_three:#?}"
+    );
+    assert!(!dir.read_dir().expect("dir").any(|e| e.expect("entry").file_name().to_string_lossy().contains(".part")));
+}
+
+#[test]
+fn bad_lines_keep_their_line_numbers_across_threads() {
+    let dir = temp_dir("lines");
+    let good = std::fs::read_to_string("examples/events.jsonl").expect("example events");
+    let good: Vec<&str> = good.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut text = String::new();
+    let mut bad = Vec::new();
+    for i in 0..400 {
+        if i % 37 == 5 {
+            text.push_str("{not json\n");
+            bad.push(i + 1);
+        } else {
+            text.push_str(good[i % good.len()]);
+            text.push('\n');
+        }
+    }
+    let events = dir.join("events.jsonl");
+    std::fs::write(&events, text).expect("write");
+    for jobs in ["1", "2", "4"] {
+        let o = journey(&[
+            "run",
+            "examples",
+            "--events",
+            events.to_str().expect("path"),
+            "--dry-run",
+            "--summary-only",
+            "--jobs",
+            jobs,
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&o.stderr);
+        let lines: Vec<usize> = err
+            .lines()
+            .filter(|l| l.contains("not valid JSON"))
+            .map(|l| l.split(':').nth(2).and_then(|n| n.trim().parse().ok()).expect("line number"))
+            .collect();
+        assert_eq!(lines, bad, "--jobs {jobs}:\n{err}");
+    }
+}
+
+#[test]
+fn a_cap_holds_across_threads() {
+    let dir = temp_dir("cap");
+    let project = dir.join("capped.journey");
+    std::fs::write(
+        &project,
+        r#"
+type Person = { id: string }
+event Visit: Person {
+  key id
+}
+journey Capped {
+  start on Visit
+  cap 7 {
+    end "in"
+  } else {
+    end "over"
+  }
+}
+"#,
+    )
+    .expect("write journey");
+    let lines: String = (0..60)
+        .map(|i| {
+            format!(
+                "{{\"event\": \"Visit\", \"at\": \"2026-05-01T00:{:02}:00Z\", \"payload\": {{\"id\": \"p{i}\"}}}}\n",
+                i
+            )
+        })
+        .collect();
+    let events = dir.join("events.jsonl");
+    std::fs::write(&events, lines).expect("write events");
+    for jobs in ["1", "4"] {
+        let o = journey(&[
+            "run",
+            project.to_str().expect("path"),
+            "--events",
+            events.to_str().expect("path"),
+            "--format",
+            "json",
+            "--summary-only",
+            "--jobs",
+            jobs,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let summary: Json = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).expect("summary");
+        let ended = &summary["journeys"]["Capped"]["ended"];
+        assert_eq!(ended["in"], 7, "--jobs {jobs}: {summary}");
+        assert_eq!(ended["over"], 53, "--jobs {jobs}: {summary}");
+    }
+}

@@ -1,0 +1,460 @@
+//! Running journeys over a recorded file of events on a virtual clock (`journey run`, and the
+//! run benchmark).
+//!
+//! Events are read straight from JSON text (only what the program reads of a payload is
+//! converted), routed to their profile by the event's `key`, sorted by time and handed to one
+//! engine per thread, each running its own share of the profiles ([`crate::engine::Shard`]).
+//! Profiles never meet (each instance belongs to one profile), so the split changes no path:
+//! a profile's events are handled one at a time in time order on its engine. What one journey
+//! shares between profiles, a `cap`, is counted once for all engines; which profiles are the
+//! first N through it then depends on how the threads interleave, so a program with a cap runs
+//! on one engine unless more are asked for ([`jobs_for`]).
+
+use crate::engine::report::Report;
+use crate::engine::{shard_of, Engine, Options, Shard, SharedCaps};
+use crate::machine::Image;
+use crate::value::Value;
+use arcstr::ArcStr;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value as Json;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// One accepted event, routed to its profile.
+pub struct RunEvent {
+    /// Its line in the file (from 1).
+    pub line: usize,
+    /// When it happens (epoch ms).
+    pub at_ms: i64,
+    /// The event's index in the program.
+    pub event: u16,
+    /// Its profile key.
+    pub key: ArcStr,
+    /// Its payload, as far as the program reads it.
+    pub payload: Value,
+}
+
+/// A line that was skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The line (from 1).
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The events of a file, ready to run.
+pub struct Events {
+    /// Accepted events in time order (file order among equal times).
+    pub events: Vec<RunEvent>,
+    /// Skipped lines, in file order.
+    pub problems: Vec<Problem>,
+    /// Events filtered by `when` and rejected, counted as an engine would.
+    pub report: Report,
+    /// The earliest time of any line with a valid `at` (where the clock starts).
+    pub first_ms: Option<i64>,
+}
+
+/// How many engines to split a program's profiles across: as many as asked for; by default one
+/// per core, but one when a journey has a `cap` (its count is "the first N profiles through the
+/// node", an order between profiles that only one engine keeps run after run).
+pub fn jobs_for(image: &Image, asked: Option<usize>, cores: usize) -> usize {
+    match asked {
+        Some(n) => n.max(1),
+        None if image.program.journeys.iter().any(|j| !j.caps.is_empty()) => 1,
+        None => cores.max(1),
+    }
+}
+
+/// Reads a file of event lines (`{"event": "Name", "at": "2026-...Z", "payload": {...}}`),
+/// on `jobs` threads. Lines after `until` are left out.
+pub fn read_events(text: &[u8], image: &Arc<Image>, jobs: usize, until: Option<i64>) -> Events {
+    let chunks = split_lines(text, jobs.max(1));
+    let parsed: Vec<Events> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks.iter().map(|chunk| s.spawn(move || read_chunk(chunk, image, until))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    let mut out = Events { events: Vec::new(), problems: Vec::new(), report: Report::default(), first_ms: None };
+    let mut lines_before = 0;
+    for (chunk, mut part) in chunks.iter().zip(parsed) {
+        for e in &mut part.events {
+            e.line += lines_before;
+        }
+        for p in &mut part.problems {
+            p.line += lines_before;
+        }
+        lines_before += count_lines(chunk);
+        out.events.append(&mut part.events);
+        out.problems.append(&mut part.problems);
+        out.report.absorb(&part.report);
+        out.first_ms = match (out.first_ms, part.first_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    // The clock only moves forward: events are taken in time order (file order among equals).
+    if !out.events.is_sorted_by_key(|e| e.at_ms) {
+        out.events.sort_by_key(|e| e.at_ms);
+    }
+    out
+}
+
+/// The text cut into about `n` pieces at line ends.
+fn split_lines(text: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut out = Vec::with_capacity(n);
+    let mut rest = text;
+    for i in (1..=n).rev() {
+        if i == 1 || rest.is_empty() {
+            out.push(rest);
+            break;
+        }
+        let cut = (rest.len() / i).max(1);
+        let end = rest[cut - 1..].iter().position(|&b| b == b'\n').map(|p| cut + p).unwrap_or(rest.len());
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// The lines of a piece cut by [`split_lines`] (each piece but the last ends with a newline).
+fn count_lines(chunk: &[u8]) -> usize {
+    chunk.iter().filter(|&&b| b == b'\n').count()
+}
+
+fn read_chunk(chunk: &[u8], image: &Arc<Image>, until: Option<i64>) -> Events {
+    let mut router = Engine::new(image.clone(), 0, Options::default());
+    router.set_change_tracking(false);
+    let mut out = Events { events: Vec::new(), problems: Vec::new(), report: Report::default(), first_ms: None };
+    for (i, raw) in chunk.split(|&b| b == b'\n').enumerate() {
+        let line = i + 1;
+        let Ok(text) = std::str::from_utf8(raw) else {
+            out.problems.push(Problem { line, message: "is not UTF-8 text".into() });
+            continue;
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        let parsed = match LineSeed(&router).deserialize(&mut serde_json::Deserializer::from_str(text)) {
+            Ok(l) => l,
+            Err(e) if e.classify() == serde_json::error::Category::Data => {
+                out.problems.push(Problem { line, message: "is not a JSON object with an \"event\" name".into() });
+                continue;
+            }
+            Err(e) => {
+                out.problems.push(Problem { line, message: format!("not valid JSON ({e})") });
+                continue;
+            }
+        };
+        let Some(name) = parsed.event.as_ref().and_then(Json::as_str) else {
+            out.problems.push(Problem { line, message: "has no \"event\" name".into() });
+            continue;
+        };
+        let Some(at) = parsed.at.as_ref() else {
+            let message = "has no \"at\" time; write e.g. \"at\": \"2026-12-01T09:00:00Z\"".into();
+            out.problems.push(Problem { line, message });
+            continue;
+        };
+        let at_ms = match at.as_str().map(str::parse::<jiff::Timestamp>) {
+            Some(Ok(t)) => t.as_millisecond(),
+            Some(Err(e)) => {
+                let message = format!("\"at\" is not an RFC 3339 date-time ({e})");
+                out.problems.push(Problem { line, message });
+                continue;
+            }
+            None => {
+                out.problems.push(Problem { line, message: "\"at\" is not a string".into() });
+                continue;
+            }
+        };
+        if until.is_some_and(|u| at_ms > u) {
+            continue;
+        }
+        out.first_ms = Some(out.first_ms.map_or(at_ms, |f| f.min(at_ms)));
+        let payload = match parsed.payload {
+            Some(Ok(v)) => Some(v),
+            Some(Err(j)) => router.convert(name, &j),
+            None => router.convert(name, &Json::Object(Default::default())),
+        };
+        let routed = match payload {
+            Some(p) => router.route(name, &p, at_ms).map(|key| key.map(|k| (k, p))),
+            // An unknown event: counted and reported as the engine does.
+            None => router.route(name, &Value::Null, at_ms).map(|_| None),
+        };
+        match routed {
+            Ok(Some((key, payload))) => {
+                let event = router.event_index(name).unwrap_or_default();
+                out.events.push(RunEvent { line, at_ms, event, key, payload });
+            }
+            Ok(None) => {}
+            Err(why) => out.problems.push(Problem { line, message: why.to_string() }),
+        }
+    }
+    out
+}
+
+/// An event line: the name and time as written, and the payload converted as the named event
+/// reads it when the name comes first (else kept as JSON, converted afterwards).
+struct Line {
+    event: Option<Json>,
+    at: Option<Json>,
+    payload: Option<Result<Value, Json>>,
+}
+
+struct LineSeed<'e>(&'e Engine);
+
+impl<'de> DeserializeSeed<'de> for LineSeed<'_> {
+    type Value = Line;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Line, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LineSeed<'_> {
+    type Value = Line;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an event line")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Line, A::Error> {
+        let mut line = Line { event: None, at: None, payload: None };
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match k.as_ref() {
+                "event" => line.event = Some(map.next_value()?),
+                "at" => line.at = Some(map.next_value()?),
+                "payload" => {
+                    let seed = line.event.as_ref().and_then(Json::as_str).and_then(|n| self.0.payload_seed(n));
+                    line.payload = Some(match seed {
+                        Some(seed) => Ok(map.next_value_seed(seed)?),
+                        None => Err(map.next_value()?),
+                    })
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(line)
+    }
+}
+
+/// A profile to load before the run.
+pub struct ProfileLine {
+    /// Its key.
+    pub key: String,
+    /// Its attributes.
+    pub attributes: Value,
+    /// The audiences it is in.
+    pub audiences: Vec<String>,
+}
+
+/// What a run needs besides its events.
+pub struct RunSetup<'a> {
+    /// The program.
+    pub image: Arc<Image>,
+    /// Engine options (the shard is set per engine).
+    pub options: Options,
+    /// How many engines share the profiles (see [`jobs_for`]).
+    pub jobs: usize,
+    /// Where the clock starts.
+    pub start_ms: i64,
+    /// Stop the clock here instead of running until nothing waits.
+    pub until: Option<i64>,
+    /// Answers the calls an engine made (real HTTP, a dry run, mocks).
+    pub settle: &'a (dyn Fn(&mut Engine) + Sync),
+    /// Counts events handled, for a progress display.
+    pub progress: &'a AtomicU64,
+}
+
+/// Runs the events on `setup.jobs` engines, each on its own thread with its share of the
+/// profiles, until nothing waits (or `until`). Step events of engine `i` go to `steps[i]`
+/// (in time order within it). Returns the engines, in shard order.
+pub fn run(
+    setup: &RunSetup<'_>,
+    events: Vec<RunEvent>,
+    profiles: Vec<ProfileLine>,
+    steps: Option<Vec<Box<dyn Write + Send + '_>>>,
+) -> Vec<Engine> {
+    let n = setup.jobs.max(1);
+    let mut shares: Vec<Vec<RunEvent>> = (0..n).map(|_| Vec::new()).collect();
+    for e in events {
+        shares[shard_of(&e.key, n as u32) as usize].push(e);
+    }
+    let mut people: Vec<Vec<ProfileLine>> = (0..n).map(|_| Vec::new()).collect();
+    for p in profiles {
+        people[shard_of(&p.key, n as u32) as usize].push(p);
+    }
+    let mut sinks: Vec<Option<Box<dyn Write + Send + '_>>> = match steps {
+        Some(s) => s.into_iter().map(Some).collect(),
+        None => (0..n).map(|_| None).collect(),
+    };
+    sinks.resize_with(n, || None);
+    let mut base = setup.options.clone();
+    if n > 1 && base.shared_caps.is_none() {
+        base.shared_caps = Some(Arc::new(SharedCaps::default()));
+    }
+    let mut engines: Vec<(Engine, Option<Box<dyn Write + Send + '_>>)> = people
+        .into_iter()
+        .zip(sinks)
+        .enumerate()
+        .map(|(i, (people, sink))| {
+            let options = Options { shard: Shard { index: i as u32, count: n as u32 }, ..base.clone() };
+            let mut engine = Engine::new(setup.image.clone(), setup.start_ms, options);
+            engine.set_change_tracking(false);
+            for p in people {
+                engine.set_profile(&p.key, p.attributes);
+                for a in &p.audiences {
+                    engine.audience_enter(a, &p.key);
+                }
+            }
+            (engine, sink)
+        })
+        .collect();
+    // Each engine takes its events, then runs on until nothing of its own waits.
+    let mut shares = shares.into_iter().map(Some).collect::<Vec<_>>();
+    std::thread::scope(|s| {
+        for ((engine, sink), share) in engines.iter_mut().zip(shares.iter_mut()) {
+            let share = share.take().unwrap_or_default();
+            s.spawn(move || {
+                for e in share {
+                    advance(engine, setup, e.at_ms, false);
+                    let name = engine.image().program.events[e.event as usize].name.clone();
+                    let _ = engine.send_routed(&name, &e.key, e.payload);
+                    (setup.settle)(engine);
+                    flush_steps(engine, sink.as_deref_mut());
+                    setup.progress.fetch_add(1, Ordering::Relaxed);
+                }
+                run_down(engine, setup, sink.as_deref_mut());
+            });
+        }
+    });
+    // One engine alone would go on while any profile waits: timers of the others (a scheduled
+    // audience read) fire meanwhile. So every engine catches up with the latest clock, until
+    // they agree.
+    if n > 1 {
+        loop {
+            let latest = engines.iter().map(|(e, _)| e.now_ms()).max().unwrap_or(setup.start_ms);
+            let behind = engines.iter().any(|(e, _)| e.now_ms() < latest && e.next_due().is_some_and(|d| d <= latest));
+            if !behind {
+                break;
+            }
+            std::thread::scope(|s| {
+                for (engine, sink) in &mut engines {
+                    s.spawn(move || {
+                        advance(engine, setup, latest, true);
+                        flush_steps(engine, sink.as_deref_mut());
+                        run_down(engine, setup, sink.as_deref_mut());
+                    });
+                }
+            });
+        }
+    }
+    if let Some(u) = setup.until {
+        std::thread::scope(|s| {
+            for (engine, sink) in &mut engines {
+                s.spawn(move || {
+                    advance(engine, setup, u.max(engine.now_ms()), true);
+                    flush_steps(engine, sink.as_deref_mut());
+                });
+            }
+        });
+    }
+    engines
+        .into_iter()
+        .map(|(engine, sink)| {
+            if let Some(mut s) = sink {
+                let _ = s.flush();
+            }
+            engine
+        })
+        .collect()
+}
+
+/// Fires everything due up to `to` (inclusive or not), answering calls as it goes: timer by
+/// timer, so that each call is answered at its own time (not when the next event happens to
+/// arrive, which would depend on other profiles' events).
+fn advance(engine: &mut Engine, setup: &RunSetup<'_>, to: i64, inclusive: bool) {
+    while let Some(due) = engine.next_due() {
+        if due > to || (!inclusive && due == to) {
+            break;
+        }
+        engine.advance(due, true);
+        (setup.settle)(engine);
+    }
+    engine.advance(to, inclusive);
+    (setup.settle)(engine);
+}
+
+/// Fires timers in order until nothing waits (or the next is after `until`).
+fn run_down(engine: &mut Engine, setup: &RunSetup<'_>, mut sink: Option<&mut (dyn Write + Send + '_)>) {
+    while engine.live().next().is_some() {
+        let Some(due) = engine.next_due() else { break };
+        if setup.until.is_some_and(|u| due > u) {
+            break;
+        }
+        engine.advance(due, true);
+        (setup.settle)(engine);
+        flush_steps(engine, sink.as_deref_mut());
+    }
+}
+
+fn flush_steps(engine: &mut Engine, sink: Option<&mut (dyn Write + Send + '_)>) {
+    match sink {
+        Some(out) => {
+            for s in engine.steps.drain(..) {
+                let _ = serde_json::to_writer(&mut *out, &s);
+                let _ = out.write_all(b"\n");
+            }
+        }
+        None => engine.steps.clear(),
+    }
+}
+
+/// Merges engines' step-event files (each in time order) into one, in time order; equal times
+/// keep engine order. Lines start with `{"time":"...` in one fixed format, so the text order
+/// of that field is the time order.
+pub fn merge_steps(inputs: Vec<Box<dyn std::io::BufRead + '_>>, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut inputs = inputs;
+    let mut heads: Vec<Option<String>> = Vec::with_capacity(inputs.len());
+    for r in &mut inputs {
+        heads.push(next_line(r.as_mut())?);
+    }
+    loop {
+        let next =
+            heads.iter().enumerate().filter_map(|(i, h)| h.as_deref().map(|h| (step_time(h), i))).min().map(|(_, i)| i);
+        let Some(i) = next else { break };
+        if let Some(line) = heads[i].take() {
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        heads[i] = next_line(inputs[i].as_mut())?;
+    }
+    out.flush()
+}
+
+fn next_line(r: &mut dyn std::io::BufRead) -> std::io::Result<Option<String>> {
+    let mut s = String::new();
+    if r.read_line(&mut s)? == 0 {
+        return Ok(None);
+    }
+    while s.ends_with('\n') || s.ends_with('\r') {
+        s.pop();
+    }
+    Ok(Some(s))
+}
+
+fn step_time(line: &str) -> &str {
+    line.strip_prefix("{\"time\":\"").and_then(|r| r.split('"').next()).unwrap_or("")
+}
+
+/// The reports of engines that shared a run, with the counts of reading its events.
+pub fn report(engines: &mut [Engine], read: &Report) -> Report {
+    let mut total = engines.first_mut().map(|e| e.report().clone()).unwrap_or_default();
+    for e in engines.iter_mut().skip(1) {
+        total.absorb(e.report());
+    }
+    total.absorb(read);
+    total
+}
