@@ -10,8 +10,12 @@
 //! (the `await`), some after the reminder. Every side runs end to end: read the file, parse
 //! every line, sort by time, and run the journeys on the virtual clock to the end.
 //!
-//! - VM: the compiled CartRecovery journey in the engine, as `journey run --dry-run` drives it
-//!   (`advance`, `send`, calls answered null at once).
+//! - journey-run-1 / journey-run-N: `journey run --dry-run --jobs 1` and `--jobs <cores>`: the
+//!   compiled CartRecovery journey run by `journey_vm::run`, the driver `journey run` uses
+//!   (read the file, parse lines on the threads straight into values, route by key, sort by
+//!   time, one engine per thread; calls answered null at once).
+//! - vm-stream / vm-text: one engine fed line by line (parsed as JSON, then converted; or read
+//!   straight from the text), for comparison.
 //! - Rust (json): each line parsed as a `serde_json::Value`, the fields read from it; a HashMap
 //!   of per-profile state; the same waits on the same virtual clock in a BinaryHeap of timers;
 //!   the same counters.
@@ -177,30 +181,6 @@ fn compile() -> Arc<Image> {
     Arc::new(Image::load(program).expect("loads"))
 }
 
-struct EventLine {
-    event: String,
-    at_ms: i64,
-    payload: Json,
-}
-
-/// Reads and parses every line, then sorts by time (what `journey run` does before its loop).
-fn read_events(path: &Path) -> Vec<EventLine> {
-    let file = std::fs::File::open(path).expect("events");
-    let mut out = Vec::new();
-    for line in std::io::BufReader::with_capacity(1 << 16, file).lines() {
-        let line = line.expect("line");
-        if line.trim().is_empty() {
-            continue;
-        }
-        let mut v: Json = serde_json::from_str(&line).expect("JSON");
-        let event = v["event"].as_str().expect("event").to_string();
-        let at_ms = v["at"].as_str().expect("at").parse::<jiff::Timestamp>().expect("time").as_millisecond();
-        out.push(EventLine { event, at_ms, payload: v["payload"].take() });
-    }
-    out.sort_by_key(|e| e.at_ms);
-    out
-}
-
 fn settle(engine: &mut Engine) {
     loop {
         let calls = engine.take_calls();
@@ -214,39 +194,29 @@ fn settle(engine: &mut Engine) {
     }
 }
 
-fn run_vm(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
+/// `journey run --dry-run --jobs N`'s own driver (`journey_vm::run`): the file read whole, its
+/// lines parsed on `jobs` threads straight into values (only what the program reads), routed by
+/// key, sorted by time and run on `jobs` engines, each with its share of the profiles.
+fn run_journey(image: &Arc<Image>, path: &Path, jobs: usize) -> (Counts, Duration) {
     let t = Instant::now();
-    let events = read_events(path);
+    let text = std::fs::read(path).expect("events");
+    let read = journey_vm::run::read_events(&text, image, jobs, None);
+    drop(text);
     let parsed = t.elapsed();
-    let start = events.first().map(|e| e.at_ms).unwrap_or(0);
-    let mut engine = Engine::new(image.clone(), start, Options::default());
-    // A one-off run takes no changes (as `journey run`).
-    engine.set_change_tracking(false);
-    for e in &events {
-        engine.advance(e.at_ms, false);
-        settle(&mut engine);
-        engine.send(&e.event, &e.payload).expect("accepted");
-        settle(&mut engine);
-    }
-    while engine.live().next().is_some() {
-        let Some(due) = engine.next_due() else { break };
-        engine.advance(due, true);
-        settle(&mut engine);
-    }
-    let looped = t.elapsed();
-    let report = engine.report().clone();
-    drop(engine);
-    let dropped_engine = t.elapsed();
-    drop(events);
-    if std::env::var_os("RUN_PHASES").is_some() {
-        eprintln!(
-            "vm phases: parse {:.3} s, engine {:.3} s, drop engine {:.3} s, drop events {:.3} s",
-            parsed.as_secs_f64(),
-            (looped - parsed).as_secs_f64(),
-            (dropped_engine - looped).as_secs_f64(),
-            (t.elapsed() - dropped_engine).as_secs_f64()
-        );
-    }
+    assert!(read.problems.is_empty(), "{:?}", &read.problems[..read.problems.len().min(3)]);
+    let progress = std::sync::atomic::AtomicU64::new(0);
+    let setup = journey_vm::run::RunSetup {
+        image: image.clone(),
+        options: Options::default(),
+        jobs,
+        start_ms: read.first_ms.unwrap_or(0),
+        until: None,
+        settle: &settle,
+        progress: &progress,
+    };
+    let mut engines = journey_vm::run::run(&setup, read.events, Vec::new(), None);
+    let report = journey_vm::run::report(&mut engines, &read.report);
+    drop(engines);
     let r = &report.journeys[0];
     let counts = Counts {
         events: report.events,
@@ -747,7 +717,11 @@ fn main() {
         );
         results.push((name, total, best(&parses), counts.expect("ran")));
     };
-    measure("vm", &mut || run_vm(&image, &path));
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    measure("journey-run-1", &mut || run_journey(&image, &path, 1));
+    if cores > 1 {
+        measure("journey-run-N", &mut || run_journey(&image, &path, cores));
+    }
     measure("vm-stream", &mut || run_vm_streaming(&image, &path));
     measure("vm-text", &mut || run_vm_text(&image, &path));
     measure("rust-json", &mut || {
@@ -785,7 +759,7 @@ fn main() {
     }
     let time = |n: &str| results.iter().find(|r| r.0 == n).map(|r| r.1.as_secs_f64());
     println!();
-    for vm in ["vm", "vm-stream", "vm-text"] {
+    for vm in ["journey-run-1", "journey-run-N", "vm-stream", "vm-text"] {
         for hand in ["rust-json", "rust-typed"] {
             if let (Some(v), Some(h)) = (time(vm), time(hand)) {
                 println!("throughput {vm} / {hand} = {:.2}", h / v);

@@ -117,16 +117,16 @@ impl Value {
         }
         let mut r = Record::with_capacity(fields.len());
         for (k, sub) in fields {
-            let Some((key, v)) = m.get_key_value(k.as_str()) else { continue };
+            let Some(v) = m.get(k.as_str()) else { continue };
             let v = match ty {
-                Ty::Record(rt) => match rt.fields.get(key) {
+                Ty::Record(rt) => match rt.fields.get(k.as_str()) {
                     Some(f) => Value::from_json_projected(v, &f.ty, sub),
                     None => Value::from_json_untyped_projected(v, sub),
                 },
                 Ty::Map(item) => Value::from_json_projected(v, item, sub),
                 _ => Value::from_json_untyped_projected(v, sub),
             };
-            r.push_unchecked(key.as_str(), v);
+            r.push_unchecked(k.clone(), v);
         }
         Value::record(r)
     }
@@ -136,8 +136,8 @@ impl Value {
         let (Projection::Fields(fields), Json::Object(m)) = (part, j) else { return Value::from_json(j) };
         let mut r = Record::with_capacity(fields.len());
         for (k, sub) in fields {
-            if let Some((key, v)) = m.get_key_value(k.as_str()) {
-                r.push_unchecked(key.as_str(), Value::from_json_untyped_projected(v, sub));
+            if let Some(v) = m.get(k.as_str()) {
+                r.push_unchecked(k.clone(), Value::from_json_untyped_projected(v, sub));
             }
         }
         Value::record(r)
@@ -279,10 +279,10 @@ impl<'de> serde::de::Visitor<'de> for PayloadSeed<'_> {
         let bare = self.bare();
         let mut r = Record::new();
         while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let sub = match self.part {
-                Projection::All => &ALL,
-                Projection::Fields(fields) => match fields.iter().find(|(f, _)| *f == k) {
-                    Some((_, sub)) => sub,
+            let (sub, name) = match self.part {
+                Projection::All => (&ALL, None),
+                Projection::Fields(fields) => match fields.iter().find(|(f, _)| f.as_str() == k) {
+                    Some((name, sub)) => (sub, Some(name)),
                     None => {
                         map.next_value::<serde::de::IgnoredAny>()?;
                         continue;
@@ -296,7 +296,10 @@ impl<'de> serde::de::Visitor<'de> for PayloadSeed<'_> {
             };
             let v = map.next_value_seed(PayloadSeed { ty, part: sub })?;
             // A repeated key keeps its first place and its last value, as serde_json's map does.
-            r.insert(k.as_ref(), v);
+            match name {
+                Some(name) => r.insert(name.clone(), v),
+                None => r.insert(k.as_ref(), v),
+            }
         }
         Ok(Value::record(r))
     }

@@ -65,7 +65,7 @@ impl Image {
 /// The program's strings are shared, never-freed ("static") strings: copying and dropping one
 /// (a constant pushed and compared, a name in a record literal) touches no reference count.
 /// They are interned, so loading the same program again adds nothing.
-fn shared_static(s: &str) -> ArcStr {
+pub(crate) fn shared_static(s: &str) -> ArcStr {
     use std::collections::HashSet;
     use std::sync::{Mutex, OnceLock};
     static STRINGS: OnceLock<Mutex<HashSet<ArcStr>>> = OnceLock::new();

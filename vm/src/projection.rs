@@ -9,6 +9,7 @@
 //! program reads are the values the full conversion gives.
 
 use crate::engine::list_index;
+use arcstr::ArcStr;
 use journey_compiler::bytecode::{Code, Op, Program};
 use journey_compiler::ir::Start;
 
@@ -19,7 +20,9 @@ pub enum Projection {
     #[default]
     All,
     /// Only these fields of a record (each with its own part); nothing of a record not listed.
-    Fields(Vec<(String, Projection)>),
+    /// The names are the program's shared strings: a converted record takes them without
+    /// allocating its own.
+    Fields(Vec<(ArcStr, Projection)>),
 }
 
 impl Projection {
@@ -35,12 +38,12 @@ impl Projection {
             *self = Projection::All;
             return;
         };
-        match fields.iter_mut().find(|(k, _)| k == first) {
+        match fields.iter_mut().find(|(k, _)| k.as_str() == first) {
             Some((_, sub)) => sub.add(rest),
             None => {
                 let mut sub = Projection::none();
                 sub.add(rest);
-                fields.push((first.clone(), sub));
+                fields.push((crate::machine::shared_static(first), sub));
             }
         }
     }

@@ -1,0 +1,201 @@
+//! Memory per waiting instance: 1,000,000 profiles enter the CartRecovery journey of the `run`
+//! benchmark and wait, first at its `wait 1h`, then (an hour later) at its `await` with a
+//! 24-hour timeout. Heap bytes are counted by a counting global allocator (live bytes, as
+//! requested, so allocator overhead is not included) and the resident set size is read from
+//! `/proc/self/status`; both are reported per waiting instance, everything the engine holds
+//! for them included (instances, the per-profile maps, timers, profile keys, kept event values).
+//!
+//! A second, minimal journey keeps nothing of its entry event (`start on CartAdd`, `wait 1d`):
+//! what the engine itself costs per waiting instance.
+//!
+//! A third side, in the same run, is the baseline: hand-written Rust keeping the same state for
+//! the minimal journey's waiting profiles (a `HashMap` from profile key to its entry time and
+//! due time, and a `BinaryHeap` of timers).
+//!
+//! Run: `cargo bench -p journey-vm --bench memory` (`MEMORY_INSTANCES=200000` for fewer).
+
+use journey_compiler::sources::Sources;
+use journey_compiler::SchemaRegistry;
+use journey_vm::engine::{Engine, Options};
+use journey_vm::machine::Image;
+use serde_json::json;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// The journey of the `run` benchmark.
+const JOURNEY: &str = include_str!("data/cart.journey");
+
+/// A journey that keeps nothing of its entry event.
+const MINIMAL: &str = r#"
+schema CommerceEvent = xdm "https://ns.adobe.com/xdm/context/experienceevent"
+    with "https://ns.adobe.com/xdm/context/experienceevent-commerce"
+event CartAdd: CommerceEvent {
+  key identityMap.Email[0].id
+  when eventType == "commerce.productListAdds"
+}
+journey Waiting {
+  start on CartAdd
+  wait 1d
+  end "done"
+}
+"#;
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Relaxed);
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn compile(text: &str) -> Arc<Image> {
+    let mut sources = Sources::default();
+    let id = sources.add("cart.journey", "cart.journey".into(), text.to_string());
+    let registry = SchemaRegistry::new(&[]).expect("built-in schemas");
+    let checked = journey_compiler::check(&sources, &[id], &registry, &Default::default());
+    assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
+    Arc::new(Image::load(journey_compiler::codegen::compile(&checked.program, &sources)).expect("loads"))
+}
+
+const START_MS: i64 = 1_777_593_600_000; // 2026-05-01T00:00:00Z
+
+fn at(i: usize, n: usize) -> i64 {
+    // One cart add per profile, a few milliseconds apart (all within the first hour).
+    START_MS + (i as i64 * 3_000_000 / n as i64)
+}
+
+/// Heap and RSS growth since `base`, per waiting instance.
+fn measure(what: &str, waiting: u64, base: (usize, usize)) -> f64 {
+    let (heap, rss) = (LIVE.load(Relaxed).saturating_sub(base.0), rss_bytes().saturating_sub(base.1));
+    let per = heap as f64 / waiting.max(1) as f64;
+    println!(
+        "| {what} | {waiting} | {:.1} MB | **{per:.0}** | {:.0} |",
+        heap as f64 / 1e6,
+        rss as f64 / waiting.max(1) as f64
+    );
+    per
+}
+
+fn run_engine(n: usize, text: &str, minimal: bool) -> f64 {
+    let image = compile(text);
+    let mut engine = Engine::new(image, START_MS, Options::default());
+    // Changes are taken by a durable runtime at each checkpoint; nothing takes them here.
+    engine.set_change_tracking(false);
+    let base = (LIVE.load(Relaxed), rss_bytes());
+    for i in 0..n {
+        let at = at(i, n);
+        engine.advance(at, false);
+        let email = format!("shopper{i:07}@example.com");
+        let payload = json!({
+            "_id": format!("e-{i}"),
+            "timestamp": journey_vm::engine::clock::rfc3339(at),
+            "eventType": "commerce.productListAdds",
+            "identityMap": { "Email": [{ "id": email, "primary": true }] },
+            "commerce": { "cart": { "cartID": format!("cart-{i:07}"), "cartSource": "web" }, "productListAdds": { "value": 1.0 } },
+            "productListItems": [{ "SKU": "JKT-001-M", "name": "Alpine Shell Jacket", "quantity": 1, "priceTotal": 149.0 }]
+        });
+        engine.send("CartAdd", &payload).expect("accepted");
+    }
+    if minimal {
+        let waiting = engine.report().journeys[0].running;
+        measure("VM, minimal journey, at `wait 1d`", waiting, base)
+    } else {
+        let waiting = engine.report().journeys[0].running;
+        measure("VM, CartRecovery, at `wait 1h`", waiting, base);
+        // An hour later every instance waits at the `await` (a Purchase, or its 24-hour timeout).
+        engine.advance(START_MS + 3_600_000 + 3_000_000, false);
+        let waiting = engine.report().journeys[0].running;
+        measure("VM, CartRecovery, at the `await`", waiting, base)
+    }
+}
+
+/// The baseline: what a hand-written program keeps for the minimal journey's waiting profiles.
+fn run_hand(n: usize) -> f64 {
+    use std::cmp::Reverse;
+    use std::collections::{BinaryHeap, HashMap};
+    struct Waiting {
+        entered_ms: i64,
+        due_ms: i64,
+    }
+    let base = (LIVE.load(Relaxed), rss_bytes());
+    let mut waiting: HashMap<Box<str>, Waiting> = HashMap::new();
+    let mut timers: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::new();
+    for i in 0..n {
+        let at = at(i, n);
+        let payload = json!({
+            "eventType": "commerce.productListAdds",
+            "identityMap": { "Email": [{ "id": format!("shopper{i:07}@example.com"), "primary": true }] },
+        });
+        if payload["eventType"] != "commerce.productListAdds" {
+            continue;
+        }
+        let Some(key) = payload["identityMap"]["Email"][0]["id"].as_str() else { continue };
+        let due_ms = at + 86_400_000;
+        waiting.insert(key.into(), Waiting { entered_ms: at, due_ms });
+        timers.push(Reverse((due_ms, i as u32)));
+    }
+    let per = measure("hand-written Rust, minimal journey's state", waiting.len() as u64, base);
+    assert!(waiting.values().all(|w| w.due_ms > w.entered_ms) && timers.len() == waiting.len());
+    per
+}
+
+fn main() {
+    let n: usize = std::env::var("MEMORY_INSTANCES").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    // Each side runs in a process of its own, so that its resident set starts clean.
+    if let Ok(side) = std::env::var("MEMORY_SIDE") {
+        let per = match side.as_str() {
+            "hand" => run_hand(n),
+            "minimal" => run_engine(n, MINIMAL, true),
+            _ => run_engine(n, JOURNEY, false),
+        };
+        println!("per-instance {per}");
+        return;
+    }
+    println!("| side | waiting instances | heap | heap bytes per instance | RSS bytes per instance |");
+    println!("|---|---:|---:|---:|---:|");
+    let exe = std::env::current_exe().expect("own path");
+    let mut per = std::collections::HashMap::new();
+    for side in ["hand", "minimal", "cart"] {
+        let out = std::process::Command::new(&exe).env("MEMORY_SIDE", side).output().expect("side runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{side}: {}", String::from_utf8_lossy(&out.stderr));
+        for line in text.lines() {
+            match line.strip_prefix("per-instance ") {
+                Some(v) => {
+                    per.insert(side, v.parse::<f64>().expect("number"));
+                }
+                None => println!("{line}"),
+            }
+        }
+    }
+    println!();
+    println!("minimal journey: VM / hand-written = {:.2}", per["minimal"] / per["hand"]);
+    println!("CartRecovery at its await: {:.0} bytes per waiting instance (target: 256 or less)", per["cart"]);
+}
