@@ -9,6 +9,10 @@ use journey_runtime::store::{LogKind, NewEntry, Store};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
+/// The allocator of the `journey` binary.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BATCH: usize = 500;
 const CLIENTS: usize = 4;
 

@@ -126,15 +126,18 @@ pub fn serve_until(
     let metrics = Arc::new(Metrics::default());
     let executor = Arc::new(rt.block_on(async { HttpExecutor::builder().build() }).map_err(StartError::Config)?);
     let (wake_tx, wake_rx) = std::sync::mpsc::channel::<Wake>();
-    let worker = Worker::load(
-        Box::new(store),
-        executor,
-        rt.handle().clone(),
-        wake_tx.clone(),
-        metrics.clone(),
-        config.read_rate,
-    )
-    .map_err(StartError::Store)?;
+    // Loaded on a thread of its own that then ends: an allocator that keeps a thread's freed
+    // memory for reuse (mimalloc, in the `journey` binary) hands back what loading used only
+    // for a while (the stored rows) when the thread ends, instead of keeping it resident.
+    let (handle, load_wake, load_metrics) = (rt.handle().clone(), wake_tx.clone(), metrics.clone());
+    let read_rate = config.read_rate;
+    let worker = std::thread::Builder::new()
+        .name("journey-load".into())
+        .spawn(move || Worker::load(Box::new(store), executor, handle, load_wake, load_metrics, read_rate))
+        .map_err(|e| StartError::Config(e.to_string()))?
+        .join()
+        .map_err(|_| StartError::Store("loading the stored state failed".into()))?
+        .map_err(StartError::Store)?;
     let worker_thread = std::thread::Builder::new()
         .name("journey-engine".into())
         .spawn(move || worker.run(wake_rx))

@@ -11,14 +11,21 @@ use journey_vm::http::{self, HttpExecutor};
 use journey_vm::machine::Image;
 use journey_vm::value::Value;
 use serde_json::{json, Value as Json};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often state is checkpointed at most.
+/// How often state is checkpointed at most (unless the work budget is reached sooner).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// Log entries applied per read.
 const BATCH: usize = 2_000;
+/// The work (log entries applied, timers fired, step events made) after which a checkpoint is
+/// written at once: what a checkpoint holds in memory (changed instances, step events) is
+/// bounded by it, however many timers fall due together or however long the log to replay is.
+const CHECKPOINT_WORK: usize = 20_000;
+/// The longest stretch of work before the worker answers what waits in its queue (queries,
+/// call outcomes) again.
+const SLICE: Duration = Duration::from_millis(20);
 
 /// A question for the worker, answered between steps.
 pub enum Query {
@@ -63,6 +70,10 @@ pub struct Worker {
     metrics: Arc<Metrics>,
     last_checkpoint: Instant,
     dirty: bool,
+    /// Work done since the last checkpoint (see [`CHECKPOINT_WORK`]).
+    work: usize,
+    /// Whether the log may hold entries not applied yet.
+    log_behind: bool,
     read_rate: Option<u32>,
 }
 
@@ -72,7 +83,7 @@ pub fn wall_ms() -> i64 {
 }
 
 fn options(read_rate: Option<u32>) -> Options {
-    Options { keep_paths: false, step_events: true, seed: 0, read_rate }
+    Options { step_events: true, read_rate, ..Options::default() }
 }
 
 impl Worker {
@@ -105,42 +116,52 @@ impl Worker {
             metrics,
             last_checkpoint: Instant::now(),
             dirty: false,
+            work: 0,
+            log_behind: true,
             read_rate,
         };
-        w.catch_up()?;
-        w.tick();
+        // The log after the checkpoint is replayed, and timers due while the runtime was down
+        // fire, in the run loop: in bounded slices with checkpoints between them, with the API
+        // answering meanwhile.
         w.checkpoint()?;
         Ok(w)
     }
 
-    /// Runs until shutdown.
+    /// Runs until shutdown: answers what waits in the queue, then does one bounded slice of
+    /// work (applying the log, firing due timers), and checkpoints when the work done or the
+    /// time since the last checkpoint calls for it.
     pub fn run(mut self, rx: Receiver<Wake>) {
         loop {
             self.send_calls();
-            let wait = self.next_wait();
-            match rx.recv_timeout(wait) {
-                Ok(Wake::Appended(_)) => {
-                    if let Err(e) = self.catch_up() {
-                        tracing::error!("applying the log failed: {e}");
-                    }
+            let first = if self.busy() {
+                match rx.try_recv() {
+                    Ok(m) => Some(m),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return,
                 }
-                Ok(Wake::CallDone(version, instance, outcome, latency)) => {
-                    self.metrics.call_done(&outcome, latency);
-                    if let Some(v) = self.versions.iter_mut().find(|v| v.number == version) {
-                        v.engine.complete_call(instance, outcome);
-                        self.dirty = true;
-                    }
+            } else {
+                match rx.recv_timeout(self.next_wait()) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return,
                 }
-                Ok(Wake::Query(q)) => self.answer(q),
-                Ok(Wake::Shutdown) => {
-                    let _ = self.checkpoint();
+            };
+            if let Some(m) = first {
+                if !self.handle(m) {
                     return;
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+                while let Ok(m) = rx.try_recv() {
+                    if !self.handle(m) {
+                        return;
+                    }
+                }
             }
-            self.tick();
-            if self.dirty && self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            if let Err(e) = self.step() {
+                tracing::error!("applying the log failed: {e}");
+                // Not in a tight loop while the store fails.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if self.dirty && (self.work >= CHECKPOINT_WORK || self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY) {
                 if let Err(e) = self.checkpoint() {
                     tracing::error!("checkpoint failed: {e}");
                 }
@@ -148,40 +169,106 @@ impl Worker {
         }
     }
 
+    /// Handles one message; false on shutdown (after the final checkpoint).
+    fn handle(&mut self, m: Wake) -> bool {
+        match m {
+            Wake::Appended(_) => self.log_behind = true,
+            Wake::CallDone(version, instance, outcome, latency) => {
+                self.metrics.call_done(&outcome, latency);
+                if let Some(v) = self.versions.iter_mut().find(|v| v.number == version) {
+                    let before = v.engine.steps.len();
+                    v.engine.complete_call(instance, outcome);
+                    self.work += 1 + v.engine.steps.len().saturating_sub(before);
+                    self.dirty = true;
+                }
+            }
+            Wake::Query(q) => self.answer(q),
+            Wake::Shutdown => {
+                let _ = self.checkpoint();
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether work is waiting: log entries to apply or timers due.
+    fn busy(&self) -> bool {
+        self.log_behind || self.next_due().is_some_and(|d| d <= wall_ms())
+    }
+
+    fn next_due(&self) -> Option<i64> {
+        self.versions.iter().filter_map(|v| v.engine.next_due()).min()
+    }
+
     fn next_wait(&self) -> Duration {
         let now = wall_ms();
-        let due = self.versions.iter().filter_map(|v| v.engine.next_due()).min();
-        let until_due = due.map(|d| (d - now).clamp(0, 1_000) as u64).unwrap_or(1_000);
+        let until_due = self.next_due().map(|d| (d - now).clamp(0, 1_000) as u64).unwrap_or(1_000);
         let until_checkpoint = if self.dirty { 50 } else { 1_000 };
         Duration::from_millis(until_due.min(until_checkpoint))
     }
 
-    /// Fires every timer due by the wall clock.
-    fn tick(&mut self) {
-        let now = wall_ms();
-        for v in &mut self.versions {
-            if v.engine.next_due().is_some_and(|d| d <= now) {
-                v.engine.advance(now, true);
+    /// One slice of work, of about [`SLICE`]: log entries first (in order, each after the
+    /// timers due before it), then the timers due by the wall clock.
+    fn step(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + SLICE;
+        if self.log_behind {
+            let entries = self.store.entries_after(self.applied, BATCH).map_err(|e| e.to_string())?;
+            let mut finished = entries.len() < BATCH;
+            for (n, e) in entries.into_iter().enumerate() {
+                // Entries not reached in this slice are read again in the next.
+                if (n > 0 && Instant::now() >= deadline) || self.fire_until(e.at_ms - 1, deadline)? {
+                    finished = false;
+                    break;
+                }
+                self.apply(&e);
+                self.applied = e.seq;
                 self.dirty = true;
-            } else {
+                self.work += 1;
+                self.checkpoint_if_full()?;
+            }
+            self.log_behind = !finished;
+            if self.log_behind {
+                return Ok(());
+            }
+        }
+        let now = wall_ms();
+        if !self.fire_until(now, deadline)? {
+            // Nothing is due any more: the clocks move on to now.
+            for v in &mut self.versions {
                 v.engine.advance(now, true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fires the timers due at or before `to`, one due time after another, checkpointing each
+    /// time the work budget fills up; true when it stopped at `deadline` with more due.
+    ///
+    /// The engine fires every timer of one due time (millisecond) at once: a storm of timers all
+    /// due in the same millisecond is one slice, however large.
+    fn fire_until(&mut self, to: i64, deadline: Instant) -> Result<bool, String> {
+        loop {
+            let Some(due) = self.next_due().filter(|d| *d <= to) else { return Ok(false) };
+            for v in &mut self.versions {
+                if v.engine.next_due().is_some_and(|d| d <= due) {
+                    let before = v.engine.steps.len();
+                    v.engine.advance(due, true);
+                    self.work += 1 + v.engine.steps.len().saturating_sub(before);
+                }
+            }
+            self.dirty = true;
+            self.checkpoint_if_full()?;
+            if Instant::now() >= deadline {
+                return Ok(self.next_due().is_some_and(|d| d <= to));
             }
         }
     }
 
-    /// Applies every log entry after the applied position.
-    fn catch_up(&mut self) -> Result<(), String> {
-        loop {
-            let entries = self.store.entries_after(self.applied, BATCH).map_err(|e| e.to_string())?;
-            if entries.is_empty() {
-                return Ok(());
-            }
-            for e in entries {
-                self.apply(&e);
-                self.applied = e.seq;
-                self.dirty = true;
-            }
+    fn checkpoint_if_full(&mut self) -> Result<(), String> {
+        if self.work >= CHECKPOINT_WORK {
+            self.checkpoint()?;
         }
+        Ok(())
     }
 
     fn apply(&mut self, e: &Entry) {
@@ -446,6 +533,7 @@ impl Worker {
         self.metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.last_checkpoint = Instant::now();
         self.dirty = false;
+        self.work = 0;
         Ok(())
     }
 

@@ -47,6 +47,18 @@ impl SqliteStore {
             .map_err(|e| StoreError(format!("cannot open database `{}`: {e}", path.display())))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")?;
         conn.execute_batch(SCHEMA)?;
+        // The log's counts are kept beside it (a database from before they were counted once).
+        let counted: Option<i64> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'log_entries'", [], |r| r.get(0)).optional()?;
+        if counted.is_none() {
+            conn.execute_batch(
+                "BEGIN IMMEDIATE;
+                 INSERT OR IGNORE INTO meta(key, value) SELECT 'log_entries', count(*) FROM log;
+                 INSERT OR IGNORE INTO meta(key, value)
+                   SELECT 'log_events', count(*) FROM log WHERE kind LIKE '{\"kind\":\"event\"%';
+                 COMMIT;",
+            )?;
+        }
         Ok(SqliteStore { conn })
     }
 }
@@ -58,6 +70,7 @@ impl Store for SqliteStore {
         {
             let mut find = tx.prepare_cached("SELECT seq FROM log WHERE client_id = ?1")?;
             let mut insert = tx.prepare_cached("INSERT INTO log(client_id, at_ms, kind) VALUES (?1, ?2, ?3)")?;
+            let (mut added, mut events) = (0i64, 0i64);
             for e in entries {
                 if let Some(id) = &e.client_id {
                     if let Some(seq) = find.query_row(params![id], |r| r.get::<_, i64>(0)).optional()? {
@@ -67,7 +80,12 @@ impl Store for SqliteStore {
                 }
                 insert.execute(params![e.client_id, e.at_ms, json(&e.kind)?])?;
                 out.push(Appended::New(tx.last_insert_rowid()));
+                added += 1;
+                events += i64::from(matches!(e.kind, LogKind::Event { .. }));
             }
+            let mut count = tx.prepare_cached("UPDATE meta SET value = value + ?2 WHERE key = ?1")?;
+            count.execute(params!["log_entries", added])?;
+            count.execute(params!["log_events", events])?;
         }
         tx.commit()?;
         Ok(out)
@@ -174,21 +192,36 @@ impl Store for SqliteStore {
             stored.small = unjson(&small)?;
             stored.report = Some(unjson(&report)?);
         }
+        // Sized first: a million instances loaded into a growing list would leave the memory of
+        // every smaller list it outgrew behind.
+        let count = |table: &str| -> Result<usize> {
+            let n: i64 = self.conn.query_row(
+                &format!("SELECT count(*) FROM {table} WHERE version = ?1"),
+                params![version],
+                |r| r.get(0),
+            )?;
+            Ok(n as usize)
+        };
+        stored.instances.reserve_exact(count("instances")?);
+        stored.entries.reserve_exact(count("entries")?);
         let mut stmt = self.conn.prepare("SELECT data FROM instances WHERE version = ?1")?;
-        for row in stmt.query_map(params![version], |r| r.get::<_, Vec<u8>>(0))? {
-            stored.instances.push(unbin(&row?)?);
+        let mut rows = stmt.query(params![version])?;
+        while let Some(row) = rows.next()? {
+            let data = row.get_ref(0)?.as_blob().map_err(|e| StoreError(e.to_string()))?;
+            stored.instances.push(unbin(data)?);
         }
         let mut stmt = self.conn.prepare("SELECT request FROM calls WHERE version = ?1")?;
         for row in stmt.query_map(params![version], |r| r.get::<_, Vec<u8>>(0))? {
             stored.pending.push(unbin(&row?)?);
         }
-        let mut stmt = self.conn.prepare("SELECT profile, journey, last_ms FROM entries WHERE version = ?1")?;
-        for row in stmt.query_map(params![version], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
-        })? {
-            let (p, j, ms) = row?;
-            if let Some(i) = journey_names.iter().position(|n| *n == j) {
-                stored.entries.push((p, i as u16, ms));
+        // In the order they were written (a scan, not the key's index): about the order of the
+        // instances, which the restore then finds their profiles in.
+        let mut stmt = self.conn.prepare("SELECT profile, journey, last_ms FROM entries WHERE +version = ?1")?;
+        let mut rows = stmt.query(params![version])?;
+        while let Some(row) = rows.next()? {
+            let journey = row.get_ref(1)?.as_str().map_err(|e| StoreError(e.to_string()))?;
+            if let Some(i) = journey_names.iter().position(|n| n == journey) {
+                stored.entries.push((row.get(0)?, i as u16, row.get(2)?));
             }
         }
         let mut stmt = self.conn.prepare("SELECT key, value FROM profiles")?;
@@ -204,9 +237,9 @@ impl Store for SqliteStore {
     }
 
     fn counts(&mut self) -> Result<(i64, i64)> {
-        let total: i64 = self.conn.query_row("SELECT count(*) FROM log", [], |r| r.get(0))?;
-        let events: i64 =
-            self.conn.query_row("SELECT count(*) FROM log WHERE kind LIKE '{\"kind\":\"event\"%'", [], |r| r.get(0))?;
+        let mut count = self.conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?;
+        let total: i64 = count.query_row(params!["log_entries"], |r| r.get(0)).optional()?.unwrap_or(0);
+        let events: i64 = count.query_row(params!["log_events"], |r| r.get(0)).optional()?.unwrap_or(0);
         Ok((total, events))
     }
 }

@@ -1,0 +1,233 @@
+//! A timer storm: N instances (1,000,000 by default) whose timers all fall due in the same second,
+//! worked off by a `journey serve` in a child process. Measures the time from the due second to
+//! the last instance ended, the server's peak resident memory during the storm against its
+//! memory just before it (the point: no growth with the number of timers), how long `/status`
+//! waits for an answer meanwhile, and, on the way, the replay of the N log entries and a restart
+//! with N waiting instances (memory per waiting instance against an empty server's, same run).
+//!
+//! Run: `cargo bench -p journey-runtime --bench storm` (STORM=1000000 by default;
+//! STORM_SCENARIOS=spread,same-ms,downtime picks the scenarios):
+//! - `spread`: the timers fall due over the 1,000 milliseconds of one second, the server running;
+//! - `same-ms`: all of them in the same millisecond, the server running;
+//! - `downtime`: spread over one second, the server stopped before it and started after it, so
+//!   every timer is due at start.
+
+mod common;
+
+use common::{get_json, until_waiting, Server};
+use journey_runtime::store::sqlite::SqliteStore;
+use journey_runtime::store::{LogKind, NewEntry, Store};
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The allocator of the `journey` binary, counting the heap in use.
+#[global_allocator]
+static ALLOC: common::Counting = common::Counting;
+
+const JOURNEY: &str = r#"
+type ArmPayload = { user: string, fireAt: datetime }
+event Arm: ArmPayload { key user }
+journey Storm {
+  start on Arm
+  reentry always
+  wait until event.fireAt
+  end "fired"
+}
+"#;
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).expect("time").to_string()
+}
+
+/// A project folder and a database with the project published, then `n` `Arm` events in the
+/// log whose `fireAt` is `fire_at(i)`.
+fn prepare(dir: &Path, n: usize, fire_at: impl Fn(usize) -> i64) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("dir");
+    std::fs::write(dir.join("storm.journey"), JOURNEY).expect("write");
+    let db = dir.join("storm.db");
+    let bytes = journey_runtime::compile_project(dir, &[]).expect("the project compiles");
+    let version = journey_runtime::store_version(&db, &bytes).expect("version");
+    let mut store = SqliteStore::open(&db).expect("store");
+    let at = now_ms();
+    store
+        .append(&[NewEntry { client_id: None, at_ms: at, kind: LogKind::Publish { version, journeys: Vec::new() } }])
+        .expect("publish");
+    for start in (0..n).step_by(5_000) {
+        let entries: Vec<NewEntry> = (start..(start + 5_000).min(n))
+            .map(|i| NewEntry {
+                client_id: Some(format!("arm-{i}")),
+                at_ms: at,
+                kind: LogKind::Event {
+                    name: "Arm".into(),
+                    payload: json!({"user": format!("u{i}"), "fireAt": rfc3339(fire_at(i))}),
+                },
+            })
+            .collect();
+        store.append(&entries).expect("append");
+    }
+}
+
+fn count(db: &Path, sql: &str) -> i64 {
+    let conn = rusqlite::Connection::open(db).expect("open");
+    conn.query_row(sql, [], |r| r.get(0)).expect("count")
+}
+
+fn fired(report: &serde_json::Value) -> u64 {
+    report["versions"][0]["report"]["ended"]["fired"].as_u64().unwrap_or(0)
+}
+
+struct Storm {
+    took: Duration,
+    before_kb: u64,
+    peak_kb: u64,
+    slowest_status: Duration,
+    polls: usize,
+}
+
+/// Polls until every instance has fired; from `due` (epoch ms) on, times the storm, and notes
+/// how long the slowest `/status` took to answer.
+async fn work_off(client: &reqwest::Client, server: &Server, n: u64, due: i64) -> Storm {
+    let before_kb = server.rss_kb();
+    let mut slowest = Duration::ZERO;
+    let mut polls = 0;
+    loop {
+        let asked = Instant::now();
+        let status = get_json(client, &format!("{}/status", server.url)).await;
+        let between = Instant::now();
+        let report = get_json(client, &format!("{}/journeys/Storm/report", server.url)).await;
+        if now_ms() >= due {
+            slowest = slowest.max(between - asked).max(between.elapsed());
+            polls += 2;
+        }
+        if status.is_some() && report.as_ref().map(fired) == Some(n) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = Duration::from_millis((now_ms() - due).max(0) as u64);
+    Storm { took, before_kb, peak_kb: server.peak_kb(), slowest_status: slowest, polls }
+}
+
+fn scenario(name: &str, n: usize, empty: (u64, u64), rt: &tokio::runtime::Runtime) {
+    let dir = std::env::temp_dir().join(format!("journey-storm-{}-{name}", std::process::id()));
+    let margin_s: i64 =
+        std::env::var("STORM_MARGIN_S").ok().and_then(|v| v.parse().ok()).unwrap_or(20 + n as i64 / 15_000);
+    // The due second, rounded to a whole second.
+    let due = (now_ms() / 1000 + margin_s) * 1000;
+    let spread = name != "same-ms";
+    prepare(&dir, n, |i| if spread { due + (i % 1000) as i64 } else { due });
+    let db = dir.join("storm.db");
+    let client = reqwest::Client::new();
+    let n64 = n as u64;
+    println!(
+        "storm `{name}`: {n} timers due at {} ({})",
+        rfc3339(due),
+        if spread { "over its 1,000 ms" } else { "all in its first ms" }
+    );
+
+    // The first start replays the whole log.
+    let started = Instant::now();
+    let server = Server::start(&dir, &db);
+    rt.block_on(until_waiting(&client, &server, n64));
+    println!("  replay of {n} log entries (first start): {:.2} s", started.elapsed().as_secs_f64());
+    server.stop();
+
+    // A restart with n waiting instances.
+    let started = Instant::now();
+    let mut server = Server::start(&dir, &db);
+    rt.block_on(until_waiting(&client, &server, n64));
+    let restart = started.elapsed();
+    let loaded_kb = server.rss_kb();
+    let heap = server.heap_bytes();
+    println!(
+        "  restart with {n} waiting instances: {:.2} s until every instance is loaded and the API answers",
+        restart.as_secs_f64()
+    );
+    println!(
+        "  per waiting instance: {:.0} bytes resident (whole process, {} MB against {} MB empty; {} MB at the \
+         peak of loading), {:.0} bytes of heap in use ({} MB against {} MB empty)",
+        (loaded_kb.saturating_sub(empty.0) * 1024) as f64 / n as f64,
+        loaded_kb / 1024,
+        empty.0 / 1024,
+        server.peak_kb() / 1024,
+        heap.saturating_sub(empty.1) as f64 / n as f64,
+        heap >> 20,
+        empty.1 >> 20,
+    );
+    let left = due - now_ms();
+    assert!(left > 1_000, "setting up took too long for the due second: raise STORM_MARGIN_S (now {margin_s})");
+
+    let storm = if name == "downtime" {
+        server.stop();
+        std::thread::sleep(Duration::from_millis((due + 2_000 - now_ms()).max(0) as u64));
+        let started = Instant::now();
+        let server = Server::start(&dir, &db);
+        let answered = rt.block_on(async {
+            loop {
+                if get_json(&client, &format!("{}/status", server.url)).await.is_some() {
+                    break started.elapsed();
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        println!("  started after the due second: the API answered after {:.2} s", answered.as_secs_f64());
+        // The peak of loading the instances is the restart's; the storm's is measured from here.
+        server.reset_peak();
+        let mut s = rt.block_on(work_off(&client, &server, n64, now_ms()));
+        s.took = started.elapsed();
+        server.stop();
+        s
+    } else {
+        std::thread::sleep(Duration::from_millis((left - 500) as u64));
+        server.reset_peak();
+        let s = rt.block_on(work_off(&client, &server, n64, due));
+        server.stop();
+        s
+    };
+    let steps = count(&db, "SELECT count(*) FROM steps");
+    let left = count(&db, "SELECT count(*) FROM instances");
+    assert_eq!(left, 0, "every instance ended and its end is stored");
+    assert_eq!(steps, 2 * n as i64, "two step events (wait, end) per instance are stored");
+    println!(
+        "  worked off in {:.2} s{}; peak resident memory {} MB against {} MB before the storm: +{} MB \
+         ({:.0} bytes per timer)",
+        storm.took.as_secs_f64(),
+        if name == "downtime" { " from the start" } else { " from the due second" },
+        storm.peak_kb / 1024,
+        storm.before_kb / 1024,
+        storm.peak_kb.saturating_sub(storm.before_kb) / 1024,
+        (storm.peak_kb.saturating_sub(storm.before_kb) * 1024) as f64 / n as f64,
+    );
+    println!(
+        "  slowest answer to /status or the report during the storm: {:.0} ms ({} queries)",
+        storm.slowest_status.as_secs_f64() * 1000.0,
+        storm.polls
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn main() {
+    if common::serve_if_child() {
+        return;
+    }
+    let n: usize = std::env::var("STORM").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let scenarios = std::env::var("STORM_SCENARIOS").unwrap_or_else(|_| "spread,same-ms,downtime".into());
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // An empty server's memory, the baseline of the per-instance figure.
+    let dir = std::env::temp_dir().join(format!("journey-storm-{}-empty", std::process::id()));
+    prepare(&dir, 0, |_| 0);
+    let mut server = Server::start(&dir, &dir.join("storm.db"));
+    rt.block_on(until_waiting(&reqwest::Client::new(), &server, 0));
+    let empty = (server.rss_kb(), server.heap_bytes());
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    for name in scenarios.split(',') {
+        scenario(name.trim(), n, empty, &rt);
+    }
+}
