@@ -111,6 +111,42 @@ fn threads_take_the_same_paths_as_one() {
 }
 
 #[test]
+fn a_file_out_of_time_order_is_sorted_first() {
+    let dir = temp_dir("unsorted");
+    let (events, profiles) = scaled_examples(&dir, 10);
+    let text = std::fs::read_to_string(&events).expect("events");
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |l: &str| serde_json::from_str::<Json>(l).expect("JSON")["at"].as_str().expect("at").to_string();
+    // The later part first: cut where the time changes, so no two lines of one time swap places.
+    let mut cut = lines.len() / 3;
+    while at(lines[cut - 1]) == at(lines[cut]) {
+        cut += 1;
+    }
+    let unsorted = dir.join("unsorted.jsonl");
+    std::fs::write(&unsorted, [&lines[cut..], &lines[..cut]].concat().join("\n")).expect("write");
+    let run = |file: &Path, jobs: &str| {
+        let o = journey(&[
+            "run",
+            "examples",
+            "--events",
+            file.to_str().expect("path"),
+            "--profiles",
+            profiles.to_str().expect("path"),
+            "--dry-run",
+            "--format",
+            "json",
+            "--jobs",
+            jobs,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("UTF-8")
+    };
+    let sorted = run(&events, "1");
+    assert_eq!(run(&unsorted, "1"), sorted);
+    assert_eq!(run(&unsorted, "3"), sorted);
+}
+
+#[test]
 fn bad_lines_keep_their_line_numbers_across_threads() {
     let dir = temp_dir("lines");
     let good = std::fs::read_to_string("examples/events.jsonl").expect("example events");

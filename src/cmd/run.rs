@@ -113,18 +113,19 @@ struct StepFiles {
 }
 
 impl StepFiles {
-    fn create(target: &Path, jobs: usize) -> std::io::Result<(StepFiles, Vec<Box<dyn Write + Send>>)> {
+    fn new(target: &Path, jobs: usize) -> StepFiles {
         let parts: Vec<PathBuf> = if jobs == 1 {
             vec![target.to_path_buf()]
         } else {
             let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             (0..jobs).map(|i| target.with_file_name(format!(".{name}.part{i}"))).collect()
         };
-        let mut sinks: Vec<Box<dyn Write + Send>> = Vec::new();
-        for p in &parts {
-            sinks.push(Box::new(BufWriter::new(std::fs::File::create(p)?)));
-        }
-        Ok((StepFiles { target: target.to_path_buf(), parts }, sinks))
+        StepFiles { target: target.to_path_buf(), parts }
+    }
+
+    /// Engine `i`'s file, created (or emptied) anew.
+    fn create(&self, i: usize) -> std::io::Result<Box<dyn Write + Send>> {
+        Ok(Box::new(BufWriter::new(std::fs::File::create(&self.parts[i])?)))
     }
 
     fn finish(self) -> std::io::Result<()> {
@@ -166,18 +167,14 @@ pub fn run(args: Args) -> u8 {
     };
     let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let jobs = journey_run::jobs_for(&image, args.jobs, threads);
-    let text = match std::fs::read(&args.events) {
-        Ok(t) => t,
+    let size = match std::fs::metadata(&args.events) {
+        Ok(m) => m.len(),
         Err(e) => {
             eprintln!("error: cannot read `{}`: {e}", args.events.display());
             return FAILED;
         }
     };
-    let read = journey_run::read_events(&text, &image, args.jobs.unwrap_or(threads), until_ms);
-    drop(text);
-    let file = args.events.display();
-    let mut problems: Vec<String> =
-        read.problems.iter().map(|p| format!("{file}:{}: {}; the line is skipped", p.line, p.message)).collect();
+    let mut problems = Vec::new();
     let profiles = match &args.profiles {
         Some(p) => match read_profiles(p, &image, &mut problems) {
             Ok(p) => p,
@@ -202,14 +199,11 @@ pub fn run(args: Args) -> u8 {
             return FAILED;
         }
     };
-    let (step_files, sinks) = match args.step_events.as_deref().map(|p| StepFiles::create(p, jobs)).transpose() {
-        Ok(x) => x.unzip(),
-        Err(e) => {
-            eprintln!("error: cannot write step events: {e}");
-            return FAILED;
-        }
+    let step_files = args.step_events.as_deref().map(|p| StepFiles::new(p, jobs));
+    let make_sink = |i: usize| match &step_files {
+        Some(files) => files.create(i),
+        None => Ok(Box::new(std::io::sink()) as Box<dyn Write + Send>),
     };
-    let total = read.events.len() as u64;
     let done = AtomicU64::new(0);
     let handle = rt.handle().clone();
     let answer = move |engine: &mut Engine| settle(engine, &executor, &handle);
@@ -221,40 +215,56 @@ pub fn run(args: Args) -> u8 {
             ..Default::default()
         },
         jobs,
-        start_ms: read.first_ms.unwrap_or(0),
         until: until_ms,
         settle: &answer,
         progress: &done,
     };
-    let show_progress = total >= 50_000 && std::io::stderr().is_terminal();
+    // A count of events handled and their rate, for files that take a while.
+    let show_progress = size >= 20_000_000 && std::io::stderr().is_terminal();
     let finished = AtomicBool::new(false);
-    let mut engines = std::thread::scope(|s| {
+    let sinks: Option<journey_run::StepSinks<'_>> = step_files.as_ref().map(|_| &make_sink as _);
+    let result = std::thread::scope(|s| {
         if show_progress {
             s.spawn(|| {
-                let bar = ProgressBar::new(total);
+                let bar = ProgressBar::new_spinner();
                 bar.set_style(
-                    ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} events ({per_sec})")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    ProgressStyle::with_template("{elapsed_precise} {spinner} {pos} events ({per_sec})")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 while !finished.load(Ordering::Relaxed) {
                     bar.set_position(done.load(Ordering::Relaxed));
+                    bar.tick();
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
                 bar.finish_and_clear();
             });
         }
-        let engines = journey_run::run(&setup, read.events, profiles, sinks);
+        let result = journey_run::run_file(&setup, &args.events, || profiles.clone(), sinks);
         finished.store(true, Ordering::Relaxed);
-        engines
+        result
     });
+    let mut run = match result {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", args.events.display());
+            return FAILED;
+        }
+    };
     if let Some(files) = step_files {
         if let Err(e) = files.finish() {
             eprintln!("error: cannot write step events: {e}");
             return FAILED;
         }
     }
-    let report = journey_run::report(&mut engines, &read.report);
-    print_results(&engines, &report, &image, &args);
+    let file = args.events.display();
+    let problems: Vec<String> = run
+        .problems
+        .iter()
+        .map(|p| format!("{file}:{}: {}; the line is skipped", p.line, p.message))
+        .chain(problems)
+        .collect();
+    let report = run.report();
+    print_results(&run.engines, &report, &image, &args);
     for p in &problems {
         eprintln!("warning: {p}");
     }

@@ -12,8 +12,10 @@
 //!
 //! - journey-run-1 / journey-run-N: `journey run --dry-run --jobs 1` and `--jobs <cores>`: the
 //!   compiled CartRecovery journey run by `journey_vm::run`, the driver `journey run` uses
-//!   (read the file, parse lines on the threads straight into values, route by key, sort by
-//!   time, one engine per thread; calls answered null at once).
+//!   (the file, in time order, streams: lines parsed straight into values and routed by key on
+//!   one thread, one engine per share of the profiles on threads of their own; calls answered
+//!   null at once). sorted-N: the same driver's path for a file not in time order (read whole,
+//!   parsed on N threads, sorted, run).
 //! - vm-stream / vm-text: one engine fed line by line (parsed as JSON, then converted; or read
 //!   straight from the text), for comparison.
 //! - Rust (json): each line parsed as a `serde_json::Value`, the fields read from it; a HashMap
@@ -36,6 +38,10 @@ use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The allocator the `journey` binary uses, for every side alike.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The journey project (also written next to the events, for timing the `journey` binary).
 pub const JOURNEY: &str = include_str!("data/cart.journey");
@@ -194,39 +200,57 @@ fn settle(engine: &mut Engine) {
     }
 }
 
-/// `journey run --dry-run --jobs N`'s own driver (`journey_vm::run`): the file read whole, its
-/// lines parsed on `jobs` threads straight into values (only what the program reads), routed by
-/// key, sorted by time and run on `jobs` engines, each with its share of the profiles.
+/// `journey run --dry-run --jobs N`'s own driver (`journey_vm::run::run_file`): the file in time
+/// order streams, its lines parsed and routed on one thread while `jobs` engines, each with its
+/// share of the profiles, take them on theirs.
 fn run_journey(image: &Arc<Image>, path: &Path, jobs: usize) -> (Counts, Duration) {
+    let progress = std::sync::atomic::AtomicU64::new(0);
+    let setup = setup(image, jobs, &progress);
+    let mut done = journey_vm::run::run_file(&setup, path, Vec::new, None).expect("events");
+    assert!(done.problems.is_empty(), "{:?}", &done.problems[..done.problems.len().min(3)]);
+    (counts(&done.report()), Duration::ZERO)
+}
+
+/// The same driver's path for a file not in time order: read whole, parsed on `jobs` threads,
+/// sorted, then run.
+fn run_journey_sorted(image: &Arc<Image>, path: &Path, jobs: usize) -> (Counts, Duration) {
     let t = Instant::now();
     let text = std::fs::read(path).expect("events");
     let read = journey_vm::run::read_events(&text, image, jobs, None);
     drop(text);
     let parsed = t.elapsed();
-    assert!(read.problems.is_empty(), "{:?}", &read.problems[..read.problems.len().min(3)]);
     let progress = std::sync::atomic::AtomicU64::new(0);
-    let setup = journey_vm::run::RunSetup {
+    let setup = setup(image, jobs, &progress);
+    let sinks = (0..jobs).map(|_| None).collect();
+    let mut engines = journey_vm::run::run(&setup, read.first_ms.unwrap_or(0), read.events, Vec::new(), sinks);
+    (counts(&journey_vm::run::report(&mut engines, &read.report)), parsed)
+}
+
+fn setup<'a>(
+    image: &Arc<Image>,
+    jobs: usize,
+    progress: &'a std::sync::atomic::AtomicU64,
+) -> journey_vm::run::RunSetup<'a> {
+    journey_vm::run::RunSetup {
         image: image.clone(),
         options: Options::default(),
         jobs,
-        start_ms: read.first_ms.unwrap_or(0),
         until: None,
         settle: &settle,
-        progress: &progress,
-    };
-    let mut engines = journey_vm::run::run(&setup, read.events, Vec::new(), None);
-    let report = journey_vm::run::report(&mut engines, &read.report);
-    drop(engines);
+        progress,
+    }
+}
+
+fn counts(report: &journey_vm::engine::report::Report) -> Counts {
     let r = &report.journeys[0];
-    let counts = Counts {
+    Counts {
         events: report.events,
         filtered: report.filtered,
         started: r.started,
         ended: r.ended.clone(),
         calls: report.calls.values().sum(),
         waiting: r.running,
-    };
-    (counts, parsed)
+    }
 }
 
 /// The same run, streaming: each line is parsed just before it is sent (the file is in time
@@ -722,6 +746,7 @@ fn main() {
     if cores > 1 {
         measure("journey-run-N", &mut || run_journey(&image, &path, cores));
     }
+    measure("sorted-N", &mut || run_journey_sorted(&image, &path, cores));
     measure("vm-stream", &mut || run_vm_streaming(&image, &path));
     measure("vm-text", &mut || run_vm_text(&image, &path));
     measure("rust-json", &mut || {
@@ -759,7 +784,7 @@ fn main() {
     }
     let time = |n: &str| results.iter().find(|r| r.0 == n).map(|r| r.1.as_secs_f64());
     println!();
-    for vm in ["journey-run-1", "journey-run-N", "vm-stream", "vm-text"] {
+    for vm in ["journey-run-1", "journey-run-N", "sorted-N", "vm-stream", "vm-text"] {
         for hand in ["rust-json", "rust-typed"] {
             if let (Some(v), Some(h)) = (time(vm), time(hand)) {
                 println!("throughput {vm} / {hand} = {:.2}", h / v);

@@ -123,74 +123,95 @@ fn count_lines(chunk: &[u8]) -> usize {
 }
 
 fn read_chunk(chunk: &[u8], image: &Arc<Image>, until: Option<i64>) -> Events {
-    let mut router = Engine::new(image.clone(), 0, Options::default());
-    router.set_change_tracking(false);
+    let mut router = router(image);
     let mut out = Events { events: Vec::new(), problems: Vec::new(), report: Report::default(), first_ms: None };
     for (i, raw) in chunk.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
-        let Ok(text) = std::str::from_utf8(raw) else {
-            out.problems.push(Problem { line, message: "is not UTF-8 text".into() });
-            continue;
-        };
-        if text.trim().is_empty() {
-            continue;
-        }
-        let parsed = match LineSeed(&router).deserialize(&mut serde_json::Deserializer::from_str(text)) {
-            Ok(l) => l,
-            Err(e) if e.classify() == serde_json::error::Category::Data => {
-                out.problems.push(Problem { line, message: "is not a JSON object with an \"event\" name".into() });
-                continue;
+        match parse_line(&mut router, raw, line, until) {
+            Parsed::Event(e) => {
+                out.first_ms = Some(out.first_ms.map_or(e.at_ms, |f| f.min(e.at_ms)));
+                out.events.push(e);
             }
-            Err(e) => {
-                out.problems.push(Problem { line, message: format!("not valid JSON ({e})") });
-                continue;
-            }
-        };
-        let Some(name) = parsed.event.as_ref().and_then(Json::as_str) else {
-            out.problems.push(Problem { line, message: "has no \"event\" name".into() });
-            continue;
-        };
-        let Some(at) = parsed.at.as_ref() else {
-            let message = "has no \"at\" time; write e.g. \"at\": \"2026-12-01T09:00:00Z\"".into();
-            out.problems.push(Problem { line, message });
-            continue;
-        };
-        let at_ms = match at.as_str().map(str::parse::<jiff::Timestamp>) {
-            Some(Ok(t)) => t.as_millisecond(),
-            Some(Err(e)) => {
-                let message = format!("\"at\" is not an RFC 3339 date-time ({e})");
+            Parsed::Dropped(at_ms) => out.first_ms = Some(out.first_ms.map_or(at_ms, |f| f.min(at_ms))),
+            Parsed::Problem(at_ms, message) => {
+                if let Some(at_ms) = at_ms {
+                    out.first_ms = Some(out.first_ms.map_or(at_ms, |f| f.min(at_ms)));
+                }
                 out.problems.push(Problem { line, message });
-                continue;
             }
-            None => {
-                out.problems.push(Problem { line, message: "\"at\" is not a string".into() });
-                continue;
-            }
-        };
-        if until.is_some_and(|u| at_ms > u) {
-            continue;
-        }
-        out.first_ms = Some(out.first_ms.map_or(at_ms, |f| f.min(at_ms)));
-        let payload = match parsed.payload {
-            Some(Ok(v)) => Some(v),
-            Some(Err(j)) => router.convert(name, &j),
-            None => router.convert(name, &Json::Object(Default::default())),
-        };
-        let routed = match payload {
-            Some(p) => router.route(name, &p, at_ms).map(|key| key.map(|k| (k, p))),
-            // An unknown event: counted and reported as the engine does.
-            None => router.route(name, &Value::Null, at_ms).map(|_| None),
-        };
-        match routed {
-            Ok(Some((key, payload))) => {
-                let event = router.event_index(name).unwrap_or_default();
-                out.events.push(RunEvent { line, at_ms, event, key, payload });
-            }
-            Ok(None) => {}
-            Err(why) => out.problems.push(Problem { line, message: why.to_string() }),
+            Parsed::Skip => {}
         }
     }
+    out.report = router.report().clone();
     out
+}
+
+/// An engine that only routes events (evaluates their `when` and `key`) and counts those it
+/// filters or rejects.
+fn router(image: &Arc<Image>) -> Engine {
+    let mut router = Engine::new(image.clone(), 0, Options::default());
+    router.set_change_tracking(false);
+    router
+}
+
+/// What became of one line.
+enum Parsed {
+    /// An accepted event.
+    Event(RunEvent),
+    /// Filtered by its `when` (at this time).
+    Dropped(i64),
+    /// A problem (with the line's time when it had one).
+    Problem(Option<i64>, String),
+    /// A blank line, or one after `until`.
+    Skip,
+}
+
+fn parse_line(router: &mut Engine, raw: &[u8], line: usize, until: Option<i64>) -> Parsed {
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return Parsed::Problem(None, "is not UTF-8 text".into());
+    };
+    if text.trim().is_empty() {
+        return Parsed::Skip;
+    }
+    let parsed = match LineSeed(router).deserialize(&mut serde_json::Deserializer::from_str(text)) {
+        Ok(l) => l,
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            return Parsed::Problem(None, "is not a JSON object with an \"event\" name".into());
+        }
+        Err(e) => return Parsed::Problem(None, format!("not valid JSON ({e})")),
+    };
+    let Some(name) = parsed.event.as_ref().and_then(Json::as_str) else {
+        return Parsed::Problem(None, "has no \"event\" name".into());
+    };
+    let Some(at) = parsed.at.as_ref() else {
+        return Parsed::Problem(None, "has no \"at\" time; write e.g. \"at\": \"2026-12-01T09:00:00Z\"".into());
+    };
+    let at_ms = match at.as_str().map(str::parse::<jiff::Timestamp>) {
+        Some(Ok(t)) => t.as_millisecond(),
+        Some(Err(e)) => return Parsed::Problem(None, format!("\"at\" is not an RFC 3339 date-time ({e})")),
+        None => return Parsed::Problem(None, "\"at\" is not a string".into()),
+    };
+    if until.is_some_and(|u| at_ms > u) {
+        return Parsed::Skip;
+    }
+    let payload = match parsed.payload {
+        Some(Ok(v)) => Some(v),
+        Some(Err(j)) => router.convert(name, &j),
+        None => router.convert(name, &Json::Object(Default::default())),
+    };
+    let routed = match payload {
+        Some(p) => router.route(name, &p, at_ms).map(|key| key.map(|k| (k, p))),
+        // An unknown event: counted and reported as the engine does.
+        None => router.route(name, &Value::Null, at_ms).map(|_| None),
+    };
+    match routed {
+        Ok(Some((key, payload))) => {
+            let event = router.event_index(name).unwrap_or_default();
+            Parsed::Event(RunEvent { line, at_ms, event, key, payload })
+        }
+        Ok(None) => Parsed::Dropped(at_ms),
+        Err(why) => Parsed::Problem(Some(at_ms), why.to_string()),
+    }
 }
 
 /// An event line: the name and time as written, and the payload converted as the named event
@@ -241,6 +262,7 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
 }
 
 /// A profile to load before the run.
+#[derive(Clone)]
 pub struct ProfileLine {
     /// Its key.
     pub key: String,
@@ -258,8 +280,6 @@ pub struct RunSetup<'a> {
     pub options: Options,
     /// How many engines share the profiles (see [`jobs_for`]).
     pub jobs: usize,
-    /// Where the clock starts.
-    pub start_ms: i64,
     /// Stop the clock here instead of running until nothing waits.
     pub until: Option<i64>,
     /// Answers the calls an engine made (real HTTP, a dry run, mocks).
@@ -268,40 +288,200 @@ pub struct RunSetup<'a> {
     pub progress: &'a AtomicU64,
 }
 
-/// Runs the events on `setup.jobs` engines, each on its own thread with its share of the
-/// profiles, until nothing waits (or `until`). Step events of engine `i` go to `steps[i]`
-/// (in time order within it). Returns the engines, in shard order.
-pub fn run(
-    setup: &RunSetup<'_>,
-    events: Vec<RunEvent>,
-    profiles: Vec<ProfileLine>,
-    steps: Option<Vec<Box<dyn Write + Send + '_>>>,
-) -> Vec<Engine> {
-    let n = setup.jobs.max(1);
-    let mut shares: Vec<Vec<RunEvent>> = (0..n).map(|_| Vec::new()).collect();
-    for e in events {
-        shares[shard_of(&e.key, n as u32) as usize].push(e);
+/// Where each engine's step events go (in time order within it), made anew for each attempt.
+pub type StepSinks<'a> = &'a (dyn Fn(usize) -> std::io::Result<Box<dyn Write + Send>> + Sync);
+
+/// An engine with its step events' destination.
+type Worker = (Engine, Option<Box<dyn Write + Send>>);
+
+/// A finished run.
+pub struct Finished {
+    /// The engines, in shard order.
+    pub engines: Vec<Engine>,
+    /// Skipped lines, in file order.
+    pub problems: Vec<Problem>,
+    /// Events filtered and rejected while reading.
+    pub read_report: Report,
+}
+
+impl Finished {
+    /// The whole run's report.
+    pub fn report(&mut self) -> Report {
+        report(&mut self.engines, &self.read_report)
     }
+}
+
+/// Runs a file of event lines. A file in time order streams: lines are parsed and routed on
+/// this thread while the engines take them on theirs, in bounded memory. At the first line
+/// earlier than one before it, the run starts over with the whole file read and sorted.
+pub fn run_file(
+    setup: &RunSetup<'_>,
+    path: &std::path::Path,
+    profiles: impl Fn() -> Vec<ProfileLine>,
+    steps: Option<StepSinks<'_>>,
+) -> std::io::Result<Finished> {
+    let file = std::fs::File::open(path)?;
+    if let Some(done) = run_streaming(setup, std::io::BufReader::with_capacity(1 << 20, file), profiles(), steps)? {
+        return Ok(done);
+    }
+    setup.progress.store(0, Ordering::Relaxed);
+    let text = std::fs::read(path)?;
+    let read = read_events(&text, &setup.image, setup.jobs, setup.until);
+    drop(text);
+    let sinks = make_sinks(setup.jobs.max(1), steps)?;
+    let start = read.first_ms.unwrap_or(0);
+    let engines = run(setup, start, read.events, profiles(), sinks);
+    Ok(Finished { engines, problems: read.problems, read_report: read.report })
+}
+
+fn make_sinks(n: usize, steps: Option<StepSinks<'_>>) -> std::io::Result<Vec<Option<Box<dyn Write + Send>>>> {
+    (0..n).map(|i| steps.map(|f| f(i)).transpose()).collect()
+}
+
+/// Events handed to an engine thread at a time.
+const BATCH: usize = 1024;
+
+/// The streaming attempt: `None` when the lines turn out not to be in time order.
+fn run_streaming(
+    setup: &RunSetup<'_>,
+    mut reader: impl std::io::BufRead,
+    profiles: Vec<ProfileLine>,
+    steps: Option<StepSinks<'_>>,
+) -> std::io::Result<Option<Finished>> {
+    let n = setup.jobs.max(1);
+    let mut router = router(&setup.image);
+    let mut problems = Vec::new();
+    let mut line = 0;
+    let mut buf = Vec::new();
+    // The clock starts at the first line with a time (what it is becomes known only here).
+    let mut first: Vec<Parsed> = Vec::new();
+    let start = loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break None;
+        }
+        line += 1;
+        let parsed = parse_line(&mut router, trim_newline(&buf), line, setup.until);
+        let at = match &parsed {
+            Parsed::Event(e) => Some(e.at_ms),
+            Parsed::Dropped(at) | Parsed::Problem(Some(at), _) => Some(*at),
+            _ => None,
+        };
+        first.push(parsed);
+        if at.is_some() {
+            break at;
+        }
+    };
+    let sinks = make_sinks(n, steps)?;
+    let mut workers = engines(setup, start.unwrap_or(0), profiles, sinks);
+    let abort = std::sync::atomic::AtomicBool::new(false);
+    let in_order = std::thread::scope(|s| -> std::io::Result<bool> {
+        let mut senders = Vec::with_capacity(n);
+        for worker in workers.iter_mut() {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RunEvent>>(8);
+            senders.push(tx);
+            let abort = &abort;
+            s.spawn(move || {
+                for batch in rx {
+                    if abort.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let count = batch.len() as u64;
+                    take_events(worker, setup, batch);
+                    setup.progress.fetch_add(count, Ordering::Relaxed);
+                }
+                let (engine, sink) = worker;
+                run_down(engine, setup, sink.as_deref_mut());
+            });
+        }
+        let mut batches: Vec<Vec<RunEvent>> = (0..n).map(|_| Vec::with_capacity(BATCH)).collect();
+        let mut last = i64::MIN;
+        let mut take = |parsed: Parsed, line: usize, problems: &mut Vec<Problem>| -> bool {
+            let at = match &parsed {
+                Parsed::Event(e) => Some(e.at_ms),
+                Parsed::Dropped(at) => Some(*at),
+                _ => None,
+            };
+            if at.is_some_and(|at| at < last) {
+                return false;
+            }
+            last = at.unwrap_or(last);
+            match parsed {
+                Parsed::Event(e) => {
+                    let i = shard_of(&e.key, n as u32) as usize;
+                    batches[i].push(e);
+                    if batches[i].len() == BATCH {
+                        let full = std::mem::replace(&mut batches[i], Vec::with_capacity(BATCH));
+                        // A closed channel means the engine thread died; its panic is raised at
+                        // the join below.
+                        let _ = senders[i].send(full);
+                    }
+                }
+                Parsed::Problem(_, message) => problems.push(Problem { line, message }),
+                Parsed::Dropped(_) | Parsed::Skip => {}
+            }
+            true
+        };
+        let mut in_order = true;
+        for (i, parsed) in first.into_iter().enumerate() {
+            in_order &= take(parsed, i + 1, &mut problems);
+        }
+        while in_order {
+            buf.clear();
+            if reader.read_until(b'\n', &mut buf)? == 0 {
+                break;
+            }
+            line += 1;
+            let parsed = parse_line(&mut router, trim_newline(&buf), line, setup.until);
+            in_order = take(parsed, line, &mut problems);
+        }
+        if in_order {
+            for (tx, batch) in senders.iter().zip(batches) {
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+            }
+        } else {
+            abort.store(true, Ordering::Relaxed);
+        }
+        drop(senders);
+        Ok(in_order)
+    })?;
+    if !in_order {
+        return Ok(None);
+    }
+    let engines = finish(setup, workers);
+    Ok(Some(Finished { engines, problems, read_report: router.report().clone() }))
+}
+
+fn trim_newline(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// One engine per share of the profiles, each with its profiles loaded.
+fn engines(
+    setup: &RunSetup<'_>,
+    start_ms: i64,
+    profiles: Vec<ProfileLine>,
+    sinks: Vec<Option<Box<dyn Write + Send>>>,
+) -> Vec<Worker> {
+    let n = sinks.len().max(1);
     let mut people: Vec<Vec<ProfileLine>> = (0..n).map(|_| Vec::new()).collect();
     for p in profiles {
         people[shard_of(&p.key, n as u32) as usize].push(p);
     }
-    let mut sinks: Vec<Option<Box<dyn Write + Send + '_>>> = match steps {
-        Some(s) => s.into_iter().map(Some).collect(),
-        None => (0..n).map(|_| None).collect(),
-    };
-    sinks.resize_with(n, || None);
     let mut base = setup.options.clone();
     if n > 1 && base.shared_caps.is_none() {
         base.shared_caps = Some(Arc::new(SharedCaps::default()));
     }
-    let mut engines: Vec<(Engine, Option<Box<dyn Write + Send + '_>>)> = people
+    people
         .into_iter()
         .zip(sinks)
         .enumerate()
         .map(|(i, (people, sink))| {
             let options = Options { shard: Shard { index: i as u32, count: n as u32 }, ..base.clone() };
-            let mut engine = Engine::new(setup.image.clone(), setup.start_ms, options);
+            let mut engine = Engine::new(setup.image.clone(), start_ms, options);
             engine.set_change_tracking(false);
             for p in people {
                 engine.set_profile(&p.key, p.attributes);
@@ -311,31 +491,59 @@ pub fn run(
             }
             (engine, sink)
         })
-        .collect();
+        .collect()
+}
+
+/// One engine takes its events, in time order.
+fn take_events(worker: &mut Worker, setup: &RunSetup<'_>, events: Vec<RunEvent>) {
+    let (engine, sink) = worker;
+    let image = engine.image().clone();
+    for e in events {
+        advance(engine, setup, e.at_ms, false);
+        let _ = engine.send_routed(&image.program.events[e.event as usize].name, &e.key, e.payload);
+        (setup.settle)(engine);
+        flush_steps(engine, sink.as_deref_mut());
+    }
+}
+
+/// Runs events already read (in time order) on `setup.jobs` engines, each on its own thread
+/// with its share of the profiles, until nothing waits (or `until`). Step events of engine `i`
+/// go to `sinks[i]`. Returns the engines, in shard order.
+pub fn run(
+    setup: &RunSetup<'_>,
+    start_ms: i64,
+    events: Vec<RunEvent>,
+    profiles: Vec<ProfileLine>,
+    sinks: Vec<Option<Box<dyn Write + Send>>>,
+) -> Vec<Engine> {
+    let n = sinks.len().max(1);
+    let mut workers = engines(setup, start_ms, profiles, sinks);
+    let mut shares: Vec<Vec<RunEvent>> = (0..n).map(|_| Vec::new()).collect();
+    for e in events {
+        shares[shard_of(&e.key, n as u32) as usize].push(e);
+    }
     // Each engine takes its events, then runs on until nothing of its own waits.
-    let mut shares = shares.into_iter().map(Some).collect::<Vec<_>>();
     std::thread::scope(|s| {
-        for ((engine, sink), share) in engines.iter_mut().zip(shares.iter_mut()) {
-            let share = share.take().unwrap_or_default();
+        for (worker, share) in workers.iter_mut().zip(shares) {
             s.spawn(move || {
-                for e in share {
-                    advance(engine, setup, e.at_ms, false);
-                    let name = engine.image().program.events[e.event as usize].name.clone();
-                    let _ = engine.send_routed(&name, &e.key, e.payload);
-                    (setup.settle)(engine);
-                    flush_steps(engine, sink.as_deref_mut());
-                    setup.progress.fetch_add(1, Ordering::Relaxed);
-                }
+                let count = share.len() as u64;
+                take_events(worker, setup, share);
+                setup.progress.fetch_add(count, Ordering::Relaxed);
+                let (engine, sink) = worker;
                 run_down(engine, setup, sink.as_deref_mut());
             });
         }
     });
+    finish(setup, workers)
+}
+
+/// After every engine ran down on its own: the catch-up rounds, `until`, and the last flush.
+fn finish(setup: &RunSetup<'_>, mut engines: Vec<Worker>) -> Vec<Engine> {
     // One engine alone would go on while any profile waits: timers of the others (a scheduled
     // audience read) fire meanwhile. So every engine catches up with the latest clock, until
     // they agree.
-    if n > 1 {
-        loop {
-            let latest = engines.iter().map(|(e, _)| e.now_ms()).max().unwrap_or(setup.start_ms);
+    if engines.len() > 1 {
+        while let Some(latest) = engines.iter().map(|(e, _)| e.now_ms()).max() {
             let behind = engines.iter().any(|(e, _)| e.now_ms() < latest && e.next_due().is_some_and(|d| d <= latest));
             if !behind {
                 break;
