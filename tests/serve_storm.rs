@@ -52,20 +52,15 @@ fn prepare(dir: &Path, due: i64) {
     let mut store = SqliteStore::open(&db).expect("store");
     let at = now_ms();
     store
-        .append(&[NewEntry { client_id: None, at_ms: at, kind: LogKind::Publish { version, journeys: Vec::new() } }])
+        .append(&[NewEntry::new(None, at, &LogKind::Publish { version, journeys: Vec::new() }).expect("entry")])
         .expect("publish");
     for start in (0..TIMERS).step_by(5_000) {
         let entries: Vec<NewEntry> = (start..(start + 5_000).min(TIMERS))
             .map(|i| {
                 let fire_at = jiff::Timestamp::from_millisecond(due + (i % 1000) as i64).expect("time");
-                NewEntry {
-                    client_id: Some(format!("arm-{i}")),
-                    at_ms: at,
-                    kind: LogKind::Event {
-                        name: "Arm".into(),
-                        payload: json!({"user": format!("u{i}"), "fireAt": fire_at.to_string()}),
-                    },
-                }
+                let payload = json!({"user": format!("u{i}"), "fireAt": fire_at.to_string()});
+                NewEntry::new(Some(format!("arm-{i}")), at, &LogKind::Event { name: "Arm".into(), payload })
+                    .expect("entry")
             })
             .collect();
         store.append(&entries).expect("append");

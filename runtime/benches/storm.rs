@@ -56,17 +56,14 @@ fn prepare(dir: &Path, n: usize, fire_at: impl Fn(usize) -> i64) {
     let mut store = SqliteStore::open(&db).expect("store");
     let at = now_ms();
     store
-        .append(&[NewEntry { client_id: None, at_ms: at, kind: LogKind::Publish { version, journeys: Vec::new() } }])
+        .append(&[NewEntry::new(None, at, &LogKind::Publish { version, journeys: Vec::new() }).expect("entry")])
         .expect("publish");
     for start in (0..n).step_by(5_000) {
         let entries: Vec<NewEntry> = (start..(start + 5_000).min(n))
-            .map(|i| NewEntry {
-                client_id: Some(format!("arm-{i}")),
-                at_ms: at,
-                kind: LogKind::Event {
-                    name: "Arm".into(),
-                    payload: json!({"user": format!("u{i}"), "fireAt": rfc3339(fire_at(i))}),
-                },
+            .map(|i| {
+                let payload = json!({"user": format!("u{i}"), "fireAt": rfc3339(fire_at(i))});
+                NewEntry::new(Some(format!("arm-{i}")), at, &LogKind::Event { name: "Arm".into(), payload })
+                    .expect("entry")
             })
             .collect();
         store.append(&entries).expect("append");
@@ -117,7 +114,7 @@ async fn work_off(client: &reqwest::Client, server: &Server, n: u64, due: i64) -
 fn scenario(name: &str, n: usize, empty: (u64, u64), rt: &tokio::runtime::Runtime) {
     let dir = std::env::temp_dir().join(format!("journey-storm-{}-{name}", std::process::id()));
     let margin_s: i64 =
-        std::env::var("STORM_MARGIN_S").ok().and_then(|v| v.parse().ok()).unwrap_or(20 + n as i64 / 15_000);
+        std::env::var("STORM_MARGIN_S").ok().and_then(|v| v.parse().ok()).unwrap_or(15 + n as i64 / 40_000);
     // The due second, rounded to a whole second.
     let due = (now_ms() / 1000 + margin_s) * 1000;
     let spread = name != "same-ms";
@@ -133,9 +130,14 @@ fn scenario(name: &str, n: usize, empty: (u64, u64), rt: &tokio::runtime::Runtim
 
     // The first start replays the whole log.
     let started = Instant::now();
-    let server = Server::start(&dir, &db);
+    let mut server = Server::start(&dir, &db);
     rt.block_on(until_waiting(&client, &server, n64));
-    println!("  replay of {n} log entries (first start): {:.2} s", started.elapsed().as_secs_f64());
+    let replay = started.elapsed();
+    println!(
+        "  replay of {n} log entries (first start): {:.2} s; then {:.0} bytes of heap in use per waiting instance",
+        replay.as_secs_f64(),
+        server.heap_bytes().saturating_sub(empty.1) as f64 / n as f64
+    );
     server.stop();
 
     // A restart with n waiting instances.

@@ -12,9 +12,11 @@ use axum::routing::{get, post};
 use axum::Json as JsonBody;
 use axum::Router;
 use journey_vm::engine::Engine;
+use serde_json::value::RawValue;
 use serde_json::{json, Value as Json};
+use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 /// The most one event line may hold (Adobe's guardrail).
@@ -31,14 +33,42 @@ pub struct AppState {
     pub appender: tokio::sync::mpsc::Sender<AppendRequest>,
     /// The worker's queue.
     pub worker: Mutex<std::sync::mpsc::Sender<Wake>>,
-    /// An engine on the newest version, used only to validate events and compute keys.
-    pub validator: Arc<Mutex<Engine>>,
+    /// Engines on the newest version, used only to validate events and compute keys.
+    pub validators: Arc<Validators>,
     /// The bearer token, when auth is on.
     pub token: Option<String>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Publishes a journey (compiles the project, stores the version); returns the version.
     pub publish: Box<PublishFn>,
+}
+
+/// Engines on the newest version that validate events and compute their keys: one per thread
+/// that serves requests, so that requests validate side by side.
+pub struct Validators(Vec<Mutex<Engine>>);
+
+impl Validators {
+    /// `n` validators made by `make`.
+    pub fn new(n: usize, make: impl Fn() -> Engine) -> Validators {
+        Validators((0..n.max(1)).map(|_| Mutex::new(make())).collect())
+    }
+
+    /// A validator, one not in use if there is one.
+    pub fn get(&self) -> MutexGuard<'_, Engine> {
+        for m in &self.0 {
+            if let Ok(engine) = m.try_lock() {
+                return engine;
+            }
+        }
+        self.0[0].lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces every validator (a new version is published).
+    pub fn replace(&self, make: impl Fn() -> Engine) {
+        for m in &self.0 {
+            *m.lock().unwrap_or_else(PoisonError::into_inner) = make();
+        }
+    }
 }
 
 /// Publishes a journey: returns the new version, or the status and reason of the refusal.
@@ -95,7 +125,22 @@ async fn auth(State(state): State<Shared>, req: Request, next: Next) -> Response
     next.run(req).await
 }
 
-async fn append(state: &Shared, entries: Vec<NewEntry>) -> Result<Vec<Appended>, ApiError> {
+/// The most log entries the engine may be behind before events, profile writes and audience
+/// changes are refused with 429 (about two seconds of its work): the log is durable, but what
+/// the engine answers would be ever staler, and the log ever longer.
+pub const MAX_ENGINE_LAG: i64 = 200_000;
+
+/// Appends entries to the log (durably, by group commit); with `bounded`, refuses them with 429
+/// while the engine is more than [`MAX_ENGINE_LAG`] entries behind.
+async fn append(state: &Shared, entries: Vec<NewEntry>, bounded: bool) -> Result<Vec<Appended>, ApiError> {
+    let lag = state.metrics.engine_lag();
+    if bounded && lag > MAX_ENGINE_LAG {
+        state.metrics.backpressure.fetch_add(1, Relaxed);
+        return Err(ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("the engine is {lag} log entries behind; retry after a short wait"),
+        ));
+    }
     let (tx, rx) = oneshot::channel();
     if let Err(e) = state.appender.try_send((entries, tx)) {
         return Err(match e {
@@ -115,19 +160,48 @@ async fn append(state: &Shared, entries: Vec<NewEntry>) -> Result<Vec<Appended>,
     }
 }
 
+/// One event line's fields as JSON text: the payload is read into a value to be checked, and
+/// stored as it came.
+#[derive(serde::Deserialize)]
+struct Line<'a> {
+    #[serde(borrow, default, deserialize_with = "raw")]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "raw")]
+    event: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "raw")]
+    at: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "raw")]
+    payload: Option<&'a RawValue>,
+}
+
+/// A field that is present, even as `null`.
+fn raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// A field's text when it is a JSON string.
+fn text(field: Option<&RawValue>) -> Option<String> {
+    field.and_then(|r| serde_json::from_str::<String>(r.get()).ok())
+}
+
 /// Parses one event line and checks it against the newest version's event declarations.
-fn validate(state: &Shared, line: &str) -> Result<(Option<String>, NewEntry), (Option<String>, String)> {
+fn validate(engine: &mut Engine, line: &str, now: i64) -> Result<NewEntry, (Option<String>, String)> {
     if line.len() > MAX_EVENT_BYTES {
         return Err((None, format!("the event is {} bytes; the limit is {MAX_EVENT_BYTES}", line.len())));
     }
-    let v: Json = serde_json::from_str(line).map_err(|e| (None, format!("not valid JSON: {e}")))?;
-    let id = v.get("id").and_then(Json::as_str).map(str::to_string);
-    let Some(name) = v.get("event").and_then(Json::as_str) else {
+    let not_json = |e: serde_json::Error| (None, format!("not valid JSON: {e}"));
+    if !line.trim_start().starts_with('{') {
+        serde_json::from_str::<serde::de::IgnoredAny>(line).map_err(not_json)?;
+        return Err((None, "missing \"event\": the event's name".into()));
+    }
+    let fields: Line = serde_json::from_str(line).map_err(not_json)?;
+    let id = text(fields.id);
+    let Some(name) = text(fields.event) else {
         return Err((id, "missing \"event\": the event's name".into()));
     };
-    let payload = v.get("payload").cloned().unwrap_or(json!({}));
-    let now = wall_ms();
-    let at_ms = match v.get("at").and_then(Json::as_str) {
+    let payload_text = fields.payload.map(RawValue::get).unwrap_or("{}");
+    let payload: Json = serde_json::from_str(payload_text).map_err(not_json)?;
+    let at_ms = match text(fields.at) {
         // Arrival time by default; an event from the future is taken as arriving now.
         Some(at) => at
             .parse::<jiff::Timestamp>()
@@ -136,24 +210,22 @@ fn validate(state: &Shared, line: &str) -> Result<(Option<String>, NewEntry), (O
             .min(now),
         None => now,
     };
-    let mut engine = state.validator.lock().map_err(|_| (id.clone(), "validator unavailable".to_string()))?;
     let program = &engine.image().program;
     let Some(decl) = program.events.iter().find(|e| e.name == name) else {
         let known: Vec<&str> = program.events.iter().map(|e| e.name.as_str()).collect();
-        let hint = journey_compiler::suggest::did_you_mean(name, known).map(|h| format!("; {h}")).unwrap_or_default();
+        let hint = journey_compiler::suggest::did_you_mean(&name, known).map(|h| format!("; {h}")).unwrap_or_default();
         return Err((id, format!("unknown event `{name}`{hint}")));
     };
     let mut path = String::new();
     journey_vm::http::validate(&payload, &decl.payload, &mut path)
         .map_err(|e| (id.clone(), format!("payload does not match `{name}`'s schema: {e}")))?;
-    if engine.key_of(name, &payload).is_none() {
+    if engine.key_of(&name, &payload).is_none() {
         return Err((
             id,
             format!("the `{name}` payload has no profile key (its `key` is null or empty) or its `when` does not hold"),
         ));
     }
-    let kind = LogKind::Event { name: name.to_string(), payload };
-    Ok((id.clone(), NewEntry { client_id: id, at_ms, kind }))
+    Ok(NewEntry::event(id, at_ms, &name, payload_text))
 }
 
 async fn post_events(State(state): State<Shared>, body: Bytes) -> Response {
@@ -165,18 +237,25 @@ async fn post_events(State(state): State<Shared>, body: Bytes) -> Response {
         return error(StatusCode::BAD_REQUEST, "no events: send one JSON object, or one per line (NDJSON)");
     }
     // One pretty-printed object spans several lines: take the whole body as one event.
-    let lines: Vec<&str> =
-        if lines.len() > 1 && serde_json::from_str::<Json>(lines[0]).is_err() { vec![text] } else { lines };
+    let lines: Vec<&str> = if lines.len() > 1 && serde_json::from_str::<serde::de::IgnoredAny>(lines[0]).is_err() {
+        vec![text]
+    } else {
+        lines
+    };
     let mut rejected = Vec::new();
-    let mut entries = Vec::new();
-    let mut indexes = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        match validate(&state, line) {
-            Ok((_, entry)) => {
-                indexes.push(i);
-                entries.push(entry);
+    let mut entries = Vec::with_capacity(lines.len());
+    let mut indexes = Vec::with_capacity(lines.len());
+    {
+        let mut engine = state.validators.get();
+        let now = wall_ms();
+        for (i, line) in lines.iter().enumerate() {
+            match validate(&mut engine, line, now) {
+                Ok(entry) => {
+                    indexes.push(i);
+                    entries.push(entry);
+                }
+                Err((id, reason)) => rejected.push(json!({"index": i, "id": id, "reason": reason})),
             }
-            Err((id, reason)) => rejected.push(json!({"index": i, "id": id, "reason": reason})),
         }
     }
     if lines.len() == 1
@@ -187,28 +266,42 @@ async fn post_events(State(state): State<Shared>, body: Bytes) -> Response {
         return error(StatusCode::BAD_REQUEST, rejected[0]["reason"].as_str().unwrap_or_default());
     }
     state.metrics.events_rejected.fetch_add(rejected.len() as u64, Relaxed);
-    let mut accepted = Vec::new();
+    // The answer is written out directly: {"accepted": [...], "rejected": [...]}.
+    let mut out = String::with_capacity(64 + entries.len() * 64);
+    out.push_str(r#"{"accepted":["#);
+    let accepted = entries.len();
     if !entries.is_empty() {
-        let ids: Vec<Option<String>> = entries.iter().map(|e| e.client_id.clone()).collect();
-        let results = match append(&state, entries).await {
+        let ids: Vec<Option<String>> = entries.iter_mut().map(|e| e.client_id.clone()).collect();
+        let results = match append(&state, entries, true).await {
             Ok(r) => r,
             Err(resp) => return resp.into_response(),
         };
-        for ((i, id), r) in indexes.into_iter().zip(ids).zip(results) {
+        let (mut new, mut duplicates) = (0, 0);
+        for (n, ((i, id), r)) in indexes.into_iter().zip(ids).zip(results).enumerate() {
             let (seq, duplicate) = match r {
                 Appended::New(s) => (s, false),
                 Appended::Duplicate(s) => (s, true),
             };
             if duplicate {
-                state.metrics.events_duplicate.fetch_add(1, Relaxed);
+                duplicates += 1;
             } else {
-                state.metrics.events_accepted.fetch_add(1, Relaxed);
+                new += 1;
             }
-            accepted.push(json!({"index": i, "id": id, "seq": seq, "duplicate": duplicate}));
+            let id = match id {
+                Some(id) => serde_json::to_string(&id).unwrap_or_else(|_| "null".into()),
+                None => "null".into(),
+            };
+            let comma = if n > 0 { "," } else { "" };
+            let _ = write!(out, r#"{comma}{{"index":{i},"id":{id},"seq":{seq},"duplicate":{duplicate}}}"#);
         }
+        state.metrics.events_accepted.fetch_add(new, Relaxed);
+        state.metrics.events_duplicate.fetch_add(duplicates, Relaxed);
     }
-    let status = if accepted.is_empty() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    (status, JsonBody(json!({"accepted": accepted, "rejected": rejected}))).into_response()
+    out.push_str(r#"],"rejected":"#);
+    out.push_str(&Json::Array(rejected).to_string());
+    out.push('}');
+    let status = if accepted == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    (status, [(header::CONTENT_TYPE, "application/json")], out).into_response()
 }
 
 fn json_body(body: &Bytes) -> Result<Json, ApiError> {
@@ -224,7 +317,11 @@ async fn write_profile(state: Shared, key: String, body: Bytes, patch: bool) -> 
         return error(StatusCode::BAD_REQUEST, "profile attributes must be a JSON object");
     }
     let kind = if patch { LogKind::ProfilePatch { key, attributes } } else { LogKind::ProfilePut { key, attributes } };
-    match append(&state, vec![NewEntry { client_id: None, at_ms: wall_ms(), kind }]).await {
+    let entry = match NewEntry::new(None, wall_ms(), &kind) {
+        Ok(e) => e,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    match append(&state, vec![entry], true).await {
         Ok(r) => {
             JsonBody(json!({"seq": match r[0] { Appended::New(s) | Appended::Duplicate(s) => s }})).into_response()
         }
@@ -245,7 +342,7 @@ async fn post_members(State(state): State<Shared>, Path(name): Path<String>, bod
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
-    let known = state.validator.lock().map(|e| e.image().program.audiences.contains(&name)).unwrap_or(false);
+    let known = state.validators.get().image().program.audiences.contains(&name);
     if !known {
         return error(StatusCode::NOT_FOUND, format!("no audience `{name}` is declared"));
     }
@@ -262,18 +359,17 @@ async fn post_members(State(state): State<Shared>, Path(name): Path<String>, bod
     let mut entries = Vec::new();
     for (field, enters) in [("enter", true), ("exit", false)] {
         for key in keys(field) {
-            entries.push(NewEntry {
-                client_id: None,
-                at_ms: now,
-                kind: LogKind::Audience { audience: name.clone(), key, enters },
-            });
+            match NewEntry::new(None, now, &LogKind::Audience { audience: name.clone(), key, enters }) {
+                Ok(e) => entries.push(e),
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
         }
     }
     if entries.is_empty() {
         return error(StatusCode::BAD_REQUEST, "give profile keys as {\"enter\": [\"k1\"], \"exit\": [\"k2\"]}");
     }
     let n = entries.len();
-    match append(&state, entries).await {
+    match append(&state, entries, true).await {
         Ok(_) => JsonBody(json!({"changes": n})).into_response(),
         Err(resp) => resp.into_response(),
     }
@@ -330,8 +426,7 @@ async fn get_metrics(State(state): State<Shared>) -> Response {
 }
 
 async fn post_journey_action(State(state): State<Shared>, Path((name, action)): Path<(String, String)>) -> Response {
-    let exists =
-        state.validator.lock().map(|e| e.image().program.journeys.iter().any(|j| j.name == name)).unwrap_or(false);
+    let exists = state.validators.get().image().program.journeys.iter().any(|j| j.name == name);
     if !exists && action != "publish" {
         return error(StatusCode::NOT_FOUND, format!("no journey `{name}`"));
     }
@@ -348,7 +443,13 @@ async fn post_journey_action(State(state): State<Shared>, Path((name, action)): 
         LogKind::Publish { version, .. } => Some(*version),
         _ => None,
     };
-    match append(&state, vec![NewEntry { client_id: None, at_ms: wall_ms(), kind }]).await {
+    let entry = match NewEntry::new(None, wall_ms(), &kind) {
+        Ok(e) => e,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    // Lifecycle commands are never refused for the engine's lag (a publish has stored its
+    // version already).
+    match append(&state, vec![entry], false).await {
         Ok(_) => JsonBody(json!({"journey": name, "action": action, "version": version})).into_response(),
         Err(resp) => resp.into_response(),
     }

@@ -10,7 +10,7 @@ pub mod metrics;
 pub mod store;
 pub mod worker;
 
-use api::{AppState, AppendRequest};
+use api::{AppState, AppendRequest, Validators};
 use journey_compiler::{artifact, project, SchemaRegistry};
 use journey_vm::engine::{Engine, Options};
 use journey_vm::http::HttpExecutor;
@@ -22,6 +22,9 @@ use std::sync::{Arc, Mutex};
 use store::sqlite::SqliteStore;
 use store::{LogKind, NewEntry, Store};
 use worker::{wall_ms, Wake, Worker};
+
+/// Threads serving HTTP requests (each validates with its own engine).
+const API_THREADS: usize = 2;
 
 /// How `journey serve` runs.
 #[derive(Debug, Clone)]
@@ -109,17 +112,15 @@ pub fn serve_until(
     if store.versions().map_err(|e| StartError::Store(e.to_string()))?.is_empty() {
         let bytes = compile_project(&config.project, &config.schemas).map_err(StartError::Compile)?;
         let v = store_version(&config.db, &bytes).map_err(StartError::Store)?;
-        store
-            .append(&[NewEntry {
-                client_id: None,
-                at_ms: wall_ms(),
-                kind: LogKind::Publish { version: v, journeys: Vec::new() },
-            }])
+        let publish = NewEntry::new(None, wall_ms(), &LogKind::Publish { version: v, journeys: Vec::new() })
             .map_err(|e| StartError::Store(e.to_string()))?;
+        store.append(&[publish]).map_err(|e| StartError::Store(e.to_string()))?;
         tracing::info!("published the project as version {v}");
     }
+    // The engine's checkpoints are derived from the durable log: they need not sync.
+    store.relax_checkpoint_sync().map_err(|e| StartError::Store(e.to_string()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(API_THREADS)
         .enable_all()
         .build()
         .map_err(|e| StartError::Config(format!("cannot start the async runtime: {e}")))?;
@@ -146,13 +147,17 @@ pub fn serve_until(
     let (append_tx, append_rx) = tokio::sync::mpsc::channel::<AppendRequest>(1024);
     let appender_store = SqliteStore::open(&config.db).map_err(|e| StartError::Store(e.to_string()))?;
     let appender_wake = wake_tx.clone();
+    let appender_metrics = metrics.clone();
     let appender = std::thread::Builder::new()
         .name("journey-log".into())
-        .spawn(move || group_commit(appender_store, append_rx, appender_wake))
+        .spawn(move || group_commit(appender_store, append_rx, appender_wake, appender_metrics))
         .map_err(|e| StartError::Config(e.to_string()))?;
 
-    let validator = Arc::new(Mutex::new(validator_for(&config.db).map_err(StartError::Store)?));
-    let publish_validator = validator.clone();
+    let first = validator_for(&config.db).map_err(StartError::Store)?;
+    let image = first.image().clone();
+    let validators =
+        Arc::new(Validators::new(API_THREADS, || Engine::new(image.clone(), wall_ms(), Options::default())));
+    let publish_validators = validators.clone();
     let (project_dir, schemas, db) = (config.project.clone(), config.schemas.clone(), config.db.clone());
     let publish = move |journey: &str| -> Result<u32, (axum::http::StatusCode, String)> {
         use axum::http::StatusCode;
@@ -162,15 +167,16 @@ pub fn serve_until(
             return Err((StatusCode::NOT_FOUND, format!("the project has no journey `{journey}`")));
         }
         let v = store_version(&db, &bytes).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
-        if let (Ok(mut val), Ok(image)) = (publish_validator.lock(), Image::load(a.program)) {
-            *val = Engine::new(Arc::new(image), wall_ms(), Options::default());
+        if let Ok(image) = Image::load(a.program) {
+            let image = Arc::new(image);
+            publish_validators.replace(|| Engine::new(image.clone(), wall_ms(), Options::default()));
         }
         Ok(v)
     };
     let state = Arc::new(AppState {
         appender: append_tx,
         worker: Mutex::new(wake_tx.clone()),
-        validator: validator.clone(),
+        validators,
         token: config.token.clone(),
         metrics,
         publish: Box::new(publish),
@@ -196,6 +202,7 @@ fn group_commit(
     mut store: SqliteStore,
     mut rx: tokio::sync::mpsc::Receiver<AppendRequest>,
     wake: std::sync::mpsc::Sender<Wake>,
+    metrics: Arc<Metrics>,
 ) {
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
@@ -205,7 +212,13 @@ fn group_commit(
                 break;
             }
         }
-        let all: Vec<NewEntry> = group.iter().flat_map(|(e, _)| e.iter().cloned()).collect();
+        // The entries move into one list; each request keeps its count and its reply.
+        let mut all: Vec<NewEntry> = Vec::with_capacity(group.iter().map(|(e, _)| e.len()).sum());
+        let mut replies = Vec::with_capacity(group.len());
+        for (entries, reply) in group {
+            replies.push((entries.len(), reply));
+            all.extend(entries);
+        }
         match store.append(&all) {
             Ok(results) => {
                 let last = results.iter().filter_map(|r| match r {
@@ -213,9 +226,12 @@ fn group_commit(
                     store::Appended::Duplicate(_) => None,
                 });
                 let max = last.max();
+                if let Some(seq) = max {
+                    metrics.appended_seq.fetch_max(seq, std::sync::atomic::Ordering::Relaxed);
+                }
                 let mut rest = results.into_iter();
-                for (entries, reply) in group {
-                    let mine: Vec<_> = rest.by_ref().take(entries.len()).collect();
+                for (n, reply) in replies {
+                    let mine: Vec<_> = rest.by_ref().take(n).collect();
                     let _ = reply.send(Ok(mine));
                 }
                 if let Some(seq) = max {
@@ -224,7 +240,7 @@ fn group_commit(
             }
             Err(e) => {
                 tracing::error!("appending to the log failed: {e}");
-                for (_, reply) in group {
+                for (_, reply) in replies {
                     let _ = reply.send(Err(e.to_string()));
                 }
             }

@@ -1,7 +1,7 @@
 //! Counters for `GET /metrics` (Prometheus text format).
 
 use journey_vm::engine::CallOutcome;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// The runtime's counters.
@@ -27,6 +27,10 @@ pub struct Metrics {
     pub calls_failed: AtomicU64,
     /// Total call latency in microseconds.
     pub call_latency_us: AtomicU64,
+    /// The last log position appended.
+    pub appended_seq: AtomicI64,
+    /// The last log position the engine applied.
+    pub applied_seq: AtomicI64,
 }
 
 impl Metrics {
@@ -37,6 +41,11 @@ impl Metrics {
             _ => self.calls_failed.fetch_add(1, Relaxed),
         };
         self.call_latency_us.fetch_add(latency.as_micros() as u64, Relaxed);
+    }
+
+    /// Log entries appended and not yet applied by the engine.
+    pub fn engine_lag(&self) -> i64 {
+        (self.appended_seq.load(Relaxed) - self.applied_seq.load(Relaxed)).max(0)
     }
 
     /// The counters plus the given gauges, as Prometheus text.
@@ -68,6 +77,10 @@ impl Metrics {
         );
         out.push_str(&format!(
             "# HELP journey_instances_waiting Instances waiting.\n# TYPE journey_instances_waiting gauge\njourney_instances_waiting {waiting}\n"
+        ));
+        out.push_str(&format!(
+            "# HELP journey_engine_lag_entries Log entries the engine has not applied yet.\n# TYPE journey_engine_lag_entries gauge\njourney_engine_lag_entries {}\n",
+            self.engine_lag()
         ));
         out.push_str(&format!(
             "# HELP journey_log_entries Entries in the durable log.\n# TYPE journey_log_entries gauge\njourney_log_entries {log_entries}\n"

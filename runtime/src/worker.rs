@@ -6,11 +6,13 @@ use crate::metrics::Metrics;
 use crate::store::{Checkpoint, EngineDelta, Entry, LogKind, Store};
 use journey_compiler::artifact;
 use journey_compiler::ir::Reentry;
+use journey_vm::engine::instance::InstanceId;
 use journey_vm::engine::{CallOutcome, CallRequest, Engine, Options};
 use journey_vm::http::{self, HttpExecutor};
 use journey_vm::machine::Image;
 use journey_vm::value::Value;
 use serde_json::{json, Value as Json};
+use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,6 +76,9 @@ pub struct Worker {
     work: usize,
     /// Whether the log may hold entries not applied yet.
     log_behind: bool,
+    /// The calls in flight with a stored row, by version and instance (the rest need no
+    /// deleting when their instance goes on).
+    stored_calls: HashSet<(u32, InstanceId)>,
     read_rate: Option<u32>,
 }
 
@@ -97,15 +102,21 @@ impl Worker {
         read_rate: Option<u32>,
     ) -> Result<Worker, String> {
         let mut versions = Vec::new();
+        let mut stored_calls = HashSet::new();
         for row in store.versions().map_err(|e| e.to_string())? {
             let a = artifact::from_bytes(&row.artifact).map_err(|e| format!("version {}: {e}", row.version))?;
             let image = Arc::new(Image::load(a.program).map_err(|e| e.to_string())?);
             let names: Vec<String> = image.program.journeys.iter().map(|j| j.name.clone()).collect();
             let stored = store.load_engine(row.version, &names).map_err(|e| e.to_string())?;
+            stored_calls.extend(stored.pending.iter().map(|c| (row.version, c.instance)));
             let engine = Engine::restore(image, options(read_rate), stored);
             versions.push(Version { number: row.version, engine });
         }
         let applied = store.applied_seq().map_err(|e| e.to_string())?;
+        metrics.applied_seq.store(applied, std::sync::atomic::Ordering::Relaxed);
+        // The log may run ahead of the checkpoint (a crash): its end counts as appended.
+        let (entries, _) = store.counts().map_err(|e| e.to_string())?;
+        metrics.appended_seq.fetch_max(entries, std::sync::atomic::Ordering::Relaxed);
         let mut w = Worker {
             store,
             versions,
@@ -118,6 +129,7 @@ impl Worker {
             dirty: false,
             work: 0,
             log_behind: true,
+            stored_calls,
             read_rate,
         };
         // The log after the checkpoint is replayed, and timers due while the runtime was down
@@ -222,6 +234,7 @@ impl Worker {
                 }
                 self.apply(&e);
                 self.applied = e.seq;
+                self.metrics.applied_seq.store(e.seq, std::sync::atomic::Ordering::Relaxed);
                 self.dirty = true;
                 self.work += 1;
                 self.checkpoint_if_full()?;
@@ -275,7 +288,26 @@ impl Worker {
         for v in &mut self.versions {
             v.engine.advance(e.at_ms, false);
         }
-        match &e.kind {
+        // With one version, an event's payload is read straight from the log's text into the
+        // values the program reads (no JSON value in between, no key computed twice).
+        if let [only] = &mut self.versions[..] {
+            if let Some((name, payload)) = read_event(&only.engine, &e.kind) {
+                self.metrics.events_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Err(err) = only.engine.send_converted(&name, payload) {
+                    self.metrics.rejected_at_apply.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!("event `{name}` rejected: {err}");
+                }
+                return;
+            }
+        }
+        let kind = match e.decode() {
+            Ok(k) => k,
+            Err(err) => {
+                tracing::error!("{err}; skipped");
+                return;
+            }
+        };
+        match &kind {
             LogKind::Event { name, payload } => {
                 self.metrics.events_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.send_event(name, payload);
@@ -295,7 +327,7 @@ impl Worker {
             }
             LogKind::Publish { version, journeys } => self.publish(*version, journeys, e.at_ms),
             LogKind::Close { journey } | LogKind::Stop { journey } => {
-                let stop = matches!(e.kind, LogKind::Stop { .. });
+                let stop = matches!(kind, LogKind::Stop { .. });
                 for v in &mut self.versions {
                     if let Some(j) = v.engine.image().program.journeys.iter().position(|x| &x.name == journey) {
                         v.engine.set_open(j as u16, false);
@@ -495,20 +527,34 @@ impl Worker {
     /// Writes what changed, with the log position it reflects, in one transaction.
     pub fn checkpoint(&mut self) -> Result<(), String> {
         let mut cp = Checkpoint { applied_seq: self.applied, ..Default::default() };
+        // Stored calls written (true) or deleted (false), kept track of once stored.
+        let mut calls: Vec<(u32, InstanceId, bool)> = Vec::new();
         let mut audiences_changed = false;
         for v in &mut self.versions {
             let changes = v.engine.take_changes();
             let names: Vec<String> = v.engine.image().program.journeys.iter().map(|j| j.name.clone()).collect();
             let mut delta = EngineDelta { version: v.number, small: v.engine.small_state(), ..Default::default() };
             for id in changes.instances {
-                match v.engine.instance(id) {
+                let call = match v.engine.instance(id) {
                     Some(i) => {
                         delta.upserts.push(i.clone());
-                        if let Some(c) = v.engine.pending_call(id) {
-                            delta.calls.push(c.clone());
-                        }
+                        v.engine.pending_call(id)
                     }
-                    None => delta.removed.push(id),
+                    None => {
+                        delta.removed.push(id);
+                        None
+                    }
+                };
+                match call {
+                    Some(c) => {
+                        delta.calls.push(c.clone());
+                        calls.push((v.number, id, true));
+                    }
+                    None if self.stored_calls.contains(&(v.number, id)) => {
+                        delta.calls_done.push(id);
+                        calls.push((v.number, id, false));
+                    }
+                    None => {}
                 }
             }
             for (p, j) in changes.entries {
@@ -530,6 +576,13 @@ impl Worker {
             cp.audiences = self.versions.last().map(|v| v.engine.memberships());
         }
         self.store.checkpoint(&cp).map_err(|e| e.to_string())?;
+        for (version, id, stored) in calls {
+            if stored {
+                self.stored_calls.insert((version, id));
+            } else {
+                self.stored_calls.remove(&(version, id));
+            }
+        }
         self.metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.last_checkpoint = Instant::now();
         self.dirty = false;
@@ -605,6 +658,71 @@ fn describe_wait(
         Waiting::Call { index } => {
             (format!("call #{}", j.calls.get(index as usize).map(|c| c.http).unwrap_or(0)), None)
         }
+    }
+}
+
+/// An event entry's name and payload, read from the log's text with the payload converted as
+/// `engine`'s program reads it; `None` when it is not an event, or not one `engine` knows.
+fn read_event(engine: &Engine, text: &str) -> Option<(String, Value)> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let out = serde::de::DeserializeSeed::deserialize(EventSeed(engine), &mut de).ok()?;
+    de.end().ok()?;
+    Some(out)
+}
+
+/// Reads an event entry (`{"kind": "event", "name": ..., "payload": ...}`) for [`read_event`].
+struct EventSeed<'a>(&'a Engine);
+
+/// The fields of a log entry.
+#[derive(serde::Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum Field {
+    Kind,
+    Name,
+    Payload,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for EventSeed<'_> {
+    type Value = (String, Value);
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for EventSeed<'_> {
+    type Value = (String, Value);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an event log entry")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::Error;
+        let (mut name, mut payload) = (None::<String>, None);
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Kind => {
+                    if map.next_value::<&str>()? != "event" {
+                        return Err(A::Error::custom("not an event"));
+                    }
+                }
+                Field::Name => name = Some(map.next_value()?),
+                Field::Payload => {
+                    // The name comes first in what the runtime writes.
+                    let seed = name.as_deref().and_then(|n| self.0.payload_seed(n));
+                    let seed =
+                        seed.ok_or_else(|| A::Error::custom("an unknown event, or its payload before its name"))?;
+                    payload = Some(map.next_value_seed(seed)?);
+                }
+                Field::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        name.zip(payload).ok_or_else(|| A::Error::custom("not a whole event"))
     }
 }
 

@@ -89,8 +89,32 @@ pub struct NewEntry {
     pub client_id: Option<String>,
     /// When it happens (epoch ms).
     pub at_ms: i64,
-    /// What it does.
-    pub kind: LogKind,
+    /// What it does: a [`LogKind`] as JSON, as it is stored.
+    pub kind: String,
+    /// Whether it is an event (the log counts them).
+    pub event: bool,
+}
+
+impl NewEntry {
+    /// An entry doing `kind`.
+    pub fn new(client_id: Option<String>, at_ms: i64, kind: &LogKind) -> Result<NewEntry> {
+        let text = serde_json::to_string(kind).map_err(|e| StoreError(format!("cannot encode: {e}")))?;
+        Ok(NewEntry { client_id, at_ms, kind: text, event: matches!(kind, LogKind::Event { .. }) })
+    }
+
+    /// An event entry from its name and its payload's JSON text (checked to be JSON by the
+    /// caller): the same text as [`NewEntry::new`] of a [`LogKind::Event`] with that payload,
+    /// without building the payload's value to write it out again.
+    pub fn event(client_id: Option<String>, at_ms: i64, name: &str, payload_json: &str) -> NewEntry {
+        let mut kind = String::with_capacity(payload_json.len() + name.len() + 40);
+        kind.push_str(r#"{"kind":"event","name":"#);
+        // A string always encodes.
+        kind.push_str(&serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into()));
+        kind.push_str(r#","payload":"#);
+        kind.push_str(payload_json);
+        kind.push('}');
+        NewEntry { client_id, at_ms, kind, event: true }
+    }
 }
 
 /// An appended log entry.
@@ -100,8 +124,15 @@ pub struct Entry {
     pub seq: i64,
     /// When it happens (epoch ms).
     pub at_ms: i64,
+    /// What it does: a [`LogKind`] as JSON ([`Entry::decode`]).
+    pub kind: String,
+}
+
+impl Entry {
     /// What it does.
-    pub kind: LogKind,
+    pub fn decode(&self) -> Result<LogKind> {
+        serde_json::from_str(&self.kind).map_err(|e| StoreError(format!("log entry {} is damaged: {e}", self.seq)))
+    }
 }
 
 /// The outcome of appending one entry.
@@ -135,6 +166,8 @@ pub struct EngineDelta {
     pub removed: Vec<InstanceId>,
     /// Calls in flight to write (by instance).
     pub calls: Vec<CallRequest>,
+    /// Instances whose stored call is answered or gone (written or ended without one now).
+    pub calls_done: Vec<InstanceId>,
     /// Entry history rows: (profile, journey name, last entry ms).
     pub entries: Vec<(String, String, i64)>,
     /// Counters and clock.
@@ -175,6 +208,12 @@ pub trait Store: Send {
     fn applied_seq(&mut self) -> Result<i64>;
     /// The stored state of one engine (version), with the shared profiles and audiences.
     fn load_engine(&mut self, version: u32, journey_names: &[String]) -> Result<Stored>;
+    /// Checkpoints need not reach the disk before the call returns (the log they are derived
+    /// from does): after a power loss the last ones may be missing, and the log after the last
+    /// one kept is replayed.
+    fn relax_checkpoint_sync(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// The number of log entries and accepted events (for status).
     fn counts(&mut self) -> Result<(i64, i64)>;
 }
