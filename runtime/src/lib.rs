@@ -118,7 +118,8 @@ pub fn serve_until(
         tracing::info!("published the project as version {v}");
     }
     // The engine's checkpoints are derived from the durable log: they need not sync.
-    store.relax_checkpoint_sync().map_err(|e| StartError::Store(e.to_string()))?;
+    let mut checkpoints = SqliteStore::open(&config.db).map_err(|e| StartError::Store(e.to_string()))?;
+    checkpoints.relax_checkpoint_sync().map_err(|e| StartError::Store(e.to_string()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(API_THREADS)
         .enable_all()
@@ -134,7 +135,17 @@ pub fn serve_until(
     let read_rate = config.read_rate;
     let worker = std::thread::Builder::new()
         .name("journey-load".into())
-        .spawn(move || Worker::load(Box::new(store), executor, handle, load_wake, load_metrics, read_rate))
+        .spawn(move || {
+            Worker::load(
+                Box::new(store),
+                executor,
+                handle,
+                load_wake,
+                load_metrics,
+                read_rate,
+                Some(Box::new(checkpoints)),
+            )
+        })
         .map_err(|e| StartError::Config(e.to_string()))?
         .join()
         .map_err(|_| StartError::Store("loading the stored state failed".into()))?

@@ -79,7 +79,43 @@ pub struct Worker {
     /// The calls in flight with a stored row, by version and instance (the rest need no
     /// deleting when their instance goes on).
     stored_calls: HashSet<(u32, InstanceId)>,
+    /// Writes checkpoints on a thread of its own (else they are written in line).
+    writer: Option<Writer>,
     read_rate: Option<u32>,
+}
+
+/// The thread that writes checkpoints, in order, on a connection of its own.
+struct Writer {
+    tx: std::sync::mpsc::SyncSender<Checkpoint>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(mut store: Box<dyn Store>, metrics: Arc<Metrics>) -> Result<Writer, String> {
+        // A checkpoint is handed over when the last one is written: at most one is written
+        // while the next one gathers, and what they hold stays bounded.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Checkpoint>(0);
+        let thread = std::thread::Builder::new()
+            .name("journey-checkpoint".into())
+            .spawn(move || {
+                for cp in rx {
+                    match store.checkpoint(&cp) {
+                        Ok(()) => {
+                            metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Err(e) => tracing::error!("checkpoint failed: {e}"),
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Writer { tx, thread })
+    }
+
+    /// Writes what is queued, then stops.
+    fn finish(self) {
+        drop(self.tx);
+        let _ = self.thread.join();
+    }
 }
 
 /// Wall-clock milliseconds.
@@ -100,7 +136,9 @@ impl Worker {
         wake_tx: Sender<Wake>,
         metrics: Arc<Metrics>,
         read_rate: Option<u32>,
+        checkpoints: Option<Box<dyn Store>>,
     ) -> Result<Worker, String> {
+        let w_metrics = metrics.clone();
         let mut versions = Vec::new();
         let mut stored_calls = HashSet::new();
         for row in store.versions().map_err(|e| e.to_string())? {
@@ -130,6 +168,7 @@ impl Worker {
             work: 0,
             log_behind: true,
             stored_calls,
+            writer: checkpoints.map(|store| Writer::start(store, w_metrics)).transpose()?,
             read_rate,
         };
         // The log after the checkpoint is replayed, and timers due while the runtime was down
@@ -196,7 +235,12 @@ impl Worker {
             }
             Wake::Query(q) => self.answer(q),
             Wake::Shutdown => {
-                let _ = self.checkpoint();
+                if let Err(e) = self.checkpoint() {
+                    tracing::error!("the last checkpoint failed: {e}");
+                }
+                if let Some(w) = self.writer.take() {
+                    w.finish();
+                }
                 return false;
             }
         }
@@ -575,7 +619,14 @@ impl Worker {
         if audiences_changed {
             cp.audiences = self.versions.last().map(|v| v.engine.memberships());
         }
-        self.store.checkpoint(&cp).map_err(|e| e.to_string())?;
+        match &self.writer {
+            // Written beside the engine, which goes on meanwhile.
+            Some(w) => w.tx.send(cp).map_err(|_| "the checkpoint writer stopped".to_string())?,
+            None => {
+                self.store.checkpoint(&cp).map_err(|e| e.to_string())?;
+                self.metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         for (version, id, stored) in calls {
             if stored {
                 self.stored_calls.insert((version, id));
@@ -583,7 +634,6 @@ impl Worker {
                 self.stored_calls.remove(&(version, id));
             }
         }
-        self.metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.last_checkpoint = Instant::now();
         self.dirty = false;
         self.work = 0;
