@@ -40,8 +40,9 @@ pub struct Args {
     /// Print only the summary, not each profile's path (for large runs).
     #[arg(long)]
     summary_only: bool,
-    /// Threads to run profiles on (default: one per core, but one for a program with a `cap`:
-    /// with more, a cap still lets exactly N through, but which N depends on thread timing).
+    /// Engine threads to run profiles on, besides the one reading the file (default: one per
+    /// core but that one; one for a program with a `cap`: with more, a cap still lets exactly N
+    /// through, but which N depends on thread timing).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
     /// Extra schema search folder (repeatable).

@@ -57,13 +57,14 @@ pub struct Events {
 }
 
 /// How many engines to split a program's profiles across: as many as asked for; by default one
-/// per core, but one when a journey has a `cap` (its count is "the first N profiles through the
-/// node", an order between profiles that only one engine keeps run after run).
+/// per core but the one that reads the file, and one when a journey has a `cap` (its count is
+/// "the first N profiles through the node", an order between profiles that only one engine
+/// keeps run after run).
 pub fn jobs_for(image: &Image, asked: Option<usize>, cores: usize) -> usize {
     match asked {
         Some(n) => n.max(1),
         None if image.program.journeys.iter().any(|j| !j.caps.is_empty()) => 1,
-        None => cores.max(1),
+        None => cores.saturating_sub(1).max(1),
     }
 }
 
