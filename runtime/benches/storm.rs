@@ -81,6 +81,8 @@ fn fired(report: &serde_json::Value) -> u64 {
 
 struct Storm {
     took: Duration,
+    /// From the last instance ended to the server stopped with its last checkpoint written.
+    stored: Duration,
     before_kb: u64,
     peak_kb: u64,
     slowest_status: Duration,
@@ -108,7 +110,7 @@ async fn work_off(client: &reqwest::Client, server: &Server, n: u64, due: i64) -
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let took = Duration::from_millis((now_ms() - due).max(0) as u64);
-    Storm { took, before_kb, peak_kb: server.peak_kb(), slowest_status: slowest, polls }
+    Storm { took, stored: Duration::ZERO, before_kb, peak_kb: server.peak_kb(), slowest_status: slowest, polls }
 }
 
 fn scenario(name: &str, n: usize, empty: (u64, u64), rt: &tokio::runtime::Runtime) {
@@ -183,13 +185,17 @@ fn scenario(name: &str, n: usize, empty: (u64, u64), rt: &tokio::runtime::Runtim
         server.reset_peak();
         let mut s = rt.block_on(work_off(&client, &server, n64, now_ms()));
         s.took = started.elapsed();
+        let stopping = Instant::now();
         server.stop();
+        s.stored = stopping.elapsed();
         s
     } else {
         std::thread::sleep(Duration::from_millis((left - 500) as u64));
         server.reset_peak();
-        let s = rt.block_on(work_off(&client, &server, n64, due));
+        let mut s = rt.block_on(work_off(&client, &server, n64, due));
+        let stopping = Instant::now();
         server.stop();
+        s.stored = stopping.elapsed();
         s
     };
     let steps = count(&db, "SELECT count(*) FROM steps");
@@ -205,6 +211,10 @@ fn scenario(name: &str, n: usize, empty: (u64, u64), rt: &tokio::runtime::Runtim
         storm.before_kb / 1024,
         storm.peak_kb.saturating_sub(storm.before_kb) / 1024,
         (storm.peak_kb.saturating_sub(storm.before_kb) * 1024) as f64 / n as f64,
+    );
+    println!(
+        "  then stopped, with every end and step event stored, {:.2} s later",
+        storm.stored.as_secs_f64()
     );
     println!(
         "  slowest answer to /status or the report during the storm: {:.0} ms ({} queries)",
