@@ -212,10 +212,7 @@ fn scenario(name: &str, n: usize, empty: (u64, u64), rt: &tokio::runtime::Runtim
         storm.peak_kb.saturating_sub(storm.before_kb) / 1024,
         (storm.peak_kb.saturating_sub(storm.before_kb) * 1024) as f64 / n as f64,
     );
-    println!(
-        "  then stopped, with every end and step event stored, {:.2} s later",
-        storm.stored.as_secs_f64()
-    );
+    println!("  then stopped, with every end and step event stored, {:.2} s later", storm.stored.as_secs_f64());
     println!(
         "  slowest answer to /status or the report during the storm: {:.0} ms ({} queries)",
         storm.slowest_status.as_secs_f64() * 1000.0,
