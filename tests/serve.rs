@@ -59,8 +59,16 @@ struct Server {
 }
 
 fn start(dir: &Path, db: &Path, port: u16, token: Option<&str>) -> Server {
+    start_with(dir, db, port, token, None)
+}
+
+/// Starts the server with its profiles split into `shards` shares (one per core when `None`).
+fn start_with(dir: &Path, db: &Path, port: u16, token: Option<&str>, shards: Option<usize>) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_journey"));
     cmd.arg("serve").arg(dir).arg("--db").arg(db).args(["--listen", &format!("127.0.0.1:{port}")]);
+    if let Some(n) = shards {
+        cmd.args(["--shards", &n.to_string()]);
+    }
     cmd.env_remove("JOURNEY_TOKEN");
     if let Some(t) = token {
         cmd.env("JOURNEY_TOKEN", t);
@@ -221,6 +229,72 @@ fn the_api_accepts_validates_and_reports() {
 }
 
 #[test]
+fn a_cap_holds_across_the_shares_of_profiles() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = temp("cap");
+    std::fs::write(
+        dir.join("capped.journey"),
+        r#"
+type Visit = { user: string }
+event Visited: Visit { key user }
+journey Capped {
+  start on Visited
+  cap 5 {
+    end "in"
+  } else {
+    end "over"
+  }
+}
+"#,
+    )
+    .expect("write");
+    let port = free_port();
+    let db = dir.join("j.db");
+    let server = start_with(&dir, &db, port, None, Some(3));
+    let url = server.url.clone();
+    let client = reqwest::Client::new();
+    rt.block_on(async {
+        let body: Vec<String> = (0..20)
+            .map(|i| {
+                json!({"id": format!("v{i}"), "event": "Visited", "payload": {"user": format!("p{i}")}}).to_string()
+            })
+            .collect();
+        let v: Value = client
+            .post(format!("{url}/events"))
+            .body(body.join("\n"))
+            .send()
+            .await
+            .expect("post")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(v["accepted"].as_array().map(Vec::len), Some(20), "{v}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let report: Value = client
+                .get(format!("{url}/journeys/Capped/report"))
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            let ended = &report["versions"][0]["report"]["ended"];
+            if ended["in"].as_u64().unwrap_or(0) + ended["over"].as_u64().unwrap_or(0) == 20 {
+                assert_eq!(ended["in"], 5, "{report}");
+                assert_eq!(ended["over"], 15, "{report}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "not every visit was applied: {report}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let status: Value = client.get(format!("{url}/status")).send().await.expect("get").json().await.expect("json");
+        assert_eq!(status["shards"], 3, "{status}");
+    });
+    server.kill();
+}
+
+#[test]
 fn a_token_is_required_when_configured_and_off_loopback() {
     let dir = temp("auth");
     project(&dir, 9);
@@ -267,7 +341,9 @@ fn killed_under_load_it_loses_and_doubles_nothing() {
     };
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
     for round in 0..4 {
-        let server = start(&dir, &db, port, None);
+        // Each restart splits the profiles differently (1, 2, 3, then 1 share): the stored
+        // state is the same whatever the split.
+        let server = start_with(&dir, &db, port, None, Some(1 + round % 3));
         let url = server.url.clone();
         let kill_after = Duration::from_millis(150 + rand(500));
         let started = Instant::now();

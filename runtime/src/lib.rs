@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod metrics;
+pub mod shard;
 pub mod store;
 pub mod worker;
 
@@ -41,6 +42,8 @@ pub struct Config {
     pub token: Option<String>,
     /// Profiles per second that scheduled audience reads enter.
     pub read_rate: Option<u32>,
+    /// Shares of the profiles the engine runs in parallel (one per core when unset).
+    pub shards: Option<usize>,
 }
 
 /// Why the runtime cannot start.
@@ -133,6 +136,7 @@ pub fn serve_until(
     // for a while (the stored rows) when the thread ends, instead of keeping it resident.
     let (handle, load_wake, load_metrics) = (rt.handle().clone(), wake_tx.clone(), metrics.clone());
     let read_rate = config.read_rate;
+    let shards = config.shards.unwrap_or_else(|| std::thread::available_parallelism().map(usize::from).unwrap_or(1));
     let worker = std::thread::Builder::new()
         .name("journey-load".into())
         .spawn(move || {
@@ -142,7 +146,7 @@ pub fn serve_until(
                 handle,
                 load_wake,
                 load_metrics,
-                read_rate,
+                worker::Layout { read_rate, shards },
                 Some(Box::new(checkpoints)),
             )
         })

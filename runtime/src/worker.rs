@@ -1,13 +1,17 @@
-//! The engine loop: one thread owns every published version's engine, applies the log in order,
+//! The engine loop: one thread owns every published version's engines, applies the log in order,
 //! fires timers on the wall clock, sends calls out and takes their answers back, answers queries,
 //! and checkpoints its state with the log position it reflects.
+//!
+//! The profiles are split into shares ([`Shard`]), one per core by default, each with its own
+//! engine per version: log entries are routed to the share of their profile and the shares apply
+//! theirs, and fire their timers, in parallel (a profile's entries stay in log order).
 
 use crate::metrics::Metrics;
+use crate::shard::{self, each, Prepared, Shard};
 use crate::store::{Checkpoint, EngineDelta, Entry, LogKind, Store};
 use journey_compiler::artifact;
-use journey_compiler::ir::Reentry;
 use journey_vm::engine::instance::InstanceId;
-use journey_vm::engine::{CallOutcome, CallRequest, Engine, Options};
+use journey_vm::engine::{CallOutcome, CallRequest, Engine, Options, SharedCaps};
 use journey_vm::http::{self, HttpExecutor};
 use journey_vm::machine::Image;
 use journey_vm::value::Value;
@@ -64,7 +68,10 @@ pub struct Version {
 /// The worker's state.
 pub struct Worker {
     store: Box<dyn Store>,
-    versions: Vec<Version>,
+    /// The shares of the profiles (at least one), each with an engine per version.
+    shards: Vec<Shard>,
+    /// Reads events for routing: the latest version's program, with no instance of its own.
+    router: Option<Engine>,
     applied: i64,
     executor: Arc<HttpExecutor>,
     rt: tokio::runtime::Handle,
@@ -123,8 +130,20 @@ pub fn wall_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-fn options(read_rate: Option<u32>) -> Options {
-    Options { step_events: true, read_rate, ..Options::default() }
+/// How the engines are laid out.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    /// Profiles per second a scheduled audience read enters (split between the shares).
+    pub read_rate: Option<u32>,
+    /// Shares of the profiles, run in parallel.
+    pub shards: usize,
+}
+
+/// An engine that routes events of a version (its `when` and `key`), and holds nothing.
+fn router(image: &Arc<Image>) -> Engine {
+    let mut e = Engine::new(image.clone(), 0, Options::default());
+    e.set_change_tracking(false);
+    e
 }
 
 impl Worker {
@@ -135,11 +154,14 @@ impl Worker {
         rt: tokio::runtime::Handle,
         wake_tx: Sender<Wake>,
         metrics: Arc<Metrics>,
-        read_rate: Option<u32>,
+        layout: Layout,
         checkpoints: Option<Box<dyn Store>>,
     ) -> Result<Worker, String> {
+        let Layout { read_rate, shards } = layout;
         let w_metrics = metrics.clone();
-        let mut versions = Vec::new();
+        let count = shards.max(1);
+        let mut shards: Vec<Shard> = (0..count).map(|_| Shard::default()).collect();
+        let mut router = None;
         let mut stored_calls = HashSet::new();
         for row in store.versions().map_err(|e| e.to_string())? {
             let a = artifact::from_bytes(&row.artifact).map_err(|e| format!("version {}: {e}", row.version))?;
@@ -147,8 +169,10 @@ impl Worker {
             let names: Vec<String> = image.program.journeys.iter().map(|j| j.name.clone()).collect();
             let stored = store.load_engine(row.version, &names).map_err(|e| e.to_string())?;
             stored_calls.extend(stored.pending.iter().map(|c| (row.version, c.instance)));
-            let engine = Engine::restore(image, options(read_rate), stored);
-            versions.push(Version { number: row.version, engine });
+            router = Some(self::router(&image));
+            for (shard, engine) in shards.iter_mut().zip(shard::restore(&image, stored, read_rate, count)) {
+                shard.versions.push(Version { number: row.version, engine });
+            }
         }
         let applied = store.applied_seq().map_err(|e| e.to_string())?;
         metrics.applied_seq.store(applied, std::sync::atomic::Ordering::Relaxed);
@@ -157,7 +181,8 @@ impl Worker {
         metrics.appended_seq.fetch_max(entries, std::sync::atomic::Ordering::Relaxed);
         let mut w = Worker {
             store,
-            versions,
+            shards,
+            router,
             applied,
             executor,
             rt,
@@ -226,7 +251,12 @@ impl Worker {
             Wake::Appended(_) => self.log_behind = true,
             Wake::CallDone(version, instance, outcome, latency) => {
                 self.metrics.call_done(&outcome, latency);
-                if let Some(v) = self.versions.iter_mut().find(|v| v.number == version) {
+                let v = self
+                    .shards
+                    .iter_mut()
+                    .filter_map(|s| s.versions.iter_mut().find(|v| v.number == version))
+                    .find(|v| v.engine.instance(instance).is_some());
+                if let Some(v) = v {
                     let before = v.engine.steps.len();
                     v.engine.complete_call(instance, outcome);
                     self.work += 1 + v.engine.steps.len().saturating_sub(before);
@@ -253,7 +283,7 @@ impl Worker {
     }
 
     fn next_due(&self) -> Option<i64> {
-        self.versions.iter().filter_map(|v| v.engine.next_due()).min()
+        self.shards.iter().filter_map(Shard::next_due).min()
     }
 
     fn next_wait(&self) -> Duration {
@@ -265,23 +295,38 @@ impl Worker {
 
     /// One slice of work, of about [`SLICE`]: log entries first (in order, each after the
     /// timers due before it), then the timers due by the wall clock.
+    ///
+    /// Entries go in runs: the timers due before a run's first entry are fired first (in bounded
+    /// rounds, with checkpoints between), then the run's entries are applied by their shares in
+    /// parallel. A run ends before the next timer that was due (so each share fires only the
+    /// timers its own entries start in between), and at a publish, close or stop, which every
+    /// share applies.
     fn step(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + SLICE;
         if self.log_behind {
             let entries = self.store.entries_after(self.applied, BATCH).map_err(|e| e.to_string())?;
             let mut finished = entries.len() < BATCH;
-            for (n, e) in entries.into_iter().enumerate() {
-                // Entries not reached in this slice are read again in the next.
-                if (n > 0 && Instant::now() >= deadline) || self.fire_until(e.at_ms - 1, deadline)? {
+            let mut next = 0;
+            while next < entries.len() {
+                if (next > 0 && Instant::now() >= deadline) || self.fire_until(entries[next].at_ms - 1, deadline)? {
+                    // Entries not reached in this slice are read again in the next.
                     finished = false;
                     break;
                 }
-                self.apply(&e);
-                self.applied = e.seq;
-                self.metrics.applied_seq.store(e.seq, std::sync::atomic::Ordering::Relaxed);
+                let horizon = self.next_due().unwrap_or(i64::MAX);
+                let mut end = next + 1;
+                if !is_broadcast(&entries[next]) {
+                    while end < entries.len() && !is_broadcast(&entries[end]) && entries[end].at_ms - 1 < horizon {
+                        end += 1;
+                    }
+                }
+                self.apply_run(&entries[next..end]);
+                let last = entries[end - 1].seq;
+                self.applied = last;
+                self.metrics.applied_seq.store(last, std::sync::atomic::Ordering::Relaxed);
                 self.dirty = true;
-                self.work += 1;
                 self.checkpoint_if_full()?;
+                next = end;
             }
             self.log_behind = !finished;
             if self.log_behind {
@@ -291,28 +336,22 @@ impl Worker {
         let now = wall_ms();
         if !self.fire_until(now, deadline)? {
             // Nothing is due any more: the clocks move on to now.
-            for v in &mut self.versions {
-                v.engine.advance(now, true);
-            }
+            each(&mut self.shards, |_, s| s.advance(now, true));
         }
         Ok(())
     }
 
-    /// Fires the timers due at or before `to`, one due time after another, checkpointing each
-    /// time the work budget fills up; true when it stopped at `deadline` with more due.
-    ///
-    /// The engine fires every timer of one due time (millisecond) at once: a storm of timers all
-    /// due in the same millisecond is one slice, however large.
+    /// Fires the timers due at or before `to`, every share at once, in rounds of a bounded
+    /// amount of work with a checkpoint whenever the work budget fills up; true when it stopped
+    /// at `deadline` with more due.
     fn fire_until(&mut self, to: i64, deadline: Instant) -> Result<bool, String> {
+        let budget = (CHECKPOINT_WORK / self.shards.len()).max(1);
         loop {
-            let Some(due) = self.next_due().filter(|d| *d <= to) else { return Ok(false) };
-            for v in &mut self.versions {
-                if v.engine.next_due().is_some_and(|d| d <= due) {
-                    let before = v.engine.steps.len();
-                    v.engine.advance(due, true);
-                    self.work += 1 + v.engine.steps.len().saturating_sub(before);
-                }
+            if self.next_due().is_none_or(|d| d > to) {
+                return Ok(false);
             }
+            let work: usize = each(&mut self.shards, |_, s| s.fire_until(to, budget)).into_iter().sum();
+            self.work += work;
             self.dirty = true;
             self.checkpoint_if_full()?;
             if Instant::now() >= deadline {
@@ -328,172 +367,99 @@ impl Worker {
         Ok(())
     }
 
-    fn apply(&mut self, e: &Entry) {
-        for v in &mut self.versions {
-            v.engine.advance(e.at_ms, false);
+    /// Applies a run of entries: one that every share applies (publish, close, stop), or
+    /// entries each for the share of its profile.
+    fn apply_run(&mut self, run: &[Entry]) {
+        if let [e] = run {
+            if is_broadcast(e) {
+                each(&mut self.shards, |_, s| s.advance(e.at_ms, false));
+                match e.decode() {
+                    Ok(LogKind::Publish { version, journeys }) => self.publish(version, &journeys, e.at_ms),
+                    Ok(kind @ (LogKind::Close { .. } | LogKind::Stop { .. })) => {
+                        let (LogKind::Close { journey } | LogKind::Stop { journey }) = &kind else { return };
+                        let stop = matches!(kind, LogKind::Stop { .. });
+                        for v in self.shards.iter_mut().flat_map(|s| s.versions.iter_mut()) {
+                            if let Some(j) = v.engine.image().program.journeys.iter().position(|x| &x.name == journey) {
+                                v.engine.set_open(j as u16, false);
+                                if stop {
+                                    v.engine.stop_journey(j as u16);
+                                }
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => tracing::error!("{err}; skipped"),
+                }
+                self.work += 1;
+                return;
+            }
         }
+        let count = self.shards.len();
+        let mut shares: Vec<Vec<(i64, Prepared)>> = (0..count).map(|_| Vec::new()).collect();
+        for e in run {
+            if let Some(p) = self.prepare(e) {
+                shares[p.share(count as u32)].push((e.at_ms, p));
+            }
+        }
+        let metrics = self.metrics.clone();
+        let mut shares: Vec<Option<Vec<(i64, Prepared)>>> = shares.into_iter().map(Some).collect();
+        let shares = std::sync::Mutex::new(&mut shares);
+        let work: usize = each(&mut self.shards, |i, s| {
+            let mine = shares.lock().map(|mut all| all[i].take()).ok().flatten().unwrap_or_default();
+            mine.into_iter().map(|(at, p)| s.apply(at, p, &metrics)).sum::<usize>()
+        })
+        .into_iter()
+        .sum();
+        self.work += work;
+    }
+
+    /// Reads a log entry and finds its profile (`None` for an entry to skip).
+    fn prepare(&mut self, e: &Entry) -> Option<Prepared> {
+        let one_version = self.shards.first().is_some_and(|s| s.versions.len() == 1);
+        let router = self.router.as_mut()?;
         // With one version, an event's payload is read straight from the log's text into the
         // values the program reads (no JSON value in between, no key computed twice).
-        if let [only] = &mut self.versions[..] {
-            if let Some((name, payload)) = read_event(&only.engine, &e.kind) {
-                self.metrics.events_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if let Err(err) = only.engine.send_converted(&name, payload) {
-                    self.metrics.rejected_at_apply.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::warn!("event `{name}` rejected: {err}");
-                }
-                return;
+        if one_version {
+            if let Some((name, payload)) = read_event(router, &e.kind) {
+                return match router.route(&name, &payload, e.at_ms) {
+                    Ok(Some(key)) => Some(Prepared::Routed { name, key, payload }),
+                    Ok(None) => {
+                        self.metrics.events_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        None
+                    }
+                    Err(err) => {
+                        self.metrics.events_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        self.metrics.rejected_at_apply.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::warn!("event `{name}` rejected: {err}");
+                        None
+                    }
+                };
             }
         }
         let kind = match e.decode() {
             Ok(k) => k,
             Err(err) => {
                 tracing::error!("{err}; skipped");
-                return;
+                return None;
             }
         };
-        match &kind {
+        Some(match kind {
             LogKind::Event { name, payload } => {
-                self.metrics.events_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.send_event(name, payload);
+                let key = self
+                    .shards
+                    .first_mut()
+                    .and_then(|s| s.versions.iter_mut().rev().find_map(|v| v.engine.key_of(&name, &payload)));
+                Prepared::Event { name, payload, key }
             }
-            LogKind::ProfilePut { key, attributes } => self.write_profile(key, attributes, false),
-            LogKind::ProfilePatch { key, attributes } => self.write_profile(key, attributes, true),
-            LogKind::Audience { audience, key, enters } => {
-                for i in 0..self.versions.len() {
-                    self.gate(i, key, |engine| {
-                        if *enters {
-                            engine.audience_enter(audience, key)
-                        } else {
-                            engine.audience_exit(audience, key)
-                        }
-                    });
-                }
-            }
-            LogKind::Publish { version, journeys } => self.publish(*version, journeys, e.at_ms),
-            LogKind::Close { journey } | LogKind::Stop { journey } => {
-                let stop = matches!(kind, LogKind::Stop { .. });
-                for v in &mut self.versions {
-                    if let Some(j) = v.engine.image().program.journeys.iter().position(|x| &x.name == journey) {
-                        v.engine.set_open(j as u16, false);
-                        if stop {
-                            v.engine.stop_journey(j as u16);
-                        }
-                    }
-                }
-            }
-        }
-        self.sync_profiles();
-    }
-
-    fn send_event(&mut self, name: &str, payload: &Json) {
-        // Running instances of every version see the event; only open journeys take entries.
-        let key = self.versions.iter_mut().rev().find_map(|v| v.engine.key_of(name, payload));
-        for i in 0..self.versions.len() {
-            let result = match &key {
-                Some(k) => self.gate(i, k, |engine| engine.send(name, payload)),
-                None => self.versions[i].engine.send(name, payload),
-            };
-            if let Err(e) = result {
-                if i + 1 == self.versions.len() {
-                    self.metrics.rejected_at_apply.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::warn!("event `{name}` rejected: {e}");
-                }
-            }
-        }
-    }
-
-    /// Runs `f` on version `i`'s engine with journeys closed where the profile is in the same
-    /// journey in another version, or where its re-entry rule across versions keeps it out.
-    fn gate<T>(&mut self, i: usize, key: &str, f: impl FnOnce(&mut Engine) -> T) -> T {
-        let journeys: Vec<(u16, String, Reentry)> = {
-            let e = &self.versions[i].engine;
-            e.image()
-                .program
-                .journeys
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| e.is_open(*j as u16))
-                .map(|(j, x)| (j as u16, x.name.clone(), x.reentry.clone()))
-                .collect()
-        };
-        let now = self.versions[i].engine.now_ms();
-        let mut closed = Vec::new();
-        for (j, name, reentry) in journeys {
-            let mut blocked = false;
-            for (k, other) in self.versions.iter().enumerate() {
-                if k == i {
-                    continue;
-                }
-                let Some(oj) = other.engine.image().program.journeys.iter().position(|x| x.name == name) else {
-                    continue;
-                };
-                let oj = oj as u16;
-                if other.engine.is_active(key, oj) {
-                    blocked = true;
-                }
-                if let Some(last) = other.engine.last_entry(key, oj) {
-                    blocked |= match reentry {
-                        Reentry::Never => true,
-                        Reentry::Always => false,
-                        Reentry::After(ms) => now - last < ms,
-                    };
-                }
-            }
-            if blocked {
-                self.versions[i].engine.set_open(j, false);
-                closed.push(j);
-            }
-        }
-        let out = f(&mut self.versions[i].engine);
-        for j in closed {
-            self.versions[i].engine.set_open(j, true);
-        }
-        out
-    }
-
-    fn write_profile(&mut self, key: &str, attributes: &Json, patch: bool) {
-        let Some(first) = self.versions.last() else { return };
-        let current = first.engine.stored_profile(key).cloned().unwrap_or(Value::Null);
-        let new = if patch {
-            let mut merged = current.to_json();
-            merge(&mut merged, attributes);
-            merged
-        } else {
-            attributes.clone()
-        };
-        for v in &mut self.versions {
-            let value = match &v.engine.image().program.profile {
-                Some(t) => Value::from_json_typed(&new, t),
-                None => Value::from_json(&new),
-            };
-            v.engine.set_profile(key, value);
-        }
-    }
-
-    /// Copies profiles written by one version (`update profile`) to the others.
-    fn sync_profiles(&mut self) {
-        if self.versions.len() < 2 {
-            return;
-        }
-        let mut written: Vec<(String, Value)> = Vec::new();
-        for v in &self.versions {
-            for k in v.engine.changed_profiles() {
-                if let Some(p) = v.engine.stored_profile(&k) {
-                    written.push((k.to_string(), p.clone()));
-                }
-            }
-        }
-        for (k, p) in written {
-            for v in &mut self.versions {
-                if v.engine.stored_profile(&k) != Some(&p) {
-                    v.engine.set_profile(&k, p.clone());
-                }
-            }
-        }
+            LogKind::ProfilePut { key, attributes } => Prepared::Profile { key, attributes, patch: false },
+            LogKind::ProfilePatch { key, attributes } => Prepared::Profile { key, attributes, patch: true },
+            LogKind::Audience { audience, key, enters } => Prepared::Audience { audience, key, enters },
+            LogKind::Publish { .. } | LogKind::Close { .. } | LogKind::Stop { .. } => return None,
+        })
     }
 
     fn publish(&mut self, version: u32, journeys: &[String], at_ms: i64) {
-        if self.versions.iter().any(|v| v.number == version) {
+        if self.shards[0].versions.iter().any(|v| v.number == version) {
             // Already loaded from the store (a replay after a restart).
             return;
         }
@@ -518,33 +484,38 @@ impl Worker {
                 return;
             }
         };
-        let mut engine = Engine::new(image.clone(), at_ms, options(self.read_rate));
-        // Profiles and audiences are shared: the new version starts with them.
-        if let Some(prev) = self.versions.last() {
-            for (a, k) in prev.engine.memberships() {
-                engine.audience_enter_quiet(&a, &k);
-            }
-            for (k, p) in prev.engine.profiles_iter() {
-                engine.set_profile(k, p.clone());
-            }
-        }
-        for (j, x) in image.program.journeys.iter().enumerate() {
-            let published = journeys.is_empty() || journeys.contains(&x.name);
-            engine.set_open(j as u16, published);
-        }
-        for v in &mut self.versions {
-            for (j, x) in v.engine.image().program.journeys.clone().iter().enumerate() {
-                if journeys.is_empty() || journeys.contains(&x.name) {
-                    v.engine.set_open(j as u16, false);
+        let count = self.shards.len();
+        let caps = Arc::new(SharedCaps::default());
+        for (i, shard) in self.shards.iter_mut().enumerate() {
+            let mut engine = Engine::new(image.clone(), at_ms, shard::options(self.read_rate, i, count, &caps));
+            // Profiles and audiences are shared: the new version starts with them.
+            if let Some(prev) = shard.versions.last() {
+                for (a, k) in prev.engine.memberships() {
+                    engine.audience_enter_quiet(&a, &k);
+                }
+                for (k, p) in prev.engine.profiles_iter() {
+                    engine.set_profile(k, p.clone());
                 }
             }
+            for (j, x) in image.program.journeys.iter().enumerate() {
+                let published = journeys.is_empty() || journeys.contains(&x.name);
+                engine.set_open(j as u16, published);
+            }
+            for v in &mut shard.versions {
+                for (j, x) in v.engine.image().program.journeys.clone().iter().enumerate() {
+                    if journeys.is_empty() || journeys.contains(&x.name) {
+                        v.engine.set_open(j as u16, false);
+                    }
+                }
+            }
+            shard.versions.push(Version { number: version, engine });
         }
-        self.versions.push(Version { number: version, engine });
+        self.router = Some(router(&image));
         tracing::info!("version {version} is live");
     }
 
     fn send_calls(&mut self) {
-        for v in &mut self.versions {
+        for v in self.shards.iter_mut().flat_map(|s| s.versions.iter_mut()) {
             let calls = v.engine.take_calls();
             if calls.is_empty() {
                 continue;
@@ -568,56 +539,83 @@ impl Worker {
         }
     }
 
-    /// Writes what changed, with the log position it reflects, in one transaction.
+    /// Writes what changed, with the log position it reflects, in one transaction: each
+    /// version's changes gathered from every share's engine.
     pub fn checkpoint(&mut self) -> Result<(), String> {
         let mut cp = Checkpoint { applied_seq: self.applied, ..Default::default() };
         // Stored calls written (true) or deleted (false), kept track of once stored.
         let mut calls: Vec<(u32, InstanceId, bool)> = Vec::new();
         let mut audiences_changed = false;
-        for v in &mut self.versions {
-            let changes = v.engine.take_changes();
-            let names: Vec<String> = v.engine.image().program.journeys.iter().map(|j| j.name.clone()).collect();
-            let mut delta = EngineDelta { version: v.number, small: v.engine.small_state(), ..Default::default() };
-            for id in changes.instances {
-                let call = match v.engine.instance(id) {
-                    Some(i) => {
-                        delta.upserts.push(i.clone());
-                        v.engine.pending_call(id)
-                    }
-                    None => {
-                        delta.removed.push(id);
-                        None
-                    }
-                };
-                match call {
-                    Some(c) => {
-                        delta.calls.push(c.clone());
-                        calls.push((v.number, id, true));
-                    }
-                    None if self.stored_calls.contains(&(v.number, id)) => {
-                        delta.calls_done.push(id);
-                        calls.push((v.number, id, false));
-                    }
-                    None => {}
+        let versions = self.shards[0].versions.len();
+        for vi in 0..versions {
+            let number = self.shards[0].versions[vi].number;
+            let mut delta = EngineDelta { version: number, ..Default::default() };
+            let mut report: Option<journey_vm::engine::report::Report> = None;
+            let mut caps: std::collections::BTreeMap<(u16, u32), i64> = Default::default();
+            for (si, shard) in self.shards.iter_mut().enumerate() {
+                let v = &mut shard.versions[vi];
+                let changes = v.engine.take_changes();
+                let names: Vec<String> = v.engine.image().program.journeys.iter().map(|j| j.name.clone()).collect();
+                let small = v.engine.small_state();
+                if si == 0 {
+                    delta.small = small.clone();
                 }
-            }
-            for (p, j) in changes.entries {
-                if let (Some(ms), Some(name)) = (v.engine.last_entry(&p, j), names.get(j as usize)) {
-                    delta.entries.push((p.to_string(), name.clone(), ms));
+                // The next id above every share's; the clock the latest; each cap the sum of
+                // the shares' counts.
+                delta.small.next_id = delta.small.next_id.max(small.next_id);
+                delta.small.now_ms = delta.small.now_ms.max(small.now_ms);
+                for (j, n, c) in small.caps {
+                    *caps.entry((j, n)).or_default() += c;
                 }
-            }
-            for k in changes.profiles {
-                if let Some(p) = v.engine.stored_profile(&k) {
-                    cp.profiles.push((k.to_string(), p.clone()));
+                for id in changes.instances {
+                    let call = match v.engine.instance(id) {
+                        Some(i) => {
+                            delta.upserts.push(i.clone());
+                            v.engine.pending_call(id)
+                        }
+                        None => {
+                            delta.removed.push(id);
+                            None
+                        }
+                    };
+                    match call {
+                        Some(c) => {
+                            delta.calls.push(c.clone());
+                            calls.push((number, id, true));
+                        }
+                        None if self.stored_calls.contains(&(number, id)) => {
+                            delta.calls_done.push(id);
+                            calls.push((number, id, false));
+                        }
+                        None => {}
+                    }
                 }
+                for (p, j) in changes.entries {
+                    if let (Some(ms), Some(name)) = (v.engine.last_entry(&p, j), names.get(j as usize)) {
+                        delta.entries.push((p.to_string(), name.clone(), ms));
+                    }
+                }
+                for k in changes.profiles {
+                    if let Some(p) = v.engine.stored_profile(&k) {
+                        cp.profiles.push((k.to_string(), p.clone()));
+                    }
+                }
+                audiences_changed |= changes.audiences;
+                match &mut report {
+                    Some(r) => r.absorb(v.engine.report()),
+                    None => report = Some(v.engine.report().clone()),
+                }
+                cp.steps.append(&mut v.engine.steps);
             }
-            audiences_changed |= changes.audiences;
-            delta.report = v.engine.report().clone();
-            cp.steps.append(&mut v.engine.steps);
+            delta.small.caps = caps.into_iter().map(|((j, n), c)| (j, n, c)).collect();
+            delta.report = report.unwrap_or_default();
             cp.engines.push(delta);
         }
         if audiences_changed {
-            cp.audiences = self.versions.last().map(|v| v.engine.memberships());
+            let mut all: Vec<(String, String)> =
+                self.shards.iter().filter_map(|s| s.versions.last()).flat_map(|v| v.engine.memberships()).collect();
+            all.sort();
+            cp.audiences = Some(all);
         }
         match &self.writer {
             // Written beside the engine, which goes on meanwhile.
@@ -644,7 +642,7 @@ impl Worker {
         match q {
             Query::Journeys(tx) => {
                 let mut out = serde_json::Map::new();
-                for v in &self.versions {
+                for v in &self.shards[0].versions {
                     for (j, x) in v.engine.image().program.journeys.iter().enumerate() {
                         let entry =
                             out.entry(x.name.clone()).or_insert_with(|| json!({"name": x.name, "versions": []}));
@@ -657,9 +655,12 @@ impl Worker {
             }
             Query::Report(name, tx) => {
                 let mut versions = Vec::new();
-                for v in &mut self.versions {
-                    let number = v.number;
-                    let report = v.engine.report();
+                for vi in 0..self.shards[0].versions.len() {
+                    let number = self.shards[0].versions[vi].number;
+                    let mut report = self.shards[0].versions[vi].engine.report().clone();
+                    for shard in self.shards.iter_mut().skip(1) {
+                        report.absorb(shard.versions[vi].engine.report());
+                    }
                     if let Some(r) = report.journeys.iter().find(|r| r.journey == name) {
                         versions.push(json!({"version": number, "report": r}));
                     }
@@ -668,7 +669,8 @@ impl Worker {
             }
             Query::Instances(key, tx) => {
                 let mut out = Vec::new();
-                for v in &self.versions {
+                let shard = &self.shards[journey_vm::engine::shard_of(&key, self.shards.len() as u32) as usize];
+                for v in &shard.versions {
                     let program = &v.engine.image().program;
                     for i in v.engine.live().filter(|i| i.profile.as_str() == key) {
                         let j = &program.journeys[i.journey as usize];
@@ -684,12 +686,23 @@ impl Worker {
             }
             Query::Status(tx) => {
                 let (log, events) = self.store.counts().unwrap_or((0, 0));
-                let waiting: usize = self.versions.iter().map(|v| v.engine.live().count()).sum();
-                let _ = tx.send(json!({"versions": self.versions.len(), "log_entries": log, "events": events,
-                    "applied": self.applied, "instances_waiting": waiting,
-                    "journeys": self.versions.last().map(|v| v.engine.image().program.journeys.len()).unwrap_or(0)}));
+                let waiting: usize =
+                    self.shards.iter().flat_map(|s| s.versions.iter()).map(|v| v.engine.live().count()).sum();
+                let versions = &self.shards[0].versions;
+                let _ = tx.send(json!({"versions": versions.len(), "log_entries": log, "events": events,
+                    "applied": self.applied, "instances_waiting": waiting, "shards": self.shards.len(),
+                    "journeys": versions.last().map(|v| v.engine.image().program.journeys.len()).unwrap_or(0)}));
             }
         }
+    }
+}
+
+/// Whether every share applies the entry (publish, close, stop), rather than one.
+fn is_broadcast(e: &Entry) -> bool {
+    // The kind is the first field of what the runtime writes; anything else is decoded.
+    match e.kind.strip_prefix("{\"kind\":\"") {
+        Some(rest) => ["publish\"", "close\"", "stop\""].iter().any(|k| rest.starts_with(k)),
+        None => matches!(e.decode(), Ok(LogKind::Publish { .. } | LogKind::Close { .. } | LogKind::Stop { .. })),
     }
 }
 

@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// Profiles per second a scheduled audience read enters (Adobe's range is 500 to 20,000).
     #[arg(long, value_name = "N", default_value_t = 20_000)]
     read_rate: u32,
+    /// Shares of the profiles the engine runs in parallel, each on a thread (default: one per
+    /// core). A profile's events are always applied one at a time, in log order.
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t)]
     log_format: Format,
@@ -61,6 +65,7 @@ pub fn serve(args: ServeArgs) -> u8 {
         listen: args.listen,
         token,
         read_rate: Some(args.read_rate),
+        shards: args.shards,
     };
     match journey_runtime::serve(config) {
         Ok(()) => OK,

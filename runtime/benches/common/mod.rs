@@ -56,6 +56,7 @@ pub fn serve_if_child() -> bool {
         listen: format!("127.0.0.1:{port}").parse().expect("address"),
         token: None,
         read_rate: None,
+        shards: std::env::var("SHARDS").ok().and_then(|s| s.parse().ok()),
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     // Each line `heap` on stdin is answered with the heap bytes in use (with [`Counting`]);

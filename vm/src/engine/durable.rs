@@ -58,6 +58,45 @@ pub struct Stored {
     pub report: Option<Report>,
 }
 
+impl Stored {
+    /// The stored state split between `count` engines that share the profiles (see
+    /// [`super::Shard`]): each takes the instances, calls, entries, profiles and memberships of
+    /// its own profiles. The report and the cap counts go to the first (so that the shares add
+    /// up to what was stored); every one continues the instance numbering above the stored one.
+    pub fn split(self, count: u32) -> Vec<Stored> {
+        let n = count.max(1) as usize;
+        let at = |key: &str| super::shard_of(key, n as u32) as usize;
+        let mut out: Vec<Stored> = (0..n)
+            .map(|i| Stored {
+                small: SmallState {
+                    next_id: self.small.next_id,
+                    now_ms: self.small.now_ms,
+                    caps: if i == 0 { self.small.caps.clone() } else { Vec::new() },
+                    open: self.small.open.clone(),
+                },
+                report: if i == 0 { self.report.clone() } else { None },
+                ..Default::default()
+            })
+            .collect();
+        for inst in self.instances {
+            out[at(&inst.profile)].instances.push(inst);
+        }
+        for c in self.pending {
+            out[at(&c.profile)].pending.push(c);
+        }
+        for e in self.entries {
+            out[at(&e.0)].entries.push(e);
+        }
+        for p in self.profiles {
+            out[at(&p.0)].profiles.push(p);
+        }
+        for m in self.audiences {
+            out[at(&m.1)].audiences.push(m);
+        }
+        out
+    }
+}
+
 impl Engine {
     /// Takes the changes since the last call.
     pub fn take_changes(&mut self) -> Changes {
@@ -139,7 +178,10 @@ impl Engine {
         // strictly later.
         e.timers.clear();
         e.schedule_reads(stored.small.now_ms);
-        e.next_id = stored.small.next_id.max(1);
+        // The first id of this engine's numbering (see `Shard`) at or above the stored one.
+        let (index, stride) = (u64::from(e.options.shard.index), e.options.shard.stride());
+        let next = stored.small.next_id.max(1);
+        e.next_id = next + (index + stride - (next - 1) % stride) % stride;
         e.caps = stored.small.caps.iter().map(|(j, n, c)| ((*j, *n), *c)).collect();
         if stored.small.open.len() == e.open.len() {
             e.open = stored.small.open.clone();

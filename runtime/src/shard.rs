@@ -1,0 +1,287 @@
+//! One share of the profiles: every published version's engine for the profiles whose key
+//! [`shard_of`] places in it. Profiles never meet (an instance belongs to one profile), so the
+//! shares run in parallel, each on a thread of the worker's, while each profile's log entries
+//! are applied one at a time in log order. What journeys share between profiles, `cap`
+//! counters, the engines of one version share ([`SharedCaps`]).
+
+use crate::metrics::Metrics;
+use crate::worker::{merge, Version};
+use arcstr::ArcStr;
+use journey_compiler::ir::Reentry;
+use journey_vm::engine::durable::Stored;
+use journey_vm::engine::{shard_of, Engine, Options, Shard as Share, SharedCaps};
+use journey_vm::machine::Image;
+use journey_vm::value::Value;
+use serde_json::Value as Json;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// A log entry made ready for the share that owns its profile.
+pub enum Prepared {
+    /// An event already read into the values its program reads (one version), with its key.
+    Routed {
+        /// The event.
+        name: String,
+        /// The profile key.
+        key: ArcStr,
+        /// The payload, as the program reads it.
+        payload: Value,
+    },
+    /// An event for several versions, as JSON, with its key if a version gave it one.
+    Event {
+        /// The event.
+        name: String,
+        /// Its payload.
+        payload: Json,
+        /// The profile key.
+        key: Option<String>,
+    },
+    /// A profile written (replaced, or merged with a patch).
+    Profile {
+        /// The profile key.
+        key: String,
+        /// The attributes.
+        attributes: Json,
+        /// Merged (true) or replaced.
+        patch: bool,
+    },
+    /// A profile enters or leaves an audience.
+    Audience {
+        /// The audience.
+        audience: String,
+        /// The profile key.
+        key: String,
+        /// Enters (true) or leaves.
+        enters: bool,
+    },
+}
+
+impl Prepared {
+    /// The share that owns it, of `count`.
+    pub fn share(&self, count: u32) -> usize {
+        let key = match self {
+            Prepared::Routed { key, .. } => key.as_str(),
+            Prepared::Event { key, .. } => key.as_deref().unwrap_or(""),
+            Prepared::Profile { key, .. } | Prepared::Audience { key, .. } => key.as_str(),
+        };
+        shard_of(key, count) as usize
+    }
+}
+
+/// Engine options of share `index` of `count` for one version.
+pub fn options(read_rate: Option<u32>, index: usize, count: usize, caps: &Arc<SharedCaps>) -> Options {
+    Options {
+        step_events: true,
+        // An audience read enters each share's members: the rate is split between them.
+        read_rate: read_rate.map(|r| (r / count.max(1) as u32).max(1)),
+        shard: Share { index: index as u32, count: count as u32 },
+        shared_caps: (count > 1).then(|| caps.clone()),
+        ..Options::default()
+    }
+}
+
+/// The engines of one stored version, one per share.
+pub fn restore(image: &Arc<Image>, stored: Stored, read_rate: Option<u32>, count: usize) -> Vec<Engine> {
+    let caps = Arc::new(SharedCaps::default());
+    caps.add(&stored.small.caps);
+    stored
+        .split(count as u32)
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| Engine::restore(image.clone(), options(read_rate, i, count, &caps), part))
+        .collect()
+}
+
+/// One share of the profiles, with an engine per published version.
+#[derive(Default)]
+pub struct Shard {
+    /// The versions, oldest first (the same numbers in every share).
+    pub versions: Vec<Version>,
+}
+
+impl Shard {
+    /// The next timer due in any version.
+    pub fn next_due(&self) -> Option<i64> {
+        self.versions.iter().filter_map(|v| v.engine.next_due()).min()
+    }
+
+    /// Fires the timers due at or before `to`, one due time after another, until about
+    /// `budget` work (timers fired, step events made) is done; returns the work done.
+    pub fn fire_until(&mut self, to: i64, budget: usize) -> usize {
+        let mut work = 0;
+        while work < budget {
+            let Some(due) = self.next_due().filter(|d| *d <= to) else { break };
+            for v in &mut self.versions {
+                if v.engine.next_due().is_some_and(|d| d <= due) {
+                    let before = v.engine.steps.len();
+                    v.engine.advance(due, true);
+                    work += 1 + v.engine.steps.len().saturating_sub(before);
+                }
+            }
+        }
+        work
+    }
+
+    /// Moves every version's clock to `to` (nothing due before it is left).
+    pub fn advance(&mut self, to: i64, inclusive: bool) {
+        for v in &mut self.versions {
+            v.engine.advance(to, inclusive);
+        }
+    }
+
+    /// Applies one entry at `at_ms`, after the timers due before it; returns the work done.
+    pub fn apply(&mut self, at_ms: i64, entry: Prepared, metrics: &Metrics) -> usize {
+        let work = 1 + self.fire_until(at_ms - 1, usize::MAX);
+        let before: usize = self.versions.iter().map(|v| v.engine.steps.len()).sum();
+        self.advance(at_ms, false);
+        match entry {
+            Prepared::Routed { name, key, payload } => {
+                metrics.events_applied.fetch_add(1, Relaxed);
+                if let Some(v) = self.versions.first_mut() {
+                    if let Err(err) = v.engine.send_routed(&name, &key, payload) {
+                        metrics.rejected_at_apply.fetch_add(1, Relaxed);
+                        tracing::warn!("event `{name}` rejected: {err}");
+                    }
+                }
+            }
+            Prepared::Event { name, payload, key } => {
+                metrics.events_applied.fetch_add(1, Relaxed);
+                self.send_event(&name, &payload, key.as_deref(), metrics);
+            }
+            Prepared::Profile { key, attributes, patch } => self.write_profile(&key, &attributes, patch),
+            Prepared::Audience { audience, key, enters } => {
+                for i in 0..self.versions.len() {
+                    self.gate(i, &key, |engine| {
+                        if enters {
+                            engine.audience_enter(&audience, &key)
+                        } else {
+                            engine.audience_exit(&audience, &key)
+                        }
+                    });
+                }
+            }
+        }
+        self.sync_profiles();
+        let after: usize = self.versions.iter().map(|v| v.engine.steps.len()).sum();
+        work + after.saturating_sub(before)
+    }
+
+    fn send_event(&mut self, name: &str, payload: &Json, key: Option<&str>, metrics: &Metrics) {
+        // Running instances of every version see the event; only open journeys take entries.
+        for i in 0..self.versions.len() {
+            let result = match key {
+                Some(k) => self.gate(i, k, |engine| engine.send(name, payload)),
+                None => self.versions[i].engine.send(name, payload),
+            };
+            if let Err(e) = result {
+                if i + 1 == self.versions.len() {
+                    metrics.rejected_at_apply.fetch_add(1, Relaxed);
+                    tracing::warn!("event `{name}` rejected: {e}");
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on version `i`'s engine with journeys closed where the profile is in the same
+    /// journey in another version, or where its re-entry rule across versions keeps it out.
+    pub fn gate<T>(&mut self, i: usize, key: &str, f: impl FnOnce(&mut Engine) -> T) -> T {
+        let journeys: Vec<(u16, String, Reentry)> = {
+            let e = &self.versions[i].engine;
+            e.image()
+                .program
+                .journeys
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| e.is_open(*j as u16))
+                .map(|(j, x)| (j as u16, x.name.clone(), x.reentry.clone()))
+                .collect()
+        };
+        let now = self.versions[i].engine.now_ms();
+        let mut closed = Vec::new();
+        for (j, name, reentry) in journeys {
+            let mut blocked = false;
+            for (k, other) in self.versions.iter().enumerate() {
+                if k == i {
+                    continue;
+                }
+                let Some(oj) = other.engine.image().program.journeys.iter().position(|x| x.name == name) else {
+                    continue;
+                };
+                let oj = oj as u16;
+                if other.engine.is_active(key, oj) {
+                    blocked = true;
+                }
+                if let Some(last) = other.engine.last_entry(key, oj) {
+                    blocked |= match reentry {
+                        Reentry::Never => true,
+                        Reentry::Always => false,
+                        Reentry::After(ms) => now - last < ms,
+                    };
+                }
+            }
+            if blocked {
+                self.versions[i].engine.set_open(j, false);
+                closed.push(j);
+            }
+        }
+        let out = f(&mut self.versions[i].engine);
+        for j in closed {
+            self.versions[i].engine.set_open(j, true);
+        }
+        out
+    }
+
+    fn write_profile(&mut self, key: &str, attributes: &Json, patch: bool) {
+        let Some(first) = self.versions.last() else { return };
+        let current = first.engine.stored_profile(key).cloned().unwrap_or(Value::Null);
+        let new = if patch {
+            let mut merged = current.to_json();
+            merge(&mut merged, attributes);
+            merged
+        } else {
+            attributes.clone()
+        };
+        for v in &mut self.versions {
+            let value = match &v.engine.image().program.profile {
+                Some(t) => Value::from_json_typed(&new, t),
+                None => Value::from_json(&new),
+            };
+            v.engine.set_profile(key, value);
+        }
+    }
+
+    /// Copies profiles written by one version (`update profile`) to the others.
+    fn sync_profiles(&mut self) {
+        if self.versions.len() < 2 {
+            return;
+        }
+        let mut written: Vec<(String, Value)> = Vec::new();
+        for v in &self.versions {
+            for k in v.engine.changed_profiles() {
+                if let Some(p) = v.engine.stored_profile(&k) {
+                    written.push((k.to_string(), p.clone()));
+                }
+            }
+        }
+        for (k, p) in written {
+            for v in &mut self.versions {
+                if v.engine.stored_profile(&k) != Some(&p) {
+                    v.engine.set_profile(&k, p.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Runs `f` on every share at once, each on a thread of its own (the calling one for a single
+/// share), and returns what each gave, in order.
+pub fn each<T: Send>(shards: &mut [Shard], f: impl Fn(usize, &mut Shard) -> T + Sync) -> Vec<T> {
+    if let [only] = shards {
+        return vec![f(0, only)];
+    }
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = shards.iter_mut().enumerate().map(|(i, shard)| s.spawn(move || f(i, shard))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}
