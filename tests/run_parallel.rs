@@ -64,29 +64,35 @@ fn steps_without_instances(path: &Path) -> Vec<Json> {
         .collect()
 }
 
+/// `journey run examples` over `events` and `profiles` in a dry run with JSON output on `jobs`
+/// threads (and `extra` arguments); its standard output, after checking it succeeded.
+fn run_examples(events: &Path, profiles: &Path, jobs: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "run",
+        "examples",
+        "--events",
+        events.to_str().expect("path"),
+        "--profiles",
+        profiles.to_str().expect("path"),
+        "--dry-run",
+        "--format",
+        "json",
+        "--jobs",
+        jobs,
+    ];
+    args.extend_from_slice(extra);
+    let o = journey(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).expect("UTF-8")
+}
+
 #[test]
 fn threads_take_the_same_paths_as_one() {
     let dir = temp_dir("same");
     let (events, profiles) = scaled_examples(&dir, 40);
     let run = |jobs: &str| {
         let steps = dir.join(format!("steps-{jobs}.jsonl"));
-        let o = journey(&[
-            "run",
-            "examples",
-            "--events",
-            events.to_str().expect("path"),
-            "--profiles",
-            profiles.to_str().expect("path"),
-            "--dry-run",
-            "--format",
-            "json",
-            "--jobs",
-            jobs,
-            "--step-events",
-            steps.to_str().expect("path"),
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-        (String::from_utf8(o.stdout).expect("UTF-8"), steps)
+        (run_examples(&events, &profiles, jobs, &["--step-events", steps.to_str().expect("path")]), steps)
     };
     let (one, one_steps) = run("1");
     let (three, three_steps) = run("3");
@@ -124,23 +130,7 @@ fn a_file_out_of_time_order_is_sorted_first() {
     }
     let unsorted = dir.join("unsorted.jsonl");
     std::fs::write(&unsorted, [&lines[cut..], &lines[..cut]].concat().join("\n")).expect("write");
-    let run = |file: &Path, jobs: &str| {
-        let o = journey(&[
-            "run",
-            "examples",
-            "--events",
-            file.to_str().expect("path"),
-            "--profiles",
-            profiles.to_str().expect("path"),
-            "--dry-run",
-            "--format",
-            "json",
-            "--jobs",
-            jobs,
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).expect("UTF-8")
-    };
+    let run = |file: &Path, jobs: &str| run_examples(file, &profiles, jobs, &[]);
     let sorted = run(&events, "1");
     assert_eq!(run(&unsorted, "1"), sorted);
     assert_eq!(run(&unsorted, "3"), sorted);

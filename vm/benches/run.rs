@@ -301,53 +301,6 @@ fn run_vm_streaming(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
     (counts, parse)
 }
 
-/// A line of the events file read straight from its text: the payload with the engine's
-/// `payload_seed` (only what the journeys read is converted, nothing else is kept) when the
-/// event's name came first, as a `serde_json::Value` otherwise.
-struct TextLine {
-    event: String,
-    at: String,
-    payload: Option<Result<Value, Json>>,
-}
-
-struct LineSeed<'e>(&'e Engine);
-
-impl<'de> serde::de::DeserializeSeed<'de> for LineSeed<'_> {
-    type Value = TextLine;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<TextLine, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for LineSeed<'_> {
-    type Value = TextLine;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an event line")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TextLine, A::Error> {
-        let mut line = TextLine { event: String::new(), at: String::new(), payload: None };
-        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match k.as_ref() {
-                "event" => line.event = map.next_value()?,
-                "at" => line.at = map.next_value()?,
-                "payload" => {
-                    line.payload = Some(match self.0.payload_seed(&line.event) {
-                        Some(seed) => Ok(map.next_value_seed(seed)?),
-                        None => Err(map.next_value()?),
-                    })
-                }
-                _ => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(line)
-    }
-}
-
 /// Streaming, with each payload read straight from the text (`Engine::payload_seed`).
 fn run_vm_text(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
     use serde::de::DeserializeSeed;
@@ -365,17 +318,21 @@ fn run_vm_text(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
     let mut parse = Duration::ZERO;
     for line in lines {
         let t = Instant::now();
-        let l = LineSeed(&engine).deserialize(&mut serde_json::Deserializer::from_str(&line)).expect("JSON");
-        let at_ms = l.at.parse::<jiff::Timestamp>().expect("time").as_millisecond();
+        let l = journey_vm::run::LineSeed(&engine)
+            .deserialize(&mut serde_json::Deserializer::from_str(&line))
+            .expect("JSON");
+        let event = l.event.as_ref().and_then(Json::as_str).expect("event");
+        let at = l.at.as_ref().and_then(Json::as_str).expect("at");
+        let at_ms = at.parse::<jiff::Timestamp>().expect("time").as_millisecond();
         assert!(at_ms >= last, "the events file is in time order");
         last = at_ms;
         parse += t.elapsed();
         engine.advance(at_ms, false);
         settle(&mut engine);
         match l.payload {
-            Some(Ok(v)) => engine.send_converted(&l.event, v),
-            Some(Err(j)) => engine.send(&l.event, &j),
-            None => engine.send(&l.event, &serde_json::json!({})),
+            Some(Ok(v)) => engine.send_converted(event, v),
+            Some(Err(j)) => engine.send(event, &j),
+            None => engine.send(event, &serde_json::json!({})),
         }
         .expect("accepted");
         settle(&mut engine);

@@ -216,14 +216,19 @@ fn parse_line(router: &mut Engine, raw: &[u8], line: usize, until: Option<i64>) 
 }
 
 /// An event line: the name and time as written, and the payload converted as the named event
-/// reads it when the name comes first (else kept as JSON, converted afterwards).
-struct Line {
-    event: Option<Json>,
-    at: Option<Json>,
-    payload: Option<Result<Value, Json>>,
+/// reads it when the name comes first (else kept as JSON, to be converted afterwards).
+pub struct Line {
+    /// The `event` field.
+    pub event: Option<Json>,
+    /// The `at` field.
+    pub at: Option<Json>,
+    /// The payload: converted, or as JSON.
+    pub payload: Option<Result<Value, Json>>,
 }
 
-struct LineSeed<'e>(&'e Engine);
+/// Reads a [`Line`] with `serde`, converting the payload with the engine's
+/// [`Engine::payload_seed`] (only what the program reads; nothing else is kept).
+pub struct LineSeed<'e>(pub &'e Engine);
 
 impl<'de> DeserializeSeed<'de> for LineSeed<'_> {
     type Value = Line;
