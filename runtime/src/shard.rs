@@ -105,17 +105,21 @@ impl Shard {
         self.versions.iter().filter_map(|v| v.engine.next_due()).min()
     }
 
-    /// Fires the timers due at or before `to`, one due time after another, until about
-    /// `budget` work (timers fired, step events made) is done; returns the work done.
+    /// Fires the timers due at or before `to`, in order of their due time across versions,
+    /// until about `budget` work (timers fired, step events made) is done; returns the work
+    /// done. A slice may end inside one millisecond: a storm of timers all due at once is
+    /// worked off in bounded slices too.
     pub fn fire_until(&mut self, to: i64, budget: usize) -> usize {
+        /// Timers fired at a time, between looks at the budget.
+        const SLICE: usize = 256;
         let mut work = 0;
         while work < budget {
             let Some(due) = self.next_due().filter(|d| *d <= to) else { break };
             for v in &mut self.versions {
                 if v.engine.next_due().is_some_and(|d| d <= due) {
                     let before = v.engine.steps.len();
-                    v.engine.advance(due, true);
-                    work += 1 + v.engine.steps.len().saturating_sub(before);
+                    let fired = v.engine.fire_due(due, SLICE);
+                    work += fired + v.engine.steps.len().saturating_sub(before);
                 }
             }
         }

@@ -410,6 +410,25 @@ impl Engine {
         self.now_ms = self.now_ms.max(to_ms);
     }
 
+    /// Fires at most `max` of the timers due at or before `to_ms`, in order; returns how many
+    /// it fired. The clock moves to the last one fired (not to `to_ms`), so a storm of timers
+    /// due in the same millisecond can be worked off in bounded slices, with the rest of that
+    /// millisecond's timers fired by the next call. [`Engine::advance`] fires them all.
+    pub fn fire_due(&mut self, to_ms: i64, max: usize) -> usize {
+        let mut fired = 0;
+        while fired < max {
+            let Some(&Reverse((due, _, kind))) = self.timers.peek() else { break };
+            if due > to_ms {
+                break;
+            }
+            self.timers.pop();
+            self.now_ms = self.now_ms.max(due);
+            self.fire(kind);
+            fired += 1;
+        }
+        fired
+    }
+
     /// Whether a timer ends a live `wait` (rather than being a deadline or a schedule).
     fn ends_a_wait(&self, kind: TimerKind) -> bool {
         matches!(kind, TimerKind::Resume(id, token)
