@@ -199,8 +199,8 @@ pub struct Engine {
     slots: Profiles,
     timers: BinaryHeap<Reverse<(i64, u64, TimerKind)>>,
     timer_seq: u64,
-    profiles: HashMap<ArcStr, Value>,
-    audiences: HashMap<String, HashSet<ArcStr>>,
+    profiles: HashMap<ArcStr, Value, KeyHash>,
+    audiences: HashMap<String, HashSet<ArcStr, KeyHash>>,
     caps: HashMap<(u16, u32), i64>,
     calls_out: Vec<CallRequest>,
     paths: HashMap<InstanceId, Vec<u32>, IdHash>,
@@ -227,6 +227,9 @@ pub struct Engine {
     /// Audience reads in progress: the members still to enter, per journey.
     reads: HashMap<u16, std::collections::VecDeque<ArcStr>>,
 }
+
+/// Hashing of profile keys: keyed per process (keys come from outside), and fast.
+type KeyHash = foldhash::fast::RandomState;
 
 /// Hashing of instance ids: engine-made sequential numbers, so a multiply-and-fold hash spreads
 /// them well at a fraction of the default (DoS-resistant) hasher's cost.
@@ -290,7 +293,7 @@ impl Engine {
             slots: Profiles::new(p.journeys.len()),
             timers: BinaryHeap::new(),
             timer_seq: 0,
-            profiles: HashMap::new(),
+            profiles: HashMap::default(),
             audiences: HashMap::new(),
             caps: HashMap::new(),
             calls_out: Vec::new(),

@@ -190,7 +190,7 @@ const EMPTY: Slot = Slot { active: 0, last_entry: i64::MIN };
 pub struct Profiles {
     keys: Vec<ArcStr>,
     table: PosTable,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::fast::RandomState,
     /// `journeys` slots per profile.
     slots: Vec<Slot>,
     journeys: usize,
