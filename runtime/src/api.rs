@@ -41,6 +41,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Publishes a journey (compiles the project, stores the version); returns the version.
     pub publish: Box<PublishFn>,
+    /// The most log entries the engine may be behind before changes are refused with 429.
+    pub max_lag: i64,
 }
 
 /// Engines on the newest version that validate events and compute their keys: one per thread
@@ -125,16 +127,16 @@ async fn auth(State(state): State<Shared>, req: Request, next: Next) -> Response
     next.run(req).await
 }
 
-/// The most log entries the engine may be behind before events, profile writes and audience
-/// changes are refused with 429 (about two seconds of its work): the log is durable, but what
-/// the engine answers would be ever staler, and the log ever longer.
+/// By default, the most log entries the engine may be behind before events, profile writes and
+/// audience changes are refused with 429 (about two seconds of its work): the log is durable,
+/// but what the engine answers would be ever staler, and the log ever longer.
 pub const MAX_ENGINE_LAG: i64 = 200_000;
 
 /// Appends entries to the log (durably, by group commit); with `bounded`, refuses them with 429
-/// while the engine is more than [`MAX_ENGINE_LAG`] entries behind.
+/// while the engine is more than `max_lag` entries behind.
 async fn append(state: &Shared, entries: Vec<NewEntry>, bounded: bool) -> Result<Vec<Appended>, ApiError> {
     let lag = state.metrics.engine_lag();
-    if bounded && lag > MAX_ENGINE_LAG {
+    if bounded && lag > state.max_lag {
         state.metrics.backpressure.fetch_add(1, Relaxed);
         return Err(ApiError(
             StatusCode::TOO_MANY_REQUESTS,

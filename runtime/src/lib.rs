@@ -44,6 +44,9 @@ pub struct Config {
     pub read_rate: Option<u32>,
     /// Shares of the profiles the engine runs in parallel (one per core when unset).
     pub shards: Option<usize>,
+    /// Log entries the engine may be behind before changes are refused with 429
+    /// ([`api::MAX_ENGINE_LAG`] when unset).
+    pub max_lag: Option<i64>,
 }
 
 /// Why the runtime cannot start.
@@ -195,6 +198,7 @@ pub fn serve_until(
         token: config.token.clone(),
         metrics,
         publish: Box::new(publish),
+        max_lag: config.max_lag.unwrap_or(api::MAX_ENGINE_LAG),
     });
     let app = api::router(state);
     let served = rt.block_on(async move {

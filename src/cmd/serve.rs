@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// core). A profile's events are always applied one at a time, in log order.
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
+    /// Log entries the engine may be behind (replaying after a restart, or under a burst)
+    /// before new events, profile writes and audience changes are answered 429 [default: 200000].
+    #[arg(long, value_name = "N")]
+    max_lag: Option<i64>,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t)]
     log_format: Format,
@@ -66,6 +70,7 @@ pub fn serve(args: ServeArgs) -> u8 {
         token,
         read_rate: Some(args.read_rate),
         shards: args.shards,
+        max_lag: args.max_lag,
     };
     match journey_runtime::serve(config) {
         Ok(()) => OK,
