@@ -101,3 +101,54 @@ fn run_calls_actions_over_http_and_takes_the_error_path() {
     assert!(seen.keys[1..].iter().all(|k| *k == seen.keys[1]), "the same key on every retry: {:?}", seen.keys);
     assert_ne!(seen.keys[0], seen.keys[1], "different calls have different keys");
 }
+
+#[test]
+fn a_file_out_of_time_order_sends_each_call_once() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let app = Router::new().route("/ok", post(ok)).route("/fail", post(fail)).with_state(seen.clone());
+    rt.spawn(async move { axum::serve(listener, app).await });
+
+    let dir = std::env::temp_dir().join(format!("journey-run-http-order-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let src = format!(
+        "type Signup = {{ email: string }}\nevent SignUp: Signup {{ key email }}\n\
+         action Mail(to: string) = http POST \"http://127.0.0.1:{port}/ok\" {{\n  body {{ to: to }}\n  timeout 2s\n}}\n\
+         journey Welcome {{\n  start on SignUp\n  call Mail(to: event.email)\n  end \"done\"\n}}\n"
+    );
+    std::fs::write(dir.join("welcome.journey"), src).expect("write");
+    // Many sign-ups in time order (more than one batch handed to the engines), then one
+    // earlier: the order is known only at the last line, after the first ones would already
+    // have been sent had the file been streamed.
+    let mut lines: Vec<String> = (0..1_500)
+        .map(|i| {
+            format!(
+                "{{\"event\": \"SignUp\", \"at\": \"2026-05-12T10:{:02}:{:02}Z\", \"payload\": {{\"email\": \"p{i}@example.com\"}}}}",
+                (i / 60) % 60,
+                i % 60
+            )
+        })
+        .collect();
+    lines.push(
+        "{\"event\": \"SignUp\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"email\": \"early@example.com\"}}"
+            .into(),
+    );
+    let events = dir.join("unsorted.jsonl");
+    std::fs::write(&events, lines.join("\n")).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
+        .arg("run")
+        .arg(&dir)
+        .arg("--events")
+        .arg(&events)
+        .args(["--format", "json", "--summary-only"])
+        .output()
+        .expect("journey runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("summary");
+    assert_eq!(summary["calls"]["Mail"], 1_501, "{summary}");
+    let seen = seen.lock().expect("lock");
+    assert_eq!(seen.bodies.len(), 1_501, "each Mail call sent once");
+}

@@ -137,6 +137,33 @@ fn a_file_out_of_time_order_is_sorted_first() {
 }
 
 #[test]
+fn a_skipped_line_with_a_time_counts_for_the_order() {
+    let dir = temp_dir("skipped-time");
+    let good = "{\"event\": \"CartAdd\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"eventType\": \"commerce.productListAdds\", \"identityMap\": {\"Email\": [{\"id\": \"a@example.com\"}]}, \"commerce\": {\"cart\": {\"cartID\": \"c1\"}}}}";
+    // No key: skipped with a problem, but its time is later than the next line's.
+    let keyless = "{\"event\": \"CartAdd\", \"at\": \"2026-05-12T10:00:00Z\", \"payload\": {\"eventType\": \"commerce.productListAdds\"}}";
+    let run = |name: &str, lines: [&str; 2]| {
+        let events = dir.join(format!("{name}.jsonl"));
+        std::fs::write(&events, lines.join("\n")).expect("write");
+        let steps = dir.join(format!("{name}-steps.jsonl"));
+        let o = journey(&[
+            "run",
+            "examples",
+            "--events",
+            events.to_str().expect("path"),
+            "--dry-run",
+            "--step-events",
+            steps.to_str().expect("path"),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "the keyless line is a problem");
+        std::fs::read_to_string(steps).expect("steps")
+    };
+    let sorted = run("sorted", [good, keyless]);
+    assert!(sorted.contains("a@example.com"), "{sorted}");
+    assert_eq!(run("unsorted", [keyless, good]), sorted, "the same steps at the same times");
+}
+
+#[test]
 fn bad_lines_keep_their_line_numbers_across_threads() {
     let dir = temp_dir("lines");
     let good = std::fs::read_to_string("examples/events.jsonl").expect("example events");

@@ -42,7 +42,8 @@ pub struct Config {
     pub token: Option<String>,
     /// Profiles per second that scheduled audience reads enter.
     pub read_rate: Option<u32>,
-    /// Shares of the profiles the engine runs in parallel (one per core when unset).
+    /// Shares of the profiles the engine runs in parallel (when unset: one per core, but one
+    /// when a journey has a `cap`).
     pub shards: Option<usize>,
     /// Log entries the engine may be behind before changes are refused with 429
     /// ([`api::MAX_ENGINE_LAG`] when unset).
@@ -139,7 +140,7 @@ pub fn serve_until(
     // for a while (the stored rows) when the thread ends, instead of keeping it resident.
     let (handle, load_wake, load_metrics) = (rt.handle().clone(), wake_tx.clone(), metrics.clone());
     let read_rate = config.read_rate;
-    let shards = config.shards.unwrap_or_else(|| std::thread::available_parallelism().map(usize::from).unwrap_or(1));
+    let shards = config.shards;
     let worker = std::thread::Builder::new()
         .name("journey-load".into())
         .spawn(move || {

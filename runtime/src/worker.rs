@@ -135,8 +135,9 @@ pub fn wall_ms() -> i64 {
 pub struct Layout {
     /// Profiles per second a scheduled audience read enters (split between the shares).
     pub read_rate: Option<u32>,
-    /// Shares of the profiles, run in parallel.
-    pub shards: usize,
+    /// Shares of the profiles, run in parallel (by default one per core, but one when a
+    /// journey has a `cap`).
+    pub shards: Option<usize>,
 }
 
 /// An engine that routes events of a version (its `when` and `key`), and holds nothing.
@@ -159,19 +160,29 @@ impl Worker {
     ) -> Result<Worker, String> {
         let Layout { read_rate, shards } = layout;
         let w_metrics = metrics.clone();
-        let count = shards.max(1);
+        let mut images = Vec::new();
+        for row in store.versions().map_err(|e| e.to_string())? {
+            let a = artifact::from_bytes(&row.artifact).map_err(|e| format!("version {}: {e}", row.version))?;
+            images.push((row.version, Arc::new(Image::load(a.program).map_err(|e| e.to_string())?)));
+        }
+        // A `cap` lets "the first N profiles" through: in log order with one share, so that a
+        // replay after a crash decides as the live run did; with several, in thread order.
+        let capped = images.iter().any(|(_, i)| i.program.journeys.iter().any(|j| !j.caps.is_empty()));
+        let count = match shards {
+            Some(n) => n.max(1),
+            None if capped => 1,
+            None => std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+        };
         let mut shards: Vec<Shard> = (0..count).map(|_| Shard::default()).collect();
         let mut router = None;
         let mut stored_calls = HashSet::new();
-        for row in store.versions().map_err(|e| e.to_string())? {
-            let a = artifact::from_bytes(&row.artifact).map_err(|e| format!("version {}: {e}", row.version))?;
-            let image = Arc::new(Image::load(a.program).map_err(|e| e.to_string())?);
+        for (version, image) in images {
             let names: Vec<String> = image.program.journeys.iter().map(|j| j.name.clone()).collect();
-            let stored = store.load_engine(row.version, &names).map_err(|e| e.to_string())?;
-            stored_calls.extend(stored.pending.iter().map(|c| (row.version, c.instance)));
+            let stored = store.load_engine(version, &names).map_err(|e| e.to_string())?;
+            stored_calls.extend(stored.pending.iter().map(|c| (version, c.instance)));
             router = Some(self::router(&image));
             for (shard, engine) in shards.iter_mut().zip(shard::restore(&image, stored, read_rate, count)) {
-                shard.versions.push(Version { number: row.version, engine });
+                shard.versions.push(Version { number: version, engine });
             }
         }
         let applied = store.applied_seq().map_err(|e| e.to_string())?;
@@ -448,7 +459,7 @@ impl Worker {
                 let key = self
                     .shards
                     .first_mut()
-                    .and_then(|s| s.versions.iter_mut().rev().find_map(|v| v.engine.key_of(&name, &payload)));
+                    .and_then(|s| s.versions.iter_mut().rev().find_map(|v| v.engine.key_at(&name, &payload, e.at_ms)));
                 Prepared::Event { name, payload, key }
             }
             LogKind::ProfilePut { key, attributes } => Prepared::Profile { key, attributes, patch: false },

@@ -219,6 +219,7 @@ pub fn run(args: Args) -> u8 {
         until: until_ms,
         settle: &answer,
         progress: &done,
+        real_calls: !args.dry_run,
     };
     // A count of events handled and their rate, for files that take a while.
     let show_progress = size >= 20_000_000 && std::io::stderr().is_terminal();

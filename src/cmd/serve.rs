@@ -26,7 +26,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 20_000)]
     read_rate: u32,
     /// Shares of the profiles the engine runs in parallel, each on a thread (default: one per
-    /// core). A profile's events are always applied one at a time, in log order.
+    /// core, but one when a journey has a `cap`: with more, a cap still lets exactly N through,
+    /// but which N depends on thread timing, and a replay after a crash may choose others). A
+    /// profile's events are always applied one at a time, in log order.
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
     /// Log entries the engine may be behind (replaying after a restart, or under a burst)

@@ -238,6 +238,7 @@ fn setup<'a>(
         until: None,
         settle: &settle,
         progress,
+        real_calls: false,
     }
 }
 

@@ -292,6 +292,9 @@ pub struct RunSetup<'a> {
     pub settle: &'a (dyn Fn(&mut Engine) + Sync),
     /// Counts events handled, for a progress display.
     pub progress: &'a AtomicU64,
+    /// Whether answering calls has effects outside (real HTTP, not a dry run): then a file is
+    /// streamed only once it is known to be in time order, so that nothing is sent twice.
+    pub real_calls: bool,
 }
 
 /// Where each engine's step events go (in time order within it), made anew for each attempt.
@@ -327,8 +330,11 @@ pub fn run_file(
     steps: Option<StepSinks<'_>>,
 ) -> std::io::Result<Finished> {
     let file = std::fs::File::open(path)?;
-    if let Some(done) = run_streaming(setup, std::io::BufReader::with_capacity(1 << 20, file), profiles(), steps)? {
-        return Ok(done);
+    if !setup.real_calls || in_time_order(path, setup.until)? {
+        let reader = std::io::BufReader::with_capacity(1 << 20, file);
+        if let Some(done) = run_streaming(setup, reader, profiles(), steps)? {
+            return Ok(done);
+        }
     }
     setup.progress.store(0, Ordering::Relaxed);
     let text = std::fs::read(path)?;
@@ -338,6 +344,34 @@ pub fn run_file(
     let start = read.first_ms.unwrap_or(0);
     let engines = run(setup, start, read.events, profiles(), sinks);
     Ok(Finished { engines, problems: read.problems, read_report: read.report })
+}
+
+/// Whether every line's `at` (of those that have one, up to `until`) is at or after the one
+/// before it.
+fn in_time_order(path: &std::path::Path, until: Option<i64>) -> std::io::Result<bool> {
+    #[derive(serde::Deserialize)]
+    struct At<'a> {
+        #[serde(borrow)]
+        at: Option<std::borrow::Cow<'a, str>>,
+    }
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let (mut buf, mut last) = (Vec::new(), i64::MIN);
+    loop {
+        buf.clear();
+        if std::io::BufRead::read_until(&mut reader, b'\n', &mut buf)? == 0 {
+            return Ok(true);
+        }
+        let Ok(line) = serde_json::from_slice::<At>(trim_newline(&buf)) else { continue };
+        let Some(Ok(at)) = line.at.map(|a| a.parse::<jiff::Timestamp>()) else { continue };
+        let at = at.as_millisecond();
+        if until.is_some_and(|u| at > u) {
+            continue;
+        }
+        if at < last {
+            return Ok(false);
+        }
+        last = at;
+    }
 }
 
 fn make_sinks(n: usize, steps: Option<StepSinks<'_>>) -> std::io::Result<Vec<Option<Box<dyn Write + Send>>>> {
@@ -396,6 +430,9 @@ fn run_streaming(
                     take_events(worker, setup, batch);
                     setup.progress.fetch_add(count, Ordering::Relaxed);
                 }
+                if abort.load(Ordering::Relaxed) {
+                    return;
+                }
                 let (engine, sink) = worker;
                 run_down(engine, setup, sink.as_deref_mut());
             });
@@ -403,9 +440,10 @@ fn run_streaming(
         let mut batches: Vec<Vec<RunEvent>> = (0..n).map(|_| Vec::with_capacity(BATCH)).collect();
         let mut last = i64::MIN;
         let mut take = |parsed: Parsed, line: usize, problems: &mut Vec<Problem>| -> bool {
+            // Every line with a time counts for the order (as for where the clock starts).
             let at = match &parsed {
                 Parsed::Event(e) => Some(e.at_ms),
-                Parsed::Dropped(at) => Some(*at),
+                Parsed::Dropped(at) | Parsed::Problem(Some(at), _) => Some(*at),
                 _ => None,
             };
             if at.is_some_and(|at| at < last) {

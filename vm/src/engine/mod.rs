@@ -665,6 +665,18 @@ impl Engine {
         key.as_str().filter(|k| !k.is_empty()).map(str::to_string)
     }
 
+    /// The profile an event at `at_ms` belongs to: its `key` alone (whether its `when` holds is
+    /// for the engine that handles it to judge). For routing events to the engine that runs
+    /// their profile.
+    pub fn key_at(&mut self, name: &str, payload: &serde_json::Value, at_ms: i64) -> Option<String> {
+        let image = self.image.clone();
+        let ei = *self.event_index.get(name)? as usize;
+        let decl = &image.program.events[ei];
+        let value = Value::from_json_projected(payload, &decl.payload, &image.projections[ei]);
+        let key = self.event_chunk(decl, decl.key?, &value, at_ms);
+        key.as_str().filter(|k| !k.is_empty()).map(str::to_string)
+    }
+
     fn event_chunk(&mut self, decl: &EventCode, addr: u32, payload: &Value, now_ms: i64) -> Value {
         let ctx = EvalContext::new(clock::ts(now_ms), jiff::tz::TimeZone::UTC);
         // Slots for the parameters of the chunk's lambdas (`first(items, i -> ...)`).
