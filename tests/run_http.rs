@@ -64,14 +64,20 @@ journey Welcome {{
     .expect("write");
 }
 
-#[test]
-fn run_calls_actions_over_http_and_takes_the_error_path() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
+/// A local server for the actions: `/ok` answers, `/fail` fails; what it saw.
+fn receiver(rt: &tokio::runtime::Runtime) -> (u16, Arc<Mutex<Seen>>) {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let app = Router::new().route("/ok", post(ok)).route("/fail", post(fail)).with_state(seen.clone());
     rt.spawn(async move { axum::serve(listener, app).await });
+    (port, seen)
+}
+
+#[test]
+fn run_calls_actions_over_http_and_takes_the_error_path() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (port, seen) = receiver(&rt);
 
     let dir = std::env::temp_dir().join(format!("journey-run-http-{}", std::process::id()));
     project(&dir, port);
@@ -105,11 +111,7 @@ fn run_calls_actions_over_http_and_takes_the_error_path() {
 #[test]
 fn a_file_out_of_time_order_sends_each_call_once() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let app = Router::new().route("/ok", post(ok)).route("/fail", post(fail)).with_state(seen.clone());
-    rt.spawn(async move { axum::serve(listener, app).await });
+    let (port, seen) = receiver(&rt);
 
     let dir = std::env::temp_dir().join(format!("journey-run-http-order-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
