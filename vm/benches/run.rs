@@ -254,6 +254,16 @@ fn counts(report: &journey_vm::engine::report::Report) -> Counts {
     }
 }
 
+/// Runs one engine on until nothing waits; its counts.
+fn run_down(engine: &mut Engine) -> Counts {
+    while engine.live().next().is_some() {
+        let Some(due) = engine.next_due() else { break };
+        engine.advance(due, true);
+        settle(engine);
+    }
+    counts(engine.report())
+}
+
 /// The same run, streaming: each line is parsed just before it is sent (the file is in time
 /// order, which this checks), so no payload outlives its event.
 fn run_vm_streaming(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
@@ -284,22 +294,7 @@ fn run_vm_streaming(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
         settle(engine);
     }
     let mut engine = engine.expect("events");
-    while engine.live().next().is_some() {
-        let Some(due) = engine.next_due() else { break };
-        engine.advance(due, true);
-        settle(&mut engine);
-    }
-    let report = engine.report().clone();
-    let r = &report.journeys[0];
-    let counts = Counts {
-        events: report.events,
-        filtered: report.filtered,
-        started: r.started,
-        ended: r.ended.clone(),
-        calls: report.calls.values().sum(),
-        waiting: r.running,
-    };
-    (counts, parse)
+    (run_down(&mut engine), parse)
 }
 
 /// Streaming, with each payload read straight from the text (`Engine::payload_seed`).
@@ -338,22 +333,7 @@ fn run_vm_text(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
         .expect("accepted");
         settle(&mut engine);
     }
-    while engine.live().next().is_some() {
-        let Some(due) = engine.next_due() else { break };
-        engine.advance(due, true);
-        settle(&mut engine);
-    }
-    let report = engine.report().clone();
-    let r = &report.journeys[0];
-    let counts = Counts {
-        events: report.events,
-        filtered: report.filtered,
-        started: r.started,
-        ended: r.ended.clone(),
-        calls: report.calls.values().sum(),
-        waiting: r.running,
-    };
-    (counts, parse)
+    (run_down(&mut engine), parse)
 }
 
 // ------------------------------------------------------------------------------------------
