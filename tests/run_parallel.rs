@@ -254,3 +254,10 @@ journey Capped {
         assert_eq!(ended["over"], 53, "--jobs {jobs}: {summary}");
     }
 }
+
+#[test]
+fn zero_threads_is_a_usage_error() {
+    let o = journey(&["run", "examples", "--events", "examples/events.jsonl", "--jobs", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--jobs"), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -5,7 +5,6 @@
 //! counters, the engines of one version share ([`SharedCaps`]).
 
 use crate::metrics::Metrics;
-use crate::worker::{merge, Version};
 use arcstr::ArcStr;
 use journey_compiler::ir::Reentry;
 use journey_vm::engine::durable::Stored;
@@ -15,6 +14,14 @@ use journey_vm::value::Value;
 use serde_json::Value as Json;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+
+/// One published version and its engine.
+pub struct Version {
+    /// Its number.
+    pub number: u32,
+    /// Its engine.
+    pub engine: Engine,
+}
 
 /// A log entry made ready for the share that owns its profile.
 pub enum Prepared {
@@ -72,12 +79,20 @@ impl Prepared {
 pub fn options(read_rate: Option<u32>, index: usize, count: usize, caps: &Arc<SharedCaps>) -> Options {
     Options {
         step_events: true,
-        // An audience read enters each share's members: the rate is split between them.
-        read_rate: read_rate.map(|r| (r / count.max(1) as u32).max(1)),
+        // An audience read enters each share's members: the rate is split between them, the
+        // shares' rates adding up to it.
+        read_rate: read_rate.map(|r| share_of_rate(r, index, count)),
         shard: Share { index: index as u32, count: count as u32 },
         shared_caps: (count > 1).then(|| caps.clone()),
         ..Options::default()
     }
+}
+
+/// Share `index` of `count`'s part of `rate` profiles per second: the parts add up to `rate`
+/// (at least one each, the engine's least).
+fn share_of_rate(rate: u32, index: usize, count: usize) -> u32 {
+    let count = count.max(1) as u32;
+    (rate / count + u32::from((index as u32) < rate % count)).max(1)
 }
 
 /// The engines of one stored version, one per share.
@@ -288,4 +303,45 @@ pub fn each<T: Send>(shards: &mut [Shard], f: impl Fn(usize, &mut Shard) -> T + 
         let handles: Vec<_> = shards.iter_mut().enumerate().map(|(i, shard)| s.spawn(move || f(i, shard))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     })
+}
+
+/// JSON merge patch (RFC 7396).
+fn merge(target: &mut Json, patch: &Json) {
+    match patch {
+        Json::Object(p) => {
+            if !target.is_object() {
+                *target = Json::Object(Default::default());
+            }
+            if let Json::Object(t) = target {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        merge(t.entry(k.clone()).or_insert(Json::Null), v);
+                    }
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shares_rates_add_up_to_the_read_rate() {
+        for (rate, count) in [(500, 2), (501, 2), (20_000, 3), (7, 3), (1, 1)] {
+            let parts: Vec<u32> = (0..count).map(|i| share_of_rate(rate, i, count)).collect();
+            assert_eq!(parts.iter().sum::<u32>(), rate, "{rate} over {count}: {parts:?}");
+        }
+    }
+
+    #[test]
+    fn a_merge_patch_sets_replaces_and_removes() {
+        let mut target = serde_json::json!({"a": 1, "b": {"c": 2, "d": 3}});
+        merge(&mut target, &serde_json::json!({"a": null, "b": {"c": 5}, "e": [1]}));
+        assert_eq!(target, serde_json::json!({"b": {"c": 5, "d": 3}, "e": [1]}));
+    }
 }

@@ -7,7 +7,7 @@
 //! theirs, and fire their timers, in parallel (a profile's entries stay in log order).
 
 use crate::metrics::Metrics;
-use crate::shard::{self, each, Prepared, Shard};
+use crate::shard::{self, each, Prepared, Shard, Version};
 use crate::store::{Checkpoint, EngineDelta, Entry, LogKind, Store};
 use journey_compiler::artifact;
 use journey_vm::engine::instance::InstanceId;
@@ -55,14 +55,6 @@ pub enum Wake {
     Query(Query),
     /// Stop after a final checkpoint.
     Shutdown,
-}
-
-/// One published version and its engine.
-pub struct Version {
-    /// Its number.
-    pub number: u32,
-    /// Its engine.
-    pub engine: Engine,
 }
 
 /// The worker's state.
@@ -797,27 +789,6 @@ impl<'de> serde::de::Visitor<'de> for EventSeed<'_> {
             }
         }
         name.zip(payload).ok_or_else(|| A::Error::custom("not a whole event"))
-    }
-}
-
-/// JSON merge patch (RFC 7396).
-pub fn merge(target: &mut Json, patch: &Json) {
-    match patch {
-        Json::Object(p) => {
-            if !target.is_object() {
-                *target = Json::Object(Default::default());
-            }
-            if let Json::Object(t) = target {
-                for (k, v) in p {
-                    if v.is_null() {
-                        t.remove(k);
-                    } else {
-                        merge(t.entry(k.clone()).or_insert(Json::Null), v);
-                    }
-                }
-            }
-        }
-        other => *target = other.clone(),
     }
 }
 

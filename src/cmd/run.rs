@@ -44,7 +44,7 @@ pub struct Args {
     /// core but that one; one for a program with a `cap`: with more, a cap still lets exactly N
     /// through, but which N depends on thread timing).
     #[arg(long, short = 'j', value_name = "N")]
-    jobs: Option<usize>,
+    jobs: Option<std::num::NonZeroUsize>,
     /// Extra schema search folder (repeatable).
     #[arg(long = "schemas", value_name = "DIR")]
     schemas: Vec<PathBuf>,
@@ -167,7 +167,7 @@ pub fn run(args: Args) -> u8 {
         }
     };
     let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-    let jobs = journey_run::jobs_for(&image, args.jobs, threads);
+    let jobs = journey_run::jobs_for(&image, args.jobs.map(usize::from), threads);
     let size = match std::fs::metadata(&args.events) {
         Ok(m) => m.len(),
         Err(e) => {

@@ -30,7 +30,7 @@ pub struct ServeArgs {
     /// but which N depends on thread timing, and a replay after a crash may choose others). A
     /// profile's events are always applied one at a time, in log order.
     #[arg(long, value_name = "N")]
-    shards: Option<usize>,
+    shards: Option<std::num::NonZeroUsize>,
     /// Log entries the engine may be behind (replaying after a restart, or under a burst)
     /// before new events, profile writes and audience changes are answered 429 [default: 200000].
     #[arg(long, value_name = "N")]
@@ -71,7 +71,7 @@ pub fn serve(args: ServeArgs) -> u8 {
         listen: args.listen,
         token,
         read_rate: Some(args.read_rate),
-        shards: args.shards,
+        shards: args.shards.map(usize::from),
         max_lag: args.max_lag,
     };
     match journey_runtime::serve(config) {
