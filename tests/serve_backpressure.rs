@@ -2,8 +2,6 @@
 //! `--max-lag` (here: replaying a long log after a restart), new events are answered 429 with
 //! the reason, nothing of them is stored, and once the engine has caught up they are accepted.
 
-use journey_runtime::store::sqlite::SqliteStore;
-use journey_runtime::store::{LogKind, NewEntry, Store};
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,24 +31,9 @@ fn events_are_refused_with_429_while_the_engine_is_too_far_behind() {
     )
     .expect("write");
     let db = dir.join("lag.db");
-    let bytes = journey_runtime::compile_project(&dir, &[]).expect("the project compiles");
-    let version = journey_runtime::store_version(&db, &bytes).expect("version");
-    let mut store = SqliteStore::open(&db).expect("store");
     let now = jiff::Timestamp::now().as_millisecond();
-    store
-        .append(&[NewEntry::new(None, now, &LogKind::Publish { version, journeys: Vec::new() }).expect("entry")])
-        .expect("publish");
-    for start in (0..BACKLOG).step_by(5_000) {
-        let entries: Vec<NewEntry> = (start..start + 5_000)
-            .map(|i| {
-                let payload = json!({"user": format!("u{i}")});
-                NewEntry::new(Some(format!("p-{i}")), now, &LogKind::Event { name: "Ping".into(), payload })
-                    .expect("entry")
-            })
-            .collect();
-        store.append(&entries).expect("append");
-    }
-    drop(store);
+    let events = (0..BACKLOG).map(|i| (format!("p-{i}"), "Ping".to_string(), json!({"user": format!("u{i}")})));
+    journey_runtime::write_log(&dir, &db, now, events).expect("the log is written");
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let _server = Server(

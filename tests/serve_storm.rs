@@ -3,8 +3,6 @@
 //! memory while it works the storm off grows by no more than a fixed budget (what one checkpoint
 //! may hold), not with the number of timers.
 
-use journey_runtime::store::sqlite::SqliteStore;
-use journey_runtime::store::{LogKind, NewEntry, Store};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -48,25 +46,12 @@ fn prepare(dir: &Path, due: i64) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).expect("dir");
     std::fs::write(dir.join("storm.journey"), JOURNEY).expect("write");
-    let db = dir.join("storm.db");
-    let bytes = journey_runtime::compile_project(dir, &[]).expect("the project compiles");
-    let version = journey_runtime::store_version(&db, &bytes).expect("version");
-    let mut store = SqliteStore::open(&db).expect("store");
-    let at = now_ms();
-    store
-        .append(&[NewEntry::new(None, at, &LogKind::Publish { version, journeys: Vec::new() }).expect("entry")])
-        .expect("publish");
-    for start in (0..TIMERS).step_by(5_000) {
-        let entries: Vec<NewEntry> = (start..(start + 5_000).min(TIMERS))
-            .map(|i| {
-                let fire_at = jiff::Timestamp::from_millisecond(due).expect("time");
-                let payload = json!({"user": format!("u{i}"), "fireAt": fire_at.to_string()});
-                NewEntry::new(Some(format!("arm-{i}")), at, &LogKind::Event { name: "Arm".into(), payload })
-                    .expect("entry")
-            })
-            .collect();
-        store.append(&entries).expect("append");
-    }
+    let fire_at = jiff::Timestamp::from_millisecond(due).expect("time").to_string();
+    let events = (0..TIMERS).map(|i| {
+        let payload = json!({"user": format!("u{i}"), "fireAt": fire_at});
+        (format!("arm-{i}"), "Arm".to_string(), payload)
+    });
+    journey_runtime::write_log(dir, &dir.join("storm.db"), now_ms(), events).expect("the log is written");
 }
 
 /// A `journey serve` child, killed if the test fails.

@@ -15,8 +15,6 @@
 mod common;
 
 use common::{get_json, until_waiting, Server};
-use journey_runtime::store::sqlite::SqliteStore;
-use journey_runtime::store::{LogKind, NewEntry, Store};
 use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -50,24 +48,11 @@ fn prepare(dir: &Path, n: usize, fire_at: impl Fn(usize) -> i64) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).expect("dir");
     std::fs::write(dir.join("storm.journey"), JOURNEY).expect("write");
-    let db = dir.join("storm.db");
-    let bytes = journey_runtime::compile_project(dir, &[]).expect("the project compiles");
-    let version = journey_runtime::store_version(&db, &bytes).expect("version");
-    let mut store = SqliteStore::open(&db).expect("store");
-    let at = now_ms();
-    store
-        .append(&[NewEntry::new(None, at, &LogKind::Publish { version, journeys: Vec::new() }).expect("entry")])
-        .expect("publish");
-    for start in (0..n).step_by(5_000) {
-        let entries: Vec<NewEntry> = (start..(start + 5_000).min(n))
-            .map(|i| {
-                let payload = json!({"user": format!("u{i}"), "fireAt": rfc3339(fire_at(i))});
-                NewEntry::new(Some(format!("arm-{i}")), at, &LogKind::Event { name: "Arm".into(), payload })
-                    .expect("entry")
-            })
-            .collect();
-        store.append(&entries).expect("append");
-    }
+    let events = (0..n).map(|i| {
+        let payload = json!({"user": format!("u{i}"), "fireAt": rfc3339(fire_at(i))});
+        (format!("arm-{i}"), "Arm".to_string(), payload)
+    });
+    journey_runtime::write_log(dir, &dir.join("storm.db"), now_ms(), events).expect("the log is written");
 }
 
 fn count(db: &Path, sql: &str) -> i64 {

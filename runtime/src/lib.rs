@@ -88,6 +88,33 @@ pub fn store_version(db: &Path, bytes: &[u8]) -> Result<u32, String> {
     Ok(next)
 }
 
+/// Publishes the project in `dir` into the database `db` and appends `events` (client id, event
+/// name, payload) to its log at `at_ms`, as if they had been accepted while no server ran: the
+/// next `journey serve` replays them. For tests and benchmarks of replay, backpressure and
+/// timer storms.
+pub fn write_log(
+    dir: &Path,
+    db: &Path,
+    at_ms: i64,
+    events: impl IntoIterator<Item = (String, String, serde_json::Value)>,
+) -> Result<(), String> {
+    let bytes = compile_project(dir, &[])?;
+    let version = store_version(db, &bytes)?;
+    let mut store = SqliteStore::open(db).map_err(|e| e.to_string())?;
+    let publish = NewEntry::new(None, at_ms, &LogKind::Publish { version, journeys: Vec::new() });
+    store.append(&[publish.map_err(|e| e.to_string())?]).map_err(|e| e.to_string())?;
+    let mut batch = Vec::with_capacity(5_000);
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        batch.clear();
+        for (id, name, payload) in events.by_ref().take(5_000) {
+            batch.push(NewEntry::new(Some(id), at_ms, &LogKind::Event { name, payload }).map_err(|e| e.to_string())?);
+        }
+        store.append(&batch).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 fn validator_for(db: &Path) -> Result<Engine, String> {
     let mut store = SqliteStore::open(db).map_err(|e| e.to_string())?;
     let rows = store.versions().map_err(|e| e.to_string())?;
