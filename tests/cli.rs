@@ -88,6 +88,23 @@ fn usage_and_io_problems_exit_2_with_a_one_line_reason() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no/such/dir"), "{}", stderr(&o));
 
+    // The server builds the project through the same driver: the same check, the same words.
+    let db = std::env::temp_dir().join(format!("journey-cli-missing-schemas-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&db);
+    let o = journey(&[
+        "serve",
+        "examples",
+        "--db",
+        db.to_str().expect("utf-8 temp path"),
+        "--listen",
+        "127.0.0.1:0",
+        "--schemas",
+        "no/such/dir",
+    ]);
+    let _ = std::fs::remove_file(&db);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("schema path `no/such/dir` does not exist"), "{}", stderr(&o));
+
     let o = journey(&["check", "--format", "yaml"]);
     assert_eq!(o.status.code(), Some(2));
 

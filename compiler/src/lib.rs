@@ -10,6 +10,7 @@ pub mod codegen;
 pub mod codes;
 pub mod diag;
 pub mod disasm;
+pub mod driver;
 pub mod functions;
 pub mod graph;
 pub mod index;
@@ -54,7 +55,7 @@ pub fn check(
 }
 
 /// [`check`] over parsed files; with `indexed`, also the editors' [`index::Index`].
-fn check_parsed(
+pub(crate) fn check_parsed(
     sources: &Sources,
     parsed: Vec<(FileId, journey_grammar::Parsed)>,
     registry: &SchemaRegistry,

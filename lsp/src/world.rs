@@ -7,7 +7,7 @@ use journey_compiler::check::Defaults;
 use journey_compiler::diag::{Diagnostic, Severity};
 use journey_compiler::index::Index;
 use journey_compiler::sources::{FileId, Sources};
-use journey_compiler::{project, Checked, SchemaRegistry};
+use journey_compiler::{driver, project, Checked, SchemaRegistry};
 use journey_grammar::ast::Span;
 use journey_grammar::Parsed;
 use std::collections::{HashMap, HashSet};
@@ -245,11 +245,11 @@ impl World {
         let mut disk = Vec::new();
         let mut journey = HashSet::new();
         let mut defaults = Defaults::default();
-        let mut schema_paths = self.extra_schemas.clone();
+        let mut project_schemas = Vec::new();
         let mut config_diagnostics = Vec::new();
         let mut problem = None;
         if root.is_dir() {
-            match project::load(&[root.to_path_buf()]) {
+            match driver::read(&[root.to_path_buf()]) {
                 Ok(loaded) => {
                     for (id, s) in loaded.sources.iter() {
                         disk.push((s.name.clone(), s.path.clone(), s.text.clone()));
@@ -258,17 +258,18 @@ impl World {
                         }
                     }
                     defaults = loaded.config.defaults;
-                    schema_paths.extend(loaded.config.schema_paths);
+                    project_schemas = loaded.config.schema_paths;
                     config_diagnostics = loaded.diagnostics;
                 }
-                Err(project::LoadError::Empty(_)) => {}
+                Err(driver::BuildError::Load(project::LoadError::Empty(_))) => {}
                 Err(e) => problem = Some(e.to_string()),
             }
         }
+        let schema_paths: Vec<PathBuf> = self.extra_schemas.iter().chain(&project_schemas).cloned().collect();
         let registry = match self.registries.get(&schema_paths) {
             Some(r) => r.clone(),
             None => {
-                let r = match SchemaRegistry::new(&schema_paths) {
+                let r = match driver::registry(&self.extra_schemas, &project_schemas) {
                     Ok(r) => Arc::new(r),
                     Err(e) => {
                         problem.get_or_insert(e.to_string());
@@ -326,16 +327,15 @@ impl World {
         }
         let registry = project.registry.clone();
         let defaults = project.defaults.clone();
-        let mut diagnostics = project.config_diagnostics.clone();
-        diagnostics.extend(journey_compiler::schema_warnings(&registry, &mut sources));
-        for (id, s) in sources.iter().skip(files.len()) {
-            let _ = id;
+        let mut earlier = project.config_diagnostics.clone();
+        earlier.extend(journey_compiler::schema_warnings(&registry, &mut sources));
+        for (_, s) in sources.iter().skip(files.len()) {
             files.push((s.path.clone(), Uri::from_file_path(&s.path), false));
         }
-        let parsed = journey_ids.iter().map(|&id| (id, self.parse(&sources, id))).collect();
-        let (checked, index) = journey_compiler::index::check_indexed(&sources, parsed, &registry, &defaults);
-        diagnostics.extend(checked.diagnostics.iter().cloned());
-        journey_compiler::diag::sort(&mut diagnostics);
+        let parse = |sources: &Sources, id: FileId| self.parse(sources, id);
+        let (build, index) = driver::check_with(sources, journey_ids, &registry, &defaults, earlier, parse, true);
+        let driver::Build { sources, diagnostics, checked, .. } = build;
+        let index = index.unwrap_or_default();
         let files = files
             .into_iter()
             .enumerate()

@@ -12,7 +12,8 @@ pub mod store;
 pub mod worker;
 
 use api::{AppState, AppendRequest, Validators};
-use journey_compiler::{artifact, project, SchemaRegistry};
+use journey_compiler::artifact;
+use journey_compiler::driver::BuildError;
 use journey_vm::engine::{Engine, Options};
 use journey_vm::http::HttpExecutor;
 use journey_vm::machine::Image;
@@ -64,20 +65,10 @@ pub enum StartError {
     Store(String),
 }
 
-/// Compiles the project into artifact bytes, or the rendered diagnostics.
-pub fn compile_project(dir: &Path, schemas: &[PathBuf]) -> Result<Vec<u8>, String> {
-    let loaded = project::load(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
-    let mut paths = schemas.to_vec();
-    paths.extend(loaded.config.schema_paths.iter().cloned());
-    let registry = SchemaRegistry::new(&paths).map_err(|e| e.to_string())?;
-    let checked = journey_compiler::check(&loaded.sources, &loaded.journey_files, &registry, &loaded.config.defaults);
-    let errors: Vec<_> = loaded.diagnostics.iter().chain(&checked.diagnostics).filter(|d| d.is_error()).collect();
-    if !errors.is_empty() {
-        return Err(errors.iter().map(|d| d.render_plain(&loaded.sources)).collect::<Vec<_>>().join(""));
-    }
-    let program = journey_compiler::codegen::compile(&checked.program, &loaded.sources);
-    let hash = artifact::source_hash(&loaded.sources, &loaded.journey_files);
-    Ok(artifact::to_bytes(&artifact::artifact(program, hash)))
+/// Compiles the project into artifact bytes, or says why not (the rendered errors when it has
+/// any), through the compiler's one driver.
+pub fn compile_project(dir: &Path, schemas: &[PathBuf]) -> Result<Vec<u8>, BuildError> {
+    journey_compiler::driver::artifact_of(dir, schemas)
 }
 
 /// Stores a new version of the project; returns its number.
@@ -98,7 +89,7 @@ pub fn write_log(
     at_ms: i64,
     events: impl IntoIterator<Item = (String, String, serde_json::Value)>,
 ) -> Result<(), String> {
-    let bytes = compile_project(dir, &[])?;
+    let bytes = compile_project(dir, &[]).map_err(|e| e.to_string())?;
     let version = store_version(db, &bytes)?;
     let mut store = SqliteStore::open(db).map_err(|e| e.to_string())?;
     let publish = NewEntry::new(None, at_ms, &LogKind::Publish { version, journeys: Vec::new() });
@@ -144,7 +135,10 @@ pub fn serve_until(
     }
     let mut store = SqliteStore::open(&config.db).map_err(|e| StartError::Store(e.to_string()))?;
     if store.versions().map_err(|e| StartError::Store(e.to_string()))?.is_empty() {
-        let bytes = compile_project(&config.project, &config.schemas).map_err(StartError::Compile)?;
+        let bytes = compile_project(&config.project, &config.schemas).map_err(|e| match e {
+            BuildError::Errors(rendered) => StartError::Compile(rendered),
+            other => StartError::Config(other.to_string()),
+        })?;
         let v = store_version(&config.db, &bytes).map_err(StartError::Store)?;
         let publish = NewEntry::new(None, wall_ms(), &LogKind::Publish { version: v, journeys: Vec::new() })
             .map_err(|e| StartError::Store(e.to_string()))?;
@@ -207,7 +201,8 @@ pub fn serve_until(
     let (project_dir, schemas, db) = (config.project.clone(), config.schemas.clone(), config.db.clone());
     let publish = move |journey: &str| -> Result<u32, (axum::http::StatusCode, String)> {
         use axum::http::StatusCode;
-        let bytes = compile_project(&project_dir, &schemas).map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e))?;
+        let bytes =
+            compile_project(&project_dir, &schemas).map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         let a = artifact::from_bytes(&bytes).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         if !a.program.journeys.iter().any(|j| j.name == journey) {
             return Err((StatusCode::NOT_FOUND, format!("the project has no journey `{journey}`")));

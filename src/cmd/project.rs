@@ -3,57 +3,23 @@
 use super::{Color, FAILED, PROBLEMS};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use journey_compiler::diag::Diagnostic;
+use journey_compiler::driver;
 use journey_compiler::sources::Sources;
-use journey_compiler::{project, Checked, SchemaRegistry};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 /// A loaded and checked project.
-pub struct Compiled {
-    /// The sources (journey files, journey.toml, schema files with warnings).
-    pub sources: Sources,
-    /// The journey files among the sources.
-    pub journey_files: Vec<usize>,
-    /// Every diagnostic, sorted.
-    pub diagnostics: Vec<Diagnostic>,
-    /// The checker's output.
-    pub checked: Checked,
-}
-
-impl Compiled {
-    /// Number of errors.
-    pub fn errors(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.is_error()).count()
-    }
-}
+pub type Compiled = driver::Build;
 
 /// Loads and checks the paths; `Err` holds the exit code for a load failure (already reported).
 pub fn load_and_check(paths: &[PathBuf], schemas: &[PathBuf]) -> Result<Compiled, u8> {
-    let default = [PathBuf::from(".")];
-    let paths = if paths.is_empty() { &default[..] } else { paths };
-    let loaded = project::load(paths).map_err(|e| {
-        eprintln!("error: {e}");
-        FAILED
-    })?;
-    for dir in schemas {
-        if !dir.exists() {
-            eprintln!("error: schema path `{}` does not exist", dir.display());
-            return Err(FAILED);
+    match driver::load(paths, schemas) {
+        Ok(loaded) => Ok(loaded.check()),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(FAILED)
         }
     }
-    let mut schema_paths = schemas.to_vec();
-    schema_paths.extend(loaded.config.schema_paths.iter().cloned());
-    let registry = SchemaRegistry::new(&schema_paths).map_err(|e| {
-        eprintln!("error: {e}");
-        FAILED
-    })?;
-    let mut sources = loaded.sources;
-    let mut diagnostics = loaded.diagnostics;
-    diagnostics.extend(journey_compiler::schema_warnings(&registry, &mut sources));
-    let checked = journey_compiler::check(&sources, &loaded.journey_files, &registry, &loaded.config.defaults);
-    diagnostics.extend(checked.diagnostics.iter().cloned());
-    journey_compiler::diag::sort(&mut diagnostics);
-    Ok(Compiled { sources, journey_files: loaded.journey_files, diagnostics, checked })
 }
 
 /// Renders diagnostics for people on stderr.
@@ -83,6 +49,11 @@ pub fn compile(paths: &[PathBuf], schemas: &[PathBuf]) -> Result<(Compiled, jour
         );
         return Err(PROBLEMS);
     }
-    let program = journey_compiler::codegen::compile(&c.checked.program, &c.sources);
-    Ok((c, program))
+    match c.program() {
+        Ok(program) => Ok((c, program)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(FAILED)
+        }
+    }
 }
