@@ -1,6 +1,11 @@
 //! End-to-end tests of the `journey` binary: exit codes, output channels and formats that
 //! scripts and CI rely on (see the CLI contract).
 
+// The reference evaluator `journey eval` is checked against (the VM's test oracle).
+#[path = "../vm/tests/support/reference.rs"]
+mod reference;
+
+use journey_compiler::types::Ty::Any;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -166,7 +171,7 @@ fn build_writes_an_artifact_that_disasm_reads_back() {
     let o = journey(&["disasm", out.to_str().expect("path")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
-    assert!(text.starts_with("; format 1 from journey"), "{}", &text[..200.min(text.len())]);
+    assert!(text.starts_with("; format 2 from journey"), "{}", &text[..200.min(text.len())]);
     assert!(text.contains("journey CartRecovery"), "the cart recovery journey is in the artifact");
 
     let garbage = std::env::temp_dir().join(format!("journey-cli-garbage-{}.jbc", std::process::id()));
@@ -198,13 +203,15 @@ fn eval_prints_exactly_one_json_value_for_every_conformance_case() {
         let out = stdout(&o);
         assert_eq!(out.lines().count(), 1, "{}: one line: {out}", c["id"]);
         let got: serde_json::Value = serde_json::from_str(&out).expect("one JSON value");
-        // The binary must agree with the library's evaluator, which the conformance test checks
-        // against the documented values.
+        // The binary (the VM) must agree with the reference evaluator over the typed IR.
         let ctx =
             journey_vm::library::EvalContext::new(now.parse().expect("now"), jiff::tz::TimeZone::get(tz).expect("tz"))
                 .with_seed(7);
         let null = journey_vm::value::Value::Null;
-        let want = journey_vm::eval::eval_text(expr, &registry, &null, &null, &ctx).ok().expect("evaluates").to_json();
+        let mut sources = journey_compiler::sources::Sources::default();
+        let file = sources.add("<expr>", "<expr>".into(), expr.to_string());
+        let typed = journey_compiler::check_expr(&sources, file, &registry, Any, Any).ok().expect("checks");
+        let want = reference::eval(&typed, &mut Vec::new(), &reference::Env::new(&null, &null, &ctx)).to_json();
         assert_eq!(got, want, "{}: {expr}", c["id"]);
     }
 }

@@ -1,73 +1,14 @@
-//! Writing and reading compiled artifacts: a magic prefix, then the serde (postcard) encoding of
-//! [`Artifact`]. The VM loads them without the sources.
+//! Artifacts of a checked project: the bytecode crate's format ([`journey_bytecode::artifact`]),
+//! with the source hash taken over a project's [`Sources`].
 
-use crate::bytecode::{Artifact, Header, Program, FORMAT_VERSION};
-use crate::sources::Sources;
-use sha2::{Digest, Sha256};
+pub use journey_bytecode::artifact::*;
 
-/// The first bytes of every artifact file.
-pub const MAGIC: &[u8; 8] = b"JOURNEY\x01";
+use crate::sources::{FileId, Sources};
 
-/// Why an artifact cannot be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ArtifactError {
-    /// Not an artifact at all.
-    #[error("not a journey artifact (it does not start with the journey magic bytes); build one with `journey build`")]
-    NotAnArtifact,
-    /// Written by an incompatible format version.
-    #[error("artifact format version {found} is not supported (this journey reads version {supported}); rebuild it with `journey build`")]
-    Version {
-        /// The version in the file.
-        found: u32,
-        /// The version this tool reads.
-        supported: u32,
-    },
-    /// Damaged or truncated.
-    #[error("the artifact is damaged: {0}; rebuild it with `journey build`")]
-    Corrupt(String),
-}
-
-/// SHA-256 of the sources' names and texts, in order, as hex.
-pub fn source_hash(sources: &Sources, files: &[usize]) -> String {
-    let mut h = Sha256::new();
-    for &f in files {
+/// SHA-256 of the given sources' names and texts, in order, as hex.
+pub fn source_hash(sources: &Sources, files: &[FileId]) -> String {
+    journey_bytecode::artifact::source_hash(files.iter().map(|&f| {
         let s = sources.get(f);
-        h.update(s.name.as_bytes());
-        h.update([0]);
-        h.update(s.text.as_bytes());
-        h.update([0]);
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Wraps a program with its header.
-pub fn artifact(program: Program, source_hash: String) -> Artifact {
-    Artifact {
-        header: Header {
-            format_version: FORMAT_VERSION,
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            source_hash,
-        },
-        program,
-    }
-}
-
-/// Encodes an artifact.
-pub fn to_bytes(a: &Artifact) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    out.extend(FORMAT_VERSION.to_le_bytes());
-    // Encoding plain data into a Vec cannot fail.
-    out.extend(postcard::to_stdvec(a).unwrap_or_default());
-    out
-}
-
-/// Decodes an artifact, checking the magic and the format version.
-pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
-    let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or(ArtifactError::NotAnArtifact)?;
-    let (version, body) = rest.split_at_checked(4).ok_or(ArtifactError::NotAnArtifact)?;
-    let found = u32::from_le_bytes([version[0], version[1], version[2], version[3]]);
-    if found != FORMAT_VERSION {
-        return Err(ArtifactError::Version { found, supported: FORMAT_VERSION });
-    }
-    postcard::from_bytes(body).map_err(|e| ArtifactError::Corrupt(e.to_string()))
+        (s.name.as_str(), s.text.as_str())
+    }))
 }

@@ -1,9 +1,13 @@
-//! Compiles the typed IR to bytecode.
+//! Compiles the typed IR to bytecode ([`journey_bytecode`]): journeys, events, the options of
+//! actions and data sources, and the values of tests, all as code over one set of tables.
 
-use crate::bytecode::*;
 use crate::ir::{self, Const, ExprKind as K, StmtKind as S};
 use crate::sources::Sources;
-use journey_grammar::ast::{BinaryOp, HttpKind, UnaryOp};
+use journey_bytecode::{
+    Addr, AuthCode, AwaitArmCode, AwaitCode, CallCode, CapCode, Code, EventCode, HttpCode, IsTest, JourneyCode,
+    LambdaCode, LambdaKind, MockResult, NodeInfo, Op, Program, SplitCode, TestCode, TestStep, UrlPart, NO_LABEL,
+};
+use journey_grammar::ast::{self, BinaryOp, HttpKind, UnaryOp};
 use std::collections::HashMap;
 
 /// Compiles a checked program (which must have no errors) to bytecode.
@@ -25,6 +29,9 @@ pub fn compile(program: &ir::Program, sources: &Sources) -> Program {
     let mut journeys: Vec<JourneyCode> =
         program.journeys.iter().map(|j| journey(j, &mut t, &http_index, sources)).collect();
     share_event_paths(&mut journeys, &t.names);
+    // After the journeys, so that their tables' indices do not depend on the declarations.
+    let http = program.http.iter().map(|h| http(h, &mut t)).collect();
+    let tests = program.tests.iter().map(|test| test_code(test, &mut t)).collect();
     Program {
         consts: t.consts,
         names: t.names,
@@ -32,10 +39,135 @@ pub fn compile(program: &ir::Program, sources: &Sources) -> Program {
         functions: t.functions,
         profile: program.profile.clone(),
         events,
-        http: program.http.iter().map(|h| HttpCode { decl: h.clone() }).collect(),
+        http,
         audiences: program.audiences.clone(),
         journeys,
-        tests: program.tests.clone(),
+        tests,
+    }
+}
+
+/// An action or data source: its option expressions as chunks, the parameters in slots `0..n`.
+fn http(h: &ir::Http, t: &mut Tables) -> HttpCode {
+    let mut f = FnCode::new(t, false);
+    let url = url_parts(h, &mut f);
+    let headers = h.headers.iter().map(|(n, e)| (n.clone(), f.chunk(e))).collect();
+    let query = h.query.iter().map(|(n, e)| (n.clone(), f.chunk(e))).collect();
+    let body = h.body.as_ref().map(|e| f.chunk(e));
+    let auth = match &h.auth {
+        ir::Auth::None => AuthCode::None,
+        ir::Auth::Basic(user, pass) => {
+            let user = f.chunk(user);
+            AuthCode::Basic(user, f.chunk(pass))
+        }
+        ir::Auth::Bearer(token) => AuthCode::Bearer(f.chunk(token)),
+        ir::Auth::Header(name, value) => AuthCode::Header(name.clone(), f.chunk(value)),
+    };
+    f.finish_chunks();
+    HttpCode {
+        kind: match h.kind {
+            HttpKind::Action => journey_bytecode::HttpKind::Action,
+            HttpKind::DataSource => journey_bytecode::HttpKind::DataSource,
+        },
+        name: h.name.clone(),
+        params: h.params.clone(),
+        method: h.method.clone(),
+        url,
+        headers,
+        query,
+        body,
+        auth,
+        timeout_ms: h.timeout_ms,
+        retries: h.retries,
+        backoff_ms: h.backoff_ms,
+        throttle: h.throttle,
+        cache_ms: h.cache_ms,
+        returns: h.returns.clone(),
+        code: f.code,
+    }
+}
+
+/// The URL template split at its `{param}` placeholders, each a chunk reading its parameter. A
+/// `{name}` that names no parameter stays text, as does an unclosed `{`.
+fn url_parts(h: &ir::Http, f: &mut FnCode) -> Vec<UrlPart> {
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = h.url.as_str();
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|c| open + c) else { break };
+        let name = &rest[open + 1..close];
+        text.push_str(&rest[..open]);
+        match h.params.iter().position(|(p, _)| p == name) {
+            Some(i) => {
+                if !text.is_empty() {
+                    parts.push(UrlPart::Text(std::mem::take(&mut text)));
+                }
+                let value = f.here();
+                f.emit(Op::Local(i as u16));
+                f.emit(Op::Ret);
+                parts.push(UrlPart::Param { name: name.to_string(), value });
+            }
+            None => text.push_str(&rest[open..=close]),
+        }
+        rest = &rest[close + 1..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        parts.push(UrlPart::Text(text));
+    }
+    parts
+}
+
+/// A test: its statements, with each value (a constant expression) as a chunk.
+fn test_code(test: &ir::Test, t: &mut Tables) -> TestCode {
+    let mut f = FnCode::new(t, false);
+    let steps = test
+        .stmts
+        .iter()
+        .map(|s| match s {
+            ir::TestStmt::Start(at) => TestStep::Start(at.clone()),
+            ir::TestStmt::Profile { key, attributes } => {
+                TestStep::Profile { key: key.clone(), attributes: f.chunk(attributes) }
+            }
+            ir::TestStmt::AudienceHas { audience, key } => {
+                TestStep::AudienceHas { audience: audience.clone(), key: key.clone() }
+            }
+            ir::TestStmt::Mock { target, result } => TestStep::Mock {
+                target: target.clone(),
+                result: match result {
+                    ir::MockResult::Value(v) => MockResult::Value(f.chunk(v)),
+                    ir::MockResult::Fail => MockResult::Fail,
+                    ir::MockResult::Timeout => MockResult::Timeout,
+                },
+            },
+            ir::TestStmt::Send { after_ms, event, payload } => {
+                TestStep::Send { after_ms: *after_ms, event: event.clone(), payload: f.chunk(payload) }
+            }
+            ir::TestStmt::After(ms) => TestStep::After(*ms),
+            ir::TestStmt::ExpectEnded { journey, label } => {
+                TestStep::ExpectEnded { journey: journey.clone(), label: label.clone() }
+            }
+            ir::TestStmt::ExpectRunning { journey } => TestStep::ExpectRunning { journey: journey.clone() },
+            ir::TestStmt::ExpectCall { action, args, times } => TestStep::ExpectCall {
+                action: action.clone(),
+                args: args.as_ref().map(|a| f.chunk(a)),
+                times: *times,
+            },
+            ir::TestStmt::ExpectNoCall { action } => TestStep::ExpectNoCall { action: action.clone() },
+        })
+        .collect();
+    f.finish_chunks();
+    TestCode { name: test.name.clone(), file: test.file.clone(), steps, code: f.code }
+}
+
+/// The bytecode's `is` test for the language's.
+fn is_test(test: ast::IsTest) -> IsTest {
+    match test {
+        ast::IsTest::Null => IsTest::Null,
+        ast::IsTest::NotNull => IsTest::NotNull,
+        ast::IsTest::HasNull => IsTest::HasNull,
+        ast::IsTest::Integer => IsTest::Integer,
+        ast::IsTest::Decimal => IsTest::Decimal,
+        ast::IsTest::Numeric => IsTest::Numeric,
     }
 }
 
@@ -353,7 +485,7 @@ impl<'t, 'a> FnCode<'t, 'a> {
             }
             K::Is(inner, test) => {
                 self.expr(inner);
-                self.emit(Op::Is(*test));
+                self.emit(Op::Is(is_test(*test)));
             }
             K::If(c, a, b) => {
                 self.expr(c);
@@ -445,7 +577,7 @@ fn journey(j: &ir::Journey, t: &mut Tables, http_index: &HashMap<&str, u32>, sou
         line_of: &line_of,
     };
     g.block(&j.body);
-    g.f.emit(Op::End(u32::MAX));
+    g.f.emit(Op::End(NO_LABEL));
     g.f.finish_chunks();
     JourneyCode {
         name: j.name.clone(),
@@ -642,7 +774,7 @@ impl<'a> JourneyGen<'_, 'a, '_> {
             }
             S::End(label) => {
                 self.node(s, "end", format!("end {}", label.clone().unwrap_or_default()).trim().to_string());
-                let n = label.as_ref().map(|l| self.f.t.name(l)).unwrap_or(u32::MAX);
+                let n = label.as_ref().map(|l| self.f.t.name(l)).unwrap_or(NO_LABEL);
                 self.f.emit(Op::End(n));
             }
         }

@@ -5,6 +5,9 @@ use crate::types::Ty;
 use journey_grammar::ast::{BinaryOp, HttpKind, IsTest, Span, UnaryOp};
 use serde::{Deserialize, Serialize};
 
+/// Constants, start and re-entry rules are the same data in the IR and in bytecode.
+pub use journey_bytecode::{Const, Reentry, Start};
+
 /// A checked project.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Program {
@@ -108,30 +111,6 @@ pub struct Journey {
     pub span: Span,
     /// The file it is declared in.
     pub file: usize,
-}
-
-/// How a journey starts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Start {
-    /// On an event.
-    Event(String),
-    /// On audience entry.
-    AudienceEnters(String),
-    /// On audience exit.
-    AudienceExits(String),
-    /// A scheduled audience read: `every` is `day` or a weekday; or once at a date-time.
-    AudienceRead { audience: String, every: Option<String>, at: String },
-}
-
-/// Re-entry policy.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Reentry {
-    /// Once ever.
-    Never,
-    /// Whenever the previous instance has ended.
-    Always,
-    /// After this many milliseconds since the previous entry.
-    After(i64),
 }
 
 /// A checked statement; `id` numbers nodes for reports and step events.
@@ -297,29 +276,4 @@ pub enum ExprKind {
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     /// An expression with an error (the program is not run).
     Error,
-}
-
-/// A constant value.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Const {
-    /// null.
-    Null,
-    /// bool.
-    Bool(bool),
-    /// int.
-    Int(i64),
-    /// number.
-    Number(f64),
-    /// string.
-    Str(String),
-    /// duration in milliseconds.
-    Duration(i64),
-    /// date `YYYY-MM-DD`.
-    Date(String),
-    /// date-time as written (RFC 3339).
-    DateTime(String),
-    /// local date-time as written.
-    LocalDateTime(String),
-    /// time of day as written.
-    Time(String),
 }

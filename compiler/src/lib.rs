@@ -4,12 +4,10 @@
 //! [`check`] module resolves and types them into [`ir::Program`], reporting [`diag::Diagnostic`]s.
 
 pub mod artifact;
-pub mod bytecode;
 pub mod check;
 pub mod codegen;
 pub mod codes;
 pub mod diag;
-pub mod disasm;
 pub mod driver;
 pub mod functions;
 pub mod graph;
@@ -19,6 +17,7 @@ pub mod project;
 pub mod sources;
 pub mod suggest;
 
+pub use journey_bytecode as bytecode;
 pub use journey_schema::{types, SchemaRegistry};
 
 use diag::Diagnostic;

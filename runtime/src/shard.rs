@@ -6,7 +6,7 @@
 
 use crate::metrics::Metrics;
 use arcstr::ArcStr;
-use journey_compiler::ir::Reentry;
+use journey_bytecode::Reentry;
 use journey_vm::engine::durable::Stored;
 use journey_vm::engine::{shard_of, Engine, Options, Shard as Share, SharedCaps};
 use journey_vm::machine::Image;

@@ -9,7 +9,7 @@
 use crate::metrics::Metrics;
 use crate::shard::{self, each, Prepared, Shard, Version};
 use crate::store::{Checkpoint, EngineDelta, Entry, LogKind, Store};
-use journey_compiler::artifact;
+use journey_bytecode::artifact;
 use journey_vm::engine::instance::InstanceId;
 use journey_vm::engine::{CallOutcome, CallRequest, Engine, Options, SharedCaps};
 use journey_vm::http::{self, HttpExecutor};
@@ -525,13 +525,13 @@ impl Worker {
             }
             self.dirty = true;
             for c in calls {
-                let decl = v.engine.image().program.http[c.http as usize].decl.clone();
+                let image = v.engine.image().clone();
                 let executor = self.executor.clone();
                 let tx = self.wake_tx.clone();
                 let version = v.number;
                 self.rt.spawn(async move {
                     let started = Instant::now();
-                    let outcome = match executor.call(&decl, &c.args, &c.idempotency_key).await {
+                    let outcome = match executor.call(&image, c.http, &c.args, &c.idempotency_key).await {
                         http::CallOutcome::Ok(v) => CallOutcome::Ok(v),
                         http::CallOutcome::Timeout { reason } => CallOutcome::Timeout(reason),
                         http::CallOutcome::Error { reason } => CallOutcome::Error(reason),
@@ -710,7 +710,7 @@ fn is_broadcast(e: &Entry) -> bool {
 }
 
 fn describe_wait(
-    j: &journey_compiler::bytecode::JourneyCode,
+    j: &journey_bytecode::JourneyCode,
     i: &journey_vm::engine::instance::Instance,
 ) -> (String, Option<i64>) {
     use journey_vm::engine::instance::Waiting;

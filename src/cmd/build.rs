@@ -83,6 +83,6 @@ pub fn disasm(args: DisasmArgs) -> u8 {
             Err(code) => return code,
         },
     };
-    print!("{}", journey_compiler::disasm::disassemble(&program));
+    print!("{}", journey_bytecode::disasm::disassemble(&program));
     OK
 }

@@ -2,7 +2,10 @@
 
 use super::project::render;
 use super::{Color, FAILED, OK, PROBLEMS};
+use journey_compiler::sources::Sources;
+use journey_compiler::types::Ty;
 use journey_vm::library::{date, EvalContext};
+use journey_vm::machine::{Expression, DEFAULT_BUDGET};
 use journey_vm::value::Value;
 use std::path::PathBuf;
 
@@ -73,15 +76,33 @@ pub fn run(args: Args) -> u8 {
             return FAILED;
         }
     };
+    // Compiled like any other expression and run on the VM.
+    let mut sources = Sources::default();
+    let file = sources.add("<expr>", "<expr>".into(), args.expr.clone());
+    let expr = match journey_compiler::check_expr(&sources, file, &registry, Ty::Any, Ty::Any) {
+        Ok(expr) => expr,
+        Err(diagnostics) => {
+            render(&diagnostics, &sources, Color::Auto);
+            return PROBLEMS;
+        }
+    };
+    let (program, code) = journey_compiler::codegen::compile_expr(&expr);
+    let expression = match Expression::load(program, code) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return FAILED;
+        }
+    };
     let ctx = EvalContext::new(now, tz).with_seed(args.seed);
-    match journey_vm::eval::eval_text(&args.expr, &registry, &event, &profile, &ctx) {
-        Ok(v) => {
+    match expression.eval(&event, &profile, &ctx) {
+        Some(v) => {
             println!("{}", v.to_json());
             OK
         }
-        Err(rejected) => {
-            render(&rejected.diagnostics, &rejected.sources, Color::Auto);
-            PROBLEMS
+        None => {
+            eprintln!("error: the expression ran past its budget of {DEFAULT_BUDGET} instructions");
+            FAILED
         }
     }
 }

@@ -89,10 +89,7 @@ fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Han
         }
         let image = engine.image().clone();
         let outcomes = rt.block_on(async {
-            let futures = calls.iter().map(|c| {
-                let decl = &image.program.http[c.http as usize].decl;
-                executor.call(decl, &c.args, &c.idempotency_key)
-            });
+            let futures = calls.iter().map(|c| executor.call(&image, c.http, &c.args, &c.idempotency_key));
             futures::future::join_all(futures).await
         });
         for (c, o) in calls.iter().zip(outcomes) {

@@ -4,7 +4,7 @@
 
 use crate::projection::Projection;
 use crate::value::{self, Record, Value};
-use journey_compiler::types::Ty;
+use journey_bytecode::types::Ty;
 use serde_json::{Map, Number, Value as Json};
 
 impl Value {

@@ -1,7 +1,8 @@
-//! The journey VM: values, the expression library, bytecode and journey instances.
+//! The journey VM: values, the expression library, the bytecode interpreter and journey
+//! instances. It runs compiled programs ([`journey_bytecode`]) and depends on no part of the
+//! front end (grammar, checker).
 
 pub mod engine;
-pub mod eval;
 pub mod http;
 pub mod json;
 pub mod library;

@@ -1,20 +1,22 @@
 //! The bytecode interpreter: a stack machine with one tight dispatch loop. It runs expression
 //! chunks to their `Ret`, and journey code until the next journey-control instruction, which it
 //! hands back to the engine as a [`Stop`].
+//!
+//! The interpreter trusts its code: [`Image::load`] verifies a program once
+//! ([`journey_bytecode::verify`]), so operands are in range, every pop has a value to take and
+//! every chunk ends in `Ret`, and nothing is checked again per instruction.
 
-use crate::eval::const_value;
 #[cfg(doc)]
-use crate::eval::index_value;
+use crate::library::ops::index;
 use crate::library::{self, ops, EvalContext, FnId};
 use crate::projection::Projection;
-use crate::value::{Record, Value, NULL};
+use crate::value::{const_value, Record, Value, NULL};
 use arcstr::ArcStr;
-use journey_compiler::bytecode::{Code, LambdaKind, Op, Program};
-use journey_grammar::ast::{BinaryOp, UnaryOp};
+use journey_bytecode::{Code, LambdaKind, Op, Program, VerifyError, NO_LABEL};
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-/// A program made ready to run: constants as values, names shared, functions resolved.
+/// A program made ready to run: verified, constants as values, names shared, functions resolved.
 #[derive(Debug)]
 pub struct Image {
     /// The bytecode.
@@ -37,11 +39,20 @@ pub enum LoadError {
         "the program calls `{0}`, which this version of the VM does not have; rebuild it with a matching `journey`"
     )]
     UnknownFunction(String),
+    /// The program is not valid bytecode.
+    #[error("the program holds invalid bytecode: {0}; rebuild it with `journey build`")]
+    Invalid(#[from] VerifyError),
 }
 
 impl Image {
-    /// Prepares a program.
+    /// Verifies a program and prepares it to run.
     pub fn load(program: Program) -> Result<Image, LoadError> {
+        journey_bytecode::verify(&program)?;
+        Image::prepare(program)
+    }
+
+    /// Prepares a verified program.
+    fn prepare(program: Program) -> Result<Image, LoadError> {
         let functions = program
             .functions
             .iter()
@@ -59,6 +70,31 @@ impl Image {
     /// The name at index `i`.
     pub fn name(&self, i: u32) -> &ArcStr {
         &self.names[i as usize]
+    }
+}
+
+/// A free-standing expression (`journey eval`), verified and ready to run: the tables of its
+/// program and its code, one chunk at address 0.
+#[derive(Debug)]
+pub struct Expression {
+    image: Image,
+    code: Code,
+}
+
+impl Expression {
+    /// Verifies and prepares an expression compiled on its own (the compiler's `compile_expr`).
+    pub fn load(program: Program, code: Code) -> Result<Expression, LoadError> {
+        journey_bytecode::verify::verify_expression(&program, &code)?;
+        Ok(Expression { image: Image::prepare(program)?, code })
+    }
+
+    /// Its value with `event` and `profile` (no secrets); `None` when it runs out of
+    /// [`DEFAULT_BUDGET`].
+    pub fn eval(&self, event: &Value, profile: &Value, ctx: &EvalContext) -> Option<Value> {
+        let mut locals = vec![Value::Null; self.code.lambda_slots()];
+        let mut frame = Frame { locals: &mut locals, event_paths: &[], event, profile, ctx, secret: &|_| None };
+        let mut budget = DEFAULT_BUDGET;
+        eval_chunk(&self.image, &self.code, 0, &mut frame, &mut Vec::new(), &mut budget)
     }
 }
 
@@ -87,7 +123,9 @@ fn static_strings(v: Value) -> Value {
     }
 }
 
-/// What code reads besides its stack.
+/// What code reads besides its stack. The caller gives it as many local slots and event-path
+/// values as the code's owner declares (a journey's `locals` and `event_paths`; the lambda slots
+/// of expression code; an action's parameters and lambda slots).
 pub struct Frame<'a> {
     /// Local slots.
     pub locals: &'a mut [Value],
@@ -197,15 +235,10 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
                 stack.push(c.clone())
             }
             Op::Local(s) => {
-                let v = walk(image, ops, pc, budget, frame.locals.get(s as usize).unwrap_or(&NULL));
+                let v = walk(image, ops, pc, budget, &frame.locals[s as usize]);
                 finish(image, ops, pc, budget, frame.ctx, v, stack)
             }
-            Op::SetLocal(s) => {
-                let v = pop(stack);
-                if let Some(slot) = frame.locals.get_mut(s as usize) {
-                    *slot = v;
-                }
-            }
+            Op::SetLocal(s) => frame.locals[s as usize] = pop(stack),
             Op::Event => {
                 let base = frame.event;
                 if !borrowed(image, code, pc, frame, stack, budget, base) {
@@ -213,7 +246,7 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
                 }
             }
             Op::EventPath(i) => {
-                let base = frame.event_paths.get(i as usize).unwrap_or(&NULL);
+                let base = &frame.event_paths[i as usize];
                 if !borrowed(image, code, pc, frame, stack, budget, base) {
                     return Stop::Budget;
                 }
@@ -238,13 +271,13 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
                 }
             }
             Op::Call(f, argc) => {
-                let at = stack.len().saturating_sub(argc as usize);
+                let at = stack.len() - argc as usize;
                 let v = library::call_id(image.functions[f as usize], &stack[at..], frame.ctx);
                 stack.truncate(at);
                 stack.push(v);
             }
             Op::Secret(n) => stack.push((frame.secret)(image.name(n)).map(Value::str).unwrap_or_default()),
-            Op::Neg => in_place(stack, |a| ops::unary(UnaryOp::Neg, a)),
+            Op::Neg => in_place(stack, ops::neg),
             Op::Not => in_place(stack, ops::not),
             Op::Add => binary(stack, ops::add),
             Op::Sub => binary(stack, ops::sub),
@@ -253,10 +286,10 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
             Op::Rem => binary(stack, ops::rem),
             Op::Eq => binary(stack, ops::eq),
             Op::Ne => binary(stack, |a, b| ops::not(&ops::eq(a, b))),
-            Op::Lt => binary(stack, |a, b| ops::binary(BinaryOp::Lt, a, b)),
-            Op::Le => binary(stack, |a, b| ops::binary(BinaryOp::Le, a, b)),
-            Op::Gt => binary(stack, |a, b| ops::binary(BinaryOp::Gt, a, b)),
-            Op::Ge => binary(stack, |a, b| ops::binary(BinaryOp::Ge, a, b)),
+            Op::Lt => binary(stack, |a, b| ops::cmp(a, b, Ordering::is_lt)),
+            Op::Le => binary(stack, |a, b| ops::cmp(a, b, Ordering::is_le)),
+            Op::Gt => binary(stack, |a, b| ops::cmp(a, b, Ordering::is_gt)),
+            Op::Ge => binary(stack, |a, b| ops::cmp(a, b, Ordering::is_ge)),
             Op::In => binary(stack, ops::in_op),
             Op::InRange(negated) => {
                 let hi = pop(stack);
@@ -267,7 +300,7 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
             }
             Op::Is(test) => in_place(stack, |v| ops::is(v, test)),
             Op::Concat(n) => {
-                let at = stack.len().saturating_sub(n as usize);
+                let at = stack.len() - n as usize;
                 // `"${a} ${b}" == "constant"`: compared piece by piece, no string built.
                 if let (true, Some(&Op::Const(k)), Some(&op @ (Op::Eq | Op::Ne))) =
                     (*budget >= 2, ops.get(*pc as usize), ops.get(*pc as usize + 1))
@@ -301,13 +334,13 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
                 stack.push(Value::str(s));
             }
             Op::MakeList(n) => {
-                let at = stack.len().saturating_sub(n as usize);
+                let at = stack.len() - n as usize;
                 let items = stack.split_off(at);
                 stack.push(Value::List(Arc::new(items)));
             }
             Op::MakeRecord(shape) => {
                 let names = &image.program.shapes[shape as usize];
-                let at = stack.len().saturating_sub(names.len());
+                let at = stack.len() - names.len();
                 let mut r = Record::with_capacity(names.len());
                 for (n, v) in names.iter().zip(stack.drain(at..)) {
                     r.push_unchecked(image.name(*n).clone(), v);
@@ -316,13 +349,12 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
             }
             Op::Jump(a) => *pc = a,
             Op::JumpIfFalse(a) => {
-                if !stack.last().is_some_and(Value::truthy) {
+                if !pop(stack).truthy() {
                     *pc = a;
                 }
-                stack.pop();
             }
             Op::JumpIfNotNull(a) => {
-                if stack.last().is_some_and(|v| !v.is_null()) {
+                if !top(stack).is_null() {
                     *pc = a;
                 } else {
                     stack.pop();
@@ -362,7 +394,7 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
             Op::Cap(i) => return Stop::Cap(i),
             Op::UpdateProfile(i) => return Stop::Update(i),
             Op::JumpJourney(n) => return Stop::JumpJourney(n),
-            Op::End(n) => return Stop::End((n != u32::MAX).then_some(n)),
+            Op::End(n) => return Stop::End((n != NO_LABEL).then_some(n)),
         }
     }
 }
@@ -521,7 +553,7 @@ fn const_list_in(image: &Image, ops: &[Op], pc: &mut u32, budget: &mut u64, x: O
     Some(Value::Bool(found))
 }
 
-/// `base[index]`, borrowed (see [`index_value`]).
+/// `base[index]`, borrowed (see [`index`]).
 #[inline(always)]
 fn index_ref<'a>(base: &'a Value, index: &Value) -> &'a Value {
     match (base, index) {
@@ -531,7 +563,8 @@ fn index_ref<'a>(base: &'a Value, index: &Value) -> &'a Value {
     }
 }
 
-/// Runs a chunk at `addr` to its `Ret` and returns the value (null if it stops otherwise).
+/// Runs the chunk at `addr` of `code` (code of `image`'s program, which the loader verified) to
+/// its `Ret` and returns the value; `None` when the budget runs out.
 pub fn eval_chunk(
     image: &Image,
     code: &Code,
@@ -543,9 +576,9 @@ pub fn eval_chunk(
     let (mut pc, mut b) = (addr, *budget);
     let base = stack.len();
     let out = match exec(image, code, &mut pc, frame, stack, &mut b) {
-        Stop::Ret(_) => stack.pop().or(Some(Value::Null)),
+        Stop::Ret(_) => Some(pop(stack)),
         Stop::Budget => None,
-        _ => Some(Value::Null),
+        other => unreachable!("a verified chunk stops only at `ret` or for the budget, not at {other:?}"),
     };
     *budget = b;
     stack.truncate(base);
@@ -570,9 +603,7 @@ fn lambda<'l>(
     let l = code.lambdas[i as usize];
     let Some(items) = list.as_list() else { return Some(Found::Value(Value::Null)) };
     let mut holds = |item: &Value, frame: &mut Frame| -> Option<bool> {
-        if let Some(slot) = frame.locals.get_mut(l.slot as usize) {
-            *slot = item.clone();
-        }
+        frame.locals[l.slot as usize] = item.clone();
         Some(eval_chunk(image, code, l.body, frame, stack, budget)?.truthy())
     };
     Some(match l.kind {
@@ -604,24 +635,25 @@ fn lambda<'l>(
     })
 }
 
+/// The top value, taken. The verifier made sure every pop has a value to take.
 #[inline]
 fn pop(stack: &mut Vec<Value>) -> Value {
-    stack.pop().unwrap_or_default()
+    stack.pop().expect("verified code never pops an empty stack")
+}
+
+/// The top value.
+#[inline]
+fn top(stack: &[Value]) -> &Value {
+    stack.last().expect("verified code never reads an empty stack")
 }
 
 /// A binary operator on the two top values, in place.
 #[inline(always)]
 fn binary(stack: &mut Vec<Value>, f: impl Fn(&Value, &Value) -> Value) {
     let n = stack.len();
-    if n >= 2 {
-        let r = f(&stack[n - 2], &stack[n - 1]);
-        stack.pop();
-        stack[n - 2] = r;
-    } else {
-        let b = pop(stack);
-        let a = pop(stack);
-        stack.push(f(&a, &b));
-    }
+    let r = f(&stack[n - 2], &stack[n - 1]);
+    stack.pop();
+    stack[n - 2] = r;
 }
 
 /// `and` (`and` true) or `or` on the two top values, in place (three-valued, as `ops::and` and
@@ -629,9 +661,6 @@ fn binary(stack: &mut Vec<Value>, f: impl Fn(&Value, &Value) -> Value) {
 #[inline(never)]
 fn logic(stack: &mut Vec<Value>, and: bool) {
     let n = stack.len();
-    if n < 2 {
-        return binary(stack, if and { ops::and } else { ops::or });
-    }
     let (a, b) = (stack[n - 2].as_bool(), stack[n - 1].as_bool());
     let r = if and {
         match (a, b) {
@@ -653,8 +682,6 @@ fn logic(stack: &mut Vec<Value>, and: bool) {
 /// A unary operation on the top value, in place.
 #[inline(always)]
 fn in_place(stack: &mut Vec<Value>, f: impl Fn(&Value) -> Value) {
-    match stack.last_mut() {
-        Some(top) => *top = f(top),
-        None => stack.push(f(&Value::Null)),
-    }
+    let top = stack.last_mut().expect("verified code never reads an empty stack");
+    *top = f(top);
 }

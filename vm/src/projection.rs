@@ -10,8 +10,7 @@
 
 use crate::engine::list_index;
 use arcstr::ArcStr;
-use journey_compiler::bytecode::{Code, Op, Program};
-use journey_compiler::ir::Start;
+use journey_bytecode::{Code, Op, Program, Start};
 
 /// The part of a value that is read.
 #[derive(Debug, Clone, Default, PartialEq)]

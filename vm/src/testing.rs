@@ -2,11 +2,10 @@
 //! sources, expectations checked where they stand.
 
 use crate::engine::{CallOutcome, Engine, Options};
-use crate::eval::{eval, Env};
 use crate::library::EvalContext;
-use crate::machine::Image;
+use crate::machine::{eval_chunk, Frame, Image, DEFAULT_BUDGET};
 use crate::value::Value;
-use journey_compiler::ir::{self, MockResult, TestStmt};
+use journey_bytecode::{Addr, MockResult, TestCode, TestStep, Ty};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,17 +28,36 @@ pub struct TestResult {
     pub path: Vec<String>,
 }
 
-fn constant(e: &ir::Expr) -> Value {
-    let ctx = EvalContext::new(jiff::Timestamp::UNIX_EPOCH, jiff::tz::TimeZone::UTC);
-    eval(e, &mut Vec::new(), &Env::new(&Value::Null, &Value::Null, &ctx))
+/// A test's values: its chunks, run on the VM.
+struct Values<'a> {
+    image: &'a Image,
+    test: &'a TestCode,
 }
 
-/// A constant read as the declared type, as the runtime reads the same value from JSON (an int
-/// literal for a `number` field is a number).
-fn typed(e: &ir::Expr, ty: Option<&journey_compiler::types::Ty>) -> Value {
-    match ty {
-        Some(ty) => Value::from_json_typed(&constant(e).to_json(), ty),
-        None => constant(e),
+impl Values<'_> {
+    /// The value of the chunk at `at` (a constant expression).
+    fn constant(&self, at: Addr) -> Value {
+        let ctx = EvalContext::new(jiff::Timestamp::UNIX_EPOCH, jiff::tz::TimeZone::UTC);
+        let mut locals = vec![Value::Null; self.test.code.lambda_slots()];
+        let mut frame = Frame {
+            locals: &mut locals,
+            event_paths: &[],
+            event: &Value::Null,
+            profile: &Value::Null,
+            ctx: &ctx,
+            secret: &|_| None,
+        };
+        let mut budget = DEFAULT_BUDGET;
+        eval_chunk(self.image, &self.test.code, at, &mut frame, &mut Vec::new(), &mut budget).unwrap_or_default()
+    }
+
+    /// A constant read as the declared type, as the runtime reads the same value from JSON (an
+    /// int literal for a `number` field is a number).
+    fn typed(&self, at: Addr, ty: Option<&Ty>) -> Value {
+        match ty {
+            Some(ty) => Value::from_json_typed(&self.constant(at).to_json(), ty),
+            None => self.constant(at),
+        }
     }
 }
 
@@ -48,39 +66,48 @@ fn ms(s: &str) -> i64 {
 }
 
 /// Runs one test of a program.
-pub fn run_test(image: &Arc<Image>, test: &ir::Test) -> TestResult {
-    let start = match test.stmts.first() {
-        Some(TestStmt::Start(at)) => ms(at),
+pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
+    let values = Values { image, test };
+    let start = match test.steps.first() {
+        Some(TestStep::Start(at)) => ms(at),
         _ => ms(DEFAULT_START),
     };
     let mut engine = Engine::new(image.clone(), start, Options { keep_paths: true, ..Default::default() })
         .with_secrets(|name| Some(format!("test-secret-{name}")));
-    let mut mocks: HashMap<String, MockResult> = HashMap::new();
+    let mut mocks: HashMap<String, Mock> = HashMap::new();
     let mut pending_profile: Option<Value> = None;
     let mut failure: Option<String> = None;
-    for stmt in &test.stmts {
+    for stmt in &test.steps {
         let step = match stmt {
-            TestStmt::Start(_) => Ok(()),
-            TestStmt::Profile { key: Some(k), attributes } => {
-                engine.set_profile(k, typed(attributes, image.program.profile.as_ref()));
+            TestStep::Start(_) => Ok(()),
+            TestStep::Profile { key: Some(k), attributes } => {
+                engine.set_profile(k, values.typed(*attributes, image.program.profile.as_ref()));
                 Ok(())
             }
-            TestStmt::Profile { key: None, attributes } => {
-                pending_profile = Some(typed(attributes, image.program.profile.as_ref()));
+            TestStep::Profile { key: None, attributes } => {
+                pending_profile = Some(values.typed(*attributes, image.program.profile.as_ref()));
                 Ok(())
             }
-            TestStmt::AudienceHas { audience, key } => {
+            TestStep::AudienceHas { audience, key } => {
                 engine.audience_enter(audience, key);
                 settle(&mut engine, &mocks)
             }
-            TestStmt::Mock { target, result } => {
-                mocks.insert(target.clone(), result.clone());
+            TestStep::Mock { target, result } => {
+                let mock = match result {
+                    MockResult::Value(v) => {
+                        let returns = image.program.http.iter().find(|h| h.name == *target).map(|h| &h.returns);
+                        Mock::Value(values.typed(*v, returns))
+                    }
+                    MockResult::Fail => Mock::Fail,
+                    MockResult::Timeout => Mock::Timeout,
+                };
+                mocks.insert(target.clone(), mock);
                 Ok(())
             }
-            TestStmt::Send { after_ms, event, payload } => {
+            TestStep::Send { after_ms, event, payload } => {
                 let to = engine.now_ms() + after_ms;
                 advance(&mut engine, &mocks, to, false).and_then(|_| {
-                    let json = constant(payload).to_json();
+                    let json = values.constant(*payload).to_json();
                     if pending_profile.is_some() {
                         // The profile of the first event sent that has one (a keyless event has none).
                         if let Some(key) = engine.key_of(event, &json) {
@@ -96,14 +123,16 @@ pub fn run_test(image: &Arc<Image>, test: &ir::Test) -> TestResult {
                     advance(&mut engine, &mocks, to, true)
                 })
             }
-            TestStmt::After(d) => {
+            TestStep::After(d) => {
                 let to = engine.now_ms() + d;
                 advance(&mut engine, &mocks, to, true)
             }
-            TestStmt::ExpectEnded { journey, label } => expect_ended(&engine, journey, label.as_deref()),
-            TestStmt::ExpectRunning { journey } => expect_running(&engine, journey),
-            TestStmt::ExpectCall { action, args, times } => expect_call(&engine, action, args.as_ref(), *times),
-            TestStmt::ExpectNoCall { action } => expect_call(&engine, action, None, Some(0)),
+            TestStep::ExpectEnded { journey, label } => expect_ended(&engine, journey, label.as_deref()),
+            TestStep::ExpectRunning { journey } => expect_running(&engine, journey),
+            TestStep::ExpectCall { action, args, times } => {
+                expect_call(&engine, action, args.map(|a| values.constant(a)), *times)
+            }
+            TestStep::ExpectNoCall { action } => expect_call(&engine, action, None, Some(0)),
         };
         if let Err(why) = step {
             failure = Some(why);
@@ -119,8 +148,15 @@ pub fn run_test(image: &Arc<Image>, test: &ir::Test) -> TestResult {
     }
 }
 
+/// A mock's answer, its value read as the declaration's `returns` type.
+enum Mock {
+    Value(Value),
+    Fail,
+    Timeout,
+}
+
 /// Fires everything due up to `to` (inclusive or not), answering calls with mocks as it goes.
-fn advance(engine: &mut Engine, mocks: &HashMap<String, MockResult>, to: i64, inclusive: bool) -> Result<(), String> {
+fn advance(engine: &mut Engine, mocks: &HashMap<String, Mock>, to: i64, inclusive: bool) -> Result<(), String> {
     // Calls answered at one instant may start waits that are due before `to`: step timer by
     // timer so each answer is settled at its own time.
     while let Some(due) = engine.next_due() {
@@ -135,7 +171,7 @@ fn advance(engine: &mut Engine, mocks: &HashMap<String, MockResult>, to: i64, in
 }
 
 /// Answers every outstanding call with its mock; an unmocked call fails the test.
-fn settle(engine: &mut Engine, mocks: &HashMap<String, MockResult>) -> Result<(), String> {
+fn settle(engine: &mut Engine, mocks: &HashMap<String, Mock>) -> Result<(), String> {
     loop {
         let calls = engine.take_calls();
         if calls.is_empty() {
@@ -143,12 +179,9 @@ fn settle(engine: &mut Engine, mocks: &HashMap<String, MockResult>) -> Result<()
         }
         for c in calls {
             let outcome = match mocks.get(&c.target) {
-                Some(MockResult::Value(v)) => {
-                    let returns = engine.image().program.http.get(c.http as usize).map(|h| &h.decl.returns);
-                    CallOutcome::Ok(typed(v, returns))
-                }
-                Some(MockResult::Fail) => CallOutcome::Error("mocked failure".into()),
-                Some(MockResult::Timeout) => CallOutcome::Timeout("mocked timeout".into()),
+                Some(Mock::Value(v)) => CallOutcome::Ok(v.clone()),
+                Some(Mock::Fail) => CallOutcome::Error("mocked failure".into()),
+                Some(Mock::Timeout) => CallOutcome::Timeout("mocked timeout".into()),
                 None => {
                     return Err(format!(
                         "`{}` called `{}`, which the test does not mock; add `mock {} -> {{ ... }}`",
@@ -210,12 +243,11 @@ fn expect_running(engine: &Engine, journey: &str) -> Result<(), String> {
     }
 }
 
-fn expect_call(engine: &Engine, action: &str, args: Option<&ir::Expr>, times: Option<i64>) -> Result<(), String> {
+fn expect_call(engine: &Engine, action: &str, want: Option<Value>, times: Option<i64>) -> Result<(), String> {
     let program = &engine.image().program;
-    let Some(http) = program.http.iter().find(|h| h.decl.name == action) else {
+    let Some(http) = program.http.iter().find(|h| h.name == action) else {
         return Err(format!("no action or data source `{action}`"));
     };
-    let want = args.map(constant);
     let matching = engine
         .call_log
         .iter()
@@ -223,7 +255,7 @@ fn expect_call(engine: &Engine, action: &str, args: Option<&ir::Expr>, times: Op
         .filter(|c| match &want {
             None => true,
             Some(Value::Record(r)) => r.iter().all(|(k, v)| {
-                http.decl.params.iter().position(|(p, _)| p == k.as_str()).is_some_and(|i| c.args.get(i) == Some(v))
+                http.params.iter().position(|(p, _)| p == k.as_str()).is_some_and(|i| c.args.get(i) == Some(v))
             }),
             Some(_) => false,
         })
@@ -251,7 +283,6 @@ fn expect_call(engine: &Engine, action: &str, args: Option<&ir::Expr>, times: Op
                 .filter(|c| c.target == action)
                 .map(|c| {
                     let args: Vec<String> = http
-                        .decl
                         .params
                         .iter()
                         .zip(&c.args)

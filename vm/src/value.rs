@@ -445,6 +445,24 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
+/// A bytecode constant's value (date and time literals are parsed; one that does not parse is
+/// null).
+pub fn const_value(c: &journey_bytecode::Const) -> Value {
+    use journey_bytecode::Const;
+    match c {
+        Const::Null => Value::Null,
+        Const::Bool(b) => Value::Bool(*b),
+        Const::Int(i) => Value::Int(*i),
+        Const::Number(n) => Value::Number(*n),
+        Const::Str(s) => Value::str(s.as_str()),
+        Const::Duration(ms) => Value::Duration(*ms),
+        Const::Date(s) => parse_date(s).map_or(Value::Null, Value::Date),
+        Const::DateTime(s) => parse_datetime(s).map_or(Value::Null, |(ts, off)| Value::datetime(ts, off)),
+        Const::LocalDateTime(s) => parse_local_datetime(s).map_or(Value::Null, Value::LocalDateTime),
+        Const::Time(s) => parse_time(s).map_or(Value::Null, Value::Time),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,13 @@
 //! The AJO conformance cases (`tests/conformance/ajo-functions.json`, copied from the shared
 //! conformance data): (a) the library called directly, case by case, and (b) every case's
-//! expression parsed, checked and evaluated by the reference evaluator.
+//! expression parsed, checked, compiled and run on the VM, as `journey eval` does. (`machine.rs`
+//! runs every case a third way: the VM against the reference evaluator.)
 
 #[path = "conformance/direct.rs"]
 mod direct;
+#[path = "support/vm_eval.rs"]
+mod vm_eval;
 
-use journey_vm::eval::eval_text;
 use journey_vm::library::EvalContext;
 use journey_vm::value::{parse_datetime, Value};
 use serde_json::Value as Json;
@@ -28,17 +30,12 @@ fn context(case: &Json) -> EvalContext<'static> {
     EvalContext::new(now, tz).with_seed(42)
 }
 
-/// Parses, checks and evaluates an expression at `now` in time zone `tz`, as JSON.
+/// Parses, checks, compiles and runs an expression at `now` in time zone `tz`, as JSON.
 pub fn eval_case(expr: &str, now: &str, tz: &str) -> Result<Json, String> {
-    static REGISTRY: OnceLock<journey_compiler::SchemaRegistry> = OnceLock::new();
-    let registry = REGISTRY.get_or_init(|| journey_compiler::SchemaRegistry::new(&[]).expect("registry"));
     let now = now.parse().map_err(|e| format!("bad now: {e}"))?;
     let tz = jiff::tz::TimeZone::get(tz).map_err(|e| format!("bad timezone: {e}"))?;
     let ctx = EvalContext::new(now, tz).with_seed(42);
-    match eval_text(expr, registry, &Value::Null, &Value::Null, &ctx) {
-        Ok(v) => Ok(v.to_json()),
-        Err(r) => Err(r.diagnostics.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("; ")),
-    }
+    vm_eval::vm_eval(expr, &Value::Null, &Value::Null, &ctx).map(|v| v.to_json())
 }
 
 /// Whether `got` matches a case under the README's rules; the reason when not.
@@ -112,9 +109,9 @@ fn library_called_directly() {
     assert!(failed.is_empty(), "failing cases:\n{}", failed.join("\n"));
 }
 
-/// Layer (b): every case parsed, checked and evaluated.
+/// Layer (b): every case parsed, checked, compiled and run on the VM.
 #[test]
-fn every_case_through_the_evaluator() {
+fn every_case_through_the_vm() {
     let mut failed = Vec::new();
     for c in cases() {
         let id = c["id"].as_str().unwrap_or("?");

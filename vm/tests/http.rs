@@ -4,8 +4,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use journey_compiler::ir::Http;
 use journey_vm::http::{AttemptResult, CallOutcome, HttpExecutor, MapSecrets, MemoryRecorder};
+use journey_vm::machine::Image;
 use journey_vm::value::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -94,18 +94,28 @@ async fn serve(handler: impl Fn(usize, &Seen) -> Reply + Send + Sync + 'static) 
     Server { base: format!("http://{addr}"), seen }
 }
 
+/// An action or data source of a loaded program.
+#[derive(Clone)]
+struct Decl {
+    image: Arc<Image>,
+    index: u32,
+    name: String,
+}
+
 /// Compiles declarations (`BASE` in the source is replaced by the server's address).
-fn compile(src: &str, base: &str) -> Vec<Http> {
+fn compile(src: &str, base: &str) -> Vec<Decl> {
     let src = src.replace("BASE", base);
     let mut sources = journey_compiler::sources::Sources::default();
     let file = sources.add("t.journey", "t.journey".into(), src);
     let registry = journey_compiler::SchemaRegistry::new(&[]).unwrap();
     let checked = journey_compiler::check(&sources, &[file], &registry, &Default::default());
     assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
-    checked.program.http
+    let image = Arc::new(Image::load(journey_compiler::codegen::compile(&checked.program, &sources)).expect("loads"));
+    let names: Vec<String> = image.program.http.iter().map(|h| h.name.clone()).collect();
+    names.into_iter().enumerate().map(|(i, name)| Decl { image: image.clone(), index: i as u32, name }).collect()
 }
 
-fn decl(src: &str, base: &str) -> Http {
+fn decl(src: &str, base: &str) -> Decl {
     compile(src, base).remove(0)
 }
 
@@ -139,7 +149,7 @@ async fn success_fills_url_query_and_reads_typed_json() {
     let http = decl(LOYALTY, &server.base);
     let rec = Arc::new(MemoryRecorder::new());
     let exec = executor(&rec);
-    let report = exec.call_detailed(&http, &[Value::from("a b/c?"), Value::from("eu")], "k1").await;
+    let report = exec.call_detailed(&http.image, http.index, &[Value::from("a b/c?"), Value::from("eu")], "k1").await;
     let CallOutcome::Ok(v) = &report.outcome else { panic!("{report:?}") };
     assert_eq!(v.field("tier"), Value::from("gold"));
     assert_eq!(v.field("points"), Value::Int(1200));
@@ -151,7 +161,7 @@ async fn success_fills_url_query_and_reads_typed_json() {
     assert_eq!(seen[0].header("idempotency-key"), Some("k1"));
     assert_eq!(seen[0].header("accept"), Some("application/json"));
     // A null query parameter is left out.
-    exec.call(&http, &[Value::from("m1"), Value::Null], "k2").await;
+    exec.call(&http.image, http.index, &[Value::from("m1"), Value::Null], "k2").await;
     assert_eq!(server.seen()[1].uri, "/members/m1?v=2");
     let attempts = rec.attempts();
     assert_eq!(attempts[0].status, Some(200));
@@ -164,7 +174,7 @@ async fn a_null_url_parameter_fails_before_sending() {
     let server = serve(|_, _| reply(200, "{}")).await;
     let http = decl(LOYALTY, &server.base);
     let exec = executor(&Arc::new(MemoryRecorder::new()));
-    let report = exec.call_detailed(&http, &[Value::Null, Value::Null], "k").await;
+    let report = exec.call_detailed(&http.image, http.index, &[Value::Null, Value::Null], "k").await;
     assert_eq!(reason(&report.outcome), "Loyalty: URL parameter memberId is null");
     assert_eq!((report.attempts, server.hits()), (0, 0));
 }
@@ -185,7 +195,7 @@ async fn retries_a_500_with_the_same_idempotency_key() {
     let http = decl(SEND, &server.base);
     let rec = Arc::new(MemoryRecorder::new());
     let report = executor(&rec)
-        .call_detailed(&http, &[Value::from("a@x.io"), Value::from("welcome"), Value::Null], "inst-9/n3/0")
+        .call_detailed(&http.image, http.index, &[Value::from("a@x.io"), Value::from("welcome"), Value::Null], "inst-9/n3/0")
         .await;
     assert!(matches!(&report.outcome, CallOutcome::Ok(v) if v.field("messageId") == Value::from("m-1")), "{report:?}");
     assert_eq!(report.attempts, 2);
@@ -210,7 +220,7 @@ async fn five_hundreds_until_the_last_attempt_give_an_error() {
     let server = serve(|_, _| reply(503, "")).await;
     let http = decl(SEND, &server.base);
     let report = executor(&Arc::new(MemoryRecorder::new()))
-        .call_detailed(&http, &[Value::from("a"), Value::from("t"), Value::Null], "k")
+        .call_detailed(&http.image, http.index, &[Value::from("a"), Value::from("t"), Value::Null], "k")
         .await;
     let host = &server.base[7..];
     assert_eq!(report.outcome, CallOutcome::Error { reason: format!("HTTP 503 from {host} after 4 attempts") });
@@ -222,7 +232,7 @@ async fn a_404_is_not_retried() {
     let server = serve(|_, _| reply(404, r#"{"error":"no such member"}"#)).await;
     let http = decl(LOYALTY, &server.base);
     let report =
-        executor(&Arc::new(MemoryRecorder::new())).call_detailed(&http, &[Value::from("m"), Value::Null], "k").await;
+        executor(&Arc::new(MemoryRecorder::new())).call_detailed(&http.image, http.index, &[Value::from("m"), Value::Null], "k").await;
     assert_eq!(report.outcome, CallOutcome::Error { reason: format!("HTTP 404 from {}", &server.base[7..]) });
     assert_eq!((report.attempts, server.hits()), (1, 1));
 }
@@ -245,7 +255,7 @@ async fn a_429_waits_as_retry_after_says_capped() {
         .no_proxy()
         .build()
         .unwrap();
-    let report = exec.call_detailed(&http, &[Value::from("a"), Value::from("t"), Value::Null], "k").await;
+    let report = exec.call_detailed(&http.image, http.index, &[Value::from("a"), Value::from("t"), Value::Null], "k").await;
     assert!(matches!(report.outcome, CallOutcome::Ok(_)), "{report:?}");
     let waits: Vec<_> = rec.attempts().iter().map(|a| a.retry_in).collect();
     assert_eq!(waits, [Some(Duration::from_secs(1)), Some(Duration::from_millis(1500)), None]);
@@ -263,7 +273,7 @@ datasource Slow(id: string) = http GET "BASE/slow/{id}" {
 "#;
     let http = decl(src, &server.base);
     let rec = Arc::new(MemoryRecorder::new());
-    let report = executor(&rec).call_detailed(&http, &[Value::from("x")], "k").await;
+    let report = executor(&rec).call_detailed(&http.image, http.index, &[Value::from("x")], "k").await;
     let host = &server.base[7..];
     assert_eq!(
         report.outcome,
@@ -282,7 +292,7 @@ async fn connection_refused_is_retried_then_an_error() {
     };
     let http = decl(LOYALTY, &format!("http://127.0.0.1:{port}"));
     let report =
-        executor(&Arc::new(MemoryRecorder::new())).call_detailed(&http, &[Value::from("m"), Value::Null], "k").await;
+        executor(&Arc::new(MemoryRecorder::new())).call_detailed(&http.image, http.index, &[Value::from("m"), Value::Null], "k").await;
     assert_eq!(
         report.outcome,
         CallOutcome::Error { reason: format!("connection refused by 127.0.0.1:{port} after 4 attempts") }
@@ -302,14 +312,14 @@ async fn bad_json_and_mismatched_json_are_errors_without_retry() {
     let http = decl(LOYALTY, &server.base);
     let exec = executor(&Arc::new(MemoryRecorder::new()));
     let args = [Value::from("m"), Value::Null];
-    let r = exec.call_detailed(&http, &args, "k").await;
+    let r = exec.call_detailed(&http.image, http.index, &args, "k").await;
     assert!(reason(&r.outcome).starts_with("response is not JSON: "), "{r:?}");
     assert_eq!(r.attempts, 1);
-    let o = exec.call(&http, &args, "k").await;
+    let o = exec.call(&http.image, http.index, &args, "k").await;
     assert_eq!(reason(&o), "response does not match returns: field tier: expected string, found number");
-    let o = exec.call(&http, &args, "k").await;
+    let o = exec.call(&http.image, http.index, &args, "k").await;
     assert_eq!(reason(&o), "response does not match returns: field points: missing, expected int");
-    let o = exec.call(&http, &args, "k").await;
+    let o = exec.call(&http.image, http.index, &args, "k").await;
     assert_eq!(
         reason(&o),
         "response does not match returns: field since: expected date, found a string that is not a date"
@@ -327,9 +337,9 @@ async fn no_returns_accepts_any_json_and_empty_bodies() {
     let src = r#"action Ping(id: string) = http PUT "BASE/ping/{id}" { }"#;
     let http = decl(src, &server.base);
     let exec = executor(&Arc::new(MemoryRecorder::new()));
-    let CallOutcome::Ok(v) = exec.call(&http, &[Value::from("1")], "k").await else { panic!() };
+    let CallOutcome::Ok(v) = exec.call(&http.image, http.index, &[Value::from("1")], "k").await else { panic!() };
     assert_eq!(v.as_list().map(<[Value]>::len), Some(2));
-    assert_eq!(exec.call(&http, &[Value::from("1")], "k").await, CallOutcome::Ok(Value::Null));
+    assert_eq!(exec.call(&http.image, http.index, &[Value::from("1")], "k").await, CallOutcome::Ok(Value::Null));
     assert_eq!(server.seen()[0].method, "PUT");
 }
 
@@ -349,7 +359,7 @@ async fn auth_headers_arrive() {
     let decls = compile(AUTHS, &server.base);
     let exec = executor(&Arc::new(MemoryRecorder::new()));
     for http in &decls {
-        assert!(matches!(exec.call(http, &[Value::from("1")], "k").await, CallOutcome::Ok(_)));
+        assert!(matches!(exec.call(&http.image, http.index, &[Value::from("1")], "k").await, CallOutcome::Ok(_)));
     }
     let seen = server.seen();
     // base64("ann:pw-S3CRET")
@@ -372,10 +382,10 @@ async fn secrets_never_show_in_debug_records_or_errors() {
     let exec = executor(&rec);
     let mut texts = Vec::new();
     for http in &decls {
-        let req = exec.prepare(http, &[Value::from("1")], "k").unwrap();
+        let req = exec.prepare(&http.image, http.index, &[Value::from("1")], "k").unwrap();
         texts.push(format!("{req:?}"));
         texts.push(format!("{:?}", req.record(&http.name)));
-        let report = exec.call_detailed(http, &[Value::from("1")], "k").await;
+        let report = exec.call_detailed(&http.image, http.index, &[Value::from("1")], "k").await;
         texts.push(format!("{report:?}"));
     }
     texts.push(format!("{:?}", rec.attempts()));
@@ -384,7 +394,7 @@ async fn secrets_never_show_in_debug_records_or_errors() {
     // A body that does not parse, holding the secret.
     let echo = serve(|_, s| reply(200, &format!("bad {}", s.header("authorization").unwrap_or("")))).await;
     let http = decl(r#"datasource E() = http GET "BASE/e" { auth bearer secret("TOKEN") }"#, &echo.base);
-    let o = exec.call(&http, &[], "k").await;
+    let o = exec.call(&http.image, http.index, &[], "k").await;
     texts.push(format!("{o:?}"));
     let all = texts.join("\n");
     assert!(!all.contains("S3CRET"), "{all}");
@@ -393,7 +403,7 @@ async fn secrets_never_show_in_debug_records_or_errors() {
     assert!(all.contains(&format!("HTTP 502 from {}", &server.base[7..])));
     // An unset secret fails the call, naming only the secret.
     let http = decl(r#"datasource U() = http GET "BASE/u" { auth bearer secret("NOPE") }"#, &server.base);
-    assert_eq!(reason(&exec.call(&http, &[], "k").await), "bearer token of U: secret NOPE is not set");
+    assert_eq!(reason(&exec.call(&http.image, http.index, &[], "k").await), "bearer token of U: secret NOPE is not set");
 }
 
 #[tokio::test]
@@ -403,9 +413,9 @@ async fn dry_run_records_without_sending() {
     let exec = HttpExecutor::builder().secrets(secrets()).recorder(rec.clone()).dry_run(true).build().unwrap();
     let http = decl(SEND, &server.base);
     let args = [Value::from("a@x.io"), Value::from("welcome"), Value::Null];
-    assert_eq!(exec.call(&http, &args, "k9").await, CallOutcome::Ok(Value::Null));
+    assert_eq!(exec.call(&http.image, http.index, &args, "k9").await, CallOutcome::Ok(Value::Null));
     let keyed = compile(AUTHS, &server.base).remove(2);
-    assert_eq!(exec.call(&keyed, &[Value::from("7")], "k10").await, CallOutcome::Ok(Value::Null));
+    assert_eq!(exec.call(&keyed.image, keyed.index, &[Value::from("7")], "k10").await, CallOutcome::Ok(Value::Null));
     assert_eq!(server.hits(), 0);
     let runs = rec.dry_runs();
     assert_eq!(runs[0].name, "SendEmail");
@@ -418,7 +428,7 @@ async fn dry_run_records_without_sending() {
     assert!(runs[1].headers.contains(&("X-Trace".into(), "***".into())));
     // Unset secrets do not stop a dry run.
     let exec = HttpExecutor::builder().secrets(MapSecrets::new()).dry_run(true).build().unwrap();
-    assert_eq!(exec.call(&keyed, &[Value::from("7")], "k").await, CallOutcome::Ok(Value::Null));
+    assert_eq!(exec.call(&keyed.image, keyed.index, &[Value::from("7")], "k").await, CallOutcome::Ok(Value::Null));
 }
 
 #[tokio::test]
@@ -430,7 +440,7 @@ async fn throttle_serves_a_burst_in_arrival_order() {
     let mut tasks = Vec::new();
     for i in 0..6 {
         let (exec, http) = (exec.clone(), http.clone());
-        tasks.push(tokio::spawn(async move { exec.call(&http, &[Value::Int(i)], "k").await }));
+        tasks.push(tokio::spawn(async move { exec.call(&http.image, http.index, &[Value::Int(i)], "k").await }));
         // Let it reach the throttle's queue before the next one arrives.
         tokio::task::yield_now().await;
     }
@@ -455,17 +465,17 @@ async fn cache_hits_and_expiry() {
     let rec = Arc::new(MemoryRecorder::new());
     let exec = executor(&rec);
     let a = [Value::from("a")];
-    let first = exec.call_detailed(&http, &a, "k").await;
-    let second = exec.call_detailed(&http, &a, "k").await;
+    let first = exec.call_detailed(&http.image, http.index, &a, "k").await;
+    let second = exec.call_detailed(&http.image, http.index, &a, "k").await;
     assert_eq!(first.outcome, second.outcome);
     assert_eq!((first.cached, first.attempts), (false, 1));
     assert_eq!((second.cached, second.attempts), (true, 0));
     assert_eq!(server.hits(), 1);
-    exec.call(&http, &[Value::from("b")], "k").await;
+    exec.call(&http.image, http.index, &[Value::from("b")], "k").await;
     assert_eq!(server.hits(), 2);
     assert_eq!(rec.cache_hits(), ["Tier"]);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    exec.call(&http, &a, "k").await;
+    exec.call(&http.image, http.index, &a, "k").await;
     assert_eq!(server.hits(), 3);
 }
 
@@ -479,11 +489,11 @@ async fn cache_keeps_no_errors_and_shares_concurrent_misses() {
     let http = Arc::new(decl(CACHED, &server.base));
     let exec = Arc::new(executor(&Arc::new(MemoryRecorder::new())));
     let a = [Value::from("a")];
-    assert!(matches!(exec.call(&http, &a, "k").await, CallOutcome::Error { .. }));
+    assert!(matches!(exec.call(&http.image, http.index, &a, "k").await, CallOutcome::Error { .. }));
     let mut tasks = Vec::new();
     for _ in 0..5 {
         let (exec, http) = (exec.clone(), http.clone());
-        tasks.push(tokio::spawn(async move { exec.call(&http, &[Value::from("a")], "k").await }));
+        tasks.push(tokio::spawn(async move { exec.call(&http.image, http.index, &[Value::from("a")], "k").await }));
     }
     for t in tasks {
         assert!(matches!(t.await.unwrap(), CallOutcome::Ok(_)));
@@ -498,7 +508,7 @@ async fn seeded_backoff_is_reproducible() {
     let mut runs = Vec::new();
     for _ in 0..2 {
         let rec = Arc::new(MemoryRecorder::new());
-        executor(&rec).call(&http, &[Value::from("a"), Value::from("t"), Value::Null], "k").await;
+        executor(&rec).call(&http.image, http.index, &[Value::from("a"), Value::from("t"), Value::Null], "k").await;
         let waits: Vec<_> = rec.attempts().iter().map(|a| a.retry_in).collect();
         for (n, w) in waits.iter().take(3).enumerate() {
             assert!(w.unwrap() <= Duration::from_millis(20 << n), "{waits:?}");
@@ -530,9 +540,9 @@ datasource Away() = http GET "BASE/away" { auth header "X-Api-Key" secret("API_K
         &server.base,
     );
     let exec = executor(&Arc::new(MemoryRecorder::new()));
-    let CallOutcome::Ok(v) = exec.call(&decls[0], &[], "k").await else { panic!() };
+    let CallOutcome::Ok(v) = exec.call(&decls[0].image, decls[0].index, &[], "k").await else { panic!() };
     assert_eq!(v.field("where"), Value::from("here"));
-    let o = exec.call(&decls[1], &[], "k").await;
+    let o = exec.call(&decls[1].image, decls[1].index, &[], "k").await;
     assert_eq!(reason(&o), format!("HTTP 307 from {}", &server.base[7..]));
     assert_eq!(other.hits(), 0);
 }

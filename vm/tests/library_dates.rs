@@ -95,8 +95,8 @@ fn weekday_and_time_of_day_in_the_journey_zone() {
     assert_eq!(call("dayOfWeek", std::slice::from_ref(&v), &ctx("Europe/Paris")), i(1));
     assert_eq!(j(&call("timeOf", std::slice::from_ref(&v), &ctx("Europe/Paris"))), r#""01:30:00""#);
     let t = call("timeOf", &[v], &ctx("UTC"));
-    let lo = journey_vm::eval::const_value(&journey_compiler::ir::Const::Time("09:00".into()));
-    let hi = journey_vm::eval::const_value(&journey_compiler::ir::Const::Time("18:00".into()));
+    let lo = journey_vm::value::const_value(&journey_compiler::bytecode::Const::Time("09:00".into()));
+    let hi = journey_vm::value::const_value(&journey_compiler::bytecode::Const::Time("18:00".into()));
     assert_eq!(ops::in_range(&t, &lo, &hi), b(false));
     assert_eq!(f("dayOfWeek", &[f("toDateOnly", &[s("2026-06-20")])]), i(6));
 }

@@ -1,23 +1,21 @@
-//! Values: text forms, JSON, ordering (properties), and the reference evaluator on parsed text.
+//! Values: text forms, JSON, ordering (properties), and expressions from text run on the VM.
 
 mod common;
+#[path = "support/vm_eval.rs"]
+mod vm_eval;
 use common::*;
-use journey_vm::eval::eval_text;
 use journey_vm::value::{format_duration, format_number, parse_duration, Value};
 use proptest::prelude::*;
 use std::cmp::Ordering;
-use std::sync::OnceLock;
 
 fn eval(src: &str) -> String {
     eval_with(src, &Value::Null)
 }
 
 fn eval_with(src: &str, event: &Value) -> String {
-    static REGISTRY: OnceLock<journey_compiler::SchemaRegistry> = OnceLock::new();
-    let registry = REGISTRY.get_or_init(|| journey_compiler::SchemaRegistry::new(&[]).unwrap());
-    match eval_text(src, registry, event, &Value::Null, &ctx("Europe/Paris")) {
+    match vm_eval::vm_eval(src, event, &Value::Null, &ctx("Europe/Paris")) {
         Ok(v) => j(&v),
-        Err(r) => panic!("{src}: {:?}", r.diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>()),
+        Err(why) => panic!("{src}: {why}"),
     }
 }
 
@@ -56,7 +54,7 @@ fn evaluator_reads_the_event() {
 
 #[test]
 fn time_text() {
-    let t = journey_vm::eval::const_value(&journey_compiler::ir::Const::Time("17:30:15".into()));
+    let t = journey_vm::value::const_value(&journey_compiler::bytecode::Const::Time("17:30:15".into()));
     assert_eq!(t.to_string(), "17:30:15");
     assert_eq!(s("a").to_string() + &i(1234).to_string(), "a1234");
 }

@@ -3,12 +3,15 @@
 //! constants, `is` tests, one-argument calls, `in` lists, lambdas), compiled by the real codegen
 //! and run by `machine::eval_chunk`, must give the reference evaluator's value.
 
+#[path = "support/reference.rs"]
+mod reference;
+
 use journey_compiler::ir;
 use journey_compiler::sources::Sources;
 use journey_compiler::types::Ty;
 use journey_compiler::SchemaRegistry;
-use journey_vm::eval::{eval, Env};
 use journey_vm::library::EvalContext;
+use reference::{eval, Env};
 use journey_vm::machine::{self, Frame, Image, DEFAULT_BUDGET};
 use journey_vm::value::Value;
 use serde_json::{json, Value as Json};
@@ -203,7 +206,7 @@ fn projected_payloads_read_the_same() {
     let image = Image::load(journey_compiler::codegen::compile(&checked.program, &loaded.sources)).expect("loads");
     let ctx = EvalContext::new(jiff::Timestamp::UNIX_EPOCH, jiff::tz::TimeZone::UTC);
     let mut payloads: Vec<(String, Json)> = Vec::new();
-    for t in &image.program.tests {
+    for t in &checked.program.tests {
         for s in &t.stmts {
             if let ir::TestStmt::Send { event, payload, .. } = s {
                 let v = eval(payload, &mut Vec::new(), &Env::new(&Value::Null, &Value::Null, &ctx)).to_json();

@@ -2,17 +2,21 @@
 //!
 //! - The oracle: random well-typed expressions, written as source text, go through the real
 //!   pipeline (parse, check into the typed IR, compile to bytecode) and are evaluated by both the
-//!   reference evaluator (`eval.rs`) and the bytecode VM (`machine.rs`); the results must agree.
+//!   reference evaluator (`support/reference.rs`) and the bytecode VM (`machine.rs`); the results
+//!   must agree.
 //! - The engine's input path: `Engine::send` never panics, whatever JSON payload arrives for any
 //!   event of the examples project, and whatever the calls answer and the clock does.
+
+#[path = "support/reference.rs"]
+mod reference;
 
 use journey_compiler::sources::Sources;
 use journey_compiler::types::Ty;
 use journey_compiler::SchemaRegistry;
 use journey_vm::engine::{CallOutcome, Engine, Options};
-use journey_vm::eval::{eval, Env};
 use journey_vm::library::EvalContext;
-use journey_vm::machine::{self, Frame, Image};
+use journey_vm::machine::{Expression, Image};
+use reference::{eval, Env};
 use journey_vm::value::Value;
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
@@ -320,16 +324,9 @@ fn both(src: &str, zone: &str) -> Result<(String, String), String> {
     let by_eval = eval(&expr, &mut Vec::new(), &Env::new(&event, &profile, &ctx));
 
     let (program, code) = journey_compiler::codegen::compile_expr(&expr);
-    let image = Image::load(program).map_err(|e| e.to_string())?;
+    let expression = Expression::load(program, code).map_err(|e| e.to_string())?;
     let ctx = EvalContext::new(now, tz).with_seed(11);
-    let mut locals = vec![Value::Null; 256];
-    let mut frame =
-        Frame { locals: &mut locals, event_paths: &[], event: &event, profile: &profile, ctx: &ctx, secret: &|_| None };
-    let mut stack = Vec::new();
-    let mut budget = machine::DEFAULT_BUDGET;
-    let by_vm = machine::eval_chunk(&image, &code, 0, &mut frame, &mut stack, &mut budget)
-        .ok_or_else(|| format!("the VM ran out of budget on {src}"))?;
-    assert!(stack.is_empty(), "the VM left {} values on the stack for {src}", stack.len());
+    let by_vm = expression.eval(&event, &profile, &ctx).ok_or_else(|| format!("the VM ran out of budget on {src}"))?;
     Ok((render(&by_eval), render(&by_vm)))
 }
 
@@ -479,7 +476,7 @@ fn examples() -> &'static Examples {
         let ctx = EvalContext::new(jiff::Timestamp::UNIX_EPOCH, jiff::tz::TimeZone::UTC);
         let mut events: Vec<(String, Vec<Json>)> =
             program.events.iter().map(|e| (e.name.clone(), Vec::new())).collect();
-        for t in &program.tests {
+        for t in &checked.program.tests {
             for s in &t.stmts {
                 if let journey_compiler::ir::TestStmt::Send { event, payload, .. } = s {
                     let v = eval(payload, &mut Vec::new(), &Env::new(&Value::Null, &Value::Null, &ctx)).to_json();

@@ -149,7 +149,7 @@ pub enum Appended {
 pub struct VersionRow {
     /// Its number (1, 2, ...).
     pub version: u32,
-    /// The compiled artifact (`journey_compiler::artifact` bytes): a restart needs no sources.
+    /// The compiled artifact (`journey_bytecode::artifact` bytes): a restart needs no sources.
     pub artifact: Vec<u8>,
     /// When it was published (epoch ms).
     pub published_ms: i64,

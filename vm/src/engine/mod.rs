@@ -16,8 +16,7 @@ use crate::machine::{self, Frame, Image, Stop, DEFAULT_BUDGET};
 use crate::value::{Record, Value};
 use arcstr::ArcStr;
 use instance::{Ended, Instance, InstanceData, InstanceId, Waiting};
-use journey_compiler::bytecode::{EventCode, JourneyCode};
-use journey_compiler::ir::{Reentry, Start};
+use journey_bytecode::{EventCode, JourneyCode, Reentry, Start};
 use report::{JourneyReport, NodeCounts, Report, StepEvent};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
@@ -680,7 +679,7 @@ impl Engine {
     fn event_chunk(&mut self, decl: &EventCode, addr: u32, payload: &Value, now_ms: i64) -> Value {
         let ctx = EvalContext::new(clock::ts(now_ms), jiff::tz::TimeZone::UTC);
         // Slots for the parameters of the chunk's lambdas (`first(items, i -> ...)`).
-        let mut locals = vec![Value::Null; decl.code.lambdas.iter().map(|l| l.slot as usize + 1).max().unwrap_or(0)];
+        let mut locals = vec![Value::Null; decl.code.lambda_slots()];
         let mut frame = Frame {
             locals: &mut locals,
             event_paths: &[],
@@ -813,7 +812,7 @@ impl Engine {
         self.pending.remove(&id);
         let journey = &image.program.journeys[inst.journey as usize];
         let call = &journey.calls[index as usize];
-        let target = image.program.http[call.http as usize].decl.name.clone();
+        let target = image.program.http[call.http as usize].name.clone();
         let (target_pc, error) = match outcome {
             CallOutcome::Ok(v) => {
                 if let Some(s) = call.slot {
@@ -918,7 +917,7 @@ impl Engine {
                         .iter()
                         .map(|g| if *g { values.next().unwrap_or_default() } else { Value::Null })
                         .collect();
-                    let http = &image.program.http[call.http as usize].decl;
+                    let http = &image.program.http[call.http as usize];
                     count(&mut self.report.calls, &http.name);
                     let req = CallRequest {
                         instance: inst.id,

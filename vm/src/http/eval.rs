@@ -1,19 +1,24 @@
-//! Adapter to [`crate::eval`] for option expressions: parameters are locals 0..n, there is no
-//! event or profile, and `secret("NAME")` reads a [`SecretSource`], remembering each value for
-//! redaction. An unset secret fails the call (the evaluator alone would read it as null).
+//! Option code: an action's or data source's option chunks (URL placeholders, query, headers,
+//! body, authentication) run on the VM like any other code, with the call's arguments as
+//! parameters (local slots `0..n`) and no event or profile. `secret("NAME")` reads a
+//! [`SecretSource`], remembering each value for redaction; an unset secret fails the call (the
+//! code alone would read it as null).
 
 use super::secret::{Redactor, SecretSource};
-use crate::eval::{eval, Env};
 use crate::library::EvalContext;
+use crate::machine::{eval_chunk, Frame, Image, DEFAULT_BUDGET};
 use crate::value::Value;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use journey_compiler::ir::Expr;
+use journey_bytecode::{Addr, HttpCode};
 use std::cell::RefCell;
 
-/// Evaluates an option expression with `args` as its parameters.
+/// Evaluates the option chunk at `addr` of `http` (a declaration of `image`'s program) with
+/// `args` as its parameters.
 pub(crate) fn eval_option(
-    expr: &Expr,
+    image: &Image,
+    http: &HttpCode,
+    addr: Addr,
     args: &[Value],
     secrets: &dyn SecretSource,
     redactor: &mut Redactor,
@@ -29,13 +34,22 @@ pub(crate) fn eval_option(
         value
     };
     let ctx = EvalContext::new(Timestamp::now(), TimeZone::UTC);
-    let mut env = Env::new(&Value::Null, &Value::Null, &ctx);
-    env.secret = &read;
     let mut locals = args.to_vec();
-    let value = eval(expr, &mut locals, &env);
+    locals.resize(http.locals(), Value::Null);
+    let mut frame = Frame {
+        locals: &mut locals,
+        event_paths: &[],
+        event: &Value::Null,
+        profile: &Value::Null,
+        ctx: &ctx,
+        secret: &read,
+    };
+    let mut budget = DEFAULT_BUDGET;
+    let value = eval_chunk(image, &http.code, addr, &mut frame, &mut Vec::new(), &mut budget);
     *redactor = seen.into_inner();
-    match missing.into_inner() {
-        Some(name) => Err(format!("secret {name} is not set")),
-        None => Ok(value),
+    match (missing.into_inner(), value) {
+        (Some(name), _) => Err(format!("secret {name} is not set")),
+        (None, Some(value)) => Ok(value),
+        (None, None) => Err("instruction budget exceeded".into()),
     }
 }

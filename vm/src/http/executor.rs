@@ -8,9 +8,9 @@ use super::secret::{EnvSecrets, SecretSource, REDACTED};
 use super::send::{attempt, Sent};
 use super::throttle::Throttle;
 use super::trace::{Attempt, AttemptResult, Recorder};
+use crate::machine::Image;
 use crate::value::Value;
-use journey_compiler::ir::Http;
-use journey_grammar::ast::HttpKind;
+use journey_bytecode::{HttpCode, HttpKind};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -191,27 +191,46 @@ impl HttpExecutor {
         self.dry_run
     }
 
-    /// Builds the request a call would send (for inspection; print it with `{:?}` or
+    /// Builds the request a call of declaration `http` (an index into `image`'s actions and
+    /// data sources) would send (for inspection; print it with `{:?}` or
     /// [`PreparedRequest::record`], which redact secrets).
-    pub fn prepare(&self, http: &Http, args: &[Value], idempotency_key: &str) -> Result<PreparedRequest, String> {
+    pub fn prepare(
+        &self,
+        image: &Image,
+        http: u32,
+        args: &[Value],
+        idempotency_key: &str,
+    ) -> Result<PreparedRequest, String> {
+        self.prepare_code(image, &image.program.http[http as usize], args, idempotency_key)
+    }
+
+    fn prepare_code(
+        &self,
+        image: &Image,
+        http: &HttpCode,
+        args: &[Value],
+        idempotency_key: &str,
+    ) -> Result<PreparedRequest, String> {
         if self.dry_run {
-            PreparedRequest::build(http, args, idempotency_key, &DryRunSecrets(&*self.secrets))
+            PreparedRequest::build(image, http, args, idempotency_key, &DryRunSecrets(&*self.secrets))
         } else {
-            PreparedRequest::build(http, args, idempotency_key, &*self.secrets)
+            PreparedRequest::build(image, http, args, idempotency_key, &*self.secrets)
         }
     }
 
-    /// Calls the action or fetches the data source `http` with `args` in parameter order. The
-    /// `Idempotency-Key` header carries `idempotency_key` on every attempt.
-    pub async fn call(&self, http: &Http, args: &[Value], idempotency_key: &str) -> CallOutcome {
-        self.call_detailed(http, args, idempotency_key).await.outcome
+    /// Calls the action or fetches the data source `http` (an index into `image`'s) with `args`
+    /// in parameter order. The `Idempotency-Key` header carries `idempotency_key` on every
+    /// attempt.
+    pub async fn call(&self, image: &Image, http: u32, args: &[Value], idempotency_key: &str) -> CallOutcome {
+        self.call_detailed(image, http, args, idempotency_key).await.outcome
     }
 
     /// [`Self::call`], also telling how many attempts it took and whether the cache answered.
-    pub async fn call_detailed(&self, http: &Http, args: &[Value], idempotency_key: &str) -> CallReport {
+    pub async fn call_detailed(&self, image: &Image, http: u32, args: &[Value], idempotency_key: &str) -> CallReport {
+        let http = &image.program.http[http as usize];
         let cache_ttl = match (http.kind, http.cache_ms) {
             (HttpKind::DataSource, Some(ms)) if ms > 0 && !self.dry_run => Duration::from_millis(ms as u64),
-            _ => return self.execute(http, args, idempotency_key).await,
+            _ => return self.execute(image, http, args, idempotency_key).await,
         };
         let key = cache_key(&http.name, args);
         let mut ran = None;
@@ -219,7 +238,7 @@ impl HttpExecutor {
         let result = self
             .cache
             .get_or_fetch(&key, move || async move {
-                let report = self.execute(http, args, idempotency_key).await;
+                let report = self.execute(image, http, args, idempotency_key).await;
                 *slot = Some(report.attempts);
                 match report.outcome {
                     CallOutcome::Ok(v) => Ok((v, cache_ttl)),
@@ -242,8 +261,8 @@ impl HttpExecutor {
     }
 
     /// The request, sent with retries (or recorded, in a dry run).
-    async fn execute(&self, http: &Http, args: &[Value], idempotency_key: &str) -> CallReport {
-        let req = match self.prepare(http, args, idempotency_key) {
+    async fn execute(&self, image: &Image, http: &HttpCode, args: &[Value], idempotency_key: &str) -> CallReport {
+        let req = match self.prepare_code(image, http, args, idempotency_key) {
             Ok(r) => r,
             Err(reason) => return CallReport { outcome: CallOutcome::Error { reason }, attempts: 0, cached: false },
         };

@@ -1,9 +1,9 @@
 //! Actions and data sources over real HTTP: the executor behind `call` and `fetch`.
 //!
-//! [`HttpExecutor::call`] evaluates a checked declaration's options ([`journey_compiler::ir::Http`])
-//! with the call's arguments, sends the request with a per-attempt timeout, retries timeouts,
-//! connection errors, 429 and 5xx with exponential backoff and full jitter (or the server's
-//! `Retry-After`), throttles each attempt per declaration, caches data source results, and reads
+//! [`HttpExecutor::call`] runs a compiled declaration's option code
+//! ([`journey_bytecode::HttpCode`]) on the VM with the call's arguments, sends the request with a
+//! per-attempt timeout, retries timeouts, connection errors, 429 and 5xx with exponential backoff
+//! and full jitter (or the server's `Retry-After`), throttles each attempt per declaration, caches data source results, and reads
 //! the response as the declared `returns` type. `secret("NAME")` values come from a
 //! [`SecretSource`] and never appear in Debug output, records or error reasons.
 //!

@@ -1,4 +1,4 @@
-//! Building the HTTP request of one call from a checked declaration and its arguments.
+//! Building the HTTP request of one call from a compiled declaration and its arguments.
 //!
 //! Null handling: a URL placeholder whose argument is null fails the call before anything is
 //! sent; null query parameters and headers are left out; in the JSON body, record fields whose
@@ -7,9 +7,10 @@
 
 use super::eval::eval_option;
 use super::secret::{Redactor, SecretSource, REDACTED};
+use crate::machine::Image;
 use crate::value::Value;
 use base64::Engine;
-use journey_compiler::ir::{Auth, Expr, Http};
+use journey_bytecode::{Addr, AuthCode, HttpCode, UrlPart};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, Url};
 use std::fmt;
@@ -51,15 +52,17 @@ pub struct RequestRecord {
 }
 
 impl PreparedRequest {
-    /// Evaluates the declaration's options with `args` as parameters 0..n.
+    /// Evaluates the options of declaration `http` of `image`'s program with `args` as
+    /// parameters 0..n.
     pub fn build(
-        http: &Http,
+        image: &Image,
+        http: &HttpCode,
         args: &[Value],
         idempotency_key: &str,
         secrets: &dyn SecretSource,
     ) -> Result<PreparedRequest, String> {
         let mut redactor = Redactor::default();
-        let result = build(http, args, idempotency_key, secrets, &mut redactor);
+        let result = build(image, http, args, idempotency_key, secrets, &mut redactor);
         result.map_err(|e| redactor.redact(&e))
     }
 
@@ -130,7 +133,8 @@ impl fmt::Debug for PreparedRequest {
 }
 
 fn build(
-    http: &Http,
+    image: &Image,
+    http: &HttpCode,
     args: &[Value],
     idempotency_key: &str,
     secrets: &dyn SecretSource,
@@ -139,14 +143,14 @@ fn build(
     if args.len() != http.params.len() {
         return Err(format!("{} takes {} arguments, got {}", http.name, http.params.len(), args.len()));
     }
-    let mut eval = |e: &Expr, what: &str| {
-        eval_option(e, args, secrets, redactor).map_err(|err| format!("{what} of {}: {err}", http.name))
+    let mut eval = |at: Addr, what: &str| {
+        eval_option(image, http, at, args, secrets, redactor).map_err(|err| format!("{what} of {}: {err}", http.name))
     };
     let method = Method::from_bytes(http.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("{}: unknown HTTP method {}", http.name, http.method))?;
-    let mut url = fill_url(http, args)?;
+    let mut url = fill_url(http, &mut eval)?;
     for (name, e) in &http.query {
-        match eval(e, &format!("query parameter {name}"))? {
+        match eval(*e, &format!("query parameter {name}"))? {
             Value::Null => {}
             Value::List(items) => {
                 for item in items.iter().filter(|v| !v.is_null()) {
@@ -160,31 +164,31 @@ fn build(
     }
     let mut headers = Vec::new();
     for (name, e) in &http.headers {
-        let v = eval(e, &format!("header {name}"))?;
+        let v = eval(*e, &format!("header {name}"))?;
         if !v.is_null() {
             headers.push(Header { name: name.clone(), value: v.text().into_owned(), sensitive: false });
         }
     }
     let auth = match &http.auth {
-        Auth::None => None,
-        Auth::Basic(user, pass) => {
-            let user = text_of(eval(user, "basic auth user")?, "basic auth user", http)?;
-            let pass = text_of(eval(pass, "basic auth password")?, "basic auth password", http)?;
+        AuthCode::None => None,
+        AuthCode::Basic(user, pass) => {
+            let user = text_of(eval(*user, "basic auth user")?, "basic auth user", http)?;
+            let pass = text_of(eval(*pass, "basic auth password")?, "basic auth password", http)?;
             let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
             Some(("Authorization".to_string(), format!("Basic {encoded}")))
         }
-        Auth::Bearer(token) => {
-            let token = text_of(eval(token, "bearer token")?, "bearer token", http)?;
+        AuthCode::Bearer(token) => {
+            let token = text_of(eval(*token, "bearer token")?, "bearer token", http)?;
             Some(("Authorization".to_string(), format!("Bearer {token}")))
         }
-        Auth::Header(name, value) => {
-            let value = text_of(eval(value, &format!("auth header {name}"))?, "auth header", http)?;
+        AuthCode::Header(name, value) => {
+            let value = text_of(eval(*value, &format!("auth header {name}"))?, "auth header", http)?;
             Some((name.clone(), value))
         }
     };
     let body = match &http.body {
         None => None,
-        Some(e) => match eval(e, "body")? {
+        Some(e) => match eval(*e, "body")? {
             Value::Null => None,
             v => {
                 let mut json = v.to_json();
@@ -218,26 +222,24 @@ fn build(
     Ok(PreparedRequest { method, url, headers, body, redactor: std::mem::take(redactor) })
 }
 
-/// The URL template with each `{param}` replaced by its argument's percent-encoded text.
-fn fill_url(http: &Http, args: &[Value]) -> Result<Url, String> {
-    let mut out = String::with_capacity(http.url.len());
-    let mut rest = http.url.as_str();
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}').map(|c| open + c) else { break };
-        let name = &rest[open + 1..close];
-        out.push_str(&rest[..open]);
-        match http.params.iter().position(|(p, _)| p == name) {
-            Some(i) => {
-                if args[i].is_null() {
+/// The URL template with each `{param}` replaced by its value's percent-encoded text.
+fn fill_url(
+    http: &HttpCode,
+    eval: &mut impl FnMut(Addr, &str) -> Result<Value, String>,
+) -> Result<Url, String> {
+    let mut out = String::new();
+    for part in &http.url {
+        match part {
+            UrlPart::Text(text) => out.push_str(text),
+            UrlPart::Param { name, value } => {
+                let v = eval(*value, &format!("URL parameter {name}"))?;
+                if v.is_null() {
                     return Err(format!("{}: URL parameter {name} is null", http.name));
                 }
-                out.extend(utf8_percent_encode(&args[i].text(), PLACEHOLDER));
+                out.extend(utf8_percent_encode(&v.text(), PLACEHOLDER));
             }
-            None => out.push_str(&rest[open..=close]),
         }
-        rest = &rest[close + 1..];
     }
-    out.push_str(rest);
     let url = Url::parse(&out).map_err(|e| format!("{}: invalid URL: {e}", http.name))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{}: the URL must be http or https, not {}", http.name, url.scheme()));
@@ -245,7 +247,7 @@ fn fill_url(http: &Http, args: &[Value]) -> Result<Url, String> {
     Ok(url)
 }
 
-fn text_of(v: Value, what: &str, http: &Http) -> Result<String, String> {
+fn text_of(v: Value, what: &str, http: &HttpCode) -> Result<String, String> {
     match v {
         Value::Null => Err(format!("{what} of {} is null", http.name)),
         v => Ok(v.text().into_owned()),

@@ -1,7 +1,7 @@
 //! Reading a 2xx response body as the declared `returns` type, validating it first.
 
 use crate::value::{self, Value};
-use journey_compiler::types::Ty;
+use journey_bytecode::types::Ty;
 use serde_json::Value as Json;
 
 /// The value of a successful response's body, or why it does not fit `returns`.
@@ -112,7 +112,7 @@ fn json_kind(j: &Json) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use journey_compiler::types::FieldTy;
+    use journey_bytecode::types::FieldTy;
 
     fn loyalty() -> Ty {
         Ty::record([

@@ -4,7 +4,7 @@ use super::request::PreparedRequest;
 use super::response::read_body;
 use super::retry::{retry_after, retryable_status};
 use crate::value::Value;
-use journey_compiler::types::Ty;
+use journey_bytecode::types::Ty;
 use std::time::Duration;
 
 /// The largest response body read.

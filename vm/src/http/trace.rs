@@ -2,7 +2,7 @@
 //! requests and cache hits, and an in-memory recorder for tests and reports.
 
 use super::request::RequestRecord;
-use journey_grammar::ast::HttpKind;
+use journey_bytecode::HttpKind;
 use std::sync::Mutex;
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 
 use crate::value::Value;
 use jiff::SignedDuration;
-use journey_grammar::ast::{BinaryOp, IsTest, UnaryOp};
+use journey_bytecode::{BinaryOp, IsTest, UnaryOp};
 use std::cmp::Ordering;
 
 /// Applies a binary operator to evaluated operands (`and`/`or` without short-circuit).
@@ -33,6 +33,15 @@ pub fn unary(op: UnaryOp, a: &Value) -> Value {
     match op {
         UnaryOp::Neg => neg(a),
         UnaryOp::Not => not(a),
+    }
+}
+
+/// `base[index]`: a list item by int (null outside the list) or a record field by string.
+pub fn index(base: &Value, index: &Value) -> Value {
+    match (base, index) {
+        (Value::List(items), Value::Int(i)) if *i >= 0 => items.get(*i as usize).cloned().unwrap_or(Value::Null),
+        (Value::Record(_), Value::Str(k)) => base.field(k),
+        _ => Value::Null,
     }
 }
 

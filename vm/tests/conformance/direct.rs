@@ -1,12 +1,10 @@
 //! Layer (a) of the conformance test: each case's expression written as direct library and
 //! operator calls on literal values, keyed by the case's id.
 
-use journey_compiler::ir::Const;
-use journey_grammar::ast::BinaryOp::{self, *};
-use journey_grammar::ast::IsTest;
-use journey_vm::eval::const_value;
+use journey_compiler::bytecode::BinaryOp::{self, *};
+use journey_compiler::bytecode::{Const, IsTest};
 use journey_vm::library::{call, ops, EvalContext};
-use journey_vm::value::Value;
+use journey_vm::value::{const_value, Value};
 
 type Case = Box<dyn Fn(&EvalContext) -> Value>;
 

@@ -1,10 +1,13 @@
-//! A reference tree-walking evaluator over the typed IR: the oracle for the bytecode VM's tests
-//! and the engine behind `journey eval`. Values carry their own types, so it reads no `ty`.
+//! A reference tree-walking evaluator over the typed IR: the oracle the bytecode VM is tested
+//! against (`oracle.rs`, `machine.rs`, the CLI's `journey eval` test). No production path uses
+//! it. Values carry their own types, so it reads no `ty`.
+#![allow(dead_code)]
 
-use crate::library::{self, ops, EvalContext};
-use crate::value::{self, Value};
-use journey_compiler::ir::{Const, Expr, ExprKind};
-use journey_grammar::ast::BinaryOp;
+use journey_compiler::bytecode::{BinaryOp as Op, IsTest as Test, UnaryOp as Unary};
+use journey_compiler::ir::{Expr, ExprKind};
+use journey_grammar::ast::{BinaryOp, IsTest, UnaryOp};
+use journey_vm::library::{self, ops, EvalContext};
+use journey_vm::value::{self, const_value, Value};
 
 /// What an expression may read besides its locals.
 pub struct Env<'a> {
@@ -26,22 +29,6 @@ impl<'a> Env<'a> {
     /// An environment with the given event and profile, and no secrets.
     pub fn new(event: &'a Value, profile: &'a Value, ctx: &'a EvalContext<'a>) -> Self {
         Env { event, profile, ctx, secret: &no_secret }
-    }
-}
-
-/// A constant's value (date and time literals are parsed; one that does not parse is null).
-pub fn const_value(c: &Const) -> Value {
-    match c {
-        Const::Null => Value::Null,
-        Const::Bool(b) => Value::Bool(*b),
-        Const::Int(i) => Value::Int(*i),
-        Const::Number(n) => Value::Number(*n),
-        Const::Str(s) => Value::str(s.as_str()),
-        Const::Duration(ms) => Value::Duration(*ms),
-        Const::Date(s) => value::parse_date(s).map_or(Value::Null, Value::Date),
-        Const::DateTime(s) => value::parse_datetime(s).map_or(Value::Null, |(ts, off)| Value::datetime(ts, off)),
-        Const::LocalDateTime(s) => value::parse_local_datetime(s).map_or(Value::Null, Value::LocalDateTime),
-        Const::Time(s) => value::parse_time(s).map_or(Value::Null, Value::Time),
     }
 }
 
@@ -69,11 +56,11 @@ pub fn eval(e: &Expr, locals: &mut Vec<Value>, env: &Env) -> Value {
         ExprKind::Event => env.event.clone(),
         ExprKind::Profile => env.profile.clone(),
         ExprKind::Field(base, name) => eval(base, locals, env).field(name),
-        ExprKind::Index(base, index) => index_value(&eval(base, locals, env), &eval(index, locals, env)),
+        ExprKind::Index(base, index) => ops::index(&eval(base, locals, env), &eval(index, locals, env)),
         ExprKind::Call(name, args) => call(name, args, locals, env),
         ExprKind::Secret(name) => (env.secret)(name).map_or(Value::Null, Value::from),
         ExprKind::Lambda(..) | ExprKind::Error => Value::Null,
-        ExprKind::Unary(op, x) => ops::unary(*op, &eval(x, locals, env)),
+        ExprKind::Unary(op, x) => ops::unary(unary_op(*op), &eval(x, locals, env)),
         ExprKind::Binary(op, l, r) => binary(*op, l, r, locals, env),
         ExprKind::InRange { value, lo, hi, negated } => {
             let v = ops::in_range(&eval(value, locals, env), &eval(lo, locals, env), &eval(hi, locals, env));
@@ -83,7 +70,7 @@ pub fn eval(e: &Expr, locals: &mut Vec<Value>, env: &Env) -> Value {
                 v
             }
         }
-        ExprKind::Is(x, test) => ops::is(&eval(x, locals, env), *test),
+        ExprKind::Is(x, test) => ops::is(&eval(x, locals, env), is_test(*test)),
         ExprKind::If(c, a, b) => {
             if eval(c, locals, env).truthy() {
                 eval(a, locals, env)
@@ -94,22 +81,13 @@ pub fn eval(e: &Expr, locals: &mut Vec<Value>, env: &Env) -> Value {
     }
 }
 
-/// `base[index]`: a list item by int (null outside the list) or a record field by string.
-pub fn index_value(base: &Value, index: &Value) -> Value {
-    match (base, index) {
-        (Value::List(items), Value::Int(i)) if *i >= 0 => items.get(*i as usize).cloned().unwrap_or(Value::Null),
-        (Value::Record(_), Value::Str(k)) => base.field(k),
-        _ => Value::Null,
-    }
-}
-
 fn binary(op: BinaryOp, l: &Expr, r: &Expr, locals: &mut Vec<Value>, env: &Env) -> Value {
     let a = eval(l, locals, env);
     match op {
         BinaryOp::And if a == Value::Bool(false) => a,
         BinaryOp::Or if a == Value::Bool(true) => a,
         BinaryOp::Coalesce if !a.is_null() => a,
-        _ => ops::binary(op, &a, &eval(r, locals, env)),
+        _ => ops::binary(binary_op(op), &a, &eval(r, locals, env)),
     }
 }
 
@@ -135,28 +113,42 @@ fn call(name: &str, args: &[Expr], locals: &mut Vec<Value>, env: &Env) -> Value 
     library::call(name, &values, env.ctx)
 }
 
-/// A free-standing expression that did not check: its source (for rendering) and diagnostics.
-pub struct Rejected {
-    /// The source the diagnostics point into.
-    pub sources: journey_compiler::sources::Sources,
-    /// The problems found.
-    pub diagnostics: Vec<journey_compiler::diag::Diagnostic>,
+/// The operator library's operator for the language's.
+fn binary_op(op: BinaryOp) -> Op {
+    match op {
+        BinaryOp::Coalesce => Op::Coalesce,
+        BinaryOp::Or => Op::Or,
+        BinaryOp::And => Op::And,
+        BinaryOp::Eq => Op::Eq,
+        BinaryOp::Ne => Op::Ne,
+        BinaryOp::Lt => Op::Lt,
+        BinaryOp::Le => Op::Le,
+        BinaryOp::Gt => Op::Gt,
+        BinaryOp::Ge => Op::Ge,
+        BinaryOp::In => Op::In,
+        BinaryOp::NotIn => Op::NotIn,
+        BinaryOp::Add => Op::Add,
+        BinaryOp::Sub => Op::Sub,
+        BinaryOp::Mul => Op::Mul,
+        BinaryOp::Div => Op::Div,
+        BinaryOp::Rem => Op::Rem,
+    }
 }
 
-/// Parses, types and evaluates one expression (for `journey eval`): `event` and `profile` have
-/// type `any` and the given values.
-pub fn eval_text(
-    src: &str,
-    registry: &journey_compiler::SchemaRegistry,
-    event: &Value,
-    profile: &Value,
-    ctx: &EvalContext,
-) -> Result<Value, Rejected> {
-    use journey_compiler::types::Ty;
-    let mut sources = journey_compiler::sources::Sources::default();
-    let file = sources.add("<expr>", "<expr>".into(), src.to_string());
-    match journey_compiler::check_expr(&sources, file, registry, Ty::Any, Ty::Any) {
-        Ok(expr) => Ok(eval(&expr, &mut Vec::new(), &Env::new(event, profile, ctx))),
-        Err(diagnostics) => Err(Rejected { sources, diagnostics }),
+fn unary_op(op: UnaryOp) -> Unary {
+    match op {
+        UnaryOp::Neg => Unary::Neg,
+        UnaryOp::Not => Unary::Not,
+    }
+}
+
+fn is_test(test: IsTest) -> Test {
+    match test {
+        IsTest::Null => Test::Null,
+        IsTest::NotNull => Test::NotNull,
+        IsTest::HasNull => Test::HasNull,
+        IsTest::Integer => Test::Integer,
+        IsTest::Decimal => Test::Decimal,
+        IsTest::Numeric => Test::Numeric,
     }
 }

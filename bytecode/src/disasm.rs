@@ -1,6 +1,6 @@
 //! Human-readable disassembly of a compiled program (`journey disasm`).
 
-use crate::bytecode::{Code, Op, Program};
+use crate::{Code, Op, Program, Reentry};
 use std::fmt::Write;
 
 /// The whole program as text: tables, events and each journey's code.
@@ -29,6 +29,16 @@ pub fn disassemble(p: &Program) -> String {
     for j in &p.journeys {
         let _ = writeln!(out, "\njourney {} ({} locals, timeout {}ms, {})", j.name, j.locals, j.timeout_ms, j.timezone);
         let _ = writeln!(out, "  start {:?}", j.start);
+        let reentry = match j.reentry {
+            Reentry::Never => "never".to_string(),
+            Reentry::Always => "always".to_string(),
+            Reentry::After(ms) => format!("after {ms}ms"),
+        };
+        let _ = writeln!(out, "  reentry {reentry}");
+        let exit_on = if j.exit_on.is_empty() { "-".to_string() } else { j.exit_on.join(" | ") };
+        let _ = writeln!(out, "  exit on {exit_on}");
+        let active = j.active.as_ref().map(|(from, to)| format!("from {from} to {to}")).unwrap_or_else(|| "always".into());
+        let _ = writeln!(out, "  active {active}");
         for (i, path) in j.event_paths.iter().enumerate() {
             let _ = writeln!(out, "  event path {i}: event.{}", path.join("."));
         }
@@ -50,7 +60,7 @@ pub fn disassemble(p: &Program) -> String {
             let _ = writeln!(out, "  await {i}: {}{after}", arms.join(", "));
         }
         for (i, c) in j.calls.iter().enumerate() {
-            let name = p.http.get(c.http as usize).map(|h| h.decl.name.as_str()).unwrap_or("?");
+            let name = p.http.get(c.http as usize).map(|h| h.name.as_str()).unwrap_or("?");
             let _ = writeln!(
                 out,
                 "  call {i}: {name} given {:?} -> {} timeout {} error {} next {:04}",

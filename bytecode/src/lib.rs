@@ -1,0 +1,609 @@
+//! The journey bytecode: a small stack-machine instruction set for expressions and journey
+//! control, the compiled program the VM runs, the versioned artifact `journey build` writes, and
+//! the verifier that checks a program once before it runs. `docs/bytecode.md` describes it.
+//!
+//! This crate knows nothing of the source language: the compiler produces its types, the VM
+//! reads them. Every value an instruction or table holds is plain data (indexes, names,
+//! constants, types).
+
+#![warn(missing_docs)]
+
+pub mod artifact;
+pub mod disasm;
+pub mod verify;
+
+pub use artifact::{Artifact, ArtifactError, Header};
+pub use journey_schema::types;
+pub use journey_schema::types::Ty;
+pub use verify::{verify, VerifyError};
+
+use serde::{Deserialize, Serialize};
+
+/// The artifact format version; a VM refuses artifacts of another version.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Where code starts in a [`Code`] vector.
+pub type Addr = u32;
+
+/// The label operand of [`Op::End`] that means "no label".
+pub const NO_LABEL: u32 = u32::MAX;
+
+/// One instruction. Operands index the program's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// Push constant `consts[i]`.
+    Const(u32),
+    /// Push local slot `i`.
+    Local(u16),
+    /// Pop into local slot `i`.
+    SetLocal(u16),
+    /// Push the entry event's payload (in an event's `key`/`when`: the incoming payload).
+    Event,
+    /// Push the value at the journey's `event_paths[i]` (resolved at entry).
+    EventPath(u16),
+    /// Push the profile's attributes.
+    Profile,
+    /// Pop a record or map; push its field `names[i]` (null when absent).
+    Field(u32),
+    /// Pop index and base; push `base[index]`.
+    Index,
+    /// Pop `argc` arguments; push library function `functions[f]` applied to them.
+    Call(u16, u8),
+    /// Push the secret `names[i]` from the environment (HTTP option code only).
+    Secret(u32),
+    /// Unary minus.
+    Neg,
+    /// Logical not.
+    Not,
+    /// Binary operators: pop rhs then lhs, push the result.
+    Add,
+    /// `-`.
+    Sub,
+    /// `*`.
+    Mul,
+    /// `/`.
+    Div,
+    /// `%`.
+    Rem,
+    /// `==`.
+    Eq,
+    /// `!=`.
+    Ne,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Le,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Ge,
+    /// `in` a list.
+    In,
+    /// Pop hi, lo, value; push `lo <= value < hi` (negated when true).
+    InRange(bool),
+    /// Pop; push the `is` test's result.
+    Is(IsTest),
+    /// Pop `n` values; push their texts joined (null joins as empty text).
+    Concat(u16),
+    /// Pop `n` values; push a list.
+    MakeList(u32),
+    /// Pop as many values as `shapes[i]` has names; push a record.
+    MakeRecord(u32),
+    /// Jump to an address.
+    Jump(Addr),
+    /// Pop; jump when false or null.
+    JumpIfFalse(Addr),
+    /// `??`: when the top is not null, jump keeping it; otherwise pop it.
+    JumpIfNotNull(Addr),
+    /// `and`: when the top is false, jump keeping it.
+    JumpIfFalseKeep(Addr),
+    /// `or`: when the top is true, jump keeping it.
+    JumpIfTrueKeep(Addr),
+    /// Pop rhs and lhs of `and`; push their three-valued conjunction.
+    And,
+    /// Pop rhs and lhs of `or`; push their three-valued disjunction.
+    Or,
+    /// Pop a list; run the lambda `lambdas[i]` on each item; push the result.
+    Lambda(u32),
+    /// Discard the top.
+    Pop,
+    /// End of an expression chunk: the value is on top.
+    Ret,
+    /// An instance enters node `i` (for step events and per-node counts).
+    Node(u32),
+    /// Pop a duration; suspend until that much time has passed.
+    Wait,
+    /// Pop a time of day or date-time; suspend until then.
+    WaitUntil,
+    /// Suspend on `awaits[i]`; the runtime resumes at the chosen arm.
+    Await(u32),
+    /// Pop the arguments of `calls[i]`; suspend until the call answers; the result goes where
+    /// the call says, handlers are jumped to on failure.
+    ActionCall(u32),
+    /// Choose a branch of `splits[i]` by the stable hash of profile, journey and node.
+    Split(u32),
+    /// `caps[i]`: the first N profiles fall through, the rest jump to its `otherwise`.
+    Cap(u32),
+    /// Pop values for `updates[i]`'s paths; write them to the profile.
+    UpdateProfile(u32),
+    /// Start journey `names[i]` for this profile (unless already in it) and go on.
+    JumpJourney(u32),
+    /// End the instance with label `names[i]`, or with no label when [`NO_LABEL`].
+    End(u32),
+}
+
+/// The `is` tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IsTest {
+    /// `is null`.
+    Null,
+    /// `is not null`.
+    NotNull,
+    /// `has null` (a list holding a null).
+    HasNull,
+    /// `is integer`.
+    Integer,
+    /// `is decimal`.
+    Decimal,
+    /// `is numeric`.
+    Numeric,
+}
+
+/// The binary operators, as the VM's operator library applies them to values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinaryOp {
+    /// `??`.
+    Coalesce,
+    /// `or`.
+    Or,
+    /// `and`.
+    And,
+    /// `==`.
+    Eq,
+    /// `!=`.
+    Ne,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Le,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Ge,
+    /// `in`.
+    In,
+    /// `not in`.
+    NotIn,
+    /// `+`.
+    Add,
+    /// `-`.
+    Sub,
+    /// `*`.
+    Mul,
+    /// `/`.
+    Div,
+    /// `%`.
+    Rem,
+}
+
+/// The unary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnaryOp {
+    /// `-`.
+    Neg,
+    /// `not`.
+    Not,
+}
+
+/// A constant value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Const {
+    /// null.
+    Null,
+    /// bool.
+    Bool(bool),
+    /// int.
+    Int(i64),
+    /// number.
+    Number(f64),
+    /// string.
+    Str(String),
+    /// duration in milliseconds.
+    Duration(i64),
+    /// date `YYYY-MM-DD`.
+    Date(String),
+    /// date-time as written (RFC 3339).
+    DateTime(String),
+    /// local date-time as written.
+    LocalDateTime(String),
+    /// time of day as written.
+    Time(String),
+}
+
+/// How a journey starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Start {
+    /// On an event.
+    Event(String),
+    /// On audience entry.
+    AudienceEnters(String),
+    /// On audience exit.
+    AudienceExits(String),
+    /// A scheduled audience read: `every` is `day` or a weekday; or once at a date-time.
+    AudienceRead {
+        /// The audience read.
+        audience: String,
+        /// `day` or a weekday; none for a one-off read.
+        every: Option<String>,
+        /// The time of day, or the date-time of a one-off read, as written.
+        at: String,
+    },
+}
+
+/// Re-entry policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Reentry {
+    /// Once ever.
+    Never,
+    /// Whenever the previous instance has ended.
+    Always,
+    /// After this many milliseconds since the previous entry.
+    After(i64),
+}
+
+/// Whether an HTTP declaration is an action or a data source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HttpKind {
+    /// `action`: called with `call`.
+    Action,
+    /// `datasource`: read with `fetch`.
+    DataSource,
+}
+
+/// A compiled program.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Program {
+    /// Constants.
+    pub consts: Vec<Const>,
+    /// Interned names: fields, labels, journeys, secrets.
+    pub names: Vec<String>,
+    /// Record shapes: the field names of each record literal, by index into `names`.
+    pub shapes: Vec<Vec<u32>>,
+    /// Library functions called, by name.
+    pub functions: Vec<String>,
+    /// The profile's type.
+    pub profile: Option<Ty>,
+    /// Events.
+    pub events: Vec<EventCode>,
+    /// Actions and data sources.
+    pub http: Vec<HttpCode>,
+    /// Declared audiences.
+    pub audiences: Vec<String>,
+    /// Journeys.
+    pub journeys: Vec<JourneyCode>,
+    /// Tests.
+    pub tests: Vec<TestCode>,
+}
+
+/// A chunk of code: instructions and lambdas.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Code {
+    /// Instructions.
+    pub ops: Vec<Op>,
+    /// Lambdas: (kind, parameter slot, body address).
+    pub lambdas: Vec<LambdaCode>,
+}
+
+impl Code {
+    /// How many local slots the lambdas' parameters need (the frame of expression code that has
+    /// no other locals: an event's `key`/`when`, a test's values, a free-standing expression).
+    pub fn lambda_slots(&self) -> usize {
+        self.lambdas.iter().map(|l| l.slot as usize + 1).max().unwrap_or(0)
+    }
+}
+
+/// A lambda given to `all`, `first` or `last`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct LambdaCode {
+    /// Which function.
+    pub kind: LambdaKind,
+    /// The slot of its parameter.
+    pub slot: u16,
+    /// Where its body (ending in `Ret`) starts.
+    pub body: Addr,
+}
+
+/// The functions that take a lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LambdaKind {
+    /// Items for which it holds.
+    All,
+    /// The first item for which it holds.
+    First,
+    /// The last item for which it holds.
+    Last,
+}
+
+/// A compiled event declaration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventCode {
+    /// Its name.
+    pub name: String,
+    /// The payload's type (to convert JSON: date strings to dates).
+    pub payload: Ty,
+    /// Code for `key` and `when`; each starts at its address and ends in `Ret`.
+    pub code: Code,
+    /// Start of the key chunk.
+    pub key: Option<Addr>,
+    /// Start of the when chunk.
+    pub when: Option<Addr>,
+}
+
+/// A compiled action or data source: its settings, and its options as chunks of `code`
+/// (each ending in `Ret`), evaluated per call with the parameters in local slots `0..n`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HttpCode {
+    /// Action or data source.
+    pub kind: HttpKind,
+    /// Its name.
+    pub name: String,
+    /// Parameter names and types, in order.
+    pub params: Vec<(String, Ty)>,
+    /// HTTP method.
+    pub method: String,
+    /// The URL template, split at its `{param}` placeholders.
+    pub url: Vec<UrlPart>,
+    /// Header name and value chunk.
+    pub headers: Vec<(String, Addr)>,
+    /// Query parameter name and value chunk.
+    pub query: Vec<(String, Addr)>,
+    /// The JSON body's chunk.
+    pub body: Option<Addr>,
+    /// Authentication.
+    pub auth: AuthCode,
+    /// Per-attempt timeout in milliseconds.
+    pub timeout_ms: i64,
+    /// Extra attempts after the first.
+    pub retries: i64,
+    /// Base backoff between attempts in milliseconds.
+    pub backoff_ms: i64,
+    /// At most `n` calls per `per_ms`.
+    pub throttle: Option<(i64, i64)>,
+    /// Data source cache time to live in milliseconds.
+    pub cache_ms: Option<i64>,
+    /// The type of a successful response.
+    pub returns: Ty,
+    /// The option chunks.
+    pub code: Code,
+}
+
+impl HttpCode {
+    /// The local slots its option code needs: the parameters, then any lambda parameters.
+    pub fn locals(&self) -> usize {
+        self.params.len().max(self.code.lambda_slots())
+    }
+}
+
+/// A piece of an HTTP declaration's URL template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UrlPart {
+    /// Text as written.
+    Text(String),
+    /// A `{param}` placeholder: the parameter's name and the chunk that reads it.
+    Param {
+        /// The parameter's name (for messages).
+        name: String,
+        /// Its value's chunk.
+        value: Addr,
+    },
+}
+
+/// Compiled authentication: chunks for the values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AuthCode {
+    /// None.
+    None,
+    /// Basic user and password.
+    Basic(Addr, Addr),
+    /// Bearer token.
+    Bearer(Addr),
+    /// A header with a value.
+    Header(String, Addr),
+}
+
+/// A compiled journey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JourneyCode {
+    /// Its name.
+    pub name: String,
+    /// How it starts.
+    pub start: Start,
+    /// Re-entry policy.
+    pub reentry: Reentry,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Global timeout.
+    pub timeout_ms: i64,
+    /// Active window.
+    pub active: Option<(String, String)>,
+    /// Exit criteria events.
+    pub exit_on: Vec<String>,
+    /// Local slots.
+    pub locals: u16,
+    /// Paths into the entry event that the journey reads; resolved once at entry.
+    pub event_paths: Vec<Vec<String>>,
+    /// The body, then the chunks (await conditions, lambdas) after it.
+    pub code: Code,
+    /// Nodes by id.
+    pub nodes: Vec<NodeInfo>,
+    /// Await points.
+    pub awaits: Vec<AwaitCode>,
+    /// Calls and fetches.
+    pub calls: Vec<CallCode>,
+    /// Splits.
+    pub splits: Vec<SplitCode>,
+    /// Caps.
+    pub caps: Vec<CapCode>,
+    /// Profile updates: the paths of each.
+    pub updates: Vec<Vec<Vec<String>>>,
+}
+
+/// A node of the journey, for reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// What kind of statement.
+    pub kind: String,
+    /// 1-based source line.
+    pub line: u32,
+    /// A short description: `wait 1h`, `call SendEmail`.
+    pub label: String,
+}
+
+/// An await point.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AwaitCode {
+    /// The arms in source order.
+    pub arms: Vec<AwaitArmCode>,
+    /// Timeout: the duration chunk and where its block starts.
+    pub after: Option<(Addr, Addr)>,
+}
+
+/// An arm of an await.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AwaitArmCode {
+    /// The event.
+    pub event: String,
+    /// Slot for the payload (`as x`).
+    pub slot: Option<u16>,
+    /// The condition chunk.
+    pub condition: Option<Addr>,
+    /// Where its block starts.
+    pub target: Addr,
+}
+
+/// A call or fetch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CallCode {
+    /// Index into the program's `http`.
+    pub http: u32,
+    /// Which parameters were given (the values are on the stack in this order).
+    pub given: Vec<bool>,
+    /// Slot for the result.
+    pub slot: Option<u16>,
+    /// `on timeout` block.
+    pub on_timeout: Option<Addr>,
+    /// `on error` block.
+    pub on_error: Option<Addr>,
+    /// Where execution goes on after the statement.
+    pub next: Addr,
+}
+
+/// A split.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SplitCode {
+    /// Node id (part of the hash).
+    pub node: u32,
+    /// (cumulative upper bound in percent, label, target).
+    pub branches: Vec<(f64, Option<String>, Addr)>,
+}
+
+/// A cap.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CapCode {
+    /// Node id (the counter's key).
+    pub node: u32,
+    /// How many profiles take the first block.
+    pub limit: i64,
+    /// Where the others go.
+    pub otherwise: Addr,
+}
+
+/// A compiled `test` block: its steps, whose values are chunks of `code` (constant expressions,
+/// each ending in `Ret`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestCode {
+    /// Its name.
+    pub name: String,
+    /// The file it is in.
+    pub file: String,
+    /// Its statements, in order.
+    pub steps: Vec<TestStep>,
+    /// The values' chunks.
+    pub code: Code,
+}
+
+/// A test statement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum TestStep {
+    /// Start the clock at this instant (RFC 3339).
+    Start(String),
+    /// Set a profile's attributes (the chunk's value).
+    Profile {
+        /// The profile's key; none for the profile of the first event sent.
+        key: Option<String>,
+        /// The attributes' chunk.
+        attributes: Addr,
+    },
+    /// Put a profile in an audience.
+    AudienceHas {
+        /// The audience.
+        audience: String,
+        /// The profile's key.
+        key: String,
+    },
+    /// Mock an action or data source.
+    Mock {
+        /// The action or data source.
+        target: String,
+        /// What it answers.
+        result: MockResult,
+    },
+    /// Send an event, after advancing the clock.
+    Send {
+        /// How far the clock moves first.
+        after_ms: i64,
+        /// The event.
+        event: String,
+        /// The payload's chunk.
+        payload: Addr,
+    },
+    /// Advance the clock.
+    After(i64),
+    /// Expect an ended instance.
+    ExpectEnded {
+        /// The journey.
+        journey: String,
+        /// The label it ended with, if the test names one.
+        label: Option<String>,
+    },
+    /// Expect a running instance.
+    ExpectRunning {
+        /// The journey.
+        journey: String,
+    },
+    /// Expect calls.
+    ExpectCall {
+        /// The action or data source.
+        action: String,
+        /// The chunk of the expected arguments (a record by parameter name).
+        args: Option<Addr>,
+        /// How many times.
+        times: Option<i64>,
+    },
+    /// Expect no call.
+    ExpectNoCall {
+        /// The action or data source.
+        action: String,
+    },
+}
+
+/// A mock's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum MockResult {
+    /// Answer the chunk's value.
+    Value(Addr),
+    /// Fail.
+    Fail,
+    /// Time out.
+    Timeout,
+}
