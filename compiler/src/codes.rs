@@ -96,7 +96,7 @@ pub static CODES: &[CodeInfo] = &[
     CodeInfo {
         code: "E0011",
         title: "wait longer than the journey timeout",
-        explanation: "A `wait` or an `await` timeout (`after`) that is longer than the journey's global timeout can never finish: the instance ends `timed-out` first. Each is compared on its own, not summed along a path.",
+        explanation: "A `wait` or an `await` timeout (`after`) that is longer than the journey's global timeout can never finish: the instance ends `timed-out` first. Each is compared on its own here; W0005 warns when the waits along one path add up to the timeout.",
         example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  timeout 7d\n  wait 10d\n}\n",
         fix: "Shorten the wait, or raise the journey's `timeout` (default 91d).",
     },
@@ -137,10 +137,10 @@ pub static CODES: &[CodeInfo] = &[
     },
     CodeInfo {
         code: "E0017",
-        title: "invalid literal",
-        explanation: "A literal that has the right form but not a valid value: a date like `2026-02-30`, a time like `25:00`, an unknown time zone, a number too large for an int, a bad `date(\"...\")` text.",
-        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  timezone \"Europe/Stokholm\"\n}\n",
-        fix: "Write a valid value: an IANA time zone such as `Europe/Stockholm`, a real calendar date, a time within 00:00..23:59:59.",
+        title: "invalid date or time",
+        explanation: "A date or time literal that has the right form but names no real date or time: a date like `2026-02-30`, a time like `25:00`, a bad `date(\"...\")` text. (Until version 0.1 this code also covered unknown time zones, now E0024, and values out of range such as `timeout 0d`, now E0025.)",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  active from 2026-02-30 to 2026-03-31\n}\n",
+        fix: "Write a real calendar date (`2026-02-28`) or a time within 00:00..23:59:59.",
     },
     CodeInfo {
         code: "E0018",
@@ -185,6 +185,27 @@ pub static CODES: &[CodeInfo] = &[
         fix: "Write journey.toml as `[schemas] paths = [\"schemas\"]`, with `timezone = \"Europe/Paris\"` and `timeout = \"30d\"` at the top.",
     },
     CodeInfo {
+        code: "E0024",
+        title: "unknown time zone",
+        explanation: "A `timezone` (in a journey or in journey.toml) must name a zone of the IANA time zone database, such as `Europe/Paris` or `America/Los_Angeles`. Abbreviations such as `PST` or `CEST` name an offset, not a place: a zone name also follows the place's daylight saving time, so they are not accepted; the help line names the zone most people mean.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  timezone \"PST\"\n}\n",
+        fix: "Write the IANA name: `timezone \"America/Los_Angeles\"` (the help line suggests one; `journey lsp` offers it as a quick fix).",
+    },
+    CodeInfo {
+        code: "E0025",
+        title: "value out of range",
+        explanation: "A value that can never mean anything: a journey `timeout` of 0, or an `active from .. to ..` window that ends before it starts.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  timeout 0d\n}\n",
+        fix: "Give a positive timeout (or leave `timeout` out for the default, 91d), put the window's dates in order.",
+    },
+    CodeInfo {
+        code: "E0026",
+        title: "reserved `end` label",
+        explanation: "The engine ends instances with labels of its own: \"timed-out\" at the journey timeout, \"exited\" on an `exit on` event, \"stopped\" when the journey is stopped, \"error\" when a step fails; steps also report the outcome \"failed\". An `end` with one of these labels would be counted and reported as that outcome (an `end \"error\"` shows up as a failure), and a test could not tell them apart.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\njourney Welcome {\n  start on SignUp\n  end \"error\"\n}\n",
+        fix: "Name the outcome in your own words: `end \"payment-failed\"`, `end \"no-response\"`.",
+    },
+    CodeInfo {
         code: "W0001",
         title: "await without a timeout path",
         explanation: "An `await` without `after` waits until the journey's global timeout if the events never come, and the instance then ends `timed-out`.",
@@ -211,5 +232,12 @@ pub static CODES: &[CodeInfo] = &[
         explanation: "A JSON file in a schema search folder is not valid JSON, or two files declare the same `$id` (the first one found is used). The rest of the folder is still used.",
         example: "",
         fix: "Fix the JSON, or remove or rename the duplicate `$id`.",
+    },
+    CodeInfo {
+        code: "W0005",
+        title: "waits reach the journey timeout",
+        explanation: "Along one path of the journey, the `wait`s and `await` timeouts (`after`) add up to the journey's `timeout` (or more). An instance on that path reaches the timeout before the statement that follows, ends `timed-out`, and the branch designed for it never runs: with `timeout 10d`, `wait 3d` then an `await` whose `after 7d` arm ends \"no-conversion\", every non-buyer ends `timed-out` instead. Paths count the longest branch; a `wait until` counts as no time.",
+        example: "type Signup = { email: string }\nevent SignUp: Signup { key email }\nevent Buy: Signup { key email }\njourney Welcome {\n  start on SignUp\n  timeout 10d\n  wait 3d\n  await {\n    on Buy -> { end \"bought\" }\n    after 7d -> { end \"no-conversion\" }\n  }\n}\n",
+        fix: "Raise the journey's `timeout` above the path's total (here `timeout 11d`), or shorten the waits.",
     },
 ];

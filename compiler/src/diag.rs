@@ -27,6 +27,16 @@ pub struct Label {
     pub message: String,
 }
 
+/// A replacement the user can apply to fix a diagnostic: the text at `span` (in the file of the
+/// primary label) becomes `replacement`. Editors offer it as a quick fix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fix {
+    /// What to replace.
+    pub span: Span,
+    /// The new text, quoted as the place needs it (`"Europe/Paris"`, `` `my field` ``).
+    pub replacement: String,
+}
+
 /// One problem found in a project.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
@@ -44,6 +54,8 @@ pub struct Diagnostic {
     pub note: Option<String>,
     /// How to fix it.
     pub help: Option<String>,
+    /// The suggested replacement, when there is one.
+    pub fix: Option<Fix>,
 }
 
 impl Diagnostic {
@@ -85,6 +97,7 @@ impl Diagnostic {
             secondary: Vec::new(),
             note: None,
             help: None,
+            fix: None,
         }
     }
 
@@ -105,6 +118,12 @@ impl Diagnostic {
         if help.is_some() {
             self.help = help;
         }
+        self
+    }
+
+    /// Sets the suggested replacement.
+    pub fn with_fix(mut self, fix: Option<Fix>) -> Self {
+        self.fix = fix;
         self
     }
 

@@ -135,12 +135,7 @@ pub fn check_indexed(
 
 /// The diagnostics of one file's syntax errors, as [`crate::check`] reports them.
 pub fn syntax_diagnostics(file: FileId, parsed: &Parsed) -> Vec<Diagnostic> {
-    parsed
-        .errors
-        .iter()
-        .filter(|e| !e.message.starts_with("invalid date or time"))
-        .map(|e| crate::syntax_diagnostic(file, e.clone()))
-        .collect()
+    parsed.errors.iter().map(|e| crate::syntax_diagnostic(file, e.clone())).collect()
 }
 
 impl check::Checker<'_> {

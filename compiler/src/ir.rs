@@ -86,6 +86,14 @@ pub enum Auth {
     Header(String, Expr),
 }
 
+/// The labels the engine ends instances with on its own: on the journey timeout, on an exit
+/// event, when the journey is stopped, on an error.
+pub const OUTCOME_LABELS: [&str; 4] = ["timed-out", "exited", "error", "stopped"];
+
+/// Words an `end` label may not be: the engine's own end labels plus the step outcome
+/// `failed`, so a journey's labels never collide with what the engine reports.
+pub const RESERVED_LABELS: [&str; 5] = ["timed-out", "exited", "error", "stopped", "failed"];
+
 /// A checked journey.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Journey {

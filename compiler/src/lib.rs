@@ -64,12 +64,8 @@ pub(crate) fn check_parsed(
     let mut diagnostics = Vec::new();
     let mut files = Vec::with_capacity(parsed.len());
     for (id, parsed) in parsed {
-        for e in parsed.errors {
-            // The checker reports impossible dates and times as E0017 with a better help.
-            if !e.message.starts_with("invalid date or time") {
-                diagnostics.push(syntax_diagnostic(id, e));
-            }
-        }
+        // Impossible dates and times parse; the checker reports them (E0017).
+        diagnostics.extend(parsed.errors.into_iter().map(|e| syntax_diagnostic(id, e)));
         files.push((id, parsed.file));
     }
     let mut checker = check::Checker::new(sources, &files, registry, defaults);

@@ -131,13 +131,9 @@ fn read_config(path: &Path, loaded: &mut Loaded) -> Result<(), LoadError> {
     let parsed: Toml = match toml::from_str(&text) {
         Ok(t) => t,
         Err(e) => {
-            let span = e.span().map(|r| Span::new(r.start, r.end)).unwrap_or_default();
-            let msg = e.message().to_string();
-            loaded.diagnostics.push(
-                Diagnostic::error("E0023", format!("journey.toml: {msg}"), id, span, "here").with_help(
-                    "journey.toml takes `timezone = \"...\"`, `timeout = \"30d\"` and `[schemas] paths = [\"...\"]`",
-                ),
-            );
+            let at = e.span().map(|r| Span::new(r.start, r.end)).unwrap_or_default();
+            let e = ConfigError::Invalid { at, message: e.message().to_string() };
+            loaded.diagnostics.push(e.diagnostic(id));
             return Ok(());
         }
     };
@@ -157,11 +153,15 @@ fn read_config(path: &Path, loaded: &mut Loaded) -> Result<(), LoadError> {
     }
     if let Some(tz) = parsed.timezone {
         if jiff::tz::TimeZone::get(&tz).is_err() {
-            let at = text.find(&tz).map(|i| Span::new(i, i + tz.len())).unwrap_or_default();
-            loaded.diagnostics.push(
-                Diagnostic::error("E0017", format!("unknown time zone \"{tz}\""), id, at, "not an IANA time zone")
-                    .with_help("use an IANA time zone name such as `Europe/Paris`"),
-            );
+            // The value with its quotes, so a quick fix keeps them.
+            let at = text
+                .find(&format!("\"{tz}\""))
+                .map(|i| Span::new(i, i + tz.len() + 2))
+                .or_else(|| text.find(&tz).map(|i| Span::new(i, i + tz.len())))
+                .unwrap_or_default();
+            let (suggestion, abbreviation) = crate::suggest::time_zone(&tz);
+            let e = crate::check::CheckError::UnknownTimeZone { at, zone: tz, suggestion, abbreviation };
+            loaded.diagnostics.push(e.diagnostic(id, &text));
         } else {
             loaded.config.defaults.timezone = Some(tz);
         }
@@ -173,18 +173,39 @@ fn read_config(path: &Path, loaded: &mut Loaded) -> Result<(), LoadError> {
             }
             _ => {
                 let at = text.find(&t).map(|i| Span::new(i, i + t.len())).unwrap_or_default();
-                loaded.diagnostics.push(
-                    Diagnostic::error(
-                        "E0023",
-                        format!("journey.toml: `timeout` must be a duration like \"30d\", not \"{t}\""),
-                        id,
-                        at,
-                        "not a duration",
-                    )
-                    .with_help("write `timeout = \"30d\"`"),
-                );
+                loaded.diagnostics.push(ConfigError::Timeout { at, text: t }.diagnostic(id));
             }
         }
     }
     Ok(())
+}
+
+/// A problem in journey.toml (E0023).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigError {
+    /// Not valid TOML, or a key of the wrong type.
+    Invalid { at: Span, message: String },
+    /// A `timeout` that is not a positive duration.
+    Timeout { at: Span, text: String },
+}
+
+impl ConfigError {
+    /// The diagnostic for it in journey.toml (source `file`).
+    pub fn diagnostic(self, file: usize) -> Diagnostic {
+        match self {
+            ConfigError::Invalid { at, message } => {
+                Diagnostic::error("E0023", format!("journey.toml: {message}"), file, at, "here").with_help(
+                    "journey.toml takes `timezone = \"...\"`, `timeout = \"30d\"` and `[schemas] paths = [\"...\"]`",
+                )
+            }
+            ConfigError::Timeout { at, text } => Diagnostic::error(
+                "E0023",
+                format!("journey.toml: `timeout` must be a duration like \"30d\", not \"{text}\""),
+                file,
+                at,
+                "not a duration",
+            )
+            .with_help("write `timeout = \"30d\"`"),
+        }
+    }
 }

@@ -338,6 +338,8 @@ pub struct Stmt {
     pub kind: StmtKind,
     /// Where it stands.
     pub span: Span,
+    /// Its leading keyword (`await`, `split`, ...); empty at the start of a broken statement.
+    pub keyword: Span,
 }
 
 /// The statements of a journey.

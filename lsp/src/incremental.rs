@@ -384,8 +384,9 @@ impl Shift for Block {
 
 impl Shift for Stmt {
     fn shift(&mut self, d: isize) {
-        let Stmt { kind, span } = self;
+        let Stmt { kind, span, keyword } = self;
         span.shift(d);
+        keyword.shift(d);
         match kind {
             StmtKind::Let { name, value } => {
                 name.shift(d);

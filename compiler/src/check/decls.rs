@@ -2,8 +2,8 @@
 //! data sources.
 
 use super::scope::{Context, Scope};
+use super::{CheckError, Duplicated, KeyError, Place, Said, Unknown};
 use super::{Checker, Decl, DeclKind};
-use crate::diag::Diagnostic;
 use crate::ir;
 use crate::types::{FieldTy, Ty};
 use journey_grammar::ast::{self, HttpOptionKind, ItemKind, SchemaSource, TypeExprKind};
@@ -35,16 +35,11 @@ impl Checker<'_> {
                     ItemKind::Journey(j) => (DeclKind::Journey, &j.name),
                     ItemKind::Profile { keyword, .. } => {
                         if let Some((pf, pspan)) = profile_at {
-                            let d = Diagnostic::error(
-                                "E0002",
-                                "a project has at most one `profile` declaration",
-                                *file,
-                                *keyword,
-                                "a second profile",
-                            )
-                            .with_label(pf, pspan, "the profile is first declared here")
-                            .with_help("add field groups to the first declaration with `with \"...\"` instead");
-                            self.report(d);
+                            self.report(CheckError::Duplicate {
+                                what: Duplicated::Profile,
+                                at: *keyword,
+                                first: Some(Place { file: pf, span: pspan }),
+                            });
                         } else {
                             profile_at = Some((*file, *keyword));
                         }
@@ -52,16 +47,11 @@ impl Checker<'_> {
                     }
                     ItemKind::Test(t) => {
                         if let Some(first) = test_names.get(t.name.value.as_str()) {
-                            let d = Diagnostic::error(
-                                "E0002",
-                                format!("two tests in this file are named \"{}\"", t.name.value),
-                                *file,
-                                t.name.span,
-                                "second test with this name",
-                            )
-                            .with_label(*file, *first, "first test with this name")
-                            .with_help("give each test its own name, so failures say which one");
-                            self.report(d);
+                            self.report(CheckError::Duplicate {
+                                what: Duplicated::Test(t.name.value.clone()),
+                                at: t.name.span,
+                                first: Some(Place { file: *file, span: *first }),
+                            });
                         } else {
                             test_names.insert(&t.name.value, t.name.span);
                         }
@@ -70,20 +60,12 @@ impl Checker<'_> {
                     ItemKind::Error => continue,
                 };
                 if let Some(first) = self.decls.get(&name.name) {
-                    let d = Diagnostic::error(
-                        "E0002",
-                        format!("`{}` is declared twice", name.name),
-                        *file,
-                        name.span,
-                        format!("second declaration of `{}`", name.name),
-                    )
-                    .with_label(
-                        first.file,
-                        first.name_span,
-                        format!("first declared here as {}", super::article_word(first.kind.word())),
-                    )
-                    .with_help("names are global to the project: rename one of them or delete the copy");
-                    self.report(d);
+                    let e = CheckError::Duplicate {
+                        what: Duplicated::Declaration { name: name.name.clone(), first: first.kind },
+                        at: name.span,
+                        first: Some(Place { file: first.file, span: first.name_span }),
+                    };
+                    self.report(e);
                     continue;
                 }
                 self.decls.insert(name.name.clone(), Decl { kind, file: *file, name_span: name.span, at: (fi, ii) });
@@ -122,15 +104,10 @@ impl Checker<'_> {
         }
         let Some(decl) = self.decls.get(name).copied() else { return Ty::Any };
         if !self.resolving.insert(name.to_string()) {
-            let d = Diagnostic::error(
-                "E0005",
-                format!("the type `{name}` is defined in terms of itself"),
-                decl.file,
-                decl.name_span,
-                "recursive type",
-            )
-            .with_help("journey types cannot be recursive; use `map<...>` or `list<...>` of a simpler type");
-            self.report(d);
+            let said =
+                Said::new(decl.name_span, format!("the type `{name}` is defined in terms of itself"), "recursive type")
+                    .help("journey types cannot be recursive; use `map<...>` or `list<...>` of a simpler type");
+            self.report_in(decl.file, CheckError::TypeMismatch(said));
             return Ty::Any;
         }
         let saved = self.file;
@@ -161,7 +138,7 @@ impl Checker<'_> {
                             .find(|w| msg.contains(&format!("`{}`", w.value)))
                             .map(|w| w.span)
                             .unwrap_or(id.span);
-                        self.error_help("E0015", span, msg, "cannot load this schema", Some(e.help()));
+                        self.report(CheckError::Schema { at: span, error: e });
                         Ty::Any
                     }
                 }
@@ -172,7 +149,7 @@ impl Checker<'_> {
                 match self.registry.json_file(&full) {
                     Ok(t) => t,
                     Err(e) => {
-                        self.error_help("E0015", path.span, e.to_string(), "cannot load this schema", Some(e.help()));
+                        self.report(CheckError::Schema { at: path.span, error: e });
                         Ty::Any
                     }
                 }
@@ -211,15 +188,11 @@ impl Checker<'_> {
                 let mut seen: HashMap<&str, ast::Span> = HashMap::new();
                 for f in fields {
                     if let Some(first) = seen.get(f.name.name.as_str()) {
-                        let d = Diagnostic::error(
-                            "E0002",
-                            format!("the field `{}` is declared twice", f.name.name),
-                            self.file,
-                            f.name.span,
-                            "declared again here",
-                        )
-                        .with_label(self.file, *first, "first declared here");
-                        self.report(d);
+                        self.report(CheckError::Duplicate {
+                            what: Duplicated::Field(f.name.name.clone()),
+                            at: f.name.span,
+                            first: Some(Place { file: self.file, span: *first }),
+                        });
                         continue;
                     }
                     seen.insert(&f.name.name, f.name.span);
@@ -248,17 +221,7 @@ impl Checker<'_> {
                 let key = ev.key.as_ref().map(|k| self.expr(k, &mut scope));
                 if let Some(k) = &key {
                     if !matches!(k.ty.non_null(), Ty::String | Ty::Any) {
-                        let d = Diagnostic::error(
-                            "E0014",
-                            format!("an event's `key` must be a `string`, but this is `{}`", k.ty),
-                            self.file,
-                            k.span,
-                            format!("this is `{}`", k.ty),
-                        )
-                        .with_help(
-                            "convert it: `key toString(...)`, or use an identity such as `identityMap.Email[0].id`",
-                        );
-                        self.report(d);
+                        self.report(CheckError::Key { at: k.span, error: KeyError::NotString { ty: k.ty.clone() } });
                     }
                 }
                 let when = ev.when.as_ref().map(|w| self.condition(w, &mut scope));
@@ -297,12 +260,11 @@ impl Checker<'_> {
         let mut params = Vec::new();
         for p in &h.params {
             if params.iter().any(|(n, _): &(String, Ty)| *n == p.name.name) {
-                self.error(
-                    "E0002",
-                    p.name.span,
-                    format!("the parameter `{}` is declared twice", p.name.name),
-                    "declared again",
-                );
+                self.report(CheckError::Duplicate {
+                    what: Duplicated::Parameter(p.name.name.clone()),
+                    at: p.name.span,
+                    first: None,
+                });
                 continue;
             }
             let ty = self.type_expr(&p.ty);
@@ -312,13 +274,10 @@ impl Checker<'_> {
         }
         let method = h.method.name.to_ascii_uppercase();
         if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
-            self.error_help(
-                "E0022",
-                h.method.span,
-                format!("unknown HTTP method `{}`", h.method.name),
-                "not an HTTP method",
-                Some("use GET, POST, PUT, PATCH or DELETE".into()),
-            );
+            let said =
+                Said::new(h.method.span, format!("unknown HTTP method `{}`", h.method.name), "not an HTTP method")
+                    .help("use GET, POST, PUT, PATCH or DELETE");
+            self.report(CheckError::InvalidOption(said));
         }
         self.check_url(h, &params);
         let mut out = ir::Http {
@@ -342,11 +301,10 @@ impl Checker<'_> {
         for opt in &h.options {
             let word = option_word(&opt.kind);
             if let Some(first) = seen.get(word) {
-                let d =
-                    Diagnostic::error("E0022", format!("`{word}` is given twice"), self.file, opt.span, "given again")
-                        .with_label(self.file, *first, "first given here")
-                        .with_help("keep one of them");
-                self.report(d);
+                let said = Said::new(opt.span, format!("`{word}` is given twice"), "given again")
+                    .also(*first, "first given here")
+                    .help("keep one of them");
+                self.report(CheckError::InvalidOption(said));
                 continue;
             }
             seen.insert(word, opt.span);
@@ -366,13 +324,10 @@ impl Checker<'_> {
                 }
                 HttpOptionKind::Body(e) => {
                     if out.method == "GET" {
-                        self.error_help(
-                            "E0022",
-                            opt.span,
-                            "a GET request has no body",
-                            "body on a GET",
-                            Some("use `query { ... }` for GET parameters, or POST".into()),
-                        );
+                        self.report(CheckError::InvalidOption(
+                            Said::new(opt.span, "a GET request has no body", "body on a GET")
+                                .help("use `query { ... }` for GET parameters, or POST"),
+                        ));
                     }
                     out.body = Some(self.expr(e, &mut scope));
                 }
@@ -400,25 +355,23 @@ impl Checker<'_> {
                 }
                 HttpOptionKind::Timeout(d) => {
                     if d.millis > MAX_TIMEOUT_MS || d.millis <= 0 {
-                        self.error_help(
-                            "E0022",
-                            d.span,
-                            "an action or data source timeout must be more than 0 and at most 30s",
-                            "out of range",
-                            Some("use `timeout 30s` or less; slow services should answer asynchronously".into()),
-                        );
+                        self.report(CheckError::InvalidOption(
+                            Said::new(
+                                d.span,
+                                "an action or data source timeout must be more than 0 and at most 30s",
+                                "out of range",
+                            )
+                            .help("use `timeout 30s` or less; slow services should answer asynchronously"),
+                        ));
                     }
                     out.timeout_ms = d.millis;
                 }
                 HttpOptionKind::Retry { count, backoff } => {
                     if count.value < 0 || count.value > MAX_RETRIES {
-                        self.error_help(
-                            "E0022",
-                            count.span,
-                            "`retry` takes 0 to 10 attempts",
-                            "out of range",
-                            Some("use `retry 3 backoff 2s`".into()),
-                        );
+                        self.report(CheckError::InvalidOption(
+                            Said::new(count.span, "`retry` takes 0 to 10 attempts", "out of range")
+                                .help("use `retry 3 backoff 2s`"),
+                        ));
                     }
                     out.retries = count.value;
                     if let Some(b) = backoff {
@@ -427,25 +380,19 @@ impl Checker<'_> {
                 }
                 HttpOptionKind::Throttle { count, per } => {
                     if count.value <= 0 || per.millis <= 0 {
-                        self.error_help(
-                            "E0022",
-                            opt.span,
-                            "`throttle` needs a positive count and period",
-                            "out of range",
-                            Some("use e.g. `throttle 300 per 1s`".into()),
-                        );
+                        self.report(CheckError::InvalidOption(
+                            Said::new(opt.span, "`throttle` needs a positive count and period", "out of range")
+                                .help("use e.g. `throttle 300 per 1s`"),
+                        ));
                     }
                     out.throttle = Some((count.value, per.millis));
                 }
                 HttpOptionKind::Cache(d) => {
                     if h.kind == ast::HttpKind::Action {
-                        self.error_help(
-                            "E0022",
-                            opt.span,
-                            "`cache` is only for data sources",
-                            "cache on an action",
-                            Some("actions have effects and are never cached; remove `cache`".into()),
-                        );
+                        self.report(CheckError::InvalidOption(
+                            Said::new(opt.span, "`cache` is only for data sources", "cache on an action")
+                                .help("actions have effects and are never cached; remove `cache`"),
+                        ));
                     }
                     out.cache_ms = Some(d.millis);
                 }
@@ -469,15 +416,14 @@ impl Checker<'_> {
                 // Point inside the literal when the text maps one to one (no escapes before it).
                 let start = h.url.span.start + 1 + offset + open;
                 let span = ast::Span::new(start, (start + close + 1).min(h.url.span.end));
-                let help = crate::suggest::did_you_mean(name, params.iter().map(|(n, _)| n.as_str()))
-                    .or_else(|| Some(format!("add a parameter `{name}: string` to `{}`", h.name.name)));
-                self.error_help(
-                    "E0003",
-                    span,
-                    format!("the URL uses `{{{name}}}`, which is not a parameter"),
-                    "unknown parameter",
-                    help,
-                );
+                let suggestion =
+                    crate::suggest::nearest(name, params.iter().map(|(n, _)| n.as_str())).map(str::to_string);
+                self.report(CheckError::UnknownName {
+                    what: Unknown::UrlParameter { decl: h.name.name.clone() },
+                    name: name.to_string(),
+                    at: span,
+                    suggestion,
+                });
             }
             offset += open + close + 1;
             rest = &rest[open + close + 1..];

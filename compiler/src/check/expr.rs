@@ -1,11 +1,11 @@
 //! Typing expressions.
 
 use super::scope::{Context, Scope};
-use super::{assignable, unify, Assign, Checker, DeclKind};
-use crate::diag::Diagnostic;
+use super::{assignable, unify, ArgumentError, Assign, CheckError, Checker, DeclKind, Duplicated, FieldOwner, Place};
+use super::{Said, Unknown};
 use crate::functions::{self, Sig};
 use crate::ir::{self, Const, ExprKind as K};
-use crate::suggest::did_you_mean;
+use crate::suggest::nearest;
 use crate::types::Ty;
 use journey_grammar::ast::{self, BinaryOp, ExprKind as A, IsTest, Span, StrPart, UnaryOp};
 use std::sync::Arc;
@@ -71,25 +71,15 @@ impl Checker<'_> {
             A::Index { base, index } => self.index(base, index, span, scope),
             A::Call { func, args } => self.call(func, args, span, scope),
             A::Lambda { .. } => {
-                self.error_help(
-                    "E0009",
-                    span,
-                    "a lambda is only allowed as an argument of `all`, `first` or `last`",
-                    "lambda not allowed here",
-                    Some("write `all(list, x -> condition)`, or pass a value".into()),
-                );
+                self.report(CheckError::Lambda { at: span, function: None });
                 error_expr(span)
             }
             A::Unary { op, expr } => self.unary(*op, expr, span, scope),
             A::Binary { op, op_span, lhs, rhs } => self.binary(*op, *op_span, lhs, rhs, span, scope),
             A::Range { .. } => {
-                self.error_help(
-                    "E0021",
-                    span,
-                    "a range `a..b` is only allowed after `in`",
-                    "range not allowed here",
-                    Some("write `x in a..b`".into()),
-                );
+                let said = Said::new(span, "a range `a..b` is only allowed after `in`", "range not allowed here")
+                    .help("write `x in a..b`");
+                self.report(CheckError::NotAllowed(said));
                 error_expr(span)
             }
             A::Is { expr, test } => {
@@ -106,16 +96,14 @@ impl Checker<'_> {
                 let ty = match unify(&t.ty, &o.ty) {
                     Some(ty) => ty,
                     None => {
-                        let d = Diagnostic::error(
-                            "E0005",
-                            format!("the branches of `if then else` have different types: `{}` and `{}`", t.ty, o.ty),
-                            self.file,
+                        let said = Said::new(
                             o.span,
+                            format!("the branches of `if then else` have different types: `{}` and `{}`", t.ty, o.ty),
                             format!("this is `{}`", o.ty),
                         )
-                        .with_label(self.file, t.span, format!("this is `{}`", t.ty))
-                        .with_help("make both branches the same type, e.g. with `toString(...)`");
-                        self.report(d);
+                        .also(t.span, format!("this is `{}`", t.ty))
+                        .help("make both branches the same type, e.g. with `toString(...)`");
+                        self.report(CheckError::TypeMismatch(said));
                         Ty::Any
                     }
                 };
@@ -135,29 +123,24 @@ impl Checker<'_> {
                 Ty::List(_) => "test its size: `count(x) > 0`",
                 _ => "compare it with a value, or test it with `is not null`",
             };
-            self.report(
-                Diagnostic::error(
-                    "E0005",
-                    format!("a condition must be a `bool`, but this is `{}`", c.ty),
-                    self.file,
-                    c.span,
-                    format!("this is `{}`", c.ty),
-                )
-                .with_help(help),
-            );
+            let said = Said::new(
+                c.span,
+                format!("a condition must be a `bool`, but this is `{}`", c.ty),
+                format!("this is `{}`", c.ty),
+            )
+            .help(help);
+            self.report(CheckError::TypeMismatch(said));
         }
         c
     }
 
     /// Reports a type mismatch `what` at `span`.
     pub(crate) fn mismatch(&mut self, span: Span, what: &str, found: &Ty) {
-        self.report(Diagnostic::error(
-            "E0005",
-            format!("type mismatch: {what}"),
-            self.file,
+        self.report(CheckError::TypeMismatch(Said::new(
             span,
+            format!("type mismatch: {what}"),
             format!("this is `{found}`"),
-        ));
+        )));
     }
 
     /// Checks that `e` fits `want`; warns on a possibly-null value when `warn_null`.
@@ -166,21 +149,18 @@ impl Checker<'_> {
             Assign::Yes => {}
             Assign::MaybeNull => {
                 if warn_null {
-                    let d = Diagnostic::warning(
-                        "W0002",
-                        format!("{what} may be null, but `{want}` is needed"),
-                        self.file,
-                        e.span,
-                        format!("this is `{}`", e.ty),
-                    )
-                    .with_help("give a default with `??`, e.g. `... ?? \"\"`, or check `is not null` first");
-                    self.report(d);
+                    self.report(CheckError::PossiblyNull {
+                        at: e.span,
+                        what: what.to_string(),
+                        want: want.clone(),
+                        found: e.ty.clone(),
+                    });
                 }
             }
             Assign::No(None) => {
                 let msg = format!("{what} must be `{want}`, but it is `{}`", e.ty);
-                let d = Diagnostic::error("E0005", msg, self.file, e.span, format!("this is `{}`", e.ty));
-                self.report(d.with_help_opt(conversion_help(&e.ty, want)));
+                let said = Said::new(e.span, msg, format!("this is `{}`", e.ty)).help_opt(conversion_help(&e.ty, want));
+                self.report(CheckError::TypeMismatch(said));
             }
             Assign::No(Some(path)) => {
                 let at = field_value(e, &path).unwrap_or(e);
@@ -188,19 +168,20 @@ impl Checker<'_> {
                 match target_field(want, &path) {
                     Some(field_ty) => {
                         let msg = format!("the field `{path}` of {what} must be `{field_ty}`, but it is `{}`", at.ty);
-                        let d = Diagnostic::error("E0005", msg, self.file, at.span, format!("this is `{}`", at.ty));
-                        self.report(d.with_help_opt(conversion_help(&at.ty, &field_ty)));
+                        let said = Said::new(at.span, msg, format!("this is `{}`", at.ty))
+                            .help_opt(conversion_help(&at.ty, &field_ty));
+                        self.report(CheckError::TypeMismatch(said));
                     }
                     None => {
-                        let help = self.field_suggestion(want, &path);
-                        let d = Diagnostic::error(
-                            "E0004",
-                            format!("`{last}` is not a field of {what}"),
-                            self.file,
-                            at.span,
-                            format!("unknown field `{path}`"),
-                        );
-                        self.report(d.with_help_opt(help));
+                        // Point at the misspelled key, not at its value.
+                        let key = self.record_keys.get(&(self.file, at.span)).copied().unwrap_or(at.span);
+                        let suggestion = self.field_suggestion(want, &path);
+                        self.report(CheckError::UnknownField {
+                            owner: FieldOwner::Literal { what: what.to_string(), path: path.clone() },
+                            field: last,
+                            at: key,
+                            suggestion,
+                        });
                     }
                 }
             }
@@ -216,7 +197,7 @@ impl Checker<'_> {
             match r.fields.get(*part) {
                 Some(f) if i + 1 < parts.len() => ty = f.ty.non_null().clone(),
                 Some(_) => return None,
-                None => return did_you_mean(part, r.fields.keys().map(String::as_str)),
+                None => return nearest(part, r.fields.keys().map(String::as_str)).map(str::to_string),
             }
         }
         None
@@ -231,19 +212,7 @@ impl Checker<'_> {
             _ => true,
         };
         if !ok {
-            let example = match ty {
-                Ty::Date => "2026-12-24",
-                Ty::DateTime => "2026-12-24T10:00:00Z",
-                Ty::LocalDateTime => "2026-12-24T10:00:00",
-                _ => "09:30",
-            };
-            self.error_help(
-                "E0017",
-                span,
-                format!("`{text}` is not a valid {ty}"),
-                format!("not a valid {ty}"),
-                Some(format!("write a real {ty}, e.g. `{example}`")),
-            );
+            self.report(CheckError::InvalidLiteral { at: span, text: text.to_string(), ty });
         }
     }
 
@@ -290,18 +259,14 @@ impl Checker<'_> {
         let mut seen: Vec<(String, Span)> = Vec::new();
         for entry in entries {
             if let Some((_, first)) = seen.iter().find(|(k, _)| *k == entry.key.name) {
-                let d = Diagnostic::error(
-                    "E0002",
-                    format!("the key `{}` is given twice", entry.key.name),
-                    self.file,
-                    entry.key.span,
-                    "given again here",
-                )
-                .with_label(self.file, *first, "first given here")
-                .with_help("remove one of them");
-                self.report(d);
+                self.report(CheckError::Duplicate {
+                    what: Duplicated::RecordKey(entry.key.name.clone()),
+                    at: entry.key.span,
+                    first: Some(Place { file: self.file, span: *first }),
+                });
             }
             seen.push((entry.key.name.clone(), entry.key.span));
+            self.record_keys.insert((self.file, entry.value.span), entry.key.span);
             let value = self.expr(&entry.value, scope);
             fields.push((entry.key.name.clone(), value));
         }
@@ -325,13 +290,13 @@ impl Checker<'_> {
                     }
                 }
                 if id.name == "event" || id.name == "profile" {
-                    self.error_help(
-                        "E0021",
+                    let said = Said::new(
                         span,
                         format!("`{}` is not available in an event's `key` or `when`", id.name),
                         "not available here",
-                        Some("the payload's fields are in scope by their bare names: write `identityMap.Email[0].id`, not `event.identityMap...`".into()),
-                    );
+                    )
+                    .help("the payload's fields are in scope by their bare names: write `identityMap.Email[0].id`, not `event.identityMap...`");
+                    self.report(CheckError::NotAllowed(said));
                     return error_expr(span);
                 }
                 return self.field(event, id, span);
@@ -341,13 +306,7 @@ impl Checker<'_> {
                     return match event {
                         Ok(ty) => mk(K::Event, ty, span),
                         Err(why) => {
-                            self.error_help(
-                                "E0016",
-                                span,
-                                format!("`event` is not available: {why}"),
-                                "no entry event here",
-                                Some("read the profile, or fetch what you need from a data source".into()),
-                            );
+                            self.report(CheckError::NoEvent { at: span, why });
                             error_expr(span)
                         }
                     };
@@ -361,17 +320,14 @@ impl Checker<'_> {
         if matches!(scope.context, Context::Journey { .. }) {
             names.extend(["event", "profile"]);
         }
-        let help = did_you_mean(&id.name, names.iter().copied()).or_else(|| {
-            if self.decls.contains_key(&id.name) {
-                Some(format!(
-                    "`{}` is a declaration, not a value; values here are locals, `event` and `profile`",
-                    id.name
-                ))
-            } else {
-                None
-            }
+        let suggestion = nearest(&id.name, names.iter().copied()).map(str::to_string);
+        let is_declaration = self.decls.contains_key(&id.name);
+        self.report(CheckError::UnknownName {
+            what: Unknown::Value { is_declaration },
+            name: id.name.clone(),
+            at: span,
+            suggestion,
         });
-        self.error_help("E0003", span, format!("unknown name `{}`", id.name), "not found in this scope", help);
         error_expr(span)
     }
 
@@ -397,44 +353,35 @@ impl Checker<'_> {
                     }
                 }
                 None => {
-                    let help = did_you_mean(&name.name, r.fields.keys().map(String::as_str)).or_else(|| {
-                        let some: Vec<_> = r.fields.keys().take(6).map(|k| format!("`{k}`")).collect();
-                        if some.is_empty() {
-                            Some("this record has no fields".into())
-                        } else {
-                            Some(format!("its fields include {}", some.join(", ")))
-                        }
+                    let suggestion = nearest(&name.name, r.fields.keys().map(String::as_str)).map(str::to_string);
+                    self.report(CheckError::UnknownField {
+                        owner: FieldOwner::Record { some: r.fields.keys().take(6).cloned().collect() },
+                        field: name.name.clone(),
+                        at: name.span,
+                        suggestion,
                     });
-                    self.error_help(
-                        "E0004",
-                        name.span,
-                        format!("unknown field `{}`", name.name),
-                        "no such field in this record",
-                        help,
-                    );
                     return error_expr(span);
                 }
             },
             Ty::Map(t) => (**t).clone().optional(),
             Ty::List(_) => {
-                self.error_help(
-                    "E0005",
+                let said = Said::new(
                     name.span,
                     format!("a list has no field `{}`", name.name),
                     format!("this is `{}`", base.ty),
-                    Some(format!("take an item first: `[0].{}`, or use `first(list, x -> ...)`", name.name)),
-                );
+                )
+                .help(format!("take an item first: `[0].{}`, or use `first(list, x -> ...)`", name.name));
+                self.report(CheckError::TypeMismatch(said));
                 return error_expr(span);
             }
             other => {
                 let other = other.clone();
-                self.error_help(
-                    "E0005",
+                let said = Said::new(
                     name.span,
                     format!("`{other}` has no fields"),
                     format!("`.{}` on a `{other}`", name.name),
-                    None,
                 );
+                self.report(CheckError::TypeMismatch(said));
                 return error_expr(span);
             }
         };
@@ -483,13 +430,11 @@ impl Checker<'_> {
     ) -> ir::Expr {
         for a in args {
             if let Some(n) = &a.name {
-                self.error_help(
-                    "E0008",
-                    n.span,
-                    format!("library functions take positional arguments, not `{}:`", n.name),
-                    "named argument",
-                    Some(format!("remove `{}:`", n.name)),
-                );
+                self.report(CheckError::Argument {
+                    error: ArgumentError::Named { name: n.name.clone() },
+                    at: n.span,
+                    suggestion: None,
+                });
             }
         }
         match func.name.as_str() {
@@ -503,9 +448,8 @@ impl Checker<'_> {
                     self.expr(&a.value, scope);
                 }
             }
-            let help = did_you_mean(&func.name, functions::FUNCTIONS.iter().map(|f| f.name))
-                .or_else(|| Some("`journey explain E0006` lists where the library is described".into()));
-            self.error_help("E0006", func.span, format!("unknown function `{}`", func.name), "no such function", help);
+            let suggestion = nearest(&func.name, functions::FUNCTIONS.iter().map(|f| f.name)).map(str::to_string);
+            self.report(CheckError::UnknownFunction { name: func.name.clone(), at: func.span, suggestion });
             return error_expr(span);
         };
         let sigs: Vec<Sig> = f.sigs.iter().map(|s| Sig::parse(s)).collect();
@@ -520,13 +464,7 @@ impl Checker<'_> {
         for (i, a) in args.iter().enumerate() {
             if let A::Lambda { .. } = a.value.kind {
                 if !sigs.iter().any(|s| s.is_lambda(i)) {
-                    self.error_help(
-                        "E0009",
-                        a.value.span,
-                        format!("`{}` does not take a lambda", f.name),
-                        "lambda not allowed here",
-                        Some("lambdas are arguments of `all`, `first` and `last`".into()),
-                    );
+                    self.report(CheckError::Lambda { at: a.value.span, function: Some(f.name.to_string()) });
                     typed.push(Some(error_expr(a.value.span)));
                 } else {
                     typed.push(None);
@@ -537,13 +475,13 @@ impl Checker<'_> {
         }
         let shown: Vec<String> = f.sigs.iter().map(|s| functions::display_sig(f.name, s)).collect();
         if arity_ok.is_empty() {
-            self.error_help(
-                "E0007",
+            let said = Said::new(
                 span,
                 format!("`{}` takes {}, but {} given", f.name, arity_words(&sigs), args.len()),
                 format!("{} argument{}", args.len(), if args.len() == 1 { "" } else { "s" }),
-                Some(format!("the signature is {}", shown.join(" or "))),
-            );
+            )
+            .help(format!("the signature is {}", shown.join(" or ")));
+            self.report(CheckError::Arity(said));
             return error_expr(span);
         }
         let arg_tys: Vec<Option<Ty>> = typed.iter().map(|t| t.as_ref().map(|e| e.ty.clone())).collect();
@@ -570,13 +508,13 @@ impl Checker<'_> {
         if let Some(err) = first_err {
             let arg = typed[err.index].as_ref().map(|e| (e.span, e.ty.clone()));
             let (aspan, aty) = arg.unwrap_or((args[err.index].value.span, Ty::Any));
-            self.error_help(
-                "E0005",
+            let said = Said::new(
                 aspan,
                 format!("argument {} of `{}` must be {}, but it is `{}`", err.index + 1, f.name, err.expected, aty),
                 format!("this is `{aty}`"),
-                Some(format!("the signature is {}", shown.join(" or "))),
-            );
+            )
+            .help(format!("the signature is {}", shown.join(" or ")));
+            self.report(CheckError::TypeMismatch(said));
         }
         error_expr(span)
     }
@@ -604,13 +542,13 @@ impl Checker<'_> {
 
     fn date_literal(&mut self, func: &ast::Ident, args: &[ast::Arg], span: Span, scope: &mut Scope) -> ir::Expr {
         if args.len() != 1 {
-            self.error_help(
-                "E0007",
+            let said = Said::new(
                 span,
                 format!("`date` takes 1 argument, but {} given", args.len()),
                 "wrong number of arguments",
-                Some("write `date(\"2026-12-24\")`".into()),
-            );
+            )
+            .help("write `date(\"2026-12-24\")`");
+            self.report(CheckError::Arity(said));
             return error_expr(span);
         }
         let arg = self.expr(&args[0].value, scope);
@@ -633,16 +571,13 @@ impl Checker<'_> {
 
     fn secret(&mut self, args: &[ast::Arg], span: Span, scope: &mut Scope) -> ir::Expr {
         if !matches!(scope.context, Context::Http) {
-            self.error_help(
-                "E0021",
+            let said = Said::new(
                 span,
                 "`secret()` is only allowed in an action or data source declaration",
                 "secret used here",
-                Some(
-                    "read the secret in the action's `headers` or `auth`, so its value never enters journey data"
-                        .into(),
-                ),
-            );
+            )
+            .help("read the secret in the action's `headers` or `auth`, so its value never enters journey data");
+            self.report(CheckError::NotAllowed(said));
             return error_expr(span);
         }
         let name = match args {
@@ -658,13 +593,12 @@ impl Checker<'_> {
         match name {
             Some(n) => mk(K::Secret(n), Ty::String, span),
             None => {
-                self.error_help(
-                    "E0005",
+                let said = Said::new(
                     span,
                     "`secret` takes one string literal: the environment variable's name",
                     "expected `secret(\"NAME\")`",
-                    None,
                 );
+                self.report(CheckError::TypeMismatch(said));
                 error_expr(span)
             }
         }
@@ -750,13 +684,13 @@ impl Checker<'_> {
                         }
                     }
                     _ => {
-                        self.error_help(
-                            "E0005",
+                        let said = Said::new(
                             r.span,
                             format!("`{}` needs a list or a range on its right, but this is `{}`", op.symbol(), r.ty),
                             format!("this is `{}`", r.ty),
-                            Some("write `x in [a, b]` or `x in a..b`".into()),
-                        );
+                        )
+                        .help("write `x in [a, b]` or `x in a..b`");
+                        self.report(CheckError::TypeMismatch(said));
                     }
                 }
                 Ty::Bool
@@ -804,17 +738,15 @@ impl Checker<'_> {
             (BinaryOp::Coalesce, a, b) => Some(format!("the default after `??` must be a `{a}` too, not a `{b}`")),
             _ => None,
         };
-        let d = Diagnostic::error(
-            "E0005",
-            format!("`{}` cannot be applied to `{}` and `{}`", op.symbol(), l.ty, r.ty),
-            self.file,
+        let said = Said::new(
             op_span,
+            format!("`{}` cannot be applied to `{}` and `{}`", op.symbol(), l.ty, r.ty),
             format!("`{}` here", op.symbol()),
         )
-        .with_label(self.file, l.span, format!("this is `{}`", l.ty))
-        .with_label(self.file, r.span, format!("this is `{}`", r.ty))
-        .with_help_opt(help);
-        self.report(d);
+        .also(l.span, format!("this is `{}`", l.ty))
+        .also(r.span, format!("this is `{}`", r.ty))
+        .help_opt(help);
+        self.report(CheckError::TypeMismatch(said));
         Ty::Any
     }
 
@@ -855,23 +787,14 @@ impl Checker<'_> {
         if values.iter().any(|v| v == s) {
             return;
         }
-        let help = match crate::suggest::nearest(s, values.iter().map(String::as_str)) {
-            Some(n) => format!("did you mean `\"{n}\"`?"),
-            None => {
-                let some: Vec<_> = values.iter().take(5).map(|v| format!("\"{v}\"")).collect();
-                format!("the schema lists {}{}", some.join(", "), if values.len() > 5 { ", ..." } else { "" })
-            }
-        };
-        let d = Diagnostic::warning(
-            "W0003",
-            format!("\"{s}\" is not one of the values the schema lists for this field"),
-            self.file,
-            value.span,
-            "not a listed value",
-        )
-        .with_label(self.file, field.span, format!("this field lists {} values", values.len()))
-        .with_help(help);
-        self.report(d);
+        let suggestion = nearest(s, values.iter().map(String::as_str)).map(str::to_string);
+        self.report(CheckError::UnlistedValue {
+            at: value.span,
+            value: s.clone(),
+            field: field.span,
+            listed: values.to_vec(),
+            suggestion,
+        });
     }
 }
 

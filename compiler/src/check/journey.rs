@@ -1,8 +1,7 @@
 //! Journeys: settings, statements, reachability, waits against the timeout, jump cycles.
 
 use super::scope::{Context, Scope};
-use super::{Checker, DeclKind};
-use crate::diag::Diagnostic;
+use super::{ArgumentError, CheckError, Checker, DeclKind, KeyError, OutOfRange, Place, Said, SettingError};
 use crate::index::Entry;
 use crate::ir;
 use crate::types::Ty;
@@ -11,7 +10,6 @@ use std::collections::HashMap;
 
 /// The journey timeout when neither the journey nor journey.toml sets one.
 pub const DEFAULT_TIMEOUT_MS: i64 = 91 * 24 * 3_600_000;
-const WEEKDAYS: [&str; 8] = ["day", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 
 /// Per-journey state while its body is checked.
 struct Walk {
@@ -56,16 +54,10 @@ impl Checker<'_> {
             };
             if word != "exit on" {
                 if let Some(first) = seen.get(word) {
-                    let d = Diagnostic::error(
-                        "E0019",
-                        format!("`{word}` is given twice in journey `{}`", j.name.name),
-                        self.file,
-                        setting.span,
-                        "given again",
-                    )
-                    .with_label(self.file, *first, "first given here")
-                    .with_help("a journey has one of each setting; keep one");
-                    self.report(d);
+                    self.report(CheckError::Setting {
+                        at: setting.span,
+                        error: SettingError::Repeated { word, journey: j.name.name.clone(), first: *first },
+                    });
                     continue;
                 }
                 seen.insert(word, setting.span);
@@ -91,7 +83,7 @@ impl Checker<'_> {
                     timeout_ms = d.millis;
                     timeout_span = Some(setting.span);
                     if d.millis <= 0 {
-                        self.error("E0017", d.span, "a journey timeout must be longer than 0", "not a valid timeout");
+                        self.report(CheckError::OutOfRange { at: d.span, what: OutOfRange::JourneyTimeout });
                     }
                 }
                 S::Active { from, to } => {
@@ -106,13 +98,7 @@ impl Checker<'_> {
                     }
                     if let (Some(a), Some(b)) = &bounds {
                         if a > b && f.ty == t.ty {
-                            self.error_help(
-                                "E0017",
-                                setting.span,
-                                "the active window ends before it starts",
-                                "empty window",
-                                Some("swap the dates".into()),
-                            );
+                            self.report(CheckError::OutOfRange { at: setting.span, what: OutOfRange::ActiveWindow });
                         }
                         active = Some((a.clone(), b.clone()));
                     }
@@ -124,21 +110,24 @@ impl Checker<'_> {
                 }
             }
         }
+        // A `start on` line that did not parse has been reported already.
+        let text = &self.sources.get(self.file).text;
+        let broken_start = j.body.stmts.iter().any(|s| {
+            matches!(s.kind, A::Error) && text.get(s.span.start..s.span.end).is_some_and(|t| t.starts_with("start"))
+        });
         let start = start.unwrap_or_else(|| {
-            if !seen.contains_key("start on") {
-                self.error_help(
-                    "E0019",
-                    j.name.span,
-                    format!("journey `{}` has no `start on`", j.name.name),
-                    "never starts",
-                    Some("add a line such as `start on SomeEvent` or `start on audience VIP enters`".into()),
-                );
+            if !seen.contains_key("start on") && !broken_start {
+                self.report(CheckError::Setting {
+                    at: j.name.span,
+                    error: SettingError::NoStart { journey: j.name.name.clone() },
+                });
             }
             ir::Start::Event(String::new())
         });
         let mut scope = Scope::new(Context::Journey { event });
         let mut walk = Walk { timeout_ms, timeout_span, next_id: 0 };
         let (body, _) = self.block(&j.body.stmts, &mut scope, &mut walk);
+        self.check_path_against_timeout(&body, &walk);
         ir::Journey {
             name: j.name.name.clone(),
             start,
@@ -166,16 +155,13 @@ impl Checker<'_> {
                 if let Some(d) = decl {
                     if d.key.is_none() {
                         let at = self.decls[&ev.name];
-                        let diag = Diagnostic::error(
-                            "E0014",
-                            format!("`{}` cannot start a journey: it declares no `key`", ev.name),
-                            self.file,
-                            ev.span,
-                            "no profile key",
-                        )
-                        .with_label(at.file, at.name_span, "declared here without `key`")
-                        .with_help("add `key <string expression over the payload>` to the event, e.g. `key identityMap.Email[0].id`");
-                        self.report(diag);
+                        self.report(CheckError::Key {
+                            at: ev.span,
+                            error: KeyError::Missing {
+                                event: ev.name.clone(),
+                                declared: Place { file: at.file, span: at.name_span },
+                            },
+                        });
                     }
                 }
                 (Some(ir::Start::Event(ev.name.clone())), Ok(payload))
@@ -194,17 +180,8 @@ impl Checker<'_> {
                 let mut scope = Scope::new(Context::Test);
                 let (every, at) = match schedule {
                     ast::Schedule::Every { every, at } => {
+                        // The grammar only takes `day` and the weekdays here.
                         let word = every.name.to_ascii_lowercase();
-                        if !WEEKDAYS.contains(&word.as_str()) {
-                            let help = crate::suggest::did_you_mean(&word, WEEKDAYS);
-                            self.error_help(
-                                "E0017",
-                                every.span,
-                                format!("`every {}` is not a schedule", every.name),
-                                "expected `day` or a weekday",
-                                help.or_else(|| Some("write `every day at 09:00` or `every monday at 09:00`".into())),
-                            );
-                        }
                         let t = self.expr(at, &mut scope);
                         if !matches!(t.ty, Ty::Time | Ty::Any) {
                             self.mismatch(t.span, "a schedule's `at` is a time of day like `09:00`", &t.ty);
@@ -228,10 +205,8 @@ impl Checker<'_> {
         if jiff::tz::TimeZone::get(&tz.value).is_ok() {
             return;
         }
-        let names: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
-        let help = crate::suggest::did_you_mean(&tz.value, names.iter().map(String::as_str))
-            .or_else(|| Some("use an IANA time zone name such as `Europe/Paris` or `America/New_York`".into()));
-        self.error_help("E0017", tz.span, format!("unknown time zone \"{}\"", tz.value), "not an IANA time zone", help);
+        let (suggestion, abbreviation) = crate::suggest::time_zone(&tz.value);
+        self.report(CheckError::UnknownTimeZone { at: tz.span, zone: tz.value.clone(), suggestion, abbreviation });
     }
 
     /// Checks a block's statements; returns them and whether every path through it ends.
@@ -243,13 +218,7 @@ impl Checker<'_> {
             if ended && !reported && !matches!(stmt.kind, A::Error) {
                 reported = true;
                 let last = stmts.last().map(|s| s.span).unwrap_or(stmt.span);
-                self.error_help(
-                    "E0012",
-                    stmt.span.to(last),
-                    "unreachable code: every path before this ends",
-                    "never runs",
-                    Some("delete these statements, or move the `end` after them".into()),
-                );
+                self.report(CheckError::Unreachable { at: stmt.span.to(last) });
             }
             let (s, ends) = self.stmt(stmt, scope, walk);
             ended |= ends;
@@ -290,13 +259,13 @@ impl Checker<'_> {
             A::Wait(e) => {
                 let d = self.expr(e, scope);
                 if !matches!(d.ty.non_null(), Ty::Duration | Ty::Any) {
-                    self.error_help(
-                        "E0005",
+                    let said = Said::new(
                         d.span,
                         format!("`wait` takes a duration, but this is `{}`", d.ty),
                         format!("this is `{}`", d.ty),
-                        Some("write `wait 2h`, or `wait until 09:00` for a time of day".into()),
-                    );
+                    )
+                    .help("write `wait 2h`, or `wait until 09:00` for a time of day");
+                    self.report(CheckError::TypeMismatch(said));
                 }
                 self.check_against_timeout(&d, "this wait", walk);
                 ir::StmtKind::Wait(d)
@@ -304,16 +273,13 @@ impl Checker<'_> {
             A::WaitUntil(e) => {
                 let t = self.expr(e, scope);
                 if !matches!(t.ty.non_null(), Ty::Time | Ty::DateTime | Ty::LocalDateTime | Ty::Date | Ty::Any) {
-                    self.error_help(
-                        "E0005",
+                    let said = Said::new(
                         t.span,
                         format!("`wait until` takes a time of day or a date-time, but this is `{}`", t.ty),
                         format!("this is `{}`", t.ty),
-                        Some(
-                            "write `wait until 09:00` or `wait until event.timestamp + 3d`; `wait 2h` waits a duration"
-                                .into(),
-                        ),
-                    );
+                    )
+                    .help("write `wait until 09:00` or `wait until event.timestamp + 3d`; `wait 2h` waits a duration");
+                    self.report(CheckError::TypeMismatch(said));
                 }
                 ir::StmtKind::WaitUntil(t)
             }
@@ -335,13 +301,7 @@ impl Checker<'_> {
                         if arm.binding.is_none() {
                             // Without `as` the condition cannot name the payload: say that
                             // once instead of reporting each of its names as unknown.
-                            self.error_help(
-                                "E0020",
-                                c.span,
-                                "`where` needs the awaited event to be named with `as`",
-                                "no `as` before this `where`",
-                                Some(format!("write `on {} as e where e.... -> {{ }}`", arm.event.name)),
-                            );
+                            self.report(CheckError::WhereWithoutAs { at: c.span, event: arm.event.name.clone() });
                             return None;
                         }
                         Some(self.condition(c, scope))
@@ -362,11 +322,7 @@ impl Checker<'_> {
                     (d, body)
                 });
                 if after.is_none() {
-                    let kw = Span::new(span.start, (span.start + 5).min(span.end));
-                    let d = Diagnostic::warning("W0001", "this `await` has no timeout path", self.file, kw, "waits with no `after`")
-                        .with_note("if none of the events arrives, the instance waits until the journey's timeout and ends `timed-out`")
-                        .with_help("add an arm such as `after 3d -> { end \"no-response\" }`");
-                    self.report(d);
+                    self.report(CheckError::AwaitNoTimeout { keyword: stmt.keyword });
                     all_end = false;
                 }
                 ends = all_end;
@@ -398,26 +354,11 @@ impl Checker<'_> {
             A::Split(branches) => {
                 let total: f64 = branches.iter().map(|b| b.percent).sum();
                 if (total - 100.0).abs() > 1e-9 && !branches.is_empty() {
-                    let kw = Span::new(span.start, (span.start + 5).min(span.end));
-                    let mut d = Diagnostic::error(
-                        "E0010",
-                        format!("the split's percentages sum to {}%, not 100%", fmt_percent(total)),
-                        self.file,
-                        kw,
-                        format!("sums to {}%", fmt_percent(total)),
-                    );
-                    for b in branches {
-                        d = d.with_label(self.file, b.percent_span, format!("{}%", fmt_percent(b.percent)));
-                    }
-                    let help = if total < 100.0 {
-                        format!(
-                            "add a branch of {}% (a control group), or raise the others",
-                            fmt_percent(100.0 - total)
-                        )
-                    } else {
-                        format!("lower the percentages by {}% in all", fmt_percent(total - 100.0))
-                    };
-                    self.report(d.with_help(help));
+                    self.report(CheckError::SplitSum {
+                        keyword: stmt.keyword,
+                        total,
+                        branches: branches.iter().map(|b| (b.percent_span, b.percent)).collect(),
+                    });
                 }
                 let mut out = Vec::new();
                 let mut all_end = !branches.is_empty();
@@ -463,6 +404,9 @@ impl Checker<'_> {
             }
             A::End(label) => {
                 ends = true;
+                if let Some(l) = label.as_ref().filter(|l| ir::RESERVED_LABELS.contains(&l.value.as_str())) {
+                    self.report(CheckError::ReservedLabel { at: l.span, label: l.value.clone() });
+                }
                 ir::StmtKind::End(label.as_ref().map(|l| l.value.clone()))
             }
             A::Error => return (None, false),
@@ -486,14 +430,14 @@ impl Checker<'_> {
                     None => {
                         let base = ty.clone();
                         self.note(seg.span, || Entry::Field { base, field: None, ty: Ty::Any });
-                        let help = crate::suggest::did_you_mean(&seg.name, r.fields.keys().map(String::as_str));
-                        self.error_help(
-                            "E0004",
-                            seg.span,
-                            format!("the profile has no field `{}` here", seg.name),
-                            "unknown profile field",
-                            help,
-                        );
+                        let suggestion =
+                            crate::suggest::nearest(&seg.name, r.fields.keys().map(String::as_str)).map(str::to_string);
+                        self.report(CheckError::UnknownField {
+                            owner: super::FieldOwner::ProfileUpdate,
+                            field: seg.name.clone(),
+                            at: seg.span,
+                            suggestion,
+                        });
                         return None;
                     }
                 },
@@ -507,25 +451,34 @@ impl Checker<'_> {
         Some(ty.non_null().clone())
     }
 
-    fn check_against_timeout(&mut self, d: &ir::Expr, what: &str, walk: &Walk) {
+    fn check_against_timeout(&mut self, d: &ir::Expr, what: &'static str, walk: &Walk) {
         let Some(ms) = const_duration(d) else { return };
         if ms <= walk.timeout_ms {
             return;
         }
-        let mut diag = Diagnostic::error(
-            "E0011",
-            format!("{what} ({}) is longer than the journey timeout ({})", fmt_ms(ms), fmt_ms(walk.timeout_ms)),
-            self.file,
-            d.span,
-            "longer than the journey timeout",
-        );
-        diag = match walk.timeout_span {
-            Some(s) => diag.with_label(self.file, s, "the journey times out here"),
-            None => diag.with_note(
-                "the journey has no `timeout`, so the project default applies (91d unless journey.toml says otherwise)",
-            ),
-        };
-        self.report(diag.with_help(format!("shorten it, or raise the journey's `timeout` to at least {}", fmt_ms(ms))));
+        self.report(CheckError::WaitTooLong {
+            at: d.span,
+            what,
+            ms,
+            timeout_ms: walk.timeout_ms,
+            timeout_at: walk.timeout_span,
+        });
+    }
+
+    /// Warns (once per journey) when a path's waits and await timeouts add up to the journey
+    /// timeout: instances on it end `timed-out` before they reach what follows.
+    fn check_path_against_timeout(&mut self, body: &[ir::Stmt], walk: &Walk) {
+        let mut paths = Paths { timeout_ms: walk.timeout_ms, hit: None, too_long: false };
+        paths.block(body, Path::default());
+        if let (Some((at, path)), false) = (paths.hit, paths.too_long) {
+            self.report(CheckError::TimeoutHidesPath {
+                at,
+                path_ms: path.ms,
+                timeout_ms: walk.timeout_ms,
+                timeout_at: walk.timeout_span,
+                waits: path.waits,
+            });
+        }
     }
 
     /// Checks a `call`/`fetch`; returns it and the type its `let` holds.
@@ -545,16 +498,18 @@ impl Checker<'_> {
                         Some(n) => match h.params.iter().position(|(p, _)| *p == n.name) {
                             Some(i) => i,
                             None => {
-                                let help =
-                                    crate::suggest::did_you_mean(&n.name, h.params.iter().map(|(p, _)| p.as_str()))
-                                        .or_else(|| Some(format!("`{}` takes {}", h.name, param_list(&h.params))));
-                                self.error_help(
-                                    "E0008",
-                                    n.span,
-                                    format!("`{}` has no parameter `{}`", h.name, n.name),
-                                    "unknown argument",
-                                    help,
-                                );
+                                let suggestion =
+                                    crate::suggest::nearest(&n.name, h.params.iter().map(|(p, _)| p.as_str()))
+                                        .map(str::to_string);
+                                self.report(CheckError::Argument {
+                                    error: ArgumentError::Unknown {
+                                        callee: h.name.clone(),
+                                        name: n.name.clone(),
+                                        signature: Some(param_list(&h.params)),
+                                    },
+                                    at: n.span,
+                                    suggestion,
+                                });
                                 continue;
                             }
                         },
@@ -564,8 +519,7 @@ impl Checker<'_> {
                         }
                     };
                     if idx >= h.params.len() {
-                        self.error_help(
-                            "E0007",
+                        let said = Said::new(
                             v.span,
                             format!(
                                 "`{}` takes {} argument{}, but more are given",
@@ -574,18 +528,17 @@ impl Checker<'_> {
                                 if h.params.len() == 1 { "" } else { "s" }
                             ),
                             "extra argument",
-                            Some(format!("`{}` takes {}", h.name, param_list(&h.params))),
-                        );
+                        )
+                        .help(format!("`{}` takes {}", h.name, param_list(&h.params)));
+                        self.report(CheckError::Arity(said));
                         continue;
                     }
                     if args[idx].is_some() {
-                        self.error_help(
-                            "E0008",
-                            a.name.as_ref().map(|n| n.span).unwrap_or(v.span),
-                            format!("the argument `{}` is given twice", h.params[idx].0),
-                            "given again",
-                            Some("remove one of them".into()),
-                        );
+                        self.report(CheckError::Argument {
+                            error: ArgumentError::Twice { name: h.params[idx].0.clone() },
+                            at: a.name.as_ref().map(|n| n.span).unwrap_or(v.span),
+                            suggestion: None,
+                        });
                         continue;
                     }
                     let (pname, pty) = &h.params[idx];
@@ -600,18 +553,15 @@ impl Checker<'_> {
                     .map(|((n, _), _)| n.as_str())
                     .collect();
                 if !missing.is_empty() {
-                    let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
-                    self.error_help(
-                        "E0008",
-                        c.span,
-                        format!(
-                            "missing argument{} {list} for `{}`",
-                            if missing.len() == 1 { "" } else { "s" },
-                            h.name
-                        ),
-                        "missing arguments",
-                        Some(format!("`{}` takes {}", h.name, param_list(&h.params))),
-                    );
+                    self.report(CheckError::Argument {
+                        error: ArgumentError::Missing {
+                            callee: h.name.clone(),
+                            names: missing.iter().map(|m| m.to_string()).collect(),
+                            signature: param_list(&h.params),
+                        },
+                        at: c.span,
+                        suggestion: None,
+                    });
                 }
             }
             None => {
@@ -660,19 +610,23 @@ impl Checker<'_> {
                 let (last_name, last_span) = cycle[0];
                 let from = cycle.last().map(|(n, _)| *n).unwrap_or(last_name);
                 let Some(decl) = self.decls.get(from).copied() else { continue };
-                let mut d = Diagnostic::error(
-                    "E0013",
-                    format!("journeys jump in a cycle: {} -> {}", names.join(" -> "), names[0]),
-                    decl.file,
-                    last_span,
-                    format!("`{from}` jumps back to `{last_name}`"),
-                );
+                let mut jumps = Vec::new();
                 for (n, s) in cycle.iter().skip(1) {
                     if let Some(dd) = self.decls.get(*n).copied() {
-                        d = d.with_label(dd.file, *s, format!("jump to `{n}`"));
+                        jumps.push((Place { file: dd.file, span: *s }, n.to_string()));
                     }
                 }
-                self.report(d.with_help("remove one of the jumps so a profile cannot be handed around forever"));
+                self.report_in(
+                    decl.file,
+                    CheckError::JumpCycle {
+                        file: decl.file,
+                        at: last_span,
+                        names: names.iter().map(|n| n.to_string()).collect(),
+                        from: from.to_string(),
+                        to: last_name.to_string(),
+                        jumps,
+                    },
+                );
             }
         }
     }
@@ -776,11 +730,83 @@ pub fn fmt_ms(ms: i64) -> String {
     out
 }
 
-fn fmt_percent(p: f64) -> String {
-    if p.fract() == 0.0 {
-        format!("{}", p as i64)
-    } else {
-        format!("{p}")
+/// The waits along one path through a journey, in order, and their sum.
+#[derive(Clone, Default)]
+struct Path {
+    ms: i64,
+    waits: Vec<(Span, i64)>,
+}
+
+/// Walks every path of a journey body adding up constant waits and await timeouts.
+struct Paths {
+    timeout_ms: i64,
+    /// The first wait at which a path reaches the timeout, with that path.
+    hit: Option<(Span, Path)>,
+    /// A single wait is already longer than the timeout (E0011 says so).
+    too_long: bool,
+}
+
+impl Paths {
+    fn wait(&mut self, at: Span, ms: i64, mut path: Path) -> Path {
+        path.ms = path.ms.saturating_add(ms);
+        path.waits.push((at, ms));
+        if ms > self.timeout_ms {
+            self.too_long = true;
+        } else if path.ms >= self.timeout_ms && self.hit.is_none() {
+            self.hit = Some((at, path.clone()));
+        }
+        path
+    }
+
+    /// The longest path that falls through `stmts` from `path`, or `None` when every path ends.
+    fn block(&mut self, stmts: &[ir::Stmt], mut path: Path) -> Option<Path> {
+        use ir::StmtKind as K;
+        for s in stmts {
+            let branches: Vec<Option<Path>> = match &s.kind {
+                K::Wait(d) => {
+                    if let Some(ms) = const_duration(d) {
+                        path = self.wait(d.span, ms, path);
+                    }
+                    continue;
+                }
+                K::End(_) | K::Jump(_) => return None,
+                K::Await { arms, after } => {
+                    let mut out: Vec<Option<Path>> = arms.iter().map(|a| self.block(&a.body, path.clone())).collect();
+                    match after {
+                        Some((d, body)) => {
+                            let p = match const_duration(d) {
+                                Some(ms) => self.wait(d.span, ms, path.clone()),
+                                None => path.clone(),
+                            };
+                            out.push(self.block(body, p));
+                        }
+                        None => out.push(Some(path.clone())),
+                    }
+                    out
+                }
+                K::If { branches, otherwise } => {
+                    let mut out: Vec<Option<Path>> =
+                        branches.iter().map(|(_, b)| self.block(b, path.clone())).collect();
+                    out.push(self.block(otherwise, path.clone()));
+                    out
+                }
+                K::Split(bs) => bs.iter().map(|(_, _, b)| self.block(b, path.clone())).collect(),
+                K::Cap { body, otherwise, .. } => {
+                    vec![self.block(body, path.clone()), self.block(otherwise, path.clone())]
+                }
+                K::Call { call, .. } => {
+                    let mut out = vec![Some(path.clone())];
+                    for b in [&call.on_timeout, &call.on_error].into_iter().flatten() {
+                        out.push(self.block(b, path.clone()));
+                    }
+                    out
+                }
+                // No wait and no branches; a `wait until` waits for a time not known here.
+                K::Let { .. } | K::WaitUntil(_) | K::UpdateProfile(_) => continue,
+            };
+            path = branches.into_iter().flatten().max_by_key(|p| p.ms)?;
+        }
+        Some(path)
     }
 }
 

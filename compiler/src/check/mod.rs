@@ -1,12 +1,16 @@
 //! The checker: resolves names, types every expression and statement, and builds the IR.
 
 mod decls;
+mod error;
 mod expr;
 mod journey;
 pub(crate) mod scope;
 mod testblock;
 mod typing;
 
+pub use error::{
+    ArgumentError, CheckError, Duplicated, FieldOwner, KeyError, OutOfRange, Place, Said, SettingError, Unknown,
+};
 pub use journey::{const_duration, fmt_ms, DEFAULT_TIMEOUT_MS};
 pub use typing::{assignable, unify, Assign};
 
@@ -103,6 +107,8 @@ pub struct Checker<'a> {
     /// Enum values of the field read at a span (for the listed-values warning).
     pub(crate) enums: HashMap<(FileId, Span), Arc<Vec<String>>>,
     pub(crate) references: Vec<Reference>,
+    /// The key span of each record literal entry, by its value's span (to point at a key).
+    pub(crate) record_keys: HashMap<(FileId, Span), Span>,
     /// The file being checked now.
     pub(crate) file: FileId,
     /// The editors' index, when asked for (see [`crate::index`]).
@@ -131,6 +137,7 @@ impl<'a> Checker<'a> {
             events: HashMap::new(),
             enums: HashMap::new(),
             references: Vec::new(),
+            record_keys: HashMap::new(),
             file: 0,
             index: None,
         }
@@ -177,24 +184,14 @@ impl<'a> Checker<'a> {
         (out, diags)
     }
 
-    pub(crate) fn report(&mut self, d: Diagnostic) {
-        self.diags.push(d);
+    /// Reports a problem in the file being checked.
+    pub(crate) fn report(&mut self, e: CheckError) {
+        self.report_in(self.file, e);
     }
 
-    pub(crate) fn error(&mut self, code: &'static str, span: Span, msg: impl Into<String>, label: impl Into<String>) {
-        let d = Diagnostic::error(code, msg, self.file, span, label);
-        self.diags.push(d);
-    }
-
-    pub(crate) fn error_help(
-        &mut self,
-        code: &'static str,
-        span: Span,
-        msg: impl Into<String>,
-        label: impl Into<String>,
-        help: Option<String>,
-    ) {
-        let d = Diagnostic::error(code, msg, self.file, span, label).with_help_opt(help);
+    /// Reports a problem in `file`.
+    pub(crate) fn report_in(&mut self, file: FileId, e: CheckError) {
+        let d = e.diagnostic(file, &self.sources.get(file).text);
         self.diags.push(d);
     }
 
@@ -212,31 +209,19 @@ impl<'a> Checker<'a> {
                 true
             }
             Some(d) => {
-                let want = kinds.iter().map(|k| k.word()).collect::<Vec<_>>().join(" or ");
-                let diag = Diagnostic::error(
-                    "E0018",
-                    format!(
-                        "`{}` is {} {}, not {}",
-                        name.name,
-                        article(d.kind.word()),
-                        d.kind.word(),
-                        article_word(&want)
-                    ),
-                    self.file,
-                    name.span,
-                    format!("expected {}", article_word(&want)),
-                )
-                .with_label(
-                    d.file,
-                    d.name_span,
-                    format!("`{}` is declared here as {}", name.name, article_word(d.kind.word())),
-                );
                 let mut names = Vec::new();
                 for k in kinds {
                     names.extend(self.names_of(*k));
                 }
-                let diag = diag.with_help_opt(crate::suggest::did_you_mean(&name.name, names));
-                self.report(diag);
+                let suggestion = crate::suggest::nearest(&name.name, names).map(str::to_string);
+                self.report(CheckError::WrongKind {
+                    name: name.name.clone(),
+                    at: name.span,
+                    found: d.kind,
+                    declared: Place { file: d.file, span: d.name_span },
+                    wanted: kinds.to_vec(),
+                    suggestion,
+                });
                 false
             }
             None => {
@@ -244,16 +229,13 @@ impl<'a> Checker<'a> {
                 for k in kinds {
                     names.extend(self.names_of(*k));
                 }
-                let want = kinds.iter().map(|k| k.word()).collect::<Vec<_>>().join(" or ");
-                let help = crate::suggest::did_you_mean(&name.name, names.iter().copied())
-                    .or_else(|| Some(format!("declare it, e.g. `{}`", example_decl(kinds[0], &name.name))));
-                self.error_help(
-                    "E0003",
-                    name.span,
-                    format!("unknown {want} `{}`", name.name),
-                    format!("no {want} is named `{}`", name.name),
-                    help,
-                );
+                let suggestion = crate::suggest::nearest(&name.name, names).map(str::to_string);
+                self.report(CheckError::UnknownName {
+                    what: Unknown::Declaration(kinds.to_vec()),
+                    name: name.name.clone(),
+                    at: name.span,
+                    suggestion,
+                });
                 false
             }
         }

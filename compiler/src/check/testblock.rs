@@ -1,14 +1,10 @@
 //! `test` blocks: names, payloads against event schemas, mocks against `returns`, expectations.
 
 use super::scope::{Context, Scope};
-use super::{Checker, DeclKind};
-use crate::diag::Diagnostic;
+use super::{ArgumentError, CheckError, Checker, DeclKind, Said, Unknown};
 use crate::ir;
 use crate::types::Ty;
 use journey_grammar::ast::{self, ItemKind, TestStmtKind as T};
-
-/// The labels every journey can end with, besides its own `end "..."` labels.
-const BUILTIN_LABELS: [&str; 4] = ["timed-out", "exited", "error", "stopped"];
 
 impl Checker<'_> {
     /// Checks every test block.
@@ -41,13 +37,9 @@ impl Checker<'_> {
             T::Start(e) => {
                 let v = self.literal(e);
                 if index != 0 {
-                    self.error_help(
-                        "E0021",
-                        s.span,
-                        "`start` must be the first statement of a test",
-                        "not first",
-                        Some("move it to the top of the test".into()),
-                    );
+                    let said = Said::new(s.span, "`start` must be the first statement of a test", "not first")
+                        .help("move it to the top of the test");
+                    self.report(CheckError::NotAllowed(said));
                 }
                 let ir::ExprKind::Const(ir::Const::DateTime(at)) = &v.kind else {
                     self.mismatch(v.span, "`start` takes a date-time like `2026-12-01T08:00:00Z`", &v.ty);
@@ -121,11 +113,7 @@ impl Checker<'_> {
                     }
                     v
                 });
-                if let Some(t) = times {
-                    if t.value < 0 {
-                        self.error("E0017", t.span, "a call count cannot be negative", "negative count");
-                    }
-                }
+                // `times` is a literal without sign: the grammar takes no negative count.
                 ir::TestStmt::ExpectCall { action: action.name.clone(), args, times: times.map(|t| t.value) }
             }
             T::ExpectNoCall { action } => {
@@ -142,45 +130,32 @@ impl Checker<'_> {
             match h.params.iter().find(|(p, _)| p == name) {
                 Some((_, ty)) => self.expect_ty(value, ty, &format!("the expected `{name}`"), false),
                 None => {
-                    let help = crate::suggest::did_you_mean(name, h.params.iter().map(|(p, _)| p.as_str()));
-                    self.error_help(
-                        "E0008",
-                        entry.key.span,
-                        format!("`{}` has no parameter `{name}`", h.name),
-                        "unknown argument",
-                        help,
-                    );
+                    let suggestion =
+                        crate::suggest::nearest(name, h.params.iter().map(|(p, _)| p.as_str())).map(str::to_string);
+                    self.report(CheckError::Argument {
+                        error: ArgumentError::Unknown { callee: h.name.clone(), name: name.clone(), signature: None },
+                        at: entry.key.span,
+                        suggestion,
+                    });
                 }
             }
         }
     }
 
     fn check_label(&mut self, j: &ir::Journey, label: &ast::StrLit) {
-        let mut labels: Vec<String> = BUILTIN_LABELS.iter().map(|s| s.to_string()).collect();
+        let mut labels: Vec<String> = ir::OUTCOME_LABELS.iter().map(|s| s.to_string()).collect();
         collect_labels(&j.body, &mut labels);
         if labels.contains(&label.value) {
             return;
         }
-        let help = crate::suggest::did_you_mean(&label.value, labels.iter().map(String::as_str)).or_else(|| {
-            let own: Vec<String> = labels[BUILTIN_LABELS.len()..].iter().map(|l| format!("\"{l}\"")).collect();
-            Some(if own.is_empty() {
-                format!(
-                    "`{}` has no `end \"...\"` labels; it can end \"timed-out\", \"exited\", \"error\" or \"stopped\"",
-                    j.name
-                )
-            } else {
-                format!("`{}` ends with {}", j.name, own.join(", "))
-            })
+        let suggestion = crate::suggest::nearest(&label.value, labels.iter().map(String::as_str)).map(str::to_string);
+        let own = labels[ir::OUTCOME_LABELS.len()..].to_vec();
+        self.report(CheckError::UnknownName {
+            what: Unknown::Label { journey: j.name.clone(), own },
+            name: label.value.clone(),
+            at: label.span,
+            suggestion,
         });
-        let d = Diagnostic::error(
-            "E0003",
-            format!("journey `{}` never ends with the label \"{}\"", j.name, label.value),
-            self.file,
-            label.span,
-            "no `end` gives this label",
-        )
-        .with_help_opt(help);
-        self.report(d);
     }
 }
 

@@ -58,11 +58,9 @@ pub const WIDTH: usize = 100;
 /// Formats a `.journey` source, or returns its syntax errors.
 pub fn format(src: &str) -> Result<String, Vec<SyntaxError>> {
     let parsed = crate::parse(src);
-    // An impossible date (`2026-02-30`) is the checker's business; the text is kept as written.
-    let errors: Vec<SyntaxError> =
-        parsed.errors.into_iter().filter(|e| !e.message.starts_with("invalid date or time")).collect();
-    if !errors.is_empty() {
-        return Err(errors);
+    // An impossible date (`2026-02-30`) parses: it is the checker's business.
+    if !parsed.errors.is_empty() {
+        return Err(parsed.errors);
     }
     Ok(format_file(src, &parsed.file))
 }

@@ -41,7 +41,7 @@ impl Lower<'_> {
                         }
                         span.start = prev.map_or(span.start, |p| p.0);
                     }
-                    stmts.push(Stmt { kind: StmtKind::Error, span });
+                    stmts.push(Stmt { kind: StmtKind::Error, span, keyword: Span::new(span.start, span.start) });
                 }
                 Rule::rbrace => close_at = self.start(&c),
                 Rule::missing_close => {
@@ -130,7 +130,7 @@ impl Lower<'_> {
                     if self.report_after(prev, Rule::re_block_next, Rule::re_block, &c) {
                         span.start = stmts.pop().map_or(span.start, |s| s.span.start);
                     }
-                    stmts.push(Stmt { kind: StmtKind::Error, span });
+                    stmts.push(Stmt { kind: StmtKind::Error, span, keyword: Span::new(span.start, span.start) });
                 }
                 Rule::missing_close => self.unclosed(Rule::re_block, &c),
                 _ => {}
@@ -149,8 +149,15 @@ impl Lower<'_> {
     /// A `stmt` pair.
     pub(crate) fn stmt(&mut self, p: P) -> Stmt {
         let span = self.span(&p);
-        let kind = p.into_inner().next().and_then(|s| self.stmt_kind(s)).unwrap_or(StmtKind::Error);
-        Stmt { kind, span }
+        let inner = p.into_inner().next();
+        // The statement's rule starts with its keyword token (`kw_await`, ...).
+        let keyword = inner
+            .as_ref()
+            .and_then(|s| s.clone().into_inner().next())
+            .map(|k| self.span(&k))
+            .unwrap_or(Span::new(span.start, span.start));
+        let kind = inner.and_then(|s| self.stmt_kind(s)).unwrap_or(StmtKind::Error);
+        Stmt { kind, span, keyword }
     }
 
     fn stmt_kind(&mut self, s: P) -> Option<StmtKind> {
