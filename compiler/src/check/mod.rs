@@ -7,7 +7,7 @@ pub(crate) mod scope;
 mod testblock;
 mod typing;
 
-pub use journey::{const_duration, fmt_ms, DEFAULT_TIMEOUT_MS};
+pub use journey::{const_duration, const_int, fmt_ms, DEFAULT_TIMEOUT_MS};
 pub use typing::{assignable, unify, Assign};
 
 use crate::diag::Diagnostic;
