@@ -41,6 +41,23 @@ enum Command {
     Lsp(cmd::lsp::Args),
 }
 
+/// Sets what a write to a closed pipe does. A command whose reader went away (`journey test | head -1`) ends as Unix tools do: killed by
+/// SIGPIPE (status 141 in a shell), quietly. Rust ignores SIGPIPE, so every `println!` would
+/// instead panic ("failed printing to stdout", exit 101); restoring the default covers every
+/// write, including those of libraries (clap's help, codespan), with no path left to forget.
+/// `serve` and `lsp` ignore it again, as Rust does by default: a client that goes away must never
+/// end the server, and the language server handles the end of its protocol stream itself.
+fn sigpipe(default: bool) {
+    #[cfg(unix)]
+    // SAFETY: `signal` only sets the disposition of SIGPIPE; it is called before any thread is
+    // started, so nothing else changes signal dispositions meanwhile.
+    unsafe {
+        libc::signal(libc::SIGPIPE, if default { libc::SIG_DFL } else { libc::SIG_IGN });
+    }
+    #[cfg(not(unix))]
+    let _ = default;
+}
+
 /// mimalloc: `journey run` parses events on some threads and frees them on others, and the
 /// server allocates from many tasks; the system allocator's per-thread arenas grow and lock
 /// there.
@@ -48,7 +65,11 @@ enum Command {
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    sigpipe(true);
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve(_) | Command::Lsp(_)) {
+        sigpipe(false);
+    }
     let code = match cli.command {
         Command::Check(a) => cmd::check::run(a),
         Command::Explain(a) => cmd::explain::run(a),

@@ -285,3 +285,113 @@ fn run_skips_bad_event_lines_with_file_and_line_and_keeps_the_rest() {
     assert!(err.contains("events.jsonl:4: has no \"at\" time"), "{err}");
     assert!(err.contains("events.jsonl:1: event `CartAdd` has a null or empty key"), "{err}");
 }
+
+/// Runs `journey` with its stdout closed before it writes (as `journey ... | head -0` would):
+/// it must end quietly, killed by SIGPIPE as a Unix tool is (141 in a shell) or with its usual
+/// code, never with a panic (exit 101, "failed printing to stdout").
+#[cfg(unix)]
+fn with_stdout_closed(args: &[&str], usual: i32) -> Output {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("journey runs");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("journey ends");
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    assert!(
+        o.status.signal() == Some(libc_sigpipe()) || o.status.code() == Some(usual),
+        "{args:?} ended with {:?}, not quietly: {err}",
+        o.status
+    );
+    o
+}
+
+#[cfg(unix)]
+fn libc_sigpipe() -> i32 {
+    13
+}
+
+#[cfg(unix)]
+#[test]
+fn every_printing_subcommand_ends_quietly_when_stdout_is_closed() {
+    let unformatted = "type S = { email: string }\nevent E: S { key email }\njourney J {   start on E\n  wait 1d\n}\n";
+    let dir = temp_project("pipe", &[("a.journey", unformatted), ("b.journey", unformatted)]);
+    let dir = dir.to_str().expect("utf-8 path");
+    let run = ["run", "examples", "--events", "examples/events.jsonl", "--profiles", "examples/profiles.jsonl"];
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["test", "examples"], 0),
+        (vec!["test", "examples", "--format", "json"], 0),
+        (vec!["explain"], 0),
+        (vec!["explain", "E0005"], 0),
+        (vec!["explain", "E0005", "--format", "json"], 0),
+        (vec!["check", "tests/ui/e0004_unknown_fields.journey", "--format", "json"], 1),
+        (vec!["fmt", "--check", dir], 1),
+        (vec!["disasm", "examples"], 0),
+        (vec!["eval", "1 + 2"], 0),
+        (vec!["graph", "examples"], 0),
+        ([&run[..], &["--dry-run"]].concat(), 0),
+        ([&run[..], &["--dry-run", "--format", "json"]].concat(), 0),
+        (vec!["--help"], 0),
+        (vec!["run", "--help"], 0),
+        (vec!["--version"], 0),
+    ];
+    for (args, usual) in &cases {
+        with_stdout_closed(args, *usual);
+    }
+    // `fmt` rewrites every file before it says so: a closed stdout leaves none half done.
+    with_stdout_closed(&["fmt", dir], 0);
+    let o = journey(&["fmt", "--check", dir]);
+    assert_eq!(o.status.code(), Some(0), "every file was formatted: {}", stdout(&o));
+}
+
+/// `journey test examples | head -1`: the reader takes one line and goes away.
+#[cfg(unix)]
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(["test", "examples"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("journey runs");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("a line");
+    assert!(first.starts_with("ok "), "{first}");
+    let o = child.wait_with_output().expect("journey ends");
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(o.status.signal() == Some(libc_sigpipe()) || o.status.code() == Some(0), "{:?}", o.status);
+}
+
+/// `journey status` prints what a server answers; a closed stdout ends it quietly too.
+#[cfg(unix)]
+#[test]
+fn status_ends_quietly_when_stdout_is_closed() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut s, _) = listener.accept().expect("accept");
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let body = r#"{"versions":1,"journeys":2,"events":3,"applied":3,"log_entries":3,"instances_waiting":0,"accepted":3,"rejected":0}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    with_stdout_closed(&["status", "--url", &url], 0);
+    with_stdout_closed(&["status", "--url", &url, "--format", "json"], 0);
+    server.join().expect("server");
+}

@@ -1,5 +1,6 @@
 //! `journey run` on a file of random and mutated event lines never crashes: it exits 0 (every
-//! line taken) or 1 (some lines skipped, with warnings), never with a panic.
+//! line taken) or 1 (some lines skipped, with warnings), never with a panic; and every line is
+//! accounted for once: accepted, filtered by `when`, or skipped.
 
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
@@ -151,5 +152,34 @@ proptest! {
         let stderr = String::from_utf8_lossy(&out.stderr);
         prop_assert!(!stderr.contains("panicked"), "panic:\n{}\nevents:\n{}", stderr, text.join("\n"));
         prop_assert!(matches!(out.status.code(), Some(0 | 1)), "exit {:?}:\n{}\nevents:\n{}", out.status.code(), stderr, text.join("\n"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let (accepted, filtered) = counts(&stdout, json_format);
+        let skipped = skipped(&stderr);
+        let lines = text.iter().filter(|l| !l.trim().is_empty()).count() as u64;
+        prop_assert_eq!(out.status.code() == Some(0), skipped == 0, "exit 0 exactly when no line was skipped:\n{}", stderr);
+        prop_assert_eq!(accepted + filtered + skipped, lines, "every line taken, filtered or skipped:\n{}\n{}\nevents:\n{}", stdout, stderr, text.join("\n"));
     }
+}
+
+/// Events accepted and filtered by `when`, from the summary.
+fn counts(stdout: &str, json_format: bool) -> (u64, u64) {
+    if json_format {
+        let summary: Json = serde_json::from_str(stdout.lines().last().expect("a summary")).expect("JSON");
+        return (summary["events"].as_u64().expect("events"), summary["filtered"].as_u64().expect("filtered"));
+    }
+    // "events: 3 accepted, 1 filtered by `when`"
+    let line = stdout.lines().find_map(|l| l.strip_prefix("events: ")).expect("a summary");
+    let mut numbers = line.split(' ').filter_map(|w| w.parse::<u64>().ok());
+    (numbers.next().expect("accepted"), numbers.next().expect("filtered"))
+}
+
+/// Lines skipped, from the last line on stderr ("2 input lines were skipped").
+fn skipped(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .last()
+        .filter(|l| l.contains("skipped"))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }

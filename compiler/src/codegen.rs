@@ -450,7 +450,8 @@ impl<'t, 'a> FnCode<'t, 'a> {
                     let kind = match name.as_str() {
                         "all" => LambdaKind::All,
                         "first" => LambdaKind::First,
-                        _ => LambdaKind::Last,
+                        "last" => LambdaKind::Last,
+                        other => unreachable!("the checker allows lambdas only in all, first and last, not {other}"),
                     };
                     self.code.lambdas.push(LambdaCode { kind, slot: *slot as u16, body: 0 });
                     let i = self.code.lambdas.len() - 1;
@@ -711,10 +712,8 @@ impl<'a> JourneyGen<'_, 'a, '_> {
             }
             S::Cap { limit, body, otherwise } => {
                 let node = self.nodes.len() as u32;
-                let n = match &limit.kind {
-                    K::Const(Const::Int(n)) => *n,
-                    _ => 0,
-                };
+                // The checker accepts only a constant limit of 0 or more (E0021 otherwise).
+                let n = crate::check::const_int(limit).expect("a checked program's `cap` limit is a constant");
                 self.node(s, "cap", format!("cap {n}"));
                 let index = self.caps.len();
                 self.caps.push(CapCode { node, limit: n, otherwise: 0 });
@@ -734,7 +733,7 @@ impl<'a> JourneyGen<'_, 'a, '_> {
                 }
                 let index = self.calls.len();
                 self.calls.push(CallCode {
-                    http: self.http_index.get(call.target.as_str()).copied().unwrap_or(0),
+                    http: *self.http_index.get(call.target.as_str()).expect("the checker resolves every call target"),
                     given: call.args.iter().map(Option::is_some).collect(),
                     slot: slot.map(|s| s as u16),
                     on_timeout: None,

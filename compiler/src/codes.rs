@@ -166,9 +166,9 @@ pub static CODES: &[CodeInfo] = &[
     CodeInfo {
         code: "E0021",
         title: "not allowed here",
-        explanation: "A construct used where it has no meaning: `secret()` outside an action or data source, a range `a..b` outside `in`, `start` after other statements in a test, `event` or `profile` inside an event's `key`/`when`.",
+        explanation: "A construct used where it has no meaning: `secret()` outside an action or data source, a range `a..b` outside `in`, `start` after other statements in a test, `event` or `profile` inside an event's `key`/`when`, a `cap` limit that is computed (it counts every profile through the node, so it must be a constant number) or below zero.",
         example: "type Signup = { email: string }\nevent SignUp: Signup { key secret(\"TOKEN\") }\n",
-        fix: "Move it where it belongs: secrets into an action's headers or auth, ranges after `in`.",
+        fix: "Move it where it belongs: secrets into an action's headers or auth, ranges after `in`; write a `cap` limit as a number (`cap 1000`, or arithmetic on numbers such as `cap 10 * 100`).",
     },
     CodeInfo {
         code: "E0022",

@@ -38,6 +38,9 @@ pub fn run(args: Args) -> u8 {
     let mut sources = Sources::default();
     let mut diagnostics = Vec::new();
     let (mut changed, mut failed) = (0, false);
+    // What goes to stdout is printed once every file is written: a reader that goes away early
+    // (`journey fmt | head -1`) ends the command only when nothing is left half done.
+    let mut report = String::new();
     for path in &files {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -60,15 +63,16 @@ pub fn run(args: Args) -> u8 {
         }
         changed += 1;
         if args.check {
-            println!("{} would be reformatted", show(path));
-            print!("{}", diff(&text, &formatted, DIFF_LINES));
+            report.push_str(&format!("{} would be reformatted\n", show(path)));
+            report.push_str(&diff(&text, &formatted, DIFF_LINES));
         } else if let Err(e) = write_atomically(path, &formatted) {
             eprintln!("error: cannot write `{}`: {e}", show(path));
             failed = true;
         } else {
-            println!("formatted {}", show(path));
+            report.push_str(&format!("formatted {}\n", show(path)));
         }
     }
+    print!("{report}");
     render(&diagnostics, &sources, args.color);
     let bad = sources.len();
     let verb = if args.check { "would reformat" } else { "reformatted" };

@@ -374,6 +374,21 @@ impl Checker<'_> {
                 let l = self.expr(limit, scope);
                 if !matches!(l.ty, Ty::Int | Ty::Any) {
                     self.mismatch(l.span, "`cap` takes a whole number of profiles", &l.ty);
+                } else if l.ty == Ty::Int {
+                    // The code generator keeps the limit as a number: one count for every
+                    // profile through the node, so it cannot be computed per profile.
+                    match const_int(&l) {
+                        Some(n) if n >= 0 => {}
+                        Some(n) => self.report(CheckError::NotAllowed(
+                            Said::new(l.span, format!("a `cap` of {n} profiles is not allowed"), "below zero")
+                                .help("write 0 to let no profile through, or a positive number"),
+                        )),
+                        None => self.report(CheckError::NotAllowed(
+                            Said::new(l.span, "a computed `cap` limit is not allowed", "not a constant number").help(
+                                "a cap counts every profile through the node, so its limit cannot come from one of them: write a number, e.g. `cap 1000` (arithmetic on numbers such as `10 * 1000` is fine)",
+                            ),
+                        )),
+                    }
                 }
                 let (b, e1) = self.sub_block(body, scope, walk);
                 let (o, e2) = match otherwise {
@@ -702,6 +717,28 @@ pub fn const_duration(e: &ir::Expr) -> Option<i64> {
     match &e.kind {
         ir::ExprKind::Const(ir::Const::Duration(ms)) => Some(*ms),
         ir::ExprKind::Binary(ast::BinaryOp::Add, a, b) => Some(const_duration(a)? + const_duration(b)?),
+        _ => None,
+    }
+}
+
+/// The value of a constant whole-number expression: int literals and `+ - * / %` and unary
+/// minus on them (`None` for anything else, or on overflow or a division by zero).
+pub fn const_int(e: &ir::Expr) -> Option<i64> {
+    use ast::BinaryOp as B;
+    match &e.kind {
+        ir::ExprKind::Const(ir::Const::Int(n)) => Some(*n),
+        ir::ExprKind::Unary(ast::UnaryOp::Neg, a) => const_int(a)?.checked_neg(),
+        ir::ExprKind::Binary(op, a, b) => {
+            let (a, b) = (const_int(a)?, const_int(b)?);
+            match op {
+                B::Add => a.checked_add(b),
+                B::Sub => a.checked_sub(b),
+                B::Mul => a.checked_mul(b),
+                B::Div => a.checked_div(b),
+                B::Rem => a.checked_rem(b),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }

@@ -11,7 +11,7 @@ mod typing;
 pub use error::{
     ArgumentError, CheckError, Duplicated, FieldOwner, KeyError, OutOfRange, Place, Said, SettingError, Unknown,
 };
-pub use journey::{const_duration, fmt_ms, DEFAULT_TIMEOUT_MS};
+pub use journey::{const_duration, const_int, fmt_ms, DEFAULT_TIMEOUT_MS};
 pub use typing::{assignable, unify, Assign};
 
 use crate::diag::Diagnostic;
