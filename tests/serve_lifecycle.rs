@@ -424,6 +424,8 @@ fn workload(part: usize) -> Vec<(Option<String>, Value)> {
         for u in (0..users).step_by(2) {
             out.push(event(format!("b{u}"), "Went", u, u % 8));
         }
+        // A new version of Flow: later entries go to it, running instances finish on theirs.
+        out.push((None, json!({"kind": "publish", "version": 2, "journeys": ["Flow"]})));
         for u in (0..users).step_by(8) {
             out.push((None, json!({"kind": "profile_patch", "key": format!("u{u:02}"), "attributes": {"tier": null}})));
             out.push((
@@ -438,11 +440,21 @@ fn workload(part: usize) -> Vec<(Option<String>, Value)> {
     out
 }
 
-/// Sends entries through the API, one request each, in order.
-fn send_workload(api: &Api, url: &str, entries: &[(Option<String>, Value)]) {
+/// Version 2 of the project the workload publishes.
+fn version_two() -> String {
+    RESTORED.replace("end \"done\"", "end \"done-v2\"")
+}
+
+/// Sends entries through the API, one request each, in order (a publish publishes
+/// [`version_two`] from `dir`).
+fn send_workload(api: &Api, url: &str, dir: &Path, entries: &[(Option<String>, Value)]) {
     for (id, kind) in entries {
         let key = kind["key"].as_str().unwrap_or_default();
         let (status, v) = match kind["kind"].as_str().expect("kind") {
+            "publish" => {
+                write(dir, &version_two());
+                api.post(&format!("{url}/journeys/Flow/publish"), "")
+            }
             "event" => api.post(
                 &format!("{url}/events"),
                 &json!({"id": id, "event": kind["name"], "payload": kind["payload"]}).to_string(),
@@ -522,20 +534,31 @@ fn a_restart_from_a_checkpoint_and_the_log_after_it_ends_as_never_stopping() {
     write(&dir, RESTORED);
     let db = dir.join("j.db");
     let server = Server::start(&dir, &db, &["--shards", "2"]);
-    send_workload(&api, &server.url, &workload(0));
-    send_workload(&api, &server.url, &workload(1));
+    send_workload(&api, &server.url, &dir, &workload(0));
+    send_workload(&api, &server.url, &dir, &workload(1));
     api.settle(&server.url);
     let live = state(&api, &server.url);
+    let on = |version: u64| {
+        live["profiles"]
+            .as_object()
+            .expect("profiles")
+            .values()
+            .flat_map(|l| l.as_array().expect("list"))
+            .filter(|i| i["version"] == version)
+            .count()
+    };
+    assert!(on(1) > 0 && on(2) > 0, "instances run on both versions: {live}");
     server.interrupt();
     let live_stored = stored(&db);
 
-    // Killed after a checkpoint of the first part; the second part reaches the log while it is
-    // down (as if accepted just before the crash); the restart loads the checkpoint and replays.
+    // Killed after a checkpoint of the first part; the second part (a publish among its
+    // entries) reaches the log while it is down, as if accepted just before the crash; the
+    // restart loads the checkpoint and replays it.
     let dir = temp_dir("restore-b");
     write(&dir, RESTORED);
     let db = dir.join("j.db");
     let server = Server::start(&dir, &db, &["--shards", "2"]);
-    send_workload(&api, &server.url, &workload(0));
+    send_workload(&api, &server.url, &dir, &workload(0));
     api.settle(&server.url);
     wait_until("a checkpoint of the first part", || {
         let conn = rusqlite::Connection::open(&db).map_err(|e| e.to_string())?;
@@ -551,11 +574,16 @@ fn a_restart_from_a_checkpoint_and_the_log_after_it_ends_as_never_stopping() {
     server.kill();
     let mut store = SqliteStore::open(&db).expect("open the store");
     let now = jiff::Timestamp::now().as_millisecond();
-    let entries: Vec<NewEntry> = workload(1)
-        .into_iter()
-        .map(|(id, kind)| NewEntry::new(id, now, &serde_json::from_value(kind).expect("a log entry")).expect("entry"))
-        .collect();
-    store.append(&entries).expect("append");
+    for (id, kind) in workload(1) {
+        if kind["kind"] == "publish" {
+            // What `POST /journeys/Flow/publish` does: store the version, then log its publish.
+            write(&dir, &version_two());
+            let bytes = journey_runtime::compile_project(&dir, &[]).expect("version 2 compiles");
+            assert_eq!(journey_runtime::store_version(&db, &bytes), Ok(2));
+        }
+        let entry = NewEntry::new(id, now, &serde_json::from_value(kind).expect("a log entry")).expect("entry");
+        store.append(&[entry]).expect("append");
+    }
     let (applied, total) = (store.applied_seq().expect("applied"), store.counts().expect("counts").0);
     assert!(applied < total, "the log runs ahead of the checkpoint: {applied} < {total}");
     drop(store);
