@@ -334,6 +334,7 @@ fn a_full_log_writer_queue_answers_429_and_stores_nothing_refused() {
             })
         })
         .collect();
+    let locked = std::time::Instant::now();
     wait_until("a request refused with 429", || {
         let n = refused.load(Ordering::Relaxed);
         if n > 0 {
@@ -342,6 +343,7 @@ fn a_full_log_writer_queue_answers_429_and_stores_nothing_refused() {
             Err("none yet".into())
         }
     });
+    eprintln!("the first 429 came {} ms after the lock", locked.elapsed().as_millis());
     lock.execute_batch("ROLLBACK").expect("unlock");
     let answers: Vec<(usize, u16, String)> = api.rt.block_on(async { futures_join(tasks).await });
     let mut stored = Vec::new();
@@ -349,10 +351,13 @@ fn a_full_log_writer_queue_answers_429_and_stores_nothing_refused() {
         match status {
             200 => stored.push(format!("q{i}")),
             429 => assert!(text.contains("busy"), "{text}"),
+            // The log writer waits 5 s for the lock, then fails its group (on a slow machine,
+            // before the queue behind it is full): nothing of it is stored.
+            500 => assert!(text.contains("could not store"), "{text}"),
             other => panic!("request {i}: {other} {text}"),
         }
     }
-    let refused = answers.len() - stored.len();
+    let refused = answers.iter().filter(|(_, status, _)| *status == 429).count();
     eprintln!("{} stored, {refused} refused with 429", stored.len());
     assert!(refused > 0);
     let status = api.settle(&url);
