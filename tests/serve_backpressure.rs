@@ -2,23 +2,16 @@
 //! `--max-lag` (here: replaying a long log after a restart), new events are answered 429 with
 //! the reason, nothing of them is stored, and once the engine has caught up they are accepted.
 
+mod support;
+
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::Server;
 
 /// Log entries written while the server was down: far more than the allowed lag, and enough
 /// that replaying them takes a while in a debug build.
 const BACKLOG: usize = 150_000;
 const MAX_LAG: usize = 1_000;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn events_are_refused_with_429_while_the_engine_is_too_far_behind() {
@@ -35,21 +28,8 @@ fn events_are_refused_with_429_while_the_engine_is_too_far_behind() {
     let events = (0..BACKLOG).map(|i| (format!("p-{i}"), "Ping".to_string(), json!({"user": format!("u{i}")})));
     journey_runtime::write_log(&dir, &db, now, events).expect("the log is written");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_journey"))
-            .arg("serve")
-            .arg(&dir)
-            .arg("--db")
-            .arg(&db)
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--max-lag", &MAX_LAG.to_string(), "--shards", "1"])
-            .env_remove("JOURNEY_TOKEN")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("journey serve starts"),
-    );
-    let url = format!("http://127.0.0.1:{port}");
+    let server = Server::start(&dir, &db, &["--max-lag", &MAX_LAG.to_string(), "--shards", "1"]);
+    let url = server.url.clone();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = reqwest::Client::new();
     rt.block_on(async {

@@ -3,10 +3,12 @@
 //! memory while it works the storm off grows by no more than a fixed budget (what one checkpoint
 //! may hold), not with the number of timers.
 
+mod support;
+
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::{wait_within, Api, Server};
 
 /// Timers in the storm. Fired all at once, with their step events held until one checkpoint,
 /// they take about 1 KB each (some 150 MB); fired in budgeted slices, far less.
@@ -54,55 +56,18 @@ fn prepare(dir: &Path, due: i64) {
     journey_runtime::write_log(dir, &dir.join("storm.db"), now_ms(), events).expect("the log is written");
 }
 
-/// A `journey serve` child, killed if the test fails.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Server {
-    fn start(dir: &Path, port: u16) -> Server {
-        let child = Command::new(env!("CARGO_BIN_EXE_journey"))
-            .arg("serve")
-            .arg(dir)
-            .arg("--db")
-            .arg(dir.join("storm.db"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env_remove("JOURNEY_TOKEN")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("journey serve starts");
-        Server(child)
-    }
-
-    /// Stops it as ctrl-c does (a final checkpoint).
-    fn interrupt(mut self) {
-        let pid = self.0.id().to_string();
-        let status = Command::new("kill").args(["-INT", &pid]).status().expect("kill runs");
-        assert!(status.success());
-        let _ = self.0.wait();
-    }
-}
-
-async fn get(client: &reqwest::Client, url: &str) -> Option<Value> {
-    client.get(url).send().await.ok()?.json::<Value>().await.ok()
-}
-
-/// Waits until the server answers with the whole log applied; returns its status.
-async fn settled(client: &reqwest::Client, url: &str, waiting: u64) -> Value {
-    loop {
-        if let Some(s) = get(client, &format!("{url}/status")).await {
-            if s["applied"] == s["log_entries"] && s["instances_waiting"] == waiting {
-                return s;
-            }
+/// Waits until the server answers with the whole log applied and `waiting` instances waiting;
+/// returns its status. Replaying the storm's log takes a while in a debug build on a busy
+/// machine: the deadline is generous, but there is one.
+fn settled(api: &Api, url: &str, waiting: u64) -> Value {
+    wait_within(Duration::from_secs(300), "the log to be applied", || {
+        let (_, s) = api.try_send("GET", &format!("{url}/status"), "")?;
+        if s["applied"].is_i64() && s["applied"] == s["log_entries"] && s["instances_waiting"] == waiting {
+            Ok(s)
+        } else {
+            Err(s.to_string())
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
 }
 
 fn fired(report: &Value) -> u64 {
@@ -111,40 +76,37 @@ fn fired(report: &Value) -> u64 {
 
 #[test]
 fn a_storm_of_timers_due_in_one_second_fires_every_timer_in_bounded_memory() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let client = reqwest::Client::new();
+    let api = Api::new();
     let dir = std::env::temp_dir().join(format!("journey-serve-storm-{}", std::process::id()));
+    let db = dir.join("storm.db");
     let n = TIMERS as u64;
     // The due second must come after the log is replayed; on a slow or busy machine the storm
     // is set up again further ahead (the assertions do not depend on how long anything takes).
     let mut margin_s = 20;
-    let (server, url) = loop {
+    let server = loop {
         let due = (now_ms() / 1000 + margin_s) * 1000;
         prepare(&dir, due);
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let server = Server::start(&dir, port);
-        let url = format!("http://127.0.0.1:{port}");
+        let server = Server::start(&dir, &db, &[]);
         let started = std::time::Instant::now();
-        rt.block_on(settled(&client, &url, n));
+        settled(&api, &server.url, n);
         eprintln!("replayed {TIMERS} log entries in {:.1} s", started.elapsed().as_secs_f64());
         if now_ms() < due - 1_000 {
-            break (server, url);
+            break server;
         }
         drop(server);
         margin_s *= 2;
         assert!(margin_s <= 160, "the log of {TIMERS} entries could not be replayed in {} s", margin_s / 2);
     };
-    let pid = server.0.id();
+    let url = server.url.clone();
+    let pid = server.pid;
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak resident memory");
     let before_kb = proc_kb(pid, "VmRSS:");
-    let report = rt.block_on(async {
-        loop {
-            if let Some(r) = get(&client, &format!("{url}/journeys/Storm/report")).await {
-                if fired(&r) == n {
-                    break r;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+    let report = wait_within(Duration::from_secs(300), "every timer of the storm to fire", || {
+        let (_, r) = api.try_send("GET", &format!("{url}/journeys/Storm/report"), "")?;
+        if fired(&r) == n {
+            Ok(r)
+        } else {
+            Err(format!("{} of {n} fired", fired(&r)))
         }
     });
     let peak_kb = proc_kb(pid, "VmHWM:");
@@ -162,14 +124,10 @@ fn a_storm_of_timers_due_in_one_second_fires_every_timer_in_bounded_memory() {
     );
     // Every end is durable: after a stop and a restart, nothing waits and the report holds.
     server.interrupt();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let server = Server::start(&dir, port);
-    let url = format!("http://127.0.0.1:{port}");
-    rt.block_on(async {
-        settled(&client, &url, 0).await;
-        let report = get(&client, &format!("{url}/journeys/Storm/report")).await.expect("report");
-        assert_eq!(fired(&report), n, "{report}");
-    });
+    let server = Server::start(&dir, &db, &[]);
+    settled(&api, &server.url, 0);
+    let report = api.get(&format!("{}/journeys/Storm/report", server.url));
+    assert_eq!(fired(&report), n, "{report}");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -95,15 +95,29 @@ fn share_of_rate(rate: u32, index: usize, count: usize) -> u32 {
     (rate / count + u32::from((index as u32) < rate % count)).max(1)
 }
 
-/// The engines of one stored version, one per share.
-pub fn restore(image: &Arc<Image>, stored: Stored, read_rate: Option<u32>, count: usize) -> Vec<Engine> {
+/// The engines of one stored version, one per share. With `next_ids` stored by as many shares,
+/// each share goes on numbering instances where it stopped (so a replay after a crash gives
+/// the instances it makes again the numbers they had); otherwise every share starts above the
+/// highest stored number.
+pub fn restore(
+    image: &Arc<Image>,
+    stored: Stored,
+    read_rate: Option<u32>,
+    count: usize,
+    next_ids: &[u64],
+) -> Vec<Engine> {
     let caps = Arc::new(SharedCaps::default());
     caps.add(&stored.small.caps);
     stored
         .split(count as u32)
         .into_iter()
         .enumerate()
-        .map(|(i, part)| Engine::restore(image.clone(), options(read_rate, i, count, &caps), part))
+        .map(|(i, mut part)| {
+            if next_ids.len() == count {
+                part.small.next_id = next_ids[i];
+            }
+            Engine::restore(image.clone(), options(read_rate, i, count, &caps), part)
+        })
         .collect()
 }
 

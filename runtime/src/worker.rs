@@ -171,9 +171,21 @@ impl Worker {
         for (version, image) in images {
             let names: Vec<String> = image.program.journeys.iter().map(|j| j.name.clone()).collect();
             let stored = store.load_engine(version, &names).map_err(|e| e.to_string())?;
+            let next_ids = store.share_next_ids(version).map_err(|e| e.to_string())?;
             stored_calls.extend(stored.pending.iter().map(|c| (version, c.instance)));
             router = Some(self::router(&image));
-            for (shard, engine) in shards.iter_mut().zip(shard::restore(&image, stored, read_rate, count)) {
+            // A version no checkpoint holds yet has its publish entry in the log after the
+            // checkpoint (or nowhere, when the server stopped between storing the version and
+            // logging its publish): it takes no entries until that entry is applied.
+            let published = stored.report.is_some();
+            for (shard, mut engine) in
+                shards.iter_mut().zip(shard::restore(&image, stored, read_rate, count, &next_ids))
+            {
+                if !published {
+                    for j in 0..names.len() {
+                        engine.set_open(j as u16, false);
+                    }
+                }
                 shard.versions.push(Version { number: version, engine });
             }
         }
@@ -462,20 +474,39 @@ impl Worker {
     }
 
     fn publish(&mut self, version: u32, journeys: &[String], at_ms: i64) {
-        if self.shards[0].versions.iter().any(|v| v.number == version) {
-            // Already loaded from the store (a replay after a restart).
+        // Already loaded from the store on a replay after a restart (the publish was not
+        // checkpointed yet): only which version takes new entries is set again.
+        if !self.shards[0].versions.iter().any(|v| v.number == version) && !self.load_version(version, at_ms) {
             return;
         }
+        // The published journeys take new entries in this version and no longer in the others;
+        // this version's other journeys take none.
+        let published = |name: &str| journeys.is_empty() || journeys.iter().any(|j| j == name);
+        for v in self.shards.iter_mut().flat_map(|s| s.versions.iter_mut()) {
+            let names: Vec<String> = v.engine.image().program.journeys.iter().map(|j| j.name.clone()).collect();
+            for (j, name) in names.iter().enumerate() {
+                if v.number == version {
+                    v.engine.set_open(j as u16, published(name));
+                } else if published(name) {
+                    v.engine.set_open(j as u16, false);
+                }
+            }
+        }
+        tracing::info!("version {version} is live");
+    }
+
+    /// Loads a published version from the store into every share; false when it cannot be.
+    fn load_version(&mut self, version: u32, at_ms: i64) -> bool {
         let rows = match self.store.versions() {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("cannot read version {version}: {e}");
-                return;
+                return false;
             }
         };
         let Some(row) = rows.into_iter().find(|r| r.version == version) else {
             tracing::error!("version {version} is not in the store");
-            return;
+            return false;
         };
         let image = match artifact::from_bytes(&row.artifact)
             .map_err(|e| e.to_string())
@@ -484,7 +515,7 @@ impl Worker {
             Ok(i) => Arc::new(i),
             Err(e) => {
                 tracing::error!("version {version} cannot be loaded: {e}");
-                return;
+                return false;
             }
         };
         let count = self.shards.len();
@@ -500,21 +531,10 @@ impl Worker {
                     engine.set_profile(k, p.clone());
                 }
             }
-            for (j, x) in image.program.journeys.iter().enumerate() {
-                let published = journeys.is_empty() || journeys.contains(&x.name);
-                engine.set_open(j as u16, published);
-            }
-            for v in &mut shard.versions {
-                for (j, x) in v.engine.image().program.journeys.clone().iter().enumerate() {
-                    if journeys.is_empty() || journeys.contains(&x.name) {
-                        v.engine.set_open(j as u16, false);
-                    }
-                }
-            }
             shard.versions.push(Version { number: version, engine });
         }
         self.router = Some(router(&image));
-        tracing::info!("version {version} is live");
+        true
     }
 
     fn send_calls(&mut self) {
@@ -563,6 +583,7 @@ impl Worker {
                 if si == 0 {
                     delta.small = small.clone();
                 }
+                delta.share_next_ids.push(small.next_id);
                 // The next id above every share's; the clock the latest; each cap the sum of
                 // the shares' counts.
                 delta.small.next_id = delta.small.next_id.max(small.next_id);

@@ -174,6 +174,10 @@ pub struct EngineDelta {
     pub small: journey_vm::engine::durable::SmallState,
     /// The report.
     pub report: Report,
+    /// Each share's next instance id, in share order: a restart on as many shares numbers the
+    /// instances it replays as the shares did before the crash (their calls' idempotency keys
+    /// hold the number).
+    pub share_next_ids: Vec<u64>,
 }
 
 /// One checkpoint: every engine's delta, shared profile and audience writes, and the log
@@ -216,4 +220,10 @@ pub trait Store: Send {
     }
     /// The number of log entries and accepted events (for status).
     fn counts(&mut self) -> Result<(i64, i64)>;
+    /// Each share's next instance id of one version at the stored checkpoint (empty when not
+    /// stored).
+    fn share_next_ids(&mut self, version: u32) -> Result<Vec<u64>> {
+        let _ = version;
+        Ok(Vec::new())
+    }
 }

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS profiles(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audiences(audience TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY(audience, key));
 CREATE TABLE IF NOT EXISTS steps(id INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS share_ids(version INTEGER NOT NULL, share INTEGER NOT NULL, next_id INTEGER NOT NULL, PRIMARY KEY(version, share)) WITHOUT ROWID;
 ";
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -146,6 +147,14 @@ impl Store for SqliteStore {
                     put_entry.execute(params![e.version, p, j, ms])?;
                 }
                 put_state.execute(params![e.version, json(&e.small)?, json(&e.report)?])?;
+                if !e.share_next_ids.is_empty() {
+                    tx.execute("DELETE FROM share_ids WHERE version = ?1", params![e.version])?;
+                    let mut put =
+                        tx.prepare_cached("INSERT INTO share_ids(version, share, next_id) VALUES (?1, ?2, ?3)")?;
+                    for (share, id) in e.share_next_ids.iter().enumerate() {
+                        put.execute(params![e.version, share as i64, *id as i64])?;
+                    }
+                }
             }
             let mut put_profile = tx.prepare_cached("INSERT OR REPLACE INTO profiles(key, value) VALUES (?1, ?2)")?;
             for (k, v) in &cp.profiles {
@@ -240,10 +249,131 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn share_next_ids(&mut self, version: u32) -> Result<Vec<u64>> {
+        let mut stmt = self.conn.prepare("SELECT next_id FROM share_ids WHERE version = ?1 ORDER BY share")?;
+        let rows = stmt.query_map(params![version], |r| r.get::<_, i64>(0))?;
+        rows.map(|r| r.map(|id| id as u64).map_err(Into::into)).collect()
+    }
+
     fn counts(&mut self) -> Result<(i64, i64)> {
         let mut count = self.conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?;
         let total: i64 = count.query_row(params!["log_entries"], |r| r.get(0)).optional()?.unwrap_or(0);
         let events: i64 = count.query_row(params!["log_events"], |r| r.get(0)).optional()?.unwrap_or(0);
         Ok((total, events))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn temp_db(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("journey-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir.join("j.db")
+    }
+
+    fn event(id: Option<&str>, n: i64) -> NewEntry {
+        let kind = LogKind::Event { name: "Ping".into(), payload: json!({"n": n}) };
+        NewEntry::new(id.map(str::to_string), 1_000 + n, &kind).expect("entry")
+    }
+
+    #[test]
+    fn appended_entries_come_back_in_order_after_any_position() {
+        let db = temp_db("append");
+        let mut s = SqliteStore::open(&db).expect("open");
+        let put = NewEntry::new(None, 5, &LogKind::ProfilePut { key: "k".into(), attributes: json!({"a": 1}) })
+            .expect("entry");
+        let first = s.append(&[event(Some("a"), 1), put, event(None, 2)]).expect("append");
+        assert_eq!(first, [Appended::New(1), Appended::New(2), Appended::New(3)]);
+        let second = s.append(&[event(Some("b"), 3), event(Some("c"), 4)]).expect("append");
+        assert_eq!(second, [Appended::New(4), Appended::New(5)]);
+        let all = s.entries_after(0, 100).expect("read");
+        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        assert_eq!(
+            all[1].decode().expect("decode"),
+            LogKind::ProfilePut { key: "k".into(), attributes: json!({"a": 1}) }
+        );
+        assert_eq!(all[3].at_ms, 1_003);
+        let after = s.entries_after(2, 2).expect("read");
+        assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4], "after 2, at most 2");
+        assert!(s.entries_after(5, 10).expect("read").is_empty());
+        assert_eq!(s.counts().expect("counts"), (5, 4), "five entries, four of them events");
+        // Another connection (a restart) reads the same log and counts.
+        drop(s);
+        let mut again = SqliteStore::open(&db).expect("reopen");
+        assert_eq!(again.entries_after(0, 100).expect("read").len(), 5);
+        assert_eq!(again.counts().expect("counts"), (5, 4));
+    }
+
+    #[test]
+    fn a_repeated_client_id_is_not_appended_again() {
+        let db = temp_db("dup");
+        let mut s = SqliteStore::open(&db).expect("open");
+        assert_eq!(s.append(&[event(Some("a"), 1)]).expect("append"), [Appended::New(1)]);
+        // Again in a later batch, and twice within one batch; entries without an id are
+        // never duplicates.
+        let out =
+            s.append(&[event(Some("a"), 9), event(Some("b"), 2), event(Some("b"), 3), event(None, 4), event(None, 4)]);
+        assert_eq!(
+            out.expect("append"),
+            [Appended::Duplicate(1), Appended::New(2), Appended::Duplicate(2), Appended::New(3), Appended::New(4)]
+        );
+        let all = s.entries_after(0, 100).expect("read");
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0].at_ms, 1_001, "the first one is kept as it was");
+        assert_eq!(s.counts().expect("counts"), (4, 4), "duplicates are not counted");
+    }
+
+    fn checkpoint(applied_seq: i64, profile: &str, audiences: Vec<(String, String)>) -> Checkpoint {
+        let mut small = journey_vm::engine::durable::SmallState { now_ms: applied_seq * 10, ..Default::default() };
+        small.next_id = applied_seq as u64 + 1;
+        Checkpoint {
+            applied_seq,
+            engines: vec![EngineDelta {
+                version: 1,
+                entries: vec![(profile.to_string(), "Flow".to_string(), applied_seq)],
+                small,
+                ..Default::default()
+            }],
+            profiles: vec![(profile.to_string(), Value::from_json(&json!({"seq": applied_seq})))],
+            audiences: Some(audiences),
+            steps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_is_written_whole_or_not_at_all() {
+        let db = temp_db("checkpoint");
+        let mut s = SqliteStore::open(&db).expect("open");
+        s.save_version(1, b"artifact", 7).expect("version");
+        assert_eq!(s.applied_seq().expect("applied"), 0, "no checkpoint yet");
+        s.checkpoint(&checkpoint(3, "ann", vec![("VIP".into(), "ann".into())])).expect("checkpoint");
+        let names = ["Flow".to_string()];
+        let load = |s: &mut SqliteStore| s.load_engine(1, &names).expect("load");
+        let stored = load(&mut s);
+        assert_eq!(s.applied_seq().expect("applied"), 3);
+        assert_eq!(stored.small.next_id, 4);
+        assert_eq!(stored.entries, [("ann".to_string(), 0, 3)]);
+        assert_eq!(stored.audiences, [("VIP".to_string(), "ann".to_string())]);
+        // A checkpoint that fails part way (a membership listed twice breaks the audiences
+        // table's key, after the entries and profiles are written) leaves the last one whole.
+        let twice = vec![("VIP".to_string(), "bob".to_string()), ("VIP".to_string(), "bob".to_string())];
+        assert!(s.checkpoint(&checkpoint(9, "bob", twice)).is_err());
+        let after = load(&mut s);
+        assert_eq!(s.applied_seq().expect("applied"), 3, "the position did not move");
+        assert_eq!(after.small.next_id, 4);
+        assert_eq!(after.entries, stored.entries, "no entry of the failed checkpoint");
+        assert_eq!(after.profiles.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["ann"]);
+        assert_eq!(after.audiences, stored.audiences);
+        // The next good one lands whole.
+        s.checkpoint(&checkpoint(12, "bob", vec![("VIP".into(), "bob".into())])).expect("checkpoint");
+        let last = load(&mut SqliteStore::open(&db).expect("reopen"));
+        assert_eq!(last.small.next_id, 13);
+        assert_eq!(last.entries.len(), 2);
+        assert_eq!(last.audiences, [("VIP".to_string(), "bob".to_string())], "membership replaced as a whole");
+        assert_eq!(SqliteStore::open(&db).expect("reopen").applied_seq().expect("applied"), 12);
     }
 }

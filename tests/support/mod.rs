@@ -1,0 +1,265 @@
+//! What the `journey serve` tests share: a server on a free port (killed when dropped), an HTTP
+//! client that waits with a deadline until the engine has applied the whole log, and a receiver
+//! that records the calls journeys make.
+#![allow(dead_code)]
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::Router;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any wait in these tests may take before it fails (a debug build on a busy machine).
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// An empty folder of its own for a test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("journey-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Waits until `f` gives a value, polling; panics with `what` and the last thing `f` said when
+/// `DEADLINE` passes first.
+pub fn wait_until<T>(what: &str, f: impl FnMut() -> Result<T, String>) -> T {
+    wait_within(DEADLINE, what, f)
+}
+
+/// As [`wait_until`], with a deadline of `limit` from now.
+pub fn wait_within<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(last) => {
+                assert!(Instant::now() < deadline, "waited {limit:?} for {what}; last: {last}");
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+    }
+}
+
+/// A `journey serve` child process, killed when dropped.
+pub struct Server {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its process id.
+    pub pid: u32,
+}
+
+impl Server {
+    /// Starts `journey serve DIR --db DB` on a free port with `args`, and waits until it answers.
+    pub fn start(dir: &Path, db: &Path, args: &[&str]) -> Server {
+        Server::start_with_token(dir, db, args, None)
+    }
+
+    /// As [`Server::start`], with `JOURNEY_TOKEN` set to `token`.
+    pub fn start_with_token(dir: &Path, db: &Path, args: &[&str], token: Option<&str>) -> Server {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_journey"));
+        cmd.arg("serve").arg(dir).arg("--db").arg(db).args(["--listen", &format!("127.0.0.1:{port}")]).args(args);
+        cmd.env_remove("JOURNEY_TOKEN");
+        if let Some(t) = token {
+            cmd.env("JOURNEY_TOKEN", t);
+        }
+        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("journey serve starts");
+        let mut server = Server { pid: child.id(), child: Some(child), url: format!("http://127.0.0.1:{port}") };
+        wait_until("journey serve to listen", || {
+            if let Some(status) = server.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("journey serve exited before listening: {status}");
+            }
+            std::net::TcpStream::connect(("127.0.0.1", port)).map(|_| ()).map_err(|e| e.to_string())
+        });
+        server
+    }
+
+    /// Something that kills this server with SIGKILL from another thread.
+    pub fn killer(&self) -> Killer {
+        Killer(self.pid)
+    }
+
+    /// SIGKILL: no graceful shutdown, no final checkpoint.
+    pub fn kill(mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGINT, as ctrl-c: the server writes a final checkpoint and exits 0.
+    pub fn interrupt(mut self) {
+        let mut c = self.child.take().expect("running");
+        signal("-INT", self.pid);
+        let code = wait_until("journey serve to exit after SIGINT", || {
+            c.try_wait().map_err(|e| e.to_string())?.ok_or_else(|| "still running".to_string())
+        });
+        assert!(code.success(), "journey serve exits cleanly on SIGINT: {code}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn signal(sig: &str, pid: u32) {
+    let _ = Command::new("kill").args([sig, &pid.to_string()]).stderr(Stdio::null()).status();
+}
+
+/// Kills a server by its process id; the process stays unreaped (so its id stays its own) until
+/// the [`Server`] is killed or dropped.
+#[derive(Clone, Copy)]
+pub struct Killer(u32);
+
+impl Killer {
+    /// SIGKILL now.
+    pub fn kill(self) {
+        signal("-KILL", self.0);
+    }
+}
+
+/// A blocking HTTP client for the tests (its own async runtime inside).
+pub struct Api {
+    /// The runtime the client and any [`Receiver`] run on.
+    pub rt: tokio::runtime::Runtime,
+    /// The client.
+    pub client: reqwest::Client,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api::new()
+    }
+}
+
+impl Api {
+    /// A client with a 10 s timeout per request.
+    pub fn new() -> Api {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+        Api { rt, client }
+    }
+
+    /// Sends a request; its status and JSON body (`null` when the body is not JSON), or the
+    /// transport error.
+    pub fn try_send(&self, method: &str, url: &str, body: &str) -> Result<(u16, Value), String> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        self.rt.block_on(async {
+            let resp =
+                self.client.request(method, url).body(body.to_string()).send().await.map_err(|e| e.to_string())?;
+            let status = resp.status().as_u16();
+            let text = resp.text().await.map_err(|e| e.to_string())?;
+            Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+        })
+    }
+
+    /// Sends a request that must get an answer: its status and JSON body.
+    pub fn send(&self, method: &str, url: &str, body: &str) -> (u16, Value) {
+        self.try_send(method, url, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+    }
+
+    /// POST; the status and the JSON answer.
+    pub fn post(&self, url: &str, body: &str) -> (u16, Value) {
+        self.send("POST", url, body)
+    }
+
+    /// GET that must answer 200 with JSON.
+    pub fn get(&self, url: &str) -> Value {
+        let (status, v) = self.send("GET", url, "");
+        assert_eq!(status, 200, "GET {url}: {v}");
+        v
+    }
+
+    /// Waits until the engine has applied every log entry (`applied == log_entries` in
+    /// `/status`); returns that status.
+    pub fn settle(&self, url: &str) -> Value {
+        wait_until("the engine to apply the whole log", || {
+            let (_, s) = self.try_send("GET", &format!("{url}/status"), "")?;
+            if s["applied"].is_i64() && s["applied"] == s["log_entries"] {
+                Ok(s)
+            } else {
+                Err(s.to_string())
+            }
+        })
+    }
+
+    /// Waits until `ok` holds of the answer to GET `url`; returns that answer.
+    pub fn wait_get(&self, what: &str, url: &str, ok: impl Fn(&Value) -> bool) -> Value {
+        wait_until(what, || {
+            let (_, v) = self.try_send("GET", url, "")?;
+            if ok(&v) {
+                Ok(v)
+            } else {
+                Err(v.to_string())
+            }
+        })
+    }
+
+    /// One version's report of a journey (`report` of `versions[i]`).
+    pub fn report(&self, url: &str, journey: &str, version_index: usize) -> Value {
+        self.get(&format!("{url}/journeys/{journey}/report"))["versions"][version_index]["report"].clone()
+    }
+}
+
+/// One call a journey made.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The path called (`/notify`).
+    pub path: String,
+    /// Its `Idempotency-Key` header ("" when missing).
+    pub key: String,
+    /// Its body as JSON (`null` when not JSON).
+    pub body: Value,
+}
+
+/// An HTTP server that answers every POST `{}` and records it.
+#[derive(Clone)]
+pub struct Receiver {
+    /// Where it listens.
+    pub port: u16,
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+async fn record(State(calls): State<Arc<Mutex<Vec<Call>>>>, uri: Uri, headers: HeaderMap, body: Bytes) -> &'static str {
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    calls.lock().expect("lock").push(Call { path: uri.path().to_string(), key, body });
+    "{}"
+}
+
+impl Receiver {
+    /// Starts one on `api`'s runtime.
+    pub fn start(api: &Api) -> Receiver {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let listener = api.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let app = Router::new().fallback(record).with_state(calls.clone());
+        api.rt.spawn(async move { axum::serve(listener, app).await });
+        Receiver { port, calls }
+    }
+
+    /// Every call so far, in arrival order (retries included).
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().expect("lock").clone()
+    }
+
+    /// How many calls arrived so far.
+    pub fn count(&self) -> usize {
+        self.calls.lock().expect("lock").len()
+    }
+}
