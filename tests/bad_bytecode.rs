@@ -204,7 +204,7 @@ fn some_op(p: &Program, code_len: usize, pick: u32) -> Op {
         24 => Op::Index,
         25 => Op::Event,
         26 => Op::Profile,
-        27 => Op::InRange(v % 2 == 0),
+        27 => Op::InRange(v & 1 == 0),
         28 => Op::JumpJourney(near(p.names.len(), v)),
         29 => Op::Secret(near(p.names.len(), v)),
         30 => Op::And,
@@ -220,7 +220,7 @@ fn with_operand(op: Op, v: u32) -> Op {
         Op::SetLocal(_) => Op::SetLocal(v as u16),
         Op::EventPath(_) => Op::EventPath(v as u16),
         Op::Field(_) => Op::Field(v),
-        Op::Call(_, argc) if v % 2 == 0 => Op::Call(v as u16, argc),
+        Op::Call(_, argc) if v & 1 == 0 => Op::Call(v as u16, argc),
         Op::Call(f, _) => Op::Call(f, v as u8),
         Op::Secret(_) => Op::Secret(v),
         Op::Concat(_) => Op::Concat(v as u16),
@@ -286,7 +286,7 @@ fn mutate(p: &mut Program, kind: u8, at: u32, pick: u32) {
             let code = &mut codes[at % n];
             let (len, lambdas) = (code.ops.len(), code.lambdas.len().max(1));
             if let Some(l) = code.lambdas.get_mut(pick as usize % lambdas) {
-                if pick % 2 == 0 {
+                if pick & 1 == 0 {
                     l.body = near(len, pick / 2);
                 } else {
                     l.slot = near(8, pick / 2) as u16;
@@ -328,7 +328,7 @@ fn mutate(p: &mut Program, kind: u8, at: u32, pick: u32) {
             let n = p.events.len();
             let e = &mut p.events[at % n];
             let v = near(e.code.ops.len(), pick / 2);
-            if pick % 2 == 0 {
+            if pick & 1 == 0 {
                 e.key = Some(v);
             } else {
                 e.when = Some(v);
@@ -437,9 +437,11 @@ fn every_operand_beyond_its_table_is_refused() {
                 Op::End(n) if *n != journey_bytecode::NO_LABEL => base.names.len() as u32,
                 Op::Call(..) => base.functions.len() as u32,
                 Op::MakeRecord(_) => base.shapes.len() as u32,
-                Op::Jump(_) | Op::JumpIfFalse(_) | Op::JumpIfNotNull(_) | Op::JumpIfFalseKeep(_) | Op::JumpIfTrueKeep(_) => {
-                    code.ops.len() as u32
-                }
+                Op::Jump(_)
+                | Op::JumpIfFalse(_)
+                | Op::JumpIfNotNull(_)
+                | Op::JumpIfFalseKeep(_)
+                | Op::JumpIfTrueKeep(_) => code.ops.len() as u32,
                 Op::Lambda(_) => code.lambdas.len() as u32,
                 Op::Local(_) | Op::SetLocal(_) | Op::EventPath(_) => u16::MAX as u32,
                 Op::Node(_) | Op::Await(_) | Op::ActionCall(_) | Op::Split(_) | Op::Cap(_) | Op::UpdateProfile(_) => {
@@ -454,7 +456,9 @@ fn every_operand_beyond_its_table_is_refused() {
             codes(&mut program)[c].ops[i] = with_operand(*op, beyond);
             match artifact::from_bytes(&encode(program)) {
                 Err(e) if clear(&e.to_string()) => refused += 1,
-                other => panic!("code {c} at {i}: {op:?} with operand {beyond} was not refused: {:?}", other.map(|_| ())),
+                other => {
+                    panic!("code {c} at {i}: {op:?} with operand {beyond} was not refused: {:?}", other.map(|_| ()))
+                }
             }
         }
     }

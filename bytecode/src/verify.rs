@@ -52,14 +52,20 @@ pub fn verify(p: &Program) -> Result<(), VerifyError> {
     let fail = |place: &str, problem: String| VerifyError { place: place.to_string(), at: None, problem };
     for (i, shape) in p.shapes.iter().enumerate() {
         if let Some(n) = shape.iter().find(|n| **n as usize >= p.names.len()) {
-            return Err(fail("the program", format!("record shape {i} names #{n}, beyond the {} names", p.names.len())));
+            return Err(fail(
+                "the program",
+                format!("record shape {i} names #{n}, beyond the {} names", p.names.len()),
+            ));
         }
     }
     if p.journeys.len() > u16::MAX as usize {
         return Err(fail("the program", format!("{} journeys, more than {}", p.journeys.len(), u16::MAX)));
     }
     if p.functions.len() > u16::MAX as usize + 1 {
-        return Err(fail("the program", format!("{} functions, more than {}", p.functions.len(), u16::MAX as usize + 1)));
+        return Err(fail(
+            "the program",
+            format!("{} functions, more than {}", p.functions.len(), u16::MAX as usize + 1),
+        ));
     }
     for e in &p.events {
         let place = format!("event {}", e.name);
@@ -279,9 +285,11 @@ impl<'p> Checker<'p> {
                 Op::End(n) if n != NO_LABEL => range("name", n as usize, p.names.len()),
                 Op::Call(f, _) => range("function", f as usize, p.functions.len()),
                 Op::MakeRecord(s) => range("record shape", s as usize, p.shapes.len()),
-                Op::Jump(a) | Op::JumpIfFalse(a) | Op::JumpIfNotNull(a) | Op::JumpIfFalseKeep(a) | Op::JumpIfTrueKeep(a) => {
-                    range("jump target", a as usize, len)
-                }
+                Op::Jump(a)
+                | Op::JumpIfFalse(a)
+                | Op::JumpIfNotNull(a)
+                | Op::JumpIfFalseKeep(a)
+                | Op::JumpIfTrueKeep(a) => range("jump target", a as usize, len),
                 Op::Lambda(i) => range("lambda", i as usize, self.code.lambdas.len()),
                 Op::Node(i) => range("node", i as usize, count(|j| j.nodes.len())),
                 Op::Await(i) => range("await", i as usize, count(|j| j.awaits.len())),
@@ -295,7 +303,8 @@ impl<'p> Checker<'p> {
         }
         for (i, l) in self.code.lambdas.iter().enumerate() {
             if l.slot as usize >= self.frame.locals {
-                return Err(self.error(None, format!("lambda {i} uses local slot {}, beyond the {}", l.slot, self.frame.locals)));
+                return Err(self
+                    .error(None, format!("lambda {i} uses local slot {}, beyond the {}", l.slot, self.frame.locals)));
             }
             if l.body as usize >= len {
                 return Err(self.error(None, format!("lambda {i}'s body at {:04} is beyond the code's end", l.body)));
@@ -305,7 +314,11 @@ impl<'p> Checker<'p> {
         // instance reaches its end and lambdas cannot call themselves.
         for (at, op) in self.code.ops.iter().enumerate() {
             let ahead: Vec<Addr> = match *op {
-                Op::Jump(a) | Op::JumpIfFalse(a) | Op::JumpIfNotNull(a) | Op::JumpIfFalseKeep(a) | Op::JumpIfTrueKeep(a) => {
+                Op::Jump(a)
+                | Op::JumpIfFalse(a)
+                | Op::JumpIfNotNull(a)
+                | Op::JumpIfFalseKeep(a)
+                | Op::JumpIfTrueKeep(a) => {
                     vec![a]
                 }
                 Op::Lambda(i) => vec![self.code.lambdas[i as usize].body],
@@ -412,9 +425,9 @@ impl<'p> Checker<'p> {
             }
             let next = at + 1;
             let need = |n: u32| -> Result<u32, VerifyError> {
-                depth.checked_sub(n).ok_or_else(|| {
-                    self.error(Some(at), format!("takes {} from a stack that holds {depth}", values(n)))
-                })
+                depth
+                    .checked_sub(n)
+                    .ok_or_else(|| self.error(Some(at), format!("takes {} from a stack that holds {depth}", values(n))))
             };
             let exact = |n: u32, what: &str| -> Result<(), VerifyError> {
                 if depth == n {
@@ -598,36 +611,95 @@ mod tests {
 
     #[test]
     fn operands_out_of_range_are_named() {
-        assert_eq!(problem(&event(vec![Op::Const(7), Op::Ret])), "event E at 0000: constant #7 is beyond the 2 there are");
-        assert_eq!(problem(&event(vec![Op::Event, Op::Field(3), Op::Ret])), "event E at 0001: name #3 is beyond the 1 there are");
-        assert_eq!(problem(&event(vec![Op::Const(0), Op::Call(1, 1), Op::Ret])), "event E at 0001: function #1 is beyond the 1 there are");
-        assert_eq!(problem(&event(vec![Op::Const(0), Op::MakeRecord(2), Op::Ret])), "event E at 0001: record shape #2 is beyond the 1 there are");
-        assert_eq!(problem(&event(vec![Op::Const(0), Op::Jump(9)])), "event E at 0001: jump target #9 is beyond the 2 there are");
-        assert_eq!(problem(&event(vec![Op::Local(0), Op::Ret])), "event E at 0000: local slot #0 is beyond the 0 there are");
-        assert_eq!(problem(&event(vec![Op::EventPath(0), Op::Ret])), "event E at 0000: event path #0 is beyond the 0 there are");
-        assert_eq!(problem(&journey(vec![Op::Node(1), Op::End(NO_LABEL)], 0)), "journey J at 0000: node #1 is beyond the 1 there are");
-        assert_eq!(problem(&journey(vec![Op::Await(0), Op::End(NO_LABEL)], 0)), "journey J at 0000: await #0 is beyond the 0 there are");
+        assert_eq!(
+            problem(&event(vec![Op::Const(7), Op::Ret])),
+            "event E at 0000: constant #7 is beyond the 2 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Event, Op::Field(3), Op::Ret])),
+            "event E at 0001: name #3 is beyond the 1 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::Call(1, 1), Op::Ret])),
+            "event E at 0001: function #1 is beyond the 1 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::MakeRecord(2), Op::Ret])),
+            "event E at 0001: record shape #2 is beyond the 1 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::Jump(9)])),
+            "event E at 0001: jump target #9 is beyond the 2 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Local(0), Op::Ret])),
+            "event E at 0000: local slot #0 is beyond the 0 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::EventPath(0), Op::Ret])),
+            "event E at 0000: event path #0 is beyond the 0 there are"
+        );
+        assert_eq!(
+            problem(&journey(vec![Op::Node(1), Op::End(NO_LABEL)], 0)),
+            "journey J at 0000: node #1 is beyond the 1 there are"
+        );
+        assert_eq!(
+            problem(&journey(vec![Op::Await(0), Op::End(NO_LABEL)], 0)),
+            "journey J at 0000: await #0 is beyond the 0 there are"
+        );
         assert_eq!(problem(&journey(vec![Op::End(4)], 0)), "journey J at 0000: name #4 is beyond the 1 there are");
     }
 
     #[test]
     fn the_stack_never_underflows_and_chunks_return_one_value() {
-        assert_eq!(problem(&event(vec![Op::Add, Op::Ret])), "event E at 0000: takes 2 values from a stack that holds 0");
-        assert_eq!(problem(&event(vec![Op::Const(0), Op::Const(0), Op::Ret])), "event E at 0002: `ret` with 2 values on the stack (it takes 1)");
+        assert_eq!(
+            problem(&event(vec![Op::Add, Op::Ret])),
+            "event E at 0000: takes 2 values from a stack that holds 0"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::Const(0), Op::Ret])),
+            "event E at 0002: `ret` with 2 values on the stack (it takes 1)"
+        );
         assert_eq!(problem(&event(vec![Op::Const(0), Op::Pop])), "event E at 0002: the code runs past its end");
-        assert_eq!(problem(&event(vec![Op::Const(0), Op::MakeRecord(0), Op::Pop, Op::Ret])), "event E at 0003: `ret` with 0 values on the stack (it takes 1)");
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::MakeRecord(0), Op::Pop, Op::Ret])),
+            "event E at 0003: `ret` with 0 values on the stack (it takes 1)"
+        );
         // `if c then 1 else (1, 1)`, then `+`: the paths meet with different depths.
-        let ops =
-            vec![Op::Const(0), Op::JumpIfFalse(4), Op::Const(0), Op::Jump(6), Op::Const(0), Op::Const(0), Op::Add, Op::Ret];
-        assert_eq!(problem(&event(ops)), "event E at 0006: reached with 1 value on the stack on one path and 2 on another");
+        let ops = vec![
+            Op::Const(0),
+            Op::JumpIfFalse(4),
+            Op::Const(0),
+            Op::Jump(6),
+            Op::Const(0),
+            Op::Const(0),
+            Op::Add,
+            Op::Ret,
+        ];
+        assert_eq!(
+            problem(&event(ops)),
+            "event E at 0006: reached with 1 value on the stack on one path and 2 on another"
+        );
     }
 
     #[test]
     fn journey_control_stays_in_journeys_with_an_empty_stack() {
-        assert_eq!(problem(&event(vec![Op::Const(0), Op::Wait, Op::Const(0), Op::Ret])), "event E at 0001: `wait` inside an expression");
-        assert_eq!(problem(&journey(vec![Op::Const(0), Op::Node(0), Op::End(NO_LABEL)], 0)), "journey J at 0001: a statement starts with 1 value on the stack (it takes 0)");
-        assert_eq!(problem(&journey(vec![Op::Wait, Op::End(NO_LABEL)], 0)), "journey J at 0000: `wait` with 0 values on the stack (it takes 1)");
-        assert_eq!(problem(&journey(vec![Op::Const(0), Op::Ret], 0)), "journey J at 0001: `ret` in a journey's statements");
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::Wait, Op::Const(0), Op::Ret])),
+            "event E at 0001: `wait` inside an expression"
+        );
+        assert_eq!(
+            problem(&journey(vec![Op::Const(0), Op::Node(0), Op::End(NO_LABEL)], 0)),
+            "journey J at 0001: a statement starts with 1 value on the stack (it takes 0)"
+        );
+        assert_eq!(
+            problem(&journey(vec![Op::Wait, Op::End(NO_LABEL)], 0)),
+            "journey J at 0000: `wait` with 0 values on the stack (it takes 1)"
+        );
+        assert_eq!(
+            problem(&journey(vec![Op::Const(0), Op::Ret], 0)),
+            "journey J at 0001: `ret` in a journey's statements"
+        );
         assert_eq!(problem(&journey(vec![Op::Node(0)], 0)), "journey J at 0001: the code runs past its end");
     }
 

@@ -15,8 +15,7 @@ fn normal_dependencies() -> Vec<String> {
         .expect("cargo runs");
     assert!(out.status.success(), "cargo tree failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).expect("utf-8");
-    let mut names: Vec<String> =
-        text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect();
+    let mut names: Vec<String> = text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect();
     names.sort();
     names.dedup();
     names
@@ -28,7 +27,10 @@ fn the_vm_does_not_depend_on_the_front_end() {
     assert!(names.iter().any(|n| n == "journey-bytecode"), "the VM runs journey-bytecode programs: {names:?}");
     let front_end: Vec<&String> = names
         .iter()
-        .filter(|n| matches!(n.as_str(), "journey-grammar" | "journey-compiler" | "journey-lsp" | "journey-runtime") || n.starts_with("pest"))
+        .filter(|n| {
+            matches!(n.as_str(), "journey-grammar" | "journey-compiler" | "journey-lsp" | "journey-runtime")
+                || n.starts_with("pest")
+        })
         .collect();
     assert!(front_end.is_empty(), "journey-vm depends on {front_end:?}; it must only need journey-bytecode");
 }
