@@ -210,7 +210,8 @@ fn eval_prints_exactly_one_json_value_for_every_conformance_case() {
         let null = journey_vm::value::Value::Null;
         let mut sources = journey_compiler::sources::Sources::default();
         let file = sources.add("<expr>", "<expr>".into(), expr.to_string());
-        let typed = journey_compiler::check_expr(&sources, file, &registry, Any, Any).ok().expect("checks");
+        let typed = journey_compiler::check_expr(&sources, file, &registry, Any, Any)
+            .unwrap_or_else(|d| panic!("{expr}: {:?}", d.iter().map(|d| &d.message).collect::<Vec<_>>()));
         let want = reference::eval(&typed, &mut Vec::new(), &reference::Env::new(&null, &null, &ctx)).to_json();
         assert_eq!(got, want, "{}: {expr}", c["id"]);
     }

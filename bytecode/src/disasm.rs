@@ -37,7 +37,8 @@ pub fn disassemble(p: &Program) -> String {
         let _ = writeln!(out, "  reentry {reentry}");
         let exit_on = if j.exit_on.is_empty() { "-".to_string() } else { j.exit_on.join(" | ") };
         let _ = writeln!(out, "  exit on {exit_on}");
-        let active = j.active.as_ref().map(|(from, to)| format!("from {from} to {to}")).unwrap_or_else(|| "always".into());
+        let active =
+            j.active.as_ref().map(|(from, to)| format!("from {from} to {to}")).unwrap_or_else(|| "always".into());
         let _ = writeln!(out, "  active {active}");
         for (i, path) in j.event_paths.iter().enumerate() {
             let _ = writeln!(out, "  event path {i}: event.{}", path.join("."));

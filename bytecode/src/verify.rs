@@ -14,10 +14,16 @@
 //! - a journey's body reaches each statement with an empty stack, hands each control
 //!   instruction exactly the values it takes (`Wait` one, `ActionCall` its given arguments,
 //!   `UpdateProfile` one per path) and ends in `End`;
-//! - no path runs past the end of its code.
+//! - no path runs past the end of its code;
+//! - code only runs forward (the language has no loops): every jump, every block a statement
+//!   resumes at and every lambda body lies after the instruction that goes there, so an instance
+//!   always reaches its end, and lambdas nest at most [`MAX_LAMBDA_NESTING`] deep.
 
 use crate::{Addr, AuthCode, Code, JourneyCode, MockResult, Op, Program, TestStep, UrlPart, NO_LABEL};
 use std::fmt;
+
+/// How deep lambdas may nest (`first(xs, x -> all(x.ys, y -> ...))` is 2).
+pub const MAX_LAMBDA_NESTING: u32 = 32;
 
 /// Why a program is not valid bytecode: where, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,14 +52,20 @@ pub fn verify(p: &Program) -> Result<(), VerifyError> {
     let fail = |place: &str, problem: String| VerifyError { place: place.to_string(), at: None, problem };
     for (i, shape) in p.shapes.iter().enumerate() {
         if let Some(n) = shape.iter().find(|n| **n as usize >= p.names.len()) {
-            return Err(fail("the program", format!("record shape {i} names #{n}, beyond the {} names", p.names.len())));
+            return Err(fail(
+                "the program",
+                format!("record shape {i} names #{n}, beyond the {} names", p.names.len()),
+            ));
         }
     }
     if p.journeys.len() > u16::MAX as usize {
         return Err(fail("the program", format!("{} journeys, more than {}", p.journeys.len(), u16::MAX)));
     }
     if p.functions.len() > u16::MAX as usize + 1 {
-        return Err(fail("the program", format!("{} functions, more than {}", p.functions.len(), u16::MAX as usize + 1)));
+        return Err(fail(
+            "the program",
+            format!("{} functions, more than {}", p.functions.len(), u16::MAX as usize + 1),
+        ));
     }
     for e in &p.events {
         let place = format!("event {}", e.name);
@@ -273,9 +285,11 @@ impl<'p> Checker<'p> {
                 Op::End(n) if n != NO_LABEL => range("name", n as usize, p.names.len()),
                 Op::Call(f, _) => range("function", f as usize, p.functions.len()),
                 Op::MakeRecord(s) => range("record shape", s as usize, p.shapes.len()),
-                Op::Jump(a) | Op::JumpIfFalse(a) | Op::JumpIfNotNull(a) | Op::JumpIfFalseKeep(a) | Op::JumpIfTrueKeep(a) => {
-                    range("jump target", a as usize, len)
-                }
+                Op::Jump(a)
+                | Op::JumpIfFalse(a)
+                | Op::JumpIfNotNull(a)
+                | Op::JumpIfFalseKeep(a)
+                | Op::JumpIfTrueKeep(a) => range("jump target", a as usize, len),
                 Op::Lambda(i) => range("lambda", i as usize, self.code.lambdas.len()),
                 Op::Node(i) => range("node", i as usize, count(|j| j.nodes.len())),
                 Op::Await(i) => range("await", i as usize, count(|j| j.awaits.len())),
@@ -289,21 +303,92 @@ impl<'p> Checker<'p> {
         }
         for (i, l) in self.code.lambdas.iter().enumerate() {
             if l.slot as usize >= self.frame.locals {
-                return Err(self.error(None, format!("lambda {i} uses local slot {}, beyond the {}", l.slot, self.frame.locals)));
+                return Err(self
+                    .error(None, format!("lambda {i} uses local slot {}, beyond the {}", l.slot, self.frame.locals)));
             }
             if l.body as usize >= len {
                 return Err(self.error(None, format!("lambda {i}'s body at {:04} is beyond the code's end", l.body)));
             }
         }
+        // The language has no loops: every jump, resumption and lambda body lies ahead, so each
+        // instance reaches its end and lambdas cannot call themselves.
+        for (at, op) in self.code.ops.iter().enumerate() {
+            let ahead: Vec<Addr> = match *op {
+                Op::Jump(a)
+                | Op::JumpIfFalse(a)
+                | Op::JumpIfNotNull(a)
+                | Op::JumpIfFalseKeep(a)
+                | Op::JumpIfTrueKeep(a) => {
+                    vec![a]
+                }
+                Op::Lambda(i) => vec![self.code.lambdas[i as usize].body],
+                Op::Await(i) => j.map_or(Vec::new(), |j| {
+                    let a = &j.awaits[i as usize];
+                    a.arms.iter().map(|arm| arm.target).chain(a.after.map(|(_, t)| t)).collect()
+                }),
+                Op::ActionCall(i) => j.map_or(Vec::new(), |j| {
+                    let c = &j.calls[i as usize];
+                    [Some(c.next), c.on_timeout, c.on_error].into_iter().flatten().collect()
+                }),
+                Op::Split(i) => j.map_or(Vec::new(), |j| j.splits[i as usize].branches.iter().map(|b| b.2).collect()),
+                Op::Cap(i) => j.map_or(Vec::new(), |j| vec![j.caps[i as usize].otherwise]),
+                _ => Vec::new(),
+            };
+            if let Some(back) = ahead.into_iter().find(|a| *a as usize <= at) {
+                return Err(self.error(Some(at as Addr), format!("goes back to {back:04} (code only runs forward)")));
+            }
+        }
         Ok(())
     }
 
-    /// Every lambda body, as a chunk.
+    /// How deep lambdas nest (each level is a nested call of the interpreter): at most
+    /// [`MAX_LAMBDA_NESTING`]. Runs after the flow checks, so every chunk ends in `Ret`.
+    fn lambda_nesting(&self) -> Result<(), VerifyError> {
+        let lambdas = &self.code.lambdas;
+        // A lambda's body lies after its uses, so the lambdas a body uses come later in this order.
+        let mut order: Vec<usize> = (0..lambdas.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(lambdas[i].body));
+        let mut depth = vec![0u32; lambdas.len()];
+        let mut seen = vec![false; self.code.ops.len()];
+        for i in order {
+            seen.iter_mut().for_each(|s| *s = false);
+            let mut work = vec![lambdas[i].body];
+            let mut inner = 0;
+            while let Some(at) = work.pop() {
+                let Some(s) = seen.get_mut(at as usize) else { continue };
+                if std::mem::replace(s, true) {
+                    continue;
+                }
+                match self.code.ops[at as usize] {
+                    Op::Ret => {}
+                    Op::Jump(a) => work.push(a),
+                    Op::JumpIfFalse(a) | Op::JumpIfNotNull(a) | Op::JumpIfFalseKeep(a) | Op::JumpIfTrueKeep(a) => {
+                        work.extend([a, at + 1])
+                    }
+                    Op::Lambda(k) => {
+                        inner = inner.max(depth[k as usize]);
+                        work.push(at + 1)
+                    }
+                    _ => work.push(at + 1),
+                }
+            }
+            depth[i] = inner + 1;
+            if depth[i] > MAX_LAMBDA_NESTING {
+                return Err(self.error(
+                    Some(lambdas[i].body),
+                    format!("lambdas nest {} deep, more than {MAX_LAMBDA_NESTING}", depth[i]),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every lambda body, as a chunk; then how deep they nest.
     fn lambdas(&mut self) -> Result<(), VerifyError> {
         for l in &self.code.lambdas {
             self.chunk(l.body)?;
         }
-        Ok(())
+        self.lambda_nesting()
     }
 
     fn chunk(&mut self, addr: Addr) -> Result<(), VerifyError> {
@@ -333,22 +418,22 @@ impl<'p> Checker<'p> {
                 Some((_, d)) => {
                     return Err(self.error(
                         Some(at),
-                        format!("reached with {depth} values on the stack on one path and {d} on another"),
+                        format!("reached with {} on the stack on one path and {d} on another", values(depth)),
                     ))
                 }
                 None => self.seen[at as usize] = Some((mode, depth)),
             }
             let next = at + 1;
             let need = |n: u32| -> Result<u32, VerifyError> {
-                depth.checked_sub(n).ok_or_else(|| {
-                    self.error(Some(at), format!("takes {n} values from a stack that holds {depth}"))
-                })
+                depth
+                    .checked_sub(n)
+                    .ok_or_else(|| self.error(Some(at), format!("takes {} from a stack that holds {depth}", values(n))))
             };
             let exact = |n: u32, what: &str| -> Result<(), VerifyError> {
                 if depth == n {
                     Ok(())
                 } else {
-                    Err(self.error(Some(at), format!("{what} with {depth} values on the stack (it takes {n})")))
+                    Err(self.error(Some(at), format!("{what} with {} on the stack (it takes {n})", values(depth))))
                 }
             };
             let control = |what: &str| -> Result<(), VerifyError> {
@@ -451,5 +536,214 @@ impl<'p> Checker<'p> {
             }
         }
         Ok(())
+    }
+}
+
+/// `1 value`, `2 values`.
+fn values(n: u32) -> String {
+    if n == 1 {
+        "1 value".into()
+    } else {
+        format!("{n} values")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Const, EventCode, LambdaCode, LambdaKind, Reentry, Start, Ty};
+
+    /// A program with one event whose `key` chunk is `ops`.
+    fn event(ops: Vec<Op>) -> Program {
+        Program {
+            consts: vec![Const::Int(1), Const::Str("a".into())],
+            names: vec!["x".into()],
+            shapes: vec![vec![0]],
+            functions: vec!["abs".into()],
+            events: vec![EventCode {
+                name: "E".into(),
+                payload: Ty::Any,
+                code: Code { ops, lambdas: Vec::new() },
+                key: Some(0),
+                when: None,
+            }],
+            ..Program::default()
+        }
+    }
+
+    /// A program with one journey whose body is `ops`.
+    fn journey(ops: Vec<Op>, locals: u16) -> Program {
+        Program {
+            consts: vec![Const::Duration(1000)],
+            names: vec!["done".into()],
+            journeys: vec![JourneyCode {
+                name: "J".into(),
+                start: Start::Event("E".into()),
+                reentry: Reentry::Never,
+                timezone: "UTC".into(),
+                timeout_ms: 1,
+                active: None,
+                exit_on: Vec::new(),
+                locals,
+                event_paths: Vec::new(),
+                code: Code { ops, lambdas: Vec::new() },
+                nodes: vec![crate::NodeInfo { kind: "wait".into(), line: 1, label: "wait 1s".into() }],
+                awaits: Vec::new(),
+                calls: Vec::new(),
+                splits: Vec::new(),
+                caps: Vec::new(),
+                updates: Vec::new(),
+            }],
+            ..Program::default()
+        }
+    }
+
+    fn problem(p: &Program) -> String {
+        verify(p).expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn well_formed_code_passes() {
+        verify(&event(vec![Op::Event, Op::Field(0), Op::JumpIfNotNull(4), Op::Const(1), Op::Ret])).expect("valid");
+        let body = vec![Op::Node(0), Op::Const(0), Op::Wait, Op::Const(0), Op::SetLocal(0), Op::End(0)];
+        verify(&journey(body, 1)).expect("valid");
+    }
+
+    #[test]
+    fn operands_out_of_range_are_named() {
+        assert_eq!(
+            problem(&event(vec![Op::Const(7), Op::Ret])),
+            "event E at 0000: constant #7 is beyond the 2 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Event, Op::Field(3), Op::Ret])),
+            "event E at 0001: name #3 is beyond the 1 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::Call(1, 1), Op::Ret])),
+            "event E at 0001: function #1 is beyond the 1 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::MakeRecord(2), Op::Ret])),
+            "event E at 0001: record shape #2 is beyond the 1 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::Jump(9)])),
+            "event E at 0001: jump target #9 is beyond the 2 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Local(0), Op::Ret])),
+            "event E at 0000: local slot #0 is beyond the 0 there are"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::EventPath(0), Op::Ret])),
+            "event E at 0000: event path #0 is beyond the 0 there are"
+        );
+        assert_eq!(
+            problem(&journey(vec![Op::Node(1), Op::End(NO_LABEL)], 0)),
+            "journey J at 0000: node #1 is beyond the 1 there are"
+        );
+        assert_eq!(
+            problem(&journey(vec![Op::Await(0), Op::End(NO_LABEL)], 0)),
+            "journey J at 0000: await #0 is beyond the 0 there are"
+        );
+        assert_eq!(problem(&journey(vec![Op::End(4)], 0)), "journey J at 0000: name #4 is beyond the 1 there are");
+    }
+
+    #[test]
+    fn the_stack_never_underflows_and_chunks_return_one_value() {
+        assert_eq!(
+            problem(&event(vec![Op::Add, Op::Ret])),
+            "event E at 0000: takes 2 values from a stack that holds 0"
+        );
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::Const(0), Op::Ret])),
+            "event E at 0002: `ret` with 2 values on the stack (it takes 1)"
+        );
+        assert_eq!(problem(&event(vec![Op::Const(0), Op::Pop])), "event E at 0002: the code runs past its end");
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::MakeRecord(0), Op::Pop, Op::Ret])),
+            "event E at 0003: `ret` with 0 values on the stack (it takes 1)"
+        );
+        // `if c then 1 else (1, 1)`, then `+`: the paths meet with different depths.
+        let ops = vec![
+            Op::Const(0),
+            Op::JumpIfFalse(4),
+            Op::Const(0),
+            Op::Jump(6),
+            Op::Const(0),
+            Op::Const(0),
+            Op::Add,
+            Op::Ret,
+        ];
+        assert_eq!(
+            problem(&event(ops)),
+            "event E at 0006: reached with 1 value on the stack on one path and 2 on another"
+        );
+    }
+
+    #[test]
+    fn journey_control_stays_in_journeys_with_an_empty_stack() {
+        assert_eq!(
+            problem(&event(vec![Op::Const(0), Op::Wait, Op::Const(0), Op::Ret])),
+            "event E at 0001: `wait` inside an expression"
+        );
+        assert_eq!(
+            problem(&journey(vec![Op::Const(0), Op::Node(0), Op::End(NO_LABEL)], 0)),
+            "journey J at 0001: a statement starts with 1 value on the stack (it takes 0)"
+        );
+        assert_eq!(
+            problem(&journey(vec![Op::Wait, Op::End(NO_LABEL)], 0)),
+            "journey J at 0000: `wait` with 0 values on the stack (it takes 1)"
+        );
+        assert_eq!(
+            problem(&journey(vec![Op::Const(0), Op::Ret], 0)),
+            "journey J at 0001: `ret` in a journey's statements"
+        );
+        assert_eq!(problem(&journey(vec![Op::Node(0)], 0)), "journey J at 0001: the code runs past its end");
+    }
+
+    #[test]
+    fn code_only_runs_forward() {
+        let ops = vec![Op::Const(0), Op::JumpIfFalse(0), Op::Const(0), Op::Ret];
+        assert_eq!(problem(&event(ops)), "event E at 0001: goes back to 0000 (code only runs forward)");
+        let mut p = event(vec![Op::Const(0), Op::MakeList(1), Op::Lambda(0), Op::Ret]);
+        p.events[0].code.lambdas.push(LambdaCode { kind: LambdaKind::First, slot: 0, body: 0 });
+        assert_eq!(problem(&p), "event E at 0002: goes back to 0000 (code only runs forward)");
+    }
+
+    #[test]
+    fn lambdas_nest_only_so_deep() {
+        // Lambda i's body uses lambda i + 1: `first(l, x -> first(l, y -> ...))`.
+        let n = MAX_LAMBDA_NESTING as usize + 1;
+        let mut ops = vec![Op::Const(0), Op::MakeList(1), Op::Lambda(0), Op::Ret];
+        let mut lambdas = Vec::new();
+        for i in 0..n {
+            lambdas.push(LambdaCode { kind: LambdaKind::First, slot: 0, body: ops.len() as Addr });
+            if i + 1 < n {
+                ops.extend([Op::Const(0), Op::MakeList(1), Op::Lambda(i as u32 + 1), Op::Ret]);
+            } else {
+                ops.extend([Op::Const(0), Op::Ret]);
+            }
+        }
+        let mut p = event(ops);
+        p.events[0].code.lambdas = lambdas;
+        assert_eq!(problem(&p), "event E at 0004: lambdas nest 33 deep, more than 32");
+        p.events[0].code.lambdas.truncate(n - 1);
+        let last = p.events[0].code.lambdas.len() * 4;
+        p.events[0].code.ops[last + 2] = Op::Pop;
+        p.events[0].code.ops.insert(last + 3, Op::Const(0));
+        verify(&p).expect("32 deep is fine");
+    }
+
+    #[test]
+    fn lambdas_are_checked_as_chunks() {
+        let mut p = event(vec![Op::Const(0), Op::MakeList(1), Op::Lambda(0), Op::Ret, Op::Local(0), Op::Ret]);
+        p.events[0].code.lambdas.push(LambdaCode { kind: LambdaKind::All, slot: 0, body: 4 });
+        verify(&p).expect("valid");
+        p.events[0].code.lambdas[0].body = 5;
+        assert_eq!(problem(&p), "event E at 0005: `ret` with 0 values on the stack (it takes 1)");
+        p.events[0].code.lambdas[0].body = 40;
+        assert_eq!(problem(&p), "event E: lambda 0's body at 0040 is beyond the code's end");
     }
 }

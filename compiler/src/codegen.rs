@@ -147,11 +147,9 @@ fn test_code(test: &ir::Test, t: &mut Tables) -> TestCode {
                 TestStep::ExpectEnded { journey: journey.clone(), label: label.clone() }
             }
             ir::TestStmt::ExpectRunning { journey } => TestStep::ExpectRunning { journey: journey.clone() },
-            ir::TestStmt::ExpectCall { action, args, times } => TestStep::ExpectCall {
-                action: action.clone(),
-                args: args.as_ref().map(|a| f.chunk(a)),
-                times: *times,
-            },
+            ir::TestStmt::ExpectCall { action, args, times } => {
+                TestStep::ExpectCall { action: action.clone(), args: args.as_ref().map(|a| f.chunk(a)), times: *times }
+            }
             ir::TestStmt::ExpectNoCall { action } => TestStep::ExpectNoCall { action: action.clone() },
         })
         .collect();

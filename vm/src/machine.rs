@@ -681,7 +681,7 @@ fn logic(stack: &mut Vec<Value>, and: bool) {
 
 /// A unary operation on the top value, in place.
 #[inline(always)]
-fn in_place(stack: &mut Vec<Value>, f: impl Fn(&Value) -> Value) {
+fn in_place(stack: &mut [Value], f: impl Fn(&Value) -> Value) {
     let top = stack.last_mut().expect("verified code never reads an empty stack");
     *top = f(top);
 }

@@ -282,12 +282,8 @@ fn expect_call(engine: &Engine, action: &str, want: Option<Value>, times: Option
                 .iter()
                 .filter(|c| c.target == action)
                 .map(|c| {
-                    let args: Vec<String> = http
-                        .params
-                        .iter()
-                        .zip(&c.args)
-                        .map(|((p, _), v)| format!("{p}: {}", v.to_json()))
-                        .collect();
+                    let args: Vec<String> =
+                        http.params.iter().zip(&c.args).map(|((p, _), v)| format!("{p}: {}", v.to_json())).collect();
                     format!("{{ {} }}", args.join(", "))
                 })
                 .collect();

@@ -195,7 +195,12 @@ async fn retries_a_500_with_the_same_idempotency_key() {
     let http = decl(SEND, &server.base);
     let rec = Arc::new(MemoryRecorder::new());
     let report = executor(&rec)
-        .call_detailed(&http.image, http.index, &[Value::from("a@x.io"), Value::from("welcome"), Value::Null], "inst-9/n3/0")
+        .call_detailed(
+            &http.image,
+            http.index,
+            &[Value::from("a@x.io"), Value::from("welcome"), Value::Null],
+            "inst-9/n3/0",
+        )
         .await;
     assert!(matches!(&report.outcome, CallOutcome::Ok(v) if v.field("messageId") == Value::from("m-1")), "{report:?}");
     assert_eq!(report.attempts, 2);
@@ -231,8 +236,9 @@ async fn five_hundreds_until_the_last_attempt_give_an_error() {
 async fn a_404_is_not_retried() {
     let server = serve(|_, _| reply(404, r#"{"error":"no such member"}"#)).await;
     let http = decl(LOYALTY, &server.base);
-    let report =
-        executor(&Arc::new(MemoryRecorder::new())).call_detailed(&http.image, http.index, &[Value::from("m"), Value::Null], "k").await;
+    let report = executor(&Arc::new(MemoryRecorder::new()))
+        .call_detailed(&http.image, http.index, &[Value::from("m"), Value::Null], "k")
+        .await;
     assert_eq!(report.outcome, CallOutcome::Error { reason: format!("HTTP 404 from {}", &server.base[7..]) });
     assert_eq!((report.attempts, server.hits()), (1, 1));
 }
@@ -255,7 +261,8 @@ async fn a_429_waits_as_retry_after_says_capped() {
         .no_proxy()
         .build()
         .unwrap();
-    let report = exec.call_detailed(&http.image, http.index, &[Value::from("a"), Value::from("t"), Value::Null], "k").await;
+    let report =
+        exec.call_detailed(&http.image, http.index, &[Value::from("a"), Value::from("t"), Value::Null], "k").await;
     assert!(matches!(report.outcome, CallOutcome::Ok(_)), "{report:?}");
     let waits: Vec<_> = rec.attempts().iter().map(|a| a.retry_in).collect();
     assert_eq!(waits, [Some(Duration::from_secs(1)), Some(Duration::from_millis(1500)), None]);
@@ -291,8 +298,9 @@ async fn connection_refused_is_retried_then_an_error() {
         l.local_addr().unwrap().port()
     };
     let http = decl(LOYALTY, &format!("http://127.0.0.1:{port}"));
-    let report =
-        executor(&Arc::new(MemoryRecorder::new())).call_detailed(&http.image, http.index, &[Value::from("m"), Value::Null], "k").await;
+    let report = executor(&Arc::new(MemoryRecorder::new()))
+        .call_detailed(&http.image, http.index, &[Value::from("m"), Value::Null], "k")
+        .await;
     assert_eq!(
         report.outcome,
         CallOutcome::Error { reason: format!("connection refused by 127.0.0.1:{port} after 4 attempts") }
@@ -403,7 +411,10 @@ async fn secrets_never_show_in_debug_records_or_errors() {
     assert!(all.contains(&format!("HTTP 502 from {}", &server.base[7..])));
     // An unset secret fails the call, naming only the secret.
     let http = decl(r#"datasource U() = http GET "BASE/u" { auth bearer secret("NOPE") }"#, &server.base);
-    assert_eq!(reason(&exec.call(&http.image, http.index, &[], "k").await), "bearer token of U: secret NOPE is not set");
+    assert_eq!(
+        reason(&exec.call(&http.image, http.index, &[], "k").await),
+        "bearer token of U: secret NOPE is not set"
+    );
 }
 
 #[tokio::test]

@@ -11,9 +11,9 @@ use journey_compiler::sources::Sources;
 use journey_compiler::types::Ty;
 use journey_compiler::SchemaRegistry;
 use journey_vm::library::EvalContext;
-use reference::{eval, Env};
 use journey_vm::machine::{self, Frame, Image, DEFAULT_BUDGET};
 use journey_vm::value::Value;
+use reference::{eval, Env};
 use serde_json::{json, Value as Json};
 use std::sync::OnceLock;
 

@@ -223,10 +223,7 @@ fn build(
 }
 
 /// The URL template with each `{param}` replaced by its value's percent-encoded text.
-fn fill_url(
-    http: &HttpCode,
-    eval: &mut impl FnMut(Addr, &str) -> Result<Value, String>,
-) -> Result<Url, String> {
+fn fill_url(http: &HttpCode, eval: &mut impl FnMut(Addr, &str) -> Result<Value, String>) -> Result<Url, String> {
     let mut out = String::new();
     for part in &http.url {
         match part {
