@@ -367,10 +367,7 @@ impl LanguageServer for Backend {
 
     async fn code_action(&self, params: l::CodeActionParams) -> Result<Option<l::CodeActionResponse>> {
         let Some((a, file)) = self.file(&params.text_document.uri) else { return Ok(None) };
-        let actions = self.guard(|| {
-            let span = a.files[file].lines.span(a.text(file), params.range);
-            actions::quick_fixes(&a, file, span)
-        });
+        let actions = self.guard(|| actions::quick_fixes(&a, file, params.range, &params.context.diagnostics));
         Ok(actions)
     }
 }

@@ -435,6 +435,6 @@ pub fn lsp_diagnostic(a: &Analysis, d: &Diagnostic) -> tower_lsp_server::ls_type
         message,
         related_information: if related.is_empty() { None } else { Some(related) },
         tags: None,
-        data: None,
+        data: crate::actions::fix_data(a, d),
     }
 }

@@ -506,6 +506,71 @@ async fn quick_fixes_apply_did_you_mean() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_fixes_anywhere_on_the_line_built_from_diagnostic_data() {
+    let dir = project();
+    let (mut c, main, _) = start(&dir).await;
+    c.diagnostics(&main).await;
+    let typo = MAIN.replace("on Purchase", "on Purchse");
+    change(&mut c, &main, 2, &typo).await;
+    let diags = c.diagnostics(&main).await;
+    assert_eq!(codes(&diags), ["E0003"], "{diags:#?}");
+    // The suggestion travels as data, with the exact range it replaces.
+    let fix = &diags[0]["data"]["fix"];
+    assert_eq!(fix["replacement"], "Purchase");
+    assert_eq!(fix["range"]["start"], pos(&typo, "Purchse", 0));
+    assert_eq!(fix["range"]["end"], pos(&typo, "Purchse", 7));
+    let ask = |range: Value, sent: Value| json!({"textDocument": {"uri": main}, "range": range, "context": {"diagnostics": sent}});
+    let line = pos(&typo, "Purchse", 0)["line"].clone();
+    // A cursor at the start of the line (before the diagnostic) is enough.
+    let cursor = json!({"line": line, "character": 0});
+    let r = c.request("textDocument/codeAction", ask(json!({"start": cursor, "end": cursor}), json!([]))).await;
+    let actions = r["result"].as_array().unwrap().clone();
+    assert_eq!(actions.len(), 1, "{r}");
+    assert_eq!(actions[0]["title"], "Replace with `Purchase`");
+    assert_eq!(actions[0]["edit"]["changes"][&main][0]["newText"], "Purchase");
+    // Another line offers nothing of its own...
+    let top = json!({"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}});
+    let r = c.request("textDocument/codeAction", ask(top.clone(), json!([]))).await;
+    assert_eq!(r["result"].as_array().map_or(0, Vec::len), 0, "{r}");
+    // ...but the diagnostics the client sends in the context are fixed from their data.
+    let r = c.request("textDocument/codeAction", ask(top.clone(), json!([diags[0].clone()]))).await;
+    let actions = r["result"].as_array().unwrap().clone();
+    assert_eq!(actions.len(), 1, "{r}");
+    assert_eq!(actions[0]["edit"]["changes"][&main][0]["range"], fix["range"]);
+    // A diagnostic without data gets no fix, whatever its text says.
+    let mut bare = diags[0].clone();
+    bare.as_object_mut().unwrap().remove("data");
+    let r = c.request("textDocument/codeAction", ask(top, json!([bare]))).await;
+    assert_eq!(r["result"].as_array().map_or(0, Vec::len), 0, "{r}");
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_fixes_keep_quotes_and_fix_time_zones() {
+    let dir = project();
+    let (mut c, main, _) = start(&dir).await;
+    c.diagnostics(&main).await;
+    let text = MAIN.replace("start on CartAdd", "start on CartAdd\n  timezone \"PST\"");
+    change(&mut c, &main, 2, &text).await;
+    let diags = c.diagnostics(&main).await;
+    assert_eq!(codes(&diags), ["E0024"], "{diags:#?}");
+    assert_eq!(diags[0]["data"]["fix"]["replacement"], "\"America/Los_Angeles\"");
+    let at = pos(&text, "timezone", 0);
+    let r = c
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": main}, "range": {"start": at, "end": at}, "context": {"diagnostics": []}}),
+        )
+        .await;
+    let edits = r["result"][0]["edit"]["changes"][&main].as_array().unwrap().clone();
+    assert_eq!(
+        apply(&text, &edits),
+        MAIN.replace("start on CartAdd", "start on CartAdd\n  timezone \"America/Los_Angeles\"")
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn positions_count_utf16_units() {
     let dir = project();
     let (mut c, main, _) = start(&dir).await;
