@@ -249,7 +249,7 @@ fn run_skips_bad_event_lines_with_file_and_line_and_keeps_the_rest() {
         "badevents",
         &[(
             "events.jsonl",
-            "{\"event\": \"CartAdd\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"eventType\": \"commerce.productListAdds\"}}\nnot json\n{\"event\": \"Nope\", \"at\": \"2026-05-12T09:00:00Z\"}\n{\"event\": \"CartAdd\"}\n",
+            "{\"event\": \"CartAdd\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"@id\": \"e-1\", \"timestamp\": \"2026-05-12T09:00:00Z\", \"eventType\": \"commerce.productListAdds\"}}\nnot json\n{\"event\": \"Nope\", \"at\": \"2026-05-12T09:00:00Z\"}\n{\"event\": \"CartAdd\"}\n",
         )],
     );
     let events = dir.join("events.jsonl");
@@ -370,4 +370,50 @@ fn status_ends_quietly_when_stdout_is_closed() {
     with_stdout_closed(&["status", "--url", &url], 0);
     with_stdout_closed(&["status", "--url", &url, "--format", "json"], 0);
     server.join().expect("server");
+}
+
+/// `journey run` checks each payload against its event's type as `journey serve` does (the same
+/// check, the same reason; tests/serve.rs posts this line): the line is skipped with its number
+/// and the reason, counted, and the run exits 1; it never takes a branch on the bad value.
+#[test]
+fn run_skips_a_payload_that_does_not_fit_its_type_as_serve_rejects_it() {
+    let dir = temp_project(
+        "payload",
+        &[
+            (
+                "flow.journey",
+                "type PingPayload = { user: string, n: int }\nevent Ping: PingPayload { key user }\njourney Flow {\n  start on Ping\n  if event.n > 100 { end \"big\" }\n  end \"small\"\n}\n",
+            ),
+            (
+                "events.jsonl",
+                "{\"event\": \"Ping\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"user\": \"ann\", \"n\": 1}}\n{\"event\": \"Ping\", \"at\": \"2026-05-12T09:01:00Z\", \"payload\": {\"user\": \"cy\", \"n\": \"two\"}}\n{\"payload\": {\"n\": 500}, \"at\": \"2026-05-12T09:02:00Z\", \"event\": \"Ping\"}\n",
+            ),
+        ],
+    );
+    let project = dir.join("flow.journey");
+    let events = dir.join("events.jsonl");
+    let o = journey(&[
+        "run",
+        project.to_str().expect("path"),
+        "--events",
+        events.to_str().expect("path"),
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("events.jsonl:2: payload does not match `Ping`'s schema: field n: expected int, found string; the line is skipped"),
+        "{err}"
+    );
+    // The payload comes first on line 3: it is checked all the same.
+    assert!(err.contains("events.jsonl:3: payload does not match `Ping`'s schema: field user: missing, expected string"), "{err}");
+    assert!(err.contains("2 input lines were skipped"), "{err}");
+    let out = stdout(&o);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let summary = lines.last().expect("summary");
+    assert_eq!(summary["events"], 1, "{summary}");
+    assert_eq!(summary["rejected"]["payload does not match `Ping`'s schema"], 2, "{summary}");
+    assert_eq!(summary["journeys"]["Flow"]["ended"], serde_json::json!({"small": 1}), "{summary}");
 }
