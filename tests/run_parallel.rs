@@ -64,7 +64,8 @@ fn steps_without_instances(path: &Path) -> Vec<Json> {
         .collect()
 }
 
-/// `journey run examples` over `events` and `profiles` in a dry run with JSON output on `jobs`
+/// `journey run examples` over `events` and `profiles` in a dry run answered by the example
+/// mocks, with JSON output on `jobs`
 /// threads (and `extra` arguments); its standard output, after checking it succeeded.
 fn run_examples(events: &Path, profiles: &Path, jobs: &str, extra: &[&str]) -> String {
     let mut args = vec![
@@ -75,6 +76,8 @@ fn run_examples(events: &Path, profiles: &Path, jobs: &str, extra: &[&str]) -> S
         "--profiles",
         profiles.to_str().expect("path"),
         "--dry-run",
+        "--mocks",
+        "examples/mocks.jsonl",
         "--format",
         "json",
         "--jobs",

@@ -1,6 +1,7 @@
 //! `journey run`: run journeys over a file of events on a virtual clock driven by the events'
 //! timestamps, then print each profile's path and a summary like the journey report.
 
+use super::mocks::Mocks;
 use super::project::compile;
 use super::{Format, FAILED, OK, PROBLEMS};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,6 +12,7 @@ use journey_vm::machine::Image;
 use journey_vm::run::{self as journey_run, ProfileLine, RunSetup};
 use journey_vm::value::Value;
 use serde_json::{json, Value as Json};
+use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,9 +30,16 @@ pub struct Args {
     /// Profiles, one per line: `{"key": "...", "attributes": {...}, "audiences": ["VIP"]}`.
     #[arg(long, value_name = "FILE")]
     profiles: Option<PathBuf>,
-    /// Record action calls and data source reads instead of sending them (they answer null).
+    /// Record action calls and data source reads instead of sending them. A call answers as
+    /// `--mocks` says; without a mock, one whose `returns` cannot be null takes its error path
+    /// (`on error`, or the journey's error end), counted in the summary as unanswered.
     #[arg(long)]
     dry_run: bool,
+    /// Answers for a dry run's calls (implies --dry-run), one JSON object per line:
+    /// `{"action": "Loyalty", "when": {"memberId": "LY-1"}, "answer": {...}}`, or
+    /// `"error": "timeout"` / `"error": "failed"` instead of `answer`; the first match answers.
+    #[arg(long, value_name = "FILE")]
+    mocks: Option<PathBuf>,
     /// Write one JSON line per node an instance passes to this file.
     #[arg(long, value_name = "FILE")]
     step_events: Option<PathBuf>,
@@ -80,8 +89,29 @@ fn read_profiles(path: &Path, image: &Image, problems: &mut Vec<String>) -> Resu
     Ok(out)
 }
 
-/// Answers every outstanding call: through the executor (real HTTP, or recorded in a dry run).
-fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Handle) {
+/// How a dry run answers calls: from the mocks, else null where `returns` allows it, else with
+/// an error (counted per action or data source in `unanswered`).
+struct DryRun {
+    mocks: Mocks,
+    unanswered: Vec<AtomicU64>,
+}
+
+impl DryRun {
+    fn answer(&self, image: &Image, c: &journey_vm::engine::CallRequest) -> CallOutcome {
+        if let Some(outcome) = self.mocks.answer(c.http, &c.args) {
+            return outcome;
+        }
+        if image.program.http[c.http as usize].decl.returns.is_nullable() {
+            return CallOutcome::Ok(Value::Null);
+        }
+        self.unanswered[c.http as usize].fetch_add(1, Ordering::Relaxed);
+        CallOutcome::Error(format!("dry run: no mock answers `{}` (give one with --mocks FILE)", c.target))
+    }
+}
+
+/// Answers every outstanding call: through the executor (real HTTP, or recorded in a dry run,
+/// then answered by `dry`).
+fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Handle, dry: Option<&DryRun>) {
     loop {
         let calls = engine.take_calls();
         if calls.is_empty() {
@@ -96,10 +126,11 @@ fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Han
             futures::future::join_all(futures).await
         });
         for (c, o) in calls.iter().zip(outcomes) {
-            let outcome = match o {
-                http::CallOutcome::Ok(v) => CallOutcome::Ok(v),
-                http::CallOutcome::Timeout { reason } => CallOutcome::Timeout(reason),
-                http::CallOutcome::Error { reason } => CallOutcome::Error(reason),
+            let outcome = match (o, dry) {
+                (http::CallOutcome::Ok(_), Some(dry)) => dry.answer(&image, c),
+                (http::CallOutcome::Ok(v), None) => CallOutcome::Ok(v),
+                (http::CallOutcome::Timeout { reason }, _) => CallOutcome::Timeout(reason),
+                (http::CallOutcome::Error { reason }, _) => CallOutcome::Error(reason),
             };
             engine.complete_call(c.instance, outcome);
         }
@@ -147,7 +178,8 @@ impl StepFiles {
 }
 
 /// Runs `journey run`.
-pub fn run(args: Args) -> u8 {
+pub fn run(mut args: Args) -> u8 {
+    args.dry_run |= args.mocks.is_some();
     let (_, program) = match compile(&args.paths, &args.schemas) {
         Ok(x) => x,
         Err(code) => return code,
@@ -158,6 +190,24 @@ pub fn run(args: Args) -> u8 {
             eprintln!("error: {e}");
             return FAILED;
         }
+    };
+    let dry = if args.dry_run {
+        let mocks = match &args.mocks {
+            Some(path) => match Mocks::load(path, &image.program) {
+                Ok(m) => m,
+                Err(problems) => {
+                    for p in &problems {
+                        eprintln!("error: {p}");
+                    }
+                    return FAILED;
+                }
+            },
+            None => Mocks::default(),
+        };
+        let unanswered = image.program.http.iter().map(|_| AtomicU64::new(0)).collect();
+        Some(DryRun { mocks, unanswered })
+    } else {
+        None
     };
     let until_ms = match args.until.as_deref().map(str::parse::<jiff::Timestamp>).transpose() {
         Ok(t) => t.map(|t| t.as_millisecond()),
@@ -207,7 +257,7 @@ pub fn run(args: Args) -> u8 {
     };
     let done = AtomicU64::new(0);
     let handle = rt.handle().clone();
-    let answer = move |engine: &mut Engine| settle(engine, &executor, &handle);
+    let answer = |engine: &mut Engine| settle(engine, &executor, &handle, dry.as_ref());
     let setup = RunSetup {
         image: image.clone(),
         options: Options {
@@ -266,7 +316,13 @@ pub fn run(args: Args) -> u8 {
         .chain(problems)
         .collect();
     let report = run.report();
-    print_results(&run.engines, &report, &image, &args);
+    let unanswered: std::collections::BTreeMap<&str, u64> = dry
+        .iter()
+        .flat_map(|d| d.unanswered.iter().enumerate())
+        .map(|(i, n)| (image.program.http[i].decl.name.as_str(), n.load(Ordering::Relaxed)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    print_results(&run.engines, &report, &unanswered, &image, &args);
     for p in &problems {
         eprintln!("warning: {p}");
     }
@@ -278,7 +334,13 @@ pub fn run(args: Args) -> u8 {
     }
 }
 
-fn print_results(engines: &[Engine], report: &Report, image: &Image, args: &Args) {
+fn print_results(
+    engines: &[Engine],
+    report: &Report,
+    unanswered: &std::collections::BTreeMap<&str, u64>,
+    image: &Image,
+    args: &Args,
+) {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let program = &image.program;
@@ -287,21 +349,30 @@ fn print_results(engines: &[Engine], report: &Report, image: &Image, args: &Args
             let journey = &program.journeys[j as usize];
             path.iter().filter_map(|n| journey.nodes.get(*n as usize)).map(|n| n.label.clone()).collect()
         };
-        let mut rows: Vec<(String, u64, Json)> = engines
-            .iter()
-            .flat_map(|e| &e.finished)
-            .map(|f| {
+        let mut rows: Vec<(String, u64, Json)> = Vec::new();
+        for engine in engines {
+            // Each recorded call with its arguments by parameter (who got which template).
+            let mut calls: HashMap<u64, Vec<Json>> = HashMap::new();
+            if args.format == Format::Json {
+                for c in &engine.call_log {
+                    let params = &program.http[c.http as usize].decl.params;
+                    let named: serde_json::Map<String, Json> =
+                        params.iter().zip(&c.args).map(|((p, _), v)| (p.clone(), v.to_json())).collect();
+                    calls.entry(c.instance).or_default().push(json!({"action": c.target, "args": named}));
+                }
+            }
+            for f in &engine.finished {
                 let journey = &program.journeys[f.journey as usize].name;
                 let row = json!({"type": "instance", "profile": f.profile.as_str(), "journey": journey,
-                    "path": describe(f.journey, &f.path), "state": "ended", "label": f.ended.label, "error": f.ended.error});
-                (f.profile.to_string(), f.id, row)
-            })
-            .collect();
-        for engine in engines {
+                    "path": describe(f.journey, &f.path), "state": "ended", "label": f.ended.label, "error": f.ended.error,
+                    "calls": calls.remove(&f.id).unwrap_or_default()});
+                rows.push((f.profile.to_string(), f.id, row));
+            }
             for i in engine.live() {
                 let journey = &program.journeys[i.journey as usize].name;
                 let row = json!({"type": "instance", "profile": i.profile.as_str(), "journey": journey,
-                    "path": describe(i.journey, engine.path_of(i.id).unwrap_or(&[])), "state": "waiting", "label": null, "error": null});
+                    "path": describe(i.journey, engine.path_of(i.id).unwrap_or(&[])), "state": "waiting", "label": null, "error": null,
+                    "calls": calls.remove(&i.id).unwrap_or_default()});
                 rows.push((i.profile.to_string(), i.id, row));
             }
         }
@@ -354,7 +425,7 @@ fn print_results(engines: &[Engine], report: &Report, image: &Image, args: &Args
         .collect();
     let summary = json!({"type": "summary", "events": report.events, "filtered": report.filtered,
         "rejected": report.rejected, "journeys": journeys, "calls": report.calls, "call_errors": report.call_errors,
-        "dry_run": args.dry_run});
+        "dry_run": args.dry_run, "unanswered": unanswered});
     match args.format {
         Format::Json => {
             let _ = writeln!(out, "{summary}");
@@ -402,6 +473,14 @@ fn print_results(engines: &[Engine], report: &Report, image: &Image, args: &Args
             }
             for (a, n) in &report.call_errors {
                 let _ = writeln!(out, "call errors: {a} {n}");
+            }
+            if !unanswered.is_empty() {
+                let calls: Vec<String> = unanswered.iter().map(|(a, n)| format!("{a} {n}")).collect();
+                let _ = writeln!(
+                    out,
+                    "no mock answered (dry run; these calls took their error path, give answers with --mocks FILE): {}",
+                    calls.join(", ")
+                );
             }
         }
     }

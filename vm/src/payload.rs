@@ -302,10 +302,22 @@ mod tests {
             (json!({"n": 1}), "field user: missing, expected string"),
             (json!({"user": null, "n": 1}), "field user: expected string, found null"),
             (json!({"user": "a", "n": 1.5}), "field n: expected int, found number"),
-            (json!({"user": "a", "n": 1, "at": "monday"}), "field at: expected datetime, found a string that is not a datetime"),
-            (json!({"user": "a", "n": 1, "tags": [{"id": "a"}, {"id": 7}]}), "field tags[1].id: expected string, found number"),
-            (json!({"user": "a", "n": 1, "tags": {"id": "a"}}), "field tags: expected list<{ id: string }>, found record"),
-            (json!([1]), "expected { user: string, n: int, at: datetime?, tags: list<{ id: string }>?, ... }, found list"),
+            (
+                json!({"user": "a", "n": 1, "at": "monday"}),
+                "field at: expected datetime, found a string that is not a datetime",
+            ),
+            (
+                json!({"user": "a", "n": 1, "tags": [{"id": "a"}, {"id": 7}]}),
+                "field tags[1].id: expected string, found number",
+            ),
+            (
+                json!({"user": "a", "n": 1, "tags": {"id": "a"}}),
+                "field tags: expected list<{ id: string }>, found record",
+            ),
+            (
+                json!([1]),
+                "expected { user: string, n: int, at: datetime?, tags: list<{ id: string }>?, ... }, found list",
+            ),
         ];
         for (payload, want) in cases {
             let got = check(payload.clone());
