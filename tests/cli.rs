@@ -543,3 +543,18 @@ fn bad_mock_lines_are_reported_with_file_and_line() {
     }
     assert!(stdout(&o).is_empty(), "nothing ran");
 }
+
+/// A full disk is an error, not a silently cut file: `journey run` writing its paths or its
+/// step events to /dev/full says so and exits 2.
+#[cfg(target_os = "linux")]
+#[test]
+fn run_reports_output_it_could_not_write() {
+    let args = ["run", "examples", "--events", "examples/events.jsonl", "--mocks", "examples/mocks.jsonl"];
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let o = Command::new(env!("CARGO_BIN_EXE_journey")).args(args).stdout(full()).output().expect("journey runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("error: cannot write the results:"), "{}", stderr(&o));
+    let o = journey(&[&args[..], &["--summary-only", "--step-events", "/dev/full"]].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("error: cannot write step events to `/dev/full`:"), "{}", stderr(&o));
+}
