@@ -239,6 +239,8 @@ fn run_prints_paths_and_a_summary_on_the_example_events() {
         "--profiles",
         "examples/profiles.jsonl",
         "--dry-run",
+        "--mocks",
+        "examples/mocks.jsonl",
         "--format",
         "json",
         "--step-events",
@@ -259,6 +261,12 @@ fn run_prints_paths_and_a_summary_on_the_example_events() {
     assert!(summary["calls"]["SendEmail"].as_u64().is_some_and(|n| n >= 4), "{}", summary["calls"]);
     let cara = lines.iter().find(|l| l["profile"] == "cara@example.com").expect("cara's path");
     assert_eq!(cara["label"], "exited");
+    assert_eq!(summary["unanswered"], serde_json::json!({}), "the mocks answer every call");
+    // Each path line carries its calls' arguments: who got which template.
+    let ann = lines.iter().find(|l| l["profile"] == "ann@example.com").expect("ann's path");
+    assert_eq!(ann["calls"][0]["action"], "SendEmail", "{ann}");
+    assert_eq!(ann["calls"][0]["args"]["template"], "welcome-1", "{ann}");
+    assert_eq!(ann["calls"][0]["args"]["to"], "ann@example.com", "{ann}");
     // Step events: one JSON object per node passed, with the contract's fields.
     let text = std::fs::read_to_string(&steps).expect("step events written");
     let first: serde_json::Value = serde_json::from_str(text.lines().next().expect("a step")).expect("json");
@@ -274,7 +282,7 @@ fn run_skips_bad_event_lines_with_file_and_line_and_keeps_the_rest() {
         "badevents",
         &[(
             "events.jsonl",
-            "{\"event\": \"CartAdd\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"eventType\": \"commerce.productListAdds\"}}\nnot json\n{\"event\": \"Nope\", \"at\": \"2026-05-12T09:00:00Z\"}\n{\"event\": \"CartAdd\"}\n",
+            "{\"event\": \"CartAdd\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"@id\": \"e-1\", \"timestamp\": \"2026-05-12T09:00:00Z\", \"eventType\": \"commerce.productListAdds\"}}\nnot json\n{\"event\": \"Nope\", \"at\": \"2026-05-12T09:00:00Z\"}\n{\"event\": \"CartAdd\"}\n",
         )],
     );
     let events = dir.join("events.jsonl");
@@ -395,4 +403,183 @@ fn status_ends_quietly_when_stdout_is_closed() {
     with_stdout_closed(&["status", "--url", &url], 0);
     with_stdout_closed(&["status", "--url", &url, "--format", "json"], 0);
     server.join().expect("server");
+}
+
+/// `journey run` checks each payload against its event's type as `journey serve` does (the same
+/// check, the same reason; tests/serve.rs posts this line): the line is skipped with its number
+/// and the reason, counted, and the run exits 1; it never takes a branch on the bad value.
+#[test]
+fn run_skips_a_payload_that_does_not_fit_its_type_as_serve_rejects_it() {
+    let dir = temp_project(
+        "payload",
+        &[
+            (
+                "flow.journey",
+                "type PingPayload = { user: string, n: int }\nevent Ping: PingPayload { key user }\njourney Flow {\n  start on Ping\n  if event.n > 100 { end \"big\" }\n  end \"small\"\n}\n",
+            ),
+            (
+                "events.jsonl",
+                "{\"event\": \"Ping\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"user\": \"ann\", \"n\": 1}}\n{\"event\": \"Ping\", \"at\": \"2026-05-12T09:01:00Z\", \"payload\": {\"user\": \"cy\", \"n\": \"two\"}}\n{\"payload\": {\"n\": 500}, \"at\": \"2026-05-12T09:02:00Z\", \"event\": \"Ping\"}\n",
+            ),
+        ],
+    );
+    let project = dir.join("flow.journey");
+    let events = dir.join("events.jsonl");
+    let o = journey(&[
+        "run",
+        project.to_str().expect("path"),
+        "--events",
+        events.to_str().expect("path"),
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("events.jsonl:2: payload does not match `Ping`'s schema: field n: expected int, found string; the line is skipped"),
+        "{err}"
+    );
+    // The payload comes first on line 3: it is checked all the same.
+    assert!(
+        err.contains("events.jsonl:3: payload does not match `Ping`'s schema: field user: missing, expected string"),
+        "{err}"
+    );
+    assert!(err.contains("2 input lines were skipped"), "{err}");
+    let out = stdout(&o);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let summary = lines.last().expect("summary");
+    assert_eq!(summary["events"], 1, "{summary}");
+    assert_eq!(summary["rejected"]["payload does not match `Ping`'s schema"], 2, "{summary}");
+    assert_eq!(summary["journeys"]["Flow"]["ended"], serde_json::json!({"small": 1}), "{summary}");
+}
+
+const TIER_PROJECT: &str = "type P = { email: string }
+event Go: P { key email }
+datasource Tier(email: string) = http GET \"https://tiers.example.com/{email}\" { returns { tier: string } }
+action Mail(to: string, template: string) = http POST \"https://mail.example.com/send\" { body { to: to, template: template } }
+journey Upgrade {
+  start on Go
+  let t = fetch Tier(email: event.email) on error { end \"no-answer\" }
+  call Mail(to: event.email, template: \"tier-${t.tier}\")
+  if t.tier == \"\" { end \"empty-tier\" }
+  end \"upgraded\"
+}
+";
+
+const TIER_EVENTS: &str =
+    "{\"event\": \"Go\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"email\": \"ann@example.com\"}}
+{\"event\": \"Go\", \"at\": \"2026-05-12T09:01:00Z\", \"payload\": {\"email\": \"bob@example.com\"}}
+";
+
+/// A dry run never answers null where `returns` says non-null: without a mock the `fetch` takes
+/// its `on error` path and the summary counts it as unanswered; with `--mocks`, the first
+/// matching line answers (a value, or a timeout that goes to `on error` too).
+#[test]
+fn dry_run_calls_are_answered_by_mocks_or_take_their_error_path() {
+    let dir = temp_project(
+        "mocks",
+        &[
+            ("tier.journey", TIER_PROJECT),
+            ("events.jsonl", TIER_EVENTS),
+            (
+                "mocks.jsonl",
+                "{\"action\": \"Tier\", \"when\": {\"email\": \"ann@example.com\"}, \"answer\": {\"tier\": \"gold\"}}\n\n{\"action\": \"Tier\", \"error\": \"timeout\"}\n",
+            ),
+        ],
+    );
+    let project = dir.join("tier.journey");
+    let events = dir.join("events.jsonl");
+    let mocks = dir.join("mocks.jsonl");
+    let base = ["run", project.to_str().expect("path"), "--events", events.to_str().expect("path"), "--format", "json"];
+    let lines = |o: &Output| -> Vec<serde_json::Value> {
+        stdout(o).lines().map(|l| serde_json::from_str(l).expect("json")).collect()
+    };
+
+    let o = journey(&[&base[..], &["--dry-run"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = lines(&o);
+    let summary = out.last().expect("summary");
+    assert_eq!(summary["journeys"]["Upgrade"]["ended"], serde_json::json!({"no-answer": 2}), "{summary}");
+    assert_eq!(summary["unanswered"], serde_json::json!({"Tier": 2}), "{summary}");
+    let human =
+        journey(&["run", project.to_str().expect("path"), "--events", events.to_str().expect("path"), "--dry-run"]);
+    assert!(
+        stdout(&human).contains(
+            "no mock answered (dry run; these calls took their error path, give answers with --mocks FILE): Tier 2"
+        ),
+        "{}",
+        stdout(&human)
+    );
+
+    let o = journey(&[&base[..], &["--mocks", mocks.to_str().expect("path")]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = lines(&o);
+    let summary = out.last().expect("summary");
+    assert_eq!(summary["dry_run"], true, "--mocks is a dry run");
+    assert_eq!(
+        summary["journeys"]["Upgrade"]["ended"],
+        serde_json::json!({"upgraded": 1, "no-answer": 1}),
+        "{summary}"
+    );
+    let ann = out.iter().find(|l| l["profile"] == "ann@example.com").expect("ann");
+    assert_eq!(
+        ann["calls"],
+        serde_json::json!([
+            {"action": "Tier", "args": {"email": "ann@example.com"}},
+            {"action": "Mail", "args": {"to": "ann@example.com", "template": "tier-gold"}}
+        ])
+    );
+}
+
+/// A bad mocks file stops the run before it starts, with the file, the line and the reason.
+#[test]
+fn bad_mock_lines_are_reported_with_file_and_line() {
+    let dir = temp_project(
+        "badmocks",
+        &[
+            ("tier.journey", TIER_PROJECT),
+            ("events.jsonl", TIER_EVENTS),
+            (
+                "mocks.jsonl",
+                "{\"action\": \"Tire\", \"answer\": {\"tier\": \"gold\"}}\n{\"action\": \"Tier\", \"answer\": {\"tier\": 3}}\n{\"action\": \"Tier\", \"when\": {\"mail\": \"a\"}, \"error\": \"timeout\"}\n{\"action\": \"Tier\", \"error\": \"slow\"}\n{\"action\": \"Tier\"}\nnot json\n",
+            ),
+        ],
+    );
+    let o = journey(&[
+        "run",
+        dir.join("tier.journey").to_str().expect("path"),
+        "--events",
+        dir.join("events.jsonl").to_str().expect("path"),
+        "--mocks",
+        dir.join("mocks.jsonl").to_str().expect("path"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    for want in [
+        "mocks.jsonl:1: no action or data source `Tire`; did you mean `Tier`?",
+        "mocks.jsonl:2: the answer does not match what `Tier` returns: field tier: expected string, found number",
+        "mocks.jsonl:3: `Tier` has no parameter `mail` (its parameters: email)",
+        "mocks.jsonl:4: \"error\" is \"timeout\" or \"failed\", not \"slow\"",
+        "mocks.jsonl:5: give either \"answer\" or \"error\"",
+        "mocks.jsonl:6: not valid JSON",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    assert!(stdout(&o).is_empty(), "nothing ran");
+}
+
+/// A full disk is an error, not a silently cut file: `journey run` writing its paths or its
+/// step events to /dev/full says so and exits 2.
+#[cfg(target_os = "linux")]
+#[test]
+fn run_reports_output_it_could_not_write() {
+    let args = ["run", "examples", "--events", "examples/events.jsonl", "--mocks", "examples/mocks.jsonl"];
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let o = Command::new(env!("CARGO_BIN_EXE_journey")).args(args).stdout(full()).output().expect("journey runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("error: cannot write the results:"), "{}", stderr(&o));
+    let o = journey(&[&args[..], &["--summary-only", "--step-events", "/dev/full"]].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("error: cannot write step events to `/dev/full`:"), "{}", stderr(&o));
 }

@@ -143,6 +143,8 @@ proptest! {
             "--profiles".to_string(),
             "examples/profiles.jsonl".to_string(),
             "--dry-run".to_string(),
+            "--mocks".to_string(),
+            "examples/mocks.jsonl".to_string(),
         ];
         if json_format {
             args.push("--format".into());

@@ -64,7 +64,8 @@ fn steps_without_instances(path: &Path) -> Vec<Json> {
         .collect()
 }
 
-/// `journey run examples` over `events` and `profiles` in a dry run with JSON output on `jobs`
+/// `journey run examples` over `events` and `profiles` in a dry run answered by the example
+/// mocks, with JSON output on `jobs`
 /// threads (and `extra` arguments); its standard output, after checking it succeeded.
 fn run_examples(events: &Path, profiles: &Path, jobs: &str, extra: &[&str]) -> String {
     let mut args = vec![
@@ -75,6 +76,8 @@ fn run_examples(events: &Path, profiles: &Path, jobs: &str, extra: &[&str]) -> S
         "--profiles",
         profiles.to_str().expect("path"),
         "--dry-run",
+        "--mocks",
+        "examples/mocks.jsonl",
         "--format",
         "json",
         "--jobs",
@@ -139,9 +142,9 @@ fn a_file_out_of_time_order_is_sorted_first() {
 #[test]
 fn a_skipped_line_with_a_time_counts_for_the_order() {
     let dir = temp_dir("skipped-time");
-    let good = "{\"event\": \"CartAdd\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"eventType\": \"commerce.productListAdds\", \"identityMap\": {\"Email\": [{\"id\": \"a@example.com\"}]}, \"commerce\": {\"cart\": {\"cartID\": \"c1\"}}}}";
+    let good = "{\"event\": \"CartAdd\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"@id\": \"e-1\", \"timestamp\": \"2026-05-12T09:00:00Z\", \"eventType\": \"commerce.productListAdds\", \"identityMap\": {\"Email\": [{\"id\": \"a@example.com\"}]}, \"commerce\": {\"cart\": {\"cartID\": \"c1\"}}}}";
     // No key: skipped with a problem, but its time is later than the next line's.
-    let keyless = "{\"event\": \"CartAdd\", \"at\": \"2026-05-12T10:00:00Z\", \"payload\": {\"eventType\": \"commerce.productListAdds\"}}";
+    let keyless = "{\"event\": \"CartAdd\", \"at\": \"2026-05-12T10:00:00Z\", \"payload\": {\"@id\": \"e-1\", \"timestamp\": \"2026-05-12T09:00:00Z\", \"eventType\": \"commerce.productListAdds\"}}";
     let run = |name: &str, lines: [&str; 2]| {
         let events = dir.join(format!("{name}.jsonl"));
         std::fs::write(&events, lines.join("\n")).expect("write");

@@ -218,9 +218,7 @@ fn validate(engine: &mut Engine, line: &str, now: i64) -> Result<NewEntry, (Opti
         let hint = journey_compiler::suggest::did_you_mean(&name, known).map(|h| format!("; {h}")).unwrap_or_default();
         return Err((id, format!("unknown event `{name}`{hint}")));
     };
-    let mut path = String::new();
-    journey_vm::http::validate(&payload, &decl.payload, &mut path)
-        .map_err(|e| (id.clone(), format!("payload does not match `{name}`'s schema: {e}")))?;
+    journey_vm::payload::check_payload(&name, &decl.payload, payload_text).map_err(|e| (id.clone(), e))?;
     if engine.key_of(&name, &payload).is_none() {
         return Err((
             id,

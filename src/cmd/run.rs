@@ -1,16 +1,19 @@
 //! `journey run`: run journeys over a file of events on a virtual clock driven by the events'
 //! timestamps, then print each profile's path and a summary like the journey report.
 
+use super::mocks::Mocks;
 use super::project::compile;
 use super::{Format, FAILED, OK, PROBLEMS};
 use indicatif::{ProgressBar, ProgressStyle};
 use journey_vm::engine::report::Report;
 use journey_vm::engine::{CallOutcome, Engine, Options};
 use journey_vm::http::{self, HttpExecutor};
+use journey_compiler::bytecode::Program;
 use journey_vm::machine::Image;
 use journey_vm::run::{self as journey_run, ProfileLine, RunSetup};
 use journey_vm::value::Value;
 use serde_json::{json, Value as Json};
+use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,9 +31,16 @@ pub struct Args {
     /// Profiles, one per line: `{"key": "...", "attributes": {...}, "audiences": ["VIP"]}`.
     #[arg(long, value_name = "FILE")]
     profiles: Option<PathBuf>,
-    /// Record action calls and data source reads instead of sending them (they answer null).
+    /// Record action calls and data source reads instead of sending them. A call answers as
+    /// `--mocks` says; without a mock, one whose `returns` cannot be null takes its error path
+    /// (`on error`, or the journey's error end), counted in the summary as unanswered.
     #[arg(long)]
     dry_run: bool,
+    /// Answers for a dry run's calls (implies --dry-run), one JSON object per line:
+    /// `{"action": "Loyalty", "when": {"memberId": "LY-1"}, "answer": {...}}`, or
+    /// `"error": "timeout"` / `"error": "failed"` instead of `answer`; the first match answers.
+    #[arg(long, value_name = "FILE")]
+    mocks: Option<PathBuf>,
     /// Write one JSON line per node an instance passes to this file.
     #[arg(long, value_name = "FILE")]
     step_events: Option<PathBuf>,
@@ -80,8 +90,29 @@ fn read_profiles(path: &Path, image: &Image, problems: &mut Vec<String>) -> Resu
     Ok(out)
 }
 
-/// Answers every outstanding call: through the executor (real HTTP, or recorded in a dry run).
-fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Handle) {
+/// How a dry run answers calls: from the mocks, else null where `returns` allows it, else with
+/// an error (counted per action or data source in `unanswered`).
+struct DryRun {
+    mocks: Mocks,
+    unanswered: Vec<AtomicU64>,
+}
+
+impl DryRun {
+    fn answer(&self, image: &Image, c: &journey_vm::engine::CallRequest) -> CallOutcome {
+        if let Some(outcome) = self.mocks.answer(c.http, &c.args) {
+            return outcome;
+        }
+        if image.program.http[c.http as usize].decl.returns.is_nullable() {
+            return CallOutcome::Ok(Value::Null);
+        }
+        self.unanswered[c.http as usize].fetch_add(1, Ordering::Relaxed);
+        CallOutcome::Error(format!("dry run: no mock answers `{}` (give one with --mocks FILE)", c.target))
+    }
+}
+
+/// Answers every outstanding call: through the executor (real HTTP, or recorded in a dry run,
+/// then answered by `dry`).
+fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Handle, dry: Option<&DryRun>) {
     loop {
         let calls = engine.take_calls();
         if calls.is_empty() {
@@ -93,10 +124,11 @@ fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Han
             futures::future::join_all(futures).await
         });
         for (c, o) in calls.iter().zip(outcomes) {
-            let outcome = match o {
-                http::CallOutcome::Ok(v) => CallOutcome::Ok(v),
-                http::CallOutcome::Timeout { reason } => CallOutcome::Timeout(reason),
-                http::CallOutcome::Error { reason } => CallOutcome::Error(reason),
+            let outcome = match (o, dry) {
+                (http::CallOutcome::Ok(_), Some(dry)) => dry.answer(&image, c),
+                (http::CallOutcome::Ok(v), None) => CallOutcome::Ok(v),
+                (http::CallOutcome::Timeout { reason }, _) => CallOutcome::Timeout(reason),
+                (http::CallOutcome::Error { reason }, _) => CallOutcome::Error(reason),
             };
             engine.complete_call(c.instance, outcome);
         }
@@ -108,6 +140,39 @@ fn settle(engine: &mut Engine, executor: &HttpExecutor, rt: &tokio::runtime::Han
 struct StepFiles {
     target: PathBuf,
     parts: Vec<PathBuf>,
+    /// The first write error (a full disk): the run goes on, then reports it and fails.
+    failed: Arc<std::sync::Mutex<Option<std::io::Error>>>,
+}
+
+/// A step-event file that keeps its first write error for [`StepFiles::finish`] (the engines
+/// write step events without looking at errors).
+struct Noted<W> {
+    inner: W,
+    failed: Arc<std::sync::Mutex<Option<std::io::Error>>>,
+}
+
+impl<W: Write> Noted<W> {
+    fn note<T>(&self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r {
+            let mut slot = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.is_none() {
+                *slot = Some(std::io::Error::new(e.kind(), e.to_string()));
+            }
+        }
+        r
+    }
+}
+
+impl<W: Write> Write for Noted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.note(r)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.note(r)
+    }
 }
 
 impl StepFiles {
@@ -118,15 +183,24 @@ impl StepFiles {
             let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             (0..jobs).map(|i| target.with_file_name(format!(".{name}.part{i}"))).collect()
         };
-        StepFiles { target: target.to_path_buf(), parts }
+        StepFiles { target: target.to_path_buf(), parts, failed: Arc::default() }
     }
 
     /// Engine `i`'s file, created (or emptied) anew.
     fn create(&self, i: usize) -> std::io::Result<Box<dyn Write + Send>> {
-        Ok(Box::new(BufWriter::new(std::fs::File::create(&self.parts[i])?)))
+        let file = BufWriter::with_capacity(1 << 16, std::fs::File::create(&self.parts[i])?);
+        Ok(Box::new(Noted { inner: file, failed: self.failed.clone() }))
     }
 
     fn finish(self) -> std::io::Result<()> {
+        if let Some(e) = self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            if self.parts.len() > 1 {
+                for p in &self.parts {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            return Err(e);
+        }
         if self.parts.len() == 1 {
             return Ok(());
         }
@@ -144,7 +218,8 @@ impl StepFiles {
 }
 
 /// Runs `journey run`.
-pub fn run(args: Args) -> u8 {
+pub fn run(mut args: Args) -> u8 {
+    args.dry_run |= args.mocks.is_some();
     let (_, program) = match compile(&args.paths, &args.schemas) {
         Ok(x) => x,
         Err(code) => return code,
@@ -155,6 +230,24 @@ pub fn run(args: Args) -> u8 {
             eprintln!("error: {e}");
             return FAILED;
         }
+    };
+    let dry = if args.dry_run {
+        let mocks = match &args.mocks {
+            Some(path) => match Mocks::load(path, &image.program) {
+                Ok(m) => m,
+                Err(problems) => {
+                    for p in &problems {
+                        eprintln!("error: {p}");
+                    }
+                    return FAILED;
+                }
+            },
+            None => Mocks::default(),
+        };
+        let unanswered = image.program.http.iter().map(|_| AtomicU64::new(0)).collect();
+        Some(DryRun { mocks, unanswered })
+    } else {
+        None
     };
     let until_ms = match args.until.as_deref().map(str::parse::<jiff::Timestamp>).transpose() {
         Ok(t) => t.map(|t| t.as_millisecond()),
@@ -204,7 +297,7 @@ pub fn run(args: Args) -> u8 {
     };
     let done = AtomicU64::new(0);
     let handle = rt.handle().clone();
-    let answer = move |engine: &mut Engine| settle(engine, &executor, &handle);
+    let answer = |engine: &mut Engine| settle(engine, &executor, &handle, dry.as_ref());
     let setup = RunSetup {
         image: image.clone(),
         options: Options {
@@ -251,7 +344,7 @@ pub fn run(args: Args) -> u8 {
     };
     if let Some(files) = step_files {
         if let Err(e) = files.finish() {
-            eprintln!("error: cannot write step events: {e}");
+            eprintln!("error: cannot write step events to `{}`: {e}", args.step_events.as_deref().unwrap_or(Path::new("")).display());
             return FAILED;
         }
     }
@@ -263,7 +356,16 @@ pub fn run(args: Args) -> u8 {
         .chain(problems)
         .collect();
     let report = run.report();
-    print_results(&run.engines, &report, &image, &args);
+    let unanswered: std::collections::BTreeMap<&str, u64> = dry
+        .iter()
+        .flat_map(|d| d.unanswered.iter().enumerate())
+        .map(|(i, n)| (image.program.http[i].decl.name.as_str(), n.load(Ordering::Relaxed)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    if let Err(e) = print_results(&run.engines, &report, &unanswered, &image, &args) {
+        eprintln!("error: cannot write the results: {e}");
+        return FAILED;
+    }
     for p in &problems {
         eprintln!("warning: {p}");
     }
@@ -275,58 +377,19 @@ pub fn run(args: Args) -> u8 {
     }
 }
 
-fn print_results(engines: &[Engine], report: &Report, image: &Image, args: &Args) {
+fn print_results(
+    engines: &[Engine],
+    report: &Report,
+    unanswered: &std::collections::BTreeMap<&str, u64>,
+    image: &Image,
+    args: &Args,
+) -> std::io::Result<()> {
     let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    // One large buffer: a write per line would cost a system call per profile.
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let program = &image.program;
     if !args.summary_only {
-        let describe = |j: u16, path: &[u32]| -> Vec<String> {
-            let journey = &program.journeys[j as usize];
-            path.iter().filter_map(|n| journey.nodes.get(*n as usize)).map(|n| n.label.clone()).collect()
-        };
-        let mut rows: Vec<(String, u64, Json)> = engines
-            .iter()
-            .flat_map(|e| &e.finished)
-            .map(|f| {
-                let journey = &program.journeys[f.journey as usize].name;
-                let row = json!({"type": "instance", "profile": f.profile.as_str(), "journey": journey,
-                    "path": describe(f.journey, &f.path), "state": "ended", "label": f.ended.label, "error": f.ended.error});
-                (f.profile.to_string(), f.id, row)
-            })
-            .collect();
-        for engine in engines {
-            for i in engine.live() {
-                let journey = &program.journeys[i.journey as usize].name;
-                let row = json!({"type": "instance", "profile": i.profile.as_str(), "journey": journey,
-                    "path": describe(i.journey, engine.path_of(i.id).unwrap_or(&[])), "state": "waiting", "label": null, "error": null});
-                rows.push((i.profile.to_string(), i.id, row));
-            }
-        }
-        rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        for (_, _, row) in rows {
-            match args.format {
-                Format::Json => {
-                    let _ = writeln!(out, "{row}");
-                }
-                Format::Human => {
-                    let end = match (row["state"].as_str(), row["label"].as_str()) {
-                        (Some("waiting"), _) => "waiting".to_string(),
-                        (_, Some(l)) => format!("ended \"{l}\""),
-                        _ => "ended".to_string(),
-                    };
-                    let path: Vec<&str> =
-                        row["path"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
-                    let err = row["error"].as_str().map(|e| format!(" ({e})")).unwrap_or_default();
-                    let _ = writeln!(
-                        out,
-                        "{} {}: {} => {end}{err}",
-                        row["profile"].as_str().unwrap_or(""),
-                        row["journey"].as_str().unwrap_or(""),
-                        path.join(" -> ")
-                    );
-                }
-            }
-        }
+        write_paths(&mut out, engines, program, args.format)?;
     }
     let journeys: serde_json::Map<String, Json> = report
         .journeys
@@ -351,20 +414,20 @@ fn print_results(engines: &[Engine], report: &Report, image: &Image, args: &Args
         .collect();
     let summary = json!({"type": "summary", "events": report.events, "filtered": report.filtered,
         "rejected": report.rejected, "journeys": journeys, "calls": report.calls, "call_errors": report.call_errors,
-        "dry_run": args.dry_run});
+        "dry_run": args.dry_run, "unanswered": unanswered});
     match args.format {
         Format::Json => {
-            let _ = writeln!(out, "{summary}");
+            writeln!(out, "{summary}")?;
         }
         Format::Human => {
-            let _ = writeln!(out, "\nevents: {} accepted, {} filtered by `when`", report.events, report.filtered);
+            writeln!(out, "\nevents: {} accepted, {} filtered by `when`", report.events, report.filtered)?;
             let idle: Vec<&str> =
                 report.journeys.iter().filter(|r| r.started == 0).map(|r| r.journey.as_str()).collect();
             if !idle.is_empty() {
-                let _ = writeln!(out, "not entered: {}", idle.join(", "));
+                writeln!(out, "not entered: {}", idle.join(", "))?;
             }
             for (why, n) in &report.rejected {
-                let _ = writeln!(out, "        {n} rejected: {why}");
+                writeln!(out, "        {n} rejected: {why}")?;
             }
             for r in report.journeys.iter().filter(|r| r.started > 0) {
                 let ends: Vec<String> = r
@@ -372,35 +435,187 @@ fn print_results(engines: &[Engine], report: &Report, image: &Image, args: &Args
                     .iter()
                     .map(|(l, n)| format!("{n} {}", if l.is_empty() { "ended" } else { l.as_str() }))
                     .collect();
-                let _ = writeln!(
+                writeln!(
                     out,
                     "{}: {} started, {} waiting; ended: {}",
                     r.journey,
                     r.started,
                     r.running,
                     if ends.is_empty() { "none".to_string() } else { ends.join(", ") }
-                );
+                )?;
                 let journey = program.journeys.iter().find(|j| j.name == r.journey);
                 for (i, c) in r.nodes.iter().enumerate().filter(|(_, c)| c.entered > 0) {
                     let node = journey.and_then(|j| j.nodes.get(i));
                     let label = node.map(|n| n.label.as_str()).unwrap_or("?");
                     let line = node.map(|n| n.line).unwrap_or(0);
-                    let _ = writeln!(
+                    writeln!(
                         out,
                         "    line {line:>4}  {label:<36} entered {:>7}  passed {:>7}  exited {:>7}  failed {:>7}",
                         c.entered, c.passed, c.exited, c.failed
-                    );
+                    )?;
                 }
             }
             if !report.calls.is_empty() {
                 let calls: Vec<String> = report.calls.iter().map(|(a, n)| format!("{a} {n}")).collect();
                 let verb = if args.dry_run { "recorded (dry run)" } else { "made" };
-                let _ = writeln!(out, "calls {verb}: {}", calls.join(", "));
+                writeln!(out, "calls {verb}: {}", calls.join(", "))?;
             }
             for (a, n) in &report.call_errors {
-                let _ = writeln!(out, "call errors: {a} {n}");
+                writeln!(out, "call errors: {a} {n}")?;
+            }
+            if !unanswered.is_empty() {
+                let calls: Vec<String> = unanswered.iter().map(|(a, n)| format!("{a} {n}")).collect();
+                writeln!(
+                    out,
+                    "no mock answered (dry run; these calls took their error path, give answers with --mocks FILE): {}",
+                    calls.join(", ")
+                )?;
             }
         }
     }
-    let _ = out.flush();
+    out.flush()
+}
+
+/// One instance's line: where its profile went in a journey.
+struct PathRow<'a> {
+    profile: &'a str,
+    id: u64,
+    journey: u16,
+    path: &'a [u32],
+    /// How it ended, or `None` while it waits.
+    ended: Option<&'a journey_vm::engine::instance::Ended>,
+    /// Its engine (instance ids are per engine).
+    engine: usize,
+}
+
+/// Writes each instance's path, by profile: straight from the engines' records into the buffer,
+/// with no per-line copies or JSON trees (a run of 500,000 profiles prints them all).
+fn write_paths(out: &mut impl Write, engines: &[Engine], program: &Program, format: Format) -> std::io::Result<()> {
+    let mut rows: Vec<PathRow<'_>> = Vec::new();
+    for (e, engine) in engines.iter().enumerate() {
+        rows.extend(engine.finished.iter().map(|f| PathRow {
+            profile: f.profile.as_str(),
+            id: f.id,
+            journey: f.journey,
+            path: &f.path,
+            ended: Some(&f.ended),
+            engine: e,
+        }));
+        rows.extend(engine.live().map(|i| PathRow {
+            profile: i.profile.as_str(),
+            id: i.id,
+            journey: i.journey,
+            path: engine.path_of(i.id).unwrap_or(&[]),
+            ended: None,
+            engine: e,
+        }));
+    }
+    rows.sort_unstable_by(|a, b| (a.profile, a.id, a.engine).cmp(&(b.profile, b.id, b.engine)));
+    // Each recorded call with its arguments by parameter (who got which template), for JSON.
+    let mut calls: Vec<HashMap<u64, Vec<&journey_vm::engine::CallRequest>>> = vec![HashMap::new(); engines.len()];
+    if format == Format::Json {
+        for (e, engine) in engines.iter().enumerate() {
+            for c in &engine.call_log {
+                calls[e].entry(c.instance).or_default().push(c);
+            }
+        }
+    }
+    for row in rows {
+        let journey = &program.journeys[row.journey as usize];
+        let labels = row.path.iter().filter_map(|n| journey.nodes.get(*n as usize)).map(|n| n.label.as_str());
+        let (label, error) = match row.ended {
+            Some(end) => (end.label.as_deref(), end.error.as_deref()),
+            None => (None, None),
+        };
+        match format {
+            Format::Json => {
+                let calls = calls[row.engine].get(&row.id).map(Vec::as_slice).unwrap_or_default();
+                let line = PathLine {
+                    kind: "instance",
+                    profile: row.profile,
+                    journey: &journey.name,
+                    path: Labels { path: row.path, nodes: &journey.nodes },
+                    state: if row.ended.is_some() { "ended" } else { "waiting" },
+                    label,
+                    error,
+                    calls: Calls { calls, program },
+                };
+                serde_json::to_writer(&mut *out, &line)?;
+                out.write_all(b"\n")?;
+            }
+            Format::Human => {
+                write!(out, "{} {}: ", row.profile, journey.name)?;
+                for (i, l) in labels.enumerate() {
+                    if i > 0 {
+                        out.write_all(b" -> ")?;
+                    }
+                    out.write_all(l.as_bytes())?;
+                }
+                match (row.ended, label) {
+                    (None, _) => out.write_all(b" => waiting")?,
+                    (Some(_), Some(l)) => write!(out, " => ended \"{l}\"")?,
+                    (Some(_), None) => out.write_all(b" => ended")?,
+                }
+                if let Some(e) = error {
+                    write!(out, " ({e})")?;
+                }
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A path line of `--format json`, in its fields' order.
+#[derive(serde::Serialize)]
+struct PathLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    profile: &'a str,
+    journey: &'a str,
+    path: Labels<'a>,
+    state: &'static str,
+    label: Option<&'a str>,
+    error: Option<&'a str>,
+    calls: Calls<'a>,
+}
+
+/// The labels of the nodes of a path, written as a JSON list.
+struct Labels<'a> {
+    path: &'a [u32],
+    nodes: &'a [journey_compiler::bytecode::NodeInfo],
+}
+
+impl serde::Serialize for Labels<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.path.iter().filter_map(|n| self.nodes.get(*n as usize)).map(|n| n.label.as_str()))
+    }
+}
+
+/// An instance's calls: `[{"action": "SendEmail", "args": {"to": ..., "template": ...}}]`.
+struct Calls<'a> {
+    calls: &'a [&'a journey_vm::engine::CallRequest],
+    program: &'a Program,
+}
+
+impl serde::Serialize for Calls<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Args<'a>(&'a journey_vm::engine::CallRequest, &'a Program);
+        impl serde::Serialize for Args<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let params = &self.1.http[self.0.http as usize].decl.params;
+                let mut m = s.serialize_map(Some(params.len()))?;
+                for ((p, _), v) in params.iter().zip(&self.0.args) {
+                    m.serialize_entry(p, &v.to_json())?;
+                }
+                m.end()
+            }
+        }
+        let mut seq = s.serialize_seq(Some(self.calls.len()))?;
+        for c in self.calls {
+            seq.serialize_element(&serde_json::json!({"action": c.target, "args": Args(c, self.program)}))?;
+        }
+        seq.end()
+    }
 }

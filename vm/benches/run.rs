@@ -103,7 +103,7 @@ pub fn generate(path: &Path, n: usize) -> usize {
         let qty = 1 + rng.below(3);
         let add = format!(
             concat!(
-                r#"{{"id":"e-{i}-a","event":"CartAdd","at":"{at}","payload":{{"_id":"e-{i}-a","timestamp":"{at}","#,
+                r#"{{"id":"e-{i}-a","event":"CartAdd","at":"{at}","payload":{{"@id":"e-{i}-a","timestamp":"{at}","#,
                 r#""eventType":"commerce.productListAdds","identityMap":{{"Email":[{{"id":"{email}","primary":true}}]}},"#,
                 r#""commerce":{{"cart":{{"cartID":"{cart}","cartSource":"web"}},"productListAdds":{{"value":1.0}}}},"#,
                 r#""productListItems":[{{"SKU":"{sku}","name":"{name}","quantity":{qty},"priceTotal":{total:.1},"currencyCode":"EUR"}}],"#,
@@ -133,7 +133,7 @@ pub fn generate(path: &Path, n: usize) -> usize {
             let pat = at + delay;
             let buy = format!(
                 concat!(
-                    r#"{{"id":"e-{i}-p","event":"Purchase","at":"{at}","payload":{{"_id":"e-{i}-p","timestamp":"{at}","#,
+                    r#"{{"id":"e-{i}-p","event":"Purchase","at":"{at}","payload":{{"@id":"e-{i}-p","timestamp":"{at}","#,
                     r#""eventType":"commerce.purchases","identityMap":{{"Email":[{{"id":"{email}","primary":true}}]}},"#,
                     r#""commerce":{{"cart":{{"cartID":"{cart}"}},"order":{{"purchaseID":"AC-{i}","priceTotal":{total:.1},"currencyCode":"EUR"}},"purchases":{{"value":1.0}}}},"#,
                     r#""productListItems":[{{"SKU":"{sku}","name":"{name}","quantity":{qty},"priceTotal":{total:.1}}}]}}}}"#
@@ -642,7 +642,7 @@ fn main() {
     let repeat: usize = std::env::var("RUN_REPEAT").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let dir = target_dir().join("bench-data");
     std::fs::create_dir_all(&dir).expect("bench-data folder");
-    let path = dir.join(format!("cart-events-{n}.jsonl"));
+    let path = dir.join(format!("cart-events-v2-{n}.jsonl"));
     if !path.exists() {
         let t = Instant::now();
         let profiles = generate(&path, n);

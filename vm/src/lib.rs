@@ -7,6 +7,7 @@ pub mod http;
 pub mod json;
 pub mod library;
 pub mod machine;
+pub mod payload;
 pub mod projection;
 pub mod run;
 pub mod testing;

@@ -195,6 +195,11 @@ fn parse_line(router: &mut Engine, raw: &[u8], line: usize, until: Option<i64>) 
     if until.is_some_and(|u| at_ms > u) {
         return Parsed::Skip;
     }
+    if let Some(why) = parsed.mismatch {
+        // Counted as the engine counts events it rejects; the reason goes with the line.
+        *router.report.rejected.entry(format!("payload does not match `{name}`'s schema")).or_default() += 1;
+        return Parsed::Problem(Some(at_ms), why);
+    }
     let payload = match parsed.payload {
         Some(Ok(v)) => Some(v),
         Some(Err(j)) => router.convert(name, &j),
@@ -215,19 +220,24 @@ fn parse_line(router: &mut Engine, raw: &[u8], line: usize, until: Option<i64>) 
     }
 }
 
-/// An event line: the name and time as written, and the payload converted as the named event
-/// reads it when the name comes first (else kept as JSON, to be converted afterwards).
+/// An event line: the name and time as written, and the payload checked against the named
+/// event's type ([`crate::payload::check_payload`], as `journey serve` checks it) and converted
+/// as the event reads it (kept as JSON for an unknown event).
 pub struct Line {
     /// The `event` field.
     pub event: Option<Json>,
     /// The `at` field.
     pub at: Option<Json>,
-    /// The payload: converted, or as JSON.
+    /// The payload: converted, or as JSON (`None` when the line has none and the event is
+    /// unknown; a known event's missing payload reads as `{}`).
     pub payload: Option<Result<Value, Json>>,
+    /// Why the payload does not fit the event's type (then `payload` is `None`).
+    pub mismatch: Option<String>,
 }
 
 /// Reads a [`Line`] with `serde`, converting the payload with the engine's
-/// [`Engine::payload_seed`] (only what the program reads; nothing else is kept).
+/// [`Engine::payload_seed`] (only what the program reads; nothing else is kept). The payload's
+/// text is borrowed, so deserialize from a `&str` or a slice.
 pub struct LineSeed<'e>(pub &'e Engine);
 
 impl<'de> DeserializeSeed<'de> for LineSeed<'_> {
@@ -246,22 +256,34 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Line, A::Error> {
-        let mut line = Line { event: None, at: None, payload: None };
+        use serde::de::Error;
+        let mut line = Line { event: None, at: None, payload: None, mismatch: None };
+        let mut raw: Option<&'de serde_json::value::RawValue> = None;
         while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match k.as_ref() {
                 "event" => line.event = Some(map.next_value()?),
                 "at" => line.at = Some(map.next_value()?),
-                "payload" => {
-                    let seed = line.event.as_ref().and_then(Json::as_str).and_then(|n| self.0.payload_seed(n));
-                    line.payload = Some(match seed {
-                        Some(seed) => Ok(map.next_value_seed(seed)?),
-                        None => Err(map.next_value()?),
-                    })
-                }
+                "payload" => raw = Some(map.next_value()?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
+        }
+        let name = line.event.as_ref().and_then(Json::as_str);
+        match (name.and_then(|n| self.0.payload_seed(n).map(|seed| (n, seed))), raw) {
+            (Some((name, seed)), raw) => {
+                // As `journey serve` takes it: no payload is an empty one.
+                let text = raw.map_or("{}", serde_json::value::RawValue::get);
+                match crate::payload::check_payload(name, seed.ty, text) {
+                    Ok(()) => {
+                        let value = seed.deserialize(&mut serde_json::Deserializer::from_str(text));
+                        line.payload = Some(Ok(value.map_err(A::Error::custom)?));
+                    }
+                    Err(why) => line.mismatch = Some(why),
+                }
+            }
+            (None, Some(raw)) => line.payload = Some(Err(serde_json::from_str(raw.get()).map_err(A::Error::custom)?)),
+            (None, None) => {}
         }
         Ok(line)
     }

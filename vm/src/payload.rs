@@ -1,0 +1,345 @@
+//! The one check of an event's payload against its declared type, made by `journey run` (each
+//! line of the events file) and `journey serve` (each event posted), with the same messages.
+//!
+//! It reads the payload's JSON text once, keeping nothing (no `serde_json::Value` is built), so
+//! `journey run` can check every line at little cost before it converts what the program reads.
+
+use crate::value;
+use journey_compiler::types::Ty;
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::cell::RefCell;
+
+/// Checks event `name`'s payload (JSON text) against its type `ty`; the error names the field
+/// that does not fit and how: "payload does not match `Ping`'s schema: field n: expected int,
+/// found string".
+pub fn check_payload(name: &str, ty: &Ty, payload: &str) -> Result<(), String> {
+    match mismatch(ty, payload) {
+        None => Ok(()),
+        Some(why) => Err(format!("payload does not match `{name}`'s schema: {why}")),
+    }
+}
+
+/// Where the JSON text `payload` does not fit `ty` (the first mismatch in the text; a missing
+/// field when its record closes), or `None` when it fits. Fields the type does not declare are
+/// allowed.
+pub fn mismatch(ty: &Ty, payload: &str) -> Option<String> {
+    let (path, found) = (RefCell::new(String::new()), RefCell::new(None));
+    let mut de = serde_json::Deserializer::from_str(payload);
+    let check = Check { ty, path: &path, found: &found };
+    match check.deserialize(&mut de).and_then(|()| de.end()) {
+        Ok(()) => None,
+        Err(e) => Some(found.take().unwrap_or_else(|| format!("not valid JSON ({e})"))),
+    }
+}
+
+/// Checks one value against `ty`; on a mismatch, `found` holds the message and the error
+/// unwinds the reading.
+#[derive(Clone, Copy)]
+struct Check<'a> {
+    ty: &'a Ty,
+    /// Where the value is: `a.b[2]` (empty at the top).
+    path: &'a RefCell<String>,
+    found: &'a RefCell<Option<String>>,
+}
+
+impl<'a> Check<'a> {
+    fn at(self, ty: &'a Ty) -> Check<'a> {
+        Check { ty, ..self }
+    }
+
+    /// The type with its `?` taken off (a null was handled before).
+    fn bare(&self) -> &'a Ty {
+        self.ty.non_null()
+    }
+
+    fn fail<E: serde::de::Error>(&self, expected: &Ty, found: &str) -> E {
+        let path = self.path.borrow();
+        *self.found.borrow_mut() = Some(if path.is_empty() {
+            format!("expected {expected}, found {found}")
+        } else {
+            format!("field {path}: expected {expected}, found {found}")
+        });
+        E::custom("the payload does not match its type")
+    }
+
+    fn fits<E: serde::de::Error>(&self, ok: bool, found: &str) -> Result<(), E> {
+        if ok {
+            Ok(())
+        } else {
+            Err(self.fail(self.bare(), found))
+        }
+    }
+
+    /// Reads a value at `path` + `step` (a field name, or `[i]`).
+    fn nested<T>(&self, step: Step<'_>, read: impl FnOnce() -> T) -> T {
+        let len = {
+            let mut path = self.path.borrow_mut();
+            let len = path.len();
+            match step {
+                Step::Field(name) => {
+                    if len > 0 {
+                        path.push('.');
+                    }
+                    path.push_str(name);
+                }
+                Step::Index(i) => {
+                    use std::fmt::Write;
+                    let _ = write!(path, "[{i}]");
+                }
+            }
+            len
+        };
+        let out = read();
+        // On a mismatch the path stays as it was where the mismatch was found.
+        if self.found.borrow().is_none() {
+            self.path.borrow_mut().truncate(len);
+        }
+        out
+    }
+}
+
+enum Step<'s> {
+    Field(&'s str),
+    Index(usize),
+}
+
+/// Fields of a record seen so far.
+enum Seen {
+    Few(u64),
+    Many(Vec<bool>),
+}
+
+impl Seen {
+    fn new(n: usize) -> Seen {
+        if n <= 64 {
+            Seen::Few(0)
+        } else {
+            Seen::Many(vec![false; n])
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        match self {
+            Seen::Few(bits) => *bits |= 1 << i,
+            Seen::Many(v) => v[i] = true,
+        }
+    }
+
+    fn has(&self, i: usize) -> bool {
+        match self {
+            Seen::Few(bits) => bits & (1 << i) != 0,
+            Seen::Many(v) => v[i],
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Check<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if *self.ty == Ty::Any {
+            d.deserialize_ignored_any(IgnoredAny).map(|_| ())
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+}
+
+fn is_integral(f: f64) -> bool {
+    f.fract() == 0.0 && f.abs() < 9.2e18
+}
+
+impl<'de> Visitor<'de> for Check<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "a value of type {}", self.ty)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        if self.ty.is_nullable() {
+            Ok(())
+        } else {
+            Err(self.fail(self.ty, "null"))
+        }
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.deserialize(d)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.fits(*self.bare() == Ty::Bool, "bool")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.fits(matches!(self.bare(), Ty::Number | Ty::Int | Ty::Duration), "number")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<(), E> {
+        let ok = match self.bare() {
+            Ty::Number => true,
+            Ty::Int | Ty::Duration => i64::try_from(n).is_ok(),
+            _ => false,
+        };
+        self.fits(ok, "number")
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<(), E> {
+        let ok = match self.bare() {
+            Ty::Number => true,
+            Ty::Int => is_integral(f),
+            _ => false,
+        };
+        self.fits(ok, "number")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<(), E> {
+        let ty = self.bare();
+        let ok = match ty {
+            Ty::String => true,
+            Ty::Date => value::parse_date(s).is_some(),
+            Ty::DateTime => value::parse_datetime(s).is_some(),
+            Ty::LocalDateTime => value::parse_local_datetime(s).is_some(),
+            Ty::Time => value::parse_time(s).is_some(),
+            Ty::Duration => value::parse_duration(s).is_some(),
+            _ => false,
+        };
+        if ok {
+            return Ok(());
+        }
+        match ty {
+            Ty::Date | Ty::DateTime | Ty::LocalDateTime | Ty::Time | Ty::Duration => {
+                Err(self.fail(ty, &format!("a string that is not a {ty}")))
+            }
+            _ => Err(self.fail(ty, "string")),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Ty::List(item) = self.bare() else { return Err(self.fail(self.bare(), "list")) };
+        let mut i = 0;
+        loop {
+            let next = self.nested(Step::Index(i), || seq.next_element_seed(self.at(item)))?;
+            if next.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        match self.bare() {
+            Ty::Map(item) => {
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    self.nested(Step::Field(&k), || map.next_value_seed(self.at(item)))?;
+                }
+                Ok(())
+            }
+            Ty::Record(rt) => {
+                let mut seen = Seen::new(rt.fields.len());
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match rt.fields.get_full(k.as_ref()) {
+                        Some((i, _, field)) => {
+                            seen.set(i);
+                            self.nested(Step::Field(&k), || map.next_value_seed(self.at(&field.ty)))?;
+                        }
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                for (i, (name, field)) in rt.fields.iter().enumerate() {
+                    if !seen.has(i) && (field.required || !field.ty.is_nullable()) {
+                        let at = self.nested(Step::Field(name), || self.path.borrow().clone());
+                        *self.found.borrow_mut() = Some(format!("field {at}: missing, expected {}", field.ty));
+                        return Err(A::Error::custom("a required field is missing"));
+                    }
+                }
+                Ok(())
+            }
+            other => Err(self.fail(other, "record")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use journey_compiler::types::FieldTy;
+    use serde_json::json;
+
+    fn ping() -> Ty {
+        let tags = Ty::List(Box::new(Ty::record([("id".to_string(), FieldTy::plain(Ty::String, true))])));
+        Ty::record([
+            ("user".to_string(), FieldTy::plain(Ty::String, true)),
+            ("n".to_string(), FieldTy::plain(Ty::Int, true)),
+            ("at".to_string(), FieldTy::plain(Ty::DateTime, false)),
+            ("tags".to_string(), FieldTy::plain(tags, false)),
+            ("score".to_string(), FieldTy::plain(Ty::Number, false)),
+        ])
+    }
+
+    fn check(payload: serde_json::Value) -> Result<(), String> {
+        check_payload("Ping", &ping(), &payload.to_string())
+    }
+
+    #[test]
+    fn a_fitting_payload_passes_with_extra_fields_and_nulls() {
+        assert_eq!(check(json!({"user": "ann", "n": 1, "extra": [1, {"x": null}]})), Ok(()));
+        assert_eq!(check(json!({"user": "ann", "n": 2.0, "at": null, "score": 3, "tags": [{"id": "a"}]})), Ok(()));
+    }
+
+    #[test]
+    fn each_mismatch_names_its_field_and_what_was_expected() {
+        let cases = [
+            (json!({"user": "cy", "n": "two"}), "field n: expected int, found string"),
+            (json!({"user": 5, "n": 1}), "field user: expected string, found number"),
+            (json!({"n": 1}), "field user: missing, expected string"),
+            (json!({"user": null, "n": 1}), "field user: expected string, found null"),
+            (json!({"user": "a", "n": 1.5}), "field n: expected int, found number"),
+            (
+                json!({"user": "a", "n": 1, "at": "monday"}),
+                "field at: expected datetime, found a string that is not a datetime",
+            ),
+            (
+                json!({"user": "a", "n": 1, "tags": [{"id": "a"}, {"id": 7}]}),
+                "field tags[1].id: expected string, found number",
+            ),
+            (
+                json!({"user": "a", "n": 1, "tags": {"id": "a"}}),
+                "field tags: expected list<{ id: string }>, found record",
+            ),
+            (
+                json!([1]),
+                "expected { user: string, n: int, at: datetime?, tags: list<{ id: string }>?, ... }, found list",
+            ),
+        ];
+        for (payload, want) in cases {
+            let got = check(payload.clone());
+            let want = format!("payload does not match `Ping`'s schema: {want}");
+            assert_eq!(got, Err(want), "{payload}");
+        }
+    }
+
+    /// The messages are those of the response check (`http::validate`) wherever one field is
+    /// wrong, so a reason reads alike whichever side reports it.
+    #[test]
+    fn messages_agree_with_the_response_check() {
+        for payload in [
+            json!({"user": "cy", "n": "two"}),
+            json!({"n": 1}),
+            json!({"user": "a", "n": 1, "tags": [{"id": "a"}, {"id": 7}]}),
+            json!({"user": "a", "n": 1, "at": "monday"}),
+            json!(3),
+        ] {
+            let mut path = String::new();
+            let want = crate::http::validate(&payload, &ping(), &mut path).err();
+            assert_eq!(mismatch(&ping(), &payload.to_string()), want, "{payload}");
+        }
+    }
+}
