@@ -223,6 +223,32 @@ fn an_idle_keep_alive_connection_is_closed() {
 }
 
 #[test]
+fn a_paused_body_is_answered_408_and_an_oversized_one_413() {
+    let dir = temp("body");
+    project(&dir, 9);
+    let server = start(&dir, &["--idle-timeout", "0.5"], None);
+    let head = "POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+    let mut s = connect(server.port, format!("{head}{{\"event\"").as_bytes());
+    s.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    // Until the body has arrived (the server may close the connection after it, or not).
+    while !answer.ends_with(b"}") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#"{"error":"the request body paused longer than --idle-timeout"}"#), "{answer}");
+    let big = "POST /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 17000000\r\n\r\n";
+    let answer = raw_answer(server.port, big);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#"{"error":"the request is over 16 MB"}"#), "{answer}");
+}
+
+#[test]
 fn the_open_file_limit_is_raised_to_its_hard_limit() {
     if !cfg!(target_os = "linux") {
         return;

@@ -112,11 +112,43 @@ pub fn router(state: Shared) -> Router {
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")) }),
         )
+        .layer(middleware::from_fn(read_body))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/healthz", get(|| async { "ok" }))
         .route_layer(middleware::from_fn_with_state(state.clone(), measure))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state)
+}
+
+/// Reads the whole request body before the handler runs, so that a body over the limit is
+/// answered 413 and one that pauses longer than `--idle-timeout` 408, each with a reason.
+async fn read_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let too_large = || {
+        let mb = MAX_REQUEST_BYTES / (1024 * 1024);
+        error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request is over {mb} MB"))
+    };
+    // A Content-Length over the limit is answered at once.
+    let length = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if length.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
+        return too_large();
+    }
+    match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Err(e) => {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(c) = cause {
+                if c.is::<tower_http::timeout::TimeoutError>() {
+                    return error(StatusCode::REQUEST_TIMEOUT, "the request body paused longer than --idle-timeout");
+                }
+                if c.is::<http_body_util::LengthLimitError>() {
+                    return too_large();
+                }
+                cause = c.source();
+            }
+            error(StatusCode::BAD_REQUEST, format!("the request body could not be read: {e}"))
+        }
+    }
 }
 
 /// Times each request into the request latency histogram, by route and status.

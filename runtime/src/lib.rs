@@ -68,7 +68,8 @@ pub struct Limits {
 
 /// Connections served at once by default.
 pub const MAX_CONNECTIONS: usize = 10_000;
-/// File descriptors kept for the store, the log and outgoing calls, beside the connections.
+/// The most file descriptors kept for the store, the log and outgoing calls, beside the
+/// connections (a quarter of the limit when that is less).
 const RESERVED_FILES: u64 = 1_024;
 /// By default, how long a request head may take to arrive (from the connection's opening or
 /// its previous answer), and a request body may pause.
@@ -82,10 +83,11 @@ fn connections_that_fit() -> usize {
         Ok(n) => n,
         Err(e) => {
             tracing::warn!("cannot raise the open-file limit: {e}");
-            rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft).unwrap_or(RESERVED_FILES * 2)
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft).unwrap_or(RESERVED_FILES)
         }
     };
-    usize::try_from(limit.saturating_sub(RESERVED_FILES).max(64)).unwrap_or(usize::MAX)
+    let reserved = RESERVED_FILES.min(limit / 4);
+    usize::try_from(limit.saturating_sub(reserved).max(16)).unwrap_or(usize::MAX)
 }
 
 /// Why the runtime cannot start.
