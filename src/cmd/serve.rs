@@ -41,7 +41,7 @@ pub struct ServeArgs {
     max_connections: Option<std::num::NonZeroUsize>,
     /// Seconds a connection may take to send a whole request head (from its opening or its
     /// previous answer: idle keep-alive connections are closed after it), and a request body
-    /// may pause.
+    /// may pause (else it is answered 408).
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
     idle_timeout: std::time::Duration,
     /// The most bytes one profile write (PUT or PATCH /profiles/{key}) may hold.
