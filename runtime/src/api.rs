@@ -1,10 +1,11 @@
 //! The HTTP API of `journey serve` (axum). `openapi.json` describes it.
 
+use crate::fields;
 use crate::metrics::Metrics;
 use crate::store::{Appended, LogKind, NewEntry};
 use crate::worker::{wall_ms, Query, Wake};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +24,8 @@ use tokio::sync::oneshot;
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 /// The most one request may hold.
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+/// By default, the most one profile write may hold.
+pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
 
 /// A batch to append, with where to send the outcome.
 pub type AppendRequest = (Vec<NewEntry>, oneshot::Sender<Result<Vec<Appended>, String>>);
@@ -43,6 +46,8 @@ pub struct AppState {
     pub publish: Box<PublishFn>,
     /// The most log entries the engine may be behind before changes are refused with 429.
     pub max_lag: i64,
+    /// The most one profile write may hold.
+    pub max_profile_bytes: usize,
 }
 
 /// Engines on the newest version that validate events and compute their keys: one per thread
@@ -107,24 +112,86 @@ pub fn router(state: Shared) -> Router {
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")) }),
         )
+        .layer(middleware::from_fn(read_body))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/healthz", get(|| async { "ok" }))
+        .route_layer(middleware::from_fn_with_state(state.clone(), measure))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state)
 }
 
+/// Reads the whole request body before the handler runs, so that a body over the limit is
+/// answered 413 and one that pauses longer than `--idle-timeout` 408, each with a reason.
+async fn read_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let too_large = || {
+        let mb = MAX_REQUEST_BYTES / (1024 * 1024);
+        error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request is over {mb} MB"))
+    };
+    // A Content-Length over the limit is answered at once.
+    let length = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if length.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
+        return too_large();
+    }
+    match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Err(e) => {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(c) = cause {
+                if c.is::<tower_http::timeout::TimeoutError>() {
+                    return error(StatusCode::REQUEST_TIMEOUT, "the request body paused longer than --idle-timeout");
+                }
+                if c.is::<http_body_util::LengthLimitError>() {
+                    return too_large();
+                }
+                cause = c.source();
+            }
+            error(StatusCode::BAD_REQUEST, format!("the request body could not be read: {e}"))
+        }
+    }
+}
+
+/// Times each request into the request latency histogram, by route and status.
+async fn measure(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    state.metrics.request_done(route, method, response.status().as_u16(), started.elapsed());
+    response
+}
+
 async fn auth(State(state): State<Shared>, req: Request, next: Next) -> Response {
     if let Some(token) = &state.token {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
-            return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (Authorization: Bearer <token>)");
+        let given = req.headers().get(header::AUTHORIZATION).and_then(|v| bearer(v.as_bytes()));
+        if !given.is_some_and(|given| same_token(given, token.as_bytes())) {
+            let mut response =
+                error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (Authorization: Bearer <token>)");
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            return response;
         }
     }
     next.run(req).await
+}
+
+/// The credentials of an `Authorization` header of the `Bearer` scheme, whose name is
+/// case-insensitive (RFC 9110, section 11.1).
+fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let space = value.iter().position(|b| *b == b' ')?;
+    let (scheme, rest) = value.split_at(space);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    let start = rest.iter().position(|b| *b != b' ')?;
+    Some(rest[start..].trim_ascii_end())
+}
+
+/// Whether two tokens are equal, in time that does not depend on where they differ, nor on
+/// the token's length (their digests are compared).
+fn same_token(given: &[u8], token: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    Sha256::digest(given).ct_eq(&Sha256::digest(token)).into()
 }
 
 /// By default, the most log entries the engine may be behind before events, profile writes and
@@ -165,6 +232,7 @@ async fn append(state: &Shared, entries: Vec<NewEntry>, bounded: bool) -> Result
 /// One event line's fields as JSON text: the payload is read into a value to be checked, and
 /// stored as it came.
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Line<'a> {
     #[serde(borrow, default, deserialize_with = "raw")]
     id: Option<&'a RawValue>,
@@ -196,22 +264,27 @@ fn validate(engine: &mut Engine, line: &str, now: i64) -> Result<NewEntry, (Opti
         serde_json::from_str::<serde::de::IgnoredAny>(line).map_err(not_json)?;
         return Err((None, "missing \"event\": the event's name".into()));
     }
-    let fields: Line = serde_json::from_str(line).map_err(not_json)?;
-    let id = text(fields.id);
-    let Some(name) = text(fields.event) else {
-        return Err((id, "missing \"event\": the event's name".into()));
+    let fields: Line = serde_json::from_str(line).map_err(|e| {
+        let why = e.to_string();
+        if why.starts_with("unknown field") {
+            (None, format!("{why}: an event line has only these fields"))
+        } else {
+            (None, format!("not valid JSON: {why}"))
+        }
+    })?;
+    let id = fields::event_id(fields.id).map_err(|why| (fields::echo_id(fields.id), why))?;
+    let name = match fields.event {
+        None => return Err((id, "missing \"event\": the event's name".into())),
+        Some(raw) => match text(Some(raw)) {
+            Some(name) if !name.is_empty() => name,
+            Some(_) => return Err((id, "\"event\" is empty: give a declared event's name".into())),
+            None => return Err((id, "\"event\" must be a string: a declared event's name".into())),
+        },
     };
     let payload_text = fields.payload.map(RawValue::get).unwrap_or("{}");
     let payload: Json = serde_json::from_str(payload_text).map_err(not_json)?;
-    let at_ms = match text(fields.at) {
-        // Arrival time by default; an event from the future is taken as arriving now.
-        Some(at) => at
-            .parse::<jiff::Timestamp>()
-            .map_err(|e| (id.clone(), format!("\"at\" is not an RFC 3339 date-time: {e}")))?
-            .as_millisecond()
-            .min(now),
-        None => now,
-    };
+    // Arrival time by default; an event from the future is taken as arriving now.
+    let at_ms = fields::event_time(fields.at, now).map_err(|why| (id.clone(), why))?;
     let program = &engine.image().program;
     let Some(decl) = program.events.iter().find(|e| e.name == name) else {
         let known: Vec<&str> = program.events.iter().map(|e| e.name.as_str()).collect();
@@ -228,19 +301,69 @@ fn validate(engine: &mut Engine, line: &str, now: i64) -> Result<NewEntry, (Opti
     Ok(NewEntry::event(id, at_ms, &name, payload_text))
 }
 
-async fn post_events(State(state): State<Shared>, body: Bytes) -> Response {
+/// How a `POST /events` body is read, by its `Content-Type`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EventsBody {
+    /// `application/json`: the body is one event, which may span lines.
+    One,
+    /// `application/x-ndjson` (or `application/jsonl`): one event per line, each judged alone.
+    Lines,
+    /// No or another type: one event if the whole body is one JSON value, else one per line.
+    Either,
+}
+
+fn events_body(headers: &axum::http::HeaderMap) -> EventsBody {
+    let Some(mime) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return EventsBody::Either;
+    };
+    let mime = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match mime.as_str() {
+        "application/json" => EventsBody::One,
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/x-jsonlines" => {
+            EventsBody::Lines
+        }
+        _ => EventsBody::Either,
+    }
+}
+
+/// The body's event texts: the whole body when it is one event, else its non-blank lines.
+/// A batch's lines are judged one by one: a bad line never rejects the others.
+fn event_texts(text: &str, how: EventsBody) -> Result<Vec<&str>, ApiError> {
+    let lines = || text.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<&str>>();
+    let one_value = || serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+    let texts = match how {
+        EventsBody::One => {
+            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                return Err(ApiError(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "not valid JSON: {e} (an application/json body is one event; send a batch as application/x-ndjson)"
+                    ),
+                ));
+            }
+            vec![text]
+        }
+        EventsBody::Lines => lines(),
+        // A pretty-printed object is one JSON value; NDJSON of two or more lines never is.
+        EventsBody::Either if text.trim().contains('\n') && one_value() => vec![text],
+        EventsBody::Either => lines(),
+    };
+    if texts.is_empty() || texts.iter().all(|t| t.trim().is_empty()) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "no events: send one JSON object, or one per line (NDJSON)".into(),
+        ));
+    }
+    Ok(texts)
+}
+
+async fn post_events(State(state): State<Shared>, headers: axum::http::HeaderMap, body: Bytes) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "the body is not UTF-8");
     };
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    if lines.is_empty() {
-        return error(StatusCode::BAD_REQUEST, "no events: send one JSON object, or one per line (NDJSON)");
-    }
-    // One pretty-printed object spans several lines: take the whole body as one event.
-    let lines: Vec<&str> = if lines.len() > 1 && serde_json::from_str::<serde::de::IgnoredAny>(lines[0]).is_err() {
-        vec![text]
-    } else {
-        lines
+    let lines = match event_texts(text, events_body(&headers)) {
+        Ok(lines) => lines,
+        Err(e) => return e.into_response(),
     };
     let mut rejected = Vec::new();
     let mut entries = Vec::with_capacity(lines.len());
@@ -309,12 +432,29 @@ fn json_body(body: &Bytes) -> Result<Json, ApiError> {
 }
 
 async fn write_profile(state: Shared, key: String, body: Bytes, patch: bool) -> Response {
+    if body.len() > state.max_profile_bytes {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the profile is {} bytes; the limit is {} (--max-profile-bytes)",
+                body.len(),
+                state.max_profile_bytes
+            ),
+        );
+    }
     let attributes = match json_body(&body) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
     if !attributes.is_object() {
         return error(StatusCode::BAD_REQUEST, "profile attributes must be a JSON object");
+    }
+    let checked = {
+        let engine = state.validators.get();
+        fields::profile(&attributes, engine.image().program.profile.as_ref(), patch)
+    };
+    if let Err(why) = checked {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, why);
     }
     let kind = if patch { LogKind::ProfilePatch { key, attributes } } else { LogKind::ProfilePut { key, attributes } };
     let entry = match NewEntry::new(None, wall_ms(), &kind) {
@@ -346,19 +486,38 @@ async fn post_members(State(state): State<Shared>, Path(name): Path<String>, bod
     if !known {
         return error(StatusCode::NOT_FOUND, format!("no audience `{name}` is declared"));
     }
-    let keys = |field: &str| -> Vec<String> {
-        v.get(field)
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Json::as_str)
-            .map(str::to_string)
-            .collect()
-    };
+    let how = "give profile keys as {\"enter\": [\"k1\"], \"exit\": [\"k2\"]}";
+    let Some(fields) = v.as_object() else { return error(StatusCode::BAD_REQUEST, how) };
+    if let Some(other) = fields.keys().find(|k| *k != "enter" && *k != "exit") {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown field `{other}`: {how}"));
+    }
+    let mut lists: Vec<(Vec<String>, bool)> = Vec::new();
+    for (field, enters) in [("enter", true), ("exit", false)] {
+        let Some(list) = fields.get(field) else { continue };
+        let Some(items) = list.as_array() else {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("\"{field}\" must be a list of profile keys: {how}"),
+            );
+        };
+        let mut keys = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item.as_str() {
+                Some(k) if !k.is_empty() => keys.push(k.to_string()),
+                _ => {
+                    return error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("{field}[{i}]: a profile key is a non-empty string, found {item}"),
+                    )
+                }
+            }
+        }
+        lists.push((keys, enters));
+    }
     let now = wall_ms();
     let mut entries = Vec::new();
-    for (field, enters) in [("enter", true), ("exit", false)] {
-        for key in keys(field) {
+    for (keys, enters) in lists {
+        for key in keys {
             match NewEntry::new(None, now, &LogKind::Audience { audience: name.clone(), key, enters }) {
                 Ok(e) => entries.push(e),
                 Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -422,7 +581,7 @@ async fn get_metrics(State(state): State<Shared>) -> Response {
     let text = state
         .metrics
         .render(status["instances_waiting"].as_u64().unwrap_or(0), status["log_entries"].as_u64().unwrap_or(0));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
 }
 
 async fn post_journey_action(State(state): State<Shared>, Path((name, action)): Path<(String, String)>) -> Response {

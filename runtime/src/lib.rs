@@ -6,6 +6,8 @@
 //! position; a restart loads the checkpoint and replays the rest of the log.
 
 pub mod api;
+mod fields;
+pub mod listen;
 pub mod metrics;
 pub mod shard;
 pub mod store;
@@ -49,6 +51,44 @@ pub struct Config {
     /// Log entries the engine may be behind before changes are refused with 429
     /// ([`api::MAX_ENGINE_LAG`] when unset).
     pub max_lag: Option<i64>,
+    /// What clients may hold open or send.
+    pub limits: Limits,
+}
+
+/// Limits on what clients may hold open or send; each has a default when unset.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Connections served at once ([`MAX_CONNECTIONS`], or fewer when the open-file limit is
+    /// low); the ones over it are answered 503.
+    pub max_connections: Option<usize>,
+    /// How long a request head may take to arrive, and a body may pause ([`IDLE_TIMEOUT`]).
+    pub idle_timeout: Option<std::time::Duration>,
+    /// The most one profile write may hold ([`api::MAX_PROFILE_BYTES`]).
+    pub max_profile_bytes: Option<usize>,
+}
+
+/// Connections served at once by default.
+pub const MAX_CONNECTIONS: usize = 10_000;
+/// The most file descriptors kept for the store, the log and outgoing calls, beside the
+/// connections (a quarter of the limit when that is less).
+const RESERVED_FILES: u64 = 1_024;
+/// By default, how long a request head may take to arrive (from the connection's opening or
+/// its previous answer), and a request body may pause.
+pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Raises the soft limit on open files to the hard limit (each connection and each outgoing
+/// call holds one), and returns how many connections fit under it beside the files the
+/// runtime needs.
+fn connections_that_fit() -> usize {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!("cannot raise the open-file limit: {e}");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft).unwrap_or(RESERVED_FILES)
+        }
+    };
+    let reserved = RESERVED_FILES.min(limit / 4);
+    usize::try_from(limit.saturating_sub(reserved).max(16)).unwrap_or(usize::MAX)
 }
 
 /// Why the runtime cannot start.
@@ -127,12 +167,26 @@ pub fn serve_until(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    if config.token.as_ref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(StartError::Config("the bearer token is empty".into()));
+    }
     if !config.listen.ip().is_loopback() && config.token.is_none() {
         return Err(StartError::Config(format!(
             "refusing to listen on {} without a token: set JOURNEY_TOKEN or --token-file, or listen on 127.0.0.1",
             config.listen
         )));
     }
+    let fit = connections_that_fit();
+    let max_connections = match config.limits.max_connections {
+        Some(n) if n > fit => {
+            tracing::warn!("--max-connections {n} is over what the open-file limit allows; serving at most {fit}");
+            fit
+        }
+        Some(n) => n,
+        None => MAX_CONNECTIONS.min(fit),
+    };
+    let connection_limits =
+        listen::Limits { max_connections, idle_timeout: config.limits.idle_timeout.unwrap_or(IDLE_TIMEOUT) };
     let mut store = SqliteStore::open(&config.db).map_err(|e| StartError::Store(e.to_string()))?;
     if store.versions().map_err(|e| StartError::Store(e.to_string()))?.is_empty() {
         let bytes = compile_project(&config.project, &config.schemas).map_err(|e| match e {
@@ -222,6 +276,7 @@ pub fn serve_until(
         metrics,
         publish: Box::new(publish),
         max_lag: config.max_lag.unwrap_or(api::MAX_ENGINE_LAG),
+        max_profile_bytes: config.limits.max_profile_bytes.unwrap_or(api::MAX_PROFILE_BYTES),
     });
     let app = api::router(state);
     let served = rt.block_on(async move {
@@ -230,7 +285,7 @@ pub fn serve_until(
             .map_err(|e| StartError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
         tracing::info!("listening on http://{}", config.listen);
         eprintln!("journey serve: listening on http://{} (database {})", config.listen, config.db.display());
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(|e| StartError::Config(e.to_string()))
+        listen::serve(listener, app, connection_limits, shutdown).await.map_err(|e| StartError::Config(e.to_string()))
     });
     let _ = wake_tx.send(Wake::Shutdown);
     let _ = worker_thread.join();

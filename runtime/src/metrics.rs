@@ -1,8 +1,18 @@
-//! Counters for `GET /metrics` (Prometheus text format).
+//! The runtime's metrics for `GET /metrics`, in the OpenMetrics text format (which Prometheus
+//! reads), encoded by `prometheus-client`.
 
 use journey_vm::engine::CallOutcome;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
+
+/// The `Content-Type` of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The runtime's counters.
 #[derive(Debug, Default)]
@@ -25,12 +35,43 @@ pub struct Metrics {
     pub calls_ok: AtomicU64,
     /// Calls that failed or timed out.
     pub calls_failed: AtomicU64,
-    /// Total call latency in microseconds.
-    pub call_latency_us: AtomicU64,
     /// The last log position appended.
     pub appended_seq: AtomicI64,
     /// The last log position the engine applied.
     pub applied_seq: AtomicI64,
+    /// Latency histograms.
+    pub latency: Latencies,
+}
+
+/// Latency histograms, in seconds.
+#[derive(Debug)]
+pub struct Latencies {
+    /// Action and data source calls, each from its first attempt to its outcome.
+    pub calls: Histogram,
+    /// HTTP requests, by route, method and status.
+    pub requests: Family<RequestLabels, Histogram>,
+}
+
+/// The labels of a request's latency.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route's pattern, such as `/profiles/{key}/instances`.
+    pub route: String,
+    /// The request's method.
+    pub method: String,
+    /// The answer's status code.
+    pub status: u16,
+}
+
+/// Buckets from 250 µs to about 33 s, doubling.
+fn buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 18))
+}
+
+impl Default for Latencies {
+    fn default() -> Latencies {
+        Latencies { calls: buckets(), requests: Family::new_with_constructor(buckets) }
+    }
 }
 
 impl Metrics {
@@ -40,7 +81,12 @@ impl Metrics {
             CallOutcome::Ok(_) => self.calls_ok.fetch_add(1, Relaxed),
             _ => self.calls_failed.fetch_add(1, Relaxed),
         };
-        self.call_latency_us.fetch_add(latency.as_micros() as u64, Relaxed);
+        self.latency.calls.observe(latency.as_secs_f64());
+    }
+
+    /// Records an answered request.
+    pub fn request_done(&self, route: String, method: String, status: u16, latency: Duration) {
+        self.latency.requests.get_or_create(&RequestLabels { route, method, status }).observe(latency.as_secs_f64());
     }
 
     /// Log entries appended and not yet applied by the engine.
@@ -48,43 +94,44 @@ impl Metrics {
         (self.appended_seq.load(Relaxed) - self.applied_seq.load(Relaxed)).max(0)
     }
 
-    /// The counters plus the given gauges, as Prometheus text.
+    /// Every metric plus the given gauges, as OpenMetrics text ([`CONTENT_TYPE`]).
     pub fn render(&self, waiting: u64, log_entries: u64) -> String {
+        let mut r = Registry::default();
+        let counters = [
+            ("journey_events_accepted", "Events accepted by the API.", &self.events_accepted),
+            ("journey_events_rejected", "Events rejected by the API.", &self.events_rejected),
+            ("journey_events_duplicate", "Events resent with a known id.", &self.events_duplicate),
+            ("journey_backpressure", "Requests refused with 429.", &self.backpressure),
+            ("journey_events_applied", "Events applied by the engine.", &self.events_applied),
+            ("journey_checkpoints", "State checkpoints written.", &self.checkpoints),
+            ("journey_action_calls_ok", "Action and data source calls answered.", &self.calls_ok),
+            ("journey_action_calls_failed", "Calls that failed or timed out.", &self.calls_failed),
+        ];
+        for (name, help, value) in counters {
+            r.register(name, help, ConstCounter::new(value.load(Relaxed)));
+        }
+        r.register(
+            "journey_action_latency_seconds",
+            "Action and data source call latency, from the first attempt to the outcome.",
+            self.latency.calls.clone(),
+        );
+        r.register(
+            "journey_http_request_duration_seconds",
+            "HTTP request latency by route, method and status.",
+            self.latency.requests.clone(),
+        );
+        let gauge = |v: u64| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
+        r.register("journey_instances_waiting", "Instances waiting.", gauge(waiting));
+        r.register(
+            "journey_engine_lag_entries",
+            "Log entries the engine has not applied yet.",
+            ConstGauge::new(self.engine_lag()),
+        );
+        r.register("journey_log_entries", "Entries in the durable log.", gauge(log_entries));
         let mut out = String::new();
-        let mut counter = |name: &str, help: &str, v: u64| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"));
-        };
-        counter("journey_events_accepted_total", "Events accepted by the API.", self.events_accepted.load(Relaxed));
-        counter("journey_events_rejected_total", "Events rejected by the API.", self.events_rejected.load(Relaxed));
-        counter(
-            "journey_events_duplicate_total",
-            "Events resent with a known id.",
-            self.events_duplicate.load(Relaxed),
-        );
-        counter("journey_backpressure_total", "Requests refused with 429.", self.backpressure.load(Relaxed));
-        counter("journey_events_applied_total", "Events applied by the engine.", self.events_applied.load(Relaxed));
-        counter("journey_checkpoints_total", "State checkpoints written.", self.checkpoints.load(Relaxed));
-        counter("journey_action_calls_ok_total", "Action and data source calls answered.", self.calls_ok.load(Relaxed));
-        counter(
-            "journey_action_calls_failed_total",
-            "Calls that failed or timed out.",
-            self.calls_failed.load(Relaxed),
-        );
-        counter(
-            "journey_action_latency_seconds_sum",
-            "Total call latency.",
-            self.call_latency_us.load(Relaxed) / 1_000_000,
-        );
-        out.push_str(&format!(
-            "# HELP journey_instances_waiting Instances waiting.\n# TYPE journey_instances_waiting gauge\njourney_instances_waiting {waiting}\n"
-        ));
-        out.push_str(&format!(
-            "# HELP journey_engine_lag_entries Log entries the engine has not applied yet.\n# TYPE journey_engine_lag_entries gauge\njourney_engine_lag_entries {}\n",
-            self.engine_lag()
-        ));
-        out.push_str(&format!(
-            "# HELP journey_log_entries Entries in the durable log.\n# TYPE journey_log_entries gauge\njourney_log_entries {log_entries}\n"
-        ));
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &r) {
+            tracing::error!("encoding the metrics failed: {e}");
+        }
         out
     }
 }

@@ -665,17 +665,7 @@ impl Worker {
     fn answer(&mut self, q: Query) {
         match q {
             Query::Journeys(tx) => {
-                let mut out = serde_json::Map::new();
-                for v in &self.shards[0].versions {
-                    for (j, x) in v.engine.image().program.journeys.iter().enumerate() {
-                        let entry =
-                            out.entry(x.name.clone()).or_insert_with(|| json!({"name": x.name, "versions": []}));
-                        if let Some(list) = entry["versions"].as_array_mut() {
-                            list.push(json!({"version": v.number, "open": v.engine.is_open(j as u16)}));
-                        }
-                    }
-                }
-                let _ = tx.send(Json::Array(out.into_values().collect()));
+                let _ = tx.send(self.journeys());
             }
             Query::Report(name, tx) => {
                 let mut versions = Vec::new();
@@ -685,8 +675,10 @@ impl Worker {
                     for shard in self.shards.iter_mut().skip(1) {
                         report.absorb(shard.versions[vi].engine.report());
                     }
-                    if let Some(r) = report.journeys.iter().find(|r| r.journey == name) {
-                        versions.push(json!({"version": number, "report": r}));
+                    let program = &self.shards[0].versions[vi].engine.image().program;
+                    let code = program.journeys.iter().find(|j| j.name == name);
+                    if let (Some(r), Some(code)) = (report.journeys.iter().find(|r| r.journey == name), code) {
+                        versions.push(json!({"version": number, "report": r.to_json(code)}));
                     }
                 }
                 let _ = tx.send((!versions.is_empty()).then(|| json!({"journey": name, "versions": versions})));
@@ -718,6 +710,38 @@ impl Worker {
                     "journeys": versions.last().map(|v| v.engine.image().program.journeys.len()).unwrap_or(0)}));
             }
         }
+    }
+
+    /// Each journey with the versions where it changed: every published version holds every
+    /// journey, but a journey is listed in a version only where its code differs from the
+    /// version before, where it takes new entries, or where instances entered it.
+    fn journeys(&mut self) -> Json {
+        let mut entered = std::collections::HashSet::new();
+        for shard in &mut self.shards {
+            for (vi, v) in shard.versions.iter_mut().enumerate() {
+                for r in v.engine.report().journeys.iter().filter(|r| r.started > 0) {
+                    entered.insert((vi, r.journey.clone()));
+                }
+            }
+        }
+        let mut out = serde_json::Map::new();
+        let mut before: std::collections::HashMap<String, Vec<u8>> = std::collections::HashMap::new();
+        for (vi, v) in self.shards[0].versions.iter().enumerate() {
+            for (j, x) in v.engine.image().program.journeys.iter().enumerate() {
+                // Compared as stored, so that any change to the journey counts.
+                let code = postcard::to_allocvec(x).unwrap_or_default();
+                let changed = before.insert(x.name.clone(), code.clone()).is_none_or(|old| old != code);
+                let open = v.engine.is_open(j as u16);
+                if !(changed || open || entered.contains(&(vi, x.name.clone()))) {
+                    continue;
+                }
+                let entry = out.entry(x.name.clone()).or_insert_with(|| json!({"name": x.name, "versions": []}));
+                if let Some(list) = entry["versions"].as_array_mut() {
+                    list.push(json!({"version": v.number, "open": open}));
+                }
+            }
+        }
+        Json::Array(out.into_values().collect())
     }
 }
 

@@ -394,22 +394,9 @@ fn print_results(
     let journeys: serde_json::Map<String, Json> = report
         .journeys
         .iter()
-        .map(|r| {
-            let nodes: Vec<Json> = r
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let n = &program.journeys.iter().find(|j| j.name == r.journey).map(|j| j.nodes[i].clone());
-                    json!({"node": i, "label": n.as_ref().map(|n| n.label.clone()), "line": n.as_ref().map(|n| n.line),
-                        "entered": c.entered, "passed": c.passed, "exited": c.exited, "failed": c.failed})
-                })
-                .collect();
-            (
-                r.journey.clone(),
-                json!({"started": r.started, "ended": r.ended, "errors": r.errors, "timeouts": r.timeouts,
-                    "running": r.running, "nodes": nodes}),
-            )
+        .filter_map(|r| {
+            let code = program.journeys.iter().find(|j| j.name == r.journey)?;
+            Some((r.journey.clone(), r.to_json(code)))
         })
         .collect();
     let summary = json!({"type": "summary", "events": report.events, "filtered": report.filtered,

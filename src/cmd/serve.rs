@@ -35,18 +35,68 @@ pub struct ServeArgs {
     /// before new events, profile writes and audience changes are answered 429 [default: 200000].
     #[arg(long, value_name = "N")]
     max_lag: Option<i64>,
-    /// Log format on stderr.
+    /// Connections served at once; more are answered 503 [default: 10000, or fewer when the
+    /// open-file limit is low]. The open-file limit is raised to its hard limit at start.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<std::num::NonZeroUsize>,
+    /// Seconds a connection may take to send a whole request head (from its opening or its
+    /// previous answer: idle keep-alive connections are closed after it), and a request body
+    /// may pause (else it is answered 408).
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    idle_timeout: std::time::Duration,
+    /// The most bytes one profile write (PUT or PATCH /profiles/{key}) may hold.
+    #[arg(long, value_name = "BYTES", default_value_t = journey_runtime::api::MAX_PROFILE_BYTES)]
+    max_profile_bytes: usize,
+    /// How log lines are written, to stderr.
     #[arg(long, value_enum, default_value_t)]
-    log_format: Format,
+    log_format: LogFormat,
 }
 
-fn token(file: Option<&PathBuf>) -> Result<Option<String>, String> {
-    match file {
-        Some(f) => std::fs::read_to_string(f)
-            .map(|t| Some(t.trim().to_string()))
-            .map_err(|e| format!("cannot read the token file `{}`: {e}", f.display())),
-        None => Ok(std::env::var("JOURNEY_TOKEN").ok().filter(|t| !t.is_empty())),
+/// How `journey serve` writes its log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+enum LogFormat {
+    /// Text for people (coloured on a terminal).
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A number of seconds above 0, such as `10` or `0.5`.
+fn seconds(text: &str) -> Result<std::time::Duration, String> {
+    let why = || format!("`{text}` is not a number of seconds above 0, such as 10 or 0.5");
+    let n: f64 = text.parse().map_err(|_| why())?;
+    match std::time::Duration::try_from_secs_f64(n) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(why()),
     }
+}
+
+/// The bearer token: from `file`, else JOURNEY_TOKEN (unset or empty: none). Surrounding
+/// whitespace is dropped; a token file with nothing else, or a token an `Authorization`
+/// header cannot carry, is refused.
+fn token(file: Option<&PathBuf>) -> Result<Option<String>, String> {
+    let token = match file {
+        Some(f) => {
+            let text =
+                std::fs::read_to_string(f).map_err(|e| format!("cannot read the token file `{}`: {e}", f.display()))?;
+            let token = text.trim();
+            if token.is_empty() {
+                return Err(format!("the token file `{}` is empty: put the bearer token in it", f.display()));
+            }
+            token.to_string()
+        }
+        None => match std::env::var("JOURNEY_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+            _ => return Ok(None),
+        },
+    };
+    if let Some(c) = token.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "the bearer token holds {c:?}, which an Authorization header cannot carry: use visible ASCII characters"
+        ));
+    }
+    Ok(Some(token))
 }
 
 /// Runs `journey serve`.
@@ -54,9 +104,10 @@ pub fn serve(args: ServeArgs) -> u8 {
     let filter = tracing_subscriber::EnvFilter::try_from_env("JOURNEY_LOG").unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match args.log_format {
-        Format::Json => builder.json().init(),
-        Format::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
     }
+
     let token = match token(args.token_file.as_ref()) {
         Ok(t) => t,
         Err(e) => {
@@ -73,6 +124,11 @@ pub fn serve(args: ServeArgs) -> u8 {
         read_rate: Some(args.read_rate),
         shards: args.shards.map(usize::from),
         max_lag: args.max_lag,
+        limits: journey_runtime::Limits {
+            max_connections: args.max_connections.map(usize::from),
+            idle_timeout: Some(args.idle_timeout),
+            max_profile_bytes: Some(args.max_profile_bytes),
+        },
     };
     match journey_runtime::serve(config) {
         Ok(()) => OK,

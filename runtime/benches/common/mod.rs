@@ -58,6 +58,7 @@ pub fn serve_if_child() -> bool {
         read_rate: None,
         shards: std::env::var("SHARDS").ok().and_then(|s| s.parse().ok()),
         max_lag: None,
+        limits: Default::default(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     // Each line `heap` on stdin is answered with the heap bytes in use (with [`Counting`]);

@@ -52,6 +52,25 @@ pub struct Report {
     pub call_errors: BTreeMap<String, u64>,
 }
 
+impl JourneyReport {
+    /// The report as `journey run --format json` and `journey serve` show it: each node's
+    /// counts beside its id, label and source line (`code` is the journey it counts).
+    pub fn to_json(&self, code: &journey_compiler::bytecode::JourneyCode) -> serde_json::Value {
+        let nodes: Vec<serde_json::Value> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let node = code.nodes.get(i);
+                serde_json::json!({"node": i, "label": node.map(|n| n.label.clone()), "line": node.map(|n| n.line),
+                    "entered": c.entered, "passed": c.passed, "exited": c.exited, "failed": c.failed})
+            })
+            .collect();
+        serde_json::json!({"started": self.started, "ended": self.ended, "errors": self.errors,
+            "timeouts": self.timeouts, "running": self.running, "nodes": nodes})
+    }
+}
+
 impl Report {
     /// Adds another engine's counts (engines that shared one run's profiles).
     pub fn absorb(&mut self, other: &Report) {
