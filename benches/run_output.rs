@@ -155,10 +155,6 @@ fn main() {
         };
         assert_eq!(paths, profiles, "one path line per profile ({format})");
         let ratio = full_time.as_secs_f64() / summary_time.as_secs_f64();
-        println!(
-            "{format:<8} {:>12.3} s {:>12.3} s {ratio:>7.2}",
-            summary_time.as_secs_f64(),
-            full_time.as_secs_f64()
-        );
+        println!("{format:<8} {:>12.3} s {:>12.3} s {ratio:>7.2}", summary_time.as_secs_f64(), full_time.as_secs_f64());
     }
 }

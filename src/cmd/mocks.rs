@@ -75,12 +75,12 @@ fn mock(line: &str, program: &Program) -> Result<(usize, Mock), String> {
     let Some(name) = v["action"].as_str() else {
         return Err("has no \"action\": the name of the action or data source it answers".into());
     };
-    let Some(http) = program.http.iter().position(|h| h.decl.name == name) else {
-        let known: Vec<&str> = program.http.iter().map(|h| h.decl.name.as_str()).collect();
+    let Some(http) = program.http.iter().position(|h| h.name == name) else {
+        let known: Vec<&str> = program.http.iter().map(|h| h.name.as_str()).collect();
         let hint = journey_compiler::suggest::did_you_mean(name, known).map(|h| format!("; {h}")).unwrap_or_default();
         return Err(format!("no action or data source `{name}`{hint}"));
     };
-    let decl = &program.http[http].decl;
+    let decl = &program.http[http];
     let mut when = Vec::new();
     match &v["when"] {
         Json::Null => {}

@@ -5,10 +5,10 @@ use super::mocks::Mocks;
 use super::project::compile;
 use super::{Format, FAILED, OK, PROBLEMS};
 use indicatif::{ProgressBar, ProgressStyle};
+use journey_compiler::bytecode::Program;
 use journey_vm::engine::report::Report;
 use journey_vm::engine::{CallOutcome, Engine, Options};
 use journey_vm::http::{self, HttpExecutor};
-use journey_compiler::bytecode::Program;
 use journey_vm::machine::Image;
 use journey_vm::run::{self as journey_run, ProfileLine, RunSetup};
 use journey_vm::value::Value;
@@ -102,7 +102,7 @@ impl DryRun {
         if let Some(outcome) = self.mocks.answer(c.http, &c.args) {
             return outcome;
         }
-        if image.program.http[c.http as usize].decl.returns.is_nullable() {
+        if image.program.http[c.http as usize].returns.is_nullable() {
             return CallOutcome::Ok(Value::Null);
         }
         self.unanswered[c.http as usize].fetch_add(1, Ordering::Relaxed);
@@ -344,7 +344,10 @@ pub fn run(mut args: Args) -> u8 {
     };
     if let Some(files) = step_files {
         if let Err(e) = files.finish() {
-            eprintln!("error: cannot write step events to `{}`: {e}", args.step_events.as_deref().unwrap_or(Path::new("")).display());
+            eprintln!(
+                "error: cannot write step events to `{}`: {e}",
+                args.step_events.as_deref().unwrap_or(Path::new("")).display()
+            );
             return FAILED;
         }
     }
@@ -359,7 +362,7 @@ pub fn run(mut args: Args) -> u8 {
     let unanswered: std::collections::BTreeMap<&str, u64> = dry
         .iter()
         .flat_map(|d| d.unanswered.iter().enumerate())
-        .map(|(i, n)| (image.program.http[i].decl.name.as_str(), n.load(Ordering::Relaxed)))
+        .map(|(i, n)| (image.program.http[i].name.as_str(), n.load(Ordering::Relaxed)))
         .filter(|(_, n)| *n > 0)
         .collect();
     if let Err(e) = print_results(&run.engines, &report, &unanswered, &image, &args) {
@@ -591,7 +594,7 @@ impl serde::Serialize for Calls<'_> {
         struct Args<'a>(&'a journey_vm::engine::CallRequest, &'a Program);
         impl serde::Serialize for Args<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let params = &self.1.http[self.0.http as usize].decl.params;
+                let params = &self.1.http[self.0.http as usize].params;
                 let mut m = s.serialize_map(Some(params.len()))?;
                 for ((p, _), v) in params.iter().zip(&self.0.args) {
                     m.serialize_entry(p, &v.to_json())?;

@@ -5,7 +5,7 @@
 //! `journey run` can check every line at little cost before it converts what the program reads.
 
 use crate::value;
-use journey_compiler::types::Ty;
+use journey_bytecode::Ty;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::cell::RefCell;
 
@@ -270,7 +270,7 @@ impl<'de> Visitor<'de> for Check<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use journey_compiler::types::FieldTy;
+    use journey_bytecode::types::FieldTy;
     use serde_json::json;
 
     fn ping() -> Ty {

@@ -55,7 +55,7 @@ pub struct Report {
 impl JourneyReport {
     /// The report as `journey run --format json` and `journey serve` show it: each node's
     /// counts beside its id, label and source line (`code` is the journey it counts).
-    pub fn to_json(&self, code: &journey_compiler::bytecode::JourneyCode) -> serde_json::Value {
+    pub fn to_json(&self, code: &journey_bytecode::JourneyCode) -> serde_json::Value {
         let nodes: Vec<serde_json::Value> = self
             .nodes
             .iter()
