@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json as JsonBody;
 use axum::Router;
-use journey_vm::engine::Engine;
+use journey_vm::engine::{Engine, Payload, Routing};
 use serde_json::value::RawValue;
 use serde_json::{json, Value as Json};
 use std::fmt::Write as _;
@@ -221,7 +221,8 @@ fn validate(engine: &mut Engine, line: &str, now: i64) -> Result<NewEntry, (Opti
     let mut path = String::new();
     journey_vm::http::validate(&payload, &decl.payload, &mut path)
         .map_err(|e| (id.clone(), format!("payload does not match `{name}`'s schema: {e}")))?;
-    if engine.key_of(&name, &payload).is_none() {
+    let now = engine.now_ms();
+    if !matches!(engine.route(&name, Payload::Json(&payload), now, Routing::Check), Ok(Some(_))) {
         return Err((
             id,
             format!("the `{name}` payload has no profile key (its `key` is null or empty) or its `when` does not hold"),

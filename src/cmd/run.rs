@@ -289,11 +289,11 @@ fn print_results(engines: &[Engine], report: &Report, image: &Image, args: &Args
         };
         let mut rows: Vec<(String, u64, Json)> = engines
             .iter()
-            .flat_map(|e| &e.finished)
+            .flat_map(|e| e.finished())
             .map(|f| {
                 let journey = &program.journeys[f.journey as usize].name;
                 let row = json!({"type": "instance", "profile": f.profile.as_str(), "journey": journey,
-                    "path": describe(f.journey, &f.path), "state": "ended", "label": f.ended.label, "error": f.ended.error});
+                    "path": describe(f.journey, &f.path), "state": "ended", "label": f.ended.outcome.label(), "error": f.ended.error});
                 (f.profile.to_string(), f.id, row)
             })
             .collect();

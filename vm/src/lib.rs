@@ -1,5 +1,7 @@
 //! The journey VM: values, the expression library, bytecode and journey instances.
 
+#![warn(missing_docs)]
+
 pub mod engine;
 pub mod eval;
 pub mod http;

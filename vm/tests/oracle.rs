@@ -9,7 +9,7 @@
 use journey_compiler::sources::Sources;
 use journey_compiler::types::Ty;
 use journey_compiler::SchemaRegistry;
-use journey_vm::engine::{CallOutcome, Engine, Options};
+use journey_vm::engine::{CallOutcome, Engine, Options, Payload, To};
 use journey_vm::eval::{eval, Env};
 use journey_vm::library::EvalContext;
 use journey_vm::machine::{self, Frame, Image};
@@ -625,7 +625,7 @@ proptest! {
                         mutate(&mut p, path, with);
                         p
                     };
-                    let _ = engine.send(name, &payload);
+                    let _ = engine.deliver(name, Payload::Json(&payload), To::Key);
                 }
                 Step::After(ms) => {
                     let to = engine.now_ms() + ms;
@@ -712,7 +712,7 @@ fn every_event_takes_any_payload() {
         [json!(null), json!(-9_223_372_036_854_775_807i64), json!(""), json!([1, "a", null]), json!({ "z": 1 })];
     for (name, seeds) in &ex.events {
         for p in &odd {
-            let _ = engine.send(name, p);
+            let _ = engine.deliver(name, Payload::Json(&p), To::Key);
         }
         for seed in seeds {
             // Each top-level and second-level field replaced by each filler.
@@ -737,7 +737,7 @@ fn every_event_takes_any_payload() {
                         at = &mut at[k.as_str()];
                     }
                     *at = f.clone();
-                    let _ = engine.send(name, &p);
+                    let _ = engine.deliver(name, Payload::Json(&p), To::Key);
                     for c in engine.take_calls() {
                         engine.complete_call(c.instance, CallOutcome::Ok(Value::Null));
                     }
