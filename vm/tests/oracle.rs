@@ -712,7 +712,7 @@ fn every_event_takes_any_payload() {
         [json!(null), json!(-9_223_372_036_854_775_807i64), json!(""), json!([1, "a", null]), json!({ "z": 1 })];
     for (name, seeds) in &ex.events {
         for p in &odd {
-            let _ = engine.deliver(name, Payload::Json(&p), To::Key);
+            let _ = engine.deliver(name, Payload::Json(p), To::Key);
         }
         for seed in seeds {
             // Each top-level and second-level field replaced by each filler.
