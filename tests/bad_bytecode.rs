@@ -9,7 +9,7 @@
 
 use journey_bytecode::artifact::{self, Artifact};
 use journey_bytecode::{AuthCode, Code, MockResult, Op, Program, TestStep, UrlPart};
-use journey_vm::engine::{CallOutcome, Engine, Options};
+use journey_vm::engine::{CallOutcome, Engine, Options, Payload, To};
 use journey_vm::http::HttpExecutor;
 use journey_vm::machine::Image;
 use journey_vm::value::Value;
@@ -124,7 +124,7 @@ fn exercise(image: Arc<Image>) {
     };
     for (i, (event, payload)) in ex.events.iter().enumerate() {
         engine.advance(start + i as i64 * 3_600_000, true);
-        let _ = engine.send(event, payload);
+        let _ = engine.deliver(event, Payload::Json(payload), To::Key);
         settle(&mut engine);
     }
     for day in 1..=40 {

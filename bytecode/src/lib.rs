@@ -452,11 +452,99 @@ pub struct JourneyCode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeInfo {
     /// What kind of statement.
-    pub kind: String,
+    pub kind: NodeKind,
     /// 1-based source line.
     pub line: u32,
     /// A short description: `wait 1h`, `call SendEmail`.
     pub label: String,
+}
+
+/// What a node of a journey stands for: in reports and step events (by [`NodeKind::name`]) and
+/// on the canvas of `journey graph` (where it decides the node's shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    /// How the journey starts (on the canvas only: no instance stops there).
+    Start,
+    /// `wait` and `wait until`.
+    Wait,
+    /// `await`: waits for the first of several events.
+    Await,
+    /// `if`: one outgoing path per branch.
+    Condition,
+    /// `split`: one outgoing path per percentage.
+    Split,
+    /// `cap N`: the first N profiles, else the others.
+    Cap,
+    /// `call` of an action.
+    Call,
+    /// `fetch` from a data source.
+    Fetch,
+    /// `update profile`.
+    Update,
+    /// `jump J`: starts another journey.
+    Jump,
+    /// `end` (or the end of the body).
+    End,
+}
+
+impl NodeKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [NodeKind; 11] = [
+        NodeKind::Start,
+        NodeKind::Wait,
+        NodeKind::Await,
+        NodeKind::Condition,
+        NodeKind::Split,
+        NodeKind::Cap,
+        NodeKind::Call,
+        NodeKind::Fetch,
+        NodeKind::Update,
+        NodeKind::Jump,
+        NodeKind::End,
+    ];
+
+    /// Its name in step events, reports and artifacts: `wait`, `call`, `fetch`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeKind::Start => "start",
+            NodeKind::Wait => "wait",
+            NodeKind::Await => "await",
+            NodeKind::Condition => "condition",
+            NodeKind::Split => "split",
+            NodeKind::Cap => "cap",
+            NodeKind::Call => "call",
+            NodeKind::Fetch => "fetch",
+            NodeKind::Update => "update",
+            NodeKind::Jump => "jump",
+            NodeKind::End => "end",
+        }
+    }
+
+    /// The kind of this name (see [`NodeKind::name`]).
+    pub fn from_name(name: &str) -> Option<NodeKind> {
+        NodeKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl std::fmt::Display for NodeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+// Written as its name (as when the kind was a string), so artifacts and stored step events keep
+// their form.
+impl Serialize for NodeKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        NodeKind::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown node kind `{name}`")))
+    }
 }
 
 /// An await point.
@@ -606,4 +694,31 @@ pub enum MockResult {
     Fail,
     /// Time out.
     Timeout,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The node kind is stored by its name, as when it was a string: artifacts written before it
+    /// became an enum still load, and step events keep their text.
+    #[test]
+    fn node_kinds_are_stored_by_name() {
+        #[derive(Serialize)]
+        struct Before {
+            kind: String,
+            line: u32,
+            label: String,
+        }
+        for kind in NodeKind::ALL {
+            let now = NodeInfo { kind, line: 3, label: "x".into() };
+            let before = Before { kind: kind.name().to_string(), line: 3, label: "x".into() };
+            let bytes = postcard::to_stdvec(&now).unwrap();
+            assert_eq!(bytes, postcard::to_stdvec(&before).unwrap(), "{kind}");
+            assert_eq!(postcard::from_bytes::<NodeInfo>(&bytes).unwrap().kind, kind);
+            assert_eq!(serde_json::to_value(kind).unwrap(), serde_json::json!(kind.name()));
+        }
+        let bad = postcard::to_stdvec(&Before { kind: "teleport".into(), line: 1, label: String::new() }).unwrap();
+        assert!(postcard::from_bytes::<NodeInfo>(&bad).is_err());
+    }
 }

@@ -587,7 +587,7 @@ mod tests {
                 locals,
                 event_paths: Vec::new(),
                 code: Code { ops, lambdas: Vec::new() },
-                nodes: vec![crate::NodeInfo { kind: "wait".into(), line: 1, label: "wait 1s".into() }],
+                nodes: vec![crate::NodeInfo { kind: crate::NodeKind::Wait, line: 1, label: "wait 1s".into() }],
                 awaits: Vec::new(),
                 calls: Vec::new(),
                 splits: Vec::new(),

@@ -5,7 +5,8 @@ use crate::ir::{self, Const, ExprKind as K, StmtKind as S};
 use crate::sources::Sources;
 use journey_bytecode::{
     Addr, AuthCode, AwaitArmCode, AwaitCode, CallCode, CapCode, Code, EventCode, HttpCode, IsTest, JourneyCode,
-    LambdaCode, LambdaKind, MockResult, NodeInfo, Op, Program, SplitCode, TestCode, TestStep, UrlPart, NO_LABEL,
+    LambdaCode, LambdaKind, MockResult, NodeInfo, NodeKind, Op, Program, SplitCode, TestCode, TestStep, UrlPart,
+    NO_LABEL,
 };
 use journey_grammar::ast::{self, BinaryOp, HttpKind, UnaryOp};
 use std::collections::HashMap;
@@ -599,9 +600,9 @@ fn journey(j: &ir::Journey, t: &mut Tables, http_index: &HashMap<&str, u32>, sou
 }
 
 impl<'a> JourneyGen<'_, 'a, '_> {
-    fn node(&mut self, s: &ir::Stmt, kind: &str, label: String) {
+    fn node(&mut self, s: &ir::Stmt, kind: NodeKind, label: String) {
         let id = self.nodes.len() as u32;
-        self.nodes.push(NodeInfo { kind: kind.to_string(), line: (self.line_of)(s.span.start), label });
+        self.nodes.push(NodeInfo { kind, line: (self.line_of)(s.span.start), label });
         self.f.emit(Op::Node(id));
     }
 
@@ -618,18 +619,18 @@ impl<'a> JourneyGen<'_, 'a, '_> {
                 self.f.emit(Op::SetLocal(*slot as u16));
             }
             S::Wait(d) => {
-                self.node(s, "wait", format!("wait {}", describe_duration(d)));
+                self.node(s, NodeKind::Wait, format!("wait {}", describe_duration(d)));
                 self.f.expr(d);
                 self.f.emit(Op::Wait);
             }
             S::WaitUntil(e) => {
-                self.node(s, "wait", "wait until".into());
+                self.node(s, NodeKind::Wait, "wait until".into());
                 self.f.expr(e);
                 self.f.emit(Op::WaitUntil);
             }
             S::Await { arms, after } => {
                 let events: Vec<&str> = arms.iter().map(|a| a.event.as_str()).collect();
-                self.node(s, "await", format!("await {}", events.join(" | ")));
+                self.node(s, NodeKind::Await, format!("await {}", events.join(" | ")));
                 let index = self.f.awaits.len();
                 self.f.awaits.push(AwaitCode {
                     arms: arms
@@ -668,7 +669,7 @@ impl<'a> JourneyGen<'_, 'a, '_> {
                 }
             }
             S::If { branches, otherwise } => {
-                self.node(s, "condition", "if".into());
+                self.node(s, NodeKind::Condition, "if".into());
                 let mut to_end = Vec::new();
                 for (c, body) in branches {
                     self.f.expr(c);
@@ -690,7 +691,7 @@ impl<'a> JourneyGen<'_, 'a, '_> {
                     .iter()
                     .map(|(p, l, _)| format!("{p}% {}", l.clone().unwrap_or_default()).trim().to_string())
                     .collect();
-                self.node(s, "split", format!("split {}", labels.join(" / ")));
+                self.node(s, NodeKind::Split, format!("split {}", labels.join(" / ")));
                 let index = self.splits.len();
                 self.splits.push(SplitCode { node, branches: Vec::new() });
                 self.f.emit(Op::Split(index as u32));
@@ -712,7 +713,7 @@ impl<'a> JourneyGen<'_, 'a, '_> {
                 let node = self.nodes.len() as u32;
                 // The checker accepts only a constant limit of 0 or more (E0021 otherwise).
                 let n = crate::check::const_int(limit).expect("a checked program's `cap` limit is a constant");
-                self.node(s, "cap", format!("cap {n}"));
+                self.node(s, NodeKind::Cap, format!("cap {n}"));
                 let index = self.caps.len();
                 self.caps.push(CapCode { node, limit: n, otherwise: 0 });
                 self.f.emit(Op::Cap(index as u32));
@@ -724,8 +725,8 @@ impl<'a> JourneyGen<'_, 'a, '_> {
                 self.f.patch(to_end, end);
             }
             S::Call { call, slot } => {
-                let verb = if call.kind == HttpKind::Action { "call" } else { "fetch" };
-                self.node(s, verb, format!("{verb} {}", call.target));
+                let kind = if call.kind == HttpKind::Action { NodeKind::Call } else { NodeKind::Fetch };
+                self.node(s, kind, format!("{kind} {}", call.target));
                 for a in call.args.iter().flatten() {
                     self.f.expr(a);
                 }
@@ -757,7 +758,7 @@ impl<'a> JourneyGen<'_, 'a, '_> {
                 }
             }
             S::UpdateProfile(assigns) => {
-                self.node(s, "update", "update profile".into());
+                self.node(s, NodeKind::Update, "update profile".into());
                 for (_, v) in assigns {
                     self.f.expr(v);
                 }
@@ -765,12 +766,12 @@ impl<'a> JourneyGen<'_, 'a, '_> {
                 self.f.emit(Op::UpdateProfile((self.updates.len() - 1) as u32));
             }
             S::Jump(target) => {
-                self.node(s, "jump", format!("jump {target}"));
+                self.node(s, NodeKind::Jump, format!("jump {target}"));
                 let n = self.f.t.name(target);
                 self.f.emit(Op::JumpJourney(n));
             }
             S::End(label) => {
-                self.node(s, "end", format!("end {}", label.clone().unwrap_or_default()).trim().to_string());
+                self.node(s, NodeKind::End, format!("end {}", label.clone().unwrap_or_default()).trim().to_string());
                 let n = label.as_ref().map(|l| self.f.t.name(l)).unwrap_or(NO_LABEL);
                 self.f.emit(Op::End(n));
             }

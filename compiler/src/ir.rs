@@ -136,27 +136,88 @@ pub struct Stmt {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum StmtKind {
     /// Store a value in a local slot.
-    Let { slot: usize, value: Expr },
+    Let {
+        /// The local slot.
+        slot: usize,
+        /// The value.
+        value: Expr,
+    },
     /// Wait a duration.
     Wait(Expr),
     /// Wait until a time of day or a date-time.
     WaitUntil(Expr),
     /// Wait for the first of several events, or a timeout.
-    Await { arms: Vec<AwaitArm>, after: Option<(Expr, Vec<Stmt>)> },
+    Await {
+        /// The `on` arms, in order.
+        arms: Vec<AwaitArm>,
+        /// The `after` arm: its duration and block.
+        after: Option<(Expr, Vec<Stmt>)>,
+    },
     /// Conditional branches.
-    If { branches: Vec<(Expr, Vec<Stmt>)>, otherwise: Vec<Stmt> },
+    If {
+        /// The conditions and their blocks, in order.
+        branches: Vec<(Expr, Vec<Stmt>)>,
+        /// The `else` block.
+        otherwise: Vec<Stmt>,
+    },
     /// Percentage split.
     Split(Vec<(f64, Option<String>, Vec<Stmt>)>),
     /// The first `limit` profiles take `body`.
-    Cap { limit: Expr, body: Vec<Stmt>, otherwise: Vec<Stmt> },
+    Cap {
+        /// How many profiles take the first block.
+        limit: Expr,
+        /// The block the first profiles take.
+        body: Vec<Stmt>,
+        /// The block the others take.
+        otherwise: Vec<Stmt>,
+    },
     /// Call an action or fetch a data source; the result goes to `slot`.
-    Call { call: Call, slot: Option<usize> },
+    Call {
+        /// The call.
+        call: Call,
+        /// The slot the result goes to (`let x = call ...`).
+        slot: Option<usize>,
+    },
     /// Update profile attributes.
     UpdateProfile(Vec<(Vec<String>, Expr)>),
     /// Start another journey for this profile.
     Jump(String),
     /// End the instance with a label.
     End(Option<String>),
+}
+
+impl Stmt {
+    /// The blocks directly inside this statement, in source order: the one place that knows
+    /// where statements nest (a pass that walks statements recurses through it).
+    pub fn blocks(&self) -> Vec<&[Stmt]> {
+        match &self.kind {
+            StmtKind::Await { arms, after } => {
+                arms.iter().map(|a| a.body.as_slice()).chain(after.iter().map(|(_, b)| b.as_slice())).collect()
+            }
+            StmtKind::If { branches, otherwise } => {
+                branches.iter().map(|(_, b)| b.as_slice()).chain([otherwise.as_slice()]).collect()
+            }
+            StmtKind::Split(branches) => branches.iter().map(|(_, _, b)| b.as_slice()).collect(),
+            StmtKind::Cap { body, otherwise, .. } => vec![body, otherwise],
+            StmtKind::Call { call, .. } => call.on_timeout.iter().chain(&call.on_error).map(Vec::as_slice).collect(),
+            StmtKind::Let { .. }
+            | StmtKind::Wait(_)
+            | StmtKind::WaitUntil(_)
+            | StmtKind::UpdateProfile(_)
+            | StmtKind::Jump(_)
+            | StmtKind::End(_) => Vec::new(),
+        }
+    }
+}
+
+/// Calls `f` on every statement of `stmts` and every statement nested in them, in source order.
+pub fn walk<'a>(stmts: &'a [Stmt], f: &mut dyn FnMut(&'a Stmt)) {
+    for s in stmts {
+        f(s);
+        for b in s.blocks() {
+            walk(b, f);
+        }
+    }
 }
 
 /// A checked `call` or `fetch`.
@@ -204,23 +265,63 @@ pub enum TestStmt {
     /// Start the clock at this instant (RFC 3339).
     Start(String),
     /// Set a profile's attributes.
-    Profile { key: Option<String>, attributes: Expr },
+    Profile {
+        /// The profile key (the first event's when absent).
+        key: Option<String>,
+        /// The attributes.
+        attributes: Expr,
+    },
     /// Put a profile in an audience.
-    AudienceHas { audience: String, key: String },
+    AudienceHas {
+        /// The audience.
+        audience: String,
+        /// The profile key.
+        key: String,
+    },
     /// Mock an action or data source.
-    Mock { target: String, result: MockResult },
+    Mock {
+        /// The action or data source.
+        target: String,
+        /// What it answers.
+        result: MockResult,
+    },
     /// Send an event, after advancing the clock.
-    Send { after_ms: i64, event: String, payload: Expr },
+    Send {
+        /// How far to move the clock first (ms).
+        after_ms: i64,
+        /// The event.
+        event: String,
+        /// The payload.
+        payload: Expr,
+    },
     /// Advance the clock.
     After(i64),
     /// Expect an ended instance.
-    ExpectEnded { journey: String, label: Option<String> },
+    ExpectEnded {
+        /// The journey.
+        journey: String,
+        /// The `end` label, if any.
+        label: Option<String>,
+    },
     /// Expect a running instance.
-    ExpectRunning { journey: String },
+    ExpectRunning {
+        /// The journey.
+        journey: String,
+    },
     /// Expect calls.
-    ExpectCall { action: String, args: Option<Expr>, times: Option<i64> },
+    ExpectCall {
+        /// The action or data source.
+        action: String,
+        /// The arguments, if given.
+        args: Option<Expr>,
+        /// How many times, if given.
+        times: Option<i64>,
+    },
     /// Expect no call.
-    ExpectNoCall { action: String },
+    ExpectNoCall {
+        /// The action or data source.
+        action: String,
+    },
 }
 
 /// A mock's answer.
@@ -277,7 +378,16 @@ pub enum ExprKind {
     /// Binary operator.
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     /// `x in lo..hi`.
-    InRange { value: Box<Expr>, lo: Box<Expr>, hi: Box<Expr>, negated: bool },
+    InRange {
+        /// The value tested.
+        value: Box<Expr>,
+        /// The lower bound (included).
+        lo: Box<Expr>,
+        /// The upper bound (excluded).
+        hi: Box<Expr>,
+        /// Whether it is `not in`.
+        negated: bool,
+    },
     /// `e is ...`.
     Is(Box<Expr>, IsTest),
     /// `if c then a else b`.

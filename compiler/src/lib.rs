@@ -3,6 +3,8 @@
 //! Data flows one way: [`project::load`] reads the sources, the grammar parses them, the
 //! [`check`] module resolves and types them into [`ir::Program`], reporting [`diag::Diagnostic`]s.
 
+#![warn(missing_docs)]
+
 pub mod artifact;
 pub mod check;
 pub mod codegen;

@@ -184,9 +184,19 @@ fn read_config(path: &Path, loaded: &mut Loaded) -> Result<(), LoadError> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigError {
     /// Not valid TOML, or a key of the wrong type.
-    Invalid { at: Span, message: String },
+    Invalid {
+        /// Where in `journey.toml`.
+        at: Span,
+        /// What the TOML parser said.
+        message: String,
+    },
     /// A `timeout` that is not a positive duration.
-    Timeout { at: Span, text: String },
+    Timeout {
+        /// Where in `journey.toml`.
+        at: Span,
+        /// The value as written.
+        text: String,
+    },
 }
 
 impl ConfigError {

@@ -85,15 +85,33 @@ pub struct Item {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ItemKind {
     /// `schema Name = xdm "..." with "...", ...` | `json "path"` | a type expression.
-    Schema { name: Ident, source: SchemaSource },
+    Schema {
+        /// Its name.
+        name: Ident,
+        /// Where its type comes from.
+        source: SchemaSource,
+    },
     /// `type Name = <type>`.
-    Type { name: Ident, ty: TypeExpr },
+    Type {
+        /// Its name.
+        name: Ident,
+        /// The type.
+        ty: TypeExpr,
+    },
     /// `profile = <schema source>`; `keyword` is the span of the word `profile`.
-    Profile { keyword: Span, source: SchemaSource },
+    Profile {
+        /// Where the keyword stands.
+        keyword: Span,
+        /// Where its type comes from.
+        source: SchemaSource,
+    },
     /// `event Name: Schema { key <expr>  when <expr> }`.
     Event(EventDecl),
     /// `audience Name`.
-    Audience { name: Ident },
+    Audience {
+        /// Its name.
+        name: Ident,
+    },
     /// `datasource Name(params) = http METHOD "url" { options }`.
     DataSource(HttpDecl),
     /// `action Name(params) = http METHOD "url" { options }`.
@@ -110,9 +128,17 @@ pub enum ItemKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SchemaSource {
     /// An XDM class by `$id`, plus field groups by `$id`.
-    Xdm { id: StrLit, with: Vec<StrLit> },
+    Xdm {
+        /// The class `$id`.
+        id: StrLit,
+        /// Field group `$id`s.
+        with: Vec<StrLit>,
+    },
     /// A JSON Schema file, relative to the declaring file's folder.
-    Json { path: StrLit },
+    Json {
+        /// The file, relative to the declaring file.
+        path: StrLit,
+    },
     /// An inline type or the name of a `type`.
     Type(TypeExpr),
 }
@@ -221,9 +247,19 @@ pub enum HttpOptionKind {
     /// `timeout <duration>`.
     Timeout(DurationLit),
     /// `retry N backoff <duration>`.
-    Retry { count: IntLit, backoff: Option<DurationLit> },
+    Retry {
+        /// How many.
+        count: IntLit,
+        /// The base wait between attempts.
+        backoff: Option<DurationLit>,
+    },
     /// `throttle N per <duration>`.
-    Throttle { count: IntLit, per: DurationLit },
+    Throttle {
+        /// How many.
+        count: IntLit,
+        /// The period.
+        per: DurationLit,
+    },
     /// `cache <duration>`.
     Cache(DurationLit),
     /// `returns <type>`.
@@ -245,11 +281,21 @@ pub enum Auth {
     /// No authentication.
     None,
     /// HTTP basic: user and password expressions.
-    Basic { user: Expr, pass: Expr },
+    Basic {
+        /// The user name.
+        user: Expr,
+        /// The password.
+        pass: Expr,
+    },
     /// `Authorization: Bearer <token>`.
     Bearer(Expr),
     /// A custom header with a value.
-    Header { name: StrLit, value: Expr },
+    Header {
+        /// The header name.
+        name: StrLit,
+        /// The header value.
+        value: Expr,
+    },
 }
 
 /// `journey Name { ... }`.
@@ -284,7 +330,12 @@ pub enum JourneySettingKind {
     /// `timeout <duration>`.
     Timeout(DurationLit),
     /// `active from <date> to <date>` (date or date-time literals).
-    Active { from: Expr, to: Expr },
+    Active {
+        /// The first day.
+        from: Expr,
+        /// The last day.
+        to: Expr,
+    },
     /// `exit on E` (exit criteria).
     ExitOn(Ident),
 }
@@ -299,16 +350,29 @@ pub enum StartRule {
     /// `start on audience A exits`.
     AudienceExits(Ident),
     /// `start on audience A every day at 09:00` and the other schedules.
-    AudienceRead { audience: Ident, schedule: Schedule },
+    AudienceRead {
+        /// The audience.
+        audience: Ident,
+        /// When the audience is read.
+        schedule: Schedule,
+    },
 }
 
 /// When a scheduled audience read fires.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Schedule {
     /// `every day at T`, `every monday at T`, ...: `every` is `day` or a weekday name.
-    Every { every: Ident, at: Expr },
+    Every {
+        /// `day` or a weekday.
+        every: Ident,
+        /// The time of day.
+        at: Expr,
+    },
     /// `once at <datetime>`.
-    Once { at: Expr },
+    Once {
+        /// The date-time.
+        at: Expr,
+    },
 }
 
 /// A journey's re-entry policy.
@@ -342,23 +406,85 @@ pub struct Stmt {
     pub keyword: Span,
 }
 
+impl Stmt {
+    /// The blocks directly inside this statement, in source order: the one place that knows
+    /// where statements nest (a pass that walks statements recurses through it).
+    pub fn blocks(&self) -> Vec<&Block> {
+        match &self.kind {
+            StmtKind::Await { arms, after } => {
+                arms.iter().map(|a| &a.block).chain(after.iter().map(|a| &a.block)).collect()
+            }
+            StmtKind::If { branches, otherwise } => branches.iter().map(|(_, b)| b).chain(otherwise).collect(),
+            StmtKind::Split(branches) => branches.iter().map(|b| &b.block).collect(),
+            StmtKind::Cap { body, otherwise, .. } => std::iter::once(body).chain(otherwise).collect(),
+            StmtKind::Call(c) | StmtKind::Let { value: LetValue::Call(c), .. } => c.blocks(),
+            StmtKind::Let { value: LetValue::Expr(_), .. }
+            | StmtKind::Wait(_)
+            | StmtKind::WaitUntil(_)
+            | StmtKind::UpdateProfile(_)
+            | StmtKind::Jump(_)
+            | StmtKind::End(_)
+            | StmtKind::Error => Vec::new(),
+        }
+    }
+
+    /// Calls `f` on this statement and every statement nested in it, in source order.
+    pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Stmt)) {
+        f(self);
+        for b in self.blocks() {
+            for s in &b.stmts {
+                s.walk(f);
+            }
+        }
+    }
+}
+
+impl ActionCall {
+    /// Its handler blocks: `on timeout`, then `on error`.
+    pub fn blocks(&self) -> Vec<&Block> {
+        self.on_timeout.iter().chain(&self.on_error).collect()
+    }
+}
+
 /// The statements of a journey.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StmtKind {
     /// `let name = expr`, or `let name = call/fetch ...`.
-    Let { name: Ident, value: LetValue },
+    Let {
+        /// The local's name.
+        name: Ident,
+        /// The value.
+        value: LetValue,
+    },
     /// `wait <duration expr>`.
     Wait(Expr),
     /// `wait until <time | datetime expr>`.
     WaitUntil(Expr),
     /// `await { on ... -> { } after ... -> { } }`.
-    Await { arms: Vec<AwaitArm>, after: Option<AfterArm> },
+    Await {
+        /// The `on` arms, in order.
+        arms: Vec<AwaitArm>,
+        /// The `after` arm: its duration and block.
+        after: Option<AfterArm>,
+    },
     /// `if c { } else if c { } else { }`.
-    If { branches: Vec<(Expr, Block)>, otherwise: Option<Block> },
+    If {
+        /// The conditions and their blocks, in order.
+        branches: Vec<(Expr, Block)>,
+        /// The `else` block.
+        otherwise: Option<Block>,
+    },
     /// `split { 10% "control" -> { } ... }`.
     Split(Vec<SplitBranch>),
     /// `cap N { } else { }`.
-    Cap { limit: Expr, body: Block, otherwise: Option<Block> },
+    Cap {
+        /// How many profiles take the first block.
+        limit: Expr,
+        /// The block the first profiles take.
+        body: Block,
+        /// The block the others take.
+        otherwise: Option<Block>,
+    },
     /// `call A(...)` or `fetch D(...)` as a statement, with handlers.
     Call(ActionCall),
     /// `update profile { path = expr, ... }`.
@@ -482,23 +608,63 @@ pub enum TestStmtKind {
     /// `start <datetime>`: the virtual clock's start.
     Start(Expr),
     /// `profile ["key"] { ... }`.
-    Profile { key: Option<StrLit>, attributes: Expr },
+    Profile {
+        /// The profile key (the first event's when absent).
+        key: Option<StrLit>,
+        /// The attributes.
+        attributes: Expr,
+    },
     /// `audience A has "key"`.
-    AudienceHas { audience: Ident, key: StrLit },
+    AudienceHas {
+        /// The audience.
+        audience: Ident,
+        /// The profile key.
+        key: StrLit,
+    },
     /// `mock A -> record | fail | timeout`.
-    Mock { target: Ident, result: MockResult },
+    Mock {
+        /// The action or data source.
+        target: Ident,
+        /// What it answers.
+        result: MockResult,
+    },
     /// `[after <duration>] send E { payload }`.
-    Send { after: Option<DurationLit>, event: Ident, payload: Expr },
+    Send {
+        /// How long to wait first, if given.
+        after: Option<DurationLit>,
+        /// The event.
+        event: Ident,
+        /// The payload.
+        payload: Expr,
+    },
     /// `after <duration>`: advance the clock.
     After(DurationLit),
     /// `expect J ended ["label"]`.
-    ExpectEnded { journey: Ident, label: Option<StrLit> },
+    ExpectEnded {
+        /// The journey.
+        journey: Ident,
+        /// The `end` label, if any.
+        label: Option<StrLit>,
+    },
     /// `expect J running`.
-    ExpectRunning { journey: Ident },
+    ExpectRunning {
+        /// The journey.
+        journey: Ident,
+    },
     /// `expect call A [{ args }] [N times]`.
-    ExpectCall { action: Ident, args: Option<Expr>, times: Option<IntLit> },
+    ExpectCall {
+        /// The action or data source.
+        action: Ident,
+        /// The arguments, if given.
+        args: Option<Expr>,
+        /// How many times, if given.
+        times: Option<IntLit>,
+    },
     /// `expect no call A`.
-    ExpectNoCall { action: Ident },
+    ExpectNoCall {
+        /// The action or data source.
+        action: Ident,
+    },
     /// A test statement that did not parse.
     Error,
 }
@@ -569,23 +735,74 @@ pub enum ExprKind {
     /// A bare name: a local, `event`, `profile`, an `as` binding, or a payload field in `key`/`when`.
     Name(Ident),
     /// `base.name`.
-    Field { base: Box<Expr>, name: Ident },
+    Field {
+        /// What is accessed.
+        base: Box<Expr>,
+        /// The field.
+        name: Ident,
+    },
     /// `base[index]`.
-    Index { base: Box<Expr>, index: Box<Expr> },
+    Index {
+        /// What is accessed.
+        base: Box<Expr>,
+        /// The index.
+        index: Box<Expr>,
+    },
     /// `f(args)`: a library function.
-    Call { func: Ident, args: Vec<Arg> },
+    Call {
+        /// The function.
+        func: Ident,
+        /// The arguments, if given.
+        args: Vec<Arg>,
+    },
     /// `x -> body` (only valid as a function argument).
-    Lambda { param: Ident, body: Box<Expr> },
+    Lambda {
+        /// The parameter.
+        param: Ident,
+        /// The block the first profiles take.
+        body: Box<Expr>,
+    },
     /// `-e`, `not e`.
-    Unary { op: UnaryOp, expr: Box<Expr> },
+    Unary {
+        /// The operator.
+        op: UnaryOp,
+        /// The operand.
+        expr: Box<Expr>,
+    },
     /// `a op b`.
-    Binary { op: BinaryOp, op_span: Span, lhs: Box<Expr>, rhs: Box<Expr> },
+    Binary {
+        /// The operator.
+        op: BinaryOp,
+        /// Where the operator stands.
+        op_span: Span,
+        /// The left operand.
+        lhs: Box<Expr>,
+        /// The right operand.
+        rhs: Box<Expr>,
+    },
     /// `a..b` (`a <= x < b`).
-    Range { lo: Box<Expr>, hi: Box<Expr> },
+    Range {
+        /// The lower bound (included).
+        lo: Box<Expr>,
+        /// The upper bound (excluded).
+        hi: Box<Expr>,
+    },
     /// `e is null`, `e is not null`, `e has null`, `e is integer`, ...
-    Is { expr: Box<Expr>, test: IsTest },
+    Is {
+        /// The operand.
+        expr: Box<Expr>,
+        /// The test.
+        test: IsTest,
+    },
     /// `if c then a else b`.
-    IfThenElse { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    IfThenElse {
+        /// The condition.
+        cond: Box<Expr>,
+        /// The value when it holds.
+        then: Box<Expr>,
+        /// The value when it does not hold.
+        otherwise: Box<Expr>,
+    },
     /// An expression that did not parse.
     Error,
 }

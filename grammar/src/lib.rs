@@ -19,9 +19,12 @@
 //! - Limits: pest's call budget grows with the input (no runaway backtracking), expressions
 //!   deeper than 256 levels are an error, and every step is linear in the input.
 
+#![warn(missing_docs)]
+
 pub mod ast;
 mod docs;
 pub mod fmt;
+pub mod keywords;
 mod lower;
 mod parser;
 mod recover;

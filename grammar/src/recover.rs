@@ -257,47 +257,10 @@ fn describe(rule: Rule) -> Option<(u8, String)> {
     Some((rank, text.to_string()))
 }
 
+/// A word that cannot be a name where one is expected: it starts a declaration, a setting or a
+/// statement, or it is an expression word.
 fn is_reserved(word: &str) -> bool {
-    matches!(
-        word,
-        "schema"
-            | "type"
-            | "profile"
-            | "event"
-            | "audience"
-            | "datasource"
-            | "action"
-            | "journey"
-            | "test"
-            | "let"
-            | "wait"
-            | "await"
-            | "if"
-            | "split"
-            | "cap"
-            | "call"
-            | "fetch"
-            | "update"
-            | "jump"
-            | "end"
-            | "start"
-            | "reentry"
-            | "timezone"
-            | "timeout"
-            | "active"
-            | "exit"
-            | "and"
-            | "or"
-            | "not"
-            | "in"
-            | "is"
-            | "has"
-            | "then"
-            | "else"
-            | "true"
-            | "false"
-            | "null"
-    )
+    crate::keywords::is_reserved(word) || crate::keywords::is_expression_word(word)
 }
 
 /// The opening quote of the (unterminated) string that `pos` ends, searching back on its line.

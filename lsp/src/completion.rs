@@ -14,21 +14,17 @@ use journey_compiler::check::DeclKind;
 use journey_compiler::functions::{self, FUNCTIONS};
 use journey_compiler::index::{Entry, Place};
 use journey_compiler::types::Ty;
+use journey_grammar::keywords::{keyword, with_role, Role};
 use std::path::Path;
 use tower_lsp_server::ls_types as l;
 
 /// The identifier inserted at the cursor to type what stands there.
 const PLACEHOLDER: &str = "__jny_cursor";
 
-const DECL_KEYWORDS: &[&str] =
-    &["schema", "type", "profile", "event", "audience", "datasource", "action", "journey", "test"];
-const STATEMENT_KEYWORDS: &[&str] =
-    &["let", "wait", "await", "if", "else", "split", "cap", "call", "fetch", "update", "jump", "end"];
-const SETTING_KEYWORDS: &[&str] = &["start", "reentry", "timezone", "timeout", "active", "exit"];
-const TEST_KEYWORDS: &[&str] = &["start", "profile", "audience", "mock", "send", "after", "expect"];
-const OPTION_KEYWORDS: &[&str] =
-    &["headers", "query", "body", "auth", "timeout", "retry", "throttle", "cache", "returns"];
-const EXPR_KEYWORDS: &[&str] = &["and", "or", "not", "in", "is", "null", "true", "false", "if", "then", "else"];
+// The keyword lists come from the grammar's table; `else` also starts a line, after an `if`'s block.
+fn keywords_of(role: Role) -> Vec<&'static str> {
+    with_role(role).collect()
+}
 const TYPES: &[&str] =
     &["string", "int", "number", "bool", "date", "datetime", "localdatetime", "time", "duration", "list", "map"];
 
@@ -110,17 +106,22 @@ pub fn complete(world: &mut World, path: &Path, offset: usize) -> Vec<l::Complet
     });
     if line_start {
         match ctx {
-            Ctx::Top => return keywords(DECL_KEYWORDS),
+            Ctx::Top => return keywords(&keywords_of(Role::Declaration)),
             Ctx::Journey => {
-                let mut all = SETTING_KEYWORDS.to_vec();
-                all.extend(STATEMENT_KEYWORDS);
+                let mut all = keywords_of(Role::Setting);
+                all.extend(keywords_of(Role::Statement));
+                all.push("else");
                 return keywords(&all);
             }
-            Ctx::Block => return keywords(STATEMENT_KEYWORDS),
-            Ctx::Await => return keywords(&["on", "after"]),
-            Ctx::Test => return keywords(TEST_KEYWORDS),
-            Ctx::Event => return keywords(&["key", "when"]),
-            Ctx::Options => return keywords(OPTION_KEYWORDS),
+            Ctx::Block => {
+                let mut all = keywords_of(Role::Statement);
+                all.push("else");
+                return keywords(&all);
+            }
+            Ctx::Await => return keywords(&keywords_of(Role::AwaitArm)),
+            Ctx::Test => return keywords(&keywords_of(Role::Test)),
+            Ctx::Event => return keywords(&keywords_of(Role::Clause)),
+            Ctx::Options => return keywords(&keywords_of(Role::HttpOption)),
             Ctx::Split | Ctx::Update => return Vec::new(),
             Ctx::Params => return types(&a),
             Ctx::Expr => {}
@@ -170,7 +171,7 @@ fn context(text: &str, tokens: &[Token], upto: usize) -> Ctx {
             Tok::Ident if stack.is_empty() => {
                 let w = &text[t.span.clone()];
                 let at_line_start = prev.is_none_or(|p| text[p.span.end..t.span.start].contains('\n'));
-                if at_line_start && DECL_KEYWORDS.contains(&w) {
+                if at_line_start && keyword(w).is_some_and(|k| k.is(Role::Declaration)) {
                     item = w;
                 }
             }
@@ -332,7 +333,7 @@ fn expression(
             out.push(item(f.name, l::CompletionItemKind::FUNCTION, Some(detail), hover::function(f.name)));
         }
     }
-    out.extend(keywords(EXPR_KEYWORDS));
+    out.extend(keywords(&keywords_of(Role::Expression)));
     out
 }
 

@@ -2,6 +2,8 @@
 //! hover, completion, go to definition, references, rename, document symbols, semantic
 //! tokens, formatting and quick fixes, over the Language Server Protocol.
 
+#![warn(missing_docs)]
+
 pub mod actions;
 pub mod completion;
 pub mod hover;

@@ -6,6 +6,7 @@ use journey_compiler::check::DeclKind;
 use journey_compiler::index::Entry;
 use journey_compiler::sources::FileId;
 use journey_grammar::ast::{self, ItemKind, Span, StmtKind};
+use journey_grammar::keywords;
 use std::collections::HashMap;
 use tower_lsp_server::ls_types as l;
 
@@ -134,37 +135,6 @@ pub fn locations(a: &Analysis, places: Vec<(FileId, Span)>) -> Vec<l::Location> 
         .collect()
 }
 
-/// Words that may not name a declaration or a local.
-const RESERVED: &[&str] = &[
-    "schema",
-    "type",
-    "profile",
-    "event",
-    "audience",
-    "datasource",
-    "action",
-    "journey",
-    "test",
-    "let",
-    "wait",
-    "await",
-    "if",
-    "split",
-    "cap",
-    "call",
-    "fetch",
-    "update",
-    "jump",
-    "end",
-    "start",
-    "reentry",
-    "timezone",
-    "timeout",
-    "active",
-    "exit",
-];
-const EXPR_KEYWORDS: &[&str] = &["and", "or", "not", "in", "is", "has", "if", "then", "else", "true", "false", "null"];
-
 /// Why `name` cannot be a new name, if it cannot.
 pub fn invalid_name(name: &str, local: bool) -> Option<String> {
     let mut chars = name.chars();
@@ -172,7 +142,7 @@ pub fn invalid_name(name: &str, local: bool) -> Option<String> {
     if !ok_start || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Some(format!("`{name}` is not a valid name: use letters, digits and `_`, not starting with a digit"));
     }
-    if RESERVED.contains(&name) || (local && EXPR_KEYWORDS.contains(&name)) {
+    if keywords::is_reserved(name) || (local && keywords::is_expression_word(name)) {
         return Some(format!("`{name}` is a keyword"));
     }
     None
@@ -290,45 +260,11 @@ fn param_uses(a: &Analysis, file: FileId, def: Span, name: &str) -> Vec<(FileId,
 /// Calls `f` on every `call`/`fetch` in these statements, nested blocks included.
 pub fn each_call<'a>(stmts: &'a [ast::Stmt], f: &mut dyn FnMut(&'a ast::ActionCall)) {
     for s in stmts {
-        match &s.kind {
-            StmtKind::Call(c) | StmtKind::Let { value: ast::LetValue::Call(c), .. } => {
+        s.walk(&mut |s| {
+            if let StmtKind::Call(c) | StmtKind::Let { value: ast::LetValue::Call(c), .. } = &s.kind {
                 f(c);
-                for b in [&c.on_timeout, &c.on_error].into_iter().flatten() {
-                    each_call(&b.stmts, f);
-                }
             }
-            _ => {
-                for b in blocks(s) {
-                    each_call(&b.stmts, f);
-                }
-            }
-        }
-    }
-}
-
-/// The blocks directly inside a statement.
-pub fn blocks(s: &ast::Stmt) -> Vec<&ast::Block> {
-    match &s.kind {
-        StmtKind::Await { arms, after } => {
-            let mut v: Vec<&ast::Block> = arms.iter().map(|a| &a.block).collect();
-            v.extend(after.iter().map(|a| &a.block));
-            v
-        }
-        StmtKind::If { branches, otherwise } => {
-            let mut v: Vec<&ast::Block> = branches.iter().map(|(_, b)| b).collect();
-            v.extend(otherwise.iter());
-            v
-        }
-        StmtKind::Split(bs) => bs.iter().map(|b| &b.block).collect(),
-        StmtKind::Cap { body, otherwise, .. } => {
-            let mut v = vec![body];
-            v.extend(otherwise.iter());
-            v
-        }
-        StmtKind::Call(c) | StmtKind::Let { value: ast::LetValue::Call(c), .. } => {
-            [&c.on_timeout, &c.on_error].into_iter().flatten().collect()
-        }
-        _ => Vec::new(),
+        });
     }
 }
 
@@ -435,7 +371,7 @@ fn locals_of(stmts: &[ast::Stmt], f: &mut dyn FnMut(&ast::Ident, Span)) {
                 }
             }
         }
-        for b in blocks(s) {
+        for b in s.blocks() {
             locals_of(&b.stmts, f);
         }
     }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json as JsonBody;
 use axum::Router;
-use journey_vm::engine::Engine;
+use journey_vm::engine::{Engine, Payload, Routing};
 use serde_json::value::RawValue;
 use serde_json::{json, Value as Json};
 use std::fmt::Write as _;
@@ -292,7 +292,8 @@ fn validate(engine: &mut Engine, line: &str, now: i64) -> Result<NewEntry, (Opti
         return Err((id, format!("unknown event `{name}`{hint}")));
     };
     journey_vm::payload::check_payload(&name, &decl.payload, payload_text).map_err(|e| (id.clone(), e))?;
-    if engine.key_of(&name, &payload).is_none() {
+    let now = engine.now_ms();
+    if !matches!(engine.route(&name, Payload::Json(&payload), now, Routing::Check), Ok(Some(_))) {
         return Err((
             id,
             format!("the `{name}` payload has no profile key (its `key` is null or empty) or its `when` does not hold"),

@@ -5,6 +5,8 @@
 //! worker applies the log in order to the engines, and checkpoints their state with the log
 //! position; a restart loads the checkpoint and replays the rest of the log.
 
+#![warn(missing_docs)]
+
 pub mod api;
 mod fields;
 pub mod listen;

@@ -8,7 +8,7 @@ use crate::metrics::Metrics;
 use arcstr::ArcStr;
 use journey_bytecode::Reentry;
 use journey_vm::engine::durable::Stored;
-use journey_vm::engine::{shard_of, Engine, Options, Shard as Share, SharedCaps};
+use journey_vm::engine::{shard_of, Engine, Options, Payload, Shard as Share, SharedCaps, To};
 use journey_vm::machine::Image;
 use journey_vm::value::Value;
 use serde_json::Value as Json;
@@ -146,9 +146,9 @@ impl Shard {
             let Some(due) = self.next_due().filter(|d| *d <= to) else { break };
             for v in &mut self.versions {
                 if v.engine.next_due().is_some_and(|d| d <= due) {
-                    let before = v.engine.steps.len();
+                    let before = v.engine.steps().len();
                     let fired = v.engine.fire_due(due, SLICE);
-                    work += fired + v.engine.steps.len().saturating_sub(before);
+                    work += fired + v.engine.steps().len().saturating_sub(before);
                 }
             }
         }
@@ -165,13 +165,13 @@ impl Shard {
     /// Applies one entry at `at_ms`, after the timers due before it; returns the work done.
     pub fn apply(&mut self, at_ms: i64, entry: Prepared, metrics: &Metrics) -> usize {
         let work = 1 + self.fire_until(at_ms - 1, usize::MAX);
-        let before: usize = self.versions.iter().map(|v| v.engine.steps.len()).sum();
+        let before: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();
         self.advance(at_ms, false);
         match entry {
             Prepared::Routed { name, key, payload } => {
                 metrics.events_applied.fetch_add(1, Relaxed);
                 if let Some(v) = self.versions.first_mut() {
-                    if let Err(err) = v.engine.send_routed(&name, &key, payload) {
+                    if let Err(err) = v.engine.deliver(&name, Payload::Read(&payload), To::Routed(&key)) {
                         metrics.rejected_at_apply.fetch_add(1, Relaxed);
                         tracing::warn!("event `{name}` rejected: {err}");
                     }
@@ -195,7 +195,7 @@ impl Shard {
             }
         }
         self.sync_profiles();
-        let after: usize = self.versions.iter().map(|v| v.engine.steps.len()).sum();
+        let after: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();
         work + after.saturating_sub(before)
     }
 
@@ -203,8 +203,8 @@ impl Shard {
         // Running instances of every version see the event; only open journeys take entries.
         for i in 0..self.versions.len() {
             let result = match key {
-                Some(k) => self.gate(i, k, |engine| engine.send(name, payload)),
-                None => self.versions[i].engine.send(name, payload),
+                Some(k) => self.gate(i, k, |engine| engine.deliver(name, Payload::Json(payload), To::Key)),
+                None => self.versions[i].engine.deliver(name, Payload::Json(payload), To::Key),
             };
             if let Err(e) = result {
                 if i + 1 == self.versions.len() {

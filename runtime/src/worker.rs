@@ -11,7 +11,7 @@ use crate::shard::{self, each, Prepared, Shard, Version};
 use crate::store::{Checkpoint, EngineDelta, Entry, LogKind, Store};
 use journey_bytecode::artifact;
 use journey_vm::engine::instance::InstanceId;
-use journey_vm::engine::{CallOutcome, CallRequest, Engine, Options, SharedCaps};
+use journey_vm::engine::{CallOutcome, CallRequest, Engine, Options, Payload, Routing, SharedCaps};
 use journey_vm::http::{self, HttpExecutor};
 use journey_vm::machine::Image;
 use journey_vm::value::Value;
@@ -272,9 +272,9 @@ impl Worker {
                     .filter_map(|s| s.versions.iter_mut().find(|v| v.number == version))
                     .find(|v| v.engine.instance(instance).is_some());
                 if let Some(v) = v {
-                    let before = v.engine.steps.len();
+                    let before = v.engine.steps().len();
                     v.engine.complete_call(instance, outcome);
-                    self.work += 1 + v.engine.steps.len().saturating_sub(before);
+                    self.work += 1 + v.engine.steps().len().saturating_sub(before);
                     self.dirty = true;
                 }
             }
@@ -436,7 +436,7 @@ impl Worker {
         // values the program reads (no JSON value in between, no key computed twice).
         if one_version {
             if let Some((name, payload)) = read_event(router, &e.kind) {
-                return match router.route(&name, &payload, e.at_ms) {
+                return match router.route(&name, Payload::Read(&payload), e.at_ms, Routing::Count) {
                     Ok(Some(key)) => Some(Prepared::Routed { name, key, payload }),
                     Ok(None) => {
                         self.metrics.events_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -460,10 +460,12 @@ impl Worker {
         };
         Some(match kind {
             LogKind::Event { name, payload } => {
-                let key = self
-                    .shards
-                    .first_mut()
-                    .and_then(|s| s.versions.iter_mut().rev().find_map(|v| v.engine.key_at(&name, &payload, e.at_ms)));
+                let key = self.shards.first_mut().and_then(|s| {
+                    s.versions.iter_mut().rev().find_map(|v| {
+                        v.engine.route(&name, Payload::Json(&payload), e.at_ms, Routing::KeyOnly).ok().flatten()
+                    })
+                });
+                let key = key.map(|k| k.to_string());
                 Prepared::Event { name, payload, key }
             }
             LogKind::ProfilePut { key, attributes } => Prepared::Profile { key, attributes, patch: false },
@@ -629,7 +631,7 @@ impl Worker {
                     Some(r) => r.absorb(v.engine.report()),
                     None => report = Some(v.engine.report().clone()),
                 }
-                cp.steps.append(&mut v.engine.steps);
+                cp.steps.extend(v.engine.take_steps());
             }
             delta.small.caps = caps.into_iter().map(|((j, n), c)| (j, n, c)).collect();
             delta.report = report.unwrap_or_default();

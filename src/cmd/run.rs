@@ -483,7 +483,7 @@ struct PathRow<'a> {
 fn write_paths(out: &mut impl Write, engines: &[Engine], program: &Program, format: Format) -> std::io::Result<()> {
     let mut rows: Vec<PathRow<'_>> = Vec::new();
     for (e, engine) in engines.iter().enumerate() {
-        rows.extend(engine.finished.iter().map(|f| PathRow {
+        rows.extend(engine.finished().iter().map(|f| PathRow {
             profile: f.profile.as_str(),
             id: f.id,
             journey: f.journey,
@@ -505,7 +505,7 @@ fn write_paths(out: &mut impl Write, engines: &[Engine], program: &Program, form
     let mut calls: Vec<HashMap<u64, Vec<&journey_vm::engine::CallRequest>>> = vec![HashMap::new(); engines.len()];
     if format == Format::Json {
         for (e, engine) in engines.iter().enumerate() {
-            for c in &engine.call_log {
+            for c in engine.call_log() {
                 calls[e].entry(c.instance).or_default().push(c);
             }
         }
@@ -514,7 +514,7 @@ fn write_paths(out: &mut impl Write, engines: &[Engine], program: &Program, form
         let journey = &program.journeys[row.journey as usize];
         let labels = row.path.iter().filter_map(|n| journey.nodes.get(*n as usize)).map(|n| n.label.as_str());
         let (label, error) = match row.ended {
-            Some(end) => (end.label.as_deref(), end.error.as_deref()),
+            Some(end) => (end.outcome.label(), end.error.as_deref()),
             None => (None, None),
         };
         match format {

@@ -16,7 +16,7 @@
 
 use journey_compiler::sources::Sources;
 use journey_compiler::SchemaRegistry;
-use journey_vm::engine::{Engine, Options};
+use journey_vm::engine::{Engine, Options, Payload, To};
 use journey_vm::machine::Image;
 use serde_json::json;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -121,7 +121,7 @@ fn run_engine(n: usize, text: &str, minimal: bool) -> f64 {
             "commerce": { "cart": { "cartID": format!("cart-{i:07}"), "cartSource": "web" }, "productListAdds": { "value": 1.0 } },
             "productListItems": [{ "SKU": "JKT-001-M", "name": "Alpine Shell Jacket", "quantity": 1, "priceTotal": 149.0 }]
         });
-        engine.send("CartAdd", &payload).expect("accepted");
+        engine.deliver("CartAdd", Payload::Json(&payload), To::Key).expect("accepted");
     }
     if minimal {
         let waiting = engine.report().journeys[0].running;

@@ -27,7 +27,7 @@
 
 use journey_compiler::sources::Sources;
 use journey_compiler::SchemaRegistry;
-use journey_vm::engine::{CallOutcome, Engine, Options};
+use journey_vm::engine::{CallOutcome, Engine, Options, Payload, To};
 use journey_vm::machine::Image;
 use journey_vm::value::Value;
 use serde::Deserialize;
@@ -290,7 +290,7 @@ fn run_vm_streaming(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
         });
         engine.advance(at_ms, false);
         settle(engine);
-        engine.send(v["event"].as_str().expect("event"), &payload).expect("accepted");
+        engine.deliver(v["event"].as_str().expect("event"), Payload::Json(&payload), To::Key).expect("accepted");
         settle(engine);
     }
     let mut engine = engine.expect("events");
@@ -326,9 +326,9 @@ fn run_vm_text(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
         engine.advance(at_ms, false);
         settle(&mut engine);
         match l.payload {
-            Some(Ok(v)) => engine.send_converted(event, v),
-            Some(Err(j)) => engine.send(event, &j),
-            None => engine.send(event, &serde_json::json!({})),
+            Some(Ok(v)) => engine.deliver(event, Payload::Read(&v), To::Key),
+            Some(Err(j)) => engine.deliver(event, Payload::Json(&j), To::Key),
+            None => engine.deliver(event, Payload::Json(&serde_json::json!({})), To::Key),
         }
         .expect("accepted");
         settle(&mut engine);

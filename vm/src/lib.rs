@@ -2,6 +2,8 @@
 //! instances. It runs compiled programs ([`journey_bytecode`]) and depends on no part of the
 //! front end (grammar, checker).
 
+#![warn(missing_docs)]
+
 pub mod engine;
 pub mod http;
 pub mod json;

@@ -11,7 +11,7 @@
 //! on one engine unless more are asked for ([`jobs_for`]).
 
 use crate::engine::report::Report;
-use crate::engine::{shard_of, Engine, Options, Shard, SharedCaps};
+use crate::engine::{shard_of, Engine, Options, Payload, Routing, Shard, SharedCaps, To};
 use crate::machine::Image;
 use crate::value::Value;
 use arcstr::ArcStr;
@@ -197,7 +197,7 @@ fn parse_line(router: &mut Engine, raw: &[u8], line: usize, until: Option<i64>) 
     }
     if let Some(why) = parsed.mismatch {
         // Counted as the engine counts events it rejects; the reason goes with the line.
-        *router.report.rejected.entry(format!("payload does not match `{name}`'s schema")).or_default() += 1;
+        router.count_rejected(format!("payload does not match `{name}`'s schema"));
         return Parsed::Problem(Some(at_ms), why);
     }
     let payload = match parsed.payload {
@@ -206,9 +206,9 @@ fn parse_line(router: &mut Engine, raw: &[u8], line: usize, until: Option<i64>) 
         None => router.convert(name, &Json::Object(Default::default())),
     };
     let routed = match payload {
-        Some(p) => router.route(name, &p, at_ms).map(|key| key.map(|k| (k, p))),
+        Some(p) => router.route(name, Payload::Read(&p), at_ms, Routing::Count).map(|key| key.map(|k| (k, p))),
         // An unknown event: counted and reported as the engine does.
-        None => router.route(name, &Value::Null, at_ms).map(|_| None),
+        None => router.route(name, Payload::Read(&Value::Null), at_ms, Routing::Count).map(|_| None),
     };
     match routed {
         Ok(Some((key, payload))) => {
@@ -566,7 +566,8 @@ fn take_events(worker: &mut Worker, setup: &RunSetup<'_>, events: Vec<RunEvent>)
     let image = engine.image().clone();
     for e in events {
         advance(engine, setup, e.at_ms, false);
-        let _ = engine.send_routed(&image.program.events[e.event as usize].name, &e.key, e.payload);
+        let name = &image.program.events[e.event as usize].name;
+        let _ = engine.deliver(name, Payload::Read(&e.payload), To::Routed(&e.key));
         (setup.settle)(engine);
         flush_steps(engine, sink.as_deref_mut());
     }
@@ -677,12 +678,12 @@ fn run_down(engine: &mut Engine, setup: &RunSetup<'_>, mut sink: Option<&mut (dy
 fn flush_steps(engine: &mut Engine, sink: Option<&mut (dyn Write + Send + '_)>) {
     match sink {
         Some(out) => {
-            for s in engine.steps.drain(..) {
+            for s in engine.take_steps() {
                 let _ = serde_json::to_writer(&mut *out, &s);
                 let _ = out.write_all(b"\n");
             }
         }
-        None => engine.steps.clear(),
+        None => drop(engine.take_steps()),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Runs `test` blocks: a fresh engine per test on a virtual clock, mocked actions and data
 //! sources, expectations checked where they stand.
 
-use crate::engine::{CallOutcome, Engine, Options};
+use crate::engine::{CallOutcome, Engine, Options, Payload, Routing, To};
 use crate::library::EvalContext;
 use crate::machine::{eval_chunk, Frame, Image, DEFAULT_BUDGET};
 use crate::value::Value;
@@ -110,13 +110,14 @@ pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
                     let json = values.constant(*payload).to_json();
                     if pending_profile.is_some() {
                         // The profile of the first event sent that has one (a keyless event has none).
-                        if let Some(key) = engine.key_of(event, &json) {
+                        let now = engine.now_ms();
+                        if let Ok(Some(key)) = engine.route(event, Payload::Json(&json), now, Routing::Check) {
                             engine.set_profile(&key, pending_profile.take().unwrap_or_default());
                         }
                     }
                     // An event with a null or empty key is rejected and starts nothing, as at
                     // runtime: a test may send one to check just that, so it is no failure.
-                    let _ = engine.send(event, &json);
+                    let _ = engine.deliver(event, Payload::Json(&json), To::Key);
                     settle(&mut engine, &mocks)?;
                     // The event went first; what else was due at this instant runs now, before
                     // the next statement (an await's deadline the event did not meet).
@@ -198,7 +199,7 @@ fn journey_index(engine: &Engine, name: &str) -> Option<u16> {
     engine.image().program.journeys.iter().position(|j| j.name == name).map(|i| i as u16)
 }
 
-fn label_text(label: &Option<String>) -> String {
+fn label_text(label: Option<&str>) -> String {
     match label {
         Some(l) => format!("\"{l}\""),
         None => "without a label".into(),
@@ -208,10 +209,10 @@ fn label_text(label: &Option<String>) -> String {
 fn state_of(engine: &Engine, j: u16) -> String {
     let journey = &engine.image().program.journeys[j as usize];
     let mut parts: Vec<String> = engine
-        .finished
+        .finished()
         .iter()
         .filter(|f| f.journey == j)
-        .map(|f| format!("ended {}", label_text(&f.ended.label)))
+        .map(|f| format!("ended {}", label_text(f.ended.outcome.label())))
         .collect();
     for i in engine.live().filter(|i| i.journey == j) {
         let at = journey.nodes.get(i.node as usize).map(|n| n.label.as_str()).unwrap_or("its start");
@@ -226,7 +227,7 @@ fn state_of(engine: &Engine, j: u16) -> String {
 
 fn expect_ended(engine: &Engine, journey: &str, label: Option<&str>) -> Result<(), String> {
     let j = journey_index(engine, journey).ok_or_else(|| format!("no journey `{journey}`"))?;
-    let ok = engine.finished.iter().any(|f| f.journey == j && (label.is_none() || f.ended.label.as_deref() == label));
+    let ok = engine.finished().iter().any(|f| f.journey == j && (label.is_none() || f.ended.outcome.label() == label));
     if ok {
         return Ok(());
     }
@@ -249,7 +250,7 @@ fn expect_call(engine: &Engine, action: &str, want: Option<Value>, times: Option
         return Err(format!("no action or data source `{action}`"));
     };
     let matching = engine
-        .call_log
+        .call_log()
         .iter()
         .filter(|c| c.target == action)
         .filter(|c| match &want {
@@ -260,7 +261,7 @@ fn expect_call(engine: &Engine, action: &str, want: Option<Value>, times: Option
             Some(_) => false,
         })
         .count() as i64;
-    let all = engine.call_log.iter().filter(|c| c.target == action).count();
+    let all = engine.call_log().iter().filter(|c| c.target == action).count();
     let described = match &want {
         Some(w) => format!("call {action} {}", w.to_json()),
         None => format!("call {action}"),
@@ -278,7 +279,7 @@ fn expect_call(engine: &Engine, action: &str, want: Option<Value>, times: Option
         )),
         None if matching == 0 => {
             let seen: Vec<String> = engine
-                .call_log
+                .call_log()
                 .iter()
                 .filter(|c| c.target == action)
                 .map(|c| {
@@ -308,11 +309,11 @@ fn paths(engine: &Engine) -> Vec<String> {
             .join(" -> ")
     };
     let mut out: Vec<(u64, String)> = engine
-        .finished
+        .finished()
         .iter()
         .map(|f| {
             let name = &program.journeys[f.journey as usize].name;
-            let end = match &f.ended.label {
+            let end = match f.ended.outcome.label() {
                 Some(l) => format!("ended \"{l}\""),
                 None => "ended".into(),
             };

@@ -262,7 +262,7 @@ fn projected_payloads_read_the_same() {
 /// whole list would give, in range or not.
 #[test]
 fn indexed_event_paths_keep_one_value() {
-    use journey_vm::engine::{Engine, Options};
+    use journey_vm::engine::{Engine, Options, Payload, To};
     let src = r#"
 type Id = { id: string, primary: bool? }
 type Ev = { identityMap: { Email: list<Id> }, tags: list<string>, kind: string }
@@ -287,7 +287,7 @@ journey J {
     let image = std::sync::Arc::new(Image::load(program).expect("loads"));
     let mut engine = Engine::new(image, 0, Options::default());
     let payload = json!({ "kind": "k1", "identityMap": { "Email": [{ "id": "ann@example.com" }, { "id": "b@x" }] }, "tags": ["a", "b"] });
-    engine.send("Signed", &payload).expect("accepted");
+    engine.deliver("Signed", Payload::Json(&payload), To::Key).expect("accepted");
     let inst = engine.live().next().expect("waiting");
     assert_eq!(inst.event().len(), 3, "three kept values");
     assert!(inst.event().iter().all(|v| !matches!(v, Value::List(_) | Value::Record(_))), "{:?}", inst.event());
@@ -324,7 +324,7 @@ fn payloads_from_text_agree_on_edge_cases() {
 /// A lambda in an event's `when` (or `key`) binds its parameter.
 #[test]
 fn lambdas_in_when_and_key_bind_their_parameter() {
-    use journey_vm::engine::{Delivery, Engine, Options};
+    use journey_vm::engine::{Delivery, Engine, Options, Payload, To};
     let src = r#"
 type Item = { sku: string, q: int }
 type Cart = { items: list<Item>, owners: list<string> }
@@ -346,7 +346,7 @@ journey J {
     let mut engine = Engine::new(image, 0, Options::default());
     let yes = json!({ "items": [{ "sku": "a", "q": 0 }, { "sku": "b", "q": 2 }], "owners": ["", "ann"] });
     let no = json!({ "items": [{ "sku": "a", "q": 0 }], "owners": ["ben"] });
-    assert_eq!(engine.send("Added", &no), Ok(Delivery::Filtered));
-    assert_eq!(engine.send("Added", &yes), Ok(Delivery::Handled));
+    assert_eq!(engine.deliver("Added", Payload::Json(&no), To::Key), Ok(Delivery::Filtered));
+    assert_eq!(engine.deliver("Added", Payload::Json(&yes), To::Key), Ok(Delivery::Handled));
     assert_eq!(engine.live().next().map(|i| i.profile.to_string()), Some("ann".into()));
 }

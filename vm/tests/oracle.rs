@@ -13,7 +13,7 @@ mod reference;
 use journey_compiler::sources::Sources;
 use journey_compiler::types::Ty;
 use journey_compiler::SchemaRegistry;
-use journey_vm::engine::{CallOutcome, Engine, Options};
+use journey_vm::engine::{CallOutcome, Engine, Options, Payload, To};
 use journey_vm::library::EvalContext;
 use journey_vm::machine::{Expression, Image};
 use journey_vm::value::Value;
@@ -622,7 +622,7 @@ proptest! {
                         mutate(&mut p, path, with);
                         p
                     };
-                    let _ = engine.send(name, &payload);
+                    let _ = engine.deliver(name, Payload::Json(&payload), To::Key);
                 }
                 Step::After(ms) => {
                     let to = engine.now_ms() + ms;
@@ -709,7 +709,7 @@ fn every_event_takes_any_payload() {
         [json!(null), json!(-9_223_372_036_854_775_807i64), json!(""), json!([1, "a", null]), json!({ "z": 1 })];
     for (name, seeds) in &ex.events {
         for p in &odd {
-            let _ = engine.send(name, p);
+            let _ = engine.deliver(name, Payload::Json(p), To::Key);
         }
         for seed in seeds {
             // Each top-level and second-level field replaced by each filler.
@@ -734,7 +734,7 @@ fn every_event_takes_any_payload() {
                         at = &mut at[k.as_str()];
                     }
                     *at = f.clone();
-                    let _ = engine.send(name, &p);
+                    let _ = engine.deliver(name, Payload::Json(&p), To::Key);
                     for c in engine.take_calls() {
                         engine.complete_call(c.instance, CallOutcome::Ok(Value::Null));
                     }

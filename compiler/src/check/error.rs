@@ -2,6 +2,10 @@
 //! holding the spans, the names and the suggested replacement. [`CheckError::diagnostic`] is the
 //! one place that words them; editors read the suggestion from [`Diagnostic::fix`].
 
+// Each variant's doc says what its fields hold; the fields are named for it (`at`, `name`,
+// `suggestion`), and documenting each again would only repeat the variant's doc.
+#![allow(missing_docs)]
+
 use super::{article_word, example_decl, fmt_ms, DeclKind};
 use crate::diag::{Diagnostic, Fix};
 use crate::sources::FileId;

@@ -673,43 +673,11 @@ fn find_cycle<'a>(
 }
 
 fn collect_jumps<'a>(stmts: &'a [ir::Stmt], out: &mut Vec<(&'a str, Span)>) {
-    for s in stmts {
-        match &s.kind {
-            ir::StmtKind::Jump(j) => out.push((j.as_str(), s.span)),
-            ir::StmtKind::Await { arms, after } => {
-                for a in arms {
-                    collect_jumps(&a.body, out);
-                }
-                if let Some((_, b)) = after {
-                    collect_jumps(b, out);
-                }
-            }
-            ir::StmtKind::If { branches, otherwise } => {
-                for (_, b) in branches {
-                    collect_jumps(b, out);
-                }
-                collect_jumps(otherwise, out);
-            }
-            ir::StmtKind::Split(bs) => {
-                for (_, _, b) in bs {
-                    collect_jumps(b, out);
-                }
-            }
-            ir::StmtKind::Cap { body, otherwise, .. } => {
-                collect_jumps(body, out);
-                collect_jumps(otherwise, out);
-            }
-            ir::StmtKind::Call { call, .. } => {
-                if let Some(b) = &call.on_timeout {
-                    collect_jumps(b, out);
-                }
-                if let Some(b) = &call.on_error {
-                    collect_jumps(b, out);
-                }
-            }
-            _ => {}
+    ir::walk(stmts, &mut |s| {
+        if let ir::StmtKind::Jump(j) = &s.kind {
+            out.push((j.as_str(), s.span));
         }
-    }
+    });
 }
 
 /// The value of a constant duration expression (literals and sums of literals).

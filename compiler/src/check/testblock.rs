@@ -160,30 +160,9 @@ impl Checker<'_> {
 }
 
 fn collect_labels(stmts: &[ir::Stmt], out: &mut Vec<String>) {
-    for s in stmts {
-        match &s.kind {
-            ir::StmtKind::End(Some(l)) => out.push(l.clone()),
-            ir::StmtKind::Await { arms, after } => {
-                arms.iter().for_each(|a| collect_labels(&a.body, out));
-                if let Some((_, b)) = after {
-                    collect_labels(b, out);
-                }
-            }
-            ir::StmtKind::If { branches, otherwise } => {
-                branches.iter().for_each(|(_, b)| collect_labels(b, out));
-                collect_labels(otherwise, out);
-            }
-            ir::StmtKind::Split(bs) => bs.iter().for_each(|(_, _, b)| collect_labels(b, out)),
-            ir::StmtKind::Cap { body, otherwise, .. } => {
-                collect_labels(body, out);
-                collect_labels(otherwise, out);
-            }
-            ir::StmtKind::Call { call, .. } => {
-                for b in [&call.on_timeout, &call.on_error].into_iter().flatten() {
-                    collect_labels(b, out);
-                }
-            }
-            _ => {}
+    ir::walk(stmts, &mut |s| {
+        if let ir::StmtKind::End(Some(l)) = &s.kind {
+            out.push(l.clone());
         }
-    }
+    });
 }

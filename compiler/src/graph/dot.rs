@@ -53,7 +53,7 @@ fn attrs(kind: NodeKind) -> &'static str {
         }
         NodeKind::Await => "shape=box, fillcolor=\"#fff1dc\"",
         NodeKind::Wait => "shape=box, fillcolor=\"#fdf8d8\"",
-        NodeKind::Call => "shape=box, fillcolor=\"#e4effb\"",
+        NodeKind::Call | NodeKind::Fetch => "shape=box, fillcolor=\"#e4effb\"",
         NodeKind::Update => "shape=box, fillcolor=\"#e0f5f3\"",
         NodeKind::Jump => "shape=box, style=\"rounded,filled,dashed\", fillcolor=\"#ffffff\"",
     }

@@ -47,7 +47,7 @@ fn shape(kind: NodeKind) -> (&'static str, &'static str) {
         NodeKind::Condition | NodeKind::Split | NodeKind::Cap => ("{", "}"),
         NodeKind::Await => ("{{", "}}"),
         NodeKind::Jump => ("[[", "]]"),
-        NodeKind::Wait | NodeKind::Call | NodeKind::Update => ("(", ")"),
+        NodeKind::Wait | NodeKind::Call | NodeKind::Fetch | NodeKind::Update => ("(", ")"),
     }
 }
 

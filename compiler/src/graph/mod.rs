@@ -11,33 +11,9 @@ mod layout;
 pub mod mermaid;
 pub mod svg;
 
+pub use crate::bytecode::NodeKind;
 use crate::ir::{self, Call, Journey, Start, StmtKind};
 use journey_grammar::ast::{HttpKind, Span};
-
-/// What a node stands for (it decides the node's shape).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeKind {
-    /// How the journey starts.
-    Start,
-    /// `wait` and `wait until`.
-    Wait,
-    /// `await`: waits for the first of several events.
-    Await,
-    /// `if`: one outgoing path per branch.
-    Condition,
-    /// `split`: one outgoing path per percentage.
-    Split,
-    /// `cap N`: the first N profiles, else the others.
-    Cap,
-    /// `call` or `fetch`.
-    Call,
-    /// `update profile`.
-    Update,
-    /// `jump J`: starts another journey (a link to it).
-    Jump,
-    /// `end` (or the end of the body).
-    End,
-}
 
 /// A node of the canvas.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,8 +210,8 @@ impl Builder<'_> {
     }
 
     fn call(&mut self, call: &Call, open: Open) -> Open {
-        let word = if call.kind == HttpKind::Action { "call" } else { "fetch" };
-        let n = self.node(NodeKind::Call, format!("{word} {}", call.target));
+        let kind = if call.kind == HttpKind::Action { NodeKind::Call } else { NodeKind::Fetch };
+        let n = self.node(kind, format!("{kind} {}", call.target));
         self.connect(open, n);
         let handled = call.on_timeout.is_some() || call.on_error.is_some();
         let mut out = vec![(n, handled.then(|| "ok".to_string()))];

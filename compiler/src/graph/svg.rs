@@ -96,7 +96,7 @@ fn class(kind: NodeKind) -> &'static str {
         NodeKind::Condition => "condition",
         NodeKind::Split => "split",
         NodeKind::Cap => "cap",
-        NodeKind::Call => "call",
+        NodeKind::Call | NodeKind::Fetch => "call",
         NodeKind::Update => "update",
         NodeKind::Jump => "jump",
         NodeKind::End => "end",
@@ -111,7 +111,7 @@ fn shape(kind: NodeKind, r: &Rect) -> String {
         NodeKind::Wait => ("#fdf8d8", "#a8933a"),
         NodeKind::Await => ("#fff1dc", "#c08a2e"),
         NodeKind::Condition | NodeKind::Split | NodeKind::Cap => ("#efe8fb", "#7a5cb8"),
-        NodeKind::Call => ("#e4effb", "#4a78b0"),
+        NodeKind::Call | NodeKind::Fetch => ("#e4effb", "#4a78b0"),
         NodeKind::Update => ("#e0f5f3", "#3a8f86"),
         NodeKind::Jump => ("#ffffff", "#4a78b0"),
     };

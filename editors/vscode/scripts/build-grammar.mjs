@@ -6,8 +6,9 @@
 // JSON; `node scripts/build-grammar.mjs --check` fails when the committed JSON is out of date
 // (the tests run it).
 //
-// Sources of truth, in the repository: grammar/src/journey.pest (the syntax), lsp/src/lexer.rs
-// (the editor lexer; its KEYWORDS list is checked against this grammar by test/keywords.test.mjs),
+// Sources of truth, in the repository: grammar/src/journey.pest (the syntax), the keyword table
+// grammar/src/keywords.rs (copied to syntaxes/keywords.json by its test; the word lists below come
+// from it, and test/keywords.test.mjs checks every keyword against this grammar),
 // compiler/src/functions.rs (the library) and docs/language.md.
 //
 // How it is built. TextMate grammars match line by line, so context comes from regions
@@ -25,6 +26,11 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "..", "syntaxes", "journey.tmLanguage.json");
+
+/** The language's keywords with their roles (grammar/src/keywords.rs). */
+export const KEYWORDS = JSON.parse(readFileSync(join(here, "..", "syntaxes", "keywords.json"), "utf8"));
+/** The keywords that play `role` (`statement`, `expression`, `weekday`, ...), in the grammar's order. */
+const withRole = (role) => KEYWORDS.filter((k) => k.roles.includes(role)).map((k) => k.word);
 
 // ------------------------------------------------------------------------------------ lexical
 
@@ -52,7 +58,7 @@ const TYPE_END = String.raw`(?<=[A-Za-z0-9_}>?\x60])(?![A-Za-z0-9_]|\s*[?<])`;
 
 const BUILTIN_TYPES = ["string", "int", "number", "bool", "date", "datetime", "localdatetime", "time", "duration", "any"];
 const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-const WEEKDAYS = ["day", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const WEEKDAYS = withRole("weekday");
 
 // The library (compiler/src/functions.rs, plus `date` and `secret`); checked by the tests.
 export const FUNCTIONS = [
@@ -79,8 +85,7 @@ export const FUNCTIONS = [
 
 // Words that never name a function being called (the generic call rule skips them).
 const NOT_CALLED = [
-  "if", "then", "else", "and", "or", "not", "in", "is", "has", "true", "false", "null", "let", "wait", "await", "split",
-  "cap", "call", "fetch", "update", "jump", "end", "on", "after", "where", "as", "until",
+  ...new Set([...withRole("expression"), ...withRole("statement"), ...withRole("await-arm"), "where", "as", "until"]),
 ];
 
 /**

@@ -10,13 +10,8 @@ use crate::ast::{
 
 /// A statement with no block inside it (a block holding only it may stay on one line).
 fn simple(s: &Stmt) -> bool {
-    match &s.kind {
-        StmtKind::Await { .. } | StmtKind::If { .. } | StmtKind::Split(_) | StmtKind::Cap { .. } => false,
-        StmtKind::Call(c) | StmtKind::Let { value: LetValue::Call(c), .. } => {
-            c.on_timeout.is_none() && c.on_error.is_none()
-        }
-        _ => true,
-    }
+    // `await { }` and `split { }` have braces of their own even with no arm inside.
+    !matches!(s.kind, StmtKind::Await { .. } | StmtKind::Split(_)) && s.blocks().is_empty()
 }
 
 impl F<'_> {

@@ -100,7 +100,7 @@ fn is_operator(r: Rule) -> bool {
 }
 
 fn is_operator_word(w: &str) -> bool {
-    matches!(w, "and" | "or" | "not" | "in" | "is" | "has" | "if" | "then" | "else" | "true" | "false" | "null")
+    crate::keywords::is_expression_word(w)
 }
 
 const TOO_DEEP: &str = "expression too deeply nested (more than 256 levels)";

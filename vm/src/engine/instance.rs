@@ -163,13 +163,44 @@ impl Instance {
 }
 
 /// How an instance ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ended {
-    /// The label: the `end` label, or `timed-out`, `exited`, `error`, `stopped`; `None` for a
-    /// plain `end` or running off the end of the body.
-    pub label: Option<String>,
-    /// Why it failed, for `error`.
+    /// Why it ended.
+    pub outcome: Outcome,
+    /// Why it failed, for [`Outcome::Error`].
     pub error: Option<String>,
+}
+
+/// Why an instance ended: the journey's own `end`, or what the engine ended it for. The
+/// engine's reasons are variants of their own, so a journey's label never passes for one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A plain `end`, or the body ran to its end.
+    Ended,
+    /// `end "label"`.
+    Labelled(String),
+    /// An exit criterion (`exit on E`) took it out: label `exited`.
+    Exited,
+    /// The journey's global timeout: label `timed-out`.
+    TimedOut,
+    /// A call failed with no handler for it, or it ran over its instruction budget: label `error`.
+    Error,
+    /// Its journey was stopped: label `stopped`.
+    Stopped,
+}
+
+impl Outcome {
+    /// The label reports and `expect ... ended "label"` know it by (`None` for [`Outcome::Ended`]).
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            Outcome::Ended => None,
+            Outcome::Labelled(l) => Some(l),
+            Outcome::Exited => Some("exited"),
+            Outcome::TimedOut => Some("timed-out"),
+            Outcome::Error => Some("error"),
+            Outcome::Stopped => Some("stopped"),
+        }
+    }
 }
 
 #[cfg(test)]

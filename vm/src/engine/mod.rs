@@ -9,15 +9,15 @@ pub mod clock;
 pub mod durable;
 pub mod instance;
 pub mod report;
-pub mod tables;
+pub(crate) mod tables;
 
 use crate::library::EvalContext;
 use crate::machine::{self, Frame, Image, Stop, DEFAULT_BUDGET};
 use crate::value::{Record, Value};
 use arcstr::ArcStr;
-use instance::{Ended, Instance, InstanceData, InstanceId, Waiting};
+use instance::{Ended, Instance, InstanceData, InstanceId, Outcome, Waiting};
 use journey_bytecode::{EventCode, JourneyCode, Reentry, Start};
-use report::{JourneyReport, NodeCounts, Report, StepEvent};
+use report::{JourneyReport, NodeCounts, NodeOutcome, Report, StepEvent};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
@@ -73,6 +73,38 @@ pub enum Delivery {
     Filtered,
     /// Handled (entries, awaits, exits — possibly none).
     Handled,
+}
+
+/// An event's payload as it reaches the engine.
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    /// JSON, converted here to what the program reads of it.
+    Json(&'a serde_json::Value),
+    /// Already converted: read from text with [`Engine::payload_seed`] (or converted by
+    /// `Value::from_json_projected` with the event's projection).
+    Read(&'a Value),
+}
+
+/// Which profile a delivered event goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum To<'a> {
+    /// The one its `key` names, when its `when` holds (both judged here, at the clock).
+    Key,
+    /// This one, which [`Engine::route`] gave it (its `when` held there).
+    Routed(&'a str),
+}
+
+/// What [`Engine::route`] judges, and whether it counts what it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    /// The event's `when` and `key`, counting a filtered or rejected event in this engine's
+    /// report as delivering it here would (a router in front of the engines that handle it).
+    Count,
+    /// The same, leaving the report alone (to check an event before accepting it).
+    Check,
+    /// Its `key` alone, leaving the report alone: whether its `when` holds is for the engine
+    /// that handles it.
+    KeyOnly,
 }
 
 /// A finished instance, kept for reports and tests.
@@ -204,13 +236,13 @@ pub struct Engine {
     calls_out: Vec<CallRequest>,
     paths: HashMap<InstanceId, Vec<u32>, IdHash>,
     /// Finished instances (with `keep_paths`).
-    pub finished: Vec<Finished>,
+    finished: Vec<Finished>,
     /// Step events produced since the last take (with `step_events`).
-    pub steps: Vec<StepEvent>,
-    /// Every call made, for tests (`expect call`).
-    pub call_log: Vec<CallRequest>,
+    steps: Vec<StepEvent>,
+    /// Every call made (with `keep_paths`), for `expect call`.
+    call_log: Vec<CallRequest>,
     /// The report.
-    pub report: Report,
+    report: Report,
     options: Options,
     secrets: Box<SecretFn>,
     stack: Vec<Value>,
@@ -362,6 +394,26 @@ impl Engine {
         self.profiles.get(key).cloned().unwrap_or(Value::Null)
     }
 
+    /// Finished instances, in the order they ended (with `keep_paths`).
+    pub fn finished(&self) -> &[Finished] {
+        &self.finished
+    }
+
+    /// Every call made, in order (with `keep_paths`).
+    pub fn call_log(&self) -> &[CallRequest] {
+        &self.call_log
+    }
+
+    /// Step events produced since the last take (with `step_events`).
+    pub fn steps(&self) -> &[StepEvent] {
+        &self.steps
+    }
+
+    /// Takes the step events produced since the last take.
+    pub fn take_steps(&mut self) -> Vec<StepEvent> {
+        std::mem::take(&mut self.steps)
+    }
+
     /// The calls made since the last take; answer each with [`Engine::complete_call`].
     pub fn take_calls(&mut self) -> Vec<CallRequest> {
         std::mem::take(&mut self.calls_out)
@@ -458,7 +510,7 @@ impl Engine {
             }
             TimerKind::Timeout(id) => {
                 if self.instances.contains_key(&id) {
-                    self.finish(id, Some("timed-out".into()), None);
+                    self.finish(id, Outcome::TimedOut, None);
                 }
             }
             TimerKind::Schedule(j) => {
@@ -530,21 +582,72 @@ impl Engine {
         }
     }
 
-    /// Handles an incoming event at the current clock (call [`Engine::advance`] first).
-    pub fn send(&mut self, name: &str, payload: &serde_json::Value) -> Result<Delivery, Rejected> {
-        let image = self.image.clone();
+    /// Delivers an event at the current clock (call [`Engine::advance`] first): the one way an
+    /// event reaches the engine's instances. With [`To::Key`] its `when` and `key` are judged
+    /// here, and an unknown, filtered or keyless event is counted in the report; with
+    /// [`To::Routed`] they were judged by [`Engine::route`].
+    pub fn deliver(&mut self, name: &str, payload: Payload<'_>, to: To<'_>) -> Result<Delivery, Rejected> {
         let Some(&ei) = self.event_index.get(name) else {
-            *self.report.rejected.entry(format!("unknown event `{name}`")).or_default() += 1;
+            if to == To::Key {
+                self.count_route(&Err(Rejected::UnknownEvent(name.to_string())));
+            }
             return Err(Rejected::UnknownEvent(name.to_string()));
         };
-        let decl = &image.program.events[ei as usize];
-        // Only what the program reads of the payload is converted.
-        let value = Value::from_json_projected(payload, &decl.payload, &image.projections[ei as usize]);
-        self.send_value(ei, value)
+        let converted;
+        let value = match payload {
+            Payload::Json(json) => {
+                converted = self.convert_at(ei, json);
+                &converted
+            }
+            Payload::Read(v) => v,
+        };
+        let key = match to {
+            To::Key => {
+                let routed = self.event_key(ei, value, self.now_ms, true);
+                self.count_route(&routed);
+                match routed? {
+                    None => return Ok(Delivery::Filtered),
+                    Some(key) => self.slots.key(&key).cloned().unwrap_or(key),
+                }
+            }
+            To::Routed(key) => self.slots.key(key).cloned().unwrap_or_else(|| ArcStr::from(key)),
+        };
+        self.handle(ei, key, value);
+        Ok(Delivery::Handled)
+    }
+
+    /// Where an event at `at_ms` goes, without delivering it: `Ok(None)` when its `when` does
+    /// not hold (judged unless [`Routing::KeyOnly`]), else its profile key. Deliver a routed
+    /// event with [`To::Routed`], on the engine that runs its profile.
+    pub fn route(
+        &mut self,
+        name: &str,
+        payload: Payload<'_>,
+        at_ms: i64,
+        routing: Routing,
+    ) -> Result<Option<ArcStr>, Rejected> {
+        let routed = match self.event_index.get(name) {
+            None => Err(Rejected::UnknownEvent(name.to_string())),
+            Some(&ei) => {
+                let converted;
+                let value = match payload {
+                    Payload::Json(json) => {
+                        converted = self.convert_at(ei, json);
+                        &converted
+                    }
+                    Payload::Read(v) => v,
+                };
+                self.event_key(ei, value, at_ms, routing != Routing::KeyOnly)
+            }
+        };
+        if routing == Routing::Count {
+            self.count_route(&routed);
+        }
+        routed
     }
 
     /// How to read event `name`'s payload straight from JSON text (with `serde`), converting
-    /// only what the program reads; hand the value to [`Engine::send_converted`]. `None` for an
+    /// only what the program reads; hand the value over as [`Payload::Read`]. `None` for an
     /// unknown event.
     pub fn payload_seed(&self, name: &str) -> Option<crate::json::PayloadSeed<'_>> {
         let ei = *self.event_index.get(name)? as usize;
@@ -553,8 +656,7 @@ impl Engine {
 
     /// Event `name`'s payload converted as the program reads it (`None` for an unknown event).
     pub fn convert(&self, name: &str, payload: &serde_json::Value) -> Option<Value> {
-        let ei = *self.event_index.get(name)? as usize;
-        Some(Value::from_json_projected(payload, &self.image.program.events[ei].payload, &self.image.projections[ei]))
+        Some(self.convert_at(*self.event_index.get(name)?, payload))
     }
 
     /// The index of event `name` in the program.
@@ -562,70 +664,42 @@ impl Engine {
         self.event_index.get(name).copied()
     }
 
-    /// [`Engine::send`] of a payload already converted, by [`Engine::payload_seed`] (or
-    /// `Value::from_json_projected` with the event's projection).
-    pub fn send_converted(&mut self, name: &str, payload: Value) -> Result<Delivery, Rejected> {
-        let Some(&ei) = self.event_index.get(name) else {
-            *self.report.rejected.entry(format!("unknown event `{name}`")).or_default() += 1;
-            return Err(Rejected::UnknownEvent(name.to_string()));
-        };
-        self.send_value(ei, payload)
+    /// Event `ei`'s JSON payload converted as the program reads it (only what it reads).
+    fn convert_at(&self, ei: u16, payload: &serde_json::Value) -> Value {
+        let ei = ei as usize;
+        Value::from_json_projected(payload, &self.image.program.events[ei].payload, &self.image.projections[ei])
     }
 
-    fn send_value(&mut self, ei: u16, value: Value) -> Result<Delivery, Rejected> {
-        match self.route_value(ei, &value, self.now_ms)? {
-            None => Ok(Delivery::Filtered),
-            Some(key) => {
-                let key = self.slots.key(&key).cloned().unwrap_or(key);
-                self.handle(ei, key, value);
-                Ok(Delivery::Handled)
+    /// Counts an event that goes nowhere in the report: filtered by its `when`, or rejected.
+    fn count_route(&mut self, routed: &Result<Option<ArcStr>, Rejected>) {
+        match routed {
+            Ok(Some(_)) => {}
+            Ok(None) => self.report.filtered += 1,
+            Err(Rejected::UnknownEvent(name)) => {
+                *self.report.rejected.entry(format!("unknown event `{name}`")).or_default() += 1;
             }
+            Err(Rejected::NoKey(_)) => *self.report.rejected.entry("null or empty key".into()).or_default() += 1,
         }
     }
 
-    /// Where an event goes, without handling it: `Ok(None)` when its `when` does not hold, else
-    /// its profile key. Counts the event as filtered or rejected in this engine's report (as
-    /// [`Engine::send`] would); hand a routed event to [`Engine::send_routed`], on the engine
-    /// that runs its profile, which counts it as accepted.
-    /// `at_ms` is the event's time (what `now()` is in its `when` and `key`).
-    pub fn route(&mut self, name: &str, payload: &Value, at_ms: i64) -> Result<Option<ArcStr>, Rejected> {
-        let Some(&ei) = self.event_index.get(name) else {
-            *self.report.rejected.entry(format!("unknown event `{name}`")).or_default() += 1;
-            return Err(Rejected::UnknownEvent(name.to_string()));
-        };
-        self.route_value(ei, payload, at_ms)
-    }
-
-    /// Handles an event [`Engine::route`] gave this profile key, at the current clock.
-    pub fn send_routed(&mut self, name: &str, key: &str, payload: Value) -> Result<Delivery, Rejected> {
-        let Some(&ei) = self.event_index.get(name) else {
-            return Err(Rejected::UnknownEvent(name.to_string()));
-        };
-        let key = self.slots.key(key).cloned().unwrap_or_else(|| ArcStr::from(key));
-        self.handle(ei, key, payload);
-        Ok(Delivery::Handled)
-    }
-
-    fn route_value(&mut self, ei: u16, value: &Value, now_ms: i64) -> Result<Option<ArcStr>, Rejected> {
+    /// The profile key of event `ei` at `at_ms`: `Ok(None)` when `check_when` and its `when`
+    /// does not hold; an error when the key is null or empty.
+    fn event_key(&mut self, ei: u16, value: &Value, at_ms: i64, check_when: bool) -> Result<Option<ArcStr>, Rejected> {
         let image = self.image.clone();
         let decl = &image.program.events[ei as usize];
-        if let Some(w) = decl.when {
-            if !self.event_chunk(decl, w, value, now_ms).truthy() {
-                self.report.filtered += 1;
+        if let (true, Some(w)) = (check_when, decl.when) {
+            if !self.event_chunk(decl, w, value, at_ms).truthy() {
                 return Ok(None);
             }
         }
-        let key = decl.key.map(|k| self.event_chunk(decl, k, value, now_ms)).unwrap_or(Value::Null);
+        let key = decl.key.map(|k| self.event_chunk(decl, k, value, at_ms)).unwrap_or(Value::Null);
         match key {
             Value::Str(k) if !k.is_empty() => Ok(Some(k)),
-            _ => {
-                *self.report.rejected.entry("null or empty key".into()).or_default() += 1;
-                Err(Rejected::NoKey(decl.name.clone()))
-            }
+            _ => Err(Rejected::NoKey(decl.name.clone())),
         }
     }
 
-    fn handle(&mut self, ei: u16, key: ArcStr, value: Value) {
+    fn handle(&mut self, ei: u16, key: ArcStr, value: &Value) {
         let image = self.image.clone();
         let name = image.program.events[ei as usize].name.as_str();
         self.report.events += 1;
@@ -635,7 +709,7 @@ impl Engine {
             .collect();
         ids.sort_unstable();
         for &(id, _) in &ids {
-            self.deliver(id, name, &value);
+            self.deliver_to(id, name, value);
         }
         // A profile is in a journey at most once at a time, judged when the event arrives: an
         // event that a running instance took (or that ended it) does not also start a new one.
@@ -644,36 +718,9 @@ impl Engine {
                 continue;
             }
             if matches!(&journey.start, Start::Event(e) if e == name) {
-                self.enter(j as u16, &key, Some(&value));
+                self.enter(j as u16, &key, Some(value));
             }
         }
-    }
-
-    /// The profile key an event would have (None when it is unknown, filtered out or keyless).
-    pub fn key_of(&mut self, name: &str, payload: &serde_json::Value) -> Option<String> {
-        let image = self.image.clone();
-        let ei = *self.event_index.get(name)? as usize;
-        let decl = &image.program.events[ei];
-        let value = Value::from_json_projected(payload, &decl.payload, &image.projections[ei]);
-        if let Some(w) = decl.when {
-            if !self.event_chunk(decl, w, &value, self.now_ms).truthy() {
-                return None;
-            }
-        }
-        let key = self.event_chunk(decl, decl.key?, &value, self.now_ms);
-        key.as_str().filter(|k| !k.is_empty()).map(str::to_string)
-    }
-
-    /// The profile an event at `at_ms` belongs to: its `key` alone (whether its `when` holds is
-    /// for the engine that handles it to judge). For routing events to the engine that runs
-    /// their profile.
-    pub fn key_at(&mut self, name: &str, payload: &serde_json::Value, at_ms: i64) -> Option<String> {
-        let image = self.image.clone();
-        let ei = *self.event_index.get(name)? as usize;
-        let decl = &image.program.events[ei];
-        let value = Value::from_json_projected(payload, &decl.payload, &image.projections[ei]);
-        let key = self.event_chunk(decl, decl.key?, &value, at_ms);
-        key.as_str().filter(|k| !k.is_empty()).map(str::to_string)
     }
 
     fn event_chunk(&mut self, decl: &EventCode, addr: u32, payload: &Value, now_ms: i64) -> Value {
@@ -692,7 +739,8 @@ impl Engine {
         machine::eval_chunk(&self.image, &decl.code, addr, &mut frame, &mut self.stack, &mut budget).unwrap_or_default()
     }
 
-    fn deliver(&mut self, id: InstanceId, event: &str, payload: &Value) {
+    /// Hands an event to one running instance: its await, then its exit criteria.
+    fn deliver_to(&mut self, id: InstanceId, event: &str, payload: &Value) {
         let image = self.image.clone();
         let Some(inst) = self.instances.get(&id) else { return };
         let journey = &image.program.journeys[inst.journey as usize];
@@ -716,7 +764,7 @@ impl Engine {
             }
         }
         if journey.exit_on.iter().any(|e| e == event) {
-            self.finish(id, Some("exited".into()), None);
+            self.finish(id, Outcome::Exited, None);
         }
     }
 
@@ -837,7 +885,7 @@ impl Engine {
         };
         match target_pc {
             Some(pc) => self.resume(id, Some(pc)),
-            None => self.finish(id, Some("error".into()), error),
+            None => self.finish(id, Outcome::Error, error),
         }
     }
 
@@ -992,15 +1040,19 @@ impl Engine {
                 }
                 Stop::End(label) => {
                     self.instances.insert(id, inst);
-                    return self.finish(id, label.map(|l| image.name(l).to_string()), None);
+                    let outcome = match label {
+                        Some(l) => Outcome::Labelled(image.name(l).to_string()),
+                        None => Outcome::Ended,
+                    };
+                    return self.finish(id, outcome, None);
                 }
                 Stop::Budget => {
                     self.instances.insert(id, inst);
-                    return self.finish(id, Some("error".into()), Some("instruction budget exceeded".into()));
+                    return self.finish(id, Outcome::Error, Some("instruction budget exceeded".into()));
                 }
                 Stop::Ret(_) => {
                     self.instances.insert(id, inst);
-                    return self.finish(id, None, None);
+                    return self.finish(id, Outcome::Ended, None);
                 }
             }
         }
@@ -1025,7 +1077,7 @@ impl Engine {
 
     fn enter_node(&mut self, inst: &mut Instance, node: u32) {
         if inst.node != u32::MAX {
-            self.leave_node(inst, "passed", None);
+            self.leave_node(inst, NodeOutcome::Passed, None);
         }
         inst.node = node;
         inst.node_ms = self.now_ms;
@@ -1037,17 +1089,17 @@ impl Engine {
         }
     }
 
-    fn leave_node(&mut self, inst: &Instance, outcome: &str, error: Option<&str>) {
+    fn leave_node(&mut self, inst: &Instance, outcome: NodeOutcome, error: Option<&str>) {
         let counts = &mut self.report.journeys[inst.journey as usize].nodes;
         if let Some(c) = counts.get_mut(inst.node as usize) {
             match outcome {
-                "exited" => c.exited += 1,
-                "failed" => c.failed += 1,
-                _ => c.passed += 1,
+                NodeOutcome::Exited => c.exited += 1,
+                NodeOutcome::Failed => c.failed += 1,
+                NodeOutcome::Passed => c.passed += 1,
             }
         }
-        if self.options.step_events {
-            let journey = &self.image.program.journeys[inst.journey as usize];
+        let journey = &self.image.program.journeys[inst.journey as usize];
+        if let (true, Some(node)) = (self.options.step_events, journey.nodes.get(inst.node as usize)) {
             self.steps.push(StepEvent {
                 time: clock::rfc3339(self.now_ms),
                 journey: journey.name.clone(),
@@ -1055,8 +1107,8 @@ impl Engine {
                 instance: inst.id,
                 profile: inst.profile.to_string(),
                 node: inst.node,
-                kind: journey.nodes.get(inst.node as usize).map(|n| n.kind.clone()).unwrap_or_default(),
-                outcome: outcome.to_string(),
+                kind: node.kind,
+                outcome,
                 duration_ms: self.now_ms - inst.node_ms,
                 error: error.map(str::to_string),
             });
@@ -1064,26 +1116,26 @@ impl Engine {
     }
 
     /// Ends an instance.
-    fn finish(&mut self, id: InstanceId, label: Option<String>, error: Option<String>) {
+    fn finish(&mut self, id: InstanceId, outcome: Outcome, error: Option<String>) {
         let Some(inst) = self.instances.remove(&id) else { return };
         if self.track_changes {
             self.changes.instances.insert(id);
         }
         self.pending.remove(&id);
-        let outcome = match label.as_deref() {
-            Some("exited" | "timed-out" | "stopped") => "exited",
-            Some("error") => "failed",
-            _ => "passed",
+        let left = match outcome {
+            Outcome::Exited | Outcome::TimedOut | Outcome::Stopped => NodeOutcome::Exited,
+            Outcome::Error => NodeOutcome::Failed,
+            Outcome::Ended | Outcome::Labelled(_) => NodeOutcome::Passed,
         };
         if inst.node != u32::MAX {
-            self.leave_node(&inst, outcome, error.as_deref());
+            self.leave_node(&inst, left, error.as_deref());
         }
         let r = &mut self.report.journeys[inst.journey as usize];
-        count(&mut r.ended, label.as_deref().unwrap_or_default());
-        match label.as_deref() {
-            Some("error") => r.errors += 1,
-            Some("timed-out") => r.timeouts += 1,
-            _ => {}
+        count(&mut r.ended, outcome.label().unwrap_or_default());
+        match outcome {
+            Outcome::Error => r.errors += 1,
+            Outcome::TimedOut => r.timeouts += 1,
+            Outcome::Ended | Outcome::Labelled(_) | Outcome::Exited | Outcome::Stopped => {}
         }
         self.slots.set_active(&inst.profile, inst.journey, None);
         if self.options.keep_paths {
@@ -1092,7 +1144,7 @@ impl Engine {
                 id,
                 journey: inst.journey,
                 profile: inst.profile,
-                ended: Ended { label, error },
+                ended: Ended { outcome, error },
                 path,
                 at_ms: self.now_ms,
             });
@@ -1104,8 +1156,14 @@ impl Engine {
         let mut ids: Vec<InstanceId> = self.instances.values().filter(|i| i.journey == j).map(|i| i.id).collect();
         ids.sort_unstable();
         for id in ids {
-            self.finish(id, Some("stopped".into()), None);
+            self.finish(id, Outcome::Stopped, None);
         }
+    }
+
+    /// Counts an event refused before it could be delivered (its payload does not fit its
+    /// schema), under `reason`, as the engine counts the events it rejects itself.
+    pub fn count_rejected(&mut self, reason: String) {
+        *self.report.rejected.entry(reason).or_default() += 1;
     }
 
     /// The report with the current running counts.

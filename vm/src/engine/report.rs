@@ -1,7 +1,20 @@
 //! The journey report (per-node counts, ends by label, errors, calls) and step events.
 
+use journey_bytecode::NodeKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// How an instance left a node (counted in [`NodeCounts`], written in step events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeOutcome {
+    /// It went on past it (or ended there by its own `end`).
+    Passed,
+    /// It left the journey there: exit criteria, the global timeout, a stop.
+    Exited,
+    /// It failed there.
+    Failed,
+}
 
 /// Counts of one node, as the journey report shows them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,9 +130,9 @@ pub struct StepEvent {
     /// Node id.
     pub node: u32,
     /// Node kind (`wait`, `await`, `call`, ...).
-    pub kind: String,
-    /// `passed`, `exited`, `failed` or `ended`.
-    pub outcome: String,
+    pub kind: NodeKind,
+    /// How it left the node.
+    pub outcome: NodeOutcome,
     /// Time spent at the node, in milliseconds.
     pub duration_ms: i64,
     /// Why it failed.

@@ -162,14 +162,9 @@ impl Instances {
         self.items.iter()
     }
 
-    /// How many are live.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.items.len()
-    }
-
-    /// Whether none is live.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
     }
 }
 
