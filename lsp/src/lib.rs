@@ -19,7 +19,7 @@ pub use server::Backend;
 
 use std::path::PathBuf;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tower_lsp_server::{Client, LspService, Server};
+use tower_lsp_server::{Client, ClientSocket, LspService, Server};
 
 /// Serves the protocol over `input`/`output` until the client says `exit` or hangs up.
 pub async fn serve<I, O>(input: I, output: O, schemas: Vec<PathBuf>)
@@ -30,15 +30,24 @@ where
     serve_with(input, output, |client| Backend::new(client, schemas)).await
 }
 
-/// Serves the protocol with the backend `make` builds. Input goes through
-/// [`frames`] first: a malformed frame is answered there and never reaches the framework,
-/// which would stop reading at it.
+/// Serves the protocol with the backend `make` builds.
 pub async fn serve_with<I, O>(input: I, output: O, make: impl FnOnce(Client) -> Backend)
 where
     I: AsyncRead + Unpin,
     O: AsyncWrite,
 {
     let (service, socket) = LspService::new(make);
+    serve_service(input, output, service, socket).await
+}
+
+/// Serves the protocol with a service already built. Input goes through [`frames`] first: a
+/// malformed frame is answered there and never reaches the framework, which would stop
+/// reading at it.
+pub async fn serve_service<I, O>(input: I, output: O, service: LspService<Backend>, socket: ClientSocket)
+where
+    I: AsyncRead + Unpin,
+    O: AsyncWrite,
+{
     let (to_server, server_in) = tokio::io::duplex(1 << 16);
     let (server_out, from_server) = tokio::io::duplex(1 << 16);
     let (answers_tx, answers) = tokio::sync::mpsc::unbounded_channel();
