@@ -35,8 +35,14 @@ pub fn complete(world: &mut World, path: &Path, offset: usize) -> Vec<l::Complet
     let a = world.analysis_of(path);
     let tokens = lexer::lex(&text);
     let prefix_start = word_start(&text, offset);
-    // Inside a comment or a string: only interpolations and audience names complete.
-    if let Some(t) = tokens.iter().find(|t| t.span.start < offset && offset < t.span.end.max(t.span.start + 1)) {
+    // Inside a comment or a string: only interpolations, audience names and schema ids
+    // complete. A comment, or a string without its closing quote yet, runs to the end of its
+    // line: the end of the line is still inside it.
+    let inside = |t: &&Token| {
+        t.span.start < offset
+            && (offset < t.span.end.max(t.span.start + 1) || offset == t.span.end && open_to_line_end(&text, t))
+    };
+    if let Some(t) = tokens.iter().find(inside) {
         match t.kind {
             Tok::LineComment | Tok::DocComment | Tok::BlockComment => return Vec::new(),
             Tok::Str | Tok::SqStr => {
@@ -131,6 +137,17 @@ pub fn complete(world: &mut World, path: &Path, offset: usize) -> Vec<l::Complet
         return types(&a);
     }
     expression(world, path, &text, offset, prefix_start, &a)
+}
+
+/// Whether a token runs on to the end of its line (a line comment, an unterminated block
+/// comment or string), so a cursor right after it is still inside it.
+fn open_to_line_end(text: &str, t: &Token) -> bool {
+    match t.kind {
+        Tok::LineComment | Tok::DocComment => true,
+        Tok::BlockComment => !text[t.span.clone()].ends_with("*/") || t.span.len() < 4,
+        Tok::Str | Tok::SqStr => !lexer::string_closed(text, t.span.clone()),
+        _ => false,
+    }
 }
 
 /// Where in a file a position stands, by the braces around it.
@@ -369,15 +386,18 @@ fn schema_ids(
     };
     let lines = crate::position::LineIndex::new(text);
     let inner_start = string.start + 1;
-    let closed = string.end > inner_start && text[..string.end].ends_with('"');
-    let inner_end = if closed { string.end - 1 } else { string.end };
+    let closed = lexer::string_closed(text, string.clone());
+    // Without its closing quote the string runs to the end of the line (its `\r` aside); the
+    // chosen id then closes it.
+    let inner_end = if closed { string.end - 1 } else { string.end - text[..string.end].ends_with('\r') as usize };
+    let close = if closed { "" } else { "\"" };
     let range = lines.range(text, journey_grammar::ast::Span::new(inner_start, inner_end.max(inner_start)));
     Some(
         ids.into_iter()
             .map(|id| {
                 let title = a.registry.title(id).map(str::to_string);
                 let mut it = item(id, l::CompletionItemKind::MODULE, title, None);
-                it.text_edit = Some(l::CompletionTextEdit::Edit(l::TextEdit::new(range, id.to_string())));
+                it.text_edit = Some(l::CompletionTextEdit::Edit(l::TextEdit::new(range, format!("{id}{close}"))));
                 it.filter_text = Some(id.to_string());
                 it
             })

@@ -102,17 +102,32 @@ fn single_quoted(lex: &mut Lexer<Tok>) {
 /// are skipped, `${...}` is balanced (with nested strings), a line break ends an unterminated
 /// string.
 fn string_body(b: &[u8], quote: u8) -> usize {
+    string_end(b, quote).0
+}
+
+/// [`string_body`], and whether the string was closed by its quote.
+fn string_end(b: &[u8], quote: u8) -> (usize, bool) {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             b'\\' => i += 2,
-            b'\n' => return i,
-            c if c == quote => return i + 1,
+            b'\n' => return (i, false),
+            c if c == quote => return (i + 1, true),
             b'$' if quote == b'"' && b.get(i + 1) == Some(&b'{') => i = interp_end(b, i + 2),
             _ => i += 1,
         }
     }
-    b.len()
+    (b.len(), false)
+}
+
+/// Whether the string token at `span` ends with its closing quote (an unterminated one runs
+/// to the end of its line).
+pub fn string_closed(text: &str, span: Range<usize>) -> bool {
+    let b = text.as_bytes();
+    match b.get(span.start) {
+        Some(&q @ (b'"' | b'\'')) => string_end(&b[span.start + 1..span.end.max(span.start + 1)], q).1,
+        _ => false,
+    }
 }
 
 /// The index after the `}` closing an interpolation whose body starts at `i` (or where a line

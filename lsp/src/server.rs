@@ -5,42 +5,86 @@ use crate::{actions, completion, hover, navigate, tokens};
 use journey_compiler::sources::FileId;
 use std::collections::{BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::{self as l, Uri};
 use tower_lsp_server::{Client, LanguageServer};
 
-/// The server's state: the client to notify, and the world of documents and projects.
+/// The server's state: the client to notify, and what the checker shares with the handlers.
 pub struct Backend {
     client: Client,
-    world: Mutex<World>,
-    /// What was last published for each URI, and for which project root.
-    published: Mutex<HashMap<Uri, (PathBuf, Vec<l::Diagnostic>)>>,
+    shared: Arc<Shared>,
     watch: AtomicBool,
+}
+
+/// What request handlers and the background checker share.
+struct Shared {
+    world: Mutex<World>,
+    /// Work for the checker; see [`Pending`].
+    pending: Mutex<Pending>,
+    /// What was last published for each URI: for which project root, and document version.
+    published: Mutex<HashMap<Uri, Published>>,
     panics: AtomicUsize,
 }
 
-impl Backend {
-    /// A backend notifying `client`, searching `schemas` before each project's schema paths.
-    pub fn new(client: Client, schemas: Vec<PathBuf>) -> Self {
-        Backend {
-            client,
-            world: Mutex::new(World::new(schemas)),
-            published: Mutex::default(),
-            watch: AtomicBool::new(false),
-            panics: AtomicUsize::new(0),
-        }
+/// Diagnostics as last published for a URI.
+struct Published {
+    root: PathBuf,
+    diagnostics: Vec<l::Diagnostic>,
+    version: Option<i32>,
+}
+
+/// Work waiting for the checker. Edits are queued here rather than applied at once, so that
+/// an edit never waits for a check to finish: the next check (or any request) applies every
+/// queued edit first, and a burst of edits costs one check of the latest text instead of one
+/// per edit.
+#[derive(Default)]
+struct Pending {
+    /// Document changes not yet applied to the world, oldest first.
+    changes: Vec<l::DidChangeTextDocumentParams>,
+    /// Project roots to check and publish.
+    roots: BTreeSet<PathBuf>,
+    /// Whether a checker task is running (it runs until nothing is pending).
+    running: bool,
+}
+
+/// A handle on a running backend, for tests: how much work it did.
+#[derive(Clone)]
+pub struct Stats(Arc<Shared>);
+
+impl Stats {
+    /// How many times a project was checked (edits coalesced into one check count once).
+    pub fn checks(&self) -> usize {
+        self.0.world().checks()
     }
 
     /// How many times a request or analysis panicked (and was turned into no answer).
     pub fn panics(&self) -> usize {
-        self.panics.load(Ordering::Relaxed)
+        self.0.panics.load(Ordering::Relaxed)
     }
+}
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// The world, with every queued edit applied.
     fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|e| e.into_inner())
+        let mut w = lock(&self.world);
+        let changes = std::mem::take(&mut lock(&self.pending).changes);
+        if changes.is_empty() {
+            return w;
+        }
+        let mut roots = Vec::new();
+        for params in changes {
+            let root = self.guard(|| apply_change(&mut w, params)).flatten();
+            roots.extend(root);
+        }
+        lock(&self.pending).roots.extend(roots);
+        w
     }
 
     /// Runs `f`, turning a panic into `None` (counted, and logged on stderr by the hook).
@@ -54,49 +98,156 @@ impl Backend {
         }
     }
 
+    /// Checks the project at `root` (on the latest text) and returns the diagnostics that
+    /// changed since last published, with the document versions they are for.
+    fn diff(&self, root: &Path) -> Vec<(Uri, Vec<l::Diagnostic>, Option<i32>)> {
+        let Some(list) = ({
+            let mut w = self.world();
+            self.guard(|| {
+                let a = w.analysis(root);
+                let diags = lsp_diagnostics(&a);
+                diags
+                    .into_iter()
+                    .map(|(uri, d)| {
+                        let version = w.doc(&doc_path(&uri)).map(|d| d.version);
+                        (uri, d, version)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        }) else {
+            return Vec::new();
+        };
+        let mut changed = Vec::new();
+        let mut published = lock(&self.published);
+        // Files that left the project (deleted, moved) lose their diagnostics.
+        let gone: Vec<Uri> = published
+            .iter()
+            .filter(|(uri, p)| p.root == root && !p.diagnostics.is_empty() && !list.iter().any(|(u, _, _)| u == *uri))
+            .map(|(uri, _)| uri.clone())
+            .collect();
+        for uri in gone {
+            published
+                .insert(uri.clone(), Published { root: root.to_path_buf(), diagnostics: Vec::new(), version: None });
+            changed.push((uri, Vec::new(), None));
+        }
+        for (uri, diagnostics, version) in list {
+            // Unchanged diagnostics are sent again for a new version of an open document, so
+            // the editor knows they hold for what it shows.
+            let same = published.get(&uri).is_some_and(|p| p.diagnostics == diagnostics && p.version == version);
+            if !same {
+                published.insert(
+                    uri.clone(),
+                    Published { root: root.to_path_buf(), diagnostics: diagnostics.clone(), version },
+                );
+                changed.push((uri, diagnostics, version));
+            }
+        }
+        changed
+    }
+
+    /// The next project to check, or `None` when nothing is pending (then the checker stops).
+    fn next_root(&self) -> Option<PathBuf> {
+        let mut p = lock(&self.pending);
+        if !p.changes.is_empty() {
+            drop(p);
+            drop(self.world());
+            p = lock(&self.pending);
+        }
+        match p.roots.pop_first() {
+            Some(root) => Some(root),
+            None if p.changes.is_empty() => {
+                p.running = false;
+                None
+            }
+            // Edits came in meanwhile: their roots are known once they are applied.
+            None => Some(PathBuf::new()),
+        }
+    }
+}
+
+/// Applies one `didChange` to its document; returns the document's project root.
+fn apply_change(w: &mut World, params: l::DidChangeTextDocumentParams) -> Option<PathBuf> {
+    let path = doc_path(&params.text_document.uri);
+    let version = params.text_document.version;
+    w.edit(&path, |doc| {
+        for change in params.content_changes {
+            match change.range {
+                Some(range) => {
+                    let lines = crate::position::LineIndex::new(&doc.text);
+                    let span = lines.span(&doc.text, range);
+                    doc.text.replace_range(span.start..span.end, &change.text);
+                }
+                None => doc.text = change.text,
+            }
+        }
+        doc.version = version;
+    })
+}
+
+impl Backend {
+    /// A backend notifying `client`, searching `schemas` before each project's schema paths.
+    pub fn new(client: Client, schemas: Vec<PathBuf>) -> Self {
+        let shared = Shared {
+            world: Mutex::new(World::new(schemas)),
+            pending: Mutex::default(),
+            published: Mutex::default(),
+            panics: AtomicUsize::new(0),
+        };
+        Backend { client, shared: Arc::new(shared), watch: AtomicBool::new(false) }
+    }
+
+    /// A handle for counting the backend's work while it serves.
+    pub fn stats(&self) -> Stats {
+        Stats(self.shared.clone())
+    }
+
+    /// How many times a request or analysis panicked (and was turned into no answer).
+    pub fn panics(&self) -> usize {
+        self.shared.panics.load(Ordering::Relaxed)
+    }
+
+    fn guard<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
+        self.shared.guard(f)
+    }
+
     fn with_world<T>(&self, f: impl FnOnce(&mut World) -> T) -> Option<T> {
-        let mut w = self.world();
+        let mut w = self.shared.world();
         self.guard(|| f(&mut w))
     }
 
-    /// Checks a project and publishes the diagnostics that changed.
-    async fn publish(&self, root: PathBuf) {
-        let Some(list) = self.with_world(|w| {
-            let a = w.analysis(&root);
-            let diags = lsp_diagnostics(&a);
-            diags
-                .into_iter()
-                .map(|(uri, d)| {
-                    let version = w.doc(&doc_path(&uri)).map(|d| d.version);
-                    (uri, d, version)
-                })
-                .collect::<Vec<_>>()
-        }) else {
+    /// Queues `roots` for a check and starts the checker if it is not running.
+    fn schedule(&self, roots: impl IntoIterator<Item = PathBuf>, change: Option<l::DidChangeTextDocumentParams>) {
+        let mut p = lock(&self.shared.pending);
+        p.roots.extend(roots);
+        p.changes.extend(change);
+        if p.running {
             return;
-        };
-        let mut changed = Vec::new();
-        {
-            let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
-            // Files that left the project (deleted, moved) lose their diagnostics.
-            let gone: Vec<Uri> = published
-                .iter()
-                .filter(|(uri, (r, d))| *r == root && !d.is_empty() && !list.iter().any(|(u, _, _)| u == *uri))
-                .map(|(uri, _)| uri.clone())
-                .collect();
-            for uri in gone {
-                published.insert(uri.clone(), (root.clone(), Vec::new()));
-                changed.push((uri, Vec::new(), None));
-            }
-            for (uri, diags, version) in list {
-                if published.get(&uri).map(|(_, d)| d) != Some(&diags) {
-                    published.insert(uri.clone(), (root.clone(), diags.clone()));
-                    changed.push((uri, diags, version));
+        }
+        p.running = true;
+        drop(p);
+        let shared = self.shared.clone();
+        let client = self.client.clone();
+        // Checks run on a blocking thread so the server keeps reading (and queueing edits)
+        // meanwhile; one checker at a time keeps what is published in order.
+        tokio::spawn(async move {
+            loop {
+                let s = shared.clone();
+                let work = tokio::task::spawn_blocking(move || {
+                    let root = s.next_root()?;
+                    Some(if root.as_os_str().is_empty() { Vec::new() } else { s.diff(&root) })
+                })
+                .await;
+                let Ok(Some(changed)) = work else {
+                    if work.is_err() {
+                        lock(&shared.pending).running = false;
+                    }
+                    return;
+                };
+                for (uri, diags, version) in changed {
+                    client.publish_diagnostics(uri, diags, version).await;
                 }
             }
-        }
-        for (uri, diags, version) in changed {
-            self.client.publish_diagnostics(uri, diags, version).await;
-        }
+        });
     }
 
     /// The analysis holding a document, the document's file id, and the byte offset of a
@@ -206,48 +357,24 @@ impl LanguageServer for Backend {
     async fn did_open(&self, params: l::DidOpenTextDocumentParams) {
         let d = params.text_document;
         let root = self.with_world(|w| w.open(d.uri, d.text, d.version));
-        if let Some(root) = root {
-            self.publish(root).await;
-        }
+        self.schedule(root, None);
     }
 
     async fn did_change(&self, params: l::DidChangeTextDocumentParams) {
-        let path = doc_path(&params.text_document.uri);
-        let version = params.text_document.version;
-        let root = self
-            .with_world(|w| {
-                w.edit(&path, |doc| {
-                    for change in params.content_changes {
-                        match change.range {
-                            Some(range) => {
-                                let lines = crate::position::LineIndex::new(&doc.text);
-                                let span = lines.span(&doc.text, range);
-                                doc.text.replace_range(span.start..span.end, &change.text);
-                            }
-                            None => doc.text = change.text,
-                        }
-                    }
-                    doc.version = version;
-                })
-            })
-            .flatten();
-        if let Some(root) = root {
-            self.publish(root).await;
-        }
+        // Queued, not applied: see `Pending`.
+        self.schedule(None, Some(params));
     }
 
     async fn did_save(&self, params: l::DidSaveTextDocumentParams) {
         let path = doc_path(&params.text_document.uri);
-        if let Some(root) = self.with_world(|w| w.reload(&path)) {
-            self.publish(root).await;
-        }
+        let root = self.with_world(|w| w.reload(&path));
+        self.schedule(root, None);
     }
 
     async fn did_close(&self, params: l::DidCloseTextDocumentParams) {
         let path = doc_path(&params.text_document.uri);
-        if let Some(root) = self.with_world(|w| w.close(&path)) {
-            self.publish(root).await;
-        }
+        let root = self.with_world(|w| w.close(&path));
+        self.schedule(root, None);
     }
 
     async fn did_change_watched_files(&self, params: l::DidChangeWatchedFilesParams) {
@@ -259,9 +386,7 @@ impl LanguageServer for Backend {
             }
             roots
         });
-        for root in roots.unwrap_or_default() {
-            self.publish(root).await;
-        }
+        self.schedule(roots.unwrap_or_default(), None);
     }
 
     async fn hover(&self, params: l::HoverParams) -> Result<Option<l::Hover>> {

@@ -12,6 +12,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A client talking to an in-process server.
 pub struct TestClient {
+    stats: crate::server::Stats,
     out: mpsc::UnboundedSender<Value>,
     incoming: mpsc::UnboundedReceiver<Value>,
     queue: VecDeque<Value>,
@@ -52,7 +53,14 @@ impl TestClient {
     pub fn start() -> Self {
         let (client_end, server_end) = tokio::io::duplex(1 << 20);
         let (server_read, server_write) = tokio::io::split(server_end);
-        tokio::spawn(crate::serve(server_read, server_write, Vec::new()));
+        let mut stats = None;
+        let (service, socket) = tower_lsp_server::LspService::new(|client| {
+            let backend = crate::Backend::new(client, Vec::new());
+            stats = Some(backend.stats());
+            backend
+        });
+        let stats = stats.expect("the backend is built at once");
+        tokio::spawn(crate::serve_service(server_read, server_write, service, socket));
         let (client_read, mut client_write) = tokio::io::split(client_end);
         let (out, mut out_rx) = mpsc::unbounded_channel::<Value>();
         tokio::spawn(async move {
@@ -77,7 +85,13 @@ impl TestClient {
                 }
             }
         });
-        TestClient { out, incoming, queue: VecDeque::new(), next_id: 0 }
+        TestClient { stats, out, incoming, queue: VecDeque::new(), next_id: 0 }
+    }
+
+    /// How many times the server checked a project so far (a testing hook: edits that
+    /// arrive while a check runs are coalesced into one check).
+    pub fn checks(&self) -> usize {
+        self.stats.checks()
     }
 
     /// Sends a request and returns the whole response (`result` or `error`).

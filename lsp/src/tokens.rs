@@ -2,7 +2,7 @@
 //! analysis knows (declarations, locals, payload fields).
 
 use crate::lexer::{self, StrPiece, Tok, Token};
-use crate::position::{utf16_len, LineIndex};
+use crate::position::utf16_len;
 use journey_compiler::check::DeclKind;
 use journey_compiler::index::{Entry, Index};
 use journey_compiler::sources::FileId;
@@ -195,10 +195,12 @@ fn string(text: &str, span: std::ops::Range<usize>, names: &Names, out: &mut Vec
     }
 }
 
-/// Encodes classified tokens as LSP's relative positions, one token per line piece.
+/// Encodes classified tokens as LSP's relative positions, one token per line piece. Tokens
+/// come in text order, so positions are counted by walking the text once (linear even on one
+/// very long line).
 fn encode(text: &str, toks: &[Classified]) -> Vec<l::SemanticToken> {
-    let lines = LineIndex::new(text);
     let mut out = Vec::with_capacity(toks.len());
+    let mut walk = Walk::default();
     let (mut last_line, mut last_col) = (0u32, 0u32);
     for (range, kind, mods) in toks {
         let mut start = range.start;
@@ -207,7 +209,7 @@ fn encode(text: &str, toks: &[Classified]) -> Vec<l::SemanticToken> {
             let body = piece.trim_end_matches(['\n', '\r']);
             let len = utf16_len(body);
             if len > 0 {
-                let p = lines.position(text, start);
+                let p = walk.to(text, start);
                 let delta_line = p.line - last_line;
                 let delta_start = if delta_line == 0 { p.character - last_col } else { p.character };
                 out.push(l::SemanticToken {
@@ -226,13 +228,45 @@ fn encode(text: &str, toks: &[Classified]) -> Vec<l::SemanticToken> {
     out
 }
 
+/// A position moving forward through a text: byte offset, line, UTF-16 column.
+#[derive(Default)]
+struct Walk {
+    offset: usize,
+    line: u32,
+    character: u32,
+}
+
+impl Walk {
+    /// Moves to byte `offset` (a char boundary) and returns its position; moving back starts
+    /// over from the text's start.
+    fn to(&mut self, text: &str, offset: usize) -> l::Position {
+        if offset < self.offset {
+            *self = Walk::default();
+        }
+        for &b in &text.as_bytes()[self.offset..offset] {
+            match b {
+                b'\n' => {
+                    self.line += 1;
+                    self.character = 0;
+                }
+                // A UTF-8 continuation byte adds nothing; a 4-byte character is 2 UTF-16 units.
+                0x80..=0xBF => {}
+                0xF0..=0xFF => self.character += 2,
+                _ => self.character += 1,
+            }
+        }
+        self.offset = offset;
+        l::Position::new(self.line, self.character)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn decode(text: &str, names: &Names) -> Vec<(String, Kind)> {
         let toks = tokens(text, names);
-        let lines: Vec<&str> = text.split('\n').collect();
+        let lines: Vec<Vec<u16>> = text.split('\n').map(|l| l.encode_utf16().collect()).collect();
         let (mut line, mut col) = (0usize, 0usize);
         let mut out = Vec::new();
         for t in toks {
@@ -242,8 +276,7 @@ mod tests {
             } else {
                 col += t.delta_start as usize;
             }
-            let units: Vec<u16> = lines[line].encode_utf16().collect();
-            let s = String::from_utf16_lossy(&units[col..col + t.length as usize]);
+            let s = String::from_utf16_lossy(&lines[line][col..col + t.length as usize]);
             let kind = TYPES_KIND[t.token_type as usize];
             out.push((s, kind));
         }
@@ -265,6 +298,59 @@ mod tests {
         Kind::Interface,
         Kind::EnumMember,
     ];
+
+    /// Tokens encoded by converting each start with a [`LineIndex`] (the reference).
+    fn reference(text: &str, toks: &[Classified]) -> Vec<l::SemanticToken> {
+        let lines = crate::position::LineIndex::new(text);
+        let mut out = Vec::new();
+        let (mut last_line, mut last_col) = (0u32, 0u32);
+        for (range, kind, mods) in toks {
+            let mut start = range.start;
+            for piece in text[range.clone()].split_inclusive('\n') {
+                let body = piece.trim_end_matches(['\n', '\r']);
+                if !body.is_empty() {
+                    let p = lines.position(text, start);
+                    let delta_line = p.line - last_line;
+                    let delta_start = if delta_line == 0 { p.character - last_col } else { p.character };
+                    out.push(l::SemanticToken {
+                        delta_line,
+                        delta_start,
+                        length: utf16_len(body),
+                        token_type: *kind as u32,
+                        token_modifiers_bitset: *mods,
+                    });
+                    (last_line, last_col) = (p.line, p.character);
+                }
+                start += piece.len();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn long_lines_with_wide_characters_encode_right() {
+        let mut names = Names::default();
+        names.decls.insert("CartAdd".into(), DeclKind::Event);
+        // One long line (about 150 KB) of strings with accents, CJK and emoji, interpolations,
+        // comments and names; then a multi-line comment and a CRLF line.
+        let piece = "let é = \"hé 中 🙂 ${lower(event.to)} 🙂\" + 1d /* c 🙂 */ start on CartAdd ";
+        let text = format!("journey J {{ {} }}\n/* a\r\n 🙂é */ let x = 'é'\r\nwait 1h", piece.repeat(2_000));
+        let toks = lexer::lex(&text);
+        let mut classified = Vec::new();
+        classify(&text, &toks, &names, &mut classified, 0);
+        let got = encode(&text, &classified);
+        assert_eq!(got, reference(&text, &classified));
+        assert_eq!(got.len(), tokens(&text, &names).len());
+        // The last tokens of the long line decode to their text.
+        let decoded = decode(&text, &names);
+        let last_event = decoded.iter().rposition(|(s, k)| s == "CartAdd" && *k == Kind::Event);
+        assert!(last_event.is_some_and(|i| decoded[i - 1].0 == "on"), "{:?}", &decoded[decoded.len() - 12..]);
+        assert_eq!(decoded.iter().filter(|(s, k)| s == " 🙂\"" && *k == Kind::String).count(), 2_000);
+        assert_eq!(
+            decoded[decoded.len() - 2..],
+            [("wait".to_string(), Kind::Keyword), ("1h".to_string(), Kind::Number)]
+        );
+    }
 
     #[test]
     fn classifies_and_splits_lines() {

@@ -108,6 +108,7 @@ pub struct World {
     /// Schema registries by search paths, kept across project reloads (their resolved types
     /// are cached inside).
     registries: HashMap<Vec<PathBuf>, Arc<SchemaRegistry>>,
+    checks: usize,
 }
 
 /// The path a document is known by: its file path, or its URI's text when it is not a file.
@@ -198,6 +199,11 @@ impl World {
         root
     }
 
+    /// How many times a project was checked (an analysis computed, not taken from the cache).
+    pub fn checks(&self) -> usize {
+        self.checks
+    }
+
     /// The analysis of the project rooted at `root` (checked again only if something changed).
     pub fn analysis(&mut self, root: &Path) -> Arc<Analysis> {
         if !self.projects.contains_key(root) {
@@ -210,6 +216,7 @@ impl World {
                 return a.clone();
             }
         }
+        self.checks += 1;
         let a = Arc::new(self.analyze(root));
         if let Some(p) = self.projects.get_mut(root) {
             p.analysis = Some((generation, a.clone()));

@@ -313,6 +313,99 @@ async fn completion_in_context() {
     c.shutdown().await;
 }
 
+/// Sorted labels, for comparing item sets.
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_in_a_string_not_closed_yet() {
+    let dir = project();
+    let (mut c, main, common) = start(&dir).await;
+    c.diagnostics(&main).await;
+    c.open(&common, COMMON).await;
+    let mut version = 1;
+    // Completes at the end of `line`, typed into `base` on a line of its own after `after`:
+    // once with the string closed (`closing` after the cursor), once as typed (no closing
+    // quote, the cursor at the end of the line). `after` empty: at the very end of the file.
+    let mut both = async |uri: &str, base: &str, after: &str, line: &str, closing: &str| {
+        let mut out = Vec::new();
+        for close in [closing, ""] {
+            let text = if after.is_empty() {
+                format!("{base}{line}{close}")
+            } else {
+                base.replacen(after, &format!("{after}{line}{close}\n"), 1)
+            };
+            version += 1;
+            change(&mut c, uri, version, &text).await;
+            let at = pos(&text, &format!("{after}{line}"), after.len() + line.len());
+            out.push(c.request("textDocument/completion", doc_pos(uri, at)).await);
+        }
+        let unclosed = out.pop().unwrap();
+        (out.pop().unwrap(), unclosed)
+    };
+
+    // `xdm "`: classes; `with "` and `, "`: the class's field groups; each with or without
+    // a prefix typed, and at the very end of the file.
+    let profile = "https://ns.adobe.com/xdm/context/profile";
+    let with = "schema X = xdm \"https://ns.adobe.com/xdm/context/profile\"\n    with \"";
+    let comma = format!("{with}https://ns.adobe.com/xdm/context/profile-person-details\", \"");
+    let cases = [
+        ("audience VIP\n", "schema X = xdm \""),
+        ("audience VIP\n", "schema X = xdm \"https://ns.adobe.com/xdm/context/pro"),
+        ("", "\nschema X = xdm \""),
+        ("audience VIP\n", with),
+        ("", &format!("\n{with}")),
+        ("audience VIP\n", &comma),
+    ];
+    for (after, line) in cases {
+        let (closed, unclosed) = both(&common, COMMON, after, line, "\"").await;
+        let (want, got) = (sorted(labels(&closed)), sorted(labels(&unclosed)));
+        assert!(!want.is_empty(), "{line:?}: nothing even when closed");
+        assert_eq!(got, want, "{line:?}");
+        let first = &unclosed["result"][0]["textEdit"];
+        assert!(first["newText"].as_str().unwrap().ends_with('"'), "the id closes the string: {first}");
+        let closed_first = &closed["result"][0]["textEdit"];
+        assert!(!closed_first["newText"].as_str().unwrap().ends_with('"'), "{closed_first}");
+        assert_eq!(first["range"]["start"], closed_first["range"]["start"], "{line:?}");
+        if line.ends_with("xdm \"") {
+            assert!(got.contains(&profile.to_string()), "{got:?}");
+        }
+        if line.contains("with") {
+            assert!(got.iter().all(|i| !i.contains("experienceevent-commerce")), "{line:?}: the profile's groups");
+        }
+    }
+
+    // `inAudience("` (and `inSegment("`), with or without the name begun.
+    for line in ["  if inAudience(\"", "  if inAudience(\"V", "  let s = inSegment(\""] {
+        let (closed, unclosed) = both(&main, MAIN, "  start on CartAdd\n", line, "\")").await;
+        assert_eq!(labels(&closed), ["VIP"], "{line:?}");
+        assert_eq!(labels(&unclosed), ["VIP"], "{line:?}");
+    }
+
+    // Neighbours: an unclosed plain string, a line comment and an unclosed block comment at
+    // the end of their line offer nothing (not keywords); an unclosed `${` still completes.
+    for (line, want) in [
+        ("  let s = \"hello ", None),
+        ("  // a note ", None),
+        ("  /* a note ", None),
+        ("  let s = 'hello ", None),
+        ("  let s = \"Hi ${profile.person.", Some("name")),
+    ] {
+        let text = MAIN.replacen("  start on CartAdd\n", &format!("  start on CartAdd\n{line}\n"), 1);
+        version += 1;
+        change(&mut c, &main, version, &text).await;
+        let at = pos(&text, line, line.len());
+        let items = labels(&c.request("textDocument/completion", doc_pos(&main, at)).await);
+        match want {
+            None => assert!(items.is_empty(), "{line:?}: {items:?}"),
+            Some(w) => assert!(items.contains(&w.to_string()), "{line:?}: {items:?}"),
+        }
+    }
+    c.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn definition_references_and_symbols() {
     let dir = project();

@@ -1,0 +1,103 @@
+//! The generated project the language server benchmarks edit: schemas, events, an audience,
+//! an action, a data source, then 50-line journeys up to the size asked for.
+#![allow(dead_code)]
+
+/// The declarations the journeys use.
+pub const HEADER: &str = r#"/// The customer profile.
+profile = xdm "https://ns.adobe.com/xdm/context/profile"
+    with "https://ns.adobe.com/xdm/context/profile-person-details",
+         "https://ns.adobe.com/xdm/context/profile-personal-details"
+
+/// Site commerce events.
+schema CommerceEvent = xdm "https://ns.adobe.com/xdm/context/experienceevent"
+    with "https://ns.adobe.com/xdm/context/experienceevent-commerce"
+
+event CartAdd: CommerceEvent {
+  key identityMap.Email[0].id
+  when eventType == "commerce.productListAdds"
+}
+
+event Purchase: CommerceEvent {
+  key identityMap.Email[0].id
+  when eventType == "commerce.purchases"
+}
+
+audience VIP
+
+action SendEmail(to: string, template: string, vars: map<string>?) = http POST "https://mail.example.com/send" {
+  body { to: to, template_id: template, data: vars }
+  timeout 5s
+  retry 3 backoff 2s
+  returns { messageId: string }
+}
+
+datasource Loyalty(memberId: string) = http GET "https://loyalty.example.com/members/{memberId}" {
+  timeout 2s
+  cache 10m
+  returns { tier: string, points: int }
+}
+"#;
+
+/// One journey of 50 lines.
+pub fn journey(i: usize) -> String {
+    format!(
+        r#"
+/// Generated journey {i}.
+journey Recovery{i} {{
+  start on CartAdd
+  reentry after 7d
+  timeout 30d
+  exit on Purchase
+
+  let email = profile.personalEmail.address ?? ""
+  let first = profile.person.name.firstName ?? "there"
+  let cartId = event.commerce.cart.cartID ?? ""
+  let items = event.productListItems
+  if count(items) == 0 {{ end "empty" }}
+  let item = items[0]
+  let value = item.priceTotal ?? 0.0
+  wait 1h
+
+  let member = fetch Loyalty(email) on error {{ }}
+  split {{
+    10% "control" -> {{ }}
+    45% "A" -> {{
+      call SendEmail(to: email, template: "a-{i}", vars: {{ name: first, cart: cartId }})
+    }}
+    45% "B" -> {{
+      if value >= 100 and member.tier == "gold" {{
+        call SendEmail(to: email, template: "b-{i}", vars: {{ name: first, code: "VIP" }})
+      }} else {{
+        call SendEmail(to: email, template: "b-{i}", vars: {{ name: first }})
+      }}
+    }}
+  }}
+
+  await {{
+    on Purchase as p where p.commerce.cart.cartID == cartId -> {{
+      end "recovered"
+    }}
+    after 2d -> {{ }}
+  }}
+
+  if inAudience("VIP") and (member.points ?? 0) > 1000 {{
+    call SendEmail(to: email, template: "vip-{i}", vars: {{ name: "${{first}} (VIP)" }})
+  }} else {{
+    wait 1d
+  }}
+  end "not-recovered"
+}}
+"#
+    )
+}
+
+/// A file of at least `lines` lines.
+pub fn project(lines: usize) -> String {
+    let mut out = HEADER.to_string();
+    let mut i = 0;
+    while out.lines().count() < lines {
+        out.push_str(&journey(i));
+        i += 1;
+    }
+    out
+}

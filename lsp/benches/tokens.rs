@@ -1,0 +1,80 @@
+//! Semantic tokens of a 1 MB file on one line (minified or generated text): the time to
+//! compute them (`tokens::tokens`, the server's work for `textDocument/semanticTokens/full`)
+//! and the whole request through an in-process server. Positions are counted by walking the
+//! text once, so the time is linear in the line's length. Plain timing; prints medians.
+//!
+//! Run: `cargo bench -p journey-lsp --bench tokens`
+
+use journey_lsp::testing::TestClient;
+use journey_lsp::tokens::{tokens, Names};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Declarations and journeys on a single line, at least `bytes` long, with accents and emoji.
+fn one_line(bytes: usize) -> String {
+    let mut s = String::from("type Signup = { email: string, seats: int } event SignUp: Signup { key email } ");
+    let mut i = 0;
+    while s.len() < bytes {
+        i += 1;
+        s.push_str(&format!(
+            "journey J{i} {{ start on SignUp let who = event.email let note = \"é 🙂 ${{who}}\" \
+             if event.seats > {i} {{ wait 1h }} else {{ wait 1d }} end \"done\" }} "
+        ));
+    }
+    s.push('\n');
+    s
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing else: run briefly then.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let runs = if quick { 1 } else { 7 };
+    let text = one_line(1 << 20);
+
+    let mut times = Vec::new();
+    let mut count = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        count = tokens(&text, &Names::default()).len();
+        times.push(t.elapsed());
+    }
+    eprintln!("{} bytes on one line, {count} tokens: tokens() median {:?}", text.len(), median(times));
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async move {
+        let dir = std::env::temp_dir().join(format!("journey-lsp-tokens-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temp folder");
+        let path = dir.join("minified.journey");
+        std::fs::write(&path, &text).expect("write the file");
+        let uri = tower_lsp_server::ls_types::Uri::from_file_path(&path).expect("a file URI").as_str().to_string();
+        let mut c = TestClient::start();
+        c.initialize().await;
+        let t = Instant::now();
+        c.open(&uri, &text).await;
+        let diags = c.diagnostics(&uri).await;
+        assert!(diags.is_empty(), "the generated line checks clean: {:?}", &diags[..diags.len().min(3)]);
+        eprintln!("open -> diagnostics {:?}", t.elapsed());
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            let r = c.request("textDocument/semanticTokens/full", json!({"textDocument": {"uri": uri}})).await;
+            times.push(t.elapsed());
+            let data = r["result"]["data"].as_array().map(Vec::len).unwrap_or(0);
+            assert_eq!(data, count * 5, "five numbers a token");
+        }
+        eprintln!("semanticTokens/full request: median {:?}", median(times));
+        c.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
