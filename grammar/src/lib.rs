@@ -34,14 +34,39 @@ use serde::Serialize;
 use parser::{JourneyParser, Rule};
 
 /// A syntax error: where, what was expected, and a one-line message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct SyntaxError {
-    /// Where the parser stopped.
+    /// Where the parser stopped (for an unclosed `{`: the `{`).
     pub span: Span,
     /// A one-line message, e.g. "expected `}` or a statement, found `=`".
     pub message: String,
     /// What would have been accepted there, in user words (`a statement`, `` `}` ``).
     pub expected: Vec<String>,
+    /// What kind of mistake it is.
+    pub kind: SyntaxErrorKind,
+    /// The label at `span`, when "expected ..." does not say it.
+    pub label: Option<String>,
+    /// Other places that matter, with what to say there.
+    pub labels: Vec<(Span, String)>,
+    /// How to fix it.
+    pub help: Option<String>,
+    /// A replacement that fixes it: the text at the span becomes the string.
+    pub fix: Option<(Span, String)>,
+}
+
+/// The kinds of syntax error later stages tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum SyntaxErrorKind {
+    /// Something the grammar does not accept here.
+    #[default]
+    Unexpected,
+    /// A `{` (the error's span) that is never closed: what follows it until the parser noticed
+    /// is not the structure the user meant, so later stages say nothing about it.
+    Unclosed,
+    /// A duration with a unit the language does not have (`30min`, `1mo`, `2 days`).
+    DurationUnit,
+    /// A label or name written without the quotes it needs (`end A`).
+    Unquoted,
 }
 
 /// The result of parsing one file.
@@ -57,7 +82,7 @@ fn too_deep(at: usize) -> SyntaxError {
     SyntaxError {
         span: Span::new(at, at + 1),
         message: format!("nesting too deep (more than {} levels)", scan::MAX_NESTING),
-        expected: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -321,8 +321,13 @@ impl Checker<'_> {
                     all_end &= e;
                     (d, body)
                 });
-                if after.is_none() {
+                // An `after` arm that did not parse has been reported already.
+                let text = self.sources.get(self.file).text.get(span.start..span.end).unwrap_or("");
+                let broken_after = text.lines().any(|l| l.trim_start().starts_with("after"));
+                if after.is_none() && !broken_after {
                     self.report(CheckError::AwaitNoTimeout { keyword: stmt.keyword });
+                }
+                if after.is_none() {
                     all_end = false;
                 }
                 ends = all_end;
