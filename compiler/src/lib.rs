@@ -137,8 +137,8 @@ pub fn schema_warnings(registry: &SchemaRegistry, sources: &mut Sources) -> Vec<
             _ => continue,
         };
         let Ok(text) = std::fs::read_to_string(path) else { continue };
-        let offset = match (find, line_col) {
-            (Some(id), _) => text.find(&id).unwrap_or(0),
+        let offset = match (&find, line_col) {
+            (Some(id), _) => text.find(id.as_str()).unwrap_or(0),
             (None, Some((line, col))) => {
                 let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
                 (start + col.saturating_sub(1)).min(text.len())
@@ -149,7 +149,11 @@ pub fn schema_warnings(registry: &SchemaRegistry, sources: &mut Sources) -> Vec<
         while !text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let end = text[offset..].chars().next().map(|c| offset + c.len_utf8()).unwrap_or(offset);
+        // The whole repeated `$id`; one character at a JSON syntax error.
+        let end = match &find {
+            Some(id) if text[offset..].starts_with(id.as_str()) => offset + id.len(),
+            _ => text[offset..].chars().next().map(|c| offset + c.len_utf8()).unwrap_or(offset),
+        };
         let id = sources.add(relative(path), path.clone(), text);
         out.push(
             Diagnostic::warning("W0004", message, id, journey_grammar::ast::Span::new(offset, end), "here")

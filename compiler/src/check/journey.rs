@@ -497,6 +497,7 @@ impl Checker<'_> {
                 returns = h.returns.clone();
                 args = vec![None; h.params.len()];
                 let mut positional = 0usize;
+                let mut misnamed = false;
                 for a in &c.args {
                     let v = self.expr(&a.value, scope);
                     let idx = match &a.name {
@@ -515,6 +516,7 @@ impl Checker<'_> {
                                     at: n.span,
                                     suggestion,
                                 });
+                                misnamed = true;
                                 continue;
                             }
                         },
@@ -557,7 +559,8 @@ impl Checker<'_> {
                     .filter(|((_, t), a)| a.is_none() && !t.is_nullable())
                     .map(|((n, _), _)| n.as_str())
                     .collect();
-                if !missing.is_empty() {
+                // A misspelled name (`too:`) is the missing argument: it is reported already.
+                if !missing.is_empty() && !misnamed {
                     self.report(CheckError::Argument {
                         error: ArgumentError::Missing {
                             callee: h.name.clone(),
