@@ -120,6 +120,8 @@ pub fn parse(src: &str) -> Parsed {
 }
 
 /// Parses a single expression (for `journey eval`).
+// One error, returned once per call: its size does not matter.
+#[allow(clippy::result_large_err)]
 pub fn parse_expr(src: &str) -> Result<Expr, SyntaxError> {
     parser::ensure_call_limit(src.len());
     if let Some(at) = scan::scan(src, 0).too_deep {
