@@ -1,5 +1,5 @@
 //! The language's semantics as data: `tests/semantics/*.journey` hold one file per topic, each
-//! test asserting one rule of the design contract (LANGUAGE.md). This harness runs them through
+//! test asserting one rule of the design contract (docs/language.md). This harness runs them through
 //! `journey test --format json` and lists every failure with its reason and path.
 
 use std::process::Command;

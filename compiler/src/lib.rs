@@ -65,7 +65,16 @@ pub(crate) fn check_parsed(
 ) -> (Checked, Option<index::Index>) {
     let mut diagnostics = Vec::new();
     let mut files = Vec::with_capacity(parsed.len());
+    // From each `{` left open to where the parser noticed: the statements there are not nested
+    // as the user meant, so "unreachable code" in that stretch is a consequence, not news.
+    let mut misnested: Vec<(FileId, journey_grammar::ast::Span)> = Vec::new();
     for (id, parsed) in parsed {
+        for e in &parsed.errors {
+            if e.kind == journey_grammar::SyntaxErrorKind::Unclosed {
+                let end = e.labels.last().map_or(e.span.end, |(s, _)| s.end);
+                misnested.push((id, journey_grammar::ast::Span::new(e.span.start, end)));
+            }
+        }
         // Impossible dates and times parse; the checker reports them (E0017).
         diagnostics.extend(parsed.errors.into_iter().map(|e| syntax_diagnostic(id, e)));
         files.push((id, parsed.file));
@@ -75,6 +84,11 @@ pub(crate) fn check_parsed(
         checker = checker.with_index();
     }
     let (program, mut diags, references, index) = checker.run_indexed();
+    diags.retain(|d| {
+        let s = d.primary.span;
+        !(d.code == "E0012"
+            && misnested.iter().any(|(f, r)| *f == d.primary.file && r.start < s.start && s.start < r.end))
+    });
     diagnostics.append(&mut diags);
     diag::sort(&mut diagnostics);
     (Checked { program, diagnostics, files, references }, index)
@@ -125,8 +139,8 @@ pub fn schema_warnings(registry: &SchemaRegistry, sources: &mut Sources) -> Vec<
             _ => continue,
         };
         let Ok(text) = std::fs::read_to_string(path) else { continue };
-        let offset = match (find, line_col) {
-            (Some(id), _) => text.find(&id).unwrap_or(0),
+        let offset = match (&find, line_col) {
+            (Some(id), _) => text.find(id.as_str()).unwrap_or(0),
             (None, Some((line, col))) => {
                 let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
                 (start + col.saturating_sub(1)).min(text.len())
@@ -137,7 +151,11 @@ pub fn schema_warnings(registry: &SchemaRegistry, sources: &mut Sources) -> Vec<
         while !text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let end = text[offset..].chars().next().map(|c| offset + c.len_utf8()).unwrap_or(offset);
+        // The whole repeated `$id`; one character at a JSON syntax error.
+        let end = match &find {
+            Some(id) if text[offset..].starts_with(id.as_str()) => offset + id.len(),
+            _ => text[offset..].chars().next().map(|c| offset + c.len_utf8()).unwrap_or(offset),
+        };
         let id = sources.add(relative(path), path.clone(), text);
         out.push(
             Diagnostic::warning("W0004", message, id, journey_grammar::ast::Span::new(offset, end), "here")
@@ -157,13 +175,18 @@ fn relative(path: &std::path::Path) -> String {
     shown.display().to_string()
 }
 
-pub(crate) fn syntax_diagnostic(file: FileId, e: journey_grammar::SyntaxError) -> Diagnostic {
-    let label = if e.expected.is_empty() {
-        "unexpected here".to_string()
-    } else {
-        format!("expected {}", or_list(&e.expected))
+/// The diagnostic (E0001) for a syntax error of `file`.
+pub fn syntax_diagnostic(file: FileId, e: journey_grammar::SyntaxError) -> Diagnostic {
+    let label = match (e.label, e.expected.is_empty()) {
+        (Some(l), _) => l,
+        (None, true) => "unexpected here".to_string(),
+        (None, false) => format!("expected {}", or_list(&e.expected)),
     };
-    Diagnostic::error("E0001", e.message, file, e.span, label)
+    let mut d = Diagnostic::error("E0001", e.message, file, e.span, label);
+    for (span, message) in e.labels {
+        d = d.with_label(file, span, message);
+    }
+    d.with_help_opt(e.help).with_fix(e.fix.map(|(span, replacement)| diag::Fix { span, replacement }))
 }
 
 fn or_list(items: &[String]) -> String {

@@ -37,14 +37,39 @@ use serde::Serialize;
 use parser::{JourneyParser, Rule};
 
 /// A syntax error: where, what was expected, and a one-line message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct SyntaxError {
-    /// Where the parser stopped.
+    /// Where the parser stopped (for an unclosed `{`: the `{`).
     pub span: Span,
     /// A one-line message, e.g. "expected `}` or a statement, found `=`".
     pub message: String,
     /// What would have been accepted there, in user words (`a statement`, `` `}` ``).
     pub expected: Vec<String>,
+    /// What kind of mistake it is.
+    pub kind: SyntaxErrorKind,
+    /// The label at `span`, when "expected ..." does not say it.
+    pub label: Option<String>,
+    /// Other places that matter, with what to say there.
+    pub labels: Vec<(Span, String)>,
+    /// How to fix it.
+    pub help: Option<String>,
+    /// A replacement that fixes it: the text at the span becomes the string.
+    pub fix: Option<(Span, String)>,
+}
+
+/// The kinds of syntax error later stages tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum SyntaxErrorKind {
+    /// Something the grammar does not accept here.
+    #[default]
+    Unexpected,
+    /// A `{` (the error's span) that is never closed: what follows it until the parser noticed
+    /// is not the structure the user meant, so later stages say nothing about it.
+    Unclosed,
+    /// A duration with a unit the language does not have (`30min`, `1mo`, `2 days`).
+    DurationUnit,
+    /// A label or name written without the quotes it needs (`end A`).
+    Unquoted,
 }
 
 /// The result of parsing one file.
@@ -60,7 +85,7 @@ fn too_deep(at: usize) -> SyntaxError {
     SyntaxError {
         span: Span::new(at, at + 1),
         message: format!("nesting too deep (more than {} levels)", scan::MAX_NESTING),
-        expected: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -98,6 +123,8 @@ pub fn parse(src: &str) -> Parsed {
 }
 
 /// Parses a single expression (for `journey eval`).
+// One error, returned once per call: its size does not matter.
+#[allow(clippy::result_large_err)]
 pub fn parse_expr(src: &str) -> Result<Expr, SyntaxError> {
     parser::ensure_call_limit(src.len());
     if let Some(at) = scan::scan(src, 0).too_deep {

@@ -121,9 +121,13 @@ fn unclosed_journey_at_end() {
     let src = "type T = { a: int }\nevent E: T { key a }\njourney J {\n  start on E\n  if a == 1 {\n    wait 1h\n  }\n";
     let parsed = parse(src);
     assert_eq!(parsed.errors.len(), 1, "{:#?}", parsed.errors);
+    // Reported at the `{` left open (the `if` is closed, so the journey's), naming it; where
+    // the parser noticed is a secondary label.
     let e = &parsed.errors[0];
-    assert_eq!(e.message, "unclosed `{`: expected `}` or a statement, found end of file");
-    assert_eq!(e.span, Span::new(src.len(), src.len()));
+    assert_eq!(e.message, "unclosed `{`: journey `J` is never closed");
+    let brace = src.find("J {").unwrap() + 2;
+    assert_eq!(e.span, Span::new(brace, brace + 1));
+    assert_eq!(e.labels.last().map(|l| l.0), Some(Span::new(src.len(), src.len())));
     assert_eq!(parsed.file.items.len(), 3);
     assert_eq!(stmt_kinds(&journey(&parsed, "J").body.stmts), ["if"]);
 }
@@ -133,8 +137,12 @@ fn unclosed_block_before_next_declaration() {
     let src = "journey J {\n  if a {\n    wait 1h\n\njourney K {\n  end\n}\n";
     let parsed = parse(src);
     assert_eq!(parsed.errors.len(), 1, "{:#?}", parsed.errors);
-    assert_eq!(line_of(src, parsed.errors[0].span.start), 5);
-    assert!(parsed.errors[0].message.contains("found `journey`"), "{}", parsed.errors[0].message);
+    let e = &parsed.errors[0];
+    assert_eq!(line_of(src, e.span.start), 2, "at the `if`'s `{{`");
+    assert_eq!(e.message, "unclosed `{`: the `if` block is never closed");
+    let (noticed, label) = e.labels.last().unwrap();
+    assert_eq!(line_of(src, noticed.start), 5);
+    assert!(label.contains("at `journey`"), "{label}");
     assert_eq!(stmt_kinds(&journey(&parsed, "J").body.stmts), ["if"]);
     assert_eq!(stmt_kinds(&journey(&parsed, "K").body.stmts), ["end"]);
 }

@@ -1,4 +1,4 @@
-//! Every snippet of LANGUAGE.md parses without errors, into the expected shapes.
+//! Every snippet of docs/language.md parses without errors, into the expected shapes.
 
 use journey_grammar::ast::*;
 use journey_grammar::parse;

@@ -16,7 +16,14 @@ fn clean(p: &Parsed, i: usize, text_len: usize) -> bool {
     let items = &p.file.items;
     let it = &items[i];
     let next = items.get(i + 1).map(|n| n.span.start).unwrap_or(text_len);
-    !matches!(it.kind, ItemKind::Error) && !p.errors.iter().any(|e| e.span.end >= it.span.start && e.span.start <= next)
+    !matches!(it.kind, ItemKind::Error)
+        && !p.errors.iter().map(extent).any(|e| e.end >= it.span.start && e.start <= next)
+}
+
+/// Everything an error points at: its span and its labels (an unclosed `{` reaches to where
+/// the parser noticed).
+fn extent(e: &SyntaxError) -> Span {
+    e.labels.iter().fold(e.span, |a, (s, _)| a.to(*s))
 }
 
 fn try_reparse(old: &str, old_parsed: &Parsed, new: &str) -> Option<Parsed> {
@@ -66,7 +73,7 @@ fn try_reparse(old: &str, old_parsed: &Parsed, new: &str) -> Option<Parsed> {
     if let Some(s) = sentinel {
         let mut want = items[s].clone();
         want.shift(delta);
-        if mid.file.items.last() != Some(&want) || mid.errors.iter().any(|e| e.span.end >= want.span.start) {
+        if mid.file.items.last() != Some(&want) || mid.errors.iter().any(|e| extent(e).end >= want.span.start) {
             return None;
         }
     }
@@ -90,11 +97,11 @@ fn try_reparse(old: &str, old_parsed: &Parsed, new: &str) -> Option<Parsed> {
         c
     }));
     let errors = &old_parsed.errors;
-    out.errors.extend(errors.iter().filter(|e| e.span.end <= start && e.span.start < start).cloned());
+    out.errors.extend(errors.iter().filter(|e| extent(e).end <= start && e.span.start < start).cloned());
     out.errors.append(&mut mid.errors);
     out.errors.extend(errors.iter().filter(|e| sentinel.is_some() && e.span.start >= old_end).map(|e| {
         let mut e = e.clone();
-        e.span.shift(delta);
+        e.shift(delta);
         e
     }));
     out.errors.sort_by_key(|e| (e.span.start, e.span.end));
@@ -149,7 +156,13 @@ impl Shift for Parsed {
 
 impl Shift for SyntaxError {
     fn shift(&mut self, d: isize) {
-        let SyntaxError { span, message: _, expected: _ } = self;
+        let SyntaxError { span, labels, fix, message: _, expected: _, kind: _, label: _, help: _ } = self;
+        for (s, _) in labels {
+            s.shift(d);
+        }
+        if let Some((s, _)) = fix {
+            s.shift(d);
+        }
         span.shift(d);
     }
 }

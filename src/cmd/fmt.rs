@@ -107,12 +107,7 @@ fn show(p: &Path) -> String {
 
 /// A syntax error reported as `journey check` reports it.
 fn syntax_error(file: usize, e: journey_grammar::SyntaxError) -> Diagnostic {
-    let label = match e.expected.as_slice() {
-        [] => "unexpected here".to_string(),
-        [one] => format!("expected {one}"),
-        [init @ .., last] => format!("expected {} or {last}", init.join(", ")),
-    };
-    Diagnostic::error("E0001", e.message, file, e.span, label)
+    journey_compiler::syntax_diagnostic(file, e)
 }
 
 /// A file, or every `.journey` file under a folder (skipping hidden folders and `target`).

@@ -260,10 +260,11 @@ impl Checker<'_> {
         let mut params = Vec::new();
         for p in &h.params {
             if params.iter().any(|(n, _): &(String, Ty)| *n == p.name.name) {
+                let first = h.params.iter().find(|q| q.name.name == p.name.name).map(|q| q.name.span);
                 self.report(CheckError::Duplicate {
                     what: Duplicated::Parameter(p.name.name.clone()),
                     at: p.name.span,
-                    first: None,
+                    first: first.map(|span| Place { file: self.file, span }),
                 });
                 continue;
             }

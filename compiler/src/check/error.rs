@@ -296,8 +296,8 @@ impl CheckError {
                     Duplicated::Parameter(name) => (
                         format!("the parameter `{name}` is declared twice"),
                         "declared again".into(),
-                        String::new(),
-                        None,
+                        "first declared here".into(),
+                        Some("give each parameter its own name"),
                     ),
                     Duplicated::RecordKey(name) => (
                         format!("the key `{name}` is given twice"),

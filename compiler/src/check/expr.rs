@@ -370,7 +370,10 @@ impl Checker<'_> {
                     format!("a list has no field `{}`", name.name),
                     format!("this is `{}`", base.ty),
                 )
-                .help(format!("take an item first: `[0].{}`, or use `first(list, x -> ...)`", name.name));
+                .help(match name.name.as_str() {
+                    "size" | "length" | "len" | "count" => "count the items with `count(list)`".to_string(),
+                    _ => format!("take an item first: `[0].{}`, or use `first(list, x -> ...)`", name.name),
+                });
                 self.report(CheckError::TypeMismatch(said));
                 return error_expr(span);
             }

@@ -321,8 +321,13 @@ impl Checker<'_> {
                     all_end &= e;
                     (d, body)
                 });
-                if after.is_none() {
+                // An `after` arm that did not parse has been reported already.
+                let text = self.sources.get(self.file).text.get(span.start..span.end).unwrap_or("");
+                let broken_after = text.lines().any(|l| l.trim_start().starts_with("after"));
+                if after.is_none() && !broken_after {
                     self.report(CheckError::AwaitNoTimeout { keyword: stmt.keyword });
+                }
+                if after.is_none() {
                     all_end = false;
                 }
                 ends = all_end;
@@ -507,6 +512,7 @@ impl Checker<'_> {
                 returns = h.returns.clone();
                 args = vec![None; h.params.len()];
                 let mut positional = 0usize;
+                let mut misnamed = false;
                 for a in &c.args {
                     let v = self.expr(&a.value, scope);
                     let idx = match &a.name {
@@ -525,6 +531,7 @@ impl Checker<'_> {
                                     at: n.span,
                                     suggestion,
                                 });
+                                misnamed = true;
                                 continue;
                             }
                         },
@@ -567,7 +574,8 @@ impl Checker<'_> {
                     .filter(|((_, t), a)| a.is_none() && !t.is_nullable())
                     .map(|((n, _), _)| n.as_str())
                     .collect();
-                if !missing.is_empty() {
+                // A misspelled name (`too:`) is the missing argument: it is reported already.
+                if !missing.is_empty() && !misnamed {
                     self.report(CheckError::Argument {
                         error: ArgumentError::Missing {
                             callee: h.name.clone(),

@@ -221,7 +221,9 @@ impl F<'_> {
     }
 
     /// A keyword that follows code: the comments before it (searched from `from`, before
-    /// `end`) go in front of it.
+    /// `end`) go in front of it. `from` may be the start of the construct (`reentry never`):
+    /// the search finds the first `word` outside comments, and the construct's own keyword
+    /// never contains it.
     pub(super) fn kw(&mut self, from: usize, end: usize, word: &str) -> Doc {
         let b = self.src.as_bytes();
         let mut pos = from;

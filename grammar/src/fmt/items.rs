@@ -112,7 +112,7 @@ impl F<'_> {
             O::Headers(entries) => cat(vec![text("headers "), self.record(entries, o.span)]),
             O::Query(entries) => cat(vec![text("query "), self.record(entries, o.span)]),
             O::Body(e) => cat(vec![text("body "), self.expr(e)]),
-            O::Auth(Auth::None) => cat(vec![text("auth "), self.kw(o.span.start + 4, o.span.end, "none")]),
+            O::Auth(Auth::None) => cat(vec![text("auth "), self.kw(o.span.start, o.span.end, "none")]),
             O::Auth(Auth::Basic { user, pass }) => {
                 let user = self.expr(user);
                 cat(vec![text("auth basic "), user, text(" "), self.expr(pass)])

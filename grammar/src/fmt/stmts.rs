@@ -54,8 +54,8 @@ impl F<'_> {
                 };
                 cat(vec![text("start on "), rule])
             }
-            S::Reentry(Reentry::Never) => cat(vec![text("reentry "), self.kw(s.span.start + 7, s.span.end, "never")]),
-            S::Reentry(Reentry::Always) => cat(vec![text("reentry "), self.kw(s.span.start + 7, s.span.end, "always")]),
+            S::Reentry(Reentry::Never) => cat(vec![text("reentry "), self.kw(s.span.start, s.span.end, "never")]),
+            S::Reentry(Reentry::Always) => cat(vec![text("reentry "), self.kw(s.span.start, s.span.end, "always")]),
             S::Reentry(Reentry::After(d)) => cat(vec![text("reentry after "), self.tok(d.span)]),
             S::Timezone(z) => cat(vec![text("timezone "), self.tok(z.span)]),
             S::Timeout(d) => cat(vec![text("timeout "), self.tok(d.span)]),

@@ -11,7 +11,7 @@ use pest::Parser;
 
 use crate::ast::{Ident, Item, ItemKind, Span};
 use crate::parser::{JourneyParser, Rule};
-use crate::{recover, Parsed, SyntaxError};
+use crate::{recover, Parsed, SyntaxError, SyntaxErrorKind};
 
 pub(crate) type P<'i> = Pair<'i, Rule>;
 
@@ -68,7 +68,7 @@ impl<'s> Lower<'s> {
     }
 
     pub fn error(&mut self, span: Span, message: impl Into<String>) {
-        self.errors.push(SyntaxError { span, message: message.into(), expected: Vec::new() });
+        self.errors.push(SyntaxError { span, message: message.into(), ..Default::default() });
     }
 
     /// Reports the syntax error at a recovery node `p`, found by re-parsing with `rule`.
@@ -85,6 +85,17 @@ impl<'s> Lower<'s> {
     pub fn report_after(&mut self, prev: Option<usize>, next_rule: Rule, rule: Rule, bad: &P) -> bool {
         let span = self.span(bad);
         let own = self.reparse(rule, span.start, span.end);
+        if let Some(e) = recover::dangling_operator(self.src, span.start) {
+            self.errors.push(e);
+            return prev.is_some_and(|p| !self.src[p..span.start].contains('\n'));
+        }
+        let same_line = prev.filter(|&p| !self.src[p..own.span.start.max(p)].contains('\n'));
+        // `wait 2 days`, `end A`: the good statement before is part of this mistake; one error
+        // covers both, so the checker does not also report `wait 2` as a number.
+        if same_line.is_some() && matches!(own.kind, SyntaxErrorKind::DurationUnit | SyntaxErrorKind::Unquoted) {
+            self.errors.push(own);
+            return true;
+        }
         // Only a region that fails at its first token can be the tail of the previous one.
         if let Some(prev) = prev.filter(|_| own.span.start <= span.start) {
             let e = self.reparse(next_rule, prev, span.end);
@@ -93,16 +104,40 @@ impl<'s> Lower<'s> {
                 return true;
             }
         }
+        // A one-line statement followed on its line by more (`end "x" "y"`) is broken as a
+        // whole: it does not count as an `end`.
+        let simple = same_line.is_some_and(|p| !self.src[p..span.start.max(p)].contains(['\n', '{']));
         self.errors.push(own);
-        false
+        simple
     }
 
     /// Reports a block whose `}` is missing (at the end of file or the next declaration).
     pub fn unclosed(&mut self, rule: Rule, p: &P) {
         let at = self.span(p).start;
         let mut e = self.reparse(rule, at, at);
-        e.message = format!("unclosed `{{`: {}", e.message);
-        self.errors.push(e);
+        // Report at the `{` left open, naming what it opened; the parser's stopping point and a
+        // `}` that closed the wrong thing become secondary labels.
+        let Some((brace, what, wrong)) = recover::left_open(self.src, self.base, at) else {
+            e.message = format!("unclosed `{{`: {}", e.message);
+            self.errors.push(e);
+            return;
+        };
+        let found = e.message.rsplit_once(", found ").map_or("here".to_string(), |(_, f)| format!("at {f}"));
+        let mut labels = Vec::new();
+        if let Some(w) = wrong {
+            labels.push((w, format!("this `}}` closes {what}, though it lines up with an outer block")));
+        }
+        labels.push((e.span, format!("`}}` still missing {found}")));
+        self.errors.push(SyntaxError {
+            span: brace,
+            message: format!("unclosed `{{`: {what} is never closed"),
+            expected: vec!["`}`".into()],
+            kind: SyntaxErrorKind::Unclosed,
+            label: Some(format!("{what} opens here")),
+            labels,
+            help: Some(format!("add the `}}` that ends {what}")),
+            fix: None,
+        });
     }
 
     /// Re-parses from `at` with `rule`. The input is cut two lines after the recovery region
