@@ -224,6 +224,8 @@ pub enum HttpOptionKind {
     Retry { count: IntLit, backoff: Option<DurationLit> },
     /// `throttle N per <duration>`.
     Throttle { count: IntLit, per: DurationLit },
+    /// `concurrency N`: at most N calls in flight at once.
+    Concurrency(IntLit),
     /// `cache <duration>`.
     Cache(DurationLit),
     /// `returns <type>`.

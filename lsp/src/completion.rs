@@ -27,7 +27,7 @@ const STATEMENT_KEYWORDS: &[&str] =
 const SETTING_KEYWORDS: &[&str] = &["start", "reentry", "timezone", "timeout", "active", "exit"];
 const TEST_KEYWORDS: &[&str] = &["start", "profile", "audience", "mock", "send", "after", "expect"];
 const OPTION_KEYWORDS: &[&str] =
-    &["headers", "query", "body", "auth", "timeout", "retry", "throttle", "cache", "returns"];
+    &["headers", "query", "body", "auth", "timeout", "retry", "throttle", "concurrency", "cache", "returns"];
 const EXPR_KEYWORDS: &[&str] = &["and", "or", "not", "in", "is", "null", "true", "false", "if", "then", "else"];
 const TYPES: &[&str] =
     &["string", "int", "number", "bool", "date", "datetime", "localdatetime", "time", "duration", "list", "map"];

@@ -234,6 +234,7 @@ pub const KEYWORDS: &[&str] = &[
     "backoff",
     "throttle",
     "per",
+    "concurrency",
     "cache",
     "returns",
     "start",
