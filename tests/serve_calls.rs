@@ -123,7 +123,8 @@ impl Endpoint {
 
 /// A project whose journeys all start on `Arm` and wait until `fireAt`, then call an action.
 fn project(dir: &Path, journeys: &[(&str, &str, u16)]) {
-    let mut src = String::from("type ArmPayload = { user: string, fireAt: datetime }\nevent Arm: ArmPayload { key user }\n");
+    let mut src =
+        String::from("type ArmPayload = { user: string, fireAt: datetime }\nevent Arm: ArmPayload { key user }\n");
     for (name, options, port) in journeys {
         src.push_str(&format!(
             "action {name}Call(user: string) = http POST \"http://127.0.0.1:{port}/{name}\" {{\n  body {{ user: user }}\n  {options}\n}}\n\
@@ -139,7 +140,10 @@ fn arm(api: &Api, url: &str, n: usize, delay_ms: i64) {
     let due = jiff::Timestamp::now().as_millisecond() + delay_ms;
     let fire_at = jiff::Timestamp::from_millisecond(due).expect("time").to_string();
     let batch: Vec<String> = (0..n)
-        .map(|i| json!({"id": format!("arm-{i}"), "event": "Arm", "payload": {"user": format!("u{i}"), "fireAt": fire_at}}).to_string())
+        .map(|i| {
+            json!({"id": format!("arm-{i}"), "event": "Arm", "payload": {"user": format!("u{i}"), "fireAt": fire_at}})
+                .to_string()
+        })
         .collect();
     let (status, r) = api.post(&format!("{url}/events"), &batch.join("\n"));
     assert_eq!(status, 200, "{r}");
@@ -170,7 +174,8 @@ fn a_storm_of_due_calls_reaches_a_slow_endpoint_within_the_limit_once_per_key() 
     let api = Api::new();
     // A declared limit, and the default of 64 per host; the first 40 connections to the
     // declared one are reset before any answer.
-    let (limited, shared) = (Endpoint::start(Duration::from_millis(20), 40), Endpoint::start(Duration::from_millis(20), 0));
+    let (limited, shared) =
+        (Endpoint::start(Duration::from_millis(20), 40), Endpoint::start(Duration::from_millis(20), 0));
     let dir = temp_dir("serve-calls-storm");
     project(&dir, &[("Limited", "concurrency 8", limited.port), ("Shared", "timeout 5s", shared.port)]);
     let server = Server::start(&dir, &dir.join("j.db"), &[]);
@@ -190,7 +195,11 @@ fn a_storm_of_due_calls_reaches_a_slow_endpoint_within_the_limit_once_per_key() 
             endpoint.peak_connections(),
             endpoint.accepted.load(Ordering::SeqCst)
         );
-        assert!(endpoint.peak_requests() <= limit, "{} requests at once; the limit is {limit}", endpoint.peak_requests());
+        assert!(
+            endpoint.peak_requests() <= limit,
+            "{} requests at once; the limit is {limit}",
+            endpoint.peak_requests()
+        );
         // Connections are kept alive and reused, so they follow the requests; a few more may be
         // open when the HTTP client's pool finishes a connection it started while a pooled one
         // came free (it keeps it for the next request). Bounded by the limit, never one per call.

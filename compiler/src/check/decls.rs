@@ -394,8 +394,12 @@ impl Checker<'_> {
                 HttpOptionKind::Concurrency(n) => {
                     if n.value < 1 || n.value > MAX_CONCURRENCY {
                         self.report(CheckError::InvalidOption(
-                            Said::new(n.span, format!("`concurrency` takes 1 to {MAX_CONCURRENCY} calls"), "out of range")
-                                .help("use e.g. `concurrency 16`; without it, calls to a host share a limit of 64"),
+                            Said::new(
+                                n.span,
+                                format!("`concurrency` takes 1 to {MAX_CONCURRENCY} calls"),
+                                "out of range",
+                            )
+                            .help("use e.g. `concurrency 16`; without it, calls to a host share a limit of 64"),
                         ));
                     }
                     out.concurrency = Some(n.value);
