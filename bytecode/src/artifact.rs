@@ -90,14 +90,93 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
     let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or(ArtifactError::NotAnArtifact)?;
     let (version, body) = rest.split_at_checked(4).ok_or(ArtifactError::NotAnArtifact)?;
     let found = u32::from_le_bytes([version[0], version[1], version[2], version[3]]);
-    if found != FORMAT_VERSION {
-        return Err(ArtifactError::Version { found, supported: FORMAT_VERSION });
-    }
-    let (artifact, rest): (Artifact, &[u8]) =
-        postcard::take_from_bytes(body).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
+    let corrupt = |e: postcard::Error| ArtifactError::Corrupt(e.to_string());
+    let (artifact, rest): (Artifact, &[u8]) = match found {
+        FORMAT_VERSION => postcard::take_from_bytes(body).map_err(corrupt)?,
+        2 => postcard::take_from_bytes::<v2::Artifact>(body).map(|(a, rest)| (a.upgrade(), rest)).map_err(corrupt)?,
+        _ => return Err(ArtifactError::Version { found, supported: FORMAT_VERSION }),
+    };
     if !rest.is_empty() {
         return Err(ArtifactError::Corrupt(format!("{} unexpected bytes after the program", rest.len())));
     }
     verify(&artifact.program).map_err(ArtifactError::Invalid)?;
     Ok(artifact)
+}
+/// Version 2 artifacts, as `journey serve` stored its published versions before `concurrency`:
+/// read and upgraded (no declaration has a limit of its own), so a server keeps loading them.
+mod v2 {
+    use crate::{AuthCode, Code, Const, EventCode, HttpKind, JourneyCode, TestCode, Ty, UrlPart};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub(super) struct Artifact {
+        header: super::Header,
+        program: Program,
+    }
+
+    #[derive(Deserialize)]
+    struct Program {
+        consts: Vec<Const>,
+        names: Vec<String>,
+        shapes: Vec<Vec<u32>>,
+        functions: Vec<String>,
+        profile: Option<Ty>,
+        events: Vec<EventCode>,
+        http: Vec<HttpCode>,
+        audiences: Vec<String>,
+        journeys: Vec<JourneyCode>,
+        tests: Vec<TestCode>,
+    }
+
+    #[derive(Deserialize)]
+    struct HttpCode {
+        kind: HttpKind,
+        name: String,
+        params: Vec<(String, Ty)>,
+        method: String,
+        url: Vec<UrlPart>,
+        headers: Vec<(String, u32)>,
+        query: Vec<(String, u32)>,
+        body: Option<u32>,
+        auth: AuthCode,
+        timeout_ms: i64,
+        retries: i64,
+        backoff_ms: i64,
+        throttle: Option<(i64, i64)>,
+        cache_ms: Option<i64>,
+        returns: Ty,
+        code: Code,
+    }
+
+    impl Artifact {
+        pub(super) fn upgrade(self) -> super::Artifact {
+            let Program { consts, names, shapes, functions, profile, events, http, audiences, journeys, tests } =
+                self.program;
+            let http = http
+                .into_iter()
+                .map(|h| crate::HttpCode {
+                    kind: h.kind,
+                    name: h.name,
+                    params: h.params,
+                    method: h.method,
+                    url: h.url,
+                    headers: h.headers,
+                    query: h.query,
+                    body: h.body,
+                    auth: h.auth,
+                    timeout_ms: h.timeout_ms,
+                    retries: h.retries,
+                    backoff_ms: h.backoff_ms,
+                    throttle: h.throttle,
+                    concurrency: None,
+                    cache_ms: h.cache_ms,
+                    returns: h.returns,
+                    code: h.code,
+                })
+                .collect();
+            let program =
+                crate::Program { consts, names, shapes, functions, profile, events, http, audiences, journeys, tests };
+            super::Artifact { header: self.header, program }
+        }
+    }
 }

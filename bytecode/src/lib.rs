@@ -19,8 +19,9 @@ pub use verify::{verify, VerifyError};
 
 use serde::{Deserialize, Serialize};
 
-/// The artifact format version; a VM refuses artifacts of another version.
-pub const FORMAT_VERSION: u32 = 2;
+/// The artifact format version; a VM refuses artifacts of another version, except version 2
+/// (before `concurrency`), which it reads and upgrades.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Where code starts in a [`Code`] vector.
 pub type Addr = u32;
@@ -369,6 +370,9 @@ pub struct HttpCode {
     pub backoff_ms: i64,
     /// At most `n` calls per `per_ms`.
     pub throttle: Option<(i64, i64)>,
+    /// At most this many calls in flight at once to each host, in a limit of the declaration's
+    /// own (`concurrency N`); `None`: the calls share the host's default limit.
+    pub concurrency: Option<i64>,
     /// Data source cache time to live in milliseconds.
     pub cache_ms: Option<i64>,
     /// The type of a successful response.

@@ -81,6 +81,7 @@ fn http(h: &ir::Http, t: &mut Tables) -> HttpCode {
         retries: h.retries,
         backoff_ms: h.backoff_ms,
         throttle: h.throttle,
+        concurrency: h.concurrency,
         cache_ms: h.cache_ms,
         returns: h.returns.clone(),
         code: f.code,

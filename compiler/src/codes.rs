@@ -173,9 +173,9 @@ pub static CODES: &[CodeInfo] = &[
     CodeInfo {
         code: "E0022",
         title: "invalid option",
-        explanation: "An action or data source option outside its range: a `timeout` above 30s, a `retry` count above 10, a `throttle` of 0, `cache` on an action, `body` on a GET.",
+        explanation: "An action or data source option outside its range: a `timeout` above 30s, a `retry` count above 10, a `throttle` of 0, a `concurrency` outside 1 to 1000, `cache` on an action, `body` on a GET.",
         example: "action Mail(to: string) = http POST \"https://mail.example.com/send\" {\n  timeout 2m\n}\n",
-        fix: "Keep `timeout` at 30s or less, `retry` at 10 or less, and `cache` for data sources.",
+        fix: "Keep `timeout` at 30s or less, `retry` at 10 or less, `concurrency` from 1 to 1000, and `cache` for data sources.",
     },
     CodeInfo {
         code: "E0023",

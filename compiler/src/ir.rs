@@ -67,6 +67,8 @@ pub struct Http {
     pub backoff_ms: i64,
     /// At most `n` calls per `per_ms`.
     pub throttle: Option<(i64, i64)>,
+    /// At most this many calls in flight at once (else the runtime's per-host default).
+    pub concurrency: Option<i64>,
     /// Data source cache time to live in milliseconds.
     pub cache_ms: Option<i64>,
     /// The type of a successful response.

@@ -260,6 +260,8 @@ pub enum HttpOptionKind {
         /// The period.
         per: DurationLit,
     },
+    /// `concurrency N`: at most N calls in flight at once.
+    Concurrency(IntLit),
     /// `cache <duration>`.
     Cache(DurationLit),
     /// `returns <type>`.

@@ -104,6 +104,7 @@ keywords! {
     "backoff": Part;
     "throttle": HttpOption;
     "per": Part;
+    "concurrency": HttpOption;
     "cache": HttpOption;
     "returns": HttpOption;
     "start": Setting | Test;

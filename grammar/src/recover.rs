@@ -161,7 +161,7 @@ fn context(rule: Rule) -> Option<Vec<(u8, String)>> {
 }
 
 const EXPRESSION: &str = "an expression";
-const OPTION: &str = "an option (headers, query, body, auth, timeout, retry, throttle, cache, returns)";
+const OPTION: &str = "an option (headers, query, body, auth, timeout, retry, throttle, concurrency, cache, returns)";
 const ASSIGNMENT: &str = "an assignment like `a.b = 1`";
 
 /// Suffixes that can follow any operand: not worth listing beside "an operator".

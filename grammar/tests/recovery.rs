@@ -219,6 +219,29 @@ test \"t\" {
 }
 
 #[test]
+fn concurrency_takes_a_count_and_stays_a_usable_name() {
+    let src = "\
+action A() = http POST \"u\" {
+  concurrency 8
+}
+action B() = http POST \"u\" {
+  concurrency many
+  timeout 2s
+}
+journey J {
+  let concurrency = 1
+}
+";
+    let parsed = parse(src);
+    assert_eq!(lines(src, &parsed), [5], "{:#?}", parsed.errors);
+    assert_eq!(parsed.errors[0].message, "expected an integer, found `many`");
+    let ItemKind::Action(a) = &parsed.file.items[0].kind else { panic!() };
+    assert!(matches!(&a.options[..], [HttpOption { kind: HttpOptionKind::Concurrency(n), .. }] if n.value == 8));
+    let ItemKind::Action(b) = &parsed.file.items[1].kind else { panic!() };
+    assert!(matches!(&b.options[..], [HttpOption { kind: HttpOptionKind::Timeout(_), .. }]), "{:?}", b.options);
+}
+
+#[test]
 fn keywords_cannot_name_locals_or_declarations() {
     let parsed = parse("journey end { }\njourney J {\n  let wait = 1\n  end\n}\n");
     let messages: Vec<_> = parsed.errors.iter().map(|e| e.message.as_str()).collect();

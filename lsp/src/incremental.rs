@@ -316,6 +316,7 @@ impl Shift for HttpOption {
                 count.shift(d);
                 per.shift(d);
             }
+            HttpOptionKind::Concurrency(n) => n.shift(d),
             HttpOptionKind::Returns(t) => t.shift(d),
         }
     }

@@ -4,11 +4,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use journey_vm::http::{AttemptResult, CallOutcome, HttpExecutor, MapSecrets, MemoryRecorder};
+use journey_vm::http::{AttemptResult, CallOutcome, HttpExecutor, MapSecrets, MemoryRecorder, CONNECTION_RETRIES};
 use journey_vm::machine::Image;
 use journey_vm::value::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
@@ -301,11 +303,135 @@ async fn connection_refused_is_retried_then_an_error() {
     let report = executor(&Arc::new(MemoryRecorder::new()))
         .call_detailed(&http.image, http.index, &[Value::from("m"), Value::Null], "k")
         .await;
+    // `retry 3`, but a connection failure is retried at least CONNECTION_RETRIES times.
+    let attempts = CONNECTION_RETRIES + 1;
     assert_eq!(
         report.outcome,
-        CallOutcome::Error { reason: format!("connection refused by 127.0.0.1:{port} after 4 attempts") }
+        CallOutcome::Error { reason: format!("connection refused by 127.0.0.1:{port} after {attempts} attempts") }
     );
+    assert_eq!(report.attempts, attempts);
+}
+
+/// A server on 127.0.0.1 that closes the first `drop` connections without an answer (at once,
+/// or once the request has arrived when `read_first`), then answers every request `{}`; it
+/// counts the requests it answered.
+async fn flaky(drop: usize, read_first: bool) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let answered = Arc::new(AtomicUsize::new(0));
+    let count = answered.clone();
+    tokio::spawn(async move {
+        let mut accepted = 0;
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            accepted += 1;
+            if accepted <= drop {
+                if read_first {
+                    // The request arrives, then the connection closes with no answer.
+                    let mut buf = vec![0; 4096];
+                    let _ = conn.read(&mut buf).await;
+                }
+                continue;
+            }
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0; 4096];
+                while let Ok(n) = conn.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+                }
+            });
+        }
+    });
+    (base, answered)
+}
+
+const PING: &str = r#"action Ping() = http POST "BASE/ping" { timeout 2s retry 0 backoff 10ms }"#;
+
+#[tokio::test]
+async fn a_connection_reset_before_any_answer_is_retried_without_retry() {
+    let (base, answered) = flaky(3, false).await;
+    let http = decl(PING, &base);
+    let rec = Arc::new(MemoryRecorder::new());
+    let report = executor(&rec).call_detailed(&http.image, http.index, &[], "k").await;
+    assert!(matches!(report.outcome, CallOutcome::Ok(_)), "{report:?}");
     assert_eq!(report.attempts, 4);
+    assert_eq!(answered.load(Ordering::SeqCst), 1);
+    assert!(rec.attempts()[..3].iter().all(|a| a.status.is_none() && a.retry_in.is_some()), "{:?}", rec.attempts());
+}
+
+#[tokio::test]
+async fn a_connection_closed_before_any_answer_is_retried_without_retry() {
+    let (base, answered) = flaky(2, true).await;
+    let http = decl(PING, &base);
+    let report = executor(&Arc::new(MemoryRecorder::new())).call_detailed(&http.image, http.index, &[], "k").await;
+    assert!(matches!(report.outcome, CallOutcome::Ok(_)), "{report:?}");
+    assert_eq!(report.attempts, 3);
+    assert_eq!(answered.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_answer_is_not_retried_without_retry() {
+    let server = serve(|_, _| reply(503, "")).await;
+    let http = decl(PING, &server.base);
+    let report = executor(&Arc::new(MemoryRecorder::new())).call_detailed(&http.image, http.index, &[], "k").await;
+    assert_eq!(report.outcome, CallOutcome::Error { reason: format!("HTTP 503 from {}", &server.base[7..]) });
+    assert_eq!((report.attempts, server.hits()), (1, 1));
+}
+
+/// Runs `n` calls of `decl` at once against a server that answers after 20 ms; the most requests
+/// it held at once.
+async fn peak_in_flight(src: &str, exec: HttpExecutor, n: i64) -> usize {
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (now2, most2) = (now.clone(), most.clone());
+    let app = axum::Router::new().fallback(move || {
+        let (now, most) = (now2.clone(), most2.clone());
+        async move {
+            most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            "{}"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = Arc::new(decl(src, &base));
+    let exec = Arc::new(exec);
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (exec, http) = (exec.clone(), http.clone());
+            tokio::spawn(async move { exec.call(&http.image, http.index, &[Value::Int(i)], &format!("k{i}")).await })
+        })
+        .collect();
+    for t in tasks {
+        let outcome = t.await.unwrap();
+        assert!(matches!(outcome, CallOutcome::Ok(_)), "{outcome:?}");
+    }
+    most.load(Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_in_flight_to_a_host_stay_within_its_limit() {
+    let src = r#"action N(i: int) = http POST "BASE/n" { body { i: i } }"#;
+    let exec = HttpExecutor::builder().per_host_limit(4).no_proxy().build().unwrap();
+    let peak = peak_in_flight(src, exec, 60).await;
+    assert!((1..=4).contains(&peak), "{peak} requests at once; the limit is 4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_gives_a_declaration_a_limit_of_its_own() {
+    let src = r#"action N(i: int) = http POST "BASE/n" { body { i: i } concurrency 2 }"#;
+    let peak = peak_in_flight(src, HttpExecutor::builder().no_proxy().build().unwrap(), 30).await;
+    assert!((1..=2).contains(&peak), "{peak} requests at once; the limit is 2");
+    // Above the host's default: the declaration's own limit applies, not the default.
+    let src = r#"action N(i: int) = http POST "BASE/n" { body { i: i } concurrency 6 }"#;
+    let exec = HttpExecutor::builder().per_host_limit(1).no_proxy().build().unwrap();
+    let peak = peak_in_flight(src, exec, 30).await;
+    assert!((1..=6).contains(&peak), "{peak} requests at once; the limit is 6");
 }
 
 #[tokio::test]

@@ -16,6 +16,9 @@ const MAX_TIMEOUT_MS: i64 = 30_000;
 const DEFAULT_TIMEOUT_MS: i64 = 5_000;
 /// The most retries an action may ask for.
 const MAX_RETRIES: i64 = 10;
+/// The most calls an action or data source may have in flight at once (each holds a connection
+/// and a file descriptor).
+const MAX_CONCURRENCY: i64 = 1_000;
 
 impl Checker<'_> {
     /// Collects every named declaration; reports duplicates.
@@ -295,6 +298,7 @@ impl Checker<'_> {
             retries: 0,
             backoff_ms: 1_000,
             throttle: None,
+            concurrency: None,
             cache_ms: None,
             returns: Ty::Any,
         };
@@ -388,6 +392,19 @@ impl Checker<'_> {
                     }
                     out.throttle = Some((count.value, per.millis));
                 }
+                HttpOptionKind::Concurrency(n) => {
+                    if n.value < 1 || n.value > MAX_CONCURRENCY {
+                        self.report(CheckError::InvalidOption(
+                            Said::new(
+                                n.span,
+                                format!("`concurrency` takes 1 to {MAX_CONCURRENCY} calls"),
+                                "out of range",
+                            )
+                            .help("use e.g. `concurrency 16`; without it, calls to a host share a limit of 64"),
+                        ));
+                    }
+                    out.concurrency = Some(n.value);
+                }
                 HttpOptionKind::Cache(d) => {
                     if h.kind == ast::HttpKind::Action {
                         self.report(CheckError::InvalidOption(
@@ -441,6 +458,7 @@ fn option_word(k: &HttpOptionKind) -> &'static str {
         HttpOptionKind::Timeout(_) => "timeout",
         HttpOptionKind::Retry { .. } => "retry",
         HttpOptionKind::Throttle { .. } => "throttle",
+        HttpOptionKind::Concurrency(_) => "concurrency",
         HttpOptionKind::Cache(_) => "cache",
         HttpOptionKind::Returns(_) => "returns",
     }

@@ -284,7 +284,7 @@ const repository = {
   },
   "http-options": {
     patterns: [
-      ...clause("headers|query|body|timeout|cache", "", { captures: { 1: cap("keyword.other.$1.journey") } }),
+      ...clause("headers|query|body|timeout|cache|concurrency", "", { captures: { 1: cap("keyword.other.$1.journey") } }),
       ...clause("auth", String.raw`(?:[ \t]+(none|basic|bearer|header)${E})?`, {
         captures: { 1: cap("keyword.other.auth.journey"), 2: cap("keyword.other.$2.journey") },
       }),

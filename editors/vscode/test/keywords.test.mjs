@@ -67,6 +67,7 @@ const USES = {
   backoff: at.action(`retry 3 «backoff» 2s`),
   throttle: at.action(`«throttle» 300 per 1s`),
   per: at.action(`throttle 300 «per» 1s`),
+  concurrency: at.action(`«concurrency» 8`),
   cache: at.action(`«cache» 10m`),
   returns: at.action(`«returns» { id: string }`),
   start: at.journey(`«start» on CartAdd`),

@@ -135,6 +135,7 @@ impl F<'_> {
                 let count = self.tok(count.span);
                 cat(vec![text("throttle "), count, text(" per "), self.tok(per.span)])
             }
+            O::Concurrency(n) => cat(vec![text("concurrency "), self.tok(n.span)]),
             O::Cache(d) => cat(vec![text("cache "), self.tok(d.span)]),
             O::Returns(t) => cat(vec![text("returns "), self.ty(t)]),
         }

@@ -198,6 +198,7 @@ impl Lower<'_> {
                 let per = self.duration_lit(&k.next()?);
                 HttpOptionKind::Throttle { count, per }
             }
+            Rule::concurrency_opt => HttpOptionKind::Concurrency(self.int_lit(&k.next()?)),
             Rule::cache_opt => HttpOptionKind::Cache(self.duration_lit(&k.next()?)),
             Rule::returns_opt => HttpOptionKind::Returns(self.type_expr(k.next()?)),
             _ => return None,

@@ -224,6 +224,7 @@ pub(crate) fn is_token(r: Rule) -> bool {
             | kw_retry
             | kw_backoff
             | kw_throttle
+            | kw_concurrency
             | kw_per
             | kw_cache
             | kw_returns

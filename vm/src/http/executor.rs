@@ -1,9 +1,11 @@
 //! [`HttpExecutor`]: runs `call` and `fetch` against real HTTP services, with per-attempt
-//! timeouts, retries, throttling, data source caching and dry runs.
+//! timeouts, retries, throttling, a limit on requests in flight per host, data source caching and
+//! dry runs.
 
 use super::cache::{cache_key, ResponseCache};
+use super::limit::{InFlight, DEFAULT_PER_HOST};
 use super::request::{PreparedRequest, RequestRecord};
-use super::retry::Backoff;
+use super::retry::{Backoff, CONNECTION_RETRIES};
 use super::secret::{EnvSecrets, SecretSource, REDACTED};
 use super::send::{attempt, Sent};
 use super::throttle::Throttle;
@@ -45,8 +47,8 @@ pub struct CallReport {
     pub cached: bool,
 }
 
-/// Runs actions and data sources over HTTP. Share one per runtime: throttles and the cache live
-/// here.
+/// Runs actions and data sources over HTTP. Share one per process: throttles, the limits on
+/// requests in flight and the cache live here.
 pub struct HttpExecutor {
     client: reqwest::Client,
     secrets: Arc<dyn SecretSource>,
@@ -55,6 +57,7 @@ pub struct HttpExecutor {
     backoff: Backoff,
     max_retry_after: Duration,
     throttles: Mutex<HashMap<String, Arc<Throttle>>>,
+    in_flight: InFlight,
     cache: ResponseCache,
 }
 
@@ -67,6 +70,7 @@ pub struct HttpExecutorBuilder {
     max_backoff: Duration,
     max_retry_after: Duration,
     proxy: bool,
+    per_host: usize,
 }
 
 impl Default for HttpExecutorBuilder {
@@ -79,6 +83,7 @@ impl Default for HttpExecutorBuilder {
             max_backoff: Duration::from_secs(60),
             max_retry_after: Duration::from_secs(30),
             proxy: true,
+            per_host: DEFAULT_PER_HOST,
         }
     }
 }
@@ -120,6 +125,13 @@ impl HttpExecutorBuilder {
         self
     }
 
+    /// Requests in flight at once to one host, for declarations without `concurrency` (64 by
+    /// default); requests over it wait their turn.
+    pub fn per_host_limit(mut self, limit: usize) -> Self {
+        self.per_host = limit;
+        self
+    }
+
     /// Ignores `HTTP_PROXY` and the like (they are honoured by default).
     pub fn no_proxy(mut self) -> Self {
         self.proxy = false;
@@ -156,6 +168,7 @@ impl HttpExecutorBuilder {
             backoff,
             max_retry_after: self.max_retry_after,
             throttles: Mutex::new(HashMap::new()),
+            in_flight: InFlight::new(self.per_host),
             cache: ResponseCache::new(),
         })
     }
@@ -276,21 +289,30 @@ impl HttpExecutor {
         let timeout = Duration::from_millis(http.timeout_ms.max(1) as u64);
         let base = Duration::from_millis(http.backoff_ms.max(0) as u64);
         let max_attempts = http.retries.clamp(0, 100) as u32 + 1;
+        // A connection failure is retried even without `retry`: the request reached no service.
+        let max_connection_attempts = max_attempts.max(CONNECTION_RETRIES + 1);
         let throttle = http.throttle.map(|(n, per)| self.throttle(&http.name, n, per));
+        let own = http.concurrency.map(|n| (http.name.as_str(), n.clamp(1, u32::MAX as i64) as usize));
+        let origin = req.url().origin().ascii_serialization();
         let mut number = 0;
         loop {
             number += 1;
+            // Over the limit, the call waits here (in `journey serve` it stays pending in the
+            // engine's durable state meanwhile); backoff waits hold no place in flight.
+            let in_flight = self.in_flight.acquire(&origin, own).await;
             if let Some(t) = &throttle {
                 t.acquire().await;
             }
             let started = Instant::now();
             let sent = attempt(&self.client, &req, &http.returns, timeout, self.max_retry_after).await;
             let latency = started.elapsed();
+            drop(in_flight);
             let last = number >= max_attempts;
             let (status, result, retry_in) = match &sent {
                 Sent::Ok(_, status) => (Some(*status), AttemptResult::Ok, None),
                 Sent::Fatal(reason, status) => (*status, AttemptResult::Error(reason.clone()), None),
-                Sent::Retry { reason, status, after } => {
+                Sent::Retry { reason, status, after, connection } => {
+                    let last = if *connection { number >= max_connection_attempts } else { last };
                     let wait = (!last).then(|| after.unwrap_or_else(|| self.backoff.delay(base, number - 1)));
                     (*status, AttemptResult::Error(reason.clone()), wait)
                 }

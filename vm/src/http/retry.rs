@@ -4,6 +4,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// Retries after a connection failure (refused, reset or closed before a response, no file
+/// descriptor left), whatever the declaration's `retry` says: the request reached no service, so
+/// it is sent again after the backoff rather than ending the call in error. A higher `retry`
+/// count applies to them too.
+pub const CONNECTION_RETRIES: u32 = 5;
+
 /// Exponential backoff with full jitter: before retry `n` (0-based) wait a uniformly random time
 /// in `[0, min(cap, base * 2^n)]`. The random source is SplitMix64, seeded for reproducible runs.
 #[derive(Debug)]

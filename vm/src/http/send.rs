@@ -18,7 +18,9 @@ pub(crate) enum Sent {
     /// A final failure: never retried.
     Fatal(String, Option<u16>),
     /// A failure worth another attempt, with the server's `Retry-After` if it gave one.
-    Retry { reason: String, status: Option<u16>, after: Option<Duration> },
+    /// `connection`: no connection could be made, or it was closed before any response (see
+    /// [`connection_failure`]); such failures are retried even without `retry`.
+    Retry { reason: String, status: Option<u16>, after: Option<Duration>, connection: bool },
     /// No response within the timeout.
     Timeout,
 }
@@ -48,14 +50,14 @@ async fn send(client: &reqwest::Client, req: &PreparedRequest, returns: &Ty, max
     }
     let mut resp = match builder.send().await {
         Ok(r) => r,
-        Err(e) => return transport_error(e, &host, req),
+        Err(e) => return transport_error(e, &host, req, true),
     };
     let status = resp.status().as_u16();
     if !resp.status().is_success() {
         let reason = format!("HTTP {status} from {host}");
         return if retryable_status(status) {
             let after = retry_after(resp.headers(), max_retry_after);
-            Sent::Retry { reason, status: Some(status), after }
+            Sent::Retry { reason, status: Some(status), after, connection: false }
         } else {
             Sent::Fatal(reason, Some(status))
         };
@@ -70,7 +72,7 @@ async fn send(client: &reqwest::Client, req: &PreparedRequest, returns: &Ty, max
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) => return transport_error(e, &host, req),
+            Err(e) => return transport_error(e, &host, req, false),
         }
     }
     match read_body(&body, returns) {
@@ -80,11 +82,13 @@ async fn send(client: &reqwest::Client, req: &PreparedRequest, returns: &Ty, max
 }
 
 /// A transport failure as a retryable reason, without the URL (it may hold secrets).
-fn transport_error(e: reqwest::Error, host: &str, req: &PreparedRequest) -> Sent {
+/// `before_response`: it came before any response arrived.
+fn transport_error(e: reqwest::Error, host: &str, req: &PreparedRequest, before_response: bool) -> Sent {
     let e = e.without_url();
     if e.is_timeout() {
         return Sent::Timeout;
     }
+    let connection = before_response && connection_failure(&e);
     let root = root_cause(&e);
     let refused = io_kind(&e) == Some(std::io::ErrorKind::ConnectionRefused);
     let reason = if refused {
@@ -98,7 +102,42 @@ fn transport_error(e: reqwest::Error, host: &str, req: &PreparedRequest) -> Sent
     } else {
         format!("request to {host} failed: {root}")
     };
-    Sent::Retry { reason: req.redactor().redact(&reason), status: None, after: None }
+    Sent::Retry { reason: req.redactor().redact(&reason), status: None, after: None, connection }
+}
+
+/// Whether a failure before any response is one of the connection: refused, reset, aborted or
+/// closed (by the service, or a middlebox, under load), timed out while connecting, or out of
+/// local resources (open files, ports). A DNS failure or a malformed request is not: those do not
+/// go away by waiting.
+pub(crate) fn connection_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind::*;
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            // EMFILE and ENFILE (the same numbers on Linux and macOS): too many open files.
+            let out_of_files = cfg!(unix) && matches!(io.raw_os_error(), Some(23 | 24));
+            if out_of_files
+                || matches!(
+                    io.kind(),
+                    ConnectionRefused
+                        | ConnectionReset
+                        | ConnectionAborted
+                        | NotConnected
+                        | BrokenPipe
+                        | TimedOut
+                        | AddrNotAvailable
+                        | UnexpectedEof
+                )
+            {
+                return true;
+            }
+        }
+        if err.downcast_ref::<hyper::Error>().is_some_and(|h| h.is_incomplete_message()) {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
