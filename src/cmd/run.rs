@@ -5,10 +5,10 @@ use super::mocks::Mocks;
 use super::project::compile;
 use super::{Format, FAILED, OK, PROBLEMS};
 use indicatif::{ProgressBar, ProgressStyle};
+use journey_compiler::bytecode::Program;
 use journey_vm::engine::report::Report;
 use journey_vm::engine::{CallOutcome, Engine, Options};
 use journey_vm::http::{self, HttpExecutor};
-use journey_compiler::bytecode::Program;
 use journey_vm::machine::Image;
 use journey_vm::run::{self as journey_run, ProfileLine, RunSetup};
 use journey_vm::value::Value;
@@ -347,7 +347,10 @@ pub fn run(mut args: Args) -> u8 {
     };
     if let Some(files) = step_files {
         if let Err(e) = files.finish() {
-            eprintln!("error: cannot write step events to `{}`: {e}", args.step_events.as_deref().unwrap_or(Path::new("")).display());
+            eprintln!(
+                "error: cannot write step events to `{}`: {e}",
+                args.step_events.as_deref().unwrap_or(Path::new("")).display()
+            );
             return FAILED;
         }
     }
@@ -615,9 +618,14 @@ impl serde::Serialize for Calls<'_> {
                 m.end()
             }
         }
+        #[derive(serde::Serialize)]
+        struct Call<'a> {
+            action: &'a str,
+            args: Args<'a>,
+        }
         let mut seq = s.serialize_seq(Some(self.calls.len()))?;
         for c in self.calls {
-            seq.serialize_element(&serde_json::json!({"action": c.target, "args": Args(c, self.program)}))?;
+            seq.serialize_element(&Call { action: &c.target, args: Args(c, self.program) })?;
         }
         seq.end()
     }
