@@ -602,9 +602,14 @@ impl serde::Serialize for Calls<'_> {
                 m.end()
             }
         }
+        #[derive(serde::Serialize)]
+        struct Call<'a> {
+            action: &'a str,
+            args: Args<'a>,
+        }
         let mut seq = s.serialize_seq(Some(self.calls.len()))?;
         for c in self.calls {
-            seq.serialize_element(&serde_json::json!({"action": c.target, "args": Args(c, self.program)}))?;
+            seq.serialize_element(&Call { action: &c.target, args: Args(c, self.program) })?;
         }
         seq.end()
     }
