@@ -1,6 +1,6 @@
 //! `journey build` and `journey disasm`: compile to a bytecode artifact, and print one.
 
-use super::project::compile;
+use super::project::{compile, ProjectArgs, SchemaArgs};
 use super::{FAILED, OK};
 use journey_compiler::artifact;
 use std::path::PathBuf;
@@ -8,12 +8,8 @@ use std::path::PathBuf;
 /// Arguments of `journey build`.
 #[derive(clap::Args)]
 pub struct BuildArgs {
-    /// Journey files or project folder (default: the current folder).
-    #[arg(value_name = "PATH")]
-    paths: Vec<PathBuf>,
-    /// Extra schema search folder (repeatable).
-    #[arg(long = "schemas", value_name = "DIR")]
-    schemas: Vec<PathBuf>,
+    #[command(flatten)]
+    project: ProjectArgs,
     /// Where to write the artifact.
     #[arg(short, long, value_name = "FILE", default_value = "journey.jbc")]
     output: PathBuf,
@@ -21,7 +17,7 @@ pub struct BuildArgs {
 
 /// Runs `journey build`.
 pub fn build(args: BuildArgs) -> u8 {
-    let (c, program) = match compile(&args.paths, &args.schemas) {
+    let (c, program) = match compile(&args.project.paths, &args.project.schemas.dirs) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -48,9 +44,8 @@ pub struct DisasmArgs {
     /// An artifact written by `journey build`, or journey files / a project folder to compile.
     #[arg(value_name = "PATH", required = true)]
     paths: Vec<PathBuf>,
-    /// Extra schema search folder (repeatable).
-    #[arg(long = "schemas", value_name = "DIR")]
-    schemas: Vec<PathBuf>,
+    #[command(flatten)]
+    schemas: SchemaArgs,
 }
 
 /// Runs `journey disasm`.
@@ -78,7 +73,7 @@ pub fn disasm(args: DisasmArgs) -> u8 {
                 }
             }
         }
-        _ => match compile(&args.paths, &args.schemas) {
+        _ => match compile(&args.paths, &args.schemas.dirs) {
             Ok((_, p)) => p,
             Err(code) => return code,
         },

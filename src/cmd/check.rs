@@ -1,19 +1,14 @@
 //! `journey check`: compile a project and report every diagnostic.
 
-use super::project::{load_and_check, render};
+use super::project::{load_and_check, render, ProjectArgs};
 use super::{Color, Format, OK, PROBLEMS};
 use std::io::Write;
-use std::path::PathBuf;
 
 /// Arguments of `journey check`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Journey files or project folders (default: the current folder).
-    #[arg(value_name = "PATH")]
-    paths: Vec<PathBuf>,
-    /// Extra schema search folder, searched before the built-in XDM components (repeatable).
-    #[arg(long = "schemas", value_name = "DIR")]
-    schemas: Vec<PathBuf>,
+    #[command(flatten)]
+    project: ProjectArgs,
     /// Output format: human text on stderr, or one JSON object per diagnostic on stdout.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -27,7 +22,7 @@ pub struct Args {
 
 /// Runs `journey check`; returns the exit code.
 pub fn run(args: Args) -> u8 {
-    let c = match load_and_check(&args.paths, &args.schemas) {
+    let c = match load_and_check(&args.project.paths, &args.project.schemas.dirs) {
         Ok(c) => c,
         Err(code) => return code,
     };

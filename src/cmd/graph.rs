@@ -1,6 +1,6 @@
 //! `journey graph`: draw journeys as the canvas (Mermaid, Graphviz DOT, or SVG).
 
-use super::project::{load_and_check, render};
+use super::project::{load_and_check, render, ProjectArgs};
 use super::{Color, FAILED, OK, PROBLEMS};
 use clap::ValueEnum;
 use journey_compiler::graph;
@@ -21,9 +21,8 @@ pub enum GraphFormat {
 /// Arguments of `journey graph`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A journey file or a project folder (default: the current folder).
-    #[arg(value_name = "PATH")]
-    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    project: ProjectArgs,
     /// The journey to draw (default: every journey; SVG needs one when there are several).
     #[arg(long, value_name = "NAME")]
     journey: Option<String>,
@@ -33,14 +32,11 @@ pub struct Args {
     /// Write to this file instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Extra schema search folder, searched before the built-in XDM components (repeatable).
-    #[arg(long = "schemas", value_name = "DIR")]
-    schemas: Vec<PathBuf>,
 }
 
 /// Runs `journey graph`; returns the exit code.
 pub fn run(args: Args) -> u8 {
-    let c = match load_and_check(&args.paths, &args.schemas) {
+    let c = match load_and_check(&args.project.paths, &args.project.schemas.dirs) {
         Ok(c) => c,
         Err(code) => return code,
     };

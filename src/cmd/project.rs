@@ -8,6 +8,25 @@ use journey_compiler::sources::Sources;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+/// The project a command works on: its journey files or folders, and extra schema folders.
+#[derive(clap::Args)]
+pub struct ProjectArgs {
+    /// Journey files or project folders (default: the current folder).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub schemas: SchemaArgs,
+}
+
+/// Extra schema folders, for every command that reads schemas.
+#[derive(clap::Args)]
+pub struct SchemaArgs {
+    /// Extra schema search folder, searched before the project's own and the built-in XDM
+    /// components (repeatable).
+    #[arg(long = "schemas", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+}
+
 /// A loaded and checked project.
 pub type Compiled = driver::Build;
 

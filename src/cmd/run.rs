@@ -2,7 +2,7 @@
 //! timestamps, then print each profile's path and a summary like the journey report.
 
 use super::mocks::Mocks;
-use super::project::compile;
+use super::project::{compile, SchemaArgs};
 use super::{Format, FAILED, OK, PROBLEMS};
 use indicatif::{ProgressBar, ProgressStyle};
 use journey_compiler::bytecode::Program;
@@ -55,9 +55,8 @@ pub struct Args {
     /// through, but which N depends on thread timing).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<std::num::NonZeroUsize>,
-    /// Extra schema search folder (repeatable).
-    #[arg(long = "schemas", value_name = "DIR")]
-    schemas: Vec<PathBuf>,
+    #[command(flatten)]
+    schemas: SchemaArgs,
     /// Output format: text for people, or JSON lines (paths, then one summary object).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -220,7 +219,7 @@ impl StepFiles {
 /// Runs `journey run`.
 pub fn run(mut args: Args) -> u8 {
     args.dry_run |= args.mocks.is_some();
-    let (_, program) = match compile(&args.paths, &args.schemas) {
+    let (_, program) = match compile(&args.paths, &args.schemas.dirs) {
         Ok(x) => x,
         Err(code) => return code,
     };

@@ -1,5 +1,6 @@
 //! `journey serve` (the durable runtime) and `journey status` (ask a running one).
 
+use super::project::SchemaArgs;
 use super::{Format, FAILED, OK};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,9 +20,8 @@ pub struct ServeArgs {
     /// A file holding the bearer token (else the JOURNEY_TOKEN environment variable).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
-    /// Extra schema search folder (repeatable).
-    #[arg(long = "schemas", value_name = "DIR")]
-    schemas: Vec<PathBuf>,
+    #[command(flatten)]
+    schemas: SchemaArgs,
     /// Profiles per second a scheduled audience read enters (Adobe's range is 500 to 20,000).
     #[arg(long, value_name = "N", default_value_t = 20_000)]
     read_rate: u32,
@@ -117,7 +117,7 @@ pub fn serve(args: ServeArgs) -> u8 {
     };
     let config = journey_runtime::Config {
         project: args.project,
-        schemas: args.schemas,
+        schemas: args.schemas.dirs,
         db: args.db,
         listen: args.listen,
         token,

@@ -1,21 +1,16 @@
 //! `journey test`: run the `test` blocks of a project on a virtual clock with mocks.
 
-use super::project::compile;
+use super::project::{compile, ProjectArgs};
 use super::{Format, FAILED, OK, PROBLEMS};
 use journey_vm::machine::Image;
 use journey_vm::testing::run_test;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Arguments of `journey test`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Journey files or project folders (default: the current folder).
-    #[arg(value_name = "PATH")]
-    paths: Vec<PathBuf>,
-    /// Extra schema search folder (repeatable).
-    #[arg(long = "schemas", value_name = "DIR")]
-    schemas: Vec<PathBuf>,
+    #[command(flatten)]
+    project: ProjectArgs,
     /// Only tests whose name contains this text.
     #[arg(long, value_name = "TEXT")]
     filter: Option<String>,
@@ -26,7 +21,7 @@ pub struct Args {
 
 /// Runs `journey test`.
 pub fn run(args: Args) -> u8 {
-    let (_, program) = match compile(&args.paths, &args.schemas) {
+    let (_, program) = match compile(&args.project.paths, &args.project.schemas.dirs) {
         Ok(x) => x,
         Err(code) => return code,
     };
