@@ -463,70 +463,61 @@ pub struct NodeInfo {
     pub label: String,
 }
 
-/// What a node of a journey stands for: in reports and step events (by [`NodeKind::name`]) and
-/// on the canvas of `journey graph` (where it decides the node's shape).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NodeKind {
+/// Declares [`NodeKind`] with its names, once: a new kind is one line here, and [`NodeKind::ALL`]
+/// and [`NodeKind::name`] (which step events, reports and artifacts use) follow from it.
+macro_rules! node_kinds {
+    ($($(#[doc = $doc:literal])* $kind:ident => $name:literal,)*) => {
+        /// What a node of a journey stands for: in reports and step events (by
+        /// [`NodeKind::name`]) and on the canvas of `journey graph` (where it decides the node's
+        /// shape).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum NodeKind {
+            $($(#[doc = $doc])* $kind,)*
+        }
+
+        impl NodeKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [NodeKind] = &[$(NodeKind::$kind),*];
+
+            /// Its name in step events, reports and artifacts: `wait`, `call`, `fetch`, ...
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(NodeKind::$kind => $name,)*
+                }
+            }
+        }
+    };
+}
+
+node_kinds! {
     /// How the journey starts (on the canvas only: no instance stops there).
-    Start,
+    Start => "start",
     /// `wait` and `wait until`.
-    Wait,
+    Wait => "wait",
     /// `await`: waits for the first of several events.
-    Await,
+    Await => "await",
     /// `if`: one outgoing path per branch.
-    Condition,
+    Condition => "condition",
     /// `split`: one outgoing path per percentage.
-    Split,
+    Split => "split",
     /// `cap N`: the first N profiles, else the others.
-    Cap,
+    Cap => "cap",
     /// `call` of an action.
-    Call,
+    Call => "call",
     /// `fetch` from a data source.
-    Fetch,
+    Fetch => "fetch",
     /// `update profile`.
-    Update,
+    Update => "update",
     /// `jump J`: starts another journey.
-    Jump,
+    Jump => "jump",
     /// `end` (or the end of the body).
-    End,
+    End => "end",
 }
 
 impl NodeKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [NodeKind; 11] = [
-        NodeKind::Start,
-        NodeKind::Wait,
-        NodeKind::Await,
-        NodeKind::Condition,
-        NodeKind::Split,
-        NodeKind::Cap,
-        NodeKind::Call,
-        NodeKind::Fetch,
-        NodeKind::Update,
-        NodeKind::Jump,
-        NodeKind::End,
-    ];
-
-    /// Its name in step events, reports and artifacts: `wait`, `call`, `fetch`, ...
-    pub fn name(self) -> &'static str {
-        match self {
-            NodeKind::Start => "start",
-            NodeKind::Wait => "wait",
-            NodeKind::Await => "await",
-            NodeKind::Condition => "condition",
-            NodeKind::Split => "split",
-            NodeKind::Cap => "cap",
-            NodeKind::Call => "call",
-            NodeKind::Fetch => "fetch",
-            NodeKind::Update => "update",
-            NodeKind::Jump => "jump",
-            NodeKind::End => "end",
-        }
-    }
-
     /// The kind of this name (see [`NodeKind::name`]).
     pub fn from_name(name: &str) -> Option<NodeKind> {
-        NodeKind::ALL.into_iter().find(|k| k.name() == name)
+        NodeKind::ALL.iter().copied().find(|k| k.name() == name)
     }
 }
 
@@ -714,7 +705,7 @@ mod tests {
             line: u32,
             label: String,
         }
-        for kind in NodeKind::ALL {
+        for &kind in NodeKind::ALL {
             let now = NodeInfo { kind, line: 3, label: "x".into() };
             let before = Before { kind: kind.name().to_string(), line: 3, label: "x".into() };
             let bytes = postcard::to_stdvec(&now).unwrap();
@@ -724,5 +715,25 @@ mod tests {
         }
         let bad = postcard::to_stdvec(&Before { kind: "teleport".into(), line: 1, label: String::new() }).unwrap();
         assert!(postcard::from_bytes::<NodeInfo>(&bad).is_err());
+    }
+
+    /// docs/bytecode.md describes every instruction: each variant of `Op` (read from this file)
+    /// has a row there, as `` `Name` `` or `` `Name(...)` ``.
+    #[test]
+    fn every_op_is_documented() {
+        let src = include_str!("lib.rs");
+        let body = src.split("pub enum Op {").nth(1).expect("enum Op");
+        let body = &body[..body.find("\n}\n").expect("its end")];
+        let ops: Vec<&str> = body
+            .lines()
+            .filter_map(|l| l.strip_prefix("    "))
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_uppercase()))
+            .map(|l| l.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or_default())
+            .collect();
+        assert!(ops.len() > 40, "{ops:?}");
+        let docs = include_str!("../../docs/bytecode.md");
+        let missing: Vec<&&str> =
+            ops.iter().filter(|op| !docs.contains(&format!("`{op}`")) && !docs.contains(&format!("`{op}("))).collect();
+        assert!(missing.is_empty(), "instructions missing from docs/bytecode.md: {missing:?}");
     }
 }

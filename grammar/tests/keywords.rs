@@ -118,6 +118,12 @@ fn the_grammars_word_lists_are_the_tables_roles() {
         };
         assert_eq!(words, union(roles), "`{name}` in journey.pest against the roles {roles:?}");
     }
+    // An unclosed `(` ends at a line that starts a statement, a setting or a test statement
+    // (not `if`, which also starts an expression, nor the test words that are parts elsewhere).
+    let mut group_stop = union(&[Role::Statement, Role::Setting]);
+    group_stop.remove("if");
+    group_stop.extend(["send", "expect", "mock"].map(String::from));
+    assert_eq!(rule("group_stop"), group_stop, "`group_stop` in journey.pest against the statement and setting roles");
     assert_eq!(rule("is_test").len(), 0, "`is_test` uses kw_ rules");
     let type_tests: BTreeSet<String> = rules["is_test"]
         .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
@@ -126,6 +132,28 @@ fn the_grammars_word_lists_are_the_tables_roles() {
         .map(str::to_string)
         .collect();
     assert_eq!(type_tests, union(&[Role::TypeTest]));
+}
+
+/// The rules a rule's body names (`let_stmt`, ...), ending in `suffix`.
+fn named(body: &str, suffix: &str) -> BTreeSet<String> {
+    body.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| w.ends_with(suffix))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every statement rule is in `stmt` (what a block parses) and in `any_stmt` (what a syntax
+/// error inside a block is described against).
+#[test]
+fn every_statement_rule_is_in_stmt_and_any_stmt() {
+    let rules = rules();
+    let not_statements = ["bad_stmt", "any_stmt", "test_stmt", "any_test_stmt", "bad_test_stmt"];
+    let statements: BTreeSet<String> =
+        rules.keys().filter(|n| n.ends_with("_stmt") && !not_statements.contains(&n.as_str())).cloned().collect();
+    assert!(statements.len() >= 10, "{statements:?}");
+    for list in ["stmt", "any_stmt"] {
+        assert_eq!(named(&rules[list], "_stmt"), statements, "`{list}` in journey.pest against the `*_stmt` rules");
+    }
 }
 
 /// The table as the VS Code grammar generator reads it.
@@ -148,4 +176,51 @@ fn the_vscode_copy_of_the_table_is_current() {
         "{} is out of date: run `BLESS=1 cargo test -p journey-grammar --test keywords`",
         path.display()
     );
+}
+
+/// The words between the backticks that follow `after` in `text` (the first such span).
+fn backticked_after(text: &str, after: &str) -> BTreeSet<String> {
+    let at = text.find(after).unwrap_or_else(|| panic!("`{after}` not found"));
+    let rest = &text[at + after.len()..];
+    let start = rest.find('`').expect("an opening backtick") + 1;
+    let end = start + rest[start..].find('`').expect("a closing backtick");
+    rest[start..end].split_whitespace().map(str::to_string).collect()
+}
+
+/// The word lists written out in the docs are the table's: the reserved and expression words in
+/// docs/language.md, and the Emacs mode's keywords in docs/editors.md.
+#[test]
+fn the_docs_word_lists_are_the_tables() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let language = std::fs::read_to_string(root.join("docs/language.md")).expect("docs/language.md");
+    assert_eq!(
+        backticked_after(&language, "declaration, setting or statement ("),
+        union(&[Role::Declaration, Role::Setting, Role::Statement]),
+        "docs/language.md: the words that start a declaration, setting or statement"
+    );
+    assert_eq!(
+        backticked_after(&language, "expression word ("),
+        union(&[Role::Expression]),
+        "docs/language.md: the expression words"
+    );
+    // Each statement has a section under "Statements".
+    let statements = language.split("\n## Statements").nth(1).expect("a Statements chapter");
+    let statements = &statements[..statements.find("\n## ").unwrap_or(statements.len())];
+    for word in with_role(Role::Statement) {
+        assert!(
+            statements.lines().any(|l| l.starts_with("### ") && l.contains(&format!("`{word}"))),
+            "docs/language.md has no section on the statement `{word}` under \"Statements\""
+        );
+    }
+    let editors = std::fs::read_to_string(root.join("docs/editors.md")).expect("docs/editors.md");
+    let list = editors.split("(defconst journey-keywords").nth(1).expect("the Emacs keyword list");
+    let list = &list[..list.find(")\n").expect("the list's end")];
+    let emacs: BTreeSet<String> = list.split('"').skip(1).step_by(2).map(str::to_string).collect();
+    // Constants get their own face there; the `is` type tests keep the default one.
+    let mut want: BTreeSet<String> =
+        KEYWORDS.iter().filter(|k| k.is_editor_keyword()).map(|k| k.word.to_string()).collect();
+    for w in ["null", "true", "false"].into_iter().chain(with_role(Role::TypeTest)) {
+        want.remove(w);
+    }
+    assert_eq!(emacs, want, "docs/editors.md: `journey-keywords` of the Emacs mode");
 }

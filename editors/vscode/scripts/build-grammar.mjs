@@ -51,8 +51,11 @@ const AT_START = String.raw`(?:^|(?<=[{}]))[ \t]*`;
 // is an operator: `event is null` continues an expression). Every region ends there.
 const ITEM_START = String.raw`(?:(?:schema|type|event|datasource|action|journey)[ \t]+(?!(?:and|or|not|in|is|has|then|else)(?![A-Za-z0-9_]))[A-Za-z_]|audience[ \t]+[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])(?![ \t]+has(?![A-Za-z0-9_]))|profile[ \t]*=(?!=)|test[ \t]*["'])`;
 const ITEM_END = String.raw`^(?=[ \t]*${ITEM_START})`;
-// An unclosed `(` also ends at a line that starts a statement (pest: `group_stop`).
-const GROUP_STOP = String.raw`(?:let|wait|await|split|cap|call|fetch|update|jump|end|start|reentry|timezone|timeout|active|exit|send|expect|mock)(?![A-Za-z0-9_])(?![ \t]*:)`;
+// An unclosed `(` also ends at a line that starts a statement, a setting or a test statement
+// (pest: `group_stop`, which grammar/tests/keywords.rs checks against the same roles; `if` also
+// starts an expression).
+const GROUP_STOP_WORDS = [...withRole("statement").filter((w) => w !== "if"), ...withRole("setting"), "send", "expect", "mock"];
+const GROUP_STOP = String.raw`(?:${GROUP_STOP_WORDS.join("|")})(?![A-Za-z0-9_])(?![ \t]*:)`;
 // After a type: a name, `}`, `>`, `?` or a backtick, not followed by more of the type.
 const TYPE_END = String.raw`(?<=[A-Za-z0-9_}>?\x60])(?![A-Za-z0-9_]|\s*[?<])`;
 

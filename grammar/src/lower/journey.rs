@@ -1,6 +1,6 @@
 //! Journeys: settings, statements and blocks.
 
-use super::{kids, Lower, P};
+use super::{is_token, kids, Lower, P};
 use crate::ast::{
     ActionCall, AfterArm, Assignment, AwaitArm, Block, Expr, ExprKind, HttpKind, ItemKind, JourneyDecl, JourneySetting,
     JourneySettingKind, LetValue, Reentry, Schedule, Span, SplitBranch, StartRule, Stmt, StmtKind,
@@ -150,11 +150,17 @@ impl Lower<'_> {
     pub(crate) fn stmt(&mut self, p: P) -> Stmt {
         let span = self.span(&p);
         let inner = p.into_inner().next();
-        // The statement's rule starts with its keyword token (`kw_await`, ...).
+        // The statement's rule starts with its keyword token (`kw_await`, ...), or with a rule
+        // that does (`call_stmt` with its `call_clause`).
         let keyword = inner
             .as_ref()
-            .and_then(|s| s.clone().into_inner().next())
-            .map(|k| self.span(&k))
+            .and_then(|s| {
+                let mut first = s.clone().into_inner().next()?;
+                while !is_token(first.as_rule()) {
+                    first = first.into_inner().next()?;
+                }
+                Some(self.span(&first))
+            })
             .unwrap_or(Span::new(span.start, span.start));
         let kind = inner.and_then(|s| self.stmt_kind(s)).unwrap_or(StmtKind::Error);
         Stmt { kind, span, keyword }
