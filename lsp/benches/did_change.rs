@@ -21,16 +21,9 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing else: run briefly then.
     let quick = !std::env::args().any(|a| a == "--bench");
     let rounds = if quick { 3 } else { 40 };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let rt = common::runtime();
     rt.block_on(async move {
-        let dir = std::env::temp_dir().join(format!("journey-lsp-bench-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temp folder");
+        let dir = common::temp_folder("bench");
         let text = project(5_000);
         let path = dir.join("big.journey");
         std::fs::write(&path, &text).expect("write the file");

@@ -10,6 +10,8 @@ use journey_lsp::tokens::{tokens, Names};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
+mod common;
+
 /// Declarations and journeys on a single line, at least `bytes` long, with accents and emoji.
 fn one_line(bytes: usize) -> String {
     let mut s = String::from("type Signup = { email: string, seats: int } event SignUp: Signup { key email } ");
@@ -45,16 +47,9 @@ fn main() {
     }
     eprintln!("{} bytes on one line, {count} tokens: tokens() median {:?}", text.len(), median(times));
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let rt = common::runtime();
     rt.block_on(async move {
-        let dir = std::env::temp_dir().join(format!("journey-lsp-tokens-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temp folder");
+        let dir = common::temp_folder("tokens");
         let path = dir.join("minified.journey");
         std::fs::write(&path, &text).expect("write the file");
         let uri = tower_lsp_server::ls_types::Uri::from_file_path(&path).expect("a file URI").as_str().to_string();

@@ -101,3 +101,22 @@ pub fn project(lines: usize) -> String {
     }
     out
 }
+
+/// The runtime the benches drive the server on (the server's own threads, a deep stack for the
+/// parser as `journey lsp` has).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// A fresh, empty temporary folder for one bench's files.
+pub fn temp_folder(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("journey-lsp-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temp folder");
+    dir
+}
