@@ -139,6 +139,17 @@ fn position(text: &str, ci: usize) -> Value {
     json!({"line": text[..byte].matches('\n').count(), "character": text[line_start..byte].encode_utf16().count()})
 }
 
+/// Char index `ci`, moved off the middle of a `\r\n`: LSP positions cannot point between the
+/// two (a column past a line's end is its end, before the break), so a client never edits there.
+fn expressible(text: &str, ci: usize) -> usize {
+    let b = byte(text, ci);
+    if ci > 0 && text[..b].ends_with('\r') && text[b..].starts_with('\n') {
+        ci - 1
+    } else {
+        ci
+    }
+}
+
 /// The byte offset of char index `ci`.
 fn byte(text: &str, ci: usize) -> usize {
     text.char_indices().nth(ci).map(|(b, _)| b).unwrap_or(text.len())
@@ -199,14 +210,14 @@ fn run(edits: Vec<Edit>) {
         let mut text = BASE.to_string();
         for (v, e) in edits.iter().enumerate() {
             let chars = text.chars().count();
-            let at = e.at as usize * (chars + 1) / (u16::MAX as usize + 1);
-            let end = (at + e.delete).min(chars);
+            let at = expressible(&text, e.at as usize * (chars + 1) / (u16::MAX as usize + 1));
+            let end = expressible(&text, (at + e.delete).min(chars)).max(at);
             let range = json!({"start": position(&text, at), "end": position(&text, end)});
             let (a, b) = (byte(&text, at), byte(&text, end));
             text.replace_range(a..b, &e.insert);
             let change = json!({"textDocument": {"uri": uri, "version": v + 2}, "contentChanges": [{"range": range, "text": e.insert}]});
             c.notify("textDocument/didChange", change).await;
-            let probe = e.probe as usize * (text.chars().count() + 1) / (u16::MAX as usize + 1);
+            let probe = expressible(&text, e.probe as usize * (text.chars().count() + 1) / (u16::MAX as usize + 1));
             let method = METHODS[e.method];
             let r = tokio::time::timeout(
                 std::time::Duration::from_secs(30),
