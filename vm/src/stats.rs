@@ -293,9 +293,8 @@ pub fn analyse(goals: &[(String, Vec<ArmInput>)]) -> Analysis {
             .map(|(i, a)| {
                 let rate = (a.assigned > 0).then(|| a.converted.min(a.assigned) as f64 / a.assigned as f64);
                 let versus_control = (i != c && !arms.is_empty()).then(|| {
-                    let lift = rate.unwrap_or(0.0)
-                        - (base.assigned > 0).then(|| base.converted as f64 / base.assigned as f64).unwrap_or(0.0);
                     let base_rate = (base.assigned > 0).then(|| base.converted as f64 / base.assigned as f64);
+                    let lift = rate.unwrap_or(0.0) - base_rate.unwrap_or(0.0);
                     Comparison {
                         lift,
                         lift_interval: newcombe(a.converted, a.assigned, base.converted, base.assigned, CONFIDENCE),
