@@ -148,7 +148,7 @@ fn a_a_value_experiments_reject_about_five_percent() {
     let mut rng = StdRng::seed_from_u64(12);
     let runs = 1000;
     let mut rejected = 0;
-    let mut sample = |rng: &mut StdRng| {
+    let sample = |rng: &mut StdRng| {
         let values: Vec<f64> = (0..500)
             .map(|_| if rng.random::<f64>() < 0.10 { -50.0 * (1.0 - rng.random::<f64>()).ln() } else { 0.0 })
             .collect();
