@@ -551,8 +551,29 @@ async fn get_journeys(State(state): State<Shared>) -> Response {
     }
 }
 
-async fn get_report(State(state): State<Shared>, Path(name): Path<String>) -> Response {
-    match ask(&state, |tx| Query::Report(name.clone(), tx)).await {
+/// The query of `GET /journeys/NAME/report`.
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    /// The window's start (RFC 3339); the last 24 hours when absent.
+    since: Option<String>,
+}
+
+async fn get_report(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+) -> Response {
+    let since = match q.since.as_deref().map(str::parse::<jiff::Timestamp>) {
+        None => None,
+        Some(Ok(t)) => Some(t.as_millisecond()),
+        Some(Err(e)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("`since` is not a date-time ({e}); give RFC 3339, like 2026-12-01T00:00:00Z"),
+            )
+        }
+    };
+    match ask(&state, |tx| Query::Report(name.clone(), since, tx)).await {
         Ok(Some(v)) => JsonBody(v).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no journey `{name}`")),
         Err(r) => r.into_response(),

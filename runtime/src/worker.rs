@@ -37,8 +37,9 @@ const SLICE: Duration = Duration::from_millis(20);
 pub enum Query {
     /// Every journey with its versions and state.
     Journeys(tokio::sync::oneshot::Sender<Json>),
-    /// A journey's report (all versions).
-    Report(String, tokio::sync::oneshot::Sender<Option<Json>>),
+    /// A journey's report (all versions), with its window from this time (epoch ms; the last
+    /// 24 hours when absent).
+    Report(String, Option<i64>, tokio::sync::oneshot::Sender<Option<Json>>),
     /// Where a profile is.
     Instances(String, tokio::sync::oneshot::Sender<Json>),
     /// Summary numbers.
@@ -669,7 +670,7 @@ impl Worker {
             Query::Journeys(tx) => {
                 let _ = tx.send(self.journeys());
             }
-            Query::Report(name, tx) => {
+            Query::Report(name, since, tx) => {
                 let mut versions = Vec::new();
                 for vi in 0..self.shards[0].versions.len() {
                     let number = self.shards[0].versions[vi].number;
@@ -680,7 +681,8 @@ impl Worker {
                     let program = &self.shards[0].versions[vi].engine.image().program;
                     let code = program.journeys.iter().find(|j| j.name == name);
                     if let (Some(r), Some(code)) = (report.journeys.iter().find(|r| r.journey == name), code) {
-                        versions.push(json!({"version": number, "report": r.to_json(code)}));
+                        let now = self.shards[0].versions[vi].engine.now_ms();
+                        versions.push(json!({"version": number, "report": r.to_json(code, now, since.unwrap_or(now - 86_400_000))}));
                     }
                 }
                 let _ = tx.send((!versions.is_empty()).then(|| json!({"journey": name, "versions": versions})));

@@ -229,6 +229,8 @@ pub struct ArmResult {
     pub value_per_profile: Option<f64>,
     /// Against the control (`None` for the control itself).
     pub versus_control: Option<Comparison>,
+    /// The comparison in words ([`verdict`]; `None` for the control).
+    pub verdict: Option<String>,
 }
 
 /// One arm against the control, for one goal.
@@ -316,6 +318,7 @@ pub fn analyse(goals: &[(String, Vec<ArmInput>)]) -> Analysis {
                     rate_interval: wilson(a.converted, a.assigned, CONFIDENCE),
                     value_per_profile: a.value.and_then(|v| (a.assigned > 0).then(|| v.sum / a.assigned as f64)),
                     versus_control,
+                    verdict: None,
                 }
             })
             .collect();
@@ -343,6 +346,11 @@ pub fn analyse(goals: &[(String, Vec<ArmInput>)]) -> Analysis {
                     v.value_p_adjusted = next.next();
                 }
             }
+        }
+    }
+    for g in &mut out {
+        for a in &mut g.arms {
+            a.verdict = verdict(a, &control);
         }
     }
     let mut warnings = Vec::new();
