@@ -91,7 +91,7 @@ fn svg_names_templates_and_shows_full_conditions_on_hover() {
         .collect();
     let shown = label.join(" ");
     assert!(shown.ends_with('…') && full.starts_with(shown.trim_end_matches('…').trim_end()), "{shown:?}");
-    let cut_word = shown.trim_end_matches('…').split(' ').last().unwrap_or("");
+    let cut_word = shown.trim_end_matches('…').split(' ').next_back().unwrap_or("");
     assert!(full.split(' ').any(|w| w == cut_word), "the label ends on a whole word: {shown:?}");
     // Every statement node names its report id, for the console's counts.
     let ids: Vec<&str> = doc.descendants().filter_map(|n| n.attribute("data-node")).collect();
