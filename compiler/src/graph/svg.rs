@@ -31,10 +31,12 @@ pub fn render(g: &Graph) -> String {
         escape(&g.journey)
     );
     edges(g, &l, &mut out);
-    for ((node, rect), label) in g.nodes.iter().zip(&l.nodes).zip(&l.texts) {
-        // `data-node` is the id reports and step events use (the console's counts go there).
+    for (index, ((node, rect), label)) in g.nodes.iter().zip(&l.nodes).zip(&l.texts).enumerate() {
+        // `data-node` is the id reports and step events use (the console's counts go there);
+        // `data-index` is the node's number on the canvas, which edges' `data-from` and
+        // `data-to` name.
         let id = node.id.map(|i| format!(" data-node=\"{i}\"")).unwrap_or_default();
-        let _ = writeln!(out, "<g class=\"node {}\"{id}>", class(node.kind));
+        let _ = writeln!(out, "<g class=\"node {}\" data-index=\"{index}\"{id}>", class(node.kind));
         let _ = writeln!(out, "<title>{}</title>", escape(&node.label.replace('\n', " ")));
         out.push_str(&shape(node.kind, rect));
         lines(&mut out, label, rect, FONT, LINE, INK, node.kind == NodeKind::Start);
@@ -46,20 +48,20 @@ pub fn render(g: &Graph) -> String {
 
 fn edges(g: &Graph, l: &Layout, out: &mut String) {
     out.push_str("<g class=\"edges\" fill=\"none\">\n");
-    for (path, e) in l.edges.iter().zip(&g.edges) {
+    for (k, (path, e)) in l.edges.iter().zip(&g.edges).enumerate() {
         let _ = writeln!(
             out,
-            "<path d=\"{}\" stroke=\"{EDGE}\" stroke-width=\"1.4\" marker-end=\"url(#arrow)\" data-from=\"{}\" data-to=\"{}\"/>",
+            "<path d=\"{}\" stroke=\"{EDGE}\" stroke-width=\"1.4\" marker-end=\"url(#arrow)\" data-edge=\"{k}\" data-from=\"{}\" data-to=\"{}\"/>",
             curve(&path.points),
             e.from,
             e.to
         );
     }
     out.push_str("</g>\n<g class=\"labels\">\n");
-    for (path, e) in l.edges.iter().zip(&g.edges) {
+    for (k, (path, e)) in l.edges.iter().zip(&g.edges).enumerate() {
         if let Some((text, r)) = &path.label {
             // A shortened condition shows its whole text on hover.
-            out.push_str("<g class=\"label\">");
+            let _ = write!(out, "<g class=\"label\" data-edge=\"{k}\">");
             if let Some(full) = &e.full {
                 let _ = write!(out, "<title>{}</title>", escape(full));
             }
