@@ -573,6 +573,10 @@ async fn get_journeys(State(state): State<Shared>) -> Response {
 struct ReportQuery {
     /// The window's start (RFC 3339); the last 24 hours when absent.
     since: Option<String>,
+    /// With `true`, each version's report adds `hours`: per hour kept, instances started and
+    /// each node's entries (the console's counts over time).
+    #[serde(default)]
+    hours: bool,
 }
 
 async fn get_report(
@@ -590,7 +594,7 @@ async fn get_report(
             )
         }
     };
-    match ask(&state, |tx| Query::Report(name.clone(), since, tx)).await {
+    match ask(&state, |tx| Query::Report(name.clone(), since, q.hours, tx)).await {
         Ok(Some(v)) => JsonBody(v).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no journey `{name}`")),
         Err(r) => r.into_response(),

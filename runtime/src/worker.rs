@@ -41,7 +41,8 @@ pub enum Query {
     Errors(String, tokio::sync::oneshot::Sender<Json>),
     /// A journey's report (all versions), with its window from this time (epoch ms; the last
     /// 24 hours when absent).
-    Report(String, Option<i64>, tokio::sync::oneshot::Sender<Option<Json>>),
+    /// With `hours`, the hourly counts too.
+    Report(String, Option<i64>, bool, tokio::sync::oneshot::Sender<Option<Json>>),
     /// Where a profile is.
     Instances(String, tokio::sync::oneshot::Sender<Json>),
     /// Summary numbers.
@@ -685,7 +686,7 @@ impl Worker {
             Query::Journeys(tx) => {
                 let _ = tx.send(self.journeys());
             }
-            Query::Report(name, since, tx) => {
+            Query::Report(name, since, hours, tx) => {
                 let mut versions = Vec::new();
                 for vi in 0..self.shards[0].versions.len() {
                     let number = self.shards[0].versions[vi].number;
@@ -697,7 +698,18 @@ impl Worker {
                     let code = program.journeys.iter().find(|j| j.name == name);
                     if let (Some(r), Some(code)) = (report.journeys.iter().find(|r| r.journey == name), code) {
                         let now = self.shards[0].versions[vi].engine.now_ms();
-                        versions.push(json!({"version": number, "report": r.to_json(code, now, since.unwrap_or(now - 86_400_000))}));
+                        let mut report = r.to_json(code, now, since.unwrap_or(now - 86_400_000));
+                        if hours {
+                            report["hours"] = r
+                                .hours
+                                .iter()
+                                .map(|h| {
+                                    json!({"hour": journey_vm::engine::clock::rfc3339(h.hour * 3_600_000), "started": h.started,
+                                        "entered": h.nodes.iter().map(|c| c.entered).collect::<Vec<_>>()})
+                                })
+                                .collect();
+                        }
+                        versions.push(json!({"version": number, "report": report}));
                     }
                 }
                 let _ = tx.send((!versions.is_empty()).then(|| json!({"journey": name, "versions": versions})));

@@ -95,6 +95,10 @@ try {
   const detail = await page.locator("#node-body").textContent();
   assert.match(detail, /Entered45/);
   assert.match(detail, /Arm control/);
+  await page.locator("#node-body svg.hours").waitFor();
+  const perHour = (await page.locator("#node-body svg.hours").getAttribute("aria-label")).split(": ")[1].split(", ").map(Number);
+  assert.equal(perHour.length, 24);
+  assert.equal(perHour.reduce((a, b) => a + b, 0), 45, `the hours hold the 45 entries: ${perHour}`);
 
   step("the experiment panel: arms as assigned, and the statistics with their verdict");
   await page.locator("#experiment").waitFor({ state: "visible" });

@@ -378,6 +378,12 @@ async function showNode(g) {
   for (const [k, v] of rows) table.append(el("tr", {}, el("th", { scope: "row", text: k }), el("td", { class: "num", text: v })));
   body.replaceChildren(table);
   try {
+    const r = await json(`/journeys/${encodeURIComponent(state.selected)}/report?hours=true`);
+    body.append(el("h3", { text: "Entered per hour, last 24 hours" }), hourChart(r, Number(id)));
+  } catch (e) {
+    /* the counts are shown */
+  }
+  try {
     const errors = (await json(`/journeys/${encodeURIComponent(state.selected)}/errors`)).filter((e) => String(e.node) === id);
     body.append(el("h3", { text: "Last errors" }));
     if (!errors.length) body.append(el("p", { class: "muted", text: "None kept." }));
@@ -388,6 +394,40 @@ async function showNode(g) {
     /* the counts are shown */
   }
   $("#node-title").focus?.();
+}
+
+/** Bars of a node's entries per hour over the last 24 hours (all versions with that node). */
+function hourChart(report, id) {
+  const now = Math.floor(Date.now() / 3600000);
+  const bars = new Array(24).fill(0);
+  const label = report.versions[report.versions.length - 1].report.nodes[id]?.label;
+  for (const v of report.versions) {
+    if (v.report.nodes[id]?.label !== label) continue;
+    for (const h of v.report.hours || []) {
+      const k = 23 - (now - Math.floor(Date.parse(h.hour) / 3600000));
+      if (k >= 0 && k < 24) bars[k] += h.entered[id] || 0;
+    }
+  }
+  const max = Math.max(1, ...bars);
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 240 60");
+  svg.setAttribute("class", "hours");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `Entered per hour, oldest first: ${bars.join(", ")}`);
+  bars.forEach((n, k) => {
+    const r = document.createElementNS(SVG, "rect");
+    const h = (n / max) * 50;
+    r.setAttribute("x", k * 10 + 1);
+    r.setAttribute("y", 55 - h);
+    r.setAttribute("width", 8);
+    r.setAttribute("height", Math.max(h, 0.5));
+    r.setAttribute("fill", "#1d5fa8");
+    const t = document.createElementNS(SVG, "title");
+    t.textContent = `${23 - k} h ago: ${n}`;
+    r.append(t);
+    svg.append(r);
+  });
+  return svg;
 }
 
 // ---------------------------------------------------------------------------------------------
