@@ -33,6 +33,8 @@ enum Command {
     Fmt(cmd::fmt::Args),
     /// Draw journeys as the canvas: Mermaid, Graphviz DOT, or SVG.
     Graph(cmd::graph::Args),
+    /// Print a journey's report for people: from a run's or a test's JSON, or a server.
+    Report(cmd::report::Args),
     /// Run the durable runtime: an HTTP API over an embedded store.
     Serve(cmd::serve::ServeArgs),
     /// Ask a running `journey serve` for a summary.
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Fmt(a) => cmd::fmt::run(a),
         Command::Graph(a) => cmd::graph::run(a),
+        Command::Report(a) => cmd::report::run(a),
         Command::Serve(a) => cmd::serve::serve(a),
         Command::Status(a) => cmd::serve::status(a),
         Command::Lsp(a) => cmd::lsp::run(a),

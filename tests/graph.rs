@@ -44,6 +44,60 @@ fn golden_mermaid_and_dot() {
     assert!(failures.is_empty(), "graph outputs differ (BLESS=1 rewrites them):\n{}", failures.join("\n"));
 }
 
+/// Golden SVGs (`BLESS=1` rewrites them): the example cart recovery and a wide canvas with long
+/// conditions, merging paths and a long template (`tests/graph/project/wide.journey`). The
+/// layout's geometry (no overlaps, text inside its box, merges into an await uncrossed) is
+/// checked in `compiler/src/graph/layout.rs`.
+#[test]
+fn golden_svg() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut failures = Vec::new();
+    for (dir, name, file) in
+        [("examples", "CartRecovery", "cart-recovery"), ("tests/graph/project", "WideMerge", "wide")]
+    {
+        let got = stdout(&journey(&["graph", dir, "--journey", name, "--format", "svg"]));
+        let path = PathBuf::from(format!("tests/graph/{file}.svg"));
+        if bless {
+            std::fs::write(&path, &got).expect("write expected");
+            continue;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        if want != got {
+            failures.push(format!("--- {} ---\nexpected:\n{want}\ngot:\n{got}", path.display()));
+        }
+    }
+    assert!(failures.is_empty(), "SVGs differ (BLESS=1 rewrites them):\n{}", failures.join("\n"));
+}
+
+/// What a marketer reads on the canvas: the action and its key argument, conditions shortened
+/// at a word with the whole text on hover, the journey's timeout and exit criteria.
+#[test]
+fn svg_names_templates_and_shows_full_conditions_on_hover() {
+    let svg = stdout(&journey(&["graph", "tests/graph/project", "--journey", "WideMerge", "--format", "svg"]));
+    let doc = roxmltree::Document::parse(&svg).expect("XML");
+    let texts: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).collect();
+    for want in ["call SendEmail", "template: \"de-treatment\"", "timeout 30d", "exit on Bought"] {
+        assert!(texts.contains(&want), "no text {want:?} in {texts:?}");
+    }
+    let titles: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("title")).filter_map(|n| n.text()).collect();
+    let full = "event.tier == \"gold\" and event.score > 900 and event.country in [\"SE\", \"NO\", \"DK\", \"FI\"]";
+    assert!(titles.contains(&full), "the whole condition is the label's title: {titles:?}");
+    // The label itself is cut at a word, with an ellipsis.
+    let label: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("label"))
+        .filter(|n| n.children().any(|c| c.has_tag_name("title") && c.text() == Some(full)))
+        .flat_map(|n| n.children().filter(|c| c.has_tag_name("text")).filter_map(|c| c.text()))
+        .collect();
+    let shown = label.join(" ");
+    assert!(shown.ends_with('…') && full.starts_with(shown.trim_end_matches('…').trim_end()), "{shown:?}");
+    let cut_word = shown.trim_end_matches('…').split(' ').next_back().unwrap_or("");
+    assert!(full.split(' ').any(|w| w == cut_word), "the label ends on a whole word: {shown:?}");
+    // Every statement node names its report id, for the console's counts.
+    let ids: Vec<&str> = doc.descendants().filter_map(|n| n.attribute("data-node")).collect();
+    assert_eq!(ids.first(), Some(&"0"));
+}
+
 #[test]
 fn svg_is_xml_with_the_nodes_and_labels() {
     let svg = stdout(&journey(&["graph", "examples", "--journey", "CartRecovery", "--format", "svg"]));

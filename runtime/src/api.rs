@@ -48,6 +48,8 @@ pub struct AppState {
     pub max_lag: i64,
     /// The most one profile write may hold.
     pub max_profile_bytes: usize,
+    /// The journeys' canvases, for the console.
+    pub graphs: crate::console::Graphs,
 }
 
 /// Engines on the newest version that validate events and compute their keys: one per thread
@@ -106,6 +108,8 @@ pub fn router(state: Shared) -> Router {
         .route("/journeys", get(get_journeys))
         .route("/journeys/{name}/{action}", post(post_journey_action))
         .route("/journeys/{name}/report", get(get_report))
+        .route("/journeys/{name}/graph.svg", get(get_graph))
+        .route("/journeys/{name}/errors", get(get_errors))
         .route("/metrics", get(get_metrics))
         .route("/status", get(get_status))
         .route(
@@ -115,6 +119,19 @@ pub fn router(state: Shared) -> Router {
         .layer(middleware::from_fn(read_body))
         .layer(middleware::from_fn_with_state(state.clone(), auth))
         .route("/healthz", get(|| async { "ok" }))
+        // The console's files hold no data: served to all, they ask for the token.
+        .route(
+            "/",
+            get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], crate::console::INDEX_HTML) }),
+        )
+        .route(
+            "/console/app.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], crate::console::APP_JS) }),
+        )
+        .route(
+            "/console/style.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], crate::console::STYLE_CSS) }),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), measure))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state)
@@ -551,10 +568,49 @@ async fn get_journeys(State(state): State<Shared>) -> Response {
     }
 }
 
-async fn get_report(State(state): State<Shared>, Path(name): Path<String>) -> Response {
-    match ask(&state, |tx| Query::Report(name.clone(), tx)).await {
+/// The query of `GET /journeys/NAME/report`.
+#[derive(serde::Deserialize)]
+struct ReportQuery {
+    /// The window's start (RFC 3339); the last 24 hours when absent.
+    since: Option<String>,
+    /// With `true`, each version's report adds `hours`: per hour kept, instances started and
+    /// each node's entries (the console's counts over time).
+    #[serde(default)]
+    hours: bool,
+}
+
+async fn get_report(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+) -> Response {
+    let since = match q.since.as_deref().map(str::parse::<jiff::Timestamp>) {
+        None => None,
+        Some(Ok(t)) => Some(t.as_millisecond()),
+        Some(Err(e)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("`since` is not a date-time ({e}); give RFC 3339, like 2026-12-01T00:00:00Z"),
+            )
+        }
+    };
+    match ask(&state, |tx| Query::Report(name.clone(), since, q.hours, tx)).await {
         Ok(Some(v)) => JsonBody(v).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no journey `{name}`")),
+        Err(r) => r.into_response(),
+    }
+}
+
+async fn get_graph(State(state): State<Shared>, Path(name): Path<String>) -> Response {
+    match state.graphs.get(&name) {
+        Some(svg) => ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no drawing of journey `{name}` (does the project compile?)")),
+    }
+}
+
+async fn get_errors(State(state): State<Shared>, Path(name): Path<String>) -> Response {
+    match ask(&state, |tx| Query::Errors(name, tx)).await {
+        Ok(v) => JsonBody(v).into_response(),
         Err(r) => r.into_response(),
     }
 }

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod console;
 mod fields;
 pub mod listen;
 pub mod metrics;
@@ -254,6 +255,11 @@ pub fn serve_until(
     let validators =
         Arc::new(Validators::new(API_THREADS, || Engine::new(image.clone(), wall_ms(), Options::default())));
     let publish_validators = validators.clone();
+    let graphs = console::Graphs::default();
+    if let Err(e) = graphs.redraw(&config.project, &config.schemas) {
+        tracing::warn!("the console cannot draw the journeys: {e}");
+    }
+    let publish_graphs = graphs.clone();
     let (project_dir, schemas, db) = (config.project.clone(), config.schemas.clone(), config.db.clone());
     let publish = move |journey: &str| -> Result<u32, (axum::http::StatusCode, String)> {
         use axum::http::StatusCode;
@@ -268,6 +274,9 @@ pub fn serve_until(
             let image = Arc::new(image);
             publish_validators.replace(|| Engine::new(image.clone(), wall_ms(), Options::default()));
         }
+        if let Err(e) = publish_graphs.redraw(&project_dir, &schemas) {
+            tracing::warn!("the console cannot draw the journeys: {e}");
+        }
         Ok(v)
     };
     let state = Arc::new(AppState {
@@ -279,6 +288,7 @@ pub fn serve_until(
         publish: Box::new(publish),
         max_lag: config.max_lag.unwrap_or(api::MAX_ENGINE_LAG),
         max_profile_bytes: config.limits.max_profile_bytes.unwrap_or(api::MAX_PROFILE_BYTES),
+        graphs,
     });
     let app = api::router(state);
     let served = rt.block_on(async move {

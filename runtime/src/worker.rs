@@ -37,8 +37,12 @@ const SLICE: Duration = Duration::from_millis(20);
 pub enum Query {
     /// Every journey with its versions and state.
     Journeys(tokio::sync::oneshot::Sender<Json>),
-    /// A journey's report (all versions).
-    Report(String, tokio::sync::oneshot::Sender<Option<Json>>),
+    /// A journey's latest failures (step events with an error), newest first.
+    Errors(String, tokio::sync::oneshot::Sender<Json>),
+    /// A journey's report (all versions), with its window from this time (epoch ms; the last
+    /// 24 hours when absent).
+    /// With `hours`, the hourly counts too.
+    Report(String, Option<i64>, bool, tokio::sync::oneshot::Sender<Option<Json>>),
     /// Where a profile is.
     Instances(String, tokio::sync::oneshot::Sender<Json>),
     /// Summary numbers.
@@ -81,7 +85,14 @@ pub struct Worker {
     /// Writes checkpoints on a thread of its own (else they are written in line).
     writer: Option<Writer>,
     read_rate: Option<u32>,
+    /// The latest step events (at most [`RECENT_STEPS`]), for the console: a profile's path and
+    /// a node's last errors. Older ones are in the store's `steps` table.
+    /// Each with the version of the engine that made it (step events of every version say 1).
+    recent: std::collections::VecDeque<(u32, journey_vm::engine::report::StepEvent)>,
 }
+
+/// How many of the latest step events the worker keeps in memory for the console.
+pub const RECENT_STEPS: usize = 100_000;
 
 /// The thread that writes checkpoints, in order, on a connection of its own.
 struct Writer {
@@ -210,6 +221,7 @@ impl Worker {
             stored_calls,
             writer: checkpoints.map(|store| Writer::start(store, w_metrics)).transpose()?,
             read_rate,
+            recent: std::collections::VecDeque::new(),
         };
         // The log after the checkpoint is replayed, and timers due while the runtime was down
         // fire, in the run loop: in bounded slices with checkpoints between them, with the API
@@ -631,7 +643,12 @@ impl Worker {
                     Some(r) => r.absorb(v.engine.report()),
                     None => report = Some(v.engine.report().clone()),
                 }
-                cp.steps.extend(v.engine.take_steps());
+                let steps = v.engine.take_steps();
+                self.recent.extend(steps.iter().map(|s| (number, s.clone())));
+                cp.steps.extend(steps);
+            }
+            while self.recent.len() > RECENT_STEPS {
+                self.recent.pop_front();
             }
             delta.small.caps = caps.into_iter().map(|((j, n), c)| (j, n, c)).collect();
             delta.report = report.unwrap_or_default();
@@ -669,7 +686,7 @@ impl Worker {
             Query::Journeys(tx) => {
                 let _ = tx.send(self.journeys());
             }
-            Query::Report(name, tx) => {
+            Query::Report(name, since, hours, tx) => {
                 let mut versions = Vec::new();
                 for vi in 0..self.shards[0].versions.len() {
                     let number = self.shards[0].versions[vi].number;
@@ -680,7 +697,19 @@ impl Worker {
                     let program = &self.shards[0].versions[vi].engine.image().program;
                     let code = program.journeys.iter().find(|j| j.name == name);
                     if let (Some(r), Some(code)) = (report.journeys.iter().find(|r| r.journey == name), code) {
-                        versions.push(json!({"version": number, "report": r.to_json(code)}));
+                        let now = self.shards[0].versions[vi].engine.now_ms();
+                        let mut report = r.to_json(code, now, since.unwrap_or(now - 86_400_000));
+                        if hours {
+                            report["hours"] = r
+                                .hours
+                                .iter()
+                                .map(|h| {
+                                    json!({"hour": journey_vm::engine::clock::rfc3339(h.hour * 3_600_000), "started": h.started,
+                                        "entered": h.nodes.iter().map(|c| c.entered).collect::<Vec<_>>()})
+                                })
+                                .collect();
+                        }
+                        versions.push(json!({"version": number, "report": report}));
                     }
                 }
                 let _ = tx.send((!versions.is_empty()).then(|| json!({"journey": name, "versions": versions})));
@@ -694,13 +723,41 @@ impl Worker {
                         let j = &program.journeys[i.journey as usize];
                         let node = j.nodes.get(i.node as usize);
                         let (waits_for, until) = describe_wait(j, i);
+                        // Its path so far, from the step events kept (the latest
+                        // `RECENT_STEPS` of all profiles, and those not yet checkpointed).
+                        let steps: Vec<&journey_vm::engine::report::StepEvent> = self
+                            .recent
+                            .iter()
+                            .filter(|(version, _)| *version == v.number)
+                            .map(|(_, s)| s)
+                            .chain(v.engine.steps())
+                            .filter(|s| s.instance == i.id && s.journey == j.name)
+                            .collect();
+                        let path: Vec<u32> = steps.iter().map(|s| s.node).chain([i.node]).collect();
                         out.push(json!({"journey": j.name, "version": v.number, "instance": i.id,
                             "node": node.map(|n| n.label.clone()), "line": node.map(|n| n.line),
+                            "node_id": i.node, "path": path, "steps": steps,
                             "waits_for": waits_for, "until": until.map(journey_vm::engine::clock::rfc3339),
                             "entered": journey_vm::engine::clock::rfc3339(i.entered_ms)}));
                     }
                 }
                 let _ = tx.send(Json::Array(out));
+            }
+            Query::Errors(name, tx) => {
+                // The latest failures of the journey, newest first, with their messages.
+                let errors: Vec<Json> = self
+                    .recent
+                    .iter()
+                    .rev()
+                    .filter(|(_, s)| s.journey == name && s.error.is_some())
+                    .take(50)
+                    .map(|(version, s)| {
+                        let mut j = json!(s);
+                        j["version"] = json!(version);
+                        j
+                    })
+                    .collect();
+                let _ = tx.send(Json::Array(errors));
             }
             Query::Status(tx) => {
                 let (log, events) = self.store.counts().unwrap_or((0, 0));
@@ -719,10 +776,15 @@ impl Worker {
     /// version before, where it takes new entries, or where instances entered it.
     fn journeys(&mut self) -> Json {
         let mut entered = std::collections::HashSet::new();
+        // Per version and journey: instances running, and whether some ended `stopped`.
+        let mut running: std::collections::HashMap<(usize, String), (u64, bool)> = Default::default();
         for shard in &mut self.shards {
             for (vi, v) in shard.versions.iter_mut().enumerate() {
                 for r in v.engine.report().journeys.iter().filter(|r| r.started > 0) {
                     entered.insert((vi, r.journey.clone()));
+                    let e = running.entry((vi, r.journey.clone())).or_default();
+                    e.0 += r.running;
+                    e.1 |= r.ended.contains_key("stopped");
                 }
             }
         }
@@ -738,8 +800,17 @@ impl Worker {
                     continue;
                 }
                 let entry = out.entry(x.name.clone()).or_insert_with(|| json!({"name": x.name, "versions": []}));
+                // Closed, or stopped: a stop ends its instances with the label `stopped`.
+                let stopped = running.get(&(vi, x.name.clone())).is_some_and(|&(n, stopped)| n == 0 && stopped);
+                let status = if open {
+                    "live"
+                } else if stopped {
+                    "stopped"
+                } else {
+                    "closed"
+                };
                 if let Some(list) = entry["versions"].as_array_mut() {
-                    list.push(json!({"version": v.number, "open": open}));
+                    list.push(json!({"version": v.number, "open": open, "status": status}));
                 }
             }
         }

@@ -65,7 +65,8 @@ pub fn run(args: Args) -> u8 {
         );
         return FAILED;
     }
-    let graphs: Vec<graph::Graph> = chosen.iter().map(|j| graph::build(j, &c.sources.get(j.file).text)).collect();
+    let graphs: Vec<graph::Graph> =
+        chosen.iter().map(|j| graph::build(j, &c.sources.get(j.file).text, &c.checked.program.http)).collect();
     let text = match args.format {
         GraphFormat::Mermaid => graph::mermaid::render(&graphs),
         GraphFormat::Dot => graph::dot::render(&graphs),

@@ -9,6 +9,7 @@ pub mod graph;
 pub mod lsp;
 pub mod mocks;
 pub mod project;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod test;

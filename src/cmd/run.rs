@@ -379,6 +379,8 @@ pub fn run(mut args: Args) -> u8 {
     }
 }
 
+const DAY_MS: i64 = 86_400_000;
+
 fn print_results(
     engines: &[Engine],
     report: &Report,
@@ -393,12 +395,14 @@ fn print_results(
     if !args.summary_only {
         write_paths(&mut out, engines, program, args.format)?;
     }
+    // The report's window is the 24 hours before the run's clock ends.
+    let clock_end = engines.iter().map(Engine::now_ms).max().unwrap_or(0);
     let journeys: serde_json::Map<String, Json> = report
         .journeys
         .iter()
         .filter_map(|r| {
             let code = program.journeys.iter().find(|j| j.name == r.journey)?;
-            Some((r.journey.clone(), r.to_json(code)))
+            Some((r.journey.clone(), r.to_json(code, clock_end, clock_end - DAY_MS)))
         })
         .collect();
     let summary = json!({"type": "summary", "events": report.events, "filtered": report.filtered,
@@ -511,7 +515,7 @@ fn write_paths(out: &mut impl Write, engines: &[Engine], program: &Program, form
     }
     for row in rows {
         let journey = &program.journeys[row.journey as usize];
-        let labels = row.path.iter().filter_map(|n| journey.nodes.get(*n as usize)).map(|n| n.label.as_str());
+        let labels = row.path.iter().filter_map(|n| node_label(journey, *n, row.profile));
         let (label, error) = match row.ended {
             Some(end) => (end.outcome.label(), end.error.as_deref()),
             None => (None, None),
@@ -523,7 +527,7 @@ fn write_paths(out: &mut impl Write, engines: &[Engine], program: &Program, form
                     kind: "instance",
                     profile: row.profile,
                     journey: &journey.name,
-                    path: Labels { path: row.path, nodes: &journey.nodes },
+                    path: Labels { path: row.path, journey, profile: row.profile },
                     state: if row.ended.is_some() { "ended" } else { "waiting" },
                     label,
                     error,
@@ -538,7 +542,7 @@ fn write_paths(out: &mut impl Write, engines: &[Engine], program: &Program, form
                     if i > 0 {
                         out.write_all(b" -> ")?;
                     }
-                    out.write_all(l.as_bytes())?;
+                    out.write_all(l.as_ref().as_bytes())?;
                 }
                 match (row.ended, label) {
                     (None, _) => out.write_all(b" => waiting")?,
@@ -572,13 +576,28 @@ struct PathLine<'a> {
 /// The labels of the nodes of a path, written as a JSON list.
 struct Labels<'a> {
     path: &'a [u32],
-    nodes: &'a [journey_compiler::bytecode::NodeInfo],
+    journey: &'a journey_compiler::bytecode::JourneyCode,
+    profile: &'a str,
 }
 
 impl serde::Serialize for Labels<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.path.iter().filter_map(|n| self.nodes.get(*n as usize)).map(|n| n.label.as_str()))
+        s.collect_seq(self.path.iter().filter_map(|n| node_label(self.journey, *n, self.profile)))
     }
+}
+
+/// A node's label on a path line: its own, borrowed, except a split's, which names the arm the
+/// profile took (`split "B"`).
+fn node_label<'a>(
+    journey: &'a journey_compiler::bytecode::JourneyCode,
+    n: u32,
+    profile: &str,
+) -> Option<std::borrow::Cow<'a, str>> {
+    let node = journey.nodes.get(n as usize)?;
+    if node.kind == journey_compiler::bytecode::NodeKind::Split {
+        return journey_vm::engine::report::path_label(journey, n, profile).map(std::borrow::Cow::Owned);
+    }
+    Some(std::borrow::Cow::Borrowed(node.label.as_str()))
 }
 
 /// An instance's calls: `[{"action": "SendEmail", "args": {"to": ..., "template": ...}}]`.

@@ -75,7 +75,7 @@ fn seconds(text: &str) -> Result<std::time::Duration, String> {
 /// The bearer token: from `file`, else JOURNEY_TOKEN (unset or empty: none). Surrounding
 /// whitespace is dropped; a token file with nothing else, or a token an `Authorization`
 /// header cannot carry, is refused.
-fn token(file: Option<&PathBuf>) -> Result<Option<String>, String> {
+pub fn token(file: Option<&PathBuf>) -> Result<Option<String>, String> {
     let token = match file {
         Some(f) => {
             let text =

@@ -12,5 +12,6 @@ pub mod machine;
 pub mod payload;
 pub mod projection;
 pub mod run;
+pub mod stats;
 pub mod testing;
 pub mod value;

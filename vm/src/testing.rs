@@ -26,6 +26,10 @@ pub struct TestResult {
     pub failure: Option<String>,
     /// The path each instance took: `Journey: node -> node -> end "label"`.
     pub path: Vec<String>,
+    /// The report of each journey the test entered, by name, in the shape of `journey run`'s
+    /// and `journey serve`'s (its window: the 24 hours before the test's clock ends).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub reports: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A test's values: its chunks, run on the VM.
@@ -146,6 +150,7 @@ pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
         outcome: if failure.is_none() { "passed" } else { "failed" },
         failure,
         path: paths(&engine),
+        reports: reports(&mut engine),
     }
 }
 
@@ -298,13 +303,26 @@ fn expect_call(engine: &Engine, action: &str, want: Option<Value>, times: Option
     }
 }
 
+fn reports(engine: &mut Engine) -> serde_json::Map<String, serde_json::Value> {
+    let now = engine.now_ms();
+    let image = engine.image().clone();
+    engine
+        .report()
+        .journeys
+        .iter()
+        .zip(&image.program.journeys)
+        .filter(|(r, _)| r.started > 0)
+        .map(|(r, code)| (r.journey.clone(), r.to_json(code, now, now - 86_400_000)))
+        .collect()
+}
+
 fn paths(engine: &Engine) -> Vec<String> {
     let program = &engine.image().program;
-    let describe = |j: u16, path: &[u32]| -> String {
+    // A split names the arm the profile took.
+    let describe = |j: u16, path: &[u32], profile: &str| -> String {
         let journey = &program.journeys[j as usize];
         path.iter()
-            .filter_map(|n| journey.nodes.get(*n as usize))
-            .map(|n| n.label.clone())
+            .filter_map(|n| crate::engine::report::path_label(journey, *n, profile))
             .collect::<Vec<_>>()
             .join(" -> ")
     };
@@ -317,13 +335,13 @@ fn paths(engine: &Engine) -> Vec<String> {
                 Some(l) => format!("ended \"{l}\""),
                 None => "ended".into(),
             };
-            let p = describe(f.journey, &f.path);
+            let p = describe(f.journey, &f.path, &f.profile);
             (f.id, if p.is_empty() { format!("{name}: {end}") } else { format!("{name}: {p} => {end}") })
         })
         .collect();
     for i in engine.live() {
         let name = &program.journeys[i.journey as usize].name;
-        let p = describe(i.journey, engine.path_of(i.id).unwrap_or(&[]));
+        let p = describe(i.journey, engine.path_of(i.id).unwrap_or(&[]), &i.profile);
         out.push((i.id, format!("{name}: {p} => running")));
     }
     out.sort();

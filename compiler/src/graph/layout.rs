@@ -373,3 +373,102 @@ fn spread(k: usize, n: usize, half: f64) -> f64 {
     let step = (2.0 * half / n as f64).min(14.0);
     (k as f64 - (n - 1) as f64 / 2.0) * step
 }
+
+#[cfg(test)]
+mod tests {
+    //! The canvas of every example journey (and of tests/graph/wide.journey): no two boxes
+    //! overlap, every line of text fits its box, edges merging into an `await` do not cross,
+    //! and each statement node carries the id the bytecode gives it.
+
+    use super::*;
+    use crate::graph::{build, Graph};
+    use std::path::PathBuf;
+
+    fn graphs() -> Vec<(Graph, Vec<journey_bytecode::NodeKind>)> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut out = Vec::new();
+        for dir in [root.join("examples"), root.join("tests/graph/project")] {
+            let build_ = crate::driver::load(&[dir], &[]).expect("loads").check();
+            assert_eq!(build_.errors(), 0, "{}", build_.render_errors());
+            let program = build_.program().expect("compiles");
+            for (j, code) in build_.checked.program.journeys.iter().zip(&program.journeys) {
+                let g = build(j, &build_.sources.get(j.file).text, &build_.checked.program.http);
+                out.push((g, code.nodes.iter().map(|n| n.kind).collect()));
+            }
+        }
+        out
+    }
+
+    fn overlap(a: &Rect, b: &Rect) -> bool {
+        (a.x - b.x).abs() * 2.0 < a.w + b.w - 0.5 && (a.y - b.y).abs() * 2.0 < a.h + b.h - 0.5
+    }
+
+    #[test]
+    fn boxes_do_not_overlap_and_text_fits() {
+        for (g, _) in graphs() {
+            let l = layout(&g);
+            let mut boxes: Vec<(String, Rect)> =
+                g.nodes.iter().zip(&l.nodes).map(|(n, r)| (format!("node {:?}", n.label), *r)).collect();
+            boxes.extend(l.edges.iter().filter_map(|p| p.label.as_ref().map(|(t, r)| (format!("label {t:?}"), *r))));
+            for (i, (a, ra)) in boxes.iter().enumerate() {
+                for (b, rb) in &boxes[i + 1..] {
+                    assert!(!overlap(ra, rb), "{}: {a} overlaps {b}", g.journey);
+                }
+            }
+            for ((node, r), text) in g.nodes.iter().zip(&l.nodes).zip(&l.texts) {
+                let room = r.w - 2.0 * inset(node.kind, r.h) + 6.0;
+                for line in text.lines() {
+                    let w = text_width(line, FONT) * if node.kind == NodeKind::Start { 1.08 } else { 1.0 };
+                    assert!(w <= room + 0.01, "{}: {line:?} ({w:.0}px) leaves its box ({room:.0}px)", g.journey);
+                }
+                assert!(text.lines().count() as f64 * LINE <= r.h, "{}: {text:?} is taller than its box", g.journey);
+            }
+            for p in &l.edges {
+                if let Some((text, r)) = &p.label {
+                    for line in text.lines() {
+                        assert!(text_width(line, LABEL_FONT) <= r.w, "{}: label {line:?} leaves its box", g.journey);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Two segments from (x1, y) to (x2, y') cross when their order swaps between the rows.
+    fn cross(a: ((f64, f64), (f64, f64)), b: ((f64, f64), (f64, f64))) -> bool {
+        let (a0, a1, b0, b1) = (a.0 .0, a.1 .0, b.0 .0, b.1 .0);
+        (a0 - b0) * (a1 - b1) < -0.01
+    }
+
+    #[test]
+    fn edges_into_an_await_do_not_cross() {
+        for (g, _) in graphs() {
+            let l = layout(&g);
+            for (n, node) in g.nodes.iter().enumerate().filter(|(_, n)| n.kind == NodeKind::Await) {
+                // The last segment of each edge into the await: where paths merge.
+                let ins: Vec<((f64, f64), (f64, f64))> = g
+                    .edges
+                    .iter()
+                    .zip(&l.edges)
+                    .filter(|(e, _)| e.to == n)
+                    .map(|(_, p)| (p.points[p.points.len() - 2], p.points[p.points.len() - 1]))
+                    .collect();
+                for (i, a) in ins.iter().enumerate() {
+                    for b in &ins[i + 1..] {
+                        if (a.0 .1 - b.0 .1).abs() < 0.5 {
+                            assert!(!cross(*a, *b), "{}: edges into {:?} cross", g.journey, node.label);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn statement_nodes_carry_their_bytecode_ids() {
+        for (g, kinds) in graphs() {
+            let ids: Vec<(u32, NodeKind)> = g.nodes.iter().filter_map(|n| n.id.map(|i| (i, n.kind))).collect();
+            let want: Vec<(u32, NodeKind)> = kinds.iter().enumerate().map(|(i, k)| (i as u32, *k)).collect();
+            assert_eq!(ids, want, "{}: the canvas and the bytecode number nodes alike", g.journey);
+        }
+    }
+}

@@ -22,6 +22,9 @@ pub struct Node {
     pub kind: NodeKind,
     /// Its text; lines are separated by `\n`.
     pub label: String,
+    /// The node id reports and step events use for it (`None` for the start and the implicit
+    /// end, which the bytecode has no node for).
+    pub id: Option<u32>,
 }
 
 /// A path from one node to the next.
@@ -31,8 +34,10 @@ pub struct Edge {
     pub from: usize,
     /// Index of the target node.
     pub to: usize,
-    /// What the path stands for, if it is one of several.
+    /// What the path stands for, if it is one of several (a long condition shortened).
     pub label: Option<String>,
+    /// The label's full text, when it was shortened (an SVG shows it on hover).
+    pub full: Option<String>,
 }
 
 /// One journey's canvas. Node 0 is the start.
@@ -59,16 +64,31 @@ impl Graph {
 /// How long a condition or `where` may be on a label before it is cut with `…`.
 const MAX_LABEL: usize = 48;
 
-/// Builds the canvas of `journey`, whose source text is `src`.
-pub fn build(journey: &Journey, src: &str) -> Graph {
-    let mut b = Builder { src, g: Graph { journey: journey.name.clone(), nodes: Vec::new(), edges: Vec::new() } };
+/// Builds the canvas of `journey`, whose source text is `src`; `http` (the program's actions
+/// and data sources) names a call's key argument.
+pub fn build(journey: &Journey, src: &str, http: &[ir::Http]) -> Graph {
+    let mut b = Builder {
+        src,
+        http,
+        next_id: 0,
+        g: Graph { journey: journey.name.clone(), nodes: Vec::new(), edges: Vec::new() },
+    };
     let start = b.node(NodeKind::Start, start_label(journey));
+    b.g.nodes[start].id = None;
+    b.next_id = 0;
     let open = b.stmts(&journey.body, vec![(start, None)]);
     if !open.is_empty() {
         let end = b.node(NodeKind::End, "end".to_string());
+        b.g.nodes[end].id = None;
         b.connect(open, end);
     }
     b.g
+}
+
+/// The journey timeout when a journey sets one (the checker's default is not shown).
+fn timeout_line(j: &Journey) -> Option<String> {
+    (j.timeout_ms != crate::check::DEFAULT_TIMEOUT_MS)
+        .then(|| format!("timeout {}", crate::check::fmt_ms(j.timeout_ms)))
 }
 
 fn start_label(j: &Journey) -> String {
@@ -84,6 +104,7 @@ fn start_label(j: &Journey) -> String {
     if !j.exit_on.is_empty() {
         lines.push(format!("exit on {}", j.exit_on.join(", ")));
     }
+    lines.extend(timeout_line(j));
     lines.join("\n")
 }
 
@@ -92,31 +113,42 @@ type Open = Vec<(usize, Option<String>)>;
 
 struct Builder<'s> {
     src: &'s str,
+    http: &'s [ir::Http],
+    /// The id of the next statement node: the order code generation numbers them in.
+    next_id: u32,
     g: Graph,
+}
+
+/// A text cut to at most [`MAX_LABEL`] characters at a word boundary, with `…`.
+pub fn shorten(text: &str) -> String {
+    if text.chars().count() <= MAX_LABEL {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(MAX_LABEL - 1).collect();
+    // Not mid-word: back to the last space, unless that leaves too little.
+    let at_space = cut.rfind(' ').filter(|&i| i >= MAX_LABEL / 2).map_or(cut.as_str(), |i| &cut[..i]);
+    format!("{}…", at_space.trim_end())
 }
 
 impl Builder<'_> {
     fn node(&mut self, kind: NodeKind, label: String) -> usize {
-        self.g.nodes.push(Node { kind, label });
+        self.g.nodes.push(Node { kind, label, id: Some(self.next_id) });
+        self.next_id += 1;
         self.g.nodes.len() - 1
     }
 
     fn connect(&mut self, open: Open, to: usize) {
         for (from, label) in open {
-            self.g.edges.push(Edge { from, to, label });
+            let short = label.as_deref().map(shorten);
+            let full = label.filter(|l| Some(l) != short.as_ref());
+            self.g.edges.push(Edge { from, to, label: short, full });
         }
     }
 
-    /// The source text of a span, on one line, cut at [`MAX_LABEL`] characters.
+    /// The source text of a span, on one line (shortened when it labels an edge).
     fn text(&self, span: Span) -> String {
         let raw = self.src.get(span.start..span.end).unwrap_or("");
-        let one_line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-        if one_line.chars().count() > MAX_LABEL {
-            let cut: String = one_line.chars().take(MAX_LABEL - 1).collect();
-            format!("{}…", cut.trim_end())
-        } else {
-            one_line
-        }
+        raw.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
     /// Adds the statements after the open paths; returns the paths open after them.
@@ -133,8 +165,10 @@ impl Builder<'_> {
     fn stmt(&mut self, s: &ir::Stmt, open: Open) -> Open {
         match &s.kind {
             StmtKind::Let { .. } => open,
-            StmtKind::Wait(d) => self.step(NodeKind::Wait, format!("wait {}", self.text(d.span)), open),
-            StmtKind::WaitUntil(t) => self.step(NodeKind::Wait, format!("wait until {}", self.text(t.span)), open),
+            StmtKind::Wait(d) => self.step(NodeKind::Wait, format!("wait {}", shorten(&self.text(d.span))), open),
+            StmtKind::WaitUntil(t) => {
+                self.step(NodeKind::Wait, format!("wait until {}", shorten(&self.text(t.span))), open)
+            }
             StmtKind::Await { arms, after } => {
                 let n = self.node(NodeKind::Await, "await".to_string());
                 self.connect(open, n);
@@ -177,7 +211,7 @@ impl Builder<'_> {
                 out
             }
             StmtKind::Cap { limit, body, otherwise } => {
-                let limit = self.text(limit.span);
+                let limit = shorten(&self.text(limit.span));
                 let n = self.node(NodeKind::Cap, format!("cap {limit}"));
                 self.connect(open, n);
                 let mut out = self.stmts(body, vec![(n, Some(format!("first {limit}")))]);
@@ -209,9 +243,24 @@ impl Builder<'_> {
         vec![(n, None)]
     }
 
+    /// The argument that says what a call does, as `name: value`: its `template` when it has
+    /// one (a SendEmail's), else its first argument given as a constant string.
+    fn key_argument(&self, call: &Call) -> Option<String> {
+        let http = self.http.iter().find(|h| h.name == call.target)?;
+        let given = || http.params.iter().zip(&call.args).filter_map(|((p, _), a)| Some((p, a.as_ref()?)));
+        let (name, arg) = given()
+            .find(|(p, _)| p.as_str() == "template")
+            .or_else(|| given().find(|(_, a)| matches!(&a.kind, ir::ExprKind::Const(crate::ir::Const::Str(_)))))?;
+        Some(shorten(&format!("{name}: {}", self.text(arg.span))))
+    }
+
     fn call(&mut self, call: &Call, open: Open) -> Open {
         let kind = if call.kind == HttpKind::Action { NodeKind::Call } else { NodeKind::Fetch };
-        let n = self.node(kind, format!("{kind} {}", call.target));
+        let mut label = format!("{kind} {}", call.target);
+        if let Some(arg) = self.key_argument(call) {
+            label = format!("{label}\n{arg}");
+        }
+        let n = self.node(kind, label);
         self.connect(open, n);
         let handled = call.on_timeout.is_some() || call.on_error.is_some();
         let mut out = vec![(n, handled.then(|| "ok".to_string()))];

@@ -30,9 +30,14 @@ pub fn render(g: &Graph) -> String {
         "<text x=\"{MARGIN}\" y=\"24\" font-size=\"15\" font-weight=\"bold\" fill=\"{INK}\">{}</text>",
         escape(&g.journey)
     );
-    edges(&l, &mut out);
-    for ((node, rect), label) in g.nodes.iter().zip(&l.nodes).zip(&l.texts) {
-        let _ = writeln!(out, "<g class=\"node {}\">", class(node.kind));
+    edges(g, &l, &mut out);
+    for (index, ((node, rect), label)) in g.nodes.iter().zip(&l.nodes).zip(&l.texts).enumerate() {
+        // `data-node` is the id reports and step events use (the console's counts go there);
+        // `data-index` is the node's number on the canvas, which edges' `data-from` and
+        // `data-to` name.
+        let id = node.id.map(|i| format!(" data-node=\"{i}\"")).unwrap_or_default();
+        let _ = writeln!(out, "<g class=\"node {}\" data-index=\"{index}\"{id}>", class(node.kind));
+        let _ = writeln!(out, "<title>{}</title>", escape(&node.label.replace('\n', " ")));
         out.push_str(&shape(node.kind, rect));
         lines(&mut out, label, rect, FONT, LINE, INK, node.kind == NodeKind::Start);
         out.push_str("</g>\n");
@@ -41,18 +46,26 @@ pub fn render(g: &Graph) -> String {
     out
 }
 
-fn edges(l: &Layout, out: &mut String) {
+fn edges(g: &Graph, l: &Layout, out: &mut String) {
     out.push_str("<g class=\"edges\" fill=\"none\">\n");
-    for path in &l.edges {
+    for (k, (path, e)) in l.edges.iter().zip(&g.edges).enumerate() {
         let _ = writeln!(
             out,
-            "<path d=\"{}\" stroke=\"{EDGE}\" stroke-width=\"1.4\" marker-end=\"url(#arrow)\"/>",
-            curve(&path.points)
+            "<path d=\"{}\" stroke=\"{EDGE}\" stroke-width=\"1.4\" marker-end=\"url(#arrow)\" data-edge=\"{k}\" data-from=\"{}\" data-to=\"{}\"/>",
+            curve(&path.points),
+            e.from,
+            e.to
         );
     }
     out.push_str("</g>\n<g class=\"labels\">\n");
-    for path in &l.edges {
+    for (k, (path, e)) in l.edges.iter().zip(&g.edges).enumerate() {
         if let Some((text, r)) = &path.label {
+            // A shortened condition shows its whole text on hover.
+            let _ = write!(out, "<g class=\"label\" data-edge=\"{k}\">");
+            if let Some(full) = &e.full {
+                let _ = write!(out, "<title>{}</title>", escape(full));
+            }
+            out.push('\n');
             let _ = writeln!(
                 out,
                 "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"3\" fill=\"#ffffff\" \
@@ -63,6 +76,7 @@ fn edges(l: &Layout, out: &mut String) {
                 r.h
             );
             lines(out, text, r, LABEL_FONT, LABEL_LINE, "#56606e", false);
+            out.push_str("</g>\n");
         }
     }
     out.push_str("</g>\n");

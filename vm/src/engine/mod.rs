@@ -257,6 +257,9 @@ pub struct Engine {
     open: Vec<bool>,
     /// Audience reads in progress: the members still to enter, per journey.
     reads: HashMap<u16, std::collections::VecDeque<ArcStr>>,
+    /// The branch an instance took at the node it is at (instance, branch), named on the step
+    /// event when it leaves the node; branches are taken without a suspension in between.
+    taken: Option<(InstanceId, u32)>,
 }
 
 /// Hashing of profile keys: keyed per process (keys come from outside), and fast.
@@ -342,6 +345,7 @@ impl Engine {
             track_changes: true,
             open: vec![true; image.program.journeys.len()],
             reads: HashMap::new(),
+            taken: None,
             image,
         };
         // The first read is the first such time at or after the journey goes live.
@@ -500,8 +504,10 @@ impl Engine {
                     Waiting::Timer { .. } => self.resume(id, None),
                     Waiting::Await { index, .. } => {
                         let j = inst.journey as usize;
-                        let target = self.image.program.journeys[j].awaits[index as usize].after.map(|(_, t)| t);
+                        let a = &self.image.program.journeys[j].awaits[index as usize];
+                        let (target, arm) = (a.after.map(|(_, t)| t), a.arms.len() as u32);
                         if let Some(t) = target {
+                            self.take_branch(id, arm);
                             self.resume(id, Some(t));
                         }
                     }
@@ -746,7 +752,7 @@ impl Engine {
         let journey = &image.program.journeys[inst.journey as usize];
         if let Waiting::Await { index, .. } = inst.waiting {
             let a = &journey.awaits[index as usize];
-            for arm in a.arms.iter().filter(|arm| arm.event == event) {
+            for (k, arm) in a.arms.iter().enumerate().filter(|(_, arm)| arm.event == event) {
                 let mut inst = self.instances.remove(&id).expect("instance present");
                 if let Some(slot) = arm.slot {
                     inst.locals_mut()[slot as usize] = payload.clone();
@@ -758,6 +764,7 @@ impl Engine {
                 let target = arm.target;
                 self.instances.insert(id, inst);
                 if holds {
+                    self.take_branch(id, k as u32);
                     self.resume(id, Some(target));
                     return;
                 }
@@ -842,7 +849,9 @@ impl Engine {
             self.changes.entries.insert((key.clone(), j));
         }
         self.slots.set_last_entry(key, j, self.now_ms);
-        self.report.journeys[j as usize].started += 1;
+        let r = &mut self.report.journeys[j as usize];
+        r.started += 1;
+        r.hour_mut(self.now_ms).started += 1;
         if self.options.keep_paths {
             self.paths.insert(id, Vec::new());
         }
@@ -861,6 +870,11 @@ impl Engine {
         let journey = &image.program.journeys[inst.journey as usize];
         let call = &journey.calls[index as usize];
         let target = image.program.http[call.http as usize].name.clone();
+        let handler = match outcome {
+            CallOutcome::Ok(_) => 0,
+            CallOutcome::Timeout(_) => 1,
+            CallOutcome::Error(_) => 2,
+        };
         let (target_pc, error) = match outcome {
             CallOutcome::Ok(v) => {
                 if let Some(s) = call.slot {
@@ -883,6 +897,7 @@ impl Engine {
                 (call.on_error, Some(why))
             }
         };
+        self.take_branch(id, handler);
         match target_pc {
             Some(pc) => self.resume(id, Some(pc)),
             None => self.finish(id, Outcome::Error, error),
@@ -991,6 +1006,10 @@ impl Engine {
                     if let Some((_, _, t)) = target {
                         inst.pc = *t;
                     }
+                    let k = target.map_or(0, |t| s.branches.iter().position(|b| std::ptr::eq(b, t)).unwrap_or(0));
+                    let now = self.now_ms;
+                    self.report.journeys[j].count_node(now, inst.node, |c| c.take_arm(k));
+                    self.taken = Some((inst.id, k as u32));
                 }
                 Stop::Cap(i) => {
                     let c = &journey.caps[i as usize];
@@ -1081,23 +1100,27 @@ impl Engine {
         }
         inst.node = node;
         inst.node_ms = self.now_ms;
-        if let Some(c) = self.report.journeys[inst.journey as usize].nodes.get_mut(node as usize) {
-            c.entered += 1;
-        }
+        let now = self.now_ms;
+        self.report.journeys[inst.journey as usize].count_node(now, node, |c| c.entered += 1);
         if let Some(p) = self.paths.get_mut(&inst.id) {
             p.push(node);
         }
     }
 
     fn leave_node(&mut self, inst: &Instance, outcome: NodeOutcome, error: Option<&str>) {
-        let counts = &mut self.report.journeys[inst.journey as usize].nodes;
-        if let Some(c) = counts.get_mut(inst.node as usize) {
-            match outcome {
-                NodeOutcome::Exited => c.exited += 1,
-                NodeOutcome::Failed => c.failed += 1,
-                NodeOutcome::Passed => c.passed += 1,
+        let now = self.now_ms;
+        self.report.journeys[inst.journey as usize].count_node(now, inst.node, |c| match outcome {
+            NodeOutcome::Exited => c.exited += 1,
+            NodeOutcome::Failed => c.failed += 1,
+            NodeOutcome::Passed => c.passed += 1,
+        });
+        let taken = match self.taken {
+            Some((id, arm)) if id == inst.id => {
+                self.taken = None;
+                Some(arm)
             }
-        }
+            _ => None,
+        };
         let journey = &self.image.program.journeys[inst.journey as usize];
         if let (true, Some(node)) = (self.options.step_events, journey.nodes.get(inst.node as usize)) {
             self.steps.push(StepEvent {
@@ -1111,8 +1134,20 @@ impl Engine {
                 outcome,
                 duration_ms: self.now_ms - inst.node_ms,
                 error: error.map(str::to_string),
+                arm: taken.and_then(|k| {
+                    report::branch_names(journey, inst.node).and_then(|(_, names)| names.into_iter().nth(k as usize))
+                }),
             });
         }
+    }
+
+    /// Counts branch `arm` of the node instance `id` is at (an await's arm or timeout, a call's
+    /// outcome), and keeps it for the instance's step event there.
+    fn take_branch(&mut self, id: InstanceId, arm: u32) {
+        let Some(inst) = self.instances.get(&id) else { return };
+        let (j, node, now) = (inst.journey as usize, inst.node, self.now_ms);
+        self.report.journeys[j].count_node(now, node, |c| c.take_arm(arm as usize));
+        self.taken = Some((id, arm));
     }
 
     /// Ends an instance.
@@ -1132,9 +1167,17 @@ impl Engine {
         }
         let r = &mut self.report.journeys[inst.journey as usize];
         count(&mut r.ended, outcome.label().unwrap_or_default());
+        let hour = r.hour_mut(self.now_ms);
+        count(&mut hour.ended, outcome.label().unwrap_or_default());
         match outcome {
-            Outcome::Error => r.errors += 1,
-            Outcome::TimedOut => r.timeouts += 1,
+            Outcome::Error => {
+                r.errors += 1;
+                r.hour_mut(self.now_ms).errors += 1;
+            }
+            Outcome::TimedOut => {
+                r.timeouts += 1;
+                r.hour_mut(self.now_ms).timeouts += 1;
+            }
             Outcome::Ended | Outcome::Labelled(_) | Outcome::Exited | Outcome::Stopped => {}
         }
         self.slots.set_active(&inst.profile, inst.journey, None);

@@ -1,8 +1,9 @@
 //! The journey report (per-node counts, ends by label, errors, calls) and step events.
 
-use journey_bytecode::NodeKind;
+use journey_bytecode::{JourneyCode, NodeKind};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, VecDeque};
 
 /// How an instance left a node (counted in [`NodeCounts`], written in step events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +28,72 @@ pub struct NodeCounts {
     pub exited: u64,
     /// Instances that failed there.
     pub failed: u64,
+    /// Per outgoing branch, in the order [`branch_names`] names them: a split's arms, an
+    /// await's arms then its timeout, a call's or fetch's outcomes (ok, timeout, error).
+    #[serde(default)]
+    pub arms: Vec<u64>,
+}
+
+impl NodeCounts {
+    /// Counts one instance taking branch `arm`.
+    pub fn take_arm(&mut self, arm: usize) {
+        if self.arms.len() <= arm {
+            self.arms.resize(arm + 1, 0);
+        }
+        self.arms[arm] += 1;
+    }
+
+    fn absorb(&mut self, t: &NodeCounts) {
+        self.entered += t.entered;
+        self.passed += t.passed;
+        self.exited += t.exited;
+        self.failed += t.failed;
+        if self.arms.len() < t.arms.len() {
+            self.arms.resize(t.arms.len(), 0);
+        }
+        for (m, n) in self.arms.iter_mut().zip(&t.arms) {
+            *m += n;
+        }
+    }
+}
+
+/// How long hourly counts are kept: enough for "the last 24 hours" from any minute of the
+/// current hour.
+pub const HOURS_KEPT: usize = 25;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// One hour's counts of a journey (the report keeps the last [`HOURS_KEPT`] hours, so that
+/// the counts of a time window are added up from these, never recomputed from instances).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourCounts {
+    /// The hour, in hours since the Unix epoch.
+    pub hour: i64,
+    /// Instances started.
+    pub started: u64,
+    /// Instances ended, by label.
+    pub ended: BTreeMap<String, u64>,
+    /// Instances that ended with an error.
+    pub errors: u64,
+    /// Instances that timed out.
+    pub timeouts: u64,
+    /// Per node, by node id.
+    pub nodes: Vec<NodeCounts>,
+}
+
+impl HourCounts {
+    fn absorb(&mut self, t: &HourCounts) {
+        self.started += t.started;
+        add_counts(&mut self.ended, &t.ended);
+        self.errors += t.errors;
+        self.timeouts += t.timeouts;
+        if self.nodes.len() < t.nodes.len() {
+            self.nodes.resize(t.nodes.len(), NodeCounts::default());
+        }
+        for (m, n) in self.nodes.iter_mut().zip(&t.nodes) {
+            m.absorb(n);
+        }
+    }
 }
 
 /// One journey's report.
@@ -46,6 +113,9 @@ pub struct JourneyReport {
     pub running: u64,
     /// Per node, by node id.
     pub nodes: Vec<NodeCounts>,
+    /// The same counts per hour, for the last [`HOURS_KEPT`] hours (oldest first).
+    #[serde(default)]
+    pub hours: VecDeque<HourCounts>,
 }
 
 /// The whole run's report.
@@ -66,22 +136,174 @@ pub struct Report {
 }
 
 impl JourneyReport {
-    /// The report as `journey run --format json` and `journey serve` show it: each node's
-    /// counts beside its id, label and source line (`code` is the journey it counts).
-    pub fn to_json(&self, code: &journey_bytecode::JourneyCode) -> serde_json::Value {
-        let nodes: Vec<serde_json::Value> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let node = code.nodes.get(i);
-                serde_json::json!({"node": i, "label": node.map(|n| n.label.clone()), "line": node.map(|n| n.line),
-                    "entered": c.entered, "passed": c.passed, "exited": c.exited, "failed": c.failed})
-            })
-            .collect();
-        serde_json::json!({"started": self.started, "ended": self.ended, "errors": self.errors,
-            "timeouts": self.timeouts, "running": self.running, "nodes": nodes})
+    /// The bucket of the hour of `now_ms`, made when the clock reaches a new hour (dropping
+    /// buckets past [`HOURS_KEPT`]).
+    pub fn hour_mut(&mut self, now_ms: i64) -> &mut HourCounts {
+        let hour = now_ms.div_euclid(HOUR_MS);
+        if self.hours.back().is_none_or(|b| b.hour < hour) {
+            while self.hours.len() >= HOURS_KEPT {
+                self.hours.pop_front();
+            }
+            self.hours.push_back(HourCounts {
+                hour,
+                nodes: vec![NodeCounts::default(); self.nodes.len()],
+                ..Default::default()
+            });
+        }
+        // A clock never goes back, but a bucket restored from another engine may be ahead.
+        let at = self.hours.iter().rposition(|b| b.hour <= hour).unwrap_or(0);
+        &mut self.hours[at]
     }
+
+    /// Counts at node `n`, in all time and in the current hour.
+    pub fn count_node(&mut self, now_ms: i64, n: u32, f: impl Fn(&mut NodeCounts)) {
+        if let Some(c) = self.nodes.get_mut(n as usize) {
+            f(c);
+        }
+        if let Some(c) = self.hour_mut(now_ms).nodes.get_mut(n as usize) {
+            f(c);
+        }
+    }
+
+    /// The counts since `since_ms` (from the start of its hour), added up from the hourly
+    /// buckets; `None` when the buckets kept do not reach back that far.
+    pub fn since(&self, since_ms: i64, now_ms: i64) -> Option<HourCounts> {
+        let from = since_ms.div_euclid(HOUR_MS);
+        let now = now_ms.div_euclid(HOUR_MS);
+        if now - from >= HOURS_KEPT as i64 {
+            return None;
+        }
+        let mut sum =
+            HourCounts { hour: from, nodes: vec![NodeCounts::default(); self.nodes.len()], ..Default::default() };
+        for b in self.hours.iter().filter(|b| b.hour >= from) {
+            sum.absorb(b);
+        }
+        Some(sum)
+    }
+
+    /// The report as `journey run --format json`, `journey test --format json` and `journey
+    /// serve` show it (`code` is the journey it counts): each node's counts beside its id, kind,
+    /// label and source line, with its arms or handlers by name; the experiments (splits whose
+    /// arms all have labels); and `window`, the counts since `since_ms` up to `now_ms`.
+    pub fn to_json(&self, code: &JourneyCode, now_ms: i64, since_ms: i64) -> Json {
+        let nodes: Vec<Json> = self.nodes.iter().enumerate().map(|(i, c)| node_json(code, i, c, true)).collect();
+        let window = match self.since(since_ms, now_ms) {
+            Some(w) => {
+                let nodes: Vec<Json> = w.nodes.iter().enumerate().map(|(i, c)| node_json(code, i, c, false)).collect();
+                json!({"since": super::clock::rfc3339(since_ms.div_euclid(HOUR_MS) * HOUR_MS), "until": super::clock::rfc3339(now_ms),
+                    "started": w.started, "ended": w.ended, "errors": w.errors, "timeouts": w.timeouts, "nodes": nodes})
+            }
+            None => json!({"since": super::clock::rfc3339(since_ms), "until": super::clock::rfc3339(now_ms),
+                "error": format!("counts are kept per hour for the last {} hours; this window starts earlier", HOURS_KEPT - 1)}),
+        };
+        json!({"started": self.started, "ended": self.ended, "errors": self.errors,
+            "timeouts": self.timeouts, "running": self.running, "nodes": nodes,
+            "goals": [], "experiments": self.experiments(code), "window": window})
+    }
+
+    /// The experiments of the journey: its splits whose arms all have labels, with the
+    /// profiles assigned to each arm. Their goals' conversions, and the statistics of
+    /// [`crate::stats::analyse`], come with the goals of the language (`analysis` is null until then).
+    fn experiments(&self, code: &JourneyCode) -> Vec<Json> {
+        code.splits
+            .iter()
+            .filter(|s| !s.branches.is_empty() && s.branches.iter().all(|b| b.1.is_some()))
+            .map(|s| {
+                let labels: Vec<&str> = s.branches.iter().map(|b| b.1.as_deref().unwrap_or_default()).collect();
+                let counts = self.nodes.get(s.node as usize);
+                let arms: Vec<Json> = labels
+                    .iter()
+                    .enumerate()
+                    .map(|(k, l)| json!({"label": l, "assigned": counts.and_then(|c| c.arms.get(k)).copied().unwrap_or(0)}))
+                    .collect();
+                let node = code.nodes.get(s.node as usize);
+                json!({"node": s.node, "line": node.map(|n| n.line), "label": node.map(|n| n.label.clone()),
+                    "control": labels[crate::stats::control_index(&labels)], "arms": arms, "analysis": null})
+            })
+            .collect()
+    }
+}
+
+/// One node's entry in a report: with `whole`, its id, kind, label and line beside the counts.
+fn node_json(code: &JourneyCode, i: usize, c: &NodeCounts, whole: bool) -> Json {
+    let names = branch_names(code, i as u32);
+    let mut o = serde_json::Map::new();
+    o.insert("node".into(), json!(i));
+    if whole {
+        let node = code.nodes.get(i);
+        o.insert("kind".into(), json!(node.map(|n| n.kind.name())));
+        o.insert("label".into(), json!(node.map(|n| n.label.clone())));
+        o.insert("line".into(), json!(node.map(|n| n.line)));
+    }
+    for (k, v) in [("entered", c.entered), ("passed", c.passed), ("exited", c.exited), ("failed", c.failed)] {
+        o.insert(k.into(), json!(v));
+    }
+    if let Some((field, names)) = names {
+        let map: serde_json::Map<String, Json> =
+            names.into_iter().enumerate().map(|(k, n)| (n, json!(c.arms.get(k).copied().unwrap_or(0)))).collect();
+        o.insert(field.into(), Json::Object(map));
+    }
+    Json::Object(o)
+}
+
+/// The names of node `n`'s branches as its report counts them, with the report field they go
+/// in: a split's arms by label (`"50%"` for an unlabelled one) and an await's by event (then
+/// `after` for its timeout) under `arms`; a call's or fetch's outcomes under `handlers`.
+pub fn branch_names(code: &JourneyCode, n: u32) -> Option<(&'static str, Vec<String>)> {
+    let kind = code.nodes.get(n as usize)?.kind;
+    match kind {
+        NodeKind::Split => {
+            let s = code.splits.iter().find(|s| s.node == n)?;
+            let mut before = 0.0;
+            let names = s
+                .branches
+                .iter()
+                .map(|(upper, label, _)| {
+                    let share = upper - before;
+                    before = *upper;
+                    label.clone().unwrap_or_else(|| format!("{}%", (share * 100.0).round() / 100.0))
+                })
+                .collect();
+            Some(("arms", names))
+        }
+        NodeKind::Await => {
+            // The k-th await node is the k-th entry of `awaits`: code generation adds both as
+            // it meets the statement.
+            let k = code.nodes[..n as usize].iter().filter(|x| x.kind == NodeKind::Await).count();
+            let a = code.awaits.get(k)?;
+            let mut names: Vec<String> = a.arms.iter().map(|arm| arm.event.clone()).collect();
+            if a.after.is_some() {
+                names.push("after".into());
+            }
+            Some(("arms", names))
+        }
+        NodeKind::Call | NodeKind::Fetch => Some(("handlers", CALL_HANDLERS.iter().map(|s| s.to_string()).collect())),
+        _ => None,
+    }
+}
+
+/// A call's or fetch's outcomes, in the order its node's `arms` counts them.
+pub const CALL_HANDLERS: [&str; 3] = ["ok", "timeout", "error"];
+
+/// The arm of split node `n` that a profile takes (its index and name), from the stable hash
+/// that assigns it: the same in every run, so a path line can name it.
+pub fn split_arm(code: &JourneyCode, n: u32, profile: &str) -> Option<(usize, String)> {
+    let s = code.splits.iter().find(|s| s.node == n)?;
+    let bucket = super::split_bucket(profile, &code.name, n);
+    let k = s.branches.iter().position(|(upper, _, _)| bucket < *upper).unwrap_or(s.branches.len().checked_sub(1)?);
+    let (_, names) = branch_names(code, n)?;
+    Some((k, names.get(k)?.clone()))
+}
+
+/// A node's label on a path line: a split names the arm the profile took (`split "B"`).
+pub fn path_label(code: &JourneyCode, n: u32, profile: &str) -> Option<String> {
+    let node = code.nodes.get(n as usize)?;
+    if node.kind == NodeKind::Split {
+        if let Some((_, arm)) = split_arm(code, n, profile) {
+            return Some(format!("split \"{arm}\""));
+        }
+    }
+    Some(node.label.clone())
 }
 
 impl Report {
@@ -99,10 +321,17 @@ impl Report {
             mine.timeouts += theirs.timeouts;
             mine.running += theirs.running;
             for (m, t) in mine.nodes.iter_mut().zip(&theirs.nodes) {
-                m.entered += t.entered;
-                m.passed += t.passed;
-                m.exited += t.exited;
-                m.failed += t.failed;
+                m.absorb(t);
+            }
+            for h in &theirs.hours {
+                match mine.hours.iter().position(|b| b.hour >= h.hour) {
+                    Some(at) if mine.hours[at].hour == h.hour => mine.hours[at].absorb(h),
+                    Some(at) => mine.hours.insert(at, h.clone()),
+                    None => mine.hours.push_back(h.clone()),
+                }
+            }
+            while mine.hours.len() > HOURS_KEPT {
+                mine.hours.pop_front();
             }
         }
     }
@@ -137,4 +366,8 @@ pub struct StepEvent {
     pub duration_ms: i64,
     /// Why it failed.
     pub error: Option<String>,
+    /// The branch it took: a split's arm by label, an await's event (or `after`), a call's
+    /// outcome (`ok`, `timeout`, `error`); absent for other nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
 }
