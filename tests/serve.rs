@@ -6,7 +6,7 @@ mod support;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
-use support::{free_port, temp_dir, Api, Receiver, Server};
+use support::{free_port, temp_dir, Api, PgDb, Receiver, Server};
 
 fn project(dir: &Path, notify_port: u16) {
     std::fs::create_dir_all(dir).expect("dir");
@@ -45,11 +45,26 @@ journey Greet {{
 
 #[test]
 fn the_api_accepts_validates_and_reports() {
+    let dir = temp_dir("serve-api");
+    api_case(&dir, &dir.join("j.db"), &[], 1);
+}
+
+/// The same on PostgreSQL, as one node of a cluster over four partitions (each holds the
+/// publish entry).
+#[test]
+fn the_api_accepts_validates_and_reports_on_postgres() {
+    let dir = temp_dir("serve-api-pg");
+    let pg = PgDb::new("api");
+    api_case(&dir, pg.path(), &["--partitions", "4"], 4);
+}
+
+/// The API's behaviour on database `db` (started with `args`), whose log holds
+/// `publish_entries` for the first version's publication.
+fn api_case(dir: &Path, db: &Path, args: &[&str], publish_entries: i64) {
     let api = Api::new();
     let receiver = Receiver::start(&api);
-    let dir = temp_dir("serve-api");
-    project(&dir, receiver.port);
-    let server = Server::start(&dir, &dir.join("j.db"), &[]);
+    project(dir, receiver.port);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     let post = |path: &str, body: String| api.post(&format!("{url}{path}"), &body);
     // One event, then the same id again: stored once.
@@ -80,7 +95,7 @@ fn the_api_accepts_validates_and_reports() {
     assert_eq!(status, 400);
     // Where is Ann? Once the engine has applied the log: waiting in Flow.
     let status = api.settle(&url);
-    assert_eq!(status["log_entries"], 3, "the publish and two events: {status}");
+    assert_eq!(status["log_entries"], publish_entries + 2, "the publish and two events: {status}");
     let inst = api.get(&format!("{url}/profiles/ann/instances"));
     assert_eq!(inst[0]["journey"], "Flow", "{inst}");
     assert_eq!(inst[0]["version"], 1);

@@ -55,6 +55,8 @@ pub enum Wake {
     Query(Query),
     /// Stop after a final checkpoint.
     Shutdown,
+    /// Stop at once, writing nothing more: the partition's lease is lost (another node owns it).
+    Abandon,
 }
 
 /// The worker's state.
@@ -81,6 +83,8 @@ pub struct Worker {
     /// Writes checkpoints on a thread of its own (else they are written in line).
     writer: Option<Writer>,
     read_rate: Option<u32>,
+    /// The partition this worker applies, on a partitioned store.
+    partition: Option<Partition>,
 }
 
 /// The thread that writes checkpoints, in order, on a connection of its own.
@@ -123,13 +127,26 @@ pub fn wall_ms() -> i64 {
 }
 
 /// How the engines are laid out.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct Layout {
     /// Profiles per second a scheduled audience read enters (split between the shares).
     pub read_rate: Option<u32>,
     /// Shares of the profiles, run in parallel (by default one per core, but one when a
     /// journey has a `cap`).
     pub shards: Option<usize>,
+    /// On a partitioned store: the one partition this worker applies (with one share).
+    pub partition: Option<Partition>,
+}
+
+/// One partition of a partitioned store's log, applied by one worker of the node that holds it.
+#[derive(Debug, Clone)]
+pub struct Partition {
+    /// Its number, from 0.
+    pub index: u32,
+    /// How many partitions the store has.
+    pub count: u32,
+    /// The last log position of the partition applied (the node's lag is summed from these).
+    pub applied: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// An engine that routes events of a version (its `when` and `key`), and holds nothing.
@@ -150,7 +167,10 @@ impl Worker {
         layout: Layout,
         checkpoints: Option<Box<dyn Store>>,
     ) -> Result<Worker, String> {
-        let Layout { read_rate, shards } = layout;
+        let Layout { read_rate, shards, partition } = layout;
+        // A partition's worker runs one share, numbering instances as partition `index` of
+        // `count` (unique across the cluster).
+        let shards = if partition.is_some() { Some(1) } else { shards };
         let w_metrics = metrics.clone();
         let mut images = Vec::new();
         for row in store.versions().map_err(|e| e.to_string())? {
@@ -178,9 +198,11 @@ impl Worker {
             // checkpoint (or nowhere, when the server stopped between storing the version and
             // logging its publish): it takes no entries until that entry is applied.
             let published = stored.report.is_some();
-            for (shard, mut engine) in
-                shards.iter_mut().zip(shard::restore(&image, stored, read_rate, count, &next_ids))
-            {
+            let engines = match &partition {
+                Some(p) => vec![shard::restore_partition(&image, stored, read_rate, p.index, p.count)],
+                None => shard::restore(&image, stored, read_rate, count, &next_ids),
+            };
+            for (shard, mut engine) in shards.iter_mut().zip(engines) {
                 if !published {
                     for j in 0..names.len() {
                         engine.set_open(j as u16, false);
@@ -190,10 +212,15 @@ impl Worker {
             }
         }
         let applied = store.applied_seq().map_err(|e| e.to_string())?;
-        metrics.applied_seq.store(applied, std::sync::atomic::Ordering::Relaxed);
-        // The log may run ahead of the checkpoint (a crash): its end counts as appended.
-        let (entries, _) = store.counts().map_err(|e| e.to_string())?;
-        metrics.appended_seq.fetch_max(entries, std::sync::atomic::Ordering::Relaxed);
+        match &partition {
+            Some(p) => p.applied.store(applied, std::sync::atomic::Ordering::Relaxed),
+            None => {
+                metrics.applied_seq.store(applied, std::sync::atomic::Ordering::Relaxed);
+                // The log may run ahead of the checkpoint (a crash): its end counts as appended.
+                let (entries, _) = store.counts().map_err(|e| e.to_string())?;
+                metrics.appended_seq.fetch_max(entries, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         let mut w = Worker {
             store,
             shards,
@@ -210,6 +237,7 @@ impl Worker {
             stored_calls,
             writer: checkpoints.map(|store| Writer::start(store, w_metrics)).transpose()?,
             read_rate,
+            partition,
         };
         // The log after the checkpoint is replayed, and timers due while the runtime was down
         // fire, in the run loop: in bounded slices with checkpoints between them, with the API
@@ -279,6 +307,12 @@ impl Worker {
                 }
             }
             Wake::Query(q) => self.answer(q),
+            Wake::Abandon => {
+                if let Some(w) = self.writer.take() {
+                    w.finish();
+                }
+                return false;
+            }
             Wake::Shutdown => {
                 if let Err(e) = self.checkpoint() {
                     tracing::error!("the last checkpoint failed: {e}");
@@ -338,7 +372,10 @@ impl Worker {
                 self.apply_run(&entries[next..end]);
                 let last = entries[end - 1].seq;
                 self.applied = last;
-                self.metrics.applied_seq.store(last, std::sync::atomic::Ordering::Relaxed);
+                match &self.partition {
+                    Some(p) => p.applied.store(last, std::sync::atomic::Ordering::Relaxed),
+                    None => self.metrics.applied_seq.store(last, std::sync::atomic::Ordering::Relaxed),
+                }
                 self.dirty = true;
                 self.checkpoint_if_full()?;
                 next = end;
@@ -523,7 +560,11 @@ impl Worker {
         let count = self.shards.len();
         let caps = Arc::new(SharedCaps::default());
         for (i, shard) in self.shards.iter_mut().enumerate() {
-            let mut engine = Engine::new(image.clone(), at_ms, shard::options(self.read_rate, i, count, &caps));
+            let (index, count) = match &self.partition {
+                Some(p) => (p.index as usize, p.count as usize),
+                None => (i, count),
+            };
+            let mut engine = Engine::new(image.clone(), at_ms, shard::options(self.read_rate, index, count, &caps));
             // Profiles and audiences are shared: the new version starts with them.
             if let Some(prev) = shard.versions.last() {
                 for (a, k) in prev.engine.memberships() {
@@ -756,7 +797,8 @@ fn is_broadcast(e: &Entry) -> bool {
     }
 }
 
-fn describe_wait(
+/// What an instance waits for, in words, and until when.
+pub(crate) fn describe_wait(
     j: &journey_bytecode::JourneyCode,
     i: &journey_vm::engine::instance::Instance,
 ) -> (String, Option<i64>) {
