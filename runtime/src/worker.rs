@@ -85,6 +85,8 @@ pub struct Worker {
     read_rate: Option<u32>,
     /// The partition this worker applies, on a partitioned store.
     partition: Option<Partition>,
+    /// A checkpoint of the partition failed: the worker stops (its state is loaded again).
+    broken: bool,
 }
 
 /// The thread that writes checkpoints, in order, on a connection of its own.
@@ -238,6 +240,7 @@ impl Worker {
             writer: checkpoints.map(|store| Writer::start(store, w_metrics)).transpose()?,
             read_rate,
             partition,
+            broken: false,
         };
         // The log after the checkpoint is replayed, and timers due while the runtime was down
         // fire, in the run loop: in bounded slices with checkpoints between them, with the API
@@ -275,7 +278,12 @@ impl Worker {
                     }
                 }
             }
-            if let Err(e) = self.step() {
+            let stepped = self.step();
+            if self.broken {
+                tracing::warn!("partition worker stops: {}", stepped.err().unwrap_or_default());
+                return;
+            }
+            if let Err(e) = stepped {
                 tracing::error!("applying the log failed: {e}");
                 // Not in a tight loop while the store fails.
                 std::thread::sleep(Duration::from_millis(100));
@@ -283,6 +291,9 @@ impl Worker {
             if self.dirty && (self.work >= CHECKPOINT_WORK || self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY) {
                 if let Err(e) = self.checkpoint() {
                     tracing::error!("checkpoint failed: {e}");
+                    if self.broken {
+                        return;
+                    }
                 }
             }
         }
@@ -688,7 +699,13 @@ impl Worker {
             // Written beside the engine, which goes on meanwhile.
             Some(w) => w.tx.send(cp).map_err(|_| "the checkpoint writer stopped".to_string())?,
             None => {
-                self.store.checkpoint(&cp).map_err(|e| e.to_string())?;
+                if let Err(e) = self.store.checkpoint(&cp) {
+                    // The changes taken from the engines are gone with the failed write: a
+                    // partition's worker stops, and the partition is loaded again from its last
+                    // checkpoint and the log after it (by this node or another).
+                    self.broken |= self.partition.is_some();
+                    return Err(e.to_string());
+                }
                 self.metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }

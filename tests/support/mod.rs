@@ -131,6 +131,16 @@ impl Killer {
     pub fn kill(self) {
         signal("-KILL", self.0);
     }
+
+    /// SIGSTOP: the process stops where it is (its leases run out), until [`Killer::resume`].
+    pub fn pause(self) {
+        signal("-STOP", self.0);
+    }
+
+    /// SIGCONT: a paused process goes on.
+    pub fn resume(self) {
+        signal("-CONT", self.0);
+    }
 }
 
 /// A blocking HTTP client for the tests (its own async runtime inside).

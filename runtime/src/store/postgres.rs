@@ -106,6 +106,17 @@ impl Pg {
         partitions: Option<u32>,
         pool_size: usize,
     ) -> Result<Arc<Pg>> {
+        Pg::connect_at(url, rt, partitions, pool_size, MIGRATIONS.len())
+    }
+
+    /// As [`Pg::connect`], bringing the schema to version `schema` at most (an older binary's).
+    pub fn connect_at(
+        url: &str,
+        rt: tokio::runtime::Handle,
+        partitions: Option<u32>,
+        pool_size: usize,
+        schema: usize,
+    ) -> Result<Arc<Pg>> {
         let mut config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError(format!("`{url}` is not a PostgreSQL address: {e}")))?;
         config.connect_timeout(Duration::from_secs(5));
@@ -143,7 +154,7 @@ impl Pg {
                 .map_err(err)?
         };
         let mut pg = Pg { rt, pool, partitions: 0, shown };
-        pg.partitions = pg.run(pg.migrate(partitions, MIGRATIONS.len())).map_err(|e| {
+        pg.partitions = pg.run(pg.migrate(partitions, schema)).map_err(|e| {
             if e.is_unavailable() {
                 StoreError(format!("cannot reach the database {}: {}", pg.shown, e.0))
             } else {
@@ -904,5 +915,117 @@ mod tests {
         assert!(is_url("postgresql://u@h/db"));
         assert!(!is_url("journey.db"));
         assert!(!is_url("/tmp/postgres.db"));
+    }
+
+    /// A database of a test's own on the local PostgreSQL, dropped at the end.
+    struct TestDb {
+        url: String,
+        name: String,
+        rt: tokio::runtime::Runtime,
+    }
+
+    const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+    impl TestDb {
+        fn new(test: &str) -> TestDb {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+            let name = format!("journey_unit_{test}_{}", std::process::id());
+            let db = TestDb { url: format!("{SERVER}/{name}"), name, rt };
+            db.admin(&format!("DROP DATABASE IF EXISTS {0} WITH (FORCE); CREATE DATABASE {0}", db.name));
+            db
+        }
+
+        fn admin(&self, sql: &str) {
+            self.rt.block_on(async {
+                let (client, conn) =
+                    tokio_postgres::connect(&format!("{SERVER}/postgres"), NoTls).await.expect("the local PostgreSQL");
+                tokio::spawn(conn);
+                for one in sql.split("; ") {
+                    client.batch_execute(one).await.unwrap_or_else(|e| panic!("{one}: {e}"));
+                }
+            });
+        }
+
+        fn pg(&self, partitions: Option<u32>) -> Result<Arc<Pg>> {
+            Pg::connect(&self.url, self.rt.handle().clone(), partitions, 4)
+        }
+
+        fn exec(&self, pg_: &Pg, sql: &str) {
+            pg_.run(async { pg_.client().await.expect("client").batch_execute(sql).await.expect("sql") });
+        }
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            self.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+
+    #[test]
+    fn a_node_past_its_lease_writes_nothing_once_another_took_it_over() {
+        let db = TestDb::new("fence");
+        let pg_ = db.pg(Some(2)).expect("connect");
+        let ttl = Duration::from_secs(30);
+        let [(p, first)] = pg_.acquire("a", 1, ttl).expect("acquire")[..] else { panic!("one partition") };
+        let mut a = PgPartition::new(pg_.clone(), p, "a", first);
+        a.checkpoint(&Checkpoint { applied_seq: 1, ..Default::default() }).expect("a writes while it holds the lease");
+        // A pause past the lease: it runs out, and node b takes the partition under a new token.
+        db.exec(&pg_, "UPDATE leases SET lease_until = now() - interval '1 second'");
+        let [(q, second)] = pg_.acquire("b", 1, ttl).expect("acquire")[..] else { panic!("one partition") };
+        assert_eq!((q, second), (p, first + 1), "taken over under the next token");
+        let refused = a.checkpoint(&Checkpoint { applied_seq: 7, ..Default::default() }).expect_err("fenced");
+        assert!(refused.0.starts_with(LEASE_LOST), "{refused}");
+        assert!(a.lost.load(Relaxed), "the worker is told");
+        let mut b = PgPartition::new(pg_.clone(), p, "b", second);
+        assert_eq!(b.applied_seq().expect("applied"), 1, "a's late write left nothing");
+        b.checkpoint(&Checkpoint { applied_seq: 2, ..Default::default() }).expect("b writes");
+        // Even with b's token, another owner cannot write.
+        let mut forged = PgPartition::new(pg_.clone(), p, "a", second);
+        assert!(forged.checkpoint(&Checkpoint { applied_seq: 9, ..Default::default() }).is_err());
+        assert_eq!(b.applied_seq().expect("applied"), 2);
+    }
+
+    #[test]
+    fn a_newer_binary_upgrades_an_older_database_and_an_older_one_refuses_a_newer() {
+        let db = TestDb::new("migrate");
+        let old = Pg::connect_at(&db.url, db.rt.handle().clone(), Some(3), 2, 1).expect("made at schema 1");
+        let version = |pg_: &Pg| {
+            pg_.run(async {
+                let c = pg_.client().await.expect("client");
+                c.query_one("SELECT version FROM journey_schema", &[]).await.expect("version").get::<_, i32>(0)
+            })
+        };
+        assert_eq!(version(&old), 1);
+        let new = db.pg(None).expect("upgraded");
+        assert_eq!(version(&new), MIGRATIONS.len() as i32);
+        assert_eq!(new.partitions, 3, "the database keeps its partitions");
+        assert_eq!(new.partition_rows().expect("rows").len(), 3, "each partition has its lease");
+        let again = db.pg(Some(5)).err().expect("the partitions are fixed");
+        assert!(again.0.contains("was made with 3 partitions: --partitions 5 cannot change that"), "{again}");
+        db.exec(&new, "UPDATE journey_schema SET version = 99");
+        let refused = db.pg(None).err().expect("refused");
+        let want = format!("has schema version 99, newer than this binary knows (version {})", MIGRATIONS.len());
+        assert!(refused.0.contains(&want), "{refused}");
+    }
+
+    #[test]
+    fn appends_go_to_their_partitions_in_order_once_per_client_id() {
+        let db = TestDb::new("append");
+        let pg_ = db.pg(Some(4)).expect("connect");
+        let ev = |id: &str, key: &str| NewEntry::event(Some(id.into()), 5, "Ping", "{}").keyed(key);
+        let publish = NewEntry::new(None, 1, &LogKind::Publish { version: 1, journeys: vec![] }).expect("entry");
+        let (first, written) = pg_.append(&[publish, ev("a", "ann"), ev("b", "bob"), ev("a", "ann")]).expect("append");
+        assert_eq!(written, [0, 1, 2, 3], "a publish goes to every partition");
+        let ann = journey_vm::engine::shard_of("ann", 4);
+        assert_eq!(first[1], Appended::New(2), "after the publish in ann's partition");
+        assert_eq!(first[3], Appended::Duplicate(2), "a repeated id in one batch is stored once");
+        let (again, _) = pg_.append(&[ev("a", "ann")]).expect("append");
+        assert_eq!(again, [Appended::Duplicate(2)], "and once across batches");
+        let mut part = PgPartition::new(pg_.clone(), ann, "x", 0);
+        let seqs: Vec<i64> = part.entries_after(0, 10).expect("read").iter().map(|e| e.seq).collect();
+        assert_eq!(seqs.len() as i64, part.counts().expect("counts").0);
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "positions without gaps: {seqs:?}");
+        let unkeyed = NewEntry::event(None, 5, "Ping", "{}");
+        assert!(pg_.append(&[unkeyed]).is_err(), "an event needs its key to find its partition");
     }
 }
