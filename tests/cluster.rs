@@ -203,8 +203,16 @@ fn a_node_killed_under_load_has_its_partitions_taken_over_and_nothing_lost_or_do
     // partitions are taken over.
     load.send(&api, &urls(&cluster, &["a", "c"]), users(60, 120));
     let limit = (cluster.ttl() + Duration::from_secs(5)).saturating_sub(killed.elapsed());
-    cluster.balanced(&api, &["a", "c"], limit);
+    let s = cluster.balanced(&api, &["a", "c"], limit);
     check(&api, &cluster, &receiver, &load);
+    // What an operator watches: the partitions each node holds, and the lease changes.
+    let metrics = api.rt.block_on(async {
+        let url = format!("{}/metrics", cluster.url("a"));
+        api.client.get(url).send().await.expect("get").text().await.expect("text")
+    });
+    let held = s["cluster"]["nodes"][0]["partitions"].as_u64().expect("a's partitions");
+    assert!(metrics.contains(&format!("journey_partitions_held {held}")), "{metrics}");
+    assert!(metrics.contains("journey_lease_changes_total"), "{metrics}");
 }
 
 #[test]

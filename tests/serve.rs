@@ -152,8 +152,29 @@ fn api_case(dir: &Path, db: &Path, args: &[&str], publish_entries: i64) {
 
 #[test]
 fn a_cap_holds_across_the_shares_of_profiles() {
-    let api = Api::new();
     let dir = temp_dir("serve-cap");
+    let (status, r) = cap_case(&dir, &dir.join("j.db"), &["--shards", "3"]);
+    assert_eq!(status["shards"], 3, "{status}");
+    assert_eq!(r["ended"], json!({"in": 5, "over": 15}), "{r}");
+}
+
+/// On PostgreSQL, the cap holds across partitions and across nodes: two nodes take the events.
+#[test]
+fn a_cap_holds_across_the_partitions_and_nodes_of_a_cluster() {
+    let dir = temp_dir("serve-cap-pg");
+    let pg = PgDb::new("cap");
+    let args = ["--partitions", "6"];
+    let other = {
+        project_capped(&dir);
+        Server::start(&dir, pg.path(), &args)
+    };
+    let (status, r) = cap_case(&dir, pg.path(), &args);
+    assert_eq!(status["shards"], 6, "{status}");
+    assert_eq!(r["ended"], json!({"in": 5, "over": 15}), "{r}");
+    drop(other);
+}
+
+fn project_capped(dir: &Path) {
     std::fs::write(
         dir.join("capped.journey"),
         r#"
@@ -170,7 +191,13 @@ journey Capped {
 "#,
     )
     .expect("write");
-    let server = Server::start(&dir, &dir.join("j.db"), &["--shards", "3"]);
+}
+
+/// Twenty profiles through a cap of 5 on `db`: the status once applied, and the report.
+fn cap_case(dir: &Path, db: &Path, args: &[&str]) -> (Value, Value) {
+    let api = Api::new();
+    project_capped(dir);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     let body: Vec<String> = (0..20)
         .map(|i| json!({"id": format!("v{i}"), "event": "Visited", "payload": {"user": format!("p{i}")}}).to_string())
@@ -178,9 +205,10 @@ journey Capped {
     let (_, v) = api.post(&format!("{url}/events"), &body.join("\n"));
     assert_eq!(v["accepted"].as_array().map(Vec::len), Some(20), "{v}");
     let status = api.settle(&url);
-    assert_eq!(status["shards"], 3, "{status}");
-    let r = api.report(&url, "Capped", 0);
-    assert_eq!(r["ended"], json!({"in": 5, "over": 15}), "{r}");
+    let r = api.wait_get("every profile through the cap", &format!("{url}/journeys/Capped/report"), |r| {
+        r["versions"][0]["report"]["started"] == 20 && r["versions"][0]["report"]["running"] == 0
+    });
+    (status, r["versions"][0]["report"].clone())
 }
 
 #[test]

@@ -98,6 +98,7 @@ pub fn serve_until(
     }
     let name = options.node.clone().unwrap_or_else(default_node_name);
     let metrics = Arc::new(Metrics::default());
+    metrics.cluster.store(true, Relaxed);
     let executor = Arc::new(rt.block_on(async { HttpExecutor::builder().build() }).map_err(StartError::Config)?);
     let (image, known_version) = latest_image(&pg).map_err(StartError::Store)?;
     let validators =
@@ -335,6 +336,7 @@ impl Node {
         }
         self.metrics.appended_seq.store(appended, Relaxed);
         self.metrics.applied_seq.store(applied, Relaxed);
+        self.metrics.partitions_held.store(self.held.len() as i64, Relaxed);
     }
 
     /// Drops workers whose lease was found lost (at once, writing nothing) or that stopped,
@@ -345,6 +347,7 @@ impl Node {
         for p in gone {
             if let Some(h) = self.held.remove(&p) {
                 self.forget(p);
+                self.metrics.lease_changes.fetch_add(1, Relaxed);
                 if h.lost.load(Relaxed) {
                     tracing::warn!("node {}: partition {p} is held by another node now; its worker stops", self.name);
                     let _ = h.tx.send(Wake::Abandon);
@@ -371,6 +374,7 @@ impl Node {
         tracing::warn!("node {}: dropping {} partitions: {why}", self.name, self.held.len());
         for (p, h) in std::mem::take(&mut self.held) {
             self.forget(p);
+            self.metrics.lease_changes.fetch_add(1, Relaxed);
             let _ = h.tx.send(Wake::Abandon);
         }
     }
@@ -386,6 +390,7 @@ impl Node {
         for p in lost {
             if let Some(h) = self.held.remove(&p) {
                 tracing::warn!("node {}: lost the lease of partition {p}", self.name);
+                self.metrics.lease_changes.fetch_add(1, Relaxed);
                 self.forget(p);
                 let _ = h.tx.send(Wake::Abandon);
             }
@@ -442,6 +447,7 @@ impl Node {
                     w.insert(p, tx.clone());
                 }
                 self.held.insert(p, Held { token, tx, thread, lost, applied });
+                self.metrics.lease_changes.fetch_add(1, Relaxed);
             }
             Err(e) => {
                 tracing::error!("cannot start the worker of partition {p}: {e}");
@@ -455,6 +461,7 @@ impl Node {
     fn hand_over(&mut self, p: u32) {
         let Some(h) = self.held.remove(&p) else { return };
         self.forget(p);
+        self.metrics.lease_changes.fetch_add(1, Relaxed);
         let (pg, name) = (self.pg.clone(), self.name.clone());
         let _ = h.tx.send(Wake::Shutdown);
         let releaser = std::thread::Builder::new().name(format!("journey-release-p{p}")).spawn(move || {

@@ -201,7 +201,10 @@ impl Worker {
             // logging its publish): it takes no entries until that entry is applied.
             let published = stored.report.is_some();
             let engines = match &partition {
-                Some(p) => vec![shard::restore_partition(&image, stored, read_rate, p.index, p.count)],
+                Some(p) => {
+                    let caps = store.cap_backend(version);
+                    vec![shard::restore_partition(&image, stored, read_rate, (p.index, p.count), caps)]
+                }
                 None => shard::restore(&image, stored, read_rate, count, &next_ids),
             };
             for (shard, mut engine) in shards.iter_mut().zip(engines) {
@@ -569,7 +572,10 @@ impl Worker {
             }
         };
         let count = self.shards.len();
-        let caps = Arc::new(SharedCaps::default());
+        let caps = Arc::new(match self.store.cap_backend(version) {
+            Some(backend) => SharedCaps::with_backend(backend),
+            None => SharedCaps::default(),
+        });
         for (i, shard) in self.shards.iter_mut().enumerate() {
             let (index, count) = match &self.partition {
                 Some(p) => (p.index as usize, p.count as usize),

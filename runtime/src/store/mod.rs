@@ -247,6 +247,12 @@ pub trait Store: Send {
     }
     /// The number of log entries and accepted events (for status).
     fn counts(&mut self) -> Result<(i64, i64)>;
+    /// Where the `cap` counters of one version are kept when they are shared with other
+    /// processes (a cluster's database); `None`: in this process.
+    fn cap_backend(&self, version: u32) -> Option<std::sync::Arc<journey_vm::engine::CapBackend>> {
+        let _ = version;
+        None
+    }
     /// Each share's next instance id of one version at the stored checkpoint (empty when not
     /// stored).
     fn share_next_ids(&mut self, version: u32) -> Result<Vec<u64>> {

@@ -51,6 +51,10 @@ pub const MIGRATIONS: &[&str] = &[
        lease_until timestamptz NOT NULL DEFAULT 'epoch', applied_seq bigint NOT NULL DEFAULT 0,
        taken bigint NOT NULL DEFAULT 0);
      INSERT INTO leases(partition) SELECT partition FROM partitions;",
+    // 3: `cap` counters shared by the cluster: one row per instance let through, so that a
+    // replay after a takeover finds its own row and decides as before.
+    "CREATE TABLE cap_takes(version integer NOT NULL, journey integer NOT NULL, node bigint NOT NULL,
+       instance bigint NOT NULL, PRIMARY KEY(version, journey, node, instance));",
 ];
 
 /// Whether `db` names a PostgreSQL database (`postgres://` or `postgresql://`) rather than a file.
@@ -693,6 +697,27 @@ impl Store for PgPartition {
         })
     }
 
+    fn cap_backend(&self, version: u32) -> Option<Arc<journey_vm::engine::CapBackend>> {
+        let pg_ = self.pg.clone();
+        Some(Arc::new(move |(journey, node), limit, instance| {
+            // The engine waits for the answer; while the database is away, it asks again.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                match pg_.cap_take(version, journey, node, limit, instance) {
+                    Ok(taken) => return taken,
+                    Err(e) if e.is_unavailable() && std::time::Instant::now() < deadline => {
+                        tracing::warn!("a cap counter cannot be read ({e}); asking again");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    Err(e) => {
+                        tracing::error!("a cap counter cannot be read ({e}); the instance takes the `else` branch");
+                        return false;
+                    }
+                }
+            }
+        }))
+    }
+
     fn counts(&mut self) -> Result<(i64, i64)> {
         let (pg_, p) = (&self.pg, self.partition);
         pg_.run(async {
@@ -896,6 +921,39 @@ impl Pg {
         })
     }
 
+    /// Lets instance `instance` through `cap` node `node` of `journey` in `version` if fewer than
+    /// `limit` went through in the whole cluster, or if it went through before (a replay).
+    pub fn cap_take(&self, version: u32, journey: u16, node: u32, limit: i64, instance: u64) -> Result<bool> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg)?;
+            let (v, j, n, i) = (version as i32, i32::from(journey), i64::from(node), instance as i64);
+            // One decision at a time per cap node, across the cluster.
+            let lock = tx.prepare_cached("SELECT pg_advisory_xact_lock(hashtext($1))").await.map_err(pg)?;
+            tx.execute(&lock, &[&format!("journey-cap/{v}/{j}/{n}")]).await.map_err(pg)?;
+            let mine = tx
+                .prepare_cached(
+                    "SELECT count(*), count(*) FILTER (WHERE instance = $4) FROM cap_takes
+                     WHERE version = $1 AND journey = $2 AND node = $3",
+                )
+                .await
+                .map_err(pg)?;
+            let row = tx.query_one(&mine, &[&v, &j, &n, &i]).await.map_err(pg)?;
+            let (count, before): (i64, i64) = (row.get(0), row.get(1));
+            let taken = before > 0 || count < limit;
+            if before == 0 && taken {
+                tx.execute(
+                    "INSERT INTO cap_takes(version, journey, node, instance) VALUES ($1, $2, $3, $4)",
+                    &[&v, &j, &n, &i],
+                )
+                .await
+                .map_err(pg)?;
+            }
+            tx.commit().await.map_err(pg)?;
+            Ok(taken)
+        })
+    }
+
     /// How many instances are stored (live), in the whole cluster.
     pub fn instance_count(&self) -> Result<i64> {
         self.run(async {
@@ -1006,6 +1064,17 @@ mod tests {
         let refused = db.pg(None).err().expect("refused");
         let want = format!("has schema version 99, newer than this binary knows (version {})", MIGRATIONS.len());
         assert!(refused.0.contains(&want), "{refused}");
+    }
+
+    #[test]
+    fn a_cap_counts_across_the_cluster_and_a_replay_decides_as_before() {
+        let db = TestDb::new("cap");
+        let pg_ = db.pg(Some(2)).expect("connect");
+        let take = |instance| pg_.cap_take(1, 0, 3, 2, instance).expect("take");
+        assert_eq!([take(1), take(66), take(3)], [true, true, false], "two through a cap of 2");
+        assert!(take(66), "the same instance again (a replay) is let through again");
+        assert!(!take(3), "and one refused is refused again");
+        assert!(pg_.cap_take(2, 0, 3, 2, 3).expect("take"), "another version counts apart");
     }
 
     #[test]
