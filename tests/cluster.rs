@@ -213,6 +213,16 @@ fn a_node_killed_under_load_has_its_partitions_taken_over_and_nothing_lost_or_do
     let held = s["cluster"]["nodes"][0]["partitions"].as_u64().expect("a's partitions");
     assert!(metrics.contains(&format!("journey_partitions_held {held}")), "{metrics}");
     assert!(metrics.contains("journey_lease_changes_total"), "{metrics}");
+    // `journey status` lists the nodes, their partitions and lag.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(["status", "--url", &cluster.url("c")])
+        .output()
+        .expect("journey status runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("cluster:             {PARTITIONS} partitions, 0 not held")), "{text}");
+    let c = text.lines().find(|l| l.trim_start().starts_with("node c ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(c.contains("alive") && c.contains("partitions") && c.contains("lag"), "{text}");
+    assert!(text.lines().any(|l| l.trim_start().starts_with("node b ") && l.contains("silent")), "{text}");
 }
 
 #[test]

@@ -217,11 +217,23 @@ journey Flow {
 
 #[test]
 fn profile_writes_replace_and_merge_as_journeys_read_them() {
+    let dir = temp_dir("profiles");
+    profiles_case(&dir, &dir.join("j.db"), &[]);
+}
+
+/// The same on PostgreSQL, where each profile lives in its partition.
+#[test]
+fn profile_writes_on_postgres_replace_and_merge_as_journeys_read_them() {
+    let dir = temp_dir("profiles-pg");
+    let pg = PgDb::new("profiles");
+    profiles_case(&dir, pg.path(), &["--partitions", "8"]);
+}
+
+fn profiles_case(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
     let receiver = Receiver::start(&api);
-    let dir = temp_dir("profiles");
     write(
-        &dir,
+        dir,
         &format!(
             r#"
 type Prefs = {{ a: int?, b: int? }}
@@ -241,7 +253,7 @@ journey Read {{
             receiver.port
         ),
     );
-    let server = Server::start(&dir, &dir.join("j.db"), &[]);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     let profile = |method: &str, key: &str, body: Value| {
         let (status, v) = api.send(method, &format!("{url}/profiles/{key}"), &body.to_string());
@@ -270,11 +282,23 @@ journey Read {{
 
 #[test]
 fn audience_membership_starts_journeys_and_answers_in_audience() {
+    let dir = temp_dir("audience");
+    audience_case(&dir, &dir.join("j.db"), &["--shards", "2"]);
+}
+
+/// The same on PostgreSQL: memberships live in their profiles' partitions, across a takeover.
+#[test]
+fn audience_membership_on_postgres_starts_journeys_and_answers_in_audience() {
+    let dir = temp_dir("audience-pg");
+    let pg = PgDb::new("audience");
+    audience_case(&dir, pg.path(), &["--partitions", "8", "--lease-ttl", "2"]);
+}
+
+fn audience_case(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
     let receiver = Receiver::start(&api);
-    let dir = temp_dir("audience");
     write(
-        &dir,
+        dir,
         &format!(
             r#"
 audience VIP
@@ -296,8 +320,7 @@ journey Check {{
             receiver.port
         ),
     );
-    let db = dir.join("j.db");
-    let server = Server::start(&dir, &db, &["--shards", "2"]);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     let members = |body: Value| {
         let (status, v) = api.post(&format!("{url}/audiences/VIP/members"), &body.to_string());
@@ -311,7 +334,7 @@ journey Check {{
     assert_eq!(versions_of(&api, &url, "carl", "Greet"), [0u64; 0]);
     // Membership is kept across a crash.
     server.kill();
-    let server = Server::start(&dir, &db, &["--shards", "2"]);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     ping(&api, &url, "Pinged", &["ann", "bob", "carl"]);
     let vip: BTreeMap<String, bool> = wait_until("three calls", || {
