@@ -6,7 +6,7 @@ mod support;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
-use support::{free_port, temp_dir, Api, Receiver, Server};
+use support::{free_port, temp_dir, Api, PgDb, Receiver, Server};
 
 fn project(dir: &Path, notify_port: u16) {
     std::fs::create_dir_all(dir).expect("dir");
@@ -45,11 +45,26 @@ journey Greet {{
 
 #[test]
 fn the_api_accepts_validates_and_reports() {
+    let dir = temp_dir("serve-api");
+    api_case(&dir, &dir.join("j.db"), &[], 1);
+}
+
+/// The same on PostgreSQL, as one node of a cluster over four partitions (each holds the
+/// publish entry).
+#[test]
+fn the_api_accepts_validates_and_reports_on_postgres() {
+    let dir = temp_dir("serve-api-pg");
+    let pg = PgDb::new("api");
+    api_case(&dir, pg.path(), &["--partitions", "4"], 4);
+}
+
+/// The API's behaviour on database `db` (started with `args`), whose log holds
+/// `publish_entries` for the first version's publication.
+fn api_case(dir: &Path, db: &Path, args: &[&str], publish_entries: i64) {
     let api = Api::new();
     let receiver = Receiver::start(&api);
-    let dir = temp_dir("serve-api");
-    project(&dir, receiver.port);
-    let server = Server::start(&dir, &dir.join("j.db"), &[]);
+    project(dir, receiver.port);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     let post = |path: &str, body: String| api.post(&format!("{url}{path}"), &body);
     // One event, then the same id again: stored once.
@@ -80,7 +95,7 @@ fn the_api_accepts_validates_and_reports() {
     assert_eq!(status, 400);
     // Where is Ann? Once the engine has applied the log: waiting in Flow.
     let status = api.settle(&url);
-    assert_eq!(status["log_entries"], 3, "the publish and two events: {status}");
+    assert_eq!(status["log_entries"], publish_entries + 2, "the publish and two events: {status}");
     let inst = api.get(&format!("{url}/profiles/ann/instances"));
     assert_eq!(inst[0]["journey"], "Flow", "{inst}");
     assert_eq!(inst[0]["version"], 1);
@@ -137,8 +152,29 @@ fn the_api_accepts_validates_and_reports() {
 
 #[test]
 fn a_cap_holds_across_the_shares_of_profiles() {
-    let api = Api::new();
     let dir = temp_dir("serve-cap");
+    let (status, r) = cap_case(&dir, &dir.join("j.db"), &["--shards", "3"]);
+    assert_eq!(status["shards"], 3, "{status}");
+    assert_eq!(r["ended"], json!({"in": 5, "over": 15}), "{r}");
+}
+
+/// On PostgreSQL, the cap holds across partitions and across nodes: two nodes take the events.
+#[test]
+fn a_cap_holds_across_the_partitions_and_nodes_of_a_cluster() {
+    let dir = temp_dir("serve-cap-pg");
+    let pg = PgDb::new("cap");
+    let args = ["--partitions", "6"];
+    let other = {
+        project_capped(&dir);
+        Server::start(&dir, pg.path(), &args)
+    };
+    let (status, r) = cap_case(&dir, pg.path(), &args);
+    assert_eq!(status["shards"], 6, "{status}");
+    assert_eq!(r["ended"], json!({"in": 5, "over": 15}), "{r}");
+    drop(other);
+}
+
+fn project_capped(dir: &Path) {
     std::fs::write(
         dir.join("capped.journey"),
         r#"
@@ -155,7 +191,13 @@ journey Capped {
 "#,
     )
     .expect("write");
-    let server = Server::start(&dir, &dir.join("j.db"), &["--shards", "3"]);
+}
+
+/// Twenty profiles through a cap of 5 on `db`: the status once applied, and the report.
+fn cap_case(dir: &Path, db: &Path, args: &[&str]) -> (Value, Value) {
+    let api = Api::new();
+    project_capped(dir);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     let body: Vec<String> = (0..20)
         .map(|i| json!({"id": format!("v{i}"), "event": "Visited", "payload": {"user": format!("p{i}")}}).to_string())
@@ -163,9 +205,10 @@ journey Capped {
     let (_, v) = api.post(&format!("{url}/events"), &body.join("\n"));
     assert_eq!(v["accepted"].as_array().map(Vec::len), Some(20), "{v}");
     let status = api.settle(&url);
-    assert_eq!(status["shards"], 3, "{status}");
-    let r = api.report(&url, "Capped", 0);
-    assert_eq!(r["ended"], json!({"in": 5, "over": 15}), "{r}");
+    let r = api.wait_get("every profile through the cap", &format!("{url}/journeys/Capped/report"), |r| {
+        r["versions"][0]["report"]["started"] == 20 && r["versions"][0]["report"]["running"] == 0
+    });
+    (status, r["versions"][0]["report"].clone())
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use support::{temp_dir, wait_until, Api, Receiver, Server};
+use support::{temp_dir, wait_until, Api, PgDb, Receiver, Server};
 
 const EVENTS: &str =
     "type Ping = { user: string, n: int? }\nevent Pinged: Ping { key user }\nevent Went: Ping { key user }\n";
@@ -54,15 +54,27 @@ journey Flow {
 
 #[test]
 fn publish_sends_new_entries_to_the_new_version_while_running_ones_finish_on_theirs() {
-    let api = Api::new();
     let dir = temp_dir("publish");
-    write(&dir, FLOW_V1);
-    let db = dir.join("j.db");
-    let server = Server::start(&dir, &db, &[]);
+    publish_case(&dir, &dir.join("j.db"), &[]);
+}
+
+/// The same on PostgreSQL: the restart is a new node, which takes the partitions over once the
+/// killed one's leases run out.
+#[test]
+fn publish_on_postgres_sends_new_entries_to_the_new_version_across_a_takeover() {
+    let dir = temp_dir("publish-pg");
+    let pg = PgDb::new("publish");
+    publish_case(&dir, pg.path(), &["--partitions", "8", "--lease-ttl", "2"]);
+}
+
+fn publish_case(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    write(dir, FLOW_V1);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     ping(&api, &url, "Pinged", &["ann", "bob"]);
     api.settle(&url);
-    write(&dir, &FLOW_V1.replace("\"v1\"", "\"v2\""));
+    write(dir, &FLOW_V1.replace("\"v1\"", "\"v2\""));
     let (status, v) = api.post(&format!("{url}/journeys/Flow/publish"), "");
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["version"], 2, "{v}");
@@ -72,7 +84,7 @@ fn publish_sends_new_entries_to_the_new_version_while_running_ones_finish_on_the
     assert_eq!(versions_of(&api, &url, "carl", "Flow"), [2], "a new entry goes to the new version");
     // Across a crash and a restart: the same versions, and new entries still go to version 2.
     server.kill();
-    let server = Server::start(&dir, &db, &[]);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     api.settle(&url);
     assert_eq!(versions_of(&api, &url, "ann", "Flow"), [1], "a running instance stays on its version");
@@ -106,11 +118,22 @@ fn publish_sends_new_entries_to_the_new_version_while_running_ones_finish_on_the
 
 #[test]
 fn a_closed_journey_takes_no_new_entries_but_its_instances_finish() {
-    let api = Api::new();
     let dir = temp_dir("close");
-    write(&dir, FLOW_V1);
-    let db = dir.join("j.db");
-    let server = Server::start(&dir, &db, &[]);
+    close_case(&dir, &dir.join("j.db"), &[]);
+}
+
+/// The same on PostgreSQL (64 partitions, each applying the close).
+#[test]
+fn a_closed_journey_on_postgres_takes_no_new_entries_but_its_instances_finish() {
+    let dir = temp_dir("close-pg");
+    let pg = PgDb::new("close");
+    close_case(&dir, pg.path(), &["--lease-ttl", "2"]);
+}
+
+fn close_case(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    write(dir, FLOW_V1);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     ping(&api, &url, "Pinged", &["ann"]);
     let (status, v) = api.post(&format!("{url}/journeys/Flow/close"), "");
@@ -122,7 +145,7 @@ fn a_closed_journey_takes_no_new_entries_but_its_instances_finish() {
     assert_eq!(api.get(&format!("{url}/journeys"))[0]["versions"][0]["open"], false);
     // Still closed after a restart; Ann's instance finishes.
     server.kill();
-    let server = Server::start(&dir, &db, &[]);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     ping(&api, &url, "Pinged", &["carl"]);
     ping(&api, &url, "Went", &["ann"]);
@@ -194,11 +217,23 @@ journey Flow {
 
 #[test]
 fn profile_writes_replace_and_merge_as_journeys_read_them() {
+    let dir = temp_dir("profiles");
+    profiles_case(&dir, &dir.join("j.db"), &[]);
+}
+
+/// The same on PostgreSQL, where each profile lives in its partition.
+#[test]
+fn profile_writes_on_postgres_replace_and_merge_as_journeys_read_them() {
+    let dir = temp_dir("profiles-pg");
+    let pg = PgDb::new("profiles");
+    profiles_case(&dir, pg.path(), &["--partitions", "8"]);
+}
+
+fn profiles_case(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
     let receiver = Receiver::start(&api);
-    let dir = temp_dir("profiles");
     write(
-        &dir,
+        dir,
         &format!(
             r#"
 type Prefs = {{ a: int?, b: int? }}
@@ -218,7 +253,7 @@ journey Read {{
             receiver.port
         ),
     );
-    let server = Server::start(&dir, &dir.join("j.db"), &[]);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     let profile = |method: &str, key: &str, body: Value| {
         let (status, v) = api.send(method, &format!("{url}/profiles/{key}"), &body.to_string());
@@ -247,11 +282,23 @@ journey Read {{
 
 #[test]
 fn audience_membership_starts_journeys_and_answers_in_audience() {
+    let dir = temp_dir("audience");
+    audience_case(&dir, &dir.join("j.db"), &["--shards", "2"]);
+}
+
+/// The same on PostgreSQL: memberships live in their profiles' partitions, across a takeover.
+#[test]
+fn audience_membership_on_postgres_starts_journeys_and_answers_in_audience() {
+    let dir = temp_dir("audience-pg");
+    let pg = PgDb::new("audience");
+    audience_case(&dir, pg.path(), &["--partitions", "8", "--lease-ttl", "2"]);
+}
+
+fn audience_case(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
     let receiver = Receiver::start(&api);
-    let dir = temp_dir("audience");
     write(
-        &dir,
+        dir,
         &format!(
             r#"
 audience VIP
@@ -273,8 +320,7 @@ journey Check {{
             receiver.port
         ),
     );
-    let db = dir.join("j.db");
-    let server = Server::start(&dir, &db, &["--shards", "2"]);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     let members = |body: Value| {
         let (status, v) = api.post(&format!("{url}/audiences/VIP/members"), &body.to_string());
@@ -288,7 +334,7 @@ journey Check {{
     assert_eq!(versions_of(&api, &url, "carl", "Greet"), [0u64; 0]);
     // Membership is kept across a crash.
     server.kill();
-    let server = Server::start(&dir, &db, &["--shards", "2"]);
+    let server = Server::start(dir, db, args);
     let url = server.url.clone();
     ping(&api, &url, "Pinged", &["ann", "bob", "carl"]);
     let vip: BTreeMap<String, bool> = wait_until("three calls", || {

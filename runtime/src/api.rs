@@ -241,6 +241,10 @@ async fn append(state: &Shared, entries: Vec<NewEntry>, bounded: bool) -> Result
     }
     match rx.await {
         Ok(Ok(out)) => Ok(out),
+        // The database is away (restarting, or unreachable): nothing was stored; retry later.
+        Ok(Err(e)) if e.contains(crate::store::StoreError::UNAVAILABLE) => {
+            Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("could not store: {e}; retry after a short wait")))
+        }
         Ok(Err(e)) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("could not store: {e}"))),
         Err(_) => Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into())),
     }
@@ -310,13 +314,14 @@ fn validate(engine: &mut Engine, line: &str, now: i64) -> Result<NewEntry, (Opti
     };
     journey_vm::payload::check_payload(&name, &decl.payload, payload_text).map_err(|e| (id.clone(), e))?;
     let now = engine.now_ms();
-    if !matches!(engine.route(&name, Payload::Json(&payload), now, Routing::Check), Ok(Some(_))) {
+    let Ok(Some(key)) = engine.route(&name, Payload::Json(&payload), now, Routing::Check) else {
         return Err((
             id,
             format!("the `{name}` payload has no profile key (its `key` is null or empty) or its `when` does not hold"),
         ));
-    }
-    Ok(NewEntry::event(id, at_ms, &name, payload_text))
+    };
+    // The key picks the event's partition on a partitioned store.
+    Ok(NewEntry::event(id, at_ms, &name, payload_text).keyed(&key))
 }
 
 /// How a `POST /events` body is read, by its `Content-Type`.

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod cluster;
 pub mod console;
 mod fields;
 pub mod listen;
@@ -31,7 +32,7 @@ use store::{LogKind, NewEntry, Store};
 use worker::{wall_ms, Wake, Worker};
 
 /// Threads serving HTTP requests (each validates with its own engine).
-const API_THREADS: usize = 2;
+pub(crate) const API_THREADS: usize = 2;
 
 /// How `journey serve` runs.
 #[derive(Debug, Clone)]
@@ -40,7 +41,8 @@ pub struct Config {
     pub project: PathBuf,
     /// Extra schema folders.
     pub schemas: Vec<PathBuf>,
-    /// The database file.
+    /// The database file, or a PostgreSQL database's address (`postgres://USER@HOST:PORT/DB`):
+    /// then the process is a node of a cluster ([`cluster`]).
     pub db: PathBuf,
     /// Where to listen.
     pub listen: SocketAddr,
@@ -165,11 +167,16 @@ pub fn serve(config: Config) -> Result<(), StartError> {
     })
 }
 
-/// Starts the runtime and serves until `shutdown` completes (then checkpoints and returns).
-pub fn serve_until(
-    config: Config,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), StartError> {
+/// Starts a node of the cluster on the PostgreSQL database `config.db` and serves until
+/// ctrl-c; then hands its partitions over and leaves.
+pub fn serve_cluster(config: Config, options: cluster::ClusterOptions) -> Result<(), StartError> {
+    cluster::serve_until(config, options, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// Checks the token and the address, and works out the connection limits.
+fn connection_limits(config: &Config) -> Result<listen::Limits, StartError> {
     if config.token.as_ref().is_some_and(|t| t.trim().is_empty()) {
         return Err(StartError::Config("the bearer token is empty".into()));
     }
@@ -188,8 +195,24 @@ pub fn serve_until(
         Some(n) => n,
         None => MAX_CONNECTIONS.min(fit),
     };
-    let connection_limits =
-        listen::Limits { max_connections, idle_timeout: config.limits.idle_timeout.unwrap_or(IDLE_TIMEOUT) };
+    Ok(listen::Limits { max_connections, idle_timeout: config.limits.idle_timeout.unwrap_or(IDLE_TIMEOUT) })
+}
+
+/// Whether the database is PostgreSQL's (an address) rather than a SQLite file.
+pub fn is_postgres(config: &Config) -> bool {
+    config.db.to_str().is_some_and(store::postgres::is_url)
+}
+
+/// Starts the runtime and serves until `shutdown` completes (then checkpoints and returns). On
+/// PostgreSQL, as a node of a cluster with the default [`cluster::ClusterOptions`].
+pub fn serve_until(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    if is_postgres(&config) {
+        return cluster::serve_until(config, cluster::ClusterOptions::default(), shutdown);
+    }
+    let connection_limits = connection_limits(&config)?;
     let mut store = SqliteStore::open(&config.db).map_err(|e| StartError::Store(e.to_string()))?;
     if store.versions().map_err(|e| StartError::Store(e.to_string()))?.is_empty() {
         let bytes = compile_project(&config.project, &config.schemas).map_err(|e| match e {
@@ -228,7 +251,7 @@ pub fn serve_until(
                 handle,
                 load_wake,
                 load_metrics,
-                worker::Layout { read_rate, shards },
+                worker::Layout { read_rate, shards, partition: None },
                 Some(Box::new(checkpoints)),
             )
         })

@@ -41,6 +41,12 @@ pub struct Metrics {
     pub applied_seq: AtomicI64,
     /// Latency histograms.
     pub latency: Latencies,
+    /// On a cluster: how many partitions this node holds.
+    pub partitions_held: AtomicI64,
+    /// On a cluster: leases this node took, lost or handed over since it started.
+    pub lease_changes: AtomicU64,
+    /// Whether this node is part of a cluster (the two above are rendered).
+    pub cluster: std::sync::atomic::AtomicBool,
 }
 
 /// Latency histograms, in seconds.
@@ -128,6 +134,18 @@ impl Metrics {
             ConstGauge::new(self.engine_lag()),
         );
         r.register("journey_log_entries", "Entries in the durable log.", gauge(log_entries));
+        if self.cluster.load(Relaxed) {
+            r.register(
+                "journey_partitions_held",
+                "Partitions whose lease this node holds.",
+                ConstGauge::new(self.partitions_held.load(Relaxed)),
+            );
+            r.register(
+                "journey_lease_changes",
+                "Partition leases this node took, lost or handed over.",
+                ConstCounter::new(self.lease_changes.load(Relaxed)),
+            );
+        }
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &r) {
             tracing::error!("encoding the metrics failed: {e}");

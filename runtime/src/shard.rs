@@ -121,6 +121,24 @@ pub fn restore(
         .collect()
 }
 
+/// The engine of one stored version for partition `index` of `count` of a partitioned store:
+/// it numbers its instances as that share does (unique across the partitions), and goes on
+/// numbering where the stored state stopped.
+pub fn restore_partition(
+    image: &Arc<Image>,
+    stored: Stored,
+    read_rate: Option<u32>,
+    (index, count): (u32, u32),
+    caps: Option<Arc<journey_vm::engine::CapBackend>>,
+) -> Engine {
+    let caps = Arc::new(match caps {
+        Some(backend) => SharedCaps::with_backend(backend),
+        None => SharedCaps::default(),
+    });
+    caps.add(&stored.small.caps);
+    Engine::restore(image.clone(), options(read_rate, index as usize, count as usize, &caps), stored)
+}
+
 /// One share of the profiles, with an engine per published version.
 #[derive(Default)]
 pub struct Shard {

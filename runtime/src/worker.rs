@@ -59,6 +59,8 @@ pub enum Wake {
     Query(Query),
     /// Stop after a final checkpoint.
     Shutdown,
+    /// Stop at once, writing nothing more: the partition's lease is lost (another node owns it).
+    Abandon,
 }
 
 /// The worker's state.
@@ -89,6 +91,10 @@ pub struct Worker {
     /// a node's last errors. Older ones are in the store's `steps` table.
     /// Each with the version of the engine that made it (step events of every version say 1).
     recent: std::collections::VecDeque<(u32, journey_vm::engine::report::StepEvent)>,
+    /// The partition this worker applies, on a partitioned store.
+    partition: Option<Partition>,
+    /// A checkpoint of the partition failed: the worker stops (its state is loaded again).
+    broken: bool,
 }
 
 /// How many of the latest step events the worker keeps in memory for the console.
@@ -134,13 +140,26 @@ pub fn wall_ms() -> i64 {
 }
 
 /// How the engines are laid out.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct Layout {
     /// Profiles per second a scheduled audience read enters (split between the shares).
     pub read_rate: Option<u32>,
     /// Shares of the profiles, run in parallel (by default one per core, but one when a
     /// journey has a `cap`).
     pub shards: Option<usize>,
+    /// On a partitioned store: the one partition this worker applies (with one share).
+    pub partition: Option<Partition>,
+}
+
+/// One partition of a partitioned store's log, applied by one worker of the node that holds it.
+#[derive(Debug, Clone)]
+pub struct Partition {
+    /// Its number, from 0.
+    pub index: u32,
+    /// How many partitions the store has.
+    pub count: u32,
+    /// The last log position of the partition applied (the node's lag is summed from these).
+    pub applied: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// An engine that routes events of a version (its `when` and `key`), and holds nothing.
@@ -161,7 +180,10 @@ impl Worker {
         layout: Layout,
         checkpoints: Option<Box<dyn Store>>,
     ) -> Result<Worker, String> {
-        let Layout { read_rate, shards } = layout;
+        let Layout { read_rate, shards, partition } = layout;
+        // A partition's worker runs one share, numbering instances as partition `index` of
+        // `count` (unique across the cluster).
+        let shards = if partition.is_some() { Some(1) } else { shards };
         let w_metrics = metrics.clone();
         let mut images = Vec::new();
         for row in store.versions().map_err(|e| e.to_string())? {
@@ -189,9 +211,14 @@ impl Worker {
             // checkpoint (or nowhere, when the server stopped between storing the version and
             // logging its publish): it takes no entries until that entry is applied.
             let published = stored.report.is_some();
-            for (shard, mut engine) in
-                shards.iter_mut().zip(shard::restore(&image, stored, read_rate, count, &next_ids))
-            {
+            let engines = match &partition {
+                Some(p) => {
+                    let caps = store.cap_backend(version);
+                    vec![shard::restore_partition(&image, stored, read_rate, (p.index, p.count), caps)]
+                }
+                None => shard::restore(&image, stored, read_rate, count, &next_ids),
+            };
+            for (shard, mut engine) in shards.iter_mut().zip(engines) {
                 if !published {
                     for j in 0..names.len() {
                         engine.set_open(j as u16, false);
@@ -201,10 +228,15 @@ impl Worker {
             }
         }
         let applied = store.applied_seq().map_err(|e| e.to_string())?;
-        metrics.applied_seq.store(applied, std::sync::atomic::Ordering::Relaxed);
-        // The log may run ahead of the checkpoint (a crash): its end counts as appended.
-        let (entries, _) = store.counts().map_err(|e| e.to_string())?;
-        metrics.appended_seq.fetch_max(entries, std::sync::atomic::Ordering::Relaxed);
+        match &partition {
+            Some(p) => p.applied.store(applied, std::sync::atomic::Ordering::Relaxed),
+            None => {
+                metrics.applied_seq.store(applied, std::sync::atomic::Ordering::Relaxed);
+                // The log may run ahead of the checkpoint (a crash): its end counts as appended.
+                let (entries, _) = store.counts().map_err(|e| e.to_string())?;
+                metrics.appended_seq.fetch_max(entries, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         let mut w = Worker {
             store,
             shards,
@@ -222,6 +254,8 @@ impl Worker {
             writer: checkpoints.map(|store| Writer::start(store, w_metrics)).transpose()?,
             read_rate,
             recent: std::collections::VecDeque::new(),
+            partition,
+            broken: false,
         };
         // The log after the checkpoint is replayed, and timers due while the runtime was down
         // fire, in the run loop: in bounded slices with checkpoints between them, with the API
@@ -259,7 +293,12 @@ impl Worker {
                     }
                 }
             }
-            if let Err(e) = self.step() {
+            let stepped = self.step();
+            if self.broken {
+                tracing::warn!("partition worker stops: {}", stepped.err().unwrap_or_default());
+                return;
+            }
+            if let Err(e) = stepped {
                 tracing::error!("applying the log failed: {e}");
                 // Not in a tight loop while the store fails.
                 std::thread::sleep(Duration::from_millis(100));
@@ -267,6 +306,9 @@ impl Worker {
             if self.dirty && (self.work >= CHECKPOINT_WORK || self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY) {
                 if let Err(e) = self.checkpoint() {
                     tracing::error!("checkpoint failed: {e}");
+                    if self.broken {
+                        return;
+                    }
                 }
             }
         }
@@ -291,6 +333,12 @@ impl Worker {
                 }
             }
             Wake::Query(q) => self.answer(q),
+            Wake::Abandon => {
+                if let Some(w) = self.writer.take() {
+                    w.finish();
+                }
+                return false;
+            }
             Wake::Shutdown => {
                 if let Err(e) = self.checkpoint() {
                     tracing::error!("the last checkpoint failed: {e}");
@@ -350,7 +398,10 @@ impl Worker {
                 self.apply_run(&entries[next..end]);
                 let last = entries[end - 1].seq;
                 self.applied = last;
-                self.metrics.applied_seq.store(last, std::sync::atomic::Ordering::Relaxed);
+                match &self.partition {
+                    Some(p) => p.applied.store(last, std::sync::atomic::Ordering::Relaxed),
+                    None => self.metrics.applied_seq.store(last, std::sync::atomic::Ordering::Relaxed),
+                }
                 self.dirty = true;
                 self.checkpoint_if_full()?;
                 next = end;
@@ -533,9 +584,16 @@ impl Worker {
             }
         };
         let count = self.shards.len();
-        let caps = Arc::new(SharedCaps::default());
+        let caps = Arc::new(match self.store.cap_backend(version) {
+            Some(backend) => SharedCaps::with_backend(backend),
+            None => SharedCaps::default(),
+        });
         for (i, shard) in self.shards.iter_mut().enumerate() {
-            let mut engine = Engine::new(image.clone(), at_ms, shard::options(self.read_rate, i, count, &caps));
+            let (index, count) = match &self.partition {
+                Some(p) => (p.index as usize, p.count as usize),
+                None => (i, count),
+            };
+            let mut engine = Engine::new(image.clone(), at_ms, shard::options(self.read_rate, index, count, &caps));
             // Profiles and audiences are shared: the new version starts with them.
             if let Some(prev) = shard.versions.last() {
                 for (a, k) in prev.engine.memberships() {
@@ -664,7 +722,13 @@ impl Worker {
             // Written beside the engine, which goes on meanwhile.
             Some(w) => w.tx.send(cp).map_err(|_| "the checkpoint writer stopped".to_string())?,
             None => {
-                self.store.checkpoint(&cp).map_err(|e| e.to_string())?;
+                if let Err(e) = self.store.checkpoint(&cp) {
+                    // The changes taken from the engines are gone with the failed write: a
+                    // partition's worker stops, and the partition is loaded again from its last
+                    // checkpoint and the log after it (by this node or another).
+                    self.broken |= self.partition.is_some();
+                    return Err(e.to_string());
+                }
                 self.metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
@@ -700,14 +764,7 @@ impl Worker {
                         let now = self.shards[0].versions[vi].engine.now_ms();
                         let mut report = r.to_json(code, now, since.unwrap_or(now - 86_400_000));
                         if hours {
-                            report["hours"] = r
-                                .hours
-                                .iter()
-                                .map(|h| {
-                                    json!({"hour": journey_vm::engine::clock::rfc3339(h.hour * 3_600_000), "started": h.started,
-                                        "entered": h.nodes.iter().map(|c| c.entered).collect::<Vec<_>>()})
-                                })
-                                .collect();
+                            report["hours"] = hours_json(r);
                         }
                         versions.push(json!({"version": number, "report": report}));
                     }
@@ -819,6 +876,17 @@ impl Worker {
 }
 
 /// Whether every share applies the entry (publish, close, stop), rather than one.
+/// A journey report's per-hour entries, for the console's node detail (`?hours=true`).
+pub(crate) fn hours_json(r: &journey_vm::engine::report::JourneyReport) -> Json {
+    r.hours
+        .iter()
+        .map(|h| {
+            json!({"hour": journey_vm::engine::clock::rfc3339(h.hour * 3_600_000), "started": h.started,
+                "entered": h.nodes.iter().map(|c| c.entered).collect::<Vec<_>>()})
+        })
+        .collect()
+}
+
 fn is_broadcast(e: &Entry) -> bool {
     // The kind is the first field of what the runtime writes; anything else is decoded.
     match e.kind.strip_prefix("{\"kind\":\"") {
@@ -827,7 +895,8 @@ fn is_broadcast(e: &Entry) -> bool {
     }
 }
 
-fn describe_wait(
+/// What an instance waits for, in words, and until when.
+pub(crate) fn describe_wait(
     j: &journey_bytecode::JourneyCode,
     i: &journey_vm::engine::instance::Instance,
 ) -> (String, Option<i64>) {

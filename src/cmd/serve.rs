@@ -11,9 +11,22 @@ pub struct ServeArgs {
     /// The project folder (published as version 1 on the first start).
     #[arg(value_name = "DIR")]
     project: PathBuf,
-    /// The database file (created if absent).
-    #[arg(long, value_name = "FILE", default_value = "journey.db")]
+    /// The database: a SQLite file (created if absent), or a PostgreSQL database's address,
+    /// `postgres://USER@HOST:PORT/DB`, to run as a node of a cluster (see "Running several
+    /// nodes" in the README).
+    #[arg(long, value_name = "FILE|URL", default_value = "journey.db", env = "JOURNEY_DB")]
     db: PathBuf,
+    /// On PostgreSQL: this node's name in the cluster [default: the host's name and the process id].
+    #[arg(long, value_name = "NAME")]
+    node: Option<String>,
+    /// On PostgreSQL: partitions of the profiles in a new database [default: 64]; an existing
+    /// database keeps the number it was made with.
+    #[arg(long, value_name = "N")]
+    partitions: Option<u32>,
+    /// On PostgreSQL: seconds a node holds a partition without renewing its lease; a node that
+    /// stops renewing has its partitions taken over after it.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    lease_ttl: std::time::Duration,
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -115,6 +128,18 @@ pub fn serve(args: ServeArgs) -> u8 {
             return FAILED;
         }
     };
+    let postgres = args.db.to_str().is_some_and(journey_runtime::store::postgres::is_url);
+    if !postgres && (args.node.is_some() || args.partitions.is_some()) {
+        eprintln!(
+            "error: --node and --partitions are for a cluster on PostgreSQL: give --db postgres://USER@HOST:PORT/DB"
+        );
+        return FAILED;
+    }
+    let cluster = journey_runtime::cluster::ClusterOptions {
+        node: args.node,
+        partitions: args.partitions,
+        lease_ttl: args.lease_ttl,
+    };
     let config = journey_runtime::Config {
         project: args.project,
         schemas: args.schemas.dirs,
@@ -130,7 +155,9 @@ pub fn serve(args: ServeArgs) -> u8 {
             max_profile_bytes: Some(args.max_profile_bytes),
         },
     };
-    match journey_runtime::serve(config) {
+    let served =
+        if postgres { journey_runtime::serve_cluster(config, cluster) } else { journey_runtime::serve(config) };
+    match served {
         Ok(()) => OK,
         Err(e) => {
             eprintln!("error: {e}");
@@ -195,6 +222,24 @@ pub fn status(args: StatusArgs) -> u8 {
                     println!("log applied up to:   {} of {}", v["applied"], v["log_entries"]);
                     println!("instances waiting:   {}", v["instances_waiting"]);
                     println!("accepted / rejected: {} / {} (since start)", v["accepted"], v["rejected"]);
+                    if let Some(c) = v.get("cluster") {
+                        println!("cluster:             {} partitions, {} not held", c["partitions"], c["unowned"]);
+                        for n in c["nodes"].as_array().into_iter().flatten() {
+                            let state = match (n["alive"].as_bool(), n["leaving"].as_bool()) {
+                                (_, Some(true)) => "leaving",
+                                (Some(true), _) => "alive",
+                                _ => "silent",
+                            };
+                            println!(
+                                "  node {:<24} {:<8} {:>4} partitions  lag {:>8}  {}",
+                                n["name"].as_str().unwrap_or(""),
+                                state,
+                                n["partitions"],
+                                n["lag"],
+                                n["address"].as_str().unwrap_or("")
+                            );
+                        }
+                    }
                 }
             }
             OK

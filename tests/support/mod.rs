@@ -131,6 +131,16 @@ impl Killer {
     pub fn kill(self) {
         signal("-KILL", self.0);
     }
+
+    /// SIGSTOP: the process stops where it is (its leases run out), until [`Killer::resume`].
+    pub fn pause(self) {
+        signal("-STOP", self.0);
+    }
+
+    /// SIGCONT: a paused process goes on.
+    pub fn resume(self) {
+        signal("-CONT", self.0);
+    }
 }
 
 /// A blocking HTTP client for the tests (its own async runtime inside).
@@ -261,5 +271,83 @@ impl Receiver {
     /// How many calls arrived so far.
     pub fn count(&self) -> usize {
         self.calls.lock().expect("lock").len()
+    }
+}
+
+/// The local PostgreSQL server the cluster tests use (trust auth, as `.ci/run` starts it).
+pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A fresh PostgreSQL database of a test's own, dropped (with its connections) when dropped.
+pub struct PgDb {
+    /// `postgres://postgres@127.0.0.1:5432/NAME`, for `--db`.
+    pub url: String,
+    name: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl PgDb {
+    /// Makes database `journey_test_NAME_PID` (dropping one left by an earlier run).
+    pub fn new(test: &str) -> PgDb {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let name = format!("journey_test_{test}_{}", std::process::id());
+        let db = PgDb { url: format!("{POSTGRES}/{name}"), name, rt };
+        db.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
+        db.admin(&format!("CREATE DATABASE {}", db.name));
+        db
+    }
+
+    /// The address as a path, for `Server::start`.
+    pub fn path(&self) -> &Path {
+        Path::new(&self.url)
+    }
+
+    fn admin(&self, sql: &str) {
+        let url = format!("{POSTGRES}/postgres");
+        self.rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("the local PostgreSQL at {url} answers (is it running?): {e}"));
+            let task = tokio::spawn(conn);
+            client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            drop(client);
+            let _ = task.await;
+        });
+    }
+
+    /// Runs `sql` in the test's database; each row's columns as text (NULL as "").
+    pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        self.rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await.expect("connect");
+            let task = tokio::spawn(conn);
+            let mut out = Vec::new();
+            for m in client.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")) {
+                if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                    out.push((0..r.len()).map(|i| r.get(i).unwrap_or("").to_string()).collect());
+                }
+            }
+            drop(client);
+            let _ = task.await;
+            out
+        })
+    }
+
+    /// One number from `sql`.
+    pub fn number(&self, sql: &str) -> i64 {
+        self.query(sql)[0][0].parse().unwrap_or_else(|e| panic!("{sql}: not a number: {e}"))
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let url = format!("{POSTGRES}/postgres");
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = self.rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+            let task = tokio::spawn(conn);
+            let r = client.batch_execute(&sql).await;
+            drop(client);
+            let _ = task.await;
+            r
+        });
     }
 }

@@ -154,6 +154,12 @@ impl Server {
         line.trim().parse().expect("a number")
     }
 
+    /// Kills it with SIGKILL (no final checkpoint) and waits for it to exit.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops it gracefully (a final checkpoint) and waits for it to exit.
     pub fn stop(mut self) {
         drop(self.stdin.take());

@@ -1,11 +1,13 @@
 //! The durable store behind the runtime. The [`Store`] trait keeps the runtime independent of
-//! the backend (the embedded SQLite one here; a PostgreSQL one for several workers can follow).
+//! the backend: the embedded SQLite one ([`sqlite`]), and PostgreSQL ([`postgres`]), where the
+//! log is split into partitions, each applied by the node that holds its lease.
 //!
 //! Everything that changes state enters through one ordered log ([`LogEntry`]): events,
 //! profile writes, audience membership, and journey lifecycle commands. An entry is durable
 //! before the client hears "accepted". The engines' state is checkpointed with the log
 //! position it reflects, so a restart loads the checkpoint and replays the log after it.
 
+pub mod postgres;
 pub mod sqlite;
 
 use journey_vm::engine::durable::Stored;
@@ -23,6 +25,16 @@ pub struct StoreError(pub String);
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError(e.to_string())
+    }
+}
+
+impl StoreError {
+    /// The prefix of an error whose cause is that the database cannot be reached (answered 503).
+    pub const UNAVAILABLE: &'static str = "the database is unavailable";
+
+    /// Whether the database could not be reached (rather than refusing what was asked).
+    pub fn is_unavailable(&self) -> bool {
+        self.0.starts_with(Self::UNAVAILABLE)
     }
 }
 
@@ -93,13 +105,22 @@ pub struct NewEntry {
     pub kind: String,
     /// Whether it is an event (the log counts them).
     pub event: bool,
+    /// The profile it belongs to, which picks its partition on a partitioned store; `None` for
+    /// an entry every partition applies (publish, close, stop).
+    pub key: Option<String>,
 }
 
 impl NewEntry {
     /// An entry doing `kind`.
     pub fn new(client_id: Option<String>, at_ms: i64, kind: &LogKind) -> Result<NewEntry> {
         let text = serde_json::to_string(kind).map_err(|e| StoreError(format!("cannot encode: {e}")))?;
-        Ok(NewEntry { client_id, at_ms, kind: text, event: matches!(kind, LogKind::Event { .. }) })
+        let key = match kind {
+            LogKind::ProfilePut { key, .. } | LogKind::ProfilePatch { key, .. } | LogKind::Audience { key, .. } => {
+                Some(key.clone())
+            }
+            _ => None,
+        };
+        Ok(NewEntry { client_id, at_ms, kind: text, event: matches!(kind, LogKind::Event { .. }), key })
     }
 
     /// An event entry from its name and its payload's JSON text (checked to be JSON by the
@@ -113,7 +134,13 @@ impl NewEntry {
         kind.push_str(r#","payload":"#);
         kind.push_str(payload_json);
         kind.push('}');
-        NewEntry { client_id, at_ms, kind, event: true }
+        NewEntry { client_id, at_ms, kind, event: true, key: None }
+    }
+
+    /// The entry with the profile key it belongs to (an event's, from its `key`).
+    pub fn keyed(mut self, key: &str) -> NewEntry {
+        self.key = Some(key.to_string());
+        self
     }
 }
 
@@ -220,6 +247,12 @@ pub trait Store: Send {
     }
     /// The number of log entries and accepted events (for status).
     fn counts(&mut self) -> Result<(i64, i64)>;
+    /// Where the `cap` counters of one version are kept when they are shared with other
+    /// processes (a cluster's database); `None`: in this process.
+    fn cap_backend(&self, version: u32) -> Option<std::sync::Arc<journey_vm::engine::CapBackend>> {
+        let _ = version;
+        None
+    }
     /// Each share's next instance id of one version at the stored checkpoint (empty when not
     /// stored).
     fn share_next_ids(&mut self, version: u32) -> Result<Vec<u64>> {

@@ -195,12 +195,32 @@ fn key_hash(key: &str) -> u64 {
 
 /// How many profiles have taken each `cap` node's first block, shared by the engines that split
 /// one run's profiles between them (so a cap of N holds across all of them).
-#[derive(Debug, Default)]
-pub struct SharedCaps(std::sync::Mutex<HashMap<(u16, u32), i64>>);
+#[derive(Default)]
+pub struct SharedCaps(std::sync::Mutex<HashMap<(u16, u32), i64>>, Option<Arc<CapBackend>>);
+
+/// Counters of `cap` nodes kept outside the process (a cluster's database, shared by engines in
+/// several processes): takes one more profile through `(journey, node)` for instance `id` if
+/// fewer than `limit` went through; asked again for the same instance (a replay after a crash),
+/// it answers as it did.
+pub type CapBackend = dyn Fn((u16, u32), i64, InstanceId) -> bool + Send + Sync;
+
+impl std::fmt::Debug for SharedCaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SharedCaps").field(&self.0).field(&self.1.is_some()).finish()
+    }
+}
 
 impl SharedCaps {
+    /// Counters kept by `backend` instead of in this process.
+    pub fn with_backend(backend: Arc<CapBackend>) -> SharedCaps {
+        SharedCaps(Default::default(), Some(backend))
+    }
+
     /// Counts one more profile through the node if fewer than `limit` went through yet.
-    fn take(&self, key: (u16, u32), limit: i64) -> bool {
+    fn take(&self, key: (u16, u32), limit: i64, instance: InstanceId) -> bool {
+        if let Some(backend) = &self.1 {
+            return backend(key, limit, instance);
+        }
         let mut counts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let count = counts.entry(key).or_default();
         let taken = *count < limit;
@@ -1018,7 +1038,7 @@ impl Engine {
                     // With shared counters this engine's own count is its share, kept so that
                     // the shares of restored engines add up to the total again.
                     let taken = match &self.options.shared_caps {
-                        Some(shared) => shared.take(key, c.limit),
+                        Some(shared) => shared.take(key, c.limit, inst.id),
                         None => *count < c.limit,
                     };
                     if taken {

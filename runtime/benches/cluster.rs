@@ -1,0 +1,335 @@
+//! `journey serve` on PostgreSQL, side by side in one run: durable events per second with 1, 2
+//! and 3 nodes, the single SQLite node, and a raw baseline (the same log rows inserted into
+//! PostgreSQL by a plain client in the same batch sizes); one event per request with 200 clients
+//! in flight (SQLite and one PostgreSQL node); the failover time after a node is killed; and the
+//! memory per waiting instance per node.
+//!
+//! Needs the local PostgreSQL (127.0.0.1:5432, user postgres, trust auth); every measurement
+//! runs in a fresh database of its own, dropped after.
+//!
+//! Run: `cargo bench -p journey-runtime --bench cluster` (EVENTS=100000, SINGLES=20000 by
+//! default).
+
+mod common;
+
+use common::{get_json, until_waiting, Server};
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The allocator of the `journey` binary.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const BATCH: usize = 500;
+const CLIENTS: usize = 4;
+const IN_FLIGHT: usize = 200;
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+
+fn project(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("dir");
+    std::fs::write(
+        dir.join("flow.journey"),
+        r#"
+type CartPayload = { user: string, sku: string, price: number }
+event CartAdd: CartPayload { key user }
+journey Cart {
+  start on CartAdd
+  reentry always
+  wait 1d
+  end "done"
+}
+"#,
+    )
+    .expect("write");
+}
+
+fn event(i: usize) -> serde_json::Value {
+    json!({"id": format!("ev-{i}"), "event": "CartAdd", "payload": {"user": format!("u{i}"), "sku": "SKU-1", "price": 19.9}})
+}
+
+/// A fresh database on the local PostgreSQL, dropped when dropped.
+struct Db {
+    name: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Db {
+    fn new(name: &str) -> Db {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let db = Db { name: format!("journey_bench_{name}_{}", std::process::id()), rt };
+        db.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
+        db.admin(&format!("CREATE DATABASE {}", db.name));
+        db
+    }
+
+    fn url(&self) -> String {
+        format!("{POSTGRES}/{}", self.name)
+    }
+
+    fn admin(&self, sql: &str) {
+        self.rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&format!("{POSTGRES}/postgres"), tokio_postgres::NoTls)
+                .await
+                .expect("the local PostgreSQL answers on 127.0.0.1:5432");
+            let task = tokio::spawn(conn);
+            client.batch_execute(sql).await.expect("admin");
+            drop(client);
+            let _ = task.await;
+        });
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+/// The raw baseline: the rows the runtime logs for these events (partition, position, id, time,
+/// entry text), inserted by `clients` plain connections in batches of [`BATCH`], one committed
+/// transaction each: events per second.
+fn raw(n: usize, clients: usize, rt: &tokio::runtime::Runtime) -> f64 {
+    let db = Db::new(&format!("raw{clients}"));
+    let url = db.url();
+    let texts: Vec<(String, String)> = (0..n)
+        .map(|i| {
+            let e = event(i);
+            let kind = format!(r#"{{"kind":"event","name":"CartAdd","payload":{}}}"#, e["payload"]);
+            (e["id"].as_str().unwrap_or_default().to_string(), kind)
+        })
+        .collect();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        client
+            .batch_execute(
+                "CREATE TABLE log(partition integer NOT NULL, seq bigint NOT NULL, client_id text UNIQUE,
+                 at_ms bigint NOT NULL, kind text NOT NULL, PRIMARY KEY(partition, seq))",
+            )
+            .await
+            .expect("table");
+    });
+    let started = Instant::now();
+    rt.block_on(async {
+        let per = n.div_ceil(clients);
+        let tasks = texts.chunks(per).enumerate().map(|(c, mine)| {
+            let (url, mine) = (url.clone(), mine.to_vec());
+            tokio::spawn(async move {
+                let (mut client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+                tokio::spawn(conn);
+                let insert = client
+                    .prepare(
+                        "INSERT INTO log(partition, seq, client_id, at_ms, kind)
+                         SELECT * FROM unnest($1::integer[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])",
+                    )
+                    .await
+                    .expect("prepare");
+                for (b, batch) in mine.chunks(BATCH).enumerate() {
+                    let parts: Vec<i32> = vec![c as i32; batch.len()];
+                    let seqs: Vec<i64> = (0..batch.len()).map(|i| (b * BATCH + i) as i64).collect();
+                    let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+                    let ats: Vec<i64> = vec![0; batch.len()];
+                    let kinds: Vec<&str> = batch.iter().map(|(_, k)| k.as_str()).collect();
+                    let tx = client.transaction().await.expect("begin");
+                    tx.execute(&insert, &[&parts, &seqs, &ids, &ats, &kinds]).await.expect("insert");
+                    tx.commit().await.expect("commit");
+                }
+            })
+        });
+        futures::future::join_all(tasks).await;
+    });
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Posts `bodies` to the servers (round-robin, `clients` at a time, each waiting for its answer;
+/// a 429 is sent again): events accepted per second.
+fn post_all(bodies: Vec<String>, urls: &[String], clients: usize, rt: &tokio::runtime::Runtime) -> f64 {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build().expect("client");
+    let bodies = std::sync::Arc::new(bodies);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let accepted: usize = rt.block_on(async {
+        let tasks = (0..clients).map(|c| {
+            let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
+            let urls: Vec<String> = urls.iter().map(|u| format!("{u}/events")).collect();
+            tokio::spawn(async move {
+                let mut ok = 0usize;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { break };
+                    let url = &urls[(i + c) % urls.len()];
+                    loop {
+                        let Ok(resp) = client.post(url).body(body.clone()).send().await else {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            continue;
+                        };
+                        if resp.status() == 429 || resp.status() == 503 {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            continue;
+                        }
+                        let v: serde_json::Value = resp.json().await.unwrap_or_default();
+                        ok += v["accepted"].as_array().map(Vec::len).unwrap_or(0);
+                        if v.get("error").is_some() {
+                            eprintln!("error: {v}");
+                        }
+                        break;
+                    }
+                }
+                ok
+            })
+        });
+        futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap_or(0)).sum()
+    });
+    let took = started.elapsed();
+    assert_eq!(accepted, bodies.iter().map(|b| b.lines().count()).sum::<usize>(), "every event accepted");
+    accepted as f64 / took.as_secs_f64()
+}
+
+fn batches(from: usize, n: usize, per: usize) -> Vec<String> {
+    (from..from + n)
+        .collect::<Vec<_>>()
+        .chunks(per)
+        .map(|c| c.iter().map(|i| event(*i).to_string()).collect::<Vec<_>>().join("\n"))
+        .collect()
+}
+
+/// Starts `nodes` servers on `db`, the first alone (it publishes), then the others; waits
+/// until the partitions are spread over all of them.
+fn cluster(dir: &Path, db: &str, nodes: usize, rt: &tokio::runtime::Runtime) -> Vec<Server> {
+    let mut servers = vec![Server::start(dir, Path::new(db))];
+    for _ in 1..nodes {
+        servers.push(Server::start(dir, Path::new(db)));
+    }
+    let client = reqwest::Client::new();
+    rt.block_on(async {
+        loop {
+            if let Some(s) = get_json(&client, &format!("{}/status", servers[0].url)).await {
+                let c = &s["cluster"];
+                let holding = c["nodes"]
+                    .as_array()
+                    .map(|n| n.iter().filter(|n| n["partitions"].as_u64().unwrap_or(0) > 0).count())
+                    .unwrap_or(0);
+                if c["unowned"] == 0 && holding == nodes {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    servers
+}
+
+/// Waits until every node's log is applied and `n` instances wait (the cluster's view).
+fn settle(server: &Server, n: u64, rt: &tokio::runtime::Runtime) {
+    rt.block_on(until_waiting(&reqwest::Client::new(), server, n));
+}
+
+fn main() {
+    if common::serve_if_child() {
+        return;
+    }
+    let n: usize = std::env::var("EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let singles: usize = std::env::var("SINGLES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let dir = std::env::temp_dir().join(format!("journey-cluster-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    project(&dir);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+
+    let raw1 = raw(n, 1, &rt);
+    let raw4 = raw(n, CLIENTS, &rt);
+    let sqlite = {
+        let server = Server::start(&dir, &dir.join("served.db"));
+        let rate = post_all(batches(0, n, BATCH), std::slice::from_ref(&server.url), CLIENTS, &rt);
+        settle(&server, n as u64, &rt);
+        server.stop();
+        rate
+    };
+    let mut pg = Vec::new();
+    for nodes in 1..=3 {
+        let db = Db::new(&format!("n{nodes}"));
+        let servers = cluster(&dir, &db.url(), nodes, &rt);
+        let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+        let rate = post_all(batches(0, n, BATCH), &urls, CLIENTS, &rt);
+        settle(&servers[0], n as u64, &rt);
+        for s in servers {
+            s.stop();
+        }
+        pg.push(rate);
+    }
+    println!("durable events/s: {n} events, batches of {BATCH}, {CLIENTS} clients");
+    println!("  raw PostgreSQL inserts, 1 connection:        {raw1:>10.0}");
+    println!("  raw PostgreSQL inserts, {CLIENTS} connections:       {raw4:>10.0}");
+    println!("  journey serve, SQLite, one node:             {sqlite:>10.0}");
+    for (i, rate) in pg.iter().enumerate() {
+        println!(
+            "  journey serve, PostgreSQL, {} node{}:         {rate:>10.0}   ({:.2} of raw with 1 connection, {:.2} of {CLIENTS})",
+            i + 1,
+            if i == 0 { " " } else { "s" },
+            rate / raw1,
+            rate / raw4
+        );
+    }
+
+    // One event per request, 200 in flight.
+    let single_sqlite = {
+        let server = Server::start(&dir, &dir.join("singles.db"));
+        let rate = post_all(batches(0, singles, 1), std::slice::from_ref(&server.url), IN_FLIGHT, &rt);
+        server.stop();
+        rate
+    };
+    let single_pg = {
+        let db = Db::new("singles");
+        let servers = cluster(&dir, &db.url(), 1, &rt);
+        let rate = post_all(batches(0, singles, 1), &[servers[0].url.clone()], IN_FLIGHT, &rt);
+        for s in servers {
+            s.stop();
+        }
+        rate
+    };
+    println!("one event per request, {IN_FLIGHT} clients in flight, {singles} events:");
+    println!("  SQLite:          {single_sqlite:>10.0} events/s ({:.2} of its batched rate)", single_sqlite / sqlite);
+    println!("  PostgreSQL:      {single_pg:>10.0} events/s ({:.2} of its batched rate)", single_pg / pg[0]);
+
+    // Memory per waiting instance, per node, and failover after a kill.
+    let db = Db::new("failover");
+    let mut servers = cluster(&dir, &db.url(), 3, &rt);
+    let empty: Vec<u64> = servers.iter().map(Server::rss_kb).collect();
+    let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+    post_all(batches(0, n, BATCH), &urls, CLIENTS, &rt);
+    settle(&servers[0], n as u64, &rt);
+    let per_node: Vec<f64> = servers
+        .iter()
+        .zip(&empty)
+        .map(|(s, e)| (s.rss_kb().saturating_sub(*e) * 1024) as f64 / (n as f64 / 3.0))
+        .collect();
+    println!("memory per waiting instance, per node (3 nodes, {n} instances): {per_node:.0?} bytes");
+    let victim = servers.remove(1);
+    let killed = Instant::now();
+    victim.kill();
+    let client = reqwest::Client::new();
+    rt.block_on(async {
+        loop {
+            if let Some(s) = get_json(&client, &format!("{}/status", servers[0].url)).await {
+                let c = &s["cluster"];
+                let holding = c["nodes"]
+                    .as_array()
+                    .map(|n| n.iter().filter(|n| n["partitions"].as_u64().unwrap_or(0) > 0).count())
+                    .unwrap_or(0);
+                if c["unowned"] == 0 && holding == 2 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let took_over = killed.elapsed();
+    println!(
+        "failover (lease TTL 10 s, {n} waiting instances): every partition held and loaded again {:.2} s after kill -9",
+        took_over.as_secs_f64()
+    );
+    for s in servers {
+        s.stop();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,1109 @@
+//! PostgreSQL: the store of a cluster of `journey serve` nodes. The log is split into a fixed
+//! number of partitions (profiles hashed by key, as the engine's shares are); each partition has
+//! its own positions, checkpoint and lease. Any node appends to any partition (group commit: one
+//! transaction per batch, durable before "accepted"); only the node holding a partition's lease
+//! writes its checkpoints, and every such write checks the lease's fencing token in the same
+//! transaction, so a node paused past its lease writes nothing once another took over.
+//!
+//! The schema is created and migrated by the binary ([`MIGRATIONS`]): a newer binary upgrades
+//! an older database; an older binary refuses a newer one.
+
+use super::*;
+use deadpool_postgres::{GenericClient, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::NoTls;
+
+/// Partitions of a new database unless `--partitions` says otherwise.
+pub const DEFAULT_PARTITIONS: u32 = 64;
+
+/// The schema's versions, in order: migration `i` brings the database to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the log, the versions, and each partition's checkpointed state.
+    "CREATE TABLE meta(key text PRIMARY KEY, value bigint NOT NULL);
+     CREATE TABLE versions(version integer PRIMARY KEY, artifact bytea NOT NULL, published_ms bigint NOT NULL);
+     CREATE TABLE partitions(partition integer PRIMARY KEY, last_seq bigint NOT NULL DEFAULT 0,
+       events bigint NOT NULL DEFAULT 0);
+     CREATE TABLE log(partition integer NOT NULL, seq bigint NOT NULL, client_id text UNIQUE,
+       at_ms bigint NOT NULL, kind text NOT NULL, PRIMARY KEY(partition, seq));
+     CREATE TABLE instances(partition integer NOT NULL, version integer NOT NULL, id bigint NOT NULL,
+       data bytea NOT NULL, PRIMARY KEY(partition, version, id));
+     CREATE TABLE calls(partition integer NOT NULL, version integer NOT NULL, instance bigint NOT NULL,
+       request bytea NOT NULL, PRIMARY KEY(partition, version, instance));
+     CREATE TABLE entries(partition integer NOT NULL, version integer NOT NULL, profile text NOT NULL,
+       journey text NOT NULL, last_ms bigint NOT NULL, PRIMARY KEY(partition, version, profile, journey));
+     CREATE TABLE engine_state(partition integer NOT NULL, version integer NOT NULL, small text NOT NULL,
+       report text NOT NULL, PRIMARY KEY(partition, version));
+     CREATE TABLE profiles(partition integer NOT NULL, key text NOT NULL, value text NOT NULL,
+       PRIMARY KEY(partition, key));
+     CREATE TABLE audiences(partition integer NOT NULL, audience text NOT NULL, key text NOT NULL,
+       PRIMARY KEY(partition, audience, key));
+     CREATE TABLE steps(id bigserial PRIMARY KEY, partition integer NOT NULL, data text NOT NULL);",
+    // 2: the cluster: its nodes, and each partition's lease with its fencing token (kept apart
+    // from `partitions`, whose rows appends lock, so that checkpoints and appends do not wait
+    // on each other).
+    "CREATE TABLE nodes(name text PRIMARY KEY, address text NOT NULL, started timestamptz NOT NULL DEFAULT now(),
+       heartbeat timestamptz NOT NULL DEFAULT now(), leaving boolean NOT NULL DEFAULT false);
+     CREATE TABLE leases(partition integer PRIMARY KEY, owner text, token bigint NOT NULL DEFAULT 0,
+       lease_until timestamptz NOT NULL DEFAULT 'epoch', applied_seq bigint NOT NULL DEFAULT 0,
+       taken bigint NOT NULL DEFAULT 0);
+     INSERT INTO leases(partition) SELECT partition FROM partitions;",
+    // 3: `cap` counters shared by the cluster: one row per instance let through, so that a
+    // replay after a takeover finds its own row and decides as before.
+    "CREATE TABLE cap_takes(version integer NOT NULL, journey integer NOT NULL, node bigint NOT NULL,
+       instance bigint NOT NULL, PRIMARY KEY(version, journey, node, instance));",
+];
+
+/// Whether `db` names a PostgreSQL database (`postgres://` or `postgresql://`) rather than a file.
+pub fn is_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// A client error: "unavailable" when the connection failed or the server went away (so that
+/// the API answers 503 and clients retry), else what the server refused.
+fn pg(e: tokio_postgres::Error) -> StoreError {
+    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    let away = e.is_closed()
+        || io
+        // Connection exceptions, and the server shutting down or ending the session.
+        || e.code().is_some_and(|code| code.code().starts_with("08") || code.code().starts_with("57P"));
+    if away {
+        StoreError(format!("{}: {e}", StoreError::UNAVAILABLE))
+    } else {
+        StoreError(format!("{e}{}", e.as_db_error().map(|d| format!(": {}", d.message())).unwrap_or_default()))
+    }
+}
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    StoreError(format!("{}: {e}", StoreError::UNAVAILABLE))
+}
+
+/// The shared handle on the database: a pool of connections and the async runtime that drives
+/// them, with the number of partitions. The runtime's threads are not the callers': the store's
+/// methods block the calling thread until the database answers.
+pub struct Pg {
+    rt: tokio::runtime::Handle,
+    pool: Pool,
+    /// The number of partitions (fixed when the database was made).
+    pub partitions: u32,
+    /// The database's address, without a password, for messages.
+    pub shown: String,
+}
+
+/// A published version's number, or why none was stored.
+pub type Published = Result<u32>;
+
+impl Pg {
+    /// Connects to `url`, creates or migrates the schema, and makes the partitions of a new
+    /// database (`partitions`, else [`DEFAULT_PARTITIONS`]). A database made with another number
+    /// of partitions than `partitions` asked for, or by a newer binary, is refused.
+    pub fn connect(
+        url: &str,
+        rt: tokio::runtime::Handle,
+        partitions: Option<u32>,
+        pool_size: usize,
+    ) -> Result<Arc<Pg>> {
+        Pg::connect_at(url, rt, partitions, pool_size, MIGRATIONS.len())
+    }
+
+    /// As [`Pg::connect`], bringing the schema to version `schema` at most (an older binary's).
+    pub fn connect_at(
+        url: &str,
+        rt: tokio::runtime::Handle,
+        partitions: Option<u32>,
+        pool_size: usize,
+        schema: usize,
+    ) -> Result<Arc<Pg>> {
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError(format!("`{url}` is not a PostgreSQL address: {e}")))?;
+        config.connect_timeout(Duration::from_secs(5));
+        config.application_name("journey");
+        let shown = format!(
+            "postgres://{}@{}/{}",
+            config.get_user().unwrap_or(""),
+            config
+                .get_hosts()
+                .iter()
+                .map(|h| match h {
+                    tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                    #[cfg(unix)]
+                    tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+                + &config.get_ports().first().map(|p| format!(":{p}")).unwrap_or_default(),
+            config.get_dbname().unwrap_or("")
+        );
+        let manager = deadpool_postgres::Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = {
+            let _guard = rt.enter();
+            Pool::builder(manager)
+                .max_size(pool_size.max(2))
+                .runtime(Runtime::Tokio1)
+                .wait_timeout(Some(Duration::from_secs(10)))
+                .create_timeout(Some(Duration::from_secs(5)))
+                .recycle_timeout(Some(Duration::from_secs(5)))
+                .build()
+                .map_err(err)?
+        };
+        let mut pg = Pg { rt, pool, partitions: 0, shown };
+        pg.partitions = pg.run(pg.migrate(partitions, schema)).map_err(|e| {
+            if e.is_unavailable() {
+                StoreError(format!("cannot reach the database {}: {}", pg.shown, e.0))
+            } else {
+                e
+            }
+        })?;
+        Ok(Arc::new(pg))
+    }
+
+    /// Runs `f` on the store's runtime and waits for it (from any thread: inside the runtime,
+    /// the thread is handed over to waiting meanwhile).
+    pub fn run<T>(&self, f: impl Future<Output = T>) -> T {
+        match tokio::runtime::Handle::try_current() {
+            Ok(_) => tokio::task::block_in_place(|| self.rt.block_on(f)),
+            Err(_) => self.rt.block_on(f),
+        }
+    }
+
+    /// A connection from the pool.
+    pub async fn client(&self) -> Result<deadpool_postgres::Client> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    /// Brings the schema to version `to` (all of [`MIGRATIONS`] but in tests), under a lock
+    /// that makes nodes starting together migrate once; returns the number of partitions.
+    pub async fn migrate(&self, partitions: Option<u32>, to: usize) -> Result<u32> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(7283946501);
+             CREATE TABLE IF NOT EXISTS journey_schema(version integer NOT NULL);",
+        )
+        .await
+        .map_err(pg)?;
+        let at: i32 = match tx.query_opt("SELECT version FROM journey_schema", &[]).await.map_err(pg)? {
+            Some(row) => row.get(0),
+            None => {
+                tx.execute("INSERT INTO journey_schema(version) VALUES (0)", &[]).await.map_err(pg)?;
+                0
+            }
+        };
+        let known = MIGRATIONS.len() as i32;
+        if at > known {
+            return Err(StoreError(format!(
+                "the database {} has schema version {at}, newer than this binary knows (version {known}): \
+                 run a newer `journey`, or give another database",
+                self.shown
+            )));
+        }
+        let new = at == 0;
+        if new {
+            let n = partitions.unwrap_or(DEFAULT_PARTITIONS);
+            if n == 0 || n > 4096 {
+                return Err(StoreError(format!("--partitions {n}: choose between 1 and 4096")));
+            }
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(to).skip(at as usize) {
+            tx.batch_execute(sql)
+                .await
+                .map_err(|e| StoreError(format!("migrating the schema to version {}: {}", i + 1, pg(e).0)))?;
+            if i == 0 {
+                let n = partitions.unwrap_or(DEFAULT_PARTITIONS) as i64;
+                tx.execute("INSERT INTO meta(key, value) VALUES ('partitions', $1)", &[&n]).await.map_err(pg)?;
+                tx.execute(
+                    "INSERT INTO partitions(partition) SELECT generate_series(0, $1::bigint - 1)::integer",
+                    &[&n],
+                )
+                .await
+                .map_err(pg)?;
+            }
+            tx.execute("UPDATE journey_schema SET version = $1", &[&(i as i32 + 1)]).await.map_err(pg)?;
+        }
+        let n: i64 = tx.query_one("SELECT value FROM meta WHERE key = 'partitions'", &[]).await.map_err(pg)?.get(0);
+        tx.commit().await.map_err(pg)?;
+        if let Some(asked) = partitions {
+            if i64::from(asked) != n {
+                return Err(StoreError(format!(
+                    "the database {} was made with {n} partitions: --partitions {asked} cannot change that \
+                     (leave --partitions out, or make a new database)",
+                    self.shown
+                )));
+            }
+        }
+        Ok(n as u32)
+    }
+
+    /// The partition of an entry, or `None` for one every partition applies.
+    fn partition_of(&self, e: &NewEntry) -> Result<Option<i32>> {
+        match &e.key {
+            Some(k) => Ok(Some(journey_vm::engine::shard_of(k, self.partitions) as i32)),
+            None if e.event => Err(StoreError("an event without its profile key cannot be partitioned".into())),
+            None => Ok(None),
+        }
+    }
+
+    /// Appends entries in one transaction, in order, each to its partition (to all, for an
+    /// entry without a key); a repeated client id is not appended again. Also returns the
+    /// partitions written.
+    pub fn append(&self, entries: &[NewEntry]) -> Result<(Vec<Appended>, Vec<u32>)> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg)?;
+            let out = append_in(self, &tx, entries).await?;
+            tx.commit().await.map_err(pg)?;
+            Ok(out)
+        })
+    }
+
+    /// Stores `artifact` as the next version and, when `first` and none was stored yet, logs
+    /// its publication in every partition in the same transaction; returns the version, or
+    /// `None` when `first` and a version was there (another node published it).
+    pub fn store_version(&self, artifact: &[u8], at_ms: i64, first: bool) -> Result<Option<u32>> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg)?;
+            tx.batch_execute("SELECT pg_advisory_xact_lock(7283946502)").await.map_err(pg)?;
+            let last: Option<i32> = tx.query_one("SELECT max(version) FROM versions", &[]).await.map_err(pg)?.get(0);
+            if first && last.is_some() {
+                return Ok(None);
+            }
+            let version = last.unwrap_or(0) + 1;
+            tx.execute(
+                "INSERT INTO versions(version, artifact, published_ms) VALUES ($1, $2, $3)",
+                &[&version, &artifact, &at_ms],
+            )
+            .await
+            .map_err(pg)?;
+            if first {
+                let publish =
+                    NewEntry::new(None, at_ms, &LogKind::Publish { version: version as u32, journeys: Vec::new() })?;
+                append_in(self, &tx, &[publish]).await?;
+            }
+            tx.commit().await.map_err(pg)?;
+            Ok(Some(version as u32))
+        })
+    }
+
+    /// Every published version, oldest first.
+    pub fn versions(&self) -> Result<Vec<VersionRow>> {
+        self.run(async {
+            let client = self.client().await?;
+            let rows = client
+                .query("SELECT version, artifact, published_ms FROM versions ORDER BY version", &[])
+                .await
+                .map_err(pg)?;
+            Ok(rows
+                .iter()
+                .map(|r| VersionRow { version: r.get::<_, i32>(0) as u32, artifact: r.get(1), published_ms: r.get(2) })
+                .collect())
+        })
+    }
+
+    /// The newest version's number (0 when none).
+    pub fn last_version(&self) -> Result<u32> {
+        self.run(async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached("SELECT coalesce(max(version), 0) FROM versions").await.map_err(pg)?;
+            Ok(client.query_one(&stmt, &[]).await.map_err(pg)?.get::<_, i32>(0) as u32)
+        })
+    }
+}
+
+/// Appends within `tx` (see [`Pg::append`]).
+async fn append_in(
+    pg_: &Pg,
+    tx: &deadpool_postgres::Transaction<'_>,
+    entries: &[NewEntry],
+) -> Result<(Vec<Appended>, Vec<u32>)> {
+    let mut targets = Vec::with_capacity(entries.len());
+    let mut touched = std::collections::BTreeSet::new();
+    for e in entries {
+        let p = pg_.partition_of(e)?;
+        match p {
+            Some(p) => {
+                touched.insert(p);
+            }
+            None => touched.extend(0..pg_.partitions as i32),
+        }
+        targets.push(p);
+    }
+    let touched: Vec<i32> = touched.into_iter().collect();
+    // Locked in the partitions' order (so that two nodes' batches never wait on each other in
+    // a circle): each partition's positions are then handed out, and committed, in order.
+    let lock = tx
+        .prepare_cached(
+            "SELECT partition, last_seq FROM partitions WHERE partition = ANY($1) ORDER BY partition FOR UPDATE",
+        )
+        .await
+        .map_err(pg)?;
+    let mut last: HashMap<i32, i64> = HashMap::with_capacity(touched.len());
+    for row in tx.query(&lock, &[&touched]).await.map_err(pg)? {
+        last.insert(row.get(0), row.get(1));
+    }
+    // Client ids already logged: looked up once the partitions are locked, so that a
+    // concurrent batch with the same id has committed (and is seen) or waits for this one.
+    let ids: Vec<&str> = entries.iter().filter_map(|e| e.client_id.as_deref()).collect();
+    let mut known: HashMap<String, i64> = HashMap::new();
+    if !ids.is_empty() {
+        let find = tx.prepare_cached("SELECT client_id, seq FROM log WHERE client_id = ANY($1)").await.map_err(pg)?;
+        for row in tx.query(&find, &[&ids]).await.map_err(pg)? {
+            known.insert(row.get(0), row.get(1));
+        }
+    }
+    let mut out = Vec::with_capacity(entries.len());
+    let (mut parts, mut seqs, mut cids, mut ats, mut kinds) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut events: BTreeMap<i32, i64> = BTreeMap::new();
+    for (e, target) in entries.iter().zip(targets) {
+        if let Some(seq) = e.client_id.as_ref().and_then(|id| known.get(id)) {
+            out.push(Appended::Duplicate(*seq));
+            continue;
+        }
+        let all: Vec<i32> = match target {
+            Some(p) => vec![p],
+            None => (0..pg_.partitions as i32).collect(),
+        };
+        let mut first = None;
+        for (i, p) in all.into_iter().enumerate() {
+            let seq = last.entry(p).or_insert(0);
+            *seq += 1;
+            first.get_or_insert(*seq);
+            parts.push(p);
+            seqs.push(*seq);
+            // A client id is unique in the whole log: it goes with the first copy only.
+            cids.push(if i == 0 { e.client_id.clone() } else { None });
+            ats.push(e.at_ms);
+            kinds.push(e.kind.as_str());
+            if e.event {
+                *events.entry(p).or_default() += 1;
+            }
+        }
+        if let (Some(id), Some(seq)) = (&e.client_id, first) {
+            known.insert(id.clone(), seq);
+        }
+        out.push(Appended::New(first.unwrap_or(0)));
+    }
+    if !parts.is_empty() {
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO log(partition, seq, client_id, at_ms, kind)
+                 SELECT * FROM unnest($1::integer[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])",
+            )
+            .await
+            .map_err(pg)?;
+        tx.execute(&insert, &[&parts, &seqs, &cids, &ats, &kinds]).await.map_err(pg)?;
+        let (ps, lasts, evs): (Vec<i32>, Vec<i64>, Vec<i64>) = {
+            let mut ps = Vec::new();
+            let mut lasts = Vec::new();
+            let mut evs = Vec::new();
+            for p in &touched {
+                ps.push(*p);
+                lasts.push(last[p]);
+                evs.push(events.get(p).copied().unwrap_or(0));
+            }
+            (ps, lasts, evs)
+        };
+        let update = tx
+            .prepare_cached(
+                "UPDATE partitions p SET last_seq = c.last, events = p.events + c.events
+                 FROM unnest($1::integer[], $2::bigint[], $3::bigint[]) AS c(partition, last, events)
+                 WHERE p.partition = c.partition",
+            )
+            .await
+            .map_err(pg)?;
+        tx.execute(&update, &[&ps, &lasts, &evs]).await.map_err(pg)?;
+    }
+    let written = touched.iter().map(|p| *p as u32).collect();
+    Ok((out, written))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError(format!("cannot encode: {e}")))
+}
+
+fn bin<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    postcard::to_stdvec(v).map_err(|e| StoreError(format!("cannot encode: {e}")))
+}
+
+/// Decodes a stored instance or call.
+pub fn unbin<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T> {
+    postcard::from_bytes(b).map_err(|e| StoreError(format!("stored data is damaged: {e}")))
+}
+
+fn unjson<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError(format!("stored data is damaged: {e}")))
+}
+
+/// The prefix of the error of a checkpoint refused because the lease is lost.
+pub const LEASE_LOST: &str = "the partition's lease is lost";
+
+/// One partition of the store, as the node holding its lease (`token`) sees it: the [`Store`]
+/// its worker applies and checkpoints through.
+pub struct PgPartition {
+    pg: Arc<Pg>,
+    partition: i32,
+    owner: String,
+    token: i64,
+    /// Set when a write found the lease lost (the node stops the worker).
+    pub lost: Arc<AtomicBool>,
+}
+
+impl PgPartition {
+    /// Partition `partition` as held by `owner` under fencing token `token`.
+    pub fn new(pg: Arc<Pg>, partition: u32, owner: &str, token: i64) -> PgPartition {
+        PgPartition { pg, partition: partition as i32, owner: owner.to_string(), token, lost: Arc::default() }
+    }
+}
+
+impl Store for PgPartition {
+    fn append(&mut self, entries: &[NewEntry]) -> Result<Vec<Appended>> {
+        self.pg.append(entries).map(|(a, _)| a)
+    }
+
+    fn entries_after(&mut self, seq: i64, limit: usize) -> Result<Vec<Entry>> {
+        let (pg_, p) = (&self.pg, self.partition);
+        pg_.run(async {
+            let client = pg_.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT seq, at_ms, kind FROM log WHERE partition = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                )
+                .await
+                .map_err(pg)?;
+            let rows = client.query(&stmt, &[&p, &seq, &(limit as i64)]).await.map_err(pg)?;
+            Ok(rows.iter().map(|r| Entry { seq: r.get(0), at_ms: r.get(1), kind: r.get(2) }).collect())
+        })
+    }
+
+    fn save_version(&mut self, _version: u32, artifact: &[u8], published_ms: i64) -> Result<()> {
+        self.pg.store_version(artifact, published_ms, false).map(|_| ())
+    }
+
+    fn versions(&mut self) -> Result<Vec<VersionRow>> {
+        self.pg.versions()
+    }
+
+    fn checkpoint(&mut self, cp: &Checkpoint) -> Result<()> {
+        let (pg_, p) = (&self.pg, self.partition);
+        let result = pg_.run(async {
+            let mut client = pg_.client().await?;
+            let tx = client.transaction().await.map_err(pg)?;
+            // The fence: the lease must still be this node's, under the same token, and not
+            // run out; the row stays locked until the commit, so no takeover slips between.
+            let fence = tx
+                .prepare_cached(
+                    "UPDATE leases SET applied_seq = $4 WHERE partition = $1 AND owner = $2 AND token = $3
+                     AND lease_until > now()",
+                )
+                .await
+                .map_err(pg)?;
+            if tx.execute(&fence, &[&p, &self.owner, &self.token, &cp.applied_seq]).await.map_err(pg)? != 1 {
+                return Err(StoreError(format!("{LEASE_LOST} (partition {p}, token {})", self.token)));
+            }
+            for e in &cp.engines {
+                let v = e.version as i32;
+                if !e.upserts.is_empty() {
+                    let ids: Vec<i64> = e.upserts.iter().map(|i| i.id as i64).collect();
+                    let data = e.upserts.iter().map(bin).collect::<Result<Vec<_>>>()?;
+                    let put = tx
+                        .prepare_cached(
+                            "INSERT INTO instances(partition, version, id, data)
+                             SELECT $1, $2, * FROM unnest($3::bigint[], $4::bytea[])
+                             ON CONFLICT (partition, version, id) DO UPDATE SET data = excluded.data",
+                        )
+                        .await
+                        .map_err(pg)?;
+                    tx.execute(&put, &[&p, &v, &ids, &data]).await.map_err(pg)?;
+                }
+                if !e.removed.is_empty() {
+                    let ids: Vec<i64> = e.removed.iter().map(|i| *i as i64).collect();
+                    let del = tx
+                        .prepare_cached("DELETE FROM instances WHERE partition = $1 AND version = $2 AND id = ANY($3)")
+                        .await
+                        .map_err(pg)?;
+                    tx.execute(&del, &[&p, &v, &ids]).await.map_err(pg)?;
+                }
+                if !e.calls_done.is_empty() {
+                    let ids: Vec<i64> = e.calls_done.iter().map(|i| *i as i64).collect();
+                    let del = tx
+                        .prepare_cached("DELETE FROM calls WHERE partition = $1 AND version = $2 AND instance = ANY($3)")
+                        .await
+                        .map_err(pg)?;
+                    tx.execute(&del, &[&p, &v, &ids]).await.map_err(pg)?;
+                }
+                if !e.calls.is_empty() {
+                    let mut by_id: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
+                    for c in &e.calls {
+                        by_id.insert(c.instance as i64, bin(c)?);
+                    }
+                    let (ids, data): (Vec<i64>, Vec<Vec<u8>>) = by_id.into_iter().unzip();
+                    let put = tx
+                        .prepare_cached(
+                            "INSERT INTO calls(partition, version, instance, request)
+                             SELECT $1, $2, * FROM unnest($3::bigint[], $4::bytea[])
+                             ON CONFLICT (partition, version, instance) DO UPDATE SET request = excluded.request",
+                        )
+                        .await
+                        .map_err(pg)?;
+                    tx.execute(&put, &[&p, &v, &ids, &data]).await.map_err(pg)?;
+                }
+                if !e.entries.is_empty() {
+                    let mut rows: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+                    for (profile, journey, ms) in &e.entries {
+                        rows.insert((profile, journey), *ms);
+                    }
+                    let mut profiles = Vec::with_capacity(rows.len());
+                    let mut journeys = Vec::with_capacity(rows.len());
+                    let mut ms = Vec::with_capacity(rows.len());
+                    for ((profile, journey), at) in rows {
+                        profiles.push(profile);
+                        journeys.push(journey);
+                        ms.push(at);
+                    }
+                    let put = tx
+                        .prepare_cached(
+                            "INSERT INTO entries(partition, version, profile, journey, last_ms)
+                             SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[])
+                             ON CONFLICT (partition, version, profile, journey) DO UPDATE SET last_ms = excluded.last_ms",
+                        )
+                        .await
+                        .map_err(pg)?;
+                    tx.execute(&put, &[&p, &v, &profiles, &journeys, &ms]).await.map_err(pg)?;
+                }
+                let state = tx
+                    .prepare_cached(
+                        "INSERT INTO engine_state(partition, version, small, report) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (partition, version) DO UPDATE SET small = excluded.small, report = excluded.report",
+                    )
+                    .await
+                    .map_err(pg)?;
+                tx.execute(&state, &[&p, &v, &json(&e.small)?, &json(&e.report)?]).await.map_err(pg)?;
+            }
+            if !cp.profiles.is_empty() {
+                // Several versions may write one profile: the last one written counts.
+                let mut rows: BTreeMap<&str, String> = BTreeMap::new();
+                for (k, v) in &cp.profiles {
+                    rows.insert(k, json(v)?);
+                }
+                let (keys, values): (Vec<&str>, Vec<String>) = rows.into_iter().unzip();
+                let put = tx
+                    .prepare_cached(
+                        "INSERT INTO profiles(partition, key, value) SELECT $1, * FROM unnest($2::text[], $3::text[])
+                         ON CONFLICT (partition, key) DO UPDATE SET value = excluded.value",
+                    )
+                    .await
+                    .map_err(pg)?;
+                tx.execute(&put, &[&p, &keys, &values]).await.map_err(pg)?;
+            }
+            if let Some(members) = &cp.audiences {
+                tx.execute("DELETE FROM audiences WHERE partition = $1", &[&p]).await.map_err(pg)?;
+                let (audiences, keys): (Vec<&str>, Vec<&str>) =
+                    members.iter().map(|(a, k)| (a.as_str(), k.as_str())).unzip();
+                let put = tx
+                    .prepare_cached(
+                        "INSERT INTO audiences(partition, audience, key) SELECT $1, * FROM unnest($2::text[], $3::text[])",
+                    )
+                    .await
+                    .map_err(pg)?;
+                tx.execute(&put, &[&p, &audiences, &keys]).await.map_err(pg)?;
+            }
+            if !cp.steps.is_empty() {
+                let data = cp.steps.iter().map(json).collect::<Result<Vec<_>>>()?;
+                let put = tx
+                    .prepare_cached("INSERT INTO steps(partition, data) SELECT $1, unnest($2::text[])")
+                    .await
+                    .map_err(pg)?;
+                tx.execute(&put, &[&p, &data]).await.map_err(pg)?;
+            }
+            tx.commit().await.map_err(pg)?;
+            Ok(())
+        });
+        if let Err(e) = &result {
+            if e.0.starts_with(LEASE_LOST) {
+                self.lost.store(true, Relaxed);
+            }
+        }
+        result
+    }
+
+    fn applied_seq(&mut self) -> Result<i64> {
+        let (pg_, p) = (&self.pg, self.partition);
+        pg_.run(async {
+            let client = pg_.client().await?;
+            let row =
+                client.query_one("SELECT applied_seq FROM leases WHERE partition = $1", &[&p]).await.map_err(pg)?;
+            Ok(row.get(0))
+        })
+    }
+
+    fn load_engine(&mut self, version: u32, journey_names: &[String]) -> Result<Stored> {
+        let (pg_, p, v) = (&self.pg, self.partition, version as i32);
+        pg_.run(async {
+            let client = pg_.client().await?;
+            let mut stored = Stored::default();
+            if let Some(row) = client
+                .query_opt("SELECT small, report FROM engine_state WHERE partition = $1 AND version = $2", &[&p, &v])
+                .await
+                .map_err(pg)?
+            {
+                stored.small = unjson(row.get::<_, &str>(0))?;
+                stored.report = Some(unjson(row.get::<_, &str>(1))?);
+            }
+            for row in client
+                .query("SELECT data FROM instances WHERE partition = $1 AND version = $2", &[&p, &v])
+                .await
+                .map_err(pg)?
+            {
+                stored.instances.push(unbin(row.get::<_, &[u8]>(0))?);
+            }
+            for row in client
+                .query("SELECT request FROM calls WHERE partition = $1 AND version = $2", &[&p, &v])
+                .await
+                .map_err(pg)?
+            {
+                stored.pending.push(unbin(row.get::<_, &[u8]>(0))?);
+            }
+            for row in client
+                .query("SELECT profile, journey, last_ms FROM entries WHERE partition = $1 AND version = $2", &[&p, &v])
+                .await
+                .map_err(pg)?
+            {
+                if let Some(i) = journey_names.iter().position(|n| n == row.get::<_, &str>(1)) {
+                    stored.entries.push((row.get(0), i as u16, row.get(2)));
+                }
+            }
+            for row in client.query("SELECT key, value FROM profiles WHERE partition = $1", &[&p]).await.map_err(pg)? {
+                stored.profiles.push((row.get(0), unjson(row.get::<_, &str>(1))?));
+            }
+            for row in client
+                .query("SELECT audience, key FROM audiences WHERE partition = $1 ORDER BY audience, key", &[&p])
+                .await
+                .map_err(pg)?
+            {
+                stored.audiences.push((row.get(0), row.get(1)));
+            }
+            Ok(stored)
+        })
+    }
+
+    fn cap_backend(&self, version: u32) -> Option<Arc<journey_vm::engine::CapBackend>> {
+        let pg_ = self.pg.clone();
+        Some(Arc::new(move |(journey, node), limit, instance| {
+            // The engine waits for the answer; while the database is away, it asks again.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                match pg_.cap_take(version, journey, node, limit, instance) {
+                    Ok(taken) => return taken,
+                    Err(e) if e.is_unavailable() && std::time::Instant::now() < deadline => {
+                        tracing::warn!("a cap counter cannot be read ({e}); asking again");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                    Err(e) => {
+                        tracing::error!("a cap counter cannot be read ({e}); the instance takes the `else` branch");
+                        return false;
+                    }
+                }
+            }
+        }))
+    }
+
+    fn counts(&mut self) -> Result<(i64, i64)> {
+        let (pg_, p) = (&self.pg, self.partition);
+        pg_.run(async {
+            let client = pg_.client().await?;
+            let row = client
+                .query_one("SELECT last_seq, events FROM partitions WHERE partition = $1", &[&p])
+                .await
+                .map_err(pg)?;
+            Ok((row.get(0), row.get(1)))
+        })
+    }
+}
+
+/// A partition's row as the cluster sees it.
+#[derive(Debug, Clone)]
+pub struct PartitionRow {
+    /// Its number.
+    pub partition: u32,
+    /// Its log's last position.
+    pub last_seq: i64,
+    /// The last position its checkpoint reflects.
+    pub applied_seq: i64,
+    /// Events in its log.
+    pub events: i64,
+    /// The node holding its lease (`None` when free).
+    pub owner: Option<String>,
+    /// Whether the lease is still running.
+    pub live: bool,
+}
+
+impl Pg {
+    /// Every partition's positions and owner.
+    pub fn partition_rows(&self) -> Result<Vec<PartitionRow>> {
+        self.run(async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT p.partition, p.last_seq, l.applied_seq, p.events, l.owner, l.lease_until > now()
+                     FROM partitions p JOIN leases l USING (partition) ORDER BY p.partition",
+                )
+                .await
+                .map_err(pg)?;
+            Ok(client
+                .query(&stmt, &[])
+                .await
+                .map_err(pg)?
+                .iter()
+                .map(|r| PartitionRow {
+                    partition: r.get::<_, i32>(0) as u32,
+                    last_seq: r.get(1),
+                    applied_seq: r.get(2),
+                    events: r.get(3),
+                    owner: r.get(4),
+                    live: r.get(5),
+                })
+                .collect())
+        })
+    }
+
+    /// Says that node `name` (listening on `address`) is alive, for `ttl`; returns the nodes
+    /// alive and not leaving, by name.
+    pub fn heartbeat(&self, name: &str, address: &str, ttl: Duration) -> Result<Vec<String>> {
+        let ttl_ms = ttl.as_millis() as f64;
+        self.run(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "INSERT INTO nodes(name, address) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET heartbeat = now(), address = excluded.address, leaving = false",
+                    &[&name, &address],
+                )
+                .await
+                .map_err(pg)?;
+            let rows = client
+                .query(
+                    "SELECT name FROM nodes WHERE NOT leaving AND heartbeat > now() - make_interval(secs => $1::float8 / 1000.0)
+                     ORDER BY name",
+                    &[&ttl_ms],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    /// Renews every lease `name` holds for `ttl`; returns them with their tokens.
+    pub fn renew(&self, name: &str, ttl: Duration) -> Result<Vec<(u32, i64)>> {
+        let ttl_ms = ttl.as_millis() as f64;
+        self.run(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "UPDATE leases SET lease_until = now() + make_interval(secs => $2::float8 / 1000.0)
+                     WHERE owner = $1 AND lease_until > now() RETURNING partition, token",
+                    &[&name, &ttl_ms],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get::<_, i32>(0) as u32, r.get(1))).collect())
+        })
+    }
+
+    /// Takes up to `n` partitions that nobody holds (free, or whose lease ran out), for `ttl`,
+    /// each under a new fencing token; returns them with their tokens.
+    pub fn acquire(&self, name: &str, n: usize, ttl: Duration) -> Result<Vec<(u32, i64)>> {
+        let ttl_ms = ttl.as_millis() as f64;
+        self.run(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "UPDATE leases SET owner = $1, token = token + 1, taken = taken + 1,
+                       lease_until = now() + make_interval(secs => $3::float8 / 1000.0)
+                     WHERE partition IN (SELECT partition FROM leases WHERE owner IS NULL OR lease_until <= now()
+                       ORDER BY partition LIMIT $2 FOR UPDATE SKIP LOCKED)
+                     RETURNING partition, token",
+                    &[&name, &(n as i64), &ttl_ms],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get::<_, i32>(0) as u32, r.get(1))).collect())
+        })
+    }
+
+    /// Hands partition `partition` back (held by `name` under `token`): free at once.
+    pub fn release(&self, name: &str, partition: u32, token: i64) -> Result<bool> {
+        self.run(async {
+            let client = self.client().await?;
+            let n = client
+                .execute(
+                    "UPDATE leases SET owner = NULL, lease_until = 'epoch' WHERE partition = $1 AND owner = $2 AND token = $3",
+                    &[&(partition as i32), &name, &token],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Node `name` leaves the cluster (its partitions are released one by one first).
+    pub fn leave(&self, name: &str) -> Result<()> {
+        self.run(async {
+            let client = self.client().await?;
+            client.execute("DELETE FROM nodes WHERE name = $1", &[&name]).await.map_err(pg)?;
+            Ok(())
+        })
+    }
+
+    /// Marks node `name` as leaving: the others stop counting it in their shares at once.
+    pub fn leaving(&self, name: &str) -> Result<()> {
+        self.run(async {
+            let client = self.client().await?;
+            client.execute("UPDATE nodes SET leaving = true WHERE name = $1", &[&name]).await.map_err(pg)?;
+            Ok(())
+        })
+    }
+
+    /// Every node: name, address, whether alive (a heartbeat within `ttl`), whether leaving.
+    pub fn nodes(&self, ttl: Duration) -> Result<Vec<(String, String, bool, bool)>> {
+        let ttl_ms = ttl.as_millis() as f64;
+        self.run(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "SELECT name, address, heartbeat > now() - make_interval(secs => $1::float8 / 1000.0), leaving
+                     FROM nodes ORDER BY name",
+                    &[&ttl_ms],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+        })
+    }
+
+    /// Each partition's stored state of `version`: its small state and report.
+    pub fn engine_states(&self, version: u32) -> Result<Vec<(u32, String, String)>> {
+        self.run(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "SELECT partition, small, report FROM engine_state WHERE version = $1 ORDER BY partition",
+                    &[&(version as i32)],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get::<_, i32>(0) as u32, r.get(1), r.get(2))).collect())
+        })
+    }
+
+    /// The latest `limit` step events of every partition (JSON), newest first.
+    pub fn recent_steps(&self, limit: i64) -> Result<Vec<String>> {
+        self.run(async {
+            let client = self.client().await?;
+            let rows = client.query("SELECT data FROM steps ORDER BY id DESC LIMIT $1", &[&limit]).await.map_err(pg)?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    /// The stored instances of one partition: (version, encoded instance).
+    pub fn partition_instances(&self, partition: u32) -> Result<Vec<(u32, Vec<u8>)>> {
+        self.run(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "SELECT version, data FROM instances WHERE partition = $1 ORDER BY version, id",
+                    &[&(partition as i32)],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get::<_, i32>(0) as u32, r.get(1))).collect())
+        })
+    }
+
+    /// Lets instance `instance` through `cap` node `node` of `journey` in `version` if fewer than
+    /// `limit` went through in the whole cluster, or if it went through before (a replay).
+    pub fn cap_take(&self, version: u32, journey: u16, node: u32, limit: i64, instance: u64) -> Result<bool> {
+        self.run(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg)?;
+            let (v, j, n, i) = (version as i32, i32::from(journey), i64::from(node), instance as i64);
+            // One decision at a time per cap node, across the cluster.
+            let lock = tx.prepare_cached("SELECT pg_advisory_xact_lock(hashtext($1))").await.map_err(pg)?;
+            tx.execute(&lock, &[&format!("journey-cap/{v}/{j}/{n}")]).await.map_err(pg)?;
+            let mine = tx
+                .prepare_cached(
+                    "SELECT count(*), count(*) FILTER (WHERE instance = $4) FROM cap_takes
+                     WHERE version = $1 AND journey = $2 AND node = $3",
+                )
+                .await
+                .map_err(pg)?;
+            let row = tx.query_one(&mine, &[&v, &j, &n, &i]).await.map_err(pg)?;
+            let (count, before): (i64, i64) = (row.get(0), row.get(1));
+            let taken = before > 0 || count < limit;
+            if before == 0 && taken {
+                tx.execute(
+                    "INSERT INTO cap_takes(version, journey, node, instance) VALUES ($1, $2, $3, $4)",
+                    &[&v, &j, &n, &i],
+                )
+                .await
+                .map_err(pg)?;
+            }
+            tx.commit().await.map_err(pg)?;
+            Ok(taken)
+        })
+    }
+
+    /// How many instances are stored (live), in the whole cluster.
+    pub fn instance_count(&self) -> Result<i64> {
+        self.run(async {
+            let client = self.client().await?;
+            Ok(client.query_one("SELECT count(*) FROM instances", &[]).await.map_err(pg)?.get(0))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_of_postgres_are_told_from_files() {
+        assert!(is_url("postgres://postgres@127.0.0.1:5432/journey"));
+        assert!(is_url("postgresql://u@h/db"));
+        assert!(!is_url("journey.db"));
+        assert!(!is_url("/tmp/postgres.db"));
+    }
+
+    /// A database of a test's own on the local PostgreSQL, dropped at the end.
+    struct TestDb {
+        url: String,
+        name: String,
+        rt: tokio::runtime::Runtime,
+    }
+
+    const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+    impl TestDb {
+        fn new(test: &str) -> TestDb {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+            let name = format!("journey_unit_{test}_{}", std::process::id());
+            let db = TestDb { url: format!("{SERVER}/{name}"), name, rt };
+            db.admin(&format!("DROP DATABASE IF EXISTS {0} WITH (FORCE); CREATE DATABASE {0}", db.name));
+            db
+        }
+
+        fn admin(&self, sql: &str) {
+            self.rt.block_on(async {
+                let (client, conn) =
+                    tokio_postgres::connect(&format!("{SERVER}/postgres"), NoTls).await.expect("the local PostgreSQL");
+                tokio::spawn(conn);
+                for one in sql.split("; ") {
+                    client.batch_execute(one).await.unwrap_or_else(|e| panic!("{one}: {e}"));
+                }
+            });
+        }
+
+        fn pg(&self, partitions: Option<u32>) -> Result<Arc<Pg>> {
+            Pg::connect(&self.url, self.rt.handle().clone(), partitions, 4)
+        }
+
+        fn exec(&self, pg_: &Pg, sql: &str) {
+            pg_.run(async { pg_.client().await.expect("client").batch_execute(sql).await.expect("sql") });
+        }
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            self.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+
+    #[test]
+    fn a_node_past_its_lease_writes_nothing_once_another_took_it_over() {
+        let db = TestDb::new("fence");
+        let pg_ = db.pg(Some(2)).expect("connect");
+        let ttl = Duration::from_secs(30);
+        let [(p, first)] = pg_.acquire("a", 1, ttl).expect("acquire")[..] else { panic!("one partition") };
+        let mut a = PgPartition::new(pg_.clone(), p, "a", first);
+        a.checkpoint(&Checkpoint { applied_seq: 1, ..Default::default() }).expect("a writes while it holds the lease");
+        // A pause past the lease: it runs out, and node b takes the partition under a new token.
+        db.exec(&pg_, "UPDATE leases SET lease_until = now() - interval '1 second'");
+        let [(q, second)] = pg_.acquire("b", 1, ttl).expect("acquire")[..] else { panic!("one partition") };
+        assert_eq!((q, second), (p, first + 1), "taken over under the next token");
+        let refused = a.checkpoint(&Checkpoint { applied_seq: 7, ..Default::default() }).expect_err("fenced");
+        assert!(refused.0.starts_with(LEASE_LOST), "{refused}");
+        assert!(a.lost.load(Relaxed), "the worker is told");
+        let mut b = PgPartition::new(pg_.clone(), p, "b", second);
+        assert_eq!(b.applied_seq().expect("applied"), 1, "a's late write left nothing");
+        b.checkpoint(&Checkpoint { applied_seq: 2, ..Default::default() }).expect("b writes");
+        // Even with b's token, another owner cannot write.
+        let mut forged = PgPartition::new(pg_.clone(), p, "a", second);
+        assert!(forged.checkpoint(&Checkpoint { applied_seq: 9, ..Default::default() }).is_err());
+        assert_eq!(b.applied_seq().expect("applied"), 2);
+    }
+
+    #[test]
+    fn a_newer_binary_upgrades_an_older_database_and_an_older_one_refuses_a_newer() {
+        let db = TestDb::new("migrate");
+        let old = Pg::connect_at(&db.url, db.rt.handle().clone(), Some(3), 2, 1).expect("made at schema 1");
+        let version = |pg_: &Pg| {
+            pg_.run(async {
+                let c = pg_.client().await.expect("client");
+                c.query_one("SELECT version FROM journey_schema", &[]).await.expect("version").get::<_, i32>(0)
+            })
+        };
+        assert_eq!(version(&old), 1);
+        let new = db.pg(None).expect("upgraded");
+        assert_eq!(version(&new), MIGRATIONS.len() as i32);
+        assert_eq!(new.partitions, 3, "the database keeps its partitions");
+        assert_eq!(new.partition_rows().expect("rows").len(), 3, "each partition has its lease");
+        let again = db.pg(Some(5)).err().expect("the partitions are fixed");
+        assert!(again.0.contains("was made with 3 partitions: --partitions 5 cannot change that"), "{again}");
+        db.exec(&new, "UPDATE journey_schema SET version = 99");
+        let refused = db.pg(None).err().expect("refused");
+        let want = format!("has schema version 99, newer than this binary knows (version {})", MIGRATIONS.len());
+        assert!(refused.0.contains(&want), "{refused}");
+    }
+
+    #[test]
+    fn a_cap_counts_across_the_cluster_and_a_replay_decides_as_before() {
+        let db = TestDb::new("cap");
+        let pg_ = db.pg(Some(2)).expect("connect");
+        let take = |instance| pg_.cap_take(1, 0, 3, 2, instance).expect("take");
+        assert_eq!([take(1), take(66), take(3)], [true, true, false], "two through a cap of 2");
+        assert!(take(66), "the same instance again (a replay) is let through again");
+        assert!(!take(3), "and one refused is refused again");
+        assert!(pg_.cap_take(2, 0, 3, 2, 3).expect("take"), "another version counts apart");
+    }
+
+    #[test]
+    fn appends_go_to_their_partitions_in_order_once_per_client_id() {
+        let db = TestDb::new("append");
+        let pg_ = db.pg(Some(4)).expect("connect");
+        let ev = |id: &str, key: &str| NewEntry::event(Some(id.into()), 5, "Ping", "{}").keyed(key);
+        let publish = NewEntry::new(None, 1, &LogKind::Publish { version: 1, journeys: vec![] }).expect("entry");
+        let (first, written) = pg_.append(&[publish, ev("a", "ann"), ev("b", "bob"), ev("a", "ann")]).expect("append");
+        assert_eq!(written, [0, 1, 2, 3], "a publish goes to every partition");
+        let ann = journey_vm::engine::shard_of("ann", 4);
+        assert_eq!(first[1], Appended::New(2), "after the publish in ann's partition");
+        assert_eq!(first[3], Appended::Duplicate(2), "a repeated id in one batch is stored once");
+        let (again, _) = pg_.append(&[ev("a", "ann")]).expect("append");
+        assert_eq!(again, [Appended::Duplicate(2)], "and once across batches");
+        let mut part = PgPartition::new(pg_.clone(), ann, "x", 0);
+        let seqs: Vec<i64> = part.entries_after(0, 10).expect("read").iter().map(|e| e.seq).collect();
+        assert_eq!(seqs.len() as i64, part.counts().expect("counts").0);
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "positions without gaps: {seqs:?}");
+        let unkeyed = NewEntry::event(None, 5, "Ping", "{}");
+        assert!(pg_.append(&[unkeyed]).is_err(), "an event needs its key to find its partition");
+    }
+}
