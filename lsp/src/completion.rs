@@ -457,6 +457,7 @@ fn decls(a: &Analysis, kinds: &[DeclKind]) -> Vec<l::CompletionItem> {
                 DeclKind::DataSource => l::CompletionItemKind::INTERFACE,
                 DeclKind::Journey => l::CompletionItemKind::MODULE,
                 DeclKind::Audience => l::CompletionItemKind::CONSTANT,
+                DeclKind::Channel => l::CompletionItemKind::ENUM_MEMBER,
                 DeclKind::Schema | DeclKind::Type => l::CompletionItemKind::STRUCT,
             };
             let doc = hover::decl(a, &d.name);

@@ -29,6 +29,34 @@ pub struct NodeCounts {
     pub failed: u64,
 }
 
+/// What happened to the messages of one `send` node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendCounts {
+    /// Delivered (the deliver action answered).
+    pub sent: u64,
+    /// Held by a `queue` quiet window (each time a message waited for one).
+    pub queued: u64,
+    /// Not sent, by reason (`no-address`, `no-consent`, `frequency`, `quiet-hours`).
+    pub suppressed: BTreeMap<String, u64>,
+    /// The deliver action failed.
+    pub failed: u64,
+    /// Distinct messages opened.
+    pub opened: u64,
+    /// Distinct messages clicked.
+    pub clicked: u64,
+}
+
+impl SendCounts {
+    fn absorb(&mut self, o: &SendCounts) {
+        self.sent += o.sent;
+        self.queued += o.queued;
+        add_counts(&mut self.suppressed, &o.suppressed);
+        self.failed += o.failed;
+        self.opened += o.opened;
+        self.clicked += o.clicked;
+    }
+}
+
 /// One journey's report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct JourneyReport {
@@ -46,6 +74,9 @@ pub struct JourneyReport {
     pub running: u64,
     /// Per node, by node id.
     pub nodes: Vec<NodeCounts>,
+    /// Per `send` node (by node id): its messages.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sends: BTreeMap<u32, SendCounts>,
 }
 
 /// The whole run's report.
@@ -75,8 +106,13 @@ impl JourneyReport {
             .enumerate()
             .map(|(i, c)| {
                 let node = code.nodes.get(i);
-                serde_json::json!({"node": i, "label": node.map(|n| n.label.clone()), "line": node.map(|n| n.line),
-                    "entered": c.entered, "passed": c.passed, "exited": c.exited, "failed": c.failed})
+                let mut v = serde_json::json!({"node": i, "label": node.map(|n| n.label.clone()), "line": node.map(|n| n.line),
+                    "entered": c.entered, "passed": c.passed, "exited": c.exited, "failed": c.failed});
+                if node.is_some_and(|n| n.kind == NodeKind::Send) {
+                    let m = self.sends.get(&(i as u32)).cloned().unwrap_or_default();
+                    v["messages"] = serde_json::to_value(m).unwrap_or_default();
+                }
+                v
             })
             .collect();
         serde_json::json!({"started": self.started, "ended": self.ended, "errors": self.errors,
@@ -103,6 +139,9 @@ impl Report {
                 m.passed += t.passed;
                 m.exited += t.exited;
                 m.failed += t.failed;
+            }
+            for (node, t) in &theirs.sends {
+                mine.sends.entry(*node).or_default().absorb(t);
             }
         }
     }
@@ -137,4 +176,10 @@ pub struct StepEvent {
     pub duration_ms: i64,
     /// Why it failed.
     pub error: Option<String>,
+    /// At a `send` node: `sent`, `queued`, `suppressed:REASON` or `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send: Option<String>,
+    /// At a `send` node: the message id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
