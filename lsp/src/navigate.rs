@@ -40,6 +40,7 @@ pub fn declarations(a: &Analysis) -> Vec<DeclSite> {
                 ItemKind::DataSource(h) => (DeclKind::DataSource, &h.name),
                 ItemKind::Action(h) => (DeclKind::Action, &h.name),
                 ItemKind::Journey(j) => (DeclKind::Journey, &j.name),
+                ItemKind::Channel(c) => (DeclKind::Channel, &c.name),
                 _ => continue,
             };
             out.push(DeclSite {

@@ -271,7 +271,7 @@ impl F<'_> {
                 if let Some(n) = times {
                     out.push(text(" "));
                     out.push(self.tok(n.span));
-                    out.push(text(if n.value == 1 { " time" } else { " times" }));
+                    out.push(text(" times"));
                 }
                 if let Some(b) = binding {
                     out.push(text(" as "));

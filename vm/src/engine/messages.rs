@@ -57,6 +57,9 @@ pub struct MessageState {
 pub struct MessageRecord {
     /// Its id (the deliver call's idempotency key).
     pub id: String,
+    /// The instance that sent it.
+    #[serde(skip)]
+    pub instance: InstanceId,
     /// The profile.
     pub profile: String,
     /// The journey.
@@ -84,9 +87,14 @@ enum Check {
     Queue(i64),
 }
 
-/// The message id of an instance's send node: unique and stable (a replay sends the same).
-pub fn message_id(instance: InstanceId, node: u32) -> String {
-    format!("msg-{instance}-{node}")
+/// The message id of an instance's send node: unique and stable. It is made from what the
+/// instance is (profile, journey, entry time) and the node, not from the instance's number, so a
+/// replay, a restart or another split of the profiles between engines gives the same id.
+pub fn message_id(inst: &Instance, journey: &str, node: u32) -> String {
+    let h = format!("{}\0{journey}\0{}\0{node}", inst.profile, inst.entered_ms)
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("msg-{h:016x}")
 }
 
 impl Engine {
@@ -194,11 +202,12 @@ impl Engine {
     ) -> Option<Instance> {
         let [template, vars, to, consent] = values;
         let send = &journey.sends[index as usize];
-        let id = message_id(inst.id, send.node);
+        let id = message_id(&inst, &journey.name, send.node);
         let channel_name = self.image.program.channels[send.channel as usize].name.clone();
         let category = if send.transactional { "transactional" } else { "marketing" };
         let record = |outcome: String, now: i64| MessageRecord {
             id: id.clone(),
+            instance: inst.id,
             profile: inst.profile.to_string(),
             journey: journey.name.clone(),
             node: send.node,
@@ -293,7 +302,7 @@ impl Engine {
         let image = self.image.clone();
         let journey = &image.program.journeys[inst.journey as usize];
         let send = &journey.sends[index as usize];
-        let id = message_id(inst.id, send.node);
+        let id = message_id(inst, &journey.name, send.node);
         let outcome = if delivered { "sent" } else { "failed" };
         if let Some(r) = self.message_log.iter_mut().rev().find(|r| r.id == id && r.outcome == "sending") {
             r.outcome = outcome.into();
