@@ -93,7 +93,10 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
     let corrupt = |e: postcard::Error| ArtifactError::Corrupt(e.to_string());
     let (artifact, rest): (Artifact, &[u8]) = match found {
         FORMAT_VERSION => postcard::take_from_bytes(body).map_err(corrupt)?,
-        2 => postcard::take_from_bytes::<v2::Artifact>(body).map(|(a, rest)| (a.upgrade(), rest)).map_err(corrupt)?,
+        3 => postcard::take_from_bytes::<v3::Artifact>(body).map(|(a, rest)| (a.upgrade(), rest)).map_err(corrupt)?,
+        2 => postcard::take_from_bytes::<v2::Artifact>(body)
+            .map(|(a, rest)| (a.upgrade().upgrade(), rest))
+            .map_err(corrupt)?,
         _ => return Err(ArtifactError::Version { found, supported: FORMAT_VERSION }),
     };
     if !rest.is_empty() {
@@ -105,7 +108,8 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
 /// Version 2 artifacts, as `journey serve` stored its published versions before `concurrency`:
 /// read and upgraded (no declaration has a limit of its own), so a server keeps loading them.
 mod v2 {
-    use crate::{AuthCode, Code, Const, EventCode, HttpKind, JourneyCode, TestCode, Ty, UrlPart};
+    use super::v3::JourneyCode;
+    use crate::{AuthCode, Code, Const, EventCode, HttpKind, TestCode, Ty, UrlPart};
     use serde::Deserialize;
 
     #[derive(Deserialize)]
@@ -149,7 +153,7 @@ mod v2 {
     }
 
     impl Artifact {
-        pub(super) fn upgrade(self) -> super::Artifact {
+        pub(super) fn upgrade(self) -> super::v3::Artifact {
             let Program { consts, names, shapes, functions, profile, events, http, audiences, journeys, tests } =
                 self.program;
             let http = http
@@ -174,8 +178,113 @@ mod v2 {
                     code: h.code,
                 })
                 .collect();
-            let program =
-                crate::Program { consts, names, shapes, functions, profile, events, http, audiences, journeys, tests };
+            let program = super::v3::Program {
+                consts,
+                names,
+                shapes,
+                functions,
+                profile,
+                events,
+                http,
+                audiences,
+                journeys,
+                tests,
+            };
+            super::v3::Artifact { header: self.header, program }
+        }
+    }
+}
+
+/// Version 3 artifacts, before messages (channels, frequency rules, `send`, a computed
+/// `timezone`): read and upgraded with none of them.
+mod v3 {
+    use crate::{
+        AwaitCode, CallCode, CapCode, Code, Const, EventCode, HttpCode, NodeInfo, Reentry, SplitCode, Start, TestCode,
+        Ty,
+    };
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub(super) struct Artifact {
+        pub(super) header: super::Header,
+        pub(super) program: Program,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Program {
+        pub(super) consts: Vec<Const>,
+        pub(super) names: Vec<String>,
+        pub(super) shapes: Vec<Vec<u32>>,
+        pub(super) functions: Vec<String>,
+        pub(super) profile: Option<Ty>,
+        pub(super) events: Vec<EventCode>,
+        pub(super) http: Vec<HttpCode>,
+        pub(super) audiences: Vec<String>,
+        pub(super) journeys: Vec<JourneyCode>,
+        pub(super) tests: Vec<TestCode>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct JourneyCode {
+        name: String,
+        start: Start,
+        reentry: Reentry,
+        timezone: String,
+        timeout_ms: i64,
+        active: Option<(String, String)>,
+        exit_on: Vec<String>,
+        locals: u16,
+        event_paths: Vec<Vec<String>>,
+        code: Code,
+        nodes: Vec<NodeInfo>,
+        awaits: Vec<AwaitCode>,
+        calls: Vec<CallCode>,
+        splits: Vec<SplitCode>,
+        caps: Vec<CapCode>,
+        updates: Vec<Vec<Vec<String>>>,
+    }
+
+    impl Artifact {
+        pub(super) fn upgrade(self) -> super::Artifact {
+            let Program { consts, names, shapes, functions, profile, events, http, audiences, journeys, tests } =
+                self.program;
+            let journeys = journeys
+                .into_iter()
+                .map(|j| crate::JourneyCode {
+                    name: j.name,
+                    start: j.start,
+                    reentry: j.reentry,
+                    timezone: j.timezone,
+                    timeout_ms: j.timeout_ms,
+                    active: j.active,
+                    exit_on: j.exit_on,
+                    locals: j.locals,
+                    event_paths: j.event_paths,
+                    code: j.code,
+                    nodes: j.nodes,
+                    awaits: j.awaits,
+                    calls: j.calls,
+                    splits: j.splits,
+                    caps: j.caps,
+                    updates: j.updates,
+                    sends: Vec::new(),
+                    timezone_expr: None,
+                })
+                .collect();
+            let program = crate::Program {
+                consts,
+                names,
+                shapes,
+                functions,
+                profile,
+                events,
+                http,
+                audiences,
+                journeys,
+                tests,
+                channels: Vec::new(),
+                frequencies: Vec::new(),
+            };
             super::Artifact { header: self.header, program }
         }
     }

@@ -83,6 +83,41 @@ pub fn disassemble(p: &Program) -> String {
         for (i, c) in j.caps.iter().enumerate() {
             let _ = writeln!(out, "  cap {i}: first {} else -> {:04}", c.limit, c.otherwise);
         }
+        for (i, s) in j.sends.iter().enumerate() {
+            let channel = p.channels.get(s.channel as usize).map(|c| c.name.as_str()).unwrap_or("?");
+            let addr = |a: Option<u32>| a.map(|a| format!("{a:04}")).unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                out,
+                "  send {i}: {}{channel} node {} -> {} retry {:04} suppressed {} error {} next {:04}",
+                if s.transactional { "transactional " } else { "" },
+                s.node,
+                s.slot.map(|s| format!("s{s}")).unwrap_or_else(|| "_".into()),
+                s.retry,
+                addr(s.on_suppressed),
+                addr(s.on_error),
+                s.next
+            );
+        }
+        if let Some(tz) = j.timezone_expr {
+            let _ = writeln!(out, "  ; timezone at {tz:04}");
+        }
+    }
+    for c in &p.channels {
+        let deliver = p.http.get(c.deliver as usize).map(|h| h.name.as_str()).unwrap_or("?");
+        let quiet = c
+            .quiet
+            .map(|q| format!(" quiet {}ms..{}ms {}", q.from_ms, q.to_ms, if q.queue { "queue" } else { "drop" }))
+            .unwrap_or_default();
+        let _ = writeln!(out, "\nchannel {} deliver {deliver}{quiet}", c.name);
+        for (word, r) in [("opened", &c.opened), ("clicked", &c.clicked)] {
+            if let Some(r) = r {
+                let _ = writeln!(out, "  {word} on {} by {}", r.event, r.by.join("."));
+            }
+        }
+    }
+    for f in &p.frequencies {
+        let channel = f.channel.and_then(|c| p.channels.get(c as usize)).map(|c| c.name.as_str()).unwrap_or("any");
+        let _ = writeln!(out, "\nfrequency {channel} {} per {}ms", f.limit, f.window_ms);
     }
     out
 }

@@ -19,9 +19,9 @@ pub use verify::{verify, VerifyError};
 
 use serde::{Deserialize, Serialize};
 
-/// The artifact format version; a VM refuses artifacts of another version, except version 2
-/// (before `concurrency`), which it reads and upgrades.
-pub const FORMAT_VERSION: u32 = 3;
+/// The artifact format version; a VM refuses artifacts of another version, except versions 2
+/// (before `concurrency`) and 3 (before messages), which it reads and upgrades.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Where code starts in a [`Code`] vector.
 pub type Addr = u32;
@@ -131,6 +131,9 @@ pub enum Op {
     JumpJourney(u32),
     /// End the instance with label `names[i]`, or with no label when [`NO_LABEL`].
     End(u32),
+    /// Pop consent, address, variables and template; send `sends[i]` through its channel
+    /// (checks, then the deliver call); the runtime goes on where the outcome says.
+    Send(u32),
 }
 
 /// The `is` tests.
@@ -239,6 +242,14 @@ pub enum Start {
         /// The time of day, or the date-time of a one-off read, as written.
         at: String,
     },
+    /// A business event: one instance for every member of the audience at each arrival.
+    /// (Declared after the others so that stored programs keep their encoding.)
+    EventForAudience {
+        /// The event.
+        event: String,
+        /// The audience.
+        audience: String,
+    },
 }
 
 /// Re-entry policy.
@@ -284,6 +295,81 @@ pub struct Program {
     pub journeys: Vec<JourneyCode>,
     /// Tests.
     pub tests: Vec<TestCode>,
+    /// Message channels.
+    pub channels: Vec<ChannelCode>,
+    /// Frequency rules.
+    pub frequencies: Vec<FrequencyCode>,
+}
+
+/// A compiled channel: where its messages go is computed at each send (its `to` and `consent`
+/// are compiled into the sending journey); this is the rest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelCode {
+    /// Its name.
+    pub name: String,
+    /// Index of the deliver action in the program's `http`.
+    pub deliver: u32,
+    /// Quiet hours, marketing only.
+    pub quiet: Option<QuietCode>,
+    /// `opened on E by f`.
+    pub opened: Option<ReactionCode>,
+    /// `clicked on E by f`.
+    pub clicked: Option<ReactionCode>,
+}
+
+/// `quiet FROM..TO queue|drop`: times of day in milliseconds after midnight, read in the sending
+/// journey's time zone; the window is `from <= t < to` and may cross midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QuietCode {
+    /// Where it starts (ms after midnight).
+    pub from_ms: i64,
+    /// Where it ends (excluded).
+    pub to_ms: i64,
+    /// `queue` (wait for the end) rather than `drop`.
+    pub queue: bool,
+}
+
+/// A reaction event: which event, and the payload field holding the message id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionCode {
+    /// The event.
+    pub event: String,
+    /// The field path of the message id in its payload.
+    pub by: Vec<String>,
+}
+
+/// `frequency CHANNEL|any N per DURATION`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FrequencyCode {
+    /// The channel (index into `channels`); `None` for `any`.
+    pub channel: Option<u32>,
+    /// At most this many marketing messages ...
+    pub limit: i64,
+    /// ... in any window this long (ms).
+    pub window_ms: i64,
+}
+
+/// A `send` of a journey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendCode {
+    /// Its node.
+    pub node: u32,
+    /// Index into the program's `channels`.
+    pub channel: u32,
+    /// `transactional`: no consent, frequency or quiet-hours check.
+    pub transactional: bool,
+    /// The slot `as NAME` binds (`{ id, sentAt }`, null when not sent).
+    pub slot: Option<u16>,
+    /// The slot of `reason` in `on suppressed`.
+    pub reason_slot: Option<u16>,
+    /// Where its values are computed (after its `Node`): a queued send runs again from here.
+    pub retry: Addr,
+    /// `on suppressed` block.
+    pub on_suppressed: Option<Addr>,
+    /// `on error` block.
+    pub on_error: Option<Addr>,
+    /// Where execution goes on after the statement.
+    pub next: Addr,
 }
 
 /// A chunk of code: instructions and lambdas.
@@ -450,6 +536,10 @@ pub struct JourneyCode {
     pub caps: Vec<CapCode>,
     /// Profile updates: the paths of each.
     pub updates: Vec<Vec<Vec<String>>>,
+    /// Sends.
+    pub sends: Vec<SendCode>,
+    /// The chunk of a computed `timezone` (over the profile); `timezone` is then the fallback.
+    pub timezone_expr: Option<Addr>,
 }
 
 /// A node of the journey, for reports.
@@ -512,6 +602,8 @@ node_kinds! {
     Jump => "jump",
     /// `end` (or the end of the body).
     End => "end",
+    /// `send`: a message through a channel.
+    Send => "send",
 }
 
 impl NodeKind {
@@ -602,7 +694,8 @@ pub struct CapCode {
 }
 
 /// A compiled `test` block: its steps, whose values are chunks of `code` (constant expressions,
-/// each ending in `Ret`).
+/// each ending in `Ret`; a payload may read the messages bound by `expect sent ... as m` from
+/// local slots `0..slots`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestCode {
     /// Its name.
@@ -613,6 +706,23 @@ pub struct TestCode {
     pub steps: Vec<TestStep>,
     /// The values' chunks.
     pub code: Code,
+}
+
+impl TestCode {
+    /// The local slots its chunks read: the lambdas' parameters and the messages bound by
+    /// `expect sent ... as m`.
+    pub fn slots(&self) -> usize {
+        let bound = self
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                TestStep::ExpectSent { bind: Some(b), .. } => Some(*b as usize + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        bound.max(self.code.lambda_slots())
+    }
 }
 
 /// A test statement.
@@ -677,6 +787,29 @@ pub enum TestStep {
     ExpectNoCall {
         /// The action or data source.
         action: String,
+    },
+    /// Expect messages sent (`times: Some(0)` for `expect no sent`); `bind` the most recent
+    /// matching one to test slot `bind`.
+    ExpectSent {
+        /// The channel.
+        channel: String,
+        /// The template.
+        template: Option<String>,
+        /// The recipient.
+        to: Option<String>,
+        /// How many.
+        times: Option<i64>,
+        /// The test slot `as m` binds.
+        bind: Option<u16>,
+    },
+    /// Expect a suppressed message.
+    ExpectSuppressed {
+        /// The channel.
+        channel: String,
+        /// The template.
+        template: Option<String>,
+        /// The reason.
+        reason: String,
     },
 }
 

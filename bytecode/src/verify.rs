@@ -107,12 +107,30 @@ pub fn verify(p: &Program) -> Result<(), VerifyError> {
         }
         c.lambdas()?;
     }
+    for c in &p.channels {
+        if c.deliver as usize >= p.http.len() {
+            return Err(fail(
+                &format!("channel {}", c.name),
+                format!("it delivers through action #{}, beyond the {}", c.deliver, p.http.len()),
+            ));
+        }
+    }
+    for (i, f) in p.frequencies.iter().enumerate() {
+        if f.channel.is_some_and(|c| c as usize >= p.channels.len()) {
+            return Err(fail(
+                "the program",
+                format!("frequency rule {i} names a channel beyond the {}", p.channels.len()),
+            ));
+        }
+    }
     for j in &p.journeys {
         journey(p, j)?;
     }
     for t in &p.tests {
         let place = format!("test \"{}\"", t.name);
-        let mut c = Checker::new(p, &t.code, &place, Frame::expression(&t.code));
+        let mut frame = Frame::expression(&t.code);
+        frame.locals = frame.locals.max(t.slots());
+        let mut c = Checker::new(p, &t.code, &place, frame);
         c.operands()?;
         for step in &t.steps {
             let addr = match step {
@@ -174,6 +192,16 @@ fn journey(p: &Program, j: &JourneyCode) -> Result<(), VerifyError> {
             )));
         }
     }
+    for (i, send) in j.sends.iter().enumerate() {
+        slot(&format!("send {i}"), send.slot)?;
+        slot(&format!("send {i}"), send.reason_slot)?;
+        if send.channel as usize >= p.channels.len() {
+            return Err(err(format!("send {i} names channel #{}, beyond the {}", send.channel, p.channels.len())));
+        }
+        if send.node as usize >= j.nodes.len() {
+            return Err(err(format!("send {i} is node {}, beyond the {} nodes", send.node, j.nodes.len())));
+        }
+    }
     for (i, s) in j.splits.iter().enumerate() {
         if s.node as usize >= j.nodes.len() {
             return Err(err(format!("split {i} is node {}, beyond the {} nodes", s.node, j.nodes.len())));
@@ -217,6 +245,14 @@ fn journey(p: &Program, j: &JourneyCode) -> Result<(), VerifyError> {
     }
     for cap in &j.caps {
         c.body(cap.otherwise)?;
+    }
+    for send in &j.sends {
+        for target in [Some(send.retry), Some(send.next), send.on_suppressed, send.on_error].into_iter().flatten() {
+            c.body(target)?;
+        }
+    }
+    if let Some(tz) = j.timezone_expr {
+        c.chunk(tz)?;
     }
     c.lambdas()
 }
@@ -297,6 +333,7 @@ impl<'p> Checker<'p> {
                 Op::Split(i) => range("split", i as usize, count(|j| j.splits.len())),
                 Op::Cap(i) => range("cap", i as usize, count(|j| j.caps.len())),
                 Op::UpdateProfile(i) => range("profile update", i as usize, count(|j| j.updates.len())),
+                Op::Send(i) => range("send", i as usize, count(|j| j.sends.len())),
                 _ => Ok(()),
             };
             checked.map_err(|problem| self.error(Some(at as Addr), problem))?;
@@ -332,6 +369,12 @@ impl<'p> Checker<'p> {
                 }),
                 Op::Split(i) => j.map_or(Vec::new(), |j| j.splits[i as usize].branches.iter().map(|b| b.2).collect()),
                 Op::Cap(i) => j.map_or(Vec::new(), |j| vec![j.caps[i as usize].otherwise]),
+                // A queued send runs again from its `retry` (behind it), but only once time has
+                // passed: the instance still reaches its end.
+                Op::Send(i) => j.map_or(Vec::new(), |j| {
+                    let s = &j.sends[i as usize];
+                    [Some(s.next), s.on_suppressed, s.on_error].into_iter().flatten().collect()
+                }),
                 _ => Vec::new(),
             };
             if let Some(back) = ahead.into_iter().find(|a| *a as usize <= at) {
@@ -527,6 +570,11 @@ impl<'p> Checker<'p> {
                     exact(0, "a split or cap")?;
                     work.push((next, 0));
                 }
+                Op::Send(_) => {
+                    control("send")?;
+                    exact(4, "`send`")?;
+                    work.push((next, 0));
+                }
                 Op::UpdateProfile(i) => {
                     control("update profile")?;
                     let paths = j.and_then(|j| j.updates.get(i as usize)).map(Vec::len).unwrap_or(0);
@@ -593,6 +641,8 @@ mod tests {
                 splits: Vec::new(),
                 caps: Vec::new(),
                 updates: Vec::new(),
+                sends: Vec::new(),
+                timezone_expr: None,
             }],
             ..Program::default()
         }

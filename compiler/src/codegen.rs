@@ -4,9 +4,9 @@
 use crate::ir::{self, Const, ExprKind as K, StmtKind as S};
 use crate::sources::Sources;
 use journey_bytecode::{
-    Addr, AuthCode, AwaitArmCode, AwaitCode, CallCode, CapCode, Code, EventCode, HttpCode, IsTest, JourneyCode,
-    LambdaCode, LambdaKind, MockResult, NodeInfo, NodeKind, Op, Program, SplitCode, TestCode, TestStep, UrlPart,
-    NO_LABEL,
+    Addr, AuthCode, AwaitArmCode, AwaitCode, CallCode, CapCode, ChannelCode, Code, EventCode, FrequencyCode, HttpCode,
+    IsTest, JourneyCode, LambdaCode, LambdaKind, MockResult, NodeInfo, NodeKind, Op, Program, QuietCode, ReactionCode,
+    SendCode, SplitCode, TestCode, TestStep, UrlPart, NO_LABEL,
 };
 use journey_grammar::ast::{self, BinaryOp, HttpKind, UnaryOp};
 use std::collections::HashMap;
@@ -27,12 +27,40 @@ pub fn compile(program: &ir::Program, sources: &Sources) -> Program {
         .collect();
     let http_index: HashMap<&str, u32> =
         program.http.iter().enumerate().map(|(i, h)| (h.name.as_str(), i as u32)).collect();
+    let channel_index: HashMap<&str, u32> =
+        program.channels.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
+    let chans = Channels { list: &program.channels, index: &channel_index };
     let mut journeys: Vec<JourneyCode> =
-        program.journeys.iter().map(|j| journey(j, &mut t, &http_index, sources)).collect();
+        program.journeys.iter().map(|j| journey(j, &mut t, &http_index, &chans, sources)).collect();
     share_event_paths(&mut journeys, &t.names);
     // After the journeys, so that their tables' indices do not depend on the declarations.
     let http = program.http.iter().map(|h| http(h, &mut t)).collect();
     let tests = program.tests.iter().map(|test| test_code(test, &mut t)).collect();
+    let channels = program
+        .channels
+        .iter()
+        .map(|c| {
+            let reaction = |r: &Option<(String, Vec<String>)>| {
+                r.as_ref().map(|(event, by)| ReactionCode { event: event.clone(), by: by.clone() })
+            };
+            ChannelCode {
+                name: c.name.clone(),
+                deliver: *http_index.get(c.deliver.as_str()).expect("the checker resolves every deliver action"),
+                quiet: c.quiet.map(|(from_ms, to_ms, queue)| QuietCode { from_ms, to_ms, queue }),
+                opened: reaction(&c.opened),
+                clicked: reaction(&c.clicked),
+            }
+        })
+        .collect();
+    let frequencies = program
+        .frequencies
+        .iter()
+        .map(|f| FrequencyCode {
+            channel: f.channel.as_ref().and_then(|c| channel_index.get(c.as_str()).copied()),
+            limit: f.limit,
+            window_ms: f.window_ms,
+        })
+        .collect();
     Program {
         consts: t.consts,
         names: t.names,
@@ -44,7 +72,16 @@ pub fn compile(program: &ir::Program, sources: &Sources) -> Program {
         audiences: program.audiences.clone(),
         journeys,
         tests,
+        channels,
+        frequencies,
     }
+}
+
+/// The project's channels, for the code of each send (their `to` and `consent` are compiled
+/// into the sending journey).
+struct Channels<'a> {
+    list: &'a [ir::Channel],
+    index: &'a HashMap<&'a str, u32>,
 }
 
 /// An action or data source: its option expressions as chunks, the parameters in slots `0..n`.
@@ -153,6 +190,18 @@ fn test_code(test: &ir::Test, t: &mut Tables) -> TestCode {
                 TestStep::ExpectCall { action: action.clone(), args: args.as_ref().map(|a| f.chunk(a)), times: *times }
             }
             ir::TestStmt::ExpectNoCall { action } => TestStep::ExpectNoCall { action: action.clone() },
+            ir::TestStmt::ExpectSent { channel, template, to, times, bind } => TestStep::ExpectSent {
+                channel: channel.clone(),
+                template: template.clone(),
+                to: to.clone(),
+                times: *times,
+                bind: bind.map(|b| b as u16),
+            },
+            ir::TestStmt::ExpectSuppressed { channel, template, reason } => TestStep::ExpectSuppressed {
+                channel: channel.clone(),
+                template: template.clone(),
+                reason: reason.clone(),
+            },
         })
         .collect();
     f.finish_chunks();
@@ -289,6 +338,7 @@ enum Pending<'a> {
 enum PatchAt {
     AwaitCondition(usize, usize),
     AwaitAfter(usize),
+    Timezone,
 }
 
 struct FnCode<'t, 'a> {
@@ -298,6 +348,8 @@ struct FnCode<'t, 'a> {
     /// Event paths (journeys only): entry-event field chains resolved at entry.
     event_paths: Option<Vec<Vec<String>>>,
     awaits: Vec<AwaitCode>,
+    /// The chunk of a computed `timezone`, once placed.
+    timezone: Option<Addr>,
 }
 
 impl<'t, 'a> FnCode<'t, 'a> {
@@ -308,6 +360,7 @@ impl<'t, 'a> FnCode<'t, 'a> {
             pending: Vec::new(),
             event_paths: project_event.then(Vec::new),
             awaits: Vec::new(),
+            timezone: None,
         }
     }
 
@@ -356,6 +409,7 @@ impl<'t, 'a> FnCode<'t, 'a> {
                                 after.0 = at;
                             }
                         }
+                        PatchAt::Timezone => self.timezone = Some(at),
                     }
                 }
             }
@@ -557,6 +611,8 @@ impl<'t, 'a> FnCode<'t, 'a> {
 struct JourneyGen<'t, 'a, 'h> {
     f: FnCode<'t, 'a>,
     http_index: &'h HashMap<&'h str, u32>,
+    channels: &'h Channels<'a>,
+    sends: Vec<SendCode>,
     nodes: Vec<NodeInfo>,
     calls: Vec<CallCode>,
     splits: Vec<SplitCode>,
@@ -565,11 +621,19 @@ struct JourneyGen<'t, 'a, 'h> {
     line_of: &'h dyn Fn(usize) -> u32,
 }
 
-fn journey(j: &ir::Journey, t: &mut Tables, http_index: &HashMap<&str, u32>, sources: &Sources) -> JourneyCode {
+fn journey<'a>(
+    j: &'a ir::Journey,
+    t: &mut Tables,
+    http_index: &HashMap<&str, u32>,
+    channels: &Channels<'a>,
+    sources: &Sources,
+) -> JourneyCode {
     let line_of = |offset: usize| sources.line_col(j.file, offset).line as u32;
     let mut g = JourneyGen {
         f: FnCode::new(t, true),
         http_index,
+        channels,
+        sends: Vec::new(),
         nodes: Vec::new(),
         calls: Vec::new(),
         splits: Vec::new(),
@@ -579,6 +643,9 @@ fn journey(j: &ir::Journey, t: &mut Tables, http_index: &HashMap<&str, u32>, sou
     };
     g.block(&j.body);
     g.f.emit(Op::End(NO_LABEL));
+    if let Some(tz) = &j.timezone_expr {
+        g.f.pending.push(Pending::Expr(tz, PatchAt::Timezone));
+    }
     g.f.finish_chunks();
     JourneyCode {
         name: j.name.clone(),
@@ -597,6 +664,8 @@ fn journey(j: &ir::Journey, t: &mut Tables, http_index: &HashMap<&str, u32>, sou
         splits: g.splits,
         caps: g.caps,
         updates: g.updates,
+        sends: g.sends,
+        timezone_expr: g.f.timezone,
     }
 }
 
@@ -770,6 +839,63 @@ impl<'a> JourneyGen<'_, 'a, '_> {
                 self.node(s, NodeKind::Jump, format!("jump {target}"));
                 let n = self.f.t.name(target);
                 self.f.emit(Op::JumpJourney(n));
+            }
+            S::Send(send) => {
+                let node = self.nodes.len() as u32;
+                let template = match &send.template.kind {
+                    K::Const(Const::Str(t)) => format!("\"{t}\""),
+                    _ => "(computed)".into(),
+                };
+                self.node(s, NodeKind::Send, format!("send {} {template}", send.channel));
+                let channel =
+                    *self.channels.index.get(send.channel.as_str()).expect("the checker resolves every channel");
+                let c = &self.channels.list[channel as usize];
+                let retry = self.f.here();
+                self.f.expr(&send.template);
+                match &send.vars {
+                    Some(v) => self.f.expr(v),
+                    None => {
+                        let i = self.f.t.constant(&Const::Null);
+                        self.f.emit(Op::Const(i));
+                    }
+                }
+                self.f.expr(&c.to);
+                match (&c.consent, send.transactional) {
+                    (Some(consent), false) => self.f.expr(consent),
+                    _ => {
+                        let i = self.f.t.constant(&Const::Bool(true));
+                        self.f.emit(Op::Const(i));
+                    }
+                }
+                let index = self.sends.len();
+                self.sends.push(SendCode {
+                    node,
+                    channel,
+                    transactional: send.transactional,
+                    slot: send.slot.map(|s| s as u16),
+                    reason_slot: send.reason_slot.map(|s| s as u16),
+                    retry,
+                    on_suppressed: None,
+                    on_error: None,
+                    next: 0,
+                });
+                self.f.emit(Op::Send(index as u32));
+                let mut to_next = vec![self.f.emit(Op::Jump(0))];
+                if let Some(b) = &send.on_suppressed {
+                    self.sends[index].on_suppressed = Some(self.f.here());
+                    self.block(b);
+                    to_next.push(self.f.emit(Op::Jump(0)));
+                }
+                if let Some(b) = &send.on_error {
+                    self.sends[index].on_error = Some(self.f.here());
+                    self.block(b);
+                    to_next.push(self.f.emit(Op::Jump(0)));
+                }
+                let next = self.f.here();
+                self.sends[index].next = next;
+                for at in to_next {
+                    self.f.patch(at, next);
+                }
             }
             S::End(label) => {
                 self.node(s, NodeKind::End, format!("end {}", label.clone().unwrap_or_default()).trim().to_string());

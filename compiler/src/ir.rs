@@ -23,6 +23,40 @@ pub struct Program {
     pub journeys: Vec<Journey>,
     /// Tests.
     pub tests: Vec<Test>,
+    /// Message channels.
+    pub channels: Vec<Channel>,
+    /// Frequency rules.
+    pub frequencies: Vec<Frequency>,
+}
+
+/// A checked channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Channel {
+    /// Its name.
+    pub name: String,
+    /// The address (`string?` over `profile`).
+    pub to: Expr,
+    /// Marketing consent (`bool?` over `profile`); none: allowed.
+    pub consent: Option<Expr>,
+    /// The deliver action.
+    pub deliver: String,
+    /// Quiet hours: from and to (ms after midnight), and whether a send is queued (else dropped).
+    pub quiet: Option<(i64, i64, bool)>,
+    /// `opened on E by f`: the event and the payload field path.
+    pub opened: Option<(String, Vec<String>)>,
+    /// `clicked on E by f`.
+    pub clicked: Option<(String, Vec<String>)>,
+}
+
+/// A checked frequency rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Frequency {
+    /// The channel; `None` for `any`.
+    pub channel: Option<String>,
+    /// At most this many marketing messages ...
+    pub limit: i64,
+    /// ... in any window this long (ms).
+    pub window_ms: i64,
 }
 
 /// A checked event declaration.
@@ -105,8 +139,10 @@ pub struct Journey {
     pub start: Start,
     /// Re-entry policy.
     pub reentry: Reentry,
-    /// IANA time zone.
+    /// IANA time zone (the fallback of a computed one).
     pub timezone: String,
+    /// A `timezone` computed from the profile.
+    pub timezone_expr: Option<Expr>,
     /// Global timeout in milliseconds.
     pub timeout_ms: i64,
     /// Active window (inclusive dates or date-times as written).
@@ -186,6 +222,29 @@ pub enum StmtKind {
     Jump(String),
     /// End the instance with a label.
     End(Option<String>),
+    /// Send a message through a channel.
+    Send(Send),
+}
+
+/// A checked `send`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Send {
+    /// No consent, frequency or quiet-hours check.
+    pub transactional: bool,
+    /// The channel.
+    pub channel: String,
+    /// The template's id.
+    pub template: Expr,
+    /// The template's variables.
+    pub vars: Option<Expr>,
+    /// `as NAME`: its slot.
+    pub slot: Option<usize>,
+    /// The slot of `reason` in `on suppressed`.
+    pub reason_slot: Option<usize>,
+    /// `on suppressed` block.
+    pub on_suppressed: Option<Vec<Stmt>>,
+    /// `on error` block.
+    pub on_error: Option<Vec<Stmt>>,
 }
 
 impl Stmt {
@@ -202,6 +261,7 @@ impl Stmt {
             StmtKind::Split(branches) => branches.iter().map(|(_, _, b)| b.as_slice()).collect(),
             StmtKind::Cap { body, otherwise, .. } => vec![body, otherwise],
             StmtKind::Call { call, .. } => call.on_timeout.iter().chain(&call.on_error).map(Vec::as_slice).collect(),
+            StmtKind::Send(s) => s.on_suppressed.iter().chain(&s.on_error).map(Vec::as_slice).collect(),
             StmtKind::Let { .. }
             | StmtKind::Wait(_)
             | StmtKind::WaitUntil(_)
@@ -242,6 +302,8 @@ pub struct Call {
 pub struct AwaitArm {
     /// The event.
     pub event: String,
+    /// For `on opened NAME` / `on clicked NAME`: the reaction and the send's name.
+    pub reaction: Option<(String, String)>,
     /// The slot that holds its payload (`as x`).
     pub slot: Option<usize>,
     /// Correlation condition.
@@ -323,6 +385,28 @@ pub enum TestStmt {
     ExpectNoCall {
         /// The action or data source.
         action: String,
+    },
+    /// Expect messages sent (`times: Some(0)`: none).
+    ExpectSent {
+        /// The channel.
+        channel: String,
+        /// The template.
+        template: Option<String>,
+        /// The recipient.
+        to: Option<String>,
+        /// How many.
+        times: Option<i64>,
+        /// The test slot `as m` binds.
+        bind: Option<usize>,
+    },
+    /// Expect a suppressed message.
+    ExpectSuppressed {
+        /// The channel.
+        channel: String,
+        /// The template.
+        template: Option<String>,
+        /// The reason.
+        reason: String,
     },
 }
 

@@ -120,6 +120,10 @@ pub enum ItemKind {
     Journey(JourneyDecl),
     /// `test "name" { statements }`.
     Test(TestDecl),
+    /// `channel Name { to ...  consent ...  deliver A  quiet ..  opened on E by f }`.
+    Channel(ChannelDecl),
+    /// `frequency CHANNEL|any N per DURATION`.
+    Frequency(FrequencyDecl),
     /// A declaration that did not parse; its syntax error is in the parse result.
     Error,
 }
@@ -187,6 +191,81 @@ pub struct EventDecl {
     pub key: Option<Expr>,
     /// `when <expr>`: which payloads count as this event.
     pub when: Option<Expr>,
+}
+
+/// `channel Name { clauses }`: where a message goes and what guards it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelDecl {
+    /// Its name.
+    pub name: Ident,
+    /// The clauses in source order.
+    pub clauses: Vec<ChannelClause>,
+}
+
+/// One clause of a channel and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelClause {
+    /// What it says.
+    pub kind: ChannelClauseKind,
+    /// Where it stands.
+    pub span: Span,
+}
+
+/// The clauses of a channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ChannelClauseKind {
+    /// `to <expr>`: the address (a `string?` over `profile`).
+    To(Expr),
+    /// `consent <expr>`: whether marketing is allowed (a `bool?` over `profile`).
+    Consent(Expr),
+    /// `deliver A`: the action that sends each message.
+    Deliver(Ident),
+    /// `quiet 21:00..08:00 queue|drop`.
+    Quiet {
+        /// The window (a range of times of day).
+        window: Expr,
+        /// `queue` (true) or `drop` (false).
+        queue: bool,
+    },
+    /// `opened on E by f` / `clicked on E by f`.
+    Reaction {
+        /// Which reaction.
+        reaction: Reaction,
+        /// The reaction event.
+        event: Ident,
+        /// The payload field holding the message id.
+        by: Vec<Ident>,
+    },
+}
+
+/// A reaction to a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reaction {
+    /// `opened`.
+    Opened,
+    /// `clicked`.
+    Clicked,
+}
+
+impl Reaction {
+    /// The word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Reaction::Opened => "opened",
+            Reaction::Clicked => "clicked",
+        }
+    }
+}
+
+/// `frequency CHANNEL|any N per DURATION`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrequencyDecl {
+    /// The channel, or `any`.
+    pub channel: Ident,
+    /// How many messages.
+    pub limit: IntLit,
+    /// In any window this long.
+    pub per: DurationLit,
 }
 
 /// Whether an HTTP declaration is an action or a data source.
@@ -329,6 +408,8 @@ pub enum JourneySettingKind {
     Reentry(Reentry),
     /// `timezone "Europe/Paris"`.
     Timezone(StrLit),
+    /// `timezone <expr>`: a zone computed from the profile (any expression but a plain string).
+    TimezoneExpr(Expr),
     /// `timeout <duration>`.
     Timeout(DurationLit),
     /// `active from <date> to <date>` (date or date-time literals).
@@ -347,6 +428,13 @@ pub enum JourneySettingKind {
 pub enum StartRule {
     /// `start on Event`.
     Event(Ident),
+    /// `start on Event for audience A`: a business event, one instance per member of `A`.
+    EventForAudience {
+        /// The event.
+        event: Ident,
+        /// The audience.
+        audience: Ident,
+    },
     /// `start on audience A enters`.
     AudienceEnters(Ident),
     /// `start on audience A exits`.
@@ -420,6 +508,7 @@ impl Stmt {
             StmtKind::Split(branches) => branches.iter().map(|b| &b.block).collect(),
             StmtKind::Cap { body, otherwise, .. } => std::iter::once(body).chain(otherwise).collect(),
             StmtKind::Call(c) | StmtKind::Let { value: LetValue::Call(c), .. } => c.blocks(),
+            StmtKind::Send(s) => s.on_suppressed.iter().chain(&s.on_error).collect(),
             StmtKind::Let { value: LetValue::Expr(_), .. }
             | StmtKind::Wait(_)
             | StmtKind::WaitUntil(_)
@@ -495,8 +584,29 @@ pub enum StmtKind {
     Jump(Ident),
     /// `end` or `end "label"`.
     End(Option<StrLit>),
+    /// `send [transactional] CHANNEL TEMPLATE [with RECORD] [as NAME] [on suppressed { }] [on error { }]`.
+    Send(SendStmt),
     /// A statement that did not parse; its syntax error is in the parse result.
     Error,
+}
+
+/// A message send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendStmt {
+    /// `transactional`: no consent, frequency or quiet-hours check.
+    pub transactional: bool,
+    /// The channel.
+    pub channel: Ident,
+    /// The template's id (a string expression).
+    pub template: Expr,
+    /// `with RECORD`: the template's variables.
+    pub vars: Option<Expr>,
+    /// `as NAME`: binds `{ id, sentAt }` (null when not sent).
+    pub binding: Option<Ident>,
+    /// `on suppressed { }` (`reason` in scope).
+    pub on_suppressed: Option<Block>,
+    /// `on error { }`.
+    pub on_error: Option<Block>,
 }
 
 /// The right side of a `let`.
@@ -537,8 +647,10 @@ pub struct Arg {
 /// `on E [as x] [where cond] -> { }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AwaitArm {
-    /// The awaited event.
+    /// The awaited event; for a reaction (`on opened NAME`), the send's name.
     pub event: Ident,
+    /// `opened` or `clicked` in `on opened NAME`.
+    pub reaction: Option<Reaction>,
     /// `as x`: the awaited event's payload.
     pub binding: Option<Ident>,
     /// `where cond`: correlation.
@@ -666,6 +778,35 @@ pub enum TestStmtKind {
     ExpectNoCall {
         /// The action or data source.
         action: Ident,
+    },
+    /// `expect sent CHANNEL ["template"] [to "address"] [N times] [as m]`.
+    ExpectSent {
+        /// The channel.
+        channel: Ident,
+        /// The template, if given.
+        template: Option<StrLit>,
+        /// The recipient's address, if given.
+        to: Option<StrLit>,
+        /// How many messages, if given.
+        times: Option<IntLit>,
+        /// `as m`: the most recent matching message.
+        binding: Option<Ident>,
+    },
+    /// `expect no sent CHANNEL ["template"]`.
+    ExpectNoSent {
+        /// The channel.
+        channel: Ident,
+        /// The template, if given.
+        template: Option<StrLit>,
+    },
+    /// `expect suppressed CHANNEL ["template"] because "REASON"`.
+    ExpectSuppressed {
+        /// The channel.
+        channel: Ident,
+        /// The template, if given.
+        template: Option<StrLit>,
+        /// The reason.
+        reason: StrLit,
     },
     /// A test statement that did not parse.
     Error,

@@ -38,6 +38,7 @@ fn stmt_kinds(stmts: &[Stmt]) -> Vec<&'static str> {
             StmtKind::UpdateProfile(_) => "update",
             StmtKind::Jump(_) => "jump",
             StmtKind::End(_) => "end",
+            StmtKind::Send(_) => "send",
             StmtKind::Error => "ERROR",
         })
         .collect()

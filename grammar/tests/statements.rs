@@ -22,6 +22,7 @@ fn example(word: &str) -> Option<&'static str> {
         "update" => "update profile { a = 1 }",
         "jump" => "jump J",
         "end" => "end \"done\"",
+        "send" => "send email \"welcome\" with { n: 1 } as w\n    on suppressed { end \"no\" }",
         _ => return None,
     })
 }

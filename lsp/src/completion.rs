@@ -80,18 +80,40 @@ pub fn complete(world: &mut World, path: &Path, offset: usize) -> Vec<l::Complet
     // Words that name a declaration next.
     let same_line = |t: Option<&&Token>| t.is_some_and(|t| !text[t.span.end..prefix_start].contains('\n'));
     if same_line(before.last()) {
+        let in_journey = matches!(ctx, Ctx::Journey | Ctx::Block | Ctx::Await);
         let kinds: Option<Vec<DeclKind>> = match (prev(1), prev(0)) {
+            // Messages: channels after `send`, templates already used after the channel, send
+            // names after `on opened` / `on clicked`.
+            (_, "send") if in_journey => return with_keywords(decls(&a, &[DeclKind::Channel]), &["transactional"]),
+            ("send", "transactional") | ("expect", "sent") | ("no", "sent") | ("expect", "suppressed") => {
+                Some(vec![DeclKind::Channel])
+            }
+            ("send", _) | ("transactional", _)
+                if in_journey && a.checked.program.channels.iter().any(|c| c.name == prev(0)) =>
+            {
+                return templates(&a)
+            }
+            ("on", "opened") | ("on", "clicked") => return send_names(&text, &tokens, prefix_start),
+            (_, "deliver") => Some(vec![DeclKind::Action]),
+            (_, "frequency") => return with_keywords(decls(&a, &[DeclKind::Channel]), &["any"]),
             ("start", "on") => return with_keywords(decls(&a, &[DeclKind::Event]), &["audience"]),
             (_, "audience") => Some(vec![DeclKind::Audience]),
             ("exit", "on") => Some(vec![DeclKind::Event]),
-            (_, "on") => return with_keywords(decls(&a, &[DeclKind::Event]), &["timeout", "error"]),
+            (_, "on") => {
+                return with_keywords(
+                    decls(&a, &[DeclKind::Event]),
+                    &["timeout", "error", "suppressed", "opened", "clicked"],
+                )
+            }
             ("expect", "call") | ("no", "call") | (_, "mock") => Some(vec![DeclKind::Action, DeclKind::DataSource]),
             (_, "call") => Some(vec![DeclKind::Action]),
             (_, "fetch") => Some(vec![DeclKind::DataSource]),
             (_, "jump") => Some(vec![DeclKind::Journey]),
             (_, "send") => Some(vec![DeclKind::Event]),
-            (_, "expect") => return with_keywords(decls(&a, &[DeclKind::Journey]), &["call", "no"]),
-            ("expect", "no") => return with_keywords(Vec::new(), &["call"]),
+            (_, "expect") => {
+                return with_keywords(decls(&a, &[DeclKind::Journey]), &["call", "no", "sent", "suppressed"])
+            }
+            ("expect", "no") => return with_keywords(Vec::new(), &["call", "sent"]),
             _ => None,
         };
         if let Some(kinds) = kinds {
@@ -457,12 +479,56 @@ fn decls(a: &Analysis, kinds: &[DeclKind]) -> Vec<l::CompletionItem> {
                 DeclKind::DataSource => l::CompletionItemKind::INTERFACE,
                 DeclKind::Journey => l::CompletionItemKind::MODULE,
                 DeclKind::Audience => l::CompletionItemKind::CONSTANT,
+                DeclKind::Channel => l::CompletionItemKind::ENUM_MEMBER,
                 DeclKind::Schema | DeclKind::Type => l::CompletionItemKind::STRUCT,
             };
             let doc = hover::decl(a, &d.name);
             item(&d.name, kind, Some(d.kind.word().to_string()), doc)
         })
         .collect()
+}
+
+/// The templates the project's sends already use, as string literals.
+fn templates(a: &Analysis) -> Vec<l::CompletionItem> {
+    let mut seen = std::collections::BTreeSet::new();
+    for j in &a.checked.program.journeys {
+        journey_compiler::ir::walk(&j.body, &mut |s| {
+            if let journey_compiler::ir::StmtKind::Send(send) = &s.kind {
+                if let journey_compiler::ir::ExprKind::Const(journey_compiler::ir::Const::Str(t)) = &send.template.kind
+                {
+                    seen.insert(t.clone());
+                }
+            }
+        });
+    }
+    seen.into_iter()
+        .map(|t| item(&format!("\"{t}\""), l::CompletionItemKind::VALUE, Some("template".into()), None))
+        .collect()
+}
+
+/// The names `send ... as NAME` binds before `upto` in this file (for `on opened NAME`).
+fn send_names(text: &str, tokens: &[Token], upto: usize) -> Vec<l::CompletionItem> {
+    let mut names = Vec::new();
+    let mut in_send = false;
+    for (i, t) in tokens.iter().enumerate().take_while(|(_, t)| t.span.end <= upto) {
+        if t.kind != Tok::Ident {
+            continue;
+        }
+        let w = &text[t.span.clone()];
+        if w == "send" {
+            in_send = true;
+        } else if in_send && w == "as" {
+            if let Some(n) = tokens.get(i + 1).filter(|n| n.kind == Tok::Ident && n.span.end <= upto) {
+                names.push(text[n.span.clone()].to_string());
+            }
+            in_send = false;
+        }
+        if i > 0 && text[tokens[i - 1].span.end..t.span.start].contains('\n') && w != "send" && w != "on" {
+            in_send = false;
+        }
+    }
+    names.dedup();
+    names.into_iter().map(|n| item(&n, l::CompletionItemKind::VARIABLE, Some("message".into()), None)).collect()
 }
 
 fn types(a: &Analysis) -> Vec<l::CompletionItem> {

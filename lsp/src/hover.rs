@@ -156,6 +156,39 @@ pub fn decl(a: &Analysis, name: &str) -> Option<String> {
             (format!("journey {name}"), start.unwrap_or_default())
         }
         DeclKind::Audience => (format!("audience {name}"), String::new()),
+        DeclKind::Channel => {
+            let c = p.channels.iter().find(|c| c.name == name)?;
+            let text =
+                |e: &journey_compiler::ir::Expr| a.text(d.file).get(e.span.start..e.span.end).unwrap_or("").to_string();
+            let mut lines = vec![format!("To `{}`; delivered by `{}`.", text(&c.to), c.deliver)];
+            match &c.consent {
+                Some(e) => lines.push(format!("Marketing needs consent: `{}`.", text(e))),
+                None => lines.push("Marketing needs no consent check.".into()),
+            }
+            if let Some((from, to, queue)) = c.quiet {
+                let hm = |ms: i64| format!("{:02}:{:02}", ms / 3_600_000, (ms / 60_000) % 60);
+                let how = if queue { "queued until it ends" } else { "dropped" };
+                lines.push(format!("Quiet hours {}..{}: marketing is {how}.", hm(from), hm(to)));
+            }
+            for (word, r) in [("Opened", &c.opened), ("Clicked", &c.clicked)] {
+                if let Some((event, by)) = r {
+                    lines.push(format!("{word} on `{event}` by `{}`.", by.join(".")));
+                }
+            }
+            let rules: Vec<String> = p
+                .frequencies
+                .iter()
+                .filter(|f| f.channel.as_deref().is_none_or(|ch| ch == name))
+                .map(|f| {
+                    let on = if f.channel.is_some() { name.to_string() } else { "any".into() };
+                    format!("`frequency {on} {} per {}`", f.limit, fmt(f.window_ms))
+                })
+                .collect();
+            if !rules.is_empty() {
+                lines.push(format!("Frequency: {}.", rules.join(", ")));
+            }
+            (format!("channel {name}"), format!("\n\n{}", lines.join("\n\n")))
+        }
     };
     let doc = d.doc.map(|doc| format!("\n\n{doc}")).unwrap_or_default();
     Some(format!("{}{doc}{body}", code(&header)))
@@ -169,6 +202,7 @@ fn start_words(s: &journey_compiler::ir::Start) -> String {
     use journey_compiler::ir::Start;
     match s {
         Start::Event(e) => format!("on `{e}`"),
+        Start::EventForAudience { event, audience } => format!("on `{event}`, for every member of `{audience}`"),
         Start::AudienceEnters(a) => format!("when a profile enters `{a}`"),
         Start::AudienceExits(a) => format!("when a profile exits `{a}`"),
         Start::AudienceRead { audience, every, at } => match every {

@@ -232,6 +232,28 @@ impl Shift for Item {
             ItemKind::DataSource(h) | ItemKind::Action(h) => h.shift(d),
             ItemKind::Journey(j) => j.shift(d),
             ItemKind::Test(t) => t.shift(d),
+            ItemKind::Channel(c) => {
+                let journey_grammar::ast::ChannelDecl { name, clauses } = c;
+                name.shift(d);
+                for cl in clauses {
+                    cl.span.shift(d);
+                    match &mut cl.kind {
+                        ChannelClauseKind::To(e) | ChannelClauseKind::Consent(e) => e.shift(d),
+                        ChannelClauseKind::Deliver(a) => a.shift(d),
+                        ChannelClauseKind::Quiet { window, queue: _ } => window.shift(d),
+                        ChannelClauseKind::Reaction { reaction: _, event, by } => {
+                            event.shift(d);
+                            by.shift(d);
+                        }
+                    }
+                }
+            }
+            ItemKind::Frequency(f) => {
+                let journey_grammar::ast::FrequencyDecl { channel, limit, per } = f;
+                channel.shift(d);
+                limit.shift(d);
+                per.shift(d);
+            }
             ItemKind::Error => {}
         }
     }
@@ -360,6 +382,7 @@ impl Shift for JourneySetting {
                 }
             }
             JourneySettingKind::Timezone(s) => s.shift(d),
+            JourneySettingKind::TimezoneExpr(e) => e.shift(d),
             JourneySettingKind::Timeout(x) => x.shift(d),
             JourneySettingKind::Active { from, to } => {
                 from.shift(d);
@@ -374,6 +397,10 @@ impl Shift for StartRule {
     fn shift(&mut self, d: isize) {
         match self {
             StartRule::Event(e) | StartRule::AudienceEnters(e) | StartRule::AudienceExits(e) => e.shift(d),
+            StartRule::EventForAudience { event, audience } => {
+                event.shift(d);
+                audience.shift(d);
+            }
             StartRule::AudienceRead { audience, schedule } => {
                 audience.shift(d);
                 match schedule {
@@ -431,6 +458,23 @@ impl Shift for Stmt {
             StmtKind::UpdateProfile(a) => a.shift(d),
             StmtKind::Jump(j) => j.shift(d),
             StmtKind::End(l) => l.shift(d),
+            StmtKind::Send(s) => {
+                let journey_grammar::ast::SendStmt {
+                    transactional: _,
+                    channel,
+                    template,
+                    vars,
+                    binding,
+                    on_suppressed,
+                    on_error,
+                } = s;
+                channel.shift(d);
+                template.shift(d);
+                vars.shift(d);
+                binding.shift(d);
+                on_suppressed.shift(d);
+                on_error.shift(d);
+            }
             StmtKind::Error => {}
         }
     }
@@ -457,7 +501,7 @@ impl Shift for Arg {
 
 impl Shift for AwaitArm {
     fn shift(&mut self, d: isize) {
-        let AwaitArm { event, binding, condition, block, span } = self;
+        let AwaitArm { event, reaction: _, binding, condition, block, span } = self;
         event.shift(d);
         binding.shift(d);
         condition.shift(d);
@@ -539,6 +583,22 @@ impl Shift for TestStmt {
                 times.shift(d);
             }
             TestStmtKind::ExpectNoCall { action } => action.shift(d),
+            TestStmtKind::ExpectSent { channel, template, to, times, binding } => {
+                channel.shift(d);
+                template.shift(d);
+                to.shift(d);
+                times.shift(d);
+                binding.shift(d);
+            }
+            TestStmtKind::ExpectNoSent { channel, template } => {
+                channel.shift(d);
+                template.shift(d);
+            }
+            TestStmtKind::ExpectSuppressed { channel, template, reason } => {
+                channel.shift(d);
+                template.shift(d);
+                reason.shift(d);
+            }
             TestStmtKind::Error => {}
         }
     }

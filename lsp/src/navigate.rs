@@ -40,6 +40,7 @@ pub fn declarations(a: &Analysis) -> Vec<DeclSite> {
                 ItemKind::DataSource(h) => (DeclKind::DataSource, &h.name),
                 ItemKind::Action(h) => (DeclKind::Action, &h.name),
                 ItemKind::Journey(j) => (DeclKind::Journey, &j.name),
+                ItemKind::Channel(c) => (DeclKind::Channel, &c.name),
                 _ => continue,
             };
             out.push(DeclSite {
@@ -351,6 +352,22 @@ pub fn symbols(a: &Analysis, file: FileId) -> Vec<l::DocumentSymbol> {
             ItemKind::Test(t) => {
                 sym(t.name.value.clone(), Some("test".into()), l::SymbolKind::METHOD, item.span, t.name.span, None)
             }
+            ItemKind::Channel(c) => sym(
+                c.name.name.clone(),
+                Some("channel".into()),
+                l::SymbolKind::ENUM_MEMBER,
+                item.span,
+                c.name.span,
+                None,
+            ),
+            ItemKind::Frequency(f) => sym(
+                format!("frequency {}", f.channel.name),
+                Some(format!("{} per {}ms", f.limit.value, f.per.millis)),
+                l::SymbolKind::PROPERTY,
+                item.span,
+                f.channel.span,
+                None,
+            ),
             ItemKind::Error => continue,
         };
         out.push(s);

@@ -75,7 +75,7 @@ const DOCUMENTATION: u32 = 2;
 const DEFAULT_LIBRARY: u32 = 4;
 const BUILTIN_TYPES: &[&str] =
     &["string", "int", "number", "bool", "date", "datetime", "localdatetime", "time", "duration", "list", "map", "any"];
-const DECLARING: &[&str] = &["schema", "type", "event", "audience", "datasource", "action", "journey"];
+const DECLARING: &[&str] = &["schema", "type", "event", "audience", "datasource", "action", "journey", "channel"];
 
 /// What the analysis knows about names, for classifying them.
 #[derive(Default)]
@@ -153,7 +153,7 @@ fn ident(text: &str, t: &Token, prev: Option<&Token>, next: Option<&Token>, name
             DeclKind::Journey => Kind::Namespace,
             DeclKind::Action => Kind::Function,
             DeclKind::DataSource => Kind::Interface,
-            DeclKind::Audience => Kind::EnumMember,
+            DeclKind::Audience | DeclKind::Channel => Kind::EnumMember,
         };
         return (k, if declaring { DECLARATION } else { 0 });
     }

@@ -313,6 +313,43 @@ async fn completion_in_context() {
     c.shutdown().await;
 }
 
+/// Messages: channels after `send`, templates the project already uses after the channel, send
+/// names after `on opened`, and a channel's hover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_completion_and_channel_hover() {
+    let dir = project();
+    let (mut c, main, _) = start(&dir).await;
+    c.diagnostics(&main).await;
+    let text = r#"/// Email to the personal address.
+channel email {
+  to profile.personalEmail.address
+  deliver SendEmail
+}
+frequency email 3 per 7d
+journey Reminder {
+  start on CartAdd
+  send email "hello" as hi
+  send email "bye"
+  await {
+    on opened hi -> { }
+    after 1d -> { }
+  }
+}
+"#;
+    change(&mut c, &main, 2, text).await;
+    let at = |needle: &str, d: usize| doc_pos(&main, pos(text, needle, d));
+    let channels = labels(&c.request("textDocument/completion", at("send email \"bye", 5)).await);
+    assert!(channels.contains(&"email".to_string()) && channels.contains(&"transactional".to_string()), "{channels:?}");
+    let templates = labels(&c.request("textDocument/completion", at("send email \"bye", 11)).await);
+    assert!(templates.contains(&"\"hello\"".to_string()), "{templates:?}");
+    let sends = labels(&c.request("textDocument/completion", at("on opened hi", 10)).await);
+    assert_eq!(sends, ["hi"]);
+    let hover = hover_text(&c.request("textDocument/hover", at("send email \"hello", 6)).await);
+    assert!(hover.contains("channel email"), "{hover}");
+    assert!(hover.contains("delivered by `SendEmail`") && hover.contains("frequency email 3 per 7d"), "{hover}");
+    c.shutdown().await;
+}
+
 /// Sorted labels, for comparing item sets.
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();

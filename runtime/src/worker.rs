@@ -911,6 +911,7 @@ pub(crate) fn describe_wait(
         Waiting::Call { index } => {
             (format!("call #{}", j.calls.get(index as usize).map(|c| c.http).unwrap_or(0)), None)
         }
+        Waiting::Send { index } => (format!("send #{index}"), None),
     }
 }
 

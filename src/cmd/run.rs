@@ -446,6 +446,21 @@ fn print_results(
                         "    line {line:>4}  {label:<36} entered {:>7}  passed {:>7}  exited {:>7}  failed {:>7}",
                         c.entered, c.passed, c.exited, c.failed
                     )?;
+                    if let Some(m) = r.sends.get(&(i as u32)) {
+                        let mut parts = vec![format!("sent {}", m.sent)];
+                        if m.queued > 0 {
+                            parts.push(format!("queued {}", m.queued));
+                        }
+                        for (why, n) in &m.suppressed {
+                            parts.push(format!("suppressed {why} {n}"));
+                        }
+                        for (word, n) in [("failed", m.failed), ("opened", m.opened), ("clicked", m.clicked)] {
+                            if n > 0 {
+                                parts.push(format!("{word} {n}"));
+                            }
+                        }
+                        writeln!(out, "               messages: {}", parts.join(", "))?;
+                    }
                 }
             }
             if !report.calls.is_empty() {
@@ -506,10 +521,16 @@ fn write_paths(out: &mut impl Write, engines: &[Engine], program: &Program, form
     rows.sort_unstable_by(|a, b| (a.profile, a.id, a.engine).cmp(&(b.profile, b.id, b.engine)));
     // Each recorded call with its arguments by parameter (who got which template), for JSON.
     let mut calls: Vec<HashMap<u64, Vec<&journey_vm::engine::CallRequest>>> = vec![HashMap::new(); engines.len()];
+    // Each send's messages, with their outcome, by instance.
+    let mut messages: Vec<HashMap<u64, Vec<&journey_vm::engine::messages::MessageRecord>>> =
+        vec![HashMap::new(); engines.len()];
     if format == Format::Json {
         for (e, engine) in engines.iter().enumerate() {
             for c in engine.call_log() {
                 calls[e].entry(c.instance).or_default().push(c);
+            }
+            for m in engine.message_log() {
+                messages[e].entry(m.instance).or_default().push(m);
             }
         }
     }
@@ -523,6 +544,7 @@ fn write_paths(out: &mut impl Write, engines: &[Engine], program: &Program, form
         match format {
             Format::Json => {
                 let calls = calls[row.engine].get(&row.id).map(Vec::as_slice).unwrap_or_default();
+                let messages = messages[row.engine].get(&row.id).map(Vec::as_slice).unwrap_or_default();
                 let line = PathLine {
                     kind: "instance",
                     profile: row.profile,
@@ -532,6 +554,7 @@ fn write_paths(out: &mut impl Write, engines: &[Engine], program: &Program, form
                     label,
                     error,
                     calls: Calls { calls, program },
+                    messages,
                 };
                 serde_json::to_writer(&mut *out, &line)?;
                 out.write_all(b"\n")?;
@@ -571,6 +594,10 @@ struct PathLine<'a> {
     label: Option<&'a str>,
     error: Option<&'a str>,
     calls: Calls<'a>,
+    /// Each message a `send` made: channel, template, address, outcome and id (absent without
+    /// sends, so other journeys' lines keep their form).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    messages: &'a [&'a journey_vm::engine::messages::MessageRecord],
 }
 
 /// The labels of the nodes of a path, written as a JSON list.

@@ -166,6 +166,8 @@ pub enum Stop {
     JumpJourney(u32),
     /// End with the label `names[i]`, or none.
     End(Option<u32>),
+    /// Send `i`; template, variables, address and consent are on top of the stack.
+    Send(u32),
     /// The instruction budget ran out (a runaway expression).
     Budget,
 }
@@ -395,6 +397,7 @@ fn exec(image: &Image, code: &Code, pc: &mut u32, frame: &mut Frame, stack: &mut
             Op::UpdateProfile(i) => return Stop::Update(i),
             Op::JumpJourney(n) => return Stop::JumpJourney(n),
             Op::End(n) => return Stop::End((n != NO_LABEL).then_some(n)),
+            Op::Send(i) => return Stop::Send(i),
         }
     }
 }

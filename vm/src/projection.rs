@@ -59,9 +59,19 @@ impl Projection {
                 for path in chains(&e.code, |op| matches!(op, Op::Event), &name) {
                     p.add(&path);
                 }
+                // Reactions: the field that holds the message id.
+                for c in &program.channels {
+                    for r in c.opened.iter().chain(&c.clicked).filter(|r| r.event == e.name) {
+                        p.add(&r.by);
+                    }
+                }
                 for j in &program.journeys {
                     // Journeys it starts keep their event paths.
-                    if matches!(&j.start, Start::Event(s) if *s == e.name) {
+                    let starts = match &j.start {
+                        Start::Event(s) | Start::EventForAudience { event: s, .. } => *s == e.name,
+                        _ => false,
+                    };
+                    if starts {
                         for path in &j.event_paths {
                             // All of a list a path indexes (`[n]`).
                             let fields = path.iter().position(|f| list_index(f).is_some()).unwrap_or(path.len());

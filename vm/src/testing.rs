@@ -36,13 +36,15 @@ pub struct TestResult {
 struct Values<'a> {
     image: &'a Image,
     test: &'a TestCode,
+    /// The messages `expect sent ... as m` bound, by test slot.
+    bound: std::cell::RefCell<Vec<Value>>,
 }
 
 impl Values<'_> {
     /// The value of the chunk at `at` (a constant expression).
     fn constant(&self, at: Addr) -> Value {
         let ctx = EvalContext::new(jiff::Timestamp::UNIX_EPOCH, jiff::tz::TimeZone::UTC);
-        let mut locals = vec![Value::Null; self.test.code.lambda_slots()];
+        let mut locals = self.bound.borrow().clone();
         let mut frame = Frame {
             locals: &mut locals,
             event_paths: &[],
@@ -71,7 +73,7 @@ fn ms(s: &str) -> i64 {
 
 /// Runs one test of a program.
 pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
-    let values = Values { image, test };
+    let values = Values { image, test, bound: std::cell::RefCell::new(vec![Value::Null; test.slots()]) };
     let start = match test.steps.first() {
         Some(TestStep::Start(at)) => ms(at),
         _ => ms(DEFAULT_START),
@@ -138,6 +140,16 @@ pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
                 expect_call(&engine, action, args.map(|a| values.constant(a)), *times)
             }
             TestStep::ExpectNoCall { action } => expect_call(&engine, action, None, Some(0)),
+            TestStep::ExpectSent { channel, template, to, times, bind } => {
+                expect_sent(&engine, channel, template.as_deref(), to.as_deref(), *times).map(|last| {
+                    if let (Some(b), Some(m)) = (bind, last) {
+                        values.bound.borrow_mut()[*b as usize] = m;
+                    }
+                })
+            }
+            TestStep::ExpectSuppressed { channel, template, reason } => {
+                expect_suppressed(&engine, channel, template.as_deref(), reason)
+            }
         };
         if let Err(why) = step {
             failure = Some(why);
@@ -314,6 +326,75 @@ fn reports(engine: &mut Engine) -> serde_json::Map<String, serde_json::Value> {
         .filter(|(r, _)| r.started > 0)
         .map(|(r, code)| (r.journey.clone(), r.to_json(code, now, now - 86_400_000)))
         .collect()
+}
+
+fn template_text(template: Option<&str>) -> String {
+    template.map(|t| format!(" \"{t}\"")).unwrap_or_default()
+}
+
+/// The messages of the log so far, described for a failure.
+fn log_text(engine: &Engine, channel: &str) -> String {
+    let seen: Vec<String> = engine
+        .message_log()
+        .iter()
+        .filter(|m| m.channel == channel)
+        .map(|m| format!("\"{}\" to {} {}", m.template, m.to.as_deref().unwrap_or("(no address)"), m.outcome))
+        .collect();
+    if seen.is_empty() {
+        format!("no message went through {channel}")
+    } else {
+        format!("the {channel} messages were: {}", seen.join(", "))
+    }
+}
+
+/// `expect sent` (and `expect no sent`, with `times` 0); the most recent match, as `as m` binds it.
+fn expect_sent(
+    engine: &Engine,
+    channel: &str,
+    template: Option<&str>,
+    to: Option<&str>,
+    times: Option<i64>,
+) -> Result<Option<Value>, String> {
+    let matching: Vec<&crate::engine::messages::MessageRecord> = engine
+        .message_log()
+        .iter()
+        .filter(|m| m.outcome == "sent" && m.channel == channel)
+        .filter(|m| template.is_none_or(|t| m.template == t))
+        .filter(|m| to.is_none_or(|t| m.to.as_deref() == Some(t)))
+        .collect();
+    let n = matching.len() as i64;
+    let what =
+        format!("{channel}{}{}", template_text(template), to.map(|t| format!(" to \"{t}\"")).unwrap_or_default());
+    match times {
+        Some(0) if n > 0 => {
+            Err(format!("expected no {what} message sent, but {n} {} sent", if n == 1 { "was" } else { "were" }))
+        }
+        Some(want) if n != want => Err(format!(
+            "expected {want} {what} message{} sent, but {n} {} ({})",
+            if want == 1 { "" } else { "s" },
+            if n == 1 { "was" } else { "were" },
+            log_text(engine, channel)
+        )),
+        None if n == 0 => Err(format!("expected a {what} message sent, but {}", log_text(engine, channel))),
+        _ => Ok(matching.last().map(|m| crate::engine::messages::bound(m))),
+    }
+}
+
+fn expect_suppressed(engine: &Engine, channel: &str, template: Option<&str>, reason: &str) -> Result<(), String> {
+    let want = format!("suppressed:{reason}");
+    let found = engine
+        .message_log()
+        .iter()
+        .any(|m| m.channel == channel && m.outcome == want && template.is_none_or(|t| m.template == t));
+    if found {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected a {channel}{} message suppressed because \"{reason}\", but {}",
+            template_text(template),
+            log_text(engine, channel)
+        ))
+    }
 }
 
 fn paths(engine: &Engine) -> Vec<String> {

@@ -39,6 +39,8 @@ fn both(src: &str, event: &Value, profile: &Value, ctx: &dyn Fn() -> EvalContext
         audiences: Vec::new(),
         journeys: Vec::new(),
         tests: Vec::new(),
+        channels: Vec::new(),
+        frequencies: Vec::new(),
     };
     let image = Image::load(journey_compiler::codegen::compile(&program, &sources)).expect("loads");
     let decl = &image.program.events[0];

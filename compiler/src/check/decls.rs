@@ -36,6 +36,8 @@ impl Checker<'_> {
                     ItemKind::DataSource(h) => (DeclKind::DataSource, &h.name),
                     ItemKind::Action(h) => (DeclKind::Action, &h.name),
                     ItemKind::Journey(j) => (DeclKind::Journey, &j.name),
+                    ItemKind::Channel(c) => (DeclKind::Channel, &c.name),
+                    ItemKind::Frequency(_) => continue,
                     ItemKind::Profile { keyword, .. } => {
                         if let Some((pf, pspan)) = profile_at {
                             self.report(CheckError::Duplicate {

@@ -63,6 +63,37 @@ impl Said {
     }
 }
 
+/// The problems of messages, each with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageProblem {
+    /// E0027: a channel without `to` or `deliver`.
+    ChannelIncomplete,
+    /// E0028: a deliver action without `to` or `template` parameters.
+    DeliverParams,
+    /// E0029: `on opened NAME` / `on clicked NAME` where NAME is not a send in scope.
+    NotASend,
+    /// E0030: `on opened` for a channel without `opened` (or `clicked` without `clicked`).
+    NoReaction,
+    /// E0031: a frequency rule of fewer than 1 message or over no time.
+    FrequencyLimit,
+    /// E0032: a quiet window that is empty.
+    EmptyQuiet,
+}
+
+impl MessageProblem {
+    /// Its code.
+    pub fn code(self) -> &'static str {
+        match self {
+            MessageProblem::ChannelIncomplete => "E0027",
+            MessageProblem::DeliverParams => "E0028",
+            MessageProblem::NotASend => "E0029",
+            MessageProblem::NoReaction => "E0030",
+            MessageProblem::FrequencyLimit => "E0031",
+            MessageProblem::EmptyQuiet => "E0032",
+        }
+    }
+}
+
 /// What is declared twice (E0002).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Duplicated {
@@ -147,6 +178,9 @@ pub enum OutOfRange {
 /// One problem the checker found. Each variant is one code; see [`CheckError::code`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckError {
+    /// E0027..E0032: a problem with a channel, a frequency rule or a reaction (see
+    /// [`MessageProblem`]).
+    Message { problem: MessageProblem, said: Said },
     /// E0002: a name declared twice.
     Duplicate { what: Duplicated, at: Span, first: Option<Place> },
     /// E0003: an unknown name, with the nearest known one.
@@ -218,6 +252,7 @@ impl CheckError {
     /// The diagnostic code.
     pub fn code(&self) -> &'static str {
         match self {
+            CheckError::Message { problem, .. } => problem.code(),
             CheckError::Duplicate { .. } => "E0002",
             CheckError::UnknownName { .. } => "E0003",
             CheckError::UnknownField { .. } => "E0004",
@@ -558,6 +593,7 @@ impl CheckError {
                         .with_help("swap the dates")
                 }
             },
+            CheckError::Message { said: s, .. } => said(s, false),
             CheckError::ReservedLabel { at, label } => err(
                 at,
                 format!("\"{label}\" is an outcome the engine gives, so it cannot be an `end` label"),

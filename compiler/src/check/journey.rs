@@ -43,11 +43,13 @@ impl Checker<'_> {
         let mut timeout_span = None;
         let mut active = None;
         let mut exit_on = Vec::new();
+        let mut timezone_expr = None;
+        self.send_slots.clear();
         for setting in &j.settings {
             let word = match &setting.kind {
                 S::Start(_) => "start on",
                 S::Reentry(_) => "reentry",
-                S::Timezone(_) => "timezone",
+                S::Timezone(_) | S::TimezoneExpr(_) => "timezone",
                 S::Timeout(_) => "timeout",
                 S::Active { .. } => "active",
                 S::ExitOn(_) => "exit on",
@@ -78,6 +80,22 @@ impl Checker<'_> {
                 S::Timezone(tz) => {
                     self.check_timezone(tz);
                     timezone = tz.value.clone();
+                }
+                S::TimezoneExpr(e) => {
+                    const NO_EVENT: &str =
+                        "the time zone is read from the profile whenever a time of day is needed, not from the entry event";
+                    let mut scope = Scope::new(Context::Journey { event: Err(NO_EVENT) });
+                    let v = self.expr(e, &mut scope);
+                    if !matches!(v.ty.non_null(), Ty::String | Ty::Any | Ty::Null) {
+                        let said = Said::new(
+                            v.span,
+                            format!("`timezone` takes a zone name, a `string`, but this is `{}`", v.ty),
+                            format!("this is `{}`", v.ty),
+                        )
+                        .help("write `timezone \"Europe/Paris\"`, or a profile field: `timezone profile.preferences.timezone ?? \"Europe/Paris\"`");
+                        self.report(CheckError::TypeMismatch(said));
+                    }
+                    timezone_expr = Some(v);
                 }
                 S::Timeout(d) => {
                     timeout_ms = d.millis;
@@ -133,6 +151,7 @@ impl Checker<'_> {
             start,
             reentry,
             timezone,
+            timezone_expr,
             timeout_ms,
             active,
             exit_on,
@@ -165,6 +184,17 @@ impl Checker<'_> {
                     }
                 }
                 (Some(ir::Start::Event(ev.name.clone())), Ok(payload))
+            }
+            ast::StartRule::EventForAudience { event, audience } => {
+                // A business event needs no key: each member of the audience is a profile.
+                let known = self.use_decl(event, &[DeclKind::Event]);
+                self.use_decl(audience, &[DeclKind::Audience]);
+                let payload = self.events.get(&event.name).map(|d| d.payload.clone()).unwrap_or(Ty::Any);
+                let start = known.then(|| ir::Start::EventForAudience {
+                    event: event.name.clone(),
+                    audience: audience.name.clone(),
+                });
+                (start, Ok(payload))
             }
             ast::StartRule::AudienceEnters(a) | ast::StartRule::AudienceExits(a) => {
                 self.use_decl(a, &[DeclKind::Audience]);
@@ -287,16 +317,30 @@ impl Checker<'_> {
                 let mut out_arms = Vec::new();
                 let mut all_end = true;
                 for arm in arms {
-                    let payload = if self.use_decl(&arm.event, &[DeclKind::Event]) {
-                        self.events.get(&arm.event.name).map(|e| e.payload.clone()).unwrap_or(Ty::Any)
-                    } else {
-                        Ty::Any
+                    // `on opened NAME`: the channel's reaction event, matched to NAME's id.
+                    let reaction = arm.reaction.and_then(|r| self.reaction_arm(arm, r, scope).map(|x| (r, x)));
+                    let (event, payload) = match (&reaction, arm.reaction) {
+                        (Some((_, (event, payload, _))), _) => (event.clone(), payload.clone()),
+                        (None, Some(_)) => (String::new(), Ty::Any),
+                        (None, None) => {
+                            let payload = if self.use_decl(&arm.event, &[DeclKind::Event]) {
+                                self.events.get(&arm.event.name).map(|e| e.payload.clone()).unwrap_or(Ty::Any)
+                            } else {
+                                Ty::Any
+                            };
+                            (arm.event.name.clone(), payload)
+                        }
                     };
                     scope.push();
                     if let Some(b) = &arm.binding {
                         self.note_def(&b.name, &payload, b.span);
                     }
-                    let slot = arm.binding.as_ref().map(|b| scope.declare(&b.name, payload.clone(), b.span));
+                    let mut slot = arm.binding.as_ref().map(|b| scope.declare(&b.name, payload.clone(), b.span));
+                    if reaction.is_some() && slot.is_none() {
+                        // The payload goes to a slot no name can reach, for the match on the id.
+                        slot = Some(scope.declare("#reaction", payload.clone(), arm.event.span));
+                    }
+                    let matched = reaction.as_ref().zip(slot).map(|((_, (_, _, cond)), s)| cond(s));
                     let condition = arm.condition.as_ref().and_then(|c| {
                         if arm.binding.is_none() {
                             // Without `as` the condition cannot name the payload: say that
@@ -306,10 +350,19 @@ impl Checker<'_> {
                         }
                         Some(self.condition(c, scope))
                     });
+                    let condition = match (matched, condition) {
+                        (Some(m), Some(c)) => Some(ir::Expr {
+                            span: c.span,
+                            ty: Ty::Bool,
+                            kind: ir::ExprKind::Binary(ast::BinaryOp::And, Box::new(m), Box::new(c)),
+                        }),
+                        (m, c) => m.or(c),
+                    };
                     let (body, e) = self.sub_block(&arm.block, scope, walk);
                     scope.pop();
                     all_end &= e;
-                    out_arms.push(ir::AwaitArm { event: arm.event.name.clone(), slot, condition, body });
+                    let label = reaction.as_ref().map(|(r, _)| (r.word().to_string(), arm.event.name.clone()));
+                    out_arms.push(ir::AwaitArm { event, reaction: label, slot, condition, body });
                 }
                 let after = after.as_ref().map(|a| {
                     let d = self.expr(&a.duration, scope);
@@ -431,6 +484,29 @@ impl Checker<'_> {
                     self.report(CheckError::ReservedLabel { at: l.span, label: l.value.clone() });
                 }
                 ir::StmtKind::End(label.as_ref().map(|l| l.value.clone()))
+            }
+            A::Send(send) => {
+                let (template, vars) = self.send_head(send, scope);
+                let mut reason_slot = None;
+                let on_suppressed = send.on_suppressed.as_ref().map(|b| {
+                    scope.push();
+                    reason_slot = Some(scope.declare("reason", Ty::String, b.span));
+                    let (body, _) = self.block(&b.stmts, scope, walk);
+                    scope.pop();
+                    body
+                });
+                let on_error = send.on_error.as_ref().map(|b| self.sub_block(b, scope, walk).0);
+                let slot = self.send_binding(send, scope);
+                ir::StmtKind::Send(ir::Send {
+                    transactional: send.transactional,
+                    channel: send.channel.name.clone(),
+                    template,
+                    vars,
+                    slot,
+                    reason_slot,
+                    on_suppressed,
+                    on_error,
+                })
             }
             A::Error => return (None, false),
         };
@@ -813,6 +889,14 @@ impl Paths {
                 K::Call { call, .. } => {
                     let mut out = vec![Some(path.clone())];
                     for b in [&call.on_timeout, &call.on_error].into_iter().flatten() {
+                        out.push(self.block(b, path.clone()));
+                    }
+                    out
+                }
+                // A send queued by quiet hours waits for a time not known here.
+                K::Send(send) => {
+                    let mut out = vec![Some(path.clone())];
+                    for b in [&send.on_suppressed, &send.on_error].into_iter().flatten() {
                         out.push(self.block(b, path.clone()));
                     }
                     out

@@ -4,12 +4,14 @@ mod decls;
 mod error;
 mod expr;
 mod journey;
+mod messages;
 pub(crate) mod scope;
 mod testblock;
 mod typing;
 
 pub use error::{
-    ArgumentError, CheckError, Duplicated, FieldOwner, KeyError, OutOfRange, Place, Said, SettingError, Unknown,
+    ArgumentError, CheckError, Duplicated, FieldOwner, KeyError, MessageProblem, OutOfRange, Place, Said, SettingError,
+    Unknown,
 };
 pub use journey::{const_duration, const_int, fmt_ms, DEFAULT_TIMEOUT_MS};
 pub use typing::{assignable, unify, Assign};
@@ -50,6 +52,8 @@ pub enum DeclKind {
     Action,
     /// `journey`.
     Journey,
+    /// `channel`.
+    Channel,
 }
 
 impl DeclKind {
@@ -63,6 +67,7 @@ impl DeclKind {
             DeclKind::DataSource => "data source",
             DeclKind::Action => "action",
             DeclKind::Journey => "journey",
+            DeclKind::Channel => "channel",
         }
     }
 }
@@ -104,6 +109,10 @@ pub struct Checker<'a> {
     pub(crate) profile: Option<Ty>,
     pub(crate) http: HashMap<String, Arc<ir::Http>>,
     pub(crate) events: HashMap<String, Arc<ir::Event>>,
+    pub(crate) channels: HashMap<String, Arc<ir::Channel>>,
+    /// The local slots that `send ... as NAME` binds in the journey being checked, with the
+    /// send's channel (for `on opened NAME`).
+    pub(crate) send_slots: HashMap<usize, String>,
     /// Enum values of the field read at a span (for the listed-values warning).
     pub(crate) enums: HashMap<(FileId, Span), Arc<Vec<String>>>,
     pub(crate) references: Vec<Reference>,
@@ -135,6 +144,8 @@ impl<'a> Checker<'a> {
             profile: None,
             http: HashMap::new(),
             events: HashMap::new(),
+            channels: HashMap::new(),
+            send_slots: HashMap::new(),
             enums: HashMap::new(),
             references: Vec::new(),
             record_keys: HashMap::new(),
@@ -157,6 +168,8 @@ impl<'a> Checker<'a> {
         program.profile = self.profile.clone();
         program.events = self.check_events();
         program.http = self.check_http();
+        program.channels = self.check_channels();
+        program.frequencies = self.check_frequencies();
         program.audiences =
             self.decls.iter().filter(|(_, d)| d.kind == DeclKind::Audience).map(|(n, _)| n.clone()).collect();
         program.journeys = self.check_journeys();
@@ -251,6 +264,7 @@ fn example_decl(kind: DeclKind, name: &str) -> String {
         DeclKind::DataSource => format!("datasource {name}(id: string) = http GET \"https://...\" {{ returns {{ }} }}"),
         DeclKind::Action => format!("action {name}(to: string) = http POST \"https://...\" {{ }}"),
         DeclKind::Journey => format!("journey {name} {{ start on SomeEvent }}"),
+        DeclKind::Channel => format!("channel {name} {{ to profile.email  deliver SendEmail }}"),
     }
 }
 

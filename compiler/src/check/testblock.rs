@@ -14,8 +14,14 @@ impl Checker<'_> {
             self.file = *file;
             for item in &sf.items {
                 if let ItemKind::Test(t) = &item.kind {
-                    let stmts =
-                        t.stmts.iter().enumerate().filter_map(|(i, s)| self.test_stmt(i, s, journeys)).collect();
+                    // The messages `expect sent ... as m` binds, for the payloads after it.
+                    let mut scope = Scope::new(Context::Test);
+                    let stmts = t
+                        .stmts
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, s)| self.test_stmt(i, s, journeys, &mut scope))
+                        .collect();
                     out.push(ir::Test {
                         name: t.name.value.clone(),
                         file: self.sources.get(*file).name.clone(),
@@ -27,15 +33,17 @@ impl Checker<'_> {
         out
     }
 
-    fn literal(&mut self, e: &ast::Expr) -> ir::Expr {
-        let mut scope = Scope::new(Context::Test);
-        self.expr(e, &mut scope)
-    }
-
-    fn test_stmt(&mut self, index: usize, s: &ast::TestStmt, journeys: &[ir::Journey]) -> Option<ir::TestStmt> {
+    fn test_stmt(
+        &mut self,
+        index: usize,
+        s: &ast::TestStmt,
+        journeys: &[ir::Journey],
+        scope: &mut Scope,
+    ) -> Option<ir::TestStmt> {
+        let mut literal = |me: &mut Self, e: &ast::Expr| me.expr(e, scope);
         Some(match &s.kind {
             T::Start(e) => {
-                let v = self.literal(e);
+                let v = literal(self, e);
                 if index != 0 {
                     let said = Said::new(s.span, "`start` must be the first statement of a test", "not first")
                         .help("move it to the top of the test");
@@ -48,7 +56,7 @@ impl Checker<'_> {
                 ir::TestStmt::Start(at.clone())
             }
             T::Profile { key, attributes } => {
-                let v = self.literal(attributes);
+                let v = literal(self, attributes);
                 let profile = self.profile_ty();
                 self.expect_ty(&v, &profile, "the profile", false);
                 ir::TestStmt::Profile { key: key.as_ref().map(|k| k.value.clone()), attributes: v }
@@ -64,7 +72,7 @@ impl Checker<'_> {
                 let returns = self.http.get(&target.name).map(|h| h.returns.clone()).unwrap_or(Ty::Any);
                 let result = match result {
                     ast::MockResult::Value(e) => {
-                        let v = self.literal(e);
+                        let v = literal(self, e);
                         self.expect_ty(&v, &returns, &format!("the mocked answer of `{}`", target.name), false);
                         ir::MockResult::Value(v)
                     }
@@ -74,7 +82,7 @@ impl Checker<'_> {
                 ir::TestStmt::Mock { target: target.name.clone(), result }
             }
             T::Send { after, event, payload } => {
-                let v = self.literal(payload);
+                let v = literal(self, payload);
                 if !self.use_decl(event, &[DeclKind::Event]) {
                     return None;
                 }
@@ -105,7 +113,7 @@ impl Checker<'_> {
             T::ExpectCall { action, args, times } => {
                 let known = self.use_decl(action, &[DeclKind::Action, DeclKind::DataSource]);
                 let args = args.as_ref().map(|a| {
-                    let v = self.literal(a);
+                    let v = literal(self, a);
                     if let (true, Some(h), ir::ExprKind::Record(fields)) =
                         (known, self.http.get(&action.name).cloned(), &v.kind)
                     {
@@ -115,6 +123,53 @@ impl Checker<'_> {
                 });
                 // `times` is a literal without sign: the grammar takes no negative count.
                 ir::TestStmt::ExpectCall { action: action.name.clone(), args, times: times.map(|t| t.value) }
+            }
+            T::ExpectSent { channel, template, to, times, binding } => {
+                self.use_decl(channel, &[DeclKind::Channel]);
+                let bind = binding.as_ref().map(|b| {
+                    let ty = super::messages::sent_ty();
+                    self.note_def(&b.name, &ty, b.span);
+                    scope.declare(&b.name, ty, b.span)
+                });
+                ir::TestStmt::ExpectSent {
+                    channel: channel.name.clone(),
+                    template: template.as_ref().map(|t| t.value.clone()),
+                    to: to.as_ref().map(|t| t.value.clone()),
+                    times: times.map(|t| t.value),
+                    bind,
+                }
+            }
+            T::ExpectNoSent { channel, template } => {
+                self.use_decl(channel, &[DeclKind::Channel]);
+                ir::TestStmt::ExpectSent {
+                    channel: channel.name.clone(),
+                    template: template.as_ref().map(|t| t.value.clone()),
+                    to: None,
+                    times: Some(0),
+                    bind: None,
+                }
+            }
+            T::ExpectSuppressed { channel, template, reason } => {
+                self.use_decl(channel, &[DeclKind::Channel]);
+                const REASONS: [&str; 4] = ["no-address", "no-consent", "frequency", "quiet-hours"];
+                if !REASONS.contains(&reason.value.as_str()) {
+                    let suggestion = crate::suggest::nearest(&reason.value, REASONS).map(str::to_string);
+                    let said = Said::new(
+                        reason.span,
+                        format!("\"{}\" is not a reason a message is suppressed for", reason.value),
+                        "not a suppression reason",
+                    )
+                    .help(match suggestion {
+                        Some(s) => format!("did you mean \"{s}\"? The reasons are \"no-address\", \"no-consent\", \"frequency\" and \"quiet-hours\""),
+                        None => "the reasons are \"no-address\", \"no-consent\", \"frequency\" and \"quiet-hours\"".into(),
+                    });
+                    self.report(CheckError::NotAllowed(said));
+                }
+                ir::TestStmt::ExpectSuppressed {
+                    channel: channel.name.clone(),
+                    template: template.as_ref().map(|t| t.value.clone()),
+                    reason: reason.value.clone(),
+                }
             }
             T::ExpectNoCall { action } => {
                 self.use_decl(action, &[DeclKind::Action, DeclKind::DataSource]);

@@ -56,6 +56,7 @@ fn attrs(kind: NodeKind) -> &'static str {
         NodeKind::Call | NodeKind::Fetch => "shape=box, fillcolor=\"#e4effb\"",
         NodeKind::Update => "shape=box, fillcolor=\"#e0f5f3\"",
         NodeKind::Jump => "shape=box, style=\"rounded,filled,dashed\", fillcolor=\"#ffffff\"",
+        NodeKind::Send => "shape=box, style=\"rounded,filled\", fillcolor=\"#fce8f3\"",
     }
 }
 

@@ -48,6 +48,7 @@ fn shape(kind: NodeKind) -> (&'static str, &'static str) {
         NodeKind::Await => ("{{", "}}"),
         NodeKind::Jump => ("[[", "]]"),
         NodeKind::Wait | NodeKind::Call | NodeKind::Fetch | NodeKind::Update => ("(", ")"),
+        NodeKind::Send => (">", "]"),
     }
 }
 

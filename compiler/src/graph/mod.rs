@@ -94,6 +94,7 @@ fn timeout_line(j: &Journey) -> Option<String> {
 fn start_label(j: &Journey) -> String {
     let mut lines = vec![match &j.start {
         Start::Event(e) => format!("start on {e}"),
+        Start::EventForAudience { event, audience } => format!("start on {event}\nfor audience {audience}"),
         Start::AudienceEnters(a) => format!("audience {a} enters"),
         Start::AudienceExits(a) => format!("audience {a} exits"),
         Start::AudienceRead { audience, every: Some(every), at } => {
@@ -174,8 +175,13 @@ impl Builder<'_> {
                 self.connect(open, n);
                 let mut out = Vec::new();
                 for arm in arms {
-                    let mut label = format!("on {}", arm.event);
-                    if let Some(c) = &arm.condition {
+                    let mut label = match &arm.reaction {
+                        // A reaction is labelled by the message it reacts to; its matching
+                        // condition is the engine's, not written by the author.
+                        Some((reaction, send)) => format!("on {reaction} {send}"),
+                        None => format!("on {}", arm.event),
+                    };
+                    if let Some(c) = arm.condition.as_ref().filter(|_| arm.reaction.is_none()) {
                         label = format!("{label} where {}", self.text(c.span));
                     }
                     out.extend(self.stmts(&arm.body, vec![(n, Some(label))]));
@@ -219,6 +225,23 @@ impl Builder<'_> {
                 out
             }
             StmtKind::Call { call, .. } => self.call(call, open),
+            StmtKind::Send(send) => {
+                let mut label = format!("send {} {}", send.channel, self.text(send.template.span));
+                if send.transactional {
+                    label = format!("send transactional {} {}", send.channel, self.text(send.template.span));
+                }
+                let n = self.node(NodeKind::Send, label);
+                self.connect(open, n);
+                let handled = send.on_suppressed.is_some() || send.on_error.is_some();
+                let mut out = vec![(n, handled.then(|| "sent".to_string()))];
+                if let Some(body) = &send.on_suppressed {
+                    out.extend(self.stmts(body, vec![(n, Some("on suppressed".to_string()))]));
+                }
+                if let Some(body) = &send.on_error {
+                    out.extend(self.stmts(body, vec![(n, Some("on error".to_string()))]));
+                }
+                out
+            }
             StmtKind::UpdateProfile(fields) => {
                 let names: Vec<String> = fields.iter().map(|(path, _)| path.join(".")).collect();
                 self.step(NodeKind::Update, format!("update profile\n{}", names.join(", ")), open)

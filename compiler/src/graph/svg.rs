@@ -111,6 +111,7 @@ fn class(kind: NodeKind) -> &'static str {
         NodeKind::Split => "split",
         NodeKind::Cap => "cap",
         NodeKind::Call | NodeKind::Fetch => "call",
+        NodeKind::Send => "send",
         NodeKind::Update => "update",
         NodeKind::Jump => "jump",
         NodeKind::End => "end",
@@ -128,6 +129,7 @@ fn shape(kind: NodeKind, r: &Rect) -> String {
         NodeKind::Call | NodeKind::Fetch => ("#e4effb", "#4a78b0"),
         NodeKind::Update => ("#e0f5f3", "#3a8f86"),
         NodeKind::Jump => ("#ffffff", "#4a78b0"),
+        NodeKind::Send => ("#fce8f3", "#b0487f"),
     };
     match kind {
         NodeKind::Condition | NodeKind::Split | NodeKind::Cap => {

@@ -141,7 +141,44 @@ const repository = {
       inc("action-declaration"),
       inc("journey-declaration"),
       inc("test-declaration"),
+      inc("channel-declaration"),
+      inc("frequency-declaration"),
     ],
+  },
+  "channel-declaration": {
+    name: "meta.declaration.channel.journey",
+    begin: String.raw`${B}(channel)${E}(?:\s+(${ID}))?`,
+    beginCaptures: { 1: cap("storage.type.channel.journey"), 2: cap("entity.name.constant.channel.journey") },
+    end: ITEM_END,
+    patterns: [
+      inc("comments"),
+      {
+        match: String.raw`${B}(deliver)${E}(?:\s+(${ID}))?`,
+        captures: { 1: cap("keyword.other.deliver.journey"), 2: cap("entity.name.function.action.journey") },
+      },
+      {
+        // `opened on E by f`, `clicked on E by f`
+        match: String.raw`${B}(opened|clicked)\s+(on)${E}(?:\s+(${ID}))?(?:\s+(by)${E})?`,
+        captures: {
+          1: cap("keyword.other.$1.journey"),
+          2: cap("keyword.other.on.journey"),
+          3: cap("entity.name.type.event.journey"),
+          4: cap("keyword.other.by.journey"),
+        },
+      },
+      { match: String.raw`${B}(to|consent|quiet|queue|drop)${E}(?!\s*:)`, name: "keyword.other.$1.journey" },
+      inc("braces"),
+      inc("expression"),
+    ],
+  },
+  "frequency-declaration": {
+    match: String.raw`${B}(frequency)${E}(?:\s+(${ID}))?(?:\s+(${DIGITS})(?:\s+(per)${E})?)?`,
+    captures: {
+      1: cap("storage.type.frequency.journey"),
+      2: cap("entity.name.constant.channel.journey"),
+      3: cap("constant.numeric.integer.journey"),
+      4: cap("keyword.other.per.journey"),
+    },
   },
   "schema-declaration": {
     name: "meta.declaration.schema.journey",
@@ -356,6 +393,15 @@ const repository = {
       },
       { match: String.raw`${B}(timezone)${E}${NOKEY}`, captures: { 1: cap("keyword.other.timezone.journey") } },
       {
+        // `start on E for audience A` (a business event)
+        match: String.raw`${B}(for)\s+(audience)${E}(?:\s+(${ID}))?`,
+        captures: {
+          1: cap("keyword.other.for.journey"),
+          2: cap("keyword.other.audience.journey"),
+          3: cap("entity.name.constant.audience.journey"),
+        },
+      },
+      {
         // `active from A to B`
         begin: String.raw`${B}(active)${E}(?:\s+(from)${E})?`,
         beginCaptures: { 1: cap("keyword.other.active.journey"), 2: cap("keyword.other.from.journey") },
@@ -384,13 +430,35 @@ const repository = {
       },
       { match: String.raw`${B}(await)${E}`, captures: { 1: cap("keyword.control.await.journey") } },
       {
-        // a handler: `on timeout { }`, `on error { }`
-        match: String.raw`${B}(on)\s+(timeout|error)${E}`,
+        // `send [transactional] CHANNEL TEMPLATE [with RECORD] [as NAME]`
+        match: String.raw`${B}(send)${E}(?:\s+(transactional)${E})?(?:\s+(${ID}))?`,
+        captures: {
+          1: cap("keyword.control.send.journey"),
+          2: cap("keyword.control.transactional.journey"),
+          3: cap("entity.name.constant.channel.journey"),
+        },
+      },
+      {
+        match: String.raw`(?<=["')}\]\w]\s{0,80})\s(with|as)${E}(?!\s*:)(?:\s+(${ID}))?`,
+        captures: { 1: cap("keyword.control.$1.journey"), 2: cap("entity.name.variable.local.journey") },
+      },
+      {
+        // a reaction arm: `on opened NAME`, `on clicked NAME`
+        match: String.raw`${AT_START}(on)\s+(opened|clicked)${E}(?:\s+(${ID}))?`,
+        captures: {
+          1: cap("keyword.control.on.journey"),
+          2: cap("keyword.control.$2.journey"),
+          3: cap("entity.name.variable.local.journey"),
+        },
+      },
+      {
+        // a handler: `on timeout { }`, `on error { }`, `on suppressed { }`
+        match: String.raw`${B}(on)\s+(timeout|error|suppressed)${E}`,
         captures: { 1: cap("keyword.control.on.journey"), 2: cap("keyword.control.$2.journey") },
       },
       {
         // an await arm: `on E as x where cond -> { }`
-        match: String.raw`${AT_START}(on)${E}(?!\s+(?:timeout|error)${E})(?:\s+(${ID}))?(?:\s+(as)${E}(?:\s+(${ID}))?)?(?:\s+(where)${E})?`,
+        match: String.raw`${AT_START}(on)${E}(?!\s+(?:timeout|error|suppressed|opened|clicked)${E})(?:\s+(${ID}))?(?:\s+(as)${E}(?:\s+(${ID}))?)?(?:\s+(where)${E})?`,
         captures: {
           1: cap("keyword.control.on.journey"),
           2: cap("entity.name.type.event.journey"),
@@ -472,6 +540,16 @@ const repository = {
           4: cap("entity.name.function.journey"),
         },
       },
+      {
+        match: String.raw`${B}(expect)\s+(?:(no)\s+)?(sent|suppressed)${E}(?:\s+(${ID}))?`,
+        captures: {
+          1: cap("keyword.other.expect.journey"),
+          2: cap("keyword.other.no.journey"),
+          3: cap("keyword.other.$3.journey"),
+          4: cap("entity.name.constant.channel.journey"),
+        },
+      },
+      { match: String.raw`${B}(because|to|as)${E}(?!\s*:)`, name: "keyword.other.$1.journey" },
       {
         match: String.raw`${B}(expect)${E}(?:\s+(${ID})(?:\s+(ended|running)${E})?)?`,
         captures: {

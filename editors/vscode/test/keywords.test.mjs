@@ -123,6 +123,21 @@ const USES = {
   integer: at.journey(`if x is «integer» { }`),
   decimal: at.journey(`if x is «decimal» { }`),
   numeric: at.journey(`if x is «numeric» { }`),
+  channel: at.top(`«channel» email { to profile.email  deliver SendEmail }`),
+  frequency: at.top(`«frequency» email 3 per 7d`),
+  consent: at.top(`channel email {\n  «consent» profile.optin == true\n}`),
+  deliver: at.top(`channel email {\n  «deliver» SendEmail\n}`),
+  quiet: at.top(`channel sms {\n  «quiet» 21:00..08:00 queue\n}`),
+  queue: at.top(`channel sms {\n  quiet 21:00..08:00 «queue»\n}`),
+  drop: at.top(`channel sms {\n  quiet 21:00..08:00 «drop»\n}`),
+  opened: at.top(`channel email {\n  «opened» on EmailOpened by messageId\n}`),
+  clicked: at.journey(`await {\n    on «clicked» offer -> { }\n  }`),
+  by: at.top(`channel email {\n  clicked on EmailClicked «by» messageId\n}`),
+  for: at.journey(`start on Restocked «for» audience Subscribers`),
+  transactional: at.journey(`send «transactional» email "receipt"`),
+  suppressed: at.journey(`send email "x" on «suppressed» { }`),
+  sent: at.test(`expect «sent» email "welcome" 1 times`),
+  because: at.test(`expect suppressed email «because» "no-consent"`),
 };
 
 const KEYWORD_SCOPE = /^(keyword\.|storage\.type\.|constant\.language\.|variable\.language\.|support\.type\.primitive\.)/;

@@ -25,6 +25,12 @@ impl F<'_> {
             ItemKind::DataSource(h) | ItemKind::Action(h) => self.http(h, item.span),
             ItemKind::Journey(j) => self.journey(j, item.span),
             ItemKind::Test(t) => self.test(t, item.span),
+            ItemKind::Channel(c) => self.channel(c, item.span),
+            ItemKind::Frequency(fr) => {
+                let c = self.tok(fr.channel.span);
+                let n = self.tok(fr.limit.span);
+                cat(vec![text("frequency "), c, text(" "), n, text(" per "), self.tok(fr.per.span)])
+            }
             ItemKind::Error => self.tok(item.span),
         }
     }
@@ -74,6 +80,39 @@ impl F<'_> {
             out.push(self.lines(open, span.end, clauses));
         }
         cat(out)
+    }
+
+    fn channel(&mut self, c: &crate::ast::ChannelDecl, span: Span) -> Doc {
+        use crate::ast::ChannelClauseKind as C;
+        let name = self.tok(c.name.span);
+        let open = self.brace_after(c.name.span.end);
+        let lines = c
+            .clauses
+            .iter()
+            .map(|cl| {
+                let print = move |f: &mut Self| match &cl.kind {
+                    C::To(e) => cat(vec![text("to "), f.expr(e)]),
+                    C::Consent(e) => cat(vec![text("consent "), f.expr(e)]),
+                    C::Deliver(a) => cat(vec![text("deliver "), f.tok(a.span)]),
+                    C::Quiet { window, queue } => {
+                        let w = f.expr(window);
+                        cat(vec![text("quiet "), w, text(if *queue { " queue" } else { " drop" })])
+                    }
+                    C::Reaction { reaction, event, by } => {
+                        let mut out = vec![text(reaction.word()), text(" on "), f.tok(event.span), text(" by ")];
+                        for (i, p) in by.iter().enumerate() {
+                            if i > 0 {
+                                out.push(text("."));
+                            }
+                            out.push(f.tok(p.span));
+                        }
+                        cat(out)
+                    }
+                };
+                (cl.span, Box::new(print) as LineDoc<Self>)
+            })
+            .collect();
+        cat(vec![text("channel "), name, text(" "), self.lines(open, span.end, lines)])
     }
 
     fn http(&mut self, h: &HttpDecl, span: Span) -> Doc {
@@ -219,6 +258,45 @@ impl F<'_> {
                 cat(out)
             }
             T::ExpectNoCall { action } => cat(vec![text("expect no call "), self.tok(action.span)]),
+            T::ExpectSent { channel, template, to, times, binding } => {
+                let mut out = vec![text("expect sent "), self.tok(channel.span)];
+                if let Some(t) = template {
+                    out.push(text(" "));
+                    out.push(self.tok(t.span));
+                }
+                if let Some(t) = to {
+                    out.push(text(" to "));
+                    out.push(self.tok(t.span));
+                }
+                if let Some(n) = times {
+                    out.push(text(" "));
+                    out.push(self.tok(n.span));
+                    out.push(text(" times"));
+                }
+                if let Some(b) = binding {
+                    out.push(text(" as "));
+                    out.push(self.tok(b.span));
+                }
+                cat(out)
+            }
+            T::ExpectNoSent { channel, template } => {
+                let mut out = vec![text("expect no sent "), self.tok(channel.span)];
+                if let Some(t) = template {
+                    out.push(text(" "));
+                    out.push(self.tok(t.span));
+                }
+                cat(out)
+            }
+            T::ExpectSuppressed { channel, template, reason } => {
+                let mut out = vec![text("expect suppressed "), self.tok(channel.span)];
+                if let Some(t) = template {
+                    out.push(text(" "));
+                    out.push(self.tok(t.span));
+                }
+                out.push(text(" because "));
+                out.push(self.tok(reason.span));
+                cat(out)
+            }
             T::Error => self.tok(s.span),
         }
     }

@@ -35,6 +35,10 @@ impl F<'_> {
             S::Start(rule) => {
                 let rule = match rule {
                     StartRule::Event(e) => self.tok(e.span),
+                    StartRule::EventForAudience { event, audience } => {
+                        let e = self.tok(event.span);
+                        cat(vec![e, text(" for audience "), self.tok(audience.span)])
+                    }
                     StartRule::AudienceEnters(a) | StartRule::AudienceExits(a) => {
                         let word = if matches!(rule, StartRule::AudienceEnters(_)) { "enters" } else { "exits" };
                         let a_doc = self.tok(a.span);
@@ -58,6 +62,7 @@ impl F<'_> {
             S::Reentry(Reentry::Always) => cat(vec![text("reentry "), self.kw(s.span.start, s.span.end, "always")]),
             S::Reentry(Reentry::After(d)) => cat(vec![text("reentry after "), self.tok(d.span)]),
             S::Timezone(z) => cat(vec![text("timezone "), self.tok(z.span)]),
+            S::TimezoneExpr(e) => cat(vec![text("timezone "), self.expr(e)]),
             S::Timeout(d) => cat(vec![text("timeout "), self.tok(d.span)]),
             S::Active { from, to } => {
                 let from = self.expr(from);
@@ -177,8 +182,45 @@ impl F<'_> {
             StmtKind::Jump(j) => cat(vec![text("jump "), self.tok(j.span)]),
             StmtKind::End(None) => text("end"),
             StmtKind::End(Some(l)) => cat(vec![text("end "), self.tok(l.span)]),
+            StmtKind::Send(send) => self.send(send),
             StmtKind::Error => self.tok(s.span),
         }
+    }
+
+    /// `send [transactional] CHANNEL TEMPLATE [with RECORD] [as NAME]`, handlers on their own lines.
+    fn send(&mut self, s: &crate::ast::SendStmt) -> Doc {
+        let mut out = vec![text(if s.transactional { "send transactional " } else { "send " })];
+        out.push(self.tok(s.channel.span));
+        out.push(text(" "));
+        out.push(self.expr(&s.template));
+        let mut prev = s.template.span.end;
+        if let Some(v) = &s.vars {
+            out.push(text(" with "));
+            out.push(self.expr(v));
+            prev = v.span.end;
+        }
+        if let Some(b) = &s.binding {
+            out.push(text(" as "));
+            out.push(self.tok(b.span));
+            prev = b.span.end;
+        }
+        let mut handlers: Vec<(&str, &Block)> = Vec::new();
+        if let Some(b) = &s.on_suppressed {
+            handlers.push(("on suppressed ", b));
+        }
+        if let Some(b) = &s.on_error {
+            handlers.push(("on error ", b));
+        }
+        handlers.sort_by_key(|(_, b)| b.span.start);
+        for (word, b) in handlers {
+            let trail = self.trailing(prev);
+            let lead = self.leading(b.span.start, prev, true);
+            let block = self.block(b);
+            out.push(trail);
+            out.push(nest(2, cat(vec![Hard, lead, text(word), block])));
+            prev = b.span.end;
+        }
+        cat(out)
     }
 
     /// `call A(args)` or `fetch D(args)`, with its handlers on their own lines.
@@ -212,7 +254,12 @@ impl F<'_> {
         let mut lines: Vec<(Span, LineDoc<Self>)> = Vec::new();
         for a in arms {
             let print = move |f: &mut Self| {
-                let mut out = vec![text("on "), f.tok(a.event.span)];
+                let mut out = vec![text("on ")];
+                if let Some(r) = a.reaction {
+                    out.push(text(r.word()));
+                    out.push(text(" "));
+                }
+                out.push(f.tok(a.event.span));
                 if let Some(b) = &a.binding {
                     out.push(text(" as "));
                     out.push(f.tok(b.span));

@@ -45,6 +45,18 @@ impl Lower<'_> {
             Rule::action_decl => self.http(d, HttpKind::Action),
             Rule::journey_decl => self.journey(d),
             Rule::test_decl => self.test(d),
+            Rule::channel_decl => self.channel(d),
+            Rule::frequency_decl => {
+                let mut k = kids(d);
+                match (k.next(), k.next(), k.next()) {
+                    (Some(c), Some(n), Some(per)) => ItemKind::Frequency(crate::ast::FrequencyDecl {
+                        channel: self.ident(&c),
+                        limit: self.int_lit(&n),
+                        per: self.duration_lit(&per),
+                    }),
+                    _ => ItemKind::Error,
+                }
+            }
             _ => ItemKind::Error,
         };
         Item { doc: None, kind, span }
@@ -102,6 +114,63 @@ impl Lower<'_> {
             }
         }
         ItemKind::Event(decl)
+    }
+
+    fn channel(&mut self, d: P) -> ItemKind {
+        use crate::ast::{ChannelClause, ChannelClauseKind as C, ChannelDecl, Reaction};
+        let mut name = None;
+        let mut clauses = Vec::new();
+        let mut prev = None;
+        for c in kids(d) {
+            let span = self.span(&c);
+            let good = c.as_rule() == Rule::channel_clause;
+            match c.as_rule() {
+                Rule::decl_name => name = Some(self.ident(&c)),
+                Rule::channel_clause => {
+                    let Some(inner) = c.into_inner().next() else { continue };
+                    let rule = inner.as_rule();
+                    let kind = match rule {
+                        Rule::channel_to => kids(inner).next().map(|e| C::To(self.expr(e))),
+                        Rule::channel_consent => kids(inner).next().map(|e| C::Consent(self.expr(e))),
+                        Rule::channel_deliver => kids(inner).next().map(|e| C::Deliver(self.ident(&e))),
+                        Rule::channel_quiet => {
+                            let queue = inner.clone().into_inner().any(|x| x.as_rule() == Rule::kw_queue);
+                            kids(inner).next().map(|e| C::Quiet { window: self.expr(e), queue })
+                        }
+                        Rule::channel_reaction => {
+                            let reaction = if inner.clone().into_inner().any(|x| x.as_rule() == Rule::kw_clicked) {
+                                Reaction::Clicked
+                            } else {
+                                Reaction::Opened
+                            };
+                            let mut k = kids(inner);
+                            match (k.next(), k.next()) {
+                                (Some(ev), Some(path)) => Some(C::Reaction {
+                                    reaction,
+                                    event: self.ident(&ev),
+                                    by: kids(path).map(|n| self.ident(&n)).collect(),
+                                }),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    };
+                    if let Some(kind) = kind {
+                        clauses.push(ChannelClause { kind, span });
+                    }
+                }
+                Rule::bad_channel => {
+                    self.report_after(prev, Rule::re_channel, Rule::re_channel, &c);
+                }
+                Rule::missing_close => self.unclosed(Rule::re_channel, &c),
+                _ => {}
+            }
+            prev = good.then_some(span.start);
+        }
+        match name {
+            Some(name) => ItemKind::Channel(ChannelDecl { name, clauses }),
+            None => ItemKind::Error,
+        }
     }
 
     fn http(&mut self, d: P, kind: HttpKind) -> ItemKind {

@@ -77,14 +77,59 @@ impl Lower<'_> {
                 JourneySettingKind::Start(if target.as_rule() == Rule::start_audience {
                     self.start_audience(target)?
                 } else {
-                    StartRule::Event(self.ident(&target))
+                    let event = self.ident(&target);
+                    match k.next().and_then(|f| kids(f).next()) {
+                        Some(a) => StartRule::EventForAudience { event, audience: self.ident(&a) },
+                        None => StartRule::Event(event),
+                    }
                 })
             }
             Rule::reentry_setting => {
                 let v = s.into_inner().find(|c| c.as_rule() != Rule::kw_reentry)?;
                 JourneySettingKind::Reentry(self.reentry(v)?)
             }
-            Rule::timezone_setting => JourneySettingKind::Timezone(self.str_lit(k.next()?)),
+            Rule::timezone_setting => {
+                let v = k.next()?;
+                // A written zone name is plain text, as before zones could be computed: a
+                // string of its own is read as one (and interpolation in it is refused).
+                if v.clone().into_inner().count() == 1
+                    && v.clone().into_inner().next().is_some_and(|p| p.as_rule() == Rule::string)
+                {
+                    let lit = v.into_inner().next()?;
+                    return Some(JourneySetting { kind: JourneySettingKind::Timezone(self.str_lit(lit)), span });
+                }
+                let e = self.expr(v);
+                // `timezone Europe` or `timezone Europe/Paris`: a zone name without its quotes
+                // (a bare name cannot be a zone computed from the profile).
+                if let Some(text) = unquoted_zone(&e).filter(|t| t != "profile") {
+                    let at = e.span;
+                    self.errors.push(crate::SyntaxError {
+                        span: at,
+                        message: format!("expected a string in quotes, found `{text}`"),
+                        expected: vec!["a string".into()],
+                        kind: crate::SyntaxErrorKind::Unquoted,
+                        label: Some("needs quotes".into()),
+                        help: Some(format!("write `\"{text}\"`")),
+                        fix: Some((at, format!("\"{text}\""))),
+                        ..Default::default()
+                    });
+                    return None;
+                }
+                // A plain string is a fixed zone (checked by name); anything else is computed.
+                match &e.kind {
+                    ExprKind::Str(parts) if parts.iter().all(|p| matches!(p, crate::ast::StrPart::Text(_))) => {
+                        let value = parts
+                            .iter()
+                            .map(|p| match p {
+                                crate::ast::StrPart::Text(t) => t.as_str(),
+                                crate::ast::StrPart::Interp(_) => "",
+                            })
+                            .collect();
+                        JourneySettingKind::Timezone(crate::ast::StrLit { value, span: e.span })
+                    }
+                    _ => JourneySettingKind::TimezoneExpr(e),
+                }
+            }
             Rule::timeout_setting => JourneySettingKind::Timeout(self.duration_lit(&k.next()?)),
             Rule::active_setting => {
                 let from = self.expr(k.next()?);
@@ -168,6 +213,7 @@ impl Lower<'_> {
 
     fn stmt_kind(&mut self, s: P) -> Option<StmtKind> {
         let rule = s.as_rule();
+        let s_all = s.clone();
         let mut k = kids(s);
         Some(match rule {
             Rule::let_stmt => {
@@ -240,6 +286,7 @@ impl Lower<'_> {
             }
             Rule::jump_stmt => StmtKind::Jump(self.ident(&k.next()?)),
             Rule::end_stmt => StmtKind::End(k.next().map(|l| self.str_lit(l))),
+            Rule::send_stmt => self.send_stmt(s_all),
             _ => return None,
         })
     }
@@ -255,8 +302,16 @@ impl Lower<'_> {
                     let mut condition = None;
                     let mut event = None;
                     let mut block = None;
+                    let mut reaction = None;
                     for part in kids(c) {
                         match part.as_rule() {
+                            Rule::reaction => {
+                                reaction = Some(if part.into_inner().any(|x| x.as_rule() == Rule::kw_clicked) {
+                                    crate::ast::Reaction::Clicked
+                                } else {
+                                    crate::ast::Reaction::Opened
+                                })
+                            }
                             Rule::ident => event = Some(self.ident(&part)),
                             Rule::arm_as => binding = kids(part).next().map(|n| self.ident(&n)),
                             Rule::arm_where => condition = kids(part).next().map(|e| self.expr(e)),
@@ -266,7 +321,7 @@ impl Lower<'_> {
                     }
                     if let Some(event) = event {
                         let block = block.unwrap_or(Block { stmts: Vec::new(), span });
-                        arms.push(AwaitArm { event, binding, condition, block, span });
+                        arms.push(AwaitArm { event, reaction, binding, condition, block, span });
                     }
                 }
                 Rule::after_arm => {
@@ -286,6 +341,53 @@ impl Lower<'_> {
             }
         }
         StmtKind::Await { arms, after }
+    }
+
+    fn send_stmt(&mut self, p: P) -> StmtKind {
+        let mut transactional = false;
+        let mut channel = None;
+        let mut template = None;
+        let mut vars = None;
+        let mut binding = None;
+        let mut on_suppressed = None;
+        let mut on_error = None;
+        let span = self.span(&p);
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::kw_transactional => transactional = true,
+                Rule::ident => channel = Some(self.ident(&c)),
+                Rule::expr => template = Some(self.expr(c)),
+                Rule::send_with => vars = kids(c).next().map(|e| self.expr(e)),
+                Rule::send_as => binding = kids(c).next().map(|n| self.ident(&n)),
+                Rule::send_handler => {
+                    let hspan = self.span(&c);
+                    let mut it = c.into_inner().filter(|x| x.as_rule() != Rule::kw_on);
+                    let which = it.next().map(|w| w.as_rule());
+                    let block = self.opt_block(it.next());
+                    let suppressed = which == Some(Rule::kw_suppressed);
+                    let slot = if suppressed { &mut on_suppressed } else { &mut on_error };
+                    if slot.is_some() {
+                        let word = if suppressed { "suppressed" } else { "error" };
+                        self.error(hspan, format!("duplicate `on {word}` handler"));
+                    } else {
+                        *slot = Some(block);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let channel =
+            channel.unwrap_or(crate::ast::Ident { name: String::new(), span: Span::new(span.start, span.start) });
+        let template = template.unwrap_or(Expr { kind: ExprKind::Error, span });
+        StmtKind::Send(crate::ast::SendStmt {
+            transactional,
+            channel,
+            template,
+            vars,
+            binding,
+            on_suppressed,
+            on_error,
+        })
     }
 
     fn split_branch(&mut self, p: P) -> Option<SplitBranch> {
@@ -365,5 +467,16 @@ impl Lower<'_> {
             Rule::kw_always => Reentry::Always,
             _ => Reentry::After(self.duration_lit(&kids(p).next()?)),
         })
+    }
+}
+
+/// The text of a zone name written without quotes: a bare name, or names joined by `/`.
+fn unquoted_zone(e: &Expr) -> Option<String> {
+    match &e.kind {
+        ExprKind::Name(n) => Some(n.name.clone()),
+        ExprKind::Binary { op: crate::ast::BinaryOp::Div, lhs, rhs, .. } => {
+            Some(format!("{}/{}", unquoted_zone(lhs)?, unquoted_zone(rhs)?))
+        }
+        _ => None,
     }
 }

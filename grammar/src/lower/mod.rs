@@ -279,6 +279,21 @@ pub(crate) fn is_token(r: Rule) -> bool {
             | kw_numeric
             | kw_list
             | kw_map
+            | kw_channel
+            | kw_frequency
+            | kw_consent
+            | kw_deliver
+            | kw_quiet
+            | kw_queue
+            | kw_drop
+            | kw_opened
+            | kw_clicked
+            | kw_by
+            | kw_for
+            | kw_transactional
+            | kw_suppressed
+            | kw_sent
+            | kw_because
     )
 }
 

@@ -86,6 +86,9 @@ impl Lower<'_> {
             Rule::t_expect => {
                 let e = k.next()?;
                 let erule = e.as_rule();
+                if matches!(erule, Rule::expect_sent | Rule::expect_no_sent | Rule::expect_suppressed) {
+                    return self.expect_message(e);
+                }
                 let mut parts = e.into_inner().filter(|c| !matches!(c.as_rule(), Rule::kw_no | Rule::kw_call));
                 match erule {
                     Rule::expect_no_call => TestStmtKind::ExpectNoCall { action: self.ident(&parts.next()?) },
@@ -119,6 +122,35 @@ impl Lower<'_> {
     }
 
     /// A `record_lit` pair as an expression.
+    /// `expect sent ...`, `expect no sent ...`, `expect suppressed ... because "..."`.
+    fn expect_message(&mut self, e: P) -> Option<TestStmtKind> {
+        let rule = e.as_rule();
+        let mut channel = None;
+        let mut strings = Vec::new();
+        let mut to = None;
+        let mut times = None;
+        let mut binding = None;
+        for c in kids(e) {
+            match c.as_rule() {
+                Rule::ident => channel = Some(self.ident(&c)),
+                Rule::string => strings.push(self.str_lit(c)),
+                Rule::expect_to => to = kids(c).next().map(|s| self.str_lit(s)),
+                Rule::expect_times => times = kids(c).next().map(|n| self.int_lit(&n)),
+                Rule::expect_as => binding = kids(c).next().map(|n| self.ident(&n)),
+                _ => {}
+            }
+        }
+        let channel = channel?;
+        Some(match rule {
+            Rule::expect_sent => TestStmtKind::ExpectSent { channel, template: strings.pop(), to, times, binding },
+            Rule::expect_no_sent => TestStmtKind::ExpectNoSent { channel, template: strings.pop() },
+            _ => {
+                let reason = strings.pop()?;
+                TestStmtKind::ExpectSuppressed { channel, template: strings.pop(), reason }
+            }
+        })
+    }
+
     pub(crate) fn record_expr(&mut self, p: P) -> crate::ast::Expr {
         let span = self.span(&p);
         crate::ast::Expr { kind: crate::ast::ExprKind::Record(self.record(p)), span }

@@ -56,6 +56,8 @@ pub struct Stored {
     pub audiences: Vec<(String, String)>,
     /// The report so far.
     pub report: Option<Report>,
+    /// Frequency windows and the messages of live instances.
+    pub messages: Option<super::messages::MessageState>,
 }
 
 impl Stored {
@@ -215,10 +217,16 @@ impl Engine {
             e.instances.insert(inst.id, inst);
         }
         for c in stored.pending {
-            if e.instances.get(&c.instance).is_some_and(|i| matches!(i.waiting, Waiting::Call { .. })) {
+            if e.instances
+                .get(&c.instance)
+                .is_some_and(|i| matches!(i.waiting, Waiting::Call { .. } | Waiting::Send { .. }))
+            {
                 e.pending.insert(c.instance, c.clone());
                 e.calls_out.push(c);
             }
+        }
+        if let Some(m) = stored.messages {
+            e.msgs = m;
         }
         e.changes = Changes::default();
         e

@@ -29,6 +29,11 @@ pub enum Waiting {
         /// Index into the journey's calls.
         index: u32,
     },
+    /// A message's deliver call in flight (a send queued by quiet hours waits as a `Timer`).
+    Send {
+        /// Index into the journey's sends.
+        index: u32,
+    },
 }
 
 /// One profile's run through one journey.

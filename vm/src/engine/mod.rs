@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod durable;
 pub mod instance;
+pub mod messages;
 pub mod report;
 pub(crate) mod tables;
 
@@ -280,6 +281,12 @@ pub struct Engine {
     /// The branch an instance took at the node it is at (instance, branch), named on the step
     /// event when it leaves the node; branches are taken without a suspension in between.
     taken: Option<(InstanceId, u32)>,
+    /// Frequency windows and the messages of live instances (durable).
+    msgs: messages::MessageState,
+    /// Every message (with `keep_paths`), for `expect sent` and `journey run`.
+    message_log: Vec<messages::MessageRecord>,
+    /// The outcome and message id of the send an instance is leaving, for its step event.
+    send_outcomes: HashMap<InstanceId, (String, String), IdHash>,
 }
 
 /// Hashing of profile keys: keyed per process (keys come from outside), and fast.
@@ -366,6 +373,9 @@ impl Engine {
             open: vec![true; image.program.journeys.len()],
             reads: HashMap::new(),
             taken: None,
+            msgs: messages::MessageState::default(),
+            message_log: Vec::new(),
+            send_outcomes: HashMap::default(),
             image,
         };
         // The first read is the first such time at or after the journey goes live.
@@ -628,6 +638,28 @@ impl Engine {
             Payload::Read(v) => v,
         };
         let key = match to {
+            To::Key if self.is_business(name) => {
+                // A business event: its keyed profile (if any) gets it as any event, then each
+                // member of the audience starts the journeys on it.
+                let image = self.image.clone();
+                let decl = &image.program.events[ei as usize];
+                if let Some(w) = decl.when {
+                    if !self.event_chunk(decl, w, value, self.now_ms).truthy() {
+                        self.report.filtered += 1;
+                        return Ok(Delivery::Filtered);
+                    }
+                }
+                if decl.key.is_some() {
+                    if let Ok(Some(key)) = self.event_key(ei, value, self.now_ms, false) {
+                        let key = self.slots.key(&key).cloned().unwrap_or(key);
+                        self.handle(ei, key, value);
+                    }
+                } else {
+                    self.report.events += 1;
+                }
+                self.business(name, value);
+                return Ok(Delivery::Handled);
+            }
             To::Key => {
                 let routed = self.event_key(ei, value, self.now_ms, true);
                 self.count_route(&routed);
@@ -770,6 +802,11 @@ impl Engine {
         let image = self.image.clone();
         let Some(inst) = self.instances.get(&id) else { return };
         let journey = &image.program.journeys[inst.journey as usize];
+        let j = inst.journey;
+        if !image.program.channels.is_empty() {
+            self.count_reaction(id, j, event, payload);
+        }
+        let Some(inst) = self.instances.get(&id) else { return };
         if let Waiting::Await { index, .. } = inst.waiting {
             let a = &journey.awaits[index as usize];
             for (k, arm) in a.arms.iter().enumerate().filter(|(_, arm)| arm.event == event) {
@@ -796,11 +833,17 @@ impl Engine {
     }
 
     fn eval_in(&mut self, inst: &mut Instance, journey: &JourneyCode, addr: u32) -> Value {
+        // Times of day in a condition or duration are read in the profile's zone too.
+        let tz = self.zone_of(inst);
+        self.eval_with_tz(inst, journey, addr, tz)
+    }
+
+    fn eval_with_tz(&mut self, inst: &mut Instance, journey: &JourneyCode, addr: u32, tz: jiff::tz::TimeZone) -> Value {
         let profile = self.profiles.get(&inst.profile).cloned().unwrap_or(Value::Null);
         let audiences = &self.audiences;
         let key = inst.profile.clone();
         let member = move |a: &str| audiences.get(a).is_some_and(|m| m.contains(&key));
-        let ctx = EvalContext::new(clock::ts(self.now_ms), self.tz[inst.journey as usize].clone())
+        let ctx = EvalContext::new(clock::ts(self.now_ms), tz)
             .with_seed(instance_seed(self.options.seed, inst))
             .with_audiences(&member);
         let secrets = &self.secrets;
@@ -885,6 +928,29 @@ impl Engine {
     pub fn complete_call(&mut self, id: InstanceId, outcome: CallOutcome) {
         let image = self.image.clone();
         let Some(inst) = self.instances.get_mut(&id) else { return };
+        if let Waiting::Send { index } = inst.waiting {
+            self.pending.remove(&id);
+            let Some(mut inst) = self.instances.remove(&id) else { return };
+            let (delivered, error) = match outcome {
+                CallOutcome::Ok(_) => (true, None),
+                CallOutcome::Timeout(why) => (false, Some(format!("timed out: {why}"))),
+                CallOutcome::Error(why) => (false, Some(why)),
+            };
+            if !delivered {
+                let target = image.program.http[image.program.channels
+                    [image.program.journeys[inst.journey as usize].sends[index as usize].channel as usize]
+                    .deliver as usize]
+                    .name
+                    .clone();
+                *self.report.call_errors.entry(target).or_default() += 1;
+            }
+            let next = self.send_done(&mut inst, index, delivered);
+            self.instances.insert(id, inst);
+            return match next {
+                Some(pc) => self.resume(id, Some(pc)),
+                None => self.finish(id, Outcome::Error, error),
+            };
+        }
         let Waiting::Call { index } = inst.waiting else { return };
         self.pending.remove(&id);
         let journey = &image.program.journeys[inst.journey as usize];
@@ -938,12 +1004,14 @@ impl Engine {
         // Read again after anything that may change it (an update, a jump that runs another
         // journey).
         let mut profile = self.profiles.get(&inst.profile).cloned().unwrap_or(Value::Null);
+        // The profile's time zone, when the journey computes one (read again after an update).
+        let mut tz = self.zone_of(&mut inst);
         loop {
             let stop = {
                 let audiences = &self.audiences;
                 let key = inst.profile.clone();
                 let member = move |a: &str| audiences.get(a).is_some_and(|m| m.contains(&key));
-                let ctx = EvalContext::new(clock::ts(self.now_ms), self.tz[j].clone())
+                let ctx = EvalContext::new(clock::ts(self.now_ms), tz.clone())
                     .with_seed(instance_seed(self.options.seed, &inst).wrapping_mul(0x9E37_79B9) ^ u64::from(inst.pc))
                     .with_audiences(&member);
                 let secrets = &self.secrets;
@@ -973,7 +1041,7 @@ impl Engine {
                     }
                 }
                 Stop::WaitUntil(v) => {
-                    if let Some(due) = clock::until(&v, self.now_ms, &self.tz[j]) {
+                    if let Some(due) = clock::until(&v, self.now_ms, &tz) {
                         if due > self.now_ms {
                             return self.suspend(inst, Waiting::Timer { due });
                         }
@@ -1061,6 +1129,19 @@ impl Engine {
                     }
                     profile = p.clone();
                     self.profiles.insert(inst.profile.clone(), p);
+                    if journey.timezone_expr.is_some() {
+                        tz = self.zone_of(&mut inst);
+                    }
+                }
+                Stop::Send(i) => {
+                    let at = self.stack.len().saturating_sub(4);
+                    let mut v = self.stack.split_off(at).into_iter();
+                    let mut next = || v.next().unwrap_or_default();
+                    let values = [next(), next(), next(), next()];
+                    match self.send(inst, journey, i, values, &tz) {
+                        Some(back) => inst = back,
+                        None => return,
+                    }
                 }
                 Stop::JumpJourney(n) => {
                     let name = image.name(n).clone();
@@ -1157,7 +1238,16 @@ impl Engine {
                 arm: taken.and_then(|k| {
                     report::branch_names(journey, inst.node).and_then(|(_, names)| names.into_iter().nth(k as usize))
                 }),
+                send: None,
+                message: None,
             });
+        }
+        // A send's outcome goes on the step event that leaves its node.
+        if let Some((outcome, id)) = self.send_outcomes.remove(&inst.id) {
+            if let Some(step) = self.steps.last_mut().filter(|s| s.instance == inst.id && s.node == inst.node) {
+                step.send = Some(outcome);
+                step.message = Some(id);
+            }
         }
     }
 
@@ -1177,6 +1267,7 @@ impl Engine {
             self.changes.instances.insert(id);
         }
         self.pending.remove(&id);
+        self.msgs.live.remove(&id);
         let left = match outcome {
             Outcome::Exited | Outcome::TimedOut | Outcome::Stopped => NodeOutcome::Exited,
             Outcome::Error => NodeOutcome::Failed,

@@ -96,6 +96,34 @@ impl HourCounts {
     }
 }
 
+/// What happened to the messages of one `send` node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendCounts {
+    /// Delivered (the deliver action answered).
+    pub sent: u64,
+    /// Held by a `queue` quiet window (each time a message waited for one).
+    pub queued: u64,
+    /// Not sent, by reason (`no-address`, `no-consent`, `frequency`, `quiet-hours`).
+    pub suppressed: BTreeMap<String, u64>,
+    /// The deliver action failed.
+    pub failed: u64,
+    /// Distinct messages opened.
+    pub opened: u64,
+    /// Distinct messages clicked.
+    pub clicked: u64,
+}
+
+impl SendCounts {
+    fn absorb(&mut self, o: &SendCounts) {
+        self.sent += o.sent;
+        self.queued += o.queued;
+        add_counts(&mut self.suppressed, &o.suppressed);
+        self.failed += o.failed;
+        self.opened += o.opened;
+        self.clicked += o.clicked;
+    }
+}
+
 /// One journey's report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct JourneyReport {
@@ -116,6 +144,9 @@ pub struct JourneyReport {
     /// The same counts per hour, for the last [`HOURS_KEPT`] hours (oldest first).
     #[serde(default)]
     pub hours: VecDeque<HourCounts>,
+    /// Per `send` node (by node id): its messages.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sends: BTreeMap<u32, SendCounts>,
 }
 
 /// The whole run's report.
@@ -186,7 +217,14 @@ impl JourneyReport {
     /// label and source line, with its arms or handlers by name; the experiments (splits whose
     /// arms all have labels); and `window`, the counts since `since_ms` up to `now_ms`.
     pub fn to_json(&self, code: &JourneyCode, now_ms: i64, since_ms: i64) -> Json {
-        let nodes: Vec<Json> = self.nodes.iter().enumerate().map(|(i, c)| node_json(code, i, c, true)).collect();
+        let mut nodes: Vec<Json> = self.nodes.iter().enumerate().map(|(i, c)| node_json(code, i, c, true)).collect();
+        // A `send` node's messages (all time): sent, queued, suppressed by reason, failed, reactions.
+        for (i, v) in nodes.iter_mut().enumerate() {
+            if code.nodes.get(i).is_some_and(|n| n.kind == NodeKind::Send) {
+                let m = self.sends.get(&(i as u32)).cloned().unwrap_or_default();
+                v["messages"] = serde_json::to_value(m).unwrap_or_default();
+            }
+        }
         let window = match self.since(since_ms, now_ms) {
             Some(w) => {
                 let nodes: Vec<Json> = w.nodes.iter().enumerate().map(|(i, c)| node_json(code, i, c, false)).collect();
@@ -333,6 +371,9 @@ impl Report {
             while mine.hours.len() > HOURS_KEPT {
                 mine.hours.pop_front();
             }
+            for (node, t) in &theirs.sends {
+                mine.sends.entry(*node).or_default().absorb(t);
+            }
         }
     }
 }
@@ -370,4 +411,10 @@ pub struct StepEvent {
     /// outcome (`ok`, `timeout`, `error`); absent for other nodes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arm: Option<String>,
+    /// At a `send` node: `sent`, `queued`, `suppressed:REASON` or `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send: Option<String>,
+    /// At a `send` node: the message id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }

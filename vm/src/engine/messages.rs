@@ -1,0 +1,430 @@
+//! Messages: the checks of a `send` (address, consent, frequency, quiet hours), the deliver
+//! call, the message log, the per-profile frequency state and reactions.
+//!
+//! A queued send is an ordinary timer wait: the instance waits (`Waiting::Timer`) until its
+//! quiet window ends, then runs the send's statement again from `retry`, checks included. The
+//! state that must outlive a restart is [`MessageState`] (serde), kept beside the engine's other
+//! stored state.
+
+use super::instance::{Instance, InstanceId, Waiting};
+use super::report::SendCounts;
+use super::{clock, CallRequest, Engine};
+use crate::value::{Record, Value};
+use arcstr::ArcStr;
+use journey_bytecode::{JourneyCode, SendCode};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The reasons a message is suppressed, in the order the checks run.
+pub const REASONS: [&str; 4] = ["no-address", "no-consent", "frequency", "quiet-hours"];
+
+/// A marketing message counted by frequency rules (sent, or being delivered).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counted {
+    /// When it went out (epoch ms).
+    pub at_ms: i64,
+    /// Its channel (index into the program's channels).
+    pub channel: u32,
+    /// Its message id (to take it back out when delivery fails).
+    pub id: ArcStr,
+}
+
+/// A message a live instance sent, for its reactions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveMessage {
+    /// Its id.
+    pub id: ArcStr,
+    /// The send node.
+    pub node: u32,
+    /// Whether an open was counted.
+    pub opened: bool,
+    /// Whether a click was counted.
+    pub clicked: bool,
+}
+
+/// The message state that is part of the engine's durable state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MessageState {
+    /// Per profile: its marketing messages within the longest frequency window (older ones are
+    /// dropped, so a profile that got one email a year ago costs nothing today).
+    pub recent: HashMap<ArcStr, Vec<Counted>>,
+    /// Per live instance: the messages it sent (reactions count while it runs).
+    pub live: HashMap<InstanceId, Vec<LiveMessage>>,
+}
+
+/// One message, as `journey test` and `journey run` list them (with `keep_paths`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageRecord {
+    /// Its id (the deliver call's idempotency key).
+    pub id: String,
+    /// The instance that sent it.
+    #[serde(skip)]
+    pub instance: InstanceId,
+    /// The profile.
+    pub profile: String,
+    /// The journey.
+    pub journey: String,
+    /// The send node.
+    pub node: u32,
+    /// The channel.
+    pub channel: String,
+    /// The template.
+    pub template: String,
+    /// The address (null when there was none).
+    pub to: Option<String>,
+    /// `marketing` or `transactional`.
+    pub category: &'static str,
+    /// `sent`, `queued`, `suppressed:REASON`, `failed`, or `sending` while delivered.
+    pub outcome: String,
+    /// When (epoch ms).
+    pub at_ms: i64,
+}
+
+/// What the checks decided.
+enum Check {
+    Pass,
+    Suppressed(&'static str),
+    Queue(i64),
+}
+
+/// The message id of an instance's send node: unique and stable. It is made from what the
+/// instance is (profile, journey, entry time) and the node, not from the instance's number, so a
+/// replay, a restart or another split of the profiles between engines gives the same id.
+pub fn message_id(inst: &Instance, journey: &str, node: u32) -> String {
+    let h = format!("{}\0{journey}\0{}\0{node}", inst.profile, inst.entered_ms)
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("msg-{h:016x}")
+}
+
+impl Engine {
+    /// The message state to store (see [`MessageState`]).
+    pub fn message_state(&self) -> &MessageState {
+        &self.msgs
+    }
+
+    /// Every message so far, in order (with `keep_paths`).
+    pub fn message_log(&self) -> &[MessageRecord] {
+        &self.message_log
+    }
+
+    /// The longest frequency window (ms), 0 without rules.
+    fn longest_window(&self) -> i64 {
+        self.image.program.frequencies.iter().map(|f| f.window_ms).max().unwrap_or(0)
+    }
+
+    /// The counts of a send node.
+    fn send_counts(&mut self, journey: u16, node: u32) -> &mut SendCounts {
+        self.report.journeys[journey as usize].sends.entry(node).or_default()
+    }
+
+    /// The time zone an instance reads times of day in: its journey's computed `timezone`
+    /// when it names a known zone, else the journey's (the project's default, or UTC).
+    pub(crate) fn zone_of(&mut self, inst: &mut Instance) -> jiff::tz::TimeZone {
+        let image = self.image.clone();
+        let journey = &image.program.journeys[inst.journey as usize];
+        let fallback = self.tz[inst.journey as usize].clone();
+        let Some(addr) = journey.timezone_expr else { return fallback.clone() };
+        match self.eval_with_tz(inst, journey, addr, fallback.clone()) {
+            Value::Str(name) => crate::library::date::zone(&name).unwrap_or(fallback),
+            _ => fallback,
+        }
+    }
+
+    fn check(
+        &mut self,
+        inst: &Instance,
+        send: &SendCode,
+        to: &Value,
+        consent: &Value,
+        tz: &jiff::tz::TimeZone,
+    ) -> Check {
+        let addressed = matches!(to, Value::Str(s) if !s.is_empty());
+        if !addressed {
+            return Check::Suppressed("no-address");
+        }
+        if send.transactional {
+            return Check::Pass;
+        }
+        if *consent != Value::Bool(true) {
+            return Check::Suppressed("no-consent");
+        }
+        let now = self.now_ms;
+        let longest = self.longest_window();
+        if let Some(list) = self.msgs.recent.get_mut(&inst.profile) {
+            list.retain(|m| m.at_ms > now - longest);
+            let list = &*list;
+            let full = self.image.program.frequencies.iter().any(|f| {
+                let applies = f.channel.is_none_or(|c| c == send.channel);
+                let n = list
+                    .iter()
+                    .filter(|m| f.channel.is_none_or(|c| c == m.channel) && m.at_ms > now - f.window_ms)
+                    .count() as i64;
+                applies && n >= f.limit
+            });
+            if full {
+                return Check::Suppressed("frequency");
+            }
+        }
+        let channel = &self.image.program.channels[send.channel as usize];
+        if let Some(q) = channel.quiet {
+            let local = tz.to_datetime(clock::ts(now)).time();
+            let t = i64::from(local.hour()) * 3_600_000
+                + i64::from(local.minute()) * 60_000
+                + i64::from(local.second()) * 1_000
+                + i64::from(local.subsec_nanosecond()) / 1_000_000;
+            let inside =
+                if q.from_ms < q.to_ms { q.from_ms <= t && t < q.to_ms } else { t >= q.from_ms || t < q.to_ms };
+            if inside {
+                if !q.queue {
+                    return Check::Suppressed("quiet-hours");
+                }
+                let secs = q.to_ms / 1_000;
+                let end = jiff::civil::Time::new((secs / 3600) as i8, ((secs / 60) % 60) as i8, (secs % 60) as i8, 0)
+                    .unwrap_or(jiff::civil::Time::midnight());
+                let due = clock::until(&Value::Time(end), now, tz).unwrap_or(now + 60_000);
+                // Never queue for no time (a window's end repeated by a clock change).
+                return Check::Queue(due.max(now + 1));
+            }
+        }
+        Check::Pass
+    }
+
+    /// Runs `send` for an instance stopped at it, with its values popped. Returns the instance
+    /// when it goes on at once (its pc set), or `None` when it now waits (queued or delivering).
+    pub(crate) fn send(
+        &mut self,
+        mut inst: Instance,
+        journey: &JourneyCode,
+        index: u32,
+        values: [Value; 4],
+        tz: &jiff::tz::TimeZone,
+    ) -> Option<Instance> {
+        let [template, vars, to, consent] = values;
+        let send = &journey.sends[index as usize];
+        let id = message_id(&inst, &journey.name, send.node);
+        let channel_name = self.image.program.channels[send.channel as usize].name.clone();
+        let category = if send.transactional { "transactional" } else { "marketing" };
+        let record = |outcome: String, now: i64| MessageRecord {
+            id: id.clone(),
+            instance: inst.id,
+            profile: inst.profile.to_string(),
+            journey: journey.name.clone(),
+            node: send.node,
+            channel: channel_name.clone(),
+            template: template.as_str().map(str::to_string).unwrap_or_default(),
+            to: to.as_str().map(str::to_string),
+            category,
+            outcome,
+            at_ms: now,
+        };
+        match self.check(&inst, send, &to, &consent, tz) {
+            Check::Queue(due) => {
+                self.send_counts(inst.journey, send.node).queued += 1;
+                if self.options.keep_paths {
+                    self.message_log.push(record("queued".into(), self.now_ms));
+                }
+                self.send_step(&inst, "queued", &id);
+                inst.pc = send.retry;
+                self.suspend(inst, Waiting::Timer { due });
+                None
+            }
+            Check::Suppressed(reason) => {
+                *self.send_counts(inst.journey, send.node).suppressed.entry(reason.to_string()).or_default() += 1;
+                let outcome = format!("suppressed:{reason}");
+                if self.options.keep_paths {
+                    self.message_log.push(record(outcome.clone(), self.now_ms));
+                }
+                self.send_outcomes.insert(inst.id, (outcome, id));
+                if let Some(s) = send.slot {
+                    inst.locals_mut()[s as usize] = Value::Null;
+                }
+                match send.on_suppressed {
+                    Some(pc) => {
+                        if let Some(s) = send.reason_slot {
+                            inst.locals_mut()[s as usize] = Value::str(reason);
+                        }
+                        inst.pc = pc;
+                    }
+                    None => inst.pc = send.next,
+                }
+                Some(inst)
+            }
+            Check::Pass => {
+                let channel = &self.image.program.channels[send.channel as usize];
+                let http = &self.image.program.http[channel.deliver as usize];
+                let args: Vec<Value> = http
+                    .params
+                    .iter()
+                    .map(|(p, _)| match p.as_str() {
+                        "to" => to.clone(),
+                        "template" => template.clone(),
+                        "vars" => vars.clone(),
+                        "messageId" => Value::str(id.as_str()),
+                        "channel" => Value::str(channel_name.as_str()),
+                        "journey" => Value::str(journey.name.as_str()),
+                        "category" => Value::str(category),
+                        _ => Value::Null,
+                    })
+                    .collect();
+                super::count(&mut self.report.calls, &http.name);
+                let req = CallRequest {
+                    instance: inst.id,
+                    journey: journey.name.clone(),
+                    profile: inst.profile.clone(),
+                    http: channel.deliver,
+                    target: http.name.clone(),
+                    args,
+                    idempotency_key: id.clone(),
+                    at_ms: self.now_ms,
+                };
+                if !send.transactional {
+                    // Counted from now: a message being delivered takes its place in every
+                    // window, so that no other send can pass the rule meanwhile.
+                    let counted = Counted { at_ms: self.now_ms, channel: send.channel, id: ArcStr::from(id.as_str()) };
+                    self.msgs.recent.entry(inst.profile.clone()).or_default().push(counted);
+                }
+                if self.options.keep_paths {
+                    self.message_log.push(record("sending".into(), self.now_ms));
+                    self.call_log.push(req.clone());
+                }
+                self.pending.insert(inst.id, req.clone());
+                self.calls_out.push(req);
+                self.suspend(inst, Waiting::Send { index });
+                None
+            }
+        }
+    }
+
+    /// A send's deliver call answered: `Ok(())` when delivered, else why it failed. Returns
+    /// where the instance goes on, or `None` when it ends `error`.
+    pub(crate) fn send_done(&mut self, inst: &mut Instance, index: u32, delivered: bool) -> Option<u32> {
+        let image = self.image.clone();
+        let journey = &image.program.journeys[inst.journey as usize];
+        let send = &journey.sends[index as usize];
+        let id = message_id(inst, &journey.name, send.node);
+        let outcome = if delivered { "sent" } else { "failed" };
+        if let Some(r) = self.message_log.iter_mut().rev().find(|r| r.id == id && r.outcome == "sending") {
+            r.outcome = outcome.into();
+        }
+        self.send_outcomes.insert(inst.id, (outcome.into(), id.clone()));
+        let counts = self.send_counts(inst.journey, send.node);
+        if delivered {
+            counts.sent += 1;
+            if let Some(s) = send.slot {
+                let mut r = Record::new();
+                r.insert("id", Value::str(id.as_str()));
+                r.insert("sentAt", Value::datetime(clock::ts(self.now_ms), 0));
+                inst.locals_mut()[s as usize] = Value::record(r);
+            }
+            self.msgs.live.entry(inst.id).or_default().push(LiveMessage {
+                id: ArcStr::from(id.as_str()),
+                node: send.node,
+                opened: false,
+                clicked: false,
+            });
+            Some(send.next)
+        } else {
+            counts.failed += 1;
+            // A failed message was not sent: it leaves the frequency windows.
+            if let Some(list) = self.msgs.recent.get_mut(&inst.profile) {
+                list.retain(|m| m.id.as_str() != id);
+            }
+            if let Some(s) = send.slot {
+                inst.locals_mut()[s as usize] = Value::Null;
+            }
+            send.on_error
+        }
+    }
+
+    /// Counts a reaction event reaching a live instance: an open or click of a message it sent
+    /// (each message counted once). A reaction to a message it did not send counts nothing.
+    pub(crate) fn count_reaction(&mut self, id: InstanceId, journey: u16, event: &str, payload: &Value) {
+        let image = self.image.clone();
+        for c in &image.program.channels {
+            for (opened, r) in [(true, &c.opened), (false, &c.clicked)] {
+                let Some(r) = r.as_ref().filter(|r| r.event == event) else { continue };
+                let value = super::at_path(payload, &r.by);
+                let Some(msg_id) = value.as_str() else { continue };
+                let Some(list) = self.msgs.live.get_mut(&id) else { return };
+                let Some(m) = list.iter_mut().find(|m| m.id.as_str() == msg_id) else { continue };
+                let first = if opened {
+                    !std::mem::replace(&mut m.opened, true)
+                } else {
+                    !std::mem::replace(&mut m.clicked, true)
+                };
+                let node = m.node;
+                if first {
+                    let counts = self.send_counts(journey, node);
+                    if opened {
+                        counts.opened += 1;
+                    } else {
+                        counts.clicked += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A step event for a send that does not leave its node (a queued one).
+    fn send_step(&mut self, inst: &Instance, outcome: &str, id: &str) {
+        if !self.options.step_events {
+            return;
+        }
+        let journey = &self.image.program.journeys[inst.journey as usize];
+        if let Some(node) = journey.nodes.get(inst.node as usize) {
+            self.steps.push(super::report::StepEvent {
+                time: clock::rfc3339(self.now_ms),
+                journey: journey.name.clone(),
+                version: inst.version,
+                instance: inst.id,
+                profile: inst.profile.to_string(),
+                node: inst.node,
+                kind: node.kind,
+                outcome: super::report::NodeOutcome::Passed,
+                duration_ms: self.now_ms - inst.node_ms,
+                error: None,
+                arm: None,
+                send: Some(outcome.to_string()),
+                message: Some(id.to_string()),
+            });
+        }
+    }
+
+    /// Starts a business event's journeys: one instance per current member of each one's
+    /// audience (re-entry rules apply per profile).
+    pub(crate) fn business(&mut self, event: &str, payload: &Value) {
+        let image = self.image.clone();
+        for (j, journey) in image.program.journeys.iter().enumerate() {
+            let journey_bytecode::Start::EventForAudience { event: e, audience } = &journey.start else { continue };
+            if e != event {
+                continue;
+            }
+            let mut members: Vec<ArcStr> =
+                self.audiences.get(audience).map(|m| m.iter().cloned().collect()).unwrap_or_default();
+            members.sort();
+            for m in members {
+                if super::shard_of(&m, self.options.shard.count) == self.options.shard.index {
+                    self.enter(j as u16, &m, Some(payload));
+                }
+            }
+        }
+    }
+
+    /// Whether some journey starts on `event` for an audience.
+    pub(crate) fn is_business(&self, event: &str) -> bool {
+        self.image
+            .program
+            .journeys
+            .iter()
+            .any(|j| matches!(&j.start, journey_bytecode::Start::EventForAudience { event: e, .. } if e == event))
+    }
+}
+
+/// The most recent message matching a test's `expect sent`, as `as m` binds it.
+pub fn bound(record: &MessageRecord) -> Value {
+    let mut r = Record::new();
+    r.insert("id", Value::str(record.id.as_str()));
+    r.insert("sentAt", Value::datetime(clock::ts(record.at_ms), 0));
+    Value::record(r)
+}
