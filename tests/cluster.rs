@@ -352,7 +352,11 @@ fn a_version_published_on_one_node_takes_new_entries_on_every_node() {
     assert_eq!(report["versions"][1]["report"]["ended"], json!({"v2": 6}), "{report}");
     let journeys = api.get(&format!("{}/journeys", cluster.url("b")));
     let held = journeys.as_array().expect("list").iter().find(|j| j["name"] == "Held").cloned().expect("Held");
-    assert_eq!(held["versions"], json!([{"version": 1, "open": false}, {"version": 2, "open": true}]), "{journeys}");
+    assert_eq!(
+        held["versions"],
+        json!([{"version": 1, "open": false, "status": "closed"}, {"version": 2, "open": true, "status": "live"}]),
+        "{journeys}"
+    );
     check(&api, &cluster, &receiver, &load);
 }
 

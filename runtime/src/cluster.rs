@@ -611,8 +611,19 @@ impl Reader {
                     continue;
                 }
                 let entry = out.entry(x.name.clone()).or_insert_with(|| json!({"name": x.name, "versions": []}));
+                // As a single node words it: closed, or stopped (a stop ends its instances
+                // with the label `stopped`).
+                let reports = || parts.iter().flat_map(|(_, r)| r.journeys.iter().filter(|r| r.journey == x.name));
+                let stopped = reports().all(|r| r.running == 0) && reports().any(|r| r.ended.contains_key("stopped"));
+                let status = if open {
+                    "live"
+                } else if stopped {
+                    "stopped"
+                } else {
+                    "closed"
+                };
                 if let Some(list) = entry["versions"].as_array_mut() {
-                    list.push(json!({"version": number, "open": open}));
+                    list.push(json!({"version": number, "open": open, "status": status}));
                 }
             }
         }

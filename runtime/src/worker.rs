@@ -90,7 +90,7 @@ pub struct Worker {
     /// The latest step events (at most [`RECENT_STEPS`]), for the console: a profile's path and
     /// a node's last errors. Older ones are in the store's `steps` table.
     /// Each with the version of the engine that made it (step events of every version say 1).
-    recent: std::collections::VecDeque<(u32, journey_vm::engine::report::StepEvent)>,
+    recent: std::collections::VecDeque<(u32, Json)>,
     /// The partition this worker applies, on a partitioned store.
     partition: Option<Partition>,
     /// A checkpoint of the partition failed: the worker stops (its state is loaded again).
@@ -257,6 +257,11 @@ impl Worker {
             partition,
             broken: false,
         };
+        // The console's paths and last errors, as they were before the restart.
+        match w.store.recent_steps(RECENT_STEPS) {
+            Ok(steps) => w.recent = steps.into(),
+            Err(e) => tracing::warn!("cannot read the latest step events: {e}"),
+        }
         // The log after the checkpoint is replayed, and timers due while the runtime was down
         // fire, in the run loop: in bounded slices with checkpoints between them, with the API
         // answering meanwhile.
@@ -702,8 +707,8 @@ impl Worker {
                     None => report = Some(v.engine.report().clone()),
                 }
                 let steps = v.engine.take_steps();
-                self.recent.extend(steps.iter().map(|s| (number, s.clone())));
-                cp.steps.extend(steps);
+                self.recent.extend(steps.iter().map(|s| (number, json!(s))));
+                cp.steps.extend(steps.into_iter().map(|s| (number, s)));
             }
             while self.recent.len() > RECENT_STEPS {
                 self.recent.pop_front();
@@ -782,15 +787,16 @@ impl Worker {
                         let (waits_for, until) = describe_wait(j, i);
                         // Its path so far, from the step events kept (the latest
                         // `RECENT_STEPS` of all profiles, and those not yet checkpointed).
-                        let steps: Vec<&journey_vm::engine::report::StepEvent> = self
+                        let steps: Vec<Json> = self
                             .recent
                             .iter()
                             .filter(|(version, _)| *version == v.number)
-                            .map(|(_, s)| s)
-                            .chain(v.engine.steps())
-                            .filter(|s| s.instance == i.id && s.journey == j.name)
+                            .map(|(_, s)| s.clone())
+                            .chain(v.engine.steps().iter().map(|s| json!(s)))
+                            .filter(|s| s["instance"] == json!(i.id) && s["journey"] == json!(j.name))
                             .collect();
-                        let path: Vec<u32> = steps.iter().map(|s| s.node).chain([i.node]).collect();
+                        let path: Vec<u32> =
+                            steps.iter().filter_map(|s| s["node"].as_u64()).map(|n| n as u32).chain([i.node]).collect();
                         out.push(json!({"journey": j.name, "version": v.number, "instance": i.id,
                             "node": node.map(|n| n.label.clone()), "line": node.map(|n| n.line),
                             "node_id": i.node, "path": path, "steps": steps,
@@ -806,10 +812,10 @@ impl Worker {
                     .recent
                     .iter()
                     .rev()
-                    .filter(|(_, s)| s.journey == name && s.error.is_some())
+                    .filter(|(_, s)| s["journey"] == json!(name) && !s["error"].is_null())
                     .take(50)
                     .map(|(version, s)| {
-                        let mut j = json!(s);
+                        let mut j = s.clone();
                         j["version"] = json!(version);
                         j
                     })
@@ -875,7 +881,6 @@ impl Worker {
     }
 }
 
-/// Whether every share applies the entry (publish, close, stop), rather than one.
 /// A journey report's per-hour entries, for the console's node detail (`?hours=true`).
 pub(crate) fn hours_json(r: &journey_vm::engine::report::JourneyReport) -> Json {
     r.hours
@@ -887,6 +892,7 @@ pub(crate) fn hours_json(r: &journey_vm::engine::report::JourneyReport) -> Json 
         .collect()
 }
 
+/// Whether every share applies the entry (publish, close, stop), rather than one.
 fn is_broadcast(e: &Entry) -> bool {
     // The kind is the first field of what the runtime writes; anything else is decoded.
     match e.kind.strip_prefix("{\"kind\":\"") {

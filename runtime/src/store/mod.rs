@@ -219,8 +219,22 @@ pub struct Checkpoint {
     pub profiles: Vec<(String, Value)>,
     /// The whole audience membership, when it changed.
     pub audiences: Option<Vec<(String, String)>>,
-    /// Step events to append.
-    pub steps: Vec<StepEvent>,
+    /// Step events to append, each with the version of the engine that made it.
+    pub steps: Vec<(u32, StepEvent)>,
+}
+
+/// A step event as the `steps` table keeps it: its JSON with `engine_version` beside.
+pub fn step_row(version: u32, step: &StepEvent) -> Result<String> {
+    let mut v = serde_json::to_value(step).map_err(|e| StoreError(format!("cannot encode: {e}")))?;
+    v["engine_version"] = version.into();
+    Ok(v.to_string())
+}
+
+/// A `steps` row read back: (engine version, the step event's JSON).
+pub fn step_from_row(row: &str) -> Option<(u32, serde_json::Value)> {
+    let mut v: serde_json::Value = serde_json::from_str(row).ok()?;
+    let version = v.as_object_mut()?.remove("engine_version").and_then(|n| n.as_u64()).unwrap_or(1) as u32;
+    Some((version, v))
 }
 
 /// The durable store.
@@ -237,6 +251,9 @@ pub trait Store: Send {
     fn checkpoint(&mut self, cp: &Checkpoint) -> Result<()>;
     /// The last applied log position of the stored checkpoint.
     fn applied_seq(&mut self) -> Result<i64>;
+    /// The latest `limit` step events stored, oldest first, each as JSON with the version of
+    /// the engine that made it (the console's paths and errors outlive a restart).
+    fn recent_steps(&mut self, limit: usize) -> Result<Vec<(u32, serde_json::Value)>>;
     /// The stored state of one engine (version), with the shared profiles and audiences.
     fn load_engine(&mut self, version: u32, journey_names: &[String]) -> Result<Stored>;
     /// Checkpoints need not reach the disk before the call returns (the log they are derived

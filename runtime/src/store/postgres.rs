@@ -619,7 +619,7 @@ impl Store for PgPartition {
                 tx.execute(&put, &[&p, &audiences, &keys]).await.map_err(pg)?;
             }
             if !cp.steps.is_empty() {
-                let data = cp.steps.iter().map(json).collect::<Result<Vec<_>>>()?;
+                let data = cp.steps.iter().map(|(v, s)| super::step_row(*v, s)).collect::<Result<Vec<_>>>()?;
                 let put = tx
                     .prepare_cached("INSERT INTO steps(partition, data) SELECT $1, unnest($2::text[])")
                     .await
@@ -635,6 +635,20 @@ impl Store for PgPartition {
             }
         }
         result
+    }
+
+    fn recent_steps(&mut self, limit: usize) -> Result<Vec<(u32, serde_json::Value)>> {
+        let (pg_, p) = (&self.pg, self.partition);
+        pg_.run(async {
+            let client = pg_.client().await?;
+            let rows = client
+                .query("SELECT data FROM steps WHERE partition = $1 ORDER BY id DESC LIMIT $2", &[&p, &(limit as i64)])
+                .await
+                .map_err(pg)?;
+            let mut out: Vec<_> = rows.iter().filter_map(|r| super::step_from_row(r.get(0))).collect();
+            out.reverse();
+            Ok(out)
+        })
     }
 
     fn applied_seq(&mut self) -> Result<i64> {

@@ -168,13 +168,24 @@ impl Store for SqliteStore {
                 }
             }
             let mut put_step = tx.prepare_cached("INSERT INTO steps(data) VALUES (?1)")?;
-            for s in &cp.steps {
-                put_step.execute(params![json(s)?])?;
+            for (version, s) in &cp.steps {
+                put_step.execute(params![super::step_row(*version, s)?])?;
             }
             tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('applied_seq', ?1)", params![cp.applied_seq])?;
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn recent_steps(&mut self, limit: usize) -> Result<Vec<(u32, serde_json::Value)>> {
+        let mut q = self.conn.prepare("SELECT data FROM steps ORDER BY id DESC LIMIT ?1")?;
+        let rows = q.query_map(params![limit as i64], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.extend(super::step_from_row(&row?));
+        }
+        out.reverse();
+        Ok(out)
     }
 
     fn applied_seq(&mut self) -> Result<i64> {
