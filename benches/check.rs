@@ -95,6 +95,13 @@ fn main() {
 /// Writes the inputs once (kept between runs), so the binary reads files as a user's would.
 fn write_inputs(single: &Path, text: &str, project: &Path, files: &[(String, String)]) {
     std::fs::create_dir_all(project).expect("project folder");
+    // Files of an earlier generator that this one does not write would join the project.
+    let keep: std::collections::HashSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    for e in std::fs::read_dir(project).expect("project folder").flatten() {
+        if !e.file_name().to_str().is_some_and(|n| keep.contains(n)) {
+            std::fs::remove_file(e.path()).expect("remove a stale file");
+        }
+    }
     if std::fs::read_to_string(single).ok().as_deref() != Some(text) {
         std::fs::write(single, text).expect("single file");
     }
