@@ -77,24 +77,16 @@ impl SchemaRegistry {
         Ok(reg)
     }
 
-    /// Indexes one file by its header. Only the header's keys are read (the rest of the JSON is
-    /// checked but not built), as for the embedded components: a search path may hold hundreds
-    /// of schemas of which a project uses a few, each parsed in full when first used
-    /// ([`SchemaRegistry::file_doc`]).
     fn add_file(&mut self, path: &Path, rel: &str) {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => return self.warnings.push(SchemaError::io(path.to_path_buf(), &e)),
+        let doc = match read_file(path) {
+            Ok(d) => Arc::new(d),
+            Err(e) => return self.warnings.push(e),
         };
-        let header = match serde_json::from_str::<Header>(&text) {
-            Ok(h) => h,
-            // Not an object (or a key given twice): read it whole, as a schema is read later.
-            Err(_) => match serde_json::from_str::<serde_json::Value>(&text) {
-                Ok(v) => Header::of(&v),
-                Err(e) => return self.warnings.push(SchemaError::json(path.to_path_buf(), &e)),
-            },
+        let header = Header::of(&doc.value);
+        let DocKey::File(canonical) = doc.key.clone() else {
+            return;
         };
-        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        lock(&self.files).insert(canonical.clone(), doc);
         // `http://x/s.json#` and `http://x/s.json` are the same `$id`.
         let Some(id) = header.id.as_deref().map(|i| i.trim_end_matches('#').to_string()) else {
             return;
