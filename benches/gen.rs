@@ -40,6 +40,26 @@ action SendEmail(to: string, template: string, vars: map<string>?) = http POST "
 }
 "#;
 
+/// A project of many files of about `target_bytes` in all: the shared declarations in one file,
+/// then files of about 2.4 KB (two journeys each), as a project of 2,500 files and 6 MB has.
+/// Returns (file name, text) pairs.
+#[allow(dead_code)] // the check bench uses it; gen.rs is included by other benches too
+pub fn files(target_bytes: usize) -> Vec<(String, String)> {
+    let mut out = vec![("declarations.journey".to_string(), HEADER.to_string())];
+    let mut total = HEADER.len();
+    let mut i = 0usize;
+    while total < target_bytes {
+        let mut text = String::new();
+        while text.len() < 2_400 {
+            text.push_str(&journey(i));
+            i += 1;
+        }
+        total += text.len();
+        out.push((format!("carts{:05}.journey", out.len()), text));
+    }
+    out
+}
+
 fn journey(i: usize) -> String {
     format!(
         r#"

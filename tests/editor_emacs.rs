@@ -7,16 +7,15 @@
 //! elpa-eglot`, about a minute, so `.ci/run` does not install it). Without it the test says so
 //! and passes.
 
-use std::path::{Path, PathBuf};
+#[path = "support/editor.rs"]
+mod editor;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The first ```elisp block of the "## Emacs" section of docs/editors.md.
 fn documented_init() -> String {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/editors.md")).unwrap();
-    let section = &doc[doc.find("\n## Emacs").expect("an Emacs section in docs/editors.md")..];
-    let block = &section[section.find("```elisp\n").expect("an elisp block in the Emacs section") + 9..];
-    block[..block.find("```").unwrap()].to_string()
+    editor::documented_block("Emacs", "elisp")
 }
 
 /// Opens the file, reports the mode, two faces and a comment, starts eglot as `eglot-ensure`
@@ -56,23 +55,11 @@ fn the_documented_emacs_setup_shows_diagnostics() {
         );
         return;
     }
-    let dir = std::env::temp_dir().join(format!("journey-emacs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let project = dir.join("project");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), &project);
-    let file = project.join("cart-recovery.journey");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let typo = text.replacen("item.name ??", "item.nme ??", 1);
-    assert_ne!(typo, text, "the example still reads `item.name`");
-    std::fs::write(&file, &typo).unwrap();
-    let typo_line = typo[..typo.find("item.nme").unwrap()].matches('\n').count() + 1;
+    let editor::Setup { dir, project, file, typo_line } = editor::setup("emacs");
     std::fs::write(dir.join("init.el"), documented_init()).unwrap();
     std::fs::write(dir.join("driver.el"), DRIVER).unwrap();
 
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_journey"));
-    let inherited = std::env::var_os("PATH").unwrap_or_default();
-    let paths = std::iter::once(bin.parent().unwrap().to_path_buf()).chain(std::env::split_paths(&inherited));
-    let path = std::env::join_paths(paths).unwrap();
+    let path = editor::path_with_journey();
     // `-q`: no user init file, but installed packages (Debian's elpa-eglot) are activated as
     // at a normal start.
     let mut child = Command::new("emacs")
@@ -109,17 +96,4 @@ fn the_documented_emacs_setup_shows_diagnostics() {
     let want = format!("diagnostic {typo_line} journey [E0");
     assert!(diagnostics[0].starts_with(&want) && diagnostics[0].contains("`nme`"), "{report}");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }

@@ -5,16 +5,15 @@
 //! Needs `nvim` on the PATH (`.ci/run` installs Debian's, 0.7). Without it the test says so and
 //! passes, except under CI (`CI=true`), where it fails.
 
-use std::path::{Path, PathBuf};
+#[path = "support/editor.rs"]
+mod editor;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The first ```lua block of the "## Neovim" section of docs/editors.md.
 fn documented_init() -> String {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/editors.md")).unwrap();
-    let section = &doc[doc.find("\n## Neovim").expect("a Neovim section in docs/editors.md")..];
-    let block = &section[section.find("```lua\n").expect("a lua block in the Neovim section") + 7..];
-    block[..block.find("```").unwrap()].to_string()
+    editor::documented_block("Neovim", "lua")
 }
 
 /// What the test does once Neovim has opened the file: wait for diagnostics, record them,
@@ -46,19 +45,6 @@ vim.fn.writefile(out, vim.env.JOURNEY_NVIM_OUT)
 vim.cmd("qa!")
 "#;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn the_documented_neovim_setup_shows_diagnostics_and_formats() {
     let version = Command::new("nvim").arg("--version").output().ok().filter(|o| o.status.success());
@@ -72,27 +58,12 @@ fn the_documented_neovim_setup_shows_diagnostics_and_formats() {
     let version = String::from_utf8_lossy(&version.stdout).lines().next().unwrap_or_default().to_string();
     eprintln!("testing the Neovim set-up with {version}");
 
-    let dir = std::env::temp_dir().join(format!("journey-nvim-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let project = dir.join("project");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), &project);
-    let file = project.join("cart-recovery.journey");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let typo = text.replacen("item.name ??", "item.nme ??", 1);
-    assert_ne!(typo, text, "the example still reads `item.name`");
-    std::fs::write(&file, &typo).unwrap();
-    let typo_line = typo[..typo.find("item.nme").unwrap()].matches('\n').count() + 1;
+    let editor::Setup { dir, project, file, typo_line } = editor::setup("nvim");
     std::fs::write(dir.join("init.lua"), documented_init()).unwrap();
     std::fs::write(dir.join("driver.lua"), DRIVER).unwrap();
     let out = dir.join("out.txt");
 
-    // `journey` on the PATH, as the documentation asks; Neovim's own state in the temp folder.
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_journey"));
-    let path = std::env::join_paths(
-        std::iter::once(bin.parent().unwrap().to_path_buf())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
-    .unwrap();
+    let path = editor::path_with_journey();
     let mut child = Command::new("nvim")
         .args(["--headless", "-i", "NONE", "-n", "-u"])
         .arg(dir.join("init.lua"))

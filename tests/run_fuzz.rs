@@ -2,6 +2,10 @@
 //! line taken) or 1 (some lines skipped, with warnings), never with a panic; and every line is
 //! accounted for once: accepted, filtered by `when`, or skipped.
 
+#[path = "../vm/tests/support/json_fuzz.rs"]
+mod json_fuzz;
+
+use json_fuzz::{arb_json, mutate};
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 use std::process::Command;
@@ -31,30 +35,6 @@ const EVENTS: &[&str] = &[
     "",
 ];
 
-fn arb_json() -> impl Strategy<Value = Json> {
-    let leaf = prop_oneof![
-        Just(Json::Null),
-        any::<bool>().prop_map(Json::from),
-        any::<i64>().prop_map(Json::from),
-        (-1e20f64..1e20).prop_map(Json::from),
-        prop_oneof![
-            Just(String::new()),
-            Just("ann@example.com".to_string()),
-            Just("2026-05-12T18:00:00Z".to_string()),
-            Just("commerce.purchases".to_string()),
-            "\\PC{0,10}",
-        ]
-        .prop_map(Json::from),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(Json::from),
-            proptest::collection::btree_map("[a-zA-Z@_]{1,8}", inner, 0..4)
-                .prop_map(|m| Json::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
 /// One line of the events file.
 #[derive(Debug, Clone)]
 enum Line {
@@ -78,27 +58,6 @@ fn arb_line() -> impl Strategy<Value = Line> {
         1 => "\\PC{0,30}".prop_map(Line::Text),
         1 => Just(Line::Blank),
     ]
-}
-
-fn mutate(at: &mut Json, choice: u32, with: Json) {
-    let len = match at {
-        Json::Object(m) => m.len(),
-        Json::Array(a) => a.len(),
-        _ => 0,
-    };
-    if choice.is_multiple_of(3) || len == 0 {
-        *at = with;
-        return;
-    }
-    let i = (choice as usize / 3) % len;
-    let inner = match at {
-        Json::Object(m) => m.values_mut().nth(i),
-        Json::Array(a) => a.get_mut(i),
-        _ => None,
-    };
-    if let Some(inner) = inner {
-        mutate(inner, choice / 7, with);
-    }
 }
 
 fn render(line: &Line, seeds: &[Json]) -> String {

@@ -1,33 +1,13 @@
 //! `journey run` without `--dry-run` calls actions over real HTTP: a local server receives the
 //! request with its idempotency key, and a failing server sends the instance down its error path.
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
-use std::sync::{Arc, Mutex};
+mod support;
 
-#[derive(Default)]
-struct Seen {
-    keys: Vec<String>,
-    bodies: Vec<serde_json::Value>,
-}
+use support::{Api, Receiver};
 
-async fn ok(
-    State(seen): State<Arc<Mutex<Seen>>>,
-    headers: HeaderMap,
-    Json(body): Json<serde_json::Value>,
-) -> Json<serde_json::Value> {
-    let mut s = seen.lock().expect("lock");
-    s.keys.push(headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string());
-    s.bodies.push(body);
-    Json(serde_json::json!({"messageId": "m-1"}))
-}
-
-async fn fail(State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap) -> StatusCode {
-    let mut s = seen.lock().expect("lock");
-    s.keys.push(headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string());
-    StatusCode::SERVICE_UNAVAILABLE
+/// The actions' server: `/ok` answers a message id, `/fail` fails; it records every call.
+fn receiver(api: &Api) -> Receiver {
+    Receiver::start_answering(api, |path| if path == "/fail" { (503, "") } else { (200, r#"{"messageId": "m-1"}"#) })
 }
 
 fn project(dir: &std::path::Path, port: u16) {
@@ -64,22 +44,13 @@ journey Welcome {{
     .expect("write");
 }
 
-/// A local server for the actions: `/ok` answers, `/fail` fails; what it saw.
-fn receiver(rt: &tokio::runtime::Runtime) -> (u16, Arc<Mutex<Seen>>) {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let app = Router::new().route("/ok", post(ok)).route("/fail", post(fail)).with_state(seen.clone());
-    rt.spawn(async move { axum::serve(listener, app).await });
-    (port, seen)
-}
-
 #[test]
 fn run_calls_actions_over_http_and_takes_the_error_path() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (port, seen) = receiver(&rt);
+    let api = Api::new();
+    let receiver = receiver(&api);
+    let port = receiver.port;
 
-    let dir = std::env::temp_dir().join(format!("journey-run-http-{}", std::process::id()));
+    let dir = support::temp_dir("run-http");
     project(&dir, port);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
         .arg("run")
@@ -99,22 +70,24 @@ fn run_calls_actions_over_http_and_takes_the_error_path() {
     assert_eq!(summary["calls"]["Broken"], 1, "calls, not attempts");
     assert_eq!(summary["call_errors"]["Broken"], 1);
 
-    let seen = seen.lock().expect("lock");
-    assert_eq!(seen.bodies, vec![serde_json::json!({"to": "ann@example.com"})]);
+    let calls = receiver.calls();
+    let bodies: Vec<_> = calls.iter().filter(|c| c.path == "/ok").map(|c| c.body.clone()).collect();
+    assert_eq!(bodies, vec![serde_json::json!({"to": "ann@example.com"})]);
     // One Mail attempt, then three Broken attempts (1 + 2 retries) with one idempotency key.
-    assert_eq!(seen.keys.len(), 4, "{:?}", seen.keys);
-    assert!(!seen.keys[1].is_empty());
-    assert!(seen.keys[1..].iter().all(|k| *k == seen.keys[1]), "the same key on every retry: {:?}", seen.keys);
-    assert_ne!(seen.keys[0], seen.keys[1], "different calls have different keys");
+    let keys: Vec<&str> = calls.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert!(!keys[1].is_empty());
+    assert!(keys[1..].iter().all(|k| *k == keys[1]), "the same key on every retry: {keys:?}");
+    assert_ne!(keys[0], keys[1], "different calls have different keys");
 }
 
 #[test]
 fn a_file_out_of_time_order_sends_each_call_once() {
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (port, seen) = receiver(&rt);
+    let api = Api::new();
+    let receiver = receiver(&api);
+    let port = receiver.port;
 
-    let dir = std::env::temp_dir().join(format!("journey-run-http-order-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = support::temp_dir("run-http-order");
     let src = format!(
         "type Signup = {{ email: string }}\nevent SignUp: Signup {{ key email }}\n\
          action Mail(to: string) = http POST \"http://127.0.0.1:{port}/ok\" {{\n  body {{ to: to }}\n  timeout 2s\n}}\n\
@@ -151,6 +124,5 @@ fn a_file_out_of_time_order_sends_each_call_once() {
     let summary: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("summary");
     assert_eq!(summary["calls"]["Mail"], 1_501, "{summary}");
-    let seen = seen.lock().expect("lock");
-    assert_eq!(seen.bodies.len(), 1_501, "each Mail call sent once");
+    assert_eq!(receiver.count(), 1_501, "each Mail call sent once");
 }

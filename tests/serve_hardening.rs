@@ -8,20 +8,13 @@ use axum::Router;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
+mod support;
 
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("journey-hardening-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
+use support::{free_port, temp_dir as temp, Server};
 
 /// A project with a typed profile, an event, an audience, an action calling `notify_port` and
 /// three journeys.
@@ -61,40 +54,9 @@ journey Later {{
     .expect("write");
 }
 
-struct Server {
-    child: Child,
-    url: String,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts `journey serve` on the project in `dir` with `args`, and waits until it listens.
 fn start(dir: &Path, args: &[&str], token: Option<&str>) -> Server {
-    start_with(Command::new(env!("CARGO_BIN_EXE_journey")), dir, args, token)
-}
-
-/// Starts `cmd` (which runs `journey`) as [`start`] does.
-fn start_with(mut cmd: Command, dir: &Path, args: &[&str], token: Option<&str>) -> Server {
-    let port = free_port();
-    cmd.arg("serve").arg(dir).arg("--db").arg(dir.join("j.db"));
-    cmd.args(["--listen", &format!("127.0.0.1:{port}")]).args(args).env_remove("JOURNEY_TOKEN");
-    if let Some(t) = token {
-        cmd.env("JOURNEY_TOKEN", t);
-    }
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("journey serve starts");
-    let server = Server { child, url: format!("http://127.0.0.1:{port}"), port };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "journey serve did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
+    Server::start_with_token(dir, &dir.join("j.db"), args, token)
 }
 
 /// Sends raw bytes on a new connection.
@@ -159,7 +121,7 @@ fn stalled_request_heads_are_closed_and_health_comes_back() {
     if cfg!(target_os = "linux") {
         // The connections over the cap are not all held open: the file descriptors stay
         // bounded by the cap (plus the few being answered 503), not by the clients.
-        let held = open_files(server.child.id());
+        let held = open_files(server.pid);
         assert!(held < 40 + 256 + 64, "the server holds {held} files for 400 stalled clients");
     }
     // Each is closed by the server (before, none ever was).
@@ -258,8 +220,8 @@ fn the_open_file_limit_is_raised_to_its_hard_limit() {
     // Started with a low soft limit (as many systems set it: 1024), under a higher hard one.
     let mut cmd = Command::new("sh");
     cmd.args(["-c", "ulimit -S -n 256 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_journey")]);
-    let server = start_with(cmd, &dir, &[], None);
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).expect("limits");
+    let server = Server::start_command(cmd, &dir, &dir.join("j.db"), &[], None);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid)).expect("limits");
     let line = limits.lines().find(|l| l.starts_with("Max open files")).expect("open files line");
     let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
     assert_eq!(numbers[0], numbers[1], "soft and hard limits: {line}");

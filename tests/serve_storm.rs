@@ -19,16 +19,8 @@ const TIMERS: usize = 150_000;
 /// buffers. It does not grow with the number of timers.
 const BOUND_MB: u64 = 2 * 10 + 8;
 
-const JOURNEY: &str = r#"
-type ArmPayload = { user: string, fireAt: datetime }
-event Arm: ArmPayload { key user }
-journey Storm {
-  start on Arm
-  reentry always
-  wait until event.fireAt
-  end "fired"
-}
-"#;
+/// The storm journey (shared by the storm bench and test).
+const JOURNEY: &str = include_str!("../runtime/benches/data/storm.journey");
 
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()

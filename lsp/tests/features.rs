@@ -7,41 +7,11 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const COMMON: &str = r#"/// The customer profile.
-profile = xdm "https://ns.adobe.com/xdm/context/profile"
-    with "https://ns.adobe.com/xdm/context/profile-person-details",
-         "https://ns.adobe.com/xdm/context/profile-personal-details"
+#[path = "support/project.rs"]
+mod project;
 
-/// Site commerce events.
-schema CommerceEvent = xdm "https://ns.adobe.com/xdm/context/experienceevent"
-    with "https://ns.adobe.com/xdm/context/experienceevent-commerce"
-
-/// Products were added to the cart.
-event CartAdd: CommerceEvent {
-  key identityMap.Email[0].id
-  when eventType == "commerce.productListAdds"
-}
-
-/// An order was placed.
-event Purchase: CommerceEvent {
-  key identityMap.Email[0].id
-  when eventType == "commerce.purchases"
-}
-
-/// Our best customers.
-audience VIP
-
-/// Sends an email.
-action SendEmail(to: string, template: string) = http POST "https://mail.example.com/send" {
-  body { to: to, template_id: template }
-  returns { messageId: string }
-}
-
-/// Loyalty standing.
-datasource Loyalty(email: string) = http GET "https://loyalty.example.com/{email}" {
-  returns { tier: string, points: int }
-}
-"#;
+/// The declarations the journeys use (`support/project.rs`, shared with the benches).
+const COMMON: &str = project::DECLARATIONS;
 
 const MAIN: &str = r#"/// Reminds shoppers.
 journey Reminder {
@@ -234,7 +204,10 @@ async fn hover_shows_types_docs_and_signatures() {
     assert!(local.contains("(local) email: string"), "{local}");
 
     let action = hover_text(&c.request("textDocument/hover", h("SendEmail(", 2)).await);
-    assert!(action.contains("action SendEmail(to: string, template: string) -> { messageId: string }"), "{action}");
+    assert!(
+        action.contains("action SendEmail(to: string, template: string, vars: map<string>?) -> { messageId: string }"),
+        "{action}"
+    );
     assert!(action.contains("Sends an email."), "the /// doc: {action}");
 
     let event = hover_text(&c.request("textDocument/hover", h("CartAdd", 1)).await);
@@ -857,18 +830,18 @@ async fn renaming_a_parameter_renames_argument_names() {
     let edit = c.request("textDocument/rename", params).await;
     let changes = &edit["result"]["changes"];
     let in_common = apply(COMMON, changes[&common].as_array().unwrap());
-    assert!(in_common.contains("(to: string, layout: string)"), "{in_common}");
+    assert!(in_common.contains("(to: string, layout: string, vars: map<string>?)"), "{in_common}");
     assert!(in_common.contains("template_id: layout"), "the body key stays: {in_common}");
     let in_main = apply(MAIN, changes[&main].as_array().unwrap());
     assert!(in_main.contains("call SendEmail(to: email, layout: \"cart-"), "{in_main}");
 
     // The URL placeholder follows the data source's parameter.
-    let mut params = doc_pos(&common, pos(COMMON, "Loyalty(email", 9));
+    let mut params = doc_pos(&common, pos(COMMON, "Loyalty(memberId", 9));
     params["newName"] = json!("address");
     let edit = c.request("textDocument/rename", params).await;
     let in_common = apply(COMMON, edit["result"]["changes"][&common].as_array().unwrap());
     assert!(
-        in_common.contains("Loyalty(address: string) = http GET \"https://loyalty.example.com/{address}\""),
+        in_common.contains("Loyalty(address: string) = http GET \"https://loyalty.example.com/members/{address}\""),
         "{in_common}"
     );
     c.shutdown().await;

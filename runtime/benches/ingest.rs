@@ -150,7 +150,11 @@ fn main() {
     if common::serve_if_child() {
         return;
     }
-    let n: usize = std::env::var("EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    // As a test (`cargo test --benches`, no `--bench` argument; or `-- --test`): small inputs, the
+    // same checks.
+    let quick = std::env::args().any(|a| a == "--test") || !std::env::args().any(|a| a == "--bench");
+    let n: usize =
+        std::env::var("EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 2_000 } else { 200_000 });
     let dir = std::env::temp_dir().join(format!("journey-ingest-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     project(&dir);

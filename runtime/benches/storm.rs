@@ -23,16 +23,8 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOC: common::Counting = common::Counting;
 
-const JOURNEY: &str = r#"
-type ArmPayload = { user: string, fireAt: datetime }
-event Arm: ArmPayload { key user }
-journey Storm {
-  start on Arm
-  reentry always
-  wait until event.fireAt
-  end "fired"
-}
-"#;
+/// The storm journey (shared by the storm bench and test).
+const JOURNEY: &str = include_str!("data/storm.journey");
 
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
@@ -100,8 +92,9 @@ async fn work_off(client: &reqwest::Client, server: &Server, n: u64, due: i64) -
 
 fn scenario(name: &str, n: usize, empty: (u64, u64), rt: &tokio::runtime::Runtime) {
     let dir = std::env::temp_dir().join(format!("journey-storm-{}-{name}", std::process::id()));
-    let margin_s: i64 =
-        std::env::var("STORM_MARGIN_S").ok().and_then(|v| v.parse().ok()).unwrap_or(15 + n as i64 / 40_000);
+    // Time for the replay and the restart before the storm falls due (5 s at the quick size).
+    let default_margin = if n < 10_000 { 5 } else { 15 + n as i64 / 40_000 };
+    let margin_s: i64 = std::env::var("STORM_MARGIN_S").ok().and_then(|v| v.parse().ok()).unwrap_or(default_margin);
     // The due second, rounded to a whole second.
     let due = (now_ms() / 1000 + margin_s) * 1000;
     let spread = name != "same-ms";
@@ -210,7 +203,11 @@ fn main() {
     if common::serve_if_child() {
         return;
     }
-    let n: usize = std::env::var("STORM").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    // As a test (`cargo test --benches`, no `--bench` argument; or `-- --test`): small inputs, the
+    // same checks.
+    let quick = std::env::args().any(|a| a == "--test") || !std::env::args().any(|a| a == "--bench");
+    let n: usize =
+        std::env::var("STORM").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 2_000 } else { 1_000_000 });
     let scenarios = std::env::var("STORM_SCENARIOS").unwrap_or_else(|_| "spread,same-ms,downtime".into());
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // An empty server's memory, the baseline of the per-instance figure.

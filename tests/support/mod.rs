@@ -56,6 +56,8 @@ pub struct Server {
     pub url: String,
     /// Its process id.
     pub pid: u32,
+    /// The port it listens on.
+    pub port: u16,
 }
 
 impl Server {
@@ -66,15 +68,20 @@ impl Server {
 
     /// As [`Server::start`], with `JOURNEY_TOKEN` set to `token`.
     pub fn start_with_token(dir: &Path, db: &Path, args: &[&str], token: Option<&str>) -> Server {
+        Server::start_command(Command::new(env!("CARGO_BIN_EXE_journey")), dir, db, args, token)
+    }
+
+    /// As [`Server::start_with_token`], with `cmd` (which runs `journey`, e.g. through a shell
+    /// that sets a limit first) given the arguments.
+    pub fn start_command(mut cmd: Command, dir: &Path, db: &Path, args: &[&str], token: Option<&str>) -> Server {
         let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_journey"));
         cmd.arg("serve").arg(dir).arg("--db").arg(db).args(["--listen", &format!("127.0.0.1:{port}")]).args(args);
         cmd.env_remove("JOURNEY_TOKEN");
         if let Some(t) = token {
             cmd.env("JOURNEY_TOKEN", t);
         }
         let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("journey serve starts");
-        let mut server = Server { pid: child.id(), child: Some(child), url: format!("http://127.0.0.1:{port}") };
+        let mut server = Server { pid: child.id(), child: Some(child), url: format!("http://127.0.0.1:{port}"), port };
         wait_until("journey serve to listen", || {
             if let Some(status) = server.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("journey serve exited before listening: {status}");
@@ -237,7 +244,8 @@ pub struct Call {
     pub body: Value,
 }
 
-/// An HTTP server that answers every POST `{}` and records it.
+/// An HTTP server that records every request and answers it (`200 {}` unless started with
+/// [`Receiver::start_answering`]).
 #[derive(Clone)]
 pub struct Receiver {
     /// Where it listens.
@@ -245,20 +253,35 @@ pub struct Receiver {
     calls: Arc<Mutex<Vec<Call>>>,
 }
 
-async fn record(State(calls): State<Arc<Mutex<Vec<Call>>>>, uri: Uri, headers: HeaderMap, body: Bytes) -> &'static str {
+/// What a [`Receiver`] answers a request for a path: a status and a JSON body.
+pub type Answer = fn(&str) -> (u16, &'static str);
+
+async fn record(
+    State((calls, answer)): State<(Arc<Mutex<Vec<Call>>>, Answer)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (axum::http::StatusCode, [(axum::http::header::HeaderName, &'static str); 1], &'static str) {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
     calls.lock().expect("lock").push(Call { path: uri.path().to_string(), key, body });
-    "{}"
+    let (status, text) = answer(uri.path());
+    let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+    (axum::http::StatusCode::from_u16(status).expect("a status"), json, text)
 }
 
 impl Receiver {
-    /// Starts one on `api`'s runtime.
+    /// Starts one on `api`'s runtime that answers every request `200 {}`.
     pub fn start(api: &Api) -> Receiver {
+        Receiver::start_answering(api, |_| (200, "{}"))
+    }
+
+    /// Starts one on `api`'s runtime that answers as `answer` says for the request's path.
+    pub fn start_answering(api: &Api, answer: Answer) -> Receiver {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let listener = api.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let app = Router::new().fallback(record).with_state(calls.clone());
+        let app = Router::new().fallback(record).with_state((calls.clone(), answer));
         api.rt.spawn(async move { axum::serve(listener, app).await });
         Receiver { port, calls }
     }

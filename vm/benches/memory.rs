@@ -167,7 +167,14 @@ fn run_hand(n: usize) -> f64 {
 }
 
 fn main() {
-    let n: usize = std::env::var("MEMORY_INSTANCES").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    // As a test (`cargo test --benches`, no `--bench` argument; or `-- --test`): small inputs, the
+    // same checks.
+    let quick = std::env::args().any(|a| a == "--test") || !std::env::args().any(|a| a == "--bench");
+    let n: usize = std::env::var("MEMORY_INSTANCES").ok().and_then(|s| s.parse().ok()).unwrap_or(if quick {
+        2_000
+    } else {
+        1_000_000
+    });
     // Each side runs in a process of its own, so that its resident set starts clean.
     if let Ok(side) = std::env::var("MEMORY_SIDE") {
         let per = match side.as_str() {
@@ -183,7 +190,11 @@ fn main() {
     let exe = std::env::current_exe().expect("own path");
     let mut per = std::collections::HashMap::new();
     for side in ["hand", "minimal", "cart"] {
-        let out = std::process::Command::new(&exe).env("MEMORY_SIDE", side).output().expect("side runs");
+        let out = std::process::Command::new(&exe)
+            .env("MEMORY_SIDE", side)
+            .env("MEMORY_INSTANCES", n.to_string())
+            .output()
+            .expect("side runs");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{side}: {}", String::from_utf8_lossy(&out.stderr));
         for line in text.lines() {

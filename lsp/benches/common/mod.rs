@@ -2,41 +2,11 @@
 //! an action, a data source, then 50-line journeys up to the size asked for.
 #![allow(dead_code)]
 
-/// The declarations the journeys use.
-pub const HEADER: &str = r#"/// The customer profile.
-profile = xdm "https://ns.adobe.com/xdm/context/profile"
-    with "https://ns.adobe.com/xdm/context/profile-person-details",
-         "https://ns.adobe.com/xdm/context/profile-personal-details"
+#[path = "../../tests/support/project.rs"]
+mod project;
 
-/// Site commerce events.
-schema CommerceEvent = xdm "https://ns.adobe.com/xdm/context/experienceevent"
-    with "https://ns.adobe.com/xdm/context/experienceevent-commerce"
-
-event CartAdd: CommerceEvent {
-  key identityMap.Email[0].id
-  when eventType == "commerce.productListAdds"
-}
-
-event Purchase: CommerceEvent {
-  key identityMap.Email[0].id
-  when eventType == "commerce.purchases"
-}
-
-audience VIP
-
-action SendEmail(to: string, template: string, vars: map<string>?) = http POST "https://mail.example.com/send" {
-  body { to: to, template_id: template, data: vars }
-  timeout 5s
-  retry 3 backoff 2s
-  returns { messageId: string }
-}
-
-datasource Loyalty(memberId: string) = http GET "https://loyalty.example.com/members/{memberId}" {
-  timeout 2s
-  cache 10m
-  returns { tier: string, points: int }
-}
-"#;
+/// The declarations the journeys use (shared with the tests).
+pub use project::DECLARATIONS as HEADER;
 
 /// One journey of 50 lines.
 pub fn journey(i: usize) -> String {

@@ -1,29 +1,32 @@
-//! `journey run --dry-run` throughput over generated cart events, beside a hand-written Rust
-//! program doing the same work, in one run (a custom harness: wall time of whole runs).
+//! `journey run` over generated cart events, beside a hand-written Rust program doing the same
+//! work, in one run (a custom harness: whole runs, best of `RUN_REPEAT`).
 //!
-//! Run: `cargo bench -p journey-vm --bench run` (`RUN_EVENTS=200000` for a smaller file,
-//! `RUN_REPEAT=5` for more runs per side). See `BENCHMARKS.md`.
+//! Run: `cargo bench --bench run` (1,000,000 events; `RUN_EVENTS=200000` for a smaller file,
+//! `RUN_REPEAT=5` for more runs per side, a side's name as an argument to run only the sides
+//! whose names contain it). As a test (`cargo test --benches`, or `cargo bench --bench run --
+//! --test`) it runs every side once on 3,000 events and checks that they agree. See
+//! `BENCHMARKS.md`.
 //!
 //! The events file (one JSON object per line, as `journey run --events` reads it) is generated
-//! into `target/bench-data/` at bench time: profiles add to their cart (`CartAdd`), half of them
-//! buy later (`Purchase`) — some within the hour (the journey's `exit on`), most within the day
-//! (the `await`), some after the reminder. Every side runs end to end: read the file, parse
-//! every line, sort by time, and run the journeys on the virtual clock to the end.
+//! into `target/bench-data/` (`benches/support`): profiles add to their cart (`CartAdd`), half
+//! of them buy later (`Purchase`) — some within the hour (the journey's `exit on`), most within
+//! the day (the `await`), some after the reminder. Every side runs end to end: read the file,
+//! parse every line, keep per-profile state, and run the journeys on the virtual clock to the end.
 //!
-//! - journey-run-1 / journey-run-N: `journey run --dry-run --jobs 1` and `--jobs <cores>`: the
-//!   compiled CartRecovery journey run by `journey_vm::run`, the driver `journey run` uses
-//!   (the file, in time order, streams: lines parsed straight into values and routed by key on
-//!   one thread, one engine per share of the profiles on threads of their own; calls answered
-//!   null at once). sorted-N: the same driver's path for a file not in time order (read whole,
-//!   parsed on N threads, sorted, run).
-//! - vm-stream / vm-text: one engine fed line by line (parsed as JSON, then converted; or read
-//!   straight from the text), for comparison.
-//! - Rust (json): each line parsed as a `serde_json::Value`, the fields read from it; a HashMap
+//! - journey-run-1 / journey-run-N: the `journey` binary itself, `journey run --mocks
+//!   --summary-only --jobs 1` and `--jobs <cores>`, timed from process start to exit, with its
+//!   peak resident memory (`wait4`'s `ru_maxrss`) and CPU time. The file, in time order,
+//!   streams. journey-shuffled-N: the binary on the same events shuffled out of time order,
+//!   which it reads whole, parses on N threads and sorts before running.
+//! - vm-stream / vm-text: one engine in this process fed line by line (parsed as JSON, then
+//!   converted; or read straight from the text), for comparison.
+//! - rust-json: each line parsed as a `serde_json::Value`, the fields read from it; a HashMap
 //!   of per-profile state; the same waits on the same virtual clock in a BinaryHeap of timers;
 //!   the same counters.
-//! - Rust (typed): the same, with each line deserialized into serde structs of just those fields.
+//! - rust-typed: the same, with each line deserialized into serde structs of just those fields.
 //!
-//! All sides must end with the same counts, which the harness checks.
+//! This process uses mimalloc, the binary's allocator. All sides must end with the same counts,
+//! which the harness checks.
 
 use journey_compiler::sources::Sources;
 use journey_compiler::SchemaRegistry;
@@ -34,130 +37,19 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::io::{BufRead, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::BufRead;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod support;
+use support::JOURNEY;
 
 /// The allocator the `journey` binary uses, for every side alike.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The journey project (also written next to the events, for timing the `journey` binary).
-pub const JOURNEY: &str = include_str!("data/cart.journey");
-
 const HOUR: i64 = 3_600_000;
-/// 2026-05-01T00:00:00Z.
-const START_MS: i64 = 1_777_593_600_000;
-
-// ------------------------------------------------------------------------------------------
-// The events file
-// ------------------------------------------------------------------------------------------
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into())
-}
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn rfc3339(ms: i64) -> String {
-    format!("{:.3}", jiff::Timestamp::from_millisecond(ms).expect("in range"))
-}
-
-/// Writes `n` events (two thirds cart adds, one third purchases by half of those profiles) to
-/// `path`, in time order. Returns the number of profiles.
-pub fn generate(path: &Path, n: usize) -> usize {
-    let profiles = (2 * n).div_ceil(3);
-    let purchases = n - profiles;
-    let mut rng = Rng(0x5EED_CA27);
-    // (at, line) for every event, then sorted: the file is in time order, like a real export.
-    let mut events: Vec<(i64, String)> = Vec::with_capacity(n);
-    const SKUS: [(&str, &str, f64); 4] = [
-        ("JKT-001-M", "Alpine Shell Jacket", 149.0),
-        ("BT-220-42", "Trail Runner 2", 129.0),
-        ("SK-300", "Merino Socks", 19.5),
-        ("PK-12", "Daypack 12L", 59.0),
-    ];
-    for i in 0..profiles {
-        let email = format!("shopper{i:07}@example.com");
-        let cart = format!("cart-{i:07}");
-        // Cart adds spread over four days, about one every 350 ms.
-        let at = START_MS + (i as i64) * 4 * 24 * HOUR / profiles as i64 + rng.below(1_000) as i64;
-        let (sku, name, price) = SKUS[rng.below(4) as usize];
-        let qty = 1 + rng.below(3);
-        let add = format!(
-            concat!(
-                r#"{{"id":"e-{i}-a","event":"CartAdd","at":"{at}","payload":{{"@id":"e-{i}-a","timestamp":"{at}","#,
-                r#""eventType":"commerce.productListAdds","identityMap":{{"Email":[{{"id":"{email}","primary":true}}]}},"#,
-                r#""commerce":{{"cart":{{"cartID":"{cart}","cartSource":"web"}},"productListAdds":{{"value":1.0}}}},"#,
-                r#""productListItems":[{{"SKU":"{sku}","name":"{name}","quantity":{qty},"priceTotal":{total:.1},"currencyCode":"EUR"}}],"#,
-                r#""web":{{"webPageDetails":{{"name":"product","URL":"https://shop.example.com/p/{sku}"}}}}}}}}"#
-            ),
-            i = i,
-            at = rfc3339(at),
-            email = email,
-            cart = cart,
-            sku = sku,
-            name = name,
-            qty = qty,
-            total = price * qty as f64,
-        );
-        events.push((at, add));
-        if i % 2 == 0 && i / 2 < purchases {
-            // 10% within the hour (exit on Purchase), 80% during the await, 10% after the
-            // reminder (the instance has ended; the purchase starts nothing).
-            let r = rng.below(100);
-            let delay = if r < 10 {
-                5 * 60_000 + rng.below(50 * 60_000) as i64
-            } else if r < 90 {
-                HOUR + 60_000 + rng.below(23 * HOUR as u64) as i64
-            } else {
-                26 * HOUR + rng.below(24 * HOUR as u64) as i64
-            };
-            let pat = at + delay;
-            let buy = format!(
-                concat!(
-                    r#"{{"id":"e-{i}-p","event":"Purchase","at":"{at}","payload":{{"@id":"e-{i}-p","timestamp":"{at}","#,
-                    r#""eventType":"commerce.purchases","identityMap":{{"Email":[{{"id":"{email}","primary":true}}]}},"#,
-                    r#""commerce":{{"cart":{{"cartID":"{cart}"}},"order":{{"purchaseID":"AC-{i}","priceTotal":{total:.1},"currencyCode":"EUR"}},"purchases":{{"value":1.0}}}},"#,
-                    r#""productListItems":[{{"SKU":"{sku}","name":"{name}","quantity":{qty},"priceTotal":{total:.1}}}]}}}}"#
-                ),
-                i = i,
-                at = rfc3339(pat),
-                email = email,
-                cart = cart,
-                sku = sku,
-                name = name,
-                qty = qty,
-                total = price * qty as f64,
-            );
-            events.push((pat, buy));
-        }
-    }
-    events.sort_by_key(|e| e.0);
-    let mut out = BufWriter::new(std::fs::File::create(path).expect("events file"));
-    for (_, line) in &events {
-        writeln!(out, "{line}").expect("write");
-    }
-    out.flush().expect("flush");
-    profiles
-}
 
 // ------------------------------------------------------------------------------------------
 // What every side reports
@@ -200,46 +92,29 @@ fn settle(engine: &mut Engine) {
     }
 }
 
-/// `journey run --dry-run --jobs N`'s own driver (`journey_vm::run::run_file`): the file in time
-/// order streams, its lines parsed and routed on one thread while `jobs` engines, each with its
-/// share of the profiles, take them on theirs.
-fn run_journey(image: &Arc<Image>, path: &Path, jobs: usize) -> (Counts, Duration) {
-    let progress = std::sync::atomic::AtomicU64::new(0);
-    let setup = setup(image, jobs, &progress);
-    let mut done = journey_vm::run::run_file(&setup, path, Vec::new, None).expect("events");
-    assert!(done.problems.is_empty(), "{:?}", &done.problems[..done.problems.len().min(3)]);
-    (counts(&done.report()), Duration::ZERO)
-}
-
-/// The same driver's path for a file not in time order: read whole, parsed on `jobs` threads,
-/// sorted, then run.
-fn run_journey_sorted(image: &Arc<Image>, path: &Path, jobs: usize) -> (Counts, Duration) {
-    let t = Instant::now();
-    let text = std::fs::read(path).expect("events");
-    let read = journey_vm::run::read_events(&text, image, jobs, None);
-    drop(text);
-    let parsed = t.elapsed();
-    let progress = std::sync::atomic::AtomicU64::new(0);
-    let setup = setup(image, jobs, &progress);
-    let sinks = (0..jobs).map(|_| None).collect();
-    let mut engines = journey_vm::run::run(&setup, read.first_ms.unwrap_or(0), read.events, Vec::new(), sinks);
-    (counts(&journey_vm::run::report(&mut engines, &read.report)), parsed)
-}
-
-fn setup<'a>(
-    image: &Arc<Image>,
-    jobs: usize,
-    progress: &'a std::sync::atomic::AtomicU64,
-) -> journey_vm::run::RunSetup<'a> {
-    journey_vm::run::RunSetup {
-        image: image.clone(),
-        options: Options::default(),
-        jobs,
-        until: None,
-        settle: &settle,
-        progress,
-        real_calls: false,
-    }
+/// The `journey` binary on the events file: `journey run --mocks M --summary-only --format json`
+/// (plus `extra`), timed from start to exit; its counts from the summary it prints.
+fn run_binary(dir: &Path, events: &Path, extra: &[&str]) -> (Counts, support::Run) {
+    let journey = dir.join("cart.journey");
+    let mocks = dir.join("cart-mocks.jsonl");
+    let mut args = support::run_args(&journey, events, &mocks);
+    args.extend_from_slice(&["--summary-only", "--format", "json"]);
+    args.extend_from_slice(extra);
+    let run = support::journey(&args);
+    let text = std::str::from_utf8(&run.stdout).expect("UTF-8");
+    let summary: Json = serde_json::from_str(text.lines().last().expect("a summary")).expect("summary JSON");
+    let r = &summary["journeys"]["CartRecovery"];
+    let n = |v: &Json| v.as_u64().unwrap_or_else(|| panic!("a count: {v}"));
+    let counts = Counts {
+        events: n(&summary["events"]),
+        filtered: n(&summary["filtered"]),
+        started: n(&r["started"]),
+        ended: r["ended"].as_object().expect("ends").iter().map(|(k, v)| (k.clone(), n(v))).collect(),
+        calls: summary["calls"].as_object().expect("calls").values().map(n).sum(),
+        waiting: n(&r["running"]),
+    };
+    assert_eq!(summary["rejected"], serde_json::json!({}), "no line rejected");
+    (counts, run)
 }
 
 fn counts(report: &journey_vm::engine::report::Report) -> Counts {
@@ -630,31 +505,68 @@ fn run_hand(events: Vec<Ev>) -> Counts {
 // The harness
 // ------------------------------------------------------------------------------------------
 
+/// One side's result: its best wall time, the part of it spent reading and parsing (where the
+/// side can tell), its counts, and for the binary its CPU time and peak memory.
+struct Row {
+    name: &'static str,
+    total: Duration,
+    parse: Option<Duration>,
+    counts: Counts,
+    cpu: Option<Duration>,
+    max_rss: Option<u64>,
+}
+
 fn best(times: &[Duration]) -> Duration {
     times.iter().copied().min().unwrap_or_default()
 }
 
 fn main() {
+    let quick = support::quick();
     // `cargo bench` passes `--bench`; a filter argument selects sides by name.
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let on = |side: &str| filter.as_deref().is_none_or(|f| side.contains(f));
-    let n: usize = std::env::var("RUN_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
-    let repeat: usize = std::env::var("RUN_REPEAT").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
-    let dir = target_dir().join("bench-data");
-    std::fs::create_dir_all(&dir).expect("bench-data folder");
-    let path = dir.join(format!("cart-events-v2-{n}.jsonl"));
-    if !path.exists() {
-        let t = Instant::now();
-        let profiles = generate(&path, n);
-        eprintln!("generated {} ({profiles} profiles) in {:.1?}", path.display(), t.elapsed());
-    }
+    let n = support::env_usize("RUN_EVENTS", if quick { 3_000 } else { 1_000_000 });
+    let repeat = support::env_usize("RUN_REPEAT", if quick { 1 } else { 3 }).max(1);
+    let (path, _profiles) = support::events_file(n);
+    let shuffled = support::shuffled_file(&path);
+    assert!(support::in_time_order(&path), "the events file is in time order");
+    assert!(!support::in_time_order(&shuffled), "the shuffled file is not in time order");
+    let dir = support::data_dir();
     std::fs::write(dir.join("cart.journey"), JOURNEY).expect("journey file");
+    std::fs::write(dir.join("cart-mocks.jsonl"), support::MOCKS).expect("mocks file");
     let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let lines = std::io::BufReader::new(std::fs::File::open(&path).expect("events")).lines().count();
     eprintln!("events: {lines} lines, {:.1} MB, {}", bytes as f64 / 1e6, path.display());
     let image = compile();
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let jobs_n = cores.to_string();
 
-    let mut results: Vec<(&str, Duration, Duration, Counts)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut binary = |name: &'static str, events: &Path, extra: &[&str]| {
+        if !on(name) {
+            return;
+        }
+        let mut runs = Vec::new();
+        for _ in 0..repeat {
+            runs.push(run_binary(&dir, events, extra));
+        }
+        let max_rss = runs.iter().map(|r| r.1.max_rss).max();
+        let (counts, run) = runs.into_iter().min_by_key(|r| r.1.wall).expect("ran");
+        eprintln!(
+            "{name:<20} best {:>8.3} s  ({:>9.0} events/s; CPU {:.3} s; peak RSS {:.1} MB)",
+            run.wall.as_secs_f64(),
+            lines as f64 / run.wall.as_secs_f64(),
+            run.cpu.as_secs_f64(),
+            run.max_rss as f64 / 1e6
+        );
+        rows.push(Row { name, total: run.wall, parse: None, counts, cpu: Some(run.cpu), max_rss });
+    };
+    binary("journey-run-1", &path, &["--jobs", "1"]);
+    if cores > 1 {
+        binary("journey-run-N", &path, &["--jobs", &jobs_n]);
+    }
+    binary("journey-shuffled-N", &shuffled, &["--jobs", &jobs_n]);
+
     let mut measure = |name: &'static str, f: &mut dyn FnMut() -> (Counts, Duration)| {
         if !on(name) {
             return;
@@ -671,20 +583,21 @@ fn main() {
         }
         let total = best(&totals);
         eprintln!(
-            "{name:<12} best {:>8.3} s  ({:>9.0} events/s; read+parse {:.3} s)  runs: {:?}",
+            "{name:<20} best {:>8.3} s  ({:>9.0} events/s; read+parse {:.3} s)  runs: {:?}",
             total.as_secs_f64(),
             lines as f64 / total.as_secs_f64(),
             best(&parses).as_secs_f64(),
             totals.iter().map(|d| format!("{:.3}", d.as_secs_f64())).collect::<Vec<_>>()
         );
-        results.push((name, total, best(&parses), counts.expect("ran")));
+        rows.push(Row {
+            name,
+            total,
+            parse: Some(best(&parses)),
+            counts: counts.expect("ran"),
+            cpu: None,
+            max_rss: None,
+        });
     };
-    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-    measure("journey-run-1", &mut || run_journey(&image, &path, 1));
-    if cores > 1 {
-        measure("journey-run-N", &mut || run_journey(&image, &path, cores));
-    }
-    measure("sorted-N", &mut || run_journey_sorted(&image, &path, cores));
     measure("vm-stream", &mut || run_vm_streaming(&image, &path));
     measure("vm-text", &mut || run_vm_text(&image, &path));
     measure("rust-json", &mut || {
@@ -700,36 +613,35 @@ fn main() {
         (run_hand(events), parse)
     });
 
-    for (name, _, _, c) in &results {
-        eprintln!("{name:<12} {c:?}");
+    for row in &rows {
+        eprintln!("{:<20} {:?}", row.name, row.counts);
     }
-    if let Some((_, _, _, first)) = results.first() {
-        for (name, _, _, c) in &results[1..] {
-            assert_eq!(c, first, "{name} must end with the same counts as {}", results[0].0);
+    if let Some(first) = rows.first() {
+        for row in &rows[1..] {
+            assert_eq!(row.counts, first.counts, "{} must end with the same counts as {}", row.name, first.name);
         }
     }
+    let time = |n: &str| rows.iter().find(|r| r.name == n).map(|r| r.total.as_secs_f64());
+    let ratio = |row: &Row, hand: &str| time(hand).map(|h| format!("{:.2}", h / row.total.as_secs_f64()));
+    let secs = |d: Option<Duration>| d.map(|d| format!("{:.3} s", d.as_secs_f64())).unwrap_or_default();
     println!();
-    println!("| side | best of {repeat} | events/s | read + parse | the rest (engine / journey) |");
-    println!("|---|---:|---:|---:|---:|");
-    for (name, total, parse, _) in &results {
+    println!("{lines} events ({:.1} MB), best of {repeat} per side, {cores} cores", bytes as f64 / 1e6);
+    println!();
+    println!("| side | wall | events/s | / rust-json | / rust-typed | CPU | peak RSS | read + parse |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for row in &rows {
         println!(
-            "| {name} | {:.3} s | {:.0} | {:.3} s | {:.3} s |",
-            total.as_secs_f64(),
-            lines as f64 / total.as_secs_f64(),
-            parse.as_secs_f64(),
-            (*total - *parse).as_secs_f64()
+            "| {} | {:.3} s | {:.0} | {} | {} | {} | {} | {} |",
+            row.name,
+            row.total.as_secs_f64(),
+            lines as f64 / row.total.as_secs_f64(),
+            ratio(row, "rust-json").unwrap_or_default(),
+            ratio(row, "rust-typed").unwrap_or_default(),
+            secs(row.cpu),
+            row.max_rss.map(|b| format!("{:.0} MB", b as f64 / 1e6)).unwrap_or_default(),
+            secs(row.parse),
         );
-    }
-    let time = |n: &str| results.iter().find(|r| r.0 == n).map(|r| r.1.as_secs_f64());
-    println!();
-    for vm in ["journey-run-1", "journey-run-N", "sorted-N", "vm-stream", "vm-text"] {
-        for hand in ["rust-json", "rust-typed"] {
-            if let (Some(v), Some(h)) = (time(vm), time(hand)) {
-                println!("throughput {vm} / {hand} = {:.2}", h / v);
-            }
-        }
     }
     println!();
     println!("events file: {} ({lines} events, {:.1} MB)", path.display(), bytes as f64 / 1e6);
-    println!("journey: {}", dir.join("cart.journey").display());
 }
