@@ -286,6 +286,13 @@ journey Promo {
     let (status, bad) = api.send("GET", &format!("{url}/journeys/Promo/report?since=yesterday"), "");
     assert_eq!(status, 400, "{bad}");
     assert!(bad["error"].as_str().unwrap().contains("give RFC 3339"), "{bad}");
+    let (status, bad) = api.send("GET", &format!("{url}/journeys/Promo/report?hours=maybe"), "");
+    assert_eq!(status, 400, "{bad}");
+    // The hourly counts the console draws: they add up to the whole.
+    let hourly = api.get(&format!("{url}/journeys/Promo/report?hours=true"));
+    let hours = hourly["versions"][0]["report"]["hours"].as_array().expect("hours").clone();
+    assert_eq!(hours.iter().map(|h| h["started"].as_u64().unwrap()).sum::<u64>(), 40, "{hours:?}");
+    assert_eq!(hours.iter().map(|h| h["entered"][0].as_u64().unwrap()).sum::<u64>(), 40, "{hours:?}");
     // `journey report --server` prints the same numbers.
     let o = journey(&["report", "--server", &url, "--journey", "Promo"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -573,23 +573,15 @@ async fn get_journeys(State(state): State<Shared>) -> Response {
     }
 }
 
-/// The query of `GET /journeys/NAME/report`.
-#[derive(serde::Deserialize)]
-struct ReportQuery {
-    /// The window's start (RFC 3339); the last 24 hours when absent.
-    since: Option<String>,
-    /// With `true`, each version's report adds `hours`: per hour kept, instances started and
-    /// each node's entries (the console's counts over time).
-    #[serde(default)]
-    hours: bool,
-}
-
+/// `GET /journeys/NAME/report[?since=RFC3339][&hours=true]`: the window from `since` (the last
+/// 24 hours when absent); with `hours`, each version's hourly counts too. The query is read by
+/// hand so that a bad value is answered as every other 400 is, in JSON with the fix.
 async fn get_report(
     State(state): State<Shared>,
     Path(name): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let since = match q.since.as_deref().map(str::parse::<jiff::Timestamp>) {
+    let since = match q.get("since").map(|s| s.parse::<jiff::Timestamp>()) {
         None => None,
         Some(Ok(t)) => Some(t.as_millisecond()),
         Some(Err(e)) => {
@@ -599,7 +591,12 @@ async fn get_report(
             )
         }
     };
-    match ask(&state, |tx| Query::Report(name.clone(), since, q.hours, tx)).await {
+    let hours = match q.get("hours").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return error(StatusCode::BAD_REQUEST, format!("`hours` is `{other}`; give true or false")),
+    };
+    match ask(&state, |tx| Query::Report(name.clone(), since, hours, tx)).await {
         Ok(Some(v)) => JsonBody(v).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no journey `{name}`")),
         Err(r) => r.into_response(),

@@ -98,7 +98,7 @@ pub struct Worker {
 }
 
 /// How many of the latest step events the worker keeps in memory for the console.
-pub const RECENT_STEPS: usize = 100_000;
+pub const RECENT_STEPS: usize = 10_000;
 
 /// The thread that writes checkpoints, in order, on a connection of its own.
 struct Writer {
