@@ -583,3 +583,57 @@ fn run_reports_output_it_could_not_write() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("error: cannot write step events to `/dev/full`:"), "{}", stderr(&o));
 }
+
+/// A business event (`start on E for audience A`) in `journey run`: one instance per member,
+/// the same with one engine or three, and the send node's messages in the summary.
+#[test]
+fn run_starts_a_business_event_for_every_audience_member() {
+    let dir = std::env::temp_dir().join(format!("journey-cli-business-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut profiles = String::new();
+    for i in 0..12 {
+        let audiences = if i < 10 { "[\"StockSubscribers\"]" } else { "[]" };
+        profiles.push_str(&format!(
+            "{{\"key\": \"s{i}@example.com\", \"attributes\": {{\"personalEmail\": {{\"address\": \"s{i}@example.com\"}}}}, \"audiences\": {audiences}}}\n"
+        ));
+    }
+    std::fs::write(dir.join("profiles.jsonl"), profiles).expect("write");
+    std::fs::write(
+        dir.join("events.jsonl"),
+        "{\"event\": \"ProductRestocked\", \"at\": \"2026-10-08T10:00:00Z\", \"payload\": {\"sku\": \"JKT\", \"productName\": \"Jacket\", \"quantity\": 5}}\n",
+    )
+    .expect("write");
+    let run = |jobs: &str| {
+        let (events, profiles) = (dir.join("events.jsonl"), dir.join("profiles.jsonl"));
+        let o = journey(&[
+            "run",
+            "examples",
+            "--events",
+            events.to_str().expect("path"),
+            "--profiles",
+            profiles.to_str().expect("path"),
+            "--mocks",
+            "examples/mocks.jsonl",
+            "--jobs",
+            jobs,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let one = run("1");
+    assert_eq!(one, run("3"), "the same paths and report with three engines");
+    let lines: Vec<serde_json::Value> = one.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let summary = lines.last().expect("summary");
+    assert_eq!(summary["journeys"]["RestockBroadcast"]["started"], 10, "one instance per member");
+    let nodes = summary["journeys"]["RestockBroadcast"]["nodes"].as_array().expect("nodes");
+    let push = &nodes[0]["messages"];
+    assert_eq!(push["suppressed"]["no-address"], 10, "{push}");
+    assert_eq!(nodes[1]["messages"]["sent"], 10, "{}", nodes[1]);
+    let path = lines.iter().find(|l| l["profile"] == "s0@example.com").expect("a member's path");
+    assert_eq!(path["messages"][0]["outcome"], "suppressed:no-address", "{path}");
+    assert_eq!(path["messages"][1]["outcome"], "sent", "{path}");
+    assert_eq!(path["messages"][1]["template"], "restock-alert", "{path}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

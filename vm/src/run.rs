@@ -21,7 +21,9 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// One accepted event, routed to its profile.
+/// One accepted event, routed to its profile (an empty key: a business event, which every
+/// engine takes, each starting its own share of the audience's members).
+#[derive(Clone)]
 pub struct RunEvent {
     /// Its line in the file (from 1).
     pub line: usize,
@@ -205,6 +207,16 @@ fn parse_line(router: &mut Engine, raw: &[u8], line: usize, until: Option<i64>) 
         Some(Err(j)) => router.convert(name, &j),
         None => router.convert(name, &Json::Object(Default::default())),
     };
+    if let Some(p) = payload.as_ref().filter(|_| router.is_business(name)) {
+        // A business event goes to every engine (with no key of its own to route by).
+        return match router.business_when(name, p, at_ms) {
+            true => {
+                let event = router.event_index(name).unwrap_or_default();
+                Parsed::Event(RunEvent { line, at_ms, event, key: ArcStr::new(), payload: p.clone() })
+            }
+            false => Parsed::Dropped(at_ms),
+        };
+    }
     let routed = match payload {
         Some(p) => router.route(name, Payload::Read(&p), at_ms, Routing::Count).map(|key| key.map(|k| (k, p))),
         // An unknown event: counted and reported as the engine does.
@@ -474,13 +486,20 @@ fn run_streaming(
             last = at.unwrap_or(last);
             match parsed {
                 Parsed::Event(e) => {
-                    let i = shard_of(&e.key, n as u32) as usize;
-                    batches[i].push(e);
-                    if batches[i].len() == BATCH {
-                        let full = std::mem::replace(&mut batches[i], Vec::with_capacity(BATCH));
-                        // A closed channel means the engine thread died; its panic is raised at
-                        // the join below.
-                        let _ = senders[i].send(full);
+                    let targets = if e.key.is_empty() {
+                        0..n
+                    } else {
+                        let i = shard_of(&e.key, n as u32) as usize;
+                        i..i + 1
+                    };
+                    for i in targets {
+                        batches[i].push(e.clone());
+                        if batches[i].len() == BATCH {
+                            let full = std::mem::replace(&mut batches[i], Vec::with_capacity(BATCH));
+                            // A closed channel means the engine thread died; its panic is raised
+                            // at the join below.
+                            let _ = senders[i].send(full);
+                        }
                     }
                 }
                 Parsed::Problem(_, message) => problems.push(Problem { line, message }),
@@ -587,7 +606,14 @@ pub fn run(
     let mut workers = engines(setup, start_ms, profiles, sinks);
     let mut shares: Vec<Vec<RunEvent>> = (0..n).map(|_| Vec::new()).collect();
     for e in events {
-        shares[shard_of(&e.key, n as u32) as usize].push(e);
+        if e.key.is_empty() {
+            // A business event: every engine starts its share of the members.
+            for share in shares.iter_mut() {
+                share.push(e.clone());
+            }
+        } else {
+            shares[shard_of(&e.key, n as u32) as usize].push(e);
+        }
     }
     // Each engine takes its events, then runs on until nothing of its own waits.
     std::thread::scope(|s| {

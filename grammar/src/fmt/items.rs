@@ -271,10 +271,15 @@ impl F<'_> {
                 if let Some(n) = times {
                     out.push(text(" "));
                     out.push(self.tok(n.span));
-                    out.push(text(" times"));
+                    out.push(text(" "));
+                    out.push(self.kw(n.span.end, s.span.end, "time"));
+                    out.push(text("s"));
                 }
                 if let Some(b) = binding {
-                    out.push(text(" as "));
+                    let from = times.map_or(to.as_ref().map_or(channel.span.end, |t| t.span.end), |n| n.span.end);
+                    out.push(text(" "));
+                    out.push(self.kw(from, b.span.start, "as"));
+                    out.push(text(" "));
                     out.push(self.tok(b.span));
                 }
                 cat(out)

@@ -411,8 +411,20 @@ impl Engine {
         }
     }
 
-    /// Whether some journey starts on `event` for an audience.
-    pub(crate) fn is_business(&self, event: &str) -> bool {
+    /// Whether a business event's `when` holds at `at_ms` (a filtered one is counted).
+    pub fn business_when(&mut self, event: &str, payload: &Value, at_ms: i64) -> bool {
+        let Some(ei) = self.event_index(event) else { return false };
+        let image = self.image.clone();
+        let decl = &image.program.events[ei as usize];
+        let holds = decl.when.is_none_or(|w| self.event_chunk(decl, w, payload, at_ms).truthy());
+        if !holds {
+            self.report.filtered += 1;
+        }
+        holds
+    }
+
+    /// Whether some journey starts on `event` for an audience (a business event).
+    pub fn is_business(&self, event: &str) -> bool {
         self.image
             .program
             .journeys

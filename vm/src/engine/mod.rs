@@ -660,6 +660,26 @@ impl Engine {
                 self.business(name, value);
                 return Ok(Delivery::Handled);
             }
+            To::Routed(key) if self.is_business(name) => {
+                // Routed by `journey run` to every engine: each starts its share of the
+                // members; the engine that runs the event's own profile (if it has a key)
+                // delivers it there too.
+                let image = self.image.clone();
+                let decl = &image.program.events[ei as usize];
+                let shard = self.options.shard;
+                let own = match self.event_key(ei, value, self.now_ms, false) {
+                    Ok(Some(k)) if shard_of(&k, shard.count) == shard.index => Some(k),
+                    _ => None,
+                };
+                if let Some(k) = own {
+                    let k = self.slots.key(&k).cloned().unwrap_or(k);
+                    self.handle(ei, k, value);
+                } else if decl.key.is_none() && shard.index == 0 && key.is_empty() {
+                    self.report.events += 1;
+                }
+                self.business(name, value);
+                return Ok(Delivery::Handled);
+            }
             To::Key => {
                 let routed = self.event_key(ei, value, self.now_ms, true);
                 self.count_route(&routed);
