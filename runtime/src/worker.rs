@@ -90,7 +90,8 @@ pub struct Worker {
     /// The latest step events (at most [`RECENT_STEPS`]), for the console: a profile's path and
     /// a node's last errors. Older ones are in the store's `steps` table.
     /// Each with the version of the engine that made it (step events of every version say 1).
-    recent: std::collections::VecDeque<(u32, Json)>,
+    /// Kept as JSON text: compact in memory (a timer storm makes many), parsed when asked.
+    recent: std::collections::VecDeque<(u32, Box<str>)>,
     /// The partition this worker applies, on a partitioned store.
     partition: Option<Partition>,
     /// A checkpoint of the partition failed: the worker stops (its state is loaded again).
@@ -259,7 +260,7 @@ impl Worker {
         };
         // The console's paths and last errors, as they were before the restart.
         match w.store.recent_steps(RECENT_STEPS) {
-            Ok(steps) => w.recent = steps.into(),
+            Ok(steps) => w.recent = steps.into_iter().map(|(v, s)| (v, s.to_string().into())).collect(),
             Err(e) => tracing::warn!("cannot read the latest step events: {e}"),
         }
         // The log after the checkpoint is replayed, and timers due while the runtime was down
@@ -707,7 +708,7 @@ impl Worker {
                     None => report = Some(v.engine.report().clone()),
                 }
                 let steps = v.engine.take_steps();
-                self.recent.extend(steps.iter().map(|s| (number, json!(s))));
+                self.recent.extend(steps.iter().map(|s| (number, json!(s).to_string().into())));
                 cp.steps.extend(steps.into_iter().map(|s| (number, s)));
             }
             while self.recent.len() > RECENT_STEPS {
@@ -791,7 +792,7 @@ impl Worker {
                             .recent
                             .iter()
                             .filter(|(version, _)| *version == v.number)
-                            .map(|(_, s)| s.clone())
+                            .filter_map(|(_, s)| serde_json::from_str::<Json>(s).ok())
                             .chain(v.engine.steps().iter().map(|s| json!(s)))
                             .filter(|s| s["instance"] == json!(i.id) && s["journey"] == json!(j.name))
                             .collect();
@@ -812,10 +813,11 @@ impl Worker {
                     .recent
                     .iter()
                     .rev()
+                    .filter_map(|(version, s)| Some((version, serde_json::from_str::<Json>(s).ok()?)))
                     .filter(|(_, s)| s["journey"] == json!(name) && !s["error"].is_null())
                     .take(50)
                     .map(|(version, s)| {
-                        let mut j = s.clone();
+                        let mut j = s;
                         j["version"] = json!(version);
                         j
                     })
