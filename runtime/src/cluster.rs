@@ -615,13 +615,7 @@ impl Reader {
                 // with the label `stopped`).
                 let reports = || parts.iter().flat_map(|(_, r)| r.journeys.iter().filter(|r| r.journey == x.name));
                 let stopped = reports().all(|r| r.running == 0) && reports().any(|r| r.ended.contains_key("stopped"));
-                let status = if open {
-                    "live"
-                } else if stopped {
-                    "stopped"
-                } else {
-                    "closed"
-                };
+                let status = crate::worker::status_word(open, stopped);
                 if let Some(list) = entry["versions"].as_array_mut() {
                     list.push(json!({"version": number, "open": open, "status": status}));
                 }

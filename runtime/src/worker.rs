@@ -867,19 +867,23 @@ impl Worker {
                 let entry = out.entry(x.name.clone()).or_insert_with(|| json!({"name": x.name, "versions": []}));
                 // Closed, or stopped: a stop ends its instances with the label `stopped`.
                 let stopped = running.get(&(vi, x.name.clone())).is_some_and(|&(n, stopped)| n == 0 && stopped);
-                let status = if open {
-                    "live"
-                } else if stopped {
-                    "stopped"
-                } else {
-                    "closed"
-                };
+                let status = status_word(open, stopped);
                 if let Some(list) = entry["versions"].as_array_mut() {
                     list.push(json!({"version": v.number, "open": open, "status": status}));
                 }
             }
         }
         Json::Array(out.into_values().collect())
+    }
+}
+
+/// A journey version's status in `/journeys`: takes entries (`live`), or not: `stopped` when a
+/// stop ended its instances, else `closed`.
+pub(crate) fn status_word(open: bool, stopped: bool) -> &'static str {
+    match (open, stopped) {
+        (true, _) => "live",
+        (false, true) => "stopped",
+        (false, false) => "closed",
     }
 }
 
