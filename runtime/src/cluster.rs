@@ -141,43 +141,23 @@ pub fn serve_until(
         .spawn(move || reader.run(query_rx))
         .map_err(|e| StartError::Config(e.to_string()))?;
 
-    let publish_validators = validators.clone();
-    let graphs = crate::console::Graphs::default();
-    if let Err(e) = graphs.redraw(&config.project, &config.schemas) {
-        tracing::warn!("the console cannot draw the journeys: {e}");
-    }
-    let publish_graphs = graphs.clone();
-    let (project_dir, schemas, publish_pg) = (config.project.clone(), config.schemas.clone(), pg.clone());
-    let publish = move |journey: &str| -> Result<u32, (axum::http::StatusCode, String)> {
+    let publish_pg = pg.clone();
+    let (publish, graphs) = crate::publisher(&config, validators.clone(), move |bytes| {
         use axum::http::StatusCode;
-        let bytes =
-            compile_project(&project_dir, &schemas).map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-        let a = artifact::from_bytes(&bytes).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        if !a.program.journeys.iter().any(|j| j.name == journey) {
-            return Err((StatusCode::NOT_FOUND, format!("the project has no journey `{journey}`")));
+        match publish_pg.store_version(bytes, wall_ms(), false) {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err((StatusCode::INTERNAL_SERVER_ERROR, "no version was stored".into())),
+            Err(e) if e.is_unavailable() => Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+            Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
         }
-        let v = match publish_pg.store_version(&bytes, wall_ms(), false) {
-            Ok(Some(v)) => v,
-            Ok(None) => return Err((StatusCode::INTERNAL_SERVER_ERROR, "no version was stored".into())),
-            Err(e) if e.is_unavailable() => return Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
-            Err(e) => return Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
-        };
-        if let Ok(image) = Image::load(a.program) {
-            let image = Arc::new(image);
-            publish_validators.replace(|| Engine::new(image.clone(), wall_ms(), Options::default()));
-        }
-        if let Err(e) = publish_graphs.redraw(&project_dir, &schemas) {
-            tracing::warn!("the console cannot draw the journeys: {e}");
-        }
-        Ok(v)
-    };
+    });
     let state = Arc::new(AppState {
         appender: append_tx,
         worker: Mutex::new(query_tx.clone()),
         validators,
         token: config.token.clone(),
         metrics,
-        publish: Box::new(publish),
+        publish,
         max_lag: config.max_lag.unwrap_or(api::MAX_ENGINE_LAG),
         max_profile_bytes: config.limits.max_profile_bytes.unwrap_or(api::MAX_PROFILE_BYTES),
         graphs,

@@ -277,38 +277,17 @@ pub fn serve_until(
     let image = first.image().clone();
     let validators =
         Arc::new(Validators::new(API_THREADS, || Engine::new(image.clone(), wall_ms(), Options::default())));
-    let publish_validators = validators.clone();
-    let graphs = console::Graphs::default();
-    if let Err(e) = graphs.redraw(&config.project, &config.schemas) {
-        tracing::warn!("the console cannot draw the journeys: {e}");
-    }
-    let publish_graphs = graphs.clone();
-    let (project_dir, schemas, db) = (config.project.clone(), config.schemas.clone(), config.db.clone());
-    let publish = move |journey: &str| -> Result<u32, (axum::http::StatusCode, String)> {
-        use axum::http::StatusCode;
-        let bytes =
-            compile_project(&project_dir, &schemas).map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-        let a = artifact::from_bytes(&bytes).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        if !a.program.journeys.iter().any(|j| j.name == journey) {
-            return Err((StatusCode::NOT_FOUND, format!("the project has no journey `{journey}`")));
-        }
-        let v = store_version(&db, &bytes).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
-        if let Ok(image) = Image::load(a.program) {
-            let image = Arc::new(image);
-            publish_validators.replace(|| Engine::new(image.clone(), wall_ms(), Options::default()));
-        }
-        if let Err(e) = publish_graphs.redraw(&project_dir, &schemas) {
-            tracing::warn!("the console cannot draw the journeys: {e}");
-        }
-        Ok(v)
-    };
+    let db = config.db.clone();
+    let (publish, graphs) = publisher(&config, validators.clone(), move |bytes| {
+        store_version(&db, bytes).map_err(|e| (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e))
+    });
     let state = Arc::new(AppState {
         appender: append_tx,
         worker: Mutex::new(wake_tx.clone()),
         validators,
         token: config.token.clone(),
         metrics,
-        publish: Box::new(publish),
+        publish,
         max_lag: config.max_lag.unwrap_or(api::MAX_ENGINE_LAG),
         max_profile_bytes: config.limits.max_profile_bytes.unwrap_or(api::MAX_PROFILE_BYTES),
         graphs,
@@ -378,4 +357,39 @@ fn group_commit(
             }
         }
     }
+}
+
+/// What `POST /journeys/NAME/publish` does, whatever the backend: compile the project, refuse a
+/// journey it lacks, store the version with `store`, then let the payload validators and the
+/// console's graphs follow it. Returns it with the console's graphs, drawn once at start.
+pub(crate) fn publisher(
+    config: &Config,
+    validators: Arc<Validators>,
+    store: impl Fn(&[u8]) -> Result<u32, (axum::http::StatusCode, String)> + Send + Sync + 'static,
+) -> (Box<api::PublishFn>, console::Graphs) {
+    use axum::http::StatusCode;
+    let graphs = console::Graphs::default();
+    if let Err(e) = graphs.redraw(&config.project, &config.schemas) {
+        tracing::warn!("the console cannot draw the journeys: {e}");
+    }
+    let publish_graphs = graphs.clone();
+    let (project_dir, schemas) = (config.project.clone(), config.schemas.clone());
+    let publish = move |journey: &str| -> Result<u32, (StatusCode, String)> {
+        let bytes =
+            compile_project(&project_dir, &schemas).map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        let a = artifact::from_bytes(&bytes).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        if !a.program.journeys.iter().any(|j| j.name == journey) {
+            return Err((StatusCode::NOT_FOUND, format!("the project has no journey `{journey}`")));
+        }
+        let v = store(&bytes)?;
+        if let Ok(image) = Image::load(a.program) {
+            let image = Arc::new(image);
+            validators.replace(|| Engine::new(image.clone(), wall_ms(), Options::default()));
+        }
+        if let Err(e) = publish_graphs.redraw(&project_dir, &schemas) {
+            tracing::warn!("the console cannot draw the journeys: {e}");
+        }
+        Ok(v)
+    };
+    (Box::new(publish), graphs)
 }
