@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{temp_dir, wait_within, Api, PgDb, Receiver, Server};
+use support::{temp_dir, wait_within, Api, OwnPostgres, PgDb, Receiver, Server};
 
 /// Partitions of the tests' databases (fewer than the default, for a debug build on two cores).
 const PARTITIONS: &str = "12";
@@ -61,9 +61,14 @@ struct Cluster {
 
 impl Cluster {
     fn start(test: &str, receiver: &Receiver, names: &[&str], ttl: u64) -> Cluster {
+        Cluster::start_on(PgDb::new(test), test, receiver, names, ttl)
+    }
+
+    /// As [`Cluster::start`], on the database `pg`.
+    fn start_on(pg: PgDb, test: &str, receiver: &Receiver, names: &[&str], ttl: u64) -> Cluster {
         let dir = temp_dir(&format!("cluster-{test}"));
         project(&dir, receiver.port, "v1");
-        let mut c = Cluster { dir, pg: PgDb::new(test), ttl, nodes: BTreeMap::new() };
+        let mut c = Cluster { dir, pg, ttl, nodes: BTreeMap::new() };
         for n in names {
             c.add(n);
         }
@@ -89,7 +94,7 @@ impl Cluster {
         Duration::from_secs(self.ttl)
     }
 
-    /// Waits until every partition is held, by exactly the nodes `names`, each holding some.
+    /// Waits until every partition is held, by exactly the nodes `names`, in even shares.
     fn balanced(&self, api: &Api, names: &[&str], limit: Duration) -> Value {
         let url = self.any_url();
         wait_within(limit, &format!("the partitions spread over {names:?}"), || {
@@ -103,7 +108,15 @@ impl Cluster {
                 .filter_map(|n| n["name"].as_str().map(str::to_string))
                 .collect();
             let want: BTreeSet<String> = names.iter().map(|n| n.to_string()).collect();
-            if c["unowned"] == 0 && holding == want {
+            // Even shares (a hand-over in progress leaves one node a partition over).
+            let shares: Vec<u64> = c["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n["partitions"].as_u64().filter(|p| *p > 0))
+                .collect();
+            let even = shares.iter().max().zip(shares.iter().min()).is_some_and(|(hi, lo)| hi - lo <= 1);
+            if c["unowned"] == 0 && holding == want && even {
                 Ok(s)
             } else {
                 Err(s.to_string())
@@ -281,6 +294,70 @@ fn cut_from_the_database_nodes_answer_503_then_reconnect_and_lose_nothing() {
         load.send(&api, &all, users(40 + round * 30, 70 + round * 30));
     }
     cluster.balanced(&api, &["a", "b", "c"], support::DEADLINE);
+    check(&api, &cluster, &receiver, &load);
+}
+
+#[test]
+fn the_database_crashing_and_restarting_loses_nothing_acknowledged_and_acknowledges_nothing_meanwhile() {
+    let api = Api::new();
+    let receiver = Receiver::start(&api);
+    let own = OwnPostgres::start("restart");
+    let pg = PgDb::on(&own.server(), "restart");
+    let cluster = Cluster::start_on(pg, "restart", &receiver, &["a", "b"], 2);
+    cluster.balanced(&api, &["a", "b"], support::DEADLINE);
+    let mut load = Load::default();
+    let all = urls(&cluster, &["a", "b"]);
+    load.send(&api, &all, users(0, 40));
+    own.crash();
+    // While the database is down no node acknowledges anything: it cannot make it durable.
+    for (i, user) in users(1000, 1010).enumerate() {
+        let body = json!({"id": format!("ping-{user}"), "event": "Ping", "payload": {"user": user}}).to_string();
+        match api.try_send("POST", &format!("{}/events", all[i % 2]), &body) {
+            Ok((200, v)) => panic!("{user}'s event was acknowledged while the database was down: {v}"),
+            Ok((status, v)) => assert!(status == 503 || status == 429, "refused as unavailable: {status} {v}"),
+            Err(_) => {}
+        }
+    }
+    own.up();
+    // Sent again once it is back (the same ids), with new events, and all applied once.
+    load.send(&api, &all, users(1000, 1010).chain(users(40, 80)));
+    cluster.balanced(&api, &["a", "b"], support::DEADLINE);
+    check(&api, &cluster, &receiver, &load);
+}
+
+#[test]
+fn a_second_process_under_a_running_nodes_name_is_refused_and_a_killed_nodes_name_is_free_a_lease_later() {
+    let api = Api::new();
+    let receiver = Receiver::start(&api);
+    let mut cluster = Cluster::start("names", &receiver, &["a", "b"], 2);
+    cluster.balanced(&api, &["a", "b"], support::DEADLINE);
+    let port = support::free_port().to_string();
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_journey"))
+        .arg("serve")
+        .arg(&cluster.dir)
+        .arg("--db")
+        .arg(cluster.pg.path())
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--node", "a", "--lease-ttl", "2", "--partitions", PARTITIONS])
+        .output()
+        .expect("journey serve runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "refused as work it cannot do: {err}");
+    assert!(
+        err.contains(r#"error: another node named "a" is running (listening on 127.0.0.1:"#)
+            && err.contains("give this one another name with --node, or stop that one first"),
+        "{err}"
+    );
+    assert!(started.elapsed() < support::DEADLINE, "refused within a few leases");
+    // The first a is untouched: it still holds its share, and nothing it held was freed.
+    let mut load = Load::default();
+    load.send(&api, &urls(&cluster, &["a", "b"]), users(0, 20));
+    cluster.balanced(&api, &["a", "b"], support::DEADLINE);
+    // Killed, its name is taken again by a new process (once its heartbeat is a lease old).
+    cluster.nodes.remove("a").expect("a runs").kill();
+    cluster.add("a");
+    load.send(&api, &urls(&cluster, &["a", "b"]), users(20, 40));
+    cluster.balanced(&api, &["a", "b"], support::DEADLINE);
     check(&api, &cluster, &receiver, &load);
 }
 

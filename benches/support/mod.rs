@@ -206,7 +206,7 @@ pub struct Run {
     pub wall: Duration,
     /// User + system CPU time of the child.
     pub cpu: Duration,
-    /// The child's peak resident set size (`ru_maxrss`), in bytes.
+    /// The child's peak resident set size (its `VmHWM`, polled while it runs), in bytes.
     pub max_rss: u64,
     /// Exit code (None when killed by a signal).
     pub code: Option<i32>,
@@ -215,7 +215,8 @@ pub struct Run {
 }
 
 /// Runs `program` with `args` to its end, standard output a pipe read by this process (as
-/// `| less` or `> file` would take it), and measures it with `wait4`.
+/// `| less` or `> file` would take it), and measures it: CPU time with `wait4`, peak memory
+/// from its `VmHWM`.
 pub fn run_process(program: &Path, args: &[&str]) -> Run {
     let t = Instant::now();
     let mut child = Command::new(program)
@@ -225,6 +226,23 @@ pub fn run_process(program: &Path, args: &[&str]) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+    // Peak resident memory is read from the child's own `VmHWM` while it runs: `wait4`'s
+    // `ru_maxrss` also counts this process's memory, which the child shares between spawn and
+    // exec (the kernel keeps the larger figure), so a bench holding its events in memory made
+    // every child look that large. The high-water mark only grows, so the last reading misses
+    // at most the child's final few milliseconds.
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let poller = {
+        let (peak, status) = (peak.clone(), format!("/proc/{}/status", child.id()));
+        std::thread::spawn(move || {
+            while let Ok(text) = std::fs::read_to_string(&status) {
+                let Some(kb) = text.lines().find_map(|l| l.strip_prefix("VmHWM:")) else { break };
+                let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                peak.fetch_max(kb * 1024, std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
     let mut err = child.stderr.take().expect("stderr");
     let stderr = std::thread::spawn(move || {
         let mut buf = Vec::new();
@@ -243,12 +261,12 @@ pub fn run_process(program: &Path, args: &[&str]) -> Run {
     };
     let wall = t.elapsed();
     drop(child);
+    let _ = poller.join();
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     Run {
         wall,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        // Linux reports kilobytes.
-        max_rss: usage.ru_maxrss as u64 * 1024,
+        max_rss: peak.load(std::sync::atomic::Ordering::Relaxed),
         code: if libc::WIFEXITED(status) { Some(libc::WEXITSTATUS(status)) } else { None },
         stdout,
         stderr: stderr.join().expect("stderr reader").expect("read stderr"),

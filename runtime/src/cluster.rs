@@ -14,7 +14,7 @@
 
 use crate::api::{self, AppState, AppendRequest, Validators};
 use crate::metrics::Metrics;
-use crate::store::postgres::{unbin, PartitionRow, Pg, PgPartition};
+use crate::store::postgres::{unbin, NameClaim, PartitionRow, Pg, PgPartition};
 use crate::store::NewEntry;
 use crate::worker::{describe_wait, wall_ms, Layout, Partition, Query, Wake, Worker};
 use crate::{compile_project, Config, StartError, API_THREADS};
@@ -97,6 +97,8 @@ pub fn serve_until(
         }
     }
     let name = options.node.clone().unwrap_or_else(default_node_name);
+    let incarnation = format!("{}-{}-{}", default_node_name(), wall_ms(), std::process::id());
+    claim_name(&pg, &name, &config.listen.to_string(), &incarnation, options.lease_ttl)?;
     let metrics = Arc::new(Metrics::default());
     metrics.cluster.store(true, Relaxed);
     let executor = Arc::new(rt.block_on(async { HttpExecutor::builder().build() }).map_err(StartError::Config)?);
@@ -118,6 +120,7 @@ pub fn serve_until(
         pg: pg.clone(),
         name: name.clone(),
         address: config.listen.to_string(),
+        incarnation,
         ttl: options.lease_ttl,
         held: HashMap::new(),
         releasing: Vec::new(),
@@ -184,6 +187,36 @@ pub fn serve_until(
     let _ = dispatcher.join();
     drop(appender);
     served
+}
+
+/// Takes the node name for this process, waiting out a lease when a process that ran under it
+/// just stopped (killed, its heartbeat not yet old); refuses when another process is alive
+/// under it.
+fn claim_name(pg: &Pg, name: &str, address: &str, incarnation: &str, ttl: Duration) -> Result<(), StartError> {
+    let deadline = Instant::now() + ttl * 2 + Duration::from_secs(1);
+    let mut said = false;
+    loop {
+        match pg.claim_name(name, address, incarnation, ttl).map_err(|e| StartError::Store(e.0))? {
+            NameClaim::Claimed => return Ok(()),
+            NameClaim::Taken { address: other, age_ms } => {
+                if Instant::now() >= deadline {
+                    return Err(StartError::Config(format!(
+                        "another node named {name:?} is running (listening on {other}, last heartbeat {age_ms} ms ago): \
+                         give this one another name with --node, or stop that one first"
+                    )));
+                }
+                if !said {
+                    eprintln!(
+                        "journey serve: node name {name:?} was in use {age_ms} ms ago (at {other}); \
+                         waiting up to {:?} for it to lapse",
+                        deadline - Instant::now()
+                    );
+                    said = true;
+                }
+                std::thread::sleep(ttl / 10);
+            }
+        }
+    }
 }
 
 /// The newest version's image, and its number.
@@ -255,6 +288,8 @@ struct Node {
     pg: Arc<Pg>,
     name: String,
     address: String,
+    /// This process among any that ran under `name` (see `Pg::claim_name`).
+    incarnation: String,
     ttl: Duration,
     held: HashMap<u32, Held>,
     /// Partitions being handed over: their worker writes its last checkpoint, then the lease
@@ -370,7 +405,19 @@ impl Node {
 
     /// Heartbeat, renewal, and the even share.
     fn lease_round(&mut self) -> Result<(), String> {
-        let alive = self.pg.heartbeat(&self.name, &self.address, self.ttl).map_err(|e| e.to_string())?;
+        let Some(alive) =
+            self.pg.heartbeat(&self.name, &self.address, &self.incarnation, self.ttl).map_err(|e| e.to_string())?
+        else {
+            // Paused past its lease, this process finds another one running under its name:
+            // its leases are gone already (fenced), and two nodes of one name would free each
+            // other's leases, so it stops.
+            self.drop_all("another process runs under its name");
+            eprintln!(
+                "journey serve: another process took the node name {:?} while this one was unresponsive; stopping",
+                self.name
+            );
+            std::process::exit(2);
+        };
         let renewed: HashMap<u32, i64> =
             self.pg.renew(&self.name, self.ttl).map_err(|e| e.to_string())?.into_iter().collect();
         // Held here under another token, or not renewed: another node holds it now.
@@ -470,7 +517,7 @@ impl Node {
     /// Leaves the cluster: no longer counted in the shares, every partition handed over (each
     /// after a last checkpoint), then gone from the nodes.
     fn leave(mut self) {
-        if let Err(e) = self.pg.leaving(&self.name) {
+        if let Err(e) = self.pg.leaving(&self.name, &self.incarnation) {
             tracing::warn!("node {}: cannot mark itself leaving: {e}", self.name);
         }
         let all: Vec<u32> = self.held.keys().copied().collect();
@@ -480,7 +527,7 @@ impl Node {
         for (_, t) in self.releasing.drain(..) {
             let _ = t.join();
         }
-        if let Err(e) = self.pg.leave(&self.name) {
+        if let Err(e) = self.pg.leave(&self.name, &self.incarnation) {
             tracing::warn!("node {}: cannot leave the cluster cleanly: {e}", self.name);
         }
         tracing::info!("node {} left the cluster", self.name);

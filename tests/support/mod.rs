@@ -304,16 +304,24 @@ pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
 pub struct PgDb {
     /// `postgres://postgres@127.0.0.1:5432/NAME`, for `--db`.
     pub url: String,
+    /// The server's address without a database.
+    server: String,
     name: String,
     rt: tokio::runtime::Runtime,
 }
 
 impl PgDb {
-    /// Makes database `journey_test_NAME_PID` (dropping one left by an earlier run).
+    /// Makes database `journey_test_NAME_PID` on the local server (dropping one left by an
+    /// earlier run).
     pub fn new(test: &str) -> PgDb {
+        PgDb::on(POSTGRES, test)
+    }
+
+    /// As [`PgDb::new`], on the server at `server` (`postgres://USER@HOST:PORT`).
+    pub fn on(server: &str, test: &str) -> PgDb {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let name = format!("journey_test_{test}_{}", std::process::id());
-        let db = PgDb { url: format!("{POSTGRES}/{name}"), name, rt };
+        let db = PgDb { url: format!("{server}/{name}"), server: server.to_string(), name, rt };
         db.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
         db.admin(&format!("CREATE DATABASE {}", db.name));
         db
@@ -325,7 +333,7 @@ impl PgDb {
     }
 
     fn admin(&self, sql: &str) {
-        let url = format!("{POSTGRES}/postgres");
+        let url = format!("{}/postgres", self.server);
         self.rt.block_on(async {
             let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
                 .await
@@ -362,7 +370,7 @@ impl PgDb {
 
 impl Drop for PgDb {
     fn drop(&mut self) {
-        let url = format!("{POSTGRES}/postgres");
+        let url = format!("{}/postgres", self.server);
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         let _ = self.rt.block_on(async {
             let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
@@ -373,4 +381,107 @@ impl Drop for PgDb {
             r
         });
     }
+}
+
+/// A PostgreSQL server of a test's own: a cluster made by `initdb` in a temporary folder, on a
+/// free port, which the test stops and starts as a database restart or crash would. Stopped and
+/// removed when dropped.
+pub struct OwnPostgres {
+    dir: PathBuf,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl OwnPostgres {
+    /// Makes and starts the server (`initdb` and `pg_ctl` from the PATH, as Debian's PostgreSQL
+    /// package installs them; run as the `postgres` user when the tests run as root, which
+    /// PostgreSQL refuses).
+    pub fn start(name: &str) -> OwnPostgres {
+        let dir = temp_dir(&format!("pg-{name}"));
+        if is_root() {
+            run_pg(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir), "chown");
+        }
+        let pg = OwnPostgres { dir, port: free_port() };
+        run_pg(
+            pg.tool("initdb").arg("-D").arg(pg.dir.join("data")).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]),
+            "initdb",
+        );
+        pg.up();
+        pg
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT`.
+    pub fn server(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server again (on the same port and data) and waits until it accepts.
+    pub fn up(&self) {
+        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.display());
+        run_pg(
+            self.tool("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-o", &opts, "-l"])
+                .arg(self.dir.join("log"))
+                .args(["-w", "-t", "60", "start"]),
+            "pg_ctl start",
+        );
+    }
+
+    /// Stops the server as a crash would (`pg_ctl stop -m immediate`: no checkpoint, every
+    /// connection cut at once).
+    pub fn crash(&self) {
+        run_pg(
+            self.tool("pg_ctl").arg("-D").arg(self.dir.join("data")).args(["-m", "immediate", "-w", "stop"]),
+            "pg_ctl stop",
+        );
+    }
+
+    fn tool(&self, name: &str) -> Command {
+        if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", name]);
+            c
+        } else {
+            Command::new(name)
+        }
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = self
+            .tool("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+fn run_pg(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("{what} runs (PostgreSQL's server programs on the PATH, as `.ci/run` has them): {e}")
+    });
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -55,7 +55,25 @@ pub const MIGRATIONS: &[&str] = &[
     // replay after a takeover finds its own row and decides as before.
     "CREATE TABLE cap_takes(version integer NOT NULL, journey integer NOT NULL, node bigint NOT NULL,
        instance bigint NOT NULL, PRIMARY KEY(version, journey, node, instance));",
+    // 4: which process runs under a node's name, so that a second process given the same
+    // `--node` is refused instead of freeing the first one's leases.
+    "ALTER TABLE nodes ADD COLUMN incarnation text NOT NULL DEFAULT '';",
 ];
+
+/// Whether a process may run as a node of a given name ([`Pg::claim_name`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum NameClaim {
+    /// The name is this process's now.
+    Claimed,
+    /// Another process runs under that name: it listens on `address` and its last heartbeat is
+    /// `age_ms` old.
+    Taken {
+        /// Where the other process listens.
+        address: String,
+        /// How old its last heartbeat is, in milliseconds.
+        age_ms: i64,
+    },
+}
 
 /// Whether `db` names a PostgreSQL database (`postgres://` or `postgresql://`) rather than a file.
 pub fn is_url(db: &str) -> bool {
@@ -791,20 +809,67 @@ impl Pg {
         })
     }
 
-    /// Says that node `name` (listening on `address`) is alive, for `ttl`; returns the nodes
-    /// alive and not leaving, by name.
-    pub fn heartbeat(&self, name: &str, address: &str, ttl: Duration) -> Result<Vec<String>> {
+    /// Takes the name `name` for the process `incarnation` (listening on `address`), unless
+    /// another process's heartbeat under that name is younger than `ttl` (a process that was
+    /// killed stops beating, so its name is free again a lease later).
+    pub fn claim_name(&self, name: &str, address: &str, incarnation: &str, ttl: Duration) -> Result<NameClaim> {
         let ttl_ms = ttl.as_millis() as f64;
         self.run(async {
-            let client = self.client().await?;
-            client
-                .execute(
-                    "INSERT INTO nodes(name, address) VALUES ($1, $2)
-                     ON CONFLICT (name) DO UPDATE SET heartbeat = now(), address = excluded.address, leaving = false",
-                    &[&name, &address],
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg)?;
+            let row = tx
+                .query_opt(
+                    "SELECT address, (extract(epoch FROM now() - heartbeat) * 1000)::bigint, incarnation, leaving
+                     FROM nodes WHERE name = $1 FOR UPDATE",
+                    &[&name],
                 )
                 .await
                 .map_err(pg)?;
+            if let Some(r) = row {
+                let (other, age_ms, holder, leaving): (String, i64, String, bool) =
+                    (r.get(0), r.get(1), r.get(2), r.get(3));
+                if holder != incarnation && !leaving && (age_ms as f64) < ttl_ms {
+                    return Ok(NameClaim::Taken { address: other, age_ms });
+                }
+            }
+            tx.execute(
+                "INSERT INTO nodes(name, address, incarnation) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET heartbeat = now(), started = now(), address = excluded.address,
+                   incarnation = excluded.incarnation, leaving = false",
+                &[&name, &address, &incarnation],
+            )
+            .await
+            .map_err(pg)?;
+            tx.commit().await.map_err(pg)?;
+            Ok(NameClaim::Claimed)
+        })
+    }
+
+    /// Says that node `name`, run by the process `incarnation` (listening on `address`), is
+    /// alive, for `ttl`; returns the nodes alive and not leaving, by name, or `None` when
+    /// another process has taken the name (this one was away longer than a lease).
+    pub fn heartbeat(
+        &self,
+        name: &str,
+        address: &str,
+        incarnation: &str,
+        ttl: Duration,
+    ) -> Result<Option<Vec<String>>> {
+        let ttl_ms = ttl.as_millis() as f64;
+        self.run(async {
+            let client = self.client().await?;
+            let n = client
+                .execute(
+                    "INSERT INTO nodes(name, address, incarnation) VALUES ($1, $2, $3)
+                     ON CONFLICT (name) DO UPDATE SET heartbeat = now(), address = excluded.address, leaving = false
+                     WHERE nodes.incarnation = excluded.incarnation",
+                    &[&name, &address, &incarnation],
+                )
+                .await
+                .map_err(pg)?;
+            if n == 0 {
+                return Ok(None);
+            }
             let rows = client
                 .query(
                     "SELECT name FROM nodes WHERE NOT leaving AND heartbeat > now() - make_interval(secs => $1::float8 / 1000.0)
@@ -813,7 +878,7 @@ impl Pg {
                 )
                 .await
                 .map_err(pg)?;
-            Ok(rows.iter().map(|r| r.get(0)).collect())
+            Ok(Some(rows.iter().map(|r| r.get(0)).collect()))
         })
     }
 
@@ -870,20 +935,28 @@ impl Pg {
         })
     }
 
-    /// Node `name` leaves the cluster (its partitions are released one by one first).
-    pub fn leave(&self, name: &str) -> Result<()> {
+    /// Node `name`, run by the process `incarnation`, leaves the cluster (its partitions are
+    /// released one by one first).
+    pub fn leave(&self, name: &str, incarnation: &str) -> Result<()> {
         self.run(async {
             let client = self.client().await?;
-            client.execute("DELETE FROM nodes WHERE name = $1", &[&name]).await.map_err(pg)?;
+            client
+                .execute("DELETE FROM nodes WHERE name = $1 AND incarnation = $2", &[&name, &incarnation])
+                .await
+                .map_err(pg)?;
             Ok(())
         })
     }
 
-    /// Marks node `name` as leaving: the others stop counting it in their shares at once.
-    pub fn leaving(&self, name: &str) -> Result<()> {
+    /// Marks node `name` (run by `incarnation`) as leaving: the others stop counting it in
+    /// their shares at once.
+    pub fn leaving(&self, name: &str, incarnation: &str) -> Result<()> {
         self.run(async {
             let client = self.client().await?;
-            client.execute("UPDATE nodes SET leaving = true WHERE name = $1", &[&name]).await.map_err(pg)?;
+            client
+                .execute("UPDATE nodes SET leaving = true WHERE name = $1 AND incarnation = $2", &[&name, &incarnation])
+                .await
+                .map_err(pg)?;
             Ok(())
         })
     }
