@@ -23,13 +23,42 @@ pub fn check_payload(name: &str, ty: &Ty, payload: &str) -> Result<(), String> {
 /// field when its record closes), or `None` when it fits. Fields the type does not declare are
 /// allowed.
 pub fn mismatch(ty: &Ty, payload: &str) -> Option<String> {
-    let (path, found) = (RefCell::new(String::new()), RefCell::new(None));
+    let (trail, found) = (RefCell::new(Vec::new()), RefCell::new(None));
     let mut de = serde_json::Deserializer::from_str(payload);
-    let check = Check { ty, path: &path, found: &found };
+    let check = Check { ty, trail: &trail, found: &found };
     match check.deserialize(&mut de).and_then(|()| de.end()) {
         Ok(()) => None,
-        Err(e) => Some(found.take().unwrap_or_else(|| format!("not valid JSON ({e})"))),
+        Err(e) => Some(match found.take() {
+            None => format!("not valid JSON ({e})"),
+            Some(what) => {
+                // The trail was gathered innermost first, as the reading unwound.
+                let mut path = String::new();
+                for step in trail.take().iter().rev() {
+                    match step {
+                        Trail::Field(name) => {
+                            if !path.is_empty() {
+                                path.push('.');
+                            }
+                            path.push_str(name);
+                        }
+                        Trail::Index(i) => path.push_str(&format!("[{i}]")),
+                    }
+                }
+                if path.is_empty() {
+                    what
+                } else {
+                    format!("field {path}: {what}")
+                }
+            }
+        }),
     }
+}
+
+/// One step of the way to a mismatch, kept only once one is found (so a payload that fits
+/// builds no path at all).
+enum Trail {
+    Field(String),
+    Index(usize),
 }
 
 /// Checks one value against `ty`; on a mismatch, `found` holds the message and the error
@@ -37,8 +66,8 @@ pub fn mismatch(ty: &Ty, payload: &str) -> Option<String> {
 #[derive(Clone, Copy)]
 struct Check<'a> {
     ty: &'a Ty,
-    /// Where the value is: `a.b[2]` (empty at the top).
-    path: &'a RefCell<String>,
+    /// The way to a mismatch, innermost step first (empty until one is found).
+    trail: &'a RefCell<Vec<Trail>>,
     found: &'a RefCell<Option<String>>,
 }
 
@@ -53,12 +82,7 @@ impl<'a> Check<'a> {
     }
 
     fn fail<E: serde::de::Error>(&self, expected: &Ty, found: &str) -> E {
-        let path = self.path.borrow();
-        *self.found.borrow_mut() = Some(if path.is_empty() {
-            format!("expected {expected}, found {found}")
-        } else {
-            format!("field {path}: expected {expected}, found {found}")
-        });
+        *self.found.borrow_mut() = Some(format!("expected {expected}, found {found}"));
         E::custom("the payload does not match its type")
     }
 
@@ -70,29 +94,15 @@ impl<'a> Check<'a> {
         }
     }
 
-    /// Reads a value at `path` + `step` (a field name, or `[i]`).
-    fn nested<T>(&self, step: Step<'_>, read: impl FnOnce() -> T) -> T {
-        let len = {
-            let mut path = self.path.borrow_mut();
-            let len = path.len();
-            match step {
-                Step::Field(name) => {
-                    if len > 0 {
-                        path.push('.');
-                    }
-                    path.push_str(name);
-                }
-                Step::Index(i) => {
-                    use std::fmt::Write;
-                    let _ = write!(path, "[{i}]");
-                }
-            }
-            len
-        };
+    /// Reads a value one `step` (a field name, or `[i]`) further in; on a mismatch inside it,
+    /// adds the step to the trail as the reading unwinds.
+    fn nested<T, E>(&self, step: Step<'_>, read: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
         let out = read();
-        // On a mismatch the path stays as it was where the mismatch was found.
-        if self.found.borrow().is_none() {
-            self.path.borrow_mut().truncate(len);
+        if out.is_err() && self.found.borrow().is_some() {
+            self.trail.borrow_mut().push(match step {
+                Step::Field(name) => Trail::Field(name.to_string()),
+                Step::Index(i) => Trail::Index(i),
+            });
         }
         out
     }
@@ -137,7 +147,7 @@ impl<'de> DeserializeSeed<'de> for Check<'_> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        if *self.ty == Ty::Any {
+        if matches!(self.ty, Ty::Any) {
             d.deserialize_ignored_any(IgnoredAny).map(|_| ())
         } else {
             d.deserialize_any(self)
@@ -255,8 +265,8 @@ impl<'de> Visitor<'de> for Check<'_> {
                 }
                 for (i, (name, field)) in rt.fields.iter().enumerate() {
                     if !seen.has(i) && (field.required || !field.ty.is_nullable()) {
-                        let at = self.nested(Step::Field(name), || self.path.borrow().clone());
-                        *self.found.borrow_mut() = Some(format!("field {at}: missing, expected {}", field.ty));
+                        self.trail.borrow_mut().push(Trail::Field(name.clone()));
+                        *self.found.borrow_mut() = Some(format!("missing, expected {}", field.ty));
                         return Err(A::Error::custom("a required field is missing"));
                     }
                 }
