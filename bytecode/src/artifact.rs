@@ -295,8 +295,8 @@ mod v3 {
 /// Version 4 artifacts, before goals: read and upgraded with none.
 mod v4 {
     use crate::{
-        AwaitCode, CallCode, CapCode, ChannelCode, Code, Const, EventCode, FrequencyCode, HttpCode, NodeInfo,
-        Reentry, SendCode, SplitCode, Start, TestCode, Ty,
+        AwaitCode, CallCode, CapCode, ChannelCode, Code, Const, EventCode, FrequencyCode, HttpCode, NodeInfo, Reentry,
+        SendCode, SplitCode, Start, TestCode, Ty,
     };
     use serde::Deserialize;
 

@@ -5,8 +5,8 @@ use crate::ir::{self, Const, ExprKind as K, StmtKind as S};
 use crate::sources::Sources;
 use journey_bytecode::{
     Addr, AuthCode, AwaitArmCode, AwaitCode, CallCode, CapCode, ChannelCode, Code, EventCode, FrequencyCode, GoalCode,
-    HttpCode, IsTest, JourneyCode, LambdaCode, LambdaKind, MockResult, NodeInfo, NodeKind, Op, Program, QuietCode, ReactionCode,
-    SendCode, SplitCode, TestCode, TestStep, UrlPart, NO_LABEL,
+    HttpCode, IsTest, JourneyCode, LambdaCode, LambdaKind, MockResult, NodeInfo, NodeKind, Op, Program, QuietCode,
+    ReactionCode, SendCode, SplitCode, TestCode, TestStep, UrlPart, NO_LABEL,
 };
 use journey_grammar::ast::{self, BinaryOp, HttpKind, UnaryOp};
 use std::collections::HashMap;

@@ -382,5 +382,7 @@ test "t" {
     assert!(matches!(k[0], TestStmtKind::ExpectConverted { no: false, journey, goal }
         if journey.name == "CartRecovery" && goal.value == "purchase"));
     assert!(matches!(k[1], TestStmtKind::ExpectConverted { no: true, .. }));
-    assert!(matches!(k[2], TestStmtKind::ExpectArm { journey, arm } if journey.name == "CartRecovery" && arm.value == "B"));
+    assert!(
+        matches!(k[2], TestStmtKind::ExpectArm { journey, arm } if journey.name == "CartRecovery" && arm.value == "B")
+    );
 }

@@ -367,7 +367,13 @@ fn experiment(e: &Json) -> String {
         if arms.iter().any(|a| a["value_per_profile"].is_number()) {
             let per: Vec<String> = arms
                 .iter()
-                .map(|a| format!("{} {:.2}", a["label"].as_str().unwrap_or(""), a["value_per_profile"].as_f64().unwrap_or(0.0)))
+                .map(|a| {
+                    format!(
+                        "{} {:.2}",
+                        a["label"].as_str().unwrap_or(""),
+                        a["value_per_profile"].as_f64().unwrap_or(0.0)
+                    )
+                })
                 .collect();
             let _ = writeln!(out, "    value per profile: {}", per.join(" · "));
             for a in &arms {

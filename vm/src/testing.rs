@@ -268,7 +268,8 @@ fn expect_running(engine: &Engine, journey: &str) -> Result<(), String> {
 fn expect_converted(engine: &Engine, journey: &str, goal: &str, no: bool) -> Result<(), String> {
     let j = journey_index(engine, journey).ok_or_else(|| format!("no journey `{journey}`"))?;
     let code = &engine.image().program.journeys[j as usize];
-    let g = code.goals.iter().position(|x| x.name == goal).ok_or_else(|| format!("{journey} has no goal \"{goal}\""))?;
+    let g =
+        code.goals.iter().position(|x| x.name == goal).ok_or_else(|| format!("{journey} has no goal \"{goal}\""))?;
     let found = engine.conversions().iter().find(|c| c.journey == j && c.goal == g);
     match (found, no) {
         (None, false) => {

@@ -214,15 +214,17 @@ impl Checker<'_> {
                 let suggestion =
                     crate::suggest::nearest(&g.event.name, self.names_of(DeclKind::Event)).map(str::to_string);
                 let what = match self.decls.get(&g.event.name) {
-                    Some(d) => format!("`{}`, which is {}, not an event", g.event.name, super::article_word(d.kind.word())),
+                    Some(d) => {
+                        format!("`{}`, which is {}, not an event", g.event.name, super::article_word(d.kind.word()))
+                    }
                     None => format!("an unknown event `{}`", g.event.name),
                 };
                 let help = match &suggestion {
                     Some(x) => format!("did you mean `{x}`?"),
                     None => format!("declare it, e.g. `{}`", super::example_decl(DeclKind::Event, &g.event.name)),
                 };
-                let said = Said::new(g.event.span, format!("goal \"{name}\" waits for {what}"), "not an event")
-                    .help(help);
+                let said =
+                    Said::new(g.event.span, format!("goal \"{name}\" waits for {what}"), "not an event").help(help);
                 self.report(CheckError::Goal { problem: GoalProblem::UnknownEvent, said, fix: suggestion });
                 Ty::Any
             };
@@ -243,10 +245,7 @@ impl Checker<'_> {
                     ),
                     format!("longer than {}", fmt_ms(limit)),
                 )
-                .help(format!(
-                    "shorten the window to at most {}, or raise the journey's `timeout`",
-                    fmt_ms(limit)
-                ));
+                .help(format!("shorten the window to at most {}, or raise the journey's `timeout`", fmt_ms(limit)));
                 if let Some(t) = timeout_span {
                     said = said.also(t, "the journey times out here");
                 }
@@ -313,8 +312,7 @@ impl Checker<'_> {
                 _ => false,
             })
         };
-        if g.binding.is_none() && self.diags[before..].iter().any(|d| d.code == "E0003" && reads_payload(&d.message))
-        {
+        if g.binding.is_none() && self.diags[before..].iter().any(|d| d.code == "E0003" && reads_payload(&d.message)) {
             self.diags.truncate(before);
             let said = Said::new(
                 e.span,

@@ -95,9 +95,12 @@ impl Engine {
         let mut due: Vec<(i64, ArcStr)> = Vec::new();
         for (key, watches) in &self.msgs.goals {
             for w in watches {
-                let window = self.image.program.journeys.get(w.journey as usize).map_or(0, |j| {
-                    j.goals.iter().map(|g| g.window_ms).max().unwrap_or(0)
-                });
+                let window = self
+                    .image
+                    .program
+                    .journeys
+                    .get(w.journey as usize)
+                    .map_or(0, |j| j.goals.iter().map(|g| g.window_ms).max().unwrap_or(0));
                 due.push((w.entered_ms.saturating_add(window), key.clone()));
             }
         }

@@ -338,7 +338,12 @@ impl JourneyReport {
                 let counts = self.nodes.get(s.node as usize);
                 let assigned = |k: usize| counts.and_then(|c| c.arms.get(k)).copied().unwrap_or(0);
                 let per_arm = |gi: usize, k: usize| {
-                    self.goals.get(gi).and_then(|g| g.arms.get(&s.node)).and_then(|a| a.get(k)).cloned().unwrap_or_default()
+                    self.goals
+                        .get(gi)
+                        .and_then(|g| g.arms.get(&s.node))
+                        .and_then(|a| a.get(k))
+                        .cloned()
+                        .unwrap_or_default()
                 };
                 let arms: Vec<Json> = labels
                     .iter()
