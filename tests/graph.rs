@@ -246,6 +246,41 @@ fn the_canvas_of_every_construct() {
     let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
 }
 
+/// Goals are journey settings: the start node lists them, and an experiment's split names the
+/// goals its arms are compared on (a split with unlabelled arms is no experiment).
+#[test]
+fn goals_on_the_canvas() {
+    let path = temp_file(
+        "goals",
+        r#"
+type P = { id: string, total: number }
+event E: P { key id }
+event Buy: P { key id }
+journey G {
+  start on E
+  goal "purchase" on Buy as b within 7d value b.total
+  goal "again" on E within 1d
+  split {
+    50% "control" -> { }
+    50% "B" -> { wait 1h }
+  }
+  split {
+    50% -> { }
+    50% -> { wait 1h }
+  }
+}
+"#,
+    );
+    let m = stdout(&journey(&["graph", path.to_str().expect("path"), "--journey", "G"]));
+    assert!(
+        m.contains(r#"n0(["start on E<br/>goal #quot;purchase#quot; on Buy within 7d<br/>goal #quot;again#quot; on E within 1d"])"#),
+        "{m}"
+    );
+    assert!(m.contains(r#"n1{"split<br/>experiment on #quot;purchase#quot;, #quot;again#quot;"}"#), "{m}");
+    assert!(m.contains(r#"{"split"}"#), "the second split is no experiment: {m}");
+    let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+}
+
 #[test]
 fn errors_exit_with_2_or_1() {
     let o = journey(&["graph", "examples", "--journey", "Nope"]);

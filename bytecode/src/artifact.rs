@@ -93,6 +93,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
     let corrupt = |e: postcard::Error| ArtifactError::Corrupt(e.to_string());
     let (artifact, rest): (Artifact, &[u8]) = match found {
         FORMAT_VERSION => postcard::take_from_bytes(body).map_err(corrupt)?,
+        4 => postcard::take_from_bytes::<v4::Artifact>(body).map(|(a, rest)| (a.upgrade(), rest)).map_err(corrupt)?,
         3 => postcard::take_from_bytes::<v3::Artifact>(body).map(|(a, rest)| (a.upgrade(), rest)).map_err(corrupt)?,
         2 => postcard::take_from_bytes::<v2::Artifact>(body)
             .map(|(a, rest)| (a.upgrade().upgrade(), rest))
@@ -269,6 +270,7 @@ mod v3 {
                     updates: j.updates,
                     sends: Vec::new(),
                     timezone_expr: None,
+                    goals: Vec::new(),
                 })
                 .collect();
             let program = crate::Program {
@@ -284,6 +286,117 @@ mod v3 {
                 tests,
                 channels: Vec::new(),
                 frequencies: Vec::new(),
+            };
+            super::Artifact { header: self.header, program }
+        }
+    }
+}
+
+/// Version 4 artifacts, before goals: read and upgraded with none.
+mod v4 {
+    use crate::{
+        AwaitCode, CallCode, CapCode, ChannelCode, Code, Const, EventCode, FrequencyCode, HttpCode, NodeInfo, Reentry,
+        SendCode, SplitCode, Start, TestCode, Ty,
+    };
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub(super) struct Artifact {
+        header: super::Header,
+        program: Program,
+    }
+
+    #[derive(Deserialize)]
+    struct Program {
+        consts: Vec<Const>,
+        names: Vec<String>,
+        shapes: Vec<Vec<u32>>,
+        functions: Vec<String>,
+        profile: Option<Ty>,
+        events: Vec<EventCode>,
+        http: Vec<HttpCode>,
+        audiences: Vec<String>,
+        journeys: Vec<JourneyCode>,
+        tests: Vec<TestCode>,
+        channels: Vec<ChannelCode>,
+        frequencies: Vec<FrequencyCode>,
+    }
+
+    #[derive(Deserialize)]
+    struct JourneyCode {
+        name: String,
+        start: Start,
+        reentry: Reentry,
+        timezone: String,
+        timeout_ms: i64,
+        active: Option<(String, String)>,
+        exit_on: Vec<String>,
+        locals: u16,
+        event_paths: Vec<Vec<String>>,
+        code: Code,
+        nodes: Vec<NodeInfo>,
+        awaits: Vec<AwaitCode>,
+        calls: Vec<CallCode>,
+        splits: Vec<SplitCode>,
+        caps: Vec<CapCode>,
+        updates: Vec<Vec<Vec<String>>>,
+        sends: Vec<SendCode>,
+        timezone_expr: Option<u32>,
+    }
+
+    impl Artifact {
+        pub(super) fn upgrade(self) -> super::Artifact {
+            let Program {
+                consts,
+                names,
+                shapes,
+                functions,
+                profile,
+                events,
+                http,
+                audiences,
+                journeys,
+                tests,
+                channels,
+                frequencies,
+            } = self.program;
+            let journeys = journeys
+                .into_iter()
+                .map(|j| crate::JourneyCode {
+                    name: j.name,
+                    start: j.start,
+                    reentry: j.reentry,
+                    timezone: j.timezone,
+                    timeout_ms: j.timeout_ms,
+                    active: j.active,
+                    exit_on: j.exit_on,
+                    locals: j.locals,
+                    event_paths: j.event_paths,
+                    code: j.code,
+                    nodes: j.nodes,
+                    awaits: j.awaits,
+                    calls: j.calls,
+                    splits: j.splits,
+                    caps: j.caps,
+                    updates: j.updates,
+                    sends: j.sends,
+                    timezone_expr: j.timezone_expr,
+                    goals: Vec::new(),
+                })
+                .collect();
+            let program = crate::Program {
+                consts,
+                names,
+                shapes,
+                functions,
+                profile,
+                events,
+                http,
+                audiences,
+                journeys,
+                tests,
+                channels,
+                frequencies,
             };
             super::Artifact { header: self.header, program }
         }

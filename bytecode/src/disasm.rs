@@ -72,6 +72,13 @@ pub fn disassemble(p: &Program) -> String {
                 c.next
             );
         }
+        for (i, g) in j.goals.iter().enumerate() {
+            let slot = g.slot.map(|s| format!(" as s{s}")).unwrap_or_default();
+            let cond = g.condition.map(|c| format!(" where@{c:04}")).unwrap_or_default();
+            let value = g.value.map(|v| format!(" value@{v:04}")).unwrap_or_default();
+            let _ =
+                writeln!(out, "  goal {i}: \"{}\" on {}{slot}{cond} within {}ms{value}", g.name, g.event, g.window_ms);
+        }
         for (i, s) in j.splits.iter().enumerate() {
             let b: Vec<String> = s
                 .branches

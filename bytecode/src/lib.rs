@@ -20,8 +20,8 @@ pub use verify::{verify, VerifyError};
 use serde::{Deserialize, Serialize};
 
 /// The artifact format version; a VM refuses artifacts of another version, except versions 2
-/// (before `concurrency`) and 3 (before messages), which it reads and upgrades.
-pub const FORMAT_VERSION: u32 = 4;
+/// (before `concurrency`), 3 (before messages) and 4 (before goals), which it reads and upgrades.
+pub const FORMAT_VERSION: u32 = 5;
 
 /// Where code starts in a [`Code`] vector.
 pub type Addr = u32;
@@ -540,6 +540,27 @@ pub struct JourneyCode {
     pub sends: Vec<SendCode>,
     /// The chunk of a computed `timezone` (over the profile); `timezone` is then the fallback.
     pub timezone_expr: Option<Addr>,
+    /// Goals, in source order.
+    pub goals: Vec<GoalCode>,
+}
+
+/// A compiled goal: a profile converts the first time `event` arrives for it (and `condition`
+/// holds) within `window_ms` of an instance's entry. Its chunks are evaluated in a frame of the
+/// journey's `locals` slots (the payload in `slot`) and the instance's entry-event values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GoalCode {
+    /// Its name.
+    pub name: String,
+    /// The event that converts.
+    pub event: String,
+    /// Slot for the payload (`as x`).
+    pub slot: Option<u16>,
+    /// The `where` chunk.
+    pub condition: Option<Addr>,
+    /// The conversion window from entry, in milliseconds.
+    pub window_ms: i64,
+    /// The `value` chunk (a number).
+    pub value: Option<Addr>,
 }
 
 /// A node of the journey, for reports.
@@ -810,6 +831,22 @@ pub enum TestStep {
         template: Option<String>,
         /// The reason.
         reason: String,
+    },
+    /// Expect the test's profile to have converted on a goal (or, with `no`, not to have).
+    ExpectConverted {
+        /// `expect no ... converted`.
+        no: bool,
+        /// The journey.
+        journey: String,
+        /// The goal.
+        goal: String,
+    },
+    /// Expect the test's instance to have taken an experiment's arm.
+    ExpectArm {
+        /// The journey.
+        journey: String,
+        /// The arm's label.
+        arm: String,
     },
 }
 

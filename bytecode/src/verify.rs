@@ -202,6 +202,9 @@ fn journey(p: &Program, j: &JourneyCode) -> Result<(), VerifyError> {
             return Err(err(format!("send {i} is node {}, beyond the {} nodes", send.node, j.nodes.len())));
         }
     }
+    for g in &j.goals {
+        slot(&format!("goal \"{}\"", g.name), g.slot)?;
+    }
     for (i, s) in j.splits.iter().enumerate() {
         if s.node as usize >= j.nodes.len() {
             return Err(err(format!("split {i} is node {}, beyond the {} nodes", s.node, j.nodes.len())));
@@ -253,6 +256,11 @@ fn journey(p: &Program, j: &JourneyCode) -> Result<(), VerifyError> {
     }
     if let Some(tz) = j.timezone_expr {
         c.chunk(tz)?;
+    }
+    for g in &j.goals {
+        for chunk in [g.condition, g.value].into_iter().flatten() {
+            c.chunk(chunk)?;
+        }
     }
     c.lambdas()
 }
@@ -643,6 +651,7 @@ mod tests {
                 updates: Vec::new(),
                 sends: Vec::new(),
                 timezone_expr: None,
+                goals: Vec::new(),
             }],
             ..Program::default()
         }

@@ -4,9 +4,9 @@
 use crate::ir::{self, Const, ExprKind as K, StmtKind as S};
 use crate::sources::Sources;
 use journey_bytecode::{
-    Addr, AuthCode, AwaitArmCode, AwaitCode, CallCode, CapCode, ChannelCode, Code, EventCode, FrequencyCode, HttpCode,
-    IsTest, JourneyCode, LambdaCode, LambdaKind, MockResult, NodeInfo, NodeKind, Op, Program, QuietCode, ReactionCode,
-    SendCode, SplitCode, TestCode, TestStep, UrlPart, NO_LABEL,
+    Addr, AuthCode, AwaitArmCode, AwaitCode, CallCode, CapCode, ChannelCode, Code, EventCode, FrequencyCode, GoalCode,
+    HttpCode, IsTest, JourneyCode, LambdaCode, LambdaKind, MockResult, NodeInfo, NodeKind, Op, Program, QuietCode,
+    ReactionCode, SendCode, SplitCode, TestCode, TestStep, UrlPart, NO_LABEL,
 };
 use journey_grammar::ast::{self, BinaryOp, HttpKind, UnaryOp};
 use std::collections::HashMap;
@@ -186,6 +186,12 @@ fn test_code(test: &ir::Test, t: &mut Tables) -> TestCode {
                 TestStep::ExpectEnded { journey: journey.clone(), label: label.clone() }
             }
             ir::TestStmt::ExpectRunning { journey } => TestStep::ExpectRunning { journey: journey.clone() },
+            ir::TestStmt::ExpectConverted { no, journey, goal } => {
+                TestStep::ExpectConverted { no: *no, journey: journey.clone(), goal: goal.clone() }
+            }
+            ir::TestStmt::ExpectArm { journey, arm } => {
+                TestStep::ExpectArm { journey: journey.clone(), arm: arm.clone() }
+            }
             ir::TestStmt::ExpectCall { action, args, times } => {
                 TestStep::ExpectCall { action: action.clone(), args: args.as_ref().map(|a| f.chunk(a)), times: *times }
             }
@@ -643,6 +649,20 @@ fn journey<'a>(
     };
     g.block(&j.body);
     g.f.emit(Op::End(NO_LABEL));
+    // A goal's chunks follow the body; they read the entry event as the body does.
+    let mut goals = Vec::new();
+    for goal in &j.goals {
+        let condition = goal.condition.as_ref().map(|c| g.f.chunk(c));
+        let value = goal.value.as_ref().map(|v| g.f.chunk(v));
+        goals.push(GoalCode {
+            name: goal.name.clone(),
+            event: goal.event.clone(),
+            slot: goal.slot.map(|s| s as u16),
+            condition,
+            window_ms: goal.window_ms,
+            value,
+        });
+    }
     if let Some(tz) = &j.timezone_expr {
         g.f.pending.push(Pending::Expr(tz, PatchAt::Timezone));
     }
@@ -666,6 +686,7 @@ fn journey<'a>(
         updates: g.updates,
         sends: g.sends,
         timezone_expr: g.f.timezone,
+        goals,
     }
 }
 

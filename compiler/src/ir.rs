@@ -149,6 +149,8 @@ pub struct Journey {
     pub active: Option<(String, String)>,
     /// Exit criteria events.
     pub exit_on: Vec<String>,
+    /// Goals, in source order.
+    pub goals: Vec<Goal>,
     /// Number of local slots the body uses.
     pub locals: usize,
     /// The body.
@@ -157,6 +159,24 @@ pub struct Journey {
     pub span: Span,
     /// The file it is declared in.
     pub file: usize,
+}
+
+/// A checked goal: a profile converts the first time `event` arrives (and `condition` holds)
+/// within `window_ms` of an instance's entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Goal {
+    /// Its name.
+    pub name: String,
+    /// The event that converts.
+    pub event: String,
+    /// The slot that holds the goal event's payload (`as x`), one of the journey's.
+    pub slot: Option<usize>,
+    /// `where`.
+    pub condition: Option<Expr>,
+    /// The conversion window from entry, in milliseconds.
+    pub window_ms: i64,
+    /// `value` (a number).
+    pub value: Option<Expr>,
 }
 
 /// A checked statement; `id` numbers nodes for reports and step events.
@@ -407,6 +427,22 @@ pub enum TestStmt {
         template: Option<String>,
         /// The reason.
         reason: String,
+    },
+    /// Expect the test's profile to have converted on a goal (`no`: not to have).
+    ExpectConverted {
+        /// `expect no`.
+        no: bool,
+        /// The journey.
+        journey: String,
+        /// The goal.
+        goal: String,
+    },
+    /// Expect the test's instance to have taken an experiment's arm.
+    ExpectArm {
+        /// The journey.
+        journey: String,
+        /// The arm's label.
+        arm: String,
     },
 }
 

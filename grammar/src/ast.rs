@@ -421,6 +421,26 @@ pub enum JourneySettingKind {
     },
     /// `exit on E` (exit criteria).
     ExitOn(Ident),
+    /// `goal "NAME" on E [as x] [where COND] within DURATION [value EXPR]`.
+    Goal(Goal),
+}
+
+/// A journey's goal: a profile converts the first time `event` arrives for it (and `condition`
+/// holds) within `window` of the instance's entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Goal {
+    /// Its name, as reports show it.
+    pub name: StrLit,
+    /// The event that converts.
+    pub event: Ident,
+    /// `as x`: the goal event's payload.
+    pub binding: Option<Ident>,
+    /// `where COND`.
+    pub condition: Option<Expr>,
+    /// `within DURATION`: the conversion window from entry.
+    pub window: DurationLit,
+    /// `value EXPR`: what a conversion is worth (a number).
+    pub value: Option<Expr>,
 }
 
 /// How a journey starts.
@@ -764,6 +784,22 @@ pub enum TestStmtKind {
     ExpectRunning {
         /// The journey.
         journey: Ident,
+    },
+    /// `expect J converted "goal"` (or, with `no`, `expect no J converted "goal"`).
+    ExpectConverted {
+        /// `expect no`: the test's profile did not convert.
+        no: bool,
+        /// The journey.
+        journey: Ident,
+        /// The goal's name.
+        goal: StrLit,
+    },
+    /// `expect J arm "B"`: the arm of an experiment the test's instance took.
+    ExpectArm {
+        /// The journey.
+        journey: Ident,
+        /// The arm's label.
+        arm: StrLit,
     },
     /// `expect call A [{ args }] [N times]`.
     ExpectCall {

@@ -178,6 +178,11 @@ keywords! {
     "suppressed": Part;
     "sent": Part;
     "because": Part;
+    "goal": Setting;
+    "within": Part;
+    "value": Part;
+    "converted": Part;
+    "arm": Part;
     "day": Weekday;
     "monday": Weekday;
     "tuesday": Weekday;

@@ -273,6 +273,9 @@ fn describe(rule: Rule) -> Option<(u8, String)> {
         Rule::call_args => (10, "`(`"),
         Rule::else_if | Rule::else_block => (23, "`else`"),
         Rule::handler => (23, "`on`"),
+        Rule::goal_value => (20, "`value`"),
+        Rule::expect_converted => (20, "`converted`"),
+        Rule::expect_arm => (20, "`arm`"),
         Rule::EOI => (90, "end of input"),
         _ => {
             let name = format!("{rule:?}");

@@ -209,7 +209,7 @@ test \"t\" {
     assert_eq!(parsed.errors[0].message, "expected a duration like `30m`, found `5`");
     assert_eq!(parsed.errors[1].message, "expected `}`, `key` or `when`, found `wen`");
     assert_eq!(parsed.errors[2].message, "expected `}` or a test statement, found `sned`");
-    assert_eq!(parsed.errors[3].message, "expected `ended` or `running`, found `finished`");
+    assert_eq!(parsed.errors[3].message, "expected `arm`, `converted`, `ended` or `running`, found `finished`");
     let ItemKind::Action(a) = &parsed.file.items[0].kind else { panic!() };
     assert_eq!(a.options.len(), 2);
     let ItemKind::Event(e) = &parsed.file.items[1].kind else { panic!() };

@@ -328,3 +328,61 @@ event E: T
     assert!(matches!(auth(3), HttpOptionKind::Auth(Auth::Header { name, .. }) if name.value == "X-Key"));
     assert!(matches!(&parsed.file.items[4].kind, ItemKind::Event(e) if e.key.is_none() && e.when.is_none()));
 }
+
+/// Goals (docs/language.md, Goals and experiments): every part of the setting, in any order of
+/// the optional parts the grammar allows, and the test statements that check them.
+#[test]
+fn goals_and_their_expectations() {
+    let src = r#"
+journey CartRecovery {
+  start on CartAdd
+  goal "purchase" on Purchase as p where p.commerce.order.priceTotal > 0 within 7d value p.commerce.order.priceTotal
+  goal "any-visit" on PageView within 3d
+  split {
+    50% "control" -> { }
+    50% "B" -> { }
+  }
+}
+test "t" {
+  expect CartRecovery converted "purchase"
+  expect no CartRecovery converted "purchase"
+  expect CartRecovery arm "B"
+}
+"#;
+    let parsed = parse(src);
+    assert!(parsed.errors.is_empty(), "{:#?}", parsed.errors);
+    let j = journey(&parsed.file.items, "CartRecovery");
+    let goals: Vec<&Goal> = j
+        .settings
+        .iter()
+        .filter_map(|s| match &s.kind {
+            JourneySettingKind::Goal(g) => Some(g),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(goals.len(), 2);
+    let g = goals[0];
+    assert_eq!((g.name.value.as_str(), g.event.name.as_str()), ("purchase", "Purchase"));
+    assert_eq!(g.binding.as_ref().map(|b| b.name.as_str()), Some("p"));
+    assert!(g.condition.is_some() && g.value.is_some());
+    assert_eq!(g.window.millis, 7 * 86_400_000);
+    let g = goals[1];
+    assert!(g.binding.is_none() && g.condition.is_none() && g.value.is_none());
+    assert_eq!(g.window.millis, 3 * 86_400_000);
+    let t = parsed
+        .file
+        .items
+        .iter()
+        .find_map(|i| match &i.kind {
+            ItemKind::Test(t) => Some(t),
+            _ => None,
+        })
+        .expect("the test");
+    let k: Vec<_> = t.stmts.iter().map(|s| &s.kind).collect();
+    assert!(matches!(k[0], TestStmtKind::ExpectConverted { no: false, journey, goal }
+        if journey.name == "CartRecovery" && goal.value == "purchase"));
+    assert!(matches!(k[1], TestStmtKind::ExpectConverted { no: true, .. }));
+    assert!(
+        matches!(k[2], TestStmtKind::ExpectArm { journey, arm } if journey.name == "CartRecovery" && arm.value == "B")
+    );
+}

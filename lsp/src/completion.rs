@@ -99,6 +99,8 @@ pub fn complete(world: &mut World, path: &Path, offset: usize) -> Vec<l::Complet
             ("start", "on") => return with_keywords(decls(&a, &[DeclKind::Event]), &["audience"]),
             (_, "audience") => Some(vec![DeclKind::Audience]),
             ("exit", "on") => Some(vec![DeclKind::Event]),
+            // `goal "NAME" on E`: the goal's event.
+            (_, "on") if prev(2) == "goal" => Some(vec![DeclKind::Event]),
             (_, "on") => {
                 return with_keywords(
                     decls(&a, &[DeclKind::Event]),
@@ -113,7 +115,8 @@ pub fn complete(world: &mut World, path: &Path, offset: usize) -> Vec<l::Complet
             (_, "expect") => {
                 return with_keywords(decls(&a, &[DeclKind::Journey]), &["call", "no", "sent", "suppressed"])
             }
-            ("expect", "no") => return with_keywords(Vec::new(), &["call", "sent"]),
+            // `expect no call`, `expect no sent`, `expect no J converted "goal"`.
+            ("expect", "no") => return with_keywords(decls(&a, &[DeclKind::Journey]), &["call", "sent"]),
             _ => None,
         };
         if let Some(kinds) = kinds {

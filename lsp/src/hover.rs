@@ -151,8 +151,19 @@ pub fn decl(a: &Analysis, name: &str) -> Option<String> {
         }
         DeclKind::Journey => {
             let j = p.journeys.iter().find(|j| j.name == name);
-            let start =
-                j.map(|j| format!("\n\nStarts {}; times out after {}.", start_words(&j.start), fmt(j.timeout_ms)));
+            let start = j.map(|j| {
+                let mut text = format!("\n\nStarts {}; times out after {}.", start_words(&j.start), fmt(j.timeout_ms));
+                for g in &j.goals {
+                    let value = if g.value.is_some() { ", with a value" } else { "" };
+                    text.push_str(&format!(
+                        "\n\nGoal \"{}\": converts on `{}` within {} of entry{value}.",
+                        g.name,
+                        g.event,
+                        fmt(g.window_ms)
+                    ));
+                }
+                text
+            });
             (format!("journey {name}"), start.unwrap_or_default())
         }
         DeclKind::Audience => (format!("audience {name}"), String::new()),

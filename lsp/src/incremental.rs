@@ -389,6 +389,14 @@ impl Shift for JourneySetting {
                 to.shift(d);
             }
             JourneySettingKind::ExitOn(e) => e.shift(d),
+            JourneySettingKind::Goal(g) => {
+                g.name.shift(d);
+                g.event.shift(d);
+                g.binding.shift(d);
+                g.condition.shift(d);
+                g.window.shift(d);
+                g.value.shift(d);
+            }
         }
     }
 }
@@ -577,6 +585,14 @@ impl Shift for TestStmt {
                 label.shift(d);
             }
             TestStmtKind::ExpectRunning { journey } => journey.shift(d),
+            TestStmtKind::ExpectConverted { journey, goal, .. } => {
+                journey.shift(d);
+                goal.shift(d);
+            }
+            TestStmtKind::ExpectArm { journey, arm } => {
+                journey.shift(d);
+                arm.shift(d);
+            }
             TestStmtKind::ExpectCall { action, args, times } => {
                 action.shift(d);
                 args.shift(d);

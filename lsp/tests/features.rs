@@ -323,6 +323,32 @@ journey Reminder {
     c.shutdown().await;
 }
 
+/// Goals: `goal` among the settings, events after `goal "NAME" on`, and a journey's hover
+/// lists its goals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goal_completion_and_hover() {
+    let dir = project();
+    let (mut c, main, _) = start(&dir).await;
+    c.diagnostics(&main).await;
+    let text = r#"journey Promo {
+  start on CartAdd
+  goal "purchase" on Purchase as p within 7d value p.commerce.order.priceTotal ?? 0
+  goal "again" on Purchase within 1d
+  wait 1h
+}
+"#;
+    change(&mut c, &main, 2, text).await;
+    let at = |needle: &str, d: usize| doc_pos(&main, pos(text, needle, d));
+    let settings = labels(&c.request("textDocument/completion", at("  wait 1h", 2)).await);
+    assert!(settings.contains(&"goal".to_string()), "{settings:?}");
+    let events = labels(&c.request("textDocument/completion", at("goal \"again\" on Purchase", 19)).await);
+    assert!(events.contains(&"Purchase".to_string()) && !events.contains(&"timeout".to_string()), "{events:?}");
+    let hover = hover_text(&c.request("textDocument/hover", at("Promo", 1)).await);
+    assert!(hover.contains("Goal \"purchase\": converts on `Purchase` within 7d of entry, with a value."), "{hover}");
+    assert!(hover.contains("Goal \"again\": converts on `Purchase` within 1d of entry."), "{hover}");
+    c.shutdown().await;
+}
+
 /// Sorted labels, for comparing item sets.
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();

@@ -184,6 +184,20 @@ pub fn render(doc: &Json) -> String {
                 );
             }
         }
+        for g in r["goals"].as_array().into_iter().flatten() {
+            let value = match g["value"].as_f64() {
+                Some(v) => format!(", value {}", money(v)),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  goal \"{}\" (on {} within {}): {} converted{value}",
+                g["goal"].as_str().unwrap_or(""),
+                g["event"].as_str().unwrap_or(""),
+                g["within"].as_str().unwrap_or(""),
+                n(&g["converted"])
+            );
+        }
         if r["nodes"].as_array().is_some_and(|n| !n.is_empty()) {
             out.push('\n');
             out.push_str(&node_table(r));
@@ -256,6 +270,15 @@ fn node_table(r: &Json) -> String {
         }
     }
     out
+}
+
+/// A value sum as people read it: whole numbers without decimals, others with two.
+fn money(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 fn pct(v: &Json) -> String {
@@ -337,6 +360,35 @@ fn experiment(e: &Json) -> String {
         }
         for v in verdicts {
             let _ = writeln!(out, "    {v}");
+        }
+        // A goal with a `value`: the value per assigned profile, and each arm against the
+        // control by Welch's t-test.
+        let arms: Vec<&Json> = g["arms"].as_array().into_iter().flatten().collect();
+        if arms.iter().any(|a| a["value_per_profile"].is_number()) {
+            let per: Vec<String> = arms
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {:.2}",
+                        a["label"].as_str().unwrap_or(""),
+                        a["value_per_profile"].as_f64().unwrap_or(0.0)
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "    value per profile: {}", per.join(" · "));
+            for a in &arms {
+                let w = &a["versus_control"]["value"];
+                let Some(diff) = w["diff"].as_f64() else { continue };
+                let p = a["versus_control"]["value_p_adjusted"].as_f64().or(w["p"].as_f64());
+                let _ = writeln!(
+                    out,
+                    "    {} value per profile {diff:+.2} against control (95% CI {:.2} to {:.2}, {})",
+                    a["label"].as_str().unwrap_or(""),
+                    w["interval"]["low"].as_f64().unwrap_or(0.0),
+                    w["interval"]["high"].as_f64().unwrap_or(0.0),
+                    p.map(journey_vm::stats::format_p).unwrap_or_else(|| "-".into())
+                );
+            }
         }
     }
     for w in analysis["warnings"].as_array().into_iter().flatten() {

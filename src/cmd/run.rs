@@ -462,6 +462,12 @@ fn print_results(
                         writeln!(out, "               messages: {}", parts.join(", "))?;
                     }
                 }
+                // Goals: conversions (each entry at most once per goal) and their value.
+                for (i, g) in journey.map(|j| j.goals.as_slice()).unwrap_or_default().iter().enumerate() {
+                    let c = r.goals.get(i).cloned().unwrap_or_default();
+                    let value = if g.value.is_some() { format!(", value {}", c.value) } else { String::new() };
+                    writeln!(out, "    goal \"{}\": {} converted{value}", g.name, c.converted)?;
+                }
             }
             if !report.calls.is_empty() {
                 let calls: Vec<String> = report.calls.iter().map(|(a, n)| format!("{a} {n}")).collect();

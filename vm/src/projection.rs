@@ -2,8 +2,8 @@
 //! that far.
 //!
 //! A payload is read by its event's `key` and `when` (`Event` followed by field reads), by the
-//! journeys it starts (their event paths), and by the awaits that take it (`on E as p`: the
-//! slot `p` followed by field reads). A read that is not a plain chain of field names (the whole
+//! journeys it starts (their event paths), and by the awaits and goals that take it (`on E as p`:
+//! the slot `p` followed by field reads). A read that is not a plain chain of field names (the whole
 //! payload, an index, a function argument) keeps everything below where the chain stops. The
 //! rest of the payload is never looked at, so it is not converted: the values at every path the
 //! program reads are the values the full conversion gives.
@@ -84,6 +84,12 @@ impl Projection {
                             for path in chains(&j.code, |op| *op == Op::Local(slot), &name) {
                                 p.add(&path);
                             }
+                        }
+                    }
+                    // So do goals on it (`goal "g" on E as p`).
+                    for slot in j.goals.iter().filter(|g| g.event == e.name).filter_map(|g| g.slot) {
+                        for path in chains(&j.code, |op| *op == Op::Local(slot), &name) {
+                            p.add(&path);
                         }
                     }
                 }

@@ -136,6 +136,8 @@ pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
             }
             TestStep::ExpectEnded { journey, label } => expect_ended(&engine, journey, label.as_deref()),
             TestStep::ExpectRunning { journey } => expect_running(&engine, journey),
+            TestStep::ExpectConverted { no, journey, goal } => expect_converted(&engine, journey, goal, *no),
+            TestStep::ExpectArm { journey, arm } => expect_arm(&engine, journey, arm),
             TestStep::ExpectCall { action, args, times } => {
                 expect_call(&engine, action, args.map(|a| values.constant(a)), *times)
             }
@@ -259,6 +261,77 @@ fn expect_running(engine: &Engine, journey: &str) -> Result<(), String> {
     } else {
         Err(format!("expected {journey} running, but {}", state_of(engine, j)))
     }
+}
+
+/// `expect J converted "goal"` (`no`: `expect no J converted "goal"`): whether the test's
+/// profile converted on the goal, by any of its entries into the journey.
+fn expect_converted(engine: &Engine, journey: &str, goal: &str, no: bool) -> Result<(), String> {
+    let j = journey_index(engine, journey).ok_or_else(|| format!("no journey `{journey}`"))?;
+    let code = &engine.image().program.journeys[j as usize];
+    let g =
+        code.goals.iter().position(|x| x.name == goal).ok_or_else(|| format!("{journey} has no goal \"{goal}\""))?;
+    let found = engine.conversions().iter().find(|c| c.journey == j && c.goal == g);
+    match (found, no) {
+        (None, false) => {
+            let others: Vec<String> = engine
+                .conversions()
+                .iter()
+                .filter(|c| c.journey == j)
+                .map(|c| format!("\"{}\"", code.goals[c.goal].name))
+                .collect();
+            let started = engine.finished().iter().any(|f| f.journey == j) || engine.live().any(|i| i.journey == j);
+            Err(if !started {
+                format!("expected {journey} converted \"{goal}\", but {journey} never started")
+            } else if others.is_empty() {
+                format!(
+                    "expected {journey} converted \"{goal}\", but no `{}` arrived in time (within {} of entry) with its condition true",
+                    code.goals[g].event,
+                    crate::engine::goals::duration_text(code.goals[g].window_ms)
+                )
+            } else {
+                format!("expected {journey} converted \"{goal}\", but it converted only on {}", others.join(", "))
+            })
+        }
+        (Some(c), true) => Err(format!(
+            "expected no {journey} conversion on \"{goal}\", but it converted at {} ({} after entry)",
+            crate::engine::clock::rfc3339(c.at_ms),
+            crate::engine::goals::duration_text(c.at_ms - c.entered_ms)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `expect J arm "B"`: whether an instance of the journey took the experiment arm.
+fn expect_arm(engine: &Engine, journey: &str, arm: &str) -> Result<(), String> {
+    let j = journey_index(engine, journey).ok_or_else(|| format!("no journey `{journey}`"))?;
+    let code = &engine.image().program.journeys[j as usize];
+    let mut taken: Vec<String> = Vec::new();
+    let mut each = |path: &[u32], profile: &str| {
+        for n in path {
+            let is_experiment = code
+                .splits
+                .iter()
+                .any(|s| s.node == *n && !s.branches.is_empty() && s.branches.iter().all(|b| b.1.is_some()));
+            if is_experiment {
+                if let Some((_, name)) = crate::engine::report::split_arm(code, *n, profile) {
+                    taken.push(name);
+                }
+            }
+        }
+    };
+    for f in engine.finished().iter().filter(|f| f.journey == j) {
+        each(&f.path, &f.profile);
+    }
+    for i in engine.live().filter(|i| i.journey == j) {
+        each(engine.path_of(i.id).unwrap_or(&[]), &i.profile);
+    }
+    if taken.iter().any(|t| t == arm) {
+        return Ok(());
+    }
+    Err(match taken.first() {
+        Some(t) => format!("expected {journey} arm \"{arm}\", but it took \"{t}\""),
+        None => format!("expected {journey} arm \"{arm}\", but {}", state_of(engine, j)),
+    })
 }
 
 fn expect_call(engine: &Engine, action: &str, want: Option<Value>, times: Option<i64>) -> Result<(), String> {

@@ -94,6 +94,37 @@ impl MessageProblem {
     }
 }
 
+/// The problems of goals and experiments, each with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoalProblem {
+    /// E0033: a goal on a name that is not an event.
+    UnknownEvent,
+    /// E0034: two goals of one journey with the same name.
+    Duplicate,
+    /// E0035: a goal's `value` that is not a number.
+    ValueNotNumber,
+    /// E0036: a conversion window of no time, or longer than the journey timeout plus 90 days.
+    Window,
+    /// E0037: a goal's `where` or `value` that reads the goal event's payload without `as`.
+    PayloadWithoutAs,
+    /// W0006: a split arm without a label where other arms have one.
+    UnlabelledArm,
+}
+
+impl GoalProblem {
+    /// Its code.
+    pub fn code(self) -> &'static str {
+        match self {
+            GoalProblem::UnknownEvent => "E0033",
+            GoalProblem::Duplicate => "E0034",
+            GoalProblem::ValueNotNumber => "E0035",
+            GoalProblem::Window => "E0036",
+            GoalProblem::PayloadWithoutAs => "E0037",
+            GoalProblem::UnlabelledArm => "W0006",
+        }
+    }
+}
+
 /// What is declared twice (E0002).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Duplicated {
@@ -122,6 +153,10 @@ pub enum Unknown {
     UrlParameter { decl: String },
     /// An `expect ended "label"` label that no `end` of `journey` gives; `own` are its labels.
     Label { journey: String, own: Vec<String> },
+    /// An `expect converted "goal"` goal that `journey` does not declare; `own` are its goals.
+    Goal { journey: String, own: Vec<String> },
+    /// An `expect arm "label"` arm that no experiment of `journey` has; `own` are its arms.
+    Arm { journey: String, own: Vec<String> },
 }
 
 /// Which record lacks a field (E0004).
@@ -153,6 +188,8 @@ pub enum ArgumentError {
 pub enum KeyError {
     /// `event` starts a journey but declares no `key`.
     Missing { event: String, declared: Place },
+    /// `event` is a goal's event but declares no `key` (so it finds no profile to convert).
+    MissingForGoal { event: String, declared: Place },
     /// The key is not a string.
     NotString { ty: Ty },
 }
@@ -181,6 +218,9 @@ pub enum CheckError {
     /// E0027..E0032: a problem with a channel, a frequency rule or a reaction (see
     /// [`MessageProblem`]).
     Message { problem: MessageProblem, said: Said },
+    /// E0033..E0037, W0006: a problem with a goal or an experiment (see [`GoalProblem`]);
+    /// `fix` replaces the text at `said.at`.
+    Goal { problem: GoalProblem, said: Said, fix: Option<String> },
     /// E0002: a name declared twice.
     Duplicate { what: Duplicated, at: Span, first: Option<Place> },
     /// E0003: an unknown name, with the nearest known one.
@@ -253,6 +293,7 @@ impl CheckError {
     pub fn code(&self) -> &'static str {
         match self {
             CheckError::Message { problem, .. } => problem.code(),
+            CheckError::Goal { problem, .. } => problem.code(),
             CheckError::Duplicate { .. } => "E0002",
             CheckError::UnknownName { .. } => "E0003",
             CheckError::UnknownField { .. } => "E0004",
@@ -368,6 +409,26 @@ impl CheckError {
                         format!("the URL uses `{{{name}}}`, which is not a parameter"),
                         "unknown parameter".into(),
                         Some(format!("add a parameter `{name}: string` to `{decl}`")),
+                    ),
+                    Unknown::Goal { journey, own } => (
+                        format!("journey `{journey}` has no goal \"{name}\""),
+                        "no such goal".into(),
+                        Some(if own.is_empty() {
+                            format!("`{journey}` declares no goals; add one such as `goal \"{name}\" on Purchase within 7d`")
+                        } else {
+                            let own: Vec<String> = own.iter().map(|g| format!("\"{g}\"")).collect();
+                            format!("`{journey}` has the goals {}", own.join(", "))
+                        }),
+                    ),
+                    Unknown::Arm { journey, own } => (
+                        format!("no experiment of journey `{journey}` has an arm \"{name}\""),
+                        "no such arm".into(),
+                        Some(if own.is_empty() {
+                            format!("`{journey}` has no experiment: a `split` whose arms all have labels")
+                        } else {
+                            let own: Vec<String> = own.iter().map(|g| format!("\"{g}\"")).collect();
+                            format!("its arms are {}", own.join(", "))
+                        }),
                     ),
                     Unknown::Label { journey, own } => (
                         format!("journey `{journey}` never ends with the label \"{name}\""),
@@ -510,6 +571,14 @@ impl CheckError {
                 )
                 .with_label(declared.file, declared.span, "declared here without `key`")
                 .with_help("add `key <string expression over the payload>` to the event, e.g. `key identityMap.Email[0].id`"),
+                KeyError::MissingForGoal { event, declared } => err(
+                    at,
+                    format!("`{event}` cannot be a goal's event: it declares no `key`"),
+                    "no profile key".into(),
+                )
+                .with_label(declared.file, declared.span, "declared here without `key`")
+                .with_note("a conversion is counted for the profile the goal event's `key` names")
+                .with_help("add `key <string expression over the payload>` to the event, e.g. `key identityMap.Email[0].id`"),
                 KeyError::NotString { ty } => err(
                     at,
                     format!("an event's `key` must be a `string`, but this is `{ty}`"),
@@ -594,6 +663,10 @@ impl CheckError {
                 }
             },
             CheckError::Message { said: s, .. } => said(s, false),
+            CheckError::Goal { problem, said: s, fix: x } => {
+                let at = s.at;
+                said(s, problem == GoalProblem::UnlabelledArm).with_fix(fix(at, &x))
+            }
             CheckError::ReservedLabel { at, label } => err(
                 at,
                 format!("\"{label}\" is an outcome the engine gives, so it cannot be an `end` label"),

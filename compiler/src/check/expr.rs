@@ -116,6 +116,11 @@ impl Checker<'_> {
     /// Types a condition: it must be a bool (null counts as false).
     pub(crate) fn condition(&mut self, e: &ast::Expr, scope: &mut Scope) -> ir::Expr {
         let c = self.expr(e, scope);
+        self.bool_condition(c)
+    }
+
+    /// Checks that a typed condition is a bool (null counts as false).
+    pub(crate) fn bool_condition(&mut self, c: ir::Expr) -> ir::Expr {
         if !matches!(c.ty.non_null(), Ty::Bool | Ty::Any | Ty::Null) {
             let help = match c.ty.non_null() {
                 Ty::String => "compare it: `x != \"\"`, or test it: `x is not null`",

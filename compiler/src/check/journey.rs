@@ -1,7 +1,9 @@
 //! Journeys: settings, statements, reachability, waits against the timeout, jump cycles.
 
 use super::scope::{Context, Scope};
-use super::{ArgumentError, CheckError, Checker, DeclKind, KeyError, OutOfRange, Place, Said, SettingError};
+use super::{
+    ArgumentError, CheckError, Checker, DeclKind, GoalProblem, KeyError, OutOfRange, Place, Said, SettingError,
+};
 use crate::index::Entry;
 use crate::ir;
 use crate::types::Ty;
@@ -43,6 +45,7 @@ impl Checker<'_> {
         let mut timeout_span = None;
         let mut active = None;
         let mut exit_on = Vec::new();
+        let mut goal_decls: Vec<&ast::Goal> = Vec::new();
         let mut timezone_expr = None;
         self.send_slots.clear();
         for setting in &j.settings {
@@ -53,8 +56,9 @@ impl Checker<'_> {
                 S::Timeout(_) => "timeout",
                 S::Active { .. } => "active",
                 S::ExitOn(_) => "exit on",
+                S::Goal(_) => "goal",
             };
-            if word != "exit on" {
+            if word != "exit on" && word != "goal" {
                 if let Some(first) = seen.get(word) {
                     self.report(CheckError::Setting {
                         at: setting.span,
@@ -126,6 +130,7 @@ impl Checker<'_> {
                         exit_on.push(ev.name.clone());
                     }
                 }
+                S::Goal(g) => goal_decls.push(g),
             }
         }
         // A `start on` line that did not parse has been reported already.
@@ -143,6 +148,7 @@ impl Checker<'_> {
             ir::Start::Event(String::new())
         });
         let mut scope = Scope::new(Context::Journey { event });
+        let goals = self.goals(&goal_decls, &mut scope, timeout_ms, timeout_span);
         let mut walk = Walk { timeout_ms, timeout_span, next_id: 0 };
         let (body, _) = self.block(&j.body.stmts, &mut scope, &mut walk);
         self.check_path_against_timeout(&body, &walk);
@@ -155,11 +161,172 @@ impl Checker<'_> {
             timeout_ms,
             active,
             exit_on,
+            goals,
             locals: scope.max_slots,
             body,
             span: j.name.span,
             file: self.file,
         }
+    }
+
+    /// Checks a journey's goals. Their `as` bindings take slots of the journey's scope (kept
+    /// apart from the body's, which come after), so the engine evaluates a goal's chunks in a
+    /// frame of the journey's size, whether its instance still runs or has ended.
+    fn goals(
+        &mut self,
+        goals: &[&ast::Goal],
+        scope: &mut Scope,
+        timeout_ms: i64,
+        timeout_span: Option<Span>,
+    ) -> Vec<ir::Goal> {
+        const EXTRA_MS: i64 = 90 * 86_400_000;
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        let mut out = Vec::new();
+        for g in goals {
+            let name = g.name.value.as_str();
+            if let Some(first) = seen.get(name) {
+                let said = Said::new(g.name.span, format!("the journey has two goals named \"{name}\""), "named again")
+                    .also(*first, "first goal with this name")
+                    .help("give each goal its own name: reports and `expect converted` find goals by name");
+                self.report(CheckError::Goal { problem: GoalProblem::Duplicate, said, fix: None });
+                continue;
+            }
+            seen.insert(name, g.name.span);
+            // The event: a declared event with a key (a goal event finds its profile by it).
+            let is_event = self.decls.get(&g.event.name).is_some_and(|d| d.kind == DeclKind::Event);
+            let payload = if is_event {
+                self.use_decl(&g.event, &[DeclKind::Event]);
+                let decl = self.events.get(&g.event.name).cloned();
+                if let Some(d) = &decl {
+                    if d.key.is_none() {
+                        let at = self.decls[&g.event.name];
+                        self.report(CheckError::Key {
+                            at: g.event.span,
+                            error: KeyError::MissingForGoal {
+                                event: g.event.name.clone(),
+                                declared: Place { file: at.file, span: at.name_span },
+                            },
+                        });
+                    }
+                }
+                decl.map(|d| d.payload.clone()).unwrap_or(Ty::Any)
+            } else {
+                let suggestion =
+                    crate::suggest::nearest(&g.event.name, self.names_of(DeclKind::Event)).map(str::to_string);
+                let what = match self.decls.get(&g.event.name) {
+                    Some(d) => {
+                        format!("`{}`, which is {}, not an event", g.event.name, super::article_word(d.kind.word()))
+                    }
+                    None => format!("an unknown event `{}`", g.event.name),
+                };
+                let help = match &suggestion {
+                    Some(x) => format!("did you mean `{x}`?"),
+                    None => format!("declare it, e.g. `{}`", super::example_decl(DeclKind::Event, &g.event.name)),
+                };
+                let said =
+                    Said::new(g.event.span, format!("goal \"{name}\" waits for {what}"), "not an event").help(help);
+                self.report(CheckError::Goal { problem: GoalProblem::UnknownEvent, said, fix: suggestion });
+                Ty::Any
+            };
+            // The window: from entry, at most the journey timeout plus 90 days.
+            let window_ms = g.window.millis;
+            if window_ms <= 0 {
+                let said = Said::new(g.window.span, "a goal's window must be longer than 0", "no time to convert")
+                    .help("write a duration such as `within 7d`");
+                self.report(CheckError::Goal { problem: GoalProblem::Window, said, fix: None });
+            } else if window_ms > timeout_ms.saturating_add(EXTRA_MS) {
+                let limit = timeout_ms.saturating_add(EXTRA_MS);
+                let mut said = Said::new(
+                    g.window.span,
+                    format!(
+                        "goal \"{name}\" waits {} for a conversion, longer than the journey timeout ({}) plus 90 days",
+                        fmt_ms(window_ms),
+                        fmt_ms(timeout_ms)
+                    ),
+                    format!("longer than {}", fmt_ms(limit)),
+                )
+                .help(format!("shorten the window to at most {}, or raise the journey's `timeout`", fmt_ms(limit)));
+                if let Some(t) = timeout_span {
+                    said = said.also(t, "the journey times out here");
+                }
+                self.report(CheckError::Goal { problem: GoalProblem::Window, said, fix: Some(fmt_ms(limit)) });
+            }
+            scope.push();
+            let slot = g.binding.as_ref().map(|b| {
+                self.note_def(&b.name, &payload, b.span);
+                scope.declare(&b.name, payload.clone(), b.span)
+            });
+            let condition = g.condition.as_ref().and_then(|c| {
+                let v = self.goal_expr(g, &payload, c, scope, "where")?;
+                Some(self.bool_condition(v))
+            });
+            let value = g.value.as_ref().and_then(|e| {
+                let v = self.goal_expr(g, &payload, e, scope, "value")?;
+                if !matches!(v.ty.non_null(), Ty::Int | Ty::Number | Ty::Any | Ty::Null) {
+                    let said = Said::new(
+                        v.span,
+                        format!("a goal's `value` must be a number, but this is `{}`", v.ty),
+                        format!("this is `{}`", v.ty),
+                    )
+                    .help("give what a conversion is worth, e.g. `value p.commerce.order.priceTotal`; convert text with `toDecimal(...)`");
+                    self.report(CheckError::Goal { problem: GoalProblem::ValueNotNumber, said, fix: None });
+                    return None;
+                }
+                Some(v)
+            });
+            scope.pop();
+            if is_event {
+                out.push(ir::Goal {
+                    name: name.to_string(),
+                    event: g.event.name.clone(),
+                    slot,
+                    condition,
+                    window_ms,
+                    value,
+                });
+            }
+        }
+        out
+    }
+
+    /// A goal's `where` or `value`: without `as`, a name that is not `event`, `profile` or a
+    /// local would be a field of the goal event's payload, which only `as` names; that is said
+    /// once (E0037) instead of each name being reported unknown.
+    fn goal_expr(
+        &mut self,
+        g: &ast::Goal,
+        payload: &Ty,
+        e: &ast::Expr,
+        scope: &mut Scope,
+        word: &str,
+    ) -> Option<ir::Expr> {
+        let before = self.diags.len();
+        let v = self.expr(e, scope);
+        // An unknown bare name that the payload has as a field (any name, when the payload's
+        // type is unknown).
+        let reads_payload = |message: &str| {
+            let name = message.strip_prefix("unknown name `").and_then(|m| m.strip_suffix('`'));
+            name.is_some_and(|n| match payload.non_null() {
+                Ty::Record(r) => r.fields.contains_key(n),
+                Ty::Any => true,
+                _ => false,
+            })
+        };
+        if g.binding.is_none() && self.diags[before..].iter().any(|d| d.code == "E0003" && reads_payload(&d.message)) {
+            self.diags.truncate(before);
+            let said = Said::new(
+                e.span,
+                format!("`{word}` reads the goal event's payload, which needs a name given with `as`"),
+                format!("no `as` before this `{word}`"),
+            )
+            .help(format!(
+                "write `goal \"{}\" on {} as x {word} x....`; `event` is the journey's entry event",
+                g.name.value, g.event.name
+            ));
+            self.report(CheckError::Goal { problem: GoalProblem::PayloadWithoutAs, said, fix: None });
+            return None;
+        }
+        Some(v)
     }
 
     fn start_rule(&mut self, rule: &ast::StartRule) -> (Option<ir::Start>, Result<Ty, &'static str>) {
@@ -420,6 +587,27 @@ impl Checker<'_> {
                         total,
                         branches: branches.iter().map(|b| (b.percent_span, b.percent)).collect(),
                     });
+                }
+                // Labels on some arms only: not an experiment, and the unlabelled arms are
+                // reported by their share, which is likely not what was meant.
+                let labelled = branches.iter().filter(|b| b.label.is_some()).count();
+                if labelled > 0 && labelled < branches.len() {
+                    let mut unlabelled = branches.iter().filter(|b| b.label.is_none());
+                    if let Some(first) = unlabelled.next() {
+                        let mut said = Said::new(
+                            first.percent_span,
+                            "this split labels some arms but not this one, so it is not an experiment",
+                            "no label",
+                        )
+                        .help(format!(
+                            "label every arm (e.g. `{}% \"B\" -> {{ ... }}`) to compare them in reports, or remove the labels",
+                            fmt_percent_plain(first.percent)
+                        ));
+                        for b in unlabelled {
+                            said = said.also(b.percent_span, "no label either");
+                        }
+                        self.report(CheckError::Goal { problem: GoalProblem::UnlabelledArm, said, fix: None });
+                    }
                 }
                 let mut out = Vec::new();
                 let mut all_end = !branches.is_empty();
@@ -802,6 +990,15 @@ fn const_text(e: &ir::Expr) -> Option<String> {
     match &e.kind {
         ir::ExprKind::Const(ir::Const::Date(s) | ir::Const::DateTime(s) | ir::Const::Time(s)) => Some(s.clone()),
         _ => None,
+    }
+}
+
+/// A percentage as written: `50`, `12.5`.
+fn fmt_percent_plain(p: f64) -> String {
+    if p.fract() == 0.0 {
+        format!("{}", p as i64)
+    } else {
+        format!("{p}")
     }
 }
 

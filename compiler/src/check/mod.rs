@@ -10,8 +10,8 @@ mod testblock;
 mod typing;
 
 pub use error::{
-    ArgumentError, CheckError, Duplicated, FieldOwner, KeyError, MessageProblem, OutOfRange, Place, Said, SettingError,
-    Unknown,
+    ArgumentError, CheckError, Duplicated, FieldOwner, GoalProblem, KeyError, MessageProblem, OutOfRange, Place, Said,
+    SettingError, Unknown,
 };
 pub use journey::{const_duration, const_int, fmt_ms, DEFAULT_TIMEOUT_MS};
 pub use typing::{assignable, unify, Assign};

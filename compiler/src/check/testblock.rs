@@ -110,6 +110,25 @@ impl Checker<'_> {
                 self.use_decl(journey, &[DeclKind::Journey]);
                 ir::TestStmt::ExpectRunning { journey: journey.name.clone() }
             }
+            T::ExpectConverted { no, journey, goal } => {
+                if self.use_decl(journey, &[DeclKind::Journey]) {
+                    if let Some(j) = journeys.iter().find(|j| j.name == journey.name) {
+                        let own: Vec<String> = j.goals.iter().map(|g| g.name.clone()).collect();
+                        self.check_test_name(&j.name, goal, own, true);
+                    }
+                }
+                ir::TestStmt::ExpectConverted { no: *no, journey: journey.name.clone(), goal: goal.value.clone() }
+            }
+            T::ExpectArm { journey, arm } => {
+                if self.use_decl(journey, &[DeclKind::Journey]) {
+                    if let Some(j) = journeys.iter().find(|j| j.name == journey.name) {
+                        let mut own = Vec::new();
+                        collect_arms(&j.body, &mut own);
+                        self.check_test_name(&j.name, arm, own, false);
+                    }
+                }
+                ir::TestStmt::ExpectArm { journey: journey.name.clone(), arm: arm.value.clone() }
+            }
             T::ExpectCall { action, args, times } => {
                 let known = self.use_decl(action, &[DeclKind::Action, DeclKind::DataSource]);
                 let args = args.as_ref().map(|a| {
@@ -197,6 +216,20 @@ impl Checker<'_> {
         }
     }
 
+    /// Checks that `name` is one of journey `journey`'s goals (`goal`) or experiment arms.
+    fn check_test_name(&mut self, journey: &str, name: &ast::StrLit, own: Vec<String>, goal: bool) {
+        if own.contains(&name.value) {
+            return;
+        }
+        let suggestion = crate::suggest::nearest(&name.value, own.iter().map(String::as_str)).map(str::to_string);
+        let what = if goal {
+            Unknown::Goal { journey: journey.to_string(), own }
+        } else {
+            Unknown::Arm { journey: journey.to_string(), own }
+        };
+        self.report(CheckError::UnknownName { what, name: name.value.clone(), at: name.span, suggestion });
+    }
+
     fn check_label(&mut self, j: &ir::Journey, label: &ast::StrLit) {
         let mut labels: Vec<String> = ir::OUTCOME_LABELS.iter().map(|s| s.to_string()).collect();
         collect_labels(&j.body, &mut labels);
@@ -212,6 +245,21 @@ impl Checker<'_> {
             suggestion,
         });
     }
+}
+
+/// The arm labels of a journey's experiments (splits whose arms all have labels), each once.
+fn collect_arms(stmts: &[ir::Stmt], out: &mut Vec<String>) {
+    ir::walk(stmts, &mut |s| {
+        if let ir::StmtKind::Split(branches) = &s.kind {
+            if !branches.is_empty() && branches.iter().all(|b| b.1.is_some()) {
+                for l in branches.iter().filter_map(|b| b.1.as_ref()) {
+                    if !out.contains(l) {
+                        out.push(l.clone());
+                    }
+                }
+            }
+        }
+    });
 }
 
 fn collect_labels(stmts: &[ir::Stmt], out: &mut Vec<String>) {

@@ -70,6 +70,7 @@ pub fn build(journey: &Journey, src: &str, http: &[ir::Http]) -> Graph {
     let mut b = Builder {
         src,
         http,
+        goals: journey.goals.iter().map(|g| format!("\"{}\"", g.name)).collect(),
         next_id: 0,
         g: Graph { journey: journey.name.clone(), nodes: Vec::new(), edges: Vec::new() },
     };
@@ -105,6 +106,9 @@ fn start_label(j: &Journey) -> String {
     if !j.exit_on.is_empty() {
         lines.push(format!("exit on {}", j.exit_on.join(", ")));
     }
+    for g in &j.goals {
+        lines.push(format!("goal \"{}\" on {} within {}", g.name, g.event, crate::check::fmt_ms(g.window_ms)));
+    }
     lines.extend(timeout_line(j));
     lines.join("\n")
 }
@@ -115,6 +119,8 @@ type Open = Vec<(usize, Option<String>)>;
 struct Builder<'s> {
     src: &'s str,
     http: &'s [ir::Http],
+    /// The journey's goals, quoted (an experiment's split names what its arms are compared on).
+    goals: Vec<String>,
     /// The id of the next statement node: the order code generation numbers them in.
     next_id: u32,
     g: Graph,
@@ -204,7 +210,14 @@ impl Builder<'_> {
                 out
             }
             StmtKind::Split(branches) => {
-                let n = self.node(NodeKind::Split, "split".to_string());
+                // An experiment (every arm labelled) names the goals its arms are compared on.
+                let experiment = !branches.is_empty() && branches.iter().all(|b| b.1.is_some());
+                let text = if experiment && !self.goals.is_empty() {
+                    format!("split\nexperiment on {}", self.goals.join(", "))
+                } else {
+                    "split".to_string()
+                };
+                let n = self.node(NodeKind::Split, text);
                 self.connect(open, n);
                 let mut out = Vec::new();
                 for (percent, label, body) in branches {

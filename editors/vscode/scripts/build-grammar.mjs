@@ -416,6 +416,31 @@ const repository = {
           3: cap("entity.name.type.event.journey"),
         },
       },
+      {
+        // `goal "NAME" on E [as x] [where COND] within DURATION [value EXPR]`, to the end of the
+        // line (a `value` on the next line is the rule below)
+        begin: String.raw`${B}(goal)${E}${NOKEY}`,
+        beginCaptures: { 1: cap("keyword.other.goal.journey") },
+        end: "$",
+        patterns: [
+          {
+            match: String.raw`${B}(on)${E}(?:\s+(${ID}))?(?:\s+(as)${E}(?:\s+(${ID}))?)?`,
+            captures: {
+              1: cap("keyword.other.on.journey"),
+              2: cap("entity.name.type.event.journey"),
+              3: cap("keyword.other.as.journey"),
+              4: cap("entity.name.variable.local.journey"),
+            },
+          },
+          { match: String.raw`(?<!\.)${B}(where|within|value)${E}${NOKEY}`, name: "keyword.other.$1.journey" },
+          inc("expression"),
+        ],
+      },
+      // A goal's clauses continued on lines of their own (as `journey fmt` breaks a long goal).
+      {
+        match: String.raw`${AT_START}(where|within|value)${E}(?![ \t]*[:=.,)])`,
+        captures: { 1: cap("keyword.other.$1.journey") },
+      },
     ],
   },
   statements: {
@@ -550,6 +575,16 @@ const repository = {
         },
       },
       { match: String.raw`${B}(because|to|as)${E}(?!\s*:)`, name: "keyword.other.$1.journey" },
+      {
+        // `expect [no] J converted "goal"`, `expect J arm "B"`
+        match: String.raw`${B}(expect)\s+(?:(no)\s+)?(${ID})\s+(converted|arm)${E}`,
+        captures: {
+          1: cap("keyword.other.expect.journey"),
+          2: cap("keyword.other.no.journey"),
+          3: cap("entity.name.namespace.journey"),
+          4: cap("keyword.other.$4.journey"),
+        },
+      },
       {
         match: String.raw`${B}(expect)${E}(?:\s+(${ID})(?:\s+(ended|running)${E})?)?`,
         captures: {

@@ -138,6 +138,11 @@ const USES = {
   suppressed: at.journey(`send email "x" on «suppressed» { }`),
   sent: at.test(`expect «sent» email "welcome" 1 times`),
   because: at.test(`expect suppressed email «because» "no-consent"`),
+  goal: at.journey(`«goal» "purchase" on Purchase within 7d`),
+  within: at.journey(`goal "purchase" on Purchase as p where p.total > 0 «within» 7d value p.total`),
+  value: at.journey(`goal "purchase" on Purchase as p within 7d «value» p.total`),
+  converted: at.test(`expect no J «converted» "purchase"`),
+  arm: at.test(`expect J «arm» "B"`),
 };
 
 const KEYWORD_SCOPE = /^(keyword\.|storage\.type\.|constant\.language\.|variable\.language\.|support\.type\.primitive\.)/;

@@ -242,6 +242,15 @@ impl F<'_> {
                 let j = self.tok(journey.span);
                 cat(vec![text("expect "), j, text(" "), self.kw(journey.span.end, s.span.end, "running")])
             }
+            T::ExpectConverted { no, journey, goal } => {
+                let lead = if *no { "expect no " } else { "expect " };
+                let j = self.tok(journey.span);
+                cat(vec![text(lead), j, text(" converted "), self.tok(goal.span)])
+            }
+            T::ExpectArm { journey, arm } => {
+                let j = self.tok(journey.span);
+                cat(vec![text("expect "), j, text(" arm "), self.tok(arm.span)])
+            }
             T::ExpectCall { action, args, times } => {
                 let mut out = vec![text("expect call "), self.tok(action.span)];
                 if let Some(a) = args {

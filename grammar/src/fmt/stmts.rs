@@ -69,6 +69,24 @@ impl F<'_> {
                 cat(vec![text("active from "), from, text(" to "), self.expr(to)])
             }
             S::ExitOn(e) => cat(vec![text("exit on "), self.tok(e.span)]),
+            S::Goal(g) => {
+                // One line when it fits; else each clause on a line of its own, indented.
+                let mut out = vec![text("goal "), self.tok(g.name.span), text(" on "), self.tok(g.event.span)];
+                if let Some(b) = &g.binding {
+                    out.push(text(" as "));
+                    out.push(self.tok(b.span));
+                }
+                let mut clauses = Vec::new();
+                if let Some(c) = &g.condition {
+                    clauses.extend([Line, text("where "), self.expr(c)]);
+                }
+                clauses.extend([Line, text("within "), self.tok(g.window.span)]);
+                if let Some(v) = &g.value {
+                    clauses.extend([Line, text("value "), self.expr(v)]);
+                }
+                out.push(nest(2, cat(clauses)));
+                group(cat(out))
+            }
         }
     }
 

@@ -137,6 +137,21 @@ impl Lower<'_> {
                 JourneySettingKind::Active { from, to }
             }
             Rule::exit_setting => JourneySettingKind::ExitOn(self.ident(&k.next()?)),
+            Rule::goal_setting => {
+                let name = self.str_lit(k.next()?);
+                let event = self.ident(&k.next()?);
+                let (mut binding, mut condition, mut window, mut value) = (None, None, None, None);
+                for part in k {
+                    match part.as_rule() {
+                        Rule::arm_as => binding = kids(part).next().map(|n| self.ident(&n)),
+                        Rule::arm_where => condition = kids(part).next().map(|e| self.expr(e)),
+                        Rule::duration => window = Some(self.duration_lit(&part)),
+                        Rule::goal_value => value = kids(part).next().map(|e| self.expr(e)),
+                        _ => {}
+                    }
+                }
+                JourneySettingKind::Goal(crate::ast::Goal { name, event, binding, condition, window: window?, value })
+            }
             _ => return None,
         };
         Some(JourneySetting { kind, span })

@@ -294,6 +294,11 @@ pub(crate) fn is_token(r: Rule) -> bool {
             | kw_suppressed
             | kw_sent
             | kw_because
+            | kw_goal
+            | kw_within
+            | kw_value
+            | kw_converted
+            | kw_arm
     )
 }
 

@@ -105,11 +105,20 @@ impl Lower<'_> {
                         }
                         TestStmtKind::ExpectCall { action, args, times }
                     }
+                    Rule::expect_no_converted => {
+                        let journey = self.ident(&parts.next()?);
+                        let goal = self.str_lit(parts.find(|c| c.as_rule() == Rule::string)?);
+                        TestStmtKind::ExpectConverted { no: true, journey, goal }
+                    }
                     _ => {
                         let journey = self.ident(&parts.next()?);
                         let how = parts.next()?;
                         if how.as_rule() == Rule::kw_running {
                             TestStmtKind::ExpectRunning { journey }
+                        } else if how.as_rule() == Rule::expect_converted {
+                            TestStmtKind::ExpectConverted { no: false, journey, goal: self.str_lit(kids(how).next()?) }
+                        } else if how.as_rule() == Rule::expect_arm {
+                            TestStmtKind::ExpectArm { journey, arm: self.str_lit(kids(how).next()?) }
                         } else {
                             let label = kids(how).next().map(|l| self.str_lit(l));
                             TestStmtKind::ExpectEnded { journey, label }

@@ -320,22 +320,28 @@ function drawExperiments(report) {
       }
       for (const g of e.analysis.goals) {
         box.append(el("h3", { text: `Goal "${g.goal}"` }));
-        const head = el("tr", {}, ...["Arm", "Assigned", "Converted", "Rate (95% CI)", "Lift, points (95% CI)", "p"].map((h) => el("th", { scope: "col", text: h })));
+        // A goal with a value: the value per assigned profile, and its p-value against the control.
+        const valued = g.arms.some((a) => a.value_per_profile != null);
+        const cols = ["Arm", "Assigned", "Converted", "Rate (95% CI)", "Lift, points (95% CI)", "p"];
+        if (valued) cols.push("Value/profile", "Value p");
+        const head = el("tr", {}, ...cols.map((h) => el("th", { scope: "col", text: h })));
         const tb = el("tbody");
         for (const a of g.arms) {
           const v = a.versus_control;
-          tb.append(
-            el(
-              "tr",
-              {},
-              el("td", { text: a.label }),
-              el("td", { class: "num", text: fmt(a.assigned) }),
-              el("td", { class: "num", text: fmt(a.converted) }),
-              el("td", { class: "num", text: `${pct(a.rate)} (${ci(a.rate_interval)})` }),
-              el("td", { class: "num", text: v ? `${v.lift >= 0 ? "+" : ""}${(v.lift * 100).toFixed(1)} (${ci(v.lift_interval)})` : "control" }),
-              el("td", { class: "num", text: v ? pText(v.p_adjusted ?? v.p) : "-" }),
-            ),
-          );
+          const cells = [
+            el("td", { text: a.label }),
+            el("td", { class: "num", text: fmt(a.assigned) }),
+            el("td", { class: "num", text: fmt(a.converted) }),
+            el("td", { class: "num", text: `${pct(a.rate)} (${ci(a.rate_interval)})` }),
+            el("td", { class: "num", text: v ? `${v.lift >= 0 ? "+" : ""}${(v.lift * 100).toFixed(1)} (${ci(v.lift_interval)})` : "control" }),
+            el("td", { class: "num", text: v ? pText(v.p_adjusted ?? v.p) : "-" }),
+          ];
+          if (valued) {
+            cells.push(el("td", { class: "num", text: a.value_per_profile == null ? "-" : a.value_per_profile.toFixed(2) }));
+            const w = v && v.value;
+            cells.push(el("td", { class: "num", text: w ? pText(v.value_p_adjusted ?? w.p) : "-" }));
+          }
+          tb.append(el("tr", {}, ...cells));
         }
         box.append(el("div", { class: "scroll" }, el("table", {}, el("thead", {}, head), tb)));
         for (const a of g.arms) if (a.verdict) box.append(el("p", { class: "verdict", text: a.verdict }));

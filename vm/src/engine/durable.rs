@@ -227,6 +227,7 @@ impl Engine {
         }
         if let Some(m) = stored.messages {
             e.msgs = m;
+            e.requeue_goal_watches();
         }
         e.changes = Changes::default();
         e

@@ -42,7 +42,7 @@ pub struct LiveMessage {
     pub clicked: bool,
 }
 
-/// The message state that is part of the engine's durable state.
+/// The per-profile state that is part of the engine's durable state: messages and goal watches.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MessageState {
     /// Per profile: its marketing messages within the longest frequency window (older ones are
@@ -50,6 +50,10 @@ pub struct MessageState {
     pub recent: HashMap<ArcStr, Vec<Counted>>,
     /// Per live instance: the messages it sent (reactions count while it runs).
     pub live: HashMap<InstanceId, Vec<LiveMessage>>,
+    /// Per profile: the goal watches of its entries into journeys with goals (they outlive
+    /// the instances, for the conversions that come after an instance ended).
+    #[serde(default)]
+    pub goals: HashMap<ArcStr, Vec<super::goals::GoalWatch>>,
 }
 
 /// One message, as `journey test` and `journey run` list them (with `keep_paths`).

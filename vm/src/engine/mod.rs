@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod durable;
+pub mod goals;
 pub mod instance;
 pub mod messages;
 pub mod report;
@@ -287,6 +288,12 @@ pub struct Engine {
     message_log: Vec<messages::MessageRecord>,
     /// The outcome and message id of the send an instance is leaving, for its step event.
     send_outcomes: HashMap<InstanceId, (String, String), IdHash>,
+    /// Per event (by index): whether some journey has a goal on it.
+    goal_events: Vec<bool>,
+    /// When each goal watch's longest window ends, with its profile (earliest first).
+    goal_expiry: BinaryHeap<Reverse<(i64, ArcStr)>>,
+    /// Every conversion (with `keep_paths`), for `expect converted`.
+    conversions: Vec<goals::Conversion>,
 }
 
 /// Hashing of profile keys: keyed per process (keys come from outside), and fast.
@@ -345,7 +352,10 @@ impl Engine {
                 .collect(),
             ..Default::default()
         };
-        let event_index = p.events.iter().enumerate().map(|(i, e)| (e.name.clone(), i as u16)).collect();
+        let event_index: HashMap<String, u16> =
+            p.events.iter().enumerate().map(|(i, e)| (e.name.clone(), i as u16)).collect();
+        let goal_events =
+            p.events.iter().map(|e| p.journeys.iter().any(|j| j.goals.iter().any(|g| g.event == e.name))).collect();
         let mut engine = Engine {
             tz,
             now_ms,
@@ -376,6 +386,9 @@ impl Engine {
             msgs: messages::MessageState::default(),
             message_log: Vec::new(),
             send_outcomes: HashMap::default(),
+            goal_events,
+            goal_expiry: BinaryHeap::new(),
+            conversions: Vec::new(),
             image,
         };
         // The first read is the first such time at or after the journey goes live.
@@ -496,6 +509,9 @@ impl Engine {
         }
         self.timers.extend(deferred);
         self.now_ms = self.now_ms.max(to_ms);
+        if !self.goal_expiry.is_empty() {
+            self.expire_goal_watches();
+        }
     }
 
     /// Fires at most `max` of the timers due at or before `to_ms`, in order; returns how many
@@ -513,6 +529,9 @@ impl Engine {
             self.now_ms = self.now_ms.max(due);
             self.fire(kind);
             fired += 1;
+        }
+        if !self.goal_expiry.is_empty() {
+            self.expire_goal_watches();
         }
         fired
     }
@@ -781,6 +800,11 @@ impl Engine {
         let image = self.image.clone();
         let name = image.program.events[ei as usize].name.as_str();
         self.report.events += 1;
+        // Goals first: a conversion does not depend on what the event does to instances, and
+        // an event that starts an instance is not a conversion of that instance.
+        if self.goal_events.get(ei as usize).copied().unwrap_or(false) {
+            self.convert_goals(name, &key, value);
+        }
         // Instances already running for this profile: awaits first, then exit criteria.
         let mut ids: Vec<(InstanceId, u16)> = (0..image.program.journeys.len())
             .filter_map(|j| self.slots.active(&key, j as u16).map(|id| (id, j as u16)))
@@ -926,6 +950,9 @@ impl Engine {
             node_ms: self.now_ms,
             token: 0,
         });
+        if !journey.goals.is_empty() {
+            self.watch_goals(&inst);
+        }
         self.instances.insert(id, inst);
         self.slots.set_active(key, j, Some(id));
         if self.track_changes {
@@ -1118,6 +1145,11 @@ impl Engine {
                     let now = self.now_ms;
                     self.report.journeys[j].count_node(now, inst.node, |c| c.take_arm(k));
                     self.taken = Some((inst.id, k as u32));
+                    // An experiment's arm counts towards the goals the instance converts on.
+                    if !journey.goals.is_empty() && s.branches.iter().all(|b| b.1.is_some()) {
+                        let node = s.node;
+                        self.watch_arm(&inst, node, k);
+                    }
                 }
                 Stop::Cap(i) => {
                     let c = &journey.caps[i as usize];

@@ -124,6 +124,54 @@ impl SendCounts {
     }
 }
 
+/// One arm's conversions on one goal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArmGoalCounts {
+    /// Profiles of the arm that converted.
+    pub converted: u64,
+    /// The sum of their values.
+    pub value: f64,
+    /// The sum of the squares of their values (for the spread of the value per profile).
+    pub value_sq: f64,
+}
+
+impl ArmGoalCounts {
+    fn absorb(&mut self, o: &ArmGoalCounts) {
+        self.converted += o.converted;
+        self.value += o.value;
+        self.value_sq += o.value_sq;
+    }
+}
+
+/// One goal's conversions: in all, and per arm of each experiment the converting instances
+/// went through.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GoalCounts {
+    /// Conversions (each instance's entry converts at most once).
+    pub converted: u64,
+    /// The sum of their values.
+    pub value: f64,
+    /// Per experiment (by its split node), per arm (in the split's order).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub arms: BTreeMap<u32, Vec<ArmGoalCounts>>,
+}
+
+impl GoalCounts {
+    fn absorb(&mut self, o: &GoalCounts) {
+        self.converted += o.converted;
+        self.value += o.value;
+        for (node, arms) in &o.arms {
+            let mine = self.arms.entry(*node).or_default();
+            if mine.len() < arms.len() {
+                mine.resize(arms.len(), ArmGoalCounts::default());
+            }
+            for (m, t) in mine.iter_mut().zip(arms) {
+                m.absorb(t);
+            }
+        }
+    }
+}
+
 /// One journey's report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct JourneyReport {
@@ -147,6 +195,9 @@ pub struct JourneyReport {
     /// Per `send` node (by node id): its messages.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sends: BTreeMap<u32, SendCounts>,
+    /// Per goal, in the journey's order (all time).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub goals: Vec<GoalCounts>,
 }
 
 /// The whole run's report.
@@ -184,6 +235,27 @@ impl JourneyReport {
         // A clock never goes back, but a bucket restored from another engine may be ahead.
         let at = self.hours.iter().rposition(|b| b.hour <= hour).unwrap_or(0);
         &mut self.hours[at]
+    }
+
+    /// Counts a conversion on goal `goal` (of `goals`) worth `value`, in all and on each
+    /// experiment arm the instance took.
+    pub fn count_conversion(&mut self, goal: usize, goals: usize, value: f64, arms: &[(u32, u16)]) {
+        if self.goals.len() < goals {
+            self.goals.resize(goals, GoalCounts::default());
+        }
+        let Some(g) = self.goals.get_mut(goal) else { return };
+        g.converted += 1;
+        g.value += value;
+        for (node, arm) in arms {
+            let per_arm = g.arms.entry(*node).or_default();
+            let k = usize::from(*arm);
+            if per_arm.len() <= k {
+                per_arm.resize(k + 1, ArmGoalCounts::default());
+            }
+            per_arm[k].converted += 1;
+            per_arm[k].value += value;
+            per_arm[k].value_sq += value * value;
+        }
     }
 
     /// Counts at node `n`, in all time and in the current hour.
@@ -236,12 +308,27 @@ impl JourneyReport {
         };
         json!({"started": self.started, "ended": self.ended, "errors": self.errors,
             "timeouts": self.timeouts, "running": self.running, "nodes": nodes,
-            "goals": [], "experiments": self.experiments(code), "window": window})
+            "goals": self.goals_json(code), "experiments": self.experiments(code), "window": window})
+    }
+
+    /// The journey's goals: each with its event, window and (all time) conversions and value
+    /// (`value` is null for a goal without one).
+    fn goals_json(&self, code: &JourneyCode) -> Vec<Json> {
+        code.goals
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let c = self.goals.get(i).cloned().unwrap_or_default();
+                json!({"goal": g.name, "event": g.event, "within_ms": g.window_ms,
+                    "within": super::goals::duration_text(g.window_ms),
+                    "converted": c.converted, "value": g.value.map(|_| c.value)})
+            })
+            .collect()
     }
 
     /// The experiments of the journey: its splits whose arms all have labels, with the
-    /// profiles assigned to each arm. Their goals' conversions, and the statistics of
-    /// [`crate::stats::analyse`], come with the goals of the language (`analysis` is null until then).
+    /// profiles assigned to each arm and, per goal, the arm's conversions and value; and
+    /// `analysis`, the statistics of [`crate::stats::analyse`] (null without goals).
     fn experiments(&self, code: &JourneyCode) -> Vec<Json> {
         code.splits
             .iter()
@@ -249,14 +336,68 @@ impl JourneyReport {
             .map(|s| {
                 let labels: Vec<&str> = s.branches.iter().map(|b| b.1.as_deref().unwrap_or_default()).collect();
                 let counts = self.nodes.get(s.node as usize);
+                let assigned = |k: usize| counts.and_then(|c| c.arms.get(k)).copied().unwrap_or(0);
+                let per_arm = |gi: usize, k: usize| {
+                    self.goals
+                        .get(gi)
+                        .and_then(|g| g.arms.get(&s.node))
+                        .and_then(|a| a.get(k))
+                        .cloned()
+                        .unwrap_or_default()
+                };
                 let arms: Vec<Json> = labels
                     .iter()
                     .enumerate()
-                    .map(|(k, l)| json!({"label": l, "assigned": counts.and_then(|c| c.arms.get(k)).copied().unwrap_or(0)}))
+                    .map(|(k, l)| {
+                        let goals: serde_json::Map<String, Json> = code
+                            .goals
+                            .iter()
+                            .enumerate()
+                            .map(|(gi, g)| {
+                                let c = per_arm(gi, k);
+                                (g.name.clone(), json!({"converted": c.converted, "value": g.value.map(|_| c.value)}))
+                            })
+                            .collect();
+                        let mut arm = json!({"label": l, "assigned": assigned(k)});
+                        if !goals.is_empty() {
+                            arm["goals"] = Json::Object(goals);
+                        }
+                        arm
+                    })
                     .collect();
+                let analysis = (!code.goals.is_empty()).then(|| {
+                    let inputs: Vec<(String, Vec<crate::stats::ArmInput>)> = code
+                        .goals
+                        .iter()
+                        .enumerate()
+                        .map(|(gi, g)| {
+                            let arms = labels
+                                .iter()
+                                .enumerate()
+                                .map(|(k, l)| {
+                                    let c = per_arm(gi, k);
+                                    // Every assigned profile counts, with 0 for those that did not convert.
+                                    let value = g.value.map(|_| crate::stats::Summary {
+                                        n: assigned(k),
+                                        sum: c.value,
+                                        sum_sq: c.value_sq,
+                                    });
+                                    crate::stats::ArmInput {
+                                        label: l.to_string(),
+                                        assigned: assigned(k),
+                                        converted: c.converted,
+                                        value,
+                                    }
+                                })
+                                .collect();
+                            (g.name.clone(), arms)
+                        })
+                        .collect();
+                    crate::stats::analyse(&inputs)
+                });
                 let node = code.nodes.get(s.node as usize);
                 json!({"node": s.node, "line": node.map(|n| n.line), "label": node.map(|n| n.label.clone()),
-                    "control": labels[crate::stats::control_index(&labels)], "arms": arms, "analysis": null})
+                    "control": labels[crate::stats::control_index(&labels)], "arms": arms, "analysis": analysis})
             })
             .collect()
     }
@@ -373,6 +514,12 @@ impl Report {
             }
             for (node, t) in &theirs.sends {
                 mine.sends.entry(*node).or_default().absorb(t);
+            }
+            if mine.goals.len() < theirs.goals.len() {
+                mine.goals.resize(theirs.goals.len(), GoalCounts::default());
+            }
+            for (m, t) in mine.goals.iter_mut().zip(&theirs.goals) {
+                m.absorb(t);
             }
         }
     }
