@@ -507,8 +507,7 @@ async fn append_in(
         // Sent together (one round trip; the connection runs them in order).
         let rows: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [&parts, &seqs, &cids, &ats, &kinds];
         let positions: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ps, &lasts, &evs];
-        futures::try_join!(tx.execute(&insert, &rows), tx.execute(&update, &positions))
-        .map_err(pg)?;
+        futures::try_join!(tx.execute(&insert, &rows), tx.execute(&update, &positions)).map_err(pg)?;
     }
     let written = touched.iter().map(|p| *p as u32).collect();
     Ok((out, written))
