@@ -7,8 +7,14 @@
 //! Needs the local PostgreSQL (127.0.0.1:5432, user postgres, trust auth); every measurement
 //! runs in a fresh database of its own, dropped after.
 //!
+//! One event per request is sent twice: by `reqwest` clients (as the batches), and by a minimal
+//! keep-alive HTTP/1.1 client (a request written, its answer read, as `wrk` does), whose own
+//! work on the shared cores is a fraction of `reqwest`'s: the server's rate with less of the
+//! load generator in it.
+//!
 //! Run: `cargo bench -p journey-runtime --bench cluster` (EVENTS=100000, SINGLES=20000 by
-//! default).
+//! default; as a test, `cargo test -p journey-runtime --bench cluster`: 2,000 and 400 events,
+//! without the failover and memory measurements).
 
 mod common;
 
@@ -186,6 +192,81 @@ fn post_all(bodies: Vec<String>, urls: &[String], clients: usize, rt: &tokio::ru
     accepted as f64 / took.as_secs_f64()
 }
 
+/// Posts `bodies` to `url` over `clients` keep-alive connections of a minimal HTTP/1.1 client,
+/// each waiting for its answer (a 429 or 503 is sent again): events accepted per second.
+fn post_lean(bodies: Vec<String>, url: &str, clients: usize, rt: &tokio::runtime::Runtime) -> f64 {
+    use tokio::io::AsyncWriteExt;
+    let addr = url.trim_start_matches("http://").to_string();
+    let total: usize = bodies.iter().map(|b| b.lines().count()).sum();
+    let bodies = std::sync::Arc::new(bodies);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let accepted: usize = rt.block_on(async {
+        let tasks = (0..clients).map(|_| {
+            let (bodies, next, addr) = (bodies.clone(), next.clone(), addr.clone());
+            tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+                let _ = stream.set_nodelay(true);
+                let mut buf = Vec::with_capacity(4096);
+                let mut ok = 0usize;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { break };
+                    let request = format!(
+                        "POST /events HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-ndjson\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    loop {
+                        stream.write_all(request.as_bytes()).await.expect("write");
+                        let (status, answer) = read_answer(&mut stream, &mut buf).await;
+                        if status == 429 || status == 503 {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            continue;
+                        }
+                        assert_eq!(status, 200, "{answer}");
+                        ok += answer.matches("\"seq\":").count();
+                        break;
+                    }
+                }
+                ok
+            })
+        });
+        futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap_or(0)).sum()
+    });
+    let took = started.elapsed();
+    assert_eq!(accepted, total, "every event accepted");
+    accepted as f64 / took.as_secs_f64()
+}
+
+/// Reads one HTTP/1.1 answer with a `content-length`: its status and body.
+async fn read_answer(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> (u16, String) {
+    use tokio::io::AsyncReadExt;
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                })
+                .expect("a content-length");
+            while buf.len() < end + 4 + length {
+                let n = stream.read(&mut chunk).await.expect("read");
+                assert!(n > 0, "the server closed the connection");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return (status, String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).into_owned());
+        }
+        let n = stream.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "the server closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
 fn batches(from: usize, n: usize, per: usize) -> Vec<String> {
     (from..from + n)
         .collect::<Vec<_>>()
@@ -229,8 +310,13 @@ fn main() {
     if common::serve_if_child() {
         return;
     }
-    let n: usize = std::env::var("EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let singles: usize = std::env::var("SINGLES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    // As a test (`cargo test --benches`, no `--bench` argument; or `-- --test`): small inputs, the
+    // same checks.
+    let quick = std::env::args().any(|a| a == "--test") || !std::env::args().any(|a| a == "--bench");
+    let n: usize =
+        std::env::var("EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 2_000 } else { 100_000 });
+    let singles: usize =
+        std::env::var("SINGLES").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 400 } else { 20_000 });
     let dir = std::env::temp_dir().join(format!("journey-cluster-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     project(&dir);
@@ -271,25 +357,42 @@ fn main() {
         );
     }
 
-    // One event per request, 200 in flight.
+    // One event per request, 200 in flight: by reqwest clients, then by the minimal client
+    // (each on a server of its own, with new events). Every event sent is applied.
     let single_sqlite = {
         let server = Server::start(&dir, &dir.join("singles.db"));
         let rate = post_all(batches(0, singles, 1), std::slice::from_ref(&server.url), IN_FLIGHT, &rt);
+        let lean = post_lean(batches(singles, singles, 1), &server.url, IN_FLIGHT, &rt);
+        settle(&server, 2 * singles as u64, &rt);
         server.stop();
-        rate
+        (rate, lean)
     };
     let single_pg = {
         let db = Db::new("singles");
         let servers = cluster(&dir, &db.url(), 1, &rt);
         let rate = post_all(batches(0, singles, 1), &[servers[0].url.clone()], IN_FLIGHT, &rt);
+        let lean = post_lean(batches(singles, singles, 1), &servers[0].url, IN_FLIGHT, &rt);
+        settle(&servers[0], 2 * singles as u64, &rt);
         for s in servers {
             s.stop();
         }
-        rate
+        (rate, lean)
     };
-    println!("one event per request, {IN_FLIGHT} clients in flight, {singles} events:");
-    println!("  SQLite:          {single_sqlite:>10.0} events/s ({:.2} of its batched rate)", single_sqlite / sqlite);
-    println!("  PostgreSQL:      {single_pg:>10.0} events/s ({:.2} of its batched rate)", single_pg / pg[0]);
+    println!(
+        "one event per request, {IN_FLIGHT} clients in flight, {singles} events (reqwest clients / minimal clients):"
+    );
+    for (store, (rate, lean), batched) in [("SQLite:    ", single_sqlite, sqlite), ("PostgreSQL:", single_pg, pg[0])] {
+        println!(
+            "  {store} {rate:>8.0} / {lean:>8.0} events/s ({:.2} / {:.2} of its batched rate)",
+            rate / batched,
+            lean / batched
+        );
+    }
+    if quick {
+        println!("(quick mode: the failover and the memory per node are measured by `cargo bench` only)");
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
 
     // Memory per waiting instance, per node, and failover after a kill.
     let db = Db::new("failover");

@@ -6,6 +6,10 @@
 //! on the database the ingest left measures the time until every instance is loaded and the
 //! memory per waiting instance.
 //!
+//! While the ingest runs, one more client asks for profiles' instances
+//! (`GET /profiles/{key}/instances`) every 10 ms: their latency under ingest saturation, against
+//! the same queries on the settled server after it (issue 13, point 26).
+//!
 //! Run: `cargo bench -p journey-runtime --bench ingest` (EVENTS=200000 by default).
 
 mod common;
@@ -95,9 +99,64 @@ fn empty_server(dir: &Path, rt: &tokio::runtime::Runtime) -> u64 {
     kb
 }
 
-/// Events accepted per second by a server in a child process, and the seconds until its engine
-/// has applied all of them.
-fn served(n: usize, dir: &Path, rt: &tokio::runtime::Runtime) -> (f64, f64) {
+/// Latencies of instance queries, sorted.
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn at(&self, q: f64) -> f64 {
+        if self.0.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.0.len() as f64 * q).ceil() as usize).clamp(1, self.0.len()) - 1;
+        self.0[i].as_secs_f64() * 1e3
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} queries, median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            self.0.len(),
+            self.at(0.5),
+            self.at(0.99),
+            self.at(1.0)
+        )
+    }
+}
+
+/// Asks for the instances of profile `u{i}` (`i` picked at random below `n`) every 10 ms until
+/// `done`: each answer's latency. Every answer is a list; once the profile's event is applied,
+/// it holds its one `Cart` instance.
+async fn ask_instances(
+    client: reqwest::Client,
+    url: String,
+    n: usize,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Latencies {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut out = Vec::new();
+    let mut k: usize = 7;
+    while !done.load(Relaxed) {
+        k = (k * 2_654_435_761 + 12_345) % 4_294_967_296;
+        let i = k % n.max(1);
+        let started = Instant::now();
+        let resp = client.get(format!("{url}/profiles/u{i}/instances")).send().await.expect("query");
+        assert_eq!(resp.status(), 200, "instances answer 200");
+        let v: serde_json::Value = resp.json().await.expect("json");
+        out.push(started.elapsed());
+        let list = v.as_array().expect("a list of instances");
+        assert!(list.len() <= 1, "one instance at most per profile: {v}");
+        if let Some(one) = list.first() {
+            assert_eq!(one["journey"], "Cart");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    out.sort();
+    Latencies(out)
+}
+
+/// Events accepted per second by a server in a child process, the seconds until its engine
+/// has applied all of them, and the latencies of instance queries during the ingest and on the
+/// settled server after it.
+fn served(n: usize, dir: &Path, rt: &tokio::runtime::Runtime) -> (f64, f64, Latencies, Latencies) {
     let server = Server::start(dir, &dir.join("served.db"));
     let url = format!("{}/events", server.url);
     let bodies: Vec<String> = (0..n)
@@ -106,6 +165,8 @@ fn served(n: usize, dir: &Path, rt: &tokio::runtime::Runtime) -> (f64, f64) {
         .map(|c| c.iter().map(|i| event(*i).to_string()).collect::<Vec<_>>().join("\n"))
         .collect();
     let client = reqwest::Client::new();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let queries = rt.spawn(ask_instances(reqwest::Client::new(), server.url.clone(), n, done.clone()));
     let started = Instant::now();
     let accepted: usize = rt.block_on(async {
         let per = bodies.len().div_ceil(CLIENTS);
@@ -142,8 +203,31 @@ fn served(n: usize, dir: &Path, rt: &tokio::runtime::Runtime) -> (f64, f64) {
     assert_eq!(accepted, n, "every event accepted");
     rt.block_on(until_waiting(&client, &server, n as u64));
     let applied = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let loaded = rt.block_on(queries).expect("the queries ran");
+    // The same queries on the settled server (for 1.1 to 3 seconds).
+    let quiet = {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let task = rt.spawn(ask_instances(reqwest::Client::new(), server.url.clone(), n, done.clone()));
+        std::thread::sleep(Duration::from_millis((loaded.0.len() as u64 * 11).clamp(1_100, 3_000)));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        rt.block_on(task).expect("the queries ran")
+    };
+    // Every profile's instance is there once the log is applied.
+    let one: serde_json::Value = rt
+        .block_on(async {
+            client
+                .get(format!("{}/profiles/u{}/instances", server.url, n / 2))
+                .send()
+                .await
+                .expect("query")
+                .json()
+                .await
+        })
+        .expect("json");
+    assert_eq!(one.as_array().map(Vec::len), Some(1), "the profile's one instance: {one}");
     server.stop();
-    (accepted as f64 / took.as_secs_f64(), applied.as_secs_f64())
+    (accepted as f64 / took.as_secs_f64(), applied.as_secs_f64(), loaded, quiet)
 }
 
 fn main() {
@@ -160,7 +244,7 @@ fn main() {
     project(&dir);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let (raw_rate, store_rate) = raw(n, &dir);
-    let (served_rate, applied_s) = served(n, &dir, &rt);
+    let (served_rate, applied_s, loaded, quiet) = served(n, &dir, &rt);
     println!("ingest: {n} events, batches of {BATCH}, {CLIENTS} clients");
     println!("  raw store appends (same rows, same batch size):  {raw_rate:>10.0} events/s");
     println!("  the same with the rows built beforehand:          {store_rate:>10.0} events/s");
@@ -174,6 +258,9 @@ fn main() {
         "  the engine had applied every event {applied_s:.2} s after the first was sent ({:.0} events/s)",
         n as f64 / applied_s
     );
+    println!("  GET /profiles/{{key}}/instances during the ingest: {}", loaded.line());
+    println!("  the same on the settled server after it:         {}", quiet.line());
+    println!("  ratio p99 during/after: {:.1}", loaded.at(0.99) / quiet.at(0.99).max(0.001));
     let empty_kb = empty_server(&dir, &rt);
     let (took, bytes, kb) = restart(n, &dir, empty_kb, &rt);
     println!(

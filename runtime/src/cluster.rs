@@ -37,8 +37,9 @@ use std::time::{Duration, Instant};
 pub const LEASE_TTL: Duration = Duration::from_secs(10);
 /// How often the coordinator looks at the partitions' positions (and wakes workers).
 const TICK: Duration = Duration::from_millis(20);
-/// Connections to the database per node (shared by the workers, the log writer and reads).
-const POOL_SIZE: usize = 16;
+/// Connections to the database per node (shared by the workers, the log writer's lanes and
+/// reads).
+const POOL_SIZE: usize = 16 + crate::store::postgres::LANES;
 
 /// How a node joins the cluster.
 #[derive(Debug, Clone)]
@@ -105,14 +106,13 @@ pub fn serve_until(
     let (image, known_version) = latest_image(&pg).map_err(StartError::Store)?;
     let validators =
         Arc::new(Validators::new(API_THREADS, || Engine::new(image.clone(), wall_ms(), Options::default())));
-    let wakers: Wakers = Arc::default();
 
     let (append_tx, append_rx) = tokio::sync::mpsc::channel::<AppendRequest>(1024);
     let appender = {
-        let (pg, wakers, metrics) = (pg.clone(), wakers.clone(), metrics.clone());
+        let pg = pg.clone();
         std::thread::Builder::new()
             .name("journey-log".into())
-            .spawn(move || group_commit(&pg, append_rx, &wakers, &metrics))
+            .spawn(move || group_commit(&pg, append_rx))
             .map_err(|e| StartError::Config(e.to_string()))?
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -124,7 +124,6 @@ pub fn serve_until(
         ttl: options.lease_ttl,
         held: HashMap::new(),
         releasing: Vec::new(),
-        wakers: wakers.clone(),
         executor,
         rt: rt.handle().clone(),
         metrics: metrics.clone(),
@@ -227,12 +226,12 @@ fn latest_image(pg: &Pg) -> Result<(Arc<Image>, u32), String> {
     Ok((Arc::new(Image::load(a.program).map_err(|e| e.to_string())?), row.version))
 }
 
-/// The queues of the workers of the partitions this node holds, by partition.
-type Wakers = Arc<Mutex<HashMap<u32, Sender<Wake>>>>;
-
-/// The log writer: takes every request waiting, appends them in one transaction, answers
-/// each, and wakes this node's workers of the partitions written.
-fn group_commit(pg: &Pg, mut rx: tokio::sync::mpsc::Receiver<AppendRequest>, wakers: &Wakers, metrics: &Metrics) {
+/// The log writer: takes every request waiting, appends them in one go (split by partition into
+/// lanes committed side by side, [`Pg::append_lanes`]), and answers each once its entries are
+/// committed. The workers of the partitions written are woken by the coordinator's next tick
+/// (within [`TICK`]): one read of a partition's log then takes every group appended meanwhile,
+/// where a wake per group made each worker read, apply and answer a few entries at a time.
+fn group_commit(pg: &Pg, mut rx: tokio::sync::mpsc::Receiver<AppendRequest>) {
     while let Some(first) = rx.blocking_recv() {
         let mut group = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -247,21 +246,18 @@ fn group_commit(pg: &Pg, mut rx: tokio::sync::mpsc::Receiver<AppendRequest>, wak
             replies.push((entries.len(), reply));
             all.extend(entries);
         }
-        match pg.append(&all) {
-            Ok((results, partitions)) => {
-                // What backpressure reads follows at the coordinator's next tick.
-                let _ = metrics;
+        // What backpressure reads follows at the coordinator's next tick.
+        match pg.append_lanes(&all) {
+            Ok((results, failed)) => {
+                let why = failed.map(|e| {
+                    tracing::error!("appending to the log failed: {e}");
+                    e.to_string()
+                });
                 let mut rest = results.into_iter();
                 for (n, reply) in replies {
-                    let mine: Vec<_> = rest.by_ref().take(n).collect();
-                    let _ = reply.send(Ok(mine));
-                }
-                if let Ok(w) = wakers.lock() {
-                    for p in partitions {
-                        if let Some(tx) = w.get(&p) {
-                            let _ = tx.send(Wake::Appended(0));
-                        }
-                    }
+                    // A request is answered "stored" only when all its entries are.
+                    let mine: Option<Vec<_>> = rest.by_ref().take(n).collect();
+                    let _ = reply.send(mine.ok_or_else(|| why.clone().unwrap_or_default()));
                 }
             }
             Err(e) => {
@@ -295,7 +291,6 @@ struct Node {
     /// Partitions being handed over: their worker writes its last checkpoint, then the lease
     /// is released (by the thread here).
     releasing: Vec<(u32, JoinHandle<()>)>,
-    wakers: Wakers,
     executor: Arc<HttpExecutor>,
     rt: tokio::runtime::Handle,
     metrics: Arc<Metrics>,
@@ -370,7 +365,6 @@ impl Node {
             self.held.iter().filter(|(_, h)| h.lost.load(Relaxed) || h.thread.is_finished()).map(|(p, _)| *p).collect();
         for p in gone {
             if let Some(h) = self.held.remove(&p) {
-                self.forget(p);
                 self.metrics.lease_changes.fetch_add(1, Relaxed);
                 if h.lost.load(Relaxed) {
                     tracing::warn!("node {}: partition {p} is held by another node now; its worker stops", self.name);
@@ -384,20 +378,13 @@ impl Node {
         self.releasing.retain(|(_, t)| !t.is_finished());
     }
 
-    fn forget(&self, p: u32) {
-        if let Ok(mut w) = self.wakers.lock() {
-            w.remove(&p);
-        }
-    }
-
     /// Stops every worker at once, writing nothing (the leases are no longer this node's).
     fn drop_all(&mut self, why: &str) {
         if self.held.is_empty() {
             return;
         }
         tracing::warn!("node {}: dropping {} partitions: {why}", self.name, self.held.len());
-        for (p, h) in std::mem::take(&mut self.held) {
-            self.forget(p);
+        for (_, h) in std::mem::take(&mut self.held) {
             self.metrics.lease_changes.fetch_add(1, Relaxed);
             let _ = h.tx.send(Wake::Abandon);
         }
@@ -427,7 +414,6 @@ impl Node {
             if let Some(h) = self.held.remove(&p) {
                 tracing::warn!("node {}: lost the lease of partition {p}", self.name);
                 self.metrics.lease_changes.fetch_add(1, Relaxed);
-                self.forget(p);
                 let _ = h.tx.send(Wake::Abandon);
             }
         }
@@ -479,9 +465,6 @@ impl Node {
         match thread {
             Ok(thread) => {
                 tracing::info!("node {}: took partition {p} (token {token})", self.name);
-                if let Ok(mut w) = self.wakers.lock() {
-                    w.insert(p, tx.clone());
-                }
                 self.held.insert(p, Held { token, tx, thread, lost, applied });
                 self.metrics.lease_changes.fetch_add(1, Relaxed);
             }
@@ -496,7 +479,6 @@ impl Node {
     /// is freed for another node to take at once.
     fn hand_over(&mut self, p: u32) {
         let Some(h) = self.held.remove(&p) else { return };
-        self.forget(p);
         self.metrics.lease_changes.fetch_add(1, Relaxed);
         let (pg, name) = (self.pg.clone(), self.name.clone());
         let _ = h.tx.send(Wake::Shutdown);

@@ -327,8 +327,16 @@ impl Shard {
 /// Runs `f` on every share at once, each on a thread of its own (the calling one for a single
 /// share), and returns what each gave, in order.
 pub fn each<T: Send>(shards: &mut [Shard], f: impl Fn(usize, &mut Shard) -> T + Sync) -> Vec<T> {
-    if let [only] = shards {
-        return vec![f(0, only)];
+    each_with(shards, true, f)
+}
+
+/// As [`each`] when `parallel`; else one share after another on the calling thread. The
+/// threads are started for the call: that is worth it for a large amount of work only (with
+/// one event per request the engine applies a few entries at a time, and starting and joining
+/// two threads for them cost more than the entries).
+pub fn each_with<T: Send>(shards: &mut [Shard], parallel: bool, f: impl Fn(usize, &mut Shard) -> T + Sync) -> Vec<T> {
+    if !parallel || shards.len() == 1 {
+        return shards.iter_mut().enumerate().map(|(i, s)| f(i, s)).collect();
     }
     std::thread::scope(|s| {
         let f = &f;

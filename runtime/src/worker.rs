@@ -7,7 +7,7 @@
 //! theirs, and fire their timers, in parallel (a profile's entries stay in log order).
 
 use crate::metrics::Metrics;
-use crate::shard::{self, each, Prepared, Shard, Version};
+use crate::shard::{self, each, each_with, Prepared, Shard, Version};
 use crate::store::{Checkpoint, EngineDelta, Entry, LogKind, Store};
 use journey_bytecode::artifact;
 use journey_vm::engine::instance::InstanceId;
@@ -17,7 +17,8 @@ use journey_vm::machine::Image;
 use journey_vm::value::Value;
 use serde_json::{json, Value as Json};
 use std::collections::HashSet;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,10 @@ const CHECKPOINT_WORK: usize = 20_000;
 /// The longest stretch of work before the worker answers what waits in its queue (queries,
 /// call outcomes) again.
 const SLICE: Duration = Duration::from_millis(20);
+/// The most log entries applied in one run (between two looks for queries), and the fewest for
+/// which the shares apply them on threads of their own.
+const RUN: usize = 512;
+const PARALLEL_RUN: usize = 64;
 
 /// A question for the worker, answered between steps.
 pub enum Query {
@@ -96,6 +101,11 @@ pub struct Worker {
     partition: Option<Partition>,
     /// A checkpoint of the partition failed: the worker stops (its state is loaded again).
     broken: bool,
+    /// The worker's queue, while it runs: queries are answered from it between runs of
+    /// entries and while a checkpoint waits for the writer, not only between slices.
+    inbox: Option<Receiver<Wake>>,
+    /// What was taken from the queue meanwhile that is not a query, in order.
+    deferred: VecDeque<Wake>,
 }
 
 /// How many of the latest step events the worker keeps in memory for the console.
@@ -257,6 +267,8 @@ impl Worker {
             recent: std::collections::VecDeque::new(),
             partition,
             broken: false,
+            inbox: None,
+            deferred: VecDeque::new(),
         };
         // The console's paths and last errors, as they were before the restart.
         match w.store.recent_steps(RECENT_STEPS) {
@@ -274,26 +286,39 @@ impl Worker {
     /// work (applying the log, firing due timers), and checkpoints when the work done or the
     /// time since the last checkpoint calls for it.
     pub fn run(mut self, rx: Receiver<Wake>) {
+        self.inbox = Some(rx);
         loop {
             self.send_calls();
-            let first = if self.busy() {
-                match rx.try_recv() {
-                    Ok(m) => Some(m),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Disconnected) => return,
-                }
-            } else {
-                match rx.recv_timeout(self.next_wait()) {
-                    Ok(m) => Some(m),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return,
+            let first = match self.deferred.pop_front() {
+                Some(m) => Some(m),
+                None => {
+                    let (busy, wait) = (self.busy(), self.next_wait());
+                    let Some(rx) = &self.inbox else { return };
+                    if busy {
+                        match rx.try_recv() {
+                            Ok(m) => Some(m),
+                            Err(TryRecvError::Empty) => None,
+                            Err(TryRecvError::Disconnected) => return,
+                        }
+                    } else {
+                        match rx.recv_timeout(wait) {
+                            Ok(m) => Some(m),
+                            Err(RecvTimeoutError::Timeout) => None,
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        }
+                    }
                 }
             };
             if let Some(m) = first {
                 if !self.handle(m) {
                     return;
                 }
-                while let Ok(m) = rx.try_recv() {
+                loop {
+                    let next = match self.deferred.pop_front() {
+                        Some(m) => Some(m),
+                        None => self.inbox.as_ref().and_then(|rx| rx.try_recv().ok()),
+                    };
+                    let Some(m) = next else { break };
                     if !self.handle(m) {
                         return;
                     }
@@ -358,6 +383,34 @@ impl Worker {
         true
     }
 
+    /// Answers the queries waiting in the queue now, keeping the rest for the run loop in
+    /// order: a query waits for the run of entries in hand, not for the whole slice.
+    fn answer_waiting(&mut self) {
+        let Some(rx) = self.inbox.take() else { return };
+        while let Ok(m) = rx.try_recv() {
+            match m {
+                Wake::Query(q) => self.answer(q),
+                other => self.deferred.push_back(other),
+            }
+        }
+        self.inbox = Some(rx);
+    }
+
+    /// Waits a little (for the checkpoint writer), answering the queries that come meanwhile.
+    fn wait_answering(&mut self, wait: Duration) {
+        let Some(rx) = self.inbox.take() else {
+            std::thread::sleep(wait);
+            return;
+        };
+        match rx.recv_timeout(wait) {
+            Ok(Wake::Query(q)) => self.answer(q),
+            Ok(other) => self.deferred.push_back(other),
+            Err(_) => {}
+        }
+        self.inbox = Some(rx);
+        self.answer_waiting();
+    }
+
     /// Whether work is waiting: log entries to apply or timers due.
     fn busy(&self) -> bool {
         self.log_behind || self.next_due().is_some_and(|d| d <= wall_ms())
@@ -397,7 +450,11 @@ impl Worker {
                 let horizon = self.next_due().unwrap_or(i64::MAX);
                 let mut end = next + 1;
                 if !is_broadcast(&entries[next]) {
-                    while end < entries.len() && !is_broadcast(&entries[end]) && entries[end].at_ms - 1 < horizon {
+                    while end < entries.len()
+                        && end - next < RUN
+                        && !is_broadcast(&entries[end])
+                        && entries[end].at_ms - 1 < horizon
+                    {
                         end += 1;
                     }
                 }
@@ -410,6 +467,7 @@ impl Worker {
                 }
                 self.dirty = true;
                 self.checkpoint_if_full()?;
+                self.answer_waiting();
                 next = end;
             }
             self.log_behind = !finished;
@@ -419,8 +477,8 @@ impl Worker {
         }
         let now = wall_ms();
         if !self.fire_until(now, deadline)? {
-            // Nothing is due any more: the clocks move on to now.
-            each(&mut self.shards, |_, s| s.advance(now, true));
+            // Nothing is due any more: the clocks move on to now (little work: on this thread).
+            each_with(&mut self.shards, false, |_, s| s.advance(now, true));
         }
         Ok(())
     }
@@ -438,6 +496,7 @@ impl Worker {
             self.work += work;
             self.dirty = true;
             self.checkpoint_if_full()?;
+            self.answer_waiting();
             if Instant::now() >= deadline {
                 return Ok(self.next_due().is_some_and(|d| d <= to));
             }
@@ -456,7 +515,7 @@ impl Worker {
     fn apply_run(&mut self, run: &[Entry]) {
         if let [e] = run {
             if is_broadcast(e) {
-                each(&mut self.shards, |_, s| s.advance(e.at_ms, false));
+                each_with(&mut self.shards, false, |_, s| s.advance(e.at_ms, false));
                 match e.decode() {
                     Ok(LogKind::Publish { version, journeys }) => self.publish(version, &journeys, e.at_ms),
                     Ok(kind @ (LogKind::Close { .. } | LogKind::Stop { .. })) => {
@@ -488,7 +547,7 @@ impl Worker {
         let metrics = self.metrics.clone();
         let mut shares: Vec<Option<Vec<(i64, Prepared)>>> = shares.into_iter().map(Some).collect();
         let shares = std::sync::Mutex::new(&mut shares);
-        let work: usize = each(&mut self.shards, |i, s| {
+        let work: usize = each_with(&mut self.shards, run.len() >= PARALLEL_RUN, |i, s| {
             let mine = shares.lock().map(|mut all| all[i].take()).ok().flatten().unwrap_or_default();
             mine.into_iter().map(|(at, p)| s.apply(at, p, &metrics)).sum::<usize>()
         })
@@ -708,7 +767,9 @@ impl Worker {
                     None => report = Some(v.engine.report().clone()),
                 }
                 let steps = v.engine.take_steps();
-                self.recent.extend(steps.iter().map(|s| (number, json!(s).to_string().into())));
+                // Only the latest are kept in memory: the others are not written out as JSON.
+                let kept = steps.len().saturating_sub(RECENT_STEPS);
+                self.recent.extend(steps[kept..].iter().map(|s| (number, json!(s).to_string().into())));
                 cp.steps.extend(steps.into_iter().map(|s| (number, s)));
             }
             while self.recent.len() > RECENT_STEPS {
@@ -724,9 +785,24 @@ impl Worker {
             all.sort();
             cp.audiences = Some(all);
         }
-        match &self.writer {
-            // Written beside the engine, which goes on meanwhile.
-            Some(w) => w.tx.send(cp).map_err(|_| "the checkpoint writer stopped".to_string())?,
+        match self.writer.take() {
+            // Written beside the engine, which goes on meanwhile. While the writer still writes
+            // the last one, queries are answered.
+            Some(w) => {
+                let mut cp = cp;
+                let sent = loop {
+                    match w.tx.try_send(cp) {
+                        Ok(()) => break Ok(()),
+                        Err(TrySendError::Full(back)) => {
+                            cp = back;
+                            self.wait_answering(Duration::from_millis(1));
+                        }
+                        Err(TrySendError::Disconnected(_)) => break Err("the checkpoint writer stopped".to_string()),
+                    }
+                };
+                self.writer = Some(w);
+                sent?;
+            }
             None => {
                 if let Err(e) = self.store.checkpoint(&cp) {
                     // The changes taken from the engines are gone with the failed write: a
@@ -782,19 +858,29 @@ impl Worker {
                 let shard = &self.shards[journey_vm::engine::shard_of(&key, self.shards.len() as u32) as usize];
                 for v in &shard.versions {
                     let program = &v.engine.image().program;
-                    for i in v.engine.live().filter(|i| i.profile.as_str() == key) {
+                    // Found through the profile table: the time does not grow with the
+                    // instances of other profiles.
+                    for i in v.engine.profile_instances(&key) {
                         let j = &program.journeys[i.journey as usize];
                         let node = j.nodes.get(i.node as usize);
                         let (waits_for, until) = describe_wait(j, i);
                         // Its path so far, from the step events kept (the latest
-                        // `RECENT_STEPS` of all profiles, and those not yet checkpointed).
+                        // `RECENT_STEPS` of all profiles, and those not yet checkpointed). Only
+                        // the kept ones that name the instance are read (compact JSON).
+                        let mention = format!("\"instance\":{}", i.id);
                         let steps: Vec<Json> = self
                             .recent
                             .iter()
-                            .filter(|(version, _)| *version == v.number)
+                            .filter(|(version, s)| *version == v.number && s.contains(&mention))
                             .filter_map(|(_, s)| serde_json::from_str::<Json>(s).ok())
-                            .chain(v.engine.steps().iter().map(|s| json!(s)))
                             .filter(|s| s["instance"] == json!(i.id) && s["journey"] == json!(j.name))
+                            .chain(
+                                v.engine
+                                    .steps()
+                                    .iter()
+                                    .filter(|s| s.instance == i.id && s.journey == j.name)
+                                    .map(|s| json!(s)),
+                            )
                             .collect();
                         let path: Vec<u32> =
                             steps.iter().filter_map(|s| s["node"].as_u64()).map(|n| n as u32).chain([i.node]).collect();

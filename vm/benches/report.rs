@@ -3,7 +3,8 @@
 //! does not grow with the instances it counts (the ratio stays near 1). The bound: under
 //! 50 ms for a million.
 //!
-//! Run: `cargo bench -p journey-vm --bench report` (`REPORT_INSTANCES=100000` for fewer).
+//! Run: `cargo bench -p journey-vm --bench report` (`REPORT_INSTANCES=100000` for fewer; as a
+//! test, `cargo test -p journey-vm --bench report`, 20,000 instances).
 //! It times what `GET /journeys/NAME/report` does per version: the report with its running
 //! count, its JSON (every node, arms, experiments, the 24-hour window) and that JSON's text.
 
@@ -56,6 +57,15 @@ fn engine_with(image: &Arc<Image>, n: u64) -> Engine {
     e
 }
 
+/// A report's fields (its JSON object's keys): what both sides must agree on, whatever the
+/// counts.
+fn shape(e: &mut Engine) -> Vec<String> {
+    let image = e.image().clone();
+    let now = e.now_ms();
+    let json = e.report().journeys[0].to_json(&image.program.journeys[0], now, now - 86_400_000);
+    json.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+}
+
 /// The median time of a report's JSON text, over `runs` runs.
 fn time_report(e: &mut Engine, runs: usize) -> (Duration, usize) {
     let image = e.image().clone();
@@ -75,14 +85,24 @@ fn time_report(e: &mut Engine, runs: usize) -> (Duration, usize) {
 }
 
 fn main() {
-    let n: u64 = std::env::var("REPORT_INSTANCES").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    // As a test (`cargo test --benches`, no `--bench` argument; or `-- --test`): small inputs, the
+    // same checks.
+    let quick = std::env::args().any(|a| a == "--test") || !std::env::args().any(|a| a == "--bench");
+    let n: u64 = std::env::var("REPORT_INSTANCES").ok().and_then(|s| s.parse().ok()).unwrap_or(if quick {
+        20_000
+    } else {
+        1_000_000
+    });
+    let runs = if quick { 21 } else { 201 };
     let image = compile();
     let mut small = engine_with(&image, 1_000);
     let t = Instant::now();
     let mut big = engine_with(&image, n);
     eprintln!("ran {n} instances in {:.1} s", t.elapsed().as_secs_f64());
-    let (base, base_size) = time_report(&mut small, 201);
-    let (time, size) = time_report(&mut big, 201);
+    let (base, base_size) = time_report(&mut small, runs);
+    let (time, size) = time_report(&mut big, runs);
+    // Both sides report the same journey with the same fields.
+    assert_eq!(shape(&mut small), shape(&mut big), "the two reports have the same shape");
     println!("report, 1,000 finished instances (baseline): {:>9.1} µs ({base_size} bytes)", base.as_secs_f64() * 1e6);
     println!("report, {n} finished instances:          {:>9.1} µs ({size} bytes)", time.as_secs_f64() * 1e6);
     println!("ratio: {:.2} (the bound: 50 ms for 1,000,000)", time.as_secs_f64() / base.as_secs_f64());

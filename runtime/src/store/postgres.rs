@@ -20,6 +20,13 @@ use tokio_postgres::NoTls;
 /// Partitions of a new database unless `--partitions` says otherwise.
 pub const DEFAULT_PARTITIONS: u32 = 64;
 
+/// The transactions one group of appends is split into ([`Pg::append_lanes`]): partition `p`
+/// goes to lane `p % LANES`, each lane committed on a connection of its own, at the same time.
+pub const LANES: usize = 4;
+/// The fewest entries split into lanes: a smaller group locks few partitions, and is one
+/// transaction (fewer round trips).
+const LANE_MIN: usize = 128;
+
 /// The schema's versions, in order: migration `i` brings the database to version `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
     // 1: the log, the versions, and each partition's checkpointed state.
@@ -279,10 +286,86 @@ impl Pg {
         self.run(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(pg)?;
-            let out = append_in(self, &tx, entries).await?;
+            let out = append_in(self, &tx, &entries.iter().collect::<Vec<_>>()).await?;
             tx.commit().await.map_err(pg)?;
             Ok(out)
         })
+    }
+
+    /// Appends as [`Pg::append`], in up to [`LANES`] transactions committed at the same time,
+    /// each on a connection of its own, each holding the entries of its partitions (in order).
+    /// A transaction locks only its own partitions' rows: two nodes' groups wait on each other
+    /// only lane by lane, and the database works on the lanes of one group side by side.
+    ///
+    /// Returns each entry's outcome, `None` where its lane failed (with the first failure). A
+    /// group with an entry for every partition (publish, close, stop), or of fewer than
+    /// [`LANE_MIN`] entries, is one transaction, as [`Pg::append`].
+    pub fn append_lanes(&self, entries: &[NewEntry]) -> Result<(Vec<Option<Appended>>, Option<StoreError>)> {
+        let whole = |entries: &[NewEntry]| -> Result<(Vec<Option<Appended>>, Option<StoreError>)> {
+            let (out, _) = self.append(entries)?;
+            Ok((out.into_iter().map(Some).collect(), None))
+        };
+        if entries.len() < LANE_MIN {
+            return whole(entries);
+        }
+        let mut lanes: Vec<Vec<usize>> = vec![Vec::new(); LANES];
+        // A client id given twice in the group, in two lanes, is stored by the first: the later
+        // one is its duplicate (two lanes inserting it would wait on each other, then fail on
+        // the unique id). Within one lane the transaction finds it itself.
+        let mut first: HashMap<&str, (usize, usize)> = HashMap::new();
+        let mut copy_of: Vec<Option<usize>> = vec![None; entries.len()];
+        for (i, e) in entries.iter().enumerate() {
+            let Some(p) = self.partition_of(e)? else { return whole(entries) };
+            let lane = p as usize % LANES;
+            if let Some(id) = e.client_id.as_deref() {
+                match first.get(id) {
+                    Some(&(f, other)) if other != lane => {
+                        copy_of[i] = Some(f);
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => {
+                        first.insert(id, (i, lane));
+                    }
+                }
+            }
+            lanes[lane].push(i);
+        }
+        let done = self.run(async {
+            let work = lanes.into_iter().filter(|l| !l.is_empty()).map(|mine| async move {
+                let batch: Vec<&NewEntry> = mine.iter().map(|&i| &entries[i]).collect();
+                let out = async {
+                    let mut client = self.client().await?;
+                    let tx = client.transaction().await.map_err(pg)?;
+                    let out = append_in(self, &tx, &batch).await?;
+                    tx.commit().await.map_err(pg)?;
+                    Ok::<_, StoreError>(out)
+                }
+                .await;
+                (mine, out)
+            });
+            futures::future::join_all(work).await
+        });
+        let mut out: Vec<Option<Appended>> = vec![None; entries.len()];
+        let mut failed = None;
+        for (mine, result) in done {
+            match result {
+                Ok((appended, _)) => {
+                    for (i, a) in mine.into_iter().zip(appended) {
+                        out[i] = Some(a);
+                    }
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        for (i, f) in copy_of.into_iter().enumerate() {
+            if let Some(f) = f {
+                out[i] = out[f].map(|(Appended::New(s) | Appended::Duplicate(s))| Appended::Duplicate(s));
+            }
+        }
+        Ok((out, failed))
     }
 
     /// Stores `artifact` as the next version and, when `first` and none was stored yet, logs
@@ -307,7 +390,7 @@ impl Pg {
             if first {
                 let publish =
                     NewEntry::new(None, at_ms, &LogKind::Publish { version: version as u32, journeys: Vec::new() })?;
-                append_in(self, &tx, &[publish]).await?;
+                append_in(self, &tx, &[&publish]).await?;
             }
             tx.commit().await.map_err(pg)?;
             Ok(Some(version as u32))
@@ -343,7 +426,7 @@ impl Pg {
 async fn append_in(
     pg_: &Pg,
     tx: &deadpool_postgres::Transaction<'_>,
-    entries: &[NewEntry],
+    entries: &[&NewEntry],
 ) -> Result<(Vec<Appended>, Vec<u32>)> {
     let mut targets = Vec::with_capacity(entries.len());
     let mut touched = std::collections::BTreeSet::new();
@@ -420,7 +503,6 @@ async fn append_in(
             )
             .await
             .map_err(pg)?;
-        tx.execute(&insert, &[&parts, &seqs, &cids, &ats, &kinds]).await.map_err(pg)?;
         let (ps, lasts, evs): (Vec<i32>, Vec<i64>, Vec<i64>) = {
             let mut ps = Vec::new();
             let mut lasts = Vec::new();
@@ -440,7 +522,10 @@ async fn append_in(
             )
             .await
             .map_err(pg)?;
-        tx.execute(&update, &[&ps, &lasts, &evs]).await.map_err(pg)?;
+        // Sent together (one round trip; the connection runs them in order).
+        let rows: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [&parts, &seqs, &cids, &ats, &kinds];
+        let positions: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ps, &lasts, &evs];
+        futures::try_join!(tx.execute(&insert, &rows), tx.execute(&update, &positions)).map_err(pg)?;
     }
     let written = touched.iter().map(|p| *p as u32).collect();
     Ok((out, written))
@@ -517,6 +602,10 @@ impl Store for PgPartition {
         let result = pg_.run(async {
             let mut client = pg_.client().await?;
             let tx = client.transaction().await.map_err(pg)?;
+            // A checkpoint is derived from the log, which is committed durably: its commit need
+            // not wait for the disk (as on SQLite). After a crash of the database the last ones
+            // may be missing, and the log after the last one kept is replayed.
+            tx.batch_execute("SET LOCAL synchronous_commit = off").await.map_err(pg)?;
             // The fence: the lease must still be this node's, under the same token, and not
             // run out; the row stays locked until the commit, so no takeover slips between.
             let fence = tx
@@ -1192,5 +1281,49 @@ mod tests {
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "positions without gaps: {seqs:?}");
         let unkeyed = NewEntry::event(None, 5, "Ping", "{}");
         assert!(pg_.append(&[unkeyed]).is_err(), "an event needs its key to find its partition");
+    }
+
+    #[test]
+    fn appends_in_lanes_keep_each_partitions_order_and_store_a_repeated_id_once() {
+        let db = TestDb::new("lanes");
+        let pg_ = db.pg(Some(8)).expect("connect");
+        let ev = |id: &str, key: &str| NewEntry::event(Some(id.into()), 5, "Ping", "{}").keyed(key);
+        // Keys in every lane; "e0" sent again under a key of another lane, and "y" twice under
+        // the same key.
+        let keys: Vec<String> = (0..LANE_MIN * 2).map(|i| format!("k{i}")).collect();
+        let n = keys.len();
+        let mut batch: Vec<NewEntry> = keys.iter().enumerate().map(|(i, k)| ev(&format!("e{i}"), k)).collect();
+        let lane = |k: &str| journey_vm::engine::shard_of(k, 8) as usize % LANES;
+        let other = keys.iter().find(|k| lane(k.as_str()) != lane("k0")).expect("a key in another lane");
+        batch.push(ev("e0", other));
+        batch.push(ev("y", "k1"));
+        batch.push(ev("y", "k1"));
+        let (out, failed) = pg_.append_lanes(&batch).expect("append");
+        assert!(failed.is_none(), "{failed:?}");
+        let out: Vec<Appended> = out.into_iter().map(|a| a.expect("stored")).collect();
+        assert!(out[..n].iter().all(|a| matches!(a, Appended::New(_))), "{out:?}");
+        let Appended::New(first) = out[0] else { panic!("{:?}", out[0]) };
+        assert_eq!(out[n], Appended::Duplicate(first), "the same id in another lane is the first one's duplicate");
+        let Appended::New(y) = out[n + 1] else { panic!("{:?}", out[n + 1]) };
+        assert_eq!(out[n + 2], Appended::Duplicate(y), "and in the same lane too");
+        // Each partition holds its entries in the order sent, at positions without gaps.
+        for p in 0..8 {
+            let mut part = PgPartition::new(pg_.clone(), p, "x", 0);
+            let seqs: Vec<i64> = part.entries_after(0, 1_000).expect("read").iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "partition {p}");
+        }
+        let mut sent: Vec<(u32, i64)> = Vec::new();
+        for (e, a) in batch.iter().zip(&out) {
+            if let Appended::New(seq) = a {
+                sent.push((journey_vm::engine::shard_of(e.key.as_deref().unwrap_or(""), 8), *seq));
+            }
+        }
+        for p in 0..8 {
+            let mine: Vec<i64> = sent.iter().filter(|(q, _)| *q == p).map(|(_, s)| *s).collect();
+            assert!(mine.windows(2).all(|w| w[0] < w[1]), "partition {p} in the order sent: {mine:?}");
+        }
+        // Sent again: every one is a duplicate now.
+        let (again, _) = pg_.append_lanes(&batch[..n]).expect("append");
+        assert!(again.iter().all(|a| matches!(a, Some(Appended::Duplicate(_)))), "{again:?}");
     }
 }

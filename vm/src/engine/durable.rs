@@ -125,6 +125,17 @@ impl Engine {
         self.slots.active(profile, journey).is_some()
     }
 
+    /// A profile's live instances (at most one per journey), oldest first: found through the
+    /// profile table, without looking at other profiles' instances.
+    pub fn profile_instances(&self, profile: &str) -> Vec<&Instance> {
+        let mut out: Vec<&Instance> = (0..self.image.program.journeys.len())
+            .filter_map(|j| self.slots.active(profile, j as u16))
+            .filter_map(|id| self.instances.get(&id))
+            .collect();
+        out.sort_unstable_by_key(|i| i.id);
+        out
+    }
+
     /// A profile's attributes, if set.
     pub fn stored_profile(&self, key: &str) -> Option<&Value> {
         self.profiles.get(key)
