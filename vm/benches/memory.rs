@@ -12,11 +12,23 @@
 //! the minimal journey's waiting profiles (a `HashMap` from profile key to its entry time and
 //! due time, and a `BinaryHeap` of timers).
 //!
+//! Messages (issue 10, "Speed"), each side in a process of its own too:
+//!
+//! - `minimal-msgs`: the minimal journey in a program that also declares channels, frequency
+//!   rules and a journey with a `send` (never started): memory per waiting instance must not
+//!   grow for journeys without sends.
+//! - `sent-1` / `sent-3`: every profile enters a journey that sends one (three) marketing
+//!   emails through a channel with frequency rules and ends; the heap left per profile, against
+//!   `called-1`, the same journey with a plain `call` of the same action (the baseline: what the
+//!   engine keeps of a finished profile without messages). The difference is the frequency
+//!   state: O(messages in the longest window). Then the clock moves past the longest window
+//!   (8 days) and the heap is measured again.
+//!
 //! Run: `cargo bench -p journey-vm --bench memory` (`MEMORY_INSTANCES=200000` for fewer).
 
 use journey_compiler::sources::Sources;
 use journey_compiler::SchemaRegistry;
-use journey_vm::engine::{Engine, Options, Payload, To};
+use journey_vm::engine::{CallOutcome, Engine, Options, Payload, To};
 use journey_vm::machine::Image;
 use serde_json::json;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -40,6 +52,51 @@ journey Waiting {
   end "done"
 }
 "#;
+
+/// Declarations for the message sides: a profile, the cart event, the ESP's action, an email
+/// channel and the frequency rules of the example project.
+const MSG_DECLS: &str = r#"
+profile = xdm "https://ns.adobe.com/xdm/context/profile"
+    with "https://ns.adobe.com/xdm/context/profile-personal-details",
+         "https://ns.adobe.com/xdm/mixins/profile-consents"
+schema CommerceEvent = xdm "https://ns.adobe.com/xdm/context/experienceevent"
+    with "https://ns.adobe.com/xdm/context/experienceevent-commerce"
+event CartAdd: CommerceEvent {
+  key identityMap.Email[0].id
+  when eventType == "commerce.productListAdds"
+}
+action SendEmail(to: string, template: string) = http POST "https://esp.example.com/v3/messages" {
+  body { to: to, template_id: template }
+  timeout 5s
+  returns { messageId: string }
+}
+channel email {
+  to profile.personalEmail.address ?? "shopper@example.com"
+  consent (profile.consents.marketing.email.val ?? "y") not in ["n", "dn"]
+  deliver SendEmail
+}
+frequency email 3 per 7d
+frequency any 5 per 7d
+"#;
+
+/// The message sides' programs.
+fn msg_program(side: &str) -> String {
+    let journey = match side {
+        // The minimal journey, beside a journey that sends (started by an audience nobody enters).
+        "minimal-msgs" => concat!(
+            "journey Waiting {\n  start on CartAdd\n  wait 1d\n  end \"done\"\n}\n",
+            "audience Nobody\n",
+            "journey Mailer {\n  start on audience Nobody enters\n  send email \"news\"\n  end\n}\n"
+        ),
+        "sent-1" => "journey Waiting {\n  start on CartAdd\n  send email \"cart-reminder\"\n  end \"done\"\n}\n",
+        "sent-3" => concat!(
+            "journey Waiting {\n  start on CartAdd\n  send email \"cart-reminder\"\n",
+            "  send email \"cart-reminder-2\"\n  send email \"cart-reminder-3\"\n  end \"done\"\n}\n"
+        ),
+        _ => "journey Waiting {\n  start on CartAdd\n  call SendEmail(to: profile.personalEmail.address ?? \"shopper@example.com\", template: \"cart-reminder\")\n  end \"done\"\n}\n",
+    };
+    format!("{MSG_DECLS}{journey}")
+}
 
 struct Counting;
 
@@ -100,6 +157,80 @@ fn measure(what: &str, waiting: u64, base: (usize, usize)) -> f64 {
         heap as f64 / 1e6,
         rss as f64 / waiting.max(1) as f64
     );
+    per
+}
+
+/// The report of the journey named `Waiting` (the minimal journey), or of the only one.
+fn waiting_report(engine: &mut Engine) -> &journey_vm::engine::report::JourneyReport {
+    let journeys = &engine.report().journeys;
+    journeys.iter().find(|j| j.journey == "Waiting").unwrap_or(&journeys[0])
+}
+
+/// Answers every call the engine made (as a dry run with a mock would), until none is left.
+fn settle(engine: &mut Engine) {
+    loop {
+        let calls = engine.take_calls();
+        if calls.is_empty() {
+            return;
+        }
+        for c in calls {
+            let mut answer = journey_vm::value::Record::new();
+            answer.insert("messageId", journey_vm::value::Value::str("m-1"));
+            engine.complete_call(c.instance, CallOutcome::Ok(journey_vm::value::Value::record(answer)));
+        }
+    }
+}
+
+/// A message side: `n` profiles enter and finish (`sent-*`, `called-1`), or wait
+/// (`minimal-msgs`); the heap per profile, and for the finished ones again 8 days later.
+fn run_messages(n: usize, side: &str) -> f64 {
+    let image = compile(&msg_program(side));
+    let mut engine = Engine::new(image, START_MS, Options::default());
+    engine.set_change_tracking(false);
+    let base = (LIVE.load(Relaxed), rss_bytes());
+    for i in 0..n {
+        let at = at(i, n);
+        engine.advance(at, false);
+        let email = format!("shopper{i:07}@example.com");
+        let payload = json!({
+            "_id": format!("e-{i}"),
+            "timestamp": journey_vm::engine::clock::rfc3339(at),
+            "eventType": "commerce.productListAdds",
+            "identityMap": { "Email": [{ "id": email, "primary": true }] },
+            "commerce": { "cart": { "cartID": format!("cart-{i:07}"), "cartSource": "web" }, "productListAdds": { "value": 1.0 } },
+            "productListItems": [{ "SKU": "JKT-001-M", "name": "Alpine Shell Jacket", "quantity": 1, "priceTotal": 149.0 }]
+        });
+        engine.deliver("CartAdd", Payload::Json(&payload), To::Key).expect("accepted");
+        settle(&mut engine);
+    }
+    let report = waiting_report(&mut engine);
+    let (running, finished) = (report.running, report.ended.get("done").copied().unwrap_or(0));
+    let ended = format!("{:?}", report.ended);
+    if side == "minimal-msgs" {
+        assert_eq!(running as usize, n, "every profile waits");
+        return measure(
+            "VM, minimal journey beside channels, frequency rules and a sending journey, at `wait 1d`",
+            running,
+            base,
+        );
+    }
+    assert_eq!(finished as usize, n, "every profile finished: {ended}");
+    let messages = match side {
+        "sent-1" => 1,
+        "sent-3" => 3,
+        _ => 0,
+    };
+    let calls: u64 = engine.report().calls.values().sum();
+    assert_eq!(calls as usize, n * messages.max(1), "one deliver call per message");
+    let what = match side {
+        "called-1" => "VM, a `call` of the ESP's action per profile, finished (baseline)".to_string(),
+        _ => format!("VM, {messages} marketing email(s) sent per profile, finished"),
+    };
+    let per = measure(&what, finished, base);
+    // Past the longest frequency window (7 days): what the profiles cost once their messages
+    // no longer count.
+    engine.advance(START_MS + 8 * 86_400_000, false);
+    measure(&format!("{what}, 8 days later"), finished, base);
     per
 }
 
@@ -180,16 +311,23 @@ fn main() {
         let per = match side.as_str() {
             "hand" => run_hand(n),
             "minimal" => run_engine(n, MINIMAL, true),
-            _ => run_engine(n, JOURNEY, false),
+            "cart" => run_engine(n, JOURNEY, false),
+            other => run_messages(n, other),
         };
         println!("per-instance {per}");
         return;
     }
-    println!("| side | waiting instances | heap | heap bytes per instance | RSS bytes per instance |");
+    println!("| side | instances (waiting, or finished profiles) | heap | heap bytes per instance | RSS bytes per instance |");
     println!("|---|---:|---:|---:|---:|");
     let exe = std::env::current_exe().expect("own path");
     let mut per = std::collections::HashMap::new();
-    for side in ["hand", "minimal", "cart"] {
+    let sides: Vec<String> = match std::env::var("MEMORY_SIDES") {
+        Ok(list) => list.split(',').map(str::to_string).collect(),
+        Err(_) => {
+            ["hand", "minimal", "cart", "minimal-msgs", "called-1", "sent-1", "sent-3"].map(String::from).to_vec()
+        }
+    };
+    for side in sides.iter().map(String::as_str) {
         let out = std::process::Command::new(&exe)
             .env("MEMORY_SIDE", side)
             .env("MEMORY_INSTANCES", n.to_string())
@@ -207,6 +345,22 @@ fn main() {
         }
     }
     println!();
-    println!("minimal journey: VM / hand-written = {:.2}", per["minimal"] / per["hand"]);
-    println!("CartRecovery at its await: {:.0} bytes per waiting instance (target: 256 or less)", per["cart"]);
+    let ratio = |a: &str, b: &str| match (per.get(a), per.get(b)) {
+        (Some(a), Some(b)) => format!("{:.2}", a / b),
+        _ => "-".into(),
+    };
+    let diff = |a: &str, b: &str| match (per.get(a), per.get(b)) {
+        (Some(a), Some(b)) => format!("{:.0}", a - b),
+        _ => "-".into(),
+    };
+    println!("minimal journey: VM / hand-written = {}", ratio("minimal", "hand"));
+    if let Some(cart) = per.get("cart") {
+        println!("CartRecovery at its await: {cart:.0} bytes per waiting instance (target: 256 or less)");
+    }
+    println!("minimal journey beside messages / alone = {} (target: no growth)", ratio("minimal-msgs", "minimal"));
+    println!(
+        "frequency state per profile: one message {} bytes, three messages {} bytes (against a `call`)",
+        diff("sent-1", "called-1"),
+        diff("sent-3", "called-1")
+    );
 }

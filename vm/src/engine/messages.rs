@@ -95,9 +95,21 @@ enum Check {
 /// instance is (profile, journey, entry time) and the node, not from the instance's number, so a
 /// replay, a restart or another split of the profiles between engines gives the same id.
 pub fn message_id(inst: &Instance, journey: &str, node: u32) -> String {
-    let h = format!("{}\0{journey}\0{}\0{node}", inst.profile, inst.entered_ms)
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    use std::io::Write;
+    // FNV-1a of `profile \0 journey \0 entered_ms \0 node`, hashed piece by piece (every send
+    // and every delivery computes it, so without building that text first).
+    let fnv = |h: u64, bytes: &[u8]| bytes.iter().fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    let mut h = fnv(0xcbf2_9ce4_8422_2325, inst.profile.as_bytes());
+    h = fnv(h, b"\0");
+    h = fnv(h, journey.as_bytes());
+    let mut tail = [0u8; 48];
+    let room = {
+        let mut w = &mut tail[..];
+        // At most 1 + 20 + 1 + 10 bytes: always fits.
+        let _ = write!(w, "\0{}\0{node}", inst.entered_ms);
+        w.len()
+    };
+    h = fnv(h, &tail[..tail.len() - room]);
     format!("msg-{h:016x}")
 }
 
@@ -207,7 +219,8 @@ impl Engine {
         let [template, vars, to, consent] = values;
         let send = &journey.sends[index as usize];
         let id = message_id(&inst, &journey.name, send.node);
-        let channel_name = self.image.program.channels[send.channel as usize].name.clone();
+        let image = self.image.clone();
+        let channel_name = image.program.channels[send.channel as usize].name.as_str();
         let category = if send.transactional { "transactional" } else { "marketing" };
         let record = |outcome: String, now: i64| MessageRecord {
             id: id.clone(),
@@ -215,7 +228,7 @@ impl Engine {
             profile: inst.profile.to_string(),
             journey: journey.name.clone(),
             node: send.node,
-            channel: channel_name.clone(),
+            channel: channel_name.to_string(),
             template: template.as_str().map(str::to_string).unwrap_or_default(),
             to: to.as_str().map(str::to_string),
             category,
@@ -239,7 +252,9 @@ impl Engine {
                 if self.options.keep_paths {
                     self.message_log.push(record(outcome.clone(), self.now_ms));
                 }
-                self.send_outcomes.insert(inst.id, (outcome, id));
+                if self.options.step_events {
+                    self.send_outcomes.insert(inst.id, (outcome, id));
+                }
                 if let Some(s) = send.slot {
                     inst.locals_mut()[s as usize] = Value::Null;
                 }
@@ -265,7 +280,7 @@ impl Engine {
                         "template" => template.clone(),
                         "vars" => vars.clone(),
                         "messageId" => Value::str(id.as_str()),
-                        "channel" => Value::str(channel_name.as_str()),
+                        "channel" => Value::str(channel_name),
                         "journey" => Value::str(journey.name.as_str()),
                         "category" => Value::str(category),
                         _ => Value::Null,
@@ -311,7 +326,9 @@ impl Engine {
         if let Some(r) = self.message_log.iter_mut().rev().find(|r| r.id == id && r.outcome == "sending") {
             r.outcome = outcome.into();
         }
-        self.send_outcomes.insert(inst.id, (outcome.into(), id.clone()));
+        if self.options.step_events {
+            self.send_outcomes.insert(inst.id, (outcome.into(), id.clone()));
+        }
         let counts = self.send_counts(inst.journey, send.node);
         if delivered {
             counts.sent += 1;
@@ -321,12 +338,16 @@ impl Engine {
                 r.insert("sentAt", Value::datetime(clock::ts(self.now_ms), 0));
                 inst.locals_mut()[s as usize] = Value::record(r);
             }
-            self.msgs.live.entry(inst.id).or_default().push(LiveMessage {
-                id: ArcStr::from(id.as_str()),
-                node: send.node,
-                opened: false,
-                clicked: false,
-            });
+            // Kept for its reactions, so only on a channel that has some.
+            let channel = &image.program.channels[send.channel as usize];
+            if channel.opened.is_some() || channel.clicked.is_some() {
+                self.msgs.live.entry(inst.id).or_default().push(LiveMessage {
+                    id: ArcStr::from(id.as_str()),
+                    node: send.node,
+                    opened: false,
+                    clicked: false,
+                });
+            }
             Some(send.next)
         } else {
             counts.failed += 1;
