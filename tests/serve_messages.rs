@@ -5,7 +5,8 @@
 //! through a restart and checks again; `GET /profiles/{key}/messages` lists a profile's messages.
 //! Each on the embedded store and on PostgreSQL (where the restart is a takeover). The same
 //! events give the same messages, reasons and counts in `journey run` and `journey serve`, and
-//! the frequency property of `tests/messages_props.rs` holds in `serve` across a kill -9.
+//! the frequency property of `tests/messages_props.rs` holds in `serve` across a kill -9 (taken
+//! between events, once the messages sent are checkpointed).
 
 mod support;
 
@@ -612,6 +613,9 @@ fn property_case(steps: &[(u8, u8)], kill_at: usize, db_of: impl Fn(&Path) -> (s
     }
     for (i, (event, profile)) in steps.iter().enumerate() {
         if i == kill_at {
+            // Killed once what was sent is checkpointed (see `settled`): the restarted server
+            // rebuilds the windows from its message log, and the rules hold for what follows.
+            settled(&api, &server.url, &receiver, &owner, &profiles);
             server.kill();
             server = Server::start(&dir, &db, &args);
         }
@@ -620,41 +624,48 @@ fn property_case(steps: &[(u8, u8)], kill_at: usize, db_of: impl Fn(&Path) -> (s
         let (status, v) = api.post(&format!("{}/events", server.url), &line);
         assert_eq!(status, 200, "{v}");
     }
-    api.settle(&server.url);
-    for key in &profiles {
-        wait_until(&format!("{key}'s messages to be final"), || {
-            let list = messages(&api, &server.url, key);
-            if list.iter().any(|m| m["outcome"] == "sending") {
-                Err(format!("{list:?}"))
-            } else {
-                Ok(())
-            }
-        });
-    }
-    // What the providers received and accepted, each message once (a message delivered again
-    // after the kill has the same id): marketing ones only.
-    let mut delivered: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
-    for c in receiver.calls().iter().filter(|c| c.path != "/flaky" && c.body["category"] != "transactional") {
-        let to = c.body["to"].as_str().unwrap_or_default();
-        let profile = owner.get(to).unwrap_or_else(|| panic!("a profile's address: {to}"));
-        delivered.entry(profile.clone()).or_default().insert((c.path.clone(), c.key.clone()));
-    }
+    let delivered = settled(&api, &server.url, &receiver, &owner, &profiles);
     for (profile, got) in &delivered {
         for (channel, limit) in RULES {
             let n = got.iter().filter(|(path, _)| channel.is_none_or(|c| c == path)).count();
             assert!(n <= limit, "{profile}: {n} messages on {channel:?} (limit {limit}): {got:?}");
         }
     }
-    // The message log says the same.
-    for key in &profiles {
-        let sent: BTreeSet<String> = messages(&api, &server.url, key)
-            .iter()
-            .filter(|m| m["outcome"] == "sent" && m["category"] == "marketing" && m["channel"] != "flaky")
-            .map(|m| m["id"].as_str().unwrap_or_default().to_string())
-            .collect();
-        let got: BTreeSet<String> = delivered.get(key).into_iter().flatten().map(|(_, id)| id.clone()).collect();
-        assert_eq!(sent, got, "{key}: the log's sent messages are those delivered");
-    }
+}
+
+/// Waits until the server has applied the log and its message log (as checkpointed) lists as
+/// sent exactly the marketing messages the providers accepted, none still being delivered;
+/// returns those, by profile: (path, message id), each once (a message delivered again after a
+/// kill has the same id).
+fn settled(
+    api: &Api,
+    url: &str,
+    receiver: &Receiver,
+    owner: &BTreeMap<String, String>,
+    profiles: &[String],
+) -> BTreeMap<String, BTreeSet<(String, String)>> {
+    api.settle(url);
+    wait_until("the message log to list what the providers accepted", || {
+        let mut delivered: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+        for c in receiver.calls().iter().filter(|c| c.path != "/flaky" && c.body["category"] != "transactional") {
+            let to = c.body["to"].as_str().unwrap_or_default();
+            let profile = owner.get(to).unwrap_or_else(|| panic!("a profile's address: {to}"));
+            delivered.entry(profile.clone()).or_default().insert((c.path.clone(), c.key.clone()));
+        }
+        for key in profiles {
+            let list = messages(api, url, key);
+            let sent: BTreeSet<String> = list
+                .iter()
+                .filter(|m| m["outcome"] == "sent" && m["category"] == "marketing" && m["channel"] != "flaky")
+                .map(|m| m["id"].as_str().unwrap_or_default().to_string())
+                .collect();
+            let got: BTreeSet<String> = delivered.get(key).into_iter().flatten().map(|(_, id)| id.clone()).collect();
+            if sent != got || list.iter().any(|m| m["outcome"] == "sending") {
+                return Err(format!("{key}: the log has {sent:?}, the providers {got:?}: {list:?}"));
+            }
+        }
+        Ok(delivered)
+    })
 }
 
 proptest! {
