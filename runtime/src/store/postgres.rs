@@ -465,26 +465,21 @@ async fn write_messages(tx: &deadpool_postgres::Transaction<'_>, p: i32, e: &Eng
         let writes = super::fold_messages(&e.messages);
         let (whole, updates): (Vec<_>, Vec<_>) = writes.iter().partition(|w| w.record.is_some());
         if !whole.is_empty() {
-            let mut cols: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>, Vec<i64>) = Default::default();
-            let mut more: (Vec<&str>, Vec<&str>, Vec<Option<&str>>, Vec<&str>, Vec<&str>, Vec<i64>) =
-                Default::default();
-            let (mut opened, mut clicked) = (Vec::new(), Vec::new());
-            for w in &whole {
-                let Some(r) = w.record else { continue };
-                cols.0.push(r.id.as_str());
-                cols.1.push(r.profile.as_str());
-                cols.2.push(r.journey.as_str());
-                cols.3.push(r.instance as i64);
-                cols.4.push(i64::from(r.node));
-                more.0.push(r.channel.as_str());
-                more.1.push(r.template.as_str());
-                more.2.push(r.to.as_deref());
-                more.3.push(r.category);
-                more.4.push(w.outcome().unwrap_or_default());
-                more.5.push(r.at_ms);
-                opened.push(w.opened);
-                clicked.push(w.clicked);
-            }
+            let records: Vec<(&MessageWrite<'_>, &journey_vm::engine::messages::MessageRecord)> =
+                whole.iter().filter_map(|w| Some((*w, w.record?))).collect();
+            let ids: Vec<&str> = records.iter().map(|(_, r)| r.id.as_str()).collect();
+            let profiles: Vec<&str> = records.iter().map(|(_, r)| r.profile.as_str()).collect();
+            let journeys: Vec<&str> = records.iter().map(|(_, r)| r.journey.as_str()).collect();
+            let instances: Vec<i64> = records.iter().map(|(_, r)| r.instance as i64).collect();
+            let nodes: Vec<i64> = records.iter().map(|(_, r)| i64::from(r.node)).collect();
+            let channels: Vec<&str> = records.iter().map(|(_, r)| r.channel.as_str()).collect();
+            let templates: Vec<&str> = records.iter().map(|(_, r)| r.template.as_str()).collect();
+            let addresses: Vec<Option<&str>> = records.iter().map(|(_, r)| r.to.as_deref()).collect();
+            let categories: Vec<&str> = records.iter().map(|(_, r)| r.category).collect();
+            let outcomes: Vec<&str> = records.iter().map(|(w, _)| w.outcome().unwrap_or_default()).collect();
+            let times: Vec<i64> = records.iter().map(|(_, r)| r.at_ms).collect();
+            let opened: Vec<bool> = records.iter().map(|(w, _)| w.opened).collect();
+            let clicked: Vec<bool> = records.iter().map(|(w, _)| w.clicked).collect();
             let put = tx
                 .prepare_cached(
                     "INSERT INTO messages(partition, version, id, profile, journey, instance, node, channel, template,
@@ -503,8 +498,21 @@ async fn write_messages(tx: &deadpool_postgres::Transaction<'_>, p: i32, e: &Eng
             tx.execute(
                 &put,
                 &[
-                    &p, &v, &cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &more.0, &more.1, &more.2, &more.3, &more.4,
-                    &more.5, &opened, &clicked,
+                    &p,
+                    &v,
+                    &ids,
+                    &profiles,
+                    &journeys,
+                    &instances,
+                    &nodes,
+                    &channels,
+                    &templates,
+                    &addresses,
+                    &categories,
+                    &outcomes,
+                    &times,
+                    &opened,
+                    &clicked,
                 ],
             )
             .await
