@@ -104,6 +104,7 @@ pub fn router(state: Shared) -> Router {
         .route("/events", post(post_events))
         .route("/profiles/{key}", axum::routing::put(put_profile).patch(patch_profile))
         .route("/profiles/{key}/instances", get(get_instances))
+        .route("/profiles/{key}/messages", get(get_messages))
         .route("/audiences/{name}/members", post(post_members))
         .route("/journeys", get(get_journeys))
         .route("/journeys/{name}/{action}", post(post_journey_action))
@@ -620,6 +621,16 @@ async fn get_errors(State(state): State<Shared>, Path(name): Path<String>) -> Re
 async fn get_instances(State(state): State<Shared>, Path(key): Path<String>) -> Response {
     match ask(&state, |tx| Query::Instances(key, tx)).await {
         Ok(v) => JsonBody(v).into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+/// `GET /profiles/{key}/messages`: the profile's messages, oldest first, with their outcome and
+/// reactions, as the last checkpoint holds them (a fraction of a second behind the engine).
+async fn get_messages(State(state): State<Shared>, Path(key): Path<String>) -> Response {
+    match ask(&state, |tx| Query::Messages(key, tx)).await {
+        Ok(Ok(v)) => JsonBody(v).into_response(),
+        Ok(Err(why)) => error(StatusCode::SERVICE_UNAVAILABLE, format!("the message log cannot be read: {why}")),
         Err(r) => r.into_response(),
     }
 }

@@ -581,6 +581,15 @@ impl Reader {
             Query::Status(tx) => {
                 let _ = tx.send(self.status().unwrap_or_else(|e| json!({"error": e})));
             }
+            Query::Messages(key, tx) => {
+                // From the profile's partition, as its holder checkpointed it.
+                let answer = self.versions().and_then(|versions| {
+                    let images: HashMap<u32, Arc<Image>> = versions.into_iter().collect();
+                    let rows = self.pg.profile_messages(&key).map_err(|e| e.to_string())?;
+                    Ok(crate::worker::messages_json(rows, &images))
+                });
+                let _ = tx.send(answer);
+            }
         }
     }
 

@@ -144,6 +144,9 @@ pub fn restore_partition(
 pub struct Shard {
     /// The versions, oldest first (the same numbers in every share).
     pub versions: Vec<Version>,
+    /// The messages frequency rules count for this share's profiles, shared by its versions'
+    /// engines (a rule counts across every version).
+    pub frequency: journey_vm::engine::messages::SharedFrequency,
 }
 
 impl Shard {

@@ -8,9 +8,10 @@
 
 use crate::metrics::Metrics;
 use crate::shard::{self, each, each_with, Prepared, Shard, Version};
-use crate::store::{Checkpoint, EngineDelta, Entry, LogKind, Store};
+use crate::store::{frequency_rows_by_share, Checkpoint, EngineDelta, Entry, LogKind, Store, StoredMessage};
 use journey_bytecode::artifact;
 use journey_vm::engine::instance::InstanceId;
+use journey_vm::engine::messages;
 use journey_vm::engine::{CallOutcome, CallRequest, Engine, Options, Payload, Routing, SharedCaps};
 use journey_vm::http::{self, HttpExecutor};
 use journey_vm::machine::Image;
@@ -52,6 +53,8 @@ pub enum Query {
     Instances(String, tokio::sync::oneshot::Sender<Json>),
     /// Summary numbers.
     Status(tokio::sync::oneshot::Sender<Json>),
+    /// A profile's messages (as checkpointed), or why they cannot be read.
+    Messages(String, tokio::sync::oneshot::Sender<Result<Json, String>>),
 }
 
 /// What wakes the worker.
@@ -89,6 +92,8 @@ pub struct Worker {
     /// The calls in flight with a stored row, by version and instance (the rest need no
     /// deleting when their instance goes on).
     stored_calls: HashSet<(u32, InstanceId)>,
+    /// The live instances with stored messages, by version and instance (the same for them).
+    stored_msgs: HashSet<(u32, InstanceId)>,
     /// Writes checkpoints on a thread of its own (else they are written in line).
     writer: Option<Writer>,
     read_rate: Option<u32>,
@@ -212,11 +217,15 @@ impl Worker {
         let mut shards: Vec<Shard> = (0..count).map(|_| Shard::default()).collect();
         let mut router = None;
         let mut stored_calls = HashSet::new();
+        let mut stored_msgs = HashSet::new();
         for (version, image) in images {
             let names: Vec<String> = image.program.journeys.iter().map(|j| j.name.clone()).collect();
             let stored = store.load_engine(version, &names).map_err(|e| e.to_string())?;
             let next_ids = store.share_next_ids(version).map_err(|e| e.to_string())?;
             stored_calls.extend(stored.pending.iter().map(|c| (version, c.instance)));
+            if let Some(m) = &stored.messages {
+                stored_msgs.extend(m.live.keys().chain(m.queued.keys()).map(|id| (version, *id)));
+            }
             router = Some(self::router(&image));
             // A version no checkpoint holds yet has its publish entry in the log after the
             // checkpoint (or nowhere, when the server stopped between storing the version and
@@ -238,6 +247,7 @@ impl Worker {
                 shard.versions.push(Version { number: version, engine });
             }
         }
+        rebuild_frequency(store.as_mut(), &mut shards, None)?;
         let applied = store.applied_seq().map_err(|e| e.to_string())?;
         match &partition {
             Some(p) => p.applied.store(applied, std::sync::atomic::Ordering::Relaxed),
@@ -262,6 +272,7 @@ impl Worker {
             work: 0,
             log_behind: true,
             stored_calls,
+            stored_msgs,
             writer: checkpoints.map(|store| Writer::start(store, w_metrics)).transpose()?,
             read_rate,
             recent: std::collections::VecDeque::new(),
@@ -649,6 +660,7 @@ impl Worker {
             }
         };
         let count = self.shards.len();
+        let horizon = self.shards.first().map(|s| messages::lock(&s.frequency).horizon_ms()).unwrap_or(0);
         let caps = Arc::new(match self.store.cap_backend(version) {
             Some(backend) => SharedCaps::with_backend(backend),
             None => SharedCaps::default(),
@@ -669,6 +681,11 @@ impl Worker {
                 }
             }
             shard.versions.push(Version { number: version, engine });
+        }
+        // A longer frequency window than the versions before needs older messages: read again
+        // from the message log.
+        if let Err(e) = rebuild_frequency(self.store.as_mut(), &mut self.shards, Some(horizon)) {
+            tracing::error!("cannot read the message log for version {version}'s frequency rules: {e}");
         }
         self.router = Some(router(&image));
         true
@@ -705,6 +722,8 @@ impl Worker {
         let mut cp = Checkpoint { applied_seq: self.applied, ..Default::default() };
         // Stored calls written (true) or deleted (false), kept track of once stored.
         let mut calls: Vec<(u32, InstanceId, bool)> = Vec::new();
+        // The same for stored messages of live instances.
+        let mut msgs: Vec<(u32, InstanceId, bool)> = Vec::new();
         let mut audiences_changed = false;
         let versions = self.shards[0].versions.len();
         for vi in 0..versions {
@@ -728,7 +747,19 @@ impl Worker {
                 for (j, n, c) in small.caps {
                     *caps.entry((j, n)).or_default() += c;
                 }
+                delta.messages.extend(changes.messages);
                 for id in changes.instances {
+                    match v.engine.instance_messages(id) {
+                        Some(m) => {
+                            delta.instance_messages.push((id, m));
+                            msgs.push((number, id, true));
+                        }
+                        None if self.stored_msgs.contains(&(number, id)) => {
+                            delta.instance_messages_done.push(id);
+                            msgs.push((number, id, false));
+                        }
+                        None => {}
+                    }
                     let call = match v.engine.instance(id) {
                         Some(i) => {
                             delta.upserts.push(i.clone());
@@ -821,6 +852,13 @@ impl Worker {
                 self.stored_calls.remove(&(version, id));
             }
         }
+        for (version, id, stored) in msgs {
+            if stored {
+                self.stored_msgs.insert((version, id));
+            } else {
+                self.stored_msgs.remove(&(version, id));
+            }
+        }
         self.last_checkpoint = Instant::now();
         self.dirty = false;
         self.work = 0;
@@ -910,6 +948,12 @@ impl Worker {
                     .collect();
                 let _ = tx.send(Json::Array(errors));
             }
+            Query::Messages(key, tx) => {
+                let images: std::collections::HashMap<u32, Arc<Image>> =
+                    self.shards[0].versions.iter().map(|v| (v.number, v.engine.image().clone())).collect();
+                let rows = self.store.profile_messages(&key).map_err(|e| e.to_string());
+                let _ = tx.send(rows.map(|rows| messages_json(rows, &images)));
+            }
             Query::Status(tx) => {
                 let (log, events) = self.store.counts().unwrap_or((0, 0));
                 let waiting: usize =
@@ -961,6 +1005,53 @@ impl Worker {
         }
         Json::Array(out.into_values().collect())
     }
+}
+
+/// A profile's messages as `GET /profiles/{key}/messages` lists them: each with its journey,
+/// version, send node (label, line, id), channel, template, address, category, outcome, time
+/// and reactions.
+pub(crate) fn messages_json(rows: Vec<StoredMessage>, images: &std::collections::HashMap<u32, Arc<Image>>) -> Json {
+    rows.into_iter()
+        .map(|m| {
+            let node = images
+                .get(&m.version)
+                .and_then(|i| i.program.journeys.iter().find(|j| j.name == m.journey))
+                .and_then(|j| j.nodes.get(m.node as usize));
+            json!({"id": m.id, "journey": m.journey, "version": m.version,
+                "node": node.map(|n| n.label.clone()), "line": node.map(|n| n.line), "node_id": m.node,
+                "channel": m.channel, "template": m.template, "to": m.to, "category": m.category,
+                "outcome": m.outcome, "time": journey_vm::engine::clock::rfc3339(m.at_ms),
+                "opened": m.opened, "clicked": m.clicked})
+        })
+        .collect()
+}
+
+/// Rebuilds the shares' frequency windows from the message log, each shared by the share's
+/// engines of every version (a rule counts across versions): the messages inside the longest
+/// window of any version; with `before`, only those older than that window (the rest are in
+/// memory already).
+fn rebuild_frequency(store: &mut dyn Store, shards: &mut [Shard], before: Option<i64>) -> Result<(), String> {
+    let mut now = 0;
+    for shard in shards.iter_mut() {
+        for v in &mut shard.versions {
+            now = now.max(v.engine.now_ms());
+            v.engine.share_frequency(&shard.frequency);
+        }
+    }
+    let horizon = shards.first().map(|s| messages::lock(&s.frequency).horizon_ms()).unwrap_or(0);
+    if horizon == 0 || before.is_some_and(|b| b >= horizon) {
+        return Ok(());
+    }
+    let rows = store.load_frequency(now - horizon).map_err(|e| e.to_string())?;
+    let count = shards.len();
+    for (shard, rows) in shards.iter_mut().zip(frequency_rows_by_share(rows, count)) {
+        let mut f = messages::lock(&shard.frequency);
+        for (profile, counted) in rows {
+            f.restore(&arcstr::ArcStr::from(profile), counted);
+        }
+        f.prune(now);
+    }
+    Ok(())
 }
 
 /// A journey version's status in `/journeys`: takes entries (`live`), or not: `stopped` when a

@@ -12,6 +12,7 @@ pub mod sqlite;
 
 use journey_vm::engine::durable::Stored;
 use journey_vm::engine::instance::{Instance, InstanceId};
+use journey_vm::engine::messages::{Counted, InstanceMessages, MessageChange, MessageRecord};
 use journey_vm::engine::report::{Report, StepEvent};
 use journey_vm::engine::CallRequest;
 use journey_vm::value::Value;
@@ -205,6 +206,103 @@ pub struct EngineDelta {
     /// instances it replays as the shares did before the crash (their calls' idempotency keys
     /// hold the number).
     pub share_next_ids: Vec<u64>,
+    /// The message log's changes, in order: messages decided, delivered, reacted to.
+    pub messages: Vec<MessageChange>,
+    /// Live instances' messages to write (sent ones for their reactions, a queued one).
+    pub instance_messages: Vec<(InstanceId, InstanceMessages)>,
+    /// Instances whose stored messages are gone (ended, or nothing left to keep).
+    pub instance_messages_done: Vec<InstanceId>,
+}
+
+/// A message as the store's message log keeps it (`GET /profiles/{key}/messages`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    /// Its id (the deliver call's idempotency key).
+    pub id: String,
+    /// The profile.
+    pub profile: String,
+    /// The journey.
+    pub journey: String,
+    /// The version whose instance sent it.
+    pub version: u32,
+    /// That instance.
+    pub instance: u64,
+    /// The send node.
+    pub node: u32,
+    /// The channel.
+    pub channel: String,
+    /// The template.
+    pub template: String,
+    /// The address (none when there was none).
+    pub to: Option<String>,
+    /// `marketing` or `transactional`.
+    pub category: String,
+    /// `sent`, `queued`, `suppressed:REASON`, `failed`, or `sending` while delivered.
+    pub outcome: String,
+    /// When it was decided (epoch ms): queued, suppressed, or handed to the deliver action.
+    pub at_ms: i64,
+    /// Opened (the channel's `opened` reaction arrived while its instance ran).
+    pub opened: bool,
+    /// Clicked.
+    pub clicked: bool,
+}
+
+/// One message's changes of a checkpoint folded into one write: its whole record when it was
+/// decided, its latest outcome, and the reactions counted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageWrite<'a> {
+    /// The message.
+    pub id: &'a str,
+    /// Its record, when it was decided in this checkpoint (written whole).
+    pub record: Option<&'a MessageRecord>,
+    /// Its latest outcome, when its delivery answered after that.
+    pub outcome: Option<&'static str>,
+    /// Opened.
+    pub opened: bool,
+    /// Clicked.
+    pub clicked: bool,
+}
+
+impl MessageWrite<'_> {
+    /// The outcome to store.
+    pub fn outcome(&self) -> Option<&str> {
+        self.outcome.or(self.record.map(|r| r.outcome.as_str()))
+    }
+}
+
+/// The message log's changes folded per message (one write each, in id order), so that a
+/// batch never writes one row twice.
+pub fn fold_messages(changes: &[MessageChange]) -> Vec<MessageWrite<'_>> {
+    let mut by_id: std::collections::BTreeMap<&str, MessageWrite<'_>> = Default::default();
+    for c in changes {
+        let id = match c {
+            MessageChange::Record(r) => r.id.as_str(),
+            MessageChange::Outcome { id, .. } | MessageChange::Reaction { id, .. } => id.as_str(),
+        };
+        let w =
+            by_id.entry(id).or_insert(MessageWrite { id, record: None, outcome: None, opened: false, clicked: false });
+        match c {
+            MessageChange::Record(r) => {
+                w.record = Some(r);
+                w.outcome = None;
+            }
+            MessageChange::Outcome { outcome, .. } => w.outcome = Some(outcome),
+            MessageChange::Reaction { opened: true, .. } => w.opened = true,
+            MessageChange::Reaction { opened: false, .. } => w.clicked = true,
+        }
+    }
+    by_id.into_values().collect()
+}
+
+/// The frequency windows of a worker's shares rebuilt from the message log: each share's
+/// marketing messages sent or being delivered, by the share of the profile.
+pub fn frequency_rows_by_share(rows: Vec<(String, Counted)>, shares: usize) -> Vec<Vec<(String, Counted)>> {
+    let mut out: Vec<Vec<(String, Counted)>> = (0..shares.max(1)).map(|_| Vec::new()).collect();
+    for (profile, c) in rows {
+        let i = journey_vm::engine::shard_of(&profile, shares.max(1) as u32) as usize;
+        out[i].push((profile, c));
+    }
+    out
 }
 
 /// One checkpoint: every engine's delta, shared profile and audience writes, and the log
@@ -276,4 +374,20 @@ pub trait Store: Send {
         let _ = version;
         Ok(Vec::new())
     }
+    /// The messages frequency rules count, from the message log: marketing messages sent or
+    /// being delivered after `since_ms`, oldest first, with their profiles.
+    fn load_frequency(&mut self, since_ms: i64) -> Result<Vec<(String, Counted)>> {
+        let _ = since_ms;
+        Ok(Vec::new())
+    }
+    /// A profile's messages from the message log, oldest first.
+    fn profile_messages(&mut self, key: &str) -> Result<Vec<StoredMessage>> {
+        let _ = key;
+        Ok(Vec::new())
+    }
+}
+
+/// Counts a stored message row again (the columns `load_frequency` reads).
+pub fn counted(at_ms: i64, channel: &str, id: &str) -> Counted {
+    Counted { at_ms, channel: channel.into(), id: id.into() }
 }

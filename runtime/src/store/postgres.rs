@@ -65,6 +65,18 @@ pub const MIGRATIONS: &[&str] = &[
     // 4: which process runs under a node's name, so that a second process given the same
     // `--node` is refused instead of freeing the first one's leases.
     "ALTER TABLE nodes ADD COLUMN incarnation text NOT NULL DEFAULT '';",
+    // 5: messages, with the profile's partition: the message log (what `GET
+    // /profiles/{key}/messages` lists, and what the frequency windows are rebuilt from after a
+    // restart or takeover), and the messages of live instances (reactions, a queued send).
+    "CREATE TABLE messages(partition integer NOT NULL, id text NOT NULL, profile text NOT NULL,
+       journey text NOT NULL, version integer NOT NULL, instance bigint NOT NULL, node bigint NOT NULL,
+       channel text NOT NULL, template text NOT NULL, address text, category text NOT NULL,
+       outcome text NOT NULL, at_ms bigint NOT NULL, opened boolean NOT NULL DEFAULT false,
+       clicked boolean NOT NULL DEFAULT false, PRIMARY KEY(partition, id));
+     CREATE INDEX messages_profile ON messages(partition, profile, at_ms);
+     CREATE INDEX messages_counted ON messages(partition, at_ms) WHERE category = 'marketing';
+     CREATE TABLE message_live(partition integer NOT NULL, version integer NOT NULL, instance bigint NOT NULL,
+       data bytea NOT NULL, PRIMARY KEY(partition, version, instance));",
 ];
 
 /// Whether a process may run as a node of a given name ([`Pg::claim_name`]).
@@ -548,6 +560,111 @@ fn unjson<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StoreError(format!("stored data is damaged: {e}")))
 }
 
+/// Writes one engine's message log changes and its live instances' messages for partition `p`
+/// (in the checkpoint's transaction).
+async fn write_messages(tx: &deadpool_postgres::Transaction<'_>, p: i32, e: &EngineDelta) -> Result<()> {
+    let v = e.version as i32;
+    if !e.messages.is_empty() {
+        let writes = super::fold_messages(&e.messages);
+        let (whole, updates): (Vec<_>, Vec<_>) = writes.iter().partition(|w| w.record.is_some());
+        if !whole.is_empty() {
+            let records: Vec<(&MessageWrite<'_>, &journey_vm::engine::messages::MessageRecord)> =
+                whole.iter().filter_map(|w| Some((*w, w.record?))).collect();
+            let ids: Vec<&str> = records.iter().map(|(_, r)| r.id.as_str()).collect();
+            let profiles: Vec<&str> = records.iter().map(|(_, r)| r.profile.as_str()).collect();
+            let journeys: Vec<&str> = records.iter().map(|(_, r)| r.journey.as_str()).collect();
+            let instances: Vec<i64> = records.iter().map(|(_, r)| r.instance as i64).collect();
+            let nodes: Vec<i64> = records.iter().map(|(_, r)| i64::from(r.node)).collect();
+            let channels: Vec<&str> = records.iter().map(|(_, r)| r.channel.as_str()).collect();
+            let templates: Vec<&str> = records.iter().map(|(_, r)| r.template.as_str()).collect();
+            let addresses: Vec<Option<&str>> = records.iter().map(|(_, r)| r.to.as_deref()).collect();
+            let categories: Vec<&str> = records.iter().map(|(_, r)| r.category).collect();
+            let outcomes: Vec<&str> = records.iter().map(|(w, _)| w.outcome().unwrap_or_default()).collect();
+            let times: Vec<i64> = records.iter().map(|(_, r)| r.at_ms).collect();
+            let opened: Vec<bool> = records.iter().map(|(w, _)| w.opened).collect();
+            let clicked: Vec<bool> = records.iter().map(|(w, _)| w.clicked).collect();
+            let put = tx
+                .prepare_cached(
+                    "INSERT INTO messages(partition, version, id, profile, journey, instance, node, channel, template,
+                       address, category, outcome, at_ms, opened, clicked)
+                     SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
+                       $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::boolean[],
+                       $15::boolean[])
+                     ON CONFLICT (partition, id) DO UPDATE SET profile = excluded.profile, journey = excluded.journey,
+                       version = excluded.version, instance = excluded.instance, node = excluded.node,
+                       channel = excluded.channel, template = excluded.template, address = excluded.address,
+                       category = excluded.category, outcome = excluded.outcome, at_ms = excluded.at_ms,
+                       opened = messages.opened OR excluded.opened, clicked = messages.clicked OR excluded.clicked",
+                )
+                .await
+                .map_err(pg)?;
+            tx.execute(
+                &put,
+                &[
+                    &p,
+                    &v,
+                    &ids,
+                    &profiles,
+                    &journeys,
+                    &instances,
+                    &nodes,
+                    &channels,
+                    &templates,
+                    &addresses,
+                    &categories,
+                    &outcomes,
+                    &times,
+                    &opened,
+                    &clicked,
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        if !updates.is_empty() {
+            let ids: Vec<&str> = updates.iter().map(|w| w.id).collect();
+            let outcomes: Vec<Option<&str>> = updates.iter().map(|w| w.outcome).collect();
+            let opened: Vec<bool> = updates.iter().map(|w| w.opened).collect();
+            let clicked: Vec<bool> = updates.iter().map(|w| w.clicked).collect();
+            let update = tx
+                .prepare_cached(
+                    "UPDATE messages m SET outcome = coalesce(c.outcome, m.outcome), opened = m.opened OR c.opened,
+                       clicked = m.clicked OR c.clicked
+                     FROM unnest($2::text[], $3::text[], $4::boolean[], $5::boolean[]) AS c(id, outcome, opened, clicked)
+                     WHERE m.partition = $1 AND m.id = c.id",
+                )
+                .await
+                .map_err(pg)?;
+            tx.execute(&update, &[&p, &ids, &outcomes, &opened, &clicked]).await.map_err(pg)?;
+        }
+    }
+    if !e.instance_messages_done.is_empty() {
+        let ids: Vec<i64> = e.instance_messages_done.iter().map(|i| *i as i64).collect();
+        let del = tx
+            .prepare_cached("DELETE FROM message_live WHERE partition = $1 AND version = $2 AND instance = ANY($3)")
+            .await
+            .map_err(pg)?;
+        tx.execute(&del, &[&p, &v, &ids]).await.map_err(pg)?;
+    }
+    if !e.instance_messages.is_empty() {
+        let mut by_id: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
+        for (id, m) in &e.instance_messages {
+            by_id.insert(*id as i64, bin(m)?);
+        }
+        let (ids, data): (Vec<i64>, Vec<Vec<u8>>) = by_id.into_iter().unzip();
+        let put = tx
+            .prepare_cached(
+                "INSERT INTO message_live(partition, version, instance, data)
+                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::bytea[])
+                 ON CONFLICT (partition, version, instance) DO UPDATE SET data = excluded.data",
+            )
+            .await
+            .map_err(pg)?;
+        tx.execute(&put, &[&p, &v, &ids, &data]).await.map_err(pg)?;
+    }
+    Ok(())
+}
+
 /// The prefix of the error of a checkpoint refused because the lease is lost.
 pub const LEASE_LOST: &str = "the partition's lease is lost";
 
@@ -696,6 +813,7 @@ impl Store for PgPartition {
                     .await
                     .map_err(pg)?;
                 tx.execute(&state, &[&p, &v, &json(&e.small)?, &json(&e.report)?]).await.map_err(pg)?;
+                write_messages(&tx, p, e).await?;
             }
             if !cp.profiles.is_empty() {
                 // Several versions may write one profile: the last one written counts.
@@ -804,6 +922,21 @@ impl Store for PgPartition {
                     stored.entries.push((row.get(0), i as u16, row.get(2)));
                 }
             }
+            for row in client
+                .query("SELECT instance, data FROM message_live WHERE partition = $1 AND version = $2", &[&p, &v])
+                .await
+                .map_err(pg)?
+            {
+                let id = row.get::<_, i64>(0) as u64;
+                let m: journey_vm::engine::messages::InstanceMessages = unbin(row.get::<_, &[u8]>(1))?;
+                let state = stored.messages.get_or_insert_with(Default::default);
+                if !m.live.is_empty() {
+                    state.live.insert(id, m.live);
+                }
+                if let Some(node) = m.queued {
+                    state.queued.insert(id, node);
+                }
+            }
             for row in client.query("SELECT key, value FROM profiles WHERE partition = $1", &[&p]).await.map_err(pg)? {
                 stored.profiles.push((row.get(0), unjson(row.get::<_, &str>(1))?));
             }
@@ -816,6 +949,26 @@ impl Store for PgPartition {
             }
             Ok(stored)
         })
+    }
+
+    fn load_frequency(&mut self, since_ms: i64) -> Result<Vec<(String, Counted)>> {
+        let (pg_, p) = (&self.pg, self.partition);
+        pg_.run(async {
+            let client = pg_.client().await?;
+            let rows = client
+                .query(
+                    "SELECT profile, at_ms, channel, id FROM messages WHERE partition = $1 AND category = 'marketing'
+                     AND at_ms > $2 AND outcome IN ('sending', 'sent') ORDER BY at_ms",
+                    &[&p, &since_ms],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get(0), super::counted(r.get(1), r.get(2), r.get(3)))).collect())
+        })
+    }
+
+    fn profile_messages(&mut self, key: &str) -> Result<Vec<StoredMessage>> {
+        self.pg.profile_messages(key)
     }
 
     fn cap_backend(&self, version: u32) -> Option<Arc<journey_vm::engine::CapBackend>> {
@@ -1139,6 +1292,41 @@ impl Pg {
         })
     }
 
+    /// A profile's messages (in its partition), oldest first.
+    pub fn profile_messages(&self, key: &str) -> Result<Vec<StoredMessage>> {
+        let p = journey_vm::engine::shard_of(key, self.partitions) as i32;
+        self.run(async {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT id, profile, journey, version, instance, node, channel, template, address, category, outcome,
+                     at_ms, opened, clicked FROM messages WHERE partition = $1 AND profile = $2 ORDER BY at_ms, id",
+                )
+                .await
+                .map_err(pg)?;
+            let rows = client.query(&stmt, &[&p, &key]).await.map_err(pg)?;
+            Ok(rows
+                .iter()
+                .map(|r| StoredMessage {
+                    id: r.get(0),
+                    profile: r.get(1),
+                    journey: r.get(2),
+                    version: r.get::<_, i32>(3) as u32,
+                    instance: r.get::<_, i64>(4) as u64,
+                    node: r.get::<_, i64>(5) as u32,
+                    channel: r.get(6),
+                    template: r.get(7),
+                    to: r.get(8),
+                    category: r.get(9),
+                    outcome: r.get(10),
+                    at_ms: r.get(11),
+                    opened: r.get(12),
+                    clicked: r.get(13),
+                })
+                .collect())
+        })
+    }
+
     /// How many instances are stored (live), in the whole cluster.
     pub fn instance_count(&self) -> Result<i64> {
         self.run(async {
@@ -1325,5 +1513,75 @@ mod tests {
         // Sent again: every one is a duplicate now.
         let (again, _) = pg_.append_lanes(&batch[..n]).expect("append");
         assert!(again.iter().all(|a| matches!(a, Some(Appended::Duplicate(_)))), "{again:?}");
+    }
+
+    /// The message log and the live instances' messages are written with a partition's
+    /// checkpoint, in the profile's partition: the frequency windows are rebuilt from it, and
+    /// any node lists a profile's messages.
+    #[test]
+    fn messages_are_kept_in_the_profiles_partition() {
+        use journey_vm::engine::messages::{InstanceMessages, MessageChange, MessageRecord};
+        let db = TestDb::new("messages");
+        let pg_ = db.pg(Some(4)).expect("connect");
+        let held = pg_.acquire("a", 4, Duration::from_secs(30)).expect("acquire");
+        let p = journey_vm::engine::shard_of("ann", 4);
+        let token = held.iter().find(|(q, _)| *q == p).expect("ann's partition").1;
+        let mut part = PgPartition::new(pg_.clone(), p, "a", token);
+        let message = |id: &str, outcome: &str, at_ms: i64| MessageRecord {
+            id: id.into(),
+            instance: 7,
+            profile: "ann".into(),
+            journey: "Flow".into(),
+            node: 2,
+            channel: "email".into(),
+            template: "hello".into(),
+            to: None,
+            category: "marketing",
+            outcome: outcome.into(),
+            at_ms,
+        };
+        let delta = |messages, live: Vec<(u64, InstanceMessages)>, done: Vec<u64>| EngineDelta {
+            version: 1,
+            messages,
+            instance_messages: live,
+            instance_messages_done: done,
+            ..Default::default()
+        };
+        let queued = InstanceMessages { live: Vec::new(), queued: Some(2) };
+        let first = vec![
+            MessageChange::Record(message("m1", "sending", 1_000)),
+            MessageChange::Record(message("m2", "queued", 1_500)),
+        ];
+        part.checkpoint(&Checkpoint {
+            applied_seq: 1,
+            engines: vec![delta(first, vec![(8, queued)], vec![])],
+            ..Default::default()
+        })
+        .expect("checkpoint");
+        let stored = part.load_engine(1, &["Flow".to_string()]).expect("load");
+        assert_eq!(stored.messages.expect("kept").queued.get(&8), Some(&2));
+        let second = vec![
+            MessageChange::Outcome { id: "m1".into(), outcome: "sent" },
+            MessageChange::Reaction { id: "m1".into(), opened: false },
+            MessageChange::Record(message("m2", "suppressed:frequency", 2_000)),
+        ];
+        part.checkpoint(&Checkpoint {
+            applied_seq: 2,
+            engines: vec![delta(second, vec![], vec![8])],
+            ..Default::default()
+        })
+        .expect("checkpoint");
+        let listed: Vec<(String, String, bool)> =
+            pg_.profile_messages("ann").expect("list").into_iter().map(|m| (m.id, m.outcome, m.clicked)).collect();
+        assert_eq!(listed, [("m1".into(), "sent".into(), true), ("m2".into(), "suppressed:frequency".into(), false)]);
+        assert_eq!(
+            part.load_frequency(0).expect("frequency"),
+            [("ann".to_string(), super::super::counted(1_000, "email", "m1"))]
+        );
+        assert!(part.load_engine(1, &["Flow".to_string()]).expect("load").messages.is_none());
+        // Another partition holds none of them.
+        let q = (p + 1) % 4;
+        let other = held.iter().find(|(x, _)| *x == q).expect("another partition").1;
+        assert!(PgPartition::new(pg_.clone(), q, "a", other).load_frequency(0).expect("frequency").is_empty());
     }
 }

@@ -22,6 +22,10 @@ CREATE TABLE IF NOT EXISTS audiences(audience TEXT NOT NULL, key TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS steps(id INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS share_ids(version INTEGER NOT NULL, share INTEGER NOT NULL, next_id INTEGER NOT NULL, PRIMARY KEY(version, share)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages(id TEXT PRIMARY KEY, profile TEXT NOT NULL, journey TEXT NOT NULL, version INTEGER NOT NULL, instance INTEGER NOT NULL, node INTEGER NOT NULL, channel TEXT NOT NULL, template TEXT NOT NULL, address TEXT, category TEXT NOT NULL, outcome TEXT NOT NULL, at_ms INTEGER NOT NULL, opened INTEGER NOT NULL DEFAULT 0, clicked INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS messages_profile ON messages(profile, at_ms);
+CREATE INDEX IF NOT EXISTS messages_counted ON messages(at_ms) WHERE category = 'marketing';
+CREATE TABLE IF NOT EXISTS message_live(version INTEGER NOT NULL, instance INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(version, instance)) WITHOUT ROWID;
 ";
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -62,6 +66,61 @@ impl SqliteStore {
         }
         Ok(SqliteStore { conn })
     }
+}
+
+/// Writes one engine's message log changes and its live instances' messages (in the
+/// checkpoint's transaction).
+fn write_messages(tx: &rusqlite::Transaction<'_>, e: &EngineDelta) -> Result<()> {
+    if !e.messages.is_empty() {
+        let mut put = tx.prepare_cached(
+            "INSERT INTO messages(id, profile, journey, version, instance, node, channel, template, address, category,
+             outcome, at_ms, opened, clicked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             ON CONFLICT(id) DO UPDATE SET profile = excluded.profile, journey = excluded.journey,
+             version = excluded.version, instance = excluded.instance, node = excluded.node,
+             channel = excluded.channel, template = excluded.template, address = excluded.address,
+             category = excluded.category, outcome = excluded.outcome, at_ms = excluded.at_ms,
+             opened = opened OR excluded.opened, clicked = clicked OR excluded.clicked",
+        )?;
+        let mut update = tx.prepare_cached(
+            "UPDATE messages SET outcome = coalesce(?2, outcome), opened = opened OR ?3, clicked = clicked OR ?4
+             WHERE id = ?1",
+        )?;
+        for w in super::fold_messages(&e.messages) {
+            match w.record {
+                Some(r) => {
+                    put.execute(params![
+                        r.id,
+                        r.profile,
+                        r.journey,
+                        e.version,
+                        r.instance as i64,
+                        r.node,
+                        r.channel,
+                        r.template,
+                        r.to,
+                        r.category,
+                        w.outcome(),
+                        r.at_ms,
+                        w.opened,
+                        w.clicked
+                    ])?;
+                }
+                None => {
+                    update.execute(params![w.id, w.outcome, w.opened, w.clicked])?;
+                }
+            }
+        }
+    }
+    let mut del = tx.prepare_cached("DELETE FROM message_live WHERE version = ?1 AND instance = ?2")?;
+    for id in &e.instance_messages_done {
+        del.execute(params![e.version, *id as i64])?;
+    }
+    let mut put =
+        tx.prepare_cached("INSERT OR REPLACE INTO message_live(version, instance, data) VALUES (?1, ?2, ?3)")?;
+    for (id, m) in &e.instance_messages {
+        put.execute(params![e.version, *id as i64, bin(m)?])?;
+    }
+    Ok(())
 }
 
 impl Store for SqliteStore {
@@ -147,6 +206,7 @@ impl Store for SqliteStore {
                     put_entry.execute(params![e.version, p, j, ms])?;
                 }
                 put_state.execute(params![e.version, json(&e.small)?, json(&e.report)?])?;
+                write_messages(&tx, e)?;
                 if !e.share_next_ids.is_empty() {
                     tx.execute("DELETE FROM share_ids WHERE version = ?1", params![e.version])?;
                     let mut put =
@@ -241,6 +301,20 @@ impl Store for SqliteStore {
                 stored.entries.push((row.get(0)?, i as u16, row.get(2)?));
             }
         }
+        let mut stmt = self.conn.prepare("SELECT instance, data FROM message_live WHERE version = ?1")?;
+        let mut rows = stmt.query(params![version])?;
+        while let Some(row) = rows.next()? {
+            let id = row.get::<_, i64>(0)? as u64;
+            let data = row.get_ref(1)?.as_blob().map_err(|e| StoreError(e.to_string()))?;
+            let m: InstanceMessages = unbin(data)?;
+            let state = stored.messages.get_or_insert_with(Default::default);
+            if !m.live.is_empty() {
+                state.live.insert(id, m.live);
+            }
+            if let Some(node) = m.queued {
+                state.queued.insert(id, node);
+            }
+        }
         let mut stmt = self.conn.prepare("SELECT key, value FROM profiles")?;
         for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
             let (k, v) = row?;
@@ -258,6 +332,44 @@ impl Store for SqliteStore {
         // sync the shared write-ahead log, with everything before them).
         self.conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
         Ok(())
+    }
+
+    fn load_frequency(&mut self, since_ms: i64) -> Result<Vec<(String, Counted)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT profile, at_ms, channel, id FROM messages WHERE category = 'marketing' AND at_ms > ?1
+             AND outcome IN ('sending', 'sent') ORDER BY at_ms",
+        )?;
+        let rows = stmt.query_map(params![since_ms], |r| {
+            let (channel, id): (String, String) = (r.get(2)?, r.get(3)?);
+            Ok((r.get::<_, String>(0)?, super::counted(r.get(1)?, &channel, &id)))
+        })?;
+        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+    }
+
+    fn profile_messages(&mut self, key: &str) -> Result<Vec<StoredMessage>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, profile, journey, version, instance, node, channel, template, address, category, outcome,
+             at_ms, opened, clicked FROM messages WHERE profile = ?1 ORDER BY at_ms, id",
+        )?;
+        let rows = stmt.query_map(params![key], |r| {
+            Ok(StoredMessage {
+                id: r.get(0)?,
+                profile: r.get(1)?,
+                journey: r.get(2)?,
+                version: r.get(3)?,
+                instance: r.get::<_, i64>(4)? as u64,
+                node: r.get(5)?,
+                channel: r.get(6)?,
+                template: r.get(7)?,
+                to: r.get(8)?,
+                category: r.get(9)?,
+                outcome: r.get(10)?,
+                at_ms: r.get(11)?,
+                opened: r.get(12)?,
+                clicked: r.get(13)?,
+            })
+        })?;
+        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
     }
 
     fn share_next_ids(&mut self, version: u32) -> Result<Vec<u64>> {
@@ -386,5 +498,84 @@ mod tests {
         assert_eq!(last.entries.len(), 2);
         assert_eq!(last.audiences, [("VIP".to_string(), "bob".to_string())], "membership replaced as a whole");
         assert_eq!(SqliteStore::open(&db).expect("reopen").applied_seq().expect("applied"), 12);
+    }
+
+    fn message(id: &str, profile: &str, outcome: &str, at_ms: i64, category: &'static str) -> MessageRecord {
+        MessageRecord {
+            id: id.into(),
+            instance: 7,
+            profile: profile.into(),
+            journey: "Flow".into(),
+            node: 2,
+            channel: "email".into(),
+            template: "hello".into(),
+            to: Some(format!("{profile}@example.com")),
+            category,
+            outcome: outcome.into(),
+            at_ms,
+        }
+    }
+
+    /// The message log, the frequency windows rebuilt from it, and the live instances'
+    /// messages are written with the checkpoint; a database made before them opens.
+    #[test]
+    fn messages_are_written_with_the_checkpoint_and_read_back() {
+        use journey_vm::engine::messages::LiveMessage;
+        let db = temp_db("messages");
+        {
+            let old = Connection::open(&db).expect("open");
+            old.execute_batch(
+                "CREATE TABLE log(seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT UNIQUE, at_ms INTEGER NOT NULL, kind TEXT NOT NULL);
+                 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+            )
+            .expect("a database from before the message log");
+        }
+        let mut s = SqliteStore::open(&db).expect("an older database opens");
+        let live = LiveMessage { id: "m1".into(), node: 2, opened: false, clicked: false };
+        let mut first = checkpoint(1, "ann", Vec::new());
+        first.engines[0].messages = vec![
+            MessageChange::Record(message("m1", "ann", "sending", 1_000, "marketing")),
+            MessageChange::Outcome { id: "m1".into(), outcome: "sent" },
+            MessageChange::Record(message("m2", "ann", "queued", 2_000, "marketing")),
+            MessageChange::Record(message("m3", "bob", "sending", 3_000, "transactional")),
+        ];
+        first.engines[0].instance_messages = vec![
+            (7, InstanceMessages { live: vec![live.clone()], queued: None }),
+            (8, InstanceMessages { live: Vec::new(), queued: Some(4) }),
+        ];
+        s.checkpoint(&first).expect("checkpoint");
+        let stored = s.load_engine(1, &["Flow".to_string()]).expect("load");
+        let state = stored.messages.expect("the live instances' messages");
+        assert_eq!(state.live.get(&7), Some(&vec![live]));
+        assert_eq!(state.queued.get(&8), Some(&4));
+        // Later: an open, the queued message handed over and failing; instance 7 ended.
+        let mut second = checkpoint(2, "ann", Vec::new());
+        second.engines[0].messages = vec![
+            MessageChange::Reaction { id: "m1".into(), opened: true },
+            MessageChange::Record(message("m2", "ann", "sending", 5_000, "marketing")),
+            MessageChange::Outcome { id: "m2".into(), outcome: "failed" },
+            MessageChange::Outcome { id: "m3".into(), outcome: "sent" },
+        ];
+        second.engines[0].instance_messages_done = vec![7, 8];
+        s.checkpoint(&second).expect("checkpoint");
+        let mut again = SqliteStore::open(&db).expect("reopen");
+        let ann: Vec<(String, String, i64, bool, bool)> = again
+            .profile_messages("ann")
+            .expect("messages")
+            .into_iter()
+            .map(|m| (m.id, m.outcome, m.at_ms, m.opened, m.clicked))
+            .collect();
+        assert_eq!(
+            ann,
+            [("m1".into(), "sent".into(), 1_000, true, false), ("m2".into(), "failed".into(), 5_000, false, false)]
+        );
+        let bob = again.profile_messages("bob").expect("messages");
+        assert_eq!((bob[0].outcome.as_str(), bob[0].category.as_str()), ("sent", "transactional"));
+        assert_eq!(bob[0].to.as_deref(), Some("bob@example.com"));
+        // Only marketing messages sent (or being delivered) count, from the time asked.
+        let counted = again.load_frequency(0).expect("frequency");
+        assert_eq!(counted, [("ann".to_string(), super::super::counted(1_000, "email", "m1"))]);
+        assert!(again.load_frequency(1_000).expect("frequency").is_empty(), "a window ending at 1000 holds none");
+        assert!(again.load_engine(1, &["Flow".to_string()]).expect("load").messages.is_none(), "nothing left live");
     }
 }

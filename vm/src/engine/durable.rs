@@ -24,6 +24,8 @@ pub struct Changes {
     pub caps: bool,
     /// Audience membership changed.
     pub audiences: bool,
+    /// Messages decided, delivered or reacted to, in order.
+    pub messages: Vec<super::messages::MessageChange>,
 }
 
 /// The engine's small state: counters and clocks, stored whole at each checkpoint.
@@ -68,6 +70,11 @@ impl Stored {
     pub fn split(self, count: u32) -> Vec<Stored> {
         let n = count.max(1) as usize;
         let at = |key: &str| super::shard_of(key, n as u32) as usize;
+        // Each live instance's messages go with it.
+        let owner: std::collections::HashMap<InstanceId, usize> = match &self.messages {
+            Some(_) => self.instances.iter().map(|i| (i.id, at(&i.profile))).collect(),
+            None => Default::default(),
+        };
         let mut out: Vec<Stored> = (0..n)
             .map(|i| Stored {
                 small: SmallState {
@@ -94,6 +101,25 @@ impl Stored {
         }
         for m in self.audiences {
             out[at(&m.1)].audiences.push(m);
+        }
+        if let Some(m) = self.messages {
+            let mut parts: Vec<super::messages::MessageState> = (0..n).map(|_| Default::default()).collect();
+            for (profile, list) in m.recent {
+                parts[at(&profile)].recent.insert(profile, list);
+            }
+            for (id, list) in m.live {
+                if let Some(&i) = owner.get(&id) {
+                    parts[i].live.insert(id, list);
+                }
+            }
+            for (id, node) in m.queued {
+                if let Some(&i) = owner.get(&id) {
+                    parts[i].queued.insert(id, node);
+                }
+            }
+            for (part, m) in out.iter_mut().zip(parts) {
+                part.messages = Some(m);
+            }
         }
         out
     }
@@ -237,7 +263,18 @@ impl Engine {
             }
         }
         if let Some(m) = stored.messages {
-            e.msgs = m;
+            let mut freq = super::messages::lock(&e.freq);
+            for (profile, list) in m.recent {
+                for c in list {
+                    freq.restore(&profile, c);
+                }
+            }
+            freq.prune(e.now_ms);
+            drop(freq);
+            // Only the messages of live instances: the rest ended with their instances.
+            e.msgs.live = m.live.into_iter().filter(|(id, _)| e.instances.contains_key(id)).collect();
+            e.msgs.queued = m.queued.into_iter().filter(|(id, _)| e.instances.contains_key(id)).collect();
+            e.msgs.goals = m.goals;
             e.requeue_goal_watches();
         }
         e.changes = Changes::default();

@@ -3,8 +3,10 @@
 //!
 //! A queued send is an ordinary timer wait: the instance waits (`Waiting::Timer`) until its
 //! quiet window ends, then runs the send's statement again from `retry`, checks included. The
-//! state that must outlive a restart is [`MessageState`] (serde), kept beside the engine's other
-//! stored state.
+//! state that must outlive a restart is the messages frequency rules count ([`Frequency`],
+//! rebuilt by a durable runtime from its message log), and each live instance's messages
+//! ([`InstanceMessages`]); a durable runtime takes each message's decisions as
+//! [`MessageChange`]s with the engine's other changes.
 
 use super::instance::{Instance, InstanceId, Waiting};
 use super::report::SendCounts;
@@ -13,7 +15,8 @@ use crate::value::{Record, Value};
 use arcstr::ArcStr;
 use journey_bytecode::{JourneyCode, SendCode};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The reasons a message is suppressed, in the order the checks run.
 pub const REASONS: [&str; 4] = ["no-address", "no-consent", "frequency", "quiet-hours"];
@@ -23,8 +26,9 @@ pub const REASONS: [&str; 4] = ["no-address", "no-consent", "frequency", "quiet-
 pub struct Counted {
     /// When it went out (epoch ms).
     pub at_ms: i64,
-    /// Its channel (index into the program's channels).
-    pub channel: u32,
+    /// Its channel, by name (the engines of several versions share these, and their programs
+    /// may number the channels differently).
+    pub channel: ArcStr,
     /// Its message id (to take it back out when delivery fails).
     pub id: ArcStr,
 }
@@ -42,11 +46,12 @@ pub struct LiveMessage {
     pub clicked: bool,
 }
 
-/// The per-profile state that is part of the engine's durable state: messages and goal watches.
+/// The state that is part of the engine's durable state: live instances' messages and the
+/// profiles' goal watches.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MessageState {
-    /// Per profile: its marketing messages within the longest frequency window (older ones are
-    /// dropped, so a profile that got one email a year ago costs nothing today).
+    /// Per profile: its marketing messages within the longest frequency window. Restoring adds
+    /// them to the engine's [`Frequency`]; [`Engine::message_state`] lists them.
     pub recent: HashMap<ArcStr, Vec<Counted>>,
     /// Per live instance: the messages it sent (reactions count while it runs).
     pub live: HashMap<InstanceId, Vec<LiveMessage>>,
@@ -54,6 +59,152 @@ pub struct MessageState {
     /// the instances, for the conversions that come after an instance ended).
     #[serde(default)]
     pub goals: HashMap<ArcStr, Vec<super::goals::GoalWatch>>,
+    /// Per live instance waiting in a `queue` quiet window: the send node it waits at (its
+    /// message counts as queued once, however often it waits).
+    #[serde(default)]
+    pub queued: HashMap<InstanceId, u32>,
+}
+
+/// One live instance's share of [`MessageState`], as a durable runtime stores it beside the
+/// instance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstanceMessages {
+    /// The messages it sent.
+    pub live: Vec<LiveMessage>,
+    /// The send node it waits at in a `queue` quiet window.
+    pub queued: Option<u32>,
+}
+
+/// A change to the message log, for a durable runtime (taken with the engine's other changes).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MessageChange {
+    /// A message decided: queued, suppressed, or being delivered (`sending`); the whole record.
+    Record(MessageRecord),
+    /// A message's delivery answered: `sent` or `failed`.
+    Outcome {
+        /// The message.
+        id: ArcStr,
+        /// `sent` or `failed`.
+        outcome: &'static str,
+    },
+    /// A message's first open (`opened`) or first click (not `opened`).
+    Reaction {
+        /// The message.
+        id: ArcStr,
+        /// An open (true) or a click.
+        opened: bool,
+    },
+}
+
+/// Hashing of profile keys (keyed per process: keys come from outside).
+type KeyHash = foldhash::fast::RandomState;
+
+/// The messages frequency rules count: per profile, its marketing messages sent (or being
+/// delivered) within the longest window of the engines that share it. The engines of one share
+/// of the profiles share one (a rule counts across every version of the project).
+///
+/// Memory follows the messages inside the longest window, not the profiles ever messaged: what
+/// leaves it is dropped, oldest first, as the clock moves ([`Frequency::prune`]).
+#[derive(Debug, Default)]
+pub struct Frequency {
+    by_profile: HashMap<ArcStr, Vec<Counted>, KeyHash>,
+    /// (when counted, profile), oldest first: what leaves the windows is found at the front.
+    order: VecDeque<(i64, ArcStr)>,
+    /// The longest window of the engines that share it (ms); 0 counts nothing.
+    horizon_ms: i64,
+}
+
+/// A [`Frequency`] shared by engines.
+pub type SharedFrequency = Arc<Mutex<Frequency>>;
+
+impl Frequency {
+    /// Empty, keeping messages for `horizon_ms`.
+    pub fn new(horizon_ms: i64) -> Frequency {
+        Frequency { horizon_ms: horizon_ms.max(0), ..Default::default() }
+    }
+
+    /// Keeps messages for `window_ms` at least (an engine with a longer rule shares it).
+    pub fn widen(&mut self, window_ms: i64) {
+        self.horizon_ms = self.horizon_ms.max(window_ms);
+    }
+
+    /// How long messages are kept (ms): the longest window.
+    pub fn horizon_ms(&self) -> i64 {
+        self.horizon_ms
+    }
+
+    /// Counts a message of `profile` again after a restart, unless it is counted already (read
+    /// twice from a message log).
+    pub fn restore(&mut self, profile: &ArcStr, counted: Counted) {
+        if !self.of(profile).iter().any(|m| m.id == counted.id) {
+            self.add(profile, counted);
+        }
+    }
+
+    /// Counts a message of `profile`.
+    pub fn add(&mut self, profile: &ArcStr, counted: Counted) {
+        let list = self.by_profile.entry(profile.clone()).or_default();
+        let at = counted.at_ms;
+        list.push(counted);
+        // In time order; a message counted out of order (restored, or by an engine whose clock is
+        // a little behind) is put in its place.
+        let i = if self.order.back().is_none_or(|(t, _)| *t <= at) {
+            self.order.len()
+        } else {
+            self.order.partition_point(|(t, _)| *t <= at)
+        };
+        self.order.insert(i, (at, profile.clone()));
+    }
+
+    /// Takes a message back out (its delivery failed: it was not sent).
+    pub fn remove(&mut self, profile: &str, id: &str) {
+        if let Some(list) = self.by_profile.get_mut(profile) {
+            list.retain(|m| m.id.as_str() != id);
+            if list.is_empty() {
+                self.by_profile.remove(profile);
+            }
+        }
+    }
+
+    /// Drops the messages that left every window at `now_ms` (those counted at or before
+    /// `now_ms - horizon`); a profile with none left costs nothing.
+    pub fn prune(&mut self, now_ms: i64) {
+        let cutoff = now_ms.saturating_sub(self.horizon_ms);
+        while self.order.front().is_some_and(|(t, _)| *t <= cutoff) {
+            let Some((_, profile)) = self.order.pop_front() else { break };
+            if let Some(list) = self.by_profile.get_mut(&profile) {
+                list.retain(|m| m.at_ms > cutoff);
+                if list.is_empty() {
+                    self.by_profile.remove(&profile);
+                }
+            }
+        }
+    }
+
+    /// A profile's counted messages, oldest first.
+    pub fn of(&self, profile: &str) -> &[Counted] {
+        self.by_profile.get(profile).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// How many profiles have messages counted.
+    pub fn profiles(&self) -> usize {
+        self.by_profile.len()
+    }
+
+    /// How many messages are kept (taken back ones included until they leave the window).
+    pub fn kept(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Every counted message, by profile.
+    pub fn snapshot(&self) -> HashMap<ArcStr, Vec<Counted>> {
+        self.by_profile.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
+/// Locks a shared [`Frequency`] (a panic elsewhere leaves it usable: each change is whole).
+pub fn lock(f: &SharedFrequency) -> MutexGuard<'_, Frequency> {
+    f.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One message, as `journey test` and `journey run` list them (with `keep_paths`).
@@ -114,9 +265,47 @@ pub fn message_id(inst: &Instance, journey: &str, node: u32) -> String {
 }
 
 impl Engine {
-    /// The message state to store (see [`MessageState`]).
-    pub fn message_state(&self) -> &MessageState {
-        &self.msgs
+    /// The message state: the live instances' messages, and the messages frequency rules count.
+    pub fn message_state(&self) -> MessageState {
+        MessageState { recent: lock(&self.freq).snapshot(), ..self.msgs.clone() }
+    }
+
+    /// What a live instance's messages need kept (`None` when nothing).
+    pub fn instance_messages(&self, id: InstanceId) -> Option<InstanceMessages> {
+        let live = self.msgs.live.get(&id).cloned().unwrap_or_default();
+        let queued = self.msgs.queued.get(&id).copied();
+        (!live.is_empty() || queued.is_some()).then_some(InstanceMessages { live, queued })
+    }
+
+    /// The messages frequency rules count, shared with other engines by
+    /// [`Engine::share_frequency`].
+    pub fn frequency(&self) -> &SharedFrequency {
+        &self.freq
+    }
+
+    /// Counts frequency rules over `shared` from now on, with the engines of other versions that
+    /// share it (the messages this engine counted so far move there).
+    pub fn share_frequency(&mut self, shared: &SharedFrequency) {
+        if Arc::ptr_eq(&self.freq, shared) {
+            return;
+        }
+        let mine = lock(&self.freq).snapshot();
+        let mut to = lock(shared);
+        to.widen(self.longest_window());
+        for (profile, list) in mine {
+            for m in list {
+                to.add(&profile, m);
+            }
+        }
+        drop(to);
+        self.freq = shared.clone();
+    }
+
+    /// Drops the counted messages that left every window (see [`Frequency::prune`]).
+    pub(crate) fn prune_frequency(&mut self) {
+        if !self.image.program.channels.is_empty() {
+            lock(&self.freq).prune(self.now_ms);
+        }
     }
 
     /// Every message so far, in order (with `keep_paths`).
@@ -125,7 +314,7 @@ impl Engine {
     }
 
     /// The longest frequency window (ms), 0 without rules.
-    fn longest_window(&self) -> i64 {
+    pub(crate) fn longest_window(&self) -> i64 {
         self.image.program.frequencies.iter().map(|f| f.window_ms).max().unwrap_or(0)
     }
 
@@ -166,18 +355,25 @@ impl Engine {
             return Check::Suppressed("no-consent");
         }
         let now = self.now_ms;
-        let longest = self.longest_window();
-        if let Some(list) = self.msgs.recent.get_mut(&inst.profile) {
-            list.retain(|m| m.at_ms > now - longest);
-            let list = &*list;
-            let full = self.image.program.frequencies.iter().any(|f| {
-                let applies = f.channel.is_none_or(|c| c == send.channel);
-                let n = list
-                    .iter()
-                    .filter(|m| f.channel.is_none_or(|c| c == m.channel) && m.at_ms > now - f.window_ms)
-                    .count() as i64;
-                applies && n >= f.limit
-            });
+        let program = &self.image.program;
+        if !program.frequencies.is_empty() {
+            let mut freq = lock(&self.freq);
+            freq.prune(now);
+            let list = freq.of(&inst.profile);
+            let full = !list.is_empty()
+                && program.frequencies.iter().any(|f| {
+                    let applies = f.channel.is_none_or(|c| c == send.channel);
+                    // Counted by channel name: the engines sharing the windows may number the
+                    // channels differently.
+                    let name = f.channel.map(|c| &program.channels[c as usize].name);
+                    let n = list
+                        .iter()
+                        .filter(|m| {
+                            name.is_none_or(|c| c.as_str() == m.channel.as_str()) && m.at_ms > now - f.window_ms
+                        })
+                        .count() as i64;
+                    applies && n >= f.limit
+                });
             if full {
                 return Check::Suppressed("frequency");
             }
@@ -237,9 +433,15 @@ impl Engine {
         };
         match self.check(&inst, send, &to, &consent, tz) {
             Check::Queue(due) => {
-                self.send_counts(inst.journey, send.node).queued += 1;
-                if self.options.keep_paths {
-                    self.message_log.push(record("queued".into(), self.now_ms));
+                // Waiting again at the same send (a window's end moved by a clock or time zone
+                // change) is the same message: counted and logged as queued once.
+                let again = self.msgs.queued.insert(inst.id, send.node) == Some(send.node);
+                if !again {
+                    self.send_counts(inst.journey, send.node).queued += 1;
+                    if self.options.keep_paths || self.track_changes {
+                        let r = record("queued".into(), self.now_ms);
+                        self.log_message(r);
+                    }
                 }
                 self.send_step(&inst, "queued", &id);
                 inst.pc = send.retry;
@@ -247,10 +449,12 @@ impl Engine {
                 None
             }
             Check::Suppressed(reason) => {
+                self.msgs.queued.remove(&inst.id);
                 *self.send_counts(inst.journey, send.node).suppressed.entry(reason.to_string()).or_default() += 1;
                 let outcome = format!("suppressed:{reason}");
-                if self.options.keep_paths {
-                    self.message_log.push(record(outcome.clone(), self.now_ms));
+                if self.options.keep_paths || self.track_changes {
+                    let r = record(outcome.clone(), self.now_ms);
+                    self.log_message(r);
                 }
                 if self.options.step_events {
                     self.send_outcomes.insert(inst.id, (outcome, id));
@@ -270,6 +474,7 @@ impl Engine {
                 Some(inst)
             }
             Check::Pass => {
+                self.msgs.queued.remove(&inst.id);
                 let channel = &self.image.program.channels[send.channel as usize];
                 let http = &self.image.program.http[channel.deliver as usize];
                 let args: Vec<Value> = http
@@ -300,11 +505,21 @@ impl Engine {
                 if !send.transactional {
                     // Counted from now: a message being delivered takes its place in every
                     // window, so that no other send can pass the rule meanwhile.
-                    let counted = Counted { at_ms: self.now_ms, channel: send.channel, id: ArcStr::from(id.as_str()) };
-                    self.msgs.recent.entry(inst.profile.clone()).or_default().push(counted);
+                    let mut freq = lock(&self.freq);
+                    if freq.horizon_ms() > 0 {
+                        let counted = Counted {
+                            at_ms: self.now_ms,
+                            channel: ArcStr::from(channel_name),
+                            id: ArcStr::from(id.as_str()),
+                        };
+                        freq.add(&inst.profile, counted);
+                    }
+                }
+                if self.options.keep_paths || self.track_changes {
+                    let r = record("sending".into(), self.now_ms);
+                    self.log_message(r);
                 }
                 if self.options.keep_paths {
-                    self.message_log.push(record("sending".into(), self.now_ms));
                     self.call_log.push(req.clone());
                 }
                 self.pending.insert(inst.id, req.clone());
@@ -325,6 +540,9 @@ impl Engine {
         let outcome = if delivered { "sent" } else { "failed" };
         if let Some(r) = self.message_log.iter_mut().rev().find(|r| r.id == id && r.outcome == "sending") {
             r.outcome = outcome.into();
+        }
+        if self.track_changes {
+            self.changes.messages.push(MessageChange::Outcome { id: ArcStr::from(id.as_str()), outcome });
         }
         if self.options.step_events {
             self.send_outcomes.insert(inst.id, (outcome.into(), id.clone()));
@@ -352,8 +570,8 @@ impl Engine {
         } else {
             counts.failed += 1;
             // A failed message was not sent: it leaves the frequency windows.
-            if let Some(list) = self.msgs.recent.get_mut(&inst.profile) {
-                list.retain(|m| m.id.as_str() != id);
+            if !send.transactional {
+                lock(&self.freq).remove(&inst.profile, &id);
             }
             if let Some(s) = send.slot {
                 inst.locals_mut()[s as usize] = Value::Null;
@@ -380,6 +598,11 @@ impl Engine {
                 };
                 let node = m.node;
                 if first {
+                    if self.track_changes {
+                        // The flag is kept with the instance, and on the message in the log.
+                        self.changes.instances.insert(id);
+                        self.changes.messages.push(MessageChange::Reaction { id: ArcStr::from(msg_id), opened });
+                    }
                     let counts = self.send_counts(journey, node);
                     if opened {
                         counts.opened += 1;
@@ -388,6 +611,18 @@ impl Engine {
                     }
                 }
             }
+        }
+    }
+
+    /// Keeps a message's decision: in the message log (with `keep_paths`) and in the changes
+    /// for a durable runtime.
+    fn log_message(&mut self, record: MessageRecord) {
+        if self.track_changes {
+            let change = MessageChange::Record(record.clone());
+            self.changes.messages.push(change);
+        }
+        if self.options.keep_paths {
+            self.message_log.push(record);
         }
     }
 
@@ -464,4 +699,75 @@ pub fn bound(record: &MessageRecord) -> Value {
     r.insert("id", Value::str(record.id.as_str()));
     r.insert("sentAt", Value::datetime(clock::ts(record.at_ms), 0));
     Value::record(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    fn counted(at_ms: i64, id: &str) -> Counted {
+        Counted { at_ms, channel: ArcStr::from("email"), id: ArcStr::from(id) }
+    }
+
+    /// Old messages leave the window in bounded memory: a profile whose messages all left the
+    /// longest window is gone, however many there were, and the rest are kept whole.
+    #[test]
+    fn messages_that_left_the_longest_window_cost_nothing() {
+        let mut f = Frequency::new(7 * DAY);
+        for p in 0..1_000 {
+            f.add(&ArcStr::from(format!("p{p}")), counted(0, &format!("m{p}")));
+        }
+        let ann = ArcStr::from("ann");
+        f.add(&ann, counted(3 * DAY, "a1"));
+        f.add(&ann, counted(6 * DAY, "a2"));
+        assert_eq!((f.profiles(), f.kept()), (1_001, 1_002));
+        // Inside the window (`now - 7d < t`): nothing goes.
+        f.prune(7 * DAY - 1);
+        assert_eq!((f.profiles(), f.kept()), (1_001, 1_002));
+        // At 7 days the first thousand leave; ann keeps both.
+        f.prune(7 * DAY);
+        assert_eq!((f.profiles(), f.kept()), (1, 2));
+        assert_eq!(f.of("p0"), []);
+        assert_eq!(f.of("ann").len(), 2);
+        f.prune(10 * DAY);
+        assert_eq!(f.of("ann").iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["a2"]);
+        // A year later: nothing is kept at all.
+        f.prune(365 * DAY);
+        assert_eq!((f.profiles(), f.kept()), (0, 0));
+        assert_eq!(f.snapshot(), HashMap::new());
+    }
+
+    /// Messages counted out of order (restored, or from an engine whose clock is behind) leave
+    /// in time order; one counted twice (restored twice) counts once; one taken back (failed)
+    /// no longer counts.
+    #[test]
+    fn out_of_order_repeated_and_taken_back_messages() {
+        let mut f = Frequency::new(DAY);
+        let (ann, bob) = (ArcStr::from("ann"), ArcStr::from("bob"));
+        f.add(&ann, counted(5_000, "late"));
+        f.add(&bob, counted(1_000, "early"));
+        f.restore(&bob, counted(1_000, "early"));
+        assert_eq!(f.of("bob").len(), 1, "the same message restored again counts once");
+        f.prune(DAY + 1_000);
+        assert_eq!((f.profiles(), f.kept()), (1, 1), "bob's left though it was counted after ann's");
+        f.remove("ann", "late");
+        assert_eq!(f.of("ann"), []);
+        assert_eq!(f.profiles(), 0, "a profile with nothing counted costs no entry");
+        f.prune(DAY + 5_000);
+        assert_eq!(f.kept(), 0);
+    }
+
+    /// A horizon of 0 (no rules) keeps nothing past the moment; widening keeps the longest.
+    #[test]
+    fn the_horizon_is_the_longest_window_of_the_engines_sharing_it() {
+        let mut f = Frequency::new(DAY);
+        f.widen(3 * DAY);
+        f.widen(2 * DAY);
+        assert_eq!(f.horizon_ms(), 3 * DAY);
+        f.add(&ArcStr::from("ann"), counted(0, "m"));
+        f.prune(2 * DAY);
+        assert_eq!(f.kept(), 1, "kept for the longest rule");
+    }
 }

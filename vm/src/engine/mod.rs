@@ -282,8 +282,10 @@ pub struct Engine {
     /// The branch an instance took at the node it is at (instance, branch), named on the step
     /// event when it leaves the node; branches are taken without a suspension in between.
     taken: Option<(InstanceId, u32)>,
-    /// Frequency windows and the messages of live instances (durable).
+    /// The messages of live instances (durable; `recent` unused: see `freq`).
     msgs: messages::MessageState,
+    /// The messages frequency rules count (shared with the engines of other versions).
+    freq: messages::SharedFrequency,
     /// Every message (with `keep_paths`), for `expect sent` and `journey run`.
     message_log: Vec<messages::MessageRecord>,
     /// The outcome and message id of the send an instance is leaving, for its step event.
@@ -384,6 +386,9 @@ impl Engine {
             reads: HashMap::new(),
             taken: None,
             msgs: messages::MessageState::default(),
+            freq: Arc::new(std::sync::Mutex::new(messages::Frequency::new(
+                p.frequencies.iter().map(|f| f.window_ms).max().unwrap_or(0),
+            ))),
             message_log: Vec::new(),
             send_outcomes: HashMap::default(),
             goal_events,
@@ -512,6 +517,7 @@ impl Engine {
         if !self.goal_expiry.is_empty() {
             self.expire_goal_watches();
         }
+        self.prune_frequency();
     }
 
     /// Fires at most `max` of the timers due at or before `to_ms`, in order; returns how many
@@ -1320,6 +1326,7 @@ impl Engine {
         }
         self.pending.remove(&id);
         self.msgs.live.remove(&id);
+        self.msgs.queued.remove(&id);
         let left = match outcome {
             Outcome::Exited | Outcome::TimedOut | Outcome::Stopped => NodeOutcome::Exited,
             Outcome::Error => NodeOutcome::Failed,

@@ -101,7 +101,7 @@ impl HourCounts {
 pub struct SendCounts {
     /// Delivered (the deliver action answered).
     pub sent: u64,
-    /// Held by a `queue` quiet window (each time a message waited for one).
+    /// Held by a `queue` quiet window (each message once, however often it waited).
     pub queued: u64,
     /// Not sent, by reason (`no-address`, `no-consent`, `frequency`, `quiet-hours`).
     pub suppressed: BTreeMap<String, u64>,

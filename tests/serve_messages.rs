@@ -1,0 +1,689 @@
+//! Messages in `journey serve` are durable (docs/language.md, Messages): a kill -9 at any moment
+//! neither forgets a sent message (a frequency rule holds across a restart) nor sends one twice
+//! under two ids (a message delivered before the crash is delivered again with the same id, the
+//! deliver action's idempotency key, and counted once); a send queued by quiet hours waits
+//! through a restart and checks again; `GET /profiles/{key}/messages` lists a profile's messages.
+//! Each on the embedded store and on PostgreSQL (where the restart is a takeover). The same
+//! events give the same messages, reasons and counts in `journey run` and `journey serve`, and
+//! the frequency property of `tests/messages_props.rs` holds in `serve` across a kill -9 (taken
+//! between events, once the messages sent are checkpointed).
+
+mod support;
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+use support::{temp_dir, wait_until, wait_within, Api, PgDb, Receiver, Server};
+
+/// The arguments of a PostgreSQL node: a short lease, so that a restarted node takes the killed
+/// one's partitions over within seconds.
+const PG_ARGS: &[&str] = &["--partitions", "4", "--lease-ttl", "2"];
+
+fn project(dir: &Path, receiver: u16, quiet: &str) {
+    std::fs::write(
+        dir.join("project.journey"),
+        format!(
+            r#"
+profile = {{ email: string?, phone: string?, optin: bool? }}
+type Ping = {{ user: string }}
+event Pinged: Ping {{ key user }}
+event Went: Ping {{ key user }}
+event Texted: Ping {{ key user }}
+action Mail(to: string, template: string, messageId: string) = http POST "http://127.0.0.1:{receiver}/mail" {{
+  body {{ to: to, template: template, id: messageId }}
+  timeout 2s
+  retry 5 backoff 100ms
+}}
+action Text(to: string, template: string, messageId: string) = http POST "http://127.0.0.1:{receiver}/text" {{
+  body {{ to: to, template: template, id: messageId }}
+  timeout 2s
+}}
+channel email {{ to profile.email  consent profile.optin == true  deliver Mail }}
+channel sms {{ to profile.phone  consent profile.optin == true  deliver Text  quiet {quiet} queue }}
+frequency email 1 per 1d
+journey Welcome {{
+  start on Pinged
+  send email "welcome" on suppressed {{ end "held" }}
+  end "done"
+}}
+journey Promo {{
+  start on Went
+  send email "promo" on suppressed {{ end "held" }}
+  end "done"
+}}
+journey Nudge {{
+  start on Texted
+  send sms "nudge" on suppressed {{ end "held" }}
+  end "done"
+}}
+"#
+        ),
+    )
+    .expect("write the project");
+}
+
+/// A quiet window that is never now (so that sms is not held) in tests that do not need one.
+const NEVER_NOW: &str = "03:00..03:01";
+
+fn put_profile(api: &Api, url: &str, key: &str, attributes: Value) {
+    let (status, v) = api.send("PUT", &format!("{url}/profiles/{key}"), &attributes.to_string());
+    assert_eq!(status, 200, "{v}");
+}
+
+fn event(api: &Api, url: &str, name: &str, user: &str) {
+    let (status, v) =
+        api.post(&format!("{url}/events"), &json!({"event": name, "payload": {"user": user}}).to_string());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["accepted"].as_array().map(Vec::len), Some(1), "{v}");
+}
+
+fn messages(api: &Api, url: &str, key: &str) -> Vec<Value> {
+    api.get(&format!("{url}/profiles/{key}/messages")).as_array().cloned().expect("a list")
+}
+
+/// Waits until the profile's messages (as checkpointed) are `want`: (template, outcome) each.
+fn wait_messages(api: &Api, url: &str, key: &str, want: &[(&str, &str)]) -> Vec<Value> {
+    wait_until(&format!("{key}'s messages to be {want:?}"), || {
+        let (status, v) = api.try_send("GET", &format!("{url}/profiles/{key}/messages"), "")?;
+        let list = v.as_array().cloned().unwrap_or_default();
+        let got: Vec<(String, String)> = list
+            .iter()
+            .map(|m| {
+                (m["template"].as_str().unwrap_or("").to_string(), m["outcome"].as_str().unwrap_or("").to_string())
+            })
+            .collect();
+        let wanted: Vec<(String, String)> = want.iter().map(|(t, o)| (t.to_string(), o.to_string())).collect();
+        if status == 200 && got == wanted {
+            Ok(list)
+        } else {
+            Err(format!("{status} {v}"))
+        }
+    })
+}
+
+/// A send node's message counts in a journey's report (the first send node).
+fn send_counts(api: &Api, url: &str, journey: &str) -> Value {
+    let report = api.report(url, journey, 0);
+    report["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["messages"].is_object())
+        .map(|n| n["messages"].clone())
+        .unwrap_or_else(|| panic!("no send node in {report}"))
+}
+
+/// Waits until the server process has died (a kill from the receiver's thread).
+fn wait_dead(api: &Api, url: &str) {
+    wait_until("the killed server to stop answering", || match api.try_send("GET", &format!("{url}/healthz"), "") {
+        Err(_) => Ok(()),
+        Ok(r) => Err(format!("still answers {r:?}")),
+    });
+}
+
+/// Per test, the server a receiver kills when the first delivery arrives (before answering it).
+static KILL_PID: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
+static KILLED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+/// Answers 200, but kills server `SLOT` with SIGKILL at the first delivery, which it received:
+/// the provider has the message, the server never hears so.
+fn kill_at_first_delivery<const SLOT: usize>(path: &str) -> (u16, &'static str) {
+    if path == "/mail" && !KILLED[SLOT].swap(true, Ordering::SeqCst) {
+        let pid = KILL_PID[SLOT].load(Ordering::SeqCst);
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+    (200, "{}")
+}
+
+#[test]
+fn killed_during_delivery_the_message_goes_again_with_its_id_and_counts_once() {
+    let dir = temp_dir("msg-kill-delivery");
+    delivery_case::<0>(&dir, &dir.join("j.db"), &[]);
+}
+
+#[test]
+fn killed_during_delivery_on_postgres_the_message_goes_again_with_its_id_and_counts_once() {
+    let dir = temp_dir("msg-kill-delivery-pg");
+    let pg = PgDb::new("msg_kill_delivery");
+    delivery_case::<1>(&dir, pg.path(), PG_ARGS);
+}
+
+fn delivery_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiver = Receiver::start_answering(&api, kill_at_first_delivery::<SLOT>);
+    project(dir, receiver.port, NEVER_NOW);
+    let server = Server::start(dir, db, args);
+    KILL_PID[SLOT].store(server.pid, Ordering::SeqCst);
+    let url = server.url.clone();
+    put_profile(&api, &url, "ann", json!({"email": "ann@example.com", "optin": true}));
+    event(&api, &url, "Pinged", "ann");
+    wait_until("the first delivery", || if receiver.count() >= 1 { Ok(()) } else { Err("none yet".into()) });
+    wait_dead(&api, &url);
+    server.kill();
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    api.settle(&url);
+    let list = wait_messages(&api, &url, "ann", &[("welcome", "sent")]);
+    let calls = receiver.calls();
+    assert_eq!(calls.len(), 2, "delivered before the crash, and again after it: {calls:?}");
+    let id = list[0]["id"].as_str().expect("an id");
+    for c in &calls {
+        assert_eq!(c.key, id, "the same idempotency key each time: {calls:?}");
+        assert_eq!(c.body["id"], id, "the same message id each time: {calls:?}");
+    }
+    assert_eq!(list[0]["journey"], "Welcome");
+    assert_eq!(list[0]["channel"], "email");
+    assert_eq!(list[0]["to"], "ann@example.com");
+    assert_eq!(list[0]["category"], "marketing");
+    assert_eq!((list[0]["opened"].clone(), list[0]["clicked"].clone()), (json!(false), json!(false)));
+    let counts = api.wait_get("Welcome to end", &format!("{url}/journeys/Welcome/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"done": 1})
+    });
+    let counts = counts["versions"][0]["report"]["nodes"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["messages"].is_object()).cloned())
+        .expect("the send node");
+    assert_eq!(counts["messages"]["sent"], 1, "counted once: {counts}");
+    assert_eq!(counts["passed"], 1, "{counts}");
+}
+
+#[test]
+fn after_a_kill_and_a_restart_a_frequency_rule_still_holds() {
+    let dir = temp_dir("msg-frequency-restart");
+    frequency_case(&dir, &dir.join("j.db"), &[]);
+}
+
+#[test]
+fn after_a_takeover_on_postgres_a_frequency_rule_still_holds() {
+    let dir = temp_dir("msg-frequency-restart-pg");
+    let pg = PgDb::new("msg_frequency_restart");
+    frequency_case(&dir, pg.path(), PG_ARGS);
+}
+
+fn frequency_case(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiver = Receiver::start(&api);
+    project(dir, receiver.port, NEVER_NOW);
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    // Profiles in several partitions: each one's windows live with its partition.
+    let users = ["ann", "bob", "cy", "dee", "eve", "fay"];
+    for u in users {
+        put_profile(&api, &url, u, json!({"email": format!("{u}@example.com"), "optin": true}));
+        event(&api, &url, "Pinged", u);
+    }
+    for u in users {
+        wait_messages(&api, &url, u, &[("welcome", "sent")]);
+    }
+    server.kill();
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    for u in users {
+        event(&api, &url, "Went", u);
+    }
+    api.settle(&url);
+    for u in users {
+        wait_messages(&api, &url, u, &[("welcome", "sent"), ("promo", "suppressed:frequency")]);
+    }
+    assert_eq!(receiver.count(), users.len(), "one email each: {:?}", receiver.calls());
+    let promo = send_counts(&api, &url, "Promo");
+    assert_eq!(promo["suppressed"], json!({"frequency": users.len()}), "{promo}");
+    assert_eq!(promo["sent"], 0, "{promo}");
+}
+
+/// A quiet window (UTC) of ten minutes that ends at a whole minute at least 30 seconds from now
+/// (time to queue, kill and restart), and its end (epoch ms).
+fn quiet_window_ending_soon() -> (String, i64) {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let minute = 60_000;
+    let mut end = (now / minute + 1) * minute;
+    if end - now < 30_000 {
+        end += minute;
+    }
+    let hhmm = |ms: i64| {
+        let m = ms.rem_euclid(86_400_000) / minute;
+        format!("{:02}:{:02}", m / 60, m % 60)
+    };
+    (format!("{}..{}", hhmm(end - 10 * minute), hhmm(end)), end)
+}
+
+#[test]
+fn a_queued_send_waits_through_a_restart_and_checks_again() {
+    let dir = temp_dir("msg-queued-restart");
+    queued_case(&dir, &dir.join("j.db"), &[]);
+}
+
+#[test]
+fn a_queued_send_waits_through_a_takeover_on_postgres_and_checks_again() {
+    let dir = temp_dir("msg-queued-restart-pg");
+    let pg = PgDb::new("msg_queued_restart");
+    queued_case(&dir, pg.path(), PG_ARGS);
+}
+
+fn queued_case(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiver = Receiver::start(&api);
+    let (window, end) = quiet_window_ending_soon();
+    project(dir, receiver.port, &window);
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    for u in ["ann", "bob"] {
+        put_profile(&api, &url, u, json!({"phone": format!("+46 {u}"), "optin": true}));
+        event(&api, &url, "Texted", u);
+    }
+    for u in ["ann", "bob"] {
+        wait_messages(&api, &url, u, &[("nudge", "queued")]);
+    }
+    assert!(jiff::Timestamp::now().as_millisecond() < end, "queued inside the window {window}");
+    server.kill();
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    // While the texts wait, Bob withdraws his consent: the checks run again when the window ends.
+    let (status, v) = api.send("PATCH", &format!("{url}/profiles/bob"), r#"{"optin": false}"#);
+    assert_eq!(status, 200, "{v}");
+    api.settle(&url);
+    assert!(jiff::Timestamp::now().as_millisecond() < end, "restarted inside the window {window}");
+    assert_eq!(receiver.count(), 0, "nothing is sent inside the quiet window");
+    let wait = Duration::from_millis((end - jiff::Timestamp::now().as_millisecond()).max(0) as u64 + 60_000);
+    wait_within(wait, "the window to end and the texts to be checked again", || {
+        let done = |u: &str, outcome: &str| messages(&api, &url, u).iter().any(|m| m["outcome"] == outcome);
+        if done("ann", "sent") && done("bob", "suppressed:no-consent") {
+            Ok(())
+        } else {
+            Err(format!("{:?} {:?}", messages(&api, &url, "ann"), messages(&api, &url, "bob")))
+        }
+    });
+    let calls = receiver.calls();
+    assert_eq!(calls.len(), 1, "Ann's text went, at the window's end: {calls:?}");
+    assert_eq!(calls[0].body["to"], "+46 ann");
+    let nudge = send_counts(&api, &url, "Nudge");
+    assert_eq!(nudge["queued"], 2, "each queued message counted once, across the restart: {nudge}");
+    assert_eq!(nudge["sent"], 1, "{nudge}");
+    assert_eq!(nudge["suppressed"], json!({"no-consent": 1}), "{nudge}");
+}
+
+/// The profile's messages are behind the bearer token, as every other route.
+#[test]
+fn the_messages_of_a_profile_need_the_token() {
+    let dir = temp_dir("msg-auth");
+    let api = Api::new();
+    project(&dir, 9, NEVER_NOW);
+    let server = Server::start_with_token(&dir, &dir.join("j.db"), &[], Some("s3cret"));
+    let url = format!("{}/profiles/ann/messages", server.url);
+    let (status, v) = api.send("GET", &url, "");
+    assert_eq!(status, 401, "{v}");
+    let answer = api.rt.block_on(async {
+        let resp = api.client.get(&url).bearer_auth("s3cret").send().await.expect("answers");
+        (resp.status().as_u16(), resp.json::<Value>().await.expect("JSON"))
+    });
+    assert_eq!(answer, (200, json!([])), "no messages yet");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same events through `journey run` and `journey serve`.
+
+fn compared_project(dir: &Path, receiver: u16) {
+    std::fs::write(
+        dir.join("project.journey"),
+        format!(
+            r#"
+profile = {{ email: string?, phone: string?, device: string?, optin: bool? }}
+type Go = {{ user: string }}
+event GoA: Go {{ key user }}
+event GoB: Go {{ key user }}
+event GoC: Go {{ key user }}
+action Mail(to: string, template: string, messageId: string, category: string) = http POST "http://127.0.0.1:{receiver}/mail" {{
+  body {{ to: to, template: template, id: messageId, category: category }}
+}}
+action Text(to: string, template: string, messageId: string) = http POST "http://127.0.0.1:{receiver}/text" {{
+  body {{ to: to, template: template, id: messageId }}
+}}
+action Push(to: string, template: string, messageId: string) = http POST "http://127.0.0.1:{receiver}/push" {{
+  body {{ to: to, template: template, id: messageId }}
+}}
+channel email {{ to profile.email  consent profile.optin == true  deliver Mail }}
+channel sms {{ to profile.phone  deliver Text }}
+channel push {{ to profile.device  deliver Push }}
+frequency email 2 per 1d
+frequency any 3 per 1d
+journey A {{
+  start on GoA
+  reentry always
+  send email "a-mail" on suppressed {{ end "held" }}
+  send sms "a-text"
+  end "done"
+}}
+journey B {{
+  start on GoB
+  reentry always
+  send push "b-push" on error {{ end "push-failed" }}
+  send email "b-mail"
+  send transactional email "b-receipt"
+  end "done"
+}}
+journey C {{
+  start on GoC
+  reentry always
+  send sms "c-text" on suppressed {{ end "held" }}
+  end "done"
+}}
+"#
+        ),
+    )
+    .expect("write the project");
+}
+
+/// The profiles of the comparison: with and without each address and consent.
+fn compared_profiles() -> Vec<(&'static str, Value)> {
+    vec![
+        ("ann", json!({"email": "ann@example.com", "phone": "+1", "device": "d-ann", "optin": true})),
+        ("bob", json!({"email": "bob@example.com", "phone": "+2", "optin": false})),
+        ("cy", json!({"phone": "+3", "device": "d-cy", "optin": true})),
+        ("dee", json!({"email": "dee@example.com", "optin": true})),
+    ]
+}
+
+/// The events of the comparison, in order: (event, profile).
+fn compared_events() -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    for round in 0..3 {
+        for (i, p) in ["ann", "bob", "cy", "dee"].into_iter().enumerate() {
+            out.push((["GoA", "GoB", "GoC"][(i + round) % 3], p));
+            out.push((["GoB", "GoC", "GoA"][(i + 2 * round) % 3], p));
+        }
+    }
+    out
+}
+
+/// A message as both list it: (profile, journey, node id, channel, template, outcome).
+type Row = (String, String, u64, String, String, String);
+
+fn row(profile: &str, m: &Value, node: &str) -> Row {
+    let s = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+    (profile.to_string(), s("journey"), m[node].as_u64().unwrap_or(u64::MAX), s("channel"), s("template"), s("outcome"))
+}
+
+#[test]
+fn the_same_events_give_the_same_messages_reasons_and_counts_in_run_and_serve() {
+    let dir = temp_dir("msg-run-vs-serve");
+    compare_case(&dir, &dir.join("j.db"), &[]);
+}
+
+#[test]
+fn the_same_events_give_the_same_messages_in_run_and_on_postgres() {
+    let dir = temp_dir("msg-run-vs-serve-pg");
+    let pg = PgDb::new("msg_run_vs_serve");
+    compare_case(&dir, pg.path(), PG_ARGS);
+}
+
+fn compare_case(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    // Push deliveries fail (on `serve`'s receiver, and by mock in `run`): a failed message is
+    // not counted by the `any` rule.
+    let receiver = Receiver::start_answering(&api, |path| if path == "/push" { (500, "{}") } else { (200, "{}") });
+    let project_dir = dir.join("project");
+    std::fs::create_dir_all(&project_dir).expect("dir");
+    compared_project(&project_dir, receiver.port);
+    // `journey run`, on a virtual clock a second per event.
+    let start = jiff::Timestamp::now().as_millisecond() - 3_600_000;
+    let profiles: String =
+        compared_profiles().iter().map(|(k, a)| json!({"key": k, "attributes": a}).to_string() + "\n").collect();
+    let events: String = compared_events()
+        .iter()
+        .enumerate()
+        .map(|(i, (e, p))| {
+            let at = jiff::Timestamp::from_millisecond(start + i as i64 * 1_000).expect("time").to_string();
+            json!({"event": e, "at": at, "payload": {"user": p}}).to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(dir.join("profiles.jsonl"), profiles).expect("write");
+    std::fs::write(dir.join("events.jsonl"), events).expect("write");
+    std::fs::write(dir.join("mocks.jsonl"), json!({"action": "Push", "error": "failed"}).to_string() + "\n")
+        .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_journey"))
+        .arg("run")
+        .arg(&project_dir)
+        .arg("--events")
+        .arg(dir.join("events.jsonl"))
+        .arg("--profiles")
+        .arg(dir.join("profiles.jsonl"))
+        .arg("--mocks")
+        .arg(dir.join("mocks.jsonl"))
+        .args(["--format", "json"])
+        .output()
+        .expect("journey run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    // Each message's last record (a queued one is listed again when it goes).
+    let mut run_rows: BTreeMap<String, Row> = BTreeMap::new();
+    for line in lines.iter().filter(|l| l["type"] == "instance") {
+        for m in line["messages"].as_array().into_iter().flatten() {
+            let profile = line["profile"].as_str().expect("profile");
+            run_rows.insert(m["id"].as_str().expect("id").to_string(), row(profile, m, "node"));
+        }
+    }
+    let summary = lines.iter().find(|l| l["type"] == "summary").expect("a summary");
+    // `journey serve`, with the same profiles, then the same events in the same order.
+    let server = Server::start(&project_dir, db, args);
+    let url = server.url.clone();
+    for (k, a) in compared_profiles() {
+        put_profile(&api, &url, k, a);
+    }
+    let journeys = ["A", "B", "C"];
+    // One event at a time, each once the instances before it have ended, as `journey run`
+    // answers every call before the next event (else a later event's send could take a window's
+    // room before an earlier instance's second send).
+    for (e, p) in compared_events() {
+        event(&api, &url, e, p);
+        api.settle(&url);
+        for j in journeys {
+            api.wait_get(&format!("{j} to finish"), &format!("{url}/journeys/{j}/report"), |r| {
+                r["versions"][0]["report"]["running"] == 0
+            });
+        }
+    }
+    for j in journeys {
+        assert_eq!(api.report(&url, j, 0)["started"], summary["journeys"][j]["started"], "{j} started as in run");
+    }
+    let mut serve_rows: Vec<Row> = Vec::new();
+    let mut sent_ids = BTreeSet::new();
+    for (k, _) in compared_profiles() {
+        let list = wait_until(&format!("{k}'s messages to be final"), || {
+            let list = messages(&api, &url, k);
+            if list.iter().any(|m| m["outcome"] == "sending") {
+                Err(format!("{list:?}"))
+            } else {
+                Ok(list)
+            }
+        });
+        serve_rows.extend(list.iter().map(|m| row(k, m, "node_id")));
+        sent_ids.extend(
+            list.iter().filter(|m| m["outcome"] == "sent").map(|m| m["id"].as_str().unwrap_or_default().to_string()),
+        );
+    }
+    let mut run_rows: Vec<Row> = run_rows.into_values().collect();
+    run_rows.sort();
+    serve_rows.sort();
+    assert_eq!(serve_rows, run_rows, "the same messages with the same outcomes");
+    let reasons: BTreeSet<&str> = run_rows.iter().map(|r| r.5.as_str()).collect();
+    for outcome in ["sent", "failed", "suppressed:no-address", "suppressed:no-consent", "suppressed:frequency"] {
+        assert!(reasons.contains(outcome), "the events exercise {outcome}: {reasons:?}");
+    }
+    // The send nodes' counts and the journeys' ends.
+    for j in journeys {
+        let report = api.report(&url, j, 0);
+        let expected = &summary["journeys"][j];
+        assert_eq!(report["ended"], expected["ended"], "{j}'s ends");
+        let sends = |r: &Value| -> Vec<(Value, Value)> {
+            r["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|n| n["messages"].is_object())
+                .map(|n| (n["node"].clone(), n["messages"].clone()))
+                .collect()
+        };
+        assert_eq!(sends(&report), sends(expected), "{j}'s send counts");
+    }
+    let calls = receiver.calls();
+    let delivered: Vec<&str> = calls.iter().filter(|c| c.path != "/push").map(|c| c.key.as_str()).collect();
+    assert_eq!(delivered.len(), sent_ids.len(), "each sent message reached its action once: {delivered:?}");
+    assert_eq!(delivered.into_iter().map(str::to_string).collect::<BTreeSet<_>>(), sent_ids);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The frequency property in `serve`, across a kill -9.
+
+fn property_project(dir: &Path, receiver: u16) {
+    std::fs::write(
+        dir.join("project.journey"),
+        format!(
+            r#"
+profile = {{ email: string?, phone: string? }}
+type Go = {{ key: string }}
+event GoA: Go {{ key key }}
+event GoB: Go {{ key key }}
+event GoC: Go {{ key key }}
+action Mail(to: string, template: string, messageId: string, category: string) = http POST "http://127.0.0.1:{receiver}/mail" {{
+  body {{ to: to, template: template, id: messageId, category: category }}
+}}
+action Text(to: string, template: string, messageId: string) = http POST "http://127.0.0.1:{receiver}/text" {{
+  body {{ to: to, template: template, id: messageId }}
+}}
+action Flaky(to: string, template: string) = http POST "http://127.0.0.1:{receiver}/flaky" {{
+  body {{ to: to, template: template }}
+}}
+channel email {{ to profile.email  deliver Mail }}
+channel sms {{ to profile.phone  deliver Text }}
+channel flaky {{ to profile.email  deliver Flaky }}
+frequency email 2 per 1d
+frequency any 3 per 2d
+frequency sms 1 per 6h
+journey A {{
+  start on GoA
+  reentry always
+  send email "a1"
+  send flaky "a-flaky"
+  send sms "a2"
+}}
+journey B {{
+  start on GoB
+  reentry always
+  send sms "b1"
+  send email "b2"
+  send transactional email "receipt"
+}}
+journey C {{
+  start on GoC
+  reentry always
+  send flaky "c-flaky"
+  send email "c1"
+}}
+"#
+        ),
+    )
+    .expect("write the project");
+}
+
+/// The rules of `property_project`: (channel or any, limit); every window is longer than a case.
+const RULES: [(Option<&str>, usize); 3] = [(Some("/mail"), 2), (None, 3), (Some("/text"), 1)];
+
+fn property_case(steps: &[(u8, u8)], kill_at: usize, db_of: impl Fn(&Path) -> (std::path::PathBuf, Vec<String>)) {
+    let api = Api::new();
+    let receiver = Receiver::start_answering(&api, |path| if path == "/flaky" { (503, "{}") } else { (200, "{}") });
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
+    let dir = temp_dir(&format!("msg-props-{nanos}"));
+    property_project(&dir, receiver.port);
+    let (db, args) = db_of(&dir);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut server = Server::start(&dir, &db, &args);
+    let profiles: Vec<String> = (0..3).map(|p| format!("p{p}")).collect();
+    // Each address, to its profile.
+    let mut owner: BTreeMap<String, String> = BTreeMap::new();
+    for (p, key) in profiles.iter().enumerate() {
+        let (email, phone) = (format!("{key}@example.com"), format!("+4670000000{p}"));
+        put_profile(&api, &server.url, key, json!({"email": email, "phone": phone}));
+        owner.insert(email, key.clone());
+        owner.insert(phone, key.clone());
+    }
+    for (i, (event, profile)) in steps.iter().enumerate() {
+        if i == kill_at {
+            // Killed once what was sent is checkpointed (see `settled`): the restarted server
+            // rebuilds the windows from its message log, and the rules hold for what follows.
+            settled(&api, &server.url, &receiver, &owner, &profiles);
+            server.kill();
+            server = Server::start(&dir, &db, &args);
+        }
+        let name = ["GoA", "GoB", "GoC"][*event as usize];
+        let line = json!({"event": name, "payload": {"key": profiles[*profile as usize]}}).to_string();
+        let (status, v) = api.post(&format!("{}/events", server.url), &line);
+        assert_eq!(status, 200, "{v}");
+    }
+    let delivered = settled(&api, &server.url, &receiver, &owner, &profiles);
+    for (profile, got) in &delivered {
+        for (channel, limit) in RULES {
+            let n = got.iter().filter(|(path, _)| channel.is_none_or(|c| c == path)).count();
+            assert!(n <= limit, "{profile}: {n} messages on {channel:?} (limit {limit}): {got:?}");
+        }
+    }
+}
+
+/// Waits until the server has applied the log and its message log (as checkpointed) lists as
+/// sent exactly the marketing messages the providers accepted, none still being delivered;
+/// returns those, by profile: (path, message id), each once (a message delivered again after a
+/// kill has the same id).
+fn settled(
+    api: &Api,
+    url: &str,
+    receiver: &Receiver,
+    owner: &BTreeMap<String, String>,
+    profiles: &[String],
+) -> BTreeMap<String, BTreeSet<(String, String)>> {
+    api.settle(url);
+    wait_until("the message log to list what the providers accepted", || {
+        let mut delivered: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+        for c in receiver.calls().iter().filter(|c| c.path != "/flaky" && c.body["category"] != "transactional") {
+            let to = c.body["to"].as_str().unwrap_or_default();
+            let profile = owner.get(to).unwrap_or_else(|| panic!("a profile's address: {to}"));
+            delivered.entry(profile.clone()).or_default().insert((c.path.clone(), c.key.clone()));
+        }
+        for key in profiles {
+            let list = messages(api, url, key);
+            let sent: BTreeSet<String> = list
+                .iter()
+                .filter(|m| m["outcome"] == "sent" && m["category"] == "marketing" && m["channel"] != "flaky")
+                .map(|m| m["id"].as_str().unwrap_or_default().to_string())
+                .collect();
+            let got: BTreeSet<String> = delivered.get(key).into_iter().flatten().map(|(_, id)| id.clone()).collect();
+            if sent != got || list.iter().any(|m| m["outcome"] == "sending") {
+                return Err(format!("{key}: the log has {sent:?}, the providers {got:?}: {list:?}"));
+            }
+        }
+        Ok(delivered)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3, max_shrink_iters: 0, failure_persistence: None, .. ProptestConfig::default() })]
+
+    #[test]
+    fn sent_marketing_messages_never_exceed_a_frequency_rule_in_serve_across_a_kill(
+        steps in prop::collection::vec((0u8..3, 0u8..3), 4..14),
+        kill in 0usize..14,
+    ) {
+        let kill_at = kill % steps.len();
+        property_case(&steps, kill_at, |dir| (dir.join("j.db"), Vec::new()));
+    }
+}
+
+#[test]
+fn sent_marketing_messages_never_exceed_a_frequency_rule_on_postgres_across_a_takeover() {
+    let pg = PgDb::new("msg_props");
+    let steps: Vec<(u8, u8)> = (0..12).map(|i| ((i * 7 % 3) as u8, (i * 5 % 3) as u8)).collect();
+    property_case(&steps, 6, |_| (pg.path().to_path_buf(), PG_ARGS.iter().map(|s| s.to_string()).collect()));
+}

@@ -1,0 +1,180 @@
+//! Messages in the engine as a durable runtime uses it (docs/language.md, Messages): the changes
+//! it hands over for the message log, a queued send counted once however often it waits, the
+//! frequency windows shared by the engines of several versions, and a restore that keeps them.
+
+use journey_compiler::sources::Sources;
+use journey_compiler::SchemaRegistry;
+use journey_vm::engine::durable::Stored;
+use journey_vm::engine::messages::{self, MessageChange};
+use journey_vm::engine::{CallOutcome, Engine, Options, Payload, To};
+use journey_vm::machine::Image;
+use journey_vm::value::Value;
+use serde_json::json;
+use std::sync::Arc;
+
+const SRC: &str = r#"
+profile = { email: string?, tz: string? }
+type Go = { key: string }
+event Night: Go { key key }
+event Day: Go { key key }
+action Mail(to: string, template: string, messageId: string) = http POST "https://mail.example.com" {
+  body { to: to, template: template, id: messageId }
+}
+channel email { to profile.email  deliver Mail  quiet 21:00..08:00 queue }
+channel sms { to profile.email  deliver Mail }
+frequency any 1 per 1d
+journey Nightly {
+  start on Night
+  reentry always
+  timezone profile.tz ?? "UTC"
+  send email "night"
+}
+journey Daily {
+  start on Day
+  reentry always
+  send sms "day" on suppressed { end "held" }
+}
+"#;
+
+fn image(src: &str) -> Arc<Image> {
+    let registry = SchemaRegistry::new(&[]).expect("registry");
+    let mut sources = Sources::default();
+    let id = sources.add("m.journey", "m.journey".into(), src.to_string());
+    let checked = journey_compiler::check(&sources, &[id], &registry, &Default::default());
+    assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
+    Arc::new(Image::load(journey_compiler::codegen::compile(&checked.program, &sources)).expect("loads"))
+}
+
+/// 2026-01-05 at `hour`:00 UTC.
+fn at(hour: i64) -> i64 {
+    1_767_571_200_000 + hour * 3_600_000
+}
+
+fn engine(image: &Arc<Image>, now: i64) -> Engine {
+    let mut e = Engine::new(image.clone(), now, Options { keep_paths: true, ..Options::default() });
+    e.set_profile("ann", Value::from_json(&json!({"email": "ann@example.com", "tz": "UTC"})));
+    e
+}
+
+fn go(e: &mut Engine, event: &str) {
+    e.deliver(event, Payload::Json(&json!({"key": "ann"})), To::Key).expect("delivered");
+}
+
+fn deliver_all(e: &mut Engine) -> Vec<String> {
+    let calls = e.take_calls();
+    for c in &calls {
+        e.complete_call(c.instance, CallOutcome::Ok(Value::Null));
+    }
+    calls.into_iter().map(|c| c.idempotency_key).collect()
+}
+
+fn outcomes(changes: &[MessageChange]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|c| match c {
+            MessageChange::Record(r) => format!("{} {}", r.template, r.outcome),
+            MessageChange::Outcome { outcome, .. } => outcome.to_string(),
+            MessageChange::Reaction { opened, .. } => format!("reaction {opened}"),
+        })
+        .collect()
+}
+
+/// A send that waits in a quiet window, then finds itself inside one again (the profile's time
+/// zone moved meanwhile), is one message: queued once in the report, the log and the changes.
+#[test]
+fn a_message_queued_twice_counts_once() {
+    let image = image(SRC);
+    let mut e = engine(&image, at(22));
+    go(&mut e, "Night");
+    assert!(e.take_calls().is_empty(), "22:00 UTC is quiet");
+    // Now in New York (UTC-5): at 08:00 UTC it is 03:00 there, quiet again, until 13:00 UTC.
+    e.set_profile("ann", Value::from_json(&json!({"email": "ann@example.com", "tz": "America/New_York"})));
+    e.advance(at(24 + 8), true);
+    assert!(e.take_calls().is_empty(), "03:00 in New York is quiet");
+    e.advance(at(24 + 13), true);
+    let ids = deliver_all(&mut e);
+    assert_eq!(ids.len(), 1, "sent once the New York night is over");
+    let counts = e.report().journeys[0].sends.values().next().cloned().expect("the send's counts");
+    assert_eq!((counts.queued, counts.sent), (1, 1), "{counts:?}");
+    let log: Vec<&str> = e.message_log().iter().map(|m| m.outcome.as_str()).collect();
+    assert_eq!(log, ["queued", "sent"]);
+    assert_eq!(outcomes(&e.take_changes().messages), ["night queued", "night sending", "sent"]);
+}
+
+/// The changes name every decision by message id (the deliver call's idempotency key), a
+/// suppression with its reason; a live instance's queued send is kept with it until it goes.
+#[test]
+fn the_changes_carry_each_decision_and_the_instance_keeps_its_queued_send() {
+    let image = image(SRC);
+    let mut e = engine(&image, at(9));
+    go(&mut e, "Day");
+    let ids = deliver_all(&mut e);
+    go(&mut e, "Day");
+    let changes = e.take_changes().messages;
+    assert_eq!(outcomes(&changes), ["day sending", "sent", "day suppressed:frequency"]);
+    let MessageChange::Record(first) = &changes[0] else { panic!("a record") };
+    assert_eq!(first.id, ids[0], "the record's id is the idempotency key");
+    // A queued send is kept with its instance while it waits (22:00 the next day: the rule
+    // has room again), and dropped when it goes.
+    e.advance(at(24 + 22), true);
+    go(&mut e, "Night");
+    let waiting = e.live().next().expect("waits in the quiet window").id;
+    let kept = e.instance_messages(waiting).expect("kept");
+    assert!(kept.queued.is_some() && kept.live.is_empty(), "{kept:?}");
+    e.advance(at(48 + 8), true);
+    assert_eq!(deliver_all(&mut e).len(), 1, "sent when the window ends");
+    assert!(e.instance(waiting).is_none(), "it sent and ended");
+    assert_eq!(e.instance_messages(waiting), None);
+}
+
+/// Two engines (two versions of the project) sharing their windows count each other's
+/// messages: a rule holds across versions.
+#[test]
+fn engines_that_share_the_windows_count_each_others_messages() {
+    let image = image(SRC);
+    let mut v1 = engine(&image, at(9));
+    let mut v2 = engine(&image, at(9));
+    let shared = messages::SharedFrequency::default();
+    v1.share_frequency(&shared);
+    v2.share_frequency(&shared);
+    go(&mut v1, "Day");
+    assert_eq!(deliver_all(&mut v1).len(), 1);
+    go(&mut v2, "Day");
+    assert!(v2.take_calls().is_empty(), "the other version's message fills the rule");
+    assert_eq!(v2.report().journeys[1].ended.get("held"), Some(&1));
+    assert_eq!(messages::lock(&shared).horizon_ms(), 86_400_000);
+}
+
+/// What a durable runtime stores (the counted messages, each instance's queued send) gives a
+/// restored engine the same decisions: a rule is not exceeded after a restart, and a message
+/// queued before it is not counted queued again.
+#[test]
+fn a_restored_engine_keeps_the_windows_and_the_queued_sends() {
+    let image = image(SRC);
+    // Queued at 22:00 with room in the rule; a text fills it at 23:00.
+    let mut e = engine(&image, at(22));
+    go(&mut e, "Night");
+    e.advance(at(23), true);
+    go(&mut e, "Day");
+    assert_eq!(deliver_all(&mut e).len(), 1);
+    let state = e.message_state();
+    let stored = Stored {
+        small: e.small_state(),
+        instances: e.live().cloned().collect(),
+        profiles: vec![("ann".into(), e.profile("ann"))],
+        report: Some(e.report().clone()),
+        messages: Some(state),
+        ..Default::default()
+    };
+    let mut parts = stored.split(2);
+    let mine = journey_vm::engine::shard_of("ann", 2) as usize;
+    let part = parts.swap_remove(mine);
+    assert_eq!(part.messages.as_ref().map(|m| (m.recent.len(), m.queued.len())), Some((1, 1)));
+    let mut back = Engine::restore(image.clone(), Options { keep_paths: true, ..Options::default() }, part);
+    // 08:00 the next day: the queued send checks again and finds the rule full (the text was
+    // sent 9 hours before); queued stays 1.
+    back.advance(at(24 + 8), true);
+    assert!(back.take_calls().is_empty(), "the rule holds after the restore");
+    let counts = back.report().journeys[0].sends.values().next().cloned().expect("counts");
+    assert_eq!((counts.queued, counts.suppressed.get("frequency")), (1, Some(&1)), "{counts:?}");
+}
