@@ -493,9 +493,13 @@ fn compare_case(dir: &Path, db: &Path, args: &[&str]) {
     let mut serve_rows: Vec<Row> = Vec::new();
     let mut sent_ids = BTreeSet::new();
     for (k, _) in compared_profiles() {
+        // The list answers from the last checkpoint (up to a few hundred milliseconds behind the
+        // engine): wait until it holds as many messages as `run` gave, none still being sent; a
+        // message that never appears fails the wait.
+        let expected = run_rows.values().filter(|r| r.0 == k).count();
         let list = wait_until(&format!("{k}'s messages to be final"), || {
             let list = messages(&api, &url, k);
-            if list.iter().any(|m| m["outcome"] == "sending") {
+            if list.len() < expected || list.iter().any(|m| m["outcome"] == "sending") {
                 Err(format!("{list:?}"))
             } else {
                 Ok(list)

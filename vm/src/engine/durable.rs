@@ -117,6 +117,10 @@ impl Stored {
                     parts[i].queued.insert(id, node);
                 }
             }
+            // Goal watches outlive their instances: they go with the profile.
+            for (profile, watches) in m.goals {
+                parts[at(&profile)].goals.insert(profile, watches);
+            }
             for (part, m) in out.iter_mut().zip(parts) {
                 part.messages = Some(m);
             }
