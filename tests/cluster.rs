@@ -94,29 +94,37 @@ impl Cluster {
         Duration::from_secs(self.ttl)
     }
 
-    /// Waits until every partition is held, by exactly the nodes `names`, in even shares.
+    /// Waits until every partition is held, by exactly the nodes `names`, each holding some
+    /// (within `limit`), and then until their shares are even (a hand-over in progress leaves
+    /// one node a partition over for a lease round or two).
     fn balanced(&self, api: &Api, names: &[&str], limit: Duration) -> Value {
         let url = self.any_url();
-        wait_within(limit, &format!("the partitions spread over {names:?}"), || {
-            let (_, s) = api.try_send("GET", &format!("{url}/status"), "")?;
-            let c = &s["cluster"];
-            let holding: BTreeSet<String> = c["nodes"]
+        let want: BTreeSet<String> = names.iter().map(|n| n.to_string()).collect();
+        let status = || api.try_send("GET", &format!("{url}/status"), "").map(|(_, s)| s);
+        let holding = |s: &Value| -> Vec<(String, u64)> {
+            s["cluster"]["nodes"]
                 .as_array()
                 .into_iter()
                 .flatten()
                 .filter(|n| n["partitions"].as_u64().unwrap_or(0) > 0)
-                .filter_map(|n| n["name"].as_str().map(str::to_string))
-                .collect();
-            let want: BTreeSet<String> = names.iter().map(|n| n.to_string()).collect();
-            // Even shares (a hand-over in progress leaves one node a partition over).
-            let shares: Vec<u64> = c["nodes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|n| n["partitions"].as_u64().filter(|p| *p > 0))
-                .collect();
+                .filter_map(|n| Some((n["name"].as_str()?.to_string(), n["partitions"].as_u64()?)))
+                .collect()
+        };
+        wait_within(limit, &format!("the partitions held by {names:?}"), || {
+            let s = status()?;
+            let names: BTreeSet<String> = holding(&s).into_iter().map(|(n, _)| n).collect();
+            if s["cluster"]["unowned"] == 0 && names == want {
+                Ok(())
+            } else {
+                Err(s.to_string())
+            }
+        });
+        wait_within(support::DEADLINE, &format!("the partitions spread evenly over {names:?}"), || {
+            let s = status()?;
+            let shares: Vec<u64> = holding(&s).into_iter().map(|(_, p)| p).collect();
             let even = shares.iter().max().zip(shares.iter().min()).is_some_and(|(hi, lo)| hi - lo <= 1);
-            if c["unowned"] == 0 && holding == want && even {
+            let names: BTreeSet<String> = holding(&s).into_iter().map(|(n, _)| n).collect();
+            if s["cluster"]["unowned"] == 0 && names == want && even {
                 Ok(s)
             } else {
                 Err(s.to_string())
