@@ -491,7 +491,17 @@ fn reports_name_their_nodes_and_journeys_list_only_versions_where_they_changed()
             assert_eq!(n["node"], i, "{n}");
             assert!(n["label"].is_string() && n["line"].is_u64(), "{n}");
         }
-        let journeys = get("/journeys").await;
+        // The publishes were appended after the event: wait until they are applied too (a query
+        // may be answered between two runs of log entries).
+        let journeys = loop {
+            let journeys = get("/journeys").await;
+            let later = journeys.as_array().and_then(|l| l.iter().find(|j| j["name"] == "Later").cloned());
+            if later.is_some_and(|j| j["versions"].as_array().is_some_and(|v| v.len() == 2)) {
+                break journeys;
+            }
+            assert!(Instant::now() < deadline, "the publishes were not applied: {journeys}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         let versions = |name: &str| -> Vec<(u64, bool)> {
             let j = journeys.as_array().expect("list").iter().find(|j| j["name"] == name).expect("listed");
             j["versions"]
