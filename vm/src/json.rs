@@ -190,8 +190,9 @@ pub struct PayloadSeed<'a> {
 }
 
 /// Reads any value as untyped JSON does.
-static ANY: Ty = Ty::Any;
-static ALL: Projection = Projection::All;
+pub(crate) static ANY: Ty = Ty::Any;
+/// The whole of a value.
+pub(crate) static ALL: Projection = Projection::All;
 
 impl PayloadSeed<'_> {
     /// The type with optionals unwrapped (a null is null whatever the type).

@@ -4,9 +4,12 @@
 //! It reads the payload's JSON text once, keeping nothing (no `serde_json::Value` is built), so
 //! `journey run` can check every line at little cost before it converts what the program reads.
 
-use crate::value;
+use crate::json::{PayloadSeed, ALL, ANY};
+use crate::projection::Projection;
+use crate::value::{self, Record, Value};
+use journey_bytecode::types::RecordTy;
 use journey_bytecode::Ty;
-use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::cell::RefCell;
 
 /// Checks event `name`'s payload (JSON text) against its type `ty`; the error names the field
@@ -28,29 +31,43 @@ pub fn mismatch(ty: &Ty, payload: &str) -> Option<String> {
     let check = Check { ty, trail: &trail, found: &found };
     match check.deserialize(&mut de).and_then(|()| de.end()) {
         Ok(()) => None,
-        Err(e) => Some(match found.take() {
-            None => format!("not valid JSON ({e})"),
-            Some(what) => {
-                // The trail was gathered innermost first, as the reading unwound.
-                let mut path = String::new();
-                for step in trail.take().iter().rev() {
-                    match step {
-                        Trail::Field(name) => {
-                            if !path.is_empty() {
-                                path.push('.');
-                            }
-                            path.push_str(name);
-                        }
-                        Trail::Index(i) => path.push_str(&format!("[{i}]")),
-                    }
+        Err(e) => Some(explain(&e, trail, found)),
+    }
+}
+
+/// Checks event `name`'s payload (JSON text) against the seed's type, as [`check_payload`]
+/// does with the same messages, and converts what the program reads of it, as the seed does:
+/// both in one reading of the text (`journey run` reads every line this way).
+pub fn read_payload(name: &str, seed: PayloadSeed<'_>, payload: &str) -> Result<Value, String> {
+    let (trail, found) = (RefCell::new(Vec::new()), RefCell::new(None));
+    let mut de = serde_json::Deserializer::from_str(payload);
+    let both = Both { check: Check { ty: seed.ty, trail: &trail, found: &found }, conv: seed };
+    match both.deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(format!("payload does not match `{name}`'s schema: {}", explain(&e, trail, found))),
+    }
+}
+
+/// The message for a failed reading: the mismatch found, with the way to it, or the JSON error.
+fn explain(e: &serde_json::Error, trail: RefCell<Vec<Trail>>, found: RefCell<Option<String>>) -> String {
+    let Some(what) = found.take() else { return format!("not valid JSON ({e})") };
+    // The trail was gathered innermost first, as the reading unwound.
+    let mut path = String::new();
+    for step in trail.take().iter().rev() {
+        match step {
+            Trail::Field(name) => {
+                if !path.is_empty() {
+                    path.push('.');
                 }
-                if path.is_empty() {
-                    what
-                } else {
-                    format!("field {path}: {what}")
-                }
+                path.push_str(name);
             }
-        }),
+            Trail::Index(i) => path.push_str(&format!("[{i}]")),
+        }
+    }
+    if path.is_empty() {
+        what
+    } else {
+        format!("field {path}: {what}")
     }
 }
 
@@ -92,6 +109,18 @@ impl<'a> Check<'a> {
         } else {
             Err(self.fail(self.bare(), found))
         }
+    }
+
+    /// Fails on the first field of `rt` that must be present and was not `seen`.
+    fn missing<E: serde::de::Error>(&self, rt: &RecordTy, seen: &Seen) -> Result<(), E> {
+        for (i, (name, field)) in rt.fields.iter().enumerate() {
+            if !seen.has(i) && (field.required || !field.ty.is_nullable()) {
+                self.trail.borrow_mut().push(Trail::Field(name.clone()));
+                *self.found.borrow_mut() = Some(format!("missing, expected {}", field.ty));
+                return Err(E::custom("a required field is missing"));
+            }
+        }
+        Ok(())
     }
 
     /// Reads a value one `step` (a field name, or `[i]`) further in; on a mismatch inside it,
@@ -263,17 +292,150 @@ impl<'de> Visitor<'de> for Check<'_> {
                         }
                     }
                 }
-                for (i, (name, field)) in rt.fields.iter().enumerate() {
-                    if !seen.has(i) && (field.required || !field.ty.is_nullable()) {
-                        self.trail.borrow_mut().push(Trail::Field(name.clone()));
-                        *self.found.borrow_mut() = Some(format!("missing, expected {}", field.ty));
-                        return Err(A::Error::custom("a required field is missing"));
-                    }
-                }
-                Ok(())
+                self.missing::<A::Error>(rt, &seen)
             }
             other => Err(self.fail(other, "record")),
         }
+    }
+}
+
+/// A value checked against its type and converted in the same reading: what [`Check`] checks,
+/// what [`PayloadSeed`] converts (a field the program does not read is only checked).
+#[derive(Clone, Copy)]
+struct Both<'a> {
+    check: Check<'a>,
+    conv: PayloadSeed<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for Both<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if matches!(self.check.ty, Ty::Any) {
+            self.conv.deserialize(d)
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Both<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        self.check.expecting(f)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.check.visit_unit::<E>()?;
+        self.conv.visit_unit()
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        self.deserialize(d)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Value, E> {
+        self.check.visit_bool::<E>(b)?;
+        self.conv.visit_bool(b)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Value, E> {
+        self.check.visit_i64::<E>(n)?;
+        self.conv.visit_i64(n)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Value, E> {
+        self.check.visit_u64::<E>(n)?;
+        self.conv.visit_u64(n)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Value, E> {
+        self.check.visit_f64::<E>(n)?;
+        self.conv.visit_f64(n)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Value, E> {
+        self.check.visit_str::<E>(s)?;
+        self.conv.visit_str(s)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let check = self.check;
+        let Ty::List(item) = check.bare() else { return Err(check.fail(check.bare(), "list")) };
+        let both = Both { check: check.at(item), conv: PayloadSeed { ty: item, part: &ALL } };
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        loop {
+            match check.nested(Step::Index(items.len()), || seq.next_element_seed(both))? {
+                Some(v) => items.push(v),
+                None => return Ok(Value::list(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let check = self.check;
+        // The part of each value the program reads, if any (then the name it reads it by).
+        let part = |k: &str| match self.conv.part {
+            Projection::All => Some((&ALL, None)),
+            Projection::Fields(fields) => fields.iter().find(|(f, _)| f.as_str() == k).map(|(f, sub)| (sub, Some(f))),
+        };
+        let mut r = Record::new();
+        let keep = |r: &mut Record, k: &str, name: Option<&arcstr::ArcStr>, v: Value| match name {
+            // A repeated key keeps its first place and its last value, as serde_json's map does.
+            Some(name) => r.insert(name.clone(), v),
+            None => r.insert(k, v),
+        };
+        match check.bare() {
+            Ty::Map(item) => {
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let at = check.at(item);
+                    match part(&k) {
+                        Some((sub, name)) => {
+                            let both = Both { check: at, conv: PayloadSeed { ty: item, part: sub } };
+                            let v = check.nested(Step::Field(&k), || map.next_value_seed(both))?;
+                            keep(&mut r, &k, name, v);
+                        }
+                        None => check.nested(Step::Field(&k), || map.next_value_seed(at))?,
+                    }
+                }
+            }
+            Ty::Record(rt) => {
+                let mut seen = Seen::new(rt.fields.len());
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let field = rt.fields.get_full(k.as_ref());
+                    if let Some((i, _, _)) = field {
+                        seen.set(i);
+                    }
+                    match (field, part(&k)) {
+                        (Some((_, _, field)), Some((sub, name))) => {
+                            let both =
+                                Both { check: check.at(&field.ty), conv: PayloadSeed { ty: &field.ty, part: sub } };
+                            let v = check.nested(Step::Field(&k), || map.next_value_seed(both))?;
+                            keep(&mut r, &k, name, v);
+                        }
+                        (Some((_, _, field)), None) => {
+                            check.nested(Step::Field(&k), || map.next_value_seed(check.at(&field.ty)))?
+                        }
+                        // A field the type does not declare is allowed, and read as untyped JSON.
+                        (None, Some((sub, name))) => {
+                            let v = map.next_value_seed(PayloadSeed { ty: &ANY, part: sub })?;
+                            keep(&mut r, &k, name, v);
+                        }
+                        (None, None) => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                check.missing::<A::Error>(rt, &seen)?;
+            }
+            other => return Err(check.fail(other, "record")),
+        }
+        Ok(Value::record(r))
     }
 }
 
@@ -350,6 +512,87 @@ mod tests {
             let mut path = String::new();
             let want = crate::http::validate(&payload, &ping(), &mut path).err();
             assert_eq!(mismatch(&ping(), &payload.to_string()), want, "{payload}");
+        }
+    }
+
+    /// What `journey run` reads in one pass: the check then the seed's conversion, each alone.
+    /// (Values compared as their JSON: the language's `==` would hide an offset or a type.)
+    fn two_passes(payload: &str, part: &Projection) -> Result<serde_json::Value, String> {
+        let ty = ping();
+        check_payload("Ping", &ty, payload)?;
+        let seed = PayloadSeed { ty: &ty, part };
+        Ok(seed.deserialize(&mut serde_json::Deserializer::from_str(payload)).expect("checked").to_json())
+    }
+
+    fn one_pass(payload: &str, part: &Projection) -> Result<serde_json::Value, String> {
+        let ty = ping();
+        read_payload("Ping", PayloadSeed { ty: &ty, part }, payload).map(|v| v.to_json())
+    }
+
+    fn parts() -> Vec<Projection> {
+        let mut some = Projection::none();
+        some.add(&["user".to_string()]);
+        some.add(&["tags".to_string()]);
+        some.add(&["extra".to_string(), "x".to_string()]);
+        vec![Projection::All, Projection::none(), some]
+    }
+
+    #[test]
+    fn one_pass_agrees_with_check_then_convert() {
+        let payloads = [
+            json!({"user": "ann", "n": 1, "extra": [1, {"x": null}], "at": "2026-01-02T03:04:05Z"}),
+            json!({"user": "ann", "n": 2.0, "at": null, "score": 3, "tags": [{"id": "a"}]}),
+            json!({"user": "cy", "n": "two"}),
+            json!({"n": 1, "user": "b", "user": 3}),
+            json!({"user": "a", "n": 1, "tags": [{"id": "a"}, {"id": 7}]}),
+            json!({"user": "a", "n": 1, "extra": {"x": [1, 2]}}),
+            json!([1]),
+            json!(null),
+        ];
+        for part in parts() {
+            for payload in &payloads {
+                let text = payload.to_string();
+                assert_eq!(one_pass(&text, &part), two_passes(&text, &part), "{text}");
+            }
+            assert!(one_pass("{\"user\": ", &part).unwrap_err().contains("not valid JSON"));
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            (-1e6f64..1e6).prop_map(serde_json::Value::from),
+            prop_oneof![Just("ann"), Just("2026-03-04T05:06:07Z"), Just("x")].prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            let key = prop_oneof![
+                Just("user"),
+                Just("n"),
+                Just("at"),
+                Just("tags"),
+                Just("score"),
+                Just("id"),
+                Just("extra")
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::vec((key, inner), 0..6).prop_map(|kv| serde_json::Value::Object(
+                    kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Any payload: the same verdict, message and value whichever way it is read.
+        #[test]
+        fn one_pass_agrees_on_any_payload(payload in json_value(), which in 0usize..3) {
+            let part = &parts()[which];
+            let text = payload.to_string();
+            proptest::prop_assert_eq!(one_pass(&text, part), two_passes(&text, part));
         }
     }
 }

@@ -233,8 +233,8 @@ fn parse_line(router: &mut Engine, raw: &[u8], line: usize, until: Option<i64>) 
 }
 
 /// An event line: the name and time as written, and the payload checked against the named
-/// event's type ([`crate::payload::check_payload`], as `journey serve` checks it) and converted
-/// as the event reads it (kept as JSON for an unknown event).
+/// event's type (as `journey serve` checks it, [`crate::payload::read_payload`]) and converted
+/// as the event reads it, in one reading (kept as JSON for an unknown event).
 pub struct Line {
     /// The `event` field.
     pub event: Option<Json>,
@@ -286,11 +286,8 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
             (Some((name, seed)), raw) => {
                 // As `journey serve` takes it: no payload is an empty one.
                 let text = raw.map_or("{}", serde_json::value::RawValue::get);
-                match crate::payload::check_payload(name, seed.ty, text) {
-                    Ok(()) => {
-                        let value = seed.deserialize(&mut serde_json::Deserializer::from_str(text));
-                        line.payload = Some(Ok(value.map_err(A::Error::custom)?));
-                    }
+                match crate::payload::read_payload(name, seed, text) {
+                    Ok(value) => line.payload = Some(Ok(value)),
                     Err(why) => line.mismatch = Some(why),
                 }
             }

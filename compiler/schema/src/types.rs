@@ -41,11 +41,16 @@ pub enum Ty {
     Optional(Box<Ty>),
 }
 
+/// Field name (XDM `xdm:` prefix dropped) -> field, in declaration order. Hashed with foldhash:
+/// `journey run` and `journey serve` look up every field of every event payload here, and the
+/// keys are the project's own schema names (no untrusted input is inserted).
+pub type Fields = IndexMap<String, FieldTy, foldhash::fast::RandomState>;
+
 /// The fields of a record type, in declaration order.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RecordTy {
     /// Field name (XDM `xdm:` prefix dropped) -> field.
-    pub fields: IndexMap<String, FieldTy>,
+    pub fields: Fields,
 }
 
 /// One field of a record type.

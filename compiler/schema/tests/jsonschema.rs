@@ -8,7 +8,7 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
-fn fields(ty: &Ty) -> &indexmap::IndexMap<String, FieldTy> {
+fn fields(ty: &Ty) -> &journey_schema::types::Fields {
     match ty.non_null() {
         Ty::Record(r) => &r.fields,
         t => panic!("{t} is not a record"),

@@ -4,7 +4,7 @@
 
 use super::cache::{cache_key, ResponseCache};
 use super::limit::{InFlight, DEFAULT_PER_HOST};
-use super::request::{PreparedRequest, RequestRecord};
+use super::request::PreparedRequest;
 use super::retry::{Backoff, CONNECTION_RETRIES};
 use super::secret::{EnvSecrets, SecretSource, REDACTED};
 use super::send::{attempt, Sent};
@@ -280,9 +280,8 @@ impl HttpExecutor {
             Err(reason) => return CallReport { outcome: CallOutcome::Error { reason }, attempts: 0, cached: false },
         };
         if self.dry_run {
-            let record: RequestRecord = req.record(&http.name);
             if let Some(r) = &self.recorder {
-                r.dry_run(&record);
+                r.dry_run(&req.record(&http.name));
             }
             return CallReport { outcome: CallOutcome::Ok(Value::Null), attempts: 0, cached: false };
         }

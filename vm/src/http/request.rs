@@ -190,11 +190,7 @@ fn build(
         None => None,
         Some(e) => match eval(*e, "body")? {
             Value::Null => None,
-            v => {
-                let mut json = v.to_json();
-                drop_null_fields(&mut json);
-                Some(json.to_string())
-            }
+            v => Some(serde_json::to_string(&Body(&v)).map_err(|e| format!("body of {}: {e}", http.name))?),
         },
     };
     if let Some((name, value)) = auth {
@@ -251,14 +247,92 @@ fn text_of(v: Value, what: &str, http: &HttpCode) -> Result<String, String> {
     }
 }
 
-/// Removes null-valued fields from every object.
-fn drop_null_fields(json: &mut serde_json::Value) {
-    match json {
-        serde_json::Value::Object(m) => {
-            m.retain(|_, v| !v.is_null());
-            m.values_mut().for_each(drop_null_fields);
+/// A body value written as JSON text straight from the value (no `serde_json::Value` built on
+/// the way): as `Value::to_json`, without the fields of any record whose value is null (at any
+/// depth; list items stay as they are).
+struct Body<'a>(&'a Value);
+
+impl Body<'_> {
+    /// Written as `null`, so left out of a record (a number that is not finite is written so).
+    fn is_null(v: &Value) -> bool {
+        match v {
+            Value::Null => true,
+            Value::Number(n) => !n.is_finite(),
+            _ => false,
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_null_fields),
-        _ => {}
+    }
+}
+
+impl serde::Serialize for Body<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Number(n) => s.serialize_f64(*n),
+            Value::Str(t) => s.serialize_str(t),
+            Value::Date(_) | Value::DateTime { .. } | Value::LocalDateTime(_) | Value::Time(_) | Value::Duration(_) => {
+                s.collect_str(self.0)
+            }
+            Value::List(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items.iter() {
+                    seq.serialize_element(&Body(item))?;
+                }
+                seq.end()
+            }
+            Value::Record(r) => {
+                let mut map = s.serialize_map(None)?;
+                for (k, v) in r.iter().filter(|(_, v)| !Body::is_null(v)) {
+                    map.serialize_entry(&**k, &Body(v))?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The text the body had when it went through `serde_json::Value`: nulls dropped from
+    /// records at every depth, kept in lists.
+    fn through_json(v: &Value) -> String {
+        fn drop_null_fields(json: &mut serde_json::Value) {
+            match json {
+                serde_json::Value::Object(m) => {
+                    m.retain(|_, v| !v.is_null());
+                    m.values_mut().for_each(drop_null_fields);
+                }
+                serde_json::Value::Array(items) => items.iter_mut().for_each(drop_null_fields),
+                _ => {}
+            }
+        }
+        let mut json = v.to_json();
+        drop_null_fields(&mut json);
+        json.to_string()
+    }
+
+    #[test]
+    fn body_text_is_the_json_of_the_value_without_null_fields() {
+        let values = [
+            Value::from_json(&json!({"to": "a@x", "n": 1, "f": 2.5, "seven": 7.0, "gone": null,
+                "list": [1, null, {"x": null, "y": "q\"uote\u{1}"}], "deep": {"z": null, "w": [true]}})),
+            Value::from_json(&json!([null, {"a": null}])),
+            Value::Number(f64::NAN),
+            Value::Duration(90_000),
+            Value::DateTime { millis: 1_700_000_000_123, offset: 3600 },
+        ];
+        for v in &values {
+            assert_eq!(serde_json::to_string(&Body(v)).unwrap(), through_json(v), "{v:?}");
+        }
+        let mut r = crate::value::Record::new();
+        r.insert("nan", Value::Number(f64::INFINITY));
+        r.insert("d", Value::Date(jiff::civil::date(2026, 3, 4)));
+        let v = Value::record(r);
+        assert_eq!(serde_json::to_string(&Body(&v)).unwrap(), through_json(&v));
     }
 }
