@@ -189,9 +189,7 @@ fn run_vm_text(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
     let mut parse = Duration::ZERO;
     for line in lines {
         let t = Instant::now();
-        let l = journey_vm::run::LineSeed(&engine)
-            .deserialize(&mut serde_json::Deserializer::from_str(&line))
-            .expect("JSON");
+        let l = journey_vm::run::read_line(&engine, &line).expect("JSON");
         let event = l.event.as_ref().and_then(Json::as_str).expect("event");
         let at = l.at.as_ref().and_then(Json::as_str).expect("at");
         let at_ms = at.parse::<jiff::Timestamp>().expect("time").as_millisecond();

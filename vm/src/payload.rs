@@ -48,6 +48,21 @@ pub fn read_payload(name: &str, seed: PayloadSeed<'_>, payload: &str) -> Result<
     }
 }
 
+/// [`read_payload`] as a seed, for a payload read where it stands in a larger document (an
+/// event line of `journey run`). A payload that does not fit fails the whole reading with no
+/// message: read it again with [`read_payload`] for the message.
+#[derive(Clone, Copy)]
+pub struct CheckedPayload<'a>(pub PayloadSeed<'a>);
+
+impl<'de> DeserializeSeed<'de> for CheckedPayload<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        let (trail, found) = (RefCell::new(Vec::new()), RefCell::new(None));
+        Both { check: Check { ty: self.0.ty, trail: &trail, found: &found }, conv: self.0 }.deserialize(d)
+    }
+}
+
 /// The message for a failed reading: the mismatch found, with the way to it, or the JSON error.
 fn explain(e: &serde_json::Error, trail: RefCell<Vec<Trail>>, found: RefCell<Option<String>>) -> String {
     let Some(what) = found.take() else { return format!("not valid JSON ({e})") };

@@ -176,7 +176,7 @@ fn parse_line(router: &mut Engine, raw: &[u8], line: usize, until: Option<i64>) 
     if text.trim().is_empty() {
         return Parsed::Skip;
     }
-    let parsed = match LineSeed(router).deserialize(&mut serde_json::Deserializer::from_str(text)) {
+    let parsed = match read_line(router, text) {
         Ok(l) => l,
         Err(e) if e.classify() == serde_json::error::Category::Data => {
             return Parsed::Problem(None, "is not a JSON object with an \"event\" name".into());
@@ -247,10 +247,25 @@ pub struct Line {
     pub mismatch: Option<String>,
 }
 
-/// Reads a [`Line`] with `serde`, converting the payload with the engine's
-/// [`Engine::payload_seed`] (only what the program reads; nothing else is kept). The payload's
-/// text is borrowed, so deserialize from a `&str` or a slice.
-pub struct LineSeed<'e>(pub &'e Engine);
+/// Reads an event line's JSON text into a [`Line`], converting the payload with the engine's
+/// [`Engine::payload_seed`] (only what the program reads; nothing else is kept).
+///
+/// When the line names its event before its payload (as most writers do), the payload is
+/// checked and converted as it is read, in the one reading of the line; otherwise, or when
+/// anything is wrong with the line, the line is read again with the payload kept as text first,
+/// which gives the exact reason.
+pub fn read_line(engine: &Engine, text: &str) -> Result<Line, serde_json::Error> {
+    let direct = LineSeed { engine, direct: true }.deserialize(&mut serde_json::Deserializer::from_str(text));
+    direct.or_else(|_| LineSeed { engine, direct: false }.deserialize(&mut serde_json::Deserializer::from_str(text)))
+}
+
+/// Reads a [`Line`] with `serde` (see [`read_line`]). The payload's text is borrowed, so
+/// deserialize from a `&str` or a slice.
+struct LineSeed<'e> {
+    engine: &'e Engine,
+    /// Read a known event's payload where it stands (failing on any mismatch).
+    direct: bool,
+}
 
 impl<'de> DeserializeSeed<'de> for LineSeed<'_> {
     type Value = Line;
@@ -271,18 +286,36 @@ impl<'de> Visitor<'de> for LineSeed<'_> {
         use serde::de::Error;
         let mut line = Line { event: None, at: None, payload: None, mismatch: None };
         let mut raw: Option<&'de serde_json::value::RawValue> = None;
+        // The event whose type read the payload where it stood.
+        let mut read_as: Option<Json> = None;
         while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match k.as_ref() {
                 "event" => line.event = Some(map.next_value()?),
                 "at" => line.at = Some(map.next_value()?),
-                "payload" => raw = Some(map.next_value()?),
+                "payload" => {
+                    let seed = line.event.as_ref().and_then(Json::as_str).and_then(|n| self.engine.payload_seed(n));
+                    match seed.filter(|_| self.direct) {
+                        Some(seed) => {
+                            line.payload = Some(Ok(map.next_value_seed(crate::payload::CheckedPayload(seed))?));
+                            (read_as, raw) = (line.event.clone(), None);
+                        }
+                        None => (read_as, raw, line.payload) = (None, Some(map.next_value()?), None),
+                    }
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
+        if read_as.is_some() {
+            // Named again after its payload under another name: read the line the other way.
+            if read_as != line.event {
+                return Err(A::Error::custom("the event was renamed after its payload"));
+            }
+            return Ok(line);
+        }
         let name = line.event.as_ref().and_then(Json::as_str);
-        match (name.and_then(|n| self.0.payload_seed(n).map(|seed| (n, seed))), raw) {
+        match (name.and_then(|n| self.engine.payload_seed(n).map(|seed| (n, seed))), raw) {
             (Some((name, seed)), raw) => {
                 // As `journey serve` takes it: no payload is an empty one.
                 let text = raw.map_or("{}", serde_json::value::RawValue::get);

@@ -13,6 +13,7 @@ use base64::Engine;
 use journey_bytecode::{Addr, AuthCode, HttpCode, UrlPart};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, Url};
+use std::collections::HashMap;
 use std::fmt;
 
 /// Characters kept as they are in a URL placeholder's value: RFC 3986's unreserved set.
@@ -220,6 +221,20 @@ fn build(
 
 /// The URL template with each `{param}` replaced by its value's percent-encoded text.
 fn fill_url(http: &HttpCode, eval: &mut impl FnMut(Addr, &str) -> Result<Value, String>) -> Result<Url, String> {
+    if let [UrlPart::Text(text)] = http.url.as_slice() {
+        // A URL without placeholders is parsed once per thread (parsing costs more than the
+        // rest of building a request); only such URLs are kept, so the cache stays small.
+        thread_local! {
+            static FIXED: std::cell::RefCell<HashMap<String, Url, foldhash::fast::RandomState>> =
+                Default::default();
+        }
+        if let Some(url) = FIXED.with_borrow(|fixed| fixed.get(text.as_str()).cloned()) {
+            return Ok(url);
+        }
+        let url = parse_url(http, text)?;
+        FIXED.with_borrow_mut(|fixed| fixed.insert(text.clone(), url.clone()));
+        return Ok(url);
+    }
     let mut out = String::new();
     for part in &http.url {
         match part {
@@ -233,7 +248,11 @@ fn fill_url(http: &HttpCode, eval: &mut impl FnMut(Addr, &str) -> Result<Value, 
             }
         }
     }
-    let url = Url::parse(&out).map_err(|e| format!("{}: invalid URL: {e}", http.name))?;
+    parse_url(http, &out)
+}
+
+fn parse_url(http: &HttpCode, text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("{}: invalid URL: {e}", http.name))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{}: the URL must be http or https, not {}", http.name, url.scheme()));
     }
