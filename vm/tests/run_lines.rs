@@ -35,8 +35,10 @@ fn engine() -> Engine {
     Engine::new(Arc::new(Image::load(program).expect("loads")), 0, Options::default())
 }
 
-/// The line read, as comparable data: the payload as JSON, or why it does not fit.
-fn read(engine: &Engine, text: &str) -> Result<(Option<Json>, Option<String>), String> {
+/// A line read, as comparable data: the payload as JSON, and why it does not fit (if it does not).
+type Read = Result<(Option<Json>, Option<String>), String>;
+
+fn read(engine: &Engine, text: &str) -> Read {
     let line = journey_vm::run::read_line(engine, text).map_err(|e| e.to_string())?;
     let payload = line.payload.map(|p| match p {
         Ok(v) => v.to_json(),
