@@ -174,7 +174,6 @@ fn run_vm_streaming(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
 
 /// Streaming, with each payload read straight from the text (`Engine::payload_seed`).
 fn run_vm_text(image: &Arc<Image>, path: &Path) -> (Counts, Duration) {
-    use serde::de::DeserializeSeed;
     let text = std::io::BufReader::new(std::fs::File::open(path).expect("events"));
     let mut lines = text.lines().map(|l| l.expect("line")).filter(|l| !l.trim().is_empty()).peekable();
     #[derive(Deserialize)]
