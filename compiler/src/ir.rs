@@ -268,26 +268,32 @@ pub struct Send {
 }
 
 impl Stmt {
-    /// The blocks directly inside this statement, in source order: the one place that knows
-    /// where statements nest (a pass that walks statements recurses through it).
-    pub fn blocks(&self) -> Vec<&[Stmt]> {
+    /// Calls `f` on each block directly inside this statement, in source order: the one place
+    /// that knows where statements nest (a pass that walks statements recurses through it; no
+    /// list is built).
+    pub fn for_each_block<'a>(&'a self, mut f: impl FnMut(&'a [Stmt])) {
         match &self.kind {
             StmtKind::Await { arms, after } => {
-                arms.iter().map(|a| a.body.as_slice()).chain(after.iter().map(|(_, b)| b.as_slice())).collect()
+                arms.iter().for_each(|a| f(&a.body));
+                after.iter().for_each(|(_, b)| f(b));
             }
             StmtKind::If { branches, otherwise } => {
-                branches.iter().map(|(_, b)| b.as_slice()).chain([otherwise.as_slice()]).collect()
+                branches.iter().for_each(|(_, b)| f(b));
+                f(otherwise);
             }
-            StmtKind::Split(branches) => branches.iter().map(|(_, _, b)| b.as_slice()).collect(),
-            StmtKind::Cap { body, otherwise, .. } => vec![body, otherwise],
-            StmtKind::Call { call, .. } => call.on_timeout.iter().chain(&call.on_error).map(Vec::as_slice).collect(),
-            StmtKind::Send(s) => s.on_suppressed.iter().chain(&s.on_error).map(Vec::as_slice).collect(),
+            StmtKind::Split(branches) => branches.iter().for_each(|(_, _, b)| f(b)),
+            StmtKind::Cap { body, otherwise, .. } => {
+                f(body);
+                f(otherwise);
+            }
+            StmtKind::Call { call, .. } => call.on_timeout.iter().chain(&call.on_error).for_each(|b| f(b)),
+            StmtKind::Send(s) => s.on_suppressed.iter().chain(&s.on_error).for_each(|b| f(b)),
             StmtKind::Let { .. }
             | StmtKind::Wait(_)
             | StmtKind::WaitUntil(_)
             | StmtKind::UpdateProfile(_)
             | StmtKind::Jump(_)
-            | StmtKind::End(_) => Vec::new(),
+            | StmtKind::End(_) => {}
         }
     }
 }
@@ -296,9 +302,7 @@ impl Stmt {
 pub fn walk<'a>(stmts: &'a [Stmt], f: &mut dyn FnMut(&'a Stmt)) {
     for s in stmts {
         f(s);
-        for b in s.blocks() {
-            walk(b, f);
-        }
+        s.for_each_block(|b| walk(b, f));
     }
 }
 

@@ -1083,6 +1083,9 @@ impl Paths {
                 K::Cap { body, otherwise, .. } => {
                     vec![self.block(body, path.clone()), self.block(otherwise, path.clone())]
                 }
+                // Most calls and sends have no handler: nothing branches (and nothing is cloned).
+                K::Call { call, .. } if call.on_timeout.is_none() && call.on_error.is_none() => continue,
+                K::Send(send) if send.on_suppressed.is_none() && send.on_error.is_none() => continue,
                 K::Call { call, .. } => {
                     let mut out = vec![Some(path.clone())];
                     for b in [&call.on_timeout, &call.on_error].into_iter().flatten() {
