@@ -23,6 +23,10 @@ use serde::{Deserialize, Serialize};
 /// (before `concurrency`), 3 (before messages) and 4 (before goals), which it reads and upgrades.
 pub const FORMAT_VERSION: u32 = 5;
 
+/// The most goals a journey may have: the engine keeps one bit per goal for each entry's
+/// conversions, and the checker refuses more (E0038).
+pub const MAX_GOALS: usize = 64;
+
 /// Where code starts in a [`Code`] vector.
 pub type Addr = u32;
 

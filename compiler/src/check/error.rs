@@ -107,6 +107,8 @@ pub enum GoalProblem {
     Window,
     /// E0037: a goal's `where` or `value` that reads the goal event's payload without `as`.
     PayloadWithoutAs,
+    /// E0038: more goals in one journey than the engine tracks.
+    TooMany,
     /// W0006: a split arm without a label where other arms have one.
     UnlabelledArm,
 }
@@ -120,6 +122,7 @@ impl GoalProblem {
             GoalProblem::ValueNotNumber => "E0035",
             GoalProblem::Window => "E0036",
             GoalProblem::PayloadWithoutAs => "E0037",
+            GoalProblem::TooMany => "E0038",
             GoalProblem::UnlabelledArm => "W0006",
         }
     }
@@ -218,7 +221,7 @@ pub enum CheckError {
     /// E0027..E0032: a problem with a channel, a frequency rule or a reaction (see
     /// [`MessageProblem`]).
     Message { problem: MessageProblem, said: Said },
-    /// E0033..E0037, W0006: a problem with a goal or an experiment (see [`GoalProblem`]);
+    /// E0033..E0038, W0006: a problem with a goal or an experiment (see [`GoalProblem`]);
     /// `fix` replaces the text at `said.at`.
     Goal { problem: GoalProblem, said: Said, fix: Option<String> },
     /// E0002: a name declared twice.

@@ -182,8 +182,19 @@ impl Checker<'_> {
         const EXTRA_MS: i64 = 90 * 86_400_000;
         let mut seen: HashMap<&str, Span> = HashMap::new();
         let mut out = Vec::new();
-        for g in goals {
+        for (i, g) in goals.iter().enumerate() {
             let name = g.name.value.as_str();
+            if i == journey_bytecode::MAX_GOALS {
+                let max = journey_bytecode::MAX_GOALS;
+                let said =
+                    Said::new(g.name.span, format!("the journey has more than {max} goals"), format!("goal {}", i + 1))
+                        .also(goals[0].name.span, "the first goal")
+                        .help(format!(
+                            "a journey tracks at most {max} goals; measure the others in a journey of their own"
+                        ));
+                self.report(CheckError::Goal { problem: GoalProblem::TooMany, said, fix: None });
+                break;
+            }
             if let Some(first) = seen.get(name) {
                 let said = Said::new(g.name.span, format!("the journey has two goals named \"{name}\""), "named again")
                     .also(*first, "first goal with this name")

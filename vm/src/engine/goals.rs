@@ -51,7 +51,7 @@ pub struct Conversion {
 }
 
 /// The most goals a journey may have (one bit each in [`GoalWatch::converted`]).
-pub const MAX_GOALS: usize = 64;
+pub use journey_bytecode::MAX_GOALS;
 
 impl Engine {
     /// Every conversion so far, in order (with `keep_paths`).
