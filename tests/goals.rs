@@ -123,7 +123,12 @@ fn run_counts_conversions_once_within_the_window_and_analyses_the_experiment() {
     let r = journey(&["report", file.to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
     let text = stdout(&r);
-    assert!(text.contains("  goal \"purchase\" (on Buy within 1d): 30 converted, value 300\n"), "{text}");
+    assert!(
+        text.contains(
+            "  goal \"purchase\" (on Buy within 1d): 30 converted, value 300 (window: 0 converted, value 0)\n"
+        ),
+        "{text}"
+    );
     assert!(text.contains("    goal \"purchase\"\n    arm "), "{text}");
     assert!(text.contains(b["verdict"].as_str().unwrap()), "{text}");
     assert!(text.contains("    value per profile: control "), "{text}");
@@ -216,5 +221,49 @@ fn serve_reports_goals_and_the_experiments_analysis() {
     assert_eq!(exp["analysis"]["goals"][0]["arms"].as_array().map(Vec::len), Some(3), "{exp}");
     let o = journey(&["report", "--server", &url, "--journey", "Promo"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stdout(&o).contains("goal \"purchase\" (on Buy within 1d): 30 converted, value 150"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            "goal \"purchase\" (on Buy within 1d): 30 converted, value 150 (window: 30 converted, value 150)"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    // The conversions were counted as they came (today): the last 24 hours hold them all, and a
+    // window that starts an hour from now none.
+    assert_eq!(report["window"]["goals"], json!([{"goal": "purchase", "converted": 30, "value": 150.0}]), "{report}");
+    let ahead = ts(jiff::Timestamp::now().as_millisecond() + 3_600_000);
+    let later = api.get(&format!("{url}/journeys/Promo/report?since={ahead}"));
+    assert_eq!(later["versions"][0]["report"]["window"]["goals"][0]["converted"], 0, "{later}");
+}
+
+/// `journey run`'s window (the 24 hours before its clock's end) counts the conversions made in
+/// it, and only those.
+#[test]
+fn run_window_counts_only_the_last_days_conversions() {
+    let dir = temp_dir("goals-window");
+    std::fs::write(dir.join("promo.journey"), PROJECT).expect("write");
+    // Ten profiles visit and buy on day 0; four on day 5, the run's last day.
+    let day0 = 1_780_012_800_000_i64; // a midnight, so that hours line up with days
+    let mut lines = Vec::new();
+    for (i, at) in (0..10).map(|i| (i, day0)).chain((10..14).map(|i| (i, day0 + 5 * 86_400_000))) {
+        let email = format!("p{i}@example.com");
+        lines.push(json!({"event": "Visit", "at": ts(at + i * 1000), "payload": {"email": email, "total": 0}}));
+        lines.push(json!({"event": "Buy", "at": ts(at + 60_000 + i * 1000), "payload": {"email": email, "total": 2}}));
+    }
+    let text: String = lines.iter().map(|l| l.to_string() + "\n").collect();
+    std::fs::write(dir.join("events.jsonl"), text).expect("write");
+    let o = journey(&[
+        "run",
+        dir.to_str().unwrap(),
+        "--events",
+        dir.join("events.jsonl").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary: Value = serde_json::from_str(stdout(&o).lines().last().expect("summary")).expect("json");
+    let promo = &summary["journeys"]["Promo"];
+    assert_eq!(promo["goals"][0]["converted"], 14, "{promo}");
+    assert_eq!(promo["window"]["goals"], json!([{"goal": "purchase", "converted": 4, "value": 8.0}]), "{promo}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -184,18 +184,24 @@ pub fn render(doc: &Json) -> String {
                 );
             }
         }
-        for g in r["goals"].as_array().into_iter().flatten() {
-            let value = match g["value"].as_f64() {
+        for (i, g) in r["goals"].as_array().into_iter().flatten().enumerate() {
+            let value = |g: &Json| match g["value"].as_f64() {
                 Some(v) => format!(", value {}", money(v)),
+                None => String::new(),
+            };
+            // The same goal's conversions in the window, when the window has its counts.
+            let in_window = match w["goals"].get(i) {
+                Some(wg) => format!(" (window: {} converted{})", n(&wg["converted"]), value(wg)),
                 None => String::new(),
             };
             let _ = writeln!(
                 out,
-                "  goal \"{}\" (on {} within {}): {} converted{value}",
+                "  goal \"{}\" (on {} within {}): {} converted{}{in_window}",
                 g["goal"].as_str().unwrap_or(""),
                 g["event"].as_str().unwrap_or(""),
                 g["within"].as_str().unwrap_or(""),
-                n(&g["converted"])
+                n(&g["converted"]),
+                value(g)
             );
         }
         if r["nodes"].as_array().is_some_and(|n| !n.is_empty()) {

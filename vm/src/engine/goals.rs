@@ -178,7 +178,7 @@ impl Engine {
                 };
                 w.converted |= bit;
                 let r = &mut self.report.journeys[w.journey as usize];
-                r.count_conversion(gi, journey.goals.len(), value, &w.arms);
+                r.count_conversion(now, gi, journey.goals.len(), value, &w.arms);
                 if self.options.keep_paths {
                     self.conversions.push(Conversion {
                         journey: w.journey,

@@ -65,7 +65,7 @@ const HOUR_MS: i64 = 3_600_000;
 
 /// One hour's counts of a journey (the report keeps the last [`HOURS_KEPT`] hours, so that
 /// the counts of a time window are added up from these, never recomputed from instances).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HourCounts {
     /// The hour, in hours since the Unix epoch.
     pub hour: i64,
@@ -79,10 +79,29 @@ pub struct HourCounts {
     pub timeouts: u64,
     /// Per node, by node id.
     pub nodes: Vec<NodeCounts>,
+    /// Conversions in this hour, per goal in the journey's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub goals: Vec<GoalHour>,
+}
+
+/// One goal's conversions in one hour.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GoalHour {
+    /// Conversions.
+    pub converted: u64,
+    /// The sum of their values.
+    pub value: f64,
 }
 
 impl HourCounts {
     fn absorb(&mut self, t: &HourCounts) {
+        if self.goals.len() < t.goals.len() {
+            self.goals.resize(t.goals.len(), GoalHour::default());
+        }
+        for (m, g) in self.goals.iter_mut().zip(&t.goals) {
+            m.converted += g.converted;
+            m.value += g.value;
+        }
         self.started += t.started;
         add_counts(&mut self.ended, &t.ended);
         self.errors += t.errors;
@@ -237,11 +256,19 @@ impl JourneyReport {
         &mut self.hours[at]
     }
 
-    /// Counts a conversion on goal `goal` (of `goals`) worth `value`, in all and on each
-    /// experiment arm the instance took.
-    pub fn count_conversion(&mut self, goal: usize, goals: usize, value: f64, arms: &[(u32, u16)]) {
+    /// Counts a conversion at `now_ms` on goal `goal` (of `goals`) worth `value`: in all, in
+    /// its hour, and on each experiment arm the instance took.
+    pub fn count_conversion(&mut self, now_ms: i64, goal: usize, goals: usize, value: f64, arms: &[(u32, u16)]) {
         if self.goals.len() < goals {
             self.goals.resize(goals, GoalCounts::default());
+        }
+        let hour = self.hour_mut(now_ms);
+        if hour.goals.len() < goals {
+            hour.goals.resize(goals, GoalHour::default());
+        }
+        if let Some(h) = hour.goals.get_mut(goal) {
+            h.converted += 1;
+            h.value += value;
         }
         let Some(g) = self.goals.get_mut(goal) else { return };
         g.converted += 1;
@@ -300,8 +327,18 @@ impl JourneyReport {
         let window = match self.since(since_ms, now_ms) {
             Some(w) => {
                 let nodes: Vec<Json> = w.nodes.iter().enumerate().map(|(i, c)| node_json(code, i, c, false)).collect();
+                let goals: Vec<Json> = code
+                    .goals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| {
+                        let c = w.goals.get(i).cloned().unwrap_or_default();
+                        json!({"goal": g.name, "converted": c.converted, "value": g.value.map(|_| c.value)})
+                    })
+                    .collect();
                 json!({"since": super::clock::rfc3339(since_ms.div_euclid(HOUR_MS) * HOUR_MS), "until": super::clock::rfc3339(now_ms),
-                    "started": w.started, "ended": w.ended, "errors": w.errors, "timeouts": w.timeouts, "nodes": nodes})
+                    "started": w.started, "ended": w.ended, "errors": w.errors, "timeouts": w.timeouts, "nodes": nodes,
+                    "goals": goals})
             }
             None => json!({"since": super::clock::rfc3339(since_ms), "until": super::clock::rfc3339(now_ms),
                 "error": format!("counts are kept per hour for the last {} hours; this window starts earlier", HOURS_KEPT - 1)}),
