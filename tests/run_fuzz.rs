@@ -23,7 +23,7 @@ const EVENTS: &[&str] = &[
     "ProductView",
     "CartAdd",
     "Purchase",
-    "EmailClick",
+    "EmailClicked",
     "AppLaunch",
     "PushOpened",
     "PointsPosted",
