@@ -380,6 +380,19 @@ pub trait Store: Send {
         let _ = since_ms;
         Ok(Vec::new())
     }
+    /// The marketing messages decided to go (`sending`) after `since_ms`: (profile, id). At a
+    /// restart, those whose send the replay reaches again are sent again under their ids.
+    fn load_sending(&mut self, since_ms: i64) -> Result<Vec<(String, String)>> {
+        let _ = since_ms;
+        Ok(Vec::new())
+    }
+    /// Writes messages decided to go (each engine's `messages`, records with outcome `sending`)
+    /// durably, before their deliver calls leave: a restart counts them, and its replay sends
+    /// them again under the same ids rather than deciding anew.
+    fn write_sending(&mut self, engines: &[EngineDelta]) -> Result<()> {
+        let _ = engines;
+        Ok(())
+    }
     /// A profile's messages from the message log, oldest first.
     fn profile_messages(&mut self, key: &str) -> Result<Vec<StoredMessage>> {
         let _ = key;

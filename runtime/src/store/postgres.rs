@@ -971,6 +971,53 @@ impl Store for PgPartition {
         self.pg.profile_messages(key)
     }
 
+    fn load_sending(&mut self, since_ms: i64) -> Result<Vec<(String, String)>> {
+        let (pg_, p) = (&self.pg, self.partition);
+        pg_.run(async {
+            let client = pg_.client().await?;
+            let rows = client
+                .query(
+                    "SELECT profile, id FROM messages WHERE partition = $1 AND category = 'marketing' AND at_ms > $2
+                     AND outcome = 'sending'",
+                    &[&p, &since_ms],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn write_sending(&mut self, engines: &[EngineDelta]) -> Result<()> {
+        let (pg_, p) = (&self.pg, self.partition);
+        let result = pg_.run(async {
+            let mut client = pg_.client().await?;
+            // Committed durably (the calls leave once it returns), under the lease's fence as a
+            // checkpoint is: a node past its lease decides nothing more.
+            let tx = client.transaction().await.map_err(pg)?;
+            let fence = tx
+                .prepare_cached(
+                    "SELECT 1 FROM leases WHERE partition = $1 AND owner = $2 AND token = $3 AND lease_until > now()
+                     FOR UPDATE",
+                )
+                .await
+                .map_err(pg)?;
+            if tx.query(&fence, &[&p, &self.owner, &self.token]).await.map_err(pg)?.len() != 1 {
+                return Err(StoreError(format!("{LEASE_LOST} (partition {p}, token {})", self.token)));
+            }
+            for e in engines {
+                write_messages(&tx, p, e).await?;
+            }
+            tx.commit().await.map_err(pg)?;
+            Ok(())
+        });
+        if let Err(e) = &result {
+            if e.0.starts_with(LEASE_LOST) {
+                self.lost.store(true, Relaxed);
+            }
+        }
+        result
+    }
+
     fn cap_backend(&self, version: u32) -> Option<Arc<journey_vm::engine::CapBackend>> {
         let pg_ = self.pg.clone();
         Some(Arc::new(move |(journey, node), limit, instance| {

@@ -8,6 +8,8 @@ use std::path::Path;
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
+    /// Commits are not synced ([`Store::relax_checkpoint_sync`]).
+    relaxed: bool,
 }
 
 const SCHEMA: &str = "
@@ -64,7 +66,7 @@ impl SqliteStore {
                  COMMIT;",
             )?;
         }
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore { conn, relaxed: false })
     }
 }
 
@@ -331,7 +333,35 @@ impl Store for SqliteStore {
         // WAL mode: commits are not synced (the log's commits, with FULL on their connection,
         // sync the shared write-ahead log, with everything before them).
         self.conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        self.relaxed = true;
         Ok(())
+    }
+
+    fn write_sending(&mut self, engines: &[EngineDelta]) -> Result<()> {
+        // Synced, unlike checkpoints: the calls leave once it returns.
+        if self.relaxed {
+            self.conn.execute_batch("PRAGMA synchronous=FULL;")?;
+        }
+        let written = (|| {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for e in engines {
+                write_messages(&tx, e)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if self.relaxed {
+            self.conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        }
+        written
+    }
+
+    fn load_sending(&mut self, since_ms: i64) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT profile, id FROM messages WHERE category = 'marketing' AND at_ms > ?1 AND outcome = 'sending'",
+        )?;
+        let rows = stmt.query_map(params![since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
     }
 
     fn load_frequency(&mut self, since_ms: i64) -> Result<Vec<(String, Counted)>> {

@@ -288,6 +288,9 @@ pub struct Engine {
     freq: messages::SharedFrequency,
     /// Every message (with `keep_paths`), for `expect sent` and `journey run`.
     message_log: Vec<messages::MessageRecord>,
+    /// The messages handed to their deliver calls since the last [`Engine::take_sending`]
+    /// (with change tracking).
+    sending: Vec<messages::MessageRecord>,
     /// The outcome and message id of the send an instance is leaving, for its step event.
     send_outcomes: HashMap<InstanceId, (String, String), IdHash>,
     /// Per event (by index): whether some journey has a goal on it.
@@ -390,6 +393,7 @@ impl Engine {
                 p.frequencies.iter().map(|f| f.window_ms).max().unwrap_or(0),
             ))),
             message_log: Vec::new(),
+            sending: Vec::new(),
             send_outcomes: HashMap::default(),
             goal_events,
             goal_expiry: BinaryHeap::new(),
@@ -469,6 +473,13 @@ impl Engine {
     /// The calls made since the last take; answer each with [`Engine::complete_call`].
     pub fn take_calls(&mut self) -> Vec<CallRequest> {
         std::mem::take(&mut self.calls_out)
+    }
+
+    /// The messages handed to their deliver calls (among [`Engine::take_calls`]' calls) since
+    /// the last take, as decided (`sending`): a durable runtime writes them before the calls
+    /// leave, so that a replay after a crash decides as this run did.
+    pub fn take_sending(&mut self) -> Vec<messages::MessageRecord> {
+        std::mem::take(&mut self.sending)
     }
 
     fn push_timer(&mut self, due: i64, kind: TimerKind) {
