@@ -872,6 +872,10 @@ impl Worker {
                         None => {}
                     }
                 }
+                for p in changes.goals {
+                    let watches = v.engine.goal_watches(&p).map(<[_]>::to_vec).unwrap_or_default();
+                    delta.goals.push((p.to_string(), watches));
+                }
                 for (p, j) in changes.entries {
                     if let (Some(ms), Some(name)) = (v.engine.last_entry(&p, j), names.get(j as usize)) {
                         delta.entries.push((p.to_string(), name.clone(), ms));

@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use journey_vm::engine::durable::Stored;
+use journey_vm::engine::goals::GoalWatch;
 use journey_vm::engine::instance::{Instance, InstanceId};
 use journey_vm::engine::messages::{Counted, InstanceMessages, MessageChange, MessageRecord};
 use journey_vm::engine::report::{Report, StepEvent};
@@ -212,6 +213,9 @@ pub struct EngineDelta {
     pub instance_messages: Vec<(InstanceId, InstanceMessages)>,
     /// Instances whose stored messages are gone (ended, or nothing left to keep).
     pub instance_messages_done: Vec<InstanceId>,
+    /// Profiles' goal watches to write, whole; an empty list deletes them (every goal
+    /// converted, or every window passed).
+    pub goals: Vec<(String, Vec<GoalWatch>)>,
 }
 
 /// A message as the store's message log keeps it (`GET /profiles/{key}/messages`).

@@ -77,6 +77,9 @@ pub const MIGRATIONS: &[&str] = &[
      CREATE INDEX messages_counted ON messages(partition, at_ms) WHERE category = 'marketing';
      CREATE TABLE message_live(partition integer NOT NULL, version integer NOT NULL, instance bigint NOT NULL,
        data bytea NOT NULL, PRIMARY KEY(partition, version, instance));",
+    // 6: each profile's goal watches (they outlive the instances), with its partition.
+    "CREATE TABLE goal_watches(partition integer NOT NULL, version integer NOT NULL, profile text NOT NULL,
+       data bytea NOT NULL, PRIMARY KEY(partition, version, profile));",
 ];
 
 /// Whether a process may run as a node of a given name ([`Pg::claim_name`]).
@@ -662,6 +665,33 @@ async fn write_messages(tx: &deadpool_postgres::Transaction<'_>, p: i32, e: &Eng
             .map_err(pg)?;
         tx.execute(&put, &[&p, &v, &ids, &data]).await.map_err(pg)?;
     }
+    if !e.goals.is_empty() {
+        let mut gone: Vec<&str> = Vec::new();
+        let mut kept: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+        for (profile, watches) in &e.goals {
+            if watches.is_empty() {
+                kept.remove(profile.as_str());
+                gone.push(profile);
+            } else {
+                kept.insert(profile, bin(watches)?);
+            }
+        }
+        let del = tx
+            .prepare_cached("DELETE FROM goal_watches WHERE partition = $1 AND version = $2 AND profile = ANY($3)")
+            .await
+            .map_err(pg)?;
+        tx.execute(&del, &[&p, &v, &gone]).await.map_err(pg)?;
+        let (profiles, data): (Vec<&str>, Vec<Vec<u8>>) = kept.into_iter().unzip();
+        let put = tx
+            .prepare_cached(
+                "INSERT INTO goal_watches(partition, version, profile, data)
+                 SELECT $1, $2, * FROM unnest($3::text[], $4::bytea[])
+                 ON CONFLICT (partition, version, profile) DO UPDATE SET data = excluded.data",
+            )
+            .await
+            .map_err(pg)?;
+        tx.execute(&put, &[&p, &v, &profiles, &data]).await.map_err(pg)?;
+    }
     Ok(())
 }
 
@@ -936,6 +966,14 @@ impl Store for PgPartition {
                 if let Some(node) = m.queued {
                     state.queued.insert(id, node);
                 }
+            }
+            for row in client
+                .query("SELECT profile, data FROM goal_watches WHERE partition = $1 AND version = $2", &[&p, &v])
+                .await
+                .map_err(pg)?
+            {
+                let state = stored.messages.get_or_insert_with(Default::default);
+                state.goals.insert(row.get::<_, &str>(0).into(), unbin(row.get::<_, &[u8]>(1))?);
             }
             for row in client.query("SELECT key, value FROM profiles WHERE partition = $1", &[&p]).await.map_err(pg)? {
                 stored.profiles.push((row.get(0), unjson(row.get::<_, &str>(1))?));
