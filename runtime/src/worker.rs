@@ -23,11 +23,6 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendE
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How far the engines' clocks stay behind the wall clock (ms): longer than an acknowledged
-/// append takes to become readable, so that entries are applied in the order a replay applies
-/// them. Timers fire this much after they fall due.
-const LOG_GRACE_MS: i64 = 250;
-
 /// How often state is checkpointed at most (unless the work budget is reached sooner).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// Log entries applied per read.
@@ -510,11 +505,10 @@ impl Worker {
                 return Ok(());
             }
         }
-        // The clocks stay a little behind the wall: an event acknowledged a moment ago may not be
-        // readable yet (its commit, or on a cluster the coordinator's tick, is in flight), and an
-        // engine whose clock had passed its time would apply it later than a replay does (its
-        // instance entering at another time, its message under another id).
-        let now = wall_ms() - LOG_GRACE_MS;
+        // The clocks run at the wall. An event acknowledged a moment ago may not be readable yet
+        // (its commit, or on a cluster the coordinator's tick, is in flight): it is applied at its
+        // own time when read (see `Shard::apply`), as a replay after a crash applies it.
+        let now = wall_ms();
         if !self.fire_until(now, deadline)? {
             // Nothing is due any more: the clocks move on to now (little work: on this thread).
             each_with(&mut self.shards, false, |_, s| s.advance(now, true));

@@ -147,7 +147,7 @@ impl Engine {
     pub(super) fn convert_goals(&mut self, name: &str, key: &ArcStr, payload: &Value) {
         let Some(mut watches) = self.msgs.goals.remove(key) else { return };
         let image = self.image.clone();
-        let now = self.now_ms;
+        let now = self.event_time();
         let profile = self.profiles.get(key).cloned().unwrap_or(Value::Null);
         for w in &mut watches {
             let journey = &image.program.journeys[w.journey as usize];
