@@ -1492,6 +1492,9 @@ mod tests {
         let refused = a.checkpoint(&Checkpoint { applied_seq: 7, ..Default::default() }).expect_err("fenced");
         assert!(refused.0.starts_with(LEASE_LOST), "{refused}");
         assert!(a.lost.load(Relaxed), "the worker is told");
+        // Nor may it decide to send a message.
+        let decided = a.write_sending(&[EngineDelta { version: 1, ..Default::default() }]).expect_err("fenced");
+        assert!(decided.0.starts_with(LEASE_LOST), "{decided}");
         let mut b = PgPartition::new(pg_.clone(), p, "b", second);
         assert_eq!(b.applied_seq().expect("applied"), 1, "a's late write left nothing");
         b.checkpoint(&Checkpoint { applied_seq: 2, ..Default::default() }).expect("b writes");
@@ -1668,5 +1671,32 @@ mod tests {
         let q = (p + 1) % 4;
         let other = held.iter().find(|(x, _)| *x == q).expect("another partition").1;
         assert!(PgPartition::new(pg_.clone(), q, "a", other).load_frequency(0).expect("frequency").is_empty());
+        // A message decided to go, written before its delivery: counted, and listed as decided.
+        part.write_sending(&[delta(vec![MessageChange::Record(message("m3", "sending", 3_000))], vec![], vec![])])
+            .expect("written");
+        assert_eq!(part.load_sending(0).expect("sending"), [("ann".to_string(), "m3".to_string())]);
+        assert_eq!(part.load_frequency(0).expect("frequency").len(), 2);
+    }
+
+    #[test]
+    fn goal_watches_are_kept_in_the_profiles_partition() {
+        use journey_vm::engine::goals::GoalWatch;
+        let db = TestDb::new("goals");
+        let pg_ = db.pg(Some(2)).expect("connect");
+        let held = pg_.acquire("a", 2, Duration::from_secs(30)).expect("acquire");
+        let p = journey_vm::engine::shard_of("ann", 2);
+        let token = held.iter().find(|(q, _)| *q == p).expect("ann's partition").1;
+        let mut part = PgPartition::new(pg_.clone(), p, "a", token);
+        let watch = GoalWatch { journey: 0, entered_ms: 5, converted: 0, arms: vec![(1, 0)], event: Box::new([]) };
+        let goals = |goals| Checkpoint {
+            applied_seq: 1,
+            engines: vec![EngineDelta { version: 1, goals, ..Default::default() }],
+            ..Default::default()
+        };
+        part.checkpoint(&goals(vec![("ann".into(), vec![watch.clone()])])).expect("checkpoint");
+        let stored = part.load_engine(1, &["Flow".to_string()]).expect("load").messages.expect("the watches");
+        assert_eq!(stored.goals.get("ann"), Some(&vec![watch]));
+        part.checkpoint(&goals(vec![("ann".into(), Vec::new())])).expect("checkpoint");
+        assert!(part.load_engine(1, &["Flow".to_string()]).expect("load").messages.is_none(), "gone");
     }
 }
