@@ -1,13 +1,14 @@
 //! Goals and experiments end to end, on the real binary: conversions counted once per entry
 //! within the window (also after the instance ended), values summed, per-arm conversions and the
 //! statistics in the one report shape of `journey run`, `journey test --format json` and
-//! `GET /journeys/NAME/report`, and `journey report` printing the verdict in words.
+//! `GET /journeys/NAME/report`, and `journey report` printing the verdict in words. In `journey
+//! serve` the goal watches outlive a restart (graceful, or a kill -9) and a takeover on PostgreSQL.
 
 mod support;
 
 use serde_json::{json, Value};
 use std::process::{Command, Output};
-use support::{temp_dir, Api, Server};
+use support::{temp_dir, Api, PgDb, Receiver, Server};
 
 fn journey(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_journey")).args(args).output().expect("journey runs")
@@ -266,4 +267,110 @@ fn run_window_counts_only_the_last_days_conversions() {
     assert_eq!(promo["goals"][0]["converted"], 14, "{promo}");
     assert_eq!(promo["window"]["goals"], json!([{"goal": "purchase", "converted": 4, "value": 8.0}]), "{promo}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every instance ends once its email is sent; the email's outcome in the checkpointed message
+/// list shows that the entry (and its goal watch) is in a checkpoint.
+fn mailing_project(receiver: u16) -> String {
+    format!(
+        r#"
+profile = {{ email: string? }}
+type Order = {{ email: string, total: number }}
+event Visit: Order {{ key email }}
+event Buy: Order {{ key email }}
+action Mail(to: string, template: string, messageId: string) = http POST "http://127.0.0.1:{receiver}/mail" {{
+  body {{ to: to, template: template, id: messageId }}
+}}
+channel email {{ to profile.email  deliver Mail }}
+
+journey Promo {{
+  start on Visit
+  goal "purchase" on Buy as b where b.total > 0 within 1d value b.total
+  send email "promo"
+  end "mailed"
+}}
+"#
+    )
+}
+
+/// How the server goes down between the entries and the purchases.
+#[derive(Clone, Copy)]
+enum Restart {
+    /// SIGINT: a last checkpoint, then exit.
+    Graceful,
+    /// SIGKILL, once the entries are checkpointed.
+    Killed,
+}
+
+#[test]
+fn a_conversion_after_a_graceful_restart_counts_for_an_ended_instance() {
+    let dir = temp_dir("goals-restart");
+    restart_case(&dir, &dir.join("j.db"), &[], Restart::Graceful);
+}
+
+#[test]
+fn a_conversion_after_a_kill_counts_for_an_ended_instance() {
+    let dir = temp_dir("goals-kill");
+    restart_case(&dir, &dir.join("j.db"), &[], Restart::Killed);
+}
+
+#[test]
+fn a_conversion_after_a_graceful_restart_on_postgres_counts_for_an_ended_instance() {
+    let dir = temp_dir("goals-restart-pg");
+    let pg = PgDb::new("goals_restart");
+    restart_case(&dir, pg.path(), PG_ARGS, Restart::Graceful);
+}
+
+#[test]
+fn a_conversion_after_a_takeover_on_postgres_counts_for_an_ended_instance() {
+    let dir = temp_dir("goals-kill-pg");
+    let pg = PgDb::new("goals_kill");
+    restart_case(&dir, pg.path(), PG_ARGS, Restart::Killed);
+}
+
+/// The arguments of a PostgreSQL node: a short lease, so that a restarted node takes the killed
+/// one's partitions over within seconds.
+const PG_ARGS: &[&str] = &["--partitions", "4", "--lease-ttl", "2"];
+
+/// Two profiles enter and their instances end; the server restarts; then one buys within the
+/// window: the report counts its conversion (its goal watch outlived the restart).
+fn restart_case(dir: &std::path::Path, db: &std::path::Path, args: &[&str], restart: Restart) {
+    let api = Api::new();
+    let receiver = Receiver::start(&api);
+    std::fs::write(dir.join("promo.journey"), mailing_project(receiver.port)).expect("write");
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    let people = ["ann@x.com", "bob@x.com"];
+    for p in people {
+        let (status, v) = api.send("PUT", &format!("{url}/profiles/{p}"), &json!({"email": p}).to_string());
+        assert_eq!(status, 200, "{v}");
+        let visit = json!({"event": "Visit", "payload": {"email": p, "total": 0}});
+        let (status, v) = api.post(&format!("{url}/events"), &visit.to_string());
+        assert_eq!(status, 200, "{v}");
+    }
+    for p in people {
+        api.wait_get(&format!("{p}'s email to be sent"), &format!("{url}/profiles/{p}/messages"), |v| {
+            v[0]["outcome"] == "sent"
+        });
+    }
+    api.wait_get("both instances to end", &format!("{url}/journeys/Promo/report"), |v| {
+        v["versions"][0]["report"]["ended"] == json!({"mailed": 2})
+    });
+    match restart {
+        Restart::Graceful => server.interrupt(),
+        Restart::Killed => server.kill(),
+    }
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    let buy = json!({"event": "Buy", "payload": {"email": "ann@x.com", "total": 12}});
+    let (status, v) = api.post(&format!("{url}/events"), &buy.to_string());
+    assert_eq!(status, 200, "{v}");
+    api.settle(&url);
+    let r = api.wait_get("Ann's conversion", &format!("{url}/journeys/Promo/report"), |v| {
+        v["versions"][0]["report"]["goals"][0]["converted"] == 1
+    });
+    let report = &r["versions"][0]["report"];
+    assert_eq!(report["goals"][0]["value"], 12.0, "{report}");
+    assert_eq!(report["started"], 2, "no instance entered again: {report}");
+    assert_eq!(report["running"], 0, "{report}");
 }

@@ -188,6 +188,11 @@ impl Shard {
         let work = 1 + self.fire_until(at_ms - 1, usize::MAX);
         let before: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();
         self.advance(at_ms, false);
+        // At the entry's own time, though the clocks may have passed it (read a moment late): as
+        // a replay after a crash applies it.
+        for v in &mut self.versions {
+            v.engine.set_event_time(Some(at_ms));
+        }
         match entry {
             Prepared::Routed { name, key, payload } => {
                 metrics.events_applied.fetch_add(1, Relaxed);
@@ -214,6 +219,9 @@ impl Shard {
                     });
                 }
             }
+        }
+        for v in &mut self.versions {
+            v.engine.set_event_time(None);
         }
         self.sync_profiles();
         let after: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();
@@ -250,7 +258,7 @@ impl Shard {
                 .map(|(j, x)| (j as u16, x.name.clone(), x.reentry.clone()))
                 .collect()
         };
-        let now = self.versions[i].engine.now_ms();
+        let now = self.versions[i].engine.event_time();
         let mut closed = Vec::new();
         for (j, name, reentry) in journeys {
             let mut blocked = false;

@@ -23,11 +23,6 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendE
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How far the engines' clocks stay behind the wall clock (ms): longer than an acknowledged
-/// append takes to become readable, so that entries are applied in the order a replay applies
-/// them. Timers fire this much after they fall due.
-const LOG_GRACE_MS: i64 = 250;
-
 /// How often state is checkpointed at most (unless the work budget is reached sooner).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// Log entries applied per read.
@@ -116,6 +111,11 @@ pub struct Worker {
     inbox: Option<Receiver<Wake>>,
     /// What was taken from the queue meanwhile that is not a query, in order.
     deferred: VecDeque<Wake>,
+    /// Calls taken from the engines and not sent yet (by version): they leave once the
+    /// messages among them, `decided`, are written.
+    outgoing: Vec<(u32, CallRequest)>,
+    /// The messages decided to go among `outgoing`, by version, not written yet.
+    decided: Vec<(u32, journey_vm::engine::messages::MessageRecord)>,
 }
 
 /// How many of the latest step events the worker keeps in memory for the console.
@@ -123,24 +123,36 @@ pub const RECENT_STEPS: usize = 10_000;
 
 /// The thread that writes checkpoints, in order, on a connection of its own.
 struct Writer {
-    tx: std::sync::mpsc::SyncSender<Checkpoint>,
+    tx: std::sync::mpsc::SyncSender<Write>,
     thread: std::thread::JoinHandle<()>,
+}
+
+/// What the writer writes, in the order handed over.
+enum Write {
+    Checkpoint(Checkpoint),
+    /// Messages decided to go (see [`Store::write_sending`]), answered when written.
+    Sending(Vec<EngineDelta>, std::sync::mpsc::Sender<Result<(), String>>),
 }
 
 impl Writer {
     fn start(mut store: Box<dyn Store>, metrics: Arc<Metrics>) -> Result<Writer, String> {
         // A checkpoint is handed over when the last one is written: at most one is written
         // while the next one gathers, and what they hold stays bounded.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Checkpoint>(0);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Write>(0);
         let thread = std::thread::Builder::new()
             .name("journey-checkpoint".into())
             .spawn(move || {
-                for cp in rx {
-                    match store.checkpoint(&cp) {
-                        Ok(()) => {
-                            metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                for w in rx {
+                    match w {
+                        Write::Checkpoint(cp) => match store.checkpoint(&cp) {
+                            Ok(()) => {
+                                metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            Err(e) => tracing::error!("checkpoint failed: {e}"),
+                        },
+                        Write::Sending(engines, done) => {
+                            let _ = done.send(store.write_sending(&engines).map_err(|e| e.to_string()));
                         }
-                        Err(e) => tracing::error!("checkpoint failed: {e}"),
                     }
                 }
             })
@@ -285,6 +297,8 @@ impl Worker {
             broken: false,
             inbox: None,
             deferred: VecDeque::new(),
+            outgoing: Vec::new(),
+            decided: Vec::new(),
         };
         // The console's paths and last errors, as they were before the restart.
         match w.store.recent_steps(RECENT_STEPS) {
@@ -491,11 +505,10 @@ impl Worker {
                 return Ok(());
             }
         }
-        // The clocks stay a little behind the wall: an event acknowledged a moment ago may not be
-        // readable yet (its commit, or on a cluster the coordinator's tick, is in flight), and an
-        // engine whose clock had passed its time would apply it later than a replay does (its
-        // instance entering at another time, its message under another id).
-        let now = wall_ms() - LOG_GRACE_MS;
+        // The clocks run at the wall. An event acknowledged a moment ago may not be readable yet
+        // (its commit, or on a cluster the coordinator's tick, is in flight): it is applied at its
+        // own time when read (see `Shard::apply`), as a replay after a crash applies it.
+        let now = wall_ms();
         if !self.fire_until(now, deadline)? {
             // Nothing is due any more: the clocks move on to now (little work: on this thread).
             each_with(&mut self.shards, false, |_, s| s.advance(now, true));
@@ -700,6 +713,10 @@ impl Worker {
         true
     }
 
+    /// Sends the calls the engines made. The messages among them are written first, in one
+    /// write: a replay after a crash then finds each decided, counts it in the frequency windows
+    /// from the start, and sends it again under its id rather than deciding anew (another order
+    /// of call answers could otherwise let another message take its place, one over a rule).
     fn send_calls(&mut self) {
         for v in self.shards.iter_mut().flat_map(|s| s.versions.iter_mut()) {
             let calls = v.engine.take_calls();
@@ -707,22 +724,80 @@ impl Worker {
                 continue;
             }
             self.dirty = true;
-            for c in calls {
-                let image = v.engine.image().clone();
-                let executor = self.executor.clone();
-                let tx = self.wake_tx.clone();
-                let version = v.number;
-                self.rt.spawn(async move {
-                    let started = Instant::now();
-                    let outcome = match executor.call(&image, c.http, &c.args, &c.idempotency_key).await {
-                        http::CallOutcome::Ok(v) => CallOutcome::Ok(v),
-                        http::CallOutcome::Timeout { reason } => CallOutcome::Timeout(reason),
-                        http::CallOutcome::Error { reason } => CallOutcome::Error(reason),
-                    };
-                    let _ = tx.send(Wake::CallDone(version, c.instance, outcome, started.elapsed()));
-                });
+            self.outgoing.extend(calls.into_iter().map(|c| (v.number, c)));
+            self.decided.extend(v.engine.take_sending().into_iter().map(|m| (v.number, m)));
+        }
+        if self.outgoing.is_empty() {
+            return;
+        }
+        if !self.decided.is_empty() {
+            let mut engines: Vec<EngineDelta> = Vec::new();
+            for (version, m) in &self.decided {
+                if engines.last().is_none_or(|e| e.version != *version) {
+                    engines.push(EngineDelta { version: *version, ..Default::default() });
+                }
+                if let Some(e) = engines.last_mut() {
+                    e.messages.push(journey_vm::engine::messages::MessageChange::Record(m.clone()));
+                }
+            }
+            if let Err(e) = self.write_sending(engines) {
+                // Kept, and tried again at the next turn; a partition's worker stops (its state is
+                // loaded again, by this node or another).
+                tracing::error!("writing the messages to send failed: {e}");
+                self.broken |= self.partition.is_some();
+                return;
+            }
+            self.decided.clear();
+        }
+        for (version, c) in std::mem::take(&mut self.outgoing) {
+            let Some(v) = self.shards[0].versions.iter().find(|v| v.number == version) else { continue };
+            let image = v.engine.image().clone();
+            let executor = self.executor.clone();
+            let tx = self.wake_tx.clone();
+            self.rt.spawn(async move {
+                let started = Instant::now();
+                let outcome = match executor.call(&image, c.http, &c.args, &c.idempotency_key).await {
+                    http::CallOutcome::Ok(v) => CallOutcome::Ok(v),
+                    http::CallOutcome::Timeout { reason } => CallOutcome::Timeout(reason),
+                    http::CallOutcome::Error { reason } => CallOutcome::Error(reason),
+                };
+                let _ = tx.send(Wake::CallDone(version, c.instance, outcome, started.elapsed()));
+            });
+        }
+    }
+
+    /// Writes messages decided to go, after the checkpoints handed over before them.
+    fn write_sending(&mut self, engines: Vec<EngineDelta>) -> Result<(), String> {
+        if self.writer.is_none() {
+            return self.store.write_sending(&engines).map_err(|e| e.to_string());
+        }
+        let (done_tx, done) = std::sync::mpsc::channel();
+        self.hand_to_writer(Write::Sending(engines, done_tx))?;
+        loop {
+            match done.try_recv() {
+                Ok(written) => return written,
+                Err(TryRecvError::Disconnected) => return Err("the checkpoint writer stopped".into()),
+                Err(TryRecvError::Empty) => self.wait_answering(Duration::from_millis(1)),
             }
         }
+    }
+
+    /// Hands a write to the writer thread once it takes it, answering queries meanwhile.
+    fn hand_to_writer(&mut self, write: Write) -> Result<(), String> {
+        let Some(w) = self.writer.take() else { return Err("no checkpoint writer".into()) };
+        let mut write = write;
+        let sent = loop {
+            match w.tx.try_send(write) {
+                Ok(()) => break Ok(()),
+                Err(TrySendError::Full(back)) => {
+                    write = back;
+                    self.wait_answering(Duration::from_millis(1));
+                }
+                Err(TrySendError::Disconnected(_)) => break Err("the checkpoint writer stopped".to_string()),
+            }
+        };
+        self.writer = Some(w);
+        sent
     }
 
     /// Writes what changed, with the log position it reflects, in one transaction: each
@@ -791,6 +866,10 @@ impl Worker {
                         None => {}
                     }
                 }
+                for p in changes.goals {
+                    let watches = v.engine.goal_watches(&p).map(<[_]>::to_vec).unwrap_or_default();
+                    delta.goals.push((p.to_string(), watches));
+                }
                 for (p, j) in changes.entries {
                     if let (Some(ms), Some(name)) = (v.engine.last_entry(&p, j), names.get(j as usize)) {
                         delta.entries.push((p.to_string(), name.clone(), ms));
@@ -825,34 +904,19 @@ impl Worker {
             all.sort();
             cp.audiences = Some(all);
         }
-        match self.writer.take() {
+        if self.writer.is_some() {
             // Written beside the engine, which goes on meanwhile. While the writer still writes
             // the last one, queries are answered.
-            Some(w) => {
-                let mut cp = cp;
-                let sent = loop {
-                    match w.tx.try_send(cp) {
-                        Ok(()) => break Ok(()),
-                        Err(TrySendError::Full(back)) => {
-                            cp = back;
-                            self.wait_answering(Duration::from_millis(1));
-                        }
-                        Err(TrySendError::Disconnected(_)) => break Err("the checkpoint writer stopped".to_string()),
-                    }
-                };
-                self.writer = Some(w);
-                sent?;
+            self.hand_to_writer(Write::Checkpoint(cp))?;
+        } else {
+            if let Err(e) = self.store.checkpoint(&cp) {
+                // The changes taken from the engines are gone with the failed write: a
+                // partition's worker stops, and the partition is loaded again from its last
+                // checkpoint and the log after it (by this node or another).
+                self.broken |= self.partition.is_some();
+                return Err(e.to_string());
             }
-            None => {
-                if let Err(e) = self.store.checkpoint(&cp) {
-                    // The changes taken from the engines are gone with the failed write: a
-                    // partition's worker stops, and the partition is loaded again from its last
-                    // checkpoint and the log after it (by this node or another).
-                    self.broken |= self.partition.is_some();
-                    return Err(e.to_string());
-                }
-                self.metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+            self.metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         for (version, id, stored) in calls {
             if stored {
@@ -1059,6 +1123,13 @@ fn rebuild_frequency(store: &mut dyn Store, shards: &mut [Shard], before: Option
             f.restore(&arcstr::ArcStr::from(profile), counted);
         }
         f.prune(now);
+    }
+    // At a restart: the messages decided to go before it, which its replay may reach again.
+    if before.is_none() {
+        for (profile, id) in store.load_sending(now - horizon).map_err(|e| e.to_string())? {
+            let share = journey_vm::engine::shard_of(&profile, count as u32) as usize;
+            messages::lock(&shards[share].frequency).mark_decided(&id);
+        }
     }
     Ok(())
 }

@@ -92,3 +92,24 @@ fn each_entry_converts_once_in_its_own_window() {
     assert_eq!(converted(&mut e), (2, 10.0));
     assert!(e.message_state().goals.is_empty());
 }
+
+/// A durable runtime applies an event read after its clock passed the event's time at that time:
+/// the instance enters then (its goal window, its re-entry time), as a replay after a crash,
+/// whose clock is behind the event, enters it.
+#[test]
+fn an_event_applied_behind_the_clock_enters_at_its_own_time() {
+    let mut e = Engine::new(image(), 0, Options::default());
+    e.advance(HOUR, true);
+    e.set_event_time(Some(HOUR - 250));
+    let p = json!({ "email": "ann", "total": 0.0, "cart": "c1" });
+    assert_eq!(e.deliver("Visit", Payload::Json(&p), To::Key), Ok(Delivery::Handled));
+    e.set_event_time(None);
+    assert_eq!(e.now_ms(), HOUR, "the clock stays where it was");
+    assert_eq!(e.last_entry("ann", 0), Some(HOUR - 250));
+    let watches = e.goal_watches("ann").expect("a watch");
+    assert_eq!(watches[0].entered_ms, HOUR - 250);
+    // A replay's engine, its clock before the event, enters it at the same time.
+    let mut replay = Engine::new(image(), 0, Options::default());
+    send(&mut replay, HOUR - 250, "Visit", "ann", 0.0, "c1");
+    assert_eq!(replay.goal_watches("ann").expect("a watch")[0].entered_ms, HOUR - 250);
+}

@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use journey_vm::engine::durable::Stored;
+use journey_vm::engine::goals::GoalWatch;
 use journey_vm::engine::instance::{Instance, InstanceId};
 use journey_vm::engine::messages::{Counted, InstanceMessages, MessageChange, MessageRecord};
 use journey_vm::engine::report::{Report, StepEvent};
@@ -212,6 +213,9 @@ pub struct EngineDelta {
     pub instance_messages: Vec<(InstanceId, InstanceMessages)>,
     /// Instances whose stored messages are gone (ended, or nothing left to keep).
     pub instance_messages_done: Vec<InstanceId>,
+    /// Profiles' goal watches to write, whole; an empty list deletes them (every goal
+    /// converted, or every window passed).
+    pub goals: Vec<(String, Vec<GoalWatch>)>,
 }
 
 /// A message as the store's message log keeps it (`GET /profiles/{key}/messages`).
@@ -379,6 +383,19 @@ pub trait Store: Send {
     fn load_frequency(&mut self, since_ms: i64) -> Result<Vec<(String, Counted)>> {
         let _ = since_ms;
         Ok(Vec::new())
+    }
+    /// The marketing messages decided to go (`sending`) after `since_ms`: (profile, id). At a
+    /// restart, those whose send the replay reaches again are sent again under their ids.
+    fn load_sending(&mut self, since_ms: i64) -> Result<Vec<(String, String)>> {
+        let _ = since_ms;
+        Ok(Vec::new())
+    }
+    /// Writes messages decided to go (each engine's `messages`, records with outcome `sending`)
+    /// durably, before their deliver calls leave: a restart counts them, and its replay sends
+    /// them again under the same ids rather than deciding anew.
+    fn write_sending(&mut self, engines: &[EngineDelta]) -> Result<()> {
+        let _ = engines;
+        Ok(())
     }
     /// A profile's messages from the message log, oldest first.
     fn profile_messages(&mut self, key: &str) -> Result<Vec<StoredMessage>> {

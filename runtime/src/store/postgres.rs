@@ -77,6 +77,9 @@ pub const MIGRATIONS: &[&str] = &[
      CREATE INDEX messages_counted ON messages(partition, at_ms) WHERE category = 'marketing';
      CREATE TABLE message_live(partition integer NOT NULL, version integer NOT NULL, instance bigint NOT NULL,
        data bytea NOT NULL, PRIMARY KEY(partition, version, instance));",
+    // 6: each profile's goal watches (they outlive the instances), with its partition.
+    "CREATE TABLE goal_watches(partition integer NOT NULL, version integer NOT NULL, profile text NOT NULL,
+       data bytea NOT NULL, PRIMARY KEY(partition, version, profile));",
 ];
 
 /// Whether a process may run as a node of a given name ([`Pg::claim_name`]).
@@ -662,6 +665,33 @@ async fn write_messages(tx: &deadpool_postgres::Transaction<'_>, p: i32, e: &Eng
             .map_err(pg)?;
         tx.execute(&put, &[&p, &v, &ids, &data]).await.map_err(pg)?;
     }
+    if !e.goals.is_empty() {
+        let mut gone: Vec<&str> = Vec::new();
+        let mut kept: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+        for (profile, watches) in &e.goals {
+            if watches.is_empty() {
+                kept.remove(profile.as_str());
+                gone.push(profile);
+            } else {
+                kept.insert(profile, bin(watches)?);
+            }
+        }
+        let del = tx
+            .prepare_cached("DELETE FROM goal_watches WHERE partition = $1 AND version = $2 AND profile = ANY($3)")
+            .await
+            .map_err(pg)?;
+        tx.execute(&del, &[&p, &v, &gone]).await.map_err(pg)?;
+        let (profiles, data): (Vec<&str>, Vec<Vec<u8>>) = kept.into_iter().unzip();
+        let put = tx
+            .prepare_cached(
+                "INSERT INTO goal_watches(partition, version, profile, data)
+                 SELECT $1, $2, * FROM unnest($3::text[], $4::bytea[])
+                 ON CONFLICT (partition, version, profile) DO UPDATE SET data = excluded.data",
+            )
+            .await
+            .map_err(pg)?;
+        tx.execute(&put, &[&p, &v, &profiles, &data]).await.map_err(pg)?;
+    }
     Ok(())
 }
 
@@ -937,6 +967,14 @@ impl Store for PgPartition {
                     state.queued.insert(id, node);
                 }
             }
+            for row in client
+                .query("SELECT profile, data FROM goal_watches WHERE partition = $1 AND version = $2", &[&p, &v])
+                .await
+                .map_err(pg)?
+            {
+                let state = stored.messages.get_or_insert_with(Default::default);
+                state.goals.insert(row.get::<_, &str>(0).into(), unbin(row.get::<_, &[u8]>(1))?);
+            }
             for row in client.query("SELECT key, value FROM profiles WHERE partition = $1", &[&p]).await.map_err(pg)? {
                 stored.profiles.push((row.get(0), unjson(row.get::<_, &str>(1))?));
             }
@@ -969,6 +1007,53 @@ impl Store for PgPartition {
 
     fn profile_messages(&mut self, key: &str) -> Result<Vec<StoredMessage>> {
         self.pg.profile_messages(key)
+    }
+
+    fn load_sending(&mut self, since_ms: i64) -> Result<Vec<(String, String)>> {
+        let (pg_, p) = (&self.pg, self.partition);
+        pg_.run(async {
+            let client = pg_.client().await?;
+            let rows = client
+                .query(
+                    "SELECT profile, id FROM messages WHERE partition = $1 AND category = 'marketing' AND at_ms > $2
+                     AND outcome = 'sending'",
+                    &[&p, &since_ms],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn write_sending(&mut self, engines: &[EngineDelta]) -> Result<()> {
+        let (pg_, p) = (&self.pg, self.partition);
+        let result = pg_.run(async {
+            let mut client = pg_.client().await?;
+            // Committed durably (the calls leave once it returns), under the lease's fence as a
+            // checkpoint is: a node past its lease decides nothing more.
+            let tx = client.transaction().await.map_err(pg)?;
+            let fence = tx
+                .prepare_cached(
+                    "SELECT 1 FROM leases WHERE partition = $1 AND owner = $2 AND token = $3 AND lease_until > now()
+                     FOR UPDATE",
+                )
+                .await
+                .map_err(pg)?;
+            if tx.query(&fence, &[&p, &self.owner, &self.token]).await.map_err(pg)?.len() != 1 {
+                return Err(StoreError(format!("{LEASE_LOST} (partition {p}, token {})", self.token)));
+            }
+            for e in engines {
+                write_messages(&tx, p, e).await?;
+            }
+            tx.commit().await.map_err(pg)?;
+            Ok(())
+        });
+        if let Err(e) = &result {
+            if e.0.starts_with(LEASE_LOST) {
+                self.lost.store(true, Relaxed);
+            }
+        }
+        result
     }
 
     fn cap_backend(&self, version: u32) -> Option<Arc<journey_vm::engine::CapBackend>> {
@@ -1407,6 +1492,9 @@ mod tests {
         let refused = a.checkpoint(&Checkpoint { applied_seq: 7, ..Default::default() }).expect_err("fenced");
         assert!(refused.0.starts_with(LEASE_LOST), "{refused}");
         assert!(a.lost.load(Relaxed), "the worker is told");
+        // Nor may it decide to send a message.
+        let decided = a.write_sending(&[EngineDelta { version: 1, ..Default::default() }]).expect_err("fenced");
+        assert!(decided.0.starts_with(LEASE_LOST), "{decided}");
         let mut b = PgPartition::new(pg_.clone(), p, "b", second);
         assert_eq!(b.applied_seq().expect("applied"), 1, "a's late write left nothing");
         b.checkpoint(&Checkpoint { applied_seq: 2, ..Default::default() }).expect("b writes");
@@ -1583,5 +1671,32 @@ mod tests {
         let q = (p + 1) % 4;
         let other = held.iter().find(|(x, _)| *x == q).expect("another partition").1;
         assert!(PgPartition::new(pg_.clone(), q, "a", other).load_frequency(0).expect("frequency").is_empty());
+        // A message decided to go, written before its delivery: counted, and listed as decided.
+        part.write_sending(&[delta(vec![MessageChange::Record(message("m3", "sending", 3_000))], vec![], vec![])])
+            .expect("written");
+        assert_eq!(part.load_sending(0).expect("sending"), [("ann".to_string(), "m3".to_string())]);
+        assert_eq!(part.load_frequency(0).expect("frequency").len(), 2);
+    }
+
+    #[test]
+    fn goal_watches_are_kept_in_the_profiles_partition() {
+        use journey_vm::engine::goals::GoalWatch;
+        let db = TestDb::new("goals");
+        let pg_ = db.pg(Some(2)).expect("connect");
+        let held = pg_.acquire("a", 2, Duration::from_secs(30)).expect("acquire");
+        let p = journey_vm::engine::shard_of("ann", 2);
+        let token = held.iter().find(|(q, _)| *q == p).expect("ann's partition").1;
+        let mut part = PgPartition::new(pg_.clone(), p, "a", token);
+        let watch = GoalWatch { journey: 0, entered_ms: 5, converted: 0, arms: vec![(1, 0)], event: Box::new([]) };
+        let goals = |goals| Checkpoint {
+            applied_seq: 1,
+            engines: vec![EngineDelta { version: 1, goals, ..Default::default() }],
+            ..Default::default()
+        };
+        part.checkpoint(&goals(vec![("ann".into(), vec![watch.clone()])])).expect("checkpoint");
+        let stored = part.load_engine(1, &["Flow".to_string()]).expect("load").messages.expect("the watches");
+        assert_eq!(stored.goals.get("ann"), Some(&vec![watch]));
+        part.checkpoint(&goals(vec![("ann".into(), Vec::new())])).expect("checkpoint");
+        assert!(part.load_engine(1, &["Flow".to_string()]).expect("load").messages.is_none(), "gone");
     }
 }

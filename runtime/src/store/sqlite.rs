@@ -8,6 +8,8 @@ use std::path::Path;
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
+    /// Commits are not synced ([`Store::relax_checkpoint_sync`]).
+    relaxed: bool,
 }
 
 const SCHEMA: &str = "
@@ -26,6 +28,7 @@ CREATE TABLE IF NOT EXISTS messages(id TEXT PRIMARY KEY, profile TEXT NOT NULL, 
 CREATE INDEX IF NOT EXISTS messages_profile ON messages(profile, at_ms);
 CREATE INDEX IF NOT EXISTS messages_counted ON messages(at_ms) WHERE category = 'marketing';
 CREATE TABLE IF NOT EXISTS message_live(version INTEGER NOT NULL, instance INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(version, instance)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS goal_watches(version INTEGER NOT NULL, profile TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY(version, profile)) WITHOUT ROWID;
 ";
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -64,7 +67,7 @@ impl SqliteStore {
                  COMMIT;",
             )?;
         }
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore { conn, relaxed: false })
     }
 }
 
@@ -119,6 +122,16 @@ fn write_messages(tx: &rusqlite::Transaction<'_>, e: &EngineDelta) -> Result<()>
         tx.prepare_cached("INSERT OR REPLACE INTO message_live(version, instance, data) VALUES (?1, ?2, ?3)")?;
     for (id, m) in &e.instance_messages {
         put.execute(params![e.version, *id as i64, bin(m)?])?;
+    }
+    let mut del = tx.prepare_cached("DELETE FROM goal_watches WHERE version = ?1 AND profile = ?2")?;
+    let mut put =
+        tx.prepare_cached("INSERT OR REPLACE INTO goal_watches(version, profile, data) VALUES (?1, ?2, ?3)")?;
+    for (profile, watches) in &e.goals {
+        if watches.is_empty() {
+            del.execute(params![e.version, profile])?;
+        } else {
+            put.execute(params![e.version, profile, bin(watches)?])?;
+        }
     }
     Ok(())
 }
@@ -315,6 +328,14 @@ impl Store for SqliteStore {
                 state.queued.insert(id, node);
             }
         }
+        let mut stmt = self.conn.prepare("SELECT profile, data FROM goal_watches WHERE version = ?1")?;
+        let mut rows = stmt.query(params![version])?;
+        while let Some(row) = rows.next()? {
+            let profile: String = row.get(0)?;
+            let data = row.get_ref(1)?.as_blob().map_err(|e| StoreError(e.to_string()))?;
+            let state = stored.messages.get_or_insert_with(Default::default);
+            state.goals.insert(profile.into(), unbin(data)?);
+        }
         let mut stmt = self.conn.prepare("SELECT key, value FROM profiles")?;
         for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
             let (k, v) = row?;
@@ -331,7 +352,35 @@ impl Store for SqliteStore {
         // WAL mode: commits are not synced (the log's commits, with FULL on their connection,
         // sync the shared write-ahead log, with everything before them).
         self.conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        self.relaxed = true;
         Ok(())
+    }
+
+    fn write_sending(&mut self, engines: &[EngineDelta]) -> Result<()> {
+        // Synced, unlike checkpoints: the calls leave once it returns.
+        if self.relaxed {
+            self.conn.execute_batch("PRAGMA synchronous=FULL;")?;
+        }
+        let written = (|| {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for e in engines {
+                write_messages(&tx, e)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if self.relaxed {
+            self.conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        }
+        written
+    }
+
+    fn load_sending(&mut self, since_ms: i64) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT profile, id FROM messages WHERE category = 'marketing' AND at_ms > ?1 AND outcome = 'sending'",
+        )?;
+        let rows = stmt.query_map(params![since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
     }
 
     fn load_frequency(&mut self, since_ms: i64) -> Result<Vec<(String, Counted)>> {
@@ -577,5 +626,27 @@ mod tests {
         assert_eq!(counted, [("ann".to_string(), super::super::counted(1_000, "email", "m1"))]);
         assert!(again.load_frequency(1_000).expect("frequency").is_empty(), "a window ending at 1000 holds none");
         assert!(again.load_engine(1, &["Flow".to_string()]).expect("load").messages.is_none(), "nothing left live");
+    }
+
+    /// A profile's goal watches are written whole with a checkpoint, read back with the engine's
+    /// state, and gone once written empty.
+    #[test]
+    fn goal_watches_are_written_with_the_checkpoint_and_read_back() {
+        use journey_vm::engine::goals::GoalWatch;
+        let db = temp_db("goals");
+        let mut s = SqliteStore::open(&db).expect("open");
+        let watch = GoalWatch { journey: 0, entered_ms: 1_000, converted: 1, arms: vec![(3, 1)], event: Box::new([]) };
+        let mut first = checkpoint(1, "ann", Vec::new());
+        first.engines[0].goals = vec![("ann".into(), vec![watch.clone()]), ("bob".into(), vec![watch.clone()])];
+        s.checkpoint(&first).expect("checkpoint");
+        let goals = |s: &mut SqliteStore| s.load_engine(1, &["Flow".to_string()]).expect("load").messages;
+        let state = goals(&mut SqliteStore::open(&db).expect("reopen")).expect("the goal watches");
+        assert_eq!(state.goals.get("ann"), Some(&vec![watch.clone()]));
+        assert_eq!(state.goals.len(), 2);
+        let mut second = checkpoint(2, "ann", Vec::new());
+        second.engines[0].goals = vec![("ann".into(), Vec::new())];
+        s.checkpoint(&second).expect("checkpoint");
+        let state = goals(&mut s).expect("bob's watch");
+        assert_eq!(state.goals.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["bob"], "ann's are gone");
     }
 }

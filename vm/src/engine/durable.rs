@@ -26,6 +26,8 @@ pub struct Changes {
     pub audiences: bool,
     /// Messages decided, delivered or reacted to, in order.
     pub messages: Vec<super::messages::MessageChange>,
+    /// Profiles whose goal watches changed (look each up: none left means gone).
+    pub goals: HashSet<ArcStr>,
 }
 
 /// The engine's small state: counters and clocks, stored whole at each checkpoint.
@@ -182,6 +184,11 @@ impl Engine {
     /// Profiles written since the last checkpoint (without taking them).
     pub fn changed_profiles(&self) -> Vec<ArcStr> {
         self.changes.profiles.iter().cloned().collect()
+    }
+
+    /// A profile's goal watches (none once every goal converted or every window passed).
+    pub fn goal_watches(&self, profile: &str) -> Option<&[super::goals::GoalWatch]> {
+        self.msgs.goals.get(profile).map(Vec::as_slice)
     }
 
     /// Every stored profile.

@@ -78,6 +78,7 @@ impl Engine {
             event: inst.event().into(),
         };
         self.msgs.goals.entry(inst.profile.clone()).or_default().push(watch);
+        self.goals_changed(&inst.profile);
         let until = inst.entered_ms.saturating_add(window);
         self.goal_expiry.push(Reverse((until, inst.profile.clone())));
     }
@@ -87,6 +88,14 @@ impl Engine {
         let Some(watches) = self.msgs.goals.get_mut(&inst.profile) else { return };
         if let Some(w) = watches.iter_mut().find(|w| w.journey == inst.journey && w.entered_ms == inst.entered_ms) {
             w.arms.push((node, arm as u16));
+            self.goals_changed(&inst.profile);
+        }
+    }
+
+    /// Notes that a profile's goal watches changed, for a durable runtime's checkpoint.
+    fn goals_changed(&mut self, key: &ArcStr) {
+        if self.track_changes {
+            self.changes.goals.insert(key.clone());
         }
     }
 
@@ -117,12 +126,17 @@ impl Engine {
             let Some(Reverse((_, key))) = self.goal_expiry.pop() else { break };
             let image = self.image.clone();
             if let Some(watches) = self.msgs.goals.get_mut(&key) {
+                let before = watches.len();
                 watches.retain(|w| {
                     let window = image.program.journeys[w.journey as usize].goals.iter().map(|g| g.window_ms).max();
                     w.entered_ms.saturating_add(window.unwrap_or(0)) >= now
                 });
+                let changed = watches.len() != before;
                 if watches.is_empty() {
                     self.msgs.goals.remove(&key);
+                }
+                if changed {
+                    self.goals_changed(&key);
                 }
             }
         }
@@ -133,7 +147,7 @@ impl Engine {
     pub(super) fn convert_goals(&mut self, name: &str, key: &ArcStr, payload: &Value) {
         let Some(mut watches) = self.msgs.goals.remove(key) else { return };
         let image = self.image.clone();
-        let now = self.now_ms;
+        let now = self.event_time();
         let profile = self.profiles.get(key).cloned().unwrap_or(Value::Null);
         for w in &mut watches {
             let journey = &image.program.journeys[w.journey as usize];
@@ -177,6 +191,9 @@ impl Engine {
                     _ => 0.0,
                 };
                 w.converted |= bit;
+                if self.track_changes {
+                    self.changes.goals.insert(key.clone());
+                }
                 let r = &mut self.report.journeys[w.journey as usize];
                 r.count_conversion(now, gi, journey.goals.len(), value, &w.arms);
                 if self.options.keep_paths {

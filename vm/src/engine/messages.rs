@@ -15,7 +15,7 @@ use crate::value::{Record, Value};
 use arcstr::ArcStr;
 use journey_bytecode::{JourneyCode, SendCode};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The reasons a message is suppressed, in the order the checks run.
@@ -112,6 +112,10 @@ pub struct Frequency {
     order: VecDeque<(i64, ArcStr)>,
     /// The longest window of the engines that share it (ms); 0 counts nothing.
     horizon_ms: i64,
+    /// Messages a durable runtime found decided to go (written before their delivery) when it
+    /// restarted: a replay that reaches their send sends them again under their id, whatever
+    /// the checks say then (the provider may have them already). Few: those in flight at a crash.
+    decided: HashSet<ArcStr>,
 }
 
 /// A [`Frequency`] shared by engines.
@@ -154,6 +158,16 @@ impl Frequency {
             self.order.partition_point(|(t, _)| *t <= at)
         };
         self.order.insert(i, (at, profile.clone()));
+    }
+
+    /// Marks a counted message as decided to go before a restart (see [`Frequency::take_decided`]).
+    pub fn mark_decided(&mut self, id: &str) {
+        self.decided.insert(ArcStr::from(id));
+    }
+
+    /// Whether message `id` was decided to go before a restart (once: the mark is taken).
+    pub fn take_decided(&mut self, id: &str) -> bool {
+        !self.decided.is_empty() && self.decided.remove(id)
     }
 
     /// Takes a message back out (its delivery failed: it was not sent).
@@ -431,7 +445,10 @@ impl Engine {
             outcome,
             at_ms: now,
         };
-        match self.check(&inst, send, &to, &consent, tz) {
+        // A message decided to go before a crash goes again, under the same id.
+        let decided = lock(&self.freq).take_decided(&id);
+        let check = if decided { Check::Pass } else { self.check(&inst, send, &to, &consent, tz) };
+        match check {
             Check::Queue(due) => {
                 // Waiting again at the same send (a window's end moved by a clock or time zone
                 // change) is the same message: counted and logged as queued once.
@@ -512,11 +529,15 @@ impl Engine {
                             channel: ArcStr::from(channel_name),
                             id: ArcStr::from(id.as_str()),
                         };
-                        freq.add(&inst.profile, counted);
+                        // Counted once: a message decided before a restart is counted already.
+                        freq.restore(&inst.profile, counted);
                     }
                 }
                 if self.options.keep_paths || self.track_changes {
                     let r = record("sending".into(), self.now_ms);
+                    if self.track_changes {
+                        self.sending.push(r.clone());
+                    }
                     self.log_message(r);
                 }
                 if self.options.keep_paths {

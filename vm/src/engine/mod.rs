@@ -288,6 +288,12 @@ pub struct Engine {
     freq: messages::SharedFrequency,
     /// Every message (with `keep_paths`), for `expect sent` and `journey run`.
     message_log: Vec<messages::MessageRecord>,
+    /// The messages handed to their deliver calls since the last [`Engine::take_sending`]
+    /// (with change tracking).
+    sending: Vec<messages::MessageRecord>,
+    /// The time of the event being applied, when a durable runtime applies it behind the clock
+    /// (see [`Engine::set_event_time`]).
+    event_ms: Option<i64>,
     /// The outcome and message id of the send an instance is leaving, for its step event.
     send_outcomes: HashMap<InstanceId, (String, String), IdHash>,
     /// Per event (by index): whether some journey has a goal on it.
@@ -390,6 +396,8 @@ impl Engine {
                 p.frequencies.iter().map(|f| f.window_ms).max().unwrap_or(0),
             ))),
             message_log: Vec::new(),
+            sending: Vec::new(),
+            event_ms: None,
             send_outcomes: HashMap::default(),
             goal_events,
             goal_expiry: BinaryHeap::new(),
@@ -425,6 +433,21 @@ impl Engine {
     /// The clock (epoch ms).
     pub fn now_ms(&self) -> i64 {
         self.now_ms
+    }
+
+    /// Applies what comes next (events, profile and audience changes, until set to `None`) at
+    /// `at_ms` rather than at the clock, where they are judged by time: an instance enters at
+    /// that time (its `active` window, its re-entry rule, its timeout, its message ids), and a
+    /// goal event converts by it. A durable runtime whose clock runs at the wall sets its log
+    /// entries' own times, so that an entry read late (its commit still in flight when the
+    /// clock passed it) is applied as a replay after a crash applies it.
+    pub fn set_event_time(&mut self, at_ms: Option<i64>) {
+        self.event_ms = at_ms;
+    }
+
+    /// The time an event is applied at: its own (see [`Engine::set_event_time`]), or the clock.
+    pub fn event_time(&self) -> i64 {
+        self.event_ms.map_or(self.now_ms, |at| at.min(self.now_ms))
     }
 
     /// Instances not yet ended.
@@ -469,6 +492,13 @@ impl Engine {
     /// The calls made since the last take; answer each with [`Engine::complete_call`].
     pub fn take_calls(&mut self) -> Vec<CallRequest> {
         std::mem::take(&mut self.calls_out)
+    }
+
+    /// The messages handed to their deliver calls (among [`Engine::take_calls`]' calls) since
+    /// the last take, as decided (`sending`): a durable runtime writes them before the calls
+    /// leave, so that a replay after a crash decides as this run did.
+    pub fn take_sending(&mut self) -> Vec<messages::MessageRecord> {
+        std::mem::take(&mut self.sending)
     }
 
     fn push_timer(&mut self, due: i64, kind: TimerKind) {
@@ -669,13 +699,13 @@ impl Engine {
                 let image = self.image.clone();
                 let decl = &image.program.events[ei as usize];
                 if let Some(w) = decl.when {
-                    if !self.event_chunk(decl, w, value, self.now_ms).truthy() {
+                    if !self.event_chunk(decl, w, value, self.event_time()).truthy() {
                         self.report.filtered += 1;
                         return Ok(Delivery::Filtered);
                     }
                 }
                 if decl.key.is_some() {
-                    if let Ok(Some(key)) = self.event_key(ei, value, self.now_ms, false) {
+                    if let Ok(Some(key)) = self.event_key(ei, value, self.event_time(), false) {
                         let key = self.slots.key(&key).cloned().unwrap_or(key);
                         self.handle(ei, key, value);
                     }
@@ -692,7 +722,7 @@ impl Engine {
                 let image = self.image.clone();
                 let decl = &image.program.events[ei as usize];
                 let shard = self.options.shard;
-                let own = match self.event_key(ei, value, self.now_ms, false) {
+                let own = match self.event_key(ei, value, self.event_time(), false) {
                     Ok(Some(k)) if shard_of(&k, shard.count) == shard.index => Some(k),
                     _ => None,
                 };
@@ -706,7 +736,7 @@ impl Engine {
                 return Ok(Delivery::Handled);
             }
             To::Key => {
-                let routed = self.event_key(ei, value, self.now_ms, true);
+                let routed = self.event_key(ei, value, self.event_time(), true);
                 self.count_route(&routed);
                 match routed? {
                     None => return Ok(Delivery::Filtered),
@@ -912,8 +942,10 @@ impl Engine {
         if self.slots.active(key, j).is_some() || !self.open[j as usize] {
             return false;
         }
+        // The event's own time, where a durable runtime applies it behind the clock.
+        let at = self.event_time();
         if let Some((from, to)) = &journey.active {
-            if !clock::in_window(from, to, self.now_ms, &self.tz[j as usize]) {
+            if !clock::in_window(from, to, at, &self.tz[j as usize]) {
                 return false;
             }
         }
@@ -921,7 +953,7 @@ impl Engine {
             let allowed = match journey.reentry {
                 Reentry::Never => false,
                 Reentry::Always => true,
-                Reentry::After(ms) => self.now_ms - last >= ms,
+                Reentry::After(ms) => at - last >= ms,
             };
             if !allowed {
                 return false;
@@ -951,9 +983,9 @@ impl Engine {
             locals: vec![Value::Null; journey.locals as usize].into(),
             event,
             waiting: Waiting::Running,
-            entered_ms: self.now_ms,
+            entered_ms: at,
             node: u32::MAX,
-            node_ms: self.now_ms,
+            node_ms: at,
             token: 0,
         });
         if !journey.goals.is_empty() {
@@ -964,14 +996,14 @@ impl Engine {
         if self.track_changes {
             self.changes.entries.insert((key.clone(), j));
         }
-        self.slots.set_last_entry(key, j, self.now_ms);
+        self.slots.set_last_entry(key, j, at);
         let r = &mut self.report.journeys[j as usize];
         r.started += 1;
-        r.hour_mut(self.now_ms).started += 1;
+        r.hour_mut(at).started += 1;
         if self.options.keep_paths {
             self.paths.insert(id, Vec::new());
         }
-        let timeout = self.now_ms.saturating_add(journey.timeout_ms);
+        let timeout = at.saturating_add(journey.timeout_ms);
         self.push_timer(timeout, TimerKind::Timeout(id));
         self.resume(id, None);
         true
