@@ -15,9 +15,12 @@ use support::{wait_within, Api, Server};
 const TIMERS: usize = 150_000;
 /// The bound on the growth of the peak resident memory during the storm: two checkpoints' worth
 /// of work (one being written while the next gathers; 20,000 units each: a log entry, a timer
-/// fired or a step event, about 500 bytes a unit), plus a fixed 8 MB for the store's caches and
-/// buffers. It does not grow with the number of timers.
-const BOUND_MB: u64 = 2 * 10 + 8;
+/// fired or a step event, at most about 1 KB a unit in this debug build, as above), plus a fixed
+/// 8 MB for the store's caches and buffers. It does not grow with the number of timers, and a
+/// storm fired all at once (about 150 MB) fails it three times over. (It was 28 MB, counting
+/// 500 bytes a unit: growth measured 23 to 43 MB from run to run once the message and goal state
+/// joined the checkpoints, with the same peak; the allocator's slack varies with timing.)
+const BOUND_MB: u64 = 2 * 20 + 8;
 
 /// The storm journey (shared by the storm bench and test).
 const JOURNEY: &str = include_str!("../runtime/benches/data/storm.journey");
