@@ -96,6 +96,13 @@ fn run_counts_conversions_once_within_the_window_and_analyses_the_experiment() {
         let c = a["goals"]["purchase"]["converted"].as_f64().unwrap();
         assert_eq!(a["goals"]["purchase"]["value"].as_f64().unwrap(), 10.0 * c, "{a}");
     }
+    // Each arm ends at its own `end`: the end nodes count the conversions of the instances that
+    // ended there, the same as their arms.
+    for (arm, end) in [("control", "end c"), ("A", "end a"), ("B", "end b")] {
+        let node = promo["nodes"].as_array().unwrap().iter().find(|n| n["label"] == end).expect("end node");
+        let a = arms.iter().find(|a| a["label"] == arm).expect("arm");
+        assert_eq!(node["goals"]["purchase"], a["goals"]["purchase"]["converted"], "{node}");
+    }
     // The statistics: per arm, against the control, with the warnings of a small test.
     let analysis = &exp["analysis"];
     assert_eq!(analysis["control"], "control");

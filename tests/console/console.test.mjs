@@ -92,6 +92,9 @@ try {
   // A split's edges carry its arms' counts, adding up to what entered it.
   const edgeCounts = await page.$$eval("#canvas text.edge-count", (ts) => ts.map((t) => t.textContent));
   assert.ok(edgeCounts.length >= 2, `edge counts: ${edgeCounts}`);
+  // End nodes carry the journey's goals: the conversions of the instances that ended there.
+  const ends = await page.$$eval("#canvas g.node.end g.badge", (bs) => bs.map((b) => b.textContent));
+  assert.ok(ends.length >= 2 && ends.every((t) => / purchase$/.test(t)), `end nodes' badges: ${ends}`);
   await page.screenshot({ path: `${shots}/journey.png` });
 
   step("a node's detail");

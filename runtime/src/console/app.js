@@ -151,14 +151,15 @@ function nodeCounts(report) {
   const versions = report.versions;
   const latest = versions[versions.length - 1].report;
   return latest.nodes.map((n, i) => {
-    const sum = { ...n, arms: n.arms && { ...n.arms }, handlers: n.handlers && { ...n.handlers }, window: { entered: 0 } };
+    const sum = { ...n, arms: n.arms && { ...n.arms }, handlers: n.handlers && { ...n.handlers },
+      goals: n.goals && { ...n.goals }, window: { entered: 0 } };
     for (const k of ["entered", "passed", "exited", "failed"]) sum[k] = 0;
     for (const v of versions) {
       const m = v.report.nodes[i];
       if (!m || m.label !== n.label) continue;
       for (const k of ["entered", "passed", "exited", "failed"]) sum[k] += m[k];
-      for (const f of ["arms", "handlers"]) {
-        if (m[f]) for (const [a, c] of Object.entries(m[f])) if (v !== versions[versions.length - 1]) sum[f][a] += c;
+      for (const f of ["arms", "handlers", "goals"]) {
+        if (m[f] && sum[f]) for (const [a, c] of Object.entries(m[f])) if (v !== versions[versions.length - 1]) sum[f][a] = (sum[f][a] || 0) + c;
       }
       const w = v.report.window.nodes && v.report.window.nodes[i];
       if (w) sum.window.entered += w.entered;
@@ -241,6 +242,8 @@ function drawCounts(report) {
     let text = fmt(c.entered);
     if (c.waiting > 0) text += ` · ${fmt(c.waiting)} waiting`;
     if (c.failed > 0) text += ` · ${fmt(c.failed)} failed`;
+    // An end node: the conversions of the instances that ended there, per goal.
+    if (c.goals) for (const [goal, n] of Object.entries(c.goals)) text += ` · ${fmt(n)} ${goal}`;
     badge(g, text);
     g.setAttribute("aria-label", `${g.dataset.title}: ${text} entered`);
   }

@@ -31,6 +31,9 @@ pub struct GoalWatch {
     /// The entry event's values at the journey's event paths (what a goal's `where` and
     /// `value` read of `event`).
     pub event: Box<[Value]>,
+    /// The `end` node the instance ended at, once it has (reports count conversions there too).
+    #[serde(default)]
+    pub end: Option<u32>,
 }
 
 /// One conversion, as `journey test` checks them (kept with `keep_paths`).
@@ -76,6 +79,7 @@ impl Engine {
             converted: 0,
             arms: Vec::new(),
             event: inst.event().into(),
+            end: None,
         };
         self.msgs.goals.entry(inst.profile.clone()).or_default().push(watch);
         self.goals_changed(&inst.profile);
@@ -88,6 +92,15 @@ impl Engine {
         let Some(watches) = self.msgs.goals.get_mut(&inst.profile) else { return };
         if let Some(w) = watches.iter_mut().find(|w| w.journey == inst.journey && w.entered_ms == inst.entered_ms) {
             w.arms.push((node, arm as u16));
+            self.goals_changed(&inst.profile);
+        }
+    }
+
+    /// Notes the `end` node an instance ended at, on its watch.
+    pub(super) fn watch_end(&mut self, inst: &Instance, node: u32) {
+        let Some(watches) = self.msgs.goals.get_mut(&inst.profile) else { return };
+        if let Some(w) = watches.iter_mut().find(|w| w.journey == inst.journey && w.entered_ms == inst.entered_ms) {
+            w.end = Some(node);
             self.goals_changed(&inst.profile);
         }
     }
@@ -195,7 +208,7 @@ impl Engine {
                     self.changes.goals.insert(key.clone());
                 }
                 let r = &mut self.report.journeys[w.journey as usize];
-                r.count_conversion(now, gi, journey.goals.len(), value, &w.arms);
+                r.count_conversion(now, gi, journey.goals.len(), value, &w.arms, w.end);
                 if self.options.keep_paths {
                     self.conversions.push(Conversion {
                         journey: w.journey,

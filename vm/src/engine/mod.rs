@@ -1366,6 +1366,12 @@ impl Engine {
         };
         if inst.node != u32::MAX {
             self.leave_node(&inst, left, error.as_deref());
+            let code = &self.image.program.journeys[inst.journey as usize];
+            let at_end = !code.goals.is_empty()
+                && code.nodes.get(inst.node as usize).is_some_and(|n| n.kind == journey_bytecode::NodeKind::End);
+            if at_end && matches!(outcome, Outcome::Ended | Outcome::Labelled(_)) {
+                self.watch_end(&inst, inst.node);
+            }
         }
         let r = &mut self.report.journeys[inst.journey as usize];
         count(&mut r.ended, outcome.label().unwrap_or_default());

@@ -173,12 +173,19 @@ pub struct GoalCounts {
     /// Per experiment (by its split node), per arm (in the split's order).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub arms: BTreeMap<u32, Vec<ArmGoalCounts>>,
+    /// Conversions by the `end` node their instance ended at (instances still running, or
+    /// ended otherwise, are not here).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ends: BTreeMap<u32, u64>,
 }
 
 impl GoalCounts {
     fn absorb(&mut self, o: &GoalCounts) {
         self.converted += o.converted;
         self.value += o.value;
+        for (node, n) in &o.ends {
+            *self.ends.entry(*node).or_default() += n;
+        }
         for (node, arms) in &o.arms {
             let mine = self.arms.entry(*node).or_default();
             if mine.len() < arms.len() {
@@ -258,7 +265,15 @@ impl JourneyReport {
 
     /// Counts a conversion at `now_ms` on goal `goal` (of `goals`) worth `value`: in all, in
     /// its hour, and on each experiment arm the instance took.
-    pub fn count_conversion(&mut self, now_ms: i64, goal: usize, goals: usize, value: f64, arms: &[(u32, u16)]) {
+    pub fn count_conversion(
+        &mut self,
+        now_ms: i64,
+        goal: usize,
+        goals: usize,
+        value: f64,
+        arms: &[(u32, u16)],
+        end: Option<u32>,
+    ) {
         if self.goals.len() < goals {
             self.goals.resize(goals, GoalCounts::default());
         }
@@ -273,6 +288,9 @@ impl JourneyReport {
         let Some(g) = self.goals.get_mut(goal) else { return };
         g.converted += 1;
         g.value += value;
+        if let Some(node) = end {
+            *g.ends.entry(node).or_default() += 1;
+        }
         for (node, arm) in arms {
             let per_arm = g.arms.entry(*node).or_default();
             let k = usize::from(*arm);
@@ -317,6 +335,21 @@ impl JourneyReport {
     /// arms all have labels); and `window`, the counts since `since_ms` up to `now_ms`.
     pub fn to_json(&self, code: &JourneyCode, now_ms: i64, since_ms: i64) -> Json {
         let mut nodes: Vec<Json> = self.nodes.iter().enumerate().map(|(i, c)| node_json(code, i, c, true)).collect();
+        // An `end` node's conversions (all time), per goal, of the instances that ended there.
+        for (i, v) in nodes.iter_mut().enumerate() {
+            if !code.goals.is_empty() && code.nodes.get(i).is_some_and(|n| n.kind == NodeKind::End) {
+                let goals: serde_json::Map<String, Json> = code
+                    .goals
+                    .iter()
+                    .enumerate()
+                    .map(|(g, goal)| {
+                        let n = self.goals.get(g).and_then(|c| c.ends.get(&(i as u32))).copied().unwrap_or(0);
+                        (goal.name.clone(), json!(n))
+                    })
+                    .collect();
+                v["goals"] = Json::Object(goals);
+            }
+        }
         // A `send` node's messages (all time): sent, queued, suppressed by reason, failed, reactions.
         for (i, v) in nodes.iter_mut().enumerate() {
             if code.nodes.get(i).is_some_and(|n| n.kind == NodeKind::Send) {
