@@ -1687,7 +1687,14 @@ mod tests {
         let p = journey_vm::engine::shard_of("ann", 2);
         let token = held.iter().find(|(q, _)| *q == p).expect("ann's partition").1;
         let mut part = PgPartition::new(pg_.clone(), p, "a", token);
-        let watch = GoalWatch { journey: 0, entered_ms: 5, converted: 0, arms: vec![(1, 0)], event: Box::new([]) };
+        let watch = GoalWatch {
+            journey: 0,
+            entered_ms: 5,
+            converted: 0,
+            arms: vec![(1, 0)],
+            event: Box::new([]),
+            end: Some(4),
+        };
         let goals = |goals| Checkpoint {
             applied_seq: 1,
             engines: vec![EngineDelta { version: 1, goals, ..Default::default() }],

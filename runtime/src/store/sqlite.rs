@@ -635,7 +635,14 @@ mod tests {
         use journey_vm::engine::goals::GoalWatch;
         let db = temp_db("goals");
         let mut s = SqliteStore::open(&db).expect("open");
-        let watch = GoalWatch { journey: 0, entered_ms: 1_000, converted: 1, arms: vec![(3, 1)], event: Box::new([]) };
+        let watch = GoalWatch {
+            journey: 0,
+            entered_ms: 1_000,
+            converted: 1,
+            arms: vec![(3, 1)],
+            event: Box::new([]),
+            end: None,
+        };
         let mut first = checkpoint(1, "ann", Vec::new());
         first.engines[0].goals = vec![("ann".into(), vec![watch.clone()]), ("bob".into(), vec![watch.clone()])];
         s.checkpoint(&first).expect("checkpoint");
