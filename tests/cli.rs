@@ -163,6 +163,63 @@ fn schema_flag_adds_a_search_path_before_the_built_in_components() {
     assert!(stderr(&o).contains("did you mean `\"pro\"`?"), "enum warning from the user's schema: {}", stderr(&o));
 }
 
+/// `--schemas` may be given more than once: every folder is searched (here each holds one of
+/// the two schemas the project names).
+#[test]
+fn schemas_may_be_given_several_folders() {
+    let dir = temp_project(
+        "two-schemas",
+        &[
+            ("one/a.json", r#"{"$id": "https://ns.example.com/acme/a", "type": "object", "properties": {"email": {"type": "string"}}}"#),
+            ("two/b.json", r#"{"$id": "https://ns.example.com/acme/b", "type": "object", "properties": {"email": {"type": "string"}}}"#),
+            (
+                "src/p.journey",
+                "schema A = xdm \"https://ns.example.com/acme/a\"\nschema B = xdm \"https://ns.example.com/acme/b\"\nevent EA: A { key email }\nevent EB: B { key email }\n",
+            ),
+        ],
+    );
+    let (src, one, two) = (dir.join("src"), dir.join("one"), dir.join("two"));
+    let [src, one, two] = [&src, &one, &two].map(|p| p.to_str().expect("path").to_string());
+    let o = journey(&["check", &src, "--schemas", &one]);
+    assert_eq!(o.status.code(), Some(1), "the second schema is not found with one folder: {}", stderr(&o));
+    let o = journey(&["check", &src, "--schemas", &one, "--schemas", &two]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// `journey run --until` stops the clock there: instances still waiting then are counted as
+/// running, where the same run without it goes on until nothing waits.
+#[test]
+fn run_until_stops_the_clock_with_instances_still_waiting() {
+    let dir = temp_project(
+        "until",
+        &[
+            (
+                "p.journey",
+                "type T = { email: string }\nevent Hi: T { key email }\njourney Wait {\n  start on Hi\n  wait 2d\n  end \"done\"\n}\n",
+            ),
+            (
+                "events.jsonl",
+                "{\"event\": \"Hi\", \"at\": \"2026-05-01T00:00:00Z\", \"payload\": {\"email\": \"a@x\"}}\n{\"event\": \"Hi\", \"at\": \"2026-05-02T00:00:00Z\", \"payload\": {\"email\": \"b@x\"}}\n",
+            ),
+        ],
+    );
+    let events = dir.join("events.jsonl");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", dir.to_str().expect("path"), "--events", events.to_str().expect("path")];
+        args.extend_from_slice(&["--summary-only", "--format", "json"]);
+        args.extend_from_slice(extra);
+        let o = journey(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let summary: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json");
+        summary["journeys"]["Wait"].clone()
+    };
+    let all = run(&[]);
+    assert_eq!((all["running"].as_u64(), all["ended"]["done"].as_u64()), (Some(0), Some(2)), "{all}");
+    // Two and a half days in: the first instance's wait is over, the second's is not.
+    let part = run(&["--until", "2026-05-03T12:00:00Z"]);
+    assert_eq!((part["running"].as_u64(), part["ended"]["done"].as_u64()), (Some(1), Some(1)), "{part}");
+}
+
 #[test]
 fn build_writes_an_artifact_that_disasm_reads_back() {
     let out = std::env::temp_dir().join(format!("journey-cli-{}.jbc", std::process::id()));
