@@ -115,3 +115,39 @@ fn every_readme_command_example_runs_as_shown() {
         run(ex);
     }
 }
+
+/// The journey the README opens with checks clean beside the examples' declarations (its events
+/// and its `email` channel are theirs), renamed: `examples/` has its own `CartRecovery`.
+#[test]
+fn the_readmes_opening_journey_checks_clean_with_the_examples() {
+    let start = README.find("```\njourney ").expect("the README opens with a journey");
+    let text = &README[start + 4..];
+    let text = &text[..text.find("```").expect("its block closes")];
+    assert!(text.starts_with("journey CartRecovery {"), "{text}");
+    let dir = std::env::temp_dir().join(format!("journey-readme-opening-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), &dir);
+    std::fs::write(dir.join("readme.journey"), text.replacen("CartRecovery", "ReadmeCartRecovery", 1)).expect("write");
+    let o = Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(["check", dir.to_str().expect("path")])
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("0 errors, 0 warnings"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("dir");
+    for entry in std::fs::read_dir(from).expect("read") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, target).expect("copy");
+        }
+    }
+}
