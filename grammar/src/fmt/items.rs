@@ -164,10 +164,7 @@ impl F<'_> {
             O::Timeout(d) => cat(vec![text("timeout "), self.tok(d.span)]),
             O::Retry { count, backoff } => {
                 let mut out = vec![text("retry "), self.tok(count.span)];
-                if let Some(b) = backoff {
-                    out.push(text(" backoff "));
-                    out.push(self.tok(b.span));
-                }
+                self.push_opt(&mut out, " backoff ", backoff.as_ref().map(|b| b.span));
                 cat(out)
             }
             O::Throttle { count, per } => {
@@ -232,10 +229,7 @@ impl F<'_> {
             T::ExpectEnded { journey, label } => {
                 let mut out = vec![text("expect "), self.tok(journey.span), text(" ")];
                 out.push(self.kw(journey.span.end, s.span.end, "ended"));
-                if let Some(l) = label {
-                    out.push(text(" "));
-                    out.push(self.tok(l.span));
-                }
+                self.push_opt(&mut out, " ", label.as_ref().map(|l| l.span));
                 cat(out)
             }
             T::ExpectRunning { journey } => {
@@ -269,14 +263,8 @@ impl F<'_> {
             T::ExpectNoCall { action } => cat(vec![text("expect no call "), self.tok(action.span)]),
             T::ExpectSent { channel, template, to, times, binding } => {
                 let mut out = vec![text("expect sent "), self.tok(channel.span)];
-                if let Some(t) = template {
-                    out.push(text(" "));
-                    out.push(self.tok(t.span));
-                }
-                if let Some(t) = to {
-                    out.push(text(" to "));
-                    out.push(self.tok(t.span));
-                }
+                self.push_opt(&mut out, " ", template.as_ref().map(|t| t.span));
+                self.push_opt(&mut out, " to ", to.as_ref().map(|t| t.span));
                 if let Some(n) = times {
                     out.push(text(" "));
                     out.push(self.tok(n.span));
@@ -295,18 +283,12 @@ impl F<'_> {
             }
             T::ExpectNoSent { channel, template } => {
                 let mut out = vec![text("expect no sent "), self.tok(channel.span)];
-                if let Some(t) = template {
-                    out.push(text(" "));
-                    out.push(self.tok(t.span));
-                }
+                self.push_opt(&mut out, " ", template.as_ref().map(|t| t.span));
                 cat(out)
             }
             T::ExpectSuppressed { channel, template, reason } => {
                 let mut out = vec![text("expect suppressed "), self.tok(channel.span)];
-                if let Some(t) = template {
-                    out.push(text(" "));
-                    out.push(self.tok(t.span));
-                }
+                self.push_opt(&mut out, " ", template.as_ref().map(|t| t.span));
                 out.push(text(" because "));
                 out.push(self.tok(reason.span));
                 cat(out)
