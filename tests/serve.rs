@@ -6,9 +6,10 @@ mod support;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
-use support::{free_port, on_postgres, on_sqlite, temp_dir, Api, PgDb, Receiver, Server};
+use support::{free_port, notify_action, on_postgres, on_sqlite, temp_dir, Api, PgDb, Receiver, Server};
 
 fn project(dir: &Path, notify_port: u16) {
+    let notify = notify_action(notify_port);
     std::fs::create_dir_all(dir).expect("dir");
     std::fs::write(
         dir.join("flow.journey"),
@@ -17,11 +18,7 @@ fn project(dir: &Path, notify_port: u16) {
 type PingPayload = {{ user: string, n: int }}
 event Ping: PingPayload {{ key user }}
 audience VIP
-action Notify(user: string) = http POST "http://127.0.0.1:{notify_port}/notify" {{
-  body {{ user: user }}
-  timeout 2s
-  retry 5 backoff 100ms
-}}
+{notify}
 journey Flow {{
   start on Ping
   wait 1s

@@ -32,6 +32,18 @@ pub fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// The `Notify(user)` action of the serve tests' projects: a POST of `{ user }` to the receiver
+/// on `port`, timing out after 2 s, tried again 5 times.
+pub fn notify_action(port: u16) -> String {
+    format!(
+        r#"action Notify(user: string) = http POST "http://127.0.0.1:{port}/notify" {{
+  body {{ user: user }}
+  timeout 2s
+  retry 5 backoff 100ms
+}}"#
+    )
+}
+
 /// Runs a test's `case` (project folder, database, extra `serve` arguments) in a fresh folder
 /// `name` with a SQLite database in it.
 pub fn on_sqlite<T>(name: &str, args: &[&str], case: impl FnOnce(&Path, &Path, &[&str]) -> T) -> T {
