@@ -448,6 +448,19 @@ pub struct HttpCode {
     pub body: Option<Addr>,
     /// Authentication.
     pub auth: AuthCode,
+    /// How it is called: timeout, retries, throttle, concurrency, cache.
+    pub settings: HttpSettings,
+    /// The type of a successful response.
+    pub returns: Ty,
+    /// The option chunks.
+    pub code: Code,
+}
+
+/// How an action or data source is called, as its declaration's options set it: the same data in
+/// the IR and in bytecode. (Postcard writes it as these fields in place, as before it was a
+/// struct of its own.)
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HttpSettings {
     /// Per-attempt timeout in milliseconds.
     pub timeout_ms: i64,
     /// Extra attempts after the first.
@@ -461,10 +474,6 @@ pub struct HttpCode {
     pub concurrency: Option<i64>,
     /// Data source cache time to live in milliseconds.
     pub cache_ms: Option<i64>,
-    /// The type of a successful response.
-    pub returns: Ty,
-    /// The option chunks.
-    pub code: Code,
 }
 
 impl HttpCode {
@@ -488,17 +497,32 @@ pub enum UrlPart {
     },
 }
 
-/// Compiled authentication: chunks for the values.
+/// Authentication: its values are chunks (`Addr`) in bytecode, typed expressions in the IR.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum AuthCode {
+pub enum AuthCode<E = Addr> {
     /// None.
     None,
     /// Basic user and password.
-    Basic(Addr, Addr),
+    Basic(E, E),
     /// Bearer token.
-    Bearer(Addr),
+    Bearer(E),
     /// A header with a value.
-    Header(String, Addr),
+    Header(String, E),
+}
+
+impl<E> AuthCode<E> {
+    /// The same authentication with each value turned by `f`, in order.
+    pub fn map<'a, F>(&'a self, mut f: impl FnMut(&'a E) -> F) -> AuthCode<F> {
+        match self {
+            AuthCode::None => AuthCode::None,
+            AuthCode::Basic(user, pass) => {
+                let user = f(user);
+                AuthCode::Basic(user, f(pass))
+            }
+            AuthCode::Bearer(token) => AuthCode::Bearer(f(token)),
+            AuthCode::Header(name, value) => AuthCode::Header(name.clone(), f(value)),
+        }
+    }
 }
 
 /// A compiled journey.

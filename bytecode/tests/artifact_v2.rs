@@ -13,10 +13,10 @@ fn a_version_2_artifact_loads_with_no_concurrency_of_its_own() {
     let http: Vec<_> = a.program.http.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(http, ["Mail", "Tier"]);
     let mail = &a.program.http[0];
-    assert_eq!((mail.timeout_ms, mail.retries, mail.backoff_ms), (2_000, 2, 100));
-    assert_eq!(mail.throttle, Some((10, 1_000)));
-    assert_eq!(a.program.http[1].cache_ms, Some(60_000));
-    assert!(a.program.http.iter().all(|h| h.concurrency.is_none()));
+    assert_eq!((mail.settings.timeout_ms, mail.settings.retries, mail.settings.backoff_ms), (2_000, 2, 100));
+    assert_eq!(mail.settings.throttle, Some((10, 1_000)));
+    assert_eq!(a.program.http[1].settings.cache_ms, Some(60_000));
+    assert!(a.program.http.iter().all(|h| h.settings.concurrency.is_none()));
     assert_eq!(a.program.journeys[0].name, "Welcome");
 }
 

@@ -4,9 +4,9 @@
 use crate::ir::{self, Const, ExprKind as K, StmtKind as S};
 use crate::sources::Sources;
 use journey_bytecode::{
-    Addr, AuthCode, AwaitArmCode, AwaitCode, CallCode, CapCode, ChannelCode, Code, EventCode, FrequencyCode, GoalCode,
-    HttpCode, IsTest, JourneyCode, LambdaCode, LambdaKind, NodeInfo, NodeKind, Op, Program, QuietCode, ReactionCode,
-    SendCode, SplitCode, TestCode, UrlPart, NO_LABEL,
+    Addr, AwaitArmCode, AwaitCode, CallCode, CapCode, ChannelCode, Code, EventCode, FrequencyCode, GoalCode, HttpCode,
+    IsTest, JourneyCode, LambdaCode, LambdaKind, NodeInfo, NodeKind, Op, Program, QuietCode, ReactionCode, SendCode,
+    SplitCode, TestCode, UrlPart, NO_LABEL,
 };
 use journey_grammar::ast::{self, BinaryOp, HttpKind, UnaryOp};
 use std::collections::HashMap;
@@ -91,15 +91,7 @@ fn http(h: &ir::Http, t: &mut Tables) -> HttpCode {
     let headers = h.headers.iter().map(|(n, e)| (n.clone(), f.chunk(e))).collect();
     let query = h.query.iter().map(|(n, e)| (n.clone(), f.chunk(e))).collect();
     let body = h.body.as_ref().map(|e| f.chunk(e));
-    let auth = match &h.auth {
-        ir::Auth::None => AuthCode::None,
-        ir::Auth::Basic(user, pass) => {
-            let user = f.chunk(user);
-            AuthCode::Basic(user, f.chunk(pass))
-        }
-        ir::Auth::Bearer(token) => AuthCode::Bearer(f.chunk(token)),
-        ir::Auth::Header(name, value) => AuthCode::Header(name.clone(), f.chunk(value)),
-    };
+    let auth = h.auth.map(|e| f.chunk(e));
     f.finish_chunks();
     HttpCode {
         kind: match h.kind {
@@ -114,12 +106,7 @@ fn http(h: &ir::Http, t: &mut Tables) -> HttpCode {
         query,
         body,
         auth,
-        timeout_ms: h.timeout_ms,
-        retries: h.retries,
-        backoff_ms: h.backoff_ms,
-        throttle: h.throttle,
-        concurrency: h.concurrency,
-        cache_ms: h.cache_ms,
+        settings: h.settings,
         returns: h.returns.clone(),
         code: f.code,
     }

@@ -5,8 +5,9 @@ use crate::types::Ty;
 use journey_grammar::ast::{BinaryOp, HttpKind, IsTest, Span, UnaryOp};
 use serde::{Deserialize, Serialize};
 
-/// Constants, start and re-entry rules are the same data in the IR and in bytecode.
-pub use journey_bytecode::{Const, Reentry, Start};
+/// Constants, start and re-entry rules and call settings are the same data in the IR and in
+/// bytecode.
+pub use journey_bytecode::{Const, HttpSettings, Reentry, Start};
 
 /// A checked project.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -93,34 +94,14 @@ pub struct Http {
     pub body: Option<Expr>,
     /// Authentication.
     pub auth: Auth,
-    /// Per-attempt timeout in milliseconds.
-    pub timeout_ms: i64,
-    /// Extra attempts after the first.
-    pub retries: i64,
-    /// Base backoff between attempts in milliseconds.
-    pub backoff_ms: i64,
-    /// At most `n` calls per `per_ms`.
-    pub throttle: Option<(i64, i64)>,
-    /// At most this many calls in flight at once (else the runtime's per-host default).
-    pub concurrency: Option<i64>,
-    /// Data source cache time to live in milliseconds.
-    pub cache_ms: Option<i64>,
+    /// How it is called: timeout, retries, throttle, concurrency, cache.
+    pub settings: HttpSettings,
     /// The type of a successful response.
     pub returns: Ty,
 }
 
-/// Checked authentication.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Auth {
-    /// None.
-    None,
-    /// Basic user/password.
-    Basic(Expr, Expr),
-    /// Bearer token.
-    Bearer(Expr),
-    /// A header with a value.
-    Header(String, Expr),
-}
+/// Checked authentication, with typed expressions for its values.
+pub type Auth = journey_bytecode::AuthCode<Expr>;
 
 /// The labels the engine ends instances with on its own: on the journey timeout, on an exit
 /// event, when the journey is stopped, on an error.
