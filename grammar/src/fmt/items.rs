@@ -185,6 +185,18 @@ impl F<'_> {
         cat(vec![text("test "), name, text(" "), self.lines(open, span.end, lines)])
     }
 
+    /// Pushes ` N times` onto `out` when an `expect` statement (ending at `end`) counts, the
+    /// count at `times`.
+    fn push_times(&mut self, out: &mut Vec<Doc>, times: Option<Span>, end: usize) {
+        if let Some(n) = times {
+            out.push(text(" "));
+            out.push(self.tok(n));
+            out.push(text(" "));
+            out.push(self.kw(n.end, end, "time"));
+            out.push(text("s"));
+        }
+    }
+
     fn test_stmt(&mut self, s: &TestStmt) -> Doc {
         use TestStmtKind as T;
         match &s.kind {
@@ -251,13 +263,7 @@ impl F<'_> {
                     out.push(text(" "));
                     out.push(self.expr(a));
                 }
-                if let Some(n) = times {
-                    out.push(text(" "));
-                    out.push(self.tok(n.span));
-                    out.push(text(" "));
-                    out.push(self.kw(n.span.end, s.span.end, "time"));
-                    out.push(text("s"));
-                }
+                self.push_times(&mut out, times.as_ref().map(|n| n.span), s.span.end);
                 cat(out)
             }
             T::ExpectNoCall { action } => cat(vec![text("expect no call "), self.tok(action.span)]),
@@ -265,13 +271,7 @@ impl F<'_> {
                 let mut out = vec![text("expect sent "), self.tok(channel.span)];
                 self.push_opt(&mut out, " ", template.as_ref().map(|t| t.span));
                 self.push_opt(&mut out, " to ", to.as_ref().map(|t| t.span));
-                if let Some(n) = times {
-                    out.push(text(" "));
-                    out.push(self.tok(n.span));
-                    out.push(text(" "));
-                    out.push(self.kw(n.span.end, s.span.end, "time"));
-                    out.push(text("s"));
-                }
+                self.push_times(&mut out, times.as_ref().map(|n| n.span), s.span.end);
                 if let Some(b) = binding {
                     let from = times.map_or(to.as_ref().map_or(channel.span.end, |t| t.span.end), |n| n.span.end);
                     out.push(text(" "));
