@@ -29,15 +29,6 @@ impl Checker<'_> {
             let mut test_names: HashMap<&str, ast::Span> = HashMap::new();
             for (ii, item) in sf.items.iter().enumerate() {
                 let (kind, name) = match &item.kind {
-                    ItemKind::Schema { name, .. } => (DeclKind::Schema, name),
-                    ItemKind::Type { name, .. } => (DeclKind::Type, name),
-                    ItemKind::Event(e) => (DeclKind::Event, &e.name),
-                    ItemKind::Audience { name } => (DeclKind::Audience, name),
-                    ItemKind::DataSource(h) => (DeclKind::DataSource, &h.name),
-                    ItemKind::Action(h) => (DeclKind::Action, &h.name),
-                    ItemKind::Journey(j) => (DeclKind::Journey, &j.name),
-                    ItemKind::Channel(c) => (DeclKind::Channel, &c.name),
-                    ItemKind::Frequency(_) => continue,
                     ItemKind::Profile { keyword, .. } => {
                         if let Some((pf, pspan)) = profile_at {
                             self.report(CheckError::Duplicate {
@@ -62,7 +53,10 @@ impl Checker<'_> {
                         }
                         continue;
                     }
-                    ItemKind::Error => continue,
+                    other => match DeclKind::of(other) {
+                        Some(declared) => declared,
+                        None => continue,
+                    },
                 };
                 if let Some(first) = self.decls.get(&name.name) {
                     let e = CheckError::Duplicate {
