@@ -30,37 +30,17 @@ use std::time::Duration;
 mod support;
 
 /// What every `send vs call` program declares: the same events, profile and action.
-const DECLS: &str = r#"
-profile = xdm "https://ns.adobe.com/xdm/context/profile"
-    with "https://ns.adobe.com/xdm/context/profile-personal-details",
-         "https://ns.adobe.com/xdm/mixins/profile-consents"
-schema CommerceEvent = xdm "https://ns.adobe.com/xdm/context/experienceevent"
-    with "https://ns.adobe.com/xdm/context/experienceevent-commerce"
-event CartAdd: CommerceEvent {
-  key identityMap.Email[0].id
-  when eventType == "commerce.productListAdds"
-}
-event Purchase: CommerceEvent {
+const DECLS: &str = concat!(
+    include_str!("../vm/benches/data/messages-decls.journey"),
+    r#"event Purchase: CommerceEvent {
   key identityMap.Email[0].id
   when eventType == "commerce.purchases"
 }
-action SendEmail(to: string, template: string) = http POST "https://esp.example.com/v3/messages" {
-  body { to: to, template_id: template }
-  timeout 5s
-  returns { messageId: string }
-}
-"#;
+"#
+);
 
 /// The channel and the frequency rules of the `send` side.
-const CHANNEL: &str = r#"
-channel email {
-  to profile.personalEmail.address ?? "shopper@example.com"
-  consent (profile.consents.marketing.email.val ?? "y") not in ["n", "dn"]
-  deliver SendEmail
-}
-frequency email 3 per 7d
-frequency any 5 per 7d
-"#;
+const CHANNEL: &str = include_str!("../vm/benches/data/messages-channel.journey");
 
 /// The body of each side's journey, after `start on CartAdd`.
 fn body(side: &str) -> &'static str {

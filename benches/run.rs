@@ -240,23 +240,24 @@ fn kind_of(event: &str, event_type: Option<&str>) -> Kind {
 
 /// Each line as a `serde_json::Value`, the fields read from it.
 fn read_json(path: &Path) -> Vec<Ev> {
-    let file = std::fs::File::open(path).expect("events");
-    let mut out = Vec::new();
-    for line in std::io::BufReader::with_capacity(1 << 16, file).lines() {
-        let line = line.expect("line");
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: Json = serde_json::from_str(&line).expect("JSON");
+    read_lines(path, |line| {
+        let v: Json = serde_json::from_str(line).expect("JSON");
         let p = &v["payload"];
-        out.push(Ev {
+        Ev {
             at_ms: v["at"].as_str().expect("at").parse::<jiff::Timestamp>().expect("time").as_millisecond(),
             kind: kind_of(v["event"].as_str().unwrap_or(""), p["eventType"].as_str()),
             key: p["identityMap"]["Email"][0]["id"].as_str().unwrap_or("").to_string(),
             cart: p["commerce"]["cart"]["cartID"].as_str().map(str::to_string),
             total: p["commerce"]["order"]["priceTotal"].as_f64(),
-        });
-    }
+        }
+    })
+}
+
+/// The events of each non-blank line of `path`, read by `parse`, in time order.
+fn read_lines(path: &Path, mut parse: impl FnMut(&str) -> Ev) -> Vec<Ev> {
+    let file = std::fs::File::open(path).expect("events");
+    let lines = std::io::BufReader::with_capacity(1 << 16, file).lines().map(|l| l.expect("line"));
+    let mut out: Vec<Ev> = lines.filter(|l| !l.trim().is_empty()).map(|l| parse(&l)).collect();
     out.sort_by_key(|e| e.at_ms);
     out
 }
@@ -302,17 +303,11 @@ struct TOrder {
 
 /// Each line deserialized into typed structs of just the fields used.
 fn read_typed(path: &Path) -> Vec<Ev> {
-    let file = std::fs::File::open(path).expect("events");
-    let mut out = Vec::new();
-    for line in std::io::BufReader::with_capacity(1 << 16, file).lines() {
-        let line = line.expect("line");
-        if line.trim().is_empty() {
-            continue;
-        }
-        let l: TLine = serde_json::from_str(&line).expect("JSON");
+    read_lines(path, |line| {
+        let l: TLine = serde_json::from_str(line).expect("JSON");
         let mut p = l.payload;
         let commerce = p.commerce.take();
-        out.push(Ev {
+        Ev {
             at_ms: l.at.parse::<jiff::Timestamp>().expect("time").as_millisecond(),
             kind: kind_of(&l.event, p.event_type.as_deref()),
             key: p
@@ -323,10 +318,8 @@ fn read_typed(path: &Path) -> Vec<Ev> {
                 .unwrap_or_default(),
             cart: commerce.as_ref().and_then(|c| c.cart.as_ref()).and_then(|c| c.cartID.clone()),
             total: commerce.as_ref().and_then(|c| c.order.as_ref()).and_then(|o| o.price_total),
-        });
-    }
-    out.sort_by_key(|e| e.at_ms);
-    out
+        }
+    })
 }
 
 /// Where an instance is.

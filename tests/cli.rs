@@ -5,21 +5,13 @@
 #[path = "../vm/tests/support/reference.rs"]
 mod reference;
 
+#[path = "support/cli.rs"]
+mod cli;
+
+use cli::{arg, journey, run, stderr, stdout};
 use journey_compiler::types::Ty::Any;
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn journey(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_journey")).args(args).output().expect("journey runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn temp_project(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("journey-cli-{name}-{}", std::process::id()));
@@ -288,21 +280,21 @@ fn eval_reports_a_bad_expression_and_a_bad_clock() {
 #[test]
 fn run_prints_paths_and_a_summary_on_the_example_events() {
     let steps = std::env::temp_dir().join(format!("journey-cli-steps-{}.jsonl", std::process::id()));
-    let o = journey(&[
-        "run",
+    let o = run(
         "examples",
-        "--events",
         "examples/events.jsonl",
-        "--profiles",
-        "examples/profiles.jsonl",
-        "--dry-run",
-        "--mocks",
-        "examples/mocks.jsonl",
-        "--format",
-        "json",
-        "--step-events",
-        steps.to_str().expect("path"),
-    ]);
+        &[
+            "--profiles",
+            "examples/profiles.jsonl",
+            "--dry-run",
+            "--mocks",
+            "examples/mocks.jsonl",
+            "--format",
+            "json",
+            "--step-events",
+            arg(&steps),
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let lines: Vec<serde_json::Value> =
         stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
@@ -482,15 +474,7 @@ fn run_skips_a_payload_that_does_not_fit_its_type_as_serve_rejects_it() {
     );
     let project = dir.join("flow.journey");
     let events = dir.join("events.jsonl");
-    let o = journey(&[
-        "run",
-        project.to_str().expect("path"),
-        "--events",
-        events.to_str().expect("path"),
-        "--dry-run",
-        "--format",
-        "json",
-    ]);
+    let o = run(&project, &events, &["--dry-run", "--format", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -603,14 +587,7 @@ fn bad_mock_lines_are_reported_with_file_and_line() {
             ),
         ],
     );
-    let o = journey(&[
-        "run",
-        dir.join("tier.journey").to_str().expect("path"),
-        "--events",
-        dir.join("events.jsonl").to_str().expect("path"),
-        "--mocks",
-        dir.join("mocks.jsonl").to_str().expect("path"),
-    ]);
+    let o = run(dir.join("tier.journey"), dir.join("events.jsonl"), &["--mocks", arg(&dir.join("mocks.jsonl"))]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     for want in [
@@ -662,20 +639,11 @@ fn run_starts_a_business_event_for_every_audience_member() {
     .expect("write");
     let run = |jobs: &str| {
         let (events, profiles) = (dir.join("events.jsonl"), dir.join("profiles.jsonl"));
-        let o = journey(&[
-            "run",
+        let o = run(
             "examples",
-            "--events",
-            events.to_str().expect("path"),
-            "--profiles",
-            profiles.to_str().expect("path"),
-            "--mocks",
-            "examples/mocks.jsonl",
-            "--jobs",
-            jobs,
-            "--format",
-            "json",
-        ]);
+            &events,
+            &["--profiles", arg(&profiles), "--mocks", "examples/mocks.jsonl", "--jobs", jobs, "--format", "json"],
+        );
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         stdout(&o)
     };

@@ -12,12 +12,13 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{temp_dir, wait_within, Api, OwnPostgres, PgDb, Receiver, Server};
+use support::{notify_action, temp_dir, wait_within, Api, OwnPostgres, PgDb, Receiver, Server};
 
 /// Partitions of the tests' databases (fewer than the default, for a debug build on two cores).
 const PARTITIONS: &str = "12";
 
 fn project(dir: &Path, notify_port: u16, version: &str) {
+    let notify = notify_action(notify_port);
     std::fs::write(
         dir.join("flow.journey"),
         format!(
@@ -25,11 +26,7 @@ fn project(dir: &Path, notify_port: u16, version: &str) {
 type PingPayload = {{ user: string }}
 event Ping: PingPayload {{ key user }}
 event Went: PingPayload {{ key user }}
-action Notify(user: string) = http POST "http://127.0.0.1:{notify_port}/notify" {{
-  body {{ user: user }}
-  timeout 2s
-  retry 5 backoff 100ms
-}}
+{notify}
 journey Flow {{
   start on Ping
   reentry always

@@ -7,20 +7,8 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::process::{Command, Output};
+use support::cli::{journey, run, stderr, stdout};
 use support::{temp_dir, Api, PgDb, Receiver, Server};
-
-fn journey(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_journey")).args(args).output().expect("journey runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Every instance ends at once: conversions come after their instances ended.
 const PROJECT: &str = r#"
@@ -71,14 +59,7 @@ fn run_counts_conversions_once_within_the_window_and_analyses_the_experiment() {
     let dir = temp_dir("goals-run");
     std::fs::write(dir.join("promo.journey"), PROJECT).expect("write");
     std::fs::write(dir.join("events.jsonl"), events(90)).expect("write");
-    let o = journey(&[
-        "run",
-        dir.to_str().unwrap(),
-        "--events",
-        dir.join("events.jsonl").to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let o = run(&dir, dir.join("events.jsonl"), &["--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out: Vec<Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
     let promo = &out.last().expect("summary")["journeys"]["Promo"];

@@ -2,12 +2,12 @@
 //! SVG that parses as XML with the right nodes and labels, every example journey in every
 //! format, the canvas of a journey using every construct, and the error cases.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli;
 
-fn journey(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_journey")).args(args).output().expect("journey runs")
-}
+use cli::journey;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn stdout(o: &Output) -> String {
     assert_eq!(o.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&o.stderr));
@@ -23,22 +23,26 @@ fn example_journeys() -> Vec<String> {
     list.split(", ").map(str::to_string).collect()
 }
 
+/// Compares `got` with the golden file at `path`, noting a difference in `failures`; with
+/// `BLESS` set, rewrites the file instead.
+fn compare(path: &str, got: &str, failures: &mut Vec<String>) {
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(path, got).expect("write expected");
+        return;
+    }
+    let want = std::fs::read_to_string(path).unwrap_or_default();
+    if want != got {
+        failures.push(format!("--- {path} ---\nexpected:\n{want}\ngot:\n{got}"));
+    }
+}
+
 #[test]
 fn golden_mermaid_and_dot() {
-    let bless = std::env::var_os("BLESS").is_some();
     let mut failures = Vec::new();
     for (name, file) in [("CartRecovery", "cart-recovery"), ("WelcomeSeries", "welcome")] {
         for (format, ext) in [("mermaid", "mmd"), ("dot", "dot")] {
             let got = stdout(&journey(&["graph", "examples", "--journey", name, "--format", format]));
-            let path = PathBuf::from(format!("tests/graph/{file}.{ext}"));
-            if bless {
-                std::fs::write(&path, &got).expect("write expected");
-                continue;
-            }
-            let want = std::fs::read_to_string(&path).unwrap_or_default();
-            if want != got {
-                failures.push(format!("--- {} ---\nexpected:\n{want}\ngot:\n{got}", path.display()));
-            }
+            compare(&format!("tests/graph/{file}.{ext}"), &got, &mut failures);
         }
     }
     assert!(failures.is_empty(), "graph outputs differ (BLESS=1 rewrites them):\n{}", failures.join("\n"));
@@ -50,21 +54,12 @@ fn golden_mermaid_and_dot() {
 /// checked in `compiler/src/graph/layout.rs`.
 #[test]
 fn golden_svg() {
-    let bless = std::env::var_os("BLESS").is_some();
     let mut failures = Vec::new();
     for (dir, name, file) in
         [("examples", "CartRecovery", "cart-recovery"), ("tests/graph/project", "WideMerge", "wide")]
     {
         let got = stdout(&journey(&["graph", dir, "--journey", name, "--format", "svg"]));
-        let path = PathBuf::from(format!("tests/graph/{file}.svg"));
-        if bless {
-            std::fs::write(&path, &got).expect("write expected");
-            continue;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_default();
-        if want != got {
-            failures.push(format!("--- {} ---\nexpected:\n{want}\ngot:\n{got}", path.display()));
-        }
+        compare(&format!("tests/graph/{file}.svg"), &got, &mut failures);
     }
     assert!(failures.is_empty(), "SVGs differ (BLESS=1 rewrites them):\n{}", failures.join("\n"));
 }

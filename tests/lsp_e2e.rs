@@ -4,7 +4,8 @@
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -36,53 +37,13 @@ fn read(r: &mut impl BufRead) -> Option<Value> {
 
 #[test]
 fn journey_lsp_over_stdio() {
-    let dir = std::env::temp_dir().join(format!("journey-lsp-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("welcome.journey");
     let text = "type Signup = { email: string }\nevent SignUp: Signup { key email }\n\
                 journey Welcome {\n  start on SignUp\n  if emial == \"\" { end \"no-email\" }\n  wait 1h\n}\n";
-    std::fs::write(&path, text).unwrap();
-    let uri = format!("file://{}", path.display());
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
-        .arg("lsp")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("journey lsp starts");
-    let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        while let Some(m) = read(&mut r) {
-            if tx.send(m).is_err() {
-                break;
-            }
-        }
-    });
-    let next = |what: &str| rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("no {what}"));
-
-    send(
-        &mut stdin,
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": null, "capabilities": {}}}),
-    );
-    let init = next("initialize answer");
-    assert_eq!(init["id"], 1);
+    let (dir, uri) = project("e2e", text);
+    let mut lsp = Lsp::start(Stdio::inherit());
+    let init = lsp.open(&uri, text);
     assert_eq!(init["result"]["serverInfo"]["name"], "journey-lsp");
-    send(&mut stdin, json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
-    send(
-        &mut stdin,
-        json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": uri, "languageId": "journey", "version": 1, "text": text}}}),
-    );
-    let diags = loop {
-        let m = next("diagnostics");
-        if m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri.as_str() {
-            break m["params"]["diagnostics"].clone();
-        }
-    };
+    let diags = lsp.wait("diagnostics", |m| is_diagnostics(m, &uri))["params"]["diagnostics"].clone();
     let diags = diags.as_array().unwrap();
     assert!(!diags.is_empty(), "a mistake is reported");
     assert!(
@@ -90,26 +51,42 @@ fn journey_lsp_over_stdio() {
         "{diags:?}"
     );
 
-    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown", "params": null}));
-    loop {
-        let m = next("shutdown answer");
-        if m["id"] == 2 {
-            assert!(m.get("error").is_none(), "{m}");
-            break;
-        }
-    }
-    send(&mut stdin, json!({"jsonrpc": "2.0", "method": "exit", "params": null}));
-    drop(stdin);
+    send(&mut lsp.stdin, json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown", "params": null}));
+    let m = lsp.wait("shutdown answer", |m| m["id"] == 2);
+    assert!(m.get("error").is_none(), "{m}");
+    send(&mut lsp.stdin, json!({"jsonrpc": "2.0", "method": "exit", "params": null}));
+    drop(lsp.stdin);
+    assert_exits(&mut lsp.child, &dir, "after `exit`");
+}
+
+/// A project folder of its own holding `welcome.journey` with `text`, and that file's URI.
+fn project(name: &str, text: &str) -> (PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("journey-lsp-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("welcome.journey");
+    std::fs::write(&path, text).unwrap();
+    let uri = format!("file://{}", path.display());
+    (dir, uri)
+}
+
+/// Whether `m` publishes the diagnostics of `uri`.
+fn is_diagnostics(m: &Value, uri: &str) -> bool {
+    m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri
+}
+
+/// Waits, with a deadline, for the server to end with status 0; then removes its project.
+fn assert_exits(child: &mut Child, dir: &Path, when: &str) {
     for _ in 0..600 {
         if let Some(status) = child.try_wait().unwrap() {
             assert!(status.success(), "journey lsp exited with {status}");
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(dir);
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
-    panic!("journey lsp did not exit after `exit`");
+    panic!("journey lsp did not exit {when}");
 }
 
 /// A `journey lsp` process and the messages it wrote.
@@ -120,12 +97,13 @@ struct Lsp {
 }
 
 impl Lsp {
-    fn start() -> Lsp {
+    /// Starts `journey lsp`, its standard error going to `stderr`.
+    fn start(stderr: Stdio) -> Lsp {
         let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
             .arg("lsp")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("journey lsp starts");
         let stdin = child.stdin.take().unwrap();
@@ -140,6 +118,21 @@ impl Lsp {
             }
         });
         Lsp { child, stdin, rx }
+    }
+
+    /// Initializes the session and opens `uri` with `text`; the answer to `initialize`.
+    fn open(&mut self, uri: &str, text: &str) -> Value {
+        send(
+            &mut self.stdin,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": null, "capabilities": {}}}),
+        );
+        let init = self.wait("initialize answer", |m| m["id"] == 1);
+        send(&mut self.stdin, json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
+        send(
+            &mut self.stdin,
+            json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": uri, "languageId": "journey", "version": 1, "text": text}}}),
+        );
+        init
     }
 
     fn raw(&mut self, bytes: &[u8]) {
@@ -170,28 +163,12 @@ fn raw_frame(body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn malformed_frames_are_answered_and_the_server_keeps_serving() {
-    let dir = std::env::temp_dir().join(format!("journey-lsp-frames-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("welcome.journey");
     let text = "type Signup = { email: string }\nevent SignUp: Signup { key email }\n\
                 journey Welcome {\n  start on SignUp\n  let who = event.email\n  wait 1h\n}\n";
-    std::fs::write(&path, text).unwrap();
-    let uri = format!("file://{}", path.display());
-    let diagnostics =
-        |m: &Value| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri.as_str();
-
-    let mut lsp = Lsp::start();
-    send(
-        &mut lsp.stdin,
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": null, "rootUri": null, "capabilities": {}}}),
-    );
-    lsp.wait("initialize answer", |m| m["id"] == 1);
-    send(&mut lsp.stdin, json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
-    send(
-        &mut lsp.stdin,
-        json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": uri, "languageId": "journey", "version": 1, "text": text}}}),
-    );
+    let (dir, uri) = project("frames", text);
+    let diagnostics = |m: &Value| is_diagnostics(m, &uri);
+    let mut lsp = Lsp::start(Stdio::null());
+    lsp.open(&uri, text);
     let first = lsp.wait("diagnostics", diagnostics);
     assert_eq!(first["params"]["diagnostics"], json!([]), "{first}");
 
@@ -248,14 +225,5 @@ fn malformed_frames_are_answered_and_the_server_keeps_serving() {
     lsp.wait("shutdown answer", |m| m["id"] == 5);
     send(&mut lsp.stdin, json!({"jsonrpc": "2.0", "method": "exit", "params": null}));
     // The client keeps stdin open: the server still ends after `exit`.
-    for _ in 0..600 {
-        if let Some(status) = lsp.child.try_wait().unwrap() {
-            assert!(status.success(), "journey lsp exited with {status}");
-            let _ = std::fs::remove_dir_all(&dir);
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = lsp.child.kill();
-    panic!("journey lsp did not exit after `exit` while its stdin stayed open");
+    assert_exits(&mut lsp.child, &dir, "after `exit` while its stdin stayed open");
 }

@@ -4,20 +4,9 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::process::{Command, Output};
+use std::process::Output;
+use support::cli::{arg, journey, run, stderr, stdout};
 use support::{temp_dir, Api, Server};
-
-fn journey(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_journey")).args(args).output().expect("journey runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 const PROJECT: &str = r#"
 type Signal = { email: string }
@@ -89,17 +78,7 @@ fn lines(o: &Output) -> Vec<Value> {
 fn run_names_split_arms_in_paths_steps_and_the_report() {
     let dir = project("run", 60);
     let steps = dir.join("steps.jsonl");
-    let o = journey(&[
-        "run",
-        dir.to_str().unwrap(),
-        "--events",
-        dir.join("events.jsonl").to_str().unwrap(),
-        "--dry-run",
-        "--format",
-        "json",
-        "--step-events",
-        steps.to_str().unwrap(),
-    ]);
+    let o = run(&dir, dir.join("events.jsonl"), &["--dry-run", "--format", "json", "--step-events", arg(&steps)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = lines(&o);
     let summary = out.last().expect("summary");

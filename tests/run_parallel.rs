@@ -2,13 +2,12 @@
 //! report and the same step events (but for instance numbers) as one thread; bad lines keep
 //! their line numbers; a `cap` holds across threads.
 
+#[path = "support/cli.rs"]
+mod cli;
+
+use cli::{arg, journey, run};
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn journey(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_journey")).args(args).output().expect("journey runs")
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("journey-par-{name}-{}", std::process::id()));
@@ -68,23 +67,8 @@ fn steps_without_instances(path: &Path) -> Vec<Json> {
 /// mocks, with JSON output on `jobs`
 /// threads (and `extra` arguments); its standard output, after checking it succeeded.
 fn run_examples(events: &Path, profiles: &Path, jobs: &str, extra: &[&str]) -> String {
-    let mut args = vec![
-        "run",
-        "examples",
-        "--events",
-        events.to_str().expect("path"),
-        "--profiles",
-        profiles.to_str().expect("path"),
-        "--dry-run",
-        "--mocks",
-        "examples/mocks.jsonl",
-        "--format",
-        "json",
-        "--jobs",
-        jobs,
-    ];
-    args.extend_from_slice(extra);
-    let o = journey(&args);
+    let mine = ["--profiles", arg(profiles), "--dry-run", "--mocks", "examples/mocks.jsonl", "--format", "json"];
+    let o = run("examples", events, &[&mine[..], &["--jobs", jobs], extra].concat());
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).expect("UTF-8")
 }
@@ -149,15 +133,7 @@ fn a_skipped_line_with_a_time_counts_for_the_order() {
         let events = dir.join(format!("{name}.jsonl"));
         std::fs::write(&events, lines.join("\n")).expect("write");
         let steps = dir.join(format!("{name}-steps.jsonl"));
-        let o = journey(&[
-            "run",
-            "examples",
-            "--events",
-            events.to_str().expect("path"),
-            "--dry-run",
-            "--step-events",
-            steps.to_str().expect("path"),
-        ]);
+        let o = run("examples", &events, &["--dry-run", "--step-events", arg(&steps)]);
         assert_eq!(o.status.code(), Some(1), "the keyless line is a problem");
         std::fs::read_to_string(steps).expect("steps")
     };
@@ -185,16 +161,7 @@ fn bad_lines_keep_their_line_numbers_across_threads() {
     let events = dir.join("events.jsonl");
     std::fs::write(&events, text).expect("write");
     for jobs in ["1", "2", "4"] {
-        let o = journey(&[
-            "run",
-            "examples",
-            "--events",
-            events.to_str().expect("path"),
-            "--dry-run",
-            "--summary-only",
-            "--jobs",
-            jobs,
-        ]);
+        let o = run("examples", &events, &["--dry-run", "--summary-only", "--jobs", jobs]);
         assert_eq!(o.status.code(), Some(1));
         let err = String::from_utf8_lossy(&o.stderr);
         let lines: Vec<usize> = err
@@ -239,17 +206,7 @@ journey Capped {
     let events = dir.join("events.jsonl");
     std::fs::write(&events, lines).expect("write events");
     for jobs in ["1", "4"] {
-        let o = journey(&[
-            "run",
-            project.to_str().expect("path"),
-            "--events",
-            events.to_str().expect("path"),
-            "--format",
-            "json",
-            "--summary-only",
-            "--jobs",
-            jobs,
-        ]);
+        let o = run(&project, &events, &["--format", "json", "--summary-only", "--jobs", jobs]);
         assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
         let summary: Json = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).expect("summary");
         let ended = &summary["journeys"]["Capped"]["ended"];

@@ -6,9 +6,10 @@ mod support;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
-use support::{free_port, temp_dir, Api, PgDb, Receiver, Server};
+use support::{free_port, notify_action, on_postgres, on_sqlite, temp_dir, Api, PgDb, Receiver, Server};
 
 fn project(dir: &Path, notify_port: u16) {
+    let notify = notify_action(notify_port);
     std::fs::create_dir_all(dir).expect("dir");
     std::fs::write(
         dir.join("flow.journey"),
@@ -17,11 +18,7 @@ fn project(dir: &Path, notify_port: u16) {
 type PingPayload = {{ user: string, n: int }}
 event Ping: PingPayload {{ key user }}
 audience VIP
-action Notify(user: string) = http POST "http://127.0.0.1:{notify_port}/notify" {{
-  body {{ user: user }}
-  timeout 2s
-  retry 5 backoff 100ms
-}}
+{notify}
 journey Flow {{
   start on Ping
   wait 1s
@@ -45,17 +42,14 @@ journey Greet {{
 
 #[test]
 fn the_api_accepts_validates_and_reports() {
-    let dir = temp_dir("serve-api");
-    api_case(&dir, &dir.join("j.db"), &[], 1);
+    on_sqlite("serve-api", &[], |dir, db, args| api_case(dir, db, args, 1));
 }
 
 /// The same on PostgreSQL, as one node of a cluster over four partitions (each holds the
 /// publish entry).
 #[test]
 fn the_api_accepts_validates_and_reports_on_postgres() {
-    let dir = temp_dir("serve-api-pg");
-    let pg = PgDb::new("api");
-    api_case(&dir, pg.path(), &["--partitions", "4"], 4);
+    on_postgres("api", &["--partitions", "4"], |dir, db, args| api_case(dir, db, args, 4));
 }
 
 /// The API's behaviour on database `db` (started with `args`), whose log holds

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{temp_dir, wait_until, Api, Receiver, Server};
+use support::{notify_action, temp_dir, wait_until, Api, Receiver, Server};
 
 /// Profiles, each sending one `Ping` (so one instance of each journey, and one call).
 const USERS: usize = 2_000;
@@ -29,17 +29,14 @@ const CLIENTS: usize = 4;
 const SEEDS: usize = 3;
 
 fn project(dir: &Path, receiver_port: u16) {
+    let notify = notify_action(receiver_port);
     std::fs::write(
         dir.join("flow.journey"),
         format!(
             r#"
 type PingPayload = {{ user: string, fireAt: datetime }}
 event Ping: PingPayload {{ key user }}
-action Notify(user: string) = http POST "http://127.0.0.1:{receiver_port}/notify" {{
-  body {{ user: user }}
-  timeout 2s
-  retry 5 backoff 100ms
-}}
+{notify}
 journey Flow {{
   start on Ping
   wait until event.fireAt

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use support::{temp_dir, wait_until, Api, PgDb, Receiver, Server};
+use support::{on_postgres, on_sqlite, temp_dir, wait_until, Api, Receiver, Server};
 
 const EVENTS: &str =
     "type Ping = { user: string, n: int? }\nevent Pinged: Ping { key user }\nevent Went: Ping { key user }\n";
@@ -54,17 +54,14 @@ journey Flow {
 
 #[test]
 fn publish_sends_new_entries_to_the_new_version_while_running_ones_finish_on_theirs() {
-    let dir = temp_dir("publish");
-    publish_case(&dir, &dir.join("j.db"), &[]);
+    on_sqlite("publish", &[], publish_case);
 }
 
 /// The same on PostgreSQL: the restart is a new node, which takes the partitions over once the
 /// killed one's leases run out.
 #[test]
 fn publish_on_postgres_sends_new_entries_to_the_new_version_across_a_takeover() {
-    let dir = temp_dir("publish-pg");
-    let pg = PgDb::new("publish");
-    publish_case(&dir, pg.path(), &["--partitions", "8", "--lease-ttl", "2"]);
+    on_postgres("publish", &["--partitions", "8", "--lease-ttl", "2"], publish_case);
 }
 
 fn publish_case(dir: &Path, db: &Path, args: &[&str]) {
@@ -118,16 +115,13 @@ fn publish_case(dir: &Path, db: &Path, args: &[&str]) {
 
 #[test]
 fn a_closed_journey_takes_no_new_entries_but_its_instances_finish() {
-    let dir = temp_dir("close");
-    close_case(&dir, &dir.join("j.db"), &[]);
+    on_sqlite("close", &[], close_case);
 }
 
 /// The same on PostgreSQL (64 partitions, each applying the close).
 #[test]
 fn a_closed_journey_on_postgres_takes_no_new_entries_but_its_instances_finish() {
-    let dir = temp_dir("close-pg");
-    let pg = PgDb::new("close");
-    close_case(&dir, pg.path(), &["--lease-ttl", "2"]);
+    on_postgres("close", &["--lease-ttl", "2"], close_case);
 }
 
 fn close_case(dir: &Path, db: &Path, args: &[&str]) {
@@ -217,16 +211,13 @@ journey Flow {
 
 #[test]
 fn profile_writes_replace_and_merge_as_journeys_read_them() {
-    let dir = temp_dir("profiles");
-    profiles_case(&dir, &dir.join("j.db"), &[]);
+    on_sqlite("profiles", &[], profiles_case);
 }
 
 /// The same on PostgreSQL, where each profile lives in its partition.
 #[test]
 fn profile_writes_on_postgres_replace_and_merge_as_journeys_read_them() {
-    let dir = temp_dir("profiles-pg");
-    let pg = PgDb::new("profiles");
-    profiles_case(&dir, pg.path(), &["--partitions", "8"]);
+    on_postgres("profiles", &["--partitions", "8"], profiles_case);
 }
 
 fn profiles_case(dir: &Path, db: &Path, args: &[&str]) {
@@ -282,16 +273,13 @@ journey Read {{
 
 #[test]
 fn audience_membership_starts_journeys_and_answers_in_audience() {
-    let dir = temp_dir("audience");
-    audience_case(&dir, &dir.join("j.db"), &["--shards", "2"]);
+    on_sqlite("audience", &["--shards", "2"], audience_case);
 }
 
 /// The same on PostgreSQL: memberships live in their profiles' partitions, across a takeover.
 #[test]
 fn audience_membership_on_postgres_starts_journeys_and_answers_in_audience() {
-    let dir = temp_dir("audience-pg");
-    let pg = PgDb::new("audience");
-    audience_case(&dir, pg.path(), &["--partitions", "8", "--lease-ttl", "2"]);
+    on_postgres("audience", &["--partitions", "8", "--lease-ttl", "2"], audience_case);
 }
 
 fn audience_case(dir: &Path, db: &Path, args: &[&str]) {

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
-use support::{temp_dir, wait_until, wait_within, Api, PgDb, Receiver, Server};
+use support::{on_postgres, on_sqlite, temp_dir, wait_until, wait_within, Api, PgDb, Receiver, Server};
 
 /// The arguments of a PostgreSQL node: a short lease, so that a restarted node takes the killed
 /// one's partitions over within seconds.
@@ -142,15 +142,12 @@ fn kill_at_first_delivery<const SLOT: usize>(path: &str) -> (u16, &'static str) 
 
 #[test]
 fn killed_during_delivery_the_message_goes_again_with_its_id_and_counts_once() {
-    let dir = temp_dir("msg-kill-delivery");
-    delivery_case::<0>(&dir, &dir.join("j.db"), &[]);
+    on_sqlite("msg-kill-delivery", &[], delivery_case::<0>);
 }
 
 #[test]
 fn killed_during_delivery_on_postgres_the_message_goes_again_with_its_id_and_counts_once() {
-    let dir = temp_dir("msg-kill-delivery-pg");
-    let pg = PgDb::new("msg_kill_delivery");
-    delivery_case::<1>(&dir, pg.path(), PG_ARGS);
+    on_postgres("msg_kill_delivery", PG_ARGS, delivery_case::<1>);
 }
 
 fn delivery_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
@@ -194,15 +191,12 @@ fn delivery_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
 
 #[test]
 fn after_a_kill_and_a_restart_a_frequency_rule_still_holds() {
-    let dir = temp_dir("msg-frequency-restart");
-    frequency_case(&dir, &dir.join("j.db"), &[]);
+    on_sqlite("msg-frequency-restart", &[], frequency_case);
 }
 
 #[test]
 fn after_a_takeover_on_postgres_a_frequency_rule_still_holds() {
-    let dir = temp_dir("msg-frequency-restart-pg");
-    let pg = PgDb::new("msg_frequency_restart");
-    frequency_case(&dir, pg.path(), PG_ARGS);
+    on_postgres("msg_frequency_restart", PG_ARGS, frequency_case);
 }
 
 fn frequency_case(dir: &Path, db: &Path, args: &[&str]) {
@@ -410,15 +404,12 @@ fn quiet_window_ending_soon() -> (String, i64) {
 
 #[test]
 fn a_queued_send_waits_through_a_restart_and_checks_again() {
-    let dir = temp_dir("msg-queued-restart");
-    queued_case(&dir, &dir.join("j.db"), &[]);
+    on_sqlite("msg-queued-restart", &[], queued_case);
 }
 
 #[test]
 fn a_queued_send_waits_through_a_takeover_on_postgres_and_checks_again() {
-    let dir = temp_dir("msg-queued-restart-pg");
-    let pg = PgDb::new("msg_queued_restart");
-    queued_case(&dir, pg.path(), PG_ARGS);
+    on_postgres("msg_queued_restart", PG_ARGS, queued_case);
 }
 
 fn queued_case(dir: &Path, db: &Path, args: &[&str]) {
@@ -566,15 +557,12 @@ fn row(profile: &str, m: &Value, node: &str) -> Row {
 
 #[test]
 fn the_same_events_give_the_same_messages_reasons_and_counts_in_run_and_serve() {
-    let dir = temp_dir("msg-run-vs-serve");
-    compare_case(&dir, &dir.join("j.db"), &[]);
+    on_sqlite("msg-run-vs-serve", &[], compare_case);
 }
 
 #[test]
 fn the_same_events_give_the_same_messages_in_run_and_on_postgres() {
-    let dir = temp_dir("msg-run-vs-serve-pg");
-    let pg = PgDb::new("msg_run_vs_serve");
-    compare_case(&dir, pg.path(), PG_ARGS);
+    on_postgres("msg_run_vs_serve", PG_ARGS, compare_case);
 }
 
 fn compare_case(dir: &Path, db: &Path, args: &[&str]) {

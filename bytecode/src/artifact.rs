@@ -93,11 +93,9 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
     let corrupt = |e: postcard::Error| ArtifactError::Corrupt(e.to_string());
     let (artifact, rest): (Artifact, &[u8]) = match found {
         FORMAT_VERSION => postcard::take_from_bytes(body).map_err(corrupt)?,
-        4 => postcard::take_from_bytes::<v4::Artifact>(body).map(|(a, rest)| (a.upgrade(), rest)).map_err(corrupt)?,
-        3 => postcard::take_from_bytes::<v3::Artifact>(body).map(|(a, rest)| (a.upgrade(), rest)).map_err(corrupt)?,
-        2 => postcard::take_from_bytes::<v2::Artifact>(body)
-            .map(|(a, rest)| (a.upgrade().upgrade(), rest))
-            .map_err(corrupt)?,
+        4 => old::<crate::HttpCode, old::JourneyV4, old::Messages>(body).map_err(corrupt)?,
+        3 => old::<crate::HttpCode, old::JourneyV3, ()>(body).map_err(corrupt)?,
+        2 => old::<old::HttpV2, old::JourneyV3, ()>(body).map_err(corrupt)?,
         _ => return Err(ArtifactError::Version { found, supported: FORMAT_VERSION }),
     };
     if !rest.is_empty() {
@@ -106,35 +104,83 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
     verify(&artifact.program).map_err(ArtifactError::Invalid)?;
     Ok(artifact)
 }
-/// Version 2 artifacts, as `journey serve` stored its published versions before `concurrency`:
-/// read and upgraded (no declaration has a limit of its own), so a server keeps loading them.
-mod v2 {
-    use super::v3::JourneyCode;
-    use crate::{AuthCode, Code, Const, EventCode, HttpKind, TestCode, Ty, UrlPart};
+
+/// Reads an artifact of an older format version whose actions are `H`, journeys `J` and message
+/// declarations `M`, and upgrades it to this one (what it lacks is empty).
+fn old<H, J, M>(body: &[u8]) -> postcard::Result<(Artifact, &[u8])>
+where
+    H: serde::de::DeserializeOwned + Into<crate::HttpCode>,
+    J: serde::de::DeserializeOwned + Into<crate::JourneyCode>,
+    M: serde::de::DeserializeOwned + Into<old::Messages>,
+{
+    let (a, rest) = postcard::take_from_bytes::<old::Artifact<H, J, M>>(body)?;
+    Ok((a.upgrade(), rest))
+}
+
+/// The older format versions. Postcard writes a struct as its fields one after another, so each
+/// is the fields of the one before plus what it added, and reads as such.
+mod old {
+    use crate::{
+        AuthCode, AwaitCode, CallCode, CapCode, ChannelCode, Code, Const, EventCode, FrequencyCode, HttpKind, NodeInfo,
+        Reentry, SendCode, SplitCode, Start, TestCode, Ty, UrlPart,
+    };
     use serde::Deserialize;
 
+    /// An artifact of versions 2 to 4: the program's fields up to `tests`, then (version 4) its
+    /// message declarations.
     #[derive(Deserialize)]
-    pub(super) struct Artifact {
+    pub(super) struct Artifact<H, J, M> {
         header: super::Header,
-        program: Program,
-    }
-
-    #[derive(Deserialize)]
-    struct Program {
         consts: Vec<Const>,
         names: Vec<String>,
         shapes: Vec<Vec<u32>>,
         functions: Vec<String>,
         profile: Option<Ty>,
         events: Vec<EventCode>,
-        http: Vec<HttpCode>,
+        http: Vec<H>,
         audiences: Vec<String>,
-        journeys: Vec<JourneyCode>,
+        journeys: Vec<J>,
         tests: Vec<TestCode>,
+        messages: M,
     }
 
+    impl<H: Into<crate::HttpCode>, J: Into<crate::JourneyCode>, M: Into<Messages>> Artifact<H, J, M> {
+        pub(super) fn upgrade(self) -> super::Artifact {
+            let Messages { channels, frequencies } = self.messages.into();
+            let program = crate::Program {
+                consts: self.consts,
+                names: self.names,
+                shapes: self.shapes,
+                functions: self.functions,
+                profile: self.profile,
+                events: self.events,
+                http: self.http.into_iter().map(Into::into).collect(),
+                audiences: self.audiences,
+                journeys: self.journeys.into_iter().map(Into::into).collect(),
+                tests: self.tests,
+                channels,
+                frequencies,
+            };
+            super::Artifact { header: self.header, program }
+        }
+    }
+
+    /// Channels and frequency rules, which came with version 4 (before it: none).
+    #[derive(Deserialize, Default)]
+    pub(super) struct Messages {
+        channels: Vec<ChannelCode>,
+        frequencies: Vec<FrequencyCode>,
+    }
+
+    impl From<()> for Messages {
+        fn from((): ()) -> Self {
+            Messages::default()
+        }
+    }
+
+    /// An action or data source of version 2, before `concurrency` (none has a limit of its own).
     #[derive(Deserialize)]
-    struct HttpCode {
+    pub(super) struct HttpV2 {
         kind: HttpKind,
         name: String,
         params: Vec<(String, Ty)>,
@@ -153,80 +199,35 @@ mod v2 {
         code: Code,
     }
 
-    impl Artifact {
-        pub(super) fn upgrade(self) -> super::v3::Artifact {
-            let Program { consts, names, shapes, functions, profile, events, http, audiences, journeys, tests } =
-                self.program;
-            let http = http
-                .into_iter()
-                .map(|h| crate::HttpCode {
-                    kind: h.kind,
-                    name: h.name,
-                    params: h.params,
-                    method: h.method,
-                    url: h.url,
-                    headers: h.headers,
-                    query: h.query,
-                    body: h.body,
-                    auth: h.auth,
+    impl From<HttpV2> for crate::HttpCode {
+        fn from(h: HttpV2) -> Self {
+            crate::HttpCode {
+                kind: h.kind,
+                name: h.name,
+                params: h.params,
+                method: h.method,
+                url: h.url,
+                headers: h.headers,
+                query: h.query,
+                body: h.body,
+                auth: h.auth,
+                settings: crate::HttpSettings {
                     timeout_ms: h.timeout_ms,
                     retries: h.retries,
                     backoff_ms: h.backoff_ms,
                     throttle: h.throttle,
                     concurrency: None,
                     cache_ms: h.cache_ms,
-                    returns: h.returns,
-                    code: h.code,
-                })
-                .collect();
-            let program = super::v3::Program {
-                consts,
-                names,
-                shapes,
-                functions,
-                profile,
-                events,
-                http,
-                audiences,
-                journeys,
-                tests,
-            };
-            super::v3::Artifact { header: self.header, program }
+                },
+                returns: h.returns,
+                code: h.code,
+            }
         }
     }
-}
 
-/// Version 3 artifacts, before messages (channels, frequency rules, `send`, a computed
-/// `timezone`): read and upgraded with none of them.
-mod v3 {
-    use crate::{
-        AwaitCode, CallCode, CapCode, Code, Const, EventCode, HttpCode, NodeInfo, Reentry, SplitCode, Start, TestCode,
-        Ty,
-    };
-    use serde::Deserialize;
-
+    /// A journey of versions 2 and 3, before messages (`send`, a computed `timezone`) and goals.
     #[derive(Deserialize)]
-    pub(super) struct Artifact {
-        pub(super) header: super::Header,
-        pub(super) program: Program,
-    }
-
-    #[derive(Deserialize)]
-    pub(super) struct Program {
-        pub(super) consts: Vec<Const>,
-        pub(super) names: Vec<String>,
-        pub(super) shapes: Vec<Vec<u32>>,
-        pub(super) functions: Vec<String>,
-        pub(super) profile: Option<Ty>,
-        pub(super) events: Vec<EventCode>,
-        pub(super) http: Vec<HttpCode>,
-        pub(super) audiences: Vec<String>,
-        pub(super) journeys: Vec<JourneyCode>,
-        pub(super) tests: Vec<TestCode>,
-    }
-
-    #[derive(Deserialize)]
-    pub(super) struct JourneyCode {
+    pub(super) struct JourneyV3 {
         name: String,
         start: Start,
         reentry: Reentry,
@@ -245,160 +246,43 @@ mod v3 {
         updates: Vec<Vec<Vec<String>>>,
     }
 
-    impl Artifact {
-        pub(super) fn upgrade(self) -> super::Artifact {
-            let Program { consts, names, shapes, functions, profile, events, http, audiences, journeys, tests } =
-                self.program;
-            let journeys = journeys
-                .into_iter()
-                .map(|j| crate::JourneyCode {
-                    name: j.name,
-                    start: j.start,
-                    reentry: j.reentry,
-                    timezone: j.timezone,
-                    timeout_ms: j.timeout_ms,
-                    active: j.active,
-                    exit_on: j.exit_on,
-                    locals: j.locals,
-                    event_paths: j.event_paths,
-                    code: j.code,
-                    nodes: j.nodes,
-                    awaits: j.awaits,
-                    calls: j.calls,
-                    splits: j.splits,
-                    caps: j.caps,
-                    updates: j.updates,
-                    sends: Vec::new(),
-                    timezone_expr: None,
-                    goals: Vec::new(),
-                })
-                .collect();
-            let program = crate::Program {
-                consts,
-                names,
-                shapes,
-                functions,
-                profile,
-                events,
-                http,
-                audiences,
-                journeys,
-                tests,
-                channels: Vec::new(),
-                frequencies: Vec::new(),
-            };
-            super::Artifact { header: self.header, program }
+    impl From<JourneyV3> for crate::JourneyCode {
+        fn from(j: JourneyV3) -> Self {
+            crate::JourneyCode {
+                name: j.name,
+                start: j.start,
+                reentry: j.reentry,
+                timezone: j.timezone,
+                timeout_ms: j.timeout_ms,
+                active: j.active,
+                exit_on: j.exit_on,
+                locals: j.locals,
+                event_paths: j.event_paths,
+                code: j.code,
+                nodes: j.nodes,
+                awaits: j.awaits,
+                calls: j.calls,
+                splits: j.splits,
+                caps: j.caps,
+                updates: j.updates,
+                sends: Vec::new(),
+                timezone_expr: None,
+                goals: Vec::new(),
+            }
         }
     }
-}
 
-/// Version 4 artifacts, before goals: read and upgraded with none.
-mod v4 {
-    use crate::{
-        AwaitCode, CallCode, CapCode, ChannelCode, Code, Const, EventCode, FrequencyCode, HttpCode, NodeInfo, Reentry,
-        SendCode, SplitCode, Start, TestCode, Ty,
-    };
-    use serde::Deserialize;
-
+    /// A journey of version 4: version 3's, then its sends and computed `timezone`; no goals.
     #[derive(Deserialize)]
-    pub(super) struct Artifact {
-        header: super::Header,
-        program: Program,
-    }
-
-    #[derive(Deserialize)]
-    struct Program {
-        consts: Vec<Const>,
-        names: Vec<String>,
-        shapes: Vec<Vec<u32>>,
-        functions: Vec<String>,
-        profile: Option<Ty>,
-        events: Vec<EventCode>,
-        http: Vec<HttpCode>,
-        audiences: Vec<String>,
-        journeys: Vec<JourneyCode>,
-        tests: Vec<TestCode>,
-        channels: Vec<ChannelCode>,
-        frequencies: Vec<FrequencyCode>,
-    }
-
-    #[derive(Deserialize)]
-    struct JourneyCode {
-        name: String,
-        start: Start,
-        reentry: Reentry,
-        timezone: String,
-        timeout_ms: i64,
-        active: Option<(String, String)>,
-        exit_on: Vec<String>,
-        locals: u16,
-        event_paths: Vec<Vec<String>>,
-        code: Code,
-        nodes: Vec<NodeInfo>,
-        awaits: Vec<AwaitCode>,
-        calls: Vec<CallCode>,
-        splits: Vec<SplitCode>,
-        caps: Vec<CapCode>,
-        updates: Vec<Vec<Vec<String>>>,
+    pub(super) struct JourneyV4 {
+        before: JourneyV3,
         sends: Vec<SendCode>,
         timezone_expr: Option<u32>,
     }
 
-    impl Artifact {
-        pub(super) fn upgrade(self) -> super::Artifact {
-            let Program {
-                consts,
-                names,
-                shapes,
-                functions,
-                profile,
-                events,
-                http,
-                audiences,
-                journeys,
-                tests,
-                channels,
-                frequencies,
-            } = self.program;
-            let journeys = journeys
-                .into_iter()
-                .map(|j| crate::JourneyCode {
-                    name: j.name,
-                    start: j.start,
-                    reentry: j.reentry,
-                    timezone: j.timezone,
-                    timeout_ms: j.timeout_ms,
-                    active: j.active,
-                    exit_on: j.exit_on,
-                    locals: j.locals,
-                    event_paths: j.event_paths,
-                    code: j.code,
-                    nodes: j.nodes,
-                    awaits: j.awaits,
-                    calls: j.calls,
-                    splits: j.splits,
-                    caps: j.caps,
-                    updates: j.updates,
-                    sends: j.sends,
-                    timezone_expr: j.timezone_expr,
-                    goals: Vec::new(),
-                })
-                .collect();
-            let program = crate::Program {
-                consts,
-                names,
-                shapes,
-                functions,
-                profile,
-                events,
-                http,
-                audiences,
-                journeys,
-                tests,
-                channels,
-                frequencies,
-            };
-            super::Artifact { header: self.header, program }
+    impl From<JourneyV4> for crate::JourneyCode {
+        fn from(j: JourneyV4) -> Self {
+            crate::JourneyCode { sends: j.sends, timezone_expr: j.timezone_expr, ..j.before.into() }
         }
     }
 }

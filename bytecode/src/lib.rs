@@ -452,6 +452,19 @@ pub struct HttpCode {
     pub body: Option<Addr>,
     /// Authentication.
     pub auth: AuthCode,
+    /// How it is called: timeout, retries, throttle, concurrency, cache.
+    pub settings: HttpSettings,
+    /// The type of a successful response.
+    pub returns: Ty,
+    /// The option chunks.
+    pub code: Code,
+}
+
+/// How an action or data source is called, as its declaration's options set it: the same data in
+/// the IR and in bytecode. (Postcard writes it as these fields in place, as before it was a
+/// struct of its own.)
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HttpSettings {
     /// Per-attempt timeout in milliseconds.
     pub timeout_ms: i64,
     /// Extra attempts after the first.
@@ -465,10 +478,6 @@ pub struct HttpCode {
     pub concurrency: Option<i64>,
     /// Data source cache time to live in milliseconds.
     pub cache_ms: Option<i64>,
-    /// The type of a successful response.
-    pub returns: Ty,
-    /// The option chunks.
-    pub code: Code,
 }
 
 impl HttpCode {
@@ -492,17 +501,32 @@ pub enum UrlPart {
     },
 }
 
-/// Compiled authentication: chunks for the values.
+/// Authentication: its values are chunks (`Addr`) in bytecode, typed expressions in the IR.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum AuthCode {
+pub enum AuthCode<E = Addr> {
     /// None.
     None,
     /// Basic user and password.
-    Basic(Addr, Addr),
+    Basic(E, E),
     /// Bearer token.
-    Bearer(Addr),
+    Bearer(E),
     /// A header with a value.
-    Header(String, Addr),
+    Header(String, E),
+}
+
+impl<E> AuthCode<E> {
+    /// The same authentication with each value turned by `f`, in order.
+    pub fn map<'a, F>(&'a self, mut f: impl FnMut(&'a E) -> F) -> AuthCode<F> {
+        match self {
+            AuthCode::None => AuthCode::None,
+            AuthCode::Basic(user, pass) => {
+                let user = f(user);
+                AuthCode::Basic(user, f(pass))
+            }
+            AuthCode::Bearer(token) => AuthCode::Bearer(f(token)),
+            AuthCode::Header(name, value) => AuthCode::Header(name.clone(), f(value)),
+        }
+    }
 }
 
 /// A compiled journey.
@@ -750,17 +774,18 @@ impl TestCode {
     }
 }
 
-/// A test statement.
+/// A test statement. Its values are of type `E`: chunks (`Addr`) in the bytecode, typed
+/// expressions in the compiler's IR, which lowers each with [`TestStep::map`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum TestStep {
+pub enum TestStep<E = Addr> {
     /// Start the clock at this instant (RFC 3339).
     Start(String),
-    /// Set a profile's attributes (the chunk's value).
+    /// Set a profile's attributes (the value).
     Profile {
         /// The profile's key; none for the profile of the first event sent.
         key: Option<String>,
-        /// The attributes' chunk.
-        attributes: Addr,
+        /// The attributes.
+        attributes: E,
     },
     /// Put a profile in an audience.
     AudienceHas {
@@ -774,16 +799,16 @@ pub enum TestStep {
         /// The action or data source.
         target: String,
         /// What it answers.
-        result: MockResult,
+        result: MockResult<E>,
     },
     /// Send an event, after advancing the clock.
     Send {
-        /// How far the clock moves first.
+        /// How far the clock moves first (ms).
         after_ms: i64,
         /// The event.
         event: String,
-        /// The payload's chunk.
-        payload: Addr,
+        /// The payload.
+        payload: E,
     },
     /// Advance the clock.
     After(i64),
@@ -803,9 +828,9 @@ pub enum TestStep {
     ExpectCall {
         /// The action or data source.
         action: String,
-        /// The chunk of the expected arguments (a record by parameter name).
-        args: Option<Addr>,
-        /// How many times.
+        /// The expected arguments (a record by parameter name), if given.
+        args: Option<E>,
+        /// How many times, if given.
         times: Option<i64>,
     },
     /// Expect no call.
@@ -854,15 +879,63 @@ pub enum TestStep {
     },
 }
 
+impl<E> TestStep<E> {
+    /// The same step with each value turned by `f`, in order (the compiler makes its chunks so).
+    pub fn map<'a, F>(&'a self, mut f: impl FnMut(&'a E) -> F) -> TestStep<F> {
+        use TestStep as S;
+        match self {
+            S::Start(at) => S::Start(at.clone()),
+            S::Profile { key, attributes } => S::Profile { key: key.clone(), attributes: f(attributes) },
+            S::AudienceHas { audience, key } => S::AudienceHas { audience: audience.clone(), key: key.clone() },
+            S::Mock { target, result } => S::Mock { target: target.clone(), result: result.map(f) },
+            S::Send { after_ms, event, payload } => {
+                S::Send { after_ms: *after_ms, event: event.clone(), payload: f(payload) }
+            }
+            S::After(ms) => S::After(*ms),
+            S::ExpectEnded { journey, label } => S::ExpectEnded { journey: journey.clone(), label: label.clone() },
+            S::ExpectRunning { journey } => S::ExpectRunning { journey: journey.clone() },
+            S::ExpectCall { action, args, times } => {
+                S::ExpectCall { action: action.clone(), args: args.as_ref().map(f), times: *times }
+            }
+            S::ExpectNoCall { action } => S::ExpectNoCall { action: action.clone() },
+            S::ExpectSent { channel, template, to, times, bind } => S::ExpectSent {
+                channel: channel.clone(),
+                template: template.clone(),
+                to: to.clone(),
+                times: *times,
+                bind: *bind,
+            },
+            S::ExpectSuppressed { channel, template, reason } => {
+                S::ExpectSuppressed { channel: channel.clone(), template: template.clone(), reason: reason.clone() }
+            }
+            S::ExpectConverted { no, journey, goal } => {
+                S::ExpectConverted { no: *no, journey: journey.clone(), goal: goal.clone() }
+            }
+            S::ExpectArm { journey, arm } => S::ExpectArm { journey: journey.clone(), arm: arm.clone() },
+        }
+    }
+}
+
 /// A mock's answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum MockResult {
-    /// Answer the chunk's value.
-    Value(Addr),
+pub enum MockResult<E = Addr> {
+    /// Answer this value.
+    Value(E),
     /// Fail.
     Fail,
     /// Time out.
     Timeout,
+}
+
+impl<E> MockResult<E> {
+    /// The same answer with its value turned by `f`.
+    pub fn map<'a, F>(&'a self, f: impl FnOnce(&'a E) -> F) -> MockResult<F> {
+        match self {
+            MockResult::Value(v) => MockResult::Value(f(v)),
+            MockResult::Fail => MockResult::Fail,
+            MockResult::Timeout => MockResult::Timeout,
+        }
+    }
 }
 
 #[cfg(test)]

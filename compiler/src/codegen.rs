@@ -4,9 +4,9 @@
 use crate::ir::{self, Const, ExprKind as K, StmtKind as S};
 use crate::sources::Sources;
 use journey_bytecode::{
-    Addr, AuthCode, AwaitArmCode, AwaitCode, CallCode, CapCode, ChannelCode, Code, EventCode, FrequencyCode, GoalCode,
-    HttpCode, IsTest, JourneyCode, LambdaCode, LambdaKind, MockResult, NodeInfo, NodeKind, Op, Program, QuietCode,
-    ReactionCode, SendCode, SplitCode, TestCode, TestStep, UrlPart, NO_LABEL,
+    Addr, AwaitArmCode, AwaitCode, CallCode, CapCode, ChannelCode, Code, EventCode, FrequencyCode, GoalCode, HttpCode,
+    IsTest, JourneyCode, LambdaCode, LambdaKind, NodeInfo, NodeKind, Op, Program, QuietCode, ReactionCode, SendCode,
+    SplitCode, TestCode, UrlPart, NO_LABEL,
 };
 use journey_grammar::ast::{self, BinaryOp, HttpKind, UnaryOp};
 use std::collections::HashMap;
@@ -91,15 +91,7 @@ fn http(h: &ir::Http, t: &mut Tables) -> HttpCode {
     let headers = h.headers.iter().map(|(n, e)| (n.clone(), f.chunk(e))).collect();
     let query = h.query.iter().map(|(n, e)| (n.clone(), f.chunk(e))).collect();
     let body = h.body.as_ref().map(|e| f.chunk(e));
-    let auth = match &h.auth {
-        ir::Auth::None => AuthCode::None,
-        ir::Auth::Basic(user, pass) => {
-            let user = f.chunk(user);
-            AuthCode::Basic(user, f.chunk(pass))
-        }
-        ir::Auth::Bearer(token) => AuthCode::Bearer(f.chunk(token)),
-        ir::Auth::Header(name, value) => AuthCode::Header(name.clone(), f.chunk(value)),
-    };
+    let auth = h.auth.map(|e| f.chunk(e));
     f.finish_chunks();
     HttpCode {
         kind: match h.kind {
@@ -114,12 +106,7 @@ fn http(h: &ir::Http, t: &mut Tables) -> HttpCode {
         query,
         body,
         auth,
-        timeout_ms: h.timeout_ms,
-        retries: h.retries,
-        backoff_ms: h.backoff_ms,
-        throttle: h.throttle,
-        concurrency: h.concurrency,
-        cache_ms: h.cache_ms,
+        settings: h.settings,
         returns: h.returns.clone(),
         code: f.code,
     }
@@ -159,57 +146,7 @@ fn url_parts(h: &ir::Http, f: &mut FnCode) -> Vec<UrlPart> {
 /// A test: its statements, with each value (a constant expression) as a chunk.
 fn test_code(test: &ir::Test, t: &mut Tables) -> TestCode {
     let mut f = FnCode::new(t, false);
-    let steps = test
-        .stmts
-        .iter()
-        .map(|s| match s {
-            ir::TestStmt::Start(at) => TestStep::Start(at.clone()),
-            ir::TestStmt::Profile { key, attributes } => {
-                TestStep::Profile { key: key.clone(), attributes: f.chunk(attributes) }
-            }
-            ir::TestStmt::AudienceHas { audience, key } => {
-                TestStep::AudienceHas { audience: audience.clone(), key: key.clone() }
-            }
-            ir::TestStmt::Mock { target, result } => TestStep::Mock {
-                target: target.clone(),
-                result: match result {
-                    ir::MockResult::Value(v) => MockResult::Value(f.chunk(v)),
-                    ir::MockResult::Fail => MockResult::Fail,
-                    ir::MockResult::Timeout => MockResult::Timeout,
-                },
-            },
-            ir::TestStmt::Send { after_ms, event, payload } => {
-                TestStep::Send { after_ms: *after_ms, event: event.clone(), payload: f.chunk(payload) }
-            }
-            ir::TestStmt::After(ms) => TestStep::After(*ms),
-            ir::TestStmt::ExpectEnded { journey, label } => {
-                TestStep::ExpectEnded { journey: journey.clone(), label: label.clone() }
-            }
-            ir::TestStmt::ExpectRunning { journey } => TestStep::ExpectRunning { journey: journey.clone() },
-            ir::TestStmt::ExpectConverted { no, journey, goal } => {
-                TestStep::ExpectConverted { no: *no, journey: journey.clone(), goal: goal.clone() }
-            }
-            ir::TestStmt::ExpectArm { journey, arm } => {
-                TestStep::ExpectArm { journey: journey.clone(), arm: arm.clone() }
-            }
-            ir::TestStmt::ExpectCall { action, args, times } => {
-                TestStep::ExpectCall { action: action.clone(), args: args.as_ref().map(|a| f.chunk(a)), times: *times }
-            }
-            ir::TestStmt::ExpectNoCall { action } => TestStep::ExpectNoCall { action: action.clone() },
-            ir::TestStmt::ExpectSent { channel, template, to, times, bind } => TestStep::ExpectSent {
-                channel: channel.clone(),
-                template: template.clone(),
-                to: to.clone(),
-                times: *times,
-                bind: bind.map(|b| b as u16),
-            },
-            ir::TestStmt::ExpectSuppressed { channel, template, reason } => TestStep::ExpectSuppressed {
-                channel: channel.clone(),
-                template: template.clone(),
-                reason: reason.clone(),
-            },
-        })
-        .collect();
+    let steps = test.stmts.iter().map(|s| s.map(|e| f.chunk(e))).collect();
     f.finish_chunks();
     TestCode { name: test.name.clone(), file: test.file.clone(), steps, code: f.code }
 }

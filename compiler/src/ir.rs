@@ -5,8 +5,9 @@ use crate::types::Ty;
 use journey_grammar::ast::{BinaryOp, HttpKind, IsTest, Span, UnaryOp};
 use serde::{Deserialize, Serialize};
 
-/// Constants, start and re-entry rules are the same data in the IR and in bytecode.
-pub use journey_bytecode::{Const, Reentry, Start};
+/// Constants, start and re-entry rules and call settings are the same data in the IR and in
+/// bytecode.
+pub use journey_bytecode::{Const, HttpSettings, Reentry, Start};
 
 /// A checked project.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -93,34 +94,14 @@ pub struct Http {
     pub body: Option<Expr>,
     /// Authentication.
     pub auth: Auth,
-    /// Per-attempt timeout in milliseconds.
-    pub timeout_ms: i64,
-    /// Extra attempts after the first.
-    pub retries: i64,
-    /// Base backoff between attempts in milliseconds.
-    pub backoff_ms: i64,
-    /// At most `n` calls per `per_ms`.
-    pub throttle: Option<(i64, i64)>,
-    /// At most this many calls in flight at once (else the runtime's per-host default).
-    pub concurrency: Option<i64>,
-    /// Data source cache time to live in milliseconds.
-    pub cache_ms: Option<i64>,
+    /// How it is called: timeout, retries, throttle, concurrency, cache.
+    pub settings: HttpSettings,
     /// The type of a successful response.
     pub returns: Ty,
 }
 
-/// Checked authentication.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Auth {
-    /// None.
-    None,
-    /// Basic user/password.
-    Basic(Expr, Expr),
-    /// Bearer token.
-    Bearer(Expr),
-    /// A header with a value.
-    Header(String, Expr),
-}
+/// Checked authentication, with typed expressions for its values.
+pub type Auth = journey_bytecode::AuthCode<Expr>;
 
 /// The labels the engine ends instances with on its own: on the journey timeout, on an exit
 /// event, when the journey is stopped, on an error.
@@ -347,119 +328,12 @@ pub struct Test {
     pub stmts: Vec<TestStmt>,
 }
 
-/// Checked test statements.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum TestStmt {
-    /// Start the clock at this instant (RFC 3339).
-    Start(String),
-    /// Set a profile's attributes.
-    Profile {
-        /// The profile key (the first event's when absent).
-        key: Option<String>,
-        /// The attributes.
-        attributes: Expr,
-    },
-    /// Put a profile in an audience.
-    AudienceHas {
-        /// The audience.
-        audience: String,
-        /// The profile key.
-        key: String,
-    },
-    /// Mock an action or data source.
-    Mock {
-        /// The action or data source.
-        target: String,
-        /// What it answers.
-        result: MockResult,
-    },
-    /// Send an event, after advancing the clock.
-    Send {
-        /// How far to move the clock first (ms).
-        after_ms: i64,
-        /// The event.
-        event: String,
-        /// The payload.
-        payload: Expr,
-    },
-    /// Advance the clock.
-    After(i64),
-    /// Expect an ended instance.
-    ExpectEnded {
-        /// The journey.
-        journey: String,
-        /// The `end` label, if any.
-        label: Option<String>,
-    },
-    /// Expect a running instance.
-    ExpectRunning {
-        /// The journey.
-        journey: String,
-    },
-    /// Expect calls.
-    ExpectCall {
-        /// The action or data source.
-        action: String,
-        /// The arguments, if given.
-        args: Option<Expr>,
-        /// How many times, if given.
-        times: Option<i64>,
-    },
-    /// Expect no call.
-    ExpectNoCall {
-        /// The action or data source.
-        action: String,
-    },
-    /// Expect messages sent (`times: Some(0)`: none).
-    ExpectSent {
-        /// The channel.
-        channel: String,
-        /// The template.
-        template: Option<String>,
-        /// The recipient.
-        to: Option<String>,
-        /// How many.
-        times: Option<i64>,
-        /// The test slot `as m` binds.
-        bind: Option<usize>,
-    },
-    /// Expect a suppressed message.
-    ExpectSuppressed {
-        /// The channel.
-        channel: String,
-        /// The template.
-        template: Option<String>,
-        /// The reason.
-        reason: String,
-    },
-    /// Expect the test's profile to have converted on a goal (`no`: not to have).
-    ExpectConverted {
-        /// `expect no`.
-        no: bool,
-        /// The journey.
-        journey: String,
-        /// The goal.
-        goal: String,
-    },
-    /// Expect the test's instance to have taken an experiment's arm.
-    ExpectArm {
-        /// The journey.
-        journey: String,
-        /// The arm's label.
-        arm: String,
-    },
-}
+/// A checked test statement: the bytecode's step, with typed expressions (constant
+/// record/list/scalar literals) for its values.
+pub type TestStmt = journey_bytecode::TestStep<Expr>;
 
-/// A mock's answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum MockResult {
-    /// Answer this value.
-    Value(Expr),
-    /// Fail.
-    Fail,
-    /// Time out.
-    Timeout,
-}
+/// A mock's answer, with a typed expression for its value.
+pub type MockResult = journey_bytecode::MockResult<Expr>;
 
 /// A typed expression.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,18 +1,10 @@
 //! Times the parser on hostile inputs (release mode): `cargo run --release --example hostile`.
 
-use std::time::Instant;
+#[path = "../tests/support/noise.rs"]
+mod noise;
 
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use noise::noise;
+use std::time::Instant;
 
 fn time(name: &str, src: &str) {
     let t = Instant::now();

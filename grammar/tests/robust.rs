@@ -1,6 +1,10 @@
 //! Hostile input: parsing finishes, reports errors, and never overflows the stack.
 
+#[path = "support/noise.rs"]
+mod noise;
+
 use journey_grammar::{parse, parse_expr};
+use noise::noise;
 
 fn spans_ok(src: &str) {
     let parsed = parse(src);
@@ -8,19 +12,6 @@ fn spans_ok(src: &str) {
         assert!(e.span.start <= e.span.end && e.span.end <= src.len(), "{e:?}");
         assert!(src.is_char_boundary(e.span.start) && src.is_char_boundary(e.span.end), "{e:?}");
     }
-}
-
-/// A deterministic pseudo-random byte generator (xorshift).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 #[test]

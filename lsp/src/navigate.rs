@@ -32,17 +32,7 @@ pub fn declarations(a: &Analysis) -> Vec<DeclSite> {
     let mut out = Vec::new();
     for (file, sf) in &a.checked.files {
         for item in &sf.items {
-            let (kind, name) = match &item.kind {
-                ItemKind::Schema { name, .. } => (DeclKind::Schema, name),
-                ItemKind::Type { name, .. } => (DeclKind::Type, name),
-                ItemKind::Event(e) => (DeclKind::Event, &e.name),
-                ItemKind::Audience { name } => (DeclKind::Audience, name),
-                ItemKind::DataSource(h) => (DeclKind::DataSource, &h.name),
-                ItemKind::Action(h) => (DeclKind::Action, &h.name),
-                ItemKind::Journey(j) => (DeclKind::Journey, &j.name),
-                ItemKind::Channel(c) => (DeclKind::Channel, &c.name),
-                _ => continue,
-            };
+            let Some((kind, name)) = DeclKind::of(&item.kind) else { continue };
             out.push(DeclSite {
                 name: name.name.clone(),
                 kind,

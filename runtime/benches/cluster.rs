@@ -18,8 +18,7 @@
 
 mod common;
 
-use common::{get_json, until_waiting, Server};
-use serde_json::json;
+use common::{event, get_json, project, until_waiting, Server};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -31,28 +30,6 @@ const BATCH: usize = 500;
 const CLIENTS: usize = 4;
 const IN_FLIGHT: usize = 200;
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
-
-fn project(dir: &Path) {
-    std::fs::create_dir_all(dir).expect("dir");
-    std::fs::write(
-        dir.join("flow.journey"),
-        r#"
-type CartPayload = { user: string, sku: string, price: number }
-event CartAdd: CartPayload { key user }
-journey Cart {
-  start on CartAdd
-  reentry always
-  wait 1d
-  end "done"
-}
-"#,
-    )
-    .expect("write");
-}
-
-fn event(i: usize) -> serde_json::Value {
-    json!({"id": format!("ev-{i}"), "event": "CartAdd", "payload": {"user": format!("u{i}"), "sku": "SKU-1", "price": 19.9}})
-}
 
 /// A fresh database on the local PostgreSQL, dropped when dropped.
 struct Db {
@@ -282,10 +259,17 @@ fn cluster(dir: &Path, db: &str, nodes: usize, rt: &tokio::runtime::Runtime) -> 
     for _ in 1..nodes {
         servers.push(Server::start(dir, Path::new(db)));
     }
+    spread(&servers[0], nodes, Duration::from_millis(50), rt);
+    servers
+}
+
+/// Waits, asking `server` every `poll`, until every partition is held and `nodes` nodes hold
+/// some.
+fn spread(server: &Server, nodes: usize, poll: Duration, rt: &tokio::runtime::Runtime) {
     let client = reqwest::Client::new();
     rt.block_on(async {
         loop {
-            if let Some(s) = get_json(&client, &format!("{}/status", servers[0].url)).await {
+            if let Some(s) = get_json(&client, &format!("{}/status", server.url)).await {
                 let c = &s["cluster"];
                 let holding = c["nodes"]
                     .as_array()
@@ -295,10 +279,9 @@ fn cluster(dir: &Path, db: &str, nodes: usize, rt: &tokio::runtime::Runtime) -> 
                     return;
                 }
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(poll).await;
         }
     });
-    servers
 }
 
 /// Waits until every node's log is applied and `n` instances wait (the cluster's view).
@@ -410,22 +393,7 @@ fn main() {
     let victim = servers.remove(1);
     let killed = Instant::now();
     victim.kill();
-    let client = reqwest::Client::new();
-    rt.block_on(async {
-        loop {
-            if let Some(s) = get_json(&client, &format!("{}/status", servers[0].url)).await {
-                let c = &s["cluster"];
-                let holding = c["nodes"]
-                    .as_array()
-                    .map(|n| n.iter().filter(|n| n["partitions"].as_u64().unwrap_or(0) > 0).count())
-                    .unwrap_or(0);
-                if c["unowned"] == 0 && holding == 2 {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
+    spread(&servers[0], 2, Duration::from_millis(20), &rt);
     let took_over = killed.elapsed();
     println!(
         "failover (lease TTL 10 s, {n} waiting instances): every partition held and loaded again {:.2} s after kill -9",

@@ -14,10 +14,9 @@
 
 mod common;
 
-use common::{until_waiting, Server};
+use common::{event, project, until_waiting, Server};
 use journey_runtime::store::sqlite::SqliteStore;
 use journey_runtime::store::{LogKind, NewEntry, Store};
-use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -27,28 +26,6 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BATCH: usize = 500;
 const CLIENTS: usize = 4;
-
-fn project(dir: &std::path::Path) {
-    std::fs::create_dir_all(dir).expect("dir");
-    std::fs::write(
-        dir.join("flow.journey"),
-        r#"
-type CartPayload = { user: string, sku: string, price: number }
-event CartAdd: CartPayload { key user }
-journey Cart {
-  start on CartAdd
-  reentry always
-  wait 1d
-  end "done"
-}
-"#,
-    )
-    .expect("write");
-}
-
-fn event(i: usize) -> serde_json::Value {
-    json!({"id": format!("ev-{i}"), "event": "CartAdd", "payload": {"user": format!("u{i}"), "sku": "SKU-1", "price": 19.9}})
-}
 
 /// The store alone appending the same rows in the same batch size, on one thread: `(rows built
 /// in the loop, as before; rows built beforehand, the store's own speed)` in events per second.

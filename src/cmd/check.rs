@@ -1,7 +1,7 @@
 //! `journey check`: compile a project and report every diagnostic.
 
 use super::project::{load_and_check, render, ProjectArgs};
-use super::{Color, Format, OK, PROBLEMS};
+use super::{plural, Color, Format, OK, PROBLEMS};
 use std::io::Write;
 
 /// Arguments of `journey check`.
@@ -51,13 +51,5 @@ pub fn run(args: Args) -> u8 {
         PROBLEMS
     } else {
         OK
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }

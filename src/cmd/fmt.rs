@@ -1,7 +1,7 @@
 //! `journey fmt`: rewrite `.journey` files in the canonical layout (see `journey_grammar::fmt`).
 
 use super::project::render;
-use super::{Color, FAILED, OK, PROBLEMS};
+use super::{plural, Color, FAILED, OK, PROBLEMS};
 use journey_compiler::diag::Diagnostic;
 use journey_compiler::sources::Sources;
 use std::path::{Path, PathBuf};
@@ -89,14 +89,6 @@ pub fn run(args: Args) -> u8 {
         PROBLEMS
     } else {
         OK
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 

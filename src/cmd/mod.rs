@@ -44,3 +44,12 @@ pub const OK: u8 = 0;
 pub const PROBLEMS: u8 = 1;
 /// Exit code: the command could not do its work.
 pub const FAILED: u8 = 2;
+
+/// The plural ending of a count's noun: "" for one, "s" otherwise.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

@@ -13,6 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Running `journey` itself.
+pub mod cli;
+
 /// How long any wait in these tests may take before it fails (a debug build on a busy machine).
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -27,6 +30,33 @@ pub fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("temp dir");
     d
+}
+
+/// The `Notify(user)` action of the serve tests' projects: a POST of `{ user }` to the receiver
+/// on `port`, timing out after 2 s, tried again 5 times.
+pub fn notify_action(port: u16) -> String {
+    format!(
+        r#"action Notify(user: string) = http POST "http://127.0.0.1:{port}/notify" {{
+  body {{ user: user }}
+  timeout 2s
+  retry 5 backoff 100ms
+}}"#
+    )
+}
+
+/// Runs a test's `case` (project folder, database, extra `serve` arguments) in a fresh folder
+/// `name` with a SQLite database in it.
+pub fn on_sqlite<T>(name: &str, args: &[&str], case: impl FnOnce(&Path, &Path, &[&str]) -> T) -> T {
+    let dir = temp_dir(name);
+    case(&dir, &dir.join("j.db"), args)
+}
+
+/// Runs a test's `case` in a fresh folder with a fresh PostgreSQL database `name` (see
+/// [`PgDb::new`]).
+pub fn on_postgres<T>(name: &str, args: &[&str], case: impl FnOnce(&Path, &Path, &[&str]) -> T) -> T {
+    let dir = temp_dir(&format!("{name}-pg"));
+    let pg = PgDb::new(name);
+    case(&dir, pg.path(), args)
 }
 
 /// Waits until `f` gives a value, polling; panics with `what` and the last thing `f` said when

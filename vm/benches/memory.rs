@@ -55,29 +55,8 @@ journey Waiting {
 
 /// Declarations for the message sides: a profile, the cart event, the ESP's action, an email
 /// channel and the frequency rules of the example project.
-const MSG_DECLS: &str = r#"
-profile = xdm "https://ns.adobe.com/xdm/context/profile"
-    with "https://ns.adobe.com/xdm/context/profile-personal-details",
-         "https://ns.adobe.com/xdm/mixins/profile-consents"
-schema CommerceEvent = xdm "https://ns.adobe.com/xdm/context/experienceevent"
-    with "https://ns.adobe.com/xdm/context/experienceevent-commerce"
-event CartAdd: CommerceEvent {
-  key identityMap.Email[0].id
-  when eventType == "commerce.productListAdds"
-}
-action SendEmail(to: string, template: string) = http POST "https://esp.example.com/v3/messages" {
-  body { to: to, template_id: template }
-  timeout 5s
-  returns { messageId: string }
-}
-channel email {
-  to profile.personalEmail.address ?? "shopper@example.com"
-  consent (profile.consents.marketing.email.val ?? "y") not in ["n", "dn"]
-  deliver SendEmail
-}
-frequency email 3 per 7d
-frequency any 5 per 7d
-"#;
+const MSG_DECLS: &str =
+    concat!(include_str!("data/messages-decls.journey"), include_str!("data/messages-channel.journey"));
 
 /// The message sides' programs.
 fn msg_program(side: &str) -> String {
@@ -181,6 +160,22 @@ fn settle(engine: &mut Engine) {
     }
 }
 
+/// Profile `i` of `n` adds to its cart: the clock moves to its time and the event is delivered.
+fn cart_add(engine: &mut Engine, i: usize, n: usize) {
+    let at = at(i, n);
+    engine.advance(at, false);
+    let email = format!("shopper{i:07}@example.com");
+    let payload = json!({
+        "_id": format!("e-{i}"),
+        "timestamp": journey_vm::engine::clock::rfc3339(at),
+        "eventType": "commerce.productListAdds",
+        "identityMap": { "Email": [{ "id": email, "primary": true }] },
+        "commerce": { "cart": { "cartID": format!("cart-{i:07}"), "cartSource": "web" }, "productListAdds": { "value": 1.0 } },
+        "productListItems": [{ "SKU": "JKT-001-M", "name": "Alpine Shell Jacket", "quantity": 1, "priceTotal": 149.0 }]
+    });
+    engine.deliver("CartAdd", Payload::Json(&payload), To::Key).expect("accepted");
+}
+
 /// A message side: `n` profiles enter and finish (`sent-*`, `called-1`), or wait
 /// (`minimal-msgs`); the heap per profile, and for the finished ones again 8 days later.
 fn run_messages(n: usize, side: &str) -> f64 {
@@ -189,18 +184,7 @@ fn run_messages(n: usize, side: &str) -> f64 {
     engine.set_change_tracking(false);
     let base = (LIVE.load(Relaxed), rss_bytes());
     for i in 0..n {
-        let at = at(i, n);
-        engine.advance(at, false);
-        let email = format!("shopper{i:07}@example.com");
-        let payload = json!({
-            "_id": format!("e-{i}"),
-            "timestamp": journey_vm::engine::clock::rfc3339(at),
-            "eventType": "commerce.productListAdds",
-            "identityMap": { "Email": [{ "id": email, "primary": true }] },
-            "commerce": { "cart": { "cartID": format!("cart-{i:07}"), "cartSource": "web" }, "productListAdds": { "value": 1.0 } },
-            "productListItems": [{ "SKU": "JKT-001-M", "name": "Alpine Shell Jacket", "quantity": 1, "priceTotal": 149.0 }]
-        });
-        engine.deliver("CartAdd", Payload::Json(&payload), To::Key).expect("accepted");
+        cart_add(&mut engine, i, n);
         settle(&mut engine);
     }
     let report = waiting_report(&mut engine);
@@ -241,18 +225,7 @@ fn run_engine(n: usize, text: &str, minimal: bool) -> f64 {
     engine.set_change_tracking(false);
     let base = (LIVE.load(Relaxed), rss_bytes());
     for i in 0..n {
-        let at = at(i, n);
-        engine.advance(at, false);
-        let email = format!("shopper{i:07}@example.com");
-        let payload = json!({
-            "_id": format!("e-{i}"),
-            "timestamp": journey_vm::engine::clock::rfc3339(at),
-            "eventType": "commerce.productListAdds",
-            "identityMap": { "Email": [{ "id": email, "primary": true }] },
-            "commerce": { "cart": { "cartID": format!("cart-{i:07}"), "cartSource": "web" }, "productListAdds": { "value": 1.0 } },
-            "productListItems": [{ "SKU": "JKT-001-M", "name": "Alpine Shell Jacket", "quantity": 1, "priceTotal": 149.0 }]
-        });
-        engine.deliver("CartAdd", Payload::Json(&payload), To::Key).expect("accepted");
+        cart_add(&mut engine, i, n);
     }
     if minimal {
         let waiting = engine.report().journeys[0].running;

@@ -29,15 +29,6 @@ impl Checker<'_> {
             let mut test_names: HashMap<&str, ast::Span> = HashMap::new();
             for (ii, item) in sf.items.iter().enumerate() {
                 let (kind, name) = match &item.kind {
-                    ItemKind::Schema { name, .. } => (DeclKind::Schema, name),
-                    ItemKind::Type { name, .. } => (DeclKind::Type, name),
-                    ItemKind::Event(e) => (DeclKind::Event, &e.name),
-                    ItemKind::Audience { name } => (DeclKind::Audience, name),
-                    ItemKind::DataSource(h) => (DeclKind::DataSource, &h.name),
-                    ItemKind::Action(h) => (DeclKind::Action, &h.name),
-                    ItemKind::Journey(j) => (DeclKind::Journey, &j.name),
-                    ItemKind::Channel(c) => (DeclKind::Channel, &c.name),
-                    ItemKind::Frequency(_) => continue,
                     ItemKind::Profile { keyword, .. } => {
                         if let Some((pf, pspan)) = profile_at {
                             self.report(CheckError::Duplicate {
@@ -62,7 +53,10 @@ impl Checker<'_> {
                         }
                         continue;
                     }
-                    ItemKind::Error => continue,
+                    other => match DeclKind::of(other) {
+                        Some(declared) => declared,
+                        None => continue,
+                    },
                 };
                 if let Some(first) = self.decls.get(&name.name) {
                     let e = CheckError::Duplicate {
@@ -296,12 +290,14 @@ impl Checker<'_> {
             query: Vec::new(),
             body: None,
             auth: ir::Auth::None,
-            timeout_ms: DEFAULT_TIMEOUT_MS,
-            retries: 0,
-            backoff_ms: 1_000,
-            throttle: None,
-            concurrency: None,
-            cache_ms: None,
+            settings: ir::HttpSettings {
+                timeout_ms: DEFAULT_TIMEOUT_MS,
+                retries: 0,
+                backoff_ms: 1_000,
+                throttle: None,
+                concurrency: None,
+                cache_ms: None,
+            },
             returns: Ty::Any,
         };
         let mut seen: HashMap<&'static str, ast::Span> = HashMap::new();
@@ -371,7 +367,7 @@ impl Checker<'_> {
                             .help("use `timeout 30s` or less; slow services should answer asynchronously"),
                         ));
                     }
-                    out.timeout_ms = d.millis;
+                    out.settings.timeout_ms = d.millis;
                 }
                 HttpOptionKind::Retry { count, backoff } => {
                     if count.value < 0 || count.value > MAX_RETRIES {
@@ -380,9 +376,9 @@ impl Checker<'_> {
                                 .help("use `retry 3 backoff 2s`"),
                         ));
                     }
-                    out.retries = count.value;
+                    out.settings.retries = count.value;
                     if let Some(b) = backoff {
-                        out.backoff_ms = b.millis;
+                        out.settings.backoff_ms = b.millis;
                     }
                 }
                 HttpOptionKind::Throttle { count, per } => {
@@ -392,7 +388,7 @@ impl Checker<'_> {
                                 .help("use e.g. `throttle 300 per 1s`"),
                         ));
                     }
-                    out.throttle = Some((count.value, per.millis));
+                    out.settings.throttle = Some((count.value, per.millis));
                 }
                 HttpOptionKind::Concurrency(n) => {
                     if n.value < 1 || n.value > MAX_CONCURRENCY {
@@ -405,7 +401,7 @@ impl Checker<'_> {
                             .help("use e.g. `concurrency 16`; without it, calls to a host share a limit of 64"),
                         ));
                     }
-                    out.concurrency = Some(n.value);
+                    out.settings.concurrency = Some(n.value);
                 }
                 HttpOptionKind::Cache(d) => {
                     if h.kind == ast::HttpKind::Action {
@@ -414,7 +410,7 @@ impl Checker<'_> {
                                 .help("actions have effects and are never cached; remove `cache`"),
                         ));
                     }
-                    out.cache_ms = Some(d.millis);
+                    out.settings.cache_ms = Some(d.millis);
                 }
                 HttpOptionKind::Returns(t) => out.returns = self.type_expr(t),
             }

@@ -57,6 +57,23 @@ pub enum DeclKind {
 }
 
 impl DeclKind {
+    /// What a top-level item declares by name, and the name; none for a profile, a frequency
+    /// rule, a test or an item that did not parse.
+    pub fn of(item: &ast::ItemKind) -> Option<(DeclKind, &ast::Ident)> {
+        use ast::ItemKind as I;
+        Some(match item {
+            I::Schema { name, .. } => (DeclKind::Schema, name),
+            I::Type { name, .. } => (DeclKind::Type, name),
+            I::Event(e) => (DeclKind::Event, &e.name),
+            I::Audience { name } => (DeclKind::Audience, name),
+            I::DataSource(h) => (DeclKind::DataSource, &h.name),
+            I::Action(h) => (DeclKind::Action, &h.name),
+            I::Journey(j) => (DeclKind::Journey, &j.name),
+            I::Channel(c) => (DeclKind::Channel, &c.name),
+            I::Profile { .. } | I::Frequency(_) | I::Test(_) | I::Error => return None,
+        })
+    }
+
     /// The word for it in messages.
     pub fn word(self) -> &'static str {
         match self {

@@ -148,7 +148,8 @@ impl Checker<'_> {
                 let bind = binding.as_ref().map(|b| {
                     let ty = super::messages::sent_ty();
                     self.note_def(&b.name, &ty, b.span);
-                    scope.declare(&b.name, ty, b.span)
+                    // The bytecode numbers test slots with u16, as it always did.
+                    scope.declare(&b.name, ty, b.span) as u16
                 });
                 ir::TestStmt::ExpectSent {
                     channel: channel.name.clone(),

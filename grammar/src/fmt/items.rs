@@ -164,10 +164,7 @@ impl F<'_> {
             O::Timeout(d) => cat(vec![text("timeout "), self.tok(d.span)]),
             O::Retry { count, backoff } => {
                 let mut out = vec![text("retry "), self.tok(count.span)];
-                if let Some(b) = backoff {
-                    out.push(text(" backoff "));
-                    out.push(self.tok(b.span));
-                }
+                self.push_opt(&mut out, " backoff ", backoff.as_ref().map(|b| b.span));
                 cat(out)
             }
             O::Throttle { count, per } => {
@@ -186,6 +183,18 @@ impl F<'_> {
         let lines =
             t.stmts.iter().map(|s| (s.span, Box::new(move |f: &mut Self| f.test_stmt(s)) as LineDoc<Self>)).collect();
         cat(vec![text("test "), name, text(" "), self.lines(open, span.end, lines)])
+    }
+
+    /// Pushes ` N times` onto `out` when an `expect` statement (ending at `end`) counts, the
+    /// count at `times`.
+    fn push_times(&mut self, out: &mut Vec<Doc>, times: Option<Span>, end: usize) {
+        if let Some(n) = times {
+            out.push(text(" "));
+            out.push(self.tok(n));
+            out.push(text(" "));
+            out.push(self.kw(n.end, end, "time"));
+            out.push(text("s"));
+        }
     }
 
     fn test_stmt(&mut self, s: &TestStmt) -> Doc {
@@ -232,10 +241,7 @@ impl F<'_> {
             T::ExpectEnded { journey, label } => {
                 let mut out = vec![text("expect "), self.tok(journey.span), text(" ")];
                 out.push(self.kw(journey.span.end, s.span.end, "ended"));
-                if let Some(l) = label {
-                    out.push(text(" "));
-                    out.push(self.tok(l.span));
-                }
+                self.push_opt(&mut out, " ", label.as_ref().map(|l| l.span));
                 cat(out)
             }
             T::ExpectRunning { journey } => {
@@ -257,33 +263,15 @@ impl F<'_> {
                     out.push(text(" "));
                     out.push(self.expr(a));
                 }
-                if let Some(n) = times {
-                    out.push(text(" "));
-                    out.push(self.tok(n.span));
-                    out.push(text(" "));
-                    out.push(self.kw(n.span.end, s.span.end, "time"));
-                    out.push(text("s"));
-                }
+                self.push_times(&mut out, times.as_ref().map(|n| n.span), s.span.end);
                 cat(out)
             }
             T::ExpectNoCall { action } => cat(vec![text("expect no call "), self.tok(action.span)]),
             T::ExpectSent { channel, template, to, times, binding } => {
                 let mut out = vec![text("expect sent "), self.tok(channel.span)];
-                if let Some(t) = template {
-                    out.push(text(" "));
-                    out.push(self.tok(t.span));
-                }
-                if let Some(t) = to {
-                    out.push(text(" to "));
-                    out.push(self.tok(t.span));
-                }
-                if let Some(n) = times {
-                    out.push(text(" "));
-                    out.push(self.tok(n.span));
-                    out.push(text(" "));
-                    out.push(self.kw(n.span.end, s.span.end, "time"));
-                    out.push(text("s"));
-                }
+                self.push_opt(&mut out, " ", template.as_ref().map(|t| t.span));
+                self.push_opt(&mut out, " to ", to.as_ref().map(|t| t.span));
+                self.push_times(&mut out, times.as_ref().map(|n| n.span), s.span.end);
                 if let Some(b) = binding {
                     let from = times.map_or(to.as_ref().map_or(channel.span.end, |t| t.span.end), |n| n.span.end);
                     out.push(text(" "));
@@ -295,18 +283,12 @@ impl F<'_> {
             }
             T::ExpectNoSent { channel, template } => {
                 let mut out = vec![text("expect no sent "), self.tok(channel.span)];
-                if let Some(t) = template {
-                    out.push(text(" "));
-                    out.push(self.tok(t.span));
-                }
+                self.push_opt(&mut out, " ", template.as_ref().map(|t| t.span));
                 cat(out)
             }
             T::ExpectSuppressed { channel, template, reason } => {
                 let mut out = vec![text("expect suppressed "), self.tok(channel.span)];
-                if let Some(t) = template {
-                    out.push(text(" "));
-                    out.push(self.tok(t.span));
-                }
+                self.push_opt(&mut out, " ", template.as_ref().map(|t| t.span));
                 out.push(text(" because "));
                 out.push(self.tok(reason.span));
                 cat(out)

@@ -121,6 +121,14 @@ impl F<'_> {
         cat(vec![lead, text(&self.src[span.start..span.end])])
     }
 
+    /// Pushes `word` and the token at `span` onto `out`, when there is one (an optional part).
+    fn push_opt(&mut self, out: &mut Vec<Doc>, word: &str, span: Option<Span>) {
+        if let Some(span) = span {
+            out.push(text(word));
+            out.push(self.tok(span));
+        }
+    }
+
     /// Skips whitespace and comments from `pos`.
     fn skip_trivia(&self, mut pos: usize) -> usize {
         let b = self.src.as_bytes();

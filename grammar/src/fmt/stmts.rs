@@ -222,22 +222,7 @@ impl F<'_> {
             out.push(self.tok(b.span));
             prev = b.span.end;
         }
-        let mut handlers: Vec<(&str, &Block)> = Vec::new();
-        if let Some(b) = &s.on_suppressed {
-            handlers.push(("on suppressed ", b));
-        }
-        if let Some(b) = &s.on_error {
-            handlers.push(("on error ", b));
-        }
-        handlers.sort_by_key(|(_, b)| b.span.start);
-        for (word, b) in handlers {
-            let trail = self.trailing(prev);
-            let lead = self.leading(b.span.start, prev, true);
-            let block = self.block(b);
-            out.push(trail);
-            out.push(nest(2, cat(vec![Hard, lead, text(word), block])));
-            prev = b.span.end;
-        }
+        self.handlers(&mut out, prev, [("on suppressed ", &s.on_suppressed), ("on error ", &s.on_error)]);
         cat(out)
     }
 
@@ -247,15 +232,16 @@ impl F<'_> {
         let name = self.tok(c.name.span);
         let args = self.args(&c.args, Span::new(c.name.span.end, c.span.end));
         let mut out = vec![text(kw), name, args];
-        let mut handlers: Vec<(&str, &Block)> = Vec::new();
-        if let Some(b) = &c.on_timeout {
-            handlers.push(("on timeout ", b));
-        }
-        if let Some(b) = &c.on_error {
-            handlers.push(("on error ", b));
-        }
+        self.handlers(&mut out, c.span.end, [("on timeout ", &c.on_timeout), ("on error ", &c.on_error)]);
+        cat(out)
+    }
+
+    /// Appends a statement's handlers (`on error { ... }`, ...) that it has, in source order, each
+    /// on its own line; what comes before them ends at `prev`.
+    fn handlers(&mut self, out: &mut Vec<Doc>, mut prev: usize, handlers: [(&str, &Option<Block>); 2]) {
+        let mut handlers: Vec<(&str, &Block)> =
+            handlers.into_iter().filter_map(|(word, b)| b.as_ref().map(|b| (word, b))).collect();
         handlers.sort_by_key(|(_, b)| b.span.start);
-        let mut prev = c.span.end;
         for (word, b) in handlers {
             let trail = self.trailing(prev);
             let lead = self.leading(b.span.start, prev, true);
@@ -264,7 +250,6 @@ impl F<'_> {
             out.push(nest(2, cat(vec![Hard, lead, text(word), block])));
             prev = b.span.end;
         }
-        cat(out)
     }
 
     fn await_stmt(&mut self, arms: &[AwaitArm], after: Option<&AfterArm>, span: Span) -> Doc {

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::alloc::{GlobalAlloc, Layout};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -81,6 +81,30 @@ pub fn serve_if_child() -> bool {
         std::process::exit(2);
     }
     true
+}
+
+/// Writes the benchmarks' project to `dir`: a journey every `CartAdd` enters, waiting a day.
+pub fn project(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("dir");
+    std::fs::write(
+        dir.join("flow.journey"),
+        r#"
+type CartPayload = { user: string, sku: string, price: number }
+event CartAdd: CartPayload { key user }
+journey Cart {
+  start on CartAdd
+  reentry always
+  wait 1d
+  end "done"
+}
+"#,
+    )
+    .expect("write");
+}
+
+/// The `i`th `CartAdd` event, of profile `u{i}`.
+pub fn event(i: usize) -> Value {
+    json!({"id": format!("ev-{i}"), "event": "CartAdd", "payload": {"user": format!("u{i}"), "sku": "SKU-1", "price": 19.9}})
 }
 
 /// A free local port.

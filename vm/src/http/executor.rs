@@ -241,7 +241,7 @@ impl HttpExecutor {
     /// [`Self::call`], also telling how many attempts it took and whether the cache answered.
     pub async fn call_detailed(&self, image: &Image, http: u32, args: &[Value], idempotency_key: &str) -> CallReport {
         let http = &image.program.http[http as usize];
-        let cache_ttl = match (http.kind, http.cache_ms) {
+        let cache_ttl = match (http.kind, http.settings.cache_ms) {
             (HttpKind::DataSource, Some(ms)) if ms > 0 && !self.dry_run => Duration::from_millis(ms as u64),
             _ => return self.execute(image, http, args, idempotency_key).await,
         };
@@ -285,13 +285,13 @@ impl HttpExecutor {
             }
             return CallReport { outcome: CallOutcome::Ok(Value::Null), attempts: 0, cached: false };
         }
-        let timeout = Duration::from_millis(http.timeout_ms.max(1) as u64);
-        let base = Duration::from_millis(http.backoff_ms.max(0) as u64);
-        let max_attempts = http.retries.clamp(0, 100) as u32 + 1;
+        let timeout = Duration::from_millis(http.settings.timeout_ms.max(1) as u64);
+        let base = Duration::from_millis(http.settings.backoff_ms.max(0) as u64);
+        let max_attempts = http.settings.retries.clamp(0, 100) as u32 + 1;
         // A connection failure is retried even without `retry`: the request reached no service.
         let max_connection_attempts = max_attempts.max(CONNECTION_RETRIES + 1);
-        let throttle = http.throttle.map(|(n, per)| self.throttle(&http.name, n, per));
-        let own = http.concurrency.map(|n| (http.name.as_str(), n.clamp(1, u32::MAX as i64) as usize));
+        let throttle = http.settings.throttle.map(|(n, per)| self.throttle(&http.name, n, per));
+        let own = http.settings.concurrency.map(|n| (http.name.as_str(), n.clamp(1, u32::MAX as i64) as usize));
         let origin = req.url().origin().ascii_serialization();
         let mut number = 0;
         loop {
