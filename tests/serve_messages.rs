@@ -24,6 +24,25 @@ use support::{on_postgres, on_sqlite, temp_dir, wait_until, wait_within, Api, Pg
 /// one's partitions over within seconds.
 const PG_ARGS: &[&str] = &["--partitions", "4", "--lease-ttl", "2"];
 
+/// A test on SQLite and its twin on PostgreSQL (in a fresh database each), running one case (or
+/// one case each, where they must not share state).
+macro_rules! on_both_backends {
+    ($sqlite:ident, $postgres:ident, $name:literal, $case:expr) => {
+        on_both_backends!($sqlite, $postgres, $name, $case, $case);
+    };
+    ($sqlite:ident, $postgres:ident, $name:literal, $sqlite_case:expr, $postgres_case:expr) => {
+        #[test]
+        fn $sqlite() {
+            on_sqlite($name, &[], $sqlite_case);
+        }
+
+        #[test]
+        fn $postgres() {
+            on_postgres(&$name.replace('-', "_"), PG_ARGS, $postgres_case);
+        }
+    };
+}
+
 fn project(dir: &Path, receiver: u16, quiet: &str) {
     std::fs::write(
         dir.join("project.journey"),
@@ -140,15 +159,7 @@ fn kill_at_first_delivery<const SLOT: usize>(path: &str) -> (u16, &'static str) 
     (200, "{}")
 }
 
-#[test]
-fn killed_during_delivery_the_message_goes_again_with_its_id_and_counts_once() {
-    on_sqlite("msg-kill-delivery", &[], delivery_case::<0>);
-}
-
-#[test]
-fn killed_during_delivery_on_postgres_the_message_goes_again_with_its_id_and_counts_once() {
-    on_postgres("msg_kill_delivery", PG_ARGS, delivery_case::<1>);
-}
+on_both_backends!(killed_during_delivery_the_message_goes_again_with_its_id_and_counts_once, killed_during_delivery_on_postgres_the_message_goes_again_with_its_id_and_counts_once, "msg-kill-delivery", delivery_case::<0>, delivery_case::<1>);
 
 fn delivery_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
@@ -189,15 +200,7 @@ fn delivery_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     assert_eq!(counts["passed"], 1, "{counts}");
 }
 
-#[test]
-fn after_a_kill_and_a_restart_a_frequency_rule_still_holds() {
-    on_sqlite("msg-frequency-restart", &[], frequency_case);
-}
-
-#[test]
-fn after_a_takeover_on_postgres_a_frequency_rule_still_holds() {
-    on_postgres("msg_frequency_restart", PG_ARGS, frequency_case);
-}
+on_both_backends!(after_a_kill_and_a_restart_a_frequency_rule_still_holds, after_a_takeover_on_postgres_a_frequency_rule_still_holds, "msg-frequency-restart", frequency_case);
 
 fn frequency_case(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
@@ -402,15 +405,7 @@ fn quiet_window_ending_soon() -> (String, i64) {
     (format!("{}..{}", hhmm(end - 10 * minute), hhmm(end)), end)
 }
 
-#[test]
-fn a_queued_send_waits_through_a_restart_and_checks_again() {
-    on_sqlite("msg-queued-restart", &[], queued_case);
-}
-
-#[test]
-fn a_queued_send_waits_through_a_takeover_on_postgres_and_checks_again() {
-    on_postgres("msg_queued_restart", PG_ARGS, queued_case);
-}
+on_both_backends!(a_queued_send_waits_through_a_restart_and_checks_again, a_queued_send_waits_through_a_takeover_on_postgres_and_checks_again, "msg-queued-restart", queued_case);
 
 fn queued_case(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
@@ -555,15 +550,7 @@ fn row(profile: &str, m: &Value, node: &str) -> Row {
     (profile.to_string(), s("journey"), m[node].as_u64().unwrap_or(u64::MAX), s("channel"), s("template"), s("outcome"))
 }
 
-#[test]
-fn the_same_events_give_the_same_messages_reasons_and_counts_in_run_and_serve() {
-    on_sqlite("msg-run-vs-serve", &[], compare_case);
-}
-
-#[test]
-fn the_same_events_give_the_same_messages_in_run_and_on_postgres() {
-    on_postgres("msg_run_vs_serve", PG_ARGS, compare_case);
-}
+on_both_backends!(the_same_events_give_the_same_messages_reasons_and_counts_in_run_and_serve, the_same_events_give_the_same_messages_in_run_and_on_postgres, "msg-run-vs-serve", compare_case);
 
 fn compare_case(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();

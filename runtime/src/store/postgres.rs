@@ -15,6 +15,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
 /// Partitions of a new database unless `--partitions` says otherwise.
@@ -565,6 +566,39 @@ fn unjson<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
 
 /// Writes one engine's message log changes and its live instances' messages for partition `p`
 /// (in the checkpoint's transaction).
+/// Deletes the rows of engine `v` of partition `p` in `table` whose `key` is one of `keys`.
+async fn delete_keys<K: ToSql + Sync>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    table: &str,
+    key: &str,
+    (p, v): (i32, i32),
+    keys: &[K],
+) -> Result<()> {
+    let sql = format!("DELETE FROM {table} WHERE partition = $1 AND version = $2 AND {key} = ANY($3)");
+    let del = tx.prepare_cached(&sql).await.map_err(pg)?;
+    tx.execute(&del, &[&p, &v, &keys]).await.map_err(pg)?;
+    Ok(())
+}
+
+/// Writes each of `keys` with its encoded `data` in column `col` of `table` (a row per engine
+/// `v` of partition `p` and key, of SQL type `key_type`), replacing what was there.
+async fn put_blobs<K: ToSql + Sync>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    (table, key, key_type, col): (&str, &str, &str, &str),
+    (p, v): (i32, i32),
+    keys: &[K],
+    data: &[Vec<u8>],
+) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO {table}(partition, version, {key}, {col})
+         SELECT $1, $2, * FROM unnest($3::{key_type}[], $4::bytea[])
+         ON CONFLICT (partition, version, {key}) DO UPDATE SET {col} = excluded.{col}"
+    );
+    let put = tx.prepare_cached(&sql).await.map_err(pg)?;
+    tx.execute(&put, &[&p, &v, &keys, &data]).await.map_err(pg)?;
+    Ok(())
+}
+
 async fn write_messages(tx: &deadpool_postgres::Transaction<'_>, p: i32, e: &EngineDelta) -> Result<()> {
     let v = e.version as i32;
     if !e.messages.is_empty() {
@@ -643,11 +677,7 @@ async fn write_messages(tx: &deadpool_postgres::Transaction<'_>, p: i32, e: &Eng
     }
     if !e.instance_messages_done.is_empty() {
         let ids: Vec<i64> = e.instance_messages_done.iter().map(|i| *i as i64).collect();
-        let del = tx
-            .prepare_cached("DELETE FROM message_live WHERE partition = $1 AND version = $2 AND instance = ANY($3)")
-            .await
-            .map_err(pg)?;
-        tx.execute(&del, &[&p, &v, &ids]).await.map_err(pg)?;
+        delete_keys(tx, "message_live", "instance", (p, v), &ids).await?;
     }
     if !e.instance_messages.is_empty() {
         let mut by_id: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
@@ -655,15 +685,7 @@ async fn write_messages(tx: &deadpool_postgres::Transaction<'_>, p: i32, e: &Eng
             by_id.insert(*id as i64, bin(m)?);
         }
         let (ids, data): (Vec<i64>, Vec<Vec<u8>>) = by_id.into_iter().unzip();
-        let put = tx
-            .prepare_cached(
-                "INSERT INTO message_live(partition, version, instance, data)
-                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::bytea[])
-                 ON CONFLICT (partition, version, instance) DO UPDATE SET data = excluded.data",
-            )
-            .await
-            .map_err(pg)?;
-        tx.execute(&put, &[&p, &v, &ids, &data]).await.map_err(pg)?;
+        put_blobs(tx, ("message_live", "instance", "bigint", "data"), (p, v), &ids, &data).await?;
     }
     if !e.goals.is_empty() {
         let mut gone: Vec<&str> = Vec::new();
@@ -676,21 +698,9 @@ async fn write_messages(tx: &deadpool_postgres::Transaction<'_>, p: i32, e: &Eng
                 kept.insert(profile, bin(watches)?);
             }
         }
-        let del = tx
-            .prepare_cached("DELETE FROM goal_watches WHERE partition = $1 AND version = $2 AND profile = ANY($3)")
-            .await
-            .map_err(pg)?;
-        tx.execute(&del, &[&p, &v, &gone]).await.map_err(pg)?;
+        delete_keys(tx, "goal_watches", "profile", (p, v), &gone).await?;
         let (profiles, data): (Vec<&str>, Vec<Vec<u8>>) = kept.into_iter().unzip();
-        let put = tx
-            .prepare_cached(
-                "INSERT INTO goal_watches(partition, version, profile, data)
-                 SELECT $1, $2, * FROM unnest($3::text[], $4::bytea[])
-                 ON CONFLICT (partition, version, profile) DO UPDATE SET data = excluded.data",
-            )
-            .await
-            .map_err(pg)?;
-        tx.execute(&put, &[&p, &v, &profiles, &data]).await.map_err(pg)?;
+        put_blobs(tx, ("goal_watches", "profile", "text", "data"), (p, v), &profiles, &data).await?;
     }
     Ok(())
 }
@@ -770,31 +780,15 @@ impl Store for PgPartition {
                 if !e.upserts.is_empty() {
                     let ids: Vec<i64> = e.upserts.iter().map(|i| i.id as i64).collect();
                     let data = e.upserts.iter().map(bin).collect::<Result<Vec<_>>>()?;
-                    let put = tx
-                        .prepare_cached(
-                            "INSERT INTO instances(partition, version, id, data)
-                             SELECT $1, $2, * FROM unnest($3::bigint[], $4::bytea[])
-                             ON CONFLICT (partition, version, id) DO UPDATE SET data = excluded.data",
-                        )
-                        .await
-                        .map_err(pg)?;
-                    tx.execute(&put, &[&p, &v, &ids, &data]).await.map_err(pg)?;
+                    put_blobs(&tx, ("instances", "id", "bigint", "data"), (p, v), &ids, &data).await?;
                 }
                 if !e.removed.is_empty() {
                     let ids: Vec<i64> = e.removed.iter().map(|i| *i as i64).collect();
-                    let del = tx
-                        .prepare_cached("DELETE FROM instances WHERE partition = $1 AND version = $2 AND id = ANY($3)")
-                        .await
-                        .map_err(pg)?;
-                    tx.execute(&del, &[&p, &v, &ids]).await.map_err(pg)?;
+                    delete_keys(&tx, "instances", "id", (p, v), &ids).await?;
                 }
                 if !e.calls_done.is_empty() {
                     let ids: Vec<i64> = e.calls_done.iter().map(|i| *i as i64).collect();
-                    let del = tx
-                        .prepare_cached("DELETE FROM calls WHERE partition = $1 AND version = $2 AND instance = ANY($3)")
-                        .await
-                        .map_err(pg)?;
-                    tx.execute(&del, &[&p, &v, &ids]).await.map_err(pg)?;
+                    delete_keys(&tx, "calls", "instance", (p, v), &ids).await?;
                 }
                 if !e.calls.is_empty() {
                     let mut by_id: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
@@ -802,15 +796,7 @@ impl Store for PgPartition {
                         by_id.insert(c.instance as i64, bin(c)?);
                     }
                     let (ids, data): (Vec<i64>, Vec<Vec<u8>>) = by_id.into_iter().unzip();
-                    let put = tx
-                        .prepare_cached(
-                            "INSERT INTO calls(partition, version, instance, request)
-                             SELECT $1, $2, * FROM unnest($3::bigint[], $4::bytea[])
-                             ON CONFLICT (partition, version, instance) DO UPDATE SET request = excluded.request",
-                        )
-                        .await
-                        .map_err(pg)?;
-                    tx.execute(&put, &[&p, &v, &ids, &data]).await.map_err(pg)?;
+                    put_blobs(&tx, ("calls", "instance", "bigint", "request"), (p, v), &ids, &data).await?;
                 }
                 if !e.entries.is_empty() {
                     let mut rows: BTreeMap<(&str, &str), i64> = BTreeMap::new();
