@@ -159,7 +159,13 @@ fn kill_at_first_delivery<const SLOT: usize>(path: &str) -> (u16, &'static str) 
     (200, "{}")
 }
 
-on_both_backends!(killed_during_delivery_the_message_goes_again_with_its_id_and_counts_once, killed_during_delivery_on_postgres_the_message_goes_again_with_its_id_and_counts_once, "msg-kill-delivery", delivery_case::<0>, delivery_case::<1>);
+on_both_backends!(
+    killed_during_delivery_the_message_goes_again_with_its_id_and_counts_once,
+    killed_during_delivery_on_postgres_the_message_goes_again_with_its_id_and_counts_once,
+    "msg-kill-delivery",
+    delivery_case::<0>,
+    delivery_case::<1>
+);
 
 fn delivery_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
@@ -200,7 +206,12 @@ fn delivery_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     assert_eq!(counts["passed"], 1, "{counts}");
 }
 
-on_both_backends!(after_a_kill_and_a_restart_a_frequency_rule_still_holds, after_a_takeover_on_postgres_a_frequency_rule_still_holds, "msg-frequency-restart", frequency_case);
+on_both_backends!(
+    after_a_kill_and_a_restart_a_frequency_rule_still_holds,
+    after_a_takeover_on_postgres_a_frequency_rule_still_holds,
+    "msg-frequency-restart",
+    frequency_case
+);
 
 fn frequency_case(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
@@ -405,7 +416,12 @@ fn quiet_window_ending_soon() -> (String, i64) {
     (format!("{}..{}", hhmm(end - 10 * minute), hhmm(end)), end)
 }
 
-on_both_backends!(a_queued_send_waits_through_a_restart_and_checks_again, a_queued_send_waits_through_a_takeover_on_postgres_and_checks_again, "msg-queued-restart", queued_case);
+on_both_backends!(
+    a_queued_send_waits_through_a_restart_and_checks_again,
+    a_queued_send_waits_through_a_takeover_on_postgres_and_checks_again,
+    "msg-queued-restart",
+    queued_case
+);
 
 fn queued_case(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
@@ -550,7 +566,12 @@ fn row(profile: &str, m: &Value, node: &str) -> Row {
     (profile.to_string(), s("journey"), m[node].as_u64().unwrap_or(u64::MAX), s("channel"), s("template"), s("outcome"))
 }
 
-on_both_backends!(the_same_events_give_the_same_messages_reasons_and_counts_in_run_and_serve, the_same_events_give_the_same_messages_in_run_and_on_postgres, "msg-run-vs-serve", compare_case);
+on_both_backends!(
+    the_same_events_give_the_same_messages_reasons_and_counts_in_run_and_serve,
+    the_same_events_give_the_same_messages_in_run_and_on_postgres,
+    "msg-run-vs-serve",
+    compare_case
+);
 
 fn compare_case(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
