@@ -15,7 +15,6 @@
 use crate::api::{self, AppState, AppendRequest, Validators};
 use crate::metrics::Metrics;
 use crate::store::postgres::{unbin, NameClaim, PartitionRow, Pg, PgPartition};
-use crate::store::NewEntry;
 use crate::worker::{describe_wait, wall_ms, Layout, Partition, Query, Wake, Worker};
 use crate::{compile_project, Config, StartError, API_THREADS};
 use journey_compiler::artifact;
@@ -232,20 +231,7 @@ fn latest_image(pg: &Pg) -> Result<(Arc<Image>, u32), String> {
 /// (within [`TICK`]): one read of a partition's log then takes every group appended meanwhile,
 /// where a wake per group made each worker read, apply and answer a few entries at a time.
 fn group_commit(pg: &Pg, mut rx: tokio::sync::mpsc::Receiver<AppendRequest>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut group = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            group.push(more);
-            if group.len() >= 512 {
-                break;
-            }
-        }
-        let mut all: Vec<NewEntry> = Vec::with_capacity(group.iter().map(|(e, _)| e.len()).sum());
-        let mut replies = Vec::with_capacity(group.len());
-        for (entries, reply) in group {
-            replies.push((entries.len(), reply));
-            all.extend(entries);
-        }
+    while let Some((all, replies)) = crate::take_group(&mut rx) {
         // What backpressure reads follows at the coordinator's next tick.
         match pg.append_lanes(&all) {
             Ok((results, failed)) => {

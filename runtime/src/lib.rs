@@ -307,6 +307,28 @@ pub fn serve_until(
     served
 }
 
+/// A request's reply, with how many of a group's entries are its own.
+pub(crate) type Reply = (usize, tokio::sync::oneshot::Sender<Result<Vec<store::Appended>, String>>);
+
+/// Waits for a request, then takes every other one waiting (up to 512): their entries in one
+/// list, and each request's count and reply in order. `None` once every sender is gone.
+pub(crate) fn take_group(rx: &mut tokio::sync::mpsc::Receiver<AppendRequest>) -> Option<(Vec<NewEntry>, Vec<Reply>)> {
+    let mut group = vec![rx.blocking_recv()?];
+    while let Ok(more) = rx.try_recv() {
+        group.push(more);
+        if group.len() >= 512 {
+            break;
+        }
+    }
+    let mut all: Vec<NewEntry> = Vec::with_capacity(group.iter().map(|(e, _)| e.len()).sum());
+    let mut replies = Vec::with_capacity(group.len());
+    for (entries, reply) in group {
+        replies.push((entries.len(), reply));
+        all.extend(entries);
+    }
+    Some((all, replies))
+}
+
 /// The log writer: takes every request waiting, appends them in one transaction (one sync for
 /// the whole group), answers each, and wakes the engine.
 fn group_commit(
@@ -315,21 +337,7 @@ fn group_commit(
     wake: std::sync::mpsc::Sender<Wake>,
     metrics: Arc<Metrics>,
 ) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut group = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            group.push(more);
-            if group.len() >= 512 {
-                break;
-            }
-        }
-        // The entries move into one list; each request keeps its count and its reply.
-        let mut all: Vec<NewEntry> = Vec::with_capacity(group.iter().map(|(e, _)| e.len()).sum());
-        let mut replies = Vec::with_capacity(group.len());
-        for (entries, reply) in group {
-            replies.push((entries.len(), reply));
-            all.extend(entries);
-        }
+    while let Some((all, replies)) = take_group(&mut rx) {
         match store.append(&all) {
             Ok(results) => {
                 let last = results.iter().filter_map(|r| match r {

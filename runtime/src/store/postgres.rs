@@ -166,6 +166,11 @@ impl Pg {
             url.parse().map_err(|e| StoreError(format!("`{url}` is not a PostgreSQL address: {e}")))?;
         config.connect_timeout(Duration::from_secs(5));
         config.application_name("journey");
+        // A node stopped mid-transaction (paused, swapped out, hung) must not hold its rows'
+        // locks, the lease rows among them, past a few seconds: PostgreSQL ends a transaction
+        // left idle that long, so the other nodes can take its partitions once the leases run
+        // out. A working node never leaves a transaction idle for more than a round trip.
+        config.options(&format!("-c idle_in_transaction_session_timeout={}", IDLE_IN_TRANSACTION.as_millis()));
         let shown = format!(
             "postgres://{}@{}/{}",
             config.get_user().unwrap_or(""),
@@ -705,6 +710,9 @@ async fn write_messages(tx: &deadpool_postgres::Transaction<'_>, p: i32, e: &Eng
     Ok(())
 }
 
+/// How long PostgreSQL lets one of the node's transactions sit idle before ending it.
+const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
+
 /// The prefix of the error of a checkpoint refused because the lease is lost.
 pub const LEASE_LOST: &str = "the partition's lease is lost";
 
@@ -723,6 +731,14 @@ impl PgPartition {
     /// Partition `partition` as held by `owner` under fencing token `token`.
     pub fn new(pg: Arc<Pg>, partition: u32, owner: &str, token: i64) -> PgPartition {
         PgPartition { pg, partition: partition as i32, owner: owner.to_string(), token, lost: Arc::default() }
+    }
+
+    /// Passes a write's `result` on, noting a lease found lost (the node then stops the worker).
+    fn noting_lost_lease(&self, result: Result<()>) -> Result<()> {
+        if result.as_ref().is_err_and(|e| e.0.starts_with(LEASE_LOST)) {
+            self.lost.store(true, Relaxed);
+        }
+        result
     }
 }
 
@@ -870,12 +886,7 @@ impl Store for PgPartition {
             tx.commit().await.map_err(pg)?;
             Ok(())
         });
-        if let Err(e) = &result {
-            if e.0.starts_with(LEASE_LOST) {
-                self.lost.store(true, Relaxed);
-            }
-        }
-        result
+        self.noting_lost_lease(result)
     }
 
     fn recent_steps(&mut self, limit: usize) -> Result<Vec<(u32, serde_json::Value)>> {
@@ -1034,12 +1045,7 @@ impl Store for PgPartition {
             tx.commit().await.map_err(pg)?;
             Ok(())
         });
-        if let Err(e) = &result {
-            if e.0.starts_with(LEASE_LOST) {
-                self.lost.store(true, Relaxed);
-            }
-        }
-        result
+        self.noting_lost_lease(result)
     }
 
     fn cap_backend(&self, version: u32) -> Option<Arc<journey_vm::engine::CapBackend>> {
