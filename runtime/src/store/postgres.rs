@@ -170,7 +170,7 @@ impl Pg {
         // locks, the lease rows among them, past a few seconds: PostgreSQL ends a transaction
         // left idle that long, so the other nodes can take its partitions once the leases run
         // out. A working node never leaves a transaction idle for more than a round trip.
-        config.options(&format!("-c idle_in_transaction_session_timeout={}", IDLE_IN_TRANSACTION.as_millis()));
+        config.options(format!("-c idle_in_transaction_session_timeout={}", IDLE_IN_TRANSACTION.as_millis()));
         let shown = format!(
             "postgres://{}@{}/{}",
             config.get_user().unwrap_or(""),
