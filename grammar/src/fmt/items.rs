@@ -96,7 +96,12 @@ impl F<'_> {
                     C::Deliver(a) => cat(vec![text("deliver "), f.tok(a.span)]),
                     C::Quiet { window, queue } => {
                         let w = f.expr(window);
-                        cat(vec![text("quiet "), w, text(if *queue { " queue" } else { " drop" })])
+                        let word = if *queue { "queue" } else { "drop" };
+                        // The clause ends with its mode word: printed as its token, so that a
+                        // comment before it stays before it.
+                        let at = Span::new(cl.span.end.saturating_sub(word.len()), cl.span.end);
+                        let mode = if f.src.get(at.start..at.end) == Some(word) { f.tok(at) } else { text(word) };
+                        cat(vec![text("quiet "), w, text(" "), mode])
                     }
                     C::Reaction { reaction, event, by } => {
                         let mut out = vec![text(reaction.word()), text(" on "), f.tok(event.span), text(" by ")];
