@@ -1469,6 +1469,19 @@ mod tests {
         }
     }
 
+    /// Every connection of a node asks the server to end a transaction left idle 5 s (so a node
+    /// paused mid-transaction cannot keep a lease row locked past its lease).
+    #[test]
+    fn a_nodes_connections_end_transactions_left_idle() {
+        let db = TestDb::new("idle");
+        let pg_ = db.pg(Some(2)).expect("connect");
+        let shown: String = pg_.run(async {
+            let c = pg_.client().await.expect("client");
+            c.query_one("SHOW idle_in_transaction_session_timeout", &[]).await.expect("show").get(0)
+        });
+        assert_eq!(shown, format!("{}s", IDLE_IN_TRANSACTION.as_secs()));
+    }
+
     #[test]
     fn a_node_past_its_lease_writes_nothing_once_another_took_it_over() {
         let db = TestDb::new("fence");
