@@ -231,3 +231,59 @@ fn a_token_is_required_when_configured_and_off_loopback() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to listen on 0.0.0.0:0 without a token"));
 }
+
+/// `GET /journeys/NAME/errors` lists a journey's latest failures, newest first, with their
+/// reasons: from the engine while it runs, and the same from the store after a restart.
+#[test]
+fn a_journeys_latest_failures_are_listed_before_and_after_a_restart() {
+    on_sqlite("serve-errors", &[], |dir, db, args| {
+        let api = Api::new();
+        std::fs::write(
+            dir.join("flow.journey"),
+            format!(
+                r#"
+type PingPayload = {{ user: string, n: int }}
+event Ping: PingPayload {{ key user }}
+action Down(user: string) = http POST "http://127.0.0.1:{port}/down" {{
+  body {{ user: user }}
+  timeout 1s
+  retry 1 backoff 10ms
+}}
+journey Flow {{
+  start on Ping
+  wait 1s
+  call Down(user: event.user)
+  end "done"
+}}
+"#,
+                port = free_port()
+            ),
+        )
+        .expect("write");
+        let server = Server::start(dir, db, args);
+        let url = server.url.clone();
+        for (i, user) in ["ann", "ben"].iter().enumerate() {
+            let ev = json!({"id": format!("e-{i}"), "event": "Ping", "payload": {"user": user, "n": i}});
+            assert_eq!(api.post(&format!("{url}/events"), &ev.to_string()).0, 200);
+        }
+        let errors = api.wait_get("both failures to be listed", &format!("{url}/journeys/Flow/errors"), |e| {
+            e.as_array().is_some_and(|e| e.len() == 2)
+        });
+        let mut who: Vec<&str> = Vec::new();
+        for e in errors.as_array().expect("list") {
+            assert_eq!(e["journey"], "Flow", "{e}");
+            assert_eq!(e["version"], 1, "{e}");
+            assert_eq!(e["outcome"], "failed", "{e}");
+            assert_eq!(e["kind"], "call", "{e}");
+            assert!(e["error"].as_str().is_some_and(|r| r.contains("connection refused")), "with its reason: {e}");
+            who.push(e["profile"].as_str().expect("profile"));
+        }
+        who.sort();
+        assert_eq!(who, ["ann", "ben"]);
+        assert_eq!(api.get(&format!("{url}/journeys/Greet/errors")), json!([]), "another journey's list is its own");
+        server.interrupt();
+        let server = Server::start(dir, db, args);
+        let after = api.get(&format!("{}/journeys/Flow/errors", server.url));
+        assert_eq!(after, errors, "the same list, read back from the store");
+    });
+}

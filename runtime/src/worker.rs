@@ -12,6 +12,7 @@ use crate::store::{frequency_rows_by_share, Checkpoint, EngineDelta, Entry, LogK
 use journey_bytecode::artifact;
 use journey_vm::engine::instance::InstanceId;
 use journey_vm::engine::messages;
+use journey_vm::engine::report::StepEvent;
 use journey_vm::engine::{CallOutcome, CallRequest, Engine, Options, Payload, Routing, SharedCaps};
 use journey_vm::http::{self, HttpExecutor};
 use journey_vm::machine::Image;
@@ -100,8 +101,9 @@ pub struct Worker {
     /// The latest step events (at most [`RECENT_STEPS`]), for the console: a profile's path and
     /// a node's last errors. Older ones are in the store's `steps` table.
     /// Each with the version of the engine that made it (step events of every version say 1).
-    /// Kept as JSON text: compact in memory (a timer storm makes many), parsed when asked.
-    recent: std::collections::VecDeque<(u32, Box<str>)>,
+    /// Shared with the checkpoint that writes them: a storm makes many, and turning each into
+    /// JSON here cost the engine thread more than firing its timer.
+    recent: std::collections::VecDeque<(u32, Recent)>,
     /// The partition this worker applies, on a partitioned store.
     partition: Option<Partition>,
     /// A checkpoint of the partition failed: the worker stops (its state is loaded again).
@@ -120,6 +122,34 @@ pub struct Worker {
 
 /// How many of the latest step events the worker keeps in memory for the console.
 pub const RECENT_STEPS: usize = 10_000;
+
+/// One of the latest step events: read back from the store at start (its JSON text), or made
+/// since.
+enum Recent {
+    Stored(Box<str>),
+    Made(Arc<StepEvent>),
+}
+
+impl Recent {
+    /// Its JSON, if it is of `journey` (and of `instance`, when given).
+    fn json_if(&self, journey: &str, instance: Option<u64>) -> Option<Json> {
+        match self {
+            Recent::Made(s) => {
+                (s.journey == journey && instance.is_none_or(|i| s.instance == i)).then(|| json!(s.as_ref()))
+            }
+            Recent::Stored(text) => {
+                // Only the stored ones that name the instance are parsed (compact JSON).
+                if let Some(i) = instance {
+                    if !text.contains(&format!("\"instance\":{i}")) {
+                        return None;
+                    }
+                }
+                let s: Json = serde_json::from_str(text).ok()?;
+                (s["journey"] == json!(journey) && instance.is_none_or(|i| s["instance"] == json!(i))).then_some(s)
+            }
+        }
+    }
+}
 
 /// The thread that writes checkpoints, in order, on a connection of its own.
 struct Writer {
@@ -302,7 +332,7 @@ impl Worker {
         };
         // The console's paths and last errors, as they were before the restart.
         match w.store.recent_steps(RECENT_STEPS) {
-            Ok(steps) => w.recent = steps.into_iter().map(|(v, s)| (v, s.to_string().into())).collect(),
+            Ok(steps) => w.recent = steps.into_iter().map(|(v, s)| (v, Recent::Stored(s.to_string().into()))).collect(),
             Err(e) => tracing::warn!("cannot read the latest step events: {e}"),
         }
         // The log after the checkpoint is replayed, and timers due while the runtime was down
@@ -886,10 +916,15 @@ impl Worker {
                     None => report = Some(v.engine.report().clone()),
                 }
                 let steps = v.engine.take_steps();
-                // Only the latest are kept in memory: the others are not written out as JSON.
                 let kept = steps.len().saturating_sub(RECENT_STEPS);
-                self.recent.extend(steps[kept..].iter().map(|s| (number, json!(s).to_string().into())));
-                cp.steps.extend(steps.into_iter().map(|s| (number, s)));
+                cp.steps.reserve(steps.len());
+                for (n, s) in steps.into_iter().enumerate() {
+                    let s = Arc::new(s);
+                    if n >= kept {
+                        self.recent.push_back((number, Recent::Made(s.clone())));
+                    }
+                    cp.steps.push((number, s));
+                }
             }
             while self.recent.len() > RECENT_STEPS {
                 self.recent.pop_front();
@@ -976,15 +1011,12 @@ impl Worker {
                         let node = j.nodes.get(i.node as usize);
                         let (waits_for, until) = describe_wait(j, i);
                         // Its path so far, from the step events kept (the latest
-                        // `RECENT_STEPS` of all profiles, and those not yet checkpointed). Only
-                        // the kept ones that name the instance are read (compact JSON).
-                        let mention = format!("\"instance\":{}", i.id);
+                        // `RECENT_STEPS` of all profiles, and those not yet checkpointed).
                         let steps: Vec<Json> = self
                             .recent
                             .iter()
-                            .filter(|(version, s)| *version == v.number && s.contains(&mention))
-                            .filter_map(|(_, s)| serde_json::from_str::<Json>(s).ok())
-                            .filter(|s| s["instance"] == json!(i.id) && s["journey"] == json!(j.name))
+                            .filter(|(version, _)| *version == v.number)
+                            .filter_map(|(_, s)| s.json_if(&j.name, Some(i.id)))
                             .chain(
                                 v.engine
                                     .steps()
@@ -1010,8 +1042,9 @@ impl Worker {
                     .recent
                     .iter()
                     .rev()
-                    .filter_map(|(version, s)| Some((version, serde_json::from_str::<Json>(s).ok()?)))
-                    .filter(|(_, s)| s["journey"] == json!(name) && !s["error"].is_null())
+                    .filter(|(_, s)| !matches!(s, Recent::Made(e) if e.error.is_none()))
+                    .filter_map(|(version, s)| Some((version, s.json_if(&name, None)?)))
+                    .filter(|(_, s)| !s["error"].is_null())
                     .take(50)
                     .map(|(version, s)| {
                         let mut j = s;
