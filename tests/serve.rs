@@ -287,3 +287,83 @@ journey Flow {{
         assert_eq!(after, errors, "the same list, read back from the store");
     });
 }
+
+/// An event's `at`: when it arrived by default; one in the future is taken as now; one in the
+/// past enters its instance then, so its journey's timeout counts from then (its waits count
+/// from when it is applied).
+#[test]
+fn an_events_time_is_its_arrival_its_at_in_the_past_or_now_for_the_future() {
+    on_sqlite("serve-at", &[], |dir, db, args| {
+        let api = Api::new();
+        std::fs::write(
+            dir.join("flow.journey"),
+            r#"
+type PingPayload = { user: string }
+event Ping: PingPayload { key user }
+journey Flow {
+  start on Ping
+  timeout 2h
+  wait 1h
+  end "waited"
+}
+"#,
+        )
+        .expect("write");
+        let server = Server::start(dir, db, args);
+        let url = server.url.clone();
+        let ms = |t: &Value| -> i64 {
+            t.as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok()).expect("an RFC 3339 time").as_millisecond()
+        };
+        let iso = |ms: i64| jiff::Timestamp::from_millisecond(ms).expect("time").to_string();
+        let now = jiff::Timestamp::now().as_millisecond();
+        let hour = 3_600_000;
+        let events = [
+            json!({"event": "Ping", "payload": {"user": "now"}}),
+            json!({"event": "Ping", "payload": {"user": "past"}, "at": iso(now - hour)}),
+            json!({"event": "Ping", "payload": {"user": "future"}, "at": iso(now + 24 * hour)}),
+            json!({"event": "Ping", "payload": {"user": "long-ago"}, "at": iso(now - 3 * hour)}),
+        ];
+        for e in &events {
+            assert_eq!(api.post(&format!("{url}/events"), &e.to_string()).0, 200, "{e}");
+        }
+        api.settle(&url);
+        let after = jiff::Timestamp::now().as_millisecond();
+        let waiting = |user: &str| -> (i64, i64) {
+            let i = api.get(&format!("{url}/profiles/{user}/instances"));
+            assert_eq!(i.as_array().map(Vec::len), Some(1), "{user} waits: {i}");
+            (ms(&i[0]["entered"]), ms(&i[0]["until"]))
+        };
+        for user in ["now", "future"] {
+            let (entered, until) = waiting(user);
+            assert!((now..=after).contains(&entered), "{user} entered on arrival: {entered} not in {now}..={after}");
+            assert_eq!(until, entered + hour, "{user}");
+        }
+        let (entered, until) = waiting("past");
+        assert_eq!(entered, now - hour, "entered at its `at`");
+        assert!((now + hour..=after + hour).contains(&until), "its wait counts from arrival: {until}");
+        // Three hours ago: past its two-hour timeout on arrival.
+        let report = api.wait_get("the long-ago entry to time out", &format!("{url}/journeys/Flow/report"), |r| {
+            r["versions"][0]["report"]["ended"]["timed-out"] == 1
+        });
+        assert_eq!(report["versions"][0]["report"]["running"], 3, "{report}");
+        assert_eq!(api.get(&format!("{url}/profiles/long-ago/instances")), json!([]));
+    });
+}
+
+/// A cluster's defaults, as the README gives them: 64 partitions, chosen when the database is
+/// created, and a lease of 10 s.
+#[test]
+fn a_new_cluster_database_has_64_partitions_and_10_s_leases_by_default() {
+    on_postgres("defaults", &[], |dir, db, args| {
+        let api = Api::new();
+        project(dir, free_port());
+        let server = Server::start(dir, db, args);
+        let status = api.get(&format!("{}/status", server.url));
+        assert_eq!(status["cluster"]["partitions"], 64, "{status}");
+        assert_eq!(status["cluster"]["lease_ttl_ms"], 10_000, "{status}");
+        let held = api.wait_get("the one node to hold every partition", &format!("{}/status", server.url), |s| {
+            s["cluster"]["unowned"] == 0
+        });
+        assert_eq!(held["cluster"]["nodes"][0]["partitions"], 64, "{held}");
+    });
+}

@@ -398,6 +398,22 @@ fn profile_writes_are_checked_against_the_profile_schema_and_limited_in_size() {
     assert_eq!(status, 422, "{reply}");
 }
 
+/// Without `--max-profile-bytes`, a profile write may hold 256 KB (the README's default).
+#[test]
+fn a_profile_write_holds_at_most_256_kb_by_default() {
+    let dir = temp("profiles-default");
+    project(&dir, 9);
+    let server = start(&dir, &[], None);
+    let url = format!("{}/profiles/ann", server.url);
+    let put = |tier: usize| send(reqwest::Method::PUT, &url, json!({"tier": "x".repeat(tier)}).to_string());
+    // `{"tier":"…"}` is 11 bytes around the text.
+    let (status, reply) = put(256 * 1024 - 11);
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = put(256 * 1024 - 10);
+    assert_eq!(status, 413, "{reply}");
+    assert!(reply["error"].as_str().is_some_and(|e| e.contains("the limit is 262144")), "{reply}");
+}
+
 #[test]
 fn auth_takes_any_case_of_bearer_and_says_what_it_wants() {
     let dir = temp("auth");

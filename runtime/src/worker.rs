@@ -92,9 +92,9 @@ pub struct Worker {
     log_behind: bool,
     /// The calls in flight with a stored row, by version and instance (the rest need no
     /// deleting when their instance goes on).
-    stored_calls: HashSet<(u32, InstanceId)>,
+    stored_calls: HashSet<(u32, InstanceId), foldhash::fast::RandomState>,
     /// The live instances with stored messages, by version and instance (the same for them).
-    stored_msgs: HashSet<(u32, InstanceId)>,
+    stored_msgs: HashSet<(u32, InstanceId), foldhash::fast::RandomState>,
     /// Writes checkpoints on a thread of its own (else they are written in line).
     writer: Option<Writer>,
     read_rate: Option<u32>,
@@ -263,8 +263,9 @@ impl Worker {
         };
         let mut shards: Vec<Shard> = (0..count).map(|_| Shard::default()).collect();
         let mut router = None;
-        let mut stored_calls = HashSet::new();
-        let mut stored_msgs = HashSet::new();
+        // Looked up for every instance a checkpoint writes: a fast hash (the keys are ours).
+        let mut stored_calls = HashSet::default();
+        let mut stored_msgs = HashSet::default();
         for (version, image) in images {
             let names: Vec<String> = image.program.journeys.iter().map(|j| j.name.clone()).collect();
             let stored = store.load_engine(version, &names).map_err(|e| e.to_string())?;
