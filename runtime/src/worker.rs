@@ -927,9 +927,13 @@ impl Worker {
                     cp.steps.push((number, s));
                 }
             }
-            while self.recent.len() > RECENT_STEPS {
-                self.recent.pop_front();
-            }
+            // Those no longer kept are freed by the writer, with the checkpoint, not on this
+            // thread (a storm retires thousands per checkpoint).
+            let over = self.recent.len().saturating_sub(RECENT_STEPS);
+            cp.retired.extend(self.recent.drain(..over).filter_map(|(_, r)| match r {
+                Recent::Made(s) => Some(s),
+                Recent::Stored(_) => None,
+            }));
             delta.small.caps = caps.into_iter().map(|((j, n), c)| (j, n, c)).collect();
             delta.report = report.unwrap_or_default();
             cp.engines.push(delta);

@@ -323,6 +323,9 @@ pub struct Checkpoint {
     pub audiences: Option<Vec<(String, String)>>,
     /// Step events to append, each with the version of the engine that made it.
     pub steps: Vec<(u32, std::sync::Arc<StepEvent>)>,
+    /// Step events the worker stopped keeping in memory: not written, only freed with the
+    /// checkpoint (on the writer's thread).
+    pub retired: Vec<std::sync::Arc<StepEvent>>,
 }
 
 /// A step event as the `steps` table keeps it: its JSON with `engine_version` beside.

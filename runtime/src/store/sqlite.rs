@@ -513,6 +513,7 @@ mod tests {
             profiles: vec![(profile.to_string(), Value::from_json(&json!({"seq": applied_seq})))],
             audiences: Some(audiences),
             steps: Vec::new(),
+            retired: Vec::new(),
         }
     }
 
