@@ -367,3 +367,48 @@ fn a_new_cluster_database_has_64_partitions_and_10_s_leases_by_default() {
         assert_eq!(held["cluster"]["nodes"][0]["partitions"], 64, "{held}");
     });
 }
+
+/// `secret("NAME")` is read from the server's environment: the call carries it, and nothing
+/// the API answers shows it.
+#[test]
+fn a_secret_is_read_from_the_servers_environment() {
+    on_sqlite("serve-secret", &[], |dir, db, args| {
+        let api = Api::new();
+        let receiver = Receiver::start(&api);
+        std::fs::write(
+            dir.join("flow.journey"),
+            format!(
+                r#"
+type PingPayload = {{ user: string }}
+event Ping: PingPayload {{ key user }}
+action Notify(user: string) = http POST "http://127.0.0.1:{port}/notify" {{
+  body {{ user: user }}
+  auth bearer secret("JOURNEY_TEST_NOTIFY_TOKEN")
+}}
+journey Flow {{
+  start on Ping
+  call Notify(user: event.user)
+  end "done"
+}}
+"#,
+                port = receiver.port
+            ),
+        )
+        .expect("write");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_journey"));
+        cmd.env("JOURNEY_TEST_NOTIFY_TOKEN", "tok-from-the-environment");
+        let server = Server::start_command(cmd, dir, db, args, None);
+        let url = server.url.clone();
+        let ev = json!({"event": "Ping", "payload": {"user": "ann"}});
+        assert_eq!(api.post(&format!("{url}/events"), &ev.to_string()).0, 200);
+        api.wait_get("Flow to end for Ann", &format!("{url}/journeys/Flow/report"), |r| {
+            r["versions"][0]["report"]["ended"]["done"] == 1
+        });
+        let calls = receiver.calls();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0].auth, "Bearer tok-from-the-environment");
+        let instances = api.get(&format!("{url}/profiles/ann/instances")).to_string();
+        let report = api.get(&format!("{url}/journeys/Flow/report")).to_string();
+        assert!(!instances.contains("tok-from") && !report.contains("tok-from"), "{instances} {report}");
+    });
+}

@@ -272,6 +272,8 @@ pub struct Call {
     pub key: String,
     /// Its body as JSON (`null` when not JSON).
     pub body: Value,
+    /// Its `Authorization` header ("" when missing).
+    pub auth: String,
 }
 
 /// An HTTP server that records every request and answers it (`200 {}` unless started with
@@ -293,8 +295,9 @@ async fn record(
     body: Bytes,
 ) -> (axum::http::StatusCode, [(axum::http::header::HeaderName, &'static str); 1], &'static str) {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    calls.lock().expect("lock").push(Call { path: uri.path().to_string(), key, body });
+    calls.lock().expect("lock").push(Call { path: uri.path().to_string(), key, body, auth });
     let (status, text) = answer(uri.path());
     let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
     (axum::http::StatusCode::from_u16(status).expect("a status"), json, text)
