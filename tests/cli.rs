@@ -573,6 +573,44 @@ fn dry_run_calls_are_answered_by_mocks_or_take_their_error_path() {
     );
 }
 
+/// A mock line's `"error": "failed"` sends the call down its error path as a failed answer
+/// would, and an unanswered dry-run call answers null where its `returns` allows null (and is
+/// not counted as unanswered then: null is an answer it may give).
+#[test]
+fn dry_run_mocks_fail_calls_and_null_answers_only_where_allowed() {
+    let nullable = TIER_PROJECT.replace("returns { tier: string }", "returns { tier: string }?").replace(
+        "on error { end \"no-answer\" }",
+        "on error { end \"no-answer\" }\n  if t == null { end \"no-tier\" }",
+    );
+    let dir = temp_project(
+        "mocks-failed",
+        &[
+            ("tier.journey", TIER_PROJECT),
+            ("nullable.journey", nullable.as_str()),
+            ("events.jsonl", TIER_EVENTS),
+            (
+                "mocks.jsonl",
+                "{\"action\": \"Tier\", \"when\": {\"email\": \"ann@example.com\"}, \"error\": \"failed\"}\n{\"action\": \"Tier\", \"answer\": {\"tier\": \"gold\"}}\n",
+            ),
+        ],
+    );
+    let summary = |o: &Output| -> serde_json::Value {
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
+        serde_json::from_str(stdout(o).lines().last().expect("summary")).expect("json")
+    };
+    let o = run(
+        dir.join("tier.journey"),
+        dir.join("events.jsonl"),
+        &["--mocks", arg(&dir.join("mocks.jsonl")), "--format", "json"],
+    );
+    let s = summary(&o);
+    assert_eq!(s["journeys"]["Upgrade"]["ended"], serde_json::json!({"no-answer": 1, "upgraded": 1}), "{s}");
+    let o = run(dir.join("nullable.journey"), dir.join("events.jsonl"), &["--dry-run", "--format", "json"]);
+    let s = summary(&o);
+    assert_eq!(s["journeys"]["Upgrade"]["ended"], serde_json::json!({"no-tier": 2}), "{s}");
+    assert_eq!(s["unanswered"], serde_json::json!({}), "{s}");
+}
+
 /// A bad mocks file stops the run before it starts, with the file, the line and the reason.
 #[test]
 fn bad_mock_lines_are_reported_with_file_and_line() {
