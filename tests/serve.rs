@@ -331,6 +331,11 @@ journey Flow {
         let waiting = |user: &str| -> (i64, i64) {
             let i = api.get(&format!("{url}/profiles/{user}/instances"));
             assert_eq!(i.as_array().map(Vec::len), Some(1), "{user} waits: {i}");
+            assert_eq!(
+                (&i[0]["journey"], &i[0]["waits_for"], &i[0]["line"]),
+                (&json!("Flow"), &json!("time"), &json!(7))
+            );
+            assert!(i[0]["node"].as_str().is_some_and(|n| n.starts_with("wait")), "the node it waits at: {i}");
             (ms(&i[0]["entered"]), ms(&i[0]["until"]))
         };
         for user in ["now", "future"] {
