@@ -417,3 +417,21 @@ journey Flow {{
         assert!(!instances.contains("tok-from") && !report.contains("tok-from"), "{instances} {report}");
     });
 }
+
+/// Without `--shards`, a server runs one share of the profiles per core, and one when a journey
+/// has a `cap` (so the first N through it are the first in log order).
+#[test]
+fn shares_are_one_per_core_by_default_and_one_with_a_cap() {
+    let api = Api::new();
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    on_sqlite("serve-shards", &[], |dir, db, args| {
+        project(dir, free_port());
+        let server = Server::start(dir, db, args);
+        assert_eq!(api.get(&format!("{}/status", server.url))["shards"], cores);
+    });
+    on_sqlite("serve-shards-cap", &[], |dir, db, args| {
+        project_capped(dir);
+        let server = Server::start(dir, db, args);
+        assert_eq!(api.get(&format!("{}/status", server.url))["shards"], 1);
+    });
+}
