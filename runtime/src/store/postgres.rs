@@ -295,7 +295,7 @@ impl Pg {
     fn partition_of(&self, e: &NewEntry) -> Result<Option<i32>> {
         match &e.key {
             Some(k) => Ok(Some(journey_vm::engine::shard_of(k, self.partitions) as i32)),
-            None if e.event => Err(StoreError("an event without its profile key cannot be partitioned".into())),
+            // A business event too: each partition starts its own members of the audience.
             None => Ok(None),
         }
     }
@@ -507,7 +507,8 @@ async fn append_in(
             cids.push(if i == 0 { e.client_id.clone() } else { None });
             ats.push(e.at_ms);
             kinds.push(e.kind.as_str());
-            if e.event {
+            // An event copied to every partition (a business event) counts once.
+            if e.event && i == 0 {
                 *events.entry(p).or_default() += 1;
             }
         }
