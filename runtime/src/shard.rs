@@ -24,6 +24,7 @@ pub struct Version {
 }
 
 /// A log entry made ready for the share that owns its profile.
+#[derive(Clone)]
 pub enum Prepared {
     /// An event already read into the values its program reads (one version), with its key.
     Routed {

@@ -609,17 +609,9 @@ impl Worker {
             if self.is_business(e) {
                 if let Some(p) = self.prepare_business(e) {
                     let metrics = self.metrics.clone();
-                    let work: usize = each_with(&mut self.shards, false, |_, s| {
-                        let p = match &p {
-                            Prepared::Business { name, payload, key } => {
-                                Prepared::Business { name: name.clone(), payload: payload.clone(), key: key.clone() }
-                            }
-                            _ => return 0,
-                        };
-                        s.apply(e.at_ms, p, &metrics)
-                    })
-                    .into_iter()
-                    .sum();
+                    let work: usize = each_with(&mut self.shards, false, |_, s| s.apply(e.at_ms, p.clone(), &metrics))
+                        .into_iter()
+                        .sum();
                     self.work += work;
                 }
                 self.metrics.events_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -1252,7 +1244,6 @@ pub(crate) fn hours_json(r: &journey_vm::engine::report::JourneyReport) -> Json 
         .collect()
 }
 
-/// Whether every share applies the entry (publish, close, stop), rather than one.
 /// The event name of an event entry as the runtime writes it (`{"kind":"event","name":"N",...`;
 /// names are identifiers, never escaped), without reading the rest.
 fn event_name(kind: &str) -> Option<&str> {
@@ -1260,6 +1251,7 @@ fn event_name(kind: &str) -> Option<&str> {
     rest.find('"').map(|end| &rest[..end])
 }
 
+/// Whether every share applies the entry (publish, close, stop), rather than one.
 fn is_broadcast(e: &Entry) -> bool {
     // The kind is the first field of what the runtime writes; anything else is decoded.
     match e.kind.strip_prefix("{\"kind\":\"") {
