@@ -1561,8 +1561,10 @@ mod tests {
         let seqs: Vec<i64> = part.entries_after(0, 10).expect("read").iter().map(|e| e.seq).collect();
         assert_eq!(seqs.len() as i64, part.counts().expect("counts").0);
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "positions without gaps: {seqs:?}");
-        let unkeyed = NewEntry::event(None, 5, "Ping", "{}");
-        assert!(pg_.append(&[unkeyed]).is_err(), "an event needs its key to find its partition");
+        // A business event has no key: every partition applies it (each starts its members).
+        let unkeyed = NewEntry::event(None, 5, "Restocked", "{}");
+        let (_, written) = pg_.append(&[unkeyed]).expect("append");
+        assert_eq!(written, [0, 1, 2, 3], "a keyless event goes to every partition");
     }
 
     #[test]
