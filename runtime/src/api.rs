@@ -315,6 +315,11 @@ fn validate(engine: &mut Engine, line: &str, now: i64) -> Result<NewEntry, (Opti
     };
     journey_vm::payload::check_payload(&name, &decl.payload, payload_text).map_err(|e| (id.clone(), e))?;
     let now = engine.now_ms();
+    if engine.is_business(&name) {
+        // A business event: every partition applies it, each starting its own members (its
+        // `when` is judged there); its key, if it has one, is not needed to place it.
+        return Ok(NewEntry::event(id, at_ms, &name, payload_text));
+    }
     let Ok(Some(key)) = engine.route(&name, Payload::Json(&payload), now, Routing::Check) else {
         return Err((
             id,

@@ -24,6 +24,7 @@ pub struct Version {
 }
 
 /// A log entry made ready for the share that owns its profile.
+#[derive(Clone)]
 pub enum Prepared {
     /// An event already read into the values its program reads (one version), with its key.
     Routed {
@@ -52,6 +53,16 @@ pub enum Prepared {
         /// Merged (true) or replaced.
         patch: bool,
     },
+    /// A business event (`start on E for audience A`), which every share applies: each
+    /// starts its own members of the audience.
+    Business {
+        /// The event.
+        name: String,
+        /// Its payload.
+        payload: Json,
+        /// Its profile key, if it has one (that profile's instances get it as any event).
+        key: Option<String>,
+    },
     /// A profile enters or leaves an audience.
     Audience {
         /// The audience.
@@ -68,12 +79,15 @@ impl Prepared {
     pub fn share(&self, count: u32) -> usize {
         let key = match self {
             Prepared::Routed { key, .. } => key.as_str(),
-            Prepared::Event { key, .. } => key.as_deref().unwrap_or(""),
+            Prepared::Event { key, .. } | Prepared::Business { key, .. } => key.as_deref().unwrap_or(""),
             Prepared::Profile { key, .. } | Prepared::Audience { key, .. } => key.as_str(),
         };
         shard_of(key, count) as usize
     }
 }
+
+/// Members of a business event's audience a share starts at a time (see [`Shard::fan_out`]).
+pub const FANOUT_SLICE: usize = 256;
 
 /// Engine options of share `index` of `count` for one version.
 pub fn options(read_rate: Option<u32>, index: usize, count: usize, caps: &Arc<SharedCaps>) -> Options {
@@ -84,6 +98,7 @@ pub fn options(read_rate: Option<u32>, index: usize, count: usize, caps: &Arc<Sh
         read_rate: read_rate.map(|r| share_of_rate(r, index, count)),
         shard: Share { index: index as u32, count: count as u32 },
         shared_caps: (count > 1).then(|| caps.clone()),
+        fanout_slice: Some(FANOUT_SLICE),
         ..Options::default()
     }
 }
@@ -176,6 +191,33 @@ impl Shard {
         work
     }
 
+    /// Starts up to about `budget` more members of the business events' fan-outs in progress;
+    /// returns the work done (members started, step events made).
+    pub fn fan_out(&mut self, budget: usize) -> usize {
+        let mut work = 0;
+        for v in &mut self.versions {
+            if work >= budget {
+                break;
+            }
+            if v.engine.fanning_out() {
+                let before = v.engine.steps().len();
+                work += v.engine.fan_out(budget - work);
+                work += v.engine.steps().len().saturating_sub(before);
+            }
+        }
+        work
+    }
+
+    /// Whether a business event's fan-out is in progress in some version.
+    pub fn fanning_out(&self) -> bool {
+        self.versions.iter().any(|v| v.engine.fanning_out())
+    }
+
+    /// Calls in flight (sends being delivered included), in every version.
+    pub fn calls_in_flight(&self) -> usize {
+        self.versions.iter().map(|v| v.engine.calls_in_flight()).sum()
+    }
+
     /// Moves every version's clock to `to` (nothing due before it is left).
     pub fn advance(&mut self, to: i64, inclusive: bool) {
         for v in &mut self.versions {
@@ -206,6 +248,13 @@ impl Shard {
             Prepared::Event { name, payload, key } => {
                 metrics.events_applied.fetch_add(1, Relaxed);
                 self.send_event(&name, &payload, key.as_deref(), metrics);
+            }
+            Prepared::Business { name, payload, key } => {
+                // Every version's open journeys start on it; routed, so that only the share of
+                // its own profile (if any) delivers it there, and one share counts it.
+                for v in &mut self.versions {
+                    let _ = v.engine.deliver(&name, Payload::Json(&payload), To::Routed(key.as_deref().unwrap_or("")));
+                }
             }
             Prepared::Profile { key, attributes, patch } => self.write_profile(&key, &attributes, patch),
             Prepared::Audience { audience, key, enters } => {

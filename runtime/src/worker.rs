@@ -39,6 +39,9 @@ const SLICE: Duration = Duration::from_millis(20);
 /// which the shares apply them on threads of their own.
 const RUN: usize = 512;
 const PARALLEL_RUN: usize = 64;
+/// Calls in flight past which a business event's fan-out waits for answers before it starts
+/// more members: its instances and sends pending at once stay bounded, not one per member.
+const FANOUT_IN_FLIGHT: usize = 1_024;
 
 /// A question for the worker, answered between steps.
 pub enum Query {
@@ -118,6 +121,8 @@ pub struct Worker {
     outgoing: Vec<(u32, CallRequest)>,
     /// The messages decided to go among `outgoing`, by version, not written yet.
     decided: Vec<(u32, journey_vm::engine::messages::MessageRecord)>,
+    /// The business events of every loaded version (`start on E for audience A`).
+    business: HashSet<String>,
 }
 
 /// How many of the latest step events the worker keeps in memory for the console.
@@ -330,7 +335,9 @@ impl Worker {
             deferred: VecDeque::new(),
             outgoing: Vec::new(),
             decided: Vec::new(),
+            business: HashSet::new(),
         };
+        w.note_business();
         // The console's paths and last errors, as they were before the restart.
         match w.store.recent_steps(RECENT_STEPS) {
             Ok(steps) => w.recent = steps.into_iter().map(|(v, s)| (v, Recent::Stored(s.to_string().into()))).collect(),
@@ -472,9 +479,44 @@ impl Worker {
         self.answer_waiting();
     }
 
-    /// Whether work is waiting: log entries to apply or timers due.
+    /// Whether work is waiting: a fan-out's next members, log entries to apply or timers due.
     fn busy(&self) -> bool {
-        self.log_behind || self.next_due().is_some_and(|d| d <= wall_ms())
+        self.fan_out_ready() || self.log_behind || self.next_due().is_some_and(|d| d <= wall_ms())
+    }
+
+    /// Whether a fan-out is in progress and may start more members now.
+    fn fan_out_ready(&self) -> bool {
+        self.fanning_out() && self.shards.iter().map(Shard::calls_in_flight).sum::<usize>() < FANOUT_IN_FLIGHT
+    }
+
+    fn fanning_out(&self) -> bool {
+        self.shards.iter().any(Shard::fanning_out)
+    }
+
+    /// Notes the business events of every loaded version.
+    fn note_business(&mut self) {
+        self.business = self
+            .shards
+            .first()
+            .into_iter()
+            .flat_map(|s| &s.versions)
+            .flat_map(|v| &v.engine.image().program.journeys)
+            .filter_map(|j| match &j.start {
+                journey_bytecode::Start::EventForAudience { event, .. } => Some(event.clone()),
+                _ => None,
+            })
+            .collect();
+    }
+
+    /// Whether a log entry is a business event, which every share applies.
+    fn is_business(&self, e: &Entry) -> bool {
+        if self.business.is_empty() {
+            return false;
+        }
+        match event_name(&e.kind) {
+            Some(name) => self.business.contains(name),
+            None => matches!(e.decode(), Ok(LogKind::Event { name, .. }) if self.business.contains(&name)),
+        }
     }
 
     fn next_due(&self) -> Option<i64> {
@@ -498,6 +540,17 @@ impl Worker {
     /// share applies.
     fn step(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + SLICE;
+        // A business event's fan-out goes on, a slice at a time with the calls answered between,
+        // before anything after it: the log, the timers (as a replay after a crash does).
+        if self.fanning_out() {
+            if self.fan_out_ready() {
+                let work: usize = each(&mut self.shards, |_, s| s.fan_out(shard::FANOUT_SLICE)).into_iter().sum();
+                self.work += work;
+                self.dirty = true;
+                self.checkpoint_if_full()?;
+            }
+            return Ok(());
+        }
         if self.log_behind {
             let entries = self.store.entries_after(self.applied, BATCH).map_err(|e| e.to_string())?;
             let mut finished = entries.len() < BATCH;
@@ -510,10 +563,11 @@ impl Worker {
                 }
                 let horizon = self.next_due().unwrap_or(i64::MAX);
                 let mut end = next + 1;
-                if !is_broadcast(&entries[next]) {
+                if !is_broadcast(&entries[next]) && !self.is_business(&entries[next]) {
                     while end < entries.len()
                         && end - next < RUN
                         && !is_broadcast(&entries[end])
+                        && !self.is_business(&entries[end])
                         && entries[end].at_ms - 1 < horizon
                     {
                         end += 1;
@@ -530,6 +584,11 @@ impl Worker {
                 self.checkpoint_if_full()?;
                 self.answer_waiting();
                 next = end;
+                if self.fanning_out() {
+                    // The rest of the log waits for the fan-out (read again then).
+                    finished = false;
+                    break;
+                }
             }
             self.log_behind = !finished;
             if self.log_behind {
@@ -578,6 +637,17 @@ impl Worker {
     /// entries each for the share of its profile.
     fn apply_run(&mut self, run: &[Entry]) {
         if let [e] = run {
+            if self.is_business(e) {
+                if let Some(p) = self.prepare_business(e) {
+                    let metrics = self.metrics.clone();
+                    let work: usize = each_with(&mut self.shards, false, |_, s| s.apply(e.at_ms, p.clone(), &metrics))
+                        .into_iter()
+                        .sum();
+                    self.work += work;
+                }
+                self.metrics.events_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
             if is_broadcast(e) {
                 each_with(&mut self.shards, false, |_, s| s.advance(e.at_ms, false));
                 match e.decode() {
@@ -618,6 +688,21 @@ impl Worker {
         .into_iter()
         .sum();
         self.work += work;
+    }
+
+    /// Reads a business event's entry: `None` when its `when` does not hold (or it cannot be
+    /// read), judged once for every share.
+    fn prepare_business(&mut self, e: &Entry) -> Option<Prepared> {
+        let LogKind::Event { name, payload } = e.decode().map_err(|err| tracing::error!("{err}; skipped")).ok()? else {
+            return None;
+        };
+        let router = self.router.as_mut()?;
+        let value = router.convert(&name, &payload)?;
+        if !router.business_when(&name, &value, e.at_ms) {
+            return None;
+        }
+        let key = router.route(&name, Payload::Json(&payload), e.at_ms, Routing::KeyOnly).ok().flatten();
+        Some(Prepared::Business { name, payload, key: key.map(|k| k.to_string()) })
     }
 
     /// Reads a log entry and finds its profile (`None` for an entry to skip).
@@ -741,6 +826,7 @@ impl Worker {
             tracing::error!("cannot read the message log for version {version}'s frequency rules: {e}");
         }
         self.router = Some(router(&image));
+        self.note_business();
         true
     }
 
@@ -853,6 +939,9 @@ impl Worker {
                 let small = v.engine.small_state();
                 if si == 0 {
                     delta.small = small.clone();
+                } else {
+                    // Each share's fan-outs in progress (a cursor names its share).
+                    delta.small.fanouts.extend(small.fanouts.iter().cloned());
                 }
                 delta.share_next_ids.push(small.next_id);
                 // The next id above every share's; the clock the latest; each cap the sum of
@@ -1191,6 +1280,13 @@ pub(crate) fn hours_json(r: &journey_vm::engine::report::JourneyReport) -> Json 
                 "entered": h.nodes.iter().map(|c| c.entered).collect::<Vec<_>>()})
         })
         .collect()
+}
+
+/// The event name of an event entry as the runtime writes it (`{"kind":"event","name":"N",...`;
+/// names are identifiers, never escaped), without reading the rest.
+fn event_name(kind: &str) -> Option<&str> {
+    let rest = kind.strip_prefix(r#"{"kind":"event","name":""#)?;
+    rest.find('"').map(|end| &rest[..end])
 }
 
 /// Whether every share applies the entry (publish, close, stop), rather than one.

@@ -595,7 +595,11 @@ fn engines(
         .zip(sinks)
         .enumerate()
         .map(|(i, (people, sink))| {
-            let options = Options { shard: Shard { index: i as u32, count: n as u32 }, ..base.clone() };
+            let options = Options {
+                shard: Shard { index: i as u32, count: n as u32 },
+                fanout_slice: base.fanout_slice.or(Some(FANOUT_SLICE)),
+                ..base.clone()
+            };
             let mut engine = Engine::new(setup.image.clone(), start_ms, options);
             engine.set_change_tracking(false);
             for p in people {
@@ -617,10 +621,20 @@ fn take_events(worker: &mut Worker, setup: &RunSetup<'_>, events: Vec<RunEvent>)
         advance(engine, setup, e.at_ms, false);
         let name = &image.program.events[e.event as usize].name;
         let _ = engine.deliver(name, Payload::Read(&e.payload), To::Routed(&e.key));
-        (setup.settle)(engine);
-        flush_steps(engine, sink.as_deref_mut());
+        // A business event's members start a slice at a time, each slice's calls answered
+        // before the next starts.
+        loop {
+            (setup.settle)(engine);
+            flush_steps(engine, sink.as_deref_mut());
+            if engine.fan_out(FANOUT_SLICE) == 0 {
+                break;
+            }
+        }
     }
 }
+
+/// Members of a business event's audience started at a time, between answering calls.
+const FANOUT_SLICE: usize = 1_024;
 
 /// Runs events already read (in time order) on `setup.jobs` engines, each on its own thread
 /// with its share of the profiles, until nothing waits (or `until`). Step events of engine `i`

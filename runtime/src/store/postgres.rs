@@ -295,7 +295,7 @@ impl Pg {
     fn partition_of(&self, e: &NewEntry) -> Result<Option<i32>> {
         match &e.key {
             Some(k) => Ok(Some(journey_vm::engine::shard_of(k, self.partitions) as i32)),
-            None if e.event => Err(StoreError("an event without its profile key cannot be partitioned".into())),
+            // A business event too: each partition starts its own members of the audience.
             None => Ok(None),
         }
     }
@@ -507,7 +507,8 @@ async fn append_in(
             cids.push(if i == 0 { e.client_id.clone() } else { None });
             ats.push(e.at_ms);
             kinds.push(e.kind.as_str());
-            if e.event {
+            // An event copied to every partition (a business event) counts once.
+            if e.event && i == 0 {
                 *events.entry(p).or_default() += 1;
             }
         }
@@ -1560,8 +1561,10 @@ mod tests {
         let seqs: Vec<i64> = part.entries_after(0, 10).expect("read").iter().map(|e| e.seq).collect();
         assert_eq!(seqs.len() as i64, part.counts().expect("counts").0);
         assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "positions without gaps: {seqs:?}");
-        let unkeyed = NewEntry::event(None, 5, "Ping", "{}");
-        assert!(pg_.append(&[unkeyed]).is_err(), "an event needs its key to find its partition");
+        // A business event has no key: every partition applies it (each starts its members).
+        let unkeyed = NewEntry::event(None, 5, "Restocked", "{}");
+        let (_, written) = pg_.append(&[unkeyed]).expect("append");
+        assert_eq!(written, [0, 1, 2, 3], "a keyless event goes to every partition");
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub struct SmallState {
     pub caps: Vec<(u16, u32, i64)>,
     /// Which journeys take new entries.
     pub open: Vec<bool>,
+    /// Business events' fan-outs in progress (each share's own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fanouts: Vec<super::messages::FanoutCursor>,
 }
 
 /// Everything stored about an engine, for [`Engine::restore`].
@@ -84,6 +87,8 @@ impl Stored {
                     now_ms: self.small.now_ms,
                     caps: if i == 0 { self.small.caps.clone() } else { Vec::new() },
                     open: self.small.open.clone(),
+                    // Each cursor names its share: every engine takes its own members of each.
+                    fanouts: self.small.fanouts.clone(),
                 },
                 report: if i == 0 { self.report.clone() } else { None },
                 ..Default::default()
@@ -140,6 +145,11 @@ impl Engine {
     /// A live instance.
     pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
         self.instances.get(&id)
+    }
+
+    /// How many calls instances wait on (sends being delivered included).
+    pub fn calls_in_flight(&self) -> usize {
+        self.pending.len()
     }
 
     /// The call an instance waits on, if any.
@@ -217,7 +227,13 @@ impl Engine {
     pub fn small_state(&self) -> SmallState {
         let mut caps: Vec<(u16, u32, i64)> = self.caps.iter().map(|((j, n), c)| (*j, *n, *c)).collect();
         caps.sort_unstable();
-        SmallState { next_id: self.next_id, now_ms: self.now_ms, caps, open: self.open.clone() }
+        SmallState {
+            next_id: self.next_id,
+            now_ms: self.now_ms,
+            caps,
+            open: self.open.clone(),
+            fanouts: self.fanout_cursors(),
+        }
     }
 
     /// Rebuilds an engine from stored state: instances, their timers (a timer due while the
@@ -245,6 +261,7 @@ impl Engine {
         for (a, k) in stored.audiences {
             e.audiences.entry(a).or_default().insert(ArcStr::from(k));
         }
+        e.resume_fan_outs(stored.small.fanouts);
         if let Some(r) = stored.report {
             if r.journeys.len() == e.report.journeys.len() {
                 e.report = r;

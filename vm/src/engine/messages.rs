@@ -65,6 +65,37 @@ pub struct MessageState {
     pub queued: HashMap<InstanceId, u32>,
 }
 
+/// A business event's fan-out in progress: the members of this engine's share still to start.
+#[derive(Debug)]
+pub(crate) struct Fanout {
+    journey: u16,
+    payload: Value,
+    /// The event's time: every member enters at it, however many slices later.
+    at_ms: i64,
+    /// The last member started: the cursor a checkpoint keeps.
+    last: Option<ArcStr>,
+    /// The members still to start, in key order.
+    members: VecDeque<ArcStr>,
+}
+
+/// A fan-out in progress as a checkpoint keeps it: of the members of the business event's
+/// audience that share `share.0` of `share.1` runs (see [`super::shard_of`]), those after
+/// `after` in key order (all without it) are still to start; the members of the audience are
+/// those stored with it (no entry is applied while a fan-out is in progress).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FanoutCursor {
+    /// The journey (its index in the program).
+    pub journey: u16,
+    /// The event's payload, as the program reads it.
+    pub payload: Value,
+    /// The event's time.
+    pub at_ms: i64,
+    /// The share of the engine that stored it: (index, count).
+    pub share: (u32, u32),
+    /// The last member started.
+    pub after: Option<String>,
+}
+
 /// One live instance's share of [`MessageState`], as a durable runtime stores it beside the
 /// instance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -95,6 +126,9 @@ pub enum MessageChange {
         opened: bool,
     },
 }
+
+/// The most messages one prune drops (a clock tick, a send's check): bounded work per tick.
+pub const PRUNE_SLICE: usize = 8_192;
 
 /// Hashing of profile keys (keyed per process: keys come from outside).
 type KeyHash = foldhash::fast::RandomState;
@@ -176,6 +210,7 @@ impl Frequency {
             list.retain(|m| m.id.as_str() != id);
             if list.is_empty() {
                 self.by_profile.remove(profile);
+                self.give_back();
             }
         }
     }
@@ -183,15 +218,46 @@ impl Frequency {
     /// Drops the messages that left every window at `now_ms` (those counted at or before
     /// `now_ms - horizon`); a profile with none left costs nothing.
     pub fn prune(&mut self, now_ms: i64) {
+        while self.prune_some(now_ms, PRUNE_SLICE) == PRUNE_SLICE {}
+    }
+
+    /// As [`Frequency::prune`], dropping at most `max` messages; returns how many it dropped.
+    /// What leaves the windows at once (a million messages sent in the same second) leaves
+    /// over the following ticks, a slice at a time; the rules count by time meanwhile, so a
+    /// message past its window that is still kept counts for nothing.
+    pub fn prune_some(&mut self, now_ms: i64, max: usize) -> usize {
         let cutoff = now_ms.saturating_sub(self.horizon_ms);
-        while self.order.front().is_some_and(|(t, _)| *t <= cutoff) {
+        let mut dropped = 0;
+        while dropped < max && self.order.front().is_some_and(|(t, _)| *t <= cutoff) {
             let Some((_, profile)) = self.order.pop_front() else { break };
+            dropped += 1;
             if let Some(list) = self.by_profile.get_mut(&profile) {
                 list.retain(|m| m.at_ms > cutoff);
                 if list.is_empty() {
                     self.by_profile.remove(&profile);
                 }
             }
+        }
+        if dropped > 0 {
+            self.give_back();
+        }
+        dropped
+    }
+
+    /// Gives back the memory of a table that emptied: a map or queue keeps its size when its
+    /// entries leave, so without this the profiles messaged once went on costing their
+    /// table's slots (86 bytes a profile) long after their messages left the windows. Shrunk
+    /// to twice what is left when a quarter or less of it is used: the rehash is paid for by
+    /// the removals since the last resize, as growing is by the insertions.
+    fn give_back(&mut self) {
+        const SMALL: usize = 64;
+        let (len, cap) = (self.by_profile.len(), self.by_profile.capacity());
+        if cap > SMALL && len <= cap / 4 {
+            self.by_profile.shrink_to(len * 2);
+        }
+        let (len, cap) = (self.order.len(), self.order.capacity());
+        if cap > SMALL && len <= cap / 4 {
+            self.order.shrink_to(len * 2);
         }
     }
 
@@ -315,10 +381,11 @@ impl Engine {
         self.freq = shared.clone();
     }
 
-    /// Drops the counted messages that left every window (see [`Frequency::prune`]).
+    /// Drops the counted messages that left every window, a slice at a time (see
+    /// [`Frequency::prune_some`]): each clock tick and each send's check drops some.
     pub(crate) fn prune_frequency(&mut self) {
         if !self.image.program.channels.is_empty() {
-            lock(&self.freq).prune(self.now_ms);
+            lock(&self.freq).prune_some(self.now_ms, PRUNE_SLICE);
         }
     }
 
@@ -372,7 +439,7 @@ impl Engine {
         let program = &self.image.program;
         if !program.frequencies.is_empty() {
             let mut freq = lock(&self.freq);
-            freq.prune(now);
+            freq.prune_some(now, PRUNE_SLICE);
             let list = freq.of(&inst.profile);
             let full = !list.is_empty()
                 && program.frequencies.iter().any(|f| {
@@ -673,22 +740,127 @@ impl Engine {
     }
 
     /// Starts a business event's journeys: one instance per current member of each one's
-    /// audience (re-entry rules apply per profile).
+    /// audience (re-entry rules apply per profile), in key order. With
+    /// [`super::Options::fanout_slice`] the first slice starts here and the rest are left to
+    /// [`Engine::fan_out`]; without, every member starts here.
     pub(crate) fn business(&mut self, event: &str, payload: &Value) {
         let image = self.image.clone();
+        let at_ms = self.event_time();
         for (j, journey) in image.program.journeys.iter().enumerate() {
             let journey_bytecode::Start::EventForAudience { event: e, audience } = &journey.start else { continue };
             if e != event {
                 continue;
             }
-            let mut members: Vec<ArcStr> =
-                self.audiences.get(audience).map(|m| m.iter().cloned().collect()).unwrap_or_default();
-            members.sort();
-            for m in members {
-                if super::shard_of(&m, self.options.shard.count) == self.options.shard.index {
-                    self.enter(j as u16, &m, Some(payload));
-                }
+            let shard = self.options.shard;
+            let mut members: Vec<ArcStr> = self
+                .audiences
+                .get(audience)
+                .map(|m| m.iter().filter(|k| super::shard_of(k, shard.count) == shard.index).cloned().collect())
+                .unwrap_or_default();
+            if members.is_empty() {
+                continue;
             }
+            members.sort_unstable();
+            self.fanouts.push_back(Fanout {
+                journey: j as u16,
+                payload: payload.clone(),
+                at_ms,
+                last: None,
+                members: members.into(),
+            });
+        }
+        self.fan_out(self.options.fanout_slice.unwrap_or(usize::MAX));
+    }
+
+    /// Starts at most `max` more members of the business events' fan-outs in progress (oldest
+    /// first), each at its event's time; returns how many it started (or found already in
+    /// the journey). A caller that answers calls between slices keeps a fan-out's pending
+    /// instances and sends to a slice's worth, where starting every member at once kept them
+    /// all pending (2.3 KB a member).
+    pub fn fan_out(&mut self, max: usize) -> usize {
+        let mut done = 0;
+        let saved = self.event_ms;
+        while done < max {
+            let Some(mut f) = self.fanouts.pop_front() else { break };
+            self.event_ms = Some(f.at_ms);
+            while done < max {
+                let Some(m) = f.members.pop_front() else { break };
+                self.enter(f.journey, &m, Some(&f.payload));
+                f.last = Some(m);
+                done += 1;
+            }
+            if !f.members.is_empty() {
+                self.fanouts.push_front(f);
+            }
+        }
+        self.event_ms = saved;
+        done
+    }
+
+    /// Whether a business event's fan-out is in progress (see [`Engine::fan_out`]).
+    pub fn fanning_out(&self) -> bool {
+        !self.fanouts.is_empty()
+    }
+
+    /// Finishes the fan-outs in progress: anything else that reaches the engine (an event, a
+    /// profile or audience change, the clock) comes after every member started, as without
+    /// slices.
+    pub(crate) fn finish_fan_outs(&mut self) {
+        if !self.fanouts.is_empty() {
+            self.fan_out(usize::MAX);
+        }
+    }
+
+    /// The fan-outs in progress as a checkpoint keeps them.
+    pub(crate) fn fanout_cursors(&self) -> Vec<FanoutCursor> {
+        let shard = self.options.shard;
+        self.fanouts
+            .iter()
+            .map(|f| FanoutCursor {
+                journey: f.journey,
+                payload: f.payload.clone(),
+                at_ms: f.at_ms,
+                share: (shard.index, shard.count.max(1)),
+                after: f.last.as_ref().map(|k| k.to_string()),
+            })
+            .collect()
+    }
+
+    /// Takes up stored fan-outs (after the audiences are restored): the members of this
+    /// engine's share that each cursor had not reached yet. A cursor names the share of the
+    /// engine that stored it, so the shares may be split differently now.
+    pub(crate) fn resume_fan_outs(&mut self, cursors: Vec<FanoutCursor>) {
+        let image = self.image.clone();
+        let shard = self.options.shard;
+        for c in cursors {
+            let Some(journey) = image.program.journeys.get(c.journey as usize) else { continue };
+            let journey_bytecode::Start::EventForAudience { audience, .. } = &journey.start else { continue };
+            let reached = |k: &str| c.after.as_deref().is_some_and(|a| k <= a);
+            let mut members: Vec<ArcStr> = self
+                .audiences
+                .get(audience)
+                .map(|m| {
+                    m.iter()
+                        .filter(|k| {
+                            super::shard_of(k, shard.count) == shard.index
+                                && super::shard_of(k, c.share.1) == c.share.0
+                                && !reached(k)
+                        })
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            if members.is_empty() {
+                continue;
+            }
+            members.sort_unstable();
+            self.fanouts.push_back(Fanout {
+                journey: c.journey,
+                payload: c.payload,
+                at_ms: c.at_ms,
+                last: c.after.map(ArcStr::from),
+                members: members.into(),
+            });
         }
     }
 
@@ -778,6 +950,21 @@ mod tests {
         assert_eq!(f.profiles(), 0, "a profile with nothing counted costs no entry");
         f.prune(DAY + 5_000);
         assert_eq!(f.kept(), 0);
+    }
+
+    /// What leaves the windows at once leaves a slice at a time, each prune bounded.
+    #[test]
+    fn a_prune_drops_at_most_a_slice() {
+        let mut f = Frequency::new(DAY);
+        for p in 0..10 {
+            f.add(&ArcStr::from(format!("p{p}")), counted(0, &format!("m{p}")));
+        }
+        assert_eq!(f.prune_some(DAY, 4), 4);
+        assert_eq!((f.profiles(), f.kept()), (6, 6));
+        assert_eq!(f.prune_some(DAY, 4), 4);
+        assert_eq!(f.prune_some(DAY, 4), 2);
+        assert_eq!(f.prune_some(DAY, 4), 0);
+        assert_eq!((f.profiles(), f.kept()), (0, 0));
     }
 
     /// A horizon of 0 (no rules) keeps nothing past the moment; widening keeps the longest.

@@ -154,6 +154,10 @@ pub struct Options {
     pub shard: Shard,
     /// Counters of `cap` nodes shared by the engines of one run (each engine's own when unset).
     pub shared_caps: Option<Arc<SharedCaps>>,
+    /// A business event starts at most this many members when it arrives, the rest by
+    /// [`Engine::fan_out`] (all at once when unset). Whatever else reaches the engine first
+    /// finishes the fan-out.
+    pub fanout_slice: Option<usize>,
 }
 
 /// One engine's share of the profiles: engine `index` of `count` runs the profiles whose key
@@ -286,6 +290,8 @@ pub struct Engine {
     msgs: messages::MessageState,
     /// The messages frequency rules count (shared with the engines of other versions).
     freq: messages::SharedFrequency,
+    /// Business events' fan-outs in progress, oldest first (see [`Engine::fan_out`]).
+    fanouts: std::collections::VecDeque<messages::Fanout>,
     /// Every message (with `keep_paths`), for `expect sent` and `journey run`.
     message_log: Vec<messages::MessageRecord>,
     /// The messages handed to their deliver calls since the last [`Engine::take_sending`]
@@ -395,6 +401,7 @@ impl Engine {
             freq: Arc::new(std::sync::Mutex::new(messages::Frequency::new(
                 p.frequencies.iter().map(|f| f.window_ms).max().unwrap_or(0),
             ))),
+            fanouts: Default::default(),
             message_log: Vec::new(),
             sending: Vec::new(),
             event_ms: None,
@@ -457,6 +464,7 @@ impl Engine {
 
     /// Sets a profile's attributes.
     pub fn set_profile(&mut self, key: &str, attributes: Value) {
+        self.finish_fan_outs();
         let key = ArcStr::from(key);
         if self.track_changes {
             self.changes.profiles.insert(key.clone());
@@ -529,6 +537,7 @@ impl Engine {
     /// false (an event arrives at `to_ms`), deadlines due exactly then stay for after the event,
     /// which wins over them; a `wait` ending then has ended, so what follows it meets the event.
     pub fn advance(&mut self, to_ms: i64, inclusive: bool) {
+        self.finish_fan_outs();
         let mut deferred = Vec::new();
         while let Some(&Reverse((due, seq, kind))) = self.timers.peek() {
             if due > to_ms {
@@ -555,6 +564,7 @@ impl Engine {
     /// due in the same millisecond can be worked off in bounded slices, with the rest of that
     /// millisecond's timers fired by the next call. [`Engine::advance`] fires them all.
     pub fn fire_due(&mut self, to_ms: i64, max: usize) -> usize {
+        self.finish_fan_outs();
         let mut fired = 0;
         while fired < max {
             let Some(&Reverse((due, _, kind))) = self.timers.peek() else { break };
@@ -642,6 +652,7 @@ impl Engine {
 
     /// A profile enters an audience: journeys that start on entering it start.
     pub fn audience_enter(&mut self, audience: &str, key: &str) {
+        self.finish_fan_outs();
         let key = ArcStr::from(key);
         let added = self.audiences.entry(audience.to_string()).or_default().insert(key.clone());
         self.changes.audiences |= added;
@@ -652,6 +663,7 @@ impl Engine {
 
     /// A profile leaves an audience: journeys that start on leaving it start.
     pub fn audience_exit(&mut self, audience: &str, key: &str) {
+        self.finish_fan_outs();
         let key = ArcStr::from(key);
         let removed = self.audiences.get_mut(audience).is_some_and(|m| m.remove(&key));
         self.changes.audiences |= removed;
@@ -678,6 +690,7 @@ impl Engine {
     /// here, and an unknown, filtered or keyless event is counted in the report; with
     /// [`To::Routed`] they were judged by [`Engine::route`].
     pub fn deliver(&mut self, name: &str, payload: Payload<'_>, to: To<'_>) -> Result<Delivery, Rejected> {
+        self.finish_fan_outs();
         let Some(&ei) = self.event_index.get(name) else {
             if to == To::Key {
                 self.count_route(&Err(Rejected::UnknownEvent(name.to_string())));
