@@ -41,6 +41,22 @@ pub struct SmallState {
     pub caps: Vec<(u16, u32, i64)>,
     /// Which journeys take new entries.
     pub open: Vec<bool>,
+    /// Which journeys were stopped (empty in a state stored before it was kept).
+    #[serde(default)]
+    pub stopped: Vec<bool>,
+}
+
+impl SmallState {
+    /// Whether journey `j` was stopped. A state stored before that was kept tells it as the
+    /// report did then: closed, nothing running, and instances that ended `stopped`.
+    pub fn is_stopped(&self, j: usize, report: Option<&Report>) -> bool {
+        if !self.stopped.is_empty() {
+            return self.stopped.get(j).copied().unwrap_or(false);
+        }
+        let r = report.and_then(|r| r.journeys.get(j));
+        !self.open.get(j).copied().unwrap_or(true)
+            && r.is_some_and(|r| r.running == 0 && r.ended.contains_key("stopped"))
+    }
 }
 
 /// Everything stored about an engine, for [`Engine::restore`].
@@ -84,6 +100,7 @@ impl Stored {
                     now_ms: self.small.now_ms,
                     caps: if i == 0 { self.small.caps.clone() } else { Vec::new() },
                     open: self.small.open.clone(),
+                    stopped: self.small.stopped.clone(),
                 },
                 report: if i == 0 { self.report.clone() } else { None },
                 ..Default::default()
@@ -213,11 +230,22 @@ impl Engine {
         self.open.get(journey as usize).copied().unwrap_or(false)
     }
 
+    /// Whether a journey was stopped.
+    pub fn is_stopped(&self, journey: u16) -> bool {
+        self.stopped.get(journey as usize).copied().unwrap_or(false)
+    }
+
     /// Counters and clocks.
     pub fn small_state(&self) -> SmallState {
         let mut caps: Vec<(u16, u32, i64)> = self.caps.iter().map(|((j, n), c)| (*j, *n, *c)).collect();
         caps.sort_unstable();
-        SmallState { next_id: self.next_id, now_ms: self.now_ms, caps, open: self.open.clone() }
+        SmallState {
+            next_id: self.next_id,
+            now_ms: self.now_ms,
+            caps,
+            open: self.open.clone(),
+            stopped: self.stopped.clone(),
+        }
     }
 
     /// Rebuilds an engine from stored state: instances, their timers (a timer due while the
@@ -235,6 +263,7 @@ impl Engine {
         e.caps = stored.small.caps.iter().map(|(j, n, c)| ((*j, *n), *c)).collect();
         if stored.small.open.len() == e.open.len() {
             e.open = stored.small.open.clone();
+            e.stopped = (0..e.open.len()).map(|j| stored.small.is_stopped(j, stored.report.as_ref())).collect();
         }
         for (p, j, ms) in stored.entries {
             e.slots.set_last_entry(&ArcStr::from(p), j, ms);
