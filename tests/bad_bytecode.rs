@@ -43,7 +43,7 @@ fn examples() -> &'static Examples {
         assert!(!checked.has_errors(), "the examples check");
         let program = journey_compiler::codegen::compile(&checked.program, &loaded.sources);
         let hash = journey_compiler::artifact::source_hash(&loaded.sources, &loaded.journey_files);
-        let bytes = artifact::to_bytes(&artifact::artifact(program.clone(), hash));
+        let bytes = artifact::to_bytes(&artifact::artifact(program.clone(), Vec::new(), hash));
         let lines = |file: &str| -> Vec<Json> {
             std::fs::read_to_string(dir.join(file))
                 .expect("examples data")
@@ -387,7 +387,11 @@ fn mutate(p: &mut Program, kind: u8, at: u32, pick: u32) {
 }
 
 fn encode(program: Program) -> Vec<u8> {
-    let a = Artifact { header: artifact::artifact(Program::default(), "test".into()).header, program };
+    let a = Artifact {
+        header: artifact::artifact(Program::default(), Vec::new(), "test".into()).header,
+        program,
+        canvases: Vec::new(),
+    };
     artifact::to_bytes(&a)
 }
 

@@ -220,7 +220,7 @@ fn build_writes_an_artifact_that_disasm_reads_back() {
     let o = journey(&["disasm", out.to_str().expect("path")]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
-    assert!(text.starts_with("; format 5 from journey"), "{}", &text[..200.min(text.len())]);
+    assert!(text.starts_with("; format 6 from journey"), "{}", &text[..200.min(text.len())]);
     assert!(text.contains("journey CartRecovery"), "the cart recovery journey is in the artifact");
 
     let garbage = std::env::temp_dir().join(format!("journey-cli-garbage-{}.jbc", std::process::id()));

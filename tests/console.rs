@@ -79,12 +79,13 @@ fn the_console_in_a_browser() {
         .env("CONSOLE_URL", &server.url)
         .env("CONSOLE_TOKEN", token)
         .env("SCREENSHOTS", &shots)
+        .env("CONSOLE_PROJECT", &dir)
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}");
     assert!(out.status.success(), "the browser tests failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for view in ["login", "journey", "experiment", "profile", "stop-confirm", "stopped"] {
+    for view in ["login", "journey", "experiment", "profile", "stop-confirm", "stopped", "versions"] {
         assert!(shots.join(format!("{view}.png")).exists(), "no screenshot of {view}");
     }
 }

@@ -289,3 +289,22 @@ fn errors_exit_with_2_or_1() {
     let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
     assert!(Path::new("tests/graph").is_dir());
 }
+
+/// `journey build` keeps each journey's canvas in the artifact, as `journey graph` draws it: what
+/// a server draws a stored version from.
+#[test]
+fn the_artifact_keeps_each_journey_s_canvas_as_journey_graph_draws_it() {
+    let dir = std::env::temp_dir().join(format!("journey-graph-artifact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join("examples.jbc");
+    stdout(&journey(&["build", "examples", "-o", out.to_str().expect("UTF-8 path")]));
+    let a = journey_compiler::artifact::from_bytes(&std::fs::read(&out).expect("read")).expect("an artifact");
+    let names: Vec<&str> = a.program.journeys.iter().map(|j| j.name.as_str()).collect();
+    let drawn: Vec<&str> = a.canvases.iter().map(|g| g.journey.as_str()).collect();
+    assert_eq!(drawn, names, "one canvas per journey, in their order");
+    for g in &a.canvases {
+        let want = stdout(&journey(&["graph", "examples", "--journey", &g.journey, "--format", "svg"]));
+        assert_eq!(journey_compiler::graph::svg::render(g), want, "{}", g.journey);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,6 +1,7 @@
 //! What the README promises of a running `journey serve`, end to end: publishing a new version
-//! (new entries go to it while running instances finish on theirs, across a restart), closing
-//! and stopping a journey, profile writes (`PUT` replaces, `PATCH` merges) as journeys read
+//! (new entries go to it while running instances finish on theirs, across a restart; each
+//! version's canvas is the one published, whatever the files on disk say after), closing and
+//! stopping a journey (its status stored, across a restart and on every node), profile writes (`PUT` replaces, `PATCH` merges) as journeys read
 //! them, audience membership starting `start on audience` journeys and answering
 //! `inAudience`, a 429 when the log writer's queue is full, and a restart from a checkpoint
 //! plus the log after it ending in the same state as a server that never stopped.
@@ -113,6 +114,79 @@ fn publish_case(dir: &Path, db: &Path, args: &[&str]) {
     );
 }
 
+/// The titles of the nodes on a journey's canvas in `version` (its latest when `None`), as the
+/// console gets it.
+fn canvas(api: &Api, url: &str, journey: &str, version: Option<u32>) -> Vec<String> {
+    let query = version.map(|v| format!("?version={v}")).unwrap_or_default();
+    let (status, svg) = api.text(&format!("{url}/journeys/{journey}/graph.svg{query}"));
+    assert_eq!(status, 200, "{svg}");
+    let doc = roxmltree::Document::parse(&svg).expect("the canvas is XML");
+    doc.descendants()
+        .filter(|n| n.attribute("class").is_some_and(|c| c.starts_with("node ")))
+        .filter_map(|g| g.children().find(|c| c.has_tag_name("title")).and_then(|t| t.text()).map(String::from))
+        .collect()
+}
+
+const FLOW_V2: &str = r#"
+journey Flow {
+  start on Pinged
+  reentry always
+  wait 1h
+  end "v2"
+}
+"#;
+
+#[test]
+fn each_version_is_drawn_as_published_whatever_the_files_say_after() {
+    on_sqlite("canvas", &[], canvas_case);
+}
+
+/// The same on PostgreSQL, where a second node that never published anything draws them too.
+#[test]
+fn each_version_on_postgres_is_drawn_as_published_on_every_node() {
+    on_postgres("canvas", &["--lease-ttl", "2"], canvas_case);
+}
+
+fn canvas_case(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let v1 = ["start on Pinged", "await", "end \"v1\"", "end \"timeout\""];
+    let v2 = ["start on Pinged", "wait 1h", "end \"v2\""];
+    write(dir, FLOW_V1);
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    ping(&api, &url, "Pinged", &["ann"]);
+    write(dir, FLOW_V2);
+    let (status, v) = api.post(&format!("{url}/journeys/Flow/publish"), "");
+    assert_eq!((status, &v["version"]), (200, &json!(2)), "{v}");
+    api.settle(&url);
+    // The files change again, and are not published.
+    write(dir, &FLOW_V2.replace("wait 1h", "wait 3h").replace("\"v2\"", "\"unpublished\""));
+    assert_eq!(canvas(&api, &url, "Flow", Some(1)), v1, "version 1 as published");
+    assert_eq!(canvas(&api, &url, "Flow", Some(2)), v2);
+    assert_eq!(canvas(&api, &url, "Flow", None), v2, "the latest version by default");
+    // Across a crash and a restart, which reads the files on disk again.
+    server.kill();
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    api.settle(&url);
+    assert_eq!(versions_of(&api, &url, "ann", "Flow"), [1], "Ann's instance still runs on version 1");
+    assert_eq!(canvas(&api, &url, "Flow", Some(1)), v1, "version 1 after a restart");
+    assert_eq!(canvas(&api, &url, "Flow", Some(2)), v2, "version 2 after a restart");
+    assert_eq!(canvas(&api, &url, "Flow", None), v2);
+    // What has no drawing says why.
+    let (status, body) = api.text(&format!("{url}/journeys/Flow/graph.svg?version=3"));
+    assert_eq!((status, body.as_str()), (404, r#"{"error":"no version 3"}"#));
+    let (status, body) = api.text(&format!("{url}/journeys/Nope/graph.svg?version=1"));
+    assert_eq!((status, body.as_str()), (404, r#"{"error":"version 1 has no journey `Nope`"}"#));
+    if args.contains(&"--lease-ttl") {
+        // Another node, started with other files still, draws every version as published.
+        write(dir, "journey Other {\n  start on Went\n  end\n}\n");
+        let other = Server::start(dir, db, args);
+        assert_eq!(canvas(&api, &other.url, "Flow", Some(1)), v1, "version 1 on another node");
+        assert_eq!(canvas(&api, &other.url, "Flow", Some(2)), v2, "version 2 on another node");
+    }
+}
+
 #[test]
 fn a_closed_journey_takes_no_new_entries_but_its_instances_finish() {
     on_sqlite("close", &[], close_case);
@@ -206,6 +280,59 @@ journey Flow {
         let s = &last[*u];
         assert_eq!(s["outcome"], "exited", "{u}: {s}");
         assert_eq!(s["kind"], if i < 4 { "wait" } else { "await" }, "{u} was stopped where it waited: {s}");
+    }
+}
+
+#[test]
+fn a_stopped_journey_stays_stopped_across_a_restart_even_one_that_had_no_instance() {
+    on_sqlite("stopped", &[], stopped_case);
+}
+
+/// The same on PostgreSQL, where every node tells it.
+#[test]
+fn a_stopped_journey_on_postgres_is_stopped_on_every_node() {
+    on_postgres("stopped", &["--lease-ttl", "2"], stopped_case);
+}
+
+/// Each journey's status in its latest version, as `/journeys` says.
+fn statuses(api: &Api, url: &str) -> BTreeMap<String, String> {
+    let list = api.get(&format!("{url}/journeys"));
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|j| {
+            (
+                j["name"].as_str().expect("name").to_string(),
+                j["versions"][0]["status"].as_str().expect("status").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn stopped_case(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let others = "journey Quiet {\n  start on Went\n  end\n}\njourney Shut {\n  start on Went\n  end\n}\n";
+    write(dir, &format!("{FLOW_V1}{others}"));
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    ping(&api, &url, "Pinged", &["ann"]);
+    api.settle(&url);
+    // Flow has an instance to stop; Quiet never had one; Shut is closed, not stopped.
+    for (journey, action) in [("Flow", "stop"), ("Quiet", "stop"), ("Shut", "close")] {
+        let (status, v) = api.post(&format!("{url}/journeys/{journey}/{action}"), "");
+        assert_eq!(status, 200, "{v}");
+    }
+    api.settle(&url);
+    let want: BTreeMap<String, String> =
+        [("Flow", "stopped"), ("Quiet", "stopped"), ("Shut", "closed")].map(|(j, s)| (j.into(), s.into())).into();
+    assert_eq!(statuses(&api, &url), want);
+    server.kill();
+    let server = Server::start(dir, db, args);
+    api.settle(&server.url);
+    assert_eq!(statuses(&api, &server.url), want, "after a restart");
+    if args.contains(&"--lease-ttl") {
+        let other = Server::start(dir, db, args);
+        assert_eq!(statuses(&api, &other.url), want, "on another node");
     }
 }
 

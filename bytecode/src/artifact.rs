@@ -2,6 +2,7 @@
 //! (postcard) encoding of [`Artifact`]. Reading one verifies it ([`crate::verify`]), so the VM
 //! loads it without the sources and runs it without checking instructions one by one.
 
+use crate::graph::Graph;
 use crate::verify::{verify, VerifyError};
 use crate::{Program, FORMAT_VERSION};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,9 @@ pub struct Artifact {
     pub header: Header,
     /// The compiled program.
     pub program: Program,
+    /// Each journey's canvas, in the order of `program.journeys` (empty in an artifact of
+    /// version 5 or older): what a server draws a stored version from.
+    pub canvases: Vec<Graph>,
 }
 
 /// The artifact header.
@@ -64,8 +68,8 @@ pub fn source_hash<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> S
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Wraps a program with its header.
-pub fn artifact(program: Program, source_hash: String) -> Artifact {
+/// Wraps a program and its journeys' canvases with its header.
+pub fn artifact(program: Program, canvases: Vec<Graph>, source_hash: String) -> Artifact {
     Artifact {
         header: Header {
             format_version: FORMAT_VERSION,
@@ -73,6 +77,7 @@ pub fn artifact(program: Program, source_hash: String) -> Artifact {
             source_hash,
         },
         program,
+        canvases,
     }
 }
 
@@ -93,6 +98,10 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
     let corrupt = |e: postcard::Error| ArtifactError::Corrupt(e.to_string());
     let (artifact, rest): (Artifact, &[u8]) = match found {
         FORMAT_VERSION => postcard::take_from_bytes(body).map_err(corrupt)?,
+        5 => {
+            let ((header, program), rest) = postcard::take_from_bytes::<(Header, Program)>(body).map_err(corrupt)?;
+            (Artifact { header, program, canvases: Vec::new() }, rest)
+        }
         4 => old::<crate::HttpCode, old::JourneyV4, old::Messages>(body).map_err(corrupt)?,
         3 => old::<crate::HttpCode, old::JourneyV3, ()>(body).map_err(corrupt)?,
         2 => old::<old::HttpV2, old::JourneyV3, ()>(body).map_err(corrupt)?,
@@ -161,7 +170,7 @@ mod old {
                 channels,
                 frequencies,
             };
-            super::Artifact { header: self.header, program }
+            super::Artifact { header: self.header, program, canvases: Vec::new() }
         }
     }
 

@@ -10,6 +10,7 @@
 
 pub mod artifact;
 pub mod disasm;
+pub mod graph;
 pub mod verify;
 
 pub use artifact::{Artifact, ArtifactError, Header};
@@ -20,8 +21,9 @@ pub use verify::{verify, VerifyError};
 use serde::{Deserialize, Serialize};
 
 /// The artifact format version; a VM refuses artifacts of another version, except versions 2
-/// (before `concurrency`), 3 (before messages) and 4 (before goals), which it reads and upgrades.
-pub const FORMAT_VERSION: u32 = 5;
+/// (before `concurrency`), 3 (before messages), 4 (before goals) and 5 (before canvases), which
+/// it reads and upgrades.
+pub const FORMAT_VERSION: u32 = 6;
 
 /// The most goals a journey may have: the engine keeps one bit per goal for each entry's
 /// conversions, and the checker refuses more (E0038).

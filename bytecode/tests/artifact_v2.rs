@@ -39,7 +39,7 @@ fn other_versions_are_refused_with_a_reason() {
 }
 
 /// Version 3 (before messages and goals) is what this format writes less each journey's sends,
-/// computed time zone and goals and the program's channels and frequency rules: the fixture's
+/// computed time zone and goals, the program's channels and frequency rules, and the canvases: the fixture's
 /// program (one journey, no tests) written so loads again, the same.
 #[test]
 fn a_version_3_artifact_loads_with_no_messages_or_goals() {
@@ -47,9 +47,9 @@ fn a_version_3_artifact_loads_with_no_messages_or_goals() {
     assert_eq!((a.program.journeys.len(), a.program.tests.len()), (1, 0));
     let now = artifact::to_bytes(&a);
     // The end: the journey's sends, time zone and goals, then tests, channels and frequency
-    // rules, each empty (one zero byte).
-    assert!(now.ends_with(&[0; 6]));
-    let mut v3 = now[..now.len() - 6].to_vec();
+    // rules, then the canvases (none: the fixture had none), each empty (one zero byte).
+    assert!(now.ends_with(&[0; 7]));
+    let mut v3 = now[..now.len() - 7].to_vec();
     v3.push(0);
     v3[8..12].copy_from_slice(&3u32.to_le_bytes());
     let again = artifact::from_bytes(&v3).expect("a version 3 artifact loads");

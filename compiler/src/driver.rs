@@ -185,11 +185,19 @@ impl Build {
         Ok(codegen::compile(&self.checked.program, &self.sources))
     }
 
-    /// The artifact `journey build` writes and `journey serve` publishes.
+    /// Each journey's canvas, in the order of the program's journeys (which the bytecode's
+    /// follow).
+    pub fn canvases(&self) -> Vec<crate::graph::Graph> {
+        let program = &self.checked.program;
+        program.journeys.iter().map(|j| crate::graph::build(j, &self.sources.get(j.file).text, &program.http)).collect()
+    }
+
+    /// The artifact `journey build` writes and `journey serve` publishes: the bytecode, with
+    /// each journey's canvas.
     pub fn artifact(&self) -> Result<Vec<u8>, BuildError> {
         let program = self.program()?;
         let hash = artifact::source_hash(&self.sources, &self.journey_files);
-        Ok(artifact::to_bytes(&artifact::artifact(program, hash)))
+        Ok(artifact::to_bytes(&artifact::artifact(program, self.canvases(), hash)))
     }
 }
 

@@ -14,7 +14,8 @@
 //!
 //! Run: `cargo bench -p journey-runtime --bench cluster` (EVENTS=100000, SINGLES=20000 by
 //! default; as a test, `cargo test -p journey-runtime --bench cluster`: 2,000 and 400 events,
-//! without the failover and memory measurements).
+//! without the failover and memory measurements; with SQLITE_ONLY=1, the SQLite node's batched
+//! and one-event-per-request rates alone).
 
 mod common;
 
@@ -304,16 +305,50 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     project(&dir);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // Each also gives the server's CPU time per event (its own, whatever the load generator
+    // and the rest of the machine take of the shared cores; from the first request to settled).
+    let sqlite_batched = || {
+        let server = Server::start(&dir, &dir.join("served.db"));
+        let idle = server.cpu_ms();
+        let rate = post_all(batches(0, n, BATCH), std::slice::from_ref(&server.url), CLIENTS, &rt);
+        settle(&server, n as u64, &rt);
+        let cpu_us = (server.cpu_ms() - idle) * 1000.0 / n as f64;
+        server.stop();
+        (rate, cpu_us)
+    };
+    let sqlite_singles = || {
+        let server = Server::start(&dir, &dir.join("singles.db"));
+        let idle = server.cpu_ms();
+        let rate = post_all(batches(0, singles, 1), std::slice::from_ref(&server.url), IN_FLIGHT, &rt);
+        let lean = post_lean(batches(singles, singles, 1), &server.url, IN_FLIGHT, &rt);
+        settle(&server, 2 * singles as u64, &rt);
+        let cpu_us = (server.cpu_ms() - idle) * 1000.0 / (2 * singles) as f64;
+        server.stop();
+        (rate, lean, cpu_us)
+    };
+    // SQLITE_ONLY=1: the single SQLite node's batched rate and one event per request, alone.
+    if std::env::var_os("SQLITE_ONLY").is_some() {
+        let (batched, batched_cpu) = sqlite_batched();
+        let (rate, lean, single_cpu) = sqlite_singles();
+        println!("SQLite, one node: batches of {BATCH}, {CLIENTS} clients: {batched:.0} events/s");
+        println!(
+            "  one event per request, {IN_FLIGHT} clients in flight, {singles} events: {rate:.0} / {lean:.0} events/s \
+             (reqwest / minimal clients; {:.2} / {:.2} of the batched rate)",
+            rate / batched,
+            lean / batched
+        );
+        println!(
+            "  the server's CPU per event: {batched_cpu:.1} µs batched, {single_cpu:.1} µs one per request \
+             ({:.2} of the batched rate in its own CPU)",
+            batched_cpu / single_cpu
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
 
     let raw1 = raw(n, 1, &rt);
     let raw4 = raw(n, CLIENTS, &rt);
-    let sqlite = {
-        let server = Server::start(&dir, &dir.join("served.db"));
-        let rate = post_all(batches(0, n, BATCH), std::slice::from_ref(&server.url), CLIENTS, &rt);
-        settle(&server, n as u64, &rt);
-        server.stop();
-        rate
-    };
+    let (sqlite, sqlite_cpu) = sqlite_batched();
     let mut pg = Vec::new();
     for nodes in 1..=3 {
         let db = Db::new(&format!("n{nodes}"));
@@ -342,14 +377,8 @@ fn main() {
 
     // One event per request, 200 in flight: by reqwest clients, then by the minimal client
     // (each on a server of its own, with new events). Every event sent is applied.
-    let single_sqlite = {
-        let server = Server::start(&dir, &dir.join("singles.db"));
-        let rate = post_all(batches(0, singles, 1), std::slice::from_ref(&server.url), IN_FLIGHT, &rt);
-        let lean = post_lean(batches(singles, singles, 1), &server.url, IN_FLIGHT, &rt);
-        settle(&server, 2 * singles as u64, &rt);
-        server.stop();
-        (rate, lean)
-    };
+    let (single_rate, single_lean, single_cpu) = sqlite_singles();
+    let single_sqlite = (single_rate, single_lean);
     let single_pg = {
         let db = Db::new("singles");
         let servers = cluster(&dir, &db.url(), 1, &rt);
@@ -371,6 +400,10 @@ fn main() {
             lean / batched
         );
     }
+    println!(
+        "  SQLite server's own CPU per event: {sqlite_cpu:.1} µs batched, {single_cpu:.1} µs one per request ({:.2})",
+        sqlite_cpu / single_cpu
+    );
     if quick {
         println!("(quick mode: the failover and the memory per node are measured by `cargo bench` only)");
         let _ = std::fs::remove_dir_all(&dir);

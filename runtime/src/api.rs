@@ -48,8 +48,8 @@ pub struct AppState {
     pub max_lag: i64,
     /// The most one profile write may hold.
     pub max_profile_bytes: usize,
-    /// The journeys' canvases, for the console.
-    pub graphs: crate::console::Graphs,
+    /// The stored versions' canvases, for the console.
+    pub canvases: Arc<crate::console::Canvases>,
 }
 
 /// Engines on the newest version that validate events and compute their keys: one per thread
@@ -609,10 +609,45 @@ async fn get_report(
     }
 }
 
-async fn get_graph(State(state): State<Shared>, Path(name): Path<String>) -> Response {
-    match state.graphs.get(&name) {
-        Some(svg) => ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
-        None => error(StatusCode::NOT_FOUND, format!("no drawing of journey `{name}` (does the project compile?)")),
+/// `GET /journeys/NAME/graph.svg[?version=N]`: the journey's canvas in version `N` as stored
+/// (its latest version in `/journeys` when absent).
+async fn get_graph(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    use crate::console::Drawing;
+    let version = match q.get("version") {
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => return error(StatusCode::BAD_REQUEST, format!("`version` is `{v}`; give a version number")),
+        },
+        None => {
+            let latest = match ask(&state, Query::Journeys).await {
+                Ok(list) => list
+                    .as_array()
+                    .and_then(|l| l.iter().find(|j| j["name"] == name.as_str()))
+                    .and_then(|j| j["versions"].as_array().and_then(|v| v.last()).and_then(|v| v["version"].as_u64())),
+                Err(r) => return r.into_response(),
+            };
+            match latest {
+                Some(n) => n as u32,
+                None => return error(StatusCode::NOT_FOUND, format!("no journey `{name}`")),
+            }
+        }
+    };
+    let canvases = state.canvases.clone();
+    let journey = name.clone();
+    match tokio::task::spawn_blocking(move || canvases.svg(&journey, version)).await {
+        Ok(Ok(Drawing::Svg(svg))) => ([(header::CONTENT_TYPE, "image/svg+xml")], svg.to_string()).into_response(),
+        Ok(Ok(Drawing::NoVersion)) => error(StatusCode::NOT_FOUND, format!("no version {version}")),
+        Ok(Ok(Drawing::NoJourney)) => error(StatusCode::NOT_FOUND, format!("version {version} has no journey `{name}`")),
+        Ok(Ok(Drawing::NotKept)) => error(
+            StatusCode::NOT_FOUND,
+            format!("version {version} was published before versions kept their canvas, and the project's files have changed since: no drawing of it"),
+        ),
+        Ok(Err(why)) => error(StatusCode::SERVICE_UNAVAILABLE, format!("the stored versions cannot be read: {why}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 

@@ -142,16 +142,22 @@ pub fn serve_until(
         .spawn(move || reader.run(query_rx))
         .map_err(|e| StartError::Config(e.to_string()))?;
 
-    let publish_pg = pg.clone();
-    let (publish, graphs) = crate::publisher(&config, validators.clone(), move |bytes| {
-        use axum::http::StatusCode;
-        match publish_pg.store_version(bytes, wall_ms(), false) {
-            Ok(Some(v)) => Ok(v),
-            Ok(None) => Err((StatusCode::INTERNAL_SERVER_ERROR, "no version was stored".into())),
-            Err(e) if e.is_unavailable() => Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
-            Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
-        }
-    });
+    let (publish_pg, read_pg) = (pg.clone(), pg.clone());
+    let read: Box<crate::console::ReadVersions> = Box::new(move || read_pg.versions().map_err(|e| e.to_string()));
+    let (publish, canvases) = crate::publisher(
+        &config,
+        validators.clone(),
+        move |bytes| {
+            use axum::http::StatusCode;
+            match publish_pg.store_version(bytes, wall_ms(), false) {
+                Ok(Some(v)) => Ok(v),
+                Ok(None) => Err((StatusCode::INTERNAL_SERVER_ERROR, "no version was stored".into())),
+                Err(e) if e.is_unavailable() => Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+                Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+            }
+        },
+        read,
+    );
     let state = Arc::new(AppState {
         appender: append_tx,
         worker: Mutex::new(query_tx.clone()),
@@ -161,7 +167,7 @@ pub fn serve_until(
         publish,
         max_lag: config.max_lag.unwrap_or(api::MAX_ENGINE_LAG),
         max_profile_bytes: config.limits.max_profile_bytes.unwrap_or(api::MAX_PROFILE_BYTES),
-        graphs,
+        canvases,
     });
     let app = api::router(state);
     let shown = pg.shown.clone();
@@ -615,10 +621,8 @@ impl Reader {
                     continue;
                 }
                 let entry = out.entry(x.name.clone()).or_insert_with(|| json!({"name": x.name, "versions": []}));
-                // As a single node words it: closed, or stopped (a stop ends its instances
-                // with the label `stopped`).
-                let reports = || parts.iter().flat_map(|(_, r)| r.journeys.iter().filter(|r| r.journey == x.name));
-                let stopped = reports().all(|r| r.running == 0) && reports().any(|r| r.ended.contains_key("stopped"));
+                // Stopped as every partition stores it once it applied the stop.
+                let stopped = parts.iter().any(|(small, r)| small.is_stopped(j, Some(r)));
                 let status = crate::worker::status_word(open, stopped);
                 if let Some(list) = entry["versions"].as_array_mut() {
                     list.push(json!({"version": number, "open": open, "status": status}));

@@ -278,9 +278,13 @@ pub fn serve_until(
     let validators =
         Arc::new(Validators::new(API_THREADS, || Engine::new(image.clone(), wall_ms(), Options::default())));
     let db = config.db.clone();
-    let (publish, graphs) = publisher(&config, validators.clone(), move |bytes| {
-        store_version(&db, bytes).map_err(|e| (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e))
-    });
+    let read_db = config.db.clone();
+    let (publish, canvases) = publisher(
+        &config,
+        validators.clone(),
+        move |bytes| store_version(&db, bytes).map_err(|e| (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e)),
+        Box::new(move || SqliteStore::open(&read_db).and_then(|mut s| s.versions()).map_err(|e| e.to_string())),
+    );
     let state = Arc::new(AppState {
         appender: append_tx,
         worker: Mutex::new(wake_tx.clone()),
@@ -290,7 +294,7 @@ pub fn serve_until(
         publish,
         max_lag: config.max_lag.unwrap_or(api::MAX_ENGINE_LAG),
         max_profile_bytes: config.limits.max_profile_bytes.unwrap_or(api::MAX_PROFILE_BYTES),
-        graphs,
+        canvases,
     });
     let app = api::router(state);
     let served = rt.block_on(async move {
@@ -369,18 +373,17 @@ fn group_commit(
 
 /// What `POST /journeys/NAME/publish` does, whatever the backend: compile the project, refuse a
 /// journey it lacks, store the version with `store`, then let the payload validators and the
-/// console's graphs follow it. Returns it with the console's graphs, drawn once at start.
+/// console's canvases follow it. Returns it with the console's canvases, which `read` the stored
+/// versions.
 pub(crate) fn publisher(
     config: &Config,
     validators: Arc<Validators>,
     store: impl Fn(&[u8]) -> Result<u32, (axum::http::StatusCode, String)> + Send + Sync + 'static,
-) -> (Box<api::PublishFn>, console::Graphs) {
+    read: Box<console::ReadVersions>,
+) -> (Box<api::PublishFn>, Arc<console::Canvases>) {
     use axum::http::StatusCode;
-    let graphs = console::Graphs::default();
-    if let Err(e) = graphs.redraw(&config.project, &config.schemas) {
-        tracing::warn!("the console cannot draw the journeys: {e}");
-    }
-    let publish_graphs = graphs.clone();
+    let canvases = Arc::new(console::Canvases::new(config.project.clone(), config.schemas.clone(), read));
+    let publish_canvases = canvases.clone();
     let (project_dir, schemas) = (config.project.clone(), config.schemas.clone());
     let publish = move |journey: &str| -> Result<u32, (StatusCode, String)> {
         let bytes =
@@ -390,14 +393,12 @@ pub(crate) fn publisher(
             return Err((StatusCode::NOT_FOUND, format!("the project has no journey `{journey}`")));
         }
         let v = store(&bytes)?;
+        publish_canvases.keep(v, &a);
         if let Ok(image) = Image::load(a.program) {
             let image = Arc::new(image);
             validators.replace(|| Engine::new(image.clone(), wall_ms(), Options::default()));
         }
-        if let Err(e) = publish_graphs.redraw(&project_dir, &schemas) {
-            tracing::warn!("the console cannot draw the journeys: {e}");
-        }
         Ok(v)
     };
-    (Box::new(publish), graphs)
+    (Box::new(publish), canvases)
 }

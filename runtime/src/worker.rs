@@ -1171,15 +1171,10 @@ impl Worker {
     /// version before, where it takes new entries, or where instances entered it.
     fn journeys(&mut self) -> Json {
         let mut entered = std::collections::HashSet::new();
-        // Per version and journey: instances running, and whether some ended `stopped`.
-        let mut running: std::collections::HashMap<(usize, String), (u64, bool)> = Default::default();
         for shard in &mut self.shards {
             for (vi, v) in shard.versions.iter_mut().enumerate() {
                 for r in v.engine.report().journeys.iter().filter(|r| r.started > 0) {
                     entered.insert((vi, r.journey.clone()));
-                    let e = running.entry((vi, r.journey.clone())).or_default();
-                    e.0 += r.running;
-                    e.1 |= r.ended.contains_key("stopped");
                 }
             }
         }
@@ -1195,9 +1190,8 @@ impl Worker {
                     continue;
                 }
                 let entry = out.entry(x.name.clone()).or_insert_with(|| json!({"name": x.name, "versions": []}));
-                // Closed, or stopped: a stop ends its instances with the label `stopped`.
-                let stopped = running.get(&(vi, x.name.clone())).is_some_and(|&(n, stopped)| n == 0 && stopped);
-                let status = status_word(open, stopped);
+                // Every share applies a stop: the first tells.
+                let status = status_word(open, v.engine.is_stopped(j as u16));
                 if let Some(list) = entry["versions"].as_array_mut() {
                     list.push(json!({"version": v.number, "open": open, "status": status}));
                 }
@@ -1261,8 +1255,8 @@ fn rebuild_frequency(store: &mut dyn Store, shards: &mut [Shard], before: Option
     Ok(())
 }
 
-/// A journey version's status in `/journeys`: takes entries (`live`), or not: `stopped` when a
-/// stop ended its instances, else `closed`.
+/// A journey version's status in `/journeys`: takes entries (`live`), or not: `stopped` once it
+/// was stopped (a stored state), else `closed`.
 pub(crate) fn status_word(open: bool, stopped: bool) -> &'static str {
     match (open, stopped) {
         (true, _) => "live",

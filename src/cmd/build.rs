@@ -22,7 +22,7 @@ pub fn build(args: BuildArgs) -> u8 {
         Err(code) => return code,
     };
     let hash = artifact::source_hash(&c.sources, &c.journey_files);
-    let a = artifact::artifact(program, hash);
+    let a = artifact::artifact(program, c.canvases(), hash);
     let bytes = artifact::to_bytes(&a);
     if let Err(e) = std::fs::write(&args.output, &bytes) {
         eprintln!("error: cannot write `{}`: {e}", args.output.display());

@@ -4,15 +4,17 @@
 // API and checks what a marketer sees; it writes screenshots of the main views to
 // $SCREENSHOTS. It prints `first-paint-ms N` (measured, not asserted).
 //
-// Env: CONSOLE_URL, CONSOLE_TOKEN, SCREENSHOTS.
+// Env: CONSOLE_URL, CONSOLE_TOKEN, SCREENSHOTS, CONSOLE_PROJECT (the project's folder, which
+// the test changes before publishing from the console).
 
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const url = process.env.CONSOLE_URL;
 const token = process.env.CONSOLE_TOKEN;
 const shots = process.env.SCREENSHOTS;
+const project = process.env.CONSOLE_PROJECT;
 mkdirSync(shots, { recursive: true });
 
 async function post(path, body) {
@@ -161,6 +163,21 @@ try {
   const shown = await page.$$eval("#experiment p.verdict", (ps) => ps.map((p) => p.textContent));
   assert.deepEqual(shown, want, "the panel shows the report's verdicts");
   await page.locator("#experiment").screenshot({ path: `${shots}/experiment.png` });
+
+  step("publish a changed journey: the canvas is the new version's, and version 1 is still drawn as published");
+  writeFileSync(`${project}/promo.journey`, readFileSync(`${project}/promo.journey`, "utf8").replace("  split {", "  wait 1h\n  split {"));
+  await page.getByRole("button", { name: "Publish" }).click();
+  await dialog.getByRole("button", { name: "Publish" }).click();
+  await page.locator('#canvas[data-version="2"] g.node.wait').waitFor();
+  await page.waitForFunction(() => document.querySelector('#journeys tr[data-journey="Promo"] td.status')?.textContent === "live");
+  assert.equal(await page.locator("#version").inputValue(), "2");
+  await page.locator("#version").selectOption("1");
+  await page.locator('#canvas[data-version="1"]').waitFor();
+  assert.equal(await page.locator("#canvas g.node.wait").count(), 0, "version 1 has no wait");
+  await page.waitForFunction(() => document.querySelector("#canvas g.node.split")?.dataset.entered === "45");
+  // The experiment panel is version 1's too.
+  await page.waitForFunction(() => [...document.querySelectorAll("#experiment-body tbody tr")].map((tr) => Number(tr.children[1]?.textContent)).reduce((a, b) => a + b, 0) === 45);
+  await page.screenshot({ path: `${shots}/versions.png` });
 
   step("keyboard: the journeys and the nodes are reachable with Tab");
   await page.keyboard.press("Tab");

@@ -232,6 +232,15 @@ impl Api {
         v
     }
 
+    /// GET; the status and the body as text.
+    pub fn text(&self, url: &str) -> (u16, String) {
+        self.rt.block_on(async {
+            let resp = self.client.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap_or_else(|e| panic!("GET {url}: {e}")))
+        })
+    }
+
     /// Waits until the engine has applied every log entry (`applied == log_entries` in
     /// `/status`); returns that status.
     pub fn settle(&self, url: &str) -> Value {

@@ -163,6 +163,17 @@ impl Server {
         self.status_kb("VmHWM:")
     }
 
+    /// The CPU time it has used so far, user and system, all threads (ms; Linux counts it in
+    /// ticks of 10 ms, USER_HZ being 100).
+    pub fn cpu_ms(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The fields after the command's closing parenthesis start at the state (field 3):
+        // utime and stime are fields 14 and 15.
+        let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+        let ticks: Vec<f64> = rest.split_whitespace().skip(11).take(2).filter_map(|t| t.parse().ok()).collect();
+        ticks.iter().sum::<f64>() * 10.0
+    }
+
     /// Resets the peak resident memory to the current one (Linux `clear_refs` 5).
     pub fn reset_peak(&self) {
         std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").expect("clear_refs");

@@ -10,6 +10,7 @@ const state = {
   token: sessionStorage.getItem("journey-token") || "",
   journeys: [],
   selected: null,
+  version: null, // the version whose canvas is drawn
   report: null,
   timer: null,
   profile: null, // the instance whose path is drawn
@@ -81,7 +82,7 @@ async function loadJourneys() {
       } catch (e) {
         if (e.message === "unauthorized") throw e;
       }
-      return { name: j.name, version: latest.version, status: latest.status || (latest.open ? "live" : "closed"), today };
+      return { name: j.name, version: latest.version, versions: j.versions.map((v) => v.version), status: latest.status || (latest.open ? "live" : "closed"), today };
     }),
   );
   const body = $("#journeys tbody");
@@ -105,18 +106,29 @@ async function loadJourneys() {
   );
 }
 
-async function select(name) {
+/** Shows a journey: the canvas of `version` as it was published (its latest when absent). */
+async function select(name, version) {
   if (!name) return;
+  const info = state.journeys.find((j) => j.name === name);
+  const versions = info ? info.versions : [];
+  version = versions.includes(version) ? version : versions[versions.length - 1];
   state.selected = name;
+  state.version = version ?? null;
   history.replaceState(null, "", `#${encodeURIComponent(name)}`);
   $$("#journeys tbody tr").forEach((r) => r.setAttribute("aria-selected", String(r.dataset.journey === name)));
   $("#journey-title").textContent = name;
   $("#actions").hidden = false;
   $("#node-detail").hidden = true;
-  const info = state.journeys.find((j) => j.name === name);
   $("#journey-status").textContent = info ? `version ${info.version} · ${info.status}` : "";
-  const resp = await api(`/journeys/${encodeURIComponent(name)}/graph.svg`);
+  const pick = $("#version");
+  pick.replaceChildren(...versions.map((v) => el("option", { value: String(v), text: `version ${v}` })));
+  pick.value = String(version);
+  $("#version-pick").hidden = versions.length < 2;
+  const query = version == null ? "" : `?version=${version}`;
+  const resp = await api(`/journeys/${encodeURIComponent(name)}/graph.svg${query}`);
+  if (name !== state.selected || state.version !== (version ?? null)) return;
   $("#canvas").innerHTML = resp.ok ? await resp.text() : `<p class="error">${resp.status}: no drawing</p>`;
+  $("#canvas").dataset.version = String(version);
   prepareCanvas();
   await refresh();
   startPolling();
@@ -146,9 +158,16 @@ function prepareCanvas() {
   }
 }
 
-/** Each node id's counts, summed over the versions whose node has the same label. */
+/** The report's entry for the version drawn (the latest when it has none). */
+function shownVersion(report) {
+  return report.versions.find((v) => v.version === state.version) || report.versions[report.versions.length - 1];
+}
+
+/** Each node id's counts: on the latest version's canvas, summed over the versions whose node has
+ * the same label; on an older version's, that version's own. */
 function nodeCounts(report) {
-  const versions = report.versions;
+  const older = report.versions.find((v) => v.version === state.version && v !== report.versions[report.versions.length - 1]);
+  const versions = older ? [older] : report.versions;
   const latest = versions[versions.length - 1].report;
   return latest.nodes.map((n, i) => {
     const sum = { ...n, arms: n.arms && { ...n.arms }, handlers: n.handlers && { ...n.handlers },
@@ -275,8 +294,8 @@ async function refresh() {
     state.report = report;
     drawCounts(report);
     drawExperiments(report);
-    const latest = report.versions[report.versions.length - 1].report;
-    $("#updated").textContent = `Updated ${new Date().toLocaleTimeString()} · ${fmt(latest.started)} started, ${fmt(latest.running)} running in version ${report.versions[report.versions.length - 1].version}`;
+    const shown = shownVersion(report);
+    $("#updated").textContent = `Updated ${new Date().toLocaleTimeString()} · ${fmt(shown.report.started)} started, ${fmt(shown.report.running)} running in version ${shown.version}`;
     if (!document.body.dataset.firstPaint) {
       document.body.dataset.firstPaint = String(Math.round(performance.now() - started));
     }
@@ -304,7 +323,7 @@ function stopPolling() {
 // Experiment panel
 
 function drawExperiments(report) {
-  const latest = report.versions[report.versions.length - 1].report;
+  const latest = shownVersion(report).report;
   const panel = $("#experiment");
   const exps = latest.experiments || [];
   panel.hidden = exps.length === 0;
@@ -369,7 +388,7 @@ async function showNode(g) {
     return;
   }
   const c = nodeCounts(state.report)[Number(id)];
-  const latest = state.report.versions[state.report.versions.length - 1].report.nodes[Number(id)];
+  const latest = shownVersion(state.report).report.nodes[Number(id)];
   const rows = [
     ["Kind", latest.kind],
     ["Line", String(latest.line)],
@@ -472,7 +491,8 @@ async function findProfile(key) {
   }
   const first = list[0];
   state.profile = first;
-  if (first.journey !== state.selected) await select(first.journey);
+  // Its path on the canvas of the version it runs on.
+  if (first.journey !== state.selected || first.version !== state.version) await select(first.journey, first.version);
   drawPath(first);
 }
 
@@ -509,17 +529,19 @@ async function act(action) {
   const answer = await new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true }));
   if (answer !== "ok") return;
   try {
-    await json(`/journeys/${encodeURIComponent(name)}/${action}`, { method: "POST" });
+    const sent = await json(`/journeys/${encodeURIComponent(name)}/${action}`, { method: "POST" });
     $("#journey-status").textContent = `${action} sent…`;
     // The engine applies it from the log: wait until the list says so.
     for (let k = 0; k < 50; k++) {
       await loadJourneys();
       const j = state.journeys.find((x) => x.name === name);
-      const done = action === "publish" ? true : action === "stop" ? j.status === "stopped" : j.status !== "live";
-      if (done) break;
+      const applied = j && (action === "publish" ? j.versions.includes(sent.version) : action === "stop" ? j.status === "stopped" : j.status !== "live");
+      if (applied) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     const j = state.journeys.find((x) => x.name === name);
+    // A new version: its canvas, as published.
+    if (action === "publish") await select(name);
     $("#journey-status").textContent = j ? `version ${j.version} · ${j.status}` : "";
     if (action === "stop") clearPath();
     $$("#journeys tbody tr").forEach((r) => r.setAttribute("aria-selected", String(r.dataset.journey === name)));
@@ -557,6 +579,7 @@ $("#search").addEventListener("submit", (ev) => {
   if (key) findProfile(key);
 });
 $$("#actions button").forEach((b) => b.addEventListener("click", () => act(b.dataset.action)));
+$("#version").addEventListener("change", (ev) => select(state.selected, Number(ev.target.value)));
 window.addEventListener("hashchange", () => select(decodeURIComponent(location.hash.slice(1))));
 // For the browser tests (tests/console): the experiment panel drawn from a given report.
 window.__journeyConsole = {

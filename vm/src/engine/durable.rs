@@ -44,6 +44,22 @@ pub struct SmallState {
     /// Business events' fan-outs in progress (each share's own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fanouts: Vec<super::messages::FanoutCursor>,
+    /// Which journeys were stopped (empty in a state stored before it was kept).
+    #[serde(default)]
+    pub stopped: Vec<bool>,
+}
+
+impl SmallState {
+    /// Whether journey `j` was stopped. A state stored before that was kept tells it as the
+    /// report did then: closed, nothing running, and instances that ended `stopped`.
+    pub fn is_stopped(&self, j: usize, report: Option<&Report>) -> bool {
+        if !self.stopped.is_empty() {
+            return self.stopped.get(j).copied().unwrap_or(false);
+        }
+        let r = report.and_then(|r| r.journeys.get(j));
+        !self.open.get(j).copied().unwrap_or(true)
+            && r.is_some_and(|r| r.running == 0 && r.ended.contains_key("stopped"))
+    }
 }
 
 /// Everything stored about an engine, for [`Engine::restore`].
@@ -89,6 +105,7 @@ impl Stored {
                     open: self.small.open.clone(),
                     // Each cursor names its share: every engine takes its own members of each.
                     fanouts: self.small.fanouts.clone(),
+                    stopped: self.small.stopped.clone(),
                 },
                 report: if i == 0 { self.report.clone() } else { None },
                 ..Default::default()
@@ -223,6 +240,11 @@ impl Engine {
         self.open.get(journey as usize).copied().unwrap_or(false)
     }
 
+    /// Whether a journey was stopped.
+    pub fn is_stopped(&self, journey: u16) -> bool {
+        self.stopped.get(journey as usize).copied().unwrap_or(false)
+    }
+
     /// Counters and clocks.
     pub fn small_state(&self) -> SmallState {
         let mut caps: Vec<(u16, u32, i64)> = self.caps.iter().map(|((j, n), c)| (*j, *n, *c)).collect();
@@ -233,6 +255,7 @@ impl Engine {
             caps,
             open: self.open.clone(),
             fanouts: self.fanout_cursors(),
+            stopped: self.stopped.clone(),
         }
     }
 
@@ -251,6 +274,7 @@ impl Engine {
         e.caps = stored.small.caps.iter().map(|(j, n, c)| ((*j, *n), *c)).collect();
         if stored.small.open.len() == e.open.len() {
             e.open = stored.small.open.clone();
+            e.stopped = (0..e.open.len()).map(|j| stored.small.is_stopped(j, stored.report.as_ref())).collect();
         }
         for (p, j, ms) in stored.entries {
             e.slots.set_last_entry(&ArcStr::from(p), j, ms);

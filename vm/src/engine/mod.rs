@@ -281,6 +281,9 @@ pub struct Engine {
     track_changes: bool,
     /// Which journeys may take new entries (a closed or stopped journey takes none).
     open: Vec<bool>,
+    /// Which journeys were stopped (kept, so that a stopped journey is told from a closed one
+    /// whatever its instances did).
+    stopped: Vec<bool>,
     /// Audience reads in progress: the members still to enter, per journey.
     reads: HashMap<u16, std::collections::VecDeque<ArcStr>>,
     /// The branch an instance took at the node it is at (instance, branch), named on the step
@@ -395,6 +398,7 @@ impl Engine {
             changes: durable::Changes::default(),
             track_changes: true,
             open: vec![true; image.program.journeys.len()],
+            stopped: vec![false; image.program.journeys.len()],
             reads: HashMap::new(),
             taken: None,
             msgs: messages::MessageState::default(),
@@ -1415,8 +1419,11 @@ impl Engine {
         }
     }
 
-    /// Stops every instance of a journey (label `stopped`).
+    /// Stops every instance of a journey (label `stopped`), and marks it stopped.
     pub fn stop_journey(&mut self, j: u16) {
+        if let Some(s) = self.stopped.get_mut(j as usize) {
+            *s = true;
+        }
         let mut ids: Vec<InstanceId> = self.instances.values().filter(|i| i.journey == j).map(|i| i.id).collect();
         ids.sort_unstable();
         for id in ids {
