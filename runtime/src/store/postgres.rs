@@ -862,98 +862,130 @@ impl Store for PgPartition {
             if tx.execute(&fence, &[&p, &self.owner, &self.token, &cp.applied_seq]).await.map_err(pg)? != 1 {
                 return Err(StoreError(format!("{LEASE_LOST} (partition {p}, token {})", self.token)));
             }
+            // Every write is sent at once (the connection runs them in order, one round trip
+            // for all); they are sent only once the fence has passed, and committed only if all
+            // succeeded (a failed one drops the transaction, which rolls it back).
+            let t = &tx;
+            let mut writes: Vec<futures::future::LocalBoxFuture<'_, Result<()>>> = Vec::new();
             for e in &cp.engines {
                 let v = e.version as i32;
                 if !e.upserts.is_empty() {
-                    let ids: Vec<i64> = e.upserts.iter().map(|i| i.id as i64).collect();
-                    let data = e.upserts.iter().map(bin).collect::<Result<Vec<_>>>()?;
-                    put_blobs(&tx, ("instances", "id", "bigint", "data"), (p, v), &ids, &data).await?;
+                    writes.push(Box::pin(async move {
+                        let ids: Vec<i64> = e.upserts.iter().map(|i| i.id as i64).collect();
+                        let data = e.upserts.iter().map(bin).collect::<Result<Vec<_>>>()?;
+                        put_blobs(t, ("instances", "id", "bigint", "data"), (p, v), &ids, &data).await?;
+                        Ok(())
+                    }));
                 }
                 if !e.removed.is_empty() {
-                    let ids: Vec<i64> = e.removed.iter().map(|i| *i as i64).collect();
-                    delete_keys(&tx, "instances", "id", (p, v), &ids).await?;
+                    writes.push(Box::pin(async move {
+                        let ids: Vec<i64> = e.removed.iter().map(|i| *i as i64).collect();
+                        delete_keys(t, "instances", "id", (p, v), &ids).await?;
+                        Ok(())
+                    }));
                 }
                 if !e.calls_done.is_empty() {
-                    let ids: Vec<i64> = e.calls_done.iter().map(|i| *i as i64).collect();
-                    delete_keys(&tx, "calls", "instance", (p, v), &ids).await?;
+                    writes.push(Box::pin(async move {
+                        let ids: Vec<i64> = e.calls_done.iter().map(|i| *i as i64).collect();
+                        delete_keys(t, "calls", "instance", (p, v), &ids).await?;
+                        Ok(())
+                    }));
                 }
                 if !e.calls.is_empty() {
-                    let mut by_id: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
-                    for c in &e.calls {
-                        by_id.insert(c.instance as i64, bin(c)?);
-                    }
-                    let (ids, data): (Vec<i64>, Vec<Vec<u8>>) = by_id.into_iter().unzip();
-                    put_blobs(&tx, ("calls", "instance", "bigint", "request"), (p, v), &ids, &data).await?;
+                    writes.push(Box::pin(async move {
+                        let mut by_id: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
+                        for c in &e.calls {
+                            by_id.insert(c.instance as i64, bin(c)?);
+                        }
+                        let (ids, data): (Vec<i64>, Vec<Vec<u8>>) = by_id.into_iter().unzip();
+                        put_blobs(t, ("calls", "instance", "bigint", "request"), (p, v), &ids, &data).await?;
+                        Ok(())
+                    }));
                 }
                 if !e.entries.is_empty() {
-                    let mut rows: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-                    for (profile, journey, ms) in &e.entries {
-                        rows.insert((profile, journey), *ms);
-                    }
-                    let mut profiles = Vec::with_capacity(rows.len());
-                    let mut journeys = Vec::with_capacity(rows.len());
-                    let mut ms = Vec::with_capacity(rows.len());
-                    for ((profile, journey), at) in rows {
-                        profiles.push(profile);
-                        journeys.push(journey);
-                        ms.push(at);
-                    }
-                    let put = tx
+                    writes.push(Box::pin(async move {
+                        let mut rows: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+                        for (profile, journey, ms) in &e.entries {
+                            rows.insert((profile, journey), *ms);
+                        }
+                        let mut profiles = Vec::with_capacity(rows.len());
+                        let mut journeys = Vec::with_capacity(rows.len());
+                        let mut ms = Vec::with_capacity(rows.len());
+                        for ((profile, journey), at) in rows {
+                            profiles.push(profile);
+                            journeys.push(journey);
+                            ms.push(at);
+                        }
+                        let put = t
+                            .prepare_cached(
+                                "INSERT INTO entries(partition, version, profile, journey, last_ms)
+                                 SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[])
+                                 ON CONFLICT (partition, version, profile, journey) DO UPDATE SET last_ms = excluded.last_ms",
+                            )
+                            .await
+                            .map_err(pg)?;
+                        t.execute(&put, &[&p, &v, &profiles, &journeys, &ms]).await.map_err(pg)?;
+                        Ok(())
+                    }));
+                }
+                writes.push(Box::pin(async move {
+                    let state = t
                         .prepare_cached(
-                            "INSERT INTO entries(partition, version, profile, journey, last_ms)
-                             SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[])
-                             ON CONFLICT (partition, version, profile, journey) DO UPDATE SET last_ms = excluded.last_ms",
+                            "INSERT INTO engine_state(partition, version, small, report) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (partition, version) DO UPDATE SET small = excluded.small, report = excluded.report",
                         )
                         .await
                         .map_err(pg)?;
-                    tx.execute(&put, &[&p, &v, &profiles, &journeys, &ms]).await.map_err(pg)?;
-                }
-                let state = tx
-                    .prepare_cached(
-                        "INSERT INTO engine_state(partition, version, small, report) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (partition, version) DO UPDATE SET small = excluded.small, report = excluded.report",
-                    )
-                    .await
-                    .map_err(pg)?;
-                tx.execute(&state, &[&p, &v, &json(&e.small)?, &json(&e.report)?]).await.map_err(pg)?;
-                write_messages(&tx, p, e).await?;
+                    t.execute(&state, &[&p, &v, &json(&e.small)?, &json(&e.report)?]).await.map_err(pg)?;
+                    write_messages(t, p, e).await
+                }));
             }
             if !cp.profiles.is_empty() {
-                // Several versions may write one profile: the last one written counts.
-                let mut rows: BTreeMap<&str, String> = BTreeMap::new();
-                for (k, v) in &cp.profiles {
-                    rows.insert(k, json(v)?);
-                }
-                let (keys, values): (Vec<&str>, Vec<String>) = rows.into_iter().unzip();
-                let put = tx
-                    .prepare_cached(
-                        "INSERT INTO profiles(partition, key, value) SELECT $1, * FROM unnest($2::text[], $3::text[])
-                         ON CONFLICT (partition, key) DO UPDATE SET value = excluded.value",
-                    )
-                    .await
-                    .map_err(pg)?;
-                tx.execute(&put, &[&p, &keys, &values]).await.map_err(pg)?;
+                writes.push(Box::pin(async move {
+                    // Several versions may write one profile: the last one written counts.
+                    let mut rows: BTreeMap<&str, String> = BTreeMap::new();
+                    for (k, v) in &cp.profiles {
+                        rows.insert(k, json(v)?);
+                    }
+                    let (keys, values): (Vec<&str>, Vec<String>) = rows.into_iter().unzip();
+                    let put = t
+                        .prepare_cached(
+                            "INSERT INTO profiles(partition, key, value) SELECT $1, * FROM unnest($2::text[], $3::text[])
+                             ON CONFLICT (partition, key) DO UPDATE SET value = excluded.value",
+                        )
+                        .await
+                        .map_err(pg)?;
+                    t.execute(&put, &[&p, &keys, &values]).await.map_err(pg)?;
+                    Ok(())
+                }));
             }
             if let Some(members) = &cp.audiences {
-                tx.execute("DELETE FROM audiences WHERE partition = $1", &[&p]).await.map_err(pg)?;
-                let (audiences, keys): (Vec<&str>, Vec<&str>) =
-                    members.iter().map(|(a, k)| (a.as_str(), k.as_str())).unzip();
-                let put = tx
-                    .prepare_cached(
-                        "INSERT INTO audiences(partition, audience, key) SELECT $1, * FROM unnest($2::text[], $3::text[])",
-                    )
-                    .await
-                    .map_err(pg)?;
-                tx.execute(&put, &[&p, &audiences, &keys]).await.map_err(pg)?;
+                writes.push(Box::pin(async move {
+                    t.execute("DELETE FROM audiences WHERE partition = $1", &[&p]).await.map_err(pg)?;
+                    let (audiences, keys): (Vec<&str>, Vec<&str>) =
+                        members.iter().map(|(a, k)| (a.as_str(), k.as_str())).unzip();
+                    let put = t
+                        .prepare_cached(
+                            "INSERT INTO audiences(partition, audience, key) SELECT $1, * FROM unnest($2::text[], $3::text[])",
+                        )
+                        .await
+                        .map_err(pg)?;
+                    t.execute(&put, &[&p, &audiences, &keys]).await.map_err(pg)?;
+                    Ok(())
+                }));
             }
             if !cp.steps.is_empty() {
-                let data = cp.steps.iter().map(|(v, s)| super::step_row(*v, s)).collect::<Result<Vec<_>>>()?;
-                let put = tx
-                    .prepare_cached("INSERT INTO steps(partition, data) SELECT $1, unnest($2::text[])")
-                    .await
-                    .map_err(pg)?;
-                tx.execute(&put, &[&p, &data]).await.map_err(pg)?;
+                writes.push(Box::pin(async move {
+                    let data = cp.steps.iter().map(|(v, s)| super::step_row(*v, s)).collect::<Result<Vec<_>>>()?;
+                    let put = t
+                        .prepare_cached("INSERT INTO steps(partition, data) SELECT $1, unnest($2::text[])")
+                        .await
+                        .map_err(pg)?;
+                    t.execute(&put, &[&p, &data]).await.map_err(pg)?;
+                    Ok(())
+                }));
             }
+            futures::future::try_join_all(writes).await?;
             tx.commit().await.map_err(pg)?;
             Ok(())
         });
