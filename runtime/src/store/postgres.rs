@@ -305,11 +305,8 @@ impl Pg {
     /// partitions written.
     pub fn append(&self, entries: &[NewEntry]) -> Result<(Vec<Appended>, Vec<u32>)> {
         self.run(async {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await.map_err(pg)?;
-            let out = append_in(self, &tx, &entries.iter().collect::<Vec<_>>()).await?;
-            tx.commit().await.map_err(pg)?;
-            Ok(out)
+            let client = self.client().await?;
+            append_pipelined(self, &client, &entries.iter().collect::<Vec<_>>()).await
         })
     }
 
@@ -356,11 +353,8 @@ impl Pg {
             let work = lanes.into_iter().filter(|l| !l.is_empty()).map(|mine| async move {
                 let batch: Vec<&NewEntry> = mine.iter().map(|&i| &entries[i]).collect();
                 let out = async {
-                    let mut client = self.client().await?;
-                    let tx = client.transaction().await.map_err(pg)?;
-                    let out = append_in(self, &tx, &batch).await?;
-                    tx.commit().await.map_err(pg)?;
-                    Ok::<_, StoreError>(out)
+                    let client = self.client().await?;
+                    append_pipelined(self, &client, &batch).await
                 }
                 .await;
                 (mine, out)
@@ -443,114 +437,191 @@ impl Pg {
     }
 }
 
+/// Locks the partitions a group touches, in the partitions' order (so that two nodes' groups
+/// never wait on each other in a circle): each partition's positions are then handed out, and
+/// committed, in order.
+const LOCK_PARTITIONS: &str =
+    "SELECT partition, last_seq FROM partitions WHERE partition = ANY($1) ORDER BY partition FOR UPDATE";
+/// The client ids of a group already logged. Run once the partitions are locked, so that a
+/// concurrent group with the same id has committed (and is seen) or waits for this one.
+const FIND_IDS: &str = "SELECT client_id, seq FROM log WHERE client_id = ANY($1)";
+const INSERT_LOG: &str = "INSERT INTO log(partition, seq, client_id, at_ms, kind)
+     SELECT * FROM unnest($1::integer[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])";
+const MOVE_ENDS: &str = "UPDATE partitions p SET last_seq = c.last, events = p.events + c.events
+     FROM unnest($1::integer[], $2::bigint[], $3::bigint[]) AS c(partition, last, events)
+     WHERE p.partition = c.partition";
+
+/// A group of entries to append: each one's partition (`None`: every partition) and the
+/// partitions touched, in order.
+struct Group<'a> {
+    entries: &'a [&'a NewEntry],
+    targets: Vec<Option<i32>>,
+    touched: Vec<i32>,
+    ids: Vec<&'a str>,
+}
+
+/// What a group writes: the log rows, and each touched partition's new end and event count.
+#[derive(Default)]
+struct GroupRows<'a> {
+    parts: Vec<i32>,
+    seqs: Vec<i64>,
+    cids: Vec<Option<String>>,
+    ats: Vec<i64>,
+    kinds: Vec<&'a str>,
+    ends: (Vec<i32>, Vec<i64>, Vec<i64>),
+}
+
+impl<'a> Group<'a> {
+    fn new(pg_: &Pg, entries: &'a [&'a NewEntry]) -> Result<Group<'a>> {
+        let mut targets = Vec::with_capacity(entries.len());
+        let mut touched = std::collections::BTreeSet::new();
+        for e in entries {
+            let p = pg_.partition_of(e)?;
+            match p {
+                Some(p) => {
+                    touched.insert(p);
+                }
+                None => touched.extend(0..pg_.partitions as i32),
+            }
+            targets.push(p);
+        }
+        let ids = entries.iter().filter_map(|e| e.client_id.as_deref()).collect();
+        Ok(Group { entries, targets, touched: touched.into_iter().collect(), ids })
+    }
+
+    /// Each entry's outcome and the rows to write, given the locked partitions' ends and the
+    /// client ids already logged.
+    fn rows(
+        &self,
+        pg_: &Pg,
+        locked: Vec<tokio_postgres::Row>,
+        found: Vec<tokio_postgres::Row>,
+    ) -> (Vec<Appended>, GroupRows<'a>) {
+        let mut last: HashMap<i32, i64> = locked.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let mut known: HashMap<String, i64> = found.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let mut out = Vec::with_capacity(self.entries.len());
+        let mut rows = GroupRows::default();
+        let mut events: BTreeMap<i32, i64> = BTreeMap::new();
+        for (e, target) in self.entries.iter().zip(&self.targets) {
+            if let Some(seq) = e.client_id.as_ref().and_then(|id| known.get(id)) {
+                out.push(Appended::Duplicate(*seq));
+                continue;
+            }
+            let all: Vec<i32> = match target {
+                Some(p) => vec![*p],
+                None => (0..pg_.partitions as i32).collect(),
+            };
+            let mut first = None;
+            for (i, p) in all.into_iter().enumerate() {
+                let seq = last.entry(p).or_insert(0);
+                *seq += 1;
+                first.get_or_insert(*seq);
+                rows.parts.push(p);
+                rows.seqs.push(*seq);
+                // A client id is unique in the whole log: it goes with the first copy only.
+                rows.cids.push(if i == 0 { e.client_id.clone() } else { None });
+                rows.ats.push(e.at_ms);
+                rows.kinds.push(e.kind.as_str());
+                // An event copied to every partition (a business event) counts once.
+                if e.event && i == 0 {
+                    *events.entry(p).or_default() += 1;
+                }
+            }
+            if let (Some(id), Some(seq)) = (&e.client_id, first) {
+                known.insert(id.clone(), seq);
+            }
+            out.push(Appended::New(first.unwrap_or(0)));
+        }
+        for p in &self.touched {
+            rows.ends.0.push(*p);
+            rows.ends.1.push(last.get(p).copied().unwrap_or(0));
+            rows.ends.2.push(events.get(p).copied().unwrap_or(0));
+        }
+        (out, rows)
+    }
+
+    fn written(&self) -> Vec<u32> {
+        self.touched.iter().map(|p| *p as u32).collect()
+    }
+}
+
 /// Appends within `tx` (see [`Pg::append`]).
 async fn append_in(
     pg_: &Pg,
     tx: &deadpool_postgres::Transaction<'_>,
     entries: &[&NewEntry],
 ) -> Result<(Vec<Appended>, Vec<u32>)> {
-    let mut targets = Vec::with_capacity(entries.len());
-    let mut touched = std::collections::BTreeSet::new();
-    for e in entries {
-        let p = pg_.partition_of(e)?;
-        match p {
-            Some(p) => {
-                touched.insert(p);
+    let group = Group::new(pg_, entries)?;
+    let lock = tx.prepare_cached(LOCK_PARTITIONS).await.map_err(pg)?;
+    let locked = tx.query(&lock, &[&group.touched]).await.map_err(pg)?;
+    let found = if group.ids.is_empty() {
+        Vec::new()
+    } else {
+        let find = tx.prepare_cached(FIND_IDS).await.map_err(pg)?;
+        tx.query(&find, &[&group.ids]).await.map_err(pg)?
+    };
+    let (out, rows) = group.rows(pg_, locked, found);
+    if !rows.parts.is_empty() {
+        let insert = tx.prepare_cached(INSERT_LOG).await.map_err(pg)?;
+        let update = tx.prepare_cached(MOVE_ENDS).await.map_err(pg)?;
+        let log: [&(dyn ToSql + Sync); 5] = [&rows.parts, &rows.seqs, &rows.cids, &rows.ats, &rows.kinds];
+        let ends: [&(dyn ToSql + Sync); 3] = [&rows.ends.0, &rows.ends.1, &rows.ends.2];
+        futures::try_join!(tx.execute(&insert, &log), tx.execute(&update, &ends)).map_err(pg)?;
+    }
+    Ok((out, group.written()))
+}
+
+/// Appends `entries` in one transaction of its own on `client`, in two round trips: the
+/// transaction's start, the partitions' locks and the look-up of the client ids are sent
+/// together; then the rows, the partitions' new ends and the commit. The connection runs what
+/// it is sent in order, so each step still runs after the one before it (the look-up once the
+/// locks are held); a statement that fails aborts the transaction, and the commit sent behind
+/// it then rolls it back, so an entry is answered stored only when all three succeeded.
+async fn append_pipelined(
+    pg_: &Pg,
+    client: &deadpool_postgres::Client,
+    entries: &[&NewEntry],
+) -> Result<(Vec<Appended>, Vec<u32>)> {
+    let group = Group::new(pg_, entries)?;
+    let lock = client.prepare_cached(LOCK_PARTITIONS).await.map_err(pg)?;
+    let find = client.prepare_cached(FIND_IDS).await.map_err(pg)?;
+    let insert = client.prepare_cached(INSERT_LOG).await.map_err(pg)?;
+    let update = client.prepare_cached(MOVE_ENDS).await.map_err(pg)?;
+    let c: &tokio_postgres::Client = client;
+    let result = async {
+        let (touched, ids): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) = ([&group.touched], [&group.ids]);
+        let (begun, locked, found) = futures::join!(c.batch_execute("BEGIN"), c.query(&lock, &touched), async {
+            if group.ids.is_empty() {
+                Ok(Vec::new())
+            } else {
+                c.query(&find, &ids).await
             }
-            None => touched.extend(0..pg_.partitions as i32),
+        });
+        begun.map_err(pg)?;
+        let (out, rows) = group.rows(pg_, locked.map_err(pg)?, found.map_err(pg)?);
+        if rows.parts.is_empty() {
+            c.batch_execute("COMMIT").await.map_err(pg)?;
+        } else {
+            let log: [&(dyn ToSql + Sync); 5] = [&rows.parts, &rows.seqs, &rows.cids, &rows.ats, &rows.kinds];
+            let ends: [&(dyn ToSql + Sync); 3] = [&rows.ends.0, &rows.ends.1, &rows.ends.2];
+            let (inserted, moved, committed) =
+                futures::join!(c.execute(&insert, &log), c.execute(&update, &ends), c.batch_execute("COMMIT"));
+            inserted.map_err(pg)?;
+            moved.map_err(pg)?;
+            committed.map_err(pg)?;
         }
-        targets.push(p);
+        Ok(out)
     }
-    let touched: Vec<i32> = touched.into_iter().collect();
-    // Locked in the partitions' order (so that two nodes' batches never wait on each other in
-    // a circle): each partition's positions are then handed out, and committed, in order.
-    let lock = tx
-        .prepare_cached(
-            "SELECT partition, last_seq FROM partitions WHERE partition = ANY($1) ORDER BY partition FOR UPDATE",
-        )
-        .await
-        .map_err(pg)?;
-    let mut last: HashMap<i32, i64> = HashMap::with_capacity(touched.len());
-    for row in tx.query(&lock, &[&touched]).await.map_err(pg)? {
-        last.insert(row.get(0), row.get(1));
-    }
-    // Client ids already logged: looked up once the partitions are locked, so that a
-    // concurrent batch with the same id has committed (and is seen) or waits for this one.
-    let ids: Vec<&str> = entries.iter().filter_map(|e| e.client_id.as_deref()).collect();
-    let mut known: HashMap<String, i64> = HashMap::new();
-    if !ids.is_empty() {
-        let find = tx.prepare_cached("SELECT client_id, seq FROM log WHERE client_id = ANY($1)").await.map_err(pg)?;
-        for row in tx.query(&find, &[&ids]).await.map_err(pg)? {
-            known.insert(row.get(0), row.get(1));
+    .await;
+    match result {
+        Ok(out) => Ok((out, group.written())),
+        Err(e) => {
+            // Not left in a transaction for the pool's next user (after a failed commit, or
+            // once the connection is gone, there is nothing to roll back).
+            let _ = c.batch_execute("ROLLBACK").await;
+            Err(e)
         }
     }
-    let mut out = Vec::with_capacity(entries.len());
-    let (mut parts, mut seqs, mut cids, mut ats, mut kinds) = (vec![], vec![], vec![], vec![], vec![]);
-    let mut events: BTreeMap<i32, i64> = BTreeMap::new();
-    for (e, target) in entries.iter().zip(targets) {
-        if let Some(seq) = e.client_id.as_ref().and_then(|id| known.get(id)) {
-            out.push(Appended::Duplicate(*seq));
-            continue;
-        }
-        let all: Vec<i32> = match target {
-            Some(p) => vec![p],
-            None => (0..pg_.partitions as i32).collect(),
-        };
-        let mut first = None;
-        for (i, p) in all.into_iter().enumerate() {
-            let seq = last.entry(p).or_insert(0);
-            *seq += 1;
-            first.get_or_insert(*seq);
-            parts.push(p);
-            seqs.push(*seq);
-            // A client id is unique in the whole log: it goes with the first copy only.
-            cids.push(if i == 0 { e.client_id.clone() } else { None });
-            ats.push(e.at_ms);
-            kinds.push(e.kind.as_str());
-            // An event copied to every partition (a business event) counts once.
-            if e.event && i == 0 {
-                *events.entry(p).or_default() += 1;
-            }
-        }
-        if let (Some(id), Some(seq)) = (&e.client_id, first) {
-            known.insert(id.clone(), seq);
-        }
-        out.push(Appended::New(first.unwrap_or(0)));
-    }
-    if !parts.is_empty() {
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO log(partition, seq, client_id, at_ms, kind)
-                 SELECT * FROM unnest($1::integer[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])",
-            )
-            .await
-            .map_err(pg)?;
-        let (ps, lasts, evs): (Vec<i32>, Vec<i64>, Vec<i64>) = {
-            let mut ps = Vec::new();
-            let mut lasts = Vec::new();
-            let mut evs = Vec::new();
-            for p in &touched {
-                ps.push(*p);
-                lasts.push(last[p]);
-                evs.push(events.get(p).copied().unwrap_or(0));
-            }
-            (ps, lasts, evs)
-        };
-        let update = tx
-            .prepare_cached(
-                "UPDATE partitions p SET last_seq = c.last, events = p.events + c.events
-                 FROM unnest($1::integer[], $2::bigint[], $3::bigint[]) AS c(partition, last, events)
-                 WHERE p.partition = c.partition",
-            )
-            .await
-            .map_err(pg)?;
-        // Sent together (one round trip; the connection runs them in order).
-        let rows: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [&parts, &seqs, &cids, &ats, &kinds];
-        let positions: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ps, &lasts, &evs];
-        futures::try_join!(tx.execute(&insert, &rows), tx.execute(&update, &positions)).map_err(pg)?;
-    }
-    let written = touched.iter().map(|p| *p as u32).collect();
-    Ok((out, written))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {
@@ -792,98 +863,130 @@ impl Store for PgPartition {
             if tx.execute(&fence, &[&p, &self.owner, &self.token, &cp.applied_seq]).await.map_err(pg)? != 1 {
                 return Err(StoreError(format!("{LEASE_LOST} (partition {p}, token {})", self.token)));
             }
+            // Every write is sent at once (the connection runs them in order, one round trip
+            // for all); they are sent only once the fence has passed, and committed only if all
+            // succeeded (a failed one drops the transaction, which rolls it back).
+            let t = &tx;
+            let mut writes: Vec<futures::future::LocalBoxFuture<'_, Result<()>>> = Vec::new();
             for e in &cp.engines {
                 let v = e.version as i32;
                 if !e.upserts.is_empty() {
-                    let ids: Vec<i64> = e.upserts.iter().map(|i| i.id as i64).collect();
-                    let data = e.upserts.iter().map(bin).collect::<Result<Vec<_>>>()?;
-                    put_blobs(&tx, ("instances", "id", "bigint", "data"), (p, v), &ids, &data).await?;
+                    writes.push(Box::pin(async move {
+                        let ids: Vec<i64> = e.upserts.iter().map(|i| i.id as i64).collect();
+                        let data = e.upserts.iter().map(bin).collect::<Result<Vec<_>>>()?;
+                        put_blobs(t, ("instances", "id", "bigint", "data"), (p, v), &ids, &data).await?;
+                        Ok(())
+                    }));
                 }
                 if !e.removed.is_empty() {
-                    let ids: Vec<i64> = e.removed.iter().map(|i| *i as i64).collect();
-                    delete_keys(&tx, "instances", "id", (p, v), &ids).await?;
+                    writes.push(Box::pin(async move {
+                        let ids: Vec<i64> = e.removed.iter().map(|i| *i as i64).collect();
+                        delete_keys(t, "instances", "id", (p, v), &ids).await?;
+                        Ok(())
+                    }));
                 }
                 if !e.calls_done.is_empty() {
-                    let ids: Vec<i64> = e.calls_done.iter().map(|i| *i as i64).collect();
-                    delete_keys(&tx, "calls", "instance", (p, v), &ids).await?;
+                    writes.push(Box::pin(async move {
+                        let ids: Vec<i64> = e.calls_done.iter().map(|i| *i as i64).collect();
+                        delete_keys(t, "calls", "instance", (p, v), &ids).await?;
+                        Ok(())
+                    }));
                 }
                 if !e.calls.is_empty() {
-                    let mut by_id: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
-                    for c in &e.calls {
-                        by_id.insert(c.instance as i64, bin(c)?);
-                    }
-                    let (ids, data): (Vec<i64>, Vec<Vec<u8>>) = by_id.into_iter().unzip();
-                    put_blobs(&tx, ("calls", "instance", "bigint", "request"), (p, v), &ids, &data).await?;
+                    writes.push(Box::pin(async move {
+                        let mut by_id: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
+                        for c in &e.calls {
+                            by_id.insert(c.instance as i64, bin(c)?);
+                        }
+                        let (ids, data): (Vec<i64>, Vec<Vec<u8>>) = by_id.into_iter().unzip();
+                        put_blobs(t, ("calls", "instance", "bigint", "request"), (p, v), &ids, &data).await?;
+                        Ok(())
+                    }));
                 }
                 if !e.entries.is_empty() {
-                    let mut rows: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-                    for (profile, journey, ms) in &e.entries {
-                        rows.insert((profile, journey), *ms);
-                    }
-                    let mut profiles = Vec::with_capacity(rows.len());
-                    let mut journeys = Vec::with_capacity(rows.len());
-                    let mut ms = Vec::with_capacity(rows.len());
-                    for ((profile, journey), at) in rows {
-                        profiles.push(profile);
-                        journeys.push(journey);
-                        ms.push(at);
-                    }
-                    let put = tx
+                    writes.push(Box::pin(async move {
+                        let mut rows: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+                        for (profile, journey, ms) in &e.entries {
+                            rows.insert((profile, journey), *ms);
+                        }
+                        let mut profiles = Vec::with_capacity(rows.len());
+                        let mut journeys = Vec::with_capacity(rows.len());
+                        let mut ms = Vec::with_capacity(rows.len());
+                        for ((profile, journey), at) in rows {
+                            profiles.push(profile);
+                            journeys.push(journey);
+                            ms.push(at);
+                        }
+                        let put = t
+                            .prepare_cached(
+                                "INSERT INTO entries(partition, version, profile, journey, last_ms)
+                                 SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[])
+                                 ON CONFLICT (partition, version, profile, journey) DO UPDATE SET last_ms = excluded.last_ms",
+                            )
+                            .await
+                            .map_err(pg)?;
+                        t.execute(&put, &[&p, &v, &profiles, &journeys, &ms]).await.map_err(pg)?;
+                        Ok(())
+                    }));
+                }
+                writes.push(Box::pin(async move {
+                    let state = t
                         .prepare_cached(
-                            "INSERT INTO entries(partition, version, profile, journey, last_ms)
-                             SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[])
-                             ON CONFLICT (partition, version, profile, journey) DO UPDATE SET last_ms = excluded.last_ms",
+                            "INSERT INTO engine_state(partition, version, small, report) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (partition, version) DO UPDATE SET small = excluded.small, report = excluded.report",
                         )
                         .await
                         .map_err(pg)?;
-                    tx.execute(&put, &[&p, &v, &profiles, &journeys, &ms]).await.map_err(pg)?;
-                }
-                let state = tx
-                    .prepare_cached(
-                        "INSERT INTO engine_state(partition, version, small, report) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (partition, version) DO UPDATE SET small = excluded.small, report = excluded.report",
-                    )
-                    .await
-                    .map_err(pg)?;
-                tx.execute(&state, &[&p, &v, &json(&e.small)?, &json(&e.report)?]).await.map_err(pg)?;
-                write_messages(&tx, p, e).await?;
+                    t.execute(&state, &[&p, &v, &json(&e.small)?, &json(&e.report)?]).await.map_err(pg)?;
+                    write_messages(t, p, e).await
+                }));
             }
             if !cp.profiles.is_empty() {
-                // Several versions may write one profile: the last one written counts.
-                let mut rows: BTreeMap<&str, String> = BTreeMap::new();
-                for (k, v) in &cp.profiles {
-                    rows.insert(k, json(v)?);
-                }
-                let (keys, values): (Vec<&str>, Vec<String>) = rows.into_iter().unzip();
-                let put = tx
-                    .prepare_cached(
-                        "INSERT INTO profiles(partition, key, value) SELECT $1, * FROM unnest($2::text[], $3::text[])
-                         ON CONFLICT (partition, key) DO UPDATE SET value = excluded.value",
-                    )
-                    .await
-                    .map_err(pg)?;
-                tx.execute(&put, &[&p, &keys, &values]).await.map_err(pg)?;
+                writes.push(Box::pin(async move {
+                    // Several versions may write one profile: the last one written counts.
+                    let mut rows: BTreeMap<&str, String> = BTreeMap::new();
+                    for (k, v) in &cp.profiles {
+                        rows.insert(k, json(v)?);
+                    }
+                    let (keys, values): (Vec<&str>, Vec<String>) = rows.into_iter().unzip();
+                    let put = t
+                        .prepare_cached(
+                            "INSERT INTO profiles(partition, key, value) SELECT $1, * FROM unnest($2::text[], $3::text[])
+                             ON CONFLICT (partition, key) DO UPDATE SET value = excluded.value",
+                        )
+                        .await
+                        .map_err(pg)?;
+                    t.execute(&put, &[&p, &keys, &values]).await.map_err(pg)?;
+                    Ok(())
+                }));
             }
             if let Some(members) = &cp.audiences {
-                tx.execute("DELETE FROM audiences WHERE partition = $1", &[&p]).await.map_err(pg)?;
-                let (audiences, keys): (Vec<&str>, Vec<&str>) =
-                    members.iter().map(|(a, k)| (a.as_str(), k.as_str())).unzip();
-                let put = tx
-                    .prepare_cached(
-                        "INSERT INTO audiences(partition, audience, key) SELECT $1, * FROM unnest($2::text[], $3::text[])",
-                    )
-                    .await
-                    .map_err(pg)?;
-                tx.execute(&put, &[&p, &audiences, &keys]).await.map_err(pg)?;
+                writes.push(Box::pin(async move {
+                    t.execute("DELETE FROM audiences WHERE partition = $1", &[&p]).await.map_err(pg)?;
+                    let (audiences, keys): (Vec<&str>, Vec<&str>) =
+                        members.iter().map(|(a, k)| (a.as_str(), k.as_str())).unzip();
+                    let put = t
+                        .prepare_cached(
+                            "INSERT INTO audiences(partition, audience, key) SELECT $1, * FROM unnest($2::text[], $3::text[])",
+                        )
+                        .await
+                        .map_err(pg)?;
+                    t.execute(&put, &[&p, &audiences, &keys]).await.map_err(pg)?;
+                    Ok(())
+                }));
             }
             if !cp.steps.is_empty() {
-                let data = cp.steps.iter().map(|(v, s)| super::step_row(*v, s)).collect::<Result<Vec<_>>>()?;
-                let put = tx
-                    .prepare_cached("INSERT INTO steps(partition, data) SELECT $1, unnest($2::text[])")
-                    .await
-                    .map_err(pg)?;
-                tx.execute(&put, &[&p, &data]).await.map_err(pg)?;
+                writes.push(Box::pin(async move {
+                    let data = cp.steps.iter().map(|(v, s)| super::step_row(*v, s)).collect::<Result<Vec<_>>>()?;
+                    let put = t
+                        .prepare_cached("INSERT INTO steps(partition, data) SELECT $1, unnest($2::text[])")
+                        .await
+                        .map_err(pg)?;
+                    t.execute(&put, &[&p, &data]).await.map_err(pg)?;
+                    Ok(())
+                }));
             }
+            futures::future::try_join_all(writes).await?;
             tx.commit().await.map_err(pg)?;
             Ok(())
         });
@@ -1565,6 +1668,39 @@ mod tests {
         let unkeyed = NewEntry::event(None, 5, "Restocked", "{}");
         let (_, written) = pg_.append(&[unkeyed]).expect("append");
         assert_eq!(written, [0, 1, 2, 3], "a keyless event goes to every partition");
+    }
+
+    /// An append is sent in two round trips with its commit behind its rows: when a row is
+    /// refused, nothing of the group is stored, the caller hears the error, and no connection
+    /// is left inside the transaction (the next appends go through, at the next positions).
+    #[test]
+    fn an_append_refused_by_the_database_stores_nothing_and_the_next_ones_go_through() {
+        let db = TestDb::new("refused");
+        let pg_ = db.pg(Some(1)).expect("connect");
+        let ev = |id: &str| NewEntry::event(Some(id.into()), 5, "Ping", "{}").keyed("ann");
+        assert_eq!(pg_.append(&[ev("a")]).expect("append").0, [Appended::New(1)]);
+        // A row at the next position that the partition's end does not know of: the group's
+        // insert collides with it.
+        db.exec(&pg_, "INSERT INTO log(partition, seq, at_ms, kind) VALUES (0, 3, 0, '{}')");
+        let refused = pg_.append(&[ev("b"), ev("c")]).expect_err("the insert collides");
+        assert!(refused.0.contains("duplicate key"), "{refused}");
+        db.exec(&pg_, "DELETE FROM log WHERE seq = 3");
+        let open: i64 = pg_.run(async {
+            let c = pg_.client().await.expect("client");
+            c.query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in%'",
+                &[],
+            )
+            .await
+            .expect("activity")
+            .get(0)
+        });
+        assert_eq!(open, 0, "no connection left in a transaction");
+        for (i, id) in ["b", "c", "d", "e"].into_iter().enumerate() {
+            assert_eq!(pg_.append(&[ev(id)]).expect("append").0, [Appended::New(i as i64 + 2)], "{id}");
+        }
+        let mut part = PgPartition::new(pg_.clone(), 0, "x", 0);
+        assert_eq!(part.counts().expect("counts"), (5, 5), "five events, none of the refused group twice");
     }
 
     #[test]
