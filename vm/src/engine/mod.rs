@@ -1439,11 +1439,8 @@ impl Engine {
 
     /// The report with the current running counts.
     pub fn report(&mut self) -> &Report {
-        for r in &mut self.report.journeys {
-            r.running = 0;
-        }
-        for i in self.instances.values() {
-            self.report.journeys[i.journey as usize].running += 1;
+        for (j, r) in self.report.journeys.iter_mut().enumerate() {
+            r.running = self.instances.live_in(j as u16);
         }
         &self.report
     }

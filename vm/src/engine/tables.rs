@@ -106,9 +106,29 @@ fn id_hash(id: InstanceId) -> u64 {
 pub struct Instances {
     items: Vec<Instance>,
     table: PosTable,
+    /// How many are live in each journey (by journey index): a report reads it on every query
+    /// and checkpoint, where counting a million instances took milliseconds.
+    per_journey: Vec<u64>,
 }
 
 impl Instances {
+    fn counted(&mut self, journey: u16, live: bool) {
+        let j = journey as usize;
+        if self.per_journey.len() <= j {
+            self.per_journey.resize(j + 1, 0);
+        }
+        if live {
+            self.per_journey[j] += 1;
+        } else {
+            self.per_journey[j] -= 1;
+        }
+    }
+
+    /// How many instances of journey `journey` are live.
+    pub fn live_in(&self, journey: u16) -> u64 {
+        self.per_journey.get(journey as usize).copied().unwrap_or(0)
+    }
+
     fn slot(&self, id: InstanceId) -> Option<(usize, u32)> {
         self.table.find(id_hash(id), |p| self.items[p as usize].id == id)
     }
@@ -133,9 +153,13 @@ impl Instances {
     pub fn insert(&mut self, id: InstanceId, inst: Instance) {
         debug_assert_eq!(id, inst.id);
         if let Some((_, p)) = self.slot(id) {
+            let (before, after) = (self.items[p as usize].journey, inst.journey);
             self.items[p as usize] = inst;
+            self.counted(before, false);
+            self.counted(after, true);
             return;
         }
+        self.counted(inst.journey, true);
         let pos = u32::try_from(self.items.len()).expect("fewer than 2^32 live instances");
         self.items.push(inst);
         let items = &self.items;
@@ -148,6 +172,7 @@ impl Instances {
         let items = &self.items;
         self.table.remove_at(slot, |p| id_hash(items[p as usize].id));
         let inst = self.items.swap_remove(pos as usize);
+        self.counted(inst.journey, false);
         // The last instance moved into `pos`: point its slot there.
         if let Some(moved) = self.items.get(pos as usize) {
             let last = self.items.len() as u32;
@@ -293,7 +318,9 @@ mod tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             if !seed.is_multiple_of(3) || theirs.is_empty() {
-                ours.insert(next_id, inst(next_id));
+                let mut i = inst(next_id);
+                i.journey = (next_id % 3) as u16;
+                ours.insert(next_id, i);
                 theirs.insert(next_id, next_id as u32);
                 next_id += 1;
             } else {
@@ -305,6 +332,10 @@ mod tests {
             assert_eq!(ours.get(&probe).map(|i| i.pc), theirs.get(&probe).copied());
         }
         assert_eq!(ours.len(), theirs.len());
+        for j in 0..4u16 {
+            let live = theirs.keys().filter(|id| **id % 3 == u64::from(j)).count() as u64;
+            assert_eq!(ours.live_in(j), if j < 3 { live } else { 0 }, "journey {j}");
+        }
         let mut a: Vec<u32> = ours.values().map(|i| i.pc).collect();
         let mut b: Vec<u32> = theirs.values().copied().collect();
         a.sort_unstable();
