@@ -50,6 +50,11 @@ try {
     console.error("page error:", e);
     process.exitCode = 1;
   });
+  // Works offline: everything the console loads comes from the server itself (no CDN).
+  const external = [];
+  page.on("request", (r) => {
+    if (!r.url().startsWith(url) && !r.url().startsWith("data:")) external.push(r.url());
+  });
 
   step("without the token, only the login is served; a wrong token is refused");
   await page.goto(url + "/");
@@ -179,10 +184,31 @@ try {
   await page.waitForFunction(() => [...document.querySelectorAll("#experiment-body tbody tr")].map((tr) => Number(tr.children[1]?.textContent)).reduce((a, b) => a + b, 0) === 45);
   await page.screenshot({ path: `${shots}/versions.png` });
 
+  step("close asks for confirmation, then the journey is closed and takes no new entries");
+  await page.locator('#journeys tr[data-journey="Other01"]').click();
+  await page.getByRole("button", { name: "Close" }).click();
+  await dialog.waitFor({ state: "visible" });
+  assert.match(await dialog.textContent(), /takes no new entries/);
+  await dialog.getByRole("button", { name: "Close" }).click();
+  await page.waitForFunction(() => document.querySelector('#journeys tr[data-journey="Other01"] td.status')?.textContent === "closed");
+  await post("/events", JSON.stringify({ id: "o-1", event: "Other", payload: { email: "late@x.com" } }));
+  // Once the engine has applied the event: the open journeys took it, the closed one did not.
+  for (let k = 0; ; k++) {
+    const s = await get("/status");
+    if (s.applied === s.log_entries) break;
+    assert.ok(k < 600, `the engine applies the log: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const open = (await get("/journeys/Other02/report")).versions.map((v) => v.report.started);
+  assert.equal(open.reduce((a, b) => a + b, 0), 1, `an open journey took the event: ${open}`);
+  const others = (await get("/journeys/Other01/report")).versions.map((v) => v.report.started);
+  assert.ok(others.every((n) => n === 0), `a closed journey takes no new entries: ${others}`);
+
   step("keyboard: the journeys and the nodes are reachable with Tab");
   await page.keyboard.press("Tab");
   const focused = await page.evaluate(() => document.activeElement?.tagName);
   assert.ok(focused, "something has the focus");
+  assert.deepEqual(external, [], "the console loads nothing from outside the server (works offline)");
   console.log("console tests passed");
 } finally {
   await browser.close();
