@@ -481,7 +481,12 @@ impl Worker {
 
     /// Whether work is waiting: a fan-out's next members, log entries to apply or timers due.
     fn busy(&self) -> bool {
-        self.fan_out_ready() || self.log_behind || self.next_due().is_some_and(|d| d <= wall_ms())
+        // During a fan-out nothing else is applied: with its calls at the limit, the worker
+        // waits for their answers (it does not spin on the log or the timers).
+        if self.fanning_out() {
+            return self.fan_out_ready();
+        }
+        self.log_behind || self.next_due().is_some_and(|d| d <= wall_ms())
     }
 
     /// Whether a fan-out is in progress and may start more members now.
@@ -515,6 +520,9 @@ impl Worker {
         }
         match event_name(&e.kind) {
             Some(name) => self.business.contains(name),
+            // The kind is the first field of what the runtime writes: another kind (a profile
+            // write may hold 256 KB) is not decoded to find out.
+            None if e.kind.starts_with("{\"kind\":\"") && !e.kind.starts_with("{\"kind\":\"event\"") => false,
             None => matches!(e.decode(), Ok(LogKind::Event { name, .. }) if self.business.contains(&name)),
         }
     }

@@ -233,6 +233,12 @@ impl Engine {
         if let Some(o) = self.open.get_mut(journey as usize) {
             *o = open;
         }
+        // Taking entries again (a version published again) ends its being stopped.
+        if open {
+            if let Some(s) = self.stopped.get_mut(journey as usize) {
+                *s = false;
+            }
+        }
     }
 
     /// Whether a journey takes new entries.

@@ -332,6 +332,16 @@ mod tests {
             assert_eq!(ours.get(&probe).map(|i| i.pc), theirs.get(&probe).copied());
         }
         assert_eq!(ours.len(), theirs.len());
+        // An instance replaced by one of another journey moves between the counts.
+        let (&moved, _) = theirs.iter().find(|(id, _)| **id % 3 == 0).expect("one in journey 0");
+        let before = (ours.live_in(0), ours.live_in(1));
+        let mut again = inst(moved);
+        again.journey = 1;
+        ours.insert(moved, again);
+        assert_eq!((ours.live_in(0), ours.live_in(1)), (before.0 - 1, before.1 + 1));
+        let mut back = inst(moved);
+        back.journey = 0;
+        ours.insert(moved, back);
         for j in 0..4u16 {
             let live = theirs.keys().filter(|id| **id % 3 == u64::from(j)).count() as u64;
             assert_eq!(ours.live_in(j), if j < 3 { live } else { 0 }, "journey {j}");
