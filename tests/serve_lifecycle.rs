@@ -1,5 +1,6 @@
 //! What the README promises of a running `journey serve`, end to end: publishing a new version
-//! (new entries go to it while running instances finish on theirs, across a restart; each
+//! (new entries go to it while running instances finish on theirs, across a restart; a
+//! `reentry never` version counts the entries made under `reentry always` before it; each
 //! version's canvas is the one published, whatever the files on disk say after), closing and
 //! stopping a journey (its status stored, across a restart and on every node), profile writes (`PUT` replaces, `PATCH` merges) as journeys read
 //! them, audience membership starting `start on audience` journeys and answering
@@ -112,6 +113,44 @@ fn publish_case(dir: &Path, db: &Path, args: &[&str]) {
         journeys,
         json!([{"name": "Flow", "versions": [{"version": 1, "open": false, "status": "closed"}, {"version": 2, "open": true, "status": "live"}]}])
     );
+}
+
+#[test]
+fn entries_under_reentry_always_count_once_a_version_with_reentry_never_is_published() {
+    on_sqlite("reentry", &[], reentry_case);
+}
+
+#[test]
+fn entries_on_postgres_under_reentry_always_count_once_a_version_with_reentry_never_is_published() {
+    on_postgres("reentry", &["--partitions", "8", "--lease-ttl", "2"], reentry_case);
+}
+
+/// Under `reentry always` the entry history is not stored (nothing reads it); a version
+/// published with `reentry never` reads it, so it is stored then, and holds across a crash.
+fn reentry_case(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    write(dir, FLOW_V1);
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    ping(&api, &url, "Pinged", &["ann"]);
+    ping(&api, &url, "Went", &["ann"]);
+    api.settle(&url);
+    assert_eq!(versions_of(&api, &url, "ann", "Flow"), Vec::<u64>::new(), "ann's instance ended");
+    write(dir, &FLOW_V1.replace("reentry always", "reentry never").replace("\"v1\"", "\"v2\""));
+    let (status, v) = api.post(&format!("{url}/journeys/Flow/publish"), "");
+    assert_eq!(status, 200, "{v}");
+    ping(&api, &url, "Pinged", &["bob"]);
+    ping(&api, &url, "Went", &["bob"]);
+    api.settle(&url);
+    // What the engines held in memory is gone with the crash: only what was stored counts.
+    server.kill();
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    ping(&api, &url, "Pinged", &["ann", "bob", "carl"]);
+    api.settle(&url);
+    assert_eq!(versions_of(&api, &url, "ann", "Flow"), Vec::<u64>::new(), "ann entered version 1: never again");
+    assert_eq!(versions_of(&api, &url, "bob", "Flow"), Vec::<u64>::new(), "bob entered version 2: never again");
+    assert_eq!(versions_of(&api, &url, "carl", "Flow"), [2], "carl never entered");
 }
 
 /// The titles of the nodes on a journey's canvas in `version` (its latest when `None`), as the

@@ -15,7 +15,8 @@
 //! Run: `cargo bench -p journey-runtime --bench cluster` (EVENTS=100000, SINGLES=20000 by
 //! default; as a test, `cargo test -p journey-runtime --bench cluster`: 2,000 and 400 events,
 //! without the failover and memory measurements; with SQLITE_ONLY=1, the SQLite node's batched
-//! and one-event-per-request rates alone).
+//! and one-event-per-request rates alone; with NODES=1 or 2, the table up to that many nodes
+//! alone).
 
 mod common;
 
@@ -31,6 +32,20 @@ const BATCH: usize = 500;
 const CLIENTS: usize = 4;
 const IN_FLIGHT: usize = 200;
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// The CPU time every PostgreSQL process of the machine has used so far, user and system, with
+/// that of its ended connections (counted in the server's own process) (ms): beside the node's
+/// own, where a measurement's cost goes (PostgreSQL's other clients count too).
+fn postgres_cpu_ms() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0.0 };
+    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .filter(|stat| stat.contains("(postgres)"))
+        .map(|stat| {
+            let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+            rest.split_whitespace().skip(11).take(4).filter_map(|t| t.parse::<f64>().ok()).sum::<f64>() * 10.0
+        })
+        .sum()
+}
 
 /// A fresh database on the local PostgreSQL, dropped when dropped.
 struct Db {
@@ -72,8 +87,8 @@ impl Drop for Db {
 
 /// The raw baseline: the rows the runtime logs for these events (partition, position, id, time,
 /// entry text), inserted by `clients` plain connections in batches of [`BATCH`], one committed
-/// transaction each: events per second.
-fn raw(n: usize, clients: usize, rt: &tokio::runtime::Runtime) -> f64 {
+/// transaction each: events per second, and PostgreSQL's CPU per event (µs).
+fn raw(n: usize, clients: usize, rt: &tokio::runtime::Runtime) -> (f64, f64) {
     let db = Db::new(&format!("raw{clients}"));
     let url = db.url();
     let texts: Vec<(String, String)> = (0..n)
@@ -94,7 +109,7 @@ fn raw(n: usize, clients: usize, rt: &tokio::runtime::Runtime) -> f64 {
             .await
             .expect("table");
     });
-    let started = Instant::now();
+    let (started, pg_cpu) = (Instant::now(), postgres_cpu_ms());
     rt.block_on(async {
         let per = n.div_ceil(clients);
         let tasks = texts.chunks(per).enumerate().map(|(c, mine)| {
@@ -123,7 +138,9 @@ fn raw(n: usize, clients: usize, rt: &tokio::runtime::Runtime) -> f64 {
         });
         futures::future::join_all(tasks).await;
     });
-    n as f64 / started.elapsed().as_secs_f64()
+    let took = started.elapsed();
+    // The connections have ended: their CPU is counted in the server's own process.
+    (n as f64 / took.as_secs_f64(), (postgres_cpu_ms() - pg_cpu) * 1000.0 / n as f64)
 }
 
 /// Posts `bodies` to the servers (round-robin, `clients` at a time, each waiting for its answer;
@@ -346,26 +363,36 @@ fn main() {
         return;
     }
 
-    let raw1 = raw(n, 1, &rt);
-    let raw4 = raw(n, CLIENTS, &rt);
+    let (raw1, raw1_cpu) = raw(n, 1, &rt);
+    let (raw4, _) = raw(n, CLIENTS, &rt);
     let (sqlite, sqlite_cpu) = sqlite_batched();
     let mut pg = Vec::new();
-    for nodes in 1..=3 {
+    // NODES=1: only as many node counts (and no other measurement after the table).
+    let most: usize = std::env::var("NODES").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    for nodes in 1..=most {
         let db = Db::new(&format!("n{nodes}"));
         let servers = cluster(&dir, &db.url(), nodes, &rt);
         let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+        let cpu = || (servers.iter().map(Server::cpu_ms).sum::<f64>(), postgres_cpu_ms());
+        let before = cpu();
         let rate = post_all(batches(0, n, BATCH), &urls, CLIENTS, &rt);
+        let posted = cpu();
         settle(&servers[0], n as u64, &rt);
+        let settled = cpu();
         for s in servers {
             s.stop();
         }
-        pg.push(rate);
+        let per_event =
+            |from: (f64, f64), to: (f64, f64)| ((to.0 - from.0) * 1e3 / n as f64, (to.1 - from.1) * 1e3 / n as f64);
+        pg.push((rate, per_event(before, posted), per_event(before, settled)));
     }
     println!("durable events/s: {n} events, batches of {BATCH}, {CLIENTS} clients");
-    println!("  raw PostgreSQL inserts, 1 connection:        {raw1:>10.0}");
+    println!(
+        "  raw PostgreSQL inserts, 1 connection:        {raw1:>10.0}   (PostgreSQL's CPU per event {raw1_cpu:.1} µs)"
+    );
     println!("  raw PostgreSQL inserts, {CLIENTS} connections:       {raw4:>10.0}");
     println!("  journey serve, SQLite, one node:             {sqlite:>10.0}");
-    for (i, rate) in pg.iter().enumerate() {
+    for (i, (rate, posted, settled)) in pg.iter().enumerate() {
         println!(
             "  journey serve, PostgreSQL, {} node{}:         {rate:>10.0}   ({:.2} of raw with 1 connection, {:.2} of {CLIENTS})",
             i + 1,
@@ -373,6 +400,15 @@ fn main() {
             rate / raw1,
             rate / raw4
         );
+        println!(
+            "      CPU per event, nodes / PostgreSQL: {:.1} / {:.1} µs while posting, {:.1} / {:.1} µs until applied",
+            posted.0, posted.1, settled.0, settled.1
+        );
+    }
+
+    if most < 3 {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
     }
 
     // One event per request, 200 in flight: by reqwest clients, then by the minimal client
@@ -393,7 +429,8 @@ fn main() {
     println!(
         "one event per request, {IN_FLIGHT} clients in flight, {singles} events (reqwest clients / minimal clients):"
     );
-    for (store, (rate, lean), batched) in [("SQLite:    ", single_sqlite, sqlite), ("PostgreSQL:", single_pg, pg[0])] {
+    for (store, (rate, lean), batched) in [("SQLite:    ", single_sqlite, sqlite), ("PostgreSQL:", single_pg, pg[0].0)]
+    {
         println!(
             "  {store} {rate:>8.0} / {lean:>8.0} events/s ({:.2} / {:.2} of its batched rate)",
             rate / batched,

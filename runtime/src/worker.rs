@@ -123,6 +123,9 @@ pub struct Worker {
     decided: Vec<(u32, journey_vm::engine::messages::MessageRecord)>,
     /// The business events of every loaded version (`start on E for audience A`).
     business: HashSet<String>,
+    /// The journeys (by version and index) whose entry history is stored: see
+    /// [`Worker::remembered_entries`].
+    remembered: HashSet<(u32, u16)>,
 }
 
 /// How many of the latest step events the worker keeps in memory for the console.
@@ -336,8 +339,10 @@ impl Worker {
             outgoing: Vec::new(),
             decided: Vec::new(),
             business: HashSet::new(),
+            remembered: HashSet::new(),
         };
         w.note_business();
+        w.remembered = w.remembered_entries();
         // The console's paths and last errors, as they were before the restart.
         match w.store.recent_steps(RECENT_STEPS) {
             Ok(steps) => w.recent = steps.into_iter().map(|(v, s)| (v, Recent::Stored(s.to_string().into()))).collect(),
@@ -925,10 +930,37 @@ impl Worker {
         sent
     }
 
+    /// The journeys (by version and journey index) whose profiles' last entries are stored:
+    /// those that some loaded version of the same journey reads, its `reentry` being `never`
+    /// or `after`. Under `reentry always` (in every version) the entry history is never read,
+    /// and storing it would cost a row write per entry.
+    fn remembered_entries(&self) -> HashSet<(u32, u16)> {
+        let versions = &self.shards[0].versions;
+        let read: HashSet<&str> = versions
+            .iter()
+            .flat_map(|v| v.engine.image().program.journeys.iter())
+            .filter(|j| !matches!(j.reentry, journey_bytecode::Reentry::Always))
+            .map(|j| j.name.as_str())
+            .collect();
+        let mut out = HashSet::new();
+        for v in versions {
+            for (j, journey) in v.engine.image().program.journeys.iter().enumerate() {
+                if read.contains(journey.name.as_str()) {
+                    out.insert((v.number, j as u16));
+                }
+            }
+        }
+        out
+    }
+
     /// Writes what changed, with the log position it reflects, in one transaction: each
     /// version's changes gathered from every share's engine.
     pub fn checkpoint(&mut self) -> Result<(), String> {
         let mut cp = Checkpoint { applied_seq: self.applied, ..Default::default() };
+        // A version published with `reentry never` or `after` reads the entries made under
+        // `always`, which were kept in memory only: they are stored now.
+        let remembered = self.remembered_entries();
+        let newly: Vec<(u32, u16)> = remembered.difference(&self.remembered).copied().collect();
         // Stored calls written (true) or deleted (false), kept track of once stored.
         let mut calls: Vec<(u32, InstanceId, bool)> = Vec::new();
         // The same for stored messages of live instances.
@@ -999,8 +1031,16 @@ impl Worker {
                     delta.goals.push((p.to_string(), watches));
                 }
                 for (p, j) in changes.entries {
+                    if !remembered.contains(&(number, j)) {
+                        continue;
+                    }
                     if let (Some(ms), Some(name)) = (v.engine.last_entry(&p, j), names.get(j as usize)) {
                         delta.entries.push((p.to_string(), name.clone(), ms));
+                    }
+                }
+                for &(_, j) in newly.iter().filter(|(n, _)| *n == number) {
+                    if let Some(name) = names.get(j as usize) {
+                        delta.entries.extend(v.engine.last_entries(j).map(|(p, ms)| (p.to_string(), name.clone(), ms)));
                     }
                 }
                 for k in changes.profiles {
@@ -1069,6 +1109,7 @@ impl Worker {
                 self.stored_msgs.remove(&(version, id));
             }
         }
+        self.remembered = remembered;
         self.last_checkpoint = Instant::now();
         self.dirty = false;
         self.work = 0;

@@ -179,6 +179,11 @@ impl Engine {
         self.slots.last_entry(profile, journey)
     }
 
+    /// Every profile that entered journey `journey`, with when it last did.
+    pub fn last_entries(&self, journey: u16) -> impl Iterator<Item = (&ArcStr, i64)> + '_ {
+        self.slots.entries(journey)
+    }
+
     /// Whether a profile is in a journey now.
     pub fn is_active(&self, profile: &str, journey: u16) -> bool {
         self.slots.active(profile, journey).is_some()

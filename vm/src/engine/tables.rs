@@ -281,6 +281,15 @@ impl Profiles {
     pub fn set_last_entry(&mut self, key: &ArcStr, journey: u16, ms: i64) {
         self.slot_mut(key, journey).last_entry = ms;
     }
+
+    /// Every profile that entered a journey, with when it last did.
+    pub fn entries(&self, journey: u16) -> impl Iterator<Item = (&ArcStr, i64)> + '_ {
+        let j = journey as usize;
+        self.keys.iter().enumerate().filter_map(move |(p, key)| {
+            let ms = self.slots.get(p * self.journeys + j)?.last_entry;
+            (ms != i64::MIN).then_some((key, ms))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -366,6 +375,10 @@ mod tests {
         assert_eq!(p.last_entry("user3", 1), Some(3));
         assert_eq!(p.last_entry("user3", 0), None);
         assert_eq!(p.last_entry("nobody", 0), None);
+        let mut entered: Vec<(String, i64)> = p.entries(1).map(|(k, ms)| (k.to_string(), ms)).collect();
+        entered.sort();
+        assert_eq!(entered.len(), 5000, "every other profile entered journey 1");
+        assert_eq!(entered[0], ("user1".to_string(), 1));
         p.set_active(&k("user3"), 1, None);
         assert_eq!(p.active("user3", 1), None);
         p.set_active(&k("new"), 0, None);
