@@ -16,7 +16,7 @@
 //! default; as a test, `cargo test -p journey-runtime --bench cluster`: 2,000 and 400 events,
 //! without the failover and memory measurements; with SQLITE_ONLY=1, the SQLite node's batched
 //! and one-event-per-request rates alone; with NODES=1 or 2, the table up to that many nodes
-//! alone).
+//! alone; with REENTRY=never, the journey keeps its entry history).
 
 mod common;
 
@@ -321,6 +321,13 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("journey-cluster-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     project(&dir);
+    // REENTRY=never: the journey stores its entry history (a row per entry), as `reentry never`
+    // and `after` do; the default journey says `reentry always`, which stores none.
+    if let Ok(rule) = std::env::var("REENTRY") {
+        let flow = dir.join("flow.journey");
+        let text = std::fs::read_to_string(&flow).expect("the project");
+        std::fs::write(&flow, text.replace("reentry always", &format!("reentry {rule}"))).expect("write");
+    }
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // Each also gives the server's CPU time per event (its own, whatever the load generator
     // and the rest of the machine take of the shared cores; from the first request to settled).
