@@ -18,8 +18,8 @@ use journey_vm::http::{self, HttpExecutor};
 use journey_vm::machine::Image;
 use journey_vm::value::Value;
 use serde_json::{json, Value as Json};
-use std::collections::HashSet;
 use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -126,6 +126,9 @@ pub struct Worker {
     /// The journeys (by version and index) whose entry history is stored: see
     /// [`Worker::remembered_entries`].
     remembered: HashSet<(u32, u16)>,
+    /// Per version and share, the next instance id when the last checkpoint was taken: an
+    /// instance numbered from it on (ids only grow) has no stored row yet.
+    checkpointed_ids: HashMap<(u32, usize), InstanceId>,
 }
 
 /// How many of the latest step events the worker keeps in memory for the console.
@@ -340,6 +343,7 @@ impl Worker {
             decided: Vec::new(),
             business: HashSet::new(),
             remembered: HashSet::new(),
+            checkpointed_ids: HashMap::new(),
         };
         w.note_business();
         w.remembered = w.remembered_entries();
@@ -961,6 +965,7 @@ impl Worker {
         // `always`, which were kept in memory only: they are stored now.
         let remembered = self.remembered_entries();
         let newly: Vec<(u32, u16)> = remembered.difference(&self.remembered).copied().collect();
+        let mut next_ids: Vec<((u32, usize), InstanceId)> = Vec::new();
         // Stored calls written (true) or deleted (false), kept track of once stored.
         let mut calls: Vec<(u32, InstanceId, bool)> = Vec::new();
         // The same for stored messages of live instances.
@@ -977,6 +982,9 @@ impl Worker {
                 let changes = v.engine.take_changes();
                 let names: Vec<String> = v.engine.image().program.journeys.iter().map(|j| j.name.clone()).collect();
                 let small = v.engine.small_state();
+                // Unknown (a version published since): any may be stored.
+                let unstored_from = self.checkpointed_ids.get(&(number, si)).copied().unwrap_or(InstanceId::MAX);
+                next_ids.push(((number, si), small.next_id));
                 if si == 0 {
                     delta.small = small.clone();
                 } else {
@@ -1005,10 +1013,16 @@ impl Worker {
                         None => {}
                     }
                     let call = match v.engine.instance(id) {
+                        Some(i) if id >= unstored_from => {
+                            delta.created.push(i.clone());
+                            v.engine.pending_call(id)
+                        }
                         Some(i) => {
                             delta.upserts.push(i.clone());
                             v.engine.pending_call(id)
                         }
+                        // Made and ended since the last checkpoint: it has no row to delete.
+                        None if id >= unstored_from => None,
                         None => {
                             delta.removed.push(id);
                             None
@@ -1110,6 +1124,7 @@ impl Worker {
             }
         }
         self.remembered = remembered;
+        self.checkpointed_ids = next_ids.into_iter().collect();
         self.last_checkpoint = Instant::now();
         self.dirty = false;
         self.work = 0;
@@ -1198,7 +1213,7 @@ impl Worker {
                 let _ = tx.send(Json::Array(errors));
             }
             Query::Messages(key, tx) => {
-                let images: std::collections::HashMap<u32, Arc<Image>> =
+                let images: HashMap<u32, Arc<Image>> =
                     self.shards[0].versions.iter().map(|v| (v.number, v.engine.image().clone())).collect();
                 let rows = self.store.profile_messages(&key).map_err(|e| e.to_string());
                 let _ = tx.send(rows.map(|rows| messages_json(rows, &images)));
@@ -1253,7 +1268,7 @@ impl Worker {
 /// A profile's messages as `GET /profiles/{key}/messages` lists them: each with its journey,
 /// version, send node (label, line, id), channel, template, address, category, outcome, time
 /// and reactions.
-pub(crate) fn messages_json(rows: Vec<StoredMessage>, images: &std::collections::HashMap<u32, Arc<Image>>) -> Json {
+pub(crate) fn messages_json(rows: Vec<StoredMessage>, images: &HashMap<u32, Arc<Image>>) -> Json {
     rows.into_iter()
         .map(|m| {
             let node = images

@@ -189,8 +189,10 @@ pub struct VersionRow {
 pub struct EngineDelta {
     /// The version.
     pub version: u32,
-    /// Instances to write.
+    /// Instances to write, over their stored row if they have one.
     pub upserts: Vec<Instance>,
+    /// Instances made since the last checkpoint, to write: none has a stored row yet.
+    pub created: Vec<Instance>,
     /// Instances ended.
     pub removed: Vec<InstanceId>,
     /// Calls in flight to write (by instance).

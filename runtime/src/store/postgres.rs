@@ -878,6 +878,22 @@ impl Store for PgPartition {
                         Ok(())
                     }));
                 }
+                if !e.created.is_empty() {
+                    // New rows: a plain insert costs the database about half an upsert's work.
+                    writes.push(Box::pin(async move {
+                        let ids: Vec<i64> = e.created.iter().map(|i| i.id as i64).collect();
+                        let data = e.created.iter().map(bin).collect::<Result<Vec<_>>>()?;
+                        let put = t
+                            .prepare_cached(
+                                "INSERT INTO instances(partition, version, id, data)
+                                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::bytea[])",
+                            )
+                            .await
+                            .map_err(pg)?;
+                        t.execute(&put, &[&p, &v, &ids, &data]).await.map_err(pg)?;
+                        Ok(())
+                    }));
+                }
                 if !e.removed.is_empty() {
                     writes.push(Box::pin(async move {
                         let ids: Vec<i64> = e.removed.iter().map(|i| *i as i64).collect();

@@ -203,7 +203,7 @@ impl Store for SqliteStore {
             let mut put_state =
                 tx.prepare_cached("INSERT OR REPLACE INTO engine_state(version, small, report) VALUES (?1, ?2, ?3)")?;
             for e in &cp.engines {
-                for i in &e.upserts {
+                for i in e.upserts.iter().chain(&e.created) {
                     put_inst.execute(params![e.version, i.id as i64, bin(i)?])?;
                 }
                 for id in &e.removed {
