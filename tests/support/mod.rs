@@ -150,6 +150,11 @@ impl Server {
         server
     }
 
+    /// Its exit status once it has exited by itself (`None` while it runs).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
     /// Something that kills this server with SIGKILL from another thread.
     pub fn killer(&self) -> Killer {
         Killer(self.pid)
