@@ -382,9 +382,7 @@ fn a_node_paused_past_its_lease_that_finds_another_process_under_its_name_stops(
     let status = support::wait_until("the paused b to stop", || old.exited().ok_or_else(|| old.log()));
     assert_eq!(status.code(), Some(2), "{}", old.log());
     assert!(
-        old.log().contains(
-            r#"another process took the node name "b" while this one was unresponsive; stopping"#
-        ),
+        old.log().contains(r#"another process took the node name "b" while this one was unresponsive; stopping"#),
         "{}",
         old.log()
     );

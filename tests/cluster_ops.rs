@@ -96,9 +96,9 @@ fn leases_are_renewed_every_fifth_of_the_lease_ttl() {
     let server = node(&dir, &pg, "a", "5", Some("4"));
     holds_all(&api, &server.url);
     let sample = || -> (f64, String) {
-        let row = &pg.query(
-            "SELECT min(extract(epoch FROM lease_until - now()))::float8, min(lease_until)::text FROM leases",
-        )[0];
+        let row = &pg
+            .query("SELECT min(extract(epoch FROM lease_until - now()))::float8, min(lease_until)::text FROM leases")
+            [0];
         (row[0].parse().expect("seconds"), row[1].clone())
     };
     let (mut lowest, first) = sample();
@@ -141,9 +141,11 @@ fn an_event_sent_to_one_node_is_read_from_another() {
         let (to, from) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
         let sent = Instant::now();
         assert_eq!(send(&api, &to.url, "Went", &user, &format!("went-{user}")).0, 200);
-        api.wait_get(&format!("{user} read from the other node"), &format!("{}/profiles/{user}/instances", from.url), |v| {
-            v.as_array().is_some_and(|l| l.iter().any(|i| i["journey"] == "Held"))
-        });
+        api.wait_get(
+            &format!("{user} read from the other node"),
+            &format!("{}/profiles/{user}/instances", from.url),
+            |v| v.as_array().is_some_and(|l| l.iter().any(|i| i["journey"] == "Held")),
+        );
         slowest = slowest.max(sent.elapsed());
     }
     eprintln!("slowest event to show on the other node: {} ms", slowest.as_millis());
