@@ -43,7 +43,8 @@ fn send(api: &Api, url: &str, event: &str, user: &str, id: &str) -> (u16, Value)
     api.post(&format!("{url}/events"), &body)
 }
 
-/// Waits until `url` holds every partition of the database.
+/// Waits until every partition of the database is held by a live lease (by the node at `url`
+/// when it runs alone on a fresh database).
 fn holds_all(api: &Api, url: &str) {
     api.wait_get("the node to hold every partition", &format!("{url}/status"), |s| s["cluster"]["unowned"] == 0);
 }
