@@ -75,7 +75,8 @@ impl Cluster {
     fn add(&mut self, name: &str) {
         let ttl = self.ttl.to_string();
         let args = ["--node", name, "--lease-ttl", &ttl, "--partitions", PARTITIONS];
-        let server = Server::start(&self.dir, self.pg.path(), &args);
+        let cmd = std::process::Command::new(env!("CARGO_BIN_EXE_journey"));
+        let server = Server::start_logged(cmd, &self.dir, self.pg.path(), &args);
         self.nodes.insert(name.to_string(), server);
     }
 
@@ -359,6 +360,33 @@ fn a_second_process_under_a_running_nodes_name_is_refused_and_a_killed_nodes_nam
     // Killed, its name is taken again by a new process (once its heartbeat is a lease old).
     cluster.nodes.remove("a").expect("a runs").kill();
     cluster.add("a");
+    load.send(&api, &urls(&cluster, &["a", "b"]), users(20, 40));
+    cluster.balanced(&api, &["a", "b"], support::DEADLINE);
+    check(&api, &cluster, &receiver, &load);
+}
+
+#[test]
+fn a_node_paused_past_its_lease_that_finds_another_process_under_its_name_stops() {
+    let api = Api::new();
+    let receiver = Receiver::start(&api);
+    let mut cluster = Cluster::start("rename", &receiver, &["a", "b"], 2);
+    cluster.balanced(&api, &["a", "b"], support::DEADLINE);
+    let mut load = Load::default();
+    load.send(&api, &urls(&cluster, &["a", "b"]), users(0, 20));
+    let mut old = cluster.nodes.remove("b").expect("b runs");
+    old.killer().pause();
+    // A new process takes the name once the paused one's heartbeat is a lease old.
+    cluster.add("b");
+    cluster.balanced(&api, &["a", "b"], support::DEADLINE);
+    old.killer().resume();
+    let status = support::wait_until("the paused b to stop", || old.exited().ok_or_else(|| old.log()));
+    assert_eq!(status.code(), Some(2), "{}", old.log());
+    assert!(
+        old.log().contains(r#"another process took the node name "b" while this one was unresponsive; stopping"#),
+        "{}",
+        old.log()
+    );
+    // The new b works on, and nothing was lost or doubled.
     load.send(&api, &urls(&cluster, &["a", "b"]), users(20, 40));
     cluster.balanced(&api, &["a", "b"], support::DEADLINE);
     check(&api, &cluster, &receiver, &load);

@@ -141,17 +141,13 @@ fn stalled_request_heads_are_closed_and_health_comes_back() {
     }
 }
 
-#[test]
-fn connections_over_the_cap_are_answered_503() {
-    let dir = temp("cap");
-    project(&dir, 9);
-    let server = start(&dir, &["--max-connections", "3"], None);
-    // Three keep-alive connections, each answered once and then idle, fill the cap.
+/// `n` keep-alive connections, each answered once and then idle (so held by the server).
+fn fill(port: u16, n: usize) -> Vec<TcpStream> {
     let mut held: Vec<TcpStream> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while held.len() < 3 {
-        assert!(Instant::now() < deadline, "three connections are not served at once");
-        let mut s = connect(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while held.len() < n {
+        assert!(Instant::now() < deadline, "{n} connections are not served at once (only {})", held.len());
+        let mut s = connect(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
         s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
         let mut buf = [0u8; 512];
         let n = s.read(&mut buf).unwrap_or(0);
@@ -159,6 +155,51 @@ fn connections_over_the_cap_are_answered_503() {
             held.push(s);
         }
     }
+    held
+}
+
+/// The connections the server says (in the line it starts with) it serves at once.
+fn connection_cap(server: &Server) -> usize {
+    let line = support::wait_until("the line journey serve starts with", || {
+        let log = server.log();
+        log.lines().find(|l| l.starts_with("journey serve:")).map(str::to_string).ok_or(log)
+    });
+    let (_, rest) = line.split_once("at most ").unwrap_or_else(|| panic!("{line}"));
+    rest.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+}
+
+#[test]
+fn at_most_10_000_connections_by_default_and_fewer_under_a_low_open_file_limit() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let dir = temp("maxconn");
+    project(&dir, 9);
+    let limits = std::fs::read_to_string("/proc/self/limits").expect("limits");
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).expect("open files line");
+    let hard: u64 = line.split_whitespace().nth(4).and_then(|n| n.parse().ok()).expect("a hard limit");
+    // 10,000 fit beside the 1,024 files kept for the store, the log and outgoing calls.
+    if hard >= 11_024 {
+        let server = Server::start_logged(Command::new(env!("CARGO_BIN_EXE_journey")), &dir, &dir.join("a.db"), &[]);
+        assert_eq!(connection_cap(&server), 10_000);
+    }
+    // Under a limit of 200 open files a quarter is kept, and 150 connections are served.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -n 200 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_journey")]);
+    let server = Server::start_logged(cmd, &dir, &dir.join("b.db"), &[]);
+    assert_eq!(connection_cap(&server), 150);
+    let held = fill(server.port, 150);
+    let answer = health(server.port);
+    assert!(answer.starts_with("HTTP/1.1 503"), "the 151st connection: {answer}");
+    drop(held);
+}
+
+#[test]
+fn connections_over_the_cap_are_answered_503() {
+    let dir = temp("cap");
+    project(&dir, 9);
+    let server = start(&dir, &["--max-connections", "3"], None);
+    let held = fill(server.port, 3);
     let answer = health(server.port);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");

@@ -346,10 +346,13 @@ where
     };
     let write = async {
         loop {
+            // Answers first: one is queued as its bad frame is read, before any later message
+            // reaches the server, so the client gets it before the responses to what followed
+            // (a client waiting for the answer then the response must not see them swapped).
             let f = tokio::select! {
                 biased;
-                f = frames.recv() => match f { Some(f) => f, None => break },
                 Some(a) = answers.recv() => a,
+                f = frames.recv() => match f { Some(f) => f, None => break },
             };
             if output.write_all(&f).await.is_err() || output.flush().await.is_err() {
                 break;
@@ -392,6 +395,20 @@ async fn read_frame<R: AsyncBufReadExt + Unpin>(r: &mut R) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The answer to a bad frame goes out before a server frame that is ready at the same time
+    /// (the response to a message that came after the bad frame): in the order of the input.
+    #[tokio::test]
+    async fn an_answer_goes_out_before_the_responses_to_later_messages() {
+        let response = frame(br#"{"jsonrpc":"2.0","id":4,"result":null}"#);
+        let answer = frame(error_response(Value::Null, PARSE_ERROR, "bad").to_string().as_bytes());
+        let (tx, rx) = mpsc::unbounded_channel();
+        tx.send(answer.clone()).expect("queued");
+        drop(tx);
+        let mut out = Vec::new();
+        pump_output(&response[..], &mut out, rx).await;
+        assert_eq!(out, [answer, response].concat(), "{}", String::from_utf8_lossy(&out));
+    }
 
     fn run(input: &[&[u8]]) -> Vec<Frame> {
         let mut f = Framer::default();
@@ -497,6 +514,24 @@ mod tests {
         input.extend(frame(&msg(6)));
         let got = run(&[&input]);
         assert_eq!(got[1..], [Frame::Message(msg(5)), Frame::Message(msg(6))], "{got:?}");
+    }
+
+    /// The end-to-end test's bytes (after a header it skipped), arriving split anywhere or a
+    /// byte at a time: always the answer, then the message found inside the would-be body.
+    #[test]
+    fn a_length_too_large_is_recovered_from_in_any_chunking() {
+        let mut input = b"Content-Length: 99999999999999999999999\r\n\r\n".to_vec();
+        let start = input.len();
+        input.extend(b"Content-Length: 1000000000\r\n\r\n{\"jsonrpc\":");
+        input.extend(frame(&msg(4)));
+        for at in start..input.len() {
+            let got = run(&[&input[..start], &input[start..at], &input[at..]]);
+            assert_eq!(got.len(), 3, "split at {at}: {got:?}");
+            assert_eq!([code(&got[0]), code(&got[1])], [PARSE_ERROR, PARSE_ERROR], "split at {at}");
+            assert_eq!(got[2], Frame::Message(msg(4)), "split at {at}");
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(run(&bytes)[2..], [Frame::Message(msg(4))], "a byte at a time");
     }
 
     #[test]

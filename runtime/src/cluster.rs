@@ -177,8 +177,8 @@ pub fn serve_until(
             .map_err(|e| StartError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
         tracing::info!("node {name} listening on http://{}", config.listen);
         eprintln!(
-            "journey serve: node {name} listening on http://{} (database {shown}, {} partitions)",
-            config.listen, pg.partitions
+            "journey serve: node {name} listening on http://{} (database {shown}, {} partitions, at most {} connections at once)",
+            config.listen, pg.partitions, connection_limits.max_connections
         );
         crate::listen::serve(listener, app, connection_limits, shutdown)
             .await

@@ -302,7 +302,12 @@ pub fn serve_until(
             .await
             .map_err(|e| StartError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
         tracing::info!("listening on http://{}", config.listen);
-        eprintln!("journey serve: listening on http://{} (database {})", config.listen, config.db.display());
+        eprintln!(
+            "journey serve: listening on http://{} (database {}, at most {} connections at once)",
+            config.listen,
+            config.db.display(),
+            connection_limits.max_connections
+        );
         listen::serve(listener, app, connection_limits, shutdown).await.map_err(|e| StartError::Config(e.to_string()))
     });
     let _ = wake_tx.send(Wake::Shutdown);

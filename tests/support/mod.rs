@@ -88,6 +88,8 @@ pub struct Server {
     pub pid: u32,
     /// The port it listens on.
     pub port: u16,
+    /// Its stderr so far, when started by [`Server::start_logged`].
+    log: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -103,15 +105,42 @@ impl Server {
 
     /// As [`Server::start_with_token`], with `cmd` (which runs `journey`, e.g. through a shell
     /// that sets a limit first) given the arguments.
-    pub fn start_command(mut cmd: Command, dir: &Path, db: &Path, args: &[&str], token: Option<&str>) -> Server {
+    pub fn start_command(cmd: Command, dir: &Path, db: &Path, args: &[&str], token: Option<&str>) -> Server {
+        Server::spawn(cmd, dir, db, args, token, false)
+    }
+
+    /// As [`Server::start_command`], keeping what the server writes to stderr ([`Server::log`]).
+    pub fn start_logged(cmd: Command, dir: &Path, db: &Path, args: &[&str]) -> Server {
+        Server::spawn(cmd, dir, db, args, None, true)
+    }
+
+    /// What the server wrote to stderr so far (empty unless started by [`Server::start_logged`]).
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log").clone()
+    }
+
+    fn spawn(mut cmd: Command, dir: &Path, db: &Path, args: &[&str], token: Option<&str>, logged: bool) -> Server {
         let port = free_port();
         cmd.arg("serve").arg(dir).arg("--db").arg(db).args(["--listen", &format!("127.0.0.1:{port}")]).args(args);
         cmd.env_remove("JOURNEY_TOKEN");
         if let Some(t) = token {
             cmd.env("JOURNEY_TOKEN", t);
         }
-        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("journey serve starts");
-        let mut server = Server { pid: child.id(), child: Some(child), url: format!("http://127.0.0.1:{port}"), port };
+        let stderr = if logged { Stdio::piped() } else { Stdio::null() };
+        let mut child = cmd.stdout(Stdio::null()).stderr(stderr).spawn().expect("journey serve starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        if let Some(mut err) = child.stderr.take() {
+            // Drained as it comes, so that the server never blocks on a full pipe.
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = std::io::Read::read(&mut err, &mut buf) {
+                    log.lock().expect("log").push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        let mut server =
+            Server { pid: child.id(), child: Some(child), url: format!("http://127.0.0.1:{port}"), port, log };
         wait_until("journey serve to listen", || {
             if let Some(status) = server.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("journey serve exited before listening: {status}");
@@ -119,6 +148,11 @@ impl Server {
             std::net::TcpStream::connect(("127.0.0.1", port)).map(|_| ()).map_err(|e| e.to_string())
         });
         server
+    }
+
+    /// Its exit status once it has exited by itself (`None` while it runs).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Something that kills this server with SIGKILL from another thread.

@@ -143,3 +143,23 @@ fn routing_then_delivering_is_delivering() {
     assert_eq!(e.deliver("Nope", Payload::Json(&good), To::Routed("ann")), Err(Rejected::UnknownEvent("Nope".into())));
     assert_eq!((e.report().events, e.report().filtered), (1, 1));
 }
+
+/// `journey run`'s engine threads (`--jobs`): as asked; by default one per core but the one
+/// that reads the file (so one on two cores), and one when a journey has a `cap`.
+#[test]
+fn the_default_jobs_are_the_cores_but_one_and_one_with_a_cap() {
+    use journey_vm::run::jobs_for;
+    let plain = Image::load(program("done")).expect("loads");
+    assert_eq!([1, 2, 4, 8].map(|cores| jobs_for(&plain, None, cores)), [1, 1, 3, 7]);
+    assert_eq!(jobs_for(&plain, Some(3), 2), 3, "asked for");
+    let src = "type P = { id: string }\nevent Visit: P { key id }\n\
+               journey Capped {\n  start on Visit\n  cap 7 { end \"in\" } else { end \"over\" }\n}\n";
+    let registry = SchemaRegistry::new(&[]).expect("registry");
+    let mut sources = Sources::default();
+    let id = sources.add("c.journey", "c.journey".into(), src.to_string());
+    let checked = journey_compiler::check(&sources, &[id], &registry, &Default::default());
+    assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
+    let capped = Image::load(journey_compiler::codegen::compile(&checked.program, &sources)).expect("loads");
+    assert_eq!(jobs_for(&capped, None, 8), 1, "one engine with a cap");
+    assert_eq!(jobs_for(&capped, Some(4), 8), 4, "unless asked");
+}

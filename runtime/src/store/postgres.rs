@@ -1652,6 +1652,82 @@ mod tests {
         assert!(refused.0.contains(&want), "{refused}");
     }
 
+    /// Nodes started together on a fresh database: each migrates under the lock, so the schema
+    /// is made once (without it, two `CREATE TABLE`s race and one start fails).
+    #[test]
+    fn nodes_starting_together_on_a_fresh_database_migrate_it_once() {
+        let db = TestDb::new("together");
+        let go = std::sync::Barrier::new(6);
+        let starts: Vec<Result<u32>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        go.wait();
+                        db.pg(Some(8)).map(|pg_| pg_.partitions)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("no panic")).collect()
+        });
+        for (i, start) in starts.iter().enumerate() {
+            assert_eq!(start.as_ref().ok(), Some(&8), "start {i}: {start:?}");
+        }
+        let pg_ = db.pg(None).expect("connect");
+        let rows = |sql: &str| -> Vec<i64> {
+            pg_.run(async {
+                let c = pg_.client().await.expect("client");
+                c.query(sql, &[]).await.expect(sql).iter().map(|r| r.get::<_, i64>(0)).collect()
+            })
+        };
+        assert_eq!(rows("SELECT version::bigint FROM journey_schema"), [MIGRATIONS.len() as i64], "one version row");
+        assert_eq!(rows("SELECT value FROM meta WHERE key = 'partitions'"), [8]);
+        assert_eq!(rows("SELECT count(*) FROM partitions"), [8], "each partition made once");
+        assert_eq!(rows("SELECT count(*) FROM leases"), [8]);
+    }
+
+    /// The lanes of one group commit apart: when one lane's transaction fails (here a trigger
+    /// refuses one partition's rows), its entries have no outcome (their requests are answered
+    /// 503), and the other lanes' entries are stored.
+    #[test]
+    fn one_lane_failing_leaves_the_other_lanes_stored() {
+        let db = TestDb::new("onelane");
+        let pg_ = db.pg(Some(8)).expect("connect");
+        let refused = 5u32;
+        db.exec(
+            &pg_,
+            &format!(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                   IF NEW.partition = {refused} THEN RAISE EXCEPTION 'partition {refused} refused'; END IF;
+                   RETURN NEW; END $$;
+                 CREATE TRIGGER refuse BEFORE INSERT ON log FOR EACH ROW EXECUTE FUNCTION refuse();"
+            ),
+        );
+        let ev = |id: &str, key: &str| NewEntry::event(Some(id.into()), 5, "Ping", "{}").keyed(key);
+        let keys: Vec<String> = (0..LANE_MIN * 2).map(|i| format!("k{i}")).collect();
+        let batch: Vec<NewEntry> = keys.iter().enumerate().map(|(i, k)| ev(&format!("e{i}"), k)).collect();
+        let partition = |k: &str| journey_vm::engine::shard_of(k, 8);
+        let lane = |k: &str| partition(k) as usize % LANES;
+        assert!(keys.iter().any(|k| partition(k) == refused), "a key in the refused partition");
+        let (out, failed) = pg_.append_lanes(&batch).expect("append");
+        let failed = failed.expect("one lane failed");
+        assert!(failed.0.contains(&format!("partition {refused} refused")), "{failed}");
+        let bad_lane = refused as usize % LANES;
+        for (k, a) in keys.iter().zip(&out) {
+            if lane(k) == bad_lane {
+                assert!(a.is_none(), "{k} in the failed lane has no outcome: {a:?}");
+            } else {
+                assert!(matches!(a, Some(Appended::New(_))), "{k} in another lane is stored: {a:?}");
+            }
+        }
+        for p in 0..8u32 {
+            let mut part = PgPartition::new(pg_.clone(), p, "x", 0);
+            let stored = part.entries_after(0, 1_000).expect("read").len();
+            let sent = keys.iter().filter(|k| partition(k) == p).count();
+            let want = if p as usize % LANES == bad_lane { 0 } else { sent };
+            assert_eq!(stored, want, "partition {p}");
+        }
+    }
+
     #[test]
     fn a_cap_counts_across_the_cluster_and_a_replay_decides_as_before() {
         let db = TestDb::new("cap");

@@ -158,3 +158,40 @@ fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> 
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::connection_failure;
+
+    /// An error wrapping `inner` as its source, as reqwest and hyper wrap the socket's error.
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("error trying to connect")
+        }
+    }
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    /// A connection that cannot be opened for want of file descriptors (EMFILE for the process,
+    /// ENFILE for the system) is a connection failure, retried as a refused one is; a DNS-like
+    /// failure is not.
+    #[test]
+    fn running_out_of_file_descriptors_is_a_connection_failure() {
+        if !cfg!(unix) {
+            return;
+        }
+        for errno in [24, 23] {
+            let e = Wrapped(std::io::Error::from_raw_os_error(errno));
+            assert!(connection_failure(&e), "errno {errno}: {}", e.0);
+        }
+        let refused = Wrapped(std::io::ErrorKind::ConnectionRefused.into());
+        assert!(connection_failure(&refused));
+        let unknown_host = Wrapped(std::io::Error::other("failed to lookup address information"));
+        assert!(!connection_failure(&unknown_host));
+    }
+}
