@@ -113,3 +113,66 @@ fn fan_out_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     assert_eq!(ids.len(), MEMBERS, "every member's message delivered, none skipped");
     assert!(RECEIVED[SLOT].load(Ordering::SeqCst) >= MEMBERS);
 }
+
+/// Version 1: `Restocked` is an ordinary keyed event that starts `Watch` for the profile it
+/// names. Version 2 (published for `Alert` only, so version 1's `Watch` stays open) makes it a
+/// business event too.
+const MIXED_V1: &str = r#"
+type Restock = { sku: string, user: string }
+event Restocked: Restock { key user }
+audience Subscribers
+journey Watch {
+  start on Restocked
+  reentry always
+  wait 1h
+  end "watched"
+}
+"#;
+
+const MIXED_V2_ALERT: &str = r#"
+journey Alert {
+  start on Restocked for audience Subscribers
+  reentry always
+  wait 1h
+  end "told"
+}
+"#;
+
+#[test]
+fn a_business_event_keyed_in_another_version_starts_that_journey_once_over_shares() {
+    on_sqlite("fanout-mixed", &["--shards", "3"], mixed_case);
+}
+
+#[test]
+fn a_business_event_keyed_in_another_version_starts_that_journey_once_over_partitions() {
+    on_postgres("fanout_mixed", &["--partitions", "4", "--lease-ttl", "2"], mixed_case);
+}
+
+fn mixed_case(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    std::fs::write(dir.join("project.journey"), MIXED_V1).expect("write the project");
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    std::fs::write(dir.join("project.journey"), format!("{MIXED_V1}{MIXED_V2_ALERT}")).expect("write version 2");
+    let (status, v) = api.post(&format!("{url}/journeys/Alert/publish"), "");
+    assert_eq!(status, 200, "{v}");
+    let members: Vec<String> = (0..20).map(|i| format!("sub{i:02}")).collect();
+    let (status, v) = api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"enter": members}).to_string());
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = api.post(
+        &format!("{url}/events"),
+        &json!({"event": "Restocked", "payload": {"sku": "JKT", "user": "ann"}}).to_string(),
+    );
+    assert_eq!(status, 200, "{v}");
+    api.wait_get("every member alerted", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["started"] == json!(members.len())
+    });
+    api.settle(&url);
+    // Version 1 reads it as ann's own event: her `Watch` starts once, on her share alone.
+    let watch = api.report(&url, "Watch", 0);
+    assert_eq!(watch["started"], 1, "Watch started once for ann: {watch}");
+    let instances = api.get(&format!("{url}/profiles/ann/instances"));
+    let watching: Vec<&Value> =
+        instances.as_array().expect("a list").iter().filter(|i| i["journey"] == "Watch").collect();
+    assert_eq!(watching.len(), 1, "{instances}");
+}

@@ -441,6 +441,11 @@ impl Engine {
         &self.image
     }
 
+    /// Which share of the profiles this engine runs.
+    pub fn share(&self) -> Shard {
+        self.options.shard
+    }
+
     /// The clock (epoch ms).
     pub fn now_ms(&self) -> i64 {
         self.now_ms
