@@ -15,10 +15,14 @@
 //!   audience, against the same number of keyed entry events, one per member, starting the same
 //!   journey body (a `send`); and a run of the same profiles file with one event that starts
 //!   nothing (`load`: what reading the profiles costs both sides).
+//! - **serve-fanout**: the same two programs in `journey serve` (SQLite, a fresh server each),
+//!   the members entered through the API: one business event against one keyed event per
+//!   member, timed until every instance started and until every message was delivered (to a
+//!   stand-in in this process), with the server's CPU time and peak resident memory.
 //!
 //! Run: `cargo bench --bench messages` (1,000,000 events for send vs call, `MSG_EVENTS=N`;
 //! 100,000 members for the fan-out, `FANOUT_MEMBERS=N`; best of `MSG_REPEAT` (3) runs per side;
-//! `send` or `fanout` as an argument to run one part). As a test (`cargo test --benches`, or
+//! `send`, `fanout` or `serve-fanout` as an argument to run one part; `fanout` runs both fan-outs). As a test (`cargo test --benches`, or
 //! `-- --test`) it runs every side once on 3,000 events and 2,000 members and checks that the
 //! sides agree. See `BENCHMARKS.md`.
 
@@ -273,6 +277,202 @@ fn fanout(quick: bool, repeat: usize) {
     println!();
 }
 
+/// A `journey serve` child process on a fresh SQLite database, for the `serve-fanout` part.
+struct Served {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Served {
+    fn start(dir: &Path) -> Served {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let child = std::process::Command::new(support::journey_bin())
+            .arg("serve")
+            .arg(dir)
+            .arg("--db")
+            .arg(dir.join("j.db"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("journey serve starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "journey serve listens");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Served { child, url: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// A field of `/proc/PID/status`, in kB.
+    fn status_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// User and system CPU time so far, from `/proc/PID/stat` (clock ticks of 10 ms).
+    fn cpu(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+        let ticks: u64 = rest.split_whitespace().skip(11).take(2).filter_map(|t| t.parse::<u64>().ok()).sum();
+        Duration::from_millis(ticks * 10)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP client on a runtime of its own, with the ESP's stand-in (answers every deliver call
+/// at once) on the same runtime.
+struct Client {
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+}
+
+impl Client {
+    fn new() -> Client {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        Client { rt, http: reqwest::Client::new() }
+    }
+
+    /// Starts the ESP's stand-in; its port.
+    fn esp(&self) -> u16 {
+        let listener = self.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let app =
+            axum::Router::new().fallback(|| async { ([("content-type", "application/json")], r#"{"messageId":"m"}"#) });
+        self.rt.spawn(async move { axum::serve(listener, app).await });
+        port
+    }
+
+    /// Sends until the server takes it (it answers 429 or 503 while the engine is behind).
+    fn post(&self, url: &str, content_type: &str, body: String) {
+        loop {
+            let sent =
+                self.rt.block_on(self.http.post(url).header("content-type", content_type).body(body.clone()).send());
+            match sent.map(|r| r.status().as_u16()) {
+                Ok(200) => return,
+                Ok(429 | 503) => std::thread::sleep(Duration::from_millis(20)),
+                other => panic!("POST {url}: {other:?}"),
+            }
+        }
+    }
+
+    fn get(&self, url: &str) -> Json {
+        self.rt.block_on(async { self.http.get(url).send().await?.json::<Json>().await }).expect("GET")
+    }
+
+    /// Polls `url` every 10 ms until `ok` holds of its answer.
+    fn wait(&self, url: &str, ok: impl Fn(&Json) -> bool) {
+        while !ok(&self.get(url)) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// What one side of the `serve-fanout` part measured.
+struct ServedRun {
+    started: Duration,
+    told: Duration,
+    cpu: Duration,
+    peak_kb: u64,
+    before_kb: u64,
+}
+
+/// One side of the `serve-fanout` part: a fresh server whose audience holds `members`, then
+/// (timed from here) the business event, or one keyed event per member, until every member's
+/// instance started, and until every one ended (its message delivered).
+fn serve_side(client: &Client, esp: u16, business: bool, members: usize) -> ServedRun {
+    let dir = support::data_dir().join(format!("serve-fanout-{}", if business { "business" } else { "keyed" }));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    // Serve has no profiles file: the address falls back to one of the member's own.
+    let program = fanout_program(business)
+        .replace("https://esp.example.com", &format!("http://127.0.0.1:{esp}"))
+        .replace("to profile.personalEmail.address", "to profile.personalEmail.address ?? \"subscriber@example.com\"");
+    std::fs::write(dir.join("project.journey"), program).expect("project");
+    let server = Served::start(&dir);
+    let url = server.url.clone();
+    let email = |i: usize| format!("subscriber{i:07}@example.com");
+    let keys: Vec<String> = (0..members).map(email).collect();
+    for chunk in keys.chunks(10_000) {
+        let body = serde_json::json!({ "enter": chunk }).to_string();
+        client.post(&format!("{url}/audiences/Subscribers/members"), "application/json", body);
+    }
+    client.wait(&format!("{url}/status"), |s| s["applied"].is_i64() && s["applied"] == s["log_entries"]);
+    let before_kb = server.status_kb("VmRSS:");
+    std::fs::write(format!("/proc/{}/clear_refs", server.child.id()), "5").expect("clear_refs");
+    let (t0, cpu0) = (std::time::Instant::now(), server.cpu());
+    if business {
+        let event = r#"{"event":"ProductRestocked","payload":{"sku":"JKT-001-M","quantity":40}}"#;
+        client.post(&format!("{url}/events"), "application/json", event.to_string());
+    } else {
+        for chunk in keys.chunks(1_000) {
+            let lines: Vec<String> = chunk
+                .iter()
+                .map(|e| format!(r#"{{"event":"Notify","payload":{{"email":"{e}","sku":"JKT-001-M","quantity":40}}}}"#))
+                .collect();
+            client.post(&format!("{url}/events"), "application/x-ndjson", lines.join("\n"));
+        }
+    }
+    let report = format!("{url}/journeys/Broadcast/report");
+    let n = members as u64;
+    client.wait(&report, |r| r["versions"][0]["report"]["started"].as_u64() == Some(n));
+    let started = t0.elapsed();
+    client.wait(&report, |r| r["versions"][0]["report"]["ended"]["told"].as_u64() == Some(n));
+    let told = t0.elapsed();
+    let sent = &client.get(&report)["versions"][0]["report"]["nodes"][0]["messages"]["sent"];
+    assert_eq!(sent.as_u64(), Some(n), "every member's message sent");
+    ServedRun { started, told, cpu: server.cpu() - cpu0, peak_kb: server.status_kb("VmHWM:"), before_kb }
+}
+
+/// The fan-out through `journey serve`: one business event against one keyed event per
+/// member, each on a fresh server (SQLite) whose audience holds the members.
+fn serve_fanout(quick: bool) {
+    let members = support::env_usize("FANOUT_MEMBERS", if quick { 2_000 } else { 100_000 });
+    let client = Client::new();
+    let esp = client.esp();
+    println!(
+        "serve fan-out: {members} audience members, `journey serve` on SQLite (each side a fresh server), \
+         deliver calls to a stand-in that answers at once; timed from the request(s) to every instance \
+         started, then to every message delivered; CPU time and peak RSS of the server over that"
+    );
+    println!();
+    println!("| side | all started | all delivered | server CPU | RSS before | peak RSS |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let row = |name: &str, r: &ServedRun| {
+        println!(
+            "| {name} | {:.2} s | {:.2} s | {:.2} s | {} MB | {} MB |",
+            secs(r.started),
+            secs(r.told),
+            secs(r.cpu),
+            r.before_kb / 1024,
+            r.peak_kb / 1024
+        );
+    };
+    let fan = serve_side(&client, esp, true, members);
+    row("one business event to every member", &fan);
+    let each = serve_side(&client, esp, false, members);
+    row("one keyed event per member (baseline)", &each);
+    println!();
+    println!(
+        "business event / keyed events: all started {:.2}, all delivered {:.2}, server CPU {:.2}, peak RSS {:.2}",
+        secs(fan.started) / secs(each.started),
+        secs(fan.told) / secs(each.told),
+        secs(fan.cpu) / secs(each.cpu).max(f64::MIN_POSITIVE),
+        fan.peak_kb as f64 / each.peak_kb.max(1) as f64,
+    );
+    println!();
+}
+
 fn main() {
     let quick = support::quick();
     let repeat = support::env_usize("MSG_REPEAT", if quick { 1 } else { 3 }).max(1);
@@ -283,5 +483,8 @@ fn main() {
     }
     if on("fanout") {
         fanout(quick, repeat);
+    }
+    if on("serve-fanout") {
+        serve_fanout(quick);
     }
 }

@@ -8,7 +8,7 @@ use crate::metrics::Metrics;
 use arcstr::ArcStr;
 use journey_bytecode::Reentry;
 use journey_vm::engine::durable::Stored;
-use journey_vm::engine::{shard_of, Engine, Options, Payload, Shard as Share, SharedCaps, To};
+use journey_vm::engine::{shard_of, Engine, Options, Payload, Routing, Shard as Share, SharedCaps, To};
 use journey_vm::machine::Image;
 use journey_vm::value::Value;
 use serde_json::Value as Json;
@@ -249,13 +249,7 @@ impl Shard {
                 metrics.events_applied.fetch_add(1, Relaxed);
                 self.send_event(&name, &payload, key.as_deref(), metrics);
             }
-            Prepared::Business { name, payload, key } => {
-                // Every version's open journeys start on it; routed, so that only the share of
-                // its own profile (if any) delivers it there, and one share counts it.
-                for v in &mut self.versions {
-                    let _ = v.engine.deliver(&name, Payload::Json(&payload), To::Routed(key.as_deref().unwrap_or("")));
-                }
-            }
+            Prepared::Business { name, payload, key } => self.send_business(&name, &payload, key.as_deref()),
             Prepared::Profile { key, attributes, patch } => self.write_profile(&key, &attributes, patch),
             Prepared::Audience { audience, key, enters } => {
                 for i in 0..self.versions.len() {
@@ -275,6 +269,37 @@ impl Shard {
         self.sync_profiles();
         let after: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();
         work + after.saturating_sub(before)
+    }
+
+    /// A business event, which every share applies: in a version where it starts journeys
+    /// for an audience, routed, so that only the share of its own profile (if any) delivers it
+    /// there, and one share counts it; in a version where it is an ordinary event, only the
+    /// share that owns the key that version reads delivers it (else each share would start
+    /// that profile's journeys once).
+    fn send_business(&mut self, name: &str, payload: &Json, key: Option<&str>) {
+        for i in 0..self.versions.len() {
+            let engine = &mut self.versions[i].engine;
+            if engine.is_business(name) {
+                let _ = engine.deliver(name, Payload::Json(payload), To::Routed(key.unwrap_or("")));
+                continue;
+            }
+            if engine.event_index(name).is_none() {
+                continue;
+            }
+            let share = engine.share();
+            let at = engine.event_time();
+            match engine.route(name, Payload::Json(payload), at, Routing::KeyOnly) {
+                Ok(Some(k)) if shard_of(&k, share.count) == share.index => {
+                    let _ = self.gate(i, &k, |e| e.deliver(name, Payload::Json(payload), To::Key));
+                }
+                Ok(Some(_)) => {}
+                // Without a key it is rejected there: counted by the first share alone.
+                _ if share.index == 0 => {
+                    let _ = engine.deliver(name, Payload::Json(payload), To::Key);
+                }
+                _ => {}
+            }
+        }
     }
 
     fn send_event(&mut self, name: &str, payload: &Json, key: Option<&str>, metrics: &Metrics) {

@@ -441,6 +441,11 @@ impl Engine {
         &self.image
     }
 
+    /// Which share of the profiles this engine runs.
+    pub fn share(&self) -> Shard {
+        self.options.shard
+    }
+
     /// The clock (epoch ms).
     pub fn now_ms(&self) -> i64 {
         self.now_ms
@@ -468,7 +473,7 @@ impl Engine {
 
     /// Sets a profile's attributes.
     pub fn set_profile(&mut self, key: &str, attributes: Value) {
-        self.finish_fan_outs();
+        self.reach(key);
         let key = ArcStr::from(key);
         if self.track_changes {
             self.changes.profiles.insert(key.clone());
@@ -541,7 +546,6 @@ impl Engine {
     /// false (an event arrives at `to_ms`), deadlines due exactly then stay for after the event,
     /// which wins over them; a `wait` ending then has ended, so what follows it meets the event.
     pub fn advance(&mut self, to_ms: i64, inclusive: bool) {
-        self.finish_fan_outs();
         let mut deferred = Vec::new();
         while let Some(&Reverse((due, seq, kind))) = self.timers.peek() {
             if due > to_ms {
@@ -553,6 +557,7 @@ impl Engine {
                 continue;
             }
             self.now_ms = self.now_ms.max(due);
+            self.reach_timer(kind);
             self.fire(kind);
         }
         self.timers.extend(deferred);
@@ -568,7 +573,6 @@ impl Engine {
     /// due in the same millisecond can be worked off in bounded slices, with the rest of that
     /// millisecond's timers fired by the next call. [`Engine::advance`] fires them all.
     pub fn fire_due(&mut self, to_ms: i64, max: usize) -> usize {
-        self.finish_fan_outs();
         let mut fired = 0;
         while fired < max {
             let Some(&Reverse((due, _, kind))) = self.timers.peek() else { break };
@@ -577,6 +581,7 @@ impl Engine {
             }
             self.timers.pop();
             self.now_ms = self.now_ms.max(due);
+            self.reach_timer(kind);
             self.fire(kind);
             fired += 1;
         }
@@ -590,6 +595,22 @@ impl Engine {
     fn ends_a_wait(&self, kind: TimerKind) -> bool {
         matches!(kind, TimerKind::Resume(id, token)
             if self.instances.get(&id).is_some_and(|i| i.token == token && matches!(i.waiting, Waiting::Timer { .. })))
+    }
+
+    /// Before a timer fires during a fan-out: its profile's place in the fan-out first (see
+    /// [`Engine::reach`]); a timer that enters an audience's members waits for the fan-outs.
+    fn reach_timer(&mut self, kind: TimerKind) {
+        if self.fanouts.is_empty() {
+            return;
+        }
+        match kind {
+            TimerKind::Resume(id, _) | TimerKind::Timeout(id) => {
+                if let Some(profile) = self.instances.get(&id).map(|i| i.profile.clone()) {
+                    self.reach(&profile);
+                }
+            }
+            TimerKind::Schedule(_) | TimerKind::ReadMore(_) => self.finish_fan_outs(),
+        }
     }
 
     fn fire(&mut self, kind: TimerKind) {
@@ -656,7 +677,7 @@ impl Engine {
 
     /// A profile enters an audience: journeys that start on entering it start.
     pub fn audience_enter(&mut self, audience: &str, key: &str) {
-        self.finish_fan_outs();
+        self.before_audience_change(audience, key);
         let key = ArcStr::from(key);
         let added = self.audiences.entry(audience.to_string()).or_default().insert(key.clone());
         self.changes.audiences |= added;
@@ -667,7 +688,7 @@ impl Engine {
 
     /// A profile leaves an audience: journeys that start on leaving it start.
     pub fn audience_exit(&mut self, audience: &str, key: &str) {
-        self.finish_fan_outs();
+        self.before_audience_change(audience, key);
         let key = ArcStr::from(key);
         let removed = self.audiences.get_mut(audience).is_some_and(|m| m.remove(&key));
         self.changes.audiences |= removed;
@@ -694,7 +715,6 @@ impl Engine {
     /// here, and an unknown, filtered or keyless event is counted in the report; with
     /// [`To::Routed`] they were judged by [`Engine::route`].
     pub fn deliver(&mut self, name: &str, payload: Payload<'_>, to: To<'_>) -> Result<Delivery, Rejected> {
-        self.finish_fan_outs();
         let Some(&ei) = self.event_index.get(name) else {
             if to == To::Key {
                 self.count_route(&Err(Rejected::UnknownEvent(name.to_string())));
@@ -850,6 +870,7 @@ impl Engine {
     }
 
     fn handle(&mut self, ei: u16, key: ArcStr, value: &Value) {
+        self.reach(&key);
         let image = self.image.clone();
         let name = image.program.events[ei as usize].name.as_str();
         self.report.events += 1;
