@@ -3,9 +3,8 @@
 //! answered between them, and a kill -9 in the middle of the fan-out neither skips a member nor
 //! starts one twice: a checkpoint keeps how far each share got, and the restarted server goes
 //! on from there. On the embedded store and on PostgreSQL (a takeover of four partitions, each
-//! starting its own members). Other profiles' events go on while a fan-out waits for its
-//! calls, and a business event that another loaded version reads as a keyed event starts that
-//! version's journey once, on the share that owns the key.
+//! starting its own members). A business event that another loaded version reads as a keyed
+//! event starts that version's journey once, on the share that owns the key.
 
 mod support;
 
@@ -13,7 +12,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 use support::{on_postgres, on_sqlite, wait_until, Api, Receiver, Server};
 
@@ -194,79 +193,4 @@ fn mixed_case(dir: &Path, db: &Path, args: &[&str]) {
     let watching: Vec<&Value> =
         instances.as_array().expect("a list").iter().filter(|i| i["journey"] == "Watch").collect();
     assert_eq!(watching.len(), 1, "{instances}");
-}
-
-/// Per test, whether the receiver answers the deliveries it holds.
-static RELEASED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
-
-/// Holds every delivery of test `SLOT` until it is released: the fan-out cannot finish before.
-fn held<const SLOT: usize>(path: &str) -> (u16, &'static str) {
-    while path == "/mail" && !RELEASED[SLOT].load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    (200, "{}")
-}
-
-/// Releases test `.0`'s deliveries when dropped.
-struct Release(usize);
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        RELEASED[self.0].store(true, Ordering::SeqCst);
-    }
-}
-
-#[test]
-fn another_profile_starts_while_a_fan_out_waits_for_its_calls() {
-    on_sqlite("fanout-interleave", &[], interleave_case::<0>);
-}
-
-#[test]
-fn another_profile_starts_while_a_fan_out_waits_for_its_calls_on_postgres() {
-    on_postgres("fanout_interleave", &["--partitions", "4", "--lease-ttl", "2"], interleave_case::<1>);
-}
-
-/// Members enough that each share's (partition's) fan-out stops at its limit of calls in flight
-/// with members left: it finishes only once the receiver answers.
-const HELD_MEMBERS: usize = 8_000;
-
-fn interleave_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
-    let api = Api::new();
-    // Its own runtime: the held deliveries block its threads, not the test's client.
-    let receiving = Api::new();
-    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
-    // Released however the test ends (a runtime waits for its threads when dropped).
-    let _release = Release(SLOT);
-    let watch = "type Ping = { user: string }\nevent Pinged: Ping { key user }\n\
-        journey Watch {\n  start on Pinged\n  wait 1h\n  end \"watched\"\n}\n";
-    project(dir, receiver.port);
-    let text =
-        std::fs::read_to_string(dir.join("project.journey")).expect("read").replace("timeout 10s", "timeout 30s");
-    std::fs::write(dir.join("project.journey"), format!("{text}{watch}")).expect("write the project");
-    let server = Server::start(dir, db, args);
-    let url = server.url.clone();
-    let members: Vec<String> = (0..HELD_MEMBERS).map(|i| format!("sub{i:05}")).collect();
-    let (status, v) = api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"enter": members}).to_string());
-    assert_eq!(status, 200, "{v}");
-    let restocked = json!({"event": "Restocked", "payload": {"sku": "JKT", "quantity": 4}});
-    assert_eq!(api.post(&format!("{url}/events"), &restocked.to_string()).0, 200);
-    wait_until("the fan-out's first deliveries", || match receiver.count() {
-        0 => Err("none yet".into()),
-        n => Ok(n),
-    });
-    let (status, v) =
-        api.post(&format!("{url}/events"), &json!({"event": "Pinged", "payload": {"user": "zed"}}).to_string());
-    assert_eq!(status, 200, "{v}");
-    api.wait_get("zed's instance, while the fan-out waits", &format!("{url}/profiles/zed/instances"), |v| {
-        v.as_array().is_some_and(|l| l.iter().any(|i| i["journey"] == "Watch"))
-    });
-    let started = api.report(&url, "Alert", 0)["started"].as_u64().unwrap_or(0);
-    assert!(started < HELD_MEMBERS as u64, "the fan-out has not finished: {started} started");
-    RELEASED[SLOT].store(true, Ordering::SeqCst);
-    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
-        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
-    });
-    assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{report}");
-    let ids: BTreeSet<String> = receiver.calls().into_iter().filter(|c| c.path == "/mail").map(|c| c.key).collect();
-    assert_eq!(ids.len(), HELD_MEMBERS, "every member's message delivered once");
 }

@@ -93,8 +93,6 @@ pub struct Worker {
     work: usize,
     /// Whether the log may hold entries not applied yet.
     log_behind: bool,
-    /// The log stopped at an entry that waits for the fan-outs in progress to finish.
-    log_waits: bool,
     /// The calls in flight with a stored row, by version and instance (the rest need no
     /// deleting when their instance goes on).
     stored_calls: HashSet<(u32, InstanceId), foldhash::fast::RandomState>,
@@ -332,7 +330,6 @@ impl Worker {
             dirty: false,
             work: 0,
             log_behind: true,
-            log_waits: false,
             stored_calls,
             stored_msgs,
             writer: checkpoints.map(|store| Writer::start(store, w_metrics)).transpose()?,
@@ -493,10 +490,12 @@ impl Worker {
 
     /// Whether work is waiting: a fan-out's next members, log entries to apply or timers due.
     fn busy(&self) -> bool {
-        // With a fan-out's calls at the limit and the log waiting for it, the worker waits for
-        // their answers (it does not spin on the log).
-        let log = self.log_behind && !(self.log_waits && self.fanning_out());
-        self.fan_out_ready() || log || self.next_due().is_some_and(|d| d <= wall_ms())
+        // During a fan-out nothing else is applied: with its calls at the limit, the worker
+        // waits for their answers (it does not spin on the log or the timers).
+        if self.fanning_out() {
+            return self.fan_out_ready();
+        }
+        self.log_behind || self.next_due().is_some_and(|d| d <= wall_ms())
     }
 
     /// Whether a fan-out is in progress and may start more members now.
@@ -558,30 +557,22 @@ impl Worker {
     /// share applies.
     fn step(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + SLICE;
-        // A business event's fan-out goes on a slice at a time, with the calls answered between
-        // and a run of the log and the timers due between: other profiles do not wait for it
-        // (what reaches a member not started yet starts it first, see `Engine::reach`).
-        let fanning = self.fanning_out();
-        if fanning && self.fan_out_ready() {
-            let work: usize = each(&mut self.shards, |_, s| s.fan_out(shard::FANOUT_SLICE)).into_iter().sum();
-            self.work += work;
-            self.dirty = true;
-            self.checkpoint_if_full()?;
+        // A business event's fan-out goes on, a slice at a time with the calls answered between,
+        // before anything after it: the log, the timers (as a replay after a crash does).
+        if self.fanning_out() {
+            if self.fan_out_ready() {
+                let work: usize = each(&mut self.shards, |_, s| s.fan_out(shard::FANOUT_SLICE)).into_iter().sum();
+                self.work += work;
+                self.dirty = true;
+                self.checkpoint_if_full()?;
+            }
+            return Ok(());
         }
-        if !self.fanning_out() {
-            self.log_waits = false;
-        }
-        if self.log_behind && !self.log_waits {
+        if self.log_behind {
             let entries = self.store.entries_after(self.applied, BATCH).map_err(|e| e.to_string())?;
             let mut finished = entries.len() < BATCH;
             let mut next = 0;
             while next < entries.len() {
-                if self.fanning_out() && waits_for_fan_out(&entries[next]) {
-                    // Read again once the fan-outs are done.
-                    self.log_waits = true;
-                    finished = false;
-                    break;
-                }
                 if (next > 0 && Instant::now() >= deadline) || self.fire_until(entries[next].at_ms - 1, deadline)? {
                     // Entries not reached in this slice are read again in the next.
                     finished = false;
@@ -610,8 +601,8 @@ impl Worker {
                 self.checkpoint_if_full()?;
                 self.answer_waiting();
                 next = end;
-                if fanning || self.fanning_out() {
-                    // One run, then the fan-out's next slice (the rest is read again then).
+                if self.fanning_out() {
+                    // The rest of the log waits for the fan-out (read again then).
                     finished = false;
                     break;
                 }
@@ -1363,17 +1354,6 @@ fn is_broadcast(e: &Entry) -> bool {
         Some(rest) => ["publish\"", "close\"", "stop\""].iter().any(|k| rest.starts_with(k)),
         None => matches!(e.decode(), Ok(LogKind::Publish { .. } | LogKind::Close { .. } | LogKind::Stop { .. })),
     }
-}
-
-/// Whether an entry waits for the fan-outs in progress to finish: a publish, close or stop (a
-/// fan-out's members are entries from before it) and an audience change (a fan-out's members
-/// are the audience's at its event, and a stored cursor is read against the stored audience).
-fn waits_for_fan_out(e: &Entry) -> bool {
-    is_broadcast(e)
-        || match e.kind.strip_prefix("{\"kind\":\"") {
-            Some(rest) => rest.starts_with("audience\""),
-            None => matches!(e.decode(), Ok(LogKind::Audience { .. })),
-        }
 }
 
 /// What an instance waits for, in words, and until when.

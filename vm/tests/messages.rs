@@ -189,14 +189,6 @@ journey Broadcast {
   wait 1h
   end "told"
 }
-type Ping = { user: string }
-event Pinged: Ping { key user }
-journey Watch {
-  start on Pinged
-  reentry always
-  wait 1h
-  end "watched"
-}
 "#;
 
 fn fanout_engine(image: &Arc<Image>, slice: usize, shard: (u32, u32), members: usize) -> Engine {
@@ -243,32 +235,6 @@ fn a_fan_out_starts_its_members_in_slices_each_once() {
     assert_eq!(e.report().journeys[0].started, 13);
     e.audience_exit("Subs", "m09");
     assert_eq!(e.report().journeys[0].started, 20, "m09 started before it left");
-}
-
-/// While a fan-out goes on, what reaches other profiles (events, the clock) is applied
-/// without finishing it; what reaches a member not started yet first starts the members up
-/// to it, so that the profile sees the business event first, as without slices.
-#[test]
-fn other_profiles_go_on_between_the_slices_of_a_fan_out() {
-    let image = image(FANOUT);
-    let mut e = fanout_engine(&image, 2, (0, 1), 10);
-    restock(&mut e);
-    let ping = |e: &mut Engine, user: &str| {
-        e.deliver("Pinged", Payload::Json(&json!({"user": user})), To::Key).expect("delivered");
-    };
-    ping(&mut e, "zed");
-    e.advance(at(9) + 60_000, true);
-    assert_eq!((e.report().journeys[0].started, e.report().journeys[1].started), (2, 1), "zed went on alone");
-    assert!(e.fanning_out());
-    ping(&mut e, "m05");
-    assert_eq!(e.report().journeys[0].started, 6, "m02 to m05 started first");
-    let id = |e: &Engine, j: u16| e.live().find(|i| i.profile.as_str() == "m05" && i.journey == j).map(|i| i.id);
-    assert!(id(&e, 0) < id(&e, 1) && id(&e, 0).is_some(), "m05 in Broadcast, then in Watch");
-    e.set_profile("m07", Value::Null);
-    assert_eq!(e.report().journeys[0].started, 8, "a profile write reaches m07 after its start");
-    assert_eq!(e.fan_out(100), 2);
-    assert!(e.live().filter(|i| i.journey == 0).all(|i| i.entered_ms == at(9)), "at the event's time");
-    assert_eq!(in_journey(&e).len(), 12);
 }
 
 /// A fan-out stored in the middle (a checkpoint) goes on after a restore exactly where it

@@ -78,22 +78,10 @@ pub(crate) struct Fanout {
     members: VecDeque<ArcStr>,
 }
 
-impl Fanout {
-    /// Whether `key` is among the members still to start.
-    fn pending(&self, key: &str) -> bool {
-        match (self.members.front(), self.members.back()) {
-            (Some(first), Some(last)) if first.as_str() <= key && key <= last.as_str() => {
-                self.members.binary_search_by(|m| m.as_str().cmp(key)).is_ok()
-            }
-            _ => false,
-        }
-    }
-}
-
 /// A fan-out in progress as a checkpoint keeps it: of the members of the business event's
 /// audience that share `share.0` of `share.1` runs (see [`super::shard_of`]), those after
 /// `after` in key order (all without it) are still to start; the members of the audience are
-/// those stored with it (a change to the audience finishes the fan-out first).
+/// those stored with it (no entry is applied while a fan-out is in progress).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FanoutCursor {
     /// The journey (its index in the program).
@@ -814,50 +802,9 @@ impl Engine {
         !self.fanouts.is_empty()
     }
 
-    /// Before anything else reaches profile `key` while fan-outs are in progress: starts the
-    /// members up to `key` of the last fan-out that has not reached it yet (finishing those
-    /// queued before it), so that what reaches a profile comes after the business events that
-    /// started it, as without slices, and each cursor still names the last member started.
-    /// Other profiles' entries go on between slices.
-    pub(crate) fn reach(&mut self, key: &str) {
-        let Some(pos) = self.fanouts.iter().rposition(|f| f.pending(key)) else { return };
-        let saved = self.event_ms;
-        for n in 0..=pos {
-            let Some(mut f) = self.fanouts.pop_front() else { break };
-            self.event_ms = Some(f.at_ms);
-            while let Some(m) = f.members.front() {
-                // The one that holds `key` stops after it; those before it finish.
-                if n == pos && m.as_str() > key {
-                    break;
-                }
-                let m = f.members.pop_front().expect("a member");
-                self.enter(f.journey, &m, Some(&f.payload));
-                f.last = Some(m);
-            }
-            if !f.members.is_empty() {
-                self.fanouts.push_front(f);
-            }
-        }
-        self.event_ms = saved;
-    }
-
-    /// Before a profile enters or leaves `audience`: a fan-out to that audience finishes first
-    /// (its members are those of the event's time, and a stored cursor is read against the
-    /// stored members), else the profile's place in the fan-outs (see [`Engine::reach`]).
-    pub(crate) fn before_audience_change(&mut self, audience: &str, key: &str) {
-        let image = self.image.clone();
-        let to_it = self.fanouts.iter().any(|f| {
-            matches!(&image.program.journeys[f.journey as usize].start,
-                journey_bytecode::Start::EventForAudience { audience: a, .. } if a == audience)
-        });
-        if to_it {
-            self.finish_fan_outs();
-        } else {
-            self.reach(key);
-        }
-    }
-
-    /// Finishes the fan-outs in progress (oldest first).
+    /// Finishes the fan-outs in progress: anything else that reaches the engine (an event, a
+    /// profile or audience change, the clock) comes after every member started, as without
+    /// slices.
     pub(crate) fn finish_fan_outs(&mut self) {
         if !self.fanouts.is_empty() {
             self.fan_out(usize::MAX);

@@ -473,7 +473,7 @@ impl Engine {
 
     /// Sets a profile's attributes.
     pub fn set_profile(&mut self, key: &str, attributes: Value) {
-        self.reach(key);
+        self.finish_fan_outs();
         let key = ArcStr::from(key);
         if self.track_changes {
             self.changes.profiles.insert(key.clone());
@@ -546,6 +546,7 @@ impl Engine {
     /// false (an event arrives at `to_ms`), deadlines due exactly then stay for after the event,
     /// which wins over them; a `wait` ending then has ended, so what follows it meets the event.
     pub fn advance(&mut self, to_ms: i64, inclusive: bool) {
+        self.finish_fan_outs();
         let mut deferred = Vec::new();
         while let Some(&Reverse((due, seq, kind))) = self.timers.peek() {
             if due > to_ms {
@@ -557,7 +558,6 @@ impl Engine {
                 continue;
             }
             self.now_ms = self.now_ms.max(due);
-            self.reach_timer(kind);
             self.fire(kind);
         }
         self.timers.extend(deferred);
@@ -573,6 +573,7 @@ impl Engine {
     /// due in the same millisecond can be worked off in bounded slices, with the rest of that
     /// millisecond's timers fired by the next call. [`Engine::advance`] fires them all.
     pub fn fire_due(&mut self, to_ms: i64, max: usize) -> usize {
+        self.finish_fan_outs();
         let mut fired = 0;
         while fired < max {
             let Some(&Reverse((due, _, kind))) = self.timers.peek() else { break };
@@ -581,7 +582,6 @@ impl Engine {
             }
             self.timers.pop();
             self.now_ms = self.now_ms.max(due);
-            self.reach_timer(kind);
             self.fire(kind);
             fired += 1;
         }
@@ -595,22 +595,6 @@ impl Engine {
     fn ends_a_wait(&self, kind: TimerKind) -> bool {
         matches!(kind, TimerKind::Resume(id, token)
             if self.instances.get(&id).is_some_and(|i| i.token == token && matches!(i.waiting, Waiting::Timer { .. })))
-    }
-
-    /// Before a timer fires during a fan-out: its profile's place in the fan-out first (see
-    /// [`Engine::reach`]); a timer that enters an audience's members waits for the fan-outs.
-    fn reach_timer(&mut self, kind: TimerKind) {
-        if self.fanouts.is_empty() {
-            return;
-        }
-        match kind {
-            TimerKind::Resume(id, _) | TimerKind::Timeout(id) => {
-                if let Some(profile) = self.instances.get(&id).map(|i| i.profile.clone()) {
-                    self.reach(&profile);
-                }
-            }
-            TimerKind::Schedule(_) | TimerKind::ReadMore(_) => self.finish_fan_outs(),
-        }
     }
 
     fn fire(&mut self, kind: TimerKind) {
@@ -677,7 +661,7 @@ impl Engine {
 
     /// A profile enters an audience: journeys that start on entering it start.
     pub fn audience_enter(&mut self, audience: &str, key: &str) {
-        self.before_audience_change(audience, key);
+        self.finish_fan_outs();
         let key = ArcStr::from(key);
         let added = self.audiences.entry(audience.to_string()).or_default().insert(key.clone());
         self.changes.audiences |= added;
@@ -688,7 +672,7 @@ impl Engine {
 
     /// A profile leaves an audience: journeys that start on leaving it start.
     pub fn audience_exit(&mut self, audience: &str, key: &str) {
-        self.before_audience_change(audience, key);
+        self.finish_fan_outs();
         let key = ArcStr::from(key);
         let removed = self.audiences.get_mut(audience).is_some_and(|m| m.remove(&key));
         self.changes.audiences |= removed;
@@ -715,6 +699,7 @@ impl Engine {
     /// here, and an unknown, filtered or keyless event is counted in the report; with
     /// [`To::Routed`] they were judged by [`Engine::route`].
     pub fn deliver(&mut self, name: &str, payload: Payload<'_>, to: To<'_>) -> Result<Delivery, Rejected> {
+        self.finish_fan_outs();
         let Some(&ei) = self.event_index.get(name) else {
             if to == To::Key {
                 self.count_route(&Err(Rejected::UnknownEvent(name.to_string())));
@@ -870,7 +855,6 @@ impl Engine {
     }
 
     fn handle(&mut self, ei: u16, key: ArcStr, value: &Value) {
-        self.reach(&key);
         let image = self.image.clone();
         let name = image.program.events[ei as usize].name.as_str();
         self.report.events += 1;
