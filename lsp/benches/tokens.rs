@@ -1,7 +1,9 @@
 //! Semantic tokens of a 1 MB file on one line (minified or generated text): the time to
 //! compute them (`tokens::tokens`, the server's work for `textDocument/semanticTokens/full`)
 //! and the whole request through an in-process server. Positions are counted by walking the
-//! text once, so the time is linear in the line's length. Plain timing; prints medians.
+//! text once, so the time is linear in the line's length. Plain timing; prints medians, and the
+//! ratio against a baseline in the same run: a hand-written walk that counts the UTF-16 column
+//! of every character of the same text.
 //!
 //! Run: `cargo bench -p journey-lsp --bench tokens`
 
@@ -45,7 +47,23 @@ fn main() {
         count = tokens(&text, &Names::default()).len();
         times.push(t.elapsed());
     }
-    eprintln!("{} bytes on one line, {count} tokens: tokens() median {:?}", text.len(), median(times));
+    // The baseline: a hand-written walk of the same text that counts each character's UTF-16
+    // column, the position work alone (what LSP positions need), in the same run.
+    let mut walks = Vec::new();
+    let mut columns = 0usize;
+    for _ in 0..runs.max(3) {
+        let t = Instant::now();
+        columns = std::hint::black_box(&text).chars().map(char::len_utf16).sum();
+        walks.push(t.elapsed());
+    }
+    assert!(columns > text.len() / 2, "every character counted");
+    let (tokens_median, walk) = (median(times), median(walks));
+    eprintln!(
+        "{} bytes on one line, {count} tokens: tokens() median {tokens_median:?}; baseline, one walk counting \
+         UTF-16 columns: median {walk:?}; tokens() is {:.1}x the walk",
+        text.len(),
+        tokens_median.as_secs_f64() / walk.as_secs_f64()
+    );
 
     let rt = common::runtime();
     rt.block_on(async move {

@@ -2,7 +2,8 @@
 //! apart, then the delay from the last edit to the diagnostics published for the latest
 //! version. Edits that arrive while a check runs are coalesced into the next check, so the
 //! delay stays about one check long however many edits came before. Plain timing; prints the
-//! median, the 90th percentile and the checks each session cost.
+//! median, the 90th percentile and the checks each session cost, and against the baseline, one
+//! check of the same text through `compiler::driver` without the server, the delay's ratio.
 //!
 //! Run: `cargo bench -p journey-lsp --bench typing`
 
@@ -84,6 +85,27 @@ fn main() {
         }
         delays.sort();
         checks.sort();
+        // The baseline: one check of the same file with the typed line, as `journey check`
+        // does it (read, load the schemas, check), without the server.
+        let typed_text = format!("{}{typing}\n{}", &text[..at], &text[at..]);
+        let base_dir = common::temp_folder("typing-base");
+        std::fs::write(base_dir.join("big.journey"), &typed_text).expect("write the file");
+        let mut one_check: Vec<Duration> = (0..runs.max(3))
+            .map(|_| {
+                let t = Instant::now();
+                let build = journey_compiler::driver::load(std::slice::from_ref(&base_dir), &[]).expect("loads").check();
+                assert!(!build.sources.is_empty(), "the file was read");
+                t.elapsed()
+            })
+            .collect();
+        one_check.sort();
+        let check = one_check[one_check.len() / 2];
+        let _ = std::fs::remove_dir_all(&base_dir);
+        eprintln!(
+            "baseline, one check of the typed file through compiler::driver: median {check:?}; \
+             the delay is {:.2} of it",
+            delays[delays.len() / 2].as_secs_f64() / check.as_secs_f64()
+        );
         eprintln!(
             "{} lines; {edits} edits {spacing:?} apart, {runs} sessions: last edit -> diagnostics of the latest version: \
              median {:?}, p90 {:?}, max {:?}; checks per session: median {} (of {edits} edits)",
