@@ -1,6 +1,7 @@
 //! `journey serve` on PostgreSQL, side by side in one run: durable events per second with 1, 2
-//! and 3 nodes, the single SQLite node, and a raw baseline (the same log rows inserted into
-//! PostgreSQL by a plain client in the same batch sizes); one event per request with 200 clients
+//! and 3 nodes, the single SQLite node, and raw baselines (the same log rows, and the log and
+//! instance rows, inserted into PostgreSQL by a plain client in the same batch sizes); one event
+//! per request with 200 clients
 //! in flight (SQLite and one PostgreSQL node); the failover time after a node is killed; and the
 //! memory per waiting instance per node.
 //!
@@ -79,6 +80,21 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The one number `sql` answers, in this database.
+    fn number(&self, sql: &str) -> f64 {
+        self.rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls).await.expect("connect");
+            let task = tokio::spawn(conn);
+            let row = client.query_one(sql, &[]).await.expect("query");
+            let n: Option<f64> = row.get(0);
+            drop(client);
+            let _ = task.await;
+            n.unwrap_or(0.0)
+        })
+    }
+}
+
 impl Drop for Db {
     fn drop(&mut self) {
         self.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
@@ -87,9 +103,12 @@ impl Drop for Db {
 
 /// The raw baseline: the rows the runtime logs for these events (partition, position, id, time,
 /// entry text), inserted by `clients` plain connections in batches of [`BATCH`], one committed
-/// transaction each: events per second, and PostgreSQL's CPU per event (µs).
-fn raw(n: usize, clients: usize, rt: &tokio::runtime::Runtime) -> (f64, f64) {
-    let db = Db::new(&format!("raw{clients}"));
+/// transaction each: events per second, and PostgreSQL's CPU per event (µs). With
+/// `instance_bytes`, each transaction also inserts a row per event into a table shaped as the
+/// runtime's `instances` (partition, version, id, data of that many bytes): every row the
+/// runtime must store for an event that starts a waiting instance, with none of its other work.
+fn raw(n: usize, clients: usize, instance_bytes: Option<usize>, rt: &tokio::runtime::Runtime) -> (f64, f64) {
+    let db = Db::new(&format!("raw{clients}{}", if instance_bytes.is_some() { "i" } else { "" }));
     let url = db.url();
     let texts: Vec<(String, String)> = (0..n)
         .map(|i| {
@@ -105,6 +124,13 @@ fn raw(n: usize, clients: usize, rt: &tokio::runtime::Runtime) -> (f64, f64) {
             .batch_execute(
                 "CREATE TABLE log(partition integer NOT NULL, seq bigint NOT NULL, client_id text UNIQUE,
                  at_ms bigint NOT NULL, kind text NOT NULL, PRIMARY KEY(partition, seq))",
+            )
+            .await
+            .expect("table");
+        client
+            .batch_execute(
+                "CREATE TABLE instances(partition integer NOT NULL, version integer NOT NULL, id bigint NOT NULL,
+                 data bytea NOT NULL, PRIMARY KEY(partition, version, id))",
             )
             .await
             .expect("table");
@@ -124,6 +150,13 @@ fn raw(n: usize, clients: usize, rt: &tokio::runtime::Runtime) -> (f64, f64) {
                     )
                     .await
                     .expect("prepare");
+                let put = client
+                    .prepare(
+                        "INSERT INTO instances(partition, version, id, data)
+                         SELECT $1, 1, * FROM unnest($2::bigint[], $3::bytea[])",
+                    )
+                    .await
+                    .expect("prepare");
                 for (b, batch) in mine.chunks(BATCH).enumerate() {
                     let parts: Vec<i32> = vec![c as i32; batch.len()];
                     let seqs: Vec<i64> = (0..batch.len()).map(|i| (b * BATCH + i) as i64).collect();
@@ -132,6 +165,13 @@ fn raw(n: usize, clients: usize, rt: &tokio::runtime::Runtime) -> (f64, f64) {
                     let kinds: Vec<&str> = batch.iter().map(|(_, k)| k.as_str()).collect();
                     let tx = client.transaction().await.expect("begin");
                     tx.execute(&insert, &[&parts, &seqs, &ids, &ats, &kinds]).await.expect("insert");
+                    if let Some(bytes) = instance_bytes {
+                        let data: Vec<Vec<u8>> = seqs
+                            .iter()
+                            .map(|s| s.to_le_bytes().iter().copied().cycle().take(bytes).collect())
+                            .collect();
+                        tx.execute(&put, &[&(c as i32), &seqs, &data]).await.expect("insert");
+                    }
                     tx.commit().await.expect("commit");
                 }
             })
@@ -370,8 +410,11 @@ fn main() {
         return;
     }
 
-    let (raw1, raw1_cpu) = raw(n, 1, &rt);
-    let (raw4, _) = raw(n, CLIENTS, &rt);
+    let (raw1, raw1_cpu) = raw(n, 1, None, &rt);
+    let (raw4, _) = raw(n, CLIENTS, None, &rt);
+    // The size of a stored instance of this journey (postcard), as the runtime writes it.
+    const INSTANCE_BYTES: usize = 40;
+    let (raw1i, raw1i_cpu) = raw(n, 1, Some(INSTANCE_BYTES), &rt);
     let (sqlite, sqlite_cpu) = sqlite_batched();
     let mut pg = Vec::new();
     // NODES=1: only as many node counts (and no other measurement after the table).
@@ -389,6 +432,10 @@ fn main() {
         for s in servers {
             s.stop();
         }
+        if nodes == 1 {
+            let size = db.number("SELECT avg(octet_length(data))::float8 FROM instances");
+            println!("(a stored instance of the journey: {size:.0} bytes; the raw baseline's: {INSTANCE_BYTES})");
+        }
         let per_event =
             |from: (f64, f64), to: (f64, f64)| ((to.0 - from.0) * 1e3 / n as f64, (to.1 - from.1) * 1e3 / n as f64);
         pg.push((rate, per_event(before, posted), per_event(before, settled)));
@@ -398,14 +445,18 @@ fn main() {
         "  raw PostgreSQL inserts, 1 connection:        {raw1:>10.0}   (PostgreSQL's CPU per event {raw1_cpu:.1} µs)"
     );
     println!("  raw PostgreSQL inserts, {CLIENTS} connections:       {raw4:>10.0}");
+    println!(
+        "  raw, log and instance rows, 1 connection:    {raw1i:>10.0}   (PostgreSQL's CPU per event {raw1i_cpu:.1} µs)"
+    );
     println!("  journey serve, SQLite, one node:             {sqlite:>10.0}");
     for (i, (rate, posted, settled)) in pg.iter().enumerate() {
         println!(
-            "  journey serve, PostgreSQL, {} node{}:         {rate:>10.0}   ({:.2} of raw with 1 connection, {:.2} of {CLIENTS})",
+            "  journey serve, PostgreSQL, {} node{}:         {rate:>10.0}   ({:.2} of raw with 1 connection, {:.2} of {CLIENTS}, {:.2} of log and instance rows)",
             i + 1,
             if i == 0 { " " } else { "s" },
             rate / raw1,
-            rate / raw4
+            rate / raw4,
+            rate / raw1i
         );
         println!(
             "      CPU per event, nodes / PostgreSQL: {:.1} / {:.1} µs while posting, {:.1} / {:.1} µs until applied",

@@ -15,6 +15,7 @@
 use crate::api::{self, AppState, AppendRequest, Validators};
 use crate::metrics::Metrics;
 use crate::store::postgres::{unbin, NameClaim, PartitionRow, Pg, PgPartition};
+use crate::store::{Appended, Entry, NewEntry};
 use crate::worker::{describe_wait, wall_ms, Layout, Partition, Query, Wake, Worker};
 use crate::{compile_project, Config, StartError, API_THREADS};
 use journey_compiler::artifact;
@@ -107,11 +108,12 @@ pub fn serve_until(
         Arc::new(Validators::new(API_THREADS, || Engine::new(image.clone(), wall_ms(), Options::default())));
 
     let (append_tx, append_rx) = tokio::sync::mpsc::channel::<AppendRequest>(1024);
+    let inboxes = Inboxes::default();
     let appender = {
-        let pg = pg.clone();
+        let (pg, inboxes) = (pg.clone(), inboxes.clone());
         std::thread::Builder::new()
             .name("journey-log".into())
-            .spawn(move || group_commit(&pg, append_rx))
+            .spawn(move || group_commit(&pg, append_rx, &inboxes))
             .map_err(|e| StartError::Config(e.to_string()))?
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -122,6 +124,7 @@ pub fn serve_until(
         incarnation,
         ttl: options.lease_ttl,
         held: HashMap::new(),
+        inboxes,
         releasing: Vec::new(),
         executor,
         rt: rt.handle().clone(),
@@ -231,12 +234,17 @@ fn latest_image(pg: &Pg) -> Result<(Arc<Image>, u32), String> {
     Ok((Arc::new(Image::load(a.program).map_err(|e| e.to_string())?), row.version))
 }
 
+/// The workers of the partitions this node holds, by partition: where the log writer hands
+/// the entries it committed.
+type Inboxes = Arc<Mutex<HashMap<u32, Sender<Wake>>>>;
+
 /// The log writer: takes every request waiting, appends them in one go (split by partition into
 /// lanes committed side by side, [`Pg::append_lanes`]), and answers each once its entries are
-/// committed. The workers of the partitions written are woken by the coordinator's next tick
-/// (within [`TICK`]): one read of a partition's log then takes every group appended meanwhile,
-/// where a wake per group made each worker read, apply and answer a few entries at a time.
-fn group_commit(pg: &Pg, mut rx: tokio::sync::mpsc::Receiver<AppendRequest>) {
+/// committed. Then it hands each partition's new entries to its worker if this node holds it,
+/// which applies them without reading them back from the database; entries appended by other
+/// nodes (and any the hand misses) are read from the log, when the coordinator's next tick
+/// (within [`TICK`]) finds the partition grown.
+fn group_commit(pg: &Pg, mut rx: tokio::sync::mpsc::Receiver<AppendRequest>, inboxes: &Inboxes) {
     while let Some((all, replies)) = crate::take_group(&mut rx) {
         // What backpressure reads follows at the coordinator's next tick.
         match pg.append_lanes(&all) {
@@ -245,12 +253,13 @@ fn group_commit(pg: &Pg, mut rx: tokio::sync::mpsc::Receiver<AppendRequest>) {
                     tracing::error!("appending to the log failed: {e}");
                     e.to_string()
                 });
-                let mut rest = results.into_iter();
+                let mut rest = results.iter().copied();
                 for (n, reply) in replies {
                     // A request is answered "stored" only when all its entries are.
                     let mine: Option<Vec<_>> = rest.by_ref().take(n).collect();
                     let _ = reply.send(mine.ok_or_else(|| why.clone().unwrap_or_default()));
                 }
+                hand_over_entries(pg, all, &results, inboxes);
             }
             Err(e) => {
                 tracing::error!("appending to the log failed: {e}");
@@ -258,6 +267,24 @@ fn group_commit(pg: &Pg, mut rx: tokio::sync::mpsc::Receiver<AppendRequest>) {
                     let _ = reply.send(Err(e.to_string()));
                 }
             }
+        }
+    }
+}
+
+/// Hands the entries just committed (`results`) to the workers of their partitions held here.
+/// An entry for every partition (publish, close, stop, a business event) is read back by each.
+fn hand_over_entries(pg: &Pg, all: Vec<NewEntry>, results: &[Option<Appended>], inboxes: &Inboxes) {
+    let mut by_partition: HashMap<u32, Vec<Entry>> = HashMap::new();
+    for (e, r) in all.into_iter().zip(results) {
+        if let (Some(key), Some(Appended::New(seq))) = (&e.key, r) {
+            let p = journey_vm::engine::shard_of(key, pg.partitions);
+            by_partition.entry(p).or_default().push(Entry { seq: *seq, at_ms: e.at_ms, kind: e.kind });
+        }
+    }
+    let Ok(inboxes) = inboxes.lock() else { return };
+    for (p, entries) in by_partition {
+        if let Some(tx) = inboxes.get(&p) {
+            let _ = tx.send(Wake::Logged(entries));
         }
     }
 }
@@ -280,6 +307,8 @@ struct Node {
     incarnation: String,
     ttl: Duration,
     held: HashMap<u32, Held>,
+    /// The inboxes of `held`'s workers, for the log writer (kept in step each tick).
+    inboxes: Inboxes,
     /// Partitions being handed over: their worker writes its last checkpoint, then the lease
     /// is released (by the thread here).
     releasing: Vec<(u32, JoinHandle<()>)>,
@@ -312,6 +341,9 @@ impl Node {
                         }
                     }
                 }
+            }
+            if let Ok(mut inboxes) = self.inboxes.lock() {
+                inboxes.retain(|p, _| self.held.contains_key(p));
             }
             if let Ok(rows) = self.pg.partition_rows() {
                 self.follow(&rows, &mut seen);
@@ -457,6 +489,9 @@ impl Node {
         match thread {
             Ok(thread) => {
                 tracing::info!("node {}: took partition {p} (token {token})", self.name);
+                if let Ok(mut inboxes) = self.inboxes.lock() {
+                    inboxes.insert(p, tx.clone());
+                }
                 self.held.insert(p, Held { token, tx, thread, lost, applied });
                 self.metrics.lease_changes.fetch_add(1, Relaxed);
             }

@@ -26,6 +26,13 @@ use std::time::{Duration, Instant};
 
 /// How often state is checkpointed at most (unless the work budget is reached sooner).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// The same for a partition of a cluster: each checkpoint is a transaction with a fixed cost
+/// in the database (the lease's fence, the engine state), paid by every partition held; a
+/// takeover replays at most this much more of the log.
+const PARTITION_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// Entries handed over by this node's log writer kept in hand at most (past it, the worker
+/// reads them back from the log).
+const HANDED_MAX: usize = 8 * BATCH;
 /// Log entries applied per read.
 const BATCH: usize = 2_000;
 /// The work (log entries applied, timers fired, step events made) after which a checkpoint is
@@ -65,6 +72,9 @@ pub enum Query {
 pub enum Wake {
     /// New log entries up to this position.
     Appended(i64),
+    /// Entries of the worker's partition this node's log writer just committed, in order: the
+    /// worker applies them without reading them back (a gap is read from the log).
+    Logged(Vec<Entry>),
     /// A call answered.
     CallDone(u32, u64, CallOutcome, Duration),
     /// A query.
@@ -93,6 +103,10 @@ pub struct Worker {
     work: usize,
     /// Whether the log may hold entries not applied yet.
     log_behind: bool,
+    /// Entries committed and handed over ([`Wake::Logged`]), not applied yet, in order.
+    handed: VecDeque<Entry>,
+    /// The end of the log as last told ([`Wake::Appended`], [`Wake::Logged`]).
+    log_end: i64,
     /// The calls in flight with a stored row, by version and instance (the rest need no
     /// deleting when their instance goes on).
     stored_calls: HashSet<(u32, InstanceId), foldhash::fast::RandomState>,
@@ -330,6 +344,8 @@ impl Worker {
             dirty: false,
             work: 0,
             log_behind: true,
+            handed: VecDeque::new(),
+            log_end: 0,
             stored_calls,
             stored_msgs,
             writer: checkpoints.map(|store| Writer::start(store, w_metrics)).transpose()?,
@@ -411,7 +427,8 @@ impl Worker {
                 // Not in a tight loop while the store fails.
                 std::thread::sleep(Duration::from_millis(100));
             }
-            if self.dirty && (self.work >= CHECKPOINT_WORK || self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY) {
+            let every = if self.partition.is_some() { PARTITION_CHECKPOINT_EVERY } else { CHECKPOINT_EVERY };
+            if self.dirty && (self.work >= CHECKPOINT_WORK || self.last_checkpoint.elapsed() >= every) {
                 if let Err(e) = self.checkpoint() {
                     tracing::error!("checkpoint failed: {e}");
                     if self.broken {
@@ -425,7 +442,21 @@ impl Worker {
     /// Handles one message; false on shutdown (after the final checkpoint).
     fn handle(&mut self, m: Wake) -> bool {
         match m {
-            Wake::Appended(_) => self.log_behind = true,
+            Wake::Appended(end) => {
+                self.log_end = self.log_end.max(end);
+                self.log_behind |= end > self.applied;
+            }
+            Wake::Logged(entries) => {
+                for e in entries {
+                    self.log_end = self.log_end.max(e.seq);
+                    self.log_behind |= e.seq > self.applied;
+                    // Kept in order and bounded: what is not kept is read back.
+                    let after = self.handed.back().map_or(self.applied, |b| b.seq);
+                    if e.seq > after && self.handed.len() < HANDED_MAX {
+                        self.handed.push_back(e);
+                    }
+                }
+            }
             Wake::CallDone(version, instance, outcome, latency) => {
                 self.metrics.call_done(&outcome, latency);
                 let v = self
@@ -569,7 +600,7 @@ impl Worker {
             return Ok(());
         }
         if self.log_behind {
-            let entries = self.store.entries_after(self.applied, BATCH).map_err(|e| e.to_string())?;
+            let (entries, from_hand) = self.next_entries()?;
             let mut finished = entries.len() < BATCH;
             let mut next = 0;
             while next < entries.len() {
@@ -607,6 +638,13 @@ impl Worker {
                     break;
                 }
             }
+            if from_hand {
+                // Those not reached are kept in hand; what follows them may be in the log only.
+                for e in entries.into_iter().skip(next).rev() {
+                    self.handed.push_front(e);
+                }
+                finished = self.handed.is_empty() && self.log_end <= self.applied;
+            }
             self.log_behind = !finished;
             if self.log_behind {
                 return Ok(());
@@ -621,6 +659,31 @@ impl Worker {
             each_with(&mut self.shards, false, |_, s| s.advance(now, true));
         }
         Ok(())
+    }
+
+    /// The next entries to apply: those in hand when they follow the last one applied, else
+    /// read from the log (true: from the hand).
+    fn next_entries(&mut self) -> Result<(Vec<Entry>, bool), String> {
+        while self.handed.front().is_some_and(|e| e.seq <= self.applied) {
+            self.handed.pop_front();
+        }
+        if self.handed.front().is_some_and(|e| e.seq == self.applied + 1) {
+            let mut run = Vec::with_capacity(self.handed.len().min(BATCH));
+            while run.len() < BATCH {
+                let follows = match (run.last(), self.handed.front()) {
+                    (None, Some(_)) => true,
+                    (Some(Entry { seq, .. }), Some(e)) => e.seq == seq + 1,
+                    (_, None) => false,
+                };
+                if !follows {
+                    break;
+                }
+                run.extend(self.handed.pop_front());
+            }
+            return Ok((run, true));
+        }
+        let entries = self.store.entries_after(self.applied, BATCH).map_err(|e| e.to_string())?;
+        Ok((entries, false))
     }
 
     /// Fires the timers due at or before `to`, every share at once, in rounds of a bounded

@@ -577,10 +577,32 @@ async fn append_in(
 /// it is sent in order, so each step still runs after the one before it (the look-up once the
 /// locks are held); a statement that fails aborts the transaction, and the commit sent behind
 /// it then rolls it back, so an entry is answered stored only when all three succeeded.
+///
+/// Client ids are looked up only when a row's id turns out taken: most ids are new, and the
+/// unique index on them refuses a repeated one anyway (after waiting for a concurrent group
+/// that holds it to commit). Then the transaction is rolled back and run again with the look-up,
+/// which answers those entries "duplicate".
 async fn append_pipelined(
     pg_: &Pg,
     client: &deadpool_postgres::Client,
     entries: &[&NewEntry],
+) -> Result<(Vec<Appended>, Vec<u32>)> {
+    match append_once(pg_, client, entries, false).await {
+        Err(e) if e.0.starts_with(ID_TAKEN) => append_once(pg_, client, entries, true).await,
+        other => other,
+    }
+}
+
+/// Marks the error of an append that found a client id already logged (see
+/// [`append_pipelined`]).
+const ID_TAKEN: &str = "a client id is logged already";
+
+/// One try of [`append_pipelined`], looking the group's client ids up first or not.
+async fn append_once(
+    pg_: &Pg,
+    client: &deadpool_postgres::Client,
+    entries: &[&NewEntry],
+    look_up: bool,
 ) -> Result<(Vec<Appended>, Vec<u32>)> {
     let group = Group::new(pg_, entries)?;
     let lock = client.prepare_cached(LOCK_PARTITIONS).await.map_err(pg)?;
@@ -591,7 +613,7 @@ async fn append_pipelined(
     let result = async {
         let (touched, ids): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) = ([&group.touched], [&group.ids]);
         let (begun, locked, found) = futures::join!(c.batch_execute("BEGIN"), c.query(&lock, &touched), async {
-            if group.ids.is_empty() {
+            if group.ids.is_empty() || !look_up {
                 Ok(Vec::new())
             } else {
                 c.query(&find, &ids).await
@@ -606,7 +628,14 @@ async fn append_pipelined(
             let ends: [&(dyn ToSql + Sync); 3] = [&rows.ends.0, &rows.ends.1, &rows.ends.2];
             let (inserted, moved, committed) =
                 futures::join!(c.execute(&insert, &log), c.execute(&update, &ends), c.batch_execute("COMMIT"));
-            inserted.map_err(pg)?;
+            inserted.map_err(|e| {
+                let taken = e.as_db_error().is_some_and(|d| d.constraint() == Some("log_client_id_key"));
+                if taken && !look_up {
+                    StoreError(format!("{ID_TAKEN}: {e}"))
+                } else {
+                    pg(e)
+                }
+            })?;
             moved.map_err(pg)?;
             committed.map_err(pg)?;
         }
@@ -1752,6 +1781,10 @@ mod tests {
         assert_eq!(first[3], Appended::Duplicate(2), "a repeated id in one batch is stored once");
         let (again, _) = pg_.append(&[ev("a", "ann")]).expect("append");
         assert_eq!(again, [Appended::Duplicate(2)], "and once across batches");
+        // A logged id refuses the insert without its look-up; the batch is tried again with it.
+        let (mixed, _) = pg_.append(&[ev("c", "ann"), ev("a", "ann"), ev("d", "ann")]).expect("append");
+        let Appended::New(c) = mixed[0] else { panic!("{mixed:?}") };
+        assert_eq!(mixed, [Appended::New(c), Appended::Duplicate(2), Appended::New(c + 1)], "stored, in order");
         let mut part = PgPartition::new(pg_.clone(), ann, "x", 0);
         let seqs: Vec<i64> = part.entries_after(0, 10).expect("read").iter().map(|e| e.seq).collect();
         assert_eq!(seqs.len() as i64, part.counts().expect("counts").0);
