@@ -81,6 +81,8 @@ pub fn serve_until(
     let url = config.db.to_string_lossy().to_string();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(API_THREADS)
+        // Named, to tell the server's threads from others in a profile.
+        .thread_name("journey-api")
         .enable_all()
         .build()
         .map_err(|e| StartError::Config(format!("cannot start the async runtime: {e}")))?;

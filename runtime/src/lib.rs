@@ -230,6 +230,8 @@ pub fn serve_until(
     checkpoints.relax_checkpoint_sync().map_err(|e| StartError::Store(e.to_string()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(API_THREADS)
+        // Named, to tell the server's threads from others in a profile.
+        .thread_name("journey-api")
         .enable_all()
         .build()
         .map_err(|e| StartError::Config(format!("cannot start the async runtime: {e}")))?;

@@ -330,7 +330,8 @@ impl Pg {
         // A client id given twice in the group, in two lanes, is stored by the first: the later
         // one is its duplicate (two lanes inserting it would wait on each other, then fail on
         // the unique id). Within one lane the transaction finds it itself.
-        let mut first: HashMap<&str, (usize, usize)> = HashMap::new();
+        // A fast hash: one look-up per entry of every group, on ids the clients chose.
+        let mut first: HashMap<&str, (usize, usize), foldhash::fast::RandomState> = HashMap::default();
         let mut copy_of: Vec<Option<usize>> = vec![None; entries.len()];
         for (i, e) in entries.iter().enumerate() {
             let Some(p) = self.partition_of(e)? else { return whole(entries) };
@@ -465,7 +466,7 @@ struct Group<'a> {
 struct GroupRows<'a> {
     parts: Vec<i32>,
     seqs: Vec<i64>,
-    cids: Vec<Option<String>>,
+    cids: Vec<Option<&'a str>>,
     ats: Vec<i64>,
     kinds: Vec<&'a str>,
     ends: (Vec<i32>, Vec<i64>, Vec<i64>),
@@ -498,12 +499,13 @@ impl<'a> Group<'a> {
         found: Vec<tokio_postgres::Row>,
     ) -> (Vec<Appended>, GroupRows<'a>) {
         let mut last: HashMap<i32, i64> = locked.iter().map(|r| (r.get(0), r.get(1))).collect();
-        let mut known: HashMap<String, i64> = found.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let mut known: HashMap<&str, i64, foldhash::fast::RandomState> =
+            found.iter().map(|r| (r.get(0), r.get(1))).collect();
         let mut out = Vec::with_capacity(self.entries.len());
         let mut rows = GroupRows::default();
         let mut events: BTreeMap<i32, i64> = BTreeMap::new();
         for (e, target) in self.entries.iter().zip(&self.targets) {
-            if let Some(seq) = e.client_id.as_ref().and_then(|id| known.get(id)) {
+            if let Some(seq) = e.client_id.as_deref().and_then(|id| known.get(id)) {
                 out.push(Appended::Duplicate(*seq));
                 continue;
             }
@@ -519,7 +521,7 @@ impl<'a> Group<'a> {
                 rows.parts.push(p);
                 rows.seqs.push(*seq);
                 // A client id is unique in the whole log: it goes with the first copy only.
-                rows.cids.push(if i == 0 { e.client_id.clone() } else { None });
+                rows.cids.push(if i == 0 { e.client_id.as_deref() } else { None });
                 rows.ats.push(e.at_ms);
                 rows.kinds.push(e.kind.as_str());
                 // An event copied to every partition (a business event) counts once.
@@ -527,8 +529,8 @@ impl<'a> Group<'a> {
                     *events.entry(p).or_default() += 1;
                 }
             }
-            if let (Some(id), Some(seq)) = (&e.client_id, first) {
-                known.insert(id.clone(), seq);
+            if let (Some(id), Some(seq)) = (e.client_id.as_deref(), first) {
+                known.insert(id, seq);
             }
             out.push(Appended::New(first.unwrap_or(0)));
         }
