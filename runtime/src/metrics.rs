@@ -45,7 +45,10 @@ pub struct Metrics {
     pub partitions_held: AtomicI64,
     /// On a cluster: leases this node took, lost or handed over since it started.
     pub lease_changes: AtomicU64,
-    /// Whether this node is part of a cluster (the two above are rendered).
+    /// Log entries the engine read back from the store (on a cluster, those this node committed
+    /// for partitions it holds are handed to their workers instead).
+    pub entries_read: AtomicU64,
+    /// Whether this node is part of a cluster (the cluster's metrics are rendered).
     pub cluster: std::sync::atomic::AtomicBool,
 }
 
@@ -144,6 +147,11 @@ impl Metrics {
                 "journey_lease_changes",
                 "Partition leases this node took, lost or handed over.",
                 ConstCounter::new(self.lease_changes.load(Relaxed)),
+            );
+            r.register(
+                "journey_log_entries_read",
+                "Log entries the partitions' workers read back from the database (not handed over by this node).",
+                ConstCounter::new(self.entries_read.load(Relaxed)),
             );
         }
         let mut out = String::new();

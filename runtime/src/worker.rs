@@ -683,6 +683,7 @@ impl Worker {
             return Ok((run, true));
         }
         let entries = self.store.entries_after(self.applied, BATCH).map_err(|e| e.to_string())?;
+        self.metrics.entries_read.fetch_add(entries.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok((entries, false))
     }
 
