@@ -162,6 +162,63 @@ journey Alert {
 }
 "#;
 
+/// Version 1: `Restocked` (with a key) starts `Alert` for every subscriber. Version 2,
+/// published for `Watch` only, reads it as `ann`'s own event alone; version 1's `Alert` stays
+/// open.
+const OLDER_BUSINESS_V1: &str = r#"
+type Restock = { sku: string, user: string }
+event Restocked: Restock { key user }
+audience Subscribers
+journey Alert {
+  start on Restocked for audience Subscribers
+  reentry always
+  wait 1h
+  end "told"
+}
+"#;
+
+const OLDER_BUSINESS_V2: &str = r#"
+type Restock = { sku: string, user: string }
+event Restocked: Restock { key user }
+audience Subscribers
+journey Watch {
+  start on Restocked
+  reentry always
+  wait 1h
+  end "watched"
+}
+"#;
+
+#[test]
+fn a_business_event_of_an_older_version_reaches_every_partition() {
+    on_postgres("fanout_older", &["--partitions", "4", "--lease-ttl", "2"], |dir, db, args| {
+        let api = Api::new();
+        std::fs::write(dir.join("project.journey"), OLDER_BUSINESS_V1).expect("write the project");
+        let server = Server::start(dir, db, args);
+        let url = server.url.clone();
+        std::fs::write(dir.join("project.journey"), OLDER_BUSINESS_V2).expect("write version 2");
+        let (status, v) = api.post(&format!("{url}/journeys/Watch/publish"), "");
+        assert_eq!(status, 200, "{v}");
+        let members: Vec<String> = (0..20).map(|i| format!("sub{i:02}")).collect();
+        let (status, v) =
+            api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"enter": members}).to_string());
+        assert_eq!(status, 200, "{v}");
+        let restocked = json!({"event": "Restocked", "payload": {"sku": "JKT", "user": "ann"}});
+        let (status, v) = api.post(&format!("{url}/events"), &restocked.to_string());
+        assert_eq!(status, 200, "{v}");
+        api.wait_get("ann watching", &format!("{url}/journeys/Watch/report"), |r| {
+            r["versions"].as_array().is_some_and(|l| l.iter().any(|v| v["report"]["started"] == json!(1)))
+        });
+        api.settle(&url);
+        // Stored for ann's partition alone, only its members would be alerted.
+        let alert = api.report(&url, "Alert", 0);
+        assert_eq!(alert["started"], members.len(), "every subscriber alerted, in every partition: {alert}");
+        let instances = api.get(&format!("{url}/profiles/ann/instances"));
+        let watching = instances.as_array().expect("a list").iter().filter(|i| i["journey"] == "Watch").count();
+        assert_eq!(watching, 1, "ann watches once: {instances}");
+    });
+}
+
 #[test]
 fn a_business_event_keyed_in_another_version_starts_that_journey_once_over_shares() {
     on_sqlite("fanout-mixed", &["--shards", "3"], mixed_case);
