@@ -396,7 +396,7 @@ fn a_stop_behind_a_fan_out_keeps_the_journeys_timers_from_firing_past_it_on_post
     on_postgres("fanout_stop", &["--partitions", "4", "--lease-ttl", "2"], stop_case::<3>);
 }
 
-/// zed's `Watch` starts during the fan-out and waits 4 s; `Watch` is stopped a moment later.
+/// zed's `Watch` starts during the fan-out and waits 6 s; `Watch` is stopped a moment later.
 /// The stop waits for the fan-out, and so does every timer due from its time on: zed's wait,
 /// though due by the wall clock, does not end before the stop, which ends the instance.
 fn stop_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
@@ -404,7 +404,7 @@ fn stop_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     let receiving = Api::new();
     let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
     let _release = Release(SLOT);
-    held_project(dir, receiver.port, "4s");
+    held_project(dir, receiver.port, "6s");
     let server = start_held_fan_out(&api, &receiver, dir, db, args);
     let url = server.url.clone();
     ping(&api, &url, "zed");
