@@ -197,6 +197,16 @@ journey Watch {
   wait 1h
   end "watched"
 }
+action Lookup(user: string) = http POST "https://lookup.example.com" {
+  body { user: user }
+}
+event Asked: Ping { key user }
+journey Ask {
+  start on Asked
+  reentry always
+  call Lookup(user: event.user)
+  end "answered"
+}
 "#;
 
 fn fanout_engine(image: &Arc<Image>, slice: usize, shard: (u32, u32), members: usize) -> Engine {
@@ -286,6 +296,23 @@ fn what_reaches_a_member_not_started_yet_starts_it_alone_first() {
     assert!(!e.fanning_out());
     assert_eq!(broadcast_started(&mut e), 10, "each member once");
     assert!(e.live().filter(|i| i.journey == 0).all(|i| i.entered_ms == at(9)), "at the event's time");
+}
+
+/// The answer to a call of a member's instance in another journey reaches the member too: it
+/// starts first (the call was made before the business event, answered after it).
+#[test]
+fn a_call_answered_for_a_member_not_started_yet_starts_it_first() {
+    let image = image(FANOUT);
+    let mut e = fanout_engine(&image, 2, (0, 1), 10);
+    e.deliver("Asked", Payload::Json(&json!({"user": "m06"})), To::Key).expect("delivered");
+    let call = e.take_calls().pop().expect("m06's call");
+    restock(&mut e);
+    assert_eq!(broadcast_started(&mut e), 2, "the first slice");
+    e.complete_call(call.instance, CallOutcome::Ok(Value::Null));
+    assert_eq!(broadcast_started(&mut e), 3, "m06 started before its call's answer went on");
+    let ask = e.report().journeys.iter().find(|j| j.journey == "Ask").expect("Ask").clone();
+    assert_eq!(ask.ended.get("answered"), Some(&1));
+    assert_eq!(e.fan_out(100), 7, "the others, passing over m06");
 }
 
 /// A fan-out stored in the middle (a checkpoint) goes on after a restore exactly where it

@@ -829,12 +829,12 @@ impl Engine {
     }
 
     /// Before anything reaches profile `key` while fan-outs are in progress (an event, a
-    /// profile write, one of its timers, an audience read entering it): starts it, alone and
-    /// ahead of its turn, in each fan-out that has not reached it yet (oldest first, each at its
-    /// event's time), so that it sees the business events before what came after them, as
-    /// if every fan-out had finished first. The fan-out's cursor skips it when it gets there.
-    /// Starting only that member keeps the calls in flight at a slice's worth plus one per
-    /// member reached early (starting every member up to it would not).
+    /// profile write, one of its timers or call answers, an audience read entering it): starts
+    /// it, alone and ahead of its turn, in each fan-out that has not reached it yet (oldest
+    /// first, each at its event's time), so that it sees the business events before what came
+    /// after them, as if every fan-out had finished first. The fan-out's cursor skips it when
+    /// it gets there. Starting only that member keeps the calls in flight at a slice's worth
+    /// plus one per member reached early (starting every member up to it would not).
     pub fn reach(&mut self, key: &str) {
         if self.fanouts.is_empty() {
             return;

@@ -1058,6 +1058,12 @@ impl Engine {
 
     /// Answers a call an instance waits on.
     pub fn complete_call(&mut self, id: InstanceId, outcome: CallOutcome) {
+        // The instance goes on: its profile, if a fan-out has not reached it yet, starts first.
+        if self.fanning_out() {
+            if let Some(profile) = self.instances.get(&id).map(|i| i.profile.clone()) {
+                self.reach(&profile);
+            }
+        }
         let image = self.image.clone();
         let Some(inst) = self.instances.get_mut(&id) else { return };
         if let Waiting::Send { index } = inst.waiting {
