@@ -318,6 +318,7 @@ fn start_held_fan_out(api: &Api, receiver: &Receiver, dir: &Path, db: &Path, arg
     server
 }
 
+/// Posts `Pinged` for `user`.
 fn ping(api: &Api, url: &str, user: &str) {
     let (status, v) =
         api.post(&format!("{url}/events"), &json!({"event": "Pinged", "payload": {"user": user}}).to_string());
