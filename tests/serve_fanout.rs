@@ -5,6 +5,12 @@
 //! on from there. On the embedded store and on PostgreSQL (a takeover of four partitions, each
 //! starting its own members). A business event that another loaded version reads as a keyed
 //! event starts that version's journey once, on the share that owns the key.
+//!
+//! While a fan-out waits for its calls (the receiver holds them), the rest of the log goes on:
+//! another profile's event is applied; an event for a member far down the list starts that
+//! member alone, ahead of its turn (the calls in flight stay bounded); a stop waits for the
+//! fan-out, and the stopped journey's timers do not fire past it meanwhile; and a kill -9 after
+//! members were started early starts each member once.
 
 mod support;
 
@@ -12,7 +18,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 use support::{on_postgres, on_sqlite, wait_until, Api, Receiver, Server};
 
@@ -156,6 +162,63 @@ journey Alert {
 }
 "#;
 
+/// Version 1: `Restocked` (with a key) starts `Alert` for every subscriber. Version 2,
+/// published for `Watch` only, reads it as `ann`'s own event alone; version 1's `Alert` stays
+/// open.
+const OLDER_BUSINESS_V1: &str = r#"
+type Restock = { sku: string, user: string }
+event Restocked: Restock { key user }
+audience Subscribers
+journey Alert {
+  start on Restocked for audience Subscribers
+  reentry always
+  wait 1h
+  end "told"
+}
+"#;
+
+const OLDER_BUSINESS_V2: &str = r#"
+type Restock = { sku: string, user: string }
+event Restocked: Restock { key user }
+audience Subscribers
+journey Watch {
+  start on Restocked
+  reentry always
+  wait 1h
+  end "watched"
+}
+"#;
+
+#[test]
+fn a_business_event_of_an_older_version_reaches_every_partition() {
+    on_postgres("fanout_older", &["--partitions", "4", "--lease-ttl", "2"], |dir, db, args| {
+        let api = Api::new();
+        std::fs::write(dir.join("project.journey"), OLDER_BUSINESS_V1).expect("write the project");
+        let server = Server::start(dir, db, args);
+        let url = server.url.clone();
+        std::fs::write(dir.join("project.journey"), OLDER_BUSINESS_V2).expect("write version 2");
+        let (status, v) = api.post(&format!("{url}/journeys/Watch/publish"), "");
+        assert_eq!(status, 200, "{v}");
+        let members: Vec<String> = (0..20).map(|i| format!("sub{i:02}")).collect();
+        let (status, v) =
+            api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"enter": members}).to_string());
+        assert_eq!(status, 200, "{v}");
+        let restocked = json!({"event": "Restocked", "payload": {"sku": "JKT", "user": "ann"}});
+        let (status, v) = api.post(&format!("{url}/events"), &restocked.to_string());
+        assert_eq!(status, 200, "{v}");
+        api.wait_get("ann watching", &format!("{url}/journeys/Watch/report"), |r| {
+            r["versions"].as_array().is_some_and(|l| l.iter().any(|v| v["report"]["started"] == json!(1)))
+        });
+        api.settle(&url);
+        // Stored for ann's partition alone, only its members would be alerted.
+        let alert = api.report(&url, "Alert", 0);
+        assert_eq!(alert["started"], members.len(), "every subscriber alerted, in every partition: {alert}");
+        let instances = api.get(&format!("{url}/profiles/ann/instances"));
+        let watching = instances.as_array().expect("a list").iter().filter(|i| i["journey"] == "Watch").count();
+        assert_eq!(watching, 1, "ann watches once: {instances}");
+    });
+}
+
 #[test]
 fn a_business_event_keyed_in_another_version_starts_that_journey_once_over_shares() {
     on_sqlite("fanout-mixed", &["--shards", "3"], mixed_case);
@@ -193,4 +256,282 @@ fn mixed_case(dir: &Path, db: &Path, args: &[&str]) {
     let watching: Vec<&Value> =
         instances.as_array().expect("a list").iter().filter(|i| i["journey"] == "Watch").collect();
     assert_eq!(watching.len(), 1, "{instances}");
+}
+
+/// Per test, whether the receiver answers the deliveries it holds.
+static RELEASED: [AtomicBool; 8] = [const { AtomicBool::new(false) }; 8];
+
+/// Holds every delivery of test `SLOT` until it is released: the fan-out cannot finish before
+/// (its calls in flight stay at the worker's limit).
+fn held<const SLOT: usize>(path: &str) -> (u16, &'static str) {
+    while path == "/mail" && !RELEASED[SLOT].load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (200, "{}")
+}
+
+/// Releases test `.0`'s deliveries when dropped (however the test ends: a runtime waits for
+/// its threads when dropped).
+struct Release(usize);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        RELEASED[self.0].store(true, Ordering::SeqCst);
+    }
+}
+
+/// Members enough that each share's (partition's) fan-out stops at its limit of calls in flight
+/// with members left: it finishes only once the receiver answers.
+const HELD_MEMBERS: usize = 8_000;
+
+/// The worker's limit of calls in flight before a fan-out starts more members, and the members
+/// a share starts at a time (`runtime/src/worker.rs`, `runtime/src/shard.rs`).
+const FANOUT_IN_FLIGHT: usize = 1_024;
+const FANOUT_SLICE: usize = 256;
+
+/// The fan-out project with `Watch` (`start on Pinged`, a wait of `wait`) beside `Alert`, and
+/// a delivery timeout longer than the deliveries are held.
+fn held_project(dir: &Path, receiver: u16, wait: &str) {
+    project(dir, receiver);
+    let watch = format!(
+        "type Ping = {{ user: string }}\nevent Pinged: Ping {{ key user }}\n\
+         journey Watch {{\n  start on Pinged\n  reentry always\n  wait {wait}\n  end \"watched\"\n}}\n"
+    );
+    let text =
+        std::fs::read_to_string(dir.join("project.journey")).expect("read").replace("timeout 10s", "timeout 30s");
+    std::fs::write(dir.join("project.journey"), format!("{text}{watch}")).expect("write the project");
+}
+
+/// A server with `HELD_MEMBERS` subscribers and `Restocked` posted: the fan-out has begun.
+fn start_held_fan_out(api: &Api, receiver: &Receiver, dir: &Path, db: &Path, args: &[&str]) -> Server {
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    let members: Vec<String> = (0..HELD_MEMBERS).map(|i| format!("sub{i:05}")).collect();
+    let (status, v) = api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"enter": members}).to_string());
+    assert_eq!(status, 200, "{v}");
+    let restocked = json!({"event": "Restocked", "payload": {"sku": "JKT", "quantity": 4}});
+    assert_eq!(api.post(&format!("{url}/events"), &restocked.to_string()).0, 200);
+    wait_until("the fan-out's first deliveries", || match receiver.count() {
+        0 => Err("none yet".into()),
+        n => Ok(n),
+    });
+    server
+}
+
+/// Posts `Pinged` for `user`.
+fn ping(api: &Api, url: &str, user: &str) {
+    let (status, v) =
+        api.post(&format!("{url}/events"), &json!({"event": "Pinged", "payload": {"user": user}}).to_string());
+    assert_eq!(status, 200, "{v}");
+}
+
+/// A profile's instances of `journey`.
+fn instances_in(api: &Api, url: &str, user: &str, journey: &str) -> Vec<Value> {
+    let v = api.get(&format!("{url}/profiles/{user}/instances"));
+    v.as_array().map(|l| l.iter().filter(|i| i["journey"] == journey).cloned().collect()).unwrap_or_default()
+}
+
+/// Waits until `user` has an instance of `journey` (the entry that starts it applied).
+fn wait_instance(api: &Api, url: &str, user: &str, journey: &str) -> Value {
+    wait_until(&format!("{user}'s instance of {journey}"), || {
+        instances_in(api, url, user, journey).into_iter().next().ok_or_else(|| format!("none for {user}"))
+    })
+}
+
+/// The checkpoints the server wrote so far (`journey_checkpoints_total` in `/metrics`).
+fn checkpoints(api: &Api, url: &str) -> u64 {
+    let text = api
+        .rt
+        .block_on(async { api.client.get(format!("{url}/metrics")).send().await?.text().await })
+        .expect("metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix("journey_checkpoints_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a checkpoint count")
+}
+
+/// Members `Alert` started so far.
+fn alert_started(api: &Api, url: &str) -> usize {
+    api.report(url, "Alert", 0)["started"].as_u64().unwrap_or(0) as usize
+}
+
+#[test]
+fn another_profile_goes_on_while_a_fan_out_waits_for_its_calls() {
+    on_sqlite("fanout-interleave", &["--shards", "2"], interleave_case::<0>);
+}
+
+#[test]
+fn another_profile_goes_on_while_a_fan_out_waits_for_its_calls_on_postgres() {
+    on_postgres("fanout_interleave", &["--partitions", "4", "--lease-ttl", "2"], interleave_case::<1>);
+}
+
+fn interleave_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    // Its own runtime: the held deliveries block its threads, not the test's client.
+    let receiving = Api::new();
+    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
+    let _release = Release(SLOT);
+    held_project(dir, receiver.port, "1h");
+    let server = start_held_fan_out(&api, &receiver, dir, db, args);
+    let url = server.url.clone();
+    ping(&api, &url, "zed");
+    wait_instance(&api, &url, "zed", "Watch");
+    let started = alert_started(&api, &url);
+    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
+    RELEASED[SLOT].store(true, Ordering::SeqCst);
+    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
+    });
+    assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{report}");
+    let ids: BTreeSet<String> = receiver.calls().into_iter().filter(|c| c.path == "/mail").map(|c| c.key).collect();
+    assert_eq!(ids.len(), HELD_MEMBERS, "every member's message delivered once");
+}
+
+#[test]
+fn a_stop_behind_a_fan_out_keeps_the_journeys_timers_from_firing_past_it() {
+    on_sqlite("fanout-stop", &["--shards", "2"], stop_case::<2>);
+}
+
+#[test]
+fn a_stop_behind_a_fan_out_keeps_the_journeys_timers_from_firing_past_it_on_postgres() {
+    on_postgres("fanout_stop", &["--partitions", "4", "--lease-ttl", "2"], stop_case::<3>);
+}
+
+/// zed's `Watch` starts during the fan-out and waits 6 s; `Watch` is stopped a moment later.
+/// The stop waits for the fan-out, and so does every timer due from its time on: zed's wait,
+/// though due by the wall clock, does not end before the stop, which ends the instance.
+fn stop_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiving = Api::new();
+    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
+    let _release = Release(SLOT);
+    held_project(dir, receiver.port, "6s");
+    let server = start_held_fan_out(&api, &receiver, dir, db, args);
+    let url = server.url.clone();
+    ping(&api, &url, "zed");
+    let watch = wait_instance(&api, &url, "zed", "Watch");
+    let (status, v) = api.post(&format!("{url}/journeys/Watch/stop"), "");
+    assert_eq!(status, 200, "{v}");
+    let until: jiff::Timestamp = watch["until"].as_str().and_then(|t| t.parse().ok()).expect("the wait's end");
+    // The stop is in the log; the wait is due by the wall clock, and the worker has had time
+    // to fire it (it does within a few milliseconds of its due time when it may).
+    wait_until("zed's wait to be well past due", || {
+        let late = jiff::Timestamp::now().as_millisecond() - until.as_millisecond();
+        if late > 1_500 {
+            Ok(())
+        } else {
+            Err(format!("{late} ms past due"))
+        }
+    });
+    assert_eq!(instances_in(&api, &url, "zed", "Watch").len(), 1, "zed still waits: its wait comes after the stop");
+    let started = alert_started(&api, &url);
+    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
+    RELEASED[SLOT].store(true, Ordering::SeqCst);
+    let report = api.wait_get("Watch stopped", &format!("{url}/journeys/Watch/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"stopped": 1})
+    });
+    assert_eq!(report["versions"][0]["report"]["started"], 1, "{report}");
+    api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
+    });
+}
+
+#[test]
+fn an_event_for_a_member_far_down_the_list_starts_it_alone() {
+    on_sqlite("fanout-reach", &["--shards", "2"], |dir, db, args| reach_case::<4>(dir, db, args, 1, 2));
+}
+
+#[test]
+fn an_event_for_a_member_far_down_the_list_starts_it_alone_on_postgres() {
+    on_postgres("fanout_reach", &["--partitions", "2", "--lease-ttl", "2"], |dir, db, args| {
+        reach_case::<5>(dir, db, args, 2, 2)
+    });
+}
+
+/// The last subscriber gets an event during the fan-out: its `Alert` starts at once, before
+/// its `Watch`, while the members before it wait their turn. Starting every member up to it
+/// would put thousands of calls in flight; started alone, `Alert`'s members stay within what
+/// the `workers` (one per partition) with `shares` shares let through: under the limit of
+/// calls in flight, a slice per share more, and the one member.
+fn reach_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str], workers: usize, shares: usize) {
+    let api = Api::new();
+    let receiving = Api::new();
+    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
+    let _release = Release(SLOT);
+    held_project(dir, receiver.port, "1h");
+    let server = start_held_fan_out(&api, &receiver, dir, db, args);
+    let url = server.url.clone();
+    let last = format!("sub{:05}", HELD_MEMBERS - 1);
+    ping(&api, &url, &last);
+    let watch = wait_instance(&api, &url, &last, "Watch");
+    let alert = instances_in(&api, &url, &last, "Alert");
+    assert_eq!(alert.len(), 1, "{last} started in Alert ahead of its turn");
+    assert!(alert[0]["instance"].as_u64() < watch["instance"].as_u64(), "Alert first, then Watch: {alert:?} {watch}");
+    let bound = workers * (FANOUT_IN_FLIGHT - 1) + shares * FANOUT_SLICE + 1;
+    let started = alert_started(&api, &url);
+    assert!(started <= bound, "{started} members started, over the {bound} the limit lets through");
+    RELEASED[SLOT].store(true, Ordering::SeqCst);
+    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
+    });
+    assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{last} once: {report}");
+}
+
+#[test]
+fn a_fan_out_killed_after_members_started_early_starts_each_once() {
+    on_sqlite("fanout-early-kill", &["--shards", "2"], early_kill_case::<6>);
+}
+
+#[test]
+fn a_fan_out_killed_after_members_started_early_starts_each_once_on_postgres() {
+    on_postgres("fanout_early_kill", &["--partitions", "4", "--lease-ttl", "2"], early_kill_case::<7>);
+}
+
+/// Members at the end of the list start early, a checkpoint keeps them with the cursor, and
+/// the server is killed (SIGKILL) with the fan-out in the middle. Restarted, it answers at
+/// once: the early members end long before the cursor reaches them, so that a cursor that
+/// forgot them would start them again (`reentry always` counts each start).
+fn early_kill_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiving = Api::new();
+    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
+    let release = Release(SLOT);
+    held_project(dir, receiver.port, "1h");
+    let server = start_held_fan_out(&api, &receiver, dir, db, args);
+    let url = server.url.clone();
+    let early: Vec<String> = (HELD_MEMBERS - 10..HELD_MEMBERS).map(|i| format!("sub{i:05}")).collect();
+    for user in &early {
+        ping(&api, &url, user);
+    }
+    for user in &early {
+        wait_instance(&api, &url, user, "Alert");
+    }
+    // Two checkpoints more, the second begun after the early members started: events for
+    // other profiles keep the worker writing them.
+    let seen = checkpoints(&api, &url);
+    let mut others = 0;
+    wait_until("two more checkpoints", || match checkpoints(&api, &url) {
+        n if n >= seen + 2 => Ok(()),
+        n => {
+            others += 1;
+            ping(&api, &url, &format!("other{others}"));
+            Err(format!("{n} checkpoints, {seen} before"))
+        }
+    });
+    let started = alert_started(&api, &url);
+    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
+    server.kill();
+    drop(release);
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    // Done once every member is told (a member started twice ends twice too).
+    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["ended"]["told"].as_u64().is_some_and(|n| n >= HELD_MEMBERS as u64)
+    });
+    assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "each member once: {report}");
+    for user in &early {
+        assert_eq!(instances_in(&api, &url, user, "Watch").len(), 1, "{user} watches once");
+    }
+    let ids: BTreeSet<String> = receiver.calls().into_iter().filter(|c| c.path == "/mail").map(|c| c.key).collect();
+    assert_eq!(ids.len(), HELD_MEMBERS, "every member's message, each under one id");
 }

@@ -15,6 +15,7 @@ use axum::Router;
 use journey_vm::engine::{Engine, Payload, Routing};
 use serde_json::value::RawValue;
 use serde_json::{json, Value as Json};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -54,12 +55,29 @@ pub struct AppState {
 
 /// Engines on the newest version that validate events and compute their keys: one per thread
 /// that serves requests, so that requests validate side by side.
-pub struct Validators(Vec<Mutex<Engine>>);
+pub struct Validators(Vec<Mutex<Engine>>, std::sync::RwLock<HashSet<String>>);
 
 impl Validators {
     /// `n` validators made by `make`.
     pub fn new(n: usize, make: impl Fn() -> Engine) -> Validators {
-        Validators((0..n.max(1)).map(|_| Mutex::new(make())).collect())
+        let engines: Vec<Mutex<Engine>> = (0..n.max(1)).map(|_| Mutex::new(make())).collect();
+        let business = business_events(&engines[0].lock().unwrap_or_else(PoisonError::into_inner).image().program);
+        Validators(engines, std::sync::RwLock::new(business))
+    }
+
+    /// Adds the business events of stored versions: an event that an older version still
+    /// loaded starts an audience's journeys on goes to every partition, however the newest
+    /// version reads it.
+    pub fn add_business<'a>(&self, programs: impl IntoIterator<Item = &'a journey_bytecode::Program>) {
+        let mut business = self.1.write().unwrap_or_else(PoisonError::into_inner);
+        for program in programs {
+            business.extend(business_events(program));
+        }
+    }
+
+    /// Whether some loaded version starts an audience's journeys on event `name`.
+    pub fn is_business(&self, name: &str) -> bool {
+        self.1.read().unwrap_or_else(PoisonError::into_inner).contains(name)
     }
 
     /// A validator, one not in use if there is one.
@@ -72,12 +90,27 @@ impl Validators {
         self.0[0].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Replaces every validator (a new version is published).
+    /// Replaces every validator (a new version is published); the business events of the
+    /// versions before are kept (they stay loaded).
     pub fn replace(&self, make: impl Fn() -> Engine) {
         for m in &self.0 {
             *m.lock().unwrap_or_else(PoisonError::into_inner) = make();
         }
+        let image = self.get().image().clone();
+        self.add_business([&image.program]);
     }
+}
+
+/// The events a version starts an audience's journeys on (`start on E for audience A`).
+fn business_events(program: &journey_bytecode::Program) -> HashSet<String> {
+    program
+        .journeys
+        .iter()
+        .filter_map(|j| match &j.start {
+            journey_bytecode::Start::EventForAudience { event, .. } => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Publishes a journey: returns the new version, or the status and reason of the refusal.
@@ -277,7 +310,12 @@ fn text(field: Option<&RawValue>) -> Option<String> {
 }
 
 /// Parses one event line and checks it against the newest version's event declarations.
-fn validate(engine: &mut Engine, line: &str, now: i64) -> Result<NewEntry, (Option<String>, String)> {
+fn validate(
+    engine: &mut Engine,
+    business: &Validators,
+    line: &str,
+    now: i64,
+) -> Result<NewEntry, (Option<String>, String)> {
     if line.len() > MAX_EVENT_BYTES {
         return Err((None, format!("the event is {} bytes; the limit is {MAX_EVENT_BYTES}", line.len())));
     }
@@ -315,9 +353,11 @@ fn validate(engine: &mut Engine, line: &str, now: i64) -> Result<NewEntry, (Opti
     };
     journey_vm::payload::check_payload(&name, &decl.payload, payload_text).map_err(|e| (id.clone(), e))?;
     let now = engine.now_ms();
-    if engine.is_business(&name) {
-        // A business event: every partition applies it, each starting its own members (its
-        // `when` is judged there); its key, if it has one, is not needed to place it.
+    if engine.is_business(&name) || business.is_business(&name) {
+        // A business event (in this version or in an older one still loaded, which starts
+        // journeys on it however this one reads it): every partition applies it, each starting
+        // its own members (its `when` is judged there); its key, if it has one, is not needed
+        // to place it (the partition that owns it delivers it there, see `Shard::apply`).
         return Ok(NewEntry::event(id, at_ms, &name, payload_text));
     }
     let Ok(Some(key)) = engine.route(&name, Payload::Json(&payload), now, Routing::Check) else {
@@ -401,7 +441,7 @@ async fn post_events(State(state): State<Shared>, headers: axum::http::HeaderMap
         let mut engine = state.validators.get();
         let now = wall_ms();
         for (i, line) in lines.iter().enumerate() {
-            match validate(&mut engine, line, now) {
+            match validate(&mut engine, &state.validators, line, now) {
                 Ok(entry) => {
                     indexes.push(i);
                     entries.push(entry);

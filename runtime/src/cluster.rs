@@ -108,6 +108,7 @@ pub fn serve_until(
     let (image, known_version) = latest_image(&pg).map_err(StartError::Store)?;
     let validators =
         Arc::new(Validators::new(API_THREADS, || Engine::new(image.clone(), wall_ms(), Options::default())));
+    note_business(&pg, &validators).map_err(StartError::Store)?;
 
     let (append_tx, append_rx) = tokio::sync::mpsc::channel::<AppendRequest>(1024);
     let inboxes = Inboxes::default();
@@ -226,6 +227,16 @@ fn claim_name(pg: &Pg, name: &str, address: &str, incarnation: &str, ttl: Durati
             }
         }
     }
+}
+
+/// Tells the validators the business events of every stored version (each stays loaded in
+/// the partitions' workers): see [`Validators::add_business`].
+fn note_business(pg: &Pg, validators: &Validators) -> Result<(), String> {
+    let rows = pg.versions().map_err(|e| e.to_string())?;
+    let programs: Vec<_> =
+        rows.iter().filter_map(|r| artifact::from_bytes(&r.artifact).ok()).map(|a| a.program).collect();
+    validators.add_business(&programs);
+    Ok(())
 }
 
 /// The newest version's image, and its number.
@@ -354,6 +365,9 @@ impl Node {
                 if v > self.known_version {
                     if let Ok((image, v)) = latest_image(&self.pg) {
                         self.validators.replace(|| Engine::new(image.clone(), wall_ms(), Options::default()));
+                        if let Err(e) = note_business(&self.pg, &self.validators) {
+                            tracing::warn!("node {}: cannot read the stored versions: {e}", self.name);
+                        }
                         self.known_version = v;
                     }
                 }

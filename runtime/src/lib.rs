@@ -160,6 +160,13 @@ fn validator_for(db: &Path) -> Result<Engine, String> {
     Ok(Engine::new(image, wall_ms(), Options::default()))
 }
 
+/// Every stored version's program (the worker loads them all).
+fn stored_programs(db: &Path) -> Result<Vec<journey_bytecode::Program>, String> {
+    let mut store = SqliteStore::open(db).map_err(|e| e.to_string())?;
+    let rows = store.versions().map_err(|e| e.to_string())?;
+    rows.iter().map(|r| artifact::from_bytes(&r.artifact).map(|a| a.program).map_err(|e| e.to_string())).collect()
+}
+
 /// Starts the runtime and serves until ctrl-c.
 pub fn serve(config: Config) -> Result<(), StartError> {
     serve_until(config, async {
@@ -279,6 +286,7 @@ pub fn serve_until(
     let image = first.image().clone();
     let validators =
         Arc::new(Validators::new(API_THREADS, || Engine::new(image.clone(), wall_ms(), Options::default())));
+    validators.add_business(&stored_programs(&config.db).map_err(StartError::Store)?);
     let db = config.db.clone();
     let read_db = config.db.clone();
     let (publish, canvases) = publisher(

@@ -180,12 +180,26 @@ impl Shard {
         let mut work = 0;
         while work < budget {
             let Some(due) = self.next_due().filter(|d| *d <= to) else { break };
-            for v in &mut self.versions {
-                if v.engine.next_due().is_some_and(|d| d <= due) {
-                    let before = v.engine.steps().len();
-                    let fired = v.engine.fire_due(due, SLICE);
-                    work += fired + v.engine.steps().len().saturating_sub(before);
+            for i in 0..self.versions.len() {
+                if self.versions[i].engine.next_due().is_none_or(|d| d > due) {
+                    continue;
                 }
+                // While another version fans out, one timer at a time: its profile starts
+                // there first if that fan-out has not reached it (see `Engine::reach`).
+                let others = (0..self.versions.len()).any(|k| k != i && self.versions[k].engine.fanning_out());
+                let max = match others.then(|| self.versions[i].engine.next_timer_profile()) {
+                    Some(profile) => {
+                        if let Some(p) = profile {
+                            self.reach_except(i, &p);
+                        }
+                        1
+                    }
+                    None => SLICE,
+                };
+                let v = &mut self.versions[i];
+                let before = v.engine.steps().len();
+                let fired = v.engine.fire_due(due, max);
+                work += fired + v.engine.steps().len().saturating_sub(before);
             }
         }
         work
@@ -206,6 +220,17 @@ impl Shard {
             }
         }
         work
+    }
+
+    /// Starts profile `key` in the fan-outs of every version but `except` that have not reached
+    /// it yet (see `Engine::reach`): what reaches a profile comes after the business events
+    /// before it, in every version.
+    fn reach_except(&mut self, except: usize, key: &str) {
+        for (k, v) in self.versions.iter_mut().enumerate() {
+            if k != except {
+                v.engine.reach(key);
+            }
+        }
     }
 
     /// Whether a business event's fan-out is in progress in some version.
@@ -234,6 +259,15 @@ impl Shard {
         // a replay after a crash applies it.
         for v in &mut self.versions {
             v.engine.set_event_time(Some(at_ms));
+        }
+        // A member that a fan-out in progress has not started yet starts first, in every
+        // version (an engine reaches it itself only for what it delivers: an event it knows).
+        match &entry {
+            Prepared::Routed { key, .. } => self.reach_except(usize::MAX, key),
+            Prepared::Event { key: Some(key), .. } | Prepared::Profile { key, .. } => {
+                self.reach_except(usize::MAX, key)
+            }
+            _ => {}
         }
         match entry {
             Prepared::Routed { name, key, payload } => {

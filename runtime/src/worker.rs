@@ -107,6 +107,10 @@ pub struct Worker {
     handed: VecDeque<Entry>,
     /// The end of the log as last told ([`Wake::Appended`], [`Wake::Logged`]).
     log_end: i64,
+    /// The time of the next log entry, when it waits for the fan-outs in progress to finish
+    /// (see [`Worker::waits_for_fan_out`]): until then no timer due at or after it fires, and the
+    /// clocks stay before it.
+    held: Option<i64>,
     /// The calls in flight with a stored row, by version and instance (the rest need no
     /// deleting when their instance goes on).
     stored_calls: HashSet<(u32, InstanceId), foldhash::fast::RandomState>,
@@ -346,6 +350,7 @@ impl Worker {
             log_behind: true,
             handed: VecDeque::new(),
             log_end: 0,
+            held: None,
             stored_calls,
             stored_msgs,
             writer: checkpoints.map(|store| Writer::start(store, w_metrics)).transpose()?,
@@ -521,12 +526,17 @@ impl Worker {
 
     /// Whether work is waiting: a fan-out's next members, log entries to apply or timers due.
     fn busy(&self) -> bool {
-        // During a fan-out nothing else is applied: with its calls at the limit, the worker
-        // waits for their answers (it does not spin on the log or the timers).
-        if self.fanning_out() {
-            return self.fan_out_ready();
-        }
-        self.log_behind || self.next_due().is_some_and(|d| d <= wall_ms())
+        // With a fan-out's calls at the limit and the log waiting for it, the worker waits for
+        // their answers (it does not spin on the log or on timers it may not fire yet).
+        let log = self.log_behind && self.held.is_none();
+        self.fan_out_ready() || log || self.next_due().is_some_and(|d| d <= self.clock_limit())
+    }
+
+    /// How far the clocks may go now: the wall, but not up to a log entry waiting for the
+    /// fan-outs (what is due from its time on comes after it).
+    fn clock_limit(&self) -> i64 {
+        let now = wall_ms();
+        self.held.map_or(now, |at| now.min(at - 1))
     }
 
     /// Whether a fan-out is in progress and may start more members now.
@@ -567,55 +577,83 @@ impl Worker {
         }
     }
 
+    /// Whether an entry waits for the fan-outs in progress to finish, as if they had finished
+    /// before it: a publish, close or stop (a fan-out starts the journeys open at its event,
+    /// and a stop ends every instance, those still to start too); an audience change (a
+    /// fan-out's members are the audience's at its event, and a stored cursor is read against
+    /// the stored audience); another business event (its members start after the first's).
+    /// Events and profile writes go on between the slices.
+    fn waits_for_fan_out(&self, e: &Entry) -> bool {
+        is_broadcast(e) || is_audience(e) || self.is_business(e)
+    }
+
     fn next_due(&self) -> Option<i64> {
         self.shards.iter().filter_map(Shard::next_due).min()
     }
 
     fn next_wait(&self) -> Duration {
         let now = wall_ms();
-        let until_due = self.next_due().map(|d| (d - now).clamp(0, 1_000) as u64).unwrap_or(1_000);
+        // A timer held back behind a log entry waits for the fan-out's call answers, which wake
+        // the worker.
+        let due = self.next_due().filter(|d| self.held.is_none_or(|at| *d < at));
+        let until_due = due.map(|d| (d - now).clamp(0, 1_000) as u64).unwrap_or(1_000);
         let until_checkpoint = if self.dirty { 50 } else { 1_000 };
         Duration::from_millis(until_due.min(until_checkpoint))
     }
 
-    /// One slice of work, of about [`SLICE`]: log entries first (in order, each after the
-    /// timers due before it), then the timers due by the wall clock.
+    /// One slice of work, of about [`SLICE`]: a fan-out's next members, log entries (in order,
+    /// each after the timers due before it), then the timers due by the wall clock.
     ///
     /// Entries go in runs: the timers due before a run's first entry are fired first (in bounded
     /// rounds, with checkpoints between), then the run's entries are applied by their shares in
     /// parallel. A run ends before the next timer that was due (so each share fires only the
     /// timers its own entries start in between), and at a publish, close or stop, which every
     /// share applies.
+    ///
+    /// A business event's fan-out goes on a slice at a time while fewer calls than
+    /// [`FANOUT_IN_FLIGHT`] are in flight, and the rest of the log and the timers go on between
+    /// its slices, in order: what reaches a member not started yet starts that member first,
+    /// alone (see `Engine::reach`). An entry that must come after every member started (see
+    /// [`Worker::waits_for_fan_out`]) stops the log until the fan-outs finish, and the timers with it:
+    /// none due at or after its time fires before it, and the clocks stay before it.
     fn step(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + SLICE;
-        // A business event's fan-out goes on, a slice at a time with the calls answered between,
-        // before anything after it: the log, the timers (as a replay after a crash does).
-        if self.fanning_out() {
-            if self.fan_out_ready() {
-                let work: usize = each(&mut self.shards, |_, s| s.fan_out(shard::FANOUT_SLICE)).into_iter().sum();
-                self.work += work;
-                self.dirty = true;
-                self.checkpoint_if_full()?;
-            }
-            return Ok(());
+        if self.fan_out_ready() {
+            let work: usize = each(&mut self.shards, |_, s| s.fan_out(shard::FANOUT_SLICE)).into_iter().sum();
+            self.work += work;
+            self.dirty = true;
+            self.checkpoint_if_full()?;
         }
-        if self.log_behind {
+        if self.held.is_some() && !self.fanning_out() {
+            // The fan-outs finished: the entry that waited is read again (or taken from the hand).
+            self.held = None;
+            self.log_behind = true;
+        }
+        if self.log_behind && self.held.is_none() {
             let (entries, from_hand) = self.next_entries()?;
             let mut finished = entries.len() < BATCH;
             let mut next = 0;
             while next < entries.len() {
+                if self.fanning_out() && self.waits_for_fan_out(&entries[next]) {
+                    // Read again once the fan-outs are done; the timers before it fire now.
+                    self.held = Some(entries[next].at_ms);
+                    finished = false;
+                    break;
+                }
                 if (next > 0 && Instant::now() >= deadline) || self.fire_until(entries[next].at_ms - 1, deadline)? {
                     // Entries not reached in this slice are read again in the next.
                     finished = false;
                     break;
                 }
                 let horizon = self.next_due().unwrap_or(i64::MAX);
+                let fanning = self.fanning_out();
                 let mut end = next + 1;
                 if !is_broadcast(&entries[next]) && !self.is_business(&entries[next]) {
                     while end < entries.len()
                         && end - next < RUN
                         && !is_broadcast(&entries[end])
                         && !self.is_business(&entries[end])
+                        && !(fanning && self.waits_for_fan_out(&entries[end]))
                         && entries[end].at_ms - 1 < horizon
                     {
                         end += 1;
@@ -632,8 +670,8 @@ impl Worker {
                 self.checkpoint_if_full()?;
                 self.answer_waiting();
                 next = end;
-                if self.fanning_out() {
-                    // The rest of the log waits for the fan-out (read again then).
+                if self.fan_out_ready() {
+                    // The fan-out's next slice first (the rest is read again then).
                     finished = false;
                     break;
                 }
@@ -646,17 +684,18 @@ impl Worker {
                 finished = self.handed.is_empty() && self.log_end <= self.applied;
             }
             self.log_behind = !finished;
-            if self.log_behind {
+            if self.log_behind && self.held.is_none() {
                 return Ok(());
             }
         }
-        // The clocks run at the wall. An event acknowledged a moment ago may not be readable yet
-        // (its commit, or on a cluster the coordinator's tick, is in flight): it is applied at its
-        // own time when read (see `Shard::apply`), as a replay after a crash applies it.
-        let now = wall_ms();
-        if !self.fire_until(now, deadline)? {
-            // Nothing is due any more: the clocks move on to now (little work: on this thread).
-            each_with(&mut self.shards, false, |_, s| s.advance(now, true));
+        // The clocks run at the wall (or up to an entry waiting for the fan-outs). An event
+        // acknowledged a moment ago may not be readable yet (its commit, or on a cluster the
+        // coordinator's tick, is in flight): it is applied at its own time when read (see
+        // `Shard::apply`), as a replay after a crash applies it.
+        let to = self.clock_limit();
+        if !self.fire_until(to, deadline)? {
+            // Nothing is due any more: the clocks move on to `to` (little work: on this thread).
+            each_with(&mut self.shards, false, |_, s| s.advance(to, true));
         }
         Ok(())
     }
@@ -1417,6 +1456,14 @@ fn is_broadcast(e: &Entry) -> bool {
     match e.kind.strip_prefix("{\"kind\":\"") {
         Some(rest) => ["publish\"", "close\"", "stop\""].iter().any(|k| rest.starts_with(k)),
         None => matches!(e.decode(), Ok(LogKind::Publish { .. } | LogKind::Close { .. } | LogKind::Stop { .. })),
+    }
+}
+
+/// Whether an entry changes an audience's members.
+fn is_audience(e: &Entry) -> bool {
+    match e.kind.strip_prefix("{\"kind\":\"") {
+        Some(rest) => rest.starts_with("audience\""),
+        None => matches!(e.decode(), Ok(LogKind::Audience { .. })),
     }
 }
 

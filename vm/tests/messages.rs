@@ -189,6 +189,24 @@ journey Broadcast {
   wait 1h
   end "told"
 }
+type Ping = { user: string }
+event Pinged: Ping { key user }
+journey Watch {
+  start on Pinged
+  reentry always
+  wait 1h
+  end "watched"
+}
+action Lookup(user: string) = http POST "https://lookup.example.com" {
+  body { user: user }
+}
+event Asked: Ping { key user }
+journey Ask {
+  start on Asked
+  reentry always
+  call Lookup(user: event.user)
+  end "answered"
+}
 "#;
 
 fn fanout_engine(image: &Arc<Image>, slice: usize, shard: (u32, u32), members: usize) -> Engine {
@@ -237,6 +255,66 @@ fn a_fan_out_starts_its_members_in_slices_each_once() {
     assert_eq!(e.report().journeys[0].started, 20, "m09 started before it left");
 }
 
+fn ping(e: &mut Engine, user: &str) {
+    e.deliver("Pinged", Payload::Json(&json!({"user": user})), To::Key).expect("delivered");
+}
+
+/// The members of the business event's journey (index 0) started so far.
+fn broadcast_started(e: &mut Engine) -> u64 {
+    e.report().journeys[0].started
+}
+
+/// While a fan-out goes on, what reaches other profiles (events, the clock) is applied without
+/// finishing it; what reaches a member not started yet (an event, a profile write, a timer of
+/// its instance in another journey) starts that member alone first, so that it sees the
+/// business event first, as without slices, and the fan-out passes over it later.
+#[test]
+fn what_reaches_a_member_not_started_yet_starts_it_alone_first() {
+    let image = image(FANOUT);
+    let mut e = fanout_engine(&image, 2, (0, 1), 10);
+    // m07 waits in Watch from before the event.
+    ping(&mut e, "m07");
+    restock(&mut e);
+    assert_eq!(broadcast_started(&mut e), 2, "the first slice");
+    ping(&mut e, "zed");
+    assert_eq!(broadcast_started(&mut e), 2, "zed is no member: the fan-out stays where it was");
+    ping(&mut e, "m05");
+    assert_eq!(broadcast_started(&mut e), 3, "m05 alone, not m02 to m04");
+    let id = |e: &Engine, user: &str, j: u16| {
+        e.live().filter(|i| i.profile.as_str() == user && i.journey == j).map(|i| i.id).max()
+    };
+    assert!(id(&e, "m05", 0) < id(&e, "m05", 1), "m05 in Broadcast, then in Watch");
+    e.set_profile("m08", Value::Null);
+    assert_eq!(broadcast_started(&mut e), 4, "a profile write reaches m08 after its start");
+    // m07's wait ends: m07 starts first; the other members' turn has not come.
+    e.advance(at(9) + 3_600_000, true);
+    assert_eq!(broadcast_started(&mut e), 5, "m07's timer started it alone");
+    assert!(e.fanning_out());
+    assert_eq!(e.report().journeys[1].ended.get("watched"), Some(&3), "m07, zed and m05 watched");
+    // The rest, passing over those started early.
+    assert_eq!(e.fan_out(100), 5, "m02, m03, m04, m06, m09");
+    assert!(!e.fanning_out());
+    assert_eq!(broadcast_started(&mut e), 10, "each member once");
+    assert!(e.live().filter(|i| i.journey == 0).all(|i| i.entered_ms == at(9)), "at the event's time");
+}
+
+/// The answer to a call of a member's instance in another journey reaches the member too: it
+/// starts first (the call was made before the business event, answered after it).
+#[test]
+fn a_call_answered_for_a_member_not_started_yet_starts_it_first() {
+    let image = image(FANOUT);
+    let mut e = fanout_engine(&image, 2, (0, 1), 10);
+    e.deliver("Asked", Payload::Json(&json!({"user": "m06"})), To::Key).expect("delivered");
+    let call = e.take_calls().pop().expect("m06's call");
+    restock(&mut e);
+    assert_eq!(broadcast_started(&mut e), 2, "the first slice");
+    e.complete_call(call.instance, CallOutcome::Ok(Value::Null));
+    assert_eq!(broadcast_started(&mut e), 3, "m06 started before its call's answer went on");
+    let ask = e.report().journeys.iter().find(|j| j.journey == "Ask").expect("Ask").clone();
+    assert_eq!(ask.ended.get("answered"), Some(&1));
+    assert_eq!(e.fan_out(100), 7, "the others, passing over m06");
+}
+
 /// A fan-out stored in the middle (a checkpoint) goes on after a restore exactly where it
 /// stopped, whatever the new split of the profiles: no member twice, none skipped.
 #[test]
@@ -272,4 +350,56 @@ fn a_restored_fan_out_goes_on_where_it_stopped() {
     seen.sort();
     assert_eq!(seen, (0..10).map(|i| format!("m{i:02}")).collect::<Vec<_>>(), "each member once");
     assert_eq!(started, 10, "six before the restore, four after");
+}
+
+/// The members started ahead of their turn are kept with the cursor: a restore (a restart, a
+/// takeover, another split of the profiles) does not start them again.
+#[test]
+fn a_restored_fan_out_passes_over_the_members_started_early() {
+    let image = image(FANOUT);
+    let mut e = fanout_engine(&image, 2, (0, 1), 10);
+    restock(&mut e);
+    ping(&mut e, "m07");
+    ping(&mut e, "m04");
+    assert_eq!(broadcast_started(&mut e), 4, "m00, m01, then m07 and m04 early");
+    let stored = Stored {
+        small: e.small_state(),
+        instances: e.live().cloned().collect(),
+        audiences: e.memberships(),
+        report: Some(e.report().clone()),
+        ..Default::default()
+    };
+    assert_eq!(stored.small.fanouts[0].after.as_deref(), Some("m01"));
+    assert_eq!(stored.small.fanouts[0].early, ["m04", "m07"]);
+    let small: journey_vm::engine::durable::SmallState =
+        serde_json::from_str(&serde_json::to_string(&stored.small).expect("json")).expect("back");
+    assert_eq!(small.fanouts, stored.small.fanouts, "the early members survive the store's JSON");
+    let mut seen = Vec::new();
+    let mut started = 0;
+    for (i, part) in stored.split(3).into_iter().enumerate() {
+        let shard = journey_vm::engine::Shard { index: i as u32, count: 3 };
+        let options = Options { fanout_slice: Some(1), shard, ..Options::default() };
+        let mut back = Engine::restore(image.clone(), options, part);
+        while back.fan_out(1) > 0 {}
+        started += back.report().journeys[0].started;
+        seen.extend(back.live().filter(|i| i.journey == 0).map(|i| i.profile.to_string()));
+    }
+    seen.sort();
+    assert_eq!(seen, (0..10).map(|i| format!("m{i:02}")).collect::<Vec<_>>(), "each member once");
+    assert_eq!(started, 10, "four before the restore, six after");
+}
+
+/// The cursor drops a member started early once it passes it: the set stays as small as the
+/// members reached early and not passed yet.
+#[test]
+fn the_cursor_forgets_the_early_members_it_passed() {
+    let image = image(FANOUT);
+    let mut e = fanout_engine(&image, 2, (0, 1), 10);
+    restock(&mut e);
+    ping(&mut e, "m03");
+    ping(&mut e, "m08");
+    assert_eq!(e.small_state().fanouts[0].early, ["m03", "m08"]);
+    assert_eq!(e.fan_out(2), 2, "m02, then m04 (m03 passed over)");
+    assert_eq!(e.small_state().fanouts[0].after.as_deref(), Some("m04"));
+    assert_eq!(e.small_state().fanouts[0].early, ["m08"]);
 }

@@ -15,7 +15,7 @@ use crate::value::{Record, Value};
 use arcstr::ArcStr;
 use journey_bytecode::{JourneyCode, SendCode};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The reasons a message is suppressed, in the order the checks run.
@@ -76,12 +76,29 @@ pub(crate) struct Fanout {
     last: Option<ArcStr>,
     /// The members still to start, in key order.
     members: VecDeque<ArcStr>,
+    /// Members after `last` already started ahead of their turn (see [`Engine::reach`]): the
+    /// cursor skips them. Dropped as the cursor passes them, so it stays as small as the
+    /// members reached early.
+    early: BTreeSet<ArcStr>,
+}
+
+impl Fanout {
+    /// Whether `key` is among the members still to start (and not started early).
+    fn pending(&self, key: &str) -> bool {
+        match (self.members.front(), self.members.back()) {
+            (Some(first), Some(last)) if first.as_str() <= key && key <= last.as_str() => {
+                !self.early.contains(key) && self.members.binary_search_by(|m| m.as_str().cmp(key)).is_ok()
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A fan-out in progress as a checkpoint keeps it: of the members of the business event's
 /// audience that share `share.0` of `share.1` runs (see [`super::shard_of`]), those after
-/// `after` in key order (all without it) are still to start; the members of the audience are
-/// those stored with it (no entry is applied while a fan-out is in progress).
+/// `after` in key order (all without it), except those in `early`, are still to start; the
+/// members of the audience are those stored with it (a change to an audience waits until the
+/// fan-outs in progress have finished).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FanoutCursor {
     /// The journey (its index in the program).
@@ -94,6 +111,10 @@ pub struct FanoutCursor {
     pub share: (u32, u32),
     /// The last member started.
     pub after: Option<String>,
+    /// Members after `after` started ahead of their turn (something reached them first): not
+    /// started again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub early: Vec<String>,
 }
 
 /// One live instance's share of [`MessageState`], as a durable runtime stores it beside the
@@ -767,6 +788,7 @@ impl Engine {
                 at_ms,
                 last: None,
                 members: members.into(),
+                early: BTreeSet::new(),
             });
         }
         self.fan_out(self.options.fanout_slice.unwrap_or(usize::MAX));
@@ -785,9 +807,13 @@ impl Engine {
             self.event_ms = Some(f.at_ms);
             while done < max {
                 let Some(m) = f.members.pop_front() else { break };
-                self.enter(f.journey, &m, Some(&f.payload));
+                // One started early is passed over (it counts towards nothing: its calls were
+                // made then).
+                if !f.early.remove(&m) {
+                    self.enter(f.journey, &m, Some(&f.payload));
+                    done += 1;
+                }
                 f.last = Some(m);
-                done += 1;
             }
             if !f.members.is_empty() {
                 self.fanouts.push_front(f);
@@ -802,9 +828,36 @@ impl Engine {
         !self.fanouts.is_empty()
     }
 
-    /// Finishes the fan-outs in progress: anything else that reaches the engine (an event, a
-    /// profile or audience change, the clock) comes after every member started, as without
-    /// slices.
+    /// Before anything reaches profile `key` while fan-outs are in progress (an event, a
+    /// profile write, one of its timers or call answers, an audience read entering it): starts
+    /// it, alone and ahead of its turn, in each fan-out that has not reached it yet (oldest
+    /// first, each at its event's time), so that it sees the business events before what came
+    /// after them, as if every fan-out had finished first. The fan-out's cursor skips it when
+    /// it gets there. Starting only that member keeps the calls in flight at a slice's worth
+    /// plus one per member reached early (starting every member up to it would not).
+    pub fn reach(&mut self, key: &str) {
+        if self.fanouts.is_empty() {
+            return;
+        }
+        let saved = self.event_ms;
+        for i in 0..self.fanouts.len() {
+            let f = &mut self.fanouts[i];
+            if !f.pending(key) {
+                continue;
+            }
+            let Ok(at) = f.members.binary_search_by(|m| m.as_str().cmp(key)) else { continue };
+            let member = f.members[at].clone();
+            f.early.insert(member.clone());
+            let (journey, payload, at_ms) = (f.journey, f.payload.clone(), f.at_ms);
+            self.event_ms = Some(at_ms);
+            self.enter(journey, &member, Some(&payload));
+        }
+        self.event_ms = saved;
+    }
+
+    /// Finishes the fan-outs in progress: what comes after (here an audience change: a
+    /// fan-out's members are the audience's at its event) comes after every member started,
+    /// as without slices.
     pub(crate) fn finish_fan_outs(&mut self) {
         if !self.fanouts.is_empty() {
             self.fan_out(usize::MAX);
@@ -822,6 +875,7 @@ impl Engine {
                 at_ms: f.at_ms,
                 share: (shard.index, shard.count.max(1)),
                 after: f.last.as_ref().map(|k| k.to_string()),
+                early: f.early.iter().map(|k| k.to_string()).collect(),
             })
             .collect()
     }
@@ -835,7 +889,8 @@ impl Engine {
         for c in cursors {
             let Some(journey) = image.program.journeys.get(c.journey as usize) else { continue };
             let journey_bytecode::Start::EventForAudience { audience, .. } = &journey.start else { continue };
-            let reached = |k: &str| c.after.as_deref().is_some_and(|a| k <= a);
+            let early: BTreeSet<&str> = c.early.iter().map(String::as_str).collect();
+            let reached = |k: &str| c.after.as_deref().is_some_and(|a| k <= a) || early.contains(k);
             let mut members: Vec<ArcStr> = self
                 .audiences
                 .get(audience)
@@ -860,6 +915,7 @@ impl Engine {
                 at_ms: c.at_ms,
                 last: c.after.map(ArcStr::from),
                 members: members.into(),
+                early: BTreeSet::new(),
             });
         }
     }

@@ -473,7 +473,7 @@ impl Engine {
 
     /// Sets a profile's attributes.
     pub fn set_profile(&mut self, key: &str, attributes: Value) {
-        self.finish_fan_outs();
+        self.reach(key);
         let key = ArcStr::from(key);
         if self.track_changes {
             self.changes.profiles.insert(key.clone());
@@ -546,7 +546,6 @@ impl Engine {
     /// false (an event arrives at `to_ms`), deadlines due exactly then stay for after the event,
     /// which wins over them; a `wait` ending then has ended, so what follows it meets the event.
     pub fn advance(&mut self, to_ms: i64, inclusive: bool) {
-        self.finish_fan_outs();
         let mut deferred = Vec::new();
         while let Some(&Reverse((due, seq, kind))) = self.timers.peek() {
             if due > to_ms {
@@ -558,6 +557,7 @@ impl Engine {
                 continue;
             }
             self.now_ms = self.now_ms.max(due);
+            self.reach_timer(kind);
             self.fire(kind);
         }
         self.timers.extend(deferred);
@@ -573,7 +573,6 @@ impl Engine {
     /// due in the same millisecond can be worked off in bounded slices, with the rest of that
     /// millisecond's timers fired by the next call. [`Engine::advance`] fires them all.
     pub fn fire_due(&mut self, to_ms: i64, max: usize) -> usize {
-        self.finish_fan_outs();
         let mut fired = 0;
         while fired < max {
             let Some(&Reverse((due, _, kind))) = self.timers.peek() else { break };
@@ -582,6 +581,7 @@ impl Engine {
             }
             self.timers.pop();
             self.now_ms = self.now_ms.max(due);
+            self.reach_timer(kind);
             self.fire(kind);
             fired += 1;
         }
@@ -595,6 +595,29 @@ impl Engine {
     fn ends_a_wait(&self, kind: TimerKind) -> bool {
         matches!(kind, TimerKind::Resume(id, token)
             if self.instances.get(&id).is_some_and(|i| i.token == token && matches!(i.waiting, Waiting::Timer { .. })))
+    }
+
+    /// Before a timer fires while fan-outs are in progress: its profile, if a member not
+    /// started yet, starts first (see [`Engine::reach`]). An audience read reaches the members
+    /// it enters one by one ([`Engine::read_slice`]).
+    fn reach_timer(&mut self, kind: TimerKind) {
+        if !self.fanning_out() {
+            return;
+        }
+        if let TimerKind::Resume(id, _) | TimerKind::Timeout(id) = kind {
+            if let Some(profile) = self.instances.get(&id).map(|i| i.profile.clone()) {
+                self.reach(&profile);
+            }
+        }
+    }
+
+    /// The profile of the instance the next timer is for (`None` for an audience read, or no
+    /// timer): a caller that runs several engines starts it in the others' fan-outs first.
+    pub fn next_timer_profile(&self) -> Option<ArcStr> {
+        match self.timers.peek()?.0 .2 {
+            TimerKind::Resume(id, _) | TimerKind::Timeout(id) => self.instances.get(&id).map(|i| i.profile.clone()),
+            TimerKind::Schedule(_) | TimerKind::ReadMore(_) => None,
+        }
     }
 
     fn fire(&mut self, kind: TimerKind) {
@@ -651,6 +674,7 @@ impl Engine {
             self.reads.remove(&j);
         }
         for m in slice {
+            self.reach(&m);
             self.enter(j, &m, None);
         }
         if more {
@@ -699,7 +723,6 @@ impl Engine {
     /// here, and an unknown, filtered or keyless event is counted in the report; with
     /// [`To::Routed`] they were judged by [`Engine::route`].
     pub fn deliver(&mut self, name: &str, payload: Payload<'_>, to: To<'_>) -> Result<Delivery, Rejected> {
-        self.finish_fan_outs();
         let Some(&ei) = self.event_index.get(name) else {
             if to == To::Key {
                 self.count_route(&Err(Rejected::UnknownEvent(name.to_string())));
@@ -855,6 +878,8 @@ impl Engine {
     }
 
     fn handle(&mut self, ei: u16, key: ArcStr, value: &Value) {
+        // A member that fan-outs in progress have not started yet starts first.
+        self.reach(&key);
         let image = self.image.clone();
         let name = image.program.events[ei as usize].name.as_str();
         self.report.events += 1;
@@ -1033,6 +1058,12 @@ impl Engine {
 
     /// Answers a call an instance waits on.
     pub fn complete_call(&mut self, id: InstanceId, outcome: CallOutcome) {
+        // The instance goes on: its profile, if a fan-out has not reached it yet, starts first.
+        if self.fanning_out() {
+            if let Some(profile) = self.instances.get(&id).map(|i| i.profile.clone()) {
+                self.reach(&profile);
+            }
+        }
         let image = self.image.clone();
         let Some(inst) = self.instances.get_mut(&id) else { return };
         if let Waiting::Send { index } = inst.waiting {
