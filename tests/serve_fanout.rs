@@ -259,7 +259,7 @@ fn mixed_case(dir: &Path, db: &Path, args: &[&str]) {
 }
 
 /// Per test, whether the receiver answers the deliveries it holds.
-static RELEASED: [AtomicBool; 8] = [const { AtomicBool::new(false) }; 8];
+static RELEASED: [AtomicBool; 10] = [const { AtomicBool::new(false) }; 10];
 
 /// Holds every delivery of test `SLOT` until it is released: the fan-out cannot finish before
 /// (its calls in flight stay at the worker's limit).
@@ -434,6 +434,40 @@ fn stop_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
         r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
     });
+}
+
+#[test]
+fn a_member_leaving_during_a_fan_out_is_told_all_the_same() {
+    on_sqlite("fanout-exit", &["--shards", "2"], exit_case::<8>);
+}
+
+#[test]
+fn a_member_leaving_during_a_fan_out_is_told_all_the_same_on_postgres() {
+    on_postgres("fanout_exit", &["--partitions", "4", "--lease-ttl", "2"], exit_case::<9>);
+}
+
+/// The last subscriber leaves the audience while the fan-out waits for its calls, long before
+/// the fan-out reaches it: it was a member when `Restocked` arrived, so it is told all the
+/// same, and every member once (one instance per member at the event's arrival).
+fn exit_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiving = Api::new();
+    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
+    let _release = Release(SLOT);
+    held_project(dir, receiver.port, "1h");
+    let server = start_held_fan_out(&api, &receiver, dir, db, args);
+    let url = server.url.clone();
+    let last = format!("sub{:05}", HELD_MEMBERS - 1);
+    let (status, v) =
+        api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"exit": [last.clone()]}).to_string());
+    assert_eq!(status, 200, "{v}");
+    let started = alert_started(&api, &url);
+    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
+    RELEASED[SLOT].store(true, Ordering::SeqCst);
+    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
+    });
+    assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{last} told once: {report}");
 }
 
 #[test]
