@@ -184,6 +184,47 @@ impl Recent {
 struct Writer {
     tx: std::sync::mpsc::SyncSender<Write>,
     thread: std::thread::JoinHandle<()>,
+    state: Arc<WriterState>,
+}
+
+/// What the worker and its checkpoint writer share.
+#[derive(Default)]
+struct WriterState {
+    /// A checkpoint failed and is being tried again.
+    failing: std::sync::atomic::AtomicBool,
+    /// The worker stops: a checkpoint that fails is given up (and every one after it).
+    stopping: std::sync::atomic::AtomicBool,
+}
+
+/// How long the writer waits before trying a failed checkpoint again, at most.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Writes `cp`, trying again (after a growing pause) until it is stored: the changes it holds
+/// were taken from the engines, and a later checkpoint stored past a lost one would move the
+/// log position on without them. The engine waits meanwhile (the next checkpoint is handed over
+/// only once this one is written). False when it was given up because the worker stops.
+fn store_until_written(store: &mut dyn Store, cp: &Checkpoint, metrics: &Metrics, state: &WriterState) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match store.checkpoint(cp) {
+            Ok(()) => {
+                state.failing.store(false, Relaxed);
+                metrics.checkpoints.fetch_add(1, Relaxed);
+                return true;
+            }
+            Err(e) if state.stopping.load(Relaxed) => {
+                tracing::error!("checkpoint failed: {e}; stopping without it (the log after the last one stored is replayed at the next start)");
+                return false;
+            }
+            Err(e) => {
+                state.failing.store(true, Relaxed);
+                tracing::error!("checkpoint failed: {e}; trying again in {} ms", pause.as_millis());
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(RETRY_MAX);
+            }
+        }
+    }
 }
 
 /// What the writer writes, in the order handed over.
@@ -198,17 +239,20 @@ impl Writer {
         // A checkpoint is handed over when the last one is written: at most one is written
         // while the next one gathers, and what they hold stays bounded.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Write>(0);
+        let state = Arc::new(WriterState::default());
+        let shared = state.clone();
         let thread = std::thread::Builder::new()
             .name("journey-checkpoint".into())
             .spawn(move || {
+                // Once a checkpoint is given up, none after it is stored.
+                let mut given_up = false;
                 for w in rx {
                     match w {
-                        Write::Checkpoint(cp) => match store.checkpoint(&cp) {
-                            Ok(()) => {
-                                metrics.checkpoints.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        Write::Checkpoint(cp) => {
+                            if !given_up {
+                                given_up = !store_until_written(store.as_mut(), &cp, &metrics, &shared);
                             }
-                            Err(e) => tracing::error!("checkpoint failed: {e}"),
-                        },
+                        }
                         Write::Sending(engines, done) => {
                             let _ = done.send(store.write_sending(&engines).map_err(|e| e.to_string()));
                         }
@@ -216,11 +260,17 @@ impl Writer {
                 }
             })
             .map_err(|e| e.to_string())?;
-        Ok(Writer { tx, thread })
+        Ok(Writer { tx, thread, state })
     }
 
-    /// Writes what is queued, then stops.
+    /// Whether a checkpoint failed and is being tried again.
+    fn failing(&self) -> bool {
+        self.state.failing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Writes what is queued (a checkpoint that fails is given up), then stops.
     fn finish(self) {
+        self.state.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(self.tx);
         let _ = self.thread.join();
     }
@@ -484,7 +534,11 @@ impl Worker {
                 return false;
             }
             Wake::Shutdown => {
-                if let Err(e) = self.checkpoint() {
+                if self.writer.as_ref().is_some_and(Writer::failing) {
+                    tracing::error!(
+                        "no last checkpoint: the store fails (the log after the last one stored is replayed at the next start)"
+                    );
+                } else if let Err(e) = self.checkpoint() {
                     tracing::error!("the last checkpoint failed: {e}");
                 }
                 if let Some(w) = self.writer.take() {
@@ -1029,6 +1083,11 @@ impl Worker {
                 Err(TrySendError::Full(back)) => {
                     write = back;
                     self.wait_answering(Duration::from_millis(1));
+                    // Told to stop while the store fails: not waiting for it any longer (nothing
+                    // after the failing checkpoint will be stored; the log is replayed).
+                    if w.failing() && self.deferred.iter().any(|m| matches!(m, Wake::Shutdown | Wake::Abandon)) {
+                        break Err("the store fails and the worker stops".to_string());
+                    }
                 }
                 Err(TrySendError::Disconnected(_)) => break Err("the checkpoint writer stopped".to_string()),
             }
@@ -1554,3 +1613,82 @@ impl<'de> serde::de::Visitor<'de> for EventSeed<'_> {
 
 /// Keeps the worker's pending calls typed for the store (re-exported for tests).
 pub type Pending = CallRequest;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Result as StoreResult, StoreError, VersionRow};
+    use journey_vm::engine::durable::Stored;
+    use std::sync::Mutex;
+
+    /// A store whose first `fail` checkpoints fail; it records the log position of each one it
+    /// stores. The writer uses nothing else of it.
+    struct Flaky {
+        fail: usize,
+        stored: Arc<Mutex<Vec<i64>>>,
+    }
+
+    impl Store for Flaky {
+        fn append(&mut self, _: &[crate::store::NewEntry]) -> StoreResult<Vec<crate::store::Appended>> {
+            unimplemented!("not used by the writer")
+        }
+        fn entries_after(&mut self, _: i64, _: usize) -> StoreResult<Vec<Entry>> {
+            unimplemented!("not used by the writer")
+        }
+        fn save_version(&mut self, _: u32, _: &[u8], _: i64) -> StoreResult<()> {
+            unimplemented!("not used by the writer")
+        }
+        fn versions(&mut self) -> StoreResult<Vec<VersionRow>> {
+            unimplemented!("not used by the writer")
+        }
+        fn checkpoint(&mut self, cp: &Checkpoint) -> StoreResult<()> {
+            if self.fail > 0 {
+                self.fail -= 1;
+                return Err(StoreError("disk full".into()));
+            }
+            self.stored.lock().expect("lock").push(cp.applied_seq);
+            Ok(())
+        }
+        fn applied_seq(&mut self) -> StoreResult<i64> {
+            unimplemented!("not used by the writer")
+        }
+        fn recent_steps(&mut self, _: usize) -> StoreResult<Vec<(u32, Json)>> {
+            unimplemented!("not used by the writer")
+        }
+        fn load_engine(&mut self, _: u32, _: &[String]) -> StoreResult<Stored> {
+            unimplemented!("not used by the writer")
+        }
+        fn counts(&mut self) -> StoreResult<(i64, i64)> {
+            unimplemented!("not used by the writer")
+        }
+    }
+
+    fn at(seq: i64) -> Write {
+        Write::Checkpoint(Checkpoint { applied_seq: seq, ..Default::default() })
+    }
+
+    #[test]
+    fn a_failed_checkpoint_is_written_again_before_the_next_one() {
+        let stored = Arc::new(Mutex::new(Vec::new()));
+        let store = Flaky { fail: 2, stored: stored.clone() };
+        let w = Writer::start(Box::new(store), Arc::default()).expect("writer");
+        w.tx.send(at(10)).expect("handed");
+        // Taken only once the first is written (after two failures).
+        w.tx.send(at(20)).expect("handed");
+        w.finish();
+        assert_eq!(*stored.lock().expect("lock"), [10, 20], "the changes of the first are not lost");
+    }
+
+    #[test]
+    fn once_a_failing_checkpoint_is_given_up_no_later_one_is_stored() {
+        let stored = Arc::new(Mutex::new(Vec::new()));
+        let store = Flaky { fail: 1, stored: stored.clone() };
+        let w = Writer::start(Box::new(store), Arc::default()).expect("writer");
+        // Stopping: the first failure gives the checkpoint up.
+        w.state.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+        w.tx.send(at(10)).expect("handed");
+        w.tx.send(at(20)).expect("handed");
+        w.finish();
+        assert!(stored.lock().expect("lock").is_empty(), "a later position would skip the lost changes");
+    }
+}
