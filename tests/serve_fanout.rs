@@ -259,7 +259,7 @@ fn mixed_case(dir: &Path, db: &Path, args: &[&str]) {
 }
 
 /// Per test, whether the receiver answers the deliveries it holds.
-static RELEASED: [AtomicBool; 10] = [const { AtomicBool::new(false) }; 10];
+static RELEASED: [AtomicBool; 12] = [const { AtomicBool::new(false) }; 12];
 
 /// Holds every delivery of test `SLOT` until it is released: the fan-out cannot finish before
 /// (its calls in flight stay at the worker's limit).
@@ -468,6 +468,41 @@ fn exit_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
         r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
     });
     assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{last} told once: {report}");
+}
+
+#[test]
+fn a_publish_behind_a_fan_out_waits_for_it() {
+    on_sqlite("fanout-publish", &["--shards", "2"], publish_case::<10>);
+}
+
+#[test]
+fn a_publish_behind_a_fan_out_waits_for_it_on_postgres() {
+    on_postgres("fanout_publish", &["--partitions", "4", "--lease-ttl", "2"], publish_case::<11>);
+}
+
+/// Version 2 is published while version 1's fan-out waits for its calls: every member of the
+/// audience at `Restocked`'s arrival starts on version 1, none on version 2.
+fn publish_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiving = Api::new();
+    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
+    let _release = Release(SLOT);
+    held_project(dir, receiver.port, "1h");
+    let server = start_held_fan_out(&api, &receiver, dir, db, args);
+    let url = server.url.clone();
+    let (status, v) = api.post(&format!("{url}/journeys/Alert/publish"), "");
+    assert_eq!(status, 200, "{v}");
+    let started = alert_started(&api, &url);
+    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
+    RELEASED[SLOT].store(true, Ordering::SeqCst);
+    let report = api.wait_get("every member told on version 1", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
+    });
+    let on_two: u64 = report["versions"].as_array().expect("versions")[1..]
+        .iter()
+        .map(|v| v["report"]["started"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(on_two, 0, "no member started on version 2: {report}");
 }
 
 #[test]
