@@ -259,7 +259,7 @@ fn mixed_case(dir: &Path, db: &Path, args: &[&str]) {
 }
 
 /// Per test, whether the receiver answers the deliveries it holds.
-static RELEASED: [AtomicBool; 12] = [const { AtomicBool::new(false) }; 12];
+static RELEASED: [AtomicBool; 14] = [const { AtomicBool::new(false) }; 14];
 
 /// Holds every delivery of test `SLOT` until it is released: the fan-out cannot finish before
 /// (its calls in flight stay at the worker's limit).
@@ -503,6 +503,36 @@ fn publish_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
         .map(|v| v["report"]["started"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(on_two, 0, "no member started on version 2: {report}");
+}
+
+#[test]
+fn a_close_behind_a_fan_out_waits_for_it() {
+    on_sqlite("fanout-close", &["--shards", "2"], close_case::<12>);
+}
+
+#[test]
+fn a_close_behind_a_fan_out_waits_for_it_on_postgres() {
+    on_postgres("fanout_close", &["--partitions", "4", "--lease-ttl", "2"], close_case::<13>);
+}
+
+/// `Alert` is closed while its fan-out waits for its calls: the event arrived before the
+/// close, so every member of the audience then starts all the same.
+fn close_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiving = Api::new();
+    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
+    let _release = Release(SLOT);
+    held_project(dir, receiver.port, "1h");
+    let server = start_held_fan_out(&api, &receiver, dir, db, args);
+    let url = server.url.clone();
+    let (status, v) = api.post(&format!("{url}/journeys/Alert/close"), "");
+    assert_eq!(status, 200, "{v}");
+    let started = alert_started(&api, &url);
+    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
+    RELEASED[SLOT].store(true, Ordering::SeqCst);
+    api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
+    });
 }
 
 #[test]
