@@ -448,7 +448,8 @@ fn a_member_leaving_during_a_fan_out_is_told_all_the_same_on_postgres() {
 
 /// The last subscriber leaves the audience while the fan-out waits for its calls, long before
 /// the fan-out reaches it: it was a member when `Restocked` arrived, so it is told all the
-/// same, and every member once (one instance per member at the event's arrival).
+/// same, and every member once (one instance per member at the event's arrival); one who
+/// joins meanwhile is not told.
 fn exit_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     let api = Api::new();
     let receiving = Api::new();
@@ -461,6 +462,10 @@ fn exit_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     let (status, v) =
         api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"exit": [last.clone()]}).to_string());
     assert_eq!(status, 200, "{v}");
+    // And one who joins after the event's arrival (after every member in key order) is not.
+    let (status, v) =
+        api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"enter": ["zzz-late"]}).to_string());
+    assert_eq!(status, 200, "{v}");
     let started = alert_started(&api, &url);
     assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
     RELEASED[SLOT].store(true, Ordering::SeqCst);
@@ -468,6 +473,7 @@ fn exit_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
         r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
     });
     assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{last} told once: {report}");
+    assert!(instances_in(&api, &url, "zzz-late", "Alert").is_empty(), "a member joined late is not told");
 }
 
 #[test]
