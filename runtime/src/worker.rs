@@ -30,9 +30,10 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// in the database (the lease's fence, the engine state), paid by every partition held; a
 /// takeover replays at most this much more of the log.
 const PARTITION_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-/// Entries handed over by this node's log writer kept in hand at most (past it, the worker
-/// reads them back from the log).
+/// Entries, and bytes of them, handed over by this node's log writer kept in hand at most (past
+/// either, the worker reads them back from the log).
 const HANDED_MAX: usize = 8 * BATCH;
+const HANDED_MAX_BYTES: usize = 16 << 20;
 /// Log entries applied per read.
 const BATCH: usize = 2_000;
 /// The work (log entries applied, timers fired, step events made) after which a checkpoint is
@@ -105,6 +106,8 @@ pub struct Worker {
     log_behind: bool,
     /// Entries committed and handed over ([`Wake::Logged`]), not applied yet, in order.
     handed: VecDeque<Entry>,
+    /// The bytes of `handed`'s entries.
+    handed_bytes: usize,
     /// The end of the log as last told ([`Wake::Appended`], [`Wake::Logged`]).
     log_end: i64,
     /// The time of the next log entry, when it waits for the fan-outs in progress to finish
@@ -129,6 +132,9 @@ pub struct Worker {
     partition: Option<Partition>,
     /// A checkpoint of the partition failed: the worker stops (its state is loaded again).
     broken: bool,
+    /// A checkpoint's changes were taken from the engines and never handed to the writer (it
+    /// stopped while the store failed): no later checkpoint may be stored past them.
+    checkpoint_lost: bool,
     /// The worker's queue, while it runs: queries are answered from it between runs of
     /// entries and while a checkpoint waits for the writer, not only between slices.
     inbox: Option<Receiver<Wake>>,
@@ -399,6 +405,7 @@ impl Worker {
             work: 0,
             log_behind: true,
             handed: VecDeque::new(),
+            handed_bytes: 0,
             log_end: 0,
             held: None,
             stored_calls,
@@ -408,6 +415,7 @@ impl Worker {
             recent: std::collections::VecDeque::new(),
             partition,
             broken: false,
+            checkpoint_lost: false,
             inbox: None,
             deferred: VecDeque::new(),
             outgoing: Vec::new(),
@@ -507,7 +515,8 @@ impl Worker {
                     self.log_behind |= e.seq > self.applied;
                     // Kept in order and bounded: what is not kept is read back.
                     let after = self.handed.back().map_or(self.applied, |b| b.seq);
-                    if e.seq > after && self.handed.len() < HANDED_MAX {
+                    if e.seq > after && self.handed.len() < HANDED_MAX && self.handed_bytes < HANDED_MAX_BYTES {
+                        self.handed_bytes += e.kind.len();
                         self.handed.push_back(e);
                     }
                 }
@@ -534,7 +543,11 @@ impl Worker {
                 return false;
             }
             Wake::Shutdown => {
-                if self.writer.as_ref().is_some_and(Writer::failing) {
+                // From now on a checkpoint the store fails is given up, not tried again.
+                if let Some(w) = &self.writer {
+                    w.state.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                if self.checkpoint_lost || self.writer.as_ref().is_some_and(Writer::failing) {
                     tracing::error!(
                         "no last checkpoint: the store fails (the log after the last one stored is replayed at the next start)"
                     );
@@ -733,6 +746,7 @@ impl Worker {
             if from_hand {
                 // Those not reached are kept in hand; what follows them may be in the log only.
                 for e in entries.into_iter().skip(next).rev() {
+                    self.handed_bytes += e.kind.len();
                     self.handed.push_front(e);
                 }
                 finished = self.handed.is_empty() && self.log_end <= self.applied;
@@ -754,11 +768,18 @@ impl Worker {
         Ok(())
     }
 
+    /// The first entry in hand, taken.
+    fn take_handed(&mut self) -> Option<Entry> {
+        let e = self.handed.pop_front()?;
+        self.handed_bytes -= e.kind.len();
+        Some(e)
+    }
+
     /// The next entries to apply: those in hand when they follow the last one applied, else
     /// read from the log (true: from the hand).
     fn next_entries(&mut self) -> Result<(Vec<Entry>, bool), String> {
         while self.handed.front().is_some_and(|e| e.seq <= self.applied) {
-            self.handed.pop_front();
+            self.take_handed();
         }
         if self.handed.front().is_some_and(|e| e.seq == self.applied + 1) {
             let mut run = Vec::with_capacity(self.handed.len().min(BATCH));
@@ -771,7 +792,7 @@ impl Worker {
                 if !follows {
                     break;
                 }
-                run.extend(self.handed.pop_front());
+                run.extend(self.take_handed());
             }
             return Ok((run, true));
         }
@@ -1083,9 +1104,12 @@ impl Worker {
                 Err(TrySendError::Full(back)) => {
                     write = back;
                     self.wait_answering(Duration::from_millis(1));
-                    // Told to stop while the store fails: not waiting for it any longer (nothing
-                    // after the failing checkpoint will be stored; the log is replayed).
-                    if w.failing() && self.deferred.iter().any(|m| matches!(m, Wake::Shutdown | Wake::Abandon)) {
+                    // Stopping while the store fails: not waiting for it any longer (the writer
+                    // gives the failing checkpoint up and stores nothing after it).
+                    let stopping = w.state.stopping.load(std::sync::atomic::Ordering::Relaxed)
+                        || self.deferred.iter().any(|m| matches!(m, Wake::Shutdown | Wake::Abandon));
+                    if w.failing() && stopping {
+                        w.state.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
                         break Err("the store fails and the worker stops".to_string());
                     }
                 }
@@ -1122,6 +1146,10 @@ impl Worker {
     /// Writes what changed, with the log position it reflects, in one transaction: each
     /// version's changes gathered from every share's engine.
     pub fn checkpoint(&mut self) -> Result<(), String> {
+        if self.checkpoint_lost {
+            // Stored past the lost changes, a log position would skip them at the next start.
+            return Err("a checkpoint was lost while the store failed: the log is replayed at the next start".into());
+        }
         let mut cp = Checkpoint { applied_seq: self.applied, ..Default::default() };
         // A version published with `reentry never` or `after` reads the entries made under
         // `always`, which were kept in memory only: they are stored now.
@@ -1260,7 +1288,11 @@ impl Worker {
         if self.writer.is_some() {
             // Written beside the engine, which goes on meanwhile. While the writer still writes
             // the last one, queries are answered.
-            self.hand_to_writer(Write::Checkpoint(cp))?;
+            if let Err(e) = self.hand_to_writer(Write::Checkpoint(cp)) {
+                // Its changes were taken from the engines and are gone with it.
+                self.checkpoint_lost = true;
+                return Err(e);
+            }
         } else {
             if let Err(e) = self.store.checkpoint(&cp) {
                 // The changes taken from the engines are gone with the failed write: a
@@ -1626,6 +1658,8 @@ mod tests {
     struct Flaky {
         fail: usize,
         stored: Arc<Mutex<Vec<i64>>>,
+        /// How long a write takes before it fails.
+        slow: Duration,
     }
 
     impl Store for Flaky {
@@ -1644,6 +1678,7 @@ mod tests {
         fn checkpoint(&mut self, cp: &Checkpoint) -> StoreResult<()> {
             if self.fail > 0 {
                 self.fail -= 1;
+                std::thread::sleep(self.slow);
                 return Err(StoreError("disk full".into()));
             }
             self.stored.lock().expect("lock").push(cp.applied_seq);
@@ -1670,7 +1705,7 @@ mod tests {
     #[test]
     fn a_failed_checkpoint_is_written_again_before_the_next_one() {
         let stored = Arc::new(Mutex::new(Vec::new()));
-        let store = Flaky { fail: 2, stored: stored.clone() };
+        let store = Flaky { fail: 2, stored: stored.clone(), slow: Duration::ZERO };
         let w = Writer::start(Box::new(store), Arc::default()).expect("writer");
         w.tx.send(at(10)).expect("handed");
         // Taken only once the first is written (after two failures).
@@ -1679,10 +1714,46 @@ mod tests {
         assert_eq!(*stored.lock().expect("lock"), [10, 20], "the changes of the first are not lost");
     }
 
+    /// A server stopped while its store fails to take checkpoints stops (it does not wait for
+    /// the store forever) and stores none: the log is replayed at the next start. The stop
+    /// comes while the first write (at load) is still failing, before the writer knows.
+    #[test]
+    fn a_worker_stops_while_its_checkpoints_fail() {
+        let dir = std::env::temp_dir().join(format!("journey-worker-stop-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = crate::store::sqlite::SqliteStore::open(&dir.join("j.db")).expect("store");
+        let stored = Arc::new(Mutex::new(Vec::new()));
+        let failing = Flaky { fail: usize::MAX, stored: stored.clone(), slow: Duration::from_millis(500) };
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let executor = Arc::new(rt.block_on(async { HttpExecutor::builder().build() }).expect("executor"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let layout = Layout { read_rate: None, shards: Some(1), partition: None };
+        let w = Worker::load(
+            Box::new(store),
+            executor,
+            rt.handle().clone(),
+            tx.clone(),
+            Arc::default(),
+            layout,
+            Some(Box::new(failing)),
+        )
+        .expect("load");
+        tx.send(Wake::Shutdown).expect("send");
+        let thread = std::thread::spawn(move || w.run(rx));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !thread.is_finished() {
+            assert!(Instant::now() < deadline, "the worker did not stop while its store failed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(stored.lock().expect("lock").is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn once_a_failing_checkpoint_is_given_up_no_later_one_is_stored() {
         let stored = Arc::new(Mutex::new(Vec::new()));
-        let store = Flaky { fail: 1, stored: stored.clone() };
+        let store = Flaky { fail: 1, stored: stored.clone(), slow: Duration::ZERO };
         let w = Writer::start(Box::new(store), Arc::default()).expect("writer");
         // Stopping: the first failure gives the checkpoint up.
         w.state.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
