@@ -318,6 +318,39 @@ fn start_held_fan_out(api: &Api, receiver: &Receiver, dir: &Path, db: &Path, arg
     server
 }
 
+/// A fan-out under way with test `SLOT`'s deliveries held (`Watch` waits an hour).
+struct HeldFanOut {
+    // Dropped first: the receiver's runtime waits for the deliveries it holds.
+    _release: Release,
+    server: Server,
+    _receiver: Receiver,
+    _receiving: Api,
+    api: Api,
+}
+
+impl HeldFanOut {
+    fn start<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) -> HeldFanOut {
+        let (api, receiving) = (Api::new(), Api::new());
+        let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
+        let release = Release(SLOT);
+        held_project(dir, receiver.port, "1h");
+        let server = start_held_fan_out(&api, &receiver, dir, db, args);
+        HeldFanOut { _release: release, server, _receiver: receiver, _receiving: receiving, api }
+    }
+
+    /// Lets the deliveries of test `slot` go once the fan-out is seen unfinished, and waits
+    /// until every member is told on the first version: its report.
+    fn release_until_told(&self, slot: usize) -> Value {
+        let url = &self.server.url;
+        let started = alert_started(&self.api, url);
+        assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
+        RELEASED[slot].store(true, Ordering::SeqCst);
+        self.api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
+            r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
+        })
+    }
+}
+
 /// Posts `Pinged` for `user`.
 fn ping(api: &Api, url: &str, user: &str) {
     let (status, v) =
@@ -451,13 +484,8 @@ fn a_member_leaving_during_a_fan_out_is_told_all_the_same_on_postgres() {
 /// same, and every member once (one instance per member at the event's arrival); one who
 /// joins meanwhile is not told.
 fn exit_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
-    let api = Api::new();
-    let receiving = Api::new();
-    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
-    let _release = Release(SLOT);
-    held_project(dir, receiver.port, "1h");
-    let server = start_held_fan_out(&api, &receiver, dir, db, args);
-    let url = server.url.clone();
+    let held = HeldFanOut::start::<SLOT>(dir, db, args);
+    let (api, url) = (&held.api, held.server.url.clone());
     let last = format!("sub{:05}", HELD_MEMBERS - 1);
     let (status, v) =
         api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"exit": [last.clone()]}).to_string());
@@ -466,14 +494,9 @@ fn exit_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     let (status, v) =
         api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"enter": ["zzz-late"]}).to_string());
     assert_eq!(status, 200, "{v}");
-    let started = alert_started(&api, &url);
-    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
-    RELEASED[SLOT].store(true, Ordering::SeqCst);
-    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
-        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
-    });
+    let report = held.release_until_told(SLOT);
     assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{last} told once: {report}");
-    assert!(instances_in(&api, &url, "zzz-late", "Alert").is_empty(), "a member joined late is not told");
+    assert!(instances_in(api, &url, "zzz-late", "Alert").is_empty(), "a member joined late is not told");
 }
 
 #[test]
@@ -489,21 +512,11 @@ fn a_publish_behind_a_fan_out_waits_for_it_on_postgres() {
 /// Version 2 is published while version 1's fan-out waits for its calls: every member of the
 /// audience at `Restocked`'s arrival starts on version 1, none on version 2.
 fn publish_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
-    let api = Api::new();
-    let receiving = Api::new();
-    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
-    let _release = Release(SLOT);
-    held_project(dir, receiver.port, "1h");
-    let server = start_held_fan_out(&api, &receiver, dir, db, args);
-    let url = server.url.clone();
-    let (status, v) = api.post(&format!("{url}/journeys/Alert/publish"), "");
+    let held = HeldFanOut::start::<SLOT>(dir, db, args);
+    let url = held.server.url.clone();
+    let (status, v) = held.api.post(&format!("{url}/journeys/Alert/publish"), "");
     assert_eq!(status, 200, "{v}");
-    let started = alert_started(&api, &url);
-    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
-    RELEASED[SLOT].store(true, Ordering::SeqCst);
-    let report = api.wait_get("every member told on version 1", &format!("{url}/journeys/Alert/report"), |r| {
-        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
-    });
+    let report = held.release_until_told(SLOT);
     let on_two: u64 = report["versions"].as_array().expect("versions")[1..]
         .iter()
         .map(|v| v["report"]["started"].as_u64().unwrap_or(0))
@@ -524,21 +537,11 @@ fn a_close_behind_a_fan_out_waits_for_it_on_postgres() {
 /// `Alert` is closed while its fan-out waits for its calls: the event arrived before the
 /// close, so every member of the audience then starts all the same.
 fn close_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
-    let api = Api::new();
-    let receiving = Api::new();
-    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
-    let _release = Release(SLOT);
-    held_project(dir, receiver.port, "1h");
-    let server = start_held_fan_out(&api, &receiver, dir, db, args);
-    let url = server.url.clone();
-    let (status, v) = api.post(&format!("{url}/journeys/Alert/close"), "");
+    let held = HeldFanOut::start::<SLOT>(dir, db, args);
+    let url = held.server.url.clone();
+    let (status, v) = held.api.post(&format!("{url}/journeys/Alert/close"), "");
     assert_eq!(status, 200, "{v}");
-    let started = alert_started(&api, &url);
-    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
-    RELEASED[SLOT].store(true, Ordering::SeqCst);
-    api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
-        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
-    });
+    held.release_until_told(SLOT);
 }
 
 #[test]
