@@ -1664,16 +1664,16 @@ mod tests {
 
     impl Store for Flaky {
         fn append(&mut self, _: &[crate::store::NewEntry]) -> StoreResult<Vec<crate::store::Appended>> {
-            unimplemented!("not used by the writer")
+            Err(StoreError("not used by the writer".into()))
         }
         fn entries_after(&mut self, _: i64, _: usize) -> StoreResult<Vec<Entry>> {
-            unimplemented!("not used by the writer")
+            Err(StoreError("not used by the writer".into()))
         }
         fn save_version(&mut self, _: u32, _: &[u8], _: i64) -> StoreResult<()> {
-            unimplemented!("not used by the writer")
+            Err(StoreError("not used by the writer".into()))
         }
         fn versions(&mut self) -> StoreResult<Vec<VersionRow>> {
-            unimplemented!("not used by the writer")
+            Err(StoreError("not used by the writer".into()))
         }
         fn checkpoint(&mut self, cp: &Checkpoint) -> StoreResult<()> {
             if self.fail > 0 {
@@ -1685,16 +1685,16 @@ mod tests {
             Ok(())
         }
         fn applied_seq(&mut self) -> StoreResult<i64> {
-            unimplemented!("not used by the writer")
+            Err(StoreError("not used by the writer".into()))
         }
         fn recent_steps(&mut self, _: usize) -> StoreResult<Vec<(u32, Json)>> {
-            unimplemented!("not used by the writer")
+            Err(StoreError("not used by the writer".into()))
         }
         fn load_engine(&mut self, _: u32, _: &[String]) -> StoreResult<Stored> {
-            unimplemented!("not used by the writer")
+            Err(StoreError("not used by the writer".into()))
         }
         fn counts(&mut self) -> StoreResult<(i64, i64)> {
-            unimplemented!("not used by the writer")
+            Err(StoreError("not used by the writer".into()))
         }
     }
 
