@@ -318,24 +318,26 @@ fn start_held_fan_out(api: &Api, receiver: &Receiver, dir: &Path, db: &Path, arg
     server
 }
 
-/// A fan-out under way with test `SLOT`'s deliveries held (`Watch` waits an hour).
+/// A fan-out under way with test `SLOT`'s deliveries held.
 struct HeldFanOut {
     // Dropped first: the receiver's runtime waits for the deliveries it holds.
     _release: Release,
     server: Server,
-    _receiver: Receiver,
+    receiver: Receiver,
     _receiving: Api,
     api: Api,
 }
 
 impl HeldFanOut {
-    fn start<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) -> HeldFanOut {
+    /// The fan-out under way, with `Watch` waiting `wait`.
+    fn start<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str], wait: &str) -> HeldFanOut {
+        // Its own runtime: the held deliveries block its threads, not the test's client.
         let (api, receiving) = (Api::new(), Api::new());
         let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
         let release = Release(SLOT);
-        held_project(dir, receiver.port, "1h");
+        held_project(dir, receiver.port, wait);
         let server = start_held_fan_out(&api, &receiver, dir, db, args);
-        HeldFanOut { _release: release, server, _receiver: receiver, _receiving: receiving, api }
+        HeldFanOut { _release: release, server, receiver, _receiving: receiving, api }
     }
 
     /// Lets the deliveries of test `slot` go once the fan-out is seen unfinished, and waits
@@ -399,24 +401,19 @@ fn another_profile_goes_on_while_a_fan_out_waits_for_its_calls_on_postgres() {
 }
 
 fn interleave_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
-    let api = Api::new();
-    // Its own runtime: the held deliveries block its threads, not the test's client.
-    let receiving = Api::new();
-    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
-    let _release = Release(SLOT);
-    held_project(dir, receiver.port, "1h");
-    let server = start_held_fan_out(&api, &receiver, dir, db, args);
-    let url = server.url.clone();
-    ping(&api, &url, "zed");
-    wait_instance(&api, &url, "zed", "Watch");
-    let started = alert_started(&api, &url);
+    let held = HeldFanOut::start::<SLOT>(dir, db, args, "1h");
+    let (api, url) = (&held.api, held.server.url.clone());
+    ping(api, &url, "zed");
+    wait_instance(api, &url, "zed", "Watch");
+    let started = alert_started(api, &url);
     assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
     RELEASED[SLOT].store(true, Ordering::SeqCst);
     let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
         r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
     });
     assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{report}");
-    let ids: BTreeSet<String> = receiver.calls().into_iter().filter(|c| c.path == "/mail").map(|c| c.key).collect();
+    let ids: BTreeSet<String> =
+        held.receiver.calls().into_iter().filter(|c| c.path == "/mail").map(|c| c.key).collect();
     assert_eq!(ids.len(), HELD_MEMBERS, "every member's message delivered once");
 }
 
@@ -434,15 +431,10 @@ fn a_stop_behind_a_fan_out_keeps_the_journeys_timers_from_firing_past_it_on_post
 /// The stop waits for the fan-out, and so does every timer due from its time on: zed's wait,
 /// though due by the wall clock, does not end before the stop, which ends the instance.
 fn stop_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
-    let api = Api::new();
-    let receiving = Api::new();
-    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
-    let _release = Release(SLOT);
-    held_project(dir, receiver.port, "6s");
-    let server = start_held_fan_out(&api, &receiver, dir, db, args);
-    let url = server.url.clone();
-    ping(&api, &url, "zed");
-    let watch = wait_instance(&api, &url, "zed", "Watch");
+    let held = HeldFanOut::start::<SLOT>(dir, db, args, "6s");
+    let (api, url) = (&held.api, held.server.url.clone());
+    ping(api, &url, "zed");
+    let watch = wait_instance(api, &url, "zed", "Watch");
     let (status, v) = api.post(&format!("{url}/journeys/Watch/stop"), "");
     assert_eq!(status, 200, "{v}");
     let until: jiff::Timestamp = watch["until"].as_str().and_then(|t| t.parse().ok()).expect("the wait's end");
@@ -456,8 +448,8 @@ fn stop_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
             Err(format!("{late} ms past due"))
         }
     });
-    assert_eq!(instances_in(&api, &url, "zed", "Watch").len(), 1, "zed still waits: its wait comes after the stop");
-    let started = alert_started(&api, &url);
+    assert_eq!(instances_in(api, &url, "zed", "Watch").len(), 1, "zed still waits: its wait comes after the stop");
+    let started = alert_started(api, &url);
     assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
     RELEASED[SLOT].store(true, Ordering::SeqCst);
     let report = api.wait_get("Watch stopped", &format!("{url}/journeys/Watch/report"), |r| {
@@ -484,7 +476,7 @@ fn a_member_leaving_during_a_fan_out_is_told_all_the_same_on_postgres() {
 /// same, and every member once (one instance per member at the event's arrival); one who
 /// joins meanwhile is not told.
 fn exit_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
-    let held = HeldFanOut::start::<SLOT>(dir, db, args);
+    let held = HeldFanOut::start::<SLOT>(dir, db, args, "1h");
     let (api, url) = (&held.api, held.server.url.clone());
     let last = format!("sub{:05}", HELD_MEMBERS - 1);
     let (status, v) =
@@ -512,7 +504,7 @@ fn a_publish_behind_a_fan_out_waits_for_it_on_postgres() {
 /// Version 2 is published while version 1's fan-out waits for its calls: every member of the
 /// audience at `Restocked`'s arrival starts on version 1, none on version 2.
 fn publish_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
-    let held = HeldFanOut::start::<SLOT>(dir, db, args);
+    let held = HeldFanOut::start::<SLOT>(dir, db, args, "1h");
     let url = held.server.url.clone();
     let (status, v) = held.api.post(&format!("{url}/journeys/Alert/publish"), "");
     assert_eq!(status, 200, "{v}");
@@ -537,7 +529,7 @@ fn a_close_behind_a_fan_out_waits_for_it_on_postgres() {
 /// `Alert` is closed while its fan-out waits for its calls: the event arrived before the
 /// close, so every member of the audience then starts all the same.
 fn close_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
-    let held = HeldFanOut::start::<SLOT>(dir, db, args);
+    let held = HeldFanOut::start::<SLOT>(dir, db, args, "1h");
     let url = held.server.url.clone();
     let (status, v) = held.api.post(&format!("{url}/journeys/Alert/close"), "");
     assert_eq!(status, 200, "{v}");
@@ -562,21 +554,16 @@ fn an_event_for_a_member_far_down_the_list_starts_it_alone_on_postgres() {
 /// the `workers` (one per partition) with `shares` shares let through: under the limit of
 /// calls in flight, a slice per share more, and the one member.
 fn reach_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str], workers: usize, shares: usize) {
-    let api = Api::new();
-    let receiving = Api::new();
-    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
-    let _release = Release(SLOT);
-    held_project(dir, receiver.port, "1h");
-    let server = start_held_fan_out(&api, &receiver, dir, db, args);
-    let url = server.url.clone();
+    let held = HeldFanOut::start::<SLOT>(dir, db, args, "1h");
+    let (api, url) = (&held.api, held.server.url.clone());
     let last = format!("sub{:05}", HELD_MEMBERS - 1);
-    ping(&api, &url, &last);
-    let watch = wait_instance(&api, &url, &last, "Watch");
-    let alert = instances_in(&api, &url, &last, "Alert");
+    ping(api, &url, &last);
+    let watch = wait_instance(api, &url, &last, "Watch");
+    let alert = instances_in(api, &url, &last, "Alert");
     assert_eq!(alert.len(), 1, "{last} started in Alert ahead of its turn");
     assert!(alert[0]["instance"].as_u64() < watch["instance"].as_u64(), "Alert first, then Watch: {alert:?} {watch}");
     let bound = workers * (FANOUT_IN_FLIGHT - 1) + shares * FANOUT_SLICE + 1;
-    let started = alert_started(&api, &url);
+    let started = alert_started(api, &url);
     assert!(started <= bound, "{started} members started, over the {bound} the limit lets through");
     RELEASED[SLOT].store(true, Ordering::SeqCst);
     let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
