@@ -259,25 +259,39 @@ fn mixed_case(dir: &Path, db: &Path, args: &[&str]) {
 }
 
 /// Per test, whether the receiver answers the deliveries it holds.
-static RELEASED: [AtomicBool; 14] = [const { AtomicBool::new(false) }; 14];
+static RELEASED: [AtomicBool; 20] = [const { AtomicBool::new(false) }; 20];
+/// Per test, whether the receiver answers the `/lookup` calls it holds.
+static LOOKUP_RELEASED: [AtomicBool; 20] = [const { AtomicBool::new(false) }; 20];
 
 /// Holds every delivery of test `SLOT` until it is released: the fan-out cannot finish before
-/// (its calls in flight stay at the worker's limit).
+/// (its calls in flight stay at the worker's limit). `/lookup` calls are held until released
+/// on their own.
 fn held<const SLOT: usize>(path: &str) -> (u16, &'static str) {
-    while path == "/mail" && !RELEASED[SLOT].load(Ordering::SeqCst) {
+    let released = match path {
+        "/mail" => &RELEASED[SLOT],
+        "/lookup" => &LOOKUP_RELEASED[SLOT],
+        _ => return (200, "{}"),
+    };
+    while !released.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(5));
     }
     (200, "{}")
 }
 
-/// Releases test `.0`'s deliveries when dropped (however the test ends: a runtime waits for
-/// its threads when dropped).
+/// Releases test `.0`'s deliveries and lookups when dropped (however the test ends: a runtime
+/// waits for its threads when dropped).
 struct Release(usize);
 
 impl Drop for Release {
     fn drop(&mut self) {
         RELEASED[self.0].store(true, Ordering::SeqCst);
+        LOOKUP_RELEASED[self.0].store(true, Ordering::SeqCst);
     }
+}
+
+/// The calls to `path` the receiver got so far.
+fn calls_to(receiver: &Receiver, path: &str) -> Vec<support::Call> {
+    receiver.calls().into_iter().filter(|c| c.path == path).collect()
 }
 
 /// Members enough that each share's (partition's) fan-out stops at its limit of calls in flight
@@ -305,17 +319,21 @@ fn held_project(dir: &Path, receiver: u16, wait: &str) {
 /// A server with `HELD_MEMBERS` subscribers and `Restocked` posted: the fan-out has begun.
 fn start_held_fan_out(api: &Api, receiver: &Receiver, dir: &Path, db: &Path, args: &[&str]) -> Server {
     let server = Server::start(dir, db, args);
-    let url = server.url.clone();
+    begin_held_fan_out(api, receiver, &server.url);
+    server
+}
+
+/// Enters `HELD_MEMBERS` subscribers and posts `Restocked`; returns once the fan-out has begun.
+fn begin_held_fan_out(api: &Api, receiver: &Receiver, url: &str) {
     let members: Vec<String> = (0..HELD_MEMBERS).map(|i| format!("sub{i:05}")).collect();
     let (status, v) = api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"enter": members}).to_string());
     assert_eq!(status, 200, "{v}");
     let restocked = json!({"event": "Restocked", "payload": {"sku": "JKT", "quantity": 4}});
     assert_eq!(api.post(&format!("{url}/events"), &restocked.to_string()).0, 200);
-    wait_until("the fan-out's first deliveries", || match receiver.count() {
+    wait_until("the fan-out's first deliveries", || match calls_to(receiver, "/mail").len() {
         0 => Err("none yet".into()),
         n => Ok(n),
     });
-    server
 }
 
 /// A fan-out under way with test `SLOT`'s deliveries held.
@@ -629,4 +647,178 @@ fn early_kill_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     }
     let ids: BTreeSet<String> = receiver.calls().into_iter().filter(|c| c.path == "/mail").map(|c| c.key).collect();
     assert_eq!(ids.len(), HELD_MEMBERS, "every member's message, each under one id");
+}
+
+/// Version 1 of the cross-version cases: `Check` (`start on Pinged`) calls `Lookup`, then mails;
+/// `Digest` reads audience `Readers` once, at `read_at`, and mails each member; at most one
+/// email a day per profile. What a profile gets first is sent, the other suppressed. Version 2
+/// adds `Alert` (the business event's fan-out), published for it alone: `Check` and `Digest`
+/// stay on version 1.
+fn cross_version_v1(receiver: u16, lookup: u16, read_at: &str) -> String {
+    format!(
+        r#"
+type Restock = {{ sku: string, quantity: int }}
+event Restocked: Restock {{
+  when quantity > 0
+}}
+type Ping = {{ user: string }}
+event Pinged: Ping {{ key user }}
+audience Subscribers
+audience Readers
+action Mail(to: string, template: string, messageId: string) = http POST "http://127.0.0.1:{receiver}/mail" {{
+  body {{ to: to, template: template, id: messageId }}
+  timeout 30s
+  retry 5 backoff 100ms
+}}
+action Lookup(user: string) = http POST "http://127.0.0.1:{lookup}/lookup" {{
+  body {{ user: user }}
+  timeout 30s
+}}
+channel email {{ to "news@example.com"  deliver Mail }}
+frequency email 1 per 1d
+journey Check {{
+  start on Pinged
+  reentry always
+  call Lookup(user: event.user)
+  send email "checked" on suppressed {{ end "suppressed" }}
+  end "sent"
+}}
+journey Digest {{
+  start on audience Readers once at {read_at}
+  send email "digest" on suppressed {{ end "suppressed" }}
+  end "sent"
+}}
+"#
+    )
+}
+
+const CROSS_VERSION_V2_ALERT: &str = r#"
+journey Alert {
+  start on Restocked for audience Subscribers
+  reentry always
+  send email "back-in-stock"
+  end "told"
+}
+"#;
+
+/// Starts the server on version 1 and publishes `Alert` in version 2.
+fn start_cross_version(api: &Api, dir: &Path, db: &Path, args: &[&str], v1: &str) -> Server {
+    std::fs::write(dir.join("project.journey"), v1).expect("write the project");
+    let server = Server::start(dir, db, args);
+    std::fs::write(dir.join("project.journey"), format!("{v1}{CROSS_VERSION_V2_ALERT}")).expect("write version 2");
+    let (status, v) = api.post(&format!("{}/journeys/Alert/publish", server.url), "");
+    assert_eq!(status, 200, "{v}");
+    server
+}
+
+/// Waits until `key`'s message with `template` is in its message log (as checkpointed: from its
+/// decision on); returns its outcome.
+fn wait_message(api: &Api, url: &str, key: &str, template: &str) -> Value {
+    wait_until(&format!("{key}'s {template} message"), || {
+        let (_, list) = api.try_send("GET", &format!("{url}/profiles/{key}/messages"), "")?;
+        let found = list.as_array().and_then(|l| l.iter().find(|m| m["template"] == template));
+        found.map(|m| m["outcome"].clone()).ok_or_else(|| list.to_string())
+    })
+}
+
+#[test]
+fn a_call_answered_in_another_version_starts_the_member_in_the_fan_out_first() {
+    on_sqlite("fanout-call-version", &["--shards", "2"], call_version_case::<14>);
+}
+
+#[test]
+fn a_call_answered_in_another_version_starts_the_member_in_the_fan_out_first_on_postgres() {
+    on_postgres("fanout_call_version", &["--partitions", "4", "--lease-ttl", "2"], call_version_case::<15>);
+}
+
+/// The last subscriber's `Check` (version 1) waits on its `Lookup` call when `Restocked` starts
+/// `Alert`'s fan-out on version 2. The answer comes while the fan-out waits for its calls, long
+/// before its turn: the member starts in `Alert` first (its email decided), so that `Check`'s
+/// email, after the answer, finds the day's one email taken and is suppressed. Answered without
+/// reaching the other version, `Check` would mail first and `Alert`'s email be suppressed.
+fn call_version_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    // The lookups on a receiver of their own: a held call blocks a thread of its runtime.
+    let (api, receiving, looking) = (Api::new(), Api::new(), Api::new());
+    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
+    let lookups = Receiver::start_answering(&looking, held::<SLOT>);
+    let _release = Release(SLOT);
+    let v1 = cross_version_v1(receiver.port, lookups.port, "2099-01-01T00:00:00Z");
+    let server = start_cross_version(&api, dir, db, args, &v1);
+    let url = server.url.clone();
+    let last = format!("sub{:05}", HELD_MEMBERS - 1);
+    ping(&api, &url, &last);
+    wait_until("the lookup call", || match calls_to(&lookups, "/lookup").len() {
+        0 => Err("none yet".into()),
+        n => Ok(n),
+    });
+    begin_held_fan_out(&api, &receiver, &url);
+    assert!(instances_in(&api, &url, &last, "Alert").is_empty(), "{last} not reached yet");
+    LOOKUP_RELEASED[SLOT].store(true, Ordering::SeqCst);
+    let checked = wait_message(&api, &url, &last, "checked");
+    assert_eq!(checked, "suppressed:frequency", "{last} started in Alert before Check's email");
+    api.wait_get("Check to end", &format!("{url}/journeys/Check/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"suppressed": 1})
+    });
+    let alert = instances_in(&api, &url, &last, "Alert");
+    assert_eq!(alert.len(), 1, "{last} started in Alert ahead of its turn: {alert:?}");
+    let started = alert_started(&api, &url);
+    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
+    RELEASED[SLOT].store(true, Ordering::SeqCst);
+    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
+    });
+    assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{last} once: {report}");
+    let mails = calls_to(&receiver, "/mail");
+    assert!(mails.iter().all(|c| c.body["template"] == "back-in-stock"), "only Alert mails");
+}
+
+#[test]
+fn an_audience_read_in_another_version_starts_the_member_in_the_fan_out_first() {
+    on_sqlite("fanout-read-version", &["--shards", "2"], read_version_case::<16>);
+}
+
+#[test]
+fn an_audience_read_in_another_version_starts_the_member_in_the_fan_out_first_on_postgres() {
+    on_postgres("fanout_read_version", &["--partitions", "4", "--lease-ttl", "2"], read_version_case::<17>);
+}
+
+/// How long after the project is written `Digest` reads its audience: time enough to start the
+/// server, publish version 2 and begin the fan-out first.
+const READ_LEAD_MS: i64 = 25_000;
+
+/// `Digest` (version 1) reads `Readers` (the last subscriber alone) while `Alert`'s fan-out on
+/// version 2 waits for its calls: the member starts in `Alert` first (its email decided), and
+/// `Digest`'s email is suppressed. Entered without reaching the other version, `Digest` would
+/// mail first.
+fn read_version_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    let (api, receiving) = (Api::new(), Api::new());
+    let receiver = Receiver::start_answering(&receiving, held::<SLOT>);
+    let _release = Release(SLOT);
+    let read_at = jiff::Timestamp::now().as_millisecond() / 1_000 * 1_000 + READ_LEAD_MS;
+    let read_at_text = format!("{}", jiff::Timestamp::from_millisecond(read_at).expect("a time"));
+    let v1 = cross_version_v1(receiver.port, receiver.port, &read_at_text);
+    let server = start_cross_version(&api, dir, db, args, &v1);
+    let url = server.url.clone();
+    let last = format!("sub{:05}", HELD_MEMBERS - 1);
+    let (status, v) =
+        api.post(&format!("{url}/audiences/Readers/members"), &json!({"enter": [last.clone()]}).to_string());
+    assert_eq!(status, 200, "{v}");
+    begin_held_fan_out(&api, &receiver, &url);
+    let now = jiff::Timestamp::now().as_millisecond();
+    assert!(now < read_at, "the set-up took longer than the read's lead ({READ_LEAD_MS} ms): read again slower");
+    assert!(instances_in(&api, &url, &last, "Alert").is_empty(), "{last} not reached yet");
+    let digest = wait_message(&api, &url, &last, "digest");
+    assert_eq!(digest, "suppressed:frequency", "{last} started in Alert before Digest's email");
+    api.wait_get("Digest to end", &format!("{url}/journeys/Digest/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"suppressed": 1})
+    });
+    let alert = instances_in(&api, &url, &last, "Alert");
+    assert_eq!(alert.len(), 1, "{last} started in Alert ahead of its turn: {alert:?}");
+    let started = alert_started(&api, &url);
+    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
+    RELEASED[SLOT].store(true, Ordering::SeqCst);
+    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
+    });
+    assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{last} once: {report}");
 }

@@ -8,7 +8,8 @@ use crate::metrics::Metrics;
 use arcstr::ArcStr;
 use journey_bytecode::Reentry;
 use journey_vm::engine::durable::Stored;
-use journey_vm::engine::{shard_of, Engine, Options, Payload, Routing, Shard as Share, SharedCaps, To};
+use journey_vm::engine::instance::InstanceId;
+use journey_vm::engine::{shard_of, CallOutcome, Engine, Options, Payload, Routing, Shard as Share, SharedCaps, To};
 use journey_vm::machine::Image;
 use journey_vm::value::Value;
 use serde_json::Value as Json;
@@ -184,17 +185,17 @@ impl Shard {
                 if self.versions[i].engine.next_due().is_none_or(|d| d > due) {
                     continue;
                 }
-                // While another version fans out, one timer at a time: its profile starts
-                // there first if that fan-out has not reached it (see `Engine::reach`).
+                // While another version fans out, one timer at a time: the profiles it reaches
+                // (its instance's, or those an audience read enters) start there first if that
+                // fan-out has not reached them (see `Engine::reach`).
                 let others = (0..self.versions.len()).any(|k| k != i && self.versions[k].engine.fanning_out());
-                let max = match others.then(|| self.versions[i].engine.next_timer_profile()) {
-                    Some(profile) => {
-                        if let Some(p) = profile {
-                            self.reach_except(i, &p);
-                        }
-                        1
+                let max = if others {
+                    for p in self.versions[i].engine.next_timer_profiles() {
+                        self.reach_except(i, &p);
                     }
-                    None => SLICE,
+                    1
+                } else {
+                    SLICE
                 };
                 let v = &mut self.versions[i];
                 let before = v.engine.steps().len();
@@ -231,6 +232,24 @@ impl Shard {
                 v.engine.reach(key);
             }
         }
+    }
+
+    /// Answers a call of instance `id` of the version numbered `version`, if this share runs
+    /// it; returns the work done (the answer, step events made), or `None`. Its profile starts
+    /// first in the fan-outs of the other versions that have not reached it (the engine's own
+    /// reaches it itself): the answer comes after the business events before it, in every
+    /// version.
+    pub fn complete_call(&mut self, version: u32, id: InstanceId, outcome: CallOutcome) -> Option<usize> {
+        let i = self.versions.iter().position(|v| v.number == version && v.engine.instance(id).is_some())?;
+        if (0..self.versions.len()).any(|k| k != i && self.versions[k].engine.fanning_out()) {
+            if let Some(profile) = self.versions[i].engine.instance(id).map(|inst| inst.profile.clone()) {
+                self.reach_except(i, &profile);
+            }
+        }
+        let before: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();
+        self.versions[i].engine.complete_call(id, outcome);
+        let after: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();
+        Some(1 + after.saturating_sub(before))
     }
 
     /// Whether a business event's fan-out is in progress in some version.

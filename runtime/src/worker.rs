@@ -523,15 +523,13 @@ impl Worker {
             }
             Wake::CallDone(version, instance, outcome, latency) => {
                 self.metrics.call_done(&outcome, latency);
-                let v = self
-                    .shards
-                    .iter_mut()
-                    .filter_map(|s| s.versions.iter_mut().find(|v| v.number == version))
-                    .find(|v| v.engine.instance(instance).is_some());
-                if let Some(v) = v {
-                    let before = v.engine.steps().len();
-                    v.engine.complete_call(instance, outcome);
-                    self.work += 1 + v.engine.steps().len().saturating_sub(before);
+                // The share that runs the instance (the answer's profile reaches the other
+                // versions' fan-outs there first).
+                let shard = self.shards.iter().position(|s| {
+                    s.versions.iter().any(|v| v.number == version && v.engine.instance(instance).is_some())
+                });
+                if let Some(work) = shard.and_then(|s| self.shards[s].complete_call(version, instance, outcome)) {
+                    self.work += work;
                     self.dirty = true;
                 }
             }

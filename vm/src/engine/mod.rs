@@ -611,13 +611,37 @@ impl Engine {
         }
     }
 
-    /// The profile of the instance the next timer is for (`None` for an audience read, or no
-    /// timer): a caller that runs several engines starts it in the others' fan-outs first.
-    pub fn next_timer_profile(&self) -> Option<ArcStr> {
-        match self.timers.peek()?.0 .2 {
-            TimerKind::Resume(id, _) | TimerKind::Timeout(id) => self.instances.get(&id).map(|i| i.profile.clone()),
-            TimerKind::Schedule(_) | TimerKind::ReadMore(_) => None,
+    /// The profiles the next timer reaches (none without a timer): the profile of the
+    /// instance it is for, or the members the slice of an audience read it makes enters. A
+    /// caller that runs several engines starts them in the others' fan-outs first.
+    pub fn next_timer_profiles(&self) -> Vec<ArcStr> {
+        let Some(Reverse((_, _, kind))) = self.timers.peek() else { return Vec::new() };
+        match *kind {
+            TimerKind::Resume(id, _) | TimerKind::Timeout(id) => {
+                self.instances.get(&id).map(|i| i.profile.clone()).into_iter().collect()
+            }
+            TimerKind::Schedule(j) => {
+                let Start::AudienceRead { audience, .. } = &self.image.program.journeys[j as usize].start else {
+                    return Vec::new();
+                };
+                let mut members: Vec<ArcStr> =
+                    self.audiences.get(audience).map(|m| m.iter().cloned().collect()).unwrap_or_default();
+                members.sort();
+                members.truncate(self.read_slice_len(members.len()));
+                members
+            }
+            TimerKind::ReadMore(j) => self
+                .reads
+                .get(&j)
+                .map(|q| q.iter().take(self.read_slice_len(q.len())).cloned().collect())
+                .unwrap_or_default(),
         }
+    }
+
+    /// How many of `queued` members an audience read enters at a time (all without a read
+    /// rate).
+    fn read_slice_len(&self, queued: usize) -> usize {
+        self.options.read_rate.map(|r| r.max(1) as usize).unwrap_or(usize::MAX).min(queued)
     }
 
     fn fire(&mut self, kind: TimerKind) {
@@ -666,8 +690,9 @@ impl Engine {
 
     /// Enters the next slice of an audience read (all of it without a read rate).
     fn read_slice(&mut self, j: u16) {
+        let Some(queued) = self.reads.get(&j).map(|q| q.len()) else { return };
+        let n = self.read_slice_len(queued);
         let Some(queue) = self.reads.get_mut(&j) else { return };
-        let n = self.options.read_rate.map(|r| r.max(1) as usize).unwrap_or(usize::MAX).min(queue.len());
         let slice: Vec<ArcStr> = queue.drain(..n).collect();
         let more = !queue.is_empty();
         if !more {
