@@ -822,3 +822,56 @@ fn read_version_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     });
     assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{last} once: {report}");
 }
+
+#[test]
+fn an_audience_change_behind_a_fan_out_waits_for_it() {
+    on_sqlite("fanout-audience", &["--shards", "2"], |dir, db, args| audience_case::<18>(dir, db, args, 1, 2));
+}
+
+#[test]
+fn an_audience_change_behind_a_fan_out_waits_for_it_on_postgres() {
+    on_postgres("fanout_audience", &["--partitions", "2", "--lease-ttl", "2"], |dir, db, args| {
+        audience_case::<19>(dir, db, args, 2, 2)
+    });
+}
+
+/// zed's `Watch` starts during the fan-out and waits 6 s; zed then joins `Subscribers`. The
+/// audience change waits for the fan-out, and so does every timer due from its time on: zed's
+/// wait, though due by the wall clock, does not end before the change, and the fan-out's calls
+/// stay within the limit meanwhile. Applied at once, the change would have finished the fan-out
+/// (its members are the audience's at the event: every one left in zed's share would start
+/// together, past what the limit of calls in flight lets through for the `workers` with
+/// `shares` shares, see `reach_case`) and zed's wait would end on time.
+fn audience_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str], workers: usize, shares: usize) {
+    let held = HeldFanOut::start::<SLOT>(dir, db, args, "6s");
+    let (api, url) = (&held.api, held.server.url.clone());
+    ping(api, &url, "zed");
+    let watch = wait_instance(api, &url, "zed", "Watch");
+    let (status, v) = api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"enter": ["zed"]}).to_string());
+    assert_eq!(status, 200, "{v}");
+    let until: jiff::Timestamp = watch["until"].as_str().and_then(|t| t.parse().ok()).expect("the wait's end");
+    // The change is in the log; the wait is due by the wall clock, and the worker has had time
+    // to apply the one and fire the other (it does within a few milliseconds when it may).
+    wait_until("zed's wait to be well past due", || {
+        let late = jiff::Timestamp::now().as_millisecond() - until.as_millisecond();
+        if late > 1_500 {
+            Ok(())
+        } else {
+            Err(format!("{late} ms past due"))
+        }
+    });
+    let bound = workers * (FANOUT_IN_FLIGHT - 1) + shares * FANOUT_SLICE;
+    let started = alert_started(api, &url);
+    assert!(started <= bound, "{started} members started, over the {bound} the limit lets through");
+    assert_eq!(instances_in(api, &url, "zed", "Watch").len(), 1, "zed still waits: its wait comes after the change");
+    RELEASED[SLOT].store(true, Ordering::SeqCst);
+    let report = api.wait_get("zed watched", &format!("{url}/journeys/Watch/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"watched": 1})
+    });
+    assert_eq!(report["versions"][0]["report"]["started"], 1, "{report}");
+    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
+    });
+    assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{report}");
+    assert!(instances_in(api, &url, "zed", "Alert").is_empty(), "zed joined after the event: not told");
+}
