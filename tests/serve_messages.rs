@@ -2,12 +2,14 @@
 //! neither forgets a sent message (a frequency rule holds across a restart, also for a message
 //! whose delivery was in flight while another journey's send waits in the log) nor sends one
 //! twice under two ids (a message delivered before the crash is delivered again with the same
-//! id, the deliver action's idempotency key, and counted once); a send queued by quiet hours waits
-//! through a restart and checks again; `GET /profiles/{key}/messages` lists a profile's messages.
-//! Each on the embedded store and on PostgreSQL (where the restart is a takeover). The same
-//! events give the same messages, reasons and counts in `journey run` and `journey serve`, and
-//! the frequency property of `tests/messages_props.rs` holds in `serve` across a kill -9 (taken
-//! between events, once the messages sent are checkpointed).
+//! id, the deliver action's idempotency key, and counted once; one whose instance exits before
+//! the delivery's answer, as a replay after a kill may have it, still ends `sent`); a send
+//! queued by quiet hours waits through a restart and checks again; `GET
+//! /profiles/{key}/messages` lists a profile's messages. Each on the embedded store and on
+//! PostgreSQL (where the restart is a takeover). The same events give the same messages,
+//! reasons and counts in `journey run` and `journey serve`, and the frequency property of
+//! `tests/messages_props.rs` holds in `serve` across a kill -9 (taken between events, once the
+//! messages sent are checkpointed).
 
 mod support;
 
@@ -398,6 +400,114 @@ fn in_flight_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     let sends = &welcome["versions"][0]["report"]["nodes"];
     let counts = sends.as_array().and_then(|n| n.iter().find(|n| n["messages"].is_object())).expect("the send");
     assert_eq!(counts["messages"]["sent"], 1, "counted once: {counts}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A kill between a delivery and the checkpoint that would say it was sent, with an exit after it
+// in the log.
+
+/// Welcome's instance leaves on `Left`, which may come while its email is being delivered.
+fn exit_project(dir: &Path, receiver: u16) {
+    std::fs::write(
+        dir.join("project.journey"),
+        format!(
+            r#"
+profile = {{ email: string?, optin: bool? }}
+type Ping = {{ user: string }}
+event Pinged: Ping {{ key user }}
+event Left: Ping {{ key user }}
+event Went: Ping {{ key user }}
+action Mail(to: string, template: string, messageId: string) = http POST "http://127.0.0.1:{receiver}/mail" {{
+  body {{ to: to, template: template, id: messageId }}
+}}
+channel email {{ to profile.email  consent profile.optin == true  deliver Mail }}
+frequency email 1 per 1d
+journey Welcome {{
+  start on Pinged
+  exit on Left
+  send email "welcome"
+  wait 1h
+  end "done"
+}}
+journey Promo {{
+  start on Went
+  send email "promo" on suppressed {{ end "held" }}
+  end "done"
+}}
+"#
+        ),
+    )
+    .expect("write the project");
+}
+
+/// Per test: the server's process id and port, and what the receiver did at the first email.
+static EXIT_PID: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
+static EXIT_PORT: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
+static EXIT_MAILED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+static EXIT_LEFT: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+/// At the first email, before answering it: the profile's `Left` is accepted, then the server
+/// is killed. The provider has the email; the server never hears so, and the exit is in the log.
+fn left_then_kill_at_first_mail<const SLOT: usize>(path: &str) -> (u16, &'static str) {
+    if path == "/mail" && !EXIT_MAILED[SLOT].swap(true, Ordering::SeqCst) {
+        let port = EXIT_PORT[SLOT].load(Ordering::SeqCst) as u16;
+        let accepted = post_event(port, r#"{"event": "Left", "payload": {"user": "ann"}}"#);
+        EXIT_LEFT[SLOT].store(accepted, Ordering::SeqCst);
+        let pid = EXIT_PID[SLOT].load(Ordering::SeqCst);
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+    (200, "{}")
+}
+
+on_both_backends!(
+    a_delivered_message_whose_instance_exits_in_the_replay_ends_sent,
+    a_delivered_message_whose_instance_exits_in_the_takeover_on_postgres_ends_sent,
+    "msg-exit-replay",
+    exit_replay_case::<0>,
+    exit_replay_case::<1>
+);
+
+/// Ann's welcome email reaches the provider, and her `Left` is in the log, when the server is
+/// killed: no checkpoint says the email was sent. The restarted server delivers it again under
+/// its id, while the replay applies `Left` at once, before that answer, so her instance leaves
+/// with the delivery in flight: the answer still decides the message, which ends `sent` (counted
+/// by the rule: her promo is suppressed), not `sending` for ever.
+fn exit_replay_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiver = Receiver::start_answering(&api, left_then_kill_at_first_mail::<SLOT>);
+    exit_project(dir, receiver.port);
+    let server = Server::start(dir, db, args);
+    EXIT_PID[SLOT].store(server.pid, Ordering::SeqCst);
+    EXIT_PORT[SLOT].store(u32::from(server.port), Ordering::SeqCst);
+    let url = server.url.clone();
+    put_profile(&api, &url, "ann", json!({"email": "ann@example.com", "optin": true}));
+    api.settle(&url);
+    event(&api, &url, "Pinged", "ann");
+    wait_until("the welcome email to reach the provider", || {
+        if receiver.calls().iter().any(|c| c.path == "/mail") {
+            Ok(())
+        } else {
+            Err(format!("{:?}", receiver.calls()))
+        }
+    });
+    wait_dead(&api, &url);
+    server.kill();
+    assert!(EXIT_LEFT[SLOT].load(Ordering::SeqCst), "Left was accepted before the kill");
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    api.settle(&url);
+    let report = api.wait_get("Welcome to end", &format!("{url}/journeys/Welcome/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"exited": 1})
+    });
+    assert_eq!(report["versions"][0]["report"]["started"], 1, "{report}");
+    let list = wait_messages(&api, &url, "ann", &[("welcome", "sent")]);
+    let welcome = list[0]["id"].as_str().expect("an id").to_string();
+    event(&api, &url, "Went", "ann");
+    api.settle(&url);
+    wait_messages(&api, &url, "ann", &[("welcome", "sent"), ("promo", "suppressed:frequency")]);
+    let mails: Vec<_> = receiver.calls().into_iter().filter(|c| c.path == "/mail").collect();
+    assert!(mails.iter().all(|c| c.key == welcome), "only the welcome, under its id: {mails:?}");
+    assert_eq!(send_counts(&api, &url, "Welcome")["sent"], 1, "counted sent once");
 }
 
 /// A quiet window (UTC) of ten minutes that ends at a whole minute at least 30 seconds from now

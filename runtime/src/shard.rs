@@ -234,13 +234,15 @@ impl Shard {
         }
     }
 
-    /// Answers a call of instance `id` of the version numbered `version`, if this share runs
-    /// it; returns the work done (the answer, step events made), or `None`. Its profile starts
-    /// first in the fan-outs of the other versions that have not reached it (the engine's own
-    /// reaches it itself): the answer comes after the business events before it, in every
-    /// version.
+    /// Answers a call of instance `id` of the version numbered `version` (or the delivery of its
+    /// message, when it ended meanwhile), if this share runs it; returns the work done (the
+    /// answer, step events made), or `None`. A live instance's profile starts first in the
+    /// fan-outs of the other versions that have not reached it (the engine's own reaches it
+    /// itself): the answer comes after the business events before it, in every version.
     pub fn complete_call(&mut self, version: u32, id: InstanceId, outcome: CallOutcome) -> Option<usize> {
-        let i = self.versions.iter().position(|v| v.number == version && v.engine.instance(id).is_some())?;
+        let i = self.versions.iter().position(|v| {
+            v.number == version && (v.engine.instance(id).is_some() || v.engine.pending_call(id).is_some())
+        })?;
         if (0..self.versions.len()).any(|k| k != i && self.versions[k].engine.fanning_out()) {
             if let Some(profile) = self.versions[i].engine.instance(id).map(|inst| inst.profile.clone()) {
                 self.reach_except(i, &profile);

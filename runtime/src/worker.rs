@@ -526,7 +526,10 @@ impl Worker {
                 // The share that runs the instance (the answer's profile reaches the other
                 // versions' fan-outs there first).
                 let shard = self.shards.iter().position(|s| {
-                    s.versions.iter().any(|v| v.number == version && v.engine.instance(instance).is_some())
+                    s.versions.iter().any(|v| {
+                        v.number == version
+                            && (v.engine.instance(instance).is_some() || v.engine.pending_call(instance).is_some())
+                    })
                 });
                 if let Some(work) = shard.and_then(|s| self.shards[s].complete_call(version, instance, outcome)) {
                     self.work += work;
@@ -1209,11 +1212,13 @@ impl Worker {
                             delta.upserts.push(i.clone());
                             v.engine.pending_call(id)
                         }
-                        // Made and ended since the last checkpoint: it has no row to delete.
-                        None if id >= unstored_from => None,
                         None => {
-                            delta.removed.push(id);
-                            None
+                            // Made and ended since the last checkpoint, it has no row to delete.
+                            if id < unstored_from {
+                                delta.removed.push(id);
+                            }
+                            // Its message's delivery, still in flight, stays stored until answered.
+                            v.engine.pending_call(id)
                         }
                     };
                     match call {

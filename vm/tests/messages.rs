@@ -403,3 +403,83 @@ fn the_cursor_forgets_the_early_members_it_passed() {
     assert_eq!(e.small_state().fanouts[0].after.as_deref(), Some("m04"));
     assert_eq!(e.small_state().fanouts[0].early, ["m08"]);
 }
+
+const LEAVE: &str = r#"
+profile = { email: string? }
+type Go = { key: string }
+event Joined: Go { key key }
+event Left: Go { key key }
+action Mail(to: string, template: string, messageId: string) = http POST "https://mail.example.com" {
+  body { to: to, template: template, id: messageId }
+}
+channel email { to profile.email  deliver Mail }
+frequency email 1 per 1d
+journey Welcome {
+  start on Joined
+  reentry always
+  exit on Left
+  send email "welcome"
+  wait 1h
+  end "done"
+}
+"#;
+
+/// An instance that leaves (here by `exit on`) while its message is being delivered: the
+/// provider may have the message, so the delivery's answer still decides it, `sent` or
+/// `failed`, in the log, the changes and the send's counts; meanwhile it counts in the windows,
+/// and a failed one leaves them.
+#[test]
+fn a_delivery_answered_after_its_instance_left_decides_the_message() {
+    let image = image(LEAVE);
+    let mut e = engine(&image, at(9));
+    go(&mut e, "Joined");
+    let call = e.take_calls().pop().expect("the welcome's delivery");
+    go(&mut e, "Left");
+    assert!(e.instance(call.instance).is_none(), "it left");
+    assert_eq!(e.calls_in_flight(), 1, "its delivery is still in flight");
+    e.complete_call(call.instance, CallOutcome::Ok(Value::Null));
+    assert_eq!(e.calls_in_flight(), 0);
+    let log: Vec<&str> = e.message_log().iter().map(|m| m.outcome.as_str()).collect();
+    assert_eq!(log, ["sent"]);
+    let changes = e.take_changes();
+    assert_eq!(outcomes(&changes.messages), ["welcome sending", "sent"]);
+    assert!(changes.instances.contains(&call.instance), "its stored call is done");
+    let counts = e.report().journeys[0].sends.values().next().cloned().expect("the send's counts");
+    assert_eq!(counts.sent, 1, "{counts:?}");
+    assert_eq!(e.report().journeys[0].ended.get("exited"), Some(&1));
+    // It counts: the next welcome is suppressed.
+    go(&mut e, "Joined");
+    assert!(e.take_calls().is_empty(), "the rule is full");
+}
+
+/// The same delivery stored without its instance (a checkpoint while it was in flight) is sent
+/// again after a restore under its id, and its answer decides the message: a failure frees the
+/// rule for the next message.
+#[test]
+fn a_restored_delivery_whose_instance_left_is_sent_again_and_decides_the_message() {
+    let image = image(LEAVE);
+    let mut e = engine(&image, at(9));
+    go(&mut e, "Joined");
+    let call = e.take_calls().pop().expect("the welcome's delivery");
+    go(&mut e, "Left");
+    let stored = Stored {
+        small: e.small_state(),
+        instances: e.live().cloned().collect(),
+        pending: vec![e.pending_call(call.instance).cloned().expect("still pending")],
+        profiles: vec![("ann".into(), e.profile("ann"))],
+        report: Some(e.report().clone()),
+        messages: Some(e.message_state()),
+        ..Default::default()
+    };
+    assert!(stored.instances.is_empty(), "the instance left before the checkpoint");
+    let mut back = Engine::restore(image.clone(), Options { keep_paths: true, ..Options::default() }, stored);
+    let again = back.take_calls();
+    assert_eq!(again.len(), 1, "sent again");
+    assert_eq!(again[0].idempotency_key, call.idempotency_key, "under its id");
+    back.complete_call(call.instance, CallOutcome::Error("503".into()));
+    assert_eq!(outcomes(&back.take_changes().messages), ["failed"]);
+    let counts = back.report().journeys[0].sends.values().next().cloned().expect("the send's counts");
+    assert_eq!(counts.failed, 1, "{counts:?}");
+    go(&mut back, "Joined");
+    assert_eq!(back.take_calls().len(), 1, "the failed message left the windows: the next one goes");
+}

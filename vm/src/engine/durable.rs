@@ -317,12 +317,15 @@ impl Engine {
             e.instances.insert(inst.id, inst);
         }
         for c in stored.pending {
-            if e.instances
-                .get(&c.instance)
-                .is_some_and(|i| matches!(i.waiting, Waiting::Call { .. } | Waiting::Send { .. }))
-            {
-                e.pending.insert(c.instance, c.clone());
-                e.calls_out.push(c);
+            match e.instances.get(&c.instance) {
+                Some(i) if matches!(i.waiting, Waiting::Call { .. } | Waiting::Send { .. }) => {
+                    e.pending.insert(c.instance, c.clone());
+                    e.calls_out.push(c);
+                }
+                Some(_) => {}
+                // A delivery whose instance ended while it was in flight (only those are stored
+                // without their instance): sent again, its answer decides the message.
+                None => e.detach_stored(&c),
             }
         }
         if let Some(m) = stored.messages {

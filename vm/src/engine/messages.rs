@@ -10,7 +10,7 @@
 
 use super::instance::{Instance, InstanceId, Waiting};
 use super::report::SendCounts;
-use super::{clock, CallRequest, Engine};
+use super::{clock, CallOutcome, CallRequest, Engine};
 use crate::value::{Record, Value};
 use arcstr::ArcStr;
 use journey_bytecode::{JourneyCode, SendCode};
@@ -687,6 +687,58 @@ impl Engine {
             }
             send.on_error
         }
+    }
+
+    /// The answer to the delivery of a message whose instance ended while it was in flight
+    /// (see [`Engine::complete_call`]): the message ends `sent` or `failed` as the answer says,
+    /// as it would have with its instance waiting; a failed one leaves the frequency windows.
+    pub(crate) fn detached_done(&mut self, id: InstanceId, journey: u16, node: Option<u32>, outcome: CallOutcome) {
+        let Some(req) = self.pending.remove(&id) else { return };
+        let delivered = matches!(outcome, CallOutcome::Ok(_));
+        let result = if delivered { "sent" } else { "failed" };
+        let msg = req.idempotency_key.as_str();
+        if let Some(r) = self.message_log.iter_mut().rev().find(|r| r.id == msg && r.outcome == "sending") {
+            r.outcome = result.into();
+        }
+        if self.track_changes {
+            self.changes.messages.push(MessageChange::Outcome { id: ArcStr::from(msg), outcome: result });
+            // Its stored call is done.
+            self.changes.instances.insert(id);
+        }
+        if !delivered {
+            *self.report.call_errors.entry(req.target.clone()).or_default() += 1;
+            // Not counted when transactional: taking it out then changes nothing.
+            lock(&self.freq).remove(&req.profile, msg);
+        }
+        if let Some(node) = node {
+            let counts = self.send_counts(journey, node);
+            if delivered {
+                counts.sent += 1;
+            } else {
+                counts.failed += 1;
+            }
+        }
+    }
+
+    /// The deliveries in flight whose instance ended (see [`Engine::complete_call`]), taken up
+    /// again from stored calls that have no instance: each with its journey and, when the
+    /// journey has one send through the channel of that deliver action, that send's node.
+    pub(crate) fn detach_stored(&mut self, c: &CallRequest) {
+        let image = self.image.clone();
+        let Some(j) = image.program.journeys.iter().position(|j| j.name == c.journey) else { return };
+        let journey = &image.program.journeys[j];
+        let mut nodes = journey
+            .sends
+            .iter()
+            .filter(|s| image.program.channels.get(s.channel as usize).is_some_and(|ch| ch.deliver == c.http))
+            .map(|s| s.node);
+        let node = match (nodes.next(), nodes.next()) {
+            (Some(n), None) => Some(n),
+            _ => None,
+        };
+        self.pending.insert(c.instance, c.clone());
+        self.calls_out.push(c.clone());
+        self.detached.insert(c.instance, (j as u16, node));
     }
 
     /// Counts a reaction event reaching a live instance: an open or click of a message it sent

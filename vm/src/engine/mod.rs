@@ -311,6 +311,11 @@ pub struct Engine {
     goal_expiry: BinaryHeap<Reverse<(i64, ArcStr)>>,
     /// Every conversion (with `keep_paths`), for `expect converted`.
     conversions: Vec<goals::Conversion>,
+    /// Deliveries in flight whose instance ended before the answer (an exit, a stop, a
+    /// timeout), by instance: their call stays in `pending` and its answer still decides the
+    /// message's outcome (see [`Engine::complete_call`]). With the journey and, when known, the
+    /// send node whose report counts it.
+    detached: HashMap<InstanceId, (u16, Option<u32>), IdHash>,
 }
 
 /// Hashing of profile keys: keyed per process (keys come from outside), and fast.
@@ -413,6 +418,7 @@ impl Engine {
             goal_events,
             goal_expiry: BinaryHeap::new(),
             conversions: Vec::new(),
+            detached: HashMap::default(),
             image,
         };
         // The first read is the first such time at or after the journey goes live.
@@ -1081,8 +1087,12 @@ impl Engine {
         true
     }
 
-    /// Answers a call an instance waits on.
+    /// Answers a call an instance waits on (or the delivery of a message whose instance ended
+    /// while it was in flight).
     pub fn complete_call(&mut self, id: InstanceId, outcome: CallOutcome) {
+        if let Some((journey, node)) = self.detached.remove(&id) {
+            return self.detached_done(id, journey, node, outcome);
+        }
         // The instance goes on: its profile, if a fan-out has not reached it yet, starts first.
         if self.fanning_out() {
             if let Some(profile) = self.instances.get(&id).map(|i| i.profile.clone()) {
@@ -1434,7 +1444,17 @@ impl Engine {
         if self.track_changes {
             self.changes.instances.insert(id);
         }
-        self.pending.remove(&id);
+        match inst.waiting {
+            // The message was handed to its deliver call: the provider may have it, so its
+            // outcome is still what the answer says (it counts meanwhile, as one being sent).
+            Waiting::Send { index } if self.pending.contains_key(&id) => {
+                let node = self.image.program.journeys[inst.journey as usize].sends.get(index as usize).map(|s| s.node);
+                self.detached.insert(id, (inst.journey, node));
+            }
+            _ => {
+                self.pending.remove(&id);
+            }
+        }
         self.msgs.live.remove(&id);
         self.msgs.queued.remove(&id);
         let left = match outcome {
