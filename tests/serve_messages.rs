@@ -9,7 +9,7 @@
 //! PostgreSQL (where the restart is a takeover). The same events give the same messages,
 //! reasons and counts in `journey run` and `journey serve`, and the frequency property of
 //! `tests/messages_props.rs` holds in `serve` across a kill -9 (taken between events, once the
-//! messages sent are checkpointed).
+//! messages sent are checkpointed, or with a batch of events in flight, at a call it makes).
 
 mod support;
 
@@ -860,9 +860,54 @@ journey C {{
 /// The rules of `property_project`: (channel or any, limit); every window is longer than a case.
 const RULES: [(Option<&str>, usize); 3] = [(Some("/mail"), 2), (None, 3), (Some("/text"), 1)];
 
-fn property_case(steps: &[(u8, u8)], kill_at: usize, db_of: impl Fn(&Path) -> (std::path::PathBuf, Vec<String>)) {
+/// Per property test: the server to kill, and whether the receiver kills it at the next call.
+static PROP_PID: [AtomicU32; 4] = [const { AtomicU32::new(0) }; 4];
+static PROP_ARMED: [AtomicBool; 4] = [const { AtomicBool::new(false) }; 4];
+static PROP_KILLED: [AtomicBool; 4] = [const { AtomicBool::new(false) }; 4];
+/// Per property test: whether the batch's POST was answered (the kill waits for it).
+static PROP_POSTED: [AtomicBool; 4] = [const { AtomicBool::new(false) }; 4];
+
+/// Answers 503 for `/flaky`, else 200; once armed, kills server `SLOT` with SIGKILL at the next
+/// call, which it received (the provider has it; the server never hears so), as soon as the
+/// batch's POST was answered (so that the batch is known to be in the log).
+fn prop_answer<const SLOT: usize>(path: &str) -> (u16, &'static str) {
+    if PROP_ARMED[SLOT].swap(false, Ordering::SeqCst) {
+        let deadline = std::time::Instant::now() + support::DEADLINE;
+        while !PROP_POSTED[SLOT].load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let pid = PROP_PID[SLOT].load(Ordering::SeqCst);
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        PROP_KILLED[SLOT].store(true, Ordering::SeqCst);
+    }
+    if path == "/flaky" {
+        (503, "{}")
+    } else {
+        (200, "{}")
+    }
+}
+
+/// Where a property case kills the server.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// Between two events, once what was sent is checkpointed.
+    Between,
+    /// With a batch in flight: the rest of the events are posted as one batch, and the server
+    /// is killed at the first call its journeys make after (a delivery in flight, entries of
+    /// the batch perhaps not applied yet). The batch must make a call: a `GoB` does (its
+    /// transactional receipt goes whatever the rules say).
+    InFlight,
+}
+
+fn property_case<const SLOT: usize>(
+    steps: &[(u8, u8)],
+    kill_at: usize,
+    kill: Kill,
+    db_of: impl Fn(&Path) -> (std::path::PathBuf, Vec<String>),
+) {
+    PROP_KILLED[SLOT].store(false, Ordering::SeqCst);
     let api = Api::new();
-    let receiver = Receiver::start_answering(&api, |path| if path == "/flaky" { (503, "{}") } else { (200, "{}") });
+    let receiver = Receiver::start_answering(&api, prop_answer::<SLOT>);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
     let dir = temp_dir(&format!("msg-props-{nanos}"));
     property_project(&dir, receiver.port);
@@ -878,17 +923,43 @@ fn property_case(steps: &[(u8, u8)], kill_at: usize, db_of: impl Fn(&Path) -> (s
         owner.insert(email, key.clone());
         owner.insert(phone, key.clone());
     }
-    for (i, (event, profile)) in steps.iter().enumerate() {
+    let line = |(event, profile): (u8, u8)| {
+        let name = ["GoA", "GoB", "GoC"][event as usize];
+        json!({"event": name, "payload": {"key": profiles[profile as usize]}}).to_string()
+    };
+    for (i, step) in steps.iter().enumerate() {
         if i == kill_at {
-            // Killed once what was sent is checkpointed (see `settled`): the restarted server
-            // rebuilds the windows from its message log, and the rules hold for what follows.
-            settled(&api, &server.url, &receiver, &owner, &profiles);
-            server.kill();
-            server = Server::start(&dir, &db, &args);
+            match kill {
+                Kill::Between => {
+                    // Killed once what was sent is checkpointed (see `settled`): the restarted
+                    // server rebuilds the windows from its message log, and the rules hold for
+                    // what follows.
+                    settled(&api, &server.url, &receiver, &owner, &profiles);
+                    server.kill();
+                    server = Server::start(&dir, &db, &args);
+                }
+                Kill::InFlight => {
+                    // What was sent before is checkpointed (see `settled`), as for `Between`.
+                    settled(&api, &server.url, &receiver, &owner, &profiles);
+                    let batch: Vec<String> = steps[i..].iter().map(|s| line(*s)).collect();
+                    PROP_PID[SLOT].store(server.pid, Ordering::SeqCst);
+                    PROP_POSTED[SLOT].store(false, Ordering::SeqCst);
+                    PROP_ARMED[SLOT].store(true, Ordering::SeqCst);
+                    let url = server.url.clone();
+                    let (status, v) = api.post(&format!("{url}/events"), &batch.join("\n"));
+                    PROP_POSTED[SLOT].store(true, Ordering::SeqCst);
+                    assert_eq!(status, 200, "{v}");
+                    assert_eq!(v["accepted"].as_array().map(Vec::len), Some(batch.len()), "{v}");
+                    assert!(batch.iter().any(|l| l.contains("GoB")), "the batch makes a call: {batch:?}");
+                    wait_dead(&api, &url);
+                    assert!(PROP_KILLED[SLOT].load(Ordering::SeqCst), "killed by the receiver, at a call");
+                    server.kill();
+                    server = Server::start(&dir, &db, &args);
+                    break;
+                }
+            }
         }
-        let name = ["GoA", "GoB", "GoC"][*event as usize];
-        let line = json!({"event": name, "payload": {"key": profiles[*profile as usize]}}).to_string();
-        let (status, v) = api.post(&format!("{}/events", server.url), &line);
+        let (status, v) = api.post(&format!("{}/events", server.url), &line(*step));
         assert_eq!(status, 200, "{v}");
     }
     let delivered = settled(&api, &server.url, &receiver, &owner, &profiles);
@@ -942,15 +1013,36 @@ proptest! {
     fn sent_marketing_messages_never_exceed_a_frequency_rule_in_serve_across_a_kill(
         steps in prop::collection::vec((0u8..3, 0u8..3), 4..14),
         kill in 0usize..14,
+        in_flight in any::<bool>(),
     ) {
         let kill_at = kill % steps.len();
-        property_case(&steps, kill_at, |dir| (dir.join("j.db"), Vec::new()));
+        // In flight where the batch makes a call (see `Kill::InFlight`).
+        let calls = steps[kill_at..].iter().any(|(event, _)| *event == 1);
+        let kill = if in_flight && calls { Kill::InFlight } else { Kill::Between };
+        property_case::<0>(&steps, kill_at, kill, |dir| (dir.join("j.db"), Vec::new()));
     }
+}
+
+#[test]
+fn sent_marketing_messages_never_exceed_a_frequency_rule_in_serve_across_a_kill_in_flight() {
+    let steps: Vec<(u8, u8)> = (0..12).map(|i| ((i * 7 % 3) as u8, (i * 5 % 3) as u8)).collect();
+    property_case::<3>(&steps, 4, Kill::InFlight, |dir| (dir.join("j.db"), Vec::new()));
 }
 
 #[test]
 fn sent_marketing_messages_never_exceed_a_frequency_rule_on_postgres_across_a_takeover() {
     let pg = PgDb::new("msg_props");
     let steps: Vec<(u8, u8)> = (0..12).map(|i| ((i * 7 % 3) as u8, (i * 5 % 3) as u8)).collect();
-    property_case(&steps, 6, |_| (pg.path().to_path_buf(), PG_ARGS.iter().map(|s| s.to_string()).collect()));
+    property_case::<1>(&steps, 6, Kill::Between, |_| {
+        (pg.path().to_path_buf(), PG_ARGS.iter().map(|s| s.to_string()).collect())
+    });
+}
+
+#[test]
+fn sent_marketing_messages_never_exceed_a_frequency_rule_on_postgres_across_a_takeover_in_flight() {
+    let pg = PgDb::new("msg_props_in_flight");
+    let steps: Vec<(u8, u8)> = (0..12).map(|i| ((i * 7 % 3) as u8, (i * 5 % 3) as u8)).collect();
+    property_case::<2>(&steps, 4, Kill::InFlight, |_| {
+        (pg.path().to_path_buf(), PG_ARGS.iter().map(|s| s.to_string()).collect())
+    });
 }
