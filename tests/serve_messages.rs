@@ -624,6 +624,103 @@ fn same_ms_case(dir: &Path, db: &Path, args: &[&str]) {
     wait_messages(&api, &server.url, "ann", &[("receipt", "sent"), ("receipt", "sent")]);
 }
 
+on_both_backends!(
+    reactions_are_counted_listed_and_taken_across_a_kill,
+    reactions_on_postgres_are_counted_listed_and_taken_across_a_kill,
+    "msg-reactions",
+    reaction_case
+);
+
+/// Reactions in `serve`: an open (which no arm of the await takes) is counted in the send
+/// node's report and marks the message opened; a click ends the await's `on clicked` arm; both
+/// stay counted and listed across a kill -9 (the open is replayed from the log, or restored).
+fn reaction_case(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiver = Receiver::start(&api);
+    std::fs::write(
+        dir.join("project.journey"),
+        format!(
+            r#"
+profile = {{ email: string?, optin: bool? }}
+type Ping = {{ user: string }}
+type Reaction = {{ user: string, messageId: string? }}
+event Went: Ping {{ key user }}
+event EmailOpened: Reaction {{ key user }}
+event EmailClicked: Reaction {{ key user }}
+action Mail(to: string, template: string, messageId: string) = http POST "http://127.0.0.1:{port}/mail" {{
+  body {{ to: to, template: template, id: messageId }}
+  timeout 2s
+}}
+channel email {{
+  to profile.email
+  consent profile.optin == true
+  deliver Mail
+  opened on EmailOpened by messageId
+  clicked on EmailClicked by messageId
+}}
+journey Offer {{
+  start on Went
+  send email "offer" as offer
+  await {{
+    on clicked offer -> {{ end "clicked" }}
+    after 1d -> {{ end "no-click" }}
+  }}
+}}
+"#,
+            port = receiver.port
+        ),
+    )
+    .expect("write the project");
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    put_profile(&api, &url, "ann", json!({"email": "ann@example.com", "optin": true}));
+    event(&api, &url, "Went", "ann");
+    let listed = wait_messages(&api, &url, "ann", &[("offer", "sent")]);
+    let id = listed[0]["id"].as_str().expect("an id").to_string();
+    let react = |url: &str, name: &str, message: &str| {
+        let line = json!({"event": name, "payload": {"user": "ann", "messageId": message}}).to_string();
+        let (status, v) = api.post(&format!("{url}/events"), &line);
+        assert_eq!(status, 200, "{v}");
+    };
+    // An open of another message counts nothing; the message's own open is counted.
+    react(&url, "EmailOpened", "msg-0000000000000000");
+    react(&url, "EmailOpened", &id);
+    wait_until("the open to be counted", || {
+        let counts = send_counts(&api, &url, "Offer");
+        if counts["opened"] == 1 {
+            Ok(())
+        } else {
+            Err(counts.to_string())
+        }
+    });
+    let v = api.get(&format!("{url}/profiles/ann/instances"));
+    assert!(v.as_array().is_some_and(|l| l.iter().any(|i| i["journey"] == "Offer")), "the open ends nothing: {v}");
+    server.kill();
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    react(&url, "EmailClicked", &id);
+    wait_until("the click to end the await and be counted", || {
+        let counts = send_counts(&api, &url, "Offer");
+        let ends = api.report(&url, "Offer", 0)["ended"].clone();
+        if counts["clicked"] == 1 && ends == json!({"clicked": 1}) {
+            Ok(())
+        } else {
+            Err(format!("{counts} {ends}"))
+        }
+    });
+    let counts = send_counts(&api, &url, "Offer");
+    assert_eq!((counts["sent"].clone(), counts["opened"].clone()), (json!(1), json!(1)), "{counts}");
+    let listed = wait_until("the message to be listed opened and clicked", || {
+        let list = messages(&api, &url, "ann");
+        match list.as_slice() {
+            [m] if m["opened"] == true && m["clicked"] == true => Ok(list),
+            _ => Err(format!("{list:?}")),
+        }
+    });
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(receiver.count(), 1, "one delivery");
+}
+
 /// The profile's messages are behind the bearer token, as every other route.
 #[test]
 fn the_messages_of_a_profile_need_the_token() {
