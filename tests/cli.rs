@@ -698,5 +698,32 @@ fn run_starts_a_business_event_for_every_audience_member() {
     assert_eq!(path["messages"][0]["outcome"], "suppressed:no-address", "{path}");
     assert_eq!(path["messages"][1]["outcome"], "sent", "{path}");
     assert_eq!(path["messages"][1]["template"], "restock-alert", "{path}");
+    // The send nodes' step events carry each send's outcome and message id.
+    let steps = dir.join("steps.jsonl");
+    let (events, profiles) = (dir.join("events.jsonl"), dir.join("profiles.jsonl"));
+    let o = cli::run(
+        "examples",
+        &events,
+        &[
+            "--profiles",
+            arg(&profiles),
+            "--mocks",
+            "examples/mocks.jsonl",
+            "--summary-only",
+            "--step-events",
+            arg(&steps),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&steps).expect("step events written");
+    let sends: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON step"))
+        .filter(|s| s["profile"] == "s0@example.com" && s["send"].is_string())
+        .collect();
+    let outcomes: Vec<&str> = sends.iter().map(|s| s["send"].as_str().unwrap_or("")).collect();
+    assert_eq!(outcomes, ["suppressed:no-address", "sent"], "{sends:?}");
+    assert_eq!(sends[1]["message"], path["messages"][1]["id"], "the sent message's id: {sends:?}");
+    assert!(sends.iter().all(|s| s["message"].as_str().is_some_and(|m| m.starts_with("msg-"))), "{sends:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
