@@ -216,6 +216,20 @@ on_both_backends!(
 );
 
 fn frequency_case(dir: &Path, db: &Path, args: &[&str]) {
+    frequency_across(dir, db, args, args);
+}
+
+/// The windows follow their profiles to a new split: three shares, then two after the kill.
+#[test]
+fn after_a_kill_and_a_restart_on_fewer_shares_a_frequency_rule_still_holds() {
+    on_sqlite("msg-frequency-resplit", &[], |dir, db, _| {
+        frequency_across(dir, db, &["--shards", "3"], &["--shards", "2"]);
+    });
+}
+
+/// Each profile's welcome sent on a server started with `args`, then, after a kill -9, its
+/// promo suppressed by the one-a-day rule on one started with `restart_args`.
+fn frequency_across(dir: &Path, db: &Path, args: &[&str], restart_args: &[&str]) {
     let api = Api::new();
     let receiver = Receiver::start(&api);
     project(dir, receiver.port, NEVER_NOW);
@@ -231,7 +245,7 @@ fn frequency_case(dir: &Path, db: &Path, args: &[&str]) {
         wait_messages(&api, &url, u, &[("welcome", "sent")]);
     }
     server.kill();
-    let server = Server::start(dir, db, args);
+    let server = Server::start(dir, db, restart_args);
     let url = server.url.clone();
     for u in users {
         event(&api, &url, "Went", u);
