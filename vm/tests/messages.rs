@@ -521,3 +521,41 @@ journey Receipt {
     replayed.extend(deliver_all(&mut again));
     assert_eq!(replayed, vec![first[0].clone(), second[0].clone()]);
 }
+
+/// A reaction that arrives before the await that names it starts is counted in the send node's
+/// report (the message was opened), but not kept for the await, which then times out.
+#[test]
+fn a_reaction_before_the_await_starts_is_counted_not_taken() {
+    let src = r#"
+profile = { email: string? }
+type Go = { key: string }
+type Reaction = { key: string, messageId: string? }
+event Offer: Go { key key }
+event Opened: Reaction { key key }
+action Mail(to: string, template: string, messageId: string) = http POST "https://mail.example.com" {
+  body { to: to, template: template, id: messageId }
+}
+channel email { to profile.email  deliver Mail  opened on Opened by messageId }
+journey Late {
+  start on Offer
+  send email "offer" as offer
+  wait 1h
+  await {
+    on opened offer -> { end "opened" }
+    after 1d -> { end "not-opened" }
+  }
+}
+"#;
+    let image = image(src);
+    let mut e = engine(&image, at(10));
+    go(&mut e, "Offer");
+    let id = deliver_all(&mut e).pop().expect("the offer delivered");
+    e.advance(at(10) + 30 * 60_000, true);
+    e.deliver("Opened", Payload::Json(&json!({"key": "ann", "messageId": id})), To::Key).expect("delivered");
+    e.advance(at(12), true);
+    e.advance(at(12 + 24), true);
+    let report = e.report().journeys[0].clone();
+    assert_eq!(report.ended.get("not-opened"), Some(&1), "the early open is not taken: {:?}", report.ended);
+    let counts: Vec<(u64, u64)> = report.sends.values().map(|c| (c.sent, c.opened)).collect();
+    assert_eq!(counts, [(1, 1)], "sent once, opened once: {:?}", report.sends);
+}
