@@ -49,7 +49,7 @@ const AT_START = String.raw`(?:^|(?<=[{}]))[ \t]*`;
 // A line that starts a declaration (grammar/src/journey.pest: `item_start`, without its `///`
 // so that a doc comment stays with the region above it, and not when the word after the keyword
 // is an operator: `event is null` continues an expression). Every region ends there.
-const ITEM_START = String.raw`(?:(?:schema|type|event|datasource|action|journey)[ \t]+(?!(?:and|or|not|in|is|has|then|else)(?![A-Za-z0-9_]))[A-Za-z_]|audience[ \t]+[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])(?![ \t]+has(?![A-Za-z0-9_]))|profile[ \t]*=(?!=)|test[ \t]*["'])`;
+const ITEM_START = String.raw`(?:(?:schema|type|event|datasource|action|journey|channel|frequency)[ \t]+(?!(?:and|or|not|in|is|has|then|else)(?![A-Za-z0-9_]))[A-Za-z_]|audience[ \t]+[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])(?![ \t]+has(?![A-Za-z0-9_]))|profile[ \t]*=(?!=)|test[ \t]*["'])`;
 const ITEM_END = String.raw`^(?=[ \t]*${ITEM_START})`;
 // An unclosed `(` also ends at a line that starts a statement, a setting or a test statement
 // (pest: `group_stop`, which grammar/tests/keywords.rs checks against the same roles; `if` also
@@ -157,13 +157,15 @@ const repository = {
         captures: { 1: cap("keyword.other.deliver.journey"), 2: cap("entity.name.function.action.journey") },
       },
       {
-        // `opened on E by f`, `clicked on E by f`
-        match: String.raw`${B}(opened|clicked)\s+(on)${E}(?:\s+(${ID}))?(?:\s+(by)${E})?`,
+        // `opened on E by f`, `clicked on E by f` (`f` is a field of E's payload; the rest of a
+        // dotted path is read as fields after `.`)
+        match: String.raw`${B}(opened|clicked)\s+(on)${E}(?:\s+(${ID}))?(?:\s+(by)${E}(?:\s+(${ID}))?)?`,
         captures: {
           1: cap("keyword.other.$1.journey"),
           2: cap("keyword.other.on.journey"),
           3: cap("entity.name.type.event.journey"),
           4: cap("keyword.other.by.journey"),
+          5: cap("variable.other.property.journey"),
         },
       },
       { match: String.raw`${B}(to|consent|quiet|queue|drop)${E}(?!\s*:)`, name: "keyword.other.$1.journey" },

@@ -190,6 +190,43 @@ describe("keywords (grammar/src/keywords.rs)", () => {
   }
 });
 
+// Every declaration keyword (the role `declaration` in grammar/src/keywords.rs) starts a new
+// declaration wherever it follows another one: the region above ends there (the pest grammar's
+// `item_start`), so a `channel` or a `frequency` after an action is not read as part of it.
+const BEFORE = {
+  action: `action A(x: string) = http POST "https://example.com" {\n  auth none\n}`,
+  datasource: `datasource D() = http GET "https://example.com" {\n  cache 10m\n}`,
+  channel: `channel email {\n  to profile.email\n  deliver A\n}`,
+  event: `event E: T {\n  key email\n}`,
+  journey: `journey J {\n  start on E\n}`,
+  test: `test "t" {\n  expect J running\n}`,
+};
+const DECLARATIONS = TABLE.filter((k) => k.roles.includes("declaration")).map((k) => k.word);
+
+describe("declarations end the one above", () => {
+  test("the declaration keywords are read", () => {
+    assert.ok(DECLARATIONS.includes("channel") && DECLARATIONS.includes("frequency"), DECLARATIONS.join(", "));
+  });
+
+  for (const k of DECLARATIONS) {
+    test(`\`${k}\` starts a declaration after any other`, async () => {
+      const sample = USES[k];
+      assert.ok(sample.startsWith("«"), `the usage sample of ${k} starts at the top level: ${sample}`);
+      for (const [before, text] of Object.entries(BEFORE)) {
+        const source = `${text}\n${sample.replace("«", "").replace("»", "")}`;
+        const line = text.split("\n").length;
+        const tokens = await tokenize(source);
+        const t = tokens.find((t) => t.line === line && t.start === 0);
+        assert.ok(t, `no token at the start of line ${line} in ${JSON.stringify(source)}`);
+        assert.equal(t.text, k, `${k} after ${before}: ${JSON.stringify(t.text)}`);
+        assert.match(t.scopes[t.scopes.length - 1], KEYWORD_SCOPE, `${k} after ${before}: ${t.scopes.join(" ")}`);
+        const inside = t.scopes.filter((s) => s === `meta.declaration.${before}.journey`).length;
+        assert.ok(inside <= (k === before ? 1 : 0), `${k} after ${before} is inside it: ${t.scopes.join(" ")}`);
+      }
+    });
+  }
+});
+
 describe("library functions (compiler/src/functions.rs)", () => {
   test("the grammar's function list is the compiler's", () => {
     const source = readFileSync(join(repo, "compiler", "src", "functions.rs"), "utf8");
