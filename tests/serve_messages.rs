@@ -590,55 +590,6 @@ fn queued_case(dir: &Path, db: &Path, args: &[&str]) {
 }
 
 on_both_backends!(
-    two_entries_in_one_millisecond_send_two_messages_with_their_own_ids,
-    two_entries_in_one_millisecond_on_postgres_send_two_messages_with_their_own_ids,
-    "msg-same-ms",
-    same_ms_case
-);
-
-/// Two events for one profile, dated the same millisecond, enter a `reentry always` journey
-/// one after the other: two messages, each with its own id (the deliver call's idempotency
-/// key), kept apart in the message log across a restart.
-fn same_ms_case(dir: &Path, db: &Path, args: &[&str]) {
-    let api = Api::new();
-    let receiver = Receiver::start(&api);
-    project(dir, receiver.port, NEVER_NOW);
-    let source = std::fs::read_to_string(dir.join("project.journey")).expect("the project");
-    let receipt = "journey Receipt {\n  start on Went\n  reentry always\n  send transactional email \"receipt\"\n  end \"done\"\n}\n";
-    let source = source.replace("journey Promo {\n  start on Went", "journey Promo {\n  start on Texted") + receipt;
-    std::fs::write(dir.join("project.journey"), source).expect("write the project");
-    let server = Server::start(dir, db, args);
-    let url = server.url.clone();
-    put_profile(&api, &url, "ann", json!({"email": "ann@example.com", "optin": true}));
-    let at = jiff::Timestamp::now().to_string();
-    let line = json!({"event": "Went", "at": at, "payload": {"user": "ann"}}).to_string();
-    // The second once the first has ended (a profile is in a journey once at a time).
-    for n in 1..=2 {
-        let (status, v) = api.post(&format!("{url}/events"), &line);
-        assert_eq!(status, 200, "{v}");
-        assert_eq!(v["accepted"].as_array().map(Vec::len), Some(1), "{v}");
-        wait_until("the receipt's instance to end", || {
-            let ended = send_counts(&api, &url, "Receipt")["sent"].as_u64() == Some(n);
-            let v = api.get(&format!("{url}/profiles/ann/instances"));
-            let live = v.as_array().map(|l| l.iter().any(|i| i["journey"] == "Receipt")).unwrap_or(true);
-            if ended && !live {
-                Ok(())
-            } else {
-                Err(format!("{v}"))
-            }
-        });
-    }
-    let listed = wait_messages(&api, &url, "ann", &[("receipt", "sent"), ("receipt", "sent")]);
-    let ids: BTreeSet<String> = listed.iter().map(|m| m["id"].as_str().unwrap_or("").to_string()).collect();
-    assert_eq!(ids.len(), 2, "two ids: {listed:?}");
-    let keys: BTreeSet<String> = receiver.calls().iter().map(|c| c.key.clone()).collect();
-    assert_eq!(keys, ids, "each delivered under its own message id");
-    server.kill();
-    let server = Server::start(dir, db, args);
-    wait_messages(&api, &server.url, "ann", &[("receipt", "sent"), ("receipt", "sent")]);
-}
-
-on_both_backends!(
     reactions_are_counted_listed_and_taken_across_a_kill,
     reactions_on_postgres_are_counted_listed_and_taken_across_a_kill,
     "msg-reactions",

@@ -484,44 +484,6 @@ fn a_restored_delivery_whose_instance_left_is_sent_again_and_decides_the_message
     assert_eq!(back.take_calls().len(), 1, "the failed message left the windows: the next one goes");
 }
 
-/// Two entries of one profile into one journey in the same millisecond are two instances: each
-/// message gets an id of its own (the id is the deliver call's idempotency key, so a shared one
-/// would have the provider drop the second message as a duplicate).
-#[test]
-fn two_entries_in_one_millisecond_send_two_messages_with_their_own_ids() {
-    let src = r#"
-profile = { email: string? }
-type Order = { key: string }
-event Go: Order { key key }
-action Mail(to: string, template: string, messageId: string) = http POST "https://mail.example.com" {
-  body { to: to, template: template, id: messageId }
-}
-channel email { to profile.email  deliver Mail }
-journey Receipt {
-  start on Go
-  reentry always
-  send email "receipt"
-}
-"#;
-    let image = image(src);
-    let mut e = engine(&image, at(10));
-    go(&mut e, "Go");
-    let first = deliver_all(&mut e);
-    go(&mut e, "Go");
-    let second = deliver_all(&mut e);
-    assert_eq!((first.len(), second.len()), (1, 1), "one delivery per entry");
-    assert_ne!(first[0], second[0], "each message its own id");
-    let log: Vec<(String, String)> = e.message_log().iter().map(|r| (r.id.clone(), r.outcome.clone())).collect();
-    assert_eq!(log, vec![(first[0].clone(), "sent".to_string()), (second[0].clone(), "sent".to_string())]);
-    // A replay of the same two events on a fresh engine names them the same.
-    let mut again = engine(&image, at(10));
-    go(&mut again, "Go");
-    let mut replayed = deliver_all(&mut again);
-    go(&mut again, "Go");
-    replayed.extend(deliver_all(&mut again));
-    assert_eq!(replayed, vec![first[0].clone(), second[0].clone()]);
-}
-
 /// A reaction that arrives before the await that names it starts is counted in the send node's
 /// report (the message was opened), but not kept for the await, which then times out.
 #[test]

@@ -1037,14 +1037,6 @@ impl Engine {
                 return false;
             }
         }
-        // Two entries of one profile into one journey never share an entry time: a re-entry in
-        // the previous entry's millisecond (or dated before it) is taken 1 ms after it. The
-        // entry time names the instance's messages (`messages::message_id`), so each gets ids of
-        // its own, the same on a replay.
-        let at = match self.slots.last_entry(key, j) {
-            Some(last) if last >= at => last.saturating_add(1),
-            _ => at,
-        };
         let id = self.next_id;
         self.next_id += self.options.shard.stride();
         let event: Box<[Value]> = match payload {
