@@ -66,6 +66,14 @@ fn msg_program(side: &str) -> String {
             "audience Nobody\n",
             "journey Mailer {\n  start on audience Nobody enters\n  send email \"news\"\n  end\n}\n"
         ),
+        // The same beside a journey that calls the ESP's action instead of sending: what a second
+        // journey costs a waiting profile, without messages.
+        "minimal-call" => concat!(
+            "journey Waiting {\n  start on CartAdd\n  wait 1d\n  end \"done\"\n}\n",
+            "audience Nobody\n",
+            "journey Caller {\n  start on audience Nobody enters\n",
+            "  call SendEmail(to: \"shopper@example.com\", template: \"news\")\n  end\n}\n"
+        ),
         "sent-1" => "journey Waiting {\n  start on CartAdd\n  send email \"cart-reminder\"\n  end \"done\"\n}\n",
         "sent-3" => concat!(
             "journey Waiting {\n  start on CartAdd\n  send email \"cart-reminder\"\n",
@@ -171,13 +179,14 @@ fn run_messages(n: usize, side: &str) -> f64 {
     let report = waiting_report(&mut engine);
     let (running, finished) = (report.running, report.ended.get("done").copied().unwrap_or(0));
     let ended = format!("{:?}", report.ended);
-    if side == "minimal-msgs" {
+    if side == "minimal-msgs" || side == "minimal-call" {
         assert_eq!(running as usize, n, "every profile waits");
-        return measure(
-            "VM, minimal journey beside channels, frequency rules and a sending journey, at `wait 1d`",
-            running,
-            base,
-        );
+        let what = if side == "minimal-msgs" {
+            "VM, minimal journey beside channels, frequency rules and a sending journey, at `wait 1d`"
+        } else {
+            "VM, minimal journey beside a journey that calls the same action, at `wait 1d`"
+        };
+        return measure(what, running, base);
     }
     assert_eq!(finished as usize, n, "every profile finished: {ended}");
     let messages = match side {
@@ -288,7 +297,7 @@ fn main() {
     let sides: Vec<String> = match std::env::var("MEMORY_SIDES") {
         Ok(list) => list.split(',').map(str::to_string).collect(),
         Err(_) => {
-            ["hand", "minimal", "cart", "minimal-msgs", "called-1", "sent-1", "sent-3"].map(String::from).to_vec()
+            ["hand", "minimal", "cart", "minimal-call", "minimal-msgs", "called-1", "sent-1", "sent-3"].map(String::from).to_vec()
         }
     };
     for side in sides.iter().map(String::as_str) {
@@ -322,6 +331,11 @@ fn main() {
         println!("CartRecovery at its await: {cart:.0} bytes per waiting instance (target: 256 or less)");
     }
     println!("minimal journey beside messages / alone = {} (target: no growth)", ratio("minimal-msgs", "minimal"));
+    println!(
+        "minimal journey beside messages / beside a journey that calls = {} (what messages add: {} bytes)",
+        ratio("minimal-msgs", "minimal-call"),
+        diff("minimal-msgs", "minimal-call")
+    );
     println!(
         "frequency state per profile: one message {} bytes, three messages {} bytes (against a `call`)",
         diff("sent-1", "called-1"),
