@@ -784,7 +784,7 @@ fn an_audience_read_in_another_version_starts_the_member_in_the_fan_out_first_on
 
 /// How long after the project is written `Digest` reads its audience: time enough to start the
 /// server, publish version 2 and begin the fan-out first.
-const READ_LEAD_MS: i64 = 25_000;
+const READ_LEAD_MS: i64 = 40_000;
 
 /// `Digest` (version 1) reads `Readers` (the last subscriber alone) while `Alert`'s fan-out on
 /// version 2 waits for its calls: the member starts in `Alert` first (its email decided), and

@@ -296,9 +296,9 @@ fn main() {
     let mut per = std::collections::HashMap::new();
     let sides: Vec<String> = match std::env::var("MEMORY_SIDES") {
         Ok(list) => list.split(',').map(str::to_string).collect(),
-        Err(_) => {
-            ["hand", "minimal", "cart", "minimal-call", "minimal-msgs", "called-1", "sent-1", "sent-3"].map(String::from).to_vec()
-        }
+        Err(_) => ["hand", "minimal", "cart", "minimal-call", "minimal-msgs", "called-1", "sent-1", "sent-3"]
+            .map(String::from)
+            .to_vec(),
     };
     for side in sides.iter().map(String::as_str) {
         let out = std::process::Command::new(&exe)

@@ -697,6 +697,8 @@ impl Engine {
         let delivered = matches!(outcome, CallOutcome::Ok(_));
         let result = if delivered { "sent" } else { "failed" };
         let msg = req.idempotency_key.as_str();
+        // Restored from before a restart, its send is not decided again: its mark goes here.
+        lock(&self.freq).take_decided(msg);
         if let Some(r) = self.message_log.iter_mut().rev().find(|r| r.id == msg && r.outcome == "sending") {
             r.outcome = result.into();
         }
@@ -726,6 +728,11 @@ impl Engine {
     pub(crate) fn detach_stored(&mut self, c: &CallRequest) {
         let image = self.image.clone();
         let Some(j) = image.program.journeys.iter().position(|j| j.name == c.journey) else { return };
+        // Only a message's delivery is kept without its instance; any other stored call is not
+        // made again.
+        if !image.program.channels.iter().any(|ch| ch.deliver == c.http) {
+            return;
+        }
         let journey = &image.program.journeys[j];
         let mut nodes = journey
             .sends
