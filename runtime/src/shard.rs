@@ -189,6 +189,9 @@ impl Shard {
                 // (its instance's, or those an audience read enters) start there first if that
                 // fan-out has not reached them (see `Engine::reach`).
                 let others = (0..self.versions.len()).any(|k| k != i && self.versions[k].engine.fanning_out());
+                // Step events made in every version count: members started in another
+                // version's fan-out are work of this slice too.
+                let before: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();
                 let max = if others {
                     for p in self.versions[i].engine.next_timer_profiles() {
                         self.reach_except(i, &p);
@@ -197,10 +200,9 @@ impl Shard {
                 } else {
                     SLICE
                 };
-                let v = &mut self.versions[i];
-                let before = v.engine.steps().len();
-                let fired = v.engine.fire_due(due, max);
-                work += fired + v.engine.steps().len().saturating_sub(before);
+                let fired = self.versions[i].engine.fire_due(due, max);
+                let after: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();
+                work += fired + after.saturating_sub(before);
             }
         }
         work
