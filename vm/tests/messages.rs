@@ -521,3 +521,33 @@ journey Late {
     let counts: Vec<(u64, u64)> = report.sends.values().map(|c| (c.sent, c.opened)).collect();
     assert_eq!(counts, [(1, 1)], "sent once, opened once: {:?}", report.sends);
 }
+
+/// A stop of the journey, or its timeout, while a message is being delivered ends the instance
+/// (`stopped`, `timed-out`) and still lets the delivery's answer decide the message, as an exit
+/// does: `sent` in the log and the send's counts, the rule full for the next welcome.
+#[test]
+fn a_delivery_answered_after_a_stop_or_a_timeout_decides_the_message() {
+    for how in ["stop", "timeout"] {
+        let src = LEAVE.replace("  reentry always\n", "  reentry always\n  timeout 2h\n");
+        let image = image(&src);
+        let mut e = engine(&image, at(9));
+        go(&mut e, "Joined");
+        let call = e.take_calls().pop().expect("the welcome's delivery");
+        let ended = if how == "stop" {
+            e.stop_journey(0);
+            "stopped"
+        } else {
+            e.advance(at(12), true);
+            "timed-out"
+        };
+        assert!(e.instance(call.instance).is_none(), "{how}: the instance ended");
+        let ends = e.report().journeys[0].ended.clone();
+        assert_eq!(ends.get(ended), Some(&1), "{how}: {ends:?}");
+        assert_eq!(e.calls_in_flight(), 1, "{how}: its delivery is still in flight");
+        e.complete_call(call.instance, CallOutcome::Ok(Value::Null));
+        let log: Vec<&str> = e.message_log().iter().map(|m| m.outcome.as_str()).collect();
+        assert_eq!(log, ["sent"], "{how}");
+        let counts = e.report().journeys[0].sends.values().next().cloned().expect("the send's counts");
+        assert_eq!(counts.sent, 1, "{how}: {counts:?}");
+    }
+}
