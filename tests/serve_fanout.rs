@@ -361,14 +361,19 @@ impl HeldFanOut {
     /// Lets the deliveries of test `slot` go once the fan-out is seen unfinished, and waits
     /// until every member is told on the first version: its report.
     fn release_until_told(&self, slot: usize) -> Value {
-        let url = &self.server.url;
-        let started = alert_started(&self.api, url);
-        assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
-        RELEASED[slot].store(true, Ordering::SeqCst);
-        self.api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
-            r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
-        })
+        release_until_told(&self.api, &self.server.url, slot)
     }
+}
+
+/// Checks that `Alert`'s fan-out on the server at `url` has not finished, lets the receiver of
+/// `slot` answer its held calls, and waits until every member is told: the report then.
+fn release_until_told(api: &Api, url: &str, slot: usize) -> Value {
+    let started = alert_started(api, url);
+    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
+    RELEASED[slot].store(true, Ordering::SeqCst);
+    api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
+    })
 }
 
 /// Posts `Pinged` for `user`.
@@ -423,12 +428,7 @@ fn interleave_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     let (api, url) = (&held.api, held.server.url.clone());
     ping(api, &url, "zed");
     wait_instance(api, &url, "zed", "Watch");
-    let started = alert_started(api, &url);
-    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
-    RELEASED[SLOT].store(true, Ordering::SeqCst);
-    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
-        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
-    });
+    let report = release_until_told(api, &url, SLOT);
     assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{report}");
     let ids: BTreeSet<String> =
         held.receiver.calls().into_iter().filter(|c| c.path == "/mail").map(|c| c.key).collect();
@@ -583,10 +583,7 @@ fn reach_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str], workers: 
     let bound = workers * (FANOUT_IN_FLIGHT - 1) + shares * FANOUT_SLICE + 1;
     let started = alert_started(api, &url);
     assert!(started <= bound, "{started} members started, over the {bound} the limit lets through");
-    RELEASED[SLOT].store(true, Ordering::SeqCst);
-    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
-        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
-    });
+    let report = release_until_told(api, &url, SLOT);
     assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{last} once: {report}");
 }
 
@@ -761,12 +758,7 @@ fn call_version_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     });
     let alert = instances_in(&api, &url, &last, "Alert");
     assert_eq!(alert.len(), 1, "{last} started in Alert ahead of its turn: {alert:?}");
-    let started = alert_started(&api, &url);
-    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
-    RELEASED[SLOT].store(true, Ordering::SeqCst);
-    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
-        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
-    });
+    let report = release_until_told(&api, &url, SLOT);
     assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{last} once: {report}");
     let mails = calls_to(&receiver, "/mail");
     assert!(mails.iter().all(|c| c.body["template"] == "back-in-stock"), "only Alert mails");
@@ -814,12 +806,7 @@ fn read_version_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     });
     let alert = instances_in(&api, &url, &last, "Alert");
     assert_eq!(alert.len(), 1, "{last} started in Alert ahead of its turn: {alert:?}");
-    let started = alert_started(&api, &url);
-    assert!(started < HELD_MEMBERS, "the fan-out has not finished: {started} started");
-    RELEASED[SLOT].store(true, Ordering::SeqCst);
-    let report = api.wait_get("every member told", &format!("{url}/journeys/Alert/report"), |r| {
-        r["versions"][0]["report"]["ended"] == json!({"told": HELD_MEMBERS})
-    });
+    let report = release_until_told(&api, &url, SLOT);
     assert_eq!(report["versions"][0]["report"]["started"], HELD_MEMBERS, "{last} once: {report}");
 }
 

@@ -242,9 +242,7 @@ impl Shard {
     /// fan-outs of the other versions that have not reached it (the engine's own reaches it
     /// itself): the answer comes after the business events before it, in every version.
     pub fn complete_call(&mut self, version: u32, id: InstanceId, outcome: CallOutcome) -> Option<usize> {
-        let i = self.versions.iter().position(|v| {
-            v.number == version && (v.engine.instance(id).is_some() || v.engine.pending_call(id).is_some())
-        })?;
+        let i = self.call_holder(version, id)?;
         if (0..self.versions.len()).any(|k| k != i && self.versions[k].engine.fanning_out()) {
             if let Some(profile) = self.versions[i].engine.instance(id).map(|inst| inst.profile.clone()) {
                 self.reach_except(i, &profile);
@@ -254,6 +252,14 @@ impl Shard {
         self.versions[i].engine.complete_call(id, outcome);
         let after: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();
         Some(1 + after.saturating_sub(before))
+    }
+
+    /// Which of this share's versions runs a call of instance `id` of the version numbered
+    /// `version` (its instance, or the delivery it left in flight), if any.
+    pub fn call_holder(&self, version: u32, id: InstanceId) -> Option<usize> {
+        self.versions.iter().position(|v| {
+            v.number == version && (v.engine.instance(id).is_some() || v.engine.pending_call(id).is_some())
+        })
     }
 
     /// Whether a business event's fan-out is in progress in some version.

@@ -525,12 +525,7 @@ impl Worker {
                 self.metrics.call_done(&outcome, latency);
                 // The share that runs the instance (the answer's profile reaches the other
                 // versions' fan-outs there first).
-                let shard = self.shards.iter().position(|s| {
-                    s.versions.iter().any(|v| {
-                        v.number == version
-                            && (v.engine.instance(instance).is_some() || v.engine.pending_call(instance).is_some())
-                    })
-                });
+                let shard = self.shards.iter().position(|s| s.call_holder(version, instance).is_some());
                 if let Some(work) = shard.and_then(|s| self.shards[s].complete_call(version, instance, outcome)) {
                     self.work += work;
                     self.dirty = true;

@@ -627,12 +627,7 @@ impl Engine {
                 self.instances.get(&id).map(|i| i.profile.clone()).into_iter().collect()
             }
             TimerKind::Schedule(j) => {
-                let Start::AudienceRead { audience, .. } = &self.image.program.journeys[j as usize].start else {
-                    return Vec::new();
-                };
-                let mut members: Vec<ArcStr> =
-                    self.audiences.get(audience).map(|m| m.iter().cloned().collect()).unwrap_or_default();
-                members.sort();
+                let mut members = self.read_members(j).unwrap_or_default();
                 members.truncate(self.read_slice_len(members.len()));
                 members
             }
@@ -642,6 +637,18 @@ impl Engine {
                 .map(|q| q.iter().take(self.read_slice_len(q.len())).cloned().collect())
                 .unwrap_or_default(),
         }
+    }
+
+    /// The members a scheduled audience read of journey `j` reads now, in key order (`None`
+    /// for a journey not started by an audience read).
+    fn read_members(&self, j: u16) -> Option<Vec<ArcStr>> {
+        let Start::AudienceRead { audience, .. } = &self.image.program.journeys[j as usize].start else {
+            return None;
+        };
+        let mut members: Vec<ArcStr> =
+            self.audiences.get(audience).map(|m| m.iter().cloned().collect()).unwrap_or_default();
+        members.sort();
+        Some(members)
     }
 
     /// How many of `queued` members an audience read enters at a time (all without a read
@@ -677,13 +684,7 @@ impl Engine {
                 }
             }
             TimerKind::Schedule(j) => {
-                let audience = match &self.image.program.journeys[j as usize].start {
-                    Start::AudienceRead { audience, .. } => audience.clone(),
-                    _ => return,
-                };
-                let mut members: Vec<ArcStr> =
-                    self.audiences.get(&audience).map(|m| m.iter().cloned().collect()).unwrap_or_default();
-                members.sort();
+                let Some(members) = self.read_members(j) else { return };
                 // The members at read time; a read still in progress is replaced by this one.
                 self.reads.insert(j, members.into());
                 self.read_slice(j);
