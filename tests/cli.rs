@@ -727,3 +727,62 @@ fn run_starts_a_business_event_for_every_audience_member() {
     assert!(sends.iter().all(|s| s["message"].as_str().is_some_and(|m| m.starts_with("msg-"))), "{sends:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two lines for one profile dated the same millisecond enter a `reentry always` journey one
+/// after the other: two messages, each with an id of its own (told apart by the events before
+/// each in that millisecond), the same on another run, when the run is split between engines,
+/// and when the file gains a line at another time.
+#[test]
+fn run_gives_two_entries_in_one_millisecond_messages_of_their_own() {
+    let project = "profile = { email: string? }\ntype Order = { key: string }\nevent Go: Order { key key }\n\
+        action Mail(to: string, template: string, messageId: string) = http POST \"https://mail.example.com\" {\n  \
+        body { to: to, template: template, id: messageId }\n}\nchannel email { to profile.email  deliver Mail }\n\
+        journey Receipt {\n  start on Go\n  reentry always\n  send transactional email \"receipt\"\n  end \"done\"\n}\n";
+    let line = "{\"event\": \"Go\", \"at\": \"2026-05-12T09:00:00Z\", \"payload\": {\"key\": \"ann\"}}\n";
+    let dir = temp_project(
+        "samems",
+        &[
+            ("p/project.journey", project),
+            ("events.jsonl", &line.repeat(2)),
+            ("more.jsonl", &(line.replace("09:00:00Z", "08:00:00Z").replace("ann", "bob") + &line.repeat(2))),
+            ("profiles.jsonl", "{\"key\": \"ann\", \"attributes\": {\"email\": \"ann@example.com\"}}\n"),
+            ("mocks.jsonl", "{\"action\": \"Mail\", \"answer\": {}}\n"),
+        ],
+    );
+    let ids = |events: &str, jobs: &str| -> Vec<String> {
+        let o = journey(&[
+            "run",
+            arg(&dir.join("p")),
+            "--events",
+            arg(&dir.join(events)),
+            "--profiles",
+            arg(&dir.join("profiles.jsonl")),
+            "--mocks",
+            arg(&dir.join("mocks.jsonl")),
+            "--jobs",
+            jobs,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let mut ids: Vec<String> = stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+            .filter(|l| l["type"] == "instance" && l["profile"] == "ann")
+            .flat_map(|l| l["messages"].as_array().cloned().unwrap_or_default())
+            .map(|m| {
+                assert_eq!(m["outcome"], "sent", "{m}");
+                m["id"].as_str().expect("an id").to_string()
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let one = ids("events.jsonl", "1");
+    assert_eq!(one.len(), 2, "two messages: {one:?}");
+    assert_ne!(one[0], one[1], "each with its own id");
+    assert_eq!(ids("events.jsonl", "1"), one, "the same ids on another run");
+    assert_eq!(ids("events.jsonl", "2"), one, "and split between two engines");
+    assert_eq!(ids("more.jsonl", "1"), one, "and with another line before them");
+    let _ = std::fs::remove_dir_all(&dir);
+}

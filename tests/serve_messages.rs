@@ -592,6 +592,88 @@ fn queued_case(dir: &Path, db: &Path, args: &[&str]) {
 }
 
 on_both_backends!(
+    two_entries_in_one_millisecond_send_two_messages_with_their_own_ids_across_a_kill,
+    two_entries_in_one_millisecond_on_postgres_send_two_messages_with_their_own_ids_across_a_kill,
+    "msg-same-ms",
+    same_ms_case::<0>,
+    same_ms_case::<1>
+);
+
+/// Per test, the server a receiver kills at the second delivery, and the deliveries so far.
+static SAME_MS_PID: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
+static SAME_MS_MAILS: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
+
+/// Answers 200, but kills server `SLOT` with SIGKILL at the second delivery, which it received.
+fn kill_at_second_delivery<const SLOT: usize>(path: &str) -> (u16, &'static str) {
+    if path == "/mail" && SAME_MS_MAILS[SLOT].fetch_add(1, Ordering::SeqCst) == 1 {
+        let pid = SAME_MS_PID[SLOT].load(Ordering::SeqCst);
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+    (200, "{}")
+}
+
+/// Two events for one profile, dated the same millisecond, enter a `reentry always` journey
+/// one after the other: two messages, each with its own id (the deliver call's idempotency
+/// key). The server is killed while the second is delivered: the replay sends it again under
+/// the same id (not the first message's, which the provider would drop, nor a new one, which
+/// would send it twice), and the message log keeps both.
+fn same_ms_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiver = Receiver::start_answering(&api, kill_at_second_delivery::<SLOT>);
+    project(dir, receiver.port, NEVER_NOW);
+    let source = std::fs::read_to_string(dir.join("project.journey")).expect("the project");
+    let receipt = "journey Receipt {\n  start on Went\n  reentry always\n  send transactional email \"receipt\"\n  end \"done\"\n}\n";
+    let source = source.replace("journey Promo {\n  start on Went", "journey Promo {\n  start on Texted") + receipt;
+    std::fs::write(dir.join("project.journey"), source).expect("write the project");
+    let server = Server::start(dir, db, args);
+    SAME_MS_PID[SLOT].store(server.pid, Ordering::SeqCst);
+    let url = server.url.clone();
+    put_profile(&api, &url, "ann", json!({"email": "ann@example.com", "optin": true}));
+    let at = jiff::Timestamp::now().to_string();
+    let line = json!({"event": "Went", "at": at, "payload": {"user": "ann"}}).to_string();
+    // The first, until its instance has ended (a profile is in a journey once at a time) and
+    // its message is stored as sent.
+    let (status, v) = api.post(&format!("{url}/events"), &line);
+    assert_eq!(status, 200, "{v}");
+    wait_until("the first receipt's instance to end", || {
+        let sent = send_counts(&api, &url, "Receipt")["sent"].as_u64() == Some(1);
+        let v = api.get(&format!("{url}/profiles/ann/instances"));
+        let live = v.as_array().map(|l| l.iter().any(|i| i["journey"] == "Receipt")).unwrap_or(true);
+        if sent && !live {
+            Ok(())
+        } else {
+            Err(format!("{v}"))
+        }
+    });
+    wait_messages(&api, &url, "ann", &[("receipt", "sent")]);
+    // The second, at the same time: killed while it is delivered.
+    let (status, v) = api.post(&format!("{url}/events"), &line);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["accepted"].as_array().map(Vec::len), Some(1), "{v}");
+    wait_dead(&api, &url);
+    server.kill();
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    api.settle(&url);
+    let listed = wait_messages(&api, &url, "ann", &[("receipt", "sent"), ("receipt", "sent")]);
+    let ids: BTreeSet<String> = listed.iter().map(|m| m["id"].as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(ids.len(), 2, "two ids: {listed:?}");
+    let calls = receiver.calls();
+    let keys: Vec<&str> = calls.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(keys.len(), 3, "the first, the second before the kill and again after it: {keys:?}");
+    assert_eq!(keys[1], keys[2], "the second again under its own id: {keys:?}");
+    assert_eq!(keys.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>(), ids, "each under its message id");
+    let counts = api.wait_get("Receipt to end twice", &format!("{url}/journeys/Receipt/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"done": 2})
+    });
+    let node = counts["versions"][0]["report"]["nodes"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["messages"].is_object()).cloned())
+        .expect("the send node");
+    assert_eq!(node["messages"]["sent"], 2, "each counted once: {node}");
+}
+
+on_both_backends!(
     reactions_are_counted_listed_and_taken_across_a_kill,
     reactions_on_postgres_are_counted_listed_and_taken_across_a_kill,
     "msg-reactions",

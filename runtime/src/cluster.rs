@@ -14,7 +14,7 @@
 
 use crate::api::{self, AppState, AppendRequest, Validators};
 use crate::metrics::Metrics;
-use crate::store::postgres::{unbin, NameClaim, PartitionRow, Pg, PgPartition};
+use crate::store::postgres::{NameClaim, PartitionRow, Pg, PgPartition};
 use crate::store::{Appended, Entry, NewEntry};
 use crate::worker::{describe_wait, wall_ms, Layout, Partition, Query, Wake, Worker};
 use crate::{compile_project, Config, StartError, API_THREADS};
@@ -713,7 +713,7 @@ impl Reader {
         let p = journey_vm::engine::shard_of(key, self.pg.partitions);
         let mut out = Vec::new();
         for (version, data) in self.pg.partition_instances(p).map_err(|e| e.to_string())? {
-            let i: Instance = unbin(&data).map_err(|e| e.to_string())?;
+            let i: Instance = crate::store::decode_instance(&data).map_err(|e| e.to_string())?;
             let Some(image) = images.get(&version) else { continue };
             if i.profile.as_str() != key {
                 continue;

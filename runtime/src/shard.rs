@@ -90,6 +90,14 @@ impl Prepared {
 /// Members of a business event's audience a share starts at a time (see [`Shard::fan_out`]).
 pub const FANOUT_SLICE: usize = 256;
 
+/// The origin (see [`journey_vm::engine::Engine::set_event_origin`]) of the log entry at `seq`:
+/// never 0 (which stands for "not known"), and the same for the same entry on every replay.
+pub fn origin_of(seq: i64) -> u32 {
+    // Entries of one profile dated one millisecond are near each other in the log: the low
+    // bits tell them apart.
+    (seq.rem_euclid(i64::from(u32::MAX)) as u32) + 1
+}
+
 /// Engine options of share `index` of `count` for one version.
 pub fn options(read_rate: Option<u32>, index: usize, count: usize, caps: &Arc<SharedCaps>) -> Options {
     Options {
@@ -280,7 +288,9 @@ impl Shard {
     }
 
     /// Applies one entry at `at_ms`, after the timers due before it; returns the work done.
-    pub fn apply(&mut self, at_ms: i64, entry: Prepared, metrics: &Metrics) -> usize {
+    /// `origin` tells it apart from other entries (its log position, see [`origin_of`]): a
+    /// replay must give the same.
+    pub fn apply(&mut self, at_ms: i64, origin: u32, entry: Prepared, metrics: &Metrics) -> usize {
         let work = 1 + self.fire_until(at_ms - 1, usize::MAX);
         let before: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();
         self.advance(at_ms, false);
@@ -288,6 +298,7 @@ impl Shard {
         // a replay after a crash applies it.
         for v in &mut self.versions {
             v.engine.set_event_time(Some(at_ms));
+            v.engine.set_event_origin(origin);
         }
         // A member that a fan-out in progress has not started yet starts first, in every
         // version (an engine reaches it itself only for what it delivers: an event it knows).
@@ -328,6 +339,7 @@ impl Shard {
         }
         for v in &mut self.versions {
             v.engine.set_event_time(None);
+            v.engine.set_event_origin(0);
         }
         self.sync_profiles();
         let after: usize = self.versions.iter().map(|v| v.engine.steps().len()).sum();

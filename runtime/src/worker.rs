@@ -7,7 +7,7 @@
 //! theirs, and fire their timers, in parallel (a profile's entries stay in log order).
 
 use crate::metrics::Metrics;
-use crate::shard::{self, each, each_with, Prepared, Shard, Version};
+use crate::shard::{self, each, each_with, origin_of, Prepared, Shard, Version};
 use crate::store::{frequency_rows_by_share, Checkpoint, EngineDelta, Entry, LogKind, Store, StoredMessage};
 use journey_bytecode::artifact;
 use journey_vm::engine::instance::InstanceId;
@@ -831,9 +831,11 @@ impl Worker {
             if self.is_business(e) {
                 if let Some(p) = self.prepare_business(e) {
                     let metrics = self.metrics.clone();
-                    let work: usize = each_with(&mut self.shards, false, |_, s| s.apply(e.at_ms, p.clone(), &metrics))
-                        .into_iter()
-                        .sum();
+                    let work: usize = each_with(&mut self.shards, false, |_, s| {
+                        s.apply(e.at_ms, origin_of(e.seq), p.clone(), &metrics)
+                    })
+                    .into_iter()
+                    .sum();
                     self.work += work;
                 }
                 self.metrics.events_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -863,18 +865,18 @@ impl Worker {
             }
         }
         let count = self.shards.len();
-        let mut shares: Vec<Vec<(i64, Prepared)>> = (0..count).map(|_| Vec::new()).collect();
+        let mut shares: Vec<Vec<(i64, u32, Prepared)>> = (0..count).map(|_| Vec::new()).collect();
         for e in run {
             if let Some(p) = self.prepare(e) {
-                shares[p.share(count as u32)].push((e.at_ms, p));
+                shares[p.share(count as u32)].push((e.at_ms, origin_of(e.seq), p));
             }
         }
         let metrics = self.metrics.clone();
-        let mut shares: Vec<Option<Vec<(i64, Prepared)>>> = shares.into_iter().map(Some).collect();
+        let mut shares: Vec<Option<Vec<(i64, u32, Prepared)>>> = shares.into_iter().map(Some).collect();
         let shares = std::sync::Mutex::new(&mut shares);
         let work: usize = each_with(&mut self.shards, run.len() >= PARALLEL_RUN, |i, s| {
             let mine = shares.lock().map(|mut all| all[i].take()).ok().flatten().unwrap_or_default();
-            mine.into_iter().map(|(at, p)| s.apply(at, p, &metrics)).sum::<usize>()
+            mine.into_iter().map(|(at, origin, p)| s.apply(at, origin, p, &metrics)).sum::<usize>()
         })
         .into_iter()
         .sum();

@@ -27,6 +27,10 @@ use std::sync::Arc;
 pub struct RunEvent {
     /// Its line in the file (from 1).
     pub line: usize,
+    /// How many events before it in the file are dated the same millisecond: it tells apart
+    /// entries of one profile into one journey in that millisecond (see
+    /// [`Engine::set_event_origin`]); 0, the most common, names messages as before it was kept.
+    pub origin: u32,
     /// When it happens (epoch ms).
     pub at_ms: i64,
     /// The event's index in the program.
@@ -100,7 +104,29 @@ pub fn read_events(text: &[u8], image: &Arc<Image>, jobs: usize, until: Option<i
     if !out.events.is_sorted_by_key(|e| e.at_ms) {
         out.events.sort_by_key(|e| e.at_ms);
     }
+    let mut same_ms = SameMs::default();
+    for e in &mut out.events {
+        e.origin = same_ms.next(e.at_ms);
+    }
     out
+}
+
+/// Counts the events dated one millisecond, in file order: each event's origin.
+#[derive(Default)]
+struct SameMs {
+    at_ms: Option<i64>,
+    before: u32,
+}
+
+impl SameMs {
+    fn next(&mut self, at_ms: i64) -> u32 {
+        if self.at_ms == Some(at_ms) {
+            self.before = self.before.saturating_add(1);
+        } else {
+            (self.at_ms, self.before) = (Some(at_ms), 0);
+        }
+        self.before
+    }
 }
 
 /// The text cut into about `n` pieces at line ends.
@@ -212,7 +238,7 @@ fn parse_line(router: &mut Engine, raw: &[u8], line: usize, until: Option<i64>) 
         return match router.business_when(name, p, at_ms) {
             true => {
                 let event = router.event_index(name).unwrap_or_default();
-                Parsed::Event(RunEvent { line, at_ms, event, key: ArcStr::new(), payload: p.clone() })
+                Parsed::Event(RunEvent { line, origin: 0, at_ms, event, key: ArcStr::new(), payload: p.clone() })
             }
             false => Parsed::Dropped(at_ms),
         };
@@ -225,7 +251,7 @@ fn parse_line(router: &mut Engine, raw: &[u8], line: usize, until: Option<i64>) 
     match routed {
         Ok(Some((key, payload))) => {
             let event = router.event_index(name).unwrap_or_default();
-            Parsed::Event(RunEvent { line, at_ms, event, key, payload })
+            Parsed::Event(RunEvent { line, origin: 0, at_ms, event, key, payload })
         }
         Ok(None) => Parsed::Dropped(at_ms),
         Err(why) => Parsed::Problem(Some(at_ms), why.to_string()),
@@ -503,6 +529,7 @@ fn run_streaming(
         }
         let mut batches: Vec<Vec<RunEvent>> = (0..n).map(|_| Vec::with_capacity(BATCH)).collect();
         let mut last = i64::MIN;
+        let mut same_ms = SameMs::default();
         let mut take = |parsed: Parsed, line: usize, problems: &mut Vec<Problem>| -> bool {
             // Every line with a time counts for the order (as for where the clock starts).
             let at = match &parsed {
@@ -515,7 +542,8 @@ fn run_streaming(
             }
             last = at.unwrap_or(last);
             match parsed {
-                Parsed::Event(e) => {
+                Parsed::Event(mut e) => {
+                    e.origin = same_ms.next(e.at_ms);
                     let targets = if e.key.is_empty() {
                         0..n
                     } else {
@@ -620,7 +648,9 @@ fn take_events(worker: &mut Worker, setup: &RunSetup<'_>, events: Vec<RunEvent>)
     for e in events {
         advance(engine, setup, e.at_ms, false);
         let name = &image.program.events[e.event as usize].name;
+        engine.set_event_origin(e.origin);
         let _ = engine.deliver(name, Payload::Read(&e.payload), To::Routed(&e.key));
+        engine.set_event_origin(0);
         // A business event's members start a slice at a time, each slice's calls answered
         // before the next starts.
         loop {

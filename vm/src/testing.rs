@@ -83,6 +83,8 @@ pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
     let mut mocks: HashMap<String, Mock> = HashMap::new();
     let mut pending_profile: Option<Value> = None;
     let mut failure: Option<String> = None;
+    // Events sent in one millisecond, counted: each one's origin (see `run::RunEvent::origin`).
+    let mut same_ms: (i64, u32) = (i64::MIN, 0);
     for stmt in &test.steps {
         let step = match stmt {
             TestStep::Start(_) => Ok(()),
@@ -123,7 +125,12 @@ pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
                     }
                     // An event with a null or empty key is rejected and starts nothing, as at
                     // runtime: a test may send one to check just that, so it is no failure.
+                    // The events before it in this millisecond tell its entries apart from
+                    // theirs (a test may send one event several times in a row).
+                    same_ms = if same_ms.0 == to { (to, same_ms.1.saturating_add(1)) } else { (to, 0) };
+                    engine.set_event_origin(same_ms.1);
                     let _ = engine.deliver(event, Payload::Json(&json), To::Key);
+                    engine.set_event_origin(0);
                     settle(&mut engine, &mocks)?;
                     // The event went first; what else was due at this instant runs now, before
                     // the next statement (an await's deadline the event did not meet).

@@ -484,6 +484,54 @@ fn a_restored_delivery_whose_instance_left_is_sent_again_and_decides_the_message
     assert_eq!(back.take_calls().len(), 1, "the failed message left the windows: the next one goes");
 }
 
+/// Two entries of one profile into one journey in the same millisecond are two instances, told
+/// apart by their events' origins (a durable runtime's log positions): each message gets an id
+/// of its own (the id is the deliver call's idempotency key, so a shared one would have the
+/// provider drop the second message as a duplicate), and a replay of the same entries names
+/// them the same. Without an origin (an instance stored before it was kept) the id is the one
+/// such an instance always had.
+#[test]
+fn two_entries_in_one_millisecond_send_two_messages_with_their_own_ids() {
+    let src = r#"
+profile = { email: string? }
+type Order = { key: string }
+event Go: Order { key key }
+action Mail(to: string, template: string, messageId: string) = http POST "https://mail.example.com" {
+  body { to: to, template: template, id: messageId }
+}
+channel email { to profile.email  deliver Mail }
+journey Receipt {
+  start on Go
+  reentry always
+  send email "receipt"
+}
+"#;
+    let image = image(src);
+    let entries = |origins: [u32; 2]| {
+        let mut e = engine(&image, at(10));
+        let mut ids = Vec::new();
+        for origin in origins {
+            e.set_event_origin(origin);
+            go(&mut e, "Go");
+            e.set_event_origin(0);
+            ids.extend(deliver_all(&mut e));
+        }
+        let log: Vec<(String, String)> = e.message_log().iter().map(|r| (r.id.clone(), r.outcome.clone())).collect();
+        (ids, log)
+    };
+    let (ids, log) = entries([41, 42]);
+    assert_eq!(ids.len(), 2, "one delivery per entry");
+    assert_ne!(ids[0], ids[1], "each message its own id");
+    assert_eq!(log, vec![(ids[0].clone(), "sent".to_string()), (ids[1].clone(), "sent".to_string())]);
+    // A replay of the same two entries on a fresh engine names them the same.
+    assert_eq!(entries([41, 42]).0, ids);
+    // Without origins they share one id, as every instance did before origins were kept (and
+    // as one stored then still does).
+    let (old, _) = entries([0, 0]);
+    assert_eq!(old[0], old[1]);
+    assert!(!ids.contains(&old[0]), "an origin makes another id");
+}
+
 /// A reaction that arrives before the await that names it starts is counted in the send node's
 /// report (the message was opened), but not kept for the await, which then times out.
 #[test]

@@ -30,6 +30,16 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Reads a stored instance: as stored now, or as stored before instances kept their entry's
+/// origin (such a row is read with origin 0, which names its messages as they were named).
+pub fn decode_instance(b: &[u8]) -> Result<Instance> {
+    postcard::from_bytes::<Instance>(b).or_else(|err| {
+        postcard::from_bytes::<journey_vm::engine::instance::InstanceDataBeforeOrigin>(b)
+            .map(Instance::from)
+            .map_err(|_| StoreError(format!("stored data is damaged: {err}")))
+    })
+}
+
 impl StoreError {
     /// The prefix of an error whose cause is that the database cannot be reached (answered 503).
     pub const UNAVAILABLE: &'static str = "the database is unavailable";
@@ -423,6 +433,41 @@ mod tests {
     use super::*;
     use journey_bytecode::NodeKind;
     use journey_vm::engine::report::NodeOutcome;
+
+    /// An instance row stored before instances kept their entry's origin (the same fields,
+    /// without the last) still reads, with origin 0, and names its messages as it did; a row of
+    /// today keeps its origin.
+    #[test]
+    fn an_instance_stored_before_origins_reads_with_origin_zero() {
+        use journey_vm::engine::instance::{InstanceData, Waiting};
+        let data = |origin| InstanceData {
+            id: 7,
+            journey: 0,
+            version: 1,
+            profile: "ann".into(),
+            pc: 3,
+            locals: vec![Value::Int(1)].into(),
+            event: vec![Value::str("cart")].into(),
+            waiting: Waiting::Timer { due: 9 },
+            entered_ms: 1_000,
+            node: 2,
+            node_ms: 1_000,
+            token: 1,
+            origin,
+        };
+        let now = postcard::to_stdvec(&Instance::from(data(300))).expect("encode");
+        assert_eq!(decode_instance(&now).expect("today's row").origin, 300);
+        // Origin 0 is one byte at the end: without it, the row as stored before.
+        let mut before = postcard::to_stdvec(&Instance::from(data(0))).expect("encode");
+        assert_eq!(before.pop(), Some(0));
+        let old = decode_instance(&before).expect("an old row");
+        assert_eq!((old.id, old.pc, old.token, old.origin), (7, 3, 1, 0));
+        assert_eq!((old.locals(), old.event()), (&[Value::Int(1)][..], &[Value::str("cart")][..]));
+        // The id such an instance's message had before origins were kept: FNV-1a of
+        // `ann \0 Flow \0 1000 \0 2`.
+        assert_eq!(journey_vm::engine::messages::message_id(&old, "Flow", 2), "msg-9e8c901cb5780193");
+        assert!(decode_instance(&before[..before.len() - 1]).is_err(), "a damaged row is an error");
+    }
 
     /// A step row is the step event's own JSON with the engine version beside it, whatever the
     /// event holds (quotes and newlines in a reason, optional fields present or absent).

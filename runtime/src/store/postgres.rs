@@ -1082,7 +1082,7 @@ impl Store for PgPartition {
                 .await
                 .map_err(pg)?
             {
-                stored.instances.push(unbin(row.get::<_, &[u8]>(0))?);
+                stored.instances.push(super::decode_instance(row.get::<_, &[u8]>(0))?);
             }
             for row in client
                 .query("SELECT request FROM calls WHERE partition = $1 AND version = $2", &[&p, &v])

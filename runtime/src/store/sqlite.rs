@@ -297,7 +297,7 @@ impl Store for SqliteStore {
         let mut rows = stmt.query(params![version])?;
         while let Some(row) = rows.next()? {
             let data = row.get_ref(0)?.as_blob().map_err(|e| StoreError(e.to_string()))?;
-            stored.instances.push(unbin(data)?);
+            stored.instances.push(super::decode_instance(data)?);
         }
         let mut stmt = self.conn.prepare("SELECT request FROM calls WHERE version = ?1")?;
         for row in stmt.query_map(params![version], |r| r.get::<_, Vec<u8>>(0))? {

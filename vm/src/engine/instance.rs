@@ -68,6 +68,8 @@ pub struct Instance {
     pub node_ms: i64,
     /// Bumped at each suspension, so stale timers are ignored.
     pub token: u32,
+    /// Where its entry came from (see [`InstanceData::origin`]).
+    pub origin: u32,
 }
 
 /// An instance as it is stored and as it is built: its fields, with the local slots and the
@@ -98,6 +100,50 @@ pub struct InstanceData {
     pub node_ms: i64,
     /// Bumped at each suspension.
     pub token: u32,
+    /// Where its entry came from: the entering event's log position in `journey serve`, its
+    /// line in `journey run`, its statement in `journey test` (0: not known, as for an instance
+    /// stored before it was kept). It tells apart two entries of one profile into one journey
+    /// dated the same millisecond, and names their messages (`messages::message_id`). Last, so
+    /// that a row stored without it is told by its length ([`InstanceDataBeforeOrigin`]).
+    pub origin: u32,
+}
+
+/// An instance as stored before [`InstanceData::origin`] was kept: read from such a row, it
+/// has origin 0, which names its messages as they were named then.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstanceDataBeforeOrigin {
+    id: InstanceId,
+    journey: u16,
+    version: u32,
+    profile: ArcStr,
+    pc: u32,
+    locals: Box<[Value]>,
+    event: Box<[Value]>,
+    waiting: Waiting,
+    entered_ms: i64,
+    node: u32,
+    node_ms: i64,
+    token: u32,
+}
+
+impl From<InstanceDataBeforeOrigin> for Instance {
+    fn from(d: InstanceDataBeforeOrigin) -> Instance {
+        Instance::from(InstanceData {
+            id: d.id,
+            journey: d.journey,
+            version: d.version,
+            profile: d.profile,
+            pc: d.pc,
+            locals: d.locals,
+            event: d.event,
+            waiting: d.waiting,
+            entered_ms: d.entered_ms,
+            node: d.node,
+            node_ms: d.node_ms,
+            token: d.token,
+            origin: 0,
+        })
+    }
 }
 
 impl From<InstanceData> for Instance {
@@ -121,6 +167,7 @@ impl From<InstanceData> for Instance {
             node: d.node,
             node_ms: d.node_ms,
             token: d.token,
+            origin: d.origin,
         }
     }
 }
@@ -140,6 +187,7 @@ impl From<Instance> for InstanceData {
             node: i.node,
             node_ms: i.node_ms,
             token: i.token,
+            origin: i.origin,
         }
     }
 }
@@ -229,6 +277,7 @@ mod tests {
             node: 2,
             node_ms: 4,
             token: 2,
+            origin: 9,
         };
         let inst = Instance::from(data.clone());
         assert_eq!(inst.locals(), &[Value::Int(1), Value::Null]);

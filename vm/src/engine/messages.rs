@@ -72,6 +72,8 @@ pub(crate) struct Fanout {
     payload: Value,
     /// The event's time: every member enters at it, however many slices later.
     at_ms: i64,
+    /// The event's origin (see [`Engine::set_event_origin`]): every member's too.
+    origin: u32,
     /// The last member started: the cursor a checkpoint keeps.
     last: Option<ArcStr>,
     /// The members still to start, in key order.
@@ -107,6 +109,9 @@ pub struct FanoutCursor {
     pub payload: Value,
     /// The event's time.
     pub at_ms: i64,
+    /// The event's origin (0 in a cursor stored before it was kept).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub origin: u32,
     /// The share of the engine that stored it: (index, count).
     pub share: (u32, u32),
     /// The last member started.
@@ -115,6 +120,10 @@ pub struct FanoutCursor {
     /// started again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub early: Vec<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One live instance's share of [`MessageState`], as a durable runtime stores it beside the
@@ -344,11 +353,14 @@ enum Check {
 }
 
 /// The message id of an instance's send node: unique and stable. It is made from what the
-/// instance is (profile, journey, entry time) and the node, not from the instance's number, so a
-/// replay, a restart or another split of the profiles between engines gives the same id.
+/// instance is (profile, journey, entry time, the entry's origin) and the node, not from the
+/// instance's number, so a replay, a restart or another split of the profiles between engines
+/// gives the same id. The origin (the entering event's log position, or line) tells apart two
+/// entries of one profile into one journey dated the same millisecond; an instance without one
+/// (origin 0: stored before it was kept) keeps the id it had then.
 pub fn message_id(inst: &Instance, journey: &str, node: u32) -> String {
     use std::io::Write;
-    // FNV-1a of `profile \0 journey \0 entered_ms \0 node`, hashed piece by piece (every send
+    // FNV-1a of `profile \0 journey \0 entered_ms [\0 origin] \0 node`, hashed piece by piece (every send
     // and every delivery computes it, so without building that text first).
     let fnv = |h: u64, bytes: &[u8]| bytes.iter().fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
     let mut h = fnv(0xcbf2_9ce4_8422_2325, inst.profile.as_bytes());
@@ -357,8 +369,11 @@ pub fn message_id(inst: &Instance, journey: &str, node: u32) -> String {
     let mut tail = [0u8; 48];
     let room = {
         let mut w = &mut tail[..];
-        // At most 1 + 20 + 1 + 10 bytes: always fits.
-        let _ = write!(w, "\0{}\0{node}", inst.entered_ms);
+        // At most 1 + 20 + 1 + 10 + 1 + 10 bytes: always fits.
+        let _ = match inst.origin {
+            0 => write!(w, "\0{}\0{node}", inst.entered_ms),
+            origin => write!(w, "\0{}\0{origin}\0{node}", inst.entered_ms),
+        };
         w.len()
     };
     h = fnv(h, &tail[..tail.len() - room]);
@@ -845,6 +860,7 @@ impl Engine {
                 journey: j as u16,
                 payload: payload.clone(),
                 at_ms,
+                origin: self.event_origin,
                 last: None,
                 members: members.into(),
                 early: BTreeSet::new(),
@@ -860,10 +876,11 @@ impl Engine {
     /// all pending (2.3 KB a member).
     pub fn fan_out(&mut self, max: usize) -> usize {
         let mut done = 0;
-        let saved = self.event_ms;
+        let saved = (self.event_ms, self.event_origin);
         while done < max {
             let Some(mut f) = self.fanouts.pop_front() else { break };
             self.event_ms = Some(f.at_ms);
+            self.event_origin = f.origin;
             while done < max {
                 let Some(m) = f.members.pop_front() else { break };
                 // One started early is passed over (it counts towards nothing: its calls were
@@ -878,7 +895,7 @@ impl Engine {
                 self.fanouts.push_front(f);
             }
         }
-        self.event_ms = saved;
+        (self.event_ms, self.event_origin) = saved;
         done
     }
 
@@ -898,7 +915,7 @@ impl Engine {
         if self.fanouts.is_empty() {
             return;
         }
-        let saved = self.event_ms;
+        let saved = (self.event_ms, self.event_origin);
         for i in 0..self.fanouts.len() {
             let f = &mut self.fanouts[i];
             if !f.pending(key) {
@@ -907,11 +924,12 @@ impl Engine {
             let Ok(at) = f.members.binary_search_by(|m| m.as_str().cmp(key)) else { continue };
             let member = f.members[at].clone();
             f.early.insert(member.clone());
-            let (journey, payload, at_ms) = (f.journey, f.payload.clone(), f.at_ms);
+            let (journey, payload, at_ms, origin) = (f.journey, f.payload.clone(), f.at_ms, f.origin);
             self.event_ms = Some(at_ms);
+            self.event_origin = origin;
             self.enter(journey, &member, Some(&payload));
         }
-        self.event_ms = saved;
+        (self.event_ms, self.event_origin) = saved;
     }
 
     /// Finishes the fan-outs in progress: what comes after (here an audience change: a
@@ -932,6 +950,7 @@ impl Engine {
                 journey: f.journey,
                 payload: f.payload.clone(),
                 at_ms: f.at_ms,
+                origin: f.origin,
                 share: (shard.index, shard.count.max(1)),
                 after: f.last.as_ref().map(|k| k.to_string()),
                 early: f.early.iter().map(|k| k.to_string()).collect(),
@@ -972,6 +991,7 @@ impl Engine {
                 journey: c.journey,
                 payload: c.payload,
                 at_ms: c.at_ms,
+                origin: c.origin,
                 last: c.after.map(ArcStr::from),
                 members: members.into(),
                 early: BTreeSet::new(),

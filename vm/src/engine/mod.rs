@@ -303,6 +303,8 @@ pub struct Engine {
     /// The time of the event being applied, when a durable runtime applies it behind the clock
     /// (see [`Engine::set_event_time`]).
     event_ms: Option<i64>,
+    /// Where the event being applied came from (see [`Engine::set_event_origin`]).
+    event_origin: u32,
     /// The outcome and message id of the send an instance is leaving, for its step event.
     send_outcomes: HashMap<InstanceId, (String, String), IdHash>,
     /// Per event (by index): whether some journey has a goal on it.
@@ -414,6 +416,7 @@ impl Engine {
             message_log: Vec::new(),
             sending: Vec::new(),
             event_ms: None,
+            event_origin: 0,
             send_outcomes: HashMap::default(),
             goal_events,
             goal_expiry: BinaryHeap::new(),
@@ -465,6 +468,15 @@ impl Engine {
     /// clock passed it) is applied as a replay after a crash applies it.
     pub fn set_event_time(&mut self, at_ms: Option<i64>) {
         self.event_ms = at_ms;
+    }
+
+    /// Where what comes next came from (until set to 0): a number that tells apart entries of
+    /// one profile into one journey dated the same millisecond. A durable runtime gives its
+    /// log entry's position, `journey run` the event's line, `journey test` its statement. It
+    /// names the messages of the instances it starts ([`messages::message_id`]), so a replay
+    /// must give the same entry the same origin.
+    pub fn set_event_origin(&mut self, origin: u32) {
+        self.event_origin = origin;
     }
 
     /// The time an event is applied at: its own (see [`Engine::set_event_time`]), or the clock.
@@ -1066,6 +1078,7 @@ impl Engine {
             node: u32::MAX,
             node_ms: at,
             token: 0,
+            origin: self.event_origin,
         });
         if !journey.goals.is_empty() {
             self.watch_goals(&inst);

@@ -312,6 +312,7 @@ mod tests {
             node: 0,
             node_ms: 0,
             token: 0,
+            origin: 0,
         })
     }
 
