@@ -526,6 +526,88 @@ fn exit_replay_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     assert_eq!(send_counts(&api, &url, "Welcome")["sent"], 1, "counted sent once");
 }
 
+on_both_backends!(
+    a_delivery_in_flight_when_its_instance_exits_is_checkpointed_and_sent_again_after_a_kill,
+    a_delivery_in_flight_when_its_instance_exits_on_postgres_is_checkpointed_and_sent_again_after_a_takeover,
+    "msg-exit-checkpoint",
+    exit_checkpoint_case::<0>,
+    exit_checkpoint_case::<1>
+);
+
+/// Per test: the emails the receiver got, and whether the held one may be answered.
+static HELD_MAILS: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
+static HELD_RELEASED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+/// Answers every email at once but the second (the welcome, after the hello), which it holds
+/// until released (at most 25 s, under the action's 30 s timeout).
+fn hold_second_mail<const SLOT: usize>(path: &str) -> (u16, &'static str) {
+    if path == "/mail" && HELD_MAILS[SLOT].fetch_add(1, Ordering::SeqCst) == 1 {
+        let until = std::time::Instant::now() + Duration::from_secs(25);
+        while !HELD_RELEASED[SLOT].load(Ordering::SeqCst) && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    (200, "{}")
+}
+
+/// Ann's welcome, her journey's second email, is at the provider, unanswered, when her `Left`
+/// ends the instance; checkpoints follow with the delivery stored without its instance. Killed
+/// then, the server restores that delivery from the checkpoint (not from a replay), sends it
+/// again under its id, and its answer decides it: `sent`, counted once, on the welcome's own
+/// send node (the journey has two sends on the channel).
+fn exit_checkpoint_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiver = Receiver::start_answering(&api, hold_second_mail::<SLOT>);
+    exit_project(dir, receiver.port);
+    let source = std::fs::read_to_string(dir.join("project.journey")).expect("the project");
+    let source = source
+        .replace("  send email \"welcome\"", "  send transactional email \"hello\"\n  send email \"welcome\"")
+        .replace(
+            "body { to: to, template: template, id: messageId }",
+            "body { to: to, template: template, id: messageId }\n  timeout 30s",
+        );
+    std::fs::write(dir.join("project.journey"), source).expect("write the project");
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    put_profile(&api, &url, "ann", json!({"email": "ann@example.com", "optin": true}));
+    api.settle(&url);
+    event(&api, &url, "Pinged", "ann");
+    wait_until("the welcome to reach the provider", || {
+        if HELD_MAILS[SLOT].load(Ordering::SeqCst) >= 2 {
+            Ok(())
+        } else {
+            Err(format!("{:?}", receiver.calls()))
+        }
+    });
+    event(&api, &url, "Left", "ann");
+    api.wait_get("Welcome to exit", &format!("{url}/journeys/Welcome/report"), |r| {
+        r["versions"][0]["report"]["ended"] == json!({"exited": 1})
+    });
+    // The exit changed the state: a checkpoint follows within a second (200 ms on SQLite, a
+    // partition's second on PostgreSQL), storing the delivery without its instance.
+    std::thread::sleep(Duration::from_millis(2_500));
+    server.kill();
+    HELD_RELEASED[SLOT].store(true, Ordering::SeqCst);
+    let server = Server::start(dir, db, args);
+    let url = server.url.clone();
+    api.settle(&url);
+    let list = wait_messages(&api, &url, "ann", &[("hello", "sent"), ("welcome", "sent")]);
+    let welcome = list.iter().find(|m| m["template"] == "welcome").and_then(|m| m["id"].as_str()).expect("an id");
+    let mails: Vec<_> = receiver.calls().into_iter().filter(|c| c.body["template"] == "welcome").collect();
+    assert_eq!(mails.len(), 2, "the welcome before the kill, and again after it: {mails:?}");
+    assert!(mails.iter().all(|c| c.key == welcome), "under its id each time: {mails:?}");
+    let report = api.report(&url, "Welcome", 0);
+    let sent: Vec<(String, Value)> = report["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["messages"].is_object())
+        .map(|n| (n["label"].as_str().unwrap_or("").to_string(), n["messages"]["sent"].clone()))
+        .collect();
+    assert_eq!(sent.len(), 2, "two send nodes: {report}");
+    assert!(sent.iter().all(|(_, n)| *n == json!(1)), "each send counted once, on its own node: {sent:?}");
+}
+
 /// A quiet window (UTC) of ten minutes that ends at a whole minute at least 30 seconds from now
 /// (time to queue, kill and restart), and its end (epoch ms).
 fn quiet_window_ending_soon() -> (String, i64) {

@@ -484,6 +484,39 @@ fn a_restored_delivery_whose_instance_left_is_sent_again_and_decides_the_message
     assert_eq!(back.take_calls().len(), 1, "the failed message left the windows: the next one goes");
 }
 
+/// A journey that sends twice through one channel: the second delivery, stored without its
+/// instance and restored, is counted on its own send node (the call keeps its node), not on
+/// the first and not on none.
+#[test]
+fn a_restored_delivery_of_a_second_send_on_one_channel_counts_on_its_node() {
+    let src =
+        LEAVE.replace("  send email \"welcome\"\n", "  send transactional email \"hello\"\n  send email \"welcome\"\n");
+    let image = image(&src);
+    let mut e = engine(&image, at(9));
+    go(&mut e, "Joined");
+    let hello = e.take_calls().pop().expect("the hello's delivery");
+    e.complete_call(hello.instance, CallOutcome::Ok(Value::Null));
+    let call = e.take_calls().pop().expect("the welcome's delivery");
+    assert_ne!(call.node, hello.node, "two send nodes");
+    go(&mut e, "Left");
+    let stored = Stored {
+        small: e.small_state(),
+        instances: e.live().cloned().collect(),
+        pending: vec![e.pending_call(call.instance).cloned().expect("still pending")],
+        profiles: vec![("ann".into(), e.profile("ann"))],
+        report: Some(e.report().clone()),
+        messages: Some(e.message_state()),
+        ..Default::default()
+    };
+    assert!(stored.instances.is_empty(), "the instance left before the checkpoint");
+    let mut back = Engine::restore(image.clone(), Options { keep_paths: true, ..Options::default() }, stored);
+    assert_eq!(back.take_calls().len(), 1, "sent again");
+    back.complete_call(call.instance, CallOutcome::Ok(Value::Null));
+    let sends = &back.report().journeys[0].sends;
+    let sent = |node: u32| sends.get(&node).map_or(0, |c| c.sent);
+    assert_eq!((sent(hello.node), sent(call.node)), (1, 1), "each on its own node: {sends:?}");
+}
+
 /// Two entries of one profile into one journey in the same millisecond are two instances, told
 /// apart by their events' origins (a durable runtime's log positions): each message gets an id
 /// of its own (the id is the deliver call's idempotency key, so a shared one would have the

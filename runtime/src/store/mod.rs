@@ -40,6 +40,15 @@ pub fn decode_instance(b: &[u8]) -> Result<Instance> {
     })
 }
 
+/// Reads a stored call: as stored now, or as stored before calls kept their node.
+pub fn decode_call(b: &[u8]) -> Result<CallRequest> {
+    postcard::from_bytes::<CallRequest>(b).or_else(|err| {
+        postcard::from_bytes::<journey_vm::engine::CallRequestBeforeNode>(b)
+            .map(CallRequest::from)
+            .map_err(|_| StoreError(format!("stored data is damaged: {err}")))
+    })
+}
+
 impl StoreError {
     /// The prefix of an error whose cause is that the database cannot be reached (answered 503).
     pub const UNAVAILABLE: &'static str = "the database is unavailable";
@@ -467,6 +476,28 @@ mod tests {
         // `ann \0 Flow \0 1000 \0 2`.
         assert_eq!(journey_vm::engine::messages::message_id(&old, "Flow", 2), "msg-9e8c901cb5780193");
         assert!(decode_instance(&before[..before.len() - 1]).is_err(), "a damaged row is an error");
+    }
+
+    /// A call row stored before calls kept their node still reads, with no node.
+    #[test]
+    fn a_call_stored_before_nodes_reads_without_one() {
+        let call = |node| CallRequest {
+            instance: 4,
+            journey: "Flow".into(),
+            profile: "ann".into(),
+            http: 1,
+            target: "Mail".into(),
+            args: vec![Value::str("ann@example.com")],
+            idempotency_key: "msg-1".into(),
+            at_ms: 5,
+            node,
+        };
+        let now = postcard::to_stdvec(&call(3)).expect("encode");
+        assert_eq!(decode_call(&now).expect("today's row").node, 3);
+        // Node 3 is one byte at the end: without it, the row as stored before.
+        let before = &now[..now.len() - 1];
+        let old = decode_call(before).expect("an old row");
+        assert_eq!((old.instance, old.idempotency_key.as_str(), old.node), (4, "msg-1", CallRequest::NO_NODE));
     }
 
     /// A step row is the step event's own JSON with the engine version beside it, whatever the

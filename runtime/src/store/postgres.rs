@@ -1089,7 +1089,7 @@ impl Store for PgPartition {
                 .await
                 .map_err(pg)?
             {
-                stored.pending.push(unbin(row.get::<_, &[u8]>(0))?);
+                stored.pending.push(super::decode_call(row.get::<_, &[u8]>(0))?);
             }
             for row in client
                 .query("SELECT profile, journey, last_ms FROM entries WHERE partition = $1 AND version = $2", &[&p, &v])

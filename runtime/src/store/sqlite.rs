@@ -301,7 +301,7 @@ impl Store for SqliteStore {
         }
         let mut stmt = self.conn.prepare("SELECT request FROM calls WHERE version = ?1")?;
         for row in stmt.query_map(params![version], |r| r.get::<_, Vec<u8>>(0))? {
-            stored.pending.push(unbin(&row?)?);
+            stored.pending.push(super::decode_call(&row?)?);
         }
         // A scan of the table, not a search of the key's index (the same order for a database
         // whose table is keyed by its columns; in the order written, about the instances', for

@@ -621,6 +621,7 @@ impl Engine {
                     args,
                     idempotency_key: id.clone(),
                     at_ms: self.now_ms,
+                    node: send.node,
                 };
                 if !send.transactional {
                     // Counted from now: a message being delivered takes its place in every
@@ -738,8 +739,9 @@ impl Engine {
     }
 
     /// The deliveries in flight whose instance ended (see [`Engine::complete_call`]), taken up
-    /// again from stored calls that have no instance: each with its journey and, when the
-    /// journey has one send through the channel of that deliver action, that send's node.
+    /// again from stored calls that have no instance: each with its journey and its send node
+    /// (for a call stored before calls kept their node: when the journey has one send through
+    /// the channel of that deliver action, that send's).
     pub(crate) fn detach_stored(&mut self, c: &CallRequest) {
         let image = self.image.clone();
         let Some(j) = image.program.journeys.iter().position(|j| j.name == c.journey) else { return };
@@ -754,9 +756,13 @@ impl Engine {
             .iter()
             .filter(|s| image.program.channels.get(s.channel as usize).is_some_and(|ch| ch.deliver == c.http))
             .map(|s| s.node);
-        let node = match (nodes.next(), nodes.next()) {
-            (Some(n), None) => Some(n),
-            _ => None,
+        let node = if c.node == CallRequest::NO_NODE {
+            match (nodes.next(), nodes.next()) {
+                (Some(n), None) => Some(n),
+                _ => None,
+            }
+        } else {
+            nodes.find(|&n| n == c.node)
         };
         self.pending.insert(c.instance, c.clone());
         self.calls_out.push(c.clone());

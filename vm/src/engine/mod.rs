@@ -44,6 +44,44 @@ pub struct CallRequest {
     pub idempotency_key: String,
     /// When it was made (epoch ms).
     pub at_ms: i64,
+    /// The node that made it (its `send` node for a message's delivery); [`CallRequest::NO_NODE`]
+    /// in a call stored before it was kept. Last, so that such a row is told by its length
+    /// ([`CallRequestBeforeNode`]).
+    pub node: u32,
+}
+
+impl CallRequest {
+    /// The node of a call stored before calls kept theirs.
+    pub const NO_NODE: u32 = u32::MAX;
+}
+
+/// A call as stored before [`CallRequest::node`] was kept.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct CallRequestBeforeNode {
+    instance: InstanceId,
+    journey: String,
+    profile: ArcStr,
+    http: u32,
+    target: String,
+    args: Vec<Value>,
+    idempotency_key: String,
+    at_ms: i64,
+}
+
+impl From<CallRequestBeforeNode> for CallRequest {
+    fn from(c: CallRequestBeforeNode) -> CallRequest {
+        CallRequest {
+            instance: c.instance,
+            journey: c.journey,
+            profile: c.profile,
+            http: c.http,
+            target: c.target,
+            args: c.args,
+            idempotency_key: c.idempotency_key,
+            at_ms: c.at_ms,
+            node: CallRequest::NO_NODE,
+        }
+    }
 }
 
 /// How a call ended.
@@ -1266,6 +1304,7 @@ impl Engine {
                         args,
                         idempotency_key: format!("{}-{}-{}", inst.id, inst.node, inst.pc),
                         at_ms: self.now_ms,
+                        node: inst.node,
                     };
                     if self.options.keep_paths {
                         self.call_log.push(req.clone());
