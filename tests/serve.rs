@@ -439,3 +439,45 @@ fn shares_are_one_per_core_by_default_and_one_with_a_cap() {
         assert_eq!(api.get(&format!("{}/status", server.url))["shards"], 1);
     });
 }
+
+/// The events the server appends reach its engine without being read back from the database:
+/// a thousand events applied, (almost) none read back (`journey_log_entries_read_total`; the
+/// engine reads the log only for what it was not handed, such as what was appended before a
+/// restart).
+#[test]
+fn appended_events_are_applied_without_a_read_back() {
+    on_sqlite("serve-handed", &[], |dir, db, args| {
+        let api = Api::new();
+        let receiver = Receiver::start(&api);
+        project(dir, receiver.port);
+        let server = Server::start(dir, db, args);
+        let read = |url: &str| -> u64 {
+            let (status, text) = api.text(&format!("{url}/metrics"));
+            assert_eq!(status, 200, "{text}");
+            text.lines()
+                .find_map(|l| l.strip_prefix("journey_log_entries_read_total "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no journey_log_entries_read_total in\n{text}"))
+        };
+        api.settle(&server.url);
+        let before = read(&server.url);
+        const EVENTS: usize = 1_000;
+        for b in 0..EVENTS / 100 {
+            let lines: Vec<String> = (b * 100..(b + 1) * 100)
+                .map(|i| json!({"event": "Ping", "payload": {"user": format!("u{i}"), "n": i}}).to_string())
+                .collect();
+            let (status, v) = api.post(&format!("{}/events", server.url), &lines.join("\n"));
+            assert_eq!(status, 200, "{v}");
+        }
+        api.settle(&server.url);
+        let report = api.report(&server.url, "Flow", 0);
+        assert_eq!(report["started"], EVENTS, "{report}");
+        let read_back = read(&server.url) - before;
+        assert!(read_back < EVENTS as u64 / 2, "{read_back} of {EVENTS} entries read back");
+        // After a restart the log after the last checkpoint is read (nothing is in hand).
+        server.kill();
+        let server = Server::start(dir, db, args);
+        api.settle(&server.url);
+        assert_eq!(api.report(&server.url, "Flow", 0)["started"], EVENTS);
+    });
+}

@@ -349,7 +349,9 @@ pub(crate) fn take_group(rx: &mut tokio::sync::mpsc::Receiver<AppendRequest>) ->
 }
 
 /// The log writer: takes every request waiting, appends them in one transaction (one sync for
-/// the whole group), answers each, and wakes the engine.
+/// the whole group), answers each, and hands the entries it appended to the engine (which
+/// applies them without reading them back; what it does not get so, such as an entry another
+/// connection appended, it reads from the log).
 fn group_commit(
     mut store: SqliteStore,
     mut rx: tokio::sync::mpsc::Receiver<AppendRequest>,
@@ -359,21 +361,24 @@ fn group_commit(
     while let Some((all, replies)) = take_group(&mut rx) {
         match store.append(&all) {
             Ok(results) => {
-                let last = results.iter().filter_map(|r| match r {
-                    store::Appended::New(s) => Some(*s),
-                    store::Appended::Duplicate(_) => None,
-                });
-                let max = last.max();
-                if let Some(seq) = max {
-                    metrics.appended_seq.fetch_max(seq, std::sync::atomic::Ordering::Relaxed);
+                let appended: Vec<store::Entry> = all
+                    .into_iter()
+                    .zip(&results)
+                    .filter_map(|(e, r)| match r {
+                        store::Appended::New(seq) => Some(store::Entry { seq: *seq, at_ms: e.at_ms, kind: e.kind }),
+                        store::Appended::Duplicate(_) => None,
+                    })
+                    .collect();
+                if let Some(last) = appended.last() {
+                    metrics.appended_seq.fetch_max(last.seq, std::sync::atomic::Ordering::Relaxed);
                 }
                 let mut rest = results.into_iter();
                 for (n, reply) in replies {
                     let mine: Vec<_> = rest.by_ref().take(n).collect();
                     let _ = reply.send(Ok(mine));
                 }
-                if let Some(seq) = max {
-                    let _ = wake.send(Wake::Appended(seq));
+                if !appended.is_empty() {
+                    let _ = wake.send(Wake::Logged(appended));
                 }
             }
             Err(e) => {

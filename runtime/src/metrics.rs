@@ -148,12 +148,12 @@ impl Metrics {
                 "Partition leases this node took, lost or handed over.",
                 ConstCounter::new(self.lease_changes.load(Relaxed)),
             );
-            r.register(
-                "journey_log_entries_read",
-                "Log entries the partitions' workers read back from the database (not handed over by this node).",
-                ConstCounter::new(self.entries_read.load(Relaxed)),
-            );
         }
+        r.register(
+            "journey_log_entries_read",
+            "Log entries the engine read back from the database (not handed over by this node's log writer).",
+            ConstCounter::new(self.entries_read.load(Relaxed)),
+        );
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &r) {
             tracing::error!("encoding the metrics failed: {e}");
