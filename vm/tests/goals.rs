@@ -113,3 +113,42 @@ fn an_event_applied_behind_the_clock_enters_at_its_own_time() {
     send(&mut replay, HOUR - 250, "Visit", "ann", 0.0, "c1");
     assert_eq!(replay.goal_watches("ann").expect("a watch")[0].entered_ms, HOUR - 250);
 }
+
+/// Two entries of one profile in the same millisecond (the first ended at once) end at
+/// different `end` nodes: a purchase converts both, each counted at its own end, not both at
+/// the second's.
+#[test]
+fn two_entries_in_one_millisecond_keep_their_own_ends() {
+    let src = r#"
+type Order = { email: string, total: number, cart: string }
+event Visit: Order { key email }
+event Buy: Order { key email }
+journey Promo {
+  start on Visit
+  reentry always
+  goal "purchase" on Buy within 2h
+  if event.total > 5 {
+    end "big"
+  }
+  end "small"
+}
+"#;
+    let registry = SchemaRegistry::new(&[]).expect("registry");
+    let mut sources = Sources::default();
+    let id = sources.add("t.journey", "t.journey".into(), src.to_string());
+    let checked = journey_compiler::check(&sources, &[id], &registry, &Default::default());
+    assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
+    let image = Arc::new(Image::load(journey_compiler::codegen::compile(&checked.program, &sources)).expect("loads"));
+    let mut e = Engine::new(image, 0, Options::default());
+    e.set_event_origin(1);
+    send(&mut e, 0, "Visit", "ann", 1.0, "c1");
+    e.set_event_origin(2);
+    send(&mut e, 0, "Visit", "ann", 10.0, "c1");
+    e.set_event_origin(0);
+    assert_eq!(e.report().journeys[0].ended.values().sum::<u64>(), 2, "both ended");
+    send(&mut e, HOUR, "Buy", "ann", 5.0, "c1");
+    let goal = e.report().journeys[0].goals[0].clone();
+    assert_eq!(goal.converted, 2, "{goal:?}");
+    let ends: Vec<u64> = goal.ends.values().copied().collect();
+    assert_eq!(ends, [1, 1], "one conversion at each end: {goal:?}");
+}

@@ -90,16 +90,20 @@ impl Engine {
     /// Notes the arm of an experiment an instance took, on its watch.
     pub(super) fn watch_arm(&mut self, inst: &Instance, node: u32, arm: usize) {
         let Some(watches) = self.msgs.goals.get_mut(&inst.profile) else { return };
-        if let Some(w) = watches.iter_mut().find(|w| w.journey == inst.journey && w.entered_ms == inst.entered_ms) {
+        // The newest watch of its journey and entry time: a profile is in a journey once at a
+        // time, so of two entries in one millisecond the earlier has ended.
+        if let Some(w) = watches.iter_mut().rev().find(|w| w.journey == inst.journey && w.entered_ms == inst.entered_ms)
+        {
             w.arms.push((node, arm as u16));
             self.goals_changed(&inst.profile);
         }
     }
 
-    /// Notes the `end` node an instance ended at, on its watch.
+    /// Notes the `end` node an instance ended at, on its watch (the newest, as for an arm).
     pub(super) fn watch_end(&mut self, inst: &Instance, node: u32) {
         let Some(watches) = self.msgs.goals.get_mut(&inst.profile) else { return };
-        if let Some(w) = watches.iter_mut().find(|w| w.journey == inst.journey && w.entered_ms == inst.entered_ms) {
+        if let Some(w) = watches.iter_mut().rev().find(|w| w.journey == inst.journey && w.entered_ms == inst.entered_ms)
+        {
             w.end = Some(node);
             self.goals_changed(&inst.profile);
         }
