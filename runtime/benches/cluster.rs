@@ -13,7 +13,7 @@
 //! work on the shared cores is a fraction of `reqwest`'s: the server's rate with less of the
 //! load generator in it.
 //!
-//! Run: `cargo bench -p journey-runtime --bench cluster` (EVENTS=100000, SINGLES=20000 by
+//! Run: `cargo bench -p journey-runtime --bench cluster` (EVENTS=100000, SINGLES=100000 by
 //! default; as a test, `cargo test -p journey-runtime --bench cluster`: 2,000 and 400 events,
 //! without the failover and memory measurements; with SQLITE_ONLY=1, the SQLite node's batched
 //! and one-event-per-request rates alone; with NODES=1 or 2, the table up to that many nodes
@@ -357,7 +357,7 @@ fn main() {
     let n: usize =
         std::env::var("EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 2_000 } else { 100_000 });
     let singles: usize =
-        std::env::var("SINGLES").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 400 } else { 20_000 });
+        std::env::var("SINGLES").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 400 } else { 100_000 });
     let dir = std::env::temp_dir().join(format!("journey-cluster-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     project(&dir);
