@@ -7,9 +7,11 @@
 //! queued by quiet hours waits through a restart and checks again; `GET
 //! /profiles/{key}/messages` lists a profile's messages. Each on the embedded store and on
 //! PostgreSQL (where the restart is a takeover). The same events give the same messages,
-//! reasons and counts in `journey run` and `journey serve`, and the frequency property of
-//! `tests/messages_props.rs` holds in `serve` across a kill -9 (taken between events, once the
-//! messages sent are checkpointed, or with a batch of events in flight, at a call it makes).
+//! reasons and counts in `journey run` and `journey serve` (also with quiet hours read in each
+//! profile's time zone, opens and clicks, and a business event's audience), and the frequency
+//! property of `tests/messages_props.rs` holds in `serve` across a kill -9 (taken between
+//! events, once the messages sent are checkpointed, or with a batch of events in flight, at a
+//! call it makes).
 
 mod support;
 
@@ -953,6 +955,48 @@ fn row(profile: &str, m: &Value, node: &str) -> Row {
     (profile.to_string(), s("journey"), m[node].as_u64().unwrap_or(u64::MAX), s("channel"), s("template"), s("outcome"))
 }
 
+/// `journey run PROJECT --events DIR/events.jsonl --profiles DIR/profiles.jsonl --format json`
+/// with `args`, which must exit 0: its JSON lines.
+fn journey_run(project: &Path, dir: &Path, args: &[&std::ffi::OsStr]) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_journey"))
+        .arg("run")
+        .arg(project)
+        .arg("--events")
+        .arg(dir.join("events.jsonl"))
+        .arg("--profiles")
+        .arg(dir.join("profiles.jsonl"))
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("journey run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+}
+
+/// The messages of `journey run`'s JSON lines, by id: the profile, and the message's last record
+/// (a queued one is listed again when it goes).
+fn run_messages(lines: &[Value]) -> BTreeMap<String, (String, Value)> {
+    let mut out = BTreeMap::new();
+    for line in lines.iter().filter(|l| l["type"] == "instance") {
+        let profile = line["profile"].as_str().expect("profile");
+        for m in line["messages"].as_array().into_iter().flatten() {
+            out.insert(m["id"].as_str().expect("id").to_string(), (profile.to_string(), m.clone()));
+        }
+    }
+    out
+}
+
+/// A journey report's send nodes: (node, message counts) each.
+fn send_nodes(report: &Value) -> Vec<(Value, Value)> {
+    report["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["messages"].is_object())
+        .map(|n| (n["node"].clone(), n["messages"].clone()))
+        .collect()
+}
+
 on_both_backends!(
     the_same_events_give_the_same_messages_reasons_and_counts_in_run_and_serve,
     the_same_events_give_the_same_messages_in_run_and_on_postgres,
@@ -984,29 +1028,10 @@ fn compare_case(dir: &Path, db: &Path, args: &[&str]) {
     std::fs::write(dir.join("events.jsonl"), events).expect("write");
     std::fs::write(dir.join("mocks.jsonl"), json!({"action": "Push", "error": "failed"}).to_string() + "\n")
         .expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_journey"))
-        .arg("run")
-        .arg(&project_dir)
-        .arg("--events")
-        .arg(dir.join("events.jsonl"))
-        .arg("--profiles")
-        .arg(dir.join("profiles.jsonl"))
-        .arg("--mocks")
-        .arg(dir.join("mocks.jsonl"))
-        .args(["--format", "json"])
-        .output()
-        .expect("journey run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<Value> =
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
-    // Each message's last record (a queued one is listed again when it goes).
-    let mut run_rows: BTreeMap<String, Row> = BTreeMap::new();
-    for line in lines.iter().filter(|l| l["type"] == "instance") {
-        for m in line["messages"].as_array().into_iter().flatten() {
-            let profile = line["profile"].as_str().expect("profile");
-            run_rows.insert(m["id"].as_str().expect("id").to_string(), row(profile, m, "node"));
-        }
-    }
+    let mocks = dir.join("mocks.jsonl");
+    let lines = journey_run(&project_dir, dir, &["--mocks".as_ref(), mocks.as_os_str()]);
+    let run_rows: BTreeMap<String, Row> =
+        run_messages(&lines).into_iter().map(|(id, (profile, m))| (id, row(&profile, &m, "node"))).collect();
     let summary = lines.iter().find(|l| l["type"] == "summary").expect("a summary");
     // `journey serve`, with the same profiles, then the same events in the same order.
     let server = Server::start(&project_dir, db, args);
@@ -1063,21 +1088,374 @@ fn compare_case(dir: &Path, db: &Path, args: &[&str]) {
         let report = api.report(&url, j, 0);
         let expected = &summary["journeys"][j];
         assert_eq!(report["ended"], expected["ended"], "{j}'s ends");
-        let sends = |r: &Value| -> Vec<(Value, Value)> {
-            r["nodes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|n| n["messages"].is_object())
-                .map(|n| (n["node"].clone(), n["messages"].clone()))
-                .collect()
-        };
-        assert_eq!(sends(&report), sends(expected), "{j}'s send counts");
+        assert_eq!(send_nodes(&report), send_nodes(expected), "{j}'s send counts");
     }
     let calls = receiver.calls();
     let delivered: Vec<&str> = calls.iter().filter(|c| c.path != "/push").map(|c| c.key.as_str()).collect();
     assert_eq!(delivered.len(), sent_ids.len(), "each sent message reached its action once: {delivered:?}");
     assert_eq!(delivered.into_iter().map(str::to_string).collect::<BTreeSet<_>>(), sent_ids);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quiet hours in the profile's time zone, reactions and a business event: the same events
+// through `journey run` and `journey serve`.
+
+/// Tokyo's offset from UTC (+09:00; no daylight saving), in milliseconds.
+const TOKYO_MS: i64 = 9 * 3_600_000;
+
+/// The time of day of an instant (epoch ms) read at UTC, as `HH:MM`.
+fn hhmm(ms: i64) -> String {
+    let m = ms.rem_euclid(86_400_000) / 60_000;
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+/// Each journey reads its profile's time zone (none: UTC). Email marketing has a `drop` quiet
+/// window, sms a `queue` one; an offer's click ends its await; a business event tells the
+/// audience's members.
+fn zoned_project(dir: &Path, receiver: u16, drop: &str, queue: &str) {
+    std::fs::write(
+        dir.join("project.journey"),
+        format!(
+            r#"
+profile = {{ email: string?, phone: string?, optin: bool?, tz: string? }}
+type Go = {{ user: string }}
+type Reaction = {{ user: string, messageId: string? }}
+type Stock = {{ sku: string }}
+event Went: Go {{ key user }}
+event Texted: Go {{ key user }}
+event EmailOpened: Reaction {{ key user }}
+event EmailClicked: Reaction {{ key user }}
+event BackInStock: Stock
+audience Subscribers
+action Mail(to: string, template: string, messageId: string) = http POST "http://127.0.0.1:{receiver}/mail" {{
+  body {{ to: to, template: template, id: messageId }}
+}}
+action Text(to: string, template: string, messageId: string) = http POST "http://127.0.0.1:{receiver}/text" {{
+  body {{ to: to, template: template, id: messageId }}
+}}
+channel email {{
+  to profile.email
+  consent profile.optin == true
+  deliver Mail
+  quiet {drop} drop
+  opened on EmailOpened by messageId
+  clicked on EmailClicked by messageId
+}}
+channel sms {{ to profile.phone  deliver Text  quiet {queue} queue }}
+frequency email 2 per 1d
+journey Offer {{
+  start on Went
+  timezone profile.tz
+  send email "offer" as offer
+    on suppressed {{ if reason == "quiet-hours" {{ end "quiet" }} }}
+  await {{
+    on clicked offer -> {{ end "clicked" }}
+    after 1d -> {{ end "no-click" }}
+  }}
+}}
+journey Nudge {{
+  start on Texted
+  timezone profile.tz
+  send sms "nudge" on suppressed {{ end "held" }}
+  end "done"
+}}
+journey Restock {{
+  start on BackInStock for audience Subscribers
+  reentry always
+  timezone profile.tz
+  send email "restock"
+    on suppressed {{ if reason == "quiet-hours" {{ end "quiet" }} else {{ end "held" }} }}
+  end "told"
+}}
+"#
+        ),
+    )
+    .expect("write the project");
+}
+
+/// The profiles: (key, attributes, audiences). Against the quiet windows (read in Tokyo's time
+/// around now): Tokyo and Brisbane (+10:00) are inside the email's, Kolkata (+05:30: half an
+/// hour before it), UTC and no zone (UTC) outside; Tokyo is inside the sms's.
+fn zoned_profiles() -> Vec<(&'static str, Value, &'static [&'static str])> {
+    let member: &[&str] = &["Subscribers"];
+    vec![
+        ("ann", json!({"email": "ann@example.com", "phone": "+81 ann", "optin": true, "tz": "Asia/Tokyo"}), member),
+        ("bob", json!({"email": "bob@example.com", "phone": "+44 bob", "optin": true, "tz": "UTC"}), member),
+        ("cy", json!({"email": "cy@example.com", "optin": true, "tz": "Asia/Kolkata"}), member),
+        ("dee", json!({"email": "dee@example.com", "optin": true}), &[]),
+        ("eve", json!({"email": "eve@example.com", "optin": false, "tz": "Asia/Tokyo"}), member),
+        ("fay", json!({"email": "fay@example.com", "optin": true, "tz": "Australia/Brisbane"}), member),
+    ]
+}
+
+/// The events, in order: (event, payload). The texts first (they must come inside the sms's
+/// window, which ends soon), then the offers, then the business event twice (the second time
+/// the `frequency email 2 per 1d` rule is full for those that got an offer and the first one).
+fn zoned_events() -> Vec<(&'static str, Value)> {
+    let go = |u: &str| json!({"user": u});
+    let mut out = vec![("Texted", go("ann")), ("Texted", go("bob"))];
+    out.extend(["ann", "bob", "cy", "dee", "eve"].map(|u| ("Went", go(u))));
+    out.extend(["s1", "s2"].map(|s| ("BackInStock", json!({"sku": s}))));
+    out
+}
+
+/// The reactions after the events, in order: (event, profile, the message it names by
+/// (journey, template, outcome), or none: an id no message has).
+type Reaction = (&'static str, &'static str, Option<(&'static str, &'static str, &'static str)>);
+
+fn zoned_reactions() -> Vec<Reaction> {
+    let offer = Some(("Offer", "offer", "sent"));
+    vec![
+        // Bob opens and clicks his offer (the click ends his await); Cy opens hers twice (an
+        // open no arm takes, counted once); Dee clicks hers.
+        ("EmailOpened", "bob", offer),
+        ("EmailClicked", "bob", offer),
+        ("EmailOpened", "cy", offer),
+        ("EmailOpened", "cy", offer),
+        ("EmailClicked", "dee", offer),
+        // Not counted: a click of Eve's offer, which was not sent (her instance waits on), of
+        // Bob's restock, whose instance has ended, and an open of no message of Cy's.
+        ("EmailClicked", "eve", Some(("Offer", "offer", "suppressed:no-consent"))),
+        ("EmailClicked", "bob", Some(("Restock", "restock", "sent"))),
+        ("EmailOpened", "cy", None),
+    ]
+}
+
+/// The messages the reactions mark: (profile, journey, opened, clicked); every other is neither.
+const REACTED: [(&str, &str, bool, bool); 3] =
+    [("bob", "Offer", true, true), ("cy", "Offer", true, false), ("dee", "Offer", false, true)];
+
+/// A message of the second comparison: (profile, journey, node, channel, template, outcome,
+/// opened, clicked).
+type ReactedRow = (String, String, u64, String, String, String, bool, bool);
+
+/// The message named by a reaction among a profile's `(id, message)` pairs.
+fn reacted_id(list: &[(String, Value)], (journey, template, outcome): (&str, &str, &str)) -> String {
+    let found: Vec<&String> = list
+        .iter()
+        .filter(|(_, m)| m["journey"] == journey && m["template"] == template && m["outcome"] == outcome)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(found.len(), 1, "one {journey} {template} {outcome} message: {list:?}");
+    found[0].clone()
+}
+
+on_both_backends!(
+    quiet_hours_reactions_and_business_events_give_the_same_messages_in_run_and_serve,
+    quiet_hours_reactions_and_business_events_give_the_same_messages_in_run_and_on_postgres,
+    "msg-run-vs-serve-zoned",
+    zoned_compare_case
+);
+
+/// The same profiles, events and reactions through `journey run` and `journey serve` give the
+/// same messages (with their reasons, `suppressed:quiet-hours` among them, and opens and clicks),
+/// the same send counts (queued, opened and clicked included) and the same ends. The quiet
+/// windows are chosen around now (serve's clock) and `run` is given events dated now, so that
+/// each profile is in or out of quiet hours in both; the sms window ends a minute or two from
+/// now, so that Ann's queued text goes in both. Message ids differ between the two (they are
+/// made from each one's entries), so each side's reactions name that side's ids: `run` is run
+/// once to learn them, then again with the reactions added.
+fn zoned_compare_case(dir: &Path, db: &Path, args: &[&str]) {
+    let api = Api::new();
+    let receiver = Receiver::start(&api);
+    let project_dir = dir.join("project");
+    std::fs::create_dir_all(&project_dir).expect("dir");
+    let now = jiff::Timestamp::now().as_millisecond();
+    let minute = 60_000;
+    // Email: six hours around Tokyo's time of day now.
+    let tokyo = (now + TOKYO_MS) / minute * minute;
+    let drop = format!("{}..{}", hhmm(tokyo - 180 * minute), hhmm(tokyo + 180 * minute));
+    // Sms: ten minutes (in Tokyo) that end at a whole minute at least a minute from now.
+    let mut end = (now / minute + 1) * minute;
+    if end - now < 60_000 {
+        end += minute;
+    }
+    let queue = format!("{}..{}", hhmm(end + TOKYO_MS - 10 * minute), hhmm(end + TOKYO_MS));
+    zoned_project(&project_dir, receiver.port, &drop, &queue);
+    // `journey run`: the events dated from now, a second apart; the clock stopped a minute after
+    // the sms window's end (before the offers' `after 1d`, as serve's wall clock is).
+    let profiles: String = zoned_profiles()
+        .iter()
+        .map(|(k, a, audiences)| json!({"key": k, "attributes": a, "audiences": audiences}).to_string() + "\n")
+        .collect();
+    std::fs::write(dir.join("profiles.jsonl"), profiles).expect("write");
+    let at = |i: usize| jiff::Timestamp::from_millisecond(now + i as i64 * 1_000).expect("time").to_string();
+    let mut events: String = zoned_events()
+        .iter()
+        .enumerate()
+        .map(|(i, (e, p))| json!({"event": e, "at": at(i), "payload": p}).to_string() + "\n")
+        .collect();
+    std::fs::write(dir.join("events.jsonl"), &events).expect("write");
+    let until = jiff::Timestamp::from_millisecond(end + minute).expect("time").to_string();
+    let run_args: [&std::ffi::OsStr; 3] = ["--dry-run".as_ref(), "--until".as_ref(), until.as_ref()];
+    let first = run_messages(&journey_run(&project_dir, dir, &run_args));
+    // Each profile's messages in `run`, to name in the reactions.
+    let by_profile = |messages: &BTreeMap<String, (String, Value)>, key: &str| -> Vec<(String, Value)> {
+        messages.iter().filter(|(_, (p, _))| p == key).map(|(id, (_, m))| (id.clone(), m.clone())).collect()
+    };
+    let reaction_line = |event: &str, profile: &str, id: &str, i: usize| {
+        json!({"event": event, "at": at(i), "payload": {"user": profile, "messageId": id}}).to_string() + "\n"
+    };
+    const NO_MESSAGE: &str = "msg-0000000000000000";
+    let n = zoned_events().len();
+    for (i, (event, profile, target)) in zoned_reactions().into_iter().enumerate() {
+        let id = target.map_or(NO_MESSAGE.to_string(), |t| reacted_id(&by_profile(&first, profile), t));
+        events.push_str(&reaction_line(event, profile, &id, n + i));
+    }
+    std::fs::write(dir.join("events.jsonl"), &events).expect("write");
+    let lines = journey_run(&project_dir, dir, &run_args);
+    let summary = lines.iter().find(|l| l["type"] == "summary").expect("a summary").clone();
+    let run = run_messages(&lines);
+    // The reactions named the second run's messages: the same ids, the same outcomes.
+    let outcomes = |m: &BTreeMap<String, (String, Value)>| -> Vec<(String, Value)> {
+        m.iter().map(|(id, (_, m))| (id.clone(), m["outcome"].clone())).collect()
+    };
+    assert_eq!(outcomes(&run), outcomes(&first), "the reactions change no message of the run");
+    // When each message was first decided in `run` (a queued one is listed again when it goes).
+    let mut decided: BTreeMap<String, i64> = BTreeMap::new();
+    for line in lines.iter().filter(|l| l["type"] == "instance") {
+        for m in line["messages"].as_array().into_iter().flatten() {
+            let at = m["at_ms"].as_i64().expect("at_ms");
+            let id = m["id"].as_str().expect("id").to_string();
+            decided.entry(id).and_modify(|t| *t = (*t).min(at)).or_insert(at);
+        }
+    }
+    let flags = |profile: &str, journey: &str| {
+        REACTED.iter().find(|r| r.0 == profile && r.1 == journey).map_or((false, false), |r| (r.2, r.3))
+    };
+    let reacted_row = |profile: &str, m: &Value, node: &str, (opened, clicked): (bool, bool)| -> ReactedRow {
+        let (p, j, n, c, t, o) = row(profile, m, node);
+        (p, j, n, c, t, o, opened, clicked)
+    };
+    // `run` lists no opens and clicks per message: those of `REACTED`, which its counts must
+    // agree with (below).
+    let mut run_rows: Vec<ReactedRow> = run
+        .values()
+        .map(|(p, m)| reacted_row(p, m, "node", flags(p, m["journey"].as_str().unwrap_or_default())))
+        .collect();
+    run_rows.sort();
+
+    // `journey serve`: the same profiles and audience, then the same events in the same order,
+    // each once the messages `run` decided up to it are listed.
+    let server = Server::start(&project_dir, db, args);
+    let url = server.url.clone();
+    let keys: Vec<&str> = zoned_profiles().iter().map(|(k, _, _)| *k).collect();
+    for (k, a, _) in zoned_profiles() {
+        put_profile(&api, &url, k, a);
+    }
+    let members: Vec<&str> = zoned_profiles().iter().filter(|p| !p.2.is_empty()).map(|p| p.0).collect();
+    let (status, v) = api.post(&format!("{url}/audiences/Subscribers/members"), &json!({"enter": members}).to_string());
+    assert_eq!(status, 200, "{v}");
+    api.settle(&url);
+    // Every profile's listed messages, once none is being delivered: (profile, id, message).
+    let listed = || -> Result<Vec<(String, String, Value)>, String> {
+        let mut out = Vec::new();
+        for k in &keys {
+            let (status, v) = api.try_send("GET", &format!("{url}/profiles/{k}/messages"), "")?;
+            let list = v.as_array().cloned().ok_or(format!("{status} {v}"))?;
+            if list.iter().any(|m| m["outcome"] == "sending") {
+                return Err(format!("{k}: {list:?}"));
+            }
+            out.extend(list.into_iter().map(|m| (k.to_string(), m["id"].as_str().unwrap_or("").to_string(), m)));
+        }
+        Ok(out)
+    };
+    for (i, (event, payload)) in zoned_events().into_iter().enumerate() {
+        let (status, v) = api.post(&format!("{url}/events"), &json!({"event": event, "payload": payload}).to_string());
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["accepted"].as_array().map(Vec::len), Some(1), "{v}");
+        api.settle(&url);
+        let due = now + i as i64 * 1_000;
+        let want = decided.values().filter(|t| **t <= due).count();
+        wait_until(&format!("the messages of the first {} events", i + 1), || {
+            let got = listed()?;
+            if got.len() == want {
+                Ok(())
+            } else {
+                Err(format!("{} of {want}: {got:?}", got.len()))
+            }
+        });
+    }
+    let texts = messages(&api, &url, "ann");
+    assert!(texts.iter().any(|m| m["template"] == "nudge" && m["outcome"] == "queued"), "{texts:?}");
+    assert!(jiff::Timestamp::now().as_millisecond() < end, "Ann's text queued inside the window {queue}");
+    // The reactions, each naming serve's own message.
+    for (event, profile, target) in zoned_reactions() {
+        let id = target.map_or(NO_MESSAGE.to_string(), |t| {
+            let own: Vec<(String, Value)> = messages(&api, &url, profile)
+                .into_iter()
+                .map(|m| (m["id"].as_str().unwrap_or_default().to_string(), m))
+                .collect();
+            reacted_id(&own, t)
+        });
+        let line = json!({"event": event, "payload": {"user": profile, "messageId": id}}).to_string();
+        let (status, v) = api.post(&format!("{url}/events"), &line);
+        assert_eq!(status, 200, "{v}");
+        api.settle(&url);
+    }
+    // Ann's text goes at the window's end; then every journey's report is run's.
+    let wait = Duration::from_millis((end - jiff::Timestamp::now().as_millisecond()).max(0) as u64 + 60_000);
+    wait_within(wait, "the sms window to end and Ann's text to go", || {
+        let list = messages(&api, &url, "ann");
+        if list.iter().any(|m| m["template"] == "nudge" && m["outcome"] == "sent") {
+            Ok(())
+        } else {
+            Err(format!("{list:?}"))
+        }
+    });
+    let journeys = ["Offer", "Nudge", "Restock"];
+    for j in journeys {
+        let expected = &summary["journeys"][j];
+        let report = api.wait_get(&format!("{j}'s report to be run's"), &format!("{url}/journeys/{j}/report"), |r| {
+            let r = &r["versions"][0]["report"];
+            send_nodes(r) == send_nodes(expected) && r["ended"] == expected["ended"]
+        });
+        let report = &report["versions"][0]["report"];
+        for field in ["started", "running"] {
+            assert_eq!(report[field], expected[field], "{j}'s {field}: {report}");
+        }
+    }
+    let mut serve_rows: Vec<ReactedRow> = wait_until("the reactions to be listed", || {
+        let got = listed()?;
+        let flagged = got.iter().filter(|(_, _, m)| m["opened"] == true || m["clicked"] == true).count();
+        if got.len() == run_rows.len() && flagged == REACTED.len() {
+            Ok(got)
+        } else {
+            Err(format!("{got:?}"))
+        }
+    })
+    .iter()
+    .map(|(p, _, m)| reacted_row(p, m, "node_id", (m["opened"] == true, m["clicked"] == true)))
+    .collect();
+    serve_rows.sort();
+    assert_eq!(serve_rows, run_rows, "the same messages with the same outcomes, opens and clicks");
+    // What the comparison exercises, as `run` decided it.
+    let reasons: BTreeSet<&str> = run_rows.iter().map(|r| r.5.as_str()).collect();
+    for outcome in ["sent", "suppressed:quiet-hours", "suppressed:no-consent", "suppressed:frequency"] {
+        assert!(reasons.contains(outcome), "the events exercise {outcome}: {reasons:?}");
+    }
+    let counts = |j: &str| {
+        summary["journeys"][j]["nodes"].as_array().and_then(|n| n.first()).expect("a send")["messages"].clone()
+    };
+    assert_eq!(
+        counts("Offer"),
+        json!({"sent": 3, "queued": 0, "suppressed": {"quiet-hours": 1, "no-consent": 1}, "failed": 0, "opened": 2, "clicked": 2}),
+        "Ann's offer in quiet hours, Eve's without consent; Bob and Cy opened, Bob and Dee clicked"
+    );
+    assert_eq!(counts("Nudge")["queued"], 1, "Ann's text queued");
+    assert_eq!(counts("Nudge")["sent"], 2, "Ann's text queued, then sent");
+    assert_eq!(
+        counts("Restock"),
+        json!({"sent": 2, "queued": 0, "suppressed": {"quiet-hours": 4, "no-consent": 2, "frequency": 2}, "failed": 0, "opened": 0, "clicked": 0}),
+        "each member told twice: Ann and Fay in quiet hours, Eve without consent, Bob and Cy once over the rule"
+    );
+    assert_eq!(summary["journeys"]["Restock"]["started"], 10, "one instance per member per business event");
+    // Each sent message reached its action once, under serve's id.
+    let sent_ids: BTreeSet<String> =
+        listed().expect("listed").into_iter().filter(|(_, _, m)| m["outcome"] == "sent").map(|(_, id, _)| id).collect();
+    let calls: Vec<String> = receiver.calls().into_iter().map(|c| c.key).collect();
+    assert_eq!(calls.len(), sent_ids.len(), "each sent message delivered once: {calls:?}");
+    assert_eq!(calls.into_iter().collect::<BTreeSet<_>>(), sent_ids);
 }
 
 // ---------------------------------------------------------------------------------------------
