@@ -412,6 +412,15 @@ fn template_text(template: Option<&str>) -> String {
     template.map(|t| format!(" \"{t}\"")).unwrap_or_default()
 }
 
+/// "an" before a word that starts with a vowel letter ("an email", "a push"), else "a".
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 /// The messages of the log so far, described for a failure.
 fn log_text(engine: &Engine, channel: &str) -> String {
     let seen: Vec<String> = engine
@@ -446,16 +455,20 @@ fn expect_sent(
     let what =
         format!("{channel}{}{}", template_text(template), to.map(|t| format!(" to \"{t}\"")).unwrap_or_default());
     match times {
-        Some(0) if n > 0 => {
-            Err(format!("expected no {what} message sent, but {n} {} sent", if n == 1 { "was" } else { "were" }))
-        }
+        Some(0) if n > 0 => Err(format!(
+            "expected no {what} message sent, but {n} {} sent ({})",
+            if n == 1 { "was" } else { "were" },
+            log_text(engine, channel)
+        )),
         Some(want) if n != want => Err(format!(
             "expected {want} {what} message{} sent, but {n} {} ({})",
             if want == 1 { "" } else { "s" },
             if n == 1 { "was" } else { "were" },
             log_text(engine, channel)
         )),
-        None if n == 0 => Err(format!("expected a {what} message sent, but {}", log_text(engine, channel))),
+        None if n == 0 => {
+            Err(format!("expected {} {what} message sent, but {}", article(&what), log_text(engine, channel)))
+        }
         _ => Ok(matching.last().map(|m| crate::engine::messages::bound(m))),
     }
 }
@@ -470,7 +483,8 @@ fn expect_suppressed(engine: &Engine, channel: &str, template: Option<&str>, rea
         Ok(())
     } else {
         Err(format!(
-            "expected a {channel}{} message suppressed because \"{reason}\", but {}",
+            "expected {} {channel}{} message suppressed because \"{reason}\", but {}",
+            article(channel),
             template_text(template),
             log_text(engine, channel)
         ))
