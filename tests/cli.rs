@@ -786,3 +786,24 @@ fn run_gives_two_entries_in_one_millisecond_messages_of_their_own() {
     assert_eq!(ids("more.jsonl", "1"), one, "and with another line before them");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A failing test names the file and line of the statement that failed.
+#[test]
+fn a_failing_test_names_the_line_of_its_failing_statement() {
+    let o =
+        journey(&["test", "tests/runner/messages.journey", "--filter", "expect sent, but the message was suppressed"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    let line = std::fs::read_to_string("tests/runner/messages.journey")
+        .expect("the runner's file")
+        .lines()
+        .enumerate()
+        .skip_while(|(_, l)| !l.contains("expect sent, but the message was suppressed"))
+        .find(|(_, l)| l.trim() == "expect sent email \"offer\"")
+        .map(|(i, _)| i + 1)
+        .expect("the failing statement");
+    assert!(
+        out.contains(&format!("     tests/runner/messages.journey:{line}: expected an email \"offer\" message sent")),
+        "{out}"
+    );
+}

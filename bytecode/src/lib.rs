@@ -757,6 +757,10 @@ pub struct TestCode {
     pub steps: Vec<TestStep>,
     /// The values' chunks.
     pub code: Code,
+    /// The line of each step (from 1), for a failure to point at; not kept in an artifact
+    /// (empty when loaded from one: `journey test` compiles its sources).
+    #[serde(skip)]
+    pub lines: Vec<u32>,
 }
 
 impl TestCode {

@@ -148,7 +148,7 @@ fn test_code(test: &ir::Test, t: &mut Tables) -> TestCode {
     let mut f = FnCode::new(t, false);
     let steps = test.stmts.iter().map(|s| s.map(|e| f.chunk(e))).collect();
     f.finish_chunks();
-    TestCode { name: test.name.clone(), file: test.file.clone(), steps, code: f.code }
+    TestCode { name: test.name.clone(), file: test.file.clone(), steps, code: f.code, lines: test.lines.clone() }
 }
 
 /// The bytecode's `is` test for the language's.

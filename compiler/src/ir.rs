@@ -326,6 +326,8 @@ pub struct Test {
     pub file: String,
     /// Its statements (expressions are constant record/list/scalar literals).
     pub stmts: Vec<TestStmt>,
+    /// The line of each statement (from 1), for a failure to point at.
+    pub lines: Vec<u32>,
 }
 
 /// A checked test statement: the bytecode's step, with typed expressions (constant

@@ -47,7 +47,10 @@ pub fn run(args: Args) -> u8 {
                 let mark = if r.failure.is_none() { "ok  " } else { "FAIL" };
                 println!("{mark} {} :: {}", r.file, r.name);
                 if let Some(f) = &r.failure {
-                    println!("     {f}");
+                    match r.line {
+                        Some(line) => println!("     {}:{line}: {f}", r.file),
+                        None => println!("     {f}"),
+                    }
                     for p in &r.path {
                         println!("     path: {p}");
                     }

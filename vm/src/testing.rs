@@ -24,6 +24,9 @@ pub struct TestResult {
     pub outcome: &'static str,
     /// The first failing expectation.
     pub failure: Option<String>,
+    /// The line of the statement that failed (from 1), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
     /// The path each instance took: `Journey: node -> node -> end "label"`.
     pub path: Vec<String>,
     /// The report of each journey the test entered, by name, in the shape of `journey run`'s
@@ -85,7 +88,8 @@ pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
     let mut failure: Option<String> = None;
     // Events sent in one millisecond, counted: each one's origin (see `run::RunEvent::origin`).
     let mut same_ms: (i64, u32) = (i64::MIN, 0);
-    for stmt in &test.steps {
+    let mut line = None;
+    for (n, stmt) in test.steps.iter().enumerate() {
         let step = match stmt {
             TestStep::Start(_) => Ok(()),
             TestStep::Profile { key: Some(k), attributes } => {
@@ -162,6 +166,7 @@ pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
         };
         if let Err(why) = step {
             failure = Some(why);
+            line = test.lines.get(n).copied();
             break;
         }
     }
@@ -170,6 +175,7 @@ pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
         name: test.name.clone(),
         outcome: if failure.is_none() { "passed" } else { "failed" },
         failure,
+        line,
         path: paths(&engine),
         reports: reports(&mut engine),
     }

@@ -16,16 +16,18 @@ impl Checker<'_> {
                 if let ItemKind::Test(t) = &item.kind {
                     // The messages `expect sent ... as m` binds, for the payloads after it.
                     let mut scope = Scope::new(Context::Test);
-                    let stmts = t
-                        .stmts
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, s)| self.test_stmt(i, s, journeys, &mut scope))
-                        .collect();
+                    let (mut stmts, mut lines) = (Vec::new(), Vec::new());
+                    for (i, s) in t.stmts.iter().enumerate() {
+                        if let Some(stmt) = self.test_stmt(i, s, journeys, &mut scope) {
+                            stmts.push(stmt);
+                            lines.push(self.sources.line_col(*file, s.span.start).line as u32);
+                        }
+                    }
                     out.push(ir::Test {
                         name: t.name.value.clone(),
                         file: self.sources.get(*file).name.clone(),
                         stmts,
+                        lines,
                     });
                 }
             }
