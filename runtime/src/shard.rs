@@ -90,11 +90,14 @@ impl Prepared {
 /// Members of a business event's audience a share starts at a time (see [`Shard::fan_out`]).
 pub const FANOUT_SLICE: usize = 256;
 
-/// The origin (see [`journey_vm::engine::Engine::set_event_origin`]) of the log entry at `seq`:
-/// never 0 (which stands for "not known"), and the same for the same entry on every replay.
-pub fn origin_of(seq: i64) -> u32 {
-    // Entries of one profile dated one millisecond are near each other in the log: the low
-    // bits tell them apart.
+/// The origin (see [`journey_vm::engine::Engine::set_event_origin`]) of the log entry at `seq`,
+/// the same for the same entry on every replay: 0 for an entry appended before origins were
+/// kept (at or before `from`, see [`crate::store::Store::origins_from`]), else never 0.
+pub fn origin_of(seq: i64, from: i64) -> u32 {
+    if seq <= from {
+        return 0;
+    }
+    // Two entries get the same origin only 2^32 - 1 positions apart.
     (seq.rem_euclid(i64::from(u32::MAX)) as u32) + 1
 }
 
@@ -529,6 +532,17 @@ fn merge(target: &mut Json, patch: &Json) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Entries from before origins were kept have none; the rest have one, each its own.
+    #[test]
+    fn origins_start_after_the_threshold() {
+        assert_eq!(origin_of(7, 7), 0);
+        assert_eq!(origin_of(1, 7), 0);
+        assert_ne!(origin_of(8, 7), 0);
+        assert_ne!(origin_of(8, 0), origin_of(9, 0));
+        assert_ne!(origin_of(i64::from(u32::MAX) - 1, 0), 0, "never 0 past the threshold");
+        assert_ne!(origin_of(i64::from(u32::MAX), 0), 0);
+    }
 
     #[test]
     fn the_shares_rates_add_up_to_the_read_rate() {

@@ -73,8 +73,8 @@ pub enum Query {
 pub enum Wake {
     /// New log entries up to this position.
     Appended(i64),
-    /// Entries of the worker's partition this node's log writer just committed, in order: the
-    /// worker applies them without reading them back (a gap is read from the log).
+    /// Entries this node's log writer just committed (on a cluster, of the worker's partition),
+    /// in order: the worker applies them without reading them back (a gap is read from the log).
     Logged(Vec<Entry>),
     /// A call answered.
     CallDone(u32, u64, CallOutcome, Duration),
@@ -108,6 +108,8 @@ pub struct Worker {
     handed: VecDeque<Entry>,
     /// The bytes of `handed`'s entries.
     handed_bytes: usize,
+    /// See [`crate::store::Store::origins_from`].
+    origins_from: i64,
     /// The end of the log as last told ([`Wake::Appended`], [`Wake::Logged`]).
     log_end: i64,
     /// The time of the next log entry, when it waits for the fan-outs in progress to finish
@@ -382,6 +384,7 @@ impl Worker {
         }
         rebuild_frequency(store.as_mut(), &mut shards, None)?;
         let applied = store.applied_seq().map_err(|e| e.to_string())?;
+        let origins_from = store.origins_from().map_err(|e| e.to_string())?;
         match &partition {
             Some(p) => p.applied.store(applied, std::sync::atomic::Ordering::Relaxed),
             None => {
@@ -404,6 +407,7 @@ impl Worker {
             dirty: false,
             work: 0,
             log_behind: true,
+            origins_from,
             handed: VecDeque::new(),
             handed_bytes: 0,
             log_end: 0,
@@ -831,11 +835,11 @@ impl Worker {
             if self.is_business(e) {
                 if let Some(p) = self.prepare_business(e) {
                     let metrics = self.metrics.clone();
-                    let work: usize = each_with(&mut self.shards, false, |_, s| {
-                        s.apply(e.at_ms, origin_of(e.seq), p.clone(), &metrics)
-                    })
-                    .into_iter()
-                    .sum();
+                    let origin = origin_of(e.seq, self.origins_from);
+                    let work: usize =
+                        each_with(&mut self.shards, false, |_, s| s.apply(e.at_ms, origin, p.clone(), &metrics))
+                            .into_iter()
+                            .sum();
                     self.work += work;
                 }
                 self.metrics.events_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -868,7 +872,7 @@ impl Worker {
         let mut shares: Vec<Vec<(i64, u32, Prepared)>> = (0..count).map(|_| Vec::new()).collect();
         for e in run {
             if let Some(p) = self.prepare(e) {
-                shares[p.share(count as u32)].push((e.at_ms, origin_of(e.seq), p));
+                shares[p.share(count as u32)].push((e.at_ms, origin_of(e.seq, self.origins_from), p));
             }
         }
         let metrics = self.metrics.clone();

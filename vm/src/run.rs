@@ -111,15 +111,17 @@ pub fn read_events(text: &[u8], image: &Arc<Image>, jobs: usize, until: Option<i
     out
 }
 
-/// Counts the events dated one millisecond, in file order: each event's origin.
+/// Counts the events dated one millisecond, in order: each event's origin (also `journey
+/// test`'s).
 #[derive(Default)]
-struct SameMs {
+pub(crate) struct SameMs {
     at_ms: Option<i64>,
     before: u32,
 }
 
 impl SameMs {
-    fn next(&mut self, at_ms: i64) -> u32 {
+    /// The origin of the next event, dated `at_ms`: how many before it had that date.
+    pub(crate) fn next(&mut self, at_ms: i64) -> u32 {
         if self.at_ms == Some(at_ms) {
             self.before = self.before.saturating_add(1);
         } else {

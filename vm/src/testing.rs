@@ -87,7 +87,7 @@ pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
     let mut pending_profile: Option<Value> = None;
     let mut failure: Option<String> = None;
     // Events sent in one millisecond, counted: each one's origin (see `run::RunEvent::origin`).
-    let mut same_ms: (i64, u32) = (i64::MIN, 0);
+    let mut same_ms = crate::run::SameMs::default();
     let mut line = None;
     for (n, stmt) in test.steps.iter().enumerate() {
         let step = match stmt {
@@ -131,8 +131,7 @@ pub fn run_test(image: &Arc<Image>, test: &TestCode) -> TestResult {
                     // runtime: a test may send one to check just that, so it is no failure.
                     // The events before it in this millisecond tell its entries apart from
                     // theirs (a test may send one event several times in a row).
-                    same_ms = if same_ms.0 == to { (to, same_ms.1.saturating_add(1)) } else { (to, 0) };
-                    engine.set_event_origin(same_ms.1);
+                    engine.set_event_origin(same_ms.next(to));
                     let _ = engine.deliver(event, Payload::Json(&json), To::Key);
                     engine.set_event_origin(0);
                     settle(&mut engine, &mocks)?;
@@ -418,9 +417,11 @@ fn template_text(template: Option<&str>) -> String {
     template.map(|t| format!(" \"{t}\"")).unwrap_or_default()
 }
 
-/// "an" before a word that starts with a vowel letter ("an email", "a push"), else "a".
+/// "an" before a word that starts with a vowel letter, or with a letter read as one ("an email",
+/// "an sms", "a push"), else "a".
 fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) {
+    let lower = word.to_ascii_lowercase();
+    if lower.starts_with(['a', 'e', 'i', 'o', 'u']) || lower == "sms" || lower.starts_with("sms ") {
         "an"
     } else {
         "a"

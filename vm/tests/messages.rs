@@ -565,6 +565,46 @@ journey Receipt {
     assert!(!ids.contains(&old[0]), "an origin makes another id");
 }
 
+/// Two journeys one event starts both `jump` into a third (`reentry always`) in the same
+/// millisecond: its two instances' messages (here suppressed: no address, so the first instance
+/// has ended when the second enters) each get an id of their own.
+#[test]
+fn two_jumps_into_one_journey_in_one_millisecond_name_their_messages_apart() {
+    let src = r#"
+profile = { email: string? }
+type Order = { key: string }
+event Go: Order { key key }
+action Mail(to: string, template: string, messageId: string) = http POST "https://mail.example.com" {
+  body { to: to, template: template, id: messageId }
+}
+channel email { to profile.email  deliver Mail }
+journey A {
+  start on Go
+  jump B
+}
+journey C {
+  start on Go
+  jump B
+}
+journey B {
+  start on Go
+  reentry always
+  send email "receipt"
+}
+"#;
+    let image = image(src);
+    let mut e = Engine::new(image.clone(), at(10), Options { keep_paths: true, ..Options::default() });
+    e.set_profile("ann", Value::from_json(&json!({"tz": "UTC"})));
+    e.set_event_origin(7);
+    go(&mut e, "Go");
+    e.set_event_origin(0);
+    let ids: Vec<(String, String)> = e.message_log().iter().map(|r| (r.id.clone(), r.outcome.clone())).collect();
+    assert_eq!(ids.len(), 3, "B entered by the event and by both jumps: {ids:?}");
+    assert!(ids.iter().all(|(_, o)| o == "suppressed:no-address"), "{ids:?}");
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().map(|(id, _)| id).collect();
+    assert_eq!(distinct.len(), 3, "each its own id: {ids:?}");
+}
+
 /// A reaction that arrives before the await that names it starts is counted in the send node's
 /// report (the message was opened), but not kept for the await, which then times out.
 #[test]

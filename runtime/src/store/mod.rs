@@ -30,23 +30,25 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Reads a row as stored now (`New`), or else as stored before its last field was added
+/// (`Old`, which a row of now never is: it is longer).
+fn decode_or_older<New: serde::de::DeserializeOwned, Old: serde::de::DeserializeOwned + Into<New>>(
+    b: &[u8],
+) -> Result<New> {
+    postcard::from_bytes::<New>(b).or_else(|err| {
+        postcard::from_bytes::<Old>(b).map(Into::into).map_err(|_| StoreError(format!("stored data is damaged: {err}")))
+    })
+}
+
 /// Reads a stored instance: as stored now, or as stored before instances kept their entry's
 /// origin (such a row is read with origin 0, which names its messages as they were named).
 pub fn decode_instance(b: &[u8]) -> Result<Instance> {
-    postcard::from_bytes::<Instance>(b).or_else(|err| {
-        postcard::from_bytes::<journey_vm::engine::instance::InstanceDataBeforeOrigin>(b)
-            .map(Instance::from)
-            .map_err(|_| StoreError(format!("stored data is damaged: {err}")))
-    })
+    decode_or_older::<Instance, journey_vm::engine::instance::InstanceDataBeforeOrigin>(b)
 }
 
 /// Reads a stored call: as stored now, or as stored before calls kept their node.
 pub fn decode_call(b: &[u8]) -> Result<CallRequest> {
-    postcard::from_bytes::<CallRequest>(b).or_else(|err| {
-        postcard::from_bytes::<journey_vm::engine::CallRequestBeforeNode>(b)
-            .map(CallRequest::from)
-            .map_err(|_| StoreError(format!("stored data is damaged: {err}")))
-    })
+    decode_or_older::<CallRequest, journey_vm::engine::CallRequestBeforeNode>(b)
 }
 
 impl StoreError {
@@ -381,6 +383,12 @@ pub trait Store: Send {
     fn checkpoint(&mut self, cp: &Checkpoint) -> Result<()>;
     /// The last applied log position of the stored checkpoint.
     fn applied_seq(&mut self) -> Result<i64>;
+    /// The log position up to which entries were appended before instances kept their entry's
+    /// origin (0 in a database made since): a replay of those entries gives their instances
+    /// origin 0, so their messages keep the ids a binary of then gave them.
+    fn origins_from(&mut self) -> Result<i64> {
+        Ok(0)
+    }
     /// The latest `limit` step events stored, oldest first, each as JSON with the version of
     /// the engine that made it (the console's paths and errors outlive a restart).
     fn recent_steps(&mut self, limit: usize) -> Result<Vec<(u32, serde_json::Value)>>;

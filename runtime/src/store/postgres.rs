@@ -81,6 +81,11 @@ pub const MIGRATIONS: &[&str] = &[
     // 6: each profile's goal watches (they outlive the instances), with its partition.
     "CREATE TABLE goal_watches(partition integer NOT NULL, version integer NOT NULL, profile text NOT NULL,
        data bytea NOT NULL, PRIMARY KEY(partition, version, profile));",
+    // 7: where each partition's entries began to give their instances an origin (the log's end
+    // then; 0 for a database made since): a replay of the entries before keeps their messages'
+    // ids as the binary of then gave them.
+    "ALTER TABLE partitions ADD COLUMN origins_from bigint NOT NULL DEFAULT 0;
+     UPDATE partitions SET origins_from = last_seq;",
 ];
 
 /// Whether a process may run as a node of a given name ([`Pg::claim_name`]).
@@ -1064,6 +1069,18 @@ impl Store for PgPartition {
         })
     }
 
+    fn origins_from(&mut self) -> Result<i64> {
+        let (pg_, p) = (&self.pg, self.partition);
+        pg_.run(async {
+            let client = pg_.client().await?;
+            let row = client
+                .query_one("SELECT origins_from FROM partitions WHERE partition = $1", &[&p])
+                .await
+                .map_err(pg)?;
+            Ok(row.get(0))
+        })
+    }
+
     fn load_engine(&mut self, version: u32, journey_names: &[String]) -> Result<Stored> {
         let (pg_, p, v) = (&self.pg, self.partition, version as i32);
         pg_.run(async {
@@ -1681,6 +1698,24 @@ mod tests {
         let refused = db.pg(None).err().expect("refused");
         let want = format!("has schema version 99, newer than this binary knows (version {})", MIGRATIONS.len());
         assert!(refused.0.contains(&want), "{refused}");
+    }
+
+    /// A database from before instances kept their entry's origin: each partition's entries up
+    /// to its end then keep origin 0 on a replay (their messages keep their ids); a new
+    /// database gives every entry an origin.
+    #[test]
+    fn entries_appended_before_origins_were_kept_replay_with_origin_zero() {
+        let db = TestDb::new("origins");
+        let old = Pg::connect_at(&db.url, db.rt.handle().clone(), Some(2), 2, MIGRATIONS.len() - 1).expect("schema 6");
+        db.exec(&old, "UPDATE partitions SET last_seq = 40 + partition");
+        let new = db.pg(None).expect("upgraded");
+        for p in 0..2u32 {
+            let mut part = PgPartition::new(new.clone(), p, "a", 0);
+            assert_eq!(part.origins_from().expect("origins_from"), 40 + i64::from(p));
+        }
+        let fresh = TestDb::new("origins_fresh");
+        let made = fresh.pg(Some(2)).expect("made");
+        assert_eq!(PgPartition::new(made, 1, "a", 0).origins_from().expect("origins_from"), 0);
     }
 
     /// Nodes started together on a fresh database: each migrates under the lock, so the schema

@@ -67,6 +67,12 @@ impl SqliteStore {
                  COMMIT;",
             )?;
         }
+        // Where instances began to keep their entry's origin: the log's end when a binary that
+        // keeps them first opened the database (0 for a database it made).
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) SELECT 'origins_from', coalesce(max(seq), 0) FROM log",
+            [],
+        )?;
         Ok(SqliteStore { conn, relaxed: false })
     }
 }
@@ -269,6 +275,14 @@ impl Store for SqliteStore {
             .unwrap_or(0))
     }
 
+    fn origins_from(&mut self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'origins_from'", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
     fn load_engine(&mut self, version: u32, journey_names: &[String]) -> Result<Stored> {
         let mut stored = Stored::default();
         if let Some((small, report)) = self
@@ -450,6 +464,24 @@ mod tests {
     fn event(id: Option<&str>, n: i64) -> NewEntry {
         let kind = LogKind::Event { name: "Ping".into(), payload: json!({"n": n}) };
         NewEntry::new(id.map(str::to_string), 1_000 + n, &kind).expect("entry")
+    }
+
+    /// A database from before instances kept their entry's origin: its entries up to the log's
+    /// end when this binary first opened it keep origin 0 on a replay; a new database gives
+    /// every entry an origin, and opening it again changes nothing.
+    #[test]
+    fn entries_appended_before_origins_were_kept_replay_with_origin_zero() {
+        let db = temp_db("origins");
+        let mut s = SqliteStore::open(&db).expect("open");
+        assert_eq!(s.origins_from().expect("origins_from"), 0, "a new database");
+        s.append(&[event(Some("a"), 1), event(Some("b"), 2)]).expect("append");
+        assert_eq!(SqliteStore::open(&db).expect("again").origins_from().expect("origins_from"), 0);
+        // As a binary from before left it: no such row.
+        s.conn.execute("DELETE FROM meta WHERE key = 'origins_from'", []).expect("delete");
+        let mut upgraded = SqliteStore::open(&db).expect("upgraded");
+        assert_eq!(upgraded.origins_from().expect("origins_from"), 2);
+        upgraded.append(&[event(Some("c"), 3)]).expect("append");
+        assert_eq!(SqliteStore::open(&db).expect("again").origins_from().expect("origins_from"), 2);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::value::Value;
 use arcstr::ArcStr;
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
+use std::collections::HashMap;
 
 /// One entry's watch over its journey's goals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +57,16 @@ pub struct Conversion {
 /// The most goals a journey may have (one bit each in [`GoalWatch::converted`]).
 pub use journey_bytecode::MAX_GOALS;
 
+/// An instance's own goal watch: the newest of its journey and entry time (a profile is in a
+/// journey once at a time, so of two entries in one millisecond the earlier has ended).
+fn own_watch<'a>(goals: &'a mut HashMap<ArcStr, Vec<GoalWatch>>, inst: &Instance) -> Option<&'a mut GoalWatch> {
+    goals
+        .get_mut(&inst.profile)?
+        .iter_mut()
+        .rev()
+        .find(|w| w.journey == inst.journey && w.entered_ms == inst.entered_ms)
+}
+
 impl Engine {
     /// Every conversion so far, in order (with `keep_paths`).
     pub fn conversions(&self) -> &[Conversion] {
@@ -89,21 +100,15 @@ impl Engine {
 
     /// Notes the arm of an experiment an instance took, on its watch.
     pub(super) fn watch_arm(&mut self, inst: &Instance, node: u32, arm: usize) {
-        let Some(watches) = self.msgs.goals.get_mut(&inst.profile) else { return };
-        // The newest watch of its journey and entry time: a profile is in a journey once at a
-        // time, so of two entries in one millisecond the earlier has ended.
-        if let Some(w) = watches.iter_mut().rev().find(|w| w.journey == inst.journey && w.entered_ms == inst.entered_ms)
-        {
+        if let Some(w) = own_watch(&mut self.msgs.goals, inst) {
             w.arms.push((node, arm as u16));
             self.goals_changed(&inst.profile);
         }
     }
 
-    /// Notes the `end` node an instance ended at, on its watch (the newest, as for an arm).
+    /// Notes the `end` node an instance ended at, on its watch.
     pub(super) fn watch_end(&mut self, inst: &Instance, node: u32) {
-        let Some(watches) = self.msgs.goals.get_mut(&inst.profile) else { return };
-        if let Some(w) = watches.iter_mut().rev().find(|w| w.journey == inst.journey && w.entered_ms == inst.entered_ms)
-        {
+        if let Some(w) = own_watch(&mut self.msgs.goals, inst) {
             w.end = Some(node);
             self.goals_changed(&inst.profile);
         }

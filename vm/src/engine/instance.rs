@@ -100,9 +100,10 @@ pub struct InstanceData {
     pub node_ms: i64,
     /// Bumped at each suspension.
     pub token: u32,
-    /// Where its entry came from: the entering event's log position in `journey serve`, its
-    /// line in `journey run`, its statement in `journey test` (0: not known, as for an instance
-    /// stored before it was kept). It tells apart two entries of one profile into one journey
+    /// Where its entry came from: the entering event's log position in `journey serve`, the
+    /// number of events before it dated the same millisecond in `journey run` and `journey
+    /// test`, or the instance that jumped into it (0: not known, as for an instance stored
+    /// before it was kept). It tells apart two entries of one profile into one journey
     /// dated the same millisecond, and names their messages (`messages::message_id`). Last, so
     /// that a row stored without it is told by its length ([`InstanceDataBeforeOrigin`]).
     pub origin: u32,

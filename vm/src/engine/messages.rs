@@ -355,7 +355,7 @@ enum Check {
 /// The message id of an instance's send node: unique and stable. It is made from what the
 /// instance is (profile, journey, entry time, the entry's origin) and the node, not from the
 /// instance's number, so a replay, a restart or another split of the profiles between engines
-/// gives the same id. The origin (the entering event's log position, or line) tells apart two
+/// gives the same id. The origin (see [`Engine::set_event_origin`]) tells apart two
 /// entries of one profile into one journey dated the same millisecond; an instance without one
 /// (origin 0: stored before it was kept) keeps the id it had then.
 pub fn message_id(inst: &Instance, journey: &str, node: u32) -> String {

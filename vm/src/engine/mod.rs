@@ -510,7 +510,8 @@ impl Engine {
 
     /// Where what comes next came from (until set to 0): a number that tells apart entries of
     /// one profile into one journey dated the same millisecond. A durable runtime gives its
-    /// log entry's position, `journey run` the event's line, `journey test` its statement. It
+    /// log entry's position, `journey run` and `journey test` the number of events before it
+    /// dated the same millisecond. It
     /// names the messages of the instances it starts ([`messages::message_id`]), so a replay
     /// must give the same entry the same origin.
     pub fn set_event_origin(&mut self, origin: u32) {
@@ -1382,8 +1383,18 @@ impl Engine {
                         let same_start = matches!((&journey.start, &image.program.journeys[t].start), (Start::Event(a), Start::Event(b)) if a == b);
                         let payload = same_start.then(|| event_record(journey, inst.event()));
                         let key = inst.profile.clone();
+                        // Its origin names the jumping instance and node, so that two jumps into
+                        // one journey in one millisecond (from two journeys one event started)
+                        // give its messages ids of their own; an instance without an origin
+                        // (stored before they were kept) jumps as it did then.
+                        let origin = match inst.origin {
+                            0 => self.event_origin,
+                            o => jump_origin(o, inst.journey, inst.node),
+                        };
+                        let saved = std::mem::replace(&mut self.event_origin, origin);
                         self.instances.insert(id, inst);
                         self.enter(t as u16, &key, payload.as_ref());
+                        self.event_origin = saved;
                         let Some(back) = self.instances.remove(&id) else { return };
                         inst = back;
                         profile = self.profiles.get(&inst.profile).cloned().unwrap_or(Value::Null);
@@ -1630,6 +1641,15 @@ fn at_path(payload: &Value, path: &[String]) -> Value {
         };
     }
     v.clone()
+}
+
+/// The origin of an instance that a `jump` at `node` of `journey` starts, from the jumping
+/// instance's origin: never 0, the same on a replay.
+fn jump_origin(origin: u32, journey: u16, node: u32) -> u32 {
+    let h = [u64::from(origin), u64::from(journey), u64::from(node)]
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, v| (h ^ v).wrapping_mul(0x0100_0000_01b3));
+    ((h ^ (h >> 32)) as u32).max(1)
 }
 
 /// Rebuilds a record from kept event paths (for a journey started by `jump`).
