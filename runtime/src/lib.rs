@@ -369,6 +369,10 @@ fn group_commit(
                         store::Appended::Duplicate(_) => None,
                     })
                     .collect();
+                // Far behind, the engine would drop what it is handed (it keeps a bounded hand)
+                // and read it back anyway: it is told where the log ends instead, so that the
+                // entries do not wait in its inbox meanwhile (up to the lag limit of them).
+                let behind = metrics.engine_lag() > worker::HANDED_MAX as i64;
                 if let Some(last) = appended.last() {
                     metrics.appended_seq.fetch_max(last.seq, std::sync::atomic::Ordering::Relaxed);
                 }
@@ -377,8 +381,14 @@ fn group_commit(
                     let mine: Vec<_> = rest.by_ref().take(n).collect();
                     let _ = reply.send(Ok(mine));
                 }
-                if !appended.is_empty() {
-                    let _ = wake.send(Wake::Logged(appended));
+                match appended.last() {
+                    Some(last) if behind => {
+                        let _ = wake.send(Wake::Appended(last.seq));
+                    }
+                    Some(_) => {
+                        let _ = wake.send(Wake::Logged(appended));
+                    }
+                    None => {}
                 }
             }
             Err(e) => {

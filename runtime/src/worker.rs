@@ -32,7 +32,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 const PARTITION_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Entries, and bytes of them, handed over by this node's log writer kept in hand at most (past
 /// either, the worker reads them back from the log).
-const HANDED_MAX: usize = 8 * BATCH;
+pub(crate) const HANDED_MAX: usize = 8 * BATCH;
 const HANDED_MAX_BYTES: usize = 16 << 20;
 /// Log entries applied per read.
 const BATCH: usize = 2_000;
