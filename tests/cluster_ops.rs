@@ -164,14 +164,7 @@ fn entries_a_node_commits_for_its_own_partitions_are_applied_without_a_read_back
     let pg = PgDb::new("handed");
     let a = node(&dir, &pg, "a", "2", Some("8"));
     holds_all(&api, &a.url);
-    let read = |url: &str| -> u64 {
-        let (status, text) = api.text(&format!("{url}/metrics"));
-        assert_eq!(status, 200, "{text}");
-        text.lines()
-            .find_map(|l| l.strip_prefix("journey_log_entries_read_total "))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no journey_log_entries_read_total in\n{text}"))
-    };
+    let read = |url: &str| api.metric(url, "journey_log_entries_read_total");
     let before = read(&a.url);
     const EVENTS: usize = 1_000;
     for b in 0..EVENTS / 100 {

@@ -451,14 +451,7 @@ fn appended_events_are_applied_without_a_read_back() {
         let receiver = Receiver::start(&api);
         project(dir, receiver.port);
         let server = Server::start(dir, db, args);
-        let read = |url: &str| -> u64 {
-            let (status, text) = api.text(&format!("{url}/metrics"));
-            assert_eq!(status, 200, "{text}");
-            text.lines()
-                .find_map(|l| l.strip_prefix("journey_log_entries_read_total "))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or_else(|| panic!("no journey_log_entries_read_total in\n{text}"))
-        };
+        let read = |url: &str| api.metric(url, "journey_log_entries_read_total");
         api.settle(&server.url);
         let before = read(&server.url);
         const EVENTS: usize = 1_000;

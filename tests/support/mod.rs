@@ -266,6 +266,17 @@ impl Api {
         v
     }
 
+    /// The value of counter or gauge `name` (without labels) in the server at `url`'s
+    /// `/metrics`; fails the test when it is missing.
+    pub fn metric(&self, url: &str, name: &str) -> u64 {
+        let (status, text) = self.text(&format!("{url}/metrics"));
+        assert_eq!(status, 200, "{text}");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    }
+
     /// GET; the status and the body as text.
     pub fn text(&self, url: &str) -> (u16, String) {
         self.rt.block_on(async {

@@ -28,9 +28,13 @@ journey Promo {
 const HOUR: i64 = 3_600_000;
 
 fn image() -> Arc<Image> {
+    image_of(SRC)
+}
+
+fn image_of(src: &str) -> Arc<Image> {
     let registry = SchemaRegistry::new(&[]).expect("registry");
     let mut sources = Sources::default();
-    let id = sources.add("t.journey", "t.journey".into(), SRC.to_string());
+    let id = sources.add("t.journey", "t.journey".into(), src.to_string());
     let checked = journey_compiler::check(&sources, &[id], &registry, &Default::default());
     assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
     Arc::new(Image::load(journey_compiler::codegen::compile(&checked.program, &sources)).expect("loads"))
@@ -133,13 +137,7 @@ journey Promo {
   end "small"
 }
 "#;
-    let registry = SchemaRegistry::new(&[]).expect("registry");
-    let mut sources = Sources::default();
-    let id = sources.add("t.journey", "t.journey".into(), src.to_string());
-    let checked = journey_compiler::check(&sources, &[id], &registry, &Default::default());
-    assert!(!checked.has_errors(), "{:#?}", checked.diagnostics);
-    let image = Arc::new(Image::load(journey_compiler::codegen::compile(&checked.program, &sources)).expect("loads"));
-    let mut e = Engine::new(image, 0, Options::default());
+    let mut e = Engine::new(image_of(src), 0, Options::default());
     e.set_event_origin(1);
     send(&mut e, 0, "Visit", "ann", 1.0, "c1");
     e.set_event_origin(2);

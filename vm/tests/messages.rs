@@ -517,6 +517,17 @@ fn a_restored_delivery_of_a_second_send_on_one_channel_counts_on_its_node() {
     assert_eq!((sent(hello.node), sent(call.node)), (1, 1), "each on its own node: {sends:?}");
 }
 
+/// An event `Go` keyed by `key`, and an email channel with no consent or rule.
+const GO_MAIL: &str = r#"
+profile = { email: string? }
+type Order = { key: string }
+event Go: Order { key key }
+action Mail(to: string, template: string, messageId: string) = http POST "https://mail.example.com" {
+  body { to: to, template: template, id: messageId }
+}
+channel email { to profile.email  deliver Mail }
+"#;
+
 /// Two entries of one profile into one journey in the same millisecond are two instances, told
 /// apart by their events' origins (a durable runtime's log positions): each message gets an id
 /// of its own (the id is the deliver call's idempotency key, so a shared one would have the
@@ -525,21 +536,15 @@ fn a_restored_delivery_of_a_second_send_on_one_channel_counts_on_its_node() {
 /// such an instance always had.
 #[test]
 fn two_entries_in_one_millisecond_send_two_messages_with_their_own_ids() {
-    let src = r#"
-profile = { email: string? }
-type Order = { key: string }
-event Go: Order { key key }
-action Mail(to: string, template: string, messageId: string) = http POST "https://mail.example.com" {
-  body { to: to, template: template, id: messageId }
-}
-channel email { to profile.email  deliver Mail }
+    let src = GO_MAIL.to_string()
+        + r#"
 journey Receipt {
   start on Go
   reentry always
   send email "receipt"
 }
 "#;
-    let image = image(src);
+    let image = image(&src);
     let entries = |origins: [u32; 2]| {
         let mut e = engine(&image, at(10));
         let mut ids = Vec::new();
@@ -570,14 +575,8 @@ journey Receipt {
 /// has ended when the second enters) each get an id of their own.
 #[test]
 fn two_jumps_into_one_journey_in_one_millisecond_name_their_messages_apart() {
-    let src = r#"
-profile = { email: string? }
-type Order = { key: string }
-event Go: Order { key key }
-action Mail(to: string, template: string, messageId: string) = http POST "https://mail.example.com" {
-  body { to: to, template: template, id: messageId }
-}
-channel email { to profile.email  deliver Mail }
+    let src = GO_MAIL.to_string()
+        + r#"
 journey A {
   start on Go
   jump B
@@ -592,7 +591,7 @@ journey B {
   send email "receipt"
 }
 "#;
-    let image = image(src);
+    let image = image(&src);
     let mut e = Engine::new(image.clone(), at(10), Options { keep_paths: true, ..Options::default() });
     e.set_profile("ann", Value::from_json(&json!({"tz": "UTC"})));
     e.set_event_origin(7);
