@@ -10,10 +10,15 @@ use journey_vm::machine::Image;
 use serde_json::json;
 use std::sync::Arc;
 
-const SRC: &str = r#"
+/// The events of every journey here.
+const ORDERS: &str = r#"
 type Order = { email: string, total: number, cart: string }
 event Visit: Order { key email }
 event Buy: Order { key email }
+"#;
+
+/// A journey with a goal and an experiment.
+const PROMO: &str = r#"
 journey Promo {
   start on Visit
   reentry always
@@ -28,7 +33,7 @@ journey Promo {
 const HOUR: i64 = 3_600_000;
 
 fn image() -> Arc<Image> {
-    image_of(SRC)
+    image_of(&(ORDERS.to_string() + PROMO))
 }
 
 fn image_of(src: &str) -> Arc<Image> {
@@ -123,10 +128,8 @@ fn an_event_applied_behind_the_clock_enters_at_its_own_time() {
 /// the second's.
 #[test]
 fn two_entries_in_one_millisecond_keep_their_own_ends() {
-    let src = r#"
-type Order = { email: string, total: number, cart: string }
-event Visit: Order { key email }
-event Buy: Order { key email }
+    let src = ORDERS.to_string()
+        + r#"
 journey Promo {
   start on Visit
   reentry always
@@ -137,7 +140,7 @@ journey Promo {
   end "small"
 }
 "#;
-    let mut e = Engine::new(image_of(src), 0, Options::default());
+    let mut e = Engine::new(image_of(&src), 0, Options::default());
     e.set_event_origin(1);
     send(&mut e, 0, "Visit", "ann", 1.0, "c1");
     e.set_event_origin(2);

@@ -452,16 +452,9 @@ fn a_delivery_answered_after_its_instance_left_decides_the_message() {
     assert!(e.take_calls().is_empty(), "the rule is full");
 }
 
-/// The same delivery stored without its instance (a checkpoint while it was in flight) is sent
-/// again after a restore under its id, and its answer decides the message: a failure frees the
-/// rule for the next message.
-#[test]
-fn a_restored_delivery_whose_instance_left_is_sent_again_and_decides_the_message() {
-    let image = image(LEAVE);
-    let mut e = engine(&image, at(9));
-    go(&mut e, "Joined");
-    let call = e.take_calls().pop().expect("the welcome's delivery");
-    go(&mut e, "Left");
+/// What a checkpoint stores of `e` once the instance of `call` has left, restored: the call
+/// without its instance.
+fn restore_without_instance(e: &mut Engine, image: &Arc<Image>, call: &journey_vm::engine::CallRequest) -> Engine {
     let stored = Stored {
         small: e.small_state(),
         instances: e.live().cloned().collect(),
@@ -472,7 +465,20 @@ fn a_restored_delivery_whose_instance_left_is_sent_again_and_decides_the_message
         ..Default::default()
     };
     assert!(stored.instances.is_empty(), "the instance left before the checkpoint");
-    let mut back = Engine::restore(image.clone(), Options { keep_paths: true, ..Options::default() }, stored);
+    Engine::restore(image.clone(), Options { keep_paths: true, ..Options::default() }, stored)
+}
+
+/// The same delivery stored without its instance (a checkpoint while it was in flight) is sent
+/// again after a restore under its id, and its answer decides the message: a failure frees the
+/// rule for the next message.
+#[test]
+fn a_restored_delivery_whose_instance_left_is_sent_again_and_decides_the_message() {
+    let image = image(LEAVE);
+    let mut e = engine(&image, at(9));
+    go(&mut e, "Joined");
+    let call = e.take_calls().pop().expect("the welcome's delivery");
+    go(&mut e, "Left");
+    let mut back = restore_without_instance(&mut e, &image, &call);
     let again = back.take_calls();
     assert_eq!(again.len(), 1, "sent again");
     assert_eq!(again[0].idempotency_key, call.idempotency_key, "under its id");
@@ -499,17 +505,7 @@ fn a_restored_delivery_of_a_second_send_on_one_channel_counts_on_its_node() {
     let call = e.take_calls().pop().expect("the welcome's delivery");
     assert_ne!(call.node, hello.node, "two send nodes");
     go(&mut e, "Left");
-    let stored = Stored {
-        small: e.small_state(),
-        instances: e.live().cloned().collect(),
-        pending: vec![e.pending_call(call.instance).cloned().expect("still pending")],
-        profiles: vec![("ann".into(), e.profile("ann"))],
-        report: Some(e.report().clone()),
-        messages: Some(e.message_state()),
-        ..Default::default()
-    };
-    assert!(stored.instances.is_empty(), "the instance left before the checkpoint");
-    let mut back = Engine::restore(image.clone(), Options { keep_paths: true, ..Options::default() }, stored);
+    let mut back = restore_without_instance(&mut e, &image, &call);
     assert_eq!(back.take_calls().len(), 1, "sent again");
     back.complete_call(call.instance, CallOutcome::Ok(Value::Null));
     let sends = &back.report().journeys[0].sends;
