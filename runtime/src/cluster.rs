@@ -249,7 +249,8 @@ fn latest_image(pg: &Pg) -> Result<(Arc<Image>, u32), String> {
 
 /// The workers of the partitions this node holds, by partition: where the log writer hands
 /// the entries it committed.
-type Inboxes = Arc<Mutex<HashMap<u32, Sender<Wake>>>>;
+/// Per partition held: its worker's inbox, and the last log position it applied.
+type Inboxes = Arc<Mutex<HashMap<u32, (Sender<Wake>, Arc<AtomicI64>)>>>;
 
 /// The log writer: takes every request waiting, appends them in one go (split by partition into
 /// lanes committed side by side, [`Pg::append_lanes`]), and answers each once its entries are
@@ -296,7 +297,13 @@ fn hand_over_entries(pg: &Pg, all: Vec<NewEntry>, results: &[Option<Appended>], 
     }
     let Ok(inboxes) = inboxes.lock() else { return };
     for (p, entries) in by_partition {
-        if let Some(tx) = inboxes.get(&p) {
+        let (Some((tx, applied)), Some(last)) = (inboxes.get(&p), entries.last().map(|e| e.seq)) else { continue };
+        // Far behind, the worker would drop what it is handed (it keeps a bounded hand) and read
+        // it back anyway: it is told where the log ends instead, so that the entries do not
+        // wait in its inbox meanwhile.
+        if last - applied.load(Relaxed) > crate::worker::HANDED_MAX as i64 {
+            let _ = tx.send(Wake::Appended(last));
+        } else {
             let _ = tx.send(Wake::Logged(entries));
         }
     }
@@ -506,7 +513,7 @@ impl Node {
             Ok(thread) => {
                 tracing::info!("node {}: took partition {p} (token {token})", self.name);
                 if let Ok(mut inboxes) = self.inboxes.lock() {
-                    inboxes.insert(p, tx.clone());
+                    inboxes.insert(p, (tx.clone(), applied.clone()));
                 }
                 self.held.insert(p, Held { token, tx, thread, lost, applied });
                 self.metrics.lease_changes.fetch_add(1, Relaxed);
