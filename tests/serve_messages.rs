@@ -714,14 +714,17 @@ fn same_ms_case<const SLOT: usize>(dir: &Path, db: &Path, args: &[&str]) {
     // its message is stored as sent.
     let (status, v) = api.post(&format!("{url}/events"), &line);
     assert_eq!(status, 200, "{v}");
+    api.settle(&url);
     wait_until("the first receipt's instance to end", || {
-        let sent = send_counts(&api, &url, "Receipt")["sent"].as_u64() == Some(1);
-        let v = api.get(&format!("{url}/profiles/ann/instances"));
+        // Asked again until answered (a cluster node answers 404 until it holds the version).
+        let (_, report) = api.try_send("GET", &format!("{url}/journeys/Receipt/report"), "")?;
+        let sent = send_nodes(&report["versions"][0]["report"]).first().map(|(_, m)| m["sent"].clone());
+        let (_, v) = api.try_send("GET", &format!("{url}/profiles/ann/instances"), "")?;
         let live = v.as_array().map(|l| l.iter().any(|i| i["journey"] == "Receipt")).unwrap_or(true);
-        if sent && !live {
+        if sent == Some(json!(1)) && !live {
             Ok(())
         } else {
-            Err(format!("{v}"))
+            Err(format!("{report} {v}"))
         }
     });
     wait_messages(&api, &url, "ann", &[("receipt", "sent")]);
